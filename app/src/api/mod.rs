@@ -1,0 +1,8 @@
+//! Server functions, grouped by domain. Each is thin: it checks who is calling, then calls the
+//! repository/domain code under `crate::backend` (compiled only with the `ssr` feature).
+//!
+//! Every function has an explicit `endpoint`, so the URL is `/api/<endpoint>` no matter which
+//! directory the client and server were built from (Leptos' default URL hashes the manifest
+//! path, which differs between the Trunk build and the server build on some machines).
+
+pub mod catalog;

@@ -1,0 +1,41 @@
+//! Server-only code (feature `ssr`): the database, the repository layer and the state that
+//! server-function bodies read from context. Nothing here is compiled into the Wasm client.
+
+pub mod db;
+pub mod repo;
+
+use std::sync::Arc;
+
+use crate::error::AppError;
+
+pub use db::{Db, DbError, DbKind};
+
+/// Runtime settings that server functions need (the server crate builds them from its config).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Public origin used in links we hand out, e.g. `https://live.example.com`.
+    pub public_url: String,
+}
+
+/// Shared state, provided to every server function through Leptos context.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub settings: Arc<Settings>,
+}
+
+/// The state for the current server-function call.
+pub fn state() -> Result<AppState, AppError> {
+    leptos::prelude::use_context::<AppState>().ok_or_else(|| {
+        tracing::error!("AppState missing from server function context");
+        AppError::Internal
+    })
+}
+
+/// Current time as Unix epoch milliseconds (the unit every timestamp column uses).
+pub fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}

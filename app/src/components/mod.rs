@@ -1,0 +1,30 @@
+//! Small reusable pieces of UI.
+
+pub mod status;
+pub mod time;
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+
+/// A loading placeholder that screen readers announce.
+#[component]
+pub fn Loading(#[prop(into)] label: String) -> impl IntoView {
+    view! {
+        <div class="loading" role="status" aria-live="polite">
+            <span class="spinner" aria-hidden="true"></span>
+            <span>{label}</span>
+        </div>
+    }
+}
+
+/// An error a person can act on: the message and a retry button.
+#[component]
+pub fn ErrorNotice(error: AppError, #[prop(into)] on_retry: Callback<()>) -> impl IntoView {
+    view! {
+        <div class="notice notice-error" role="alert">
+            <p>{error.to_string()}</p>
+            <button type="button" class="btn" on:click=move |_| on_retry.run(())>"Try again"</button>
+        </div>
+    }
+}

@@ -1,0 +1,119 @@
+//! The one error type shared by server functions and the UI.
+//!
+//! Every failure a shopper or host can meet is a variant here. The server maps each variant to
+//! an HTTP status in one place (`AppError::status`, applied by the server's `/api` middleware),
+//! and the UI shows `Display` text, which is written for people, not developers.
+
+use serde::{Deserialize, Serialize};
+use server_fn::{
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
+};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum AppError {
+    /// The thing asked for does not exist (unknown session, product, invite).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request itself is malformed or out of range.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Sign-in is required.
+    #[error("Please sign in to continue.")]
+    Unauthorized,
+    /// Signed in, but not allowed to do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request is valid but conflicts with the current state (sold out, session ended...).
+    #[error("{0}")]
+    Conflict(String),
+    /// Too many requests from this client.
+    #[error("You're going a bit fast. Please wait a moment and try again.")]
+    RateLimited,
+    /// A fault on the server; details are logged, never shown.
+    #[error("Something went wrong on our side. Please try again.")]
+    Internal,
+    /// Client side only: the server could not be reached.
+    #[error("Can't reach the server. Check your connection and try again.")]
+    Network(String),
+}
+
+impl AppError {
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::NotFound(what.into())
+    }
+    pub fn bad_request(why: impl Into<String>) -> Self {
+        Self::BadRequest(why.into())
+    }
+
+    /// The HTTP status the server answers with for this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::NotFound(_) => 404,
+            AppError::BadRequest(_) => 400,
+            AppError::Unauthorized => 401,
+            AppError::Forbidden(_) => 403,
+            AppError::Conflict(_) => 409,
+            AppError::RateLimited => 429,
+            AppError::Internal => 500,
+            AppError::Network(_) => 502,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, AppError::NotFound(_))
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            // Arguments the server could not decode: the client sent something malformed.
+            ServerFnErrorErr::Args(msg) | ServerFnErrorErr::MissingArg(msg) => {
+                AppError::BadRequest(format!("Malformed request: {msg}"))
+            }
+            // The browser could not reach the server, or got something that is not our API.
+            ServerFnErrorErr::Request(msg) | ServerFnErrorErr::Deserialization(msg) => {
+                AppError::Network(msg)
+            }
+            _ => AppError::Internal,
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<sqlx::Error> for AppError {
+    fn from(err: sqlx::Error) -> Self {
+        tracing::error!(error = %err, "database error");
+        AppError::Internal
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_distinct_per_kind() {
+        assert_eq!(AppError::not_found("x").status(), 404);
+        assert_eq!(AppError::bad_request("x").status(), 400);
+        assert_eq!(AppError::Unauthorized.status(), 401);
+        assert_eq!(AppError::RateLimited.status(), 429);
+        assert_eq!(AppError::Internal.status(), 500);
+    }
+
+    #[test]
+    fn undecodable_arguments_are_a_bad_request_not_a_server_fault() {
+        let e = AppError::from_server_fn_error(ServerFnErrorErr::Args("bad id".into()));
+        assert_eq!(e.status(), 400);
+    }
+
+    #[test]
+    fn round_trips_through_the_wire_encoding() {
+        let e = AppError::not_found("No such session");
+        let back = AppError::de(e.ser());
+        assert_eq!(back, e);
+    }
+}

@@ -1,0 +1,37 @@
+//! The Leptos application: routes, pages and components (client-rendered in Wasm), the server
+//! functions they call, and the types shared by both sides.
+//!
+//! Features: `csr` builds the browser client (Trunk: `--no-default-features --features csr`);
+//! `ssr` builds the server side of the server functions plus the server-only `backend`.
+
+pub mod api;
+pub mod components;
+pub mod domain;
+pub mod error;
+pub mod model;
+pub mod pages;
+
+#[cfg(feature = "ssr")]
+pub mod backend;
+
+use leptos::prelude::*;
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path,
+};
+
+use crate::pages::{home::HomePage, not_found::NotFoundPage, session::SessionPage};
+
+#[component]
+pub fn App() -> impl IntoView {
+    view! {
+        <Router>
+            <main class="app">
+                <Routes fallback=|| view! { <NotFoundPage/> }>
+                    <Route path=path!("/") view=HomePage/>
+                    <Route path=path!("/s/:id") view=SessionPage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}

@@ -1,0 +1,65 @@
+//! `/`: live and upcoming sessions.
+
+use leptos::prelude::*;
+
+use crate::{
+    api::catalog::list_sessions,
+    components::{status::StatusBadge, time::LocalTime, ErrorNotice, Loading},
+    model::SessionSummary,
+};
+
+#[component]
+pub fn HomePage() -> impl IntoView {
+    let sessions = LocalResource::new(list_sessions);
+    let retry = Callback::new(move |_| sessions.refetch());
+    view! {
+        <header class="top-bar">
+            <h1 class="brand">"Live Shopping"</h1>
+        </header>
+        <section class="home" aria-labelledby="home-title">
+            <h2 id="home-title">"Live and upcoming"</h2>
+            <Suspense fallback=|| view! { <Loading label="Loading sessions…"/> }>
+                {move || Suspend::new(async move {
+                    match sessions.await {
+                        Ok(list) if list.is_empty() => view! {
+                            <p class="empty">"No live or upcoming sessions right now. Check back soon."</p>
+                        }.into_any(),
+                        Ok(list) => view! {
+                            <ul class="session-list">
+                                {list.into_iter().map(|s| view! { <SessionCard session=s/> }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(e) => view! { <ErrorNotice error=e on_retry=retry/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn SessionCard(session: SessionSummary) -> impl IntoView {
+    let href = format!("/s/{}", session.id);
+    let products = match session.product_count {
+        1 => "1 product".to_string(),
+        n => format!("{n} products"),
+    };
+    view! {
+        <li class="session-card">
+            <a href=href class="session-card-link">
+                <img class="session-card-cover" src=session.cover_url alt="" loading="lazy" width="400" height="225"/>
+                <div class="session-card-body">
+                    <StatusBadge status=session.status/>
+                    <h3 class="session-card-title">{session.title}</h3>
+                    <p class="session-card-meta">
+                        <span class="host">{session.host_name}</span>
+                        " · "
+                        <LocalTime ms=session.scheduled_start_ms/>
+                        " · "
+                        <span>{products}</span>
+                    </p>
+                </div>
+            </a>
+        </li>
+    }
+}

@@ -1,0 +1,56 @@
+import { test, expect } from '@playwright/test';
+
+// Foundation: the list and the session page render from the database in the Wasm client.
+
+test('home lists the demo session from the database', async ({ page }) => {
+  await page.goto('/');
+  const card = page.getByRole('link', { name: /Xiaoxiaobao Mama live/ });
+  await expect(card).toBeVisible();
+  await expect(card).toContainText('Sun Jing');
+  await expect(card).toContainText('16 products');
+  await expect(card).toContainText('Upcoming');
+});
+
+test('opening the demo session shows its 16 products with prices', async ({ page }) => {
+  await page.goto('/');
+  await page.getByRole('link', { name: /Xiaoxiaobao Mama live/ }).click();
+  await expect(page).toHaveURL(/\/s\/\d+$/);
+  await expect(page.getByRole('heading', { level: 1, name: 'Xiaoxiaobao Mama live' })).toBeVisible();
+  await expect(page.getByText('Host:')).toContainText('Sun Jing');
+  const products = page.getByRole('list').filter({ has: page.locator('.product') }).locator('.product');
+  await expect(products).toHaveCount(16);
+  await expect(page.getByRole('heading', { name: 'Products (16)' })).toBeVisible();
+  const toner = products.filter({ hasText: 'Hydrating Rose Toner 200ml' });
+  await expect(toner).toContainText('¥129.00');
+  await expect(products.filter({ hasText: 'Organic Cotton Baby Wipes' })).toContainText('¥49.90');
+  // The start time is rendered by the browser, in a machine-readable <time> element too.
+  await expect(page.locator('.session-start time')).toHaveAttribute('datetime', /^\d{4}-\d{2}-\d{2}T/);
+});
+
+test('an unknown session id shows a not-found page', async ({ page }) => {
+  await page.goto('/s/987654321');
+  await expect(page.getByRole('heading', { name: 'Not found' })).toBeVisible();
+  await expect(page.getByText('This live session does not exist.')).toBeVisible();
+  await page.getByRole('link', { name: 'See live and upcoming sessions' }).click();
+  await expect(page).toHaveURL(/\/$/);
+});
+
+test('a malformed session id and an unknown route also show not found', async ({ page }) => {
+  await page.goto('/s/not-a-number');
+  await expect(page.getByRole('heading', { name: 'Not found' })).toBeVisible();
+  await page.goto('/no/such/page');
+  await expect(page.getByRole('heading', { name: 'Not found' })).toBeVisible();
+});
+
+test('the page is served with security headers and a hashed, cached client', async ({ request }) => {
+  const res = await request.get('/');
+  expect(res.status()).toBe(200);
+  expect(res.headers()['content-security-policy']).toContain("frame-ancestors 'self'");
+  expect(res.headers()['cache-control']).toBe('no-cache');
+  const html = await res.text();
+  const wasm = html.match(/\/app-[0-9a-f]{16}_bg\.wasm/);
+  expect(wasm).not.toBeNull();
+  const w = await request.get(wasm![0], { headers: { 'accept-encoding': 'br' } });
+  expect(w.headers()['cache-control']).toContain('immutable');
+  expect(w.headers()['content-encoding']).toBe('br');
+});

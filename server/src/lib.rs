@@ -1,0 +1,211 @@
+//! The axum server: serves the Wasm client, the server functions under `/api`, health checks;
+//! owns configuration, the database connection and background tasks.
+
+pub mod assets;
+pub mod config;
+pub mod demo;
+pub mod security;
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use axum::{
+    body::Body,
+    extract::{Request, State},
+    http::{header, HeaderValue, Method, StatusCode},
+    middleware,
+    response::{IntoResponse, Response},
+    routing::get,
+    Json, Router,
+};
+use leptos::prelude::provide_context;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+use app::backend::{AppState, Db, Settings};
+
+use crate::{assets::Assets, config::Config};
+
+/// Everything a request handler may need; cheap to clone.
+#[derive(Clone)]
+pub struct ServerState {
+    pub app: AppState,
+    pub assets: Arc<Assets>,
+    /// The Content-Security-Policy header value, computed once.
+    pub csp: Arc<str>,
+    /// `scheme://host[:port]` of `APP_PUBLIC_URL`, accepted as a same-origin `Origin`.
+    pub public_origin: Arc<str>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Db(#[from] app::backend::DbError),
+    #[error("could not load the client from {dir}: {source}")]
+    Assets { dir: String, source: std::io::Error },
+    #[error("could not listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("could not load demo data: {0}")]
+    Demo(app::error::AppError),
+}
+
+/// Builds the router. Tests call this with their own state and drive it with `oneshot`.
+pub fn app(state: ServerState) -> Router {
+    let api = Router::new()
+        .route("/api/{*fn_name}", get(server_fn_handler).post(server_fn_handler))
+        .layer(middleware::from_fn(security::api_error_status))
+        .layer(middleware::from_fn_with_state(state.clone(), security::same_origin_writes));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(api)
+        .fallback(static_or_spa)
+        .layer(middleware::from_fn_with_state(state.clone(), security::security_headers))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn server_fn_handler(State(state): State<ServerState>, req: Request<Body>) -> impl IntoResponse {
+    let app_state = state.app.clone();
+    leptos_axum::handle_server_fns_with_context(move || provide_context(app_state.clone()), req).await
+}
+
+/// `GET /healthz`: 200 when the database answers, 503 otherwise.
+async fn healthz(State(state): State<ServerState>) -> Response {
+    match state.app.db.ping().await {
+        Ok(()) => Json(serde_json::json!({ "status": "ok", "database": "ok" })).into_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, "health check: database unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({ "status": "unavailable", "database": "unreachable" })),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Built files by path; any other page path gets `index.html` and the client router decides.
+async fn static_or_spa(State(state): State<ServerState>, req: Request) -> Response {
+    let head_only = req.method() == Method::HEAD;
+    if !(req.method() == Method::GET || head_only) {
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    }
+    let path = req.uri().path();
+    if let Some(asset) = state.assets.get(path) {
+        return asset.respond(req.headers(), head_only);
+    }
+    // A missing file (has an extension) or API path is a plain 404, not the app shell.
+    let last = path.rsplit('/').next().unwrap_or("");
+    if last.contains('.') || path.starts_with("/api/") {
+        return (StatusCode::NOT_FOUND, "Not found").into_response();
+    }
+    match state.assets.index_html() {
+        Some(html) => {
+            let mut res = if head_only { Response::new(Body::empty()) } else { Response::new(Body::from(html.to_owned())) };
+            let h = res.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static(assets::REVALIDATE));
+            res
+        }
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The web client has not been built. Run ./scripts/run.sh to build and start the app.",
+        )
+            .into_response(),
+    }
+}
+
+/// Connects the database, applies migrations, loads demo data if asked, loads the client.
+pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate().await?;
+    if config.demo_data {
+        demo::ensure_demo_data(&db).await.map_err(StartError::Demo)?;
+    }
+    let assets = Assets::load(&config.dist_dir)
+        .map_err(|source| StartError::Assets { dir: config.dist_dir.display().to_string(), source })?;
+    let csp = security::content_security_policy(assets.index_html(), &config.frame_ancestors);
+    Ok(ServerState {
+        app: AppState { db, settings: Arc::new(Settings { public_url: config.public_url.clone() }) },
+        assets: Arc::new(assets),
+        csp: csp.into(),
+        public_origin: config.public_url.clone().into(),
+    })
+}
+
+/// A bound, not yet running server.
+pub struct Server {
+    listener: TcpListener,
+    state: ServerState,
+    config: Config,
+}
+
+impl Server {
+    pub async fn bind(config: Config) -> Result<Server, StartError> {
+        let state = build_state(&config).await?;
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .map_err(|source| StartError::Bind { addr: config.bind, source })?;
+        Ok(Server { listener, state, config })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or(self.config.bind)
+    }
+
+    pub fn state(&self) -> &ServerState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish for up to the
+    /// configured grace period.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let Server { listener, state, config } = self;
+        let db = state.app.db.clone();
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let graceful = axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                tracing::info!("shutting down: finishing in-flight requests");
+                let _ = stopping_tx.send(());
+            });
+        let grace = config.shutdown_grace;
+        let serve = tokio::spawn(async move { graceful.await });
+        let deadline = async move {
+            if stopping_rx.await.is_ok() {
+                tokio::time::sleep(grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        let result = tokio::select! {
+            r = serve => r.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            () = deadline => {
+                tracing::warn!(?grace, "grace period over; closing remaining connections");
+                Ok(())
+            }
+        };
+        db.close().await;
+        result
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}

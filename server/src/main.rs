@@ -1,0 +1,47 @@
+use server::{config::Config, shutdown_signal, Server};
+
+#[tokio::main]
+async fn main() {
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            std::process::exit(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&config.log).unwrap_or_else(|e| {
+            eprintln!("configuration error: invalid value for APP_LOG: {e}");
+            std::process::exit(2);
+        }))
+        .init();
+
+    let server = match Server::bind(config.clone()).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("start-up failed: {e}");
+            eprintln!("start-up failed: {e}");
+            std::process::exit(1);
+        }
+    };
+    let addr = server.local_addr();
+    tracing::info!(%addr, database = %redact(&config.database_url), "listening");
+    println!("Live shopping is running on http://{addr}  (Ctrl-C to stop)");
+    if let Err(e) = server.run(shutdown_signal()).await {
+        tracing::error!("server error: {e}");
+        std::process::exit(1);
+    }
+    tracing::info!("stopped");
+}
+
+/// Hides a password in a database URL for logging.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}://{}:***@{}", &url[..s], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}

@@ -1,0 +1,153 @@
+//! Response hardening and request guards that apply to every route.
+
+use axum::{
+    body::{to_bytes, Body},
+    extract::{Request, State},
+    http::{header, HeaderValue, Method, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use app::error::AppError;
+
+use crate::ServerState;
+
+/// The Content-Security-Policy for every response. Trunk's loader is an inline module script,
+/// so its exact text is allowed by hash (computed from the built `index.html`), not by
+/// `'unsafe-inline'`. `'wasm-unsafe-eval'` lets the page compile WebAssembly.
+pub fn content_security_policy(index_html: Option<&str>, frame_ancestors: &str) -> String {
+    let hashes: String = index_html
+        .map(inline_script_hashes)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|h| format!(" 'sha256-{h}'"))
+        .collect();
+    format!(
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{hashes}; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; media-src 'self' blob:; \
+         connect-src 'self'; font-src 'self'; worker-src 'self' blob:; manifest-src 'self'; \
+         object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors {frame_ancestors}"
+    )
+}
+
+/// Base64 SHA-256 of the body of each inline `<script>` (one without `src`).
+pub fn inline_script_hashes(html: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = html;
+    while let Some(start) = rest.find("<script") {
+        rest = &rest[start..];
+        let Some(tag_end) = rest.find('>') else { break };
+        let tag = &rest[..tag_end];
+        let body_start = tag_end + 1;
+        let Some(close) = rest[body_start..].find("</script>") else { break };
+        if !tag.contains(" src=") {
+            let body = &rest[body_start..body_start + close];
+            out.push(base64::engine::general_purpose::STANDARD.encode(Sha256::digest(body.as_bytes())));
+        }
+        rest = &rest[body_start + close..];
+    }
+    out
+}
+
+/// Adds the security headers to every response.
+pub async fn security_headers(State(state): State<ServerState>, req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    if let Ok(csp) = HeaderValue::from_str(&state.csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
+    h.insert(
+        "permissions-policy",
+        HeaderValue::from_static("camera=(self), microphone=(self), geolocation=(), payment=()"),
+    );
+    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    res
+}
+
+/// CSRF protection for state-changing API calls: browsers label cross-site requests with
+/// `Sec-Fetch-Site` (and `Origin`); we refuse any that did not come from our own pages.
+/// Requests without those headers are not from a browser page, so they cannot ride on a
+/// victim's cookies.
+pub async fn same_origin_writes(State(state): State<ServerState>, req: Request, next: Next) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    let headers = req.headers();
+    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    let allowed = match fetch_site {
+        Some(site) => site == "same-origin" || site == "none",
+        None => match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+            None => true,
+            Some(origin) => {
+                let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+                origin_host(origin) == Some(host) || origin == &*state.public_origin
+            }
+        },
+    };
+    if allowed {
+        next.run(req).await
+    } else {
+        tracing::warn!(?fetch_site, "refused cross-site API write");
+        error_response(&AppError::Forbidden("Cross-site requests are not allowed.".into()))
+    }
+}
+
+fn origin_host(origin: &str) -> Option<&str> {
+    origin.split_once("://").map(|(_, rest)| rest.trim_end_matches('/'))
+}
+
+/// Server functions answer every error with status 500 and the encoded `AppError` in the
+/// body. This restores the status each error deserves (404, 400, 409...), in one place, for
+/// errors raised in a function body and for arguments that failed to decode alike.
+pub async fn api_error_status(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    if res.status() != StatusCode::INTERNAL_SERVER_ERROR || !res.headers().contains_key("serverfnerror") {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let Ok(bytes) = to_bytes(body, 64 * 1024).await else {
+        return error_response(&AppError::Internal);
+    };
+    if let Ok(err) = serde_json::from_slice::<AppError>(&bytes) {
+        parts.status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// An `AppError` as an HTTP response, in the same JSON shape server functions use, so the
+/// client decodes it like any other error.
+pub fn error_response(err: &AppError) -> Response {
+    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_vec(err).unwrap_or_default();
+    let mut res = (status, body).into_response();
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res.headers_mut().insert("serverfnerror", HeaderValue::from_static("guard"));
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_only_inline_scripts() {
+        let html = r#"<html><head><script src="/x.js"></script><script type="module">import init from '/app.js';</script></head></html>"#;
+        let hashes = inline_script_hashes(html);
+        assert_eq!(hashes.len(), 1);
+        let expected = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(b"import init from '/app.js';"));
+        assert_eq!(hashes[0], expected);
+    }
+
+    #[test]
+    fn csp_names_frame_ancestors_and_script_hashes() {
+        let csp = content_security_policy(Some("<script>a()</script>"), "'self' https://wx.example.com");
+        assert!(csp.contains("frame-ancestors 'self' https://wx.example.com"));
+        assert!(csp.contains("'sha256-"));
+        assert!(!csp.contains("script-src 'self' 'unsafe-inline'"));
+    }
+}
