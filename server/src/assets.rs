@@ -57,13 +57,17 @@ impl Assets {
                     stack.push(path);
                     continue;
                 }
-                let Ok(rel) = path.strip_prefix(dir) else { continue };
+                let Ok(rel) = path.strip_prefix(dir) else {
+                    continue;
+                };
                 let url = format!("/{}", rel.to_string_lossy().replace('\\', "/"));
                 let bytes = std::fs::read(&path)?;
                 if url == "/index.html" {
                     assets.index_html = Some(String::from_utf8_lossy(&bytes).into_owned());
                 }
-                assets.files.insert(url.clone(), Asset::new(&url, bytes.into()));
+                assets
+                    .files
+                    .insert(url.clone(), Asset::new(&url, bytes.into()));
             }
         }
         tracing::info!(files = assets.files.len(), dir = %dir.display(), "client assets loaded");
@@ -102,9 +106,16 @@ impl Asset {
             StatusCode::NOT_MODIFIED.into_response()
         } else {
             let (body, encoding) = self.pick_encoding(req_headers);
-            let mut res = if head_only { Response::new(Body::empty()) } else { Response::new(Body::from(body.to_vec())) };
+            let mut res = if head_only {
+                Response::new(Body::empty())
+            } else {
+                Response::new(Body::from(body.to_vec()))
+            };
             let h = res.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(self.content_type));
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(self.content_type),
+            );
             if let Ok(len) = HeaderValue::from_str(&body.len().to_string()) {
                 h.insert(header::CONTENT_LENGTH, len);
             }
@@ -114,7 +125,10 @@ impl Asset {
             res
         };
         let h = res.headers_mut();
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static(self.cache_control));
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(self.cache_control),
+        );
         h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
         if let Ok(etag) = HeaderValue::from_str(&self.etag) {
             h.insert(header::ETAG, etag);
@@ -171,7 +185,10 @@ fn brotli_compress(data: &[u8]) -> Option<Arc<[u8]>> {
 }
 
 fn gzip_compress(data: &[u8]) -> Option<Arc<[u8]>> {
-    let mut w = flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 3), flate2::Compression::best());
+    let mut w = flate2::write::GzEncoder::new(
+        Vec::with_capacity(data.len() / 3),
+        flate2::Compression::best(),
+    );
     w.write_all(data).ok()?;
     let out = w.finish().ok()?;
     (out.len() < data.len()).then(|| out.into())
@@ -255,7 +272,10 @@ mod tests {
         let body: Vec<u8> = "console.log('hello');\n".repeat(200).into_bytes();
         let asset = Asset::new("/app-0123456789abcdef.js", body.clone().into());
         let mut h = HeaderMap::new();
-        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip, br"));
+        h.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("gzip, br"),
+        );
         let res = asset.respond(&h, false);
         assert_eq!(res.status(), StatusCode::OK);
         assert_eq!(res.headers()[header::CONTENT_ENCODING], "br");
@@ -267,6 +287,9 @@ mod tests {
 
         let plain = asset.respond(&HeaderMap::new(), false);
         assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
-        assert_eq!(plain.headers()[header::CONTENT_LENGTH], body.len().to_string().as_str());
+        assert_eq!(
+            plain.headers()[header::CONTENT_LENGTH],
+            body.len().to_string().as_str()
+        );
     }
 }

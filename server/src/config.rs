@@ -28,7 +28,11 @@ pub struct Config {
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {
     #[error("invalid value for {name}: {value:?} ({reason})")]
-    Invalid { name: &'static str, value: String, reason: String },
+    Invalid {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
     #[error("could not read config file {path}: {reason}")]
     File { path: String, reason: String },
 }
@@ -69,16 +73,24 @@ impl Config {
     pub fn from_values(values: &HashMap<String, String>) -> Result<Config, ConfigError> {
         let get = |key: &str| values.get(key).map(|s| s.trim().to_string());
         let bind_raw = get("bind").unwrap_or_else(|| "127.0.0.1:3000".into());
-        let bind: SocketAddr = bind_raw
-            .parse()
-            .map_err(|_| invalid("APP_BIND", &bind_raw, "expected host:port, e.g. 127.0.0.1:3000"))?;
+        let bind: SocketAddr = bind_raw.parse().map_err(|_| {
+            invalid(
+                "APP_BIND",
+                &bind_raw,
+                "expected host:port, e.g. 127.0.0.1:3000",
+            )
+        })?;
 
         let database_url = get("database_url").unwrap_or_else(|| "sqlite://data/app.db".into());
         if !(database_url.starts_with("sqlite:")
             || database_url.starts_with("postgres://")
             || database_url.starts_with("postgresql://"))
         {
-            return Err(invalid("DATABASE_URL", &database_url, "must start with sqlite: or postgres://"));
+            return Err(invalid(
+                "DATABASE_URL",
+                &database_url,
+                "must start with sqlite: or postgres://",
+            ));
         }
 
         let dist_dir = PathBuf::from(get("dist_dir").unwrap_or_else(|| "dist".into()));
@@ -88,7 +100,11 @@ impl Config {
         if !(public_url.starts_with("http://") || public_url.starts_with("https://"))
             || public_url.contains(char::is_whitespace)
         {
-            return Err(invalid("APP_PUBLIC_URL", &public_url, "expected an http(s) origin, e.g. https://live.example.com"));
+            return Err(invalid(
+                "APP_PUBLIC_URL",
+                &public_url,
+                "expected an http(s) origin, e.g. https://live.example.com",
+            ));
         }
 
         let frame_ancestors = get("frame_ancestors").unwrap_or_else(|| "'self'".into());
@@ -101,7 +117,8 @@ impl Config {
         }
 
         let demo_raw = get("demo_data").unwrap_or_else(|| "false".into());
-        let demo_data = parse_bool(&demo_raw).ok_or_else(|| invalid("APP_DEMO_DATA", &demo_raw, "expected true or false"))?;
+        let demo_data = parse_bool(&demo_raw)
+            .ok_or_else(|| invalid("APP_DEMO_DATA", &demo_raw, "expected true or false"))?;
 
         let log = get("log").unwrap_or_else(|| "info,sqlx=warn".into());
 
@@ -110,7 +127,13 @@ impl Config {
             .parse()
             .ok()
             .filter(|s| *s <= 3600)
-            .ok_or_else(|| invalid("APP_SHUTDOWN_GRACE_SECS", &grace_raw, "expected whole seconds between 0 and 3600"))?;
+            .ok_or_else(|| {
+                invalid(
+                    "APP_SHUTDOWN_GRACE_SECS",
+                    &grace_raw,
+                    "expected whole seconds between 0 and 3600",
+                )
+            })?;
 
         Ok(Config {
             bind,
@@ -126,7 +149,11 @@ impl Config {
 }
 
 fn invalid(name: &'static str, value: &str, reason: &str) -> ConfigError {
-    ConfigError::Invalid { name, value: value.to_string(), reason: reason.to_string() }
+    ConfigError::Invalid {
+        name,
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
 }
 
 fn parse_bool(s: &str) -> Option<bool> {
@@ -138,20 +165,33 @@ fn parse_bool(s: &str) -> Option<bool> {
 }
 
 fn read_toml_file(path: &str) -> Result<HashMap<String, String>, ConfigError> {
-    let file_err = |reason: String| ConfigError::File { path: path.to_string(), reason };
+    let file_err = |reason: String| ConfigError::File {
+        path: path.to_string(),
+        reason,
+    };
     let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| file_err(e.to_string()))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| file_err(e.to_string()))?;
     let known: Vec<&str> = SETTINGS.iter().map(|(_, k)| *k).collect();
     let mut out = HashMap::new();
     for (key, value) in table {
         if !known.contains(&key.as_str()) {
-            return Err(file_err(format!("unknown setting {key:?}; known: {}", known.join(", "))));
+            return Err(file_err(format!(
+                "unknown setting {key:?}; known: {}",
+                known.join(", ")
+            )));
         }
         let value = match value {
             toml::Value::String(s) => s,
             toml::Value::Integer(i) => i.to_string(),
             toml::Value::Boolean(b) => b.to_string(),
-            other => return Err(file_err(format!("{key} must be a string, number or boolean, not {}", other.type_str()))),
+            other => {
+                return Err(file_err(format!(
+                    "{key} must be a string, number or boolean, not {}",
+                    other.type_str()
+                )))
+            }
         };
         out.insert(key, value);
     }
@@ -163,7 +203,12 @@ mod tests {
     use super::*;
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_values(&pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        Config::from_values(
+            &pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
     }
 
     #[test]
@@ -183,7 +228,11 @@ mod tests {
             ("bind", "localhost", "APP_BIND"),
             ("database_url", "mysql://x", "DATABASE_URL"),
             ("public_url", "example.com", "APP_PUBLIC_URL"),
-            ("frame_ancestors", "'self'; script-src *", "APP_FRAME_ANCESTORS"),
+            (
+                "frame_ancestors",
+                "'self'; script-src *",
+                "APP_FRAME_ANCESTORS",
+            ),
             ("demo_data", "maybe", "APP_DEMO_DATA"),
             ("shutdown_grace_secs", "-1", "APP_SHUTDOWN_GRACE_SECS"),
         ] {
@@ -196,7 +245,11 @@ mod tests {
     fn toml_file_is_read_and_unknown_keys_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
         let good = dir.path().join("good.toml");
-        std::fs::write(&good, "bind = \"0.0.0.0:8080\"\ndemo_data = true\nshutdown_grace_secs = 3\n").expect("write");
+        std::fs::write(
+            &good,
+            "bind = \"0.0.0.0:8080\"\ndemo_data = true\nshutdown_grace_secs = 3\n",
+        )
+        .expect("write");
         let values = read_toml_file(good.to_str().expect("utf8")).expect("parses");
         let c = Config::from_values(&values).expect("valid");
         assert_eq!(c.bind.port(), 8080);

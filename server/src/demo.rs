@@ -19,22 +19,134 @@ const STARTS_IN_MS: i64 = 30 * 60 * 1000;
 
 /// (name, category, price in fen, stock, image file, description)
 const PRODUCTS: [(&str, &str, i64, i64, &str, &str); 16] = [
-    ("Hydrating Rose Toner 200ml", "Skincare", 12_900, 300, "rose-toner", "Damask rose water with hyaluronic acid; alcohol-free, for dry and sensitive skin."),
-    ("Vitamin C Brightening Serum 30ml", "Skincare", 25_900, 200, "vitc-serum", "10% stabilised vitamin C with ferulic acid to even out tone."),
-    ("Ceramide Barrier Repair Cream 50g", "Skincare", 19_900, 250, "ceramide-cream", "Three ceramides and squalane rebuild a stressed skin barrier."),
-    ("Amino Acid Gentle Cleanser 120g", "Skincare", 6_900, 500, "amino-cleanser", "Low-foam, pH 5.5 cleanser safe for daily use, even for teens."),
-    ("Velvet Matte Lipstick #316", "Cosmetics", 15_900, 400, "velvet-lipstick", "Brick-red matte finish that stays comfortable for eight hours."),
-    ("Silk Cushion Foundation SPF50", "Cosmetics", 22_900, 180, "silk-cushion", "Light, buildable coverage with sun protection; refill included."),
-    ("12-Colour Eyeshadow Palette", "Cosmetics", 18_900, 150, "eyeshadow-palette", "Warm nudes to deep plum, in matte, shimmer and glitter."),
-    ("Waterproof Curling Mascara", "Cosmetics", 8_900, 350, "curl-mascara", "Lifts and holds the curl all day; removes with warm water."),
-    ("Ultra-Thin Baby Diapers M, 62 pcs", "Baby care", 9_900, 500, "baby-diapers", "Breathable 2 mm core, wetness indicator, for 6-11 kg."),
-    ("Baby Gentle Wash & Shampoo 2-in-1", "Baby care", 5_900, 400, "baby-wash", "Tear-free, fragrance-free, dermatologist tested from birth."),
-    ("Organic Cotton Baby Wipes 80 x 6", "Baby care", 4_990, 600, "baby-wipes", "99% pure water on organic cotton, thick enough for one-wipe cleanups."),
-    ("Infant Formula Stage 2, 800g", "Baby care", 32_800, 120, "infant-formula", "For 6-12 months, with OPO structured lipids and lactoferrin."),
-    ("Omega-3 Fish Oil Softgels x120", "Health", 16_800, 220, "fish-oil", "Deep-sea fish oil, 1000 mg per softgel, molecularly distilled."),
-    ("Kids' Probiotic Powder, 30 sachets", "Health", 19_800, 160, "kids-probiotic", "Ten billion CFU per sachet with prebiotic fibre; no added sugar."),
-    ("Calcium + Vitamin D3 Chewables x90", "Health", 12_800, 260, "calcium-d3", "Milk-flavoured chewable tablets for children and adults."),
-    ("Collagen Peptide Drink, 10 bottles", "Health", 29_900, 140, "collagen-drink", "5000 mg marine collagen peptides with vitamin C per bottle."),
+    (
+        "Hydrating Rose Toner 200ml",
+        "Skincare",
+        12_900,
+        300,
+        "rose-toner",
+        "Damask rose water with hyaluronic acid; alcohol-free, for dry and sensitive skin.",
+    ),
+    (
+        "Vitamin C Brightening Serum 30ml",
+        "Skincare",
+        25_900,
+        200,
+        "vitc-serum",
+        "10% stabilised vitamin C with ferulic acid to even out tone.",
+    ),
+    (
+        "Ceramide Barrier Repair Cream 50g",
+        "Skincare",
+        19_900,
+        250,
+        "ceramide-cream",
+        "Three ceramides and squalane rebuild a stressed skin barrier.",
+    ),
+    (
+        "Amino Acid Gentle Cleanser 120g",
+        "Skincare",
+        6_900,
+        500,
+        "amino-cleanser",
+        "Low-foam, pH 5.5 cleanser safe for daily use, even for teens.",
+    ),
+    (
+        "Velvet Matte Lipstick #316",
+        "Cosmetics",
+        15_900,
+        400,
+        "velvet-lipstick",
+        "Brick-red matte finish that stays comfortable for eight hours.",
+    ),
+    (
+        "Silk Cushion Foundation SPF50",
+        "Cosmetics",
+        22_900,
+        180,
+        "silk-cushion",
+        "Light, buildable coverage with sun protection; refill included.",
+    ),
+    (
+        "12-Colour Eyeshadow Palette",
+        "Cosmetics",
+        18_900,
+        150,
+        "eyeshadow-palette",
+        "Warm nudes to deep plum, in matte, shimmer and glitter.",
+    ),
+    (
+        "Waterproof Curling Mascara",
+        "Cosmetics",
+        8_900,
+        350,
+        "curl-mascara",
+        "Lifts and holds the curl all day; removes with warm water.",
+    ),
+    (
+        "Ultra-Thin Baby Diapers M, 62 pcs",
+        "Baby care",
+        9_900,
+        500,
+        "baby-diapers",
+        "Breathable 2 mm core, wetness indicator, for 6-11 kg.",
+    ),
+    (
+        "Baby Gentle Wash & Shampoo 2-in-1",
+        "Baby care",
+        5_900,
+        400,
+        "baby-wash",
+        "Tear-free, fragrance-free, dermatologist tested from birth.",
+    ),
+    (
+        "Organic Cotton Baby Wipes 80 x 6",
+        "Baby care",
+        4_990,
+        600,
+        "baby-wipes",
+        "99% pure water on organic cotton, thick enough for one-wipe cleanups.",
+    ),
+    (
+        "Infant Formula Stage 2, 800g",
+        "Baby care",
+        32_800,
+        120,
+        "infant-formula",
+        "For 6-12 months, with OPO structured lipids and lactoferrin.",
+    ),
+    (
+        "Omega-3 Fish Oil Softgels x120",
+        "Health",
+        16_800,
+        220,
+        "fish-oil",
+        "Deep-sea fish oil, 1000 mg per softgel, molecularly distilled.",
+    ),
+    (
+        "Kids' Probiotic Powder, 30 sachets",
+        "Health",
+        19_800,
+        160,
+        "kids-probiotic",
+        "Ten billion CFU per sachet with prebiotic fibre; no added sugar.",
+    ),
+    (
+        "Calcium + Vitamin D3 Chewables x90",
+        "Health",
+        12_800,
+        260,
+        "calcium-d3",
+        "Milk-flavoured chewable tablets for children and adults.",
+    ),
+    (
+        "Collagen Peptide Drink, 10 bottles",
+        "Health",
+        29_900,
+        140,
+        "collagen-drink",
+        "5000 mg marine collagen peptides with vitamin C per bottle.",
+    ),
 ];
 
 /// Loads the demo host, session and products unless already present.
@@ -55,14 +167,16 @@ pub async fn ensure_demo_data(db: &Db) -> Result<(), AppError> {
     };
     let products: Vec<NewProduct> = PRODUCTS
         .iter()
-        .map(|(name, category, price, stock, image, description)| NewProduct {
-            name: (*name).to_string(),
-            description: (*description).to_string(),
-            category: (*category).to_string(),
-            price: Fen(*price),
-            stock: *stock,
-            image_url: format!("/public/products/{image}.svg"),
-        })
+        .map(
+            |(name, category, price, stock, image, description)| NewProduct {
+                name: (*name).to_string(),
+                description: (*description).to_string(),
+                category: (*category).to_string(),
+                price: Fen(*price),
+                stock: *stock,
+                image_url: format!("/public/products/{image}.svg"),
+            },
+        )
         .collect();
     let id = catalog::create_session(db, &session, &products).await?;
     tracing::info!(session_id = id, "demo data loaded");

@@ -21,7 +21,10 @@ use leptos::prelude::provide_context;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
-use app::backend::{AppState, Db, Settings};
+use app::{
+    backend::{AppState, Db, Settings},
+    error::AppError,
+};
 
 use crate::{assets::Assets, config::Config};
 
@@ -43,7 +46,10 @@ pub enum StartError {
     #[error("could not load the client from {dir}: {source}")]
     Assets { dir: String, source: std::io::Error },
     #[error("could not listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("could not load demo data: {0}")]
     Demo(app::error::AppError),
 }
@@ -51,21 +57,37 @@ pub enum StartError {
 /// Builds the router. Tests call this with their own state and drive it with `oneshot`.
 pub fn app(state: ServerState) -> Router {
     let api = Router::new()
-        .route("/api/{*fn_name}", get(server_fn_handler).post(server_fn_handler))
+        .route(
+            "/api/{*fn_name}",
+            get(server_fn_handler).post(server_fn_handler),
+        )
         .layer(middleware::from_fn(security::api_error_status))
-        .layer(middleware::from_fn_with_state(state.clone(), security::same_origin_writes));
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::same_origin_writes,
+        ));
     Router::new()
         .route("/healthz", get(healthz))
         .merge(api)
         .fallback(static_or_spa)
-        .layer(middleware::from_fn_with_state(state.clone(), security::security_headers))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::security_headers,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 
-async fn server_fn_handler(State(state): State<ServerState>, req: Request<Body>) -> impl IntoResponse {
+async fn server_fn_handler(State(state): State<ServerState>, req: Request<Body>) -> Response {
+    if leptos::server_fn::axum::get_server_fn_service(req.uri().path(), req.method().clone())
+        .is_none()
+    {
+        return security::error_response(&AppError::not_found("No such API endpoint."));
+    }
     let app_state = state.app.clone();
-    leptos_axum::handle_server_fns_with_context(move || provide_context(app_state.clone()), req).await
+    leptos_axum::handle_server_fns_with_context(move || provide_context(app_state.clone()), req)
+        .await
+        .into_response()
 }
 
 /// `GET /healthz`: 200 when the database answers, 503 otherwise.
@@ -100,10 +122,20 @@ async fn static_or_spa(State(state): State<ServerState>, req: Request) -> Respon
     }
     match state.assets.index_html() {
         Some(html) => {
-            let mut res = if head_only { Response::new(Body::empty()) } else { Response::new(Body::from(html.to_owned())) };
+            let mut res = if head_only {
+                Response::new(Body::empty())
+            } else {
+                Response::new(Body::from(html.to_owned()))
+            };
             let h = res.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static(assets::REVALIDATE));
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static(assets::REVALIDATE),
+            );
             res
         }
         None => (
@@ -119,13 +151,22 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
     let db = Db::connect(&config.database_url).await?;
     db.migrate().await?;
     if config.demo_data {
-        demo::ensure_demo_data(&db).await.map_err(StartError::Demo)?;
+        demo::ensure_demo_data(&db)
+            .await
+            .map_err(StartError::Demo)?;
     }
-    let assets = Assets::load(&config.dist_dir)
-        .map_err(|source| StartError::Assets { dir: config.dist_dir.display().to_string(), source })?;
+    let assets = Assets::load(&config.dist_dir).map_err(|source| StartError::Assets {
+        dir: config.dist_dir.display().to_string(),
+        source,
+    })?;
     let csp = security::content_security_policy(assets.index_html(), &config.frame_ancestors);
     Ok(ServerState {
-        app: AppState { db, settings: Arc::new(Settings { public_url: config.public_url.clone() }) },
+        app: AppState {
+            db,
+            settings: Arc::new(Settings {
+                public_url: config.public_url.clone(),
+            }),
+        },
         assets: Arc::new(assets),
         csp: csp.into(),
         public_origin: config.public_url.clone().into(),
@@ -144,8 +185,15 @@ impl Server {
         let state = build_state(&config).await?;
         let listener = TcpListener::bind(config.bind)
             .await
-            .map_err(|source| StartError::Bind { addr: config.bind, source })?;
-        Ok(Server { listener, state, config })
+            .map_err(|source| StartError::Bind {
+                addr: config.bind,
+                source,
+            })?;
+        Ok(Server {
+            listener,
+            state,
+            config,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -158,16 +206,26 @@ impl Server {
 
     /// Serves until `shutdown` resolves, then lets in-flight requests finish for up to the
     /// configured grace period.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let Server { listener, state, config } = self;
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let Server {
+            listener,
+            state,
+            config,
+        } = self;
         let db = state.app.db.clone();
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let graceful = axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                tracing::info!("shutting down: finishing in-flight requests");
-                let _ = stopping_tx.send(());
-            });
+        let graceful = axum::serve(
+            listener,
+            app(state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = stopping_tx.send(());
+        });
         let grace = config.shutdown_grace;
         let serve = tokio::spawn(async move { graceful.await });
         let deadline = async move {

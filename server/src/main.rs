@@ -10,10 +10,12 @@ async fn main() {
         }
     };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&config.log).unwrap_or_else(|e| {
-            eprintln!("configuration error: invalid value for APP_LOG: {e}");
-            std::process::exit(2);
-        }))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&config.log).unwrap_or_else(|e| {
+                eprintln!("configuration error: invalid value for APP_LOG: {e}");
+                std::process::exit(2);
+            }),
+        )
         .init();
 
     let server = match Server::bind(config.clone()).await {

@@ -41,10 +41,14 @@ pub fn inline_script_hashes(html: &str) -> Vec<String> {
         let Some(tag_end) = rest.find('>') else { break };
         let tag = &rest[..tag_end];
         let body_start = tag_end + 1;
-        let Some(close) = rest[body_start..].find("</script>") else { break };
+        let Some(close) = rest[body_start..].find("</script>") else {
+            break;
+        };
         if !tag.contains(" src=") {
             let body = &rest[body_start..body_start + close];
-            out.push(base64::engine::general_purpose::STANDARD.encode(Sha256::digest(body.as_bytes())));
+            out.push(
+                base64::engine::general_purpose::STANDARD.encode(Sha256::digest(body.as_bytes())),
+            );
         }
         rest = &rest[body_start + close..];
     }
@@ -52,19 +56,32 @@ pub fn inline_script_hashes(html: &str) -> Vec<String> {
 }
 
 /// Adds the security headers to every response.
-pub async fn security_headers(State(state): State<ServerState>, req: Request, next: Next) -> Response {
+pub async fn security_headers(
+    State(state): State<ServerState>,
+    req: Request,
+    next: Next,
+) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     if let Ok(csp) = HeaderValue::from_str(&state.csp) {
         h.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
     h.insert(
         "permissions-policy",
         HeaderValue::from_static("camera=(self), microphone=(self), geolocation=(), payment=()"),
     );
-    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
     res
 }
 
@@ -72,7 +89,11 @@ pub async fn security_headers(State(state): State<ServerState>, req: Request, ne
 /// `Sec-Fetch-Site` (and `Origin`); we refuse any that did not come from our own pages.
 /// Requests without those headers are not from a browser page, so they cannot ride on a
 /// victim's cookies.
-pub async fn same_origin_writes(State(state): State<ServerState>, req: Request, next: Next) -> Response {
+pub async fn same_origin_writes(
+    State(state): State<ServerState>,
+    req: Request,
+    next: Next,
+) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
     }
@@ -83,7 +104,10 @@ pub async fn same_origin_writes(State(state): State<ServerState>, req: Request, 
         None => match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
             None => true,
             Some(origin) => {
-                let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+                let host = headers
+                    .get(header::HOST)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
                 origin_host(origin) == Some(host) || origin == &*state.public_origin
             }
         },
@@ -92,12 +116,16 @@ pub async fn same_origin_writes(State(state): State<ServerState>, req: Request, 
         next.run(req).await
     } else {
         tracing::warn!(?fetch_site, "refused cross-site API write");
-        error_response(&AppError::Forbidden("Cross-site requests are not allowed.".into()))
+        error_response(&AppError::Forbidden(
+            "Cross-site requests are not allowed.".into(),
+        ))
     }
 }
 
 fn origin_host(origin: &str) -> Option<&str> {
-    origin.split_once("://").map(|(_, rest)| rest.trim_end_matches('/'))
+    origin
+        .split_once("://")
+        .map(|(_, rest)| rest.trim_end_matches('/'))
 }
 
 /// Server functions answer every error with status 500 and the encoded `AppError` in the
@@ -105,7 +133,9 @@ fn origin_host(origin: &str) -> Option<&str> {
 /// errors raised in a function body and for arguments that failed to decode alike.
 pub async fn api_error_status(req: Request, next: Next) -> Response {
     let res = next.run(req).await;
-    if res.status() != StatusCode::INTERNAL_SERVER_ERROR || !res.headers().contains_key("serverfnerror") {
+    if res.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !res.headers().contains_key("serverfnerror")
+    {
         return res;
     }
     let (mut parts, body) = res.into_parts();
@@ -113,9 +143,13 @@ pub async fn api_error_status(req: Request, next: Next) -> Response {
         return error_response(&AppError::Internal);
     };
     if let Ok(err) = serde_json::from_slice::<AppError>(&bytes) {
-        parts.status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        parts.status =
+            StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     }
-    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     Response::from_parts(parts, Body::from(bytes))
 }
 
@@ -125,8 +159,12 @@ pub fn error_response(err: &AppError) -> Response {
     let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = serde_json::to_vec(err).unwrap_or_default();
     let mut res = (status, body).into_response();
-    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    res.headers_mut().insert("serverfnerror", HeaderValue::from_static("guard"));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res.headers_mut()
+        .insert("serverfnerror", HeaderValue::from_static("guard"));
     res
 }
 
@@ -139,13 +177,17 @@ mod tests {
         let html = r#"<html><head><script src="/x.js"></script><script type="module">import init from '/app.js';</script></head></html>"#;
         let hashes = inline_script_hashes(html);
         assert_eq!(hashes.len(), 1);
-        let expected = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(b"import init from '/app.js';"));
+        let expected = base64::engine::general_purpose::STANDARD
+            .encode(Sha256::digest(b"import init from '/app.js';"));
         assert_eq!(hashes[0], expected);
     }
 
     #[test]
     fn csp_names_frame_ancestors_and_script_hashes() {
-        let csp = content_security_policy(Some("<script>a()</script>"), "'self' https://wx.example.com");
+        let csp = content_security_policy(
+            Some("<script>a()</script>"),
+            "'self' https://wx.example.com",
+        );
         assert!(csp.contains("frame-ancestors 'self' https://wx.example.com"));
         assert!(csp.contains("'sha256-"));
         assert!(!csp.contains("script-src 'self' 'unsafe-inline'"));

@@ -23,7 +23,10 @@ pub enum DbError {
     #[error("DATABASE_URL must start with sqlite: or postgres:// (got {0:?})")]
     UnsupportedUrl(String),
     #[error("could not create the database directory {path}: {source}")]
-    CreateDir { path: String, source: std::io::Error },
+    CreateDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("could not connect to the database: {0}")]
     Connect(#[source] sqlx::Error),
     #[error("database migration failed: {0}")]
@@ -84,7 +87,11 @@ impl Db {
             }
         }
         .map_err(DbError::Connect)?;
-        Ok(Db { pool, kind, write_lock: Arc::new(tokio::sync::Mutex::new(())) })
+        Ok(Db {
+            pool,
+            kind,
+            write_lock: Arc::new(tokio::sync::Mutex::new(())),
+        })
     }
 
     pub async fn migrate(&self) -> Result<(), DbError> {
@@ -115,7 +122,10 @@ impl Db {
 
     /// A round trip to the database, for health checks.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
     }
 
     pub async fn close(&self) {
@@ -138,7 +148,10 @@ fn normalize_url(url: &str) -> Result<(DbKind, String), DbError> {
         return Err(DbError::UnsupportedUrl(url.to_string()));
     }
     if path != ":memory:" {
-        if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(dir) = Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
             std::fs::create_dir_all(dir).map_err(|source| DbError::CreateDir {
                 path: dir.display().to_string(),
                 source,
@@ -172,8 +185,17 @@ mod tests {
 
     #[test]
     fn postgres_urls_pass_through_and_others_are_refused() {
-        assert_eq!(normalize_url("postgres://u@h/db").expect("pg").0, DbKind::Postgres);
-        assert!(matches!(normalize_url("mysql://x"), Err(DbError::UnsupportedUrl(_))));
-        assert!(matches!(normalize_url("sqlite:"), Err(DbError::UnsupportedUrl(_))));
+        assert_eq!(
+            normalize_url("postgres://u@h/db").expect("pg").0,
+            DbKind::Postgres
+        );
+        assert!(matches!(
+            normalize_url("mysql://x"),
+            Err(DbError::UnsupportedUrl(_))
+        ));
+        assert!(matches!(
+            normalize_url("sqlite:"),
+            Err(DbError::UnsupportedUrl(_))
+        ));
     }
 }

@@ -68,7 +68,11 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
 
 #[component]
 fn ProductRow(product: ProductView) -> impl IntoView {
-    let stock = if product.stock == 0 { "Sold out".to_string() } else { format!("{} left", product.stock) };
+    let stock = if product.stock == 0 {
+        "Sold out".to_string()
+    } else {
+        format!("{} left", product.stock)
+    };
     view! {
         <li class="product" data-product-id=product.id>
             <img class="product-img" src=product.image_url alt="" loading="lazy" width="96" height="96"/>

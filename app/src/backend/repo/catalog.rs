@@ -180,7 +180,8 @@ pub async fn create_session(
     .fetch_one(&mut *w.tx)
     .await?;
     for (i, p) in products.iter().enumerate() {
-        let position = i64::try_from(i).map_err(|_| AppError::bad_request("too many products"))? + 1;
+        let position =
+            i64::try_from(i).map_err(|_| AppError::bad_request("too many products"))? + 1;
         sqlx::query(
             "INSERT INTO products (session_id, position, name, description, category, price_fen, stock, image_url, created_at_ms)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -203,15 +204,21 @@ pub async fn create_session(
 
 /// Finds a session by title (used to keep demo seeding idempotent).
 pub async fn find_session_by_title(db: &Db, title: &str) -> Result<Option<i64>, AppError> {
-    Ok(sqlx::query_scalar("SELECT id FROM live_sessions WHERE title = $1 ORDER BY id LIMIT 1")
-        .bind(title)
-        .fetch_optional(db.pool())
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT id FROM live_sessions WHERE title = $1 ORDER BY id LIMIT 1")
+            .bind(title)
+            .fetch_optional(db.pool())
+            .await?,
+    )
 }
 
 /// Moves a still-scheduled session's start to `start_ms` if its start has already passed
 /// (keeps the demo session "starting soon" across restarts).
-pub async fn keep_scheduled_start_ahead(db: &Db, session_id: i64, start_ms: i64) -> Result<(), AppError> {
+pub async fn keep_scheduled_start_ahead(
+    db: &Db,
+    session_id: i64,
+    start_ms: i64,
+) -> Result<(), AppError> {
     sqlx::query(
         "UPDATE live_sessions SET scheduled_start_ms = $1
           WHERE id = $2 AND status = 'scheduled' AND scheduled_start_ms < $3",

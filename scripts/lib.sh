@@ -1,0 +1,44 @@
+# Shared helpers for the project scripts (sourced, not run).
+# shellcheck shell=bash
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TRUNK_VERSION="0.21.14"
+NODE_BIN="$ROOT/end2end/node_modules/.bin"
+
+step() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
+ok()   { printf '    \033[32mok\033[0m %s\n' "$*"; }
+fail() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+
+# Runs a command as root (directly, or through sudo on a developer machine).
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null; then sudo "$@"
+  else fail "need root to run: $* (install sudo or run as root)"; fi
+}
+
+# The wasm-bindgen version pinned in Cargo.lock; the CLI must be exactly this version.
+wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock"
+}
+
+# True when rustup provides the wasm32 standard library (a normal developer machine).
+have_rustup_wasm_target() {
+  command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown
+}
+
+# Exports what the client build needs. Either rustup's wasm32 target, or Debian's rustc with
+# std built from source (-Z build-std) and wasm-ld (see ../shared/TOOLCHAIN.md).
+wasm_build_env() {
+  export PATH="$NODE_BIN:$HOME/.cargo/bin:$PATH"
+  # The client gets its own target dir so the two toolchains never invalidate each other.
+  export CARGO_TARGET_DIR="$ROOT/target/wasm"
+  if have_rustup_wasm_target; then
+    return 0
+  fi
+  [ -x /usr/bin/wasm-ld-22 ] && [ -d /usr/lib/rustlib/src/rust/library ] \
+    || fail "no wasm32 toolchain: run ./scripts/setup.sh"
+  export PATH="/usr/bin:$PATH"
+  export RUSTC_BOOTSTRAP=1
+  export CARGO_UNSTABLE_BUILD_STD=std,panic_abort
+  export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=/usr/bin/wasm-ld-22
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Makes a Debian 12 machine ready to build, run and test the app. Idempotent: every step
+# checks first and skips what is already there.
+#   ./scripts/setup.sh        what building and running needs
+#   ./scripts/setup.sh test   also Chromium, PostgreSQL 15 and the end-to-end test packages
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+want_test=0
+[ "${1:-}" = "test" ] && want_test=1
+
+step "Rust toolchain"
+command -v cargo >/dev/null || fail "cargo not found: install Rust with rustup (https://rustup.rs), then re-run"
+ok "$(cargo --version)"
+
+step "Debian packages"
+pkgs=()
+if ! have_rustup_wasm_target; then
+  # rustup's wasm32 target is missing. Try to add it (works where the rustup server is
+  # reachable); otherwise use Debian's rustc and build std from source.
+  if ! dpkg -s rustc-web >/dev/null 2>&1 && command -v rustup >/dev/null \
+     && timeout 45 rustup target add wasm32-unknown-unknown >/dev/null 2>&1; then
+    ok "rustup target wasm32-unknown-unknown added"
+  else
+    pkgs+=(rustc-web cargo-web rust-web-src lld-22)
+  fi
+fi
+command -v node >/dev/null || pkgs+=(nodejs npm)
+if [ $want_test -eq 1 ]; then
+  pkgs+=(chromium chromium-driver postgresql-15)
+fi
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "    installing: ${missing[*]}"
+  as_root apt-get update -qq || fail "apt-get update failed: check the network and /etc/apt/sources.list"
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null \
+    || fail "apt-get install ${missing[*]} failed"
+fi
+ok "${pkgs[*]:-nothing extra needed}"
+
+step "trunk $TRUNK_VERSION"
+if command -v trunk >/dev/null && trunk --version | grep -q " $TRUNK_VERSION"; then
+  ok "already installed"
+else
+  echo "    cargo install trunk@$TRUNK_VERSION --locked (about 8 minutes on 2 cores)"
+  cargo install "trunk@$TRUNK_VERSION" --locked --quiet || fail "installing trunk failed; see the cargo output above"
+  ok "installed"
+fi
+
+wbg="$(wasm_bindgen_version)"
+[ -n "$wbg" ] || fail "wasm-bindgen not found in Cargo.lock"
+step "wasm-bindgen-cli $wbg (must equal the wasm-bindgen crate in Cargo.lock)"
+if command -v wasm-bindgen >/dev/null && wasm-bindgen --version | grep -q " $wbg$"; then
+  ok "already installed"
+else
+  # Not --locked: its lock file names a webpki-roots release the registry no longer serves.
+  cargo install "wasm-bindgen-cli@$wbg" --force --quiet || fail "installing wasm-bindgen-cli $wbg failed"
+  ok "installed"
+fi
+
+step "Node packages (end2end/: Playwright, wasm-opt)"
+if [ -f "$ROOT/end2end/node_modules/.package-lock.json" ] \
+   && [ "$ROOT/end2end/node_modules/.package-lock.json" -nt "$ROOT/end2end/package-lock.json" ]; then
+  ok "up to date"
+else
+  (cd "$ROOT/end2end" && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci in end2end/ failed"
+  ok "installed"
+fi
+
+if [ $want_test -eq 1 ]; then
+  step "Chromium and PostgreSQL"
+  [ -x /usr/bin/chromium ] || fail "/usr/bin/chromium missing after install"
+  [ -x /usr/lib/postgresql/15/bin/initdb ] || fail "PostgreSQL 15 binaries missing after install"
+  ok "$(/usr/bin/chromium --version 2>/dev/null | head -n1); PostgreSQL $(/usr/lib/postgresql/15/bin/postgres --version | awk '{print $3}')"
+fi
+step "setup complete"

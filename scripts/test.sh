@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Every test: set up what is missing, build (release), then unit and integration tests on
+# SQLite and on a throwaway PostgreSQL cluster, then end-to-end tests in headless Chromium.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+"$ROOT/scripts/setup.sh" test
+"$ROOT/scripts/build.sh"
+
+step "format check"
+cargo fmt --all --check || fail "code is not formatted: run cargo fmt --all"
+
+pgroot="$(mktemp -d /tmp/live-pg.XXXXXX)"
+chmod 755 "$pgroot" # the cluster runs as the postgres user when we are root
+pgdir="$pgroot/cluster"
+trap '"$ROOT/scripts/pg-cluster.sh" stop "$pgdir"; rm -rf "$pgroot"' EXIT
+step "PostgreSQL: throwaway cluster"
+eval "$("$ROOT/scripts/pg-cluster.sh" start "$pgdir")"
+export REQUIRE_POSTGRES=1
+ok "$TEST_POSTGRES_URL"
+
+step "unit and integration tests (SQLite and PostgreSQL)"
+cargo test --workspace --release --quiet || fail "cargo tests failed"
+
+step "end-to-end tests (headless Chromium, desktop and 390x844 WeChat)"
+(cd "$ROOT/end2end" && npx playwright test) || fail "end-to-end tests failed"
+step "all tests passed"

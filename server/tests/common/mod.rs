@@ -1,0 +1,170 @@
+//! Test harness: each test gets the real server on port 0 with a fresh database of its own,
+//! SQLite (a temp file) or PostgreSQL (a new database in the cluster named by
+//! `TEST_POSTGRES_URL`, which scripts/test.sh starts and removes).
+
+#![allow(dead_code)]
+
+use std::{collections::HashMap, net::SocketAddr};
+
+use server::{config::Config, Server};
+use tokio::sync::oneshot;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub database_url: String,
+    pub dir: tempfile::TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// A minimal built client: an index.html with an inline module script, like Trunk's output.
+pub const TEST_INDEX_HTML: &str = "<!doctype html><html><head><script type=\"module\">import init from '/app-0123456789abcdef.js'; await init();</script></head><body><div id=\"app\"></div></body></html>";
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.await.expect("server task").expect("server ran");
+        }
+    }
+}
+
+/// Returns `None` (and says so) when PostgreSQL is not configured and not required.
+pub async fn fresh_database_url(backend: Backend, dir: &std::path::Path) -> Option<String> {
+    match backend {
+        Backend::Sqlite => Some(format!("sqlite://{}/test.db", dir.display())),
+        Backend::Postgres => {
+            let Ok(admin) = std::env::var("TEST_POSTGRES_URL") else {
+                if std::env::var("REQUIRE_POSTGRES").is_ok() {
+                    panic!("REQUIRE_POSTGRES is set but TEST_POSTGRES_URL is not");
+                }
+                eprintln!("skipping PostgreSQL variant: TEST_POSTGRES_URL is not set (scripts/test.sh sets it)");
+                return None;
+            };
+            let name = format!("t_{}", random_suffix());
+            sqlx::any::install_default_drivers();
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+                .await
+                .expect("connect to test cluster");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .expect("create database");
+            let base = admin
+                .rsplit_once('/')
+                .map(|(b, _)| b)
+                .expect("url has a database path");
+            Some(format!("{base}/{name}"))
+        }
+    }
+}
+
+fn random_suffix() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{:x}{:x}", nanos, std::process::id())
+}
+
+pub struct Options {
+    pub demo_data: bool,
+    pub with_client: bool,
+    pub extra: Vec<(&'static str, String)>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            demo_data: true,
+            with_client: true,
+            extra: Vec::new(),
+        }
+    }
+}
+
+pub async fn spawn(backend: Backend) -> Option<TestApp> {
+    spawn_with(backend, Options::default()).await
+}
+
+pub async fn spawn_with(backend: Backend, opts: Options) -> Option<TestApp> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let database_url = fresh_database_url(backend, dir.path()).await?;
+    Some(spawn_on(database_url, dir, opts).await)
+}
+
+/// Starts a server on an existing database (used to test restarts).
+pub async fn spawn_on(database_url: String, dir: tempfile::TempDir, opts: Options) -> TestApp {
+    let dist = dir.path().join("dist");
+    if opts.with_client {
+        std::fs::create_dir_all(&dist).expect("dist dir");
+        std::fs::write(dist.join("index.html"), TEST_INDEX_HTML).expect("index.html");
+        std::fs::write(
+            dist.join("app-0123456789abcdef.js"),
+            "export default async function init() {}\n".repeat(50),
+        )
+        .expect("js");
+    }
+    let mut values: HashMap<String, String> = HashMap::new();
+    values.insert("bind".into(), "127.0.0.1:0".into());
+    values.insert("database_url".into(), database_url.clone());
+    values.insert("dist_dir".into(), dist.display().to_string());
+    values.insert("demo_data".into(), opts.demo_data.to_string());
+    values.insert("shutdown_grace_secs".into(), "2".into());
+    for (k, v) in opts.extra {
+        values.insert(k.into(), v);
+    }
+    let config = Config::from_values(&values).expect("test config");
+    let server = Server::bind(config).await.expect("server starts");
+    let addr = server.local_addr();
+    let (tx, rx) = oneshot::channel::<()>();
+    let handle = tokio::spawn(server.run(async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        addr,
+        client: reqwest::Client::new(),
+        database_url,
+        dir,
+        shutdown: Some(tx),
+        handle: Some(handle),
+    }
+}
+
+/// Generates `sqlite::name` and `postgres::name` tests from `async fn name(Backend)`.
+#[macro_export]
+macro_rules! both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::common::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::common::Backend::Postgres).await })*
+        }
+    };
+}

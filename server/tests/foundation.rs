@@ -1,0 +1,250 @@
+//! The foundation, through real HTTP against the real server: health, the catalog server
+//! functions, error statuses, CSRF guard, static client serving and demo data.
+
+mod common;
+
+use common::{spawn, spawn_on, spawn_with, Backend, Options};
+use serde_json::Value;
+
+both_databases!(
+    health_reports_database,
+    lists_the_demo_session,
+    session_detail_has_sixteen_products_in_order,
+    unknown_and_malformed_ids_are_404_and_400,
+    unknown_api_endpoint_is_404,
+    cross_site_writes_are_refused,
+    demo_data_loads_once_across_restarts,
+    empty_database_lists_nothing,
+    spa_fallback_and_security_headers,
+);
+
+async fn health_reports_database(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let res = app.get("/healthz").await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["database"], "ok");
+    app.stop().await;
+}
+
+async fn lists_the_demo_session(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let res = app.get("/api/sessions/list").await;
+    assert_eq!(res.status(), 200);
+    let list: Value = res.json().await.expect("json");
+    let list = list.as_array().expect("array");
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["title"], "Xiaoxiaobao Mama live");
+    assert_eq!(list[0]["host_name"], "Sun Jing");
+    assert_eq!(list[0]["status"], "scheduled");
+    assert_eq!(list[0]["product_count"], 16);
+    app.stop().await;
+}
+
+async fn session_detail_has_sixteen_products_in_order(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let list: Value = app
+        .get("/api/sessions/list")
+        .await
+        .json()
+        .await
+        .expect("json");
+    let id = list[0]["id"].as_i64().expect("id");
+    let res = app.get(&format!("/api/sessions/get?id={id}")).await;
+    assert_eq!(res.status(), 200);
+    let s: Value = res.json().await.expect("json");
+    let products = s["products"].as_array().expect("products");
+    assert_eq!(products.len(), 16);
+    let positions: Vec<i64> = products
+        .iter()
+        .map(|p| p["position"].as_i64().expect("pos"))
+        .collect();
+    assert_eq!(positions, (1..=16).collect::<Vec<_>>());
+    assert_eq!(products[0]["name"], "Hydrating Rose Toner 200ml");
+    assert_eq!(products[0]["price"], 12_900);
+    assert_eq!(s["currency"], "CNY");
+    let mut cats: Vec<&str> = products
+        .iter()
+        .map(|p| p["category"].as_str().expect("cat"))
+        .collect();
+    cats.sort_unstable();
+    cats.dedup();
+    assert_eq!(cats, ["Baby care", "Cosmetics", "Health", "Skincare"]);
+    app.stop().await;
+}
+
+async fn unknown_and_malformed_ids_are_404_and_400(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let res = app.get("/api/sessions/get?id=987654321").await;
+    assert_eq!(res.status(), 404);
+    let err: Value = res.json().await.expect("json error");
+    assert_eq!(err["NotFound"], "This live session does not exist.");
+
+    for bad in [
+        "/api/sessions/get?id=abc",
+        "/api/sessions/get",
+        "/api/sessions/get?id=99999999999999999999999",
+    ] {
+        let res = app.get(bad).await;
+        assert_eq!(res.status(), 400, "{bad}");
+        let err: Value = res.json().await.expect("json error");
+        assert!(err["BadRequest"].is_string(), "{bad}: {err}");
+    }
+    app.stop().await;
+}
+
+async fn unknown_api_endpoint_is_404(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    assert_eq!(app.get("/api/no/such/thing").await.status(), 404);
+    app.stop().await;
+}
+
+async fn cross_site_writes_are_refused(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let url = app.url("/api/sessions/get");
+    // A browser page on another site posting to us.
+    let res = app
+        .client
+        .post(&url)
+        .header("sec-fetch-site", "cross-site")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("id=1")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 403);
+    let res = app
+        .client
+        .post(&url)
+        .header("origin", "https://evil.example")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("id=1")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 403);
+    // Our own page: allowed through the guard (the GET-only function then refuses the method).
+    let res = app
+        .client
+        .post(&url)
+        .header("sec-fetch-site", "same-origin")
+        .header("origin", format!("http://{}", app.addr))
+        .body("id=1")
+        .send()
+        .await
+        .expect("request");
+    assert_ne!(res.status(), 403);
+    app.stop().await;
+}
+
+async fn demo_data_loads_once_across_restarts(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let url = app.database_url.clone();
+    let dir = tempfile::tempdir().expect("tempdir");
+    app.stop().await;
+    let again = spawn_on(url, dir, Options::default()).await;
+    let list: Value = again
+        .get("/api/sessions/list")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(list.as_array().expect("array").len(), 1);
+    again.stop().await;
+}
+
+async fn empty_database_lists_nothing(b: Backend) {
+    let Some(app) = spawn_with(
+        b,
+        Options {
+            demo_data: false,
+            ..Options::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let list: Value = app
+        .get("/api/sessions/list")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(list, serde_json::json!([]));
+    app.stop().await;
+}
+
+async fn spa_fallback_and_security_headers(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let res = app.get("/s/123").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "no-cache");
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .expect("csp")
+        .to_string();
+    assert!(
+        csp.contains("'sha256-"),
+        "inline loader allowed by hash: {csp}"
+    );
+    assert!(csp.contains("frame-ancestors 'self'"));
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    assert!(res.text().await.expect("body").contains("<div id=\"app\">"));
+
+    let js = app
+        .client
+        .get(app.url("/app-0123456789abcdef.js"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("js");
+    assert_eq!(js.status(), 200);
+    assert!(js.headers()["cache-control"]
+        .to_str()
+        .expect("cc")
+        .contains("immutable"));
+
+    assert_eq!(app.get("/missing.png").await.status(), 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn frame_ancestors_is_configurable() {
+    let opts = Options {
+        extra: vec![("frame_ancestors", "'self' https://*.wechat.example".into())],
+        ..Options::default()
+    };
+    let app = spawn_with(Backend::Sqlite, opts)
+        .await
+        .expect("sqlite always runs");
+    let res = app.get("/").await;
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .expect("csp")
+        .to_string();
+    assert!(
+        csp.ends_with("frame-ancestors 'self' https://*.wechat.example"),
+        "{csp}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_built_client_pages_say_how_to_build_it() {
+    let app = spawn_with(
+        Backend::Sqlite,
+        Options {
+            with_client: false,
+            ..Options::default()
+        },
+    )
+    .await
+    .expect("sqlite");
+    let res = app.get("/").await;
+    assert_eq!(res.status(), 503);
+    assert!(res.text().await.expect("body").contains("scripts/run.sh"));
+    // The API still works.
+    assert_eq!(app.get("/api/sessions/list").await.status(), 200);
+    app.stop().await;
+}
