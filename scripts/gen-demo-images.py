@@ -70,7 +70,7 @@ def main():
 <rect width="800" height="450" fill="url(#c)"/>
 <circle cx="640" cy="120" r="150" fill="#fff" opacity=".15"/><circle cx="120" cy="400" r="180" fill="#fff" opacity=".12"/>
 <circle cx="600" cy="250" r="110" fill="#fff" opacity=".9"/><circle cx="600" cy="225" r="42" fill="#ffb199"/><path d="M530 320 q70 -80 140 0" fill="#ff6f91"/>
-<rect x="60" y="60" width="120" height="44" rx="22" fill="#e53935"/><text x="120" y="90" text-anchor="middle" font-family="sans-serif" font-size="24" font-weight="800" fill="#fff">LIVE</text>
+<rect x="60" y="60" width="210" height="44" rx="22" fill="#fff" opacity=".9"/><text x="165" y="90" text-anchor="middle" font-family="sans-serif" font-size="22" font-weight="800" fill="#e53935">LIVE SHOPPING</text>
 <text x="60" y="200" font-family="sans-serif" font-size="54" font-weight="800" fill="#fff">Xiaoxiaobao</text>
 <text x="60" y="262" font-family="sans-serif" font-size="54" font-weight="800" fill="#fff">Mama live</text>
 <text x="60" y="320" font-family="sans-serif" font-size="28" fill="#fff">with Sun Jing · 16 family favourites</text>

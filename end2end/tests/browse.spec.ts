@@ -54,3 +54,23 @@ test('the page is served with security headers and a hashed, cached client', asy
   expect(w.headers()['cache-control']).toContain('immutable');
   expect(w.headers()['content-encoding']).toBe('br');
 });
+
+test('a failed request shows a readable error and recovers on retry', async ({ page }) => {
+  let fail = true;
+  await page.route('**/api/sessions/list', (route) => (fail ? route.abort('internetdisconnected') : route.continue()));
+  await page.goto('/');
+  const alert = page.getByRole('alert');
+  await expect(alert).toContainText("Can't reach the server");
+  fail = false;
+  await alert.getByRole('button', { name: 'Try again' }).click();
+  await expect(page.getByRole('link', { name: /Xiaoxiaobao Mama live/ })).toBeVisible();
+});
+
+test('without WebAssembly the page says so plainly', async ({ page }) => {
+  await page.addInitScript(() => {
+    // @ts-ignore: simulate a webview without WebAssembly
+    delete (window as any).WebAssembly;
+  });
+  await page.goto('/');
+  await expect(page.getByRole('alert')).toContainText('WebAssembly is not available');
+});

@@ -10,6 +10,7 @@ async fn main() {
         }
     };
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&config.log).unwrap_or_else(|e| {
                 eprintln!("configuration error: invalid value for APP_LOG: {e}");
