@@ -20,7 +20,10 @@ use leptos_router::{
     path,
 };
 
-use crate::pages::{home::HomePage, not_found::NotFoundPage, session::SessionPage};
+use crate::pages::{
+    home::HomePage, invite::InvitePage, not_found::NotFoundPage, orders::OrdersPage,
+    session::SessionPage,
+};
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -30,6 +33,8 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <NotFoundPage/> }>
                     <Route path=path!("/") view=HomePage/>
                     <Route path=path!("/s/:id") view=SessionPage/>
+                    <Route path=path!("/i/:code") view=InvitePage/>
+                    <Route path=path!("/orders") view=OrdersPage/>
                 </Routes>
             </main>
         </Router>

@@ -80,3 +80,138 @@ pub struct SessionDetail {
     pub currency: String,
     pub products: Vec<ProductView>,
 }
+
+/// The calling shopper.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Me {
+    pub id: i64,
+    pub nickname: String,
+}
+
+/// A shopper's personal invite for a session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InviteLink {
+    pub code: String,
+    /// Absolute URL to share: `{public_url}/i/{code}`.
+    pub url: String,
+    /// Same-origin path of the poster PNG.
+    pub poster_path: String,
+}
+
+/// What one product costs this viewer right now (decided by the server).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProductOffer {
+    pub product_id: i64,
+    pub presented: bool,
+    pub explaining_now: bool,
+    pub stock: i64,
+    pub price: Fen,
+    /// The price of the next unit for this viewer (discounted when eligible and available).
+    pub your_price: Fen,
+    pub discounted: bool,
+    pub bought_units: i64,
+}
+
+/// The session page's per-viewer state: reservation, invite, discount, prices.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ViewerState {
+    pub me: Me,
+    pub session_id: i64,
+    pub status: SessionStatus,
+    pub reserved: bool,
+    pub reservation_count: i64,
+    pub invite: Option<InviteLink>,
+    pub friends_joined: i64,
+    /// The nickname of the friend whose invite this viewer joined through.
+    pub joined_via: Option<String>,
+    pub eligible: bool,
+    pub percent_off: i64,
+    /// Explains the discount status, e.g. "50% off: 2 friends joined through your invite".
+    pub discount_text: String,
+    pub payment_label: String,
+    pub purchase_limit: i64,
+    pub offers: Vec<ProductOffer>,
+}
+
+/// What a friend sees when opening an invite link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InviteView {
+    pub code: String,
+    pub inviter_nickname: String,
+    pub session: SessionSummary,
+    pub percent_off: i64,
+    /// The viewer is the inviter.
+    pub is_own: bool,
+    /// The viewer already joined the session through this invite.
+    pub joined: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JoinOutcome {
+    pub session_id: i64,
+    /// Whose invite this shopper's reservation is attributed to (the first one wins).
+    pub attributed_to: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    PendingPayment,
+    Paid,
+    PaymentFailed,
+}
+
+impl OrderStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            OrderStatus::PendingPayment => "pending_payment",
+            OrderStatus::Paid => "paid",
+            OrderStatus::PaymentFailed => "payment_failed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending_payment" => Some(OrderStatus::PendingPayment),
+            "paid" => Some(OrderStatus::Paid),
+            "payment_failed" => Some(OrderStatus::PaymentFailed),
+            _ => None,
+        }
+    }
+    pub fn label(&self) -> &'static str {
+        match self {
+            OrderStatus::PendingPayment => "Awaiting payment",
+            OrderStatus::Paid => "Paid",
+            OrderStatus::PaymentFailed => "Payment failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderLineView {
+    pub product_id: i64,
+    pub product_name: String,
+    pub image_url: String,
+    pub quantity: i64,
+    pub unit_price: Fen,
+    pub discounted_units: i64,
+    pub full_amount: Fen,
+    pub discount: Fen,
+    pub paid: Fen,
+    /// Why the discount was (not) given, as recorded in the ledger.
+    pub rule: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderView {
+    pub id: i64,
+    pub session_id: i64,
+    pub session_title: String,
+    pub status: OrderStatus,
+    pub created_at_ms: i64,
+    pub payment_provider: String,
+    pub lines: Vec<OrderLineView>,
+    pub full_amount: Fen,
+    pub discount: Fen,
+    pub paid: Fen,
+}

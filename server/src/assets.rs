@@ -87,6 +87,10 @@ impl Assets {
 }
 
 impl Asset {
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     fn new(url: &str, bytes: Arc<[u8]>) -> Asset {
         let digest = Sha256::digest(&bytes);
         let etag = format!("\"{}\"", hex(&digest[..12]));

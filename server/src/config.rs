@@ -23,6 +23,11 @@ pub struct Config {
     pub log: String,
     /// `APP_SHUTDOWN_GRACE_SECS`: how long in-flight requests may take after SIGTERM. Default 10.
     pub shutdown_grace: Duration,
+    /// `APP_COOKIE_SECRET`: key that signs shopper cookies (at least 32 characters). Default:
+    /// a random key generated on first start and kept in the database.
+    pub cookie_secret: Option<String>,
+    /// `APP_RATE_LIMIT_SCALE`: multiplies every rate limit (load tests raise it). Default 1.
+    pub rate_limit_scale: u32,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -47,6 +52,8 @@ const SETTINGS: &[(&str, &str)] = &[
     ("APP_DEMO_DATA", "demo_data"),
     ("APP_LOG", "log"),
     ("APP_SHUTDOWN_GRACE_SECS", "shutdown_grace_secs"),
+    ("APP_COOKIE_SECRET", "cookie_secret"),
+    ("APP_RATE_LIMIT_SCALE", "rate_limit_scale"),
 ];
 
 impl Config {
@@ -135,7 +142,33 @@ impl Config {
                 )
             })?;
 
+        let cookie_secret = get("cookie_secret").filter(|s| !s.is_empty());
+        if let Some(secret) = &cookie_secret {
+            if secret.len() < 32 {
+                return Err(invalid(
+                    "APP_COOKIE_SECRET",
+                    "(hidden)",
+                    "must be at least 32 characters",
+                ));
+            }
+        }
+
+        let scale_raw = get("rate_limit_scale").unwrap_or_else(|| "1".into());
+        let rate_limit_scale: u32 = scale_raw
+            .parse()
+            .ok()
+            .filter(|s| (1..=1_000_000).contains(s))
+            .ok_or_else(|| {
+                invalid(
+                    "APP_RATE_LIMIT_SCALE",
+                    &scale_raw,
+                    "expected a whole number from 1 to 1000000",
+                )
+            })?;
+
         Ok(Config {
+            cookie_secret,
+            rate_limit_scale,
             bind,
             database_url,
             dist_dir,
@@ -235,6 +268,8 @@ mod tests {
             ),
             ("demo_data", "maybe", "APP_DEMO_DATA"),
             ("shutdown_grace_secs", "-1", "APP_SHUTDOWN_GRACE_SECS"),
+            ("cookie_secret", "short", "APP_COOKIE_SECRET"),
+            ("rate_limit_scale", "0", "APP_RATE_LIMIT_SCALE"),
         ] {
             let err = cfg(&[(key, value)]).expect_err(key);
             assert!(err.to_string().contains(name), "{err} should name {name}");

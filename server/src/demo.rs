@@ -4,7 +4,7 @@
 
 use app::{
     backend::{
-        now_ms,
+        host_auth, now_ms,
         repo::catalog::{self, NewProduct, NewSession},
         Db,
     },
@@ -14,6 +14,9 @@ use app::{
 
 pub const DEMO_TITLE: &str = "Xiaoxiaobao Mama live";
 pub const DEMO_HOST: &str = "Sun Jing";
+/// The demo host's studio sign-in (printed at start when demo data is loaded).
+pub const DEMO_HOST_EMAIL: &str = "sunjing@demo.live";
+pub const DEMO_HOST_PASSWORD: &str = "xiaoxiaobao-demo";
 /// The demo session starts this long after the server starts.
 const STARTS_IN_MS: i64 = 30 * 60 * 1000;
 
@@ -158,6 +161,7 @@ pub async fn ensure_demo_data(db: &Db) -> Result<(), AppError> {
         return Ok(());
     }
     let host_id = catalog::create_host(db, DEMO_HOST).await?;
+    host_auth::create_account(db, host_id, DEMO_HOST_EMAIL, DEMO_HOST_PASSWORD).await?;
     let session = NewSession {
         host_id,
         title: DEMO_TITLE.to_string(),

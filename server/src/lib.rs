@@ -2,16 +2,19 @@
 //! owns configuration, the database connection and background tasks.
 
 pub mod assets;
+pub mod calendar;
 pub mod config;
 pub mod demo;
+pub mod poster;
 pub mod security;
+pub mod share;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use axum::{
     body::Body,
     extract::{Request, State},
-    http::{header, HeaderValue, Method, StatusCode},
+    http::{Method, StatusCode},
     middleware,
     response::{IntoResponse, Response},
     routing::get,
@@ -22,7 +25,7 @@ use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
 use app::{
-    backend::{AppState, Db, Settings},
+    backend::{identity, payment::DemoPayment, ratelimit::RateLimiter, AppState, Db, Settings},
     error::AppError,
 };
 
@@ -37,6 +40,8 @@ pub struct ServerState {
     pub csp: Arc<str>,
     /// `scheme://host[:port]` of `APP_PUBLIC_URL`, accepted as a same-origin `Origin`.
     pub public_origin: Arc<str>,
+    pub poster_renderer: Arc<poster::PosterRenderer>,
+    pub posters: Arc<share::PosterCache>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +57,10 @@ pub enum StartError {
     },
     #[error("could not load demo data: {0}")]
     Demo(app::error::AppError),
+    #[error("could not prepare the database: {0}")]
+    Init(app::error::AppError),
+    #[error("could not load the poster fonts: {0}")]
+    Poster(#[from] poster::PosterError),
 }
 
 /// Builds the router. Tests call this with their own state and drive it with `oneshot`.
@@ -68,6 +77,10 @@ pub fn app(state: ServerState) -> Router {
         ));
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/s/{id}", get(share::session_page))
+        .route("/s/{id}/calendar.ics", get(calendar::session_ics))
+        .route("/i/{code}", get(share::invite_page))
+        .route("/i/{code}/poster.png", get(share::poster_png))
         .merge(api)
         .fallback(static_or_spa)
         .layer(middleware::from_fn_with_state(
@@ -120,30 +133,7 @@ async fn static_or_spa(State(state): State<ServerState>, req: Request) -> Respon
     if last.contains('.') || path.starts_with("/api/") {
         return (StatusCode::NOT_FOUND, "Not found").into_response();
     }
-    match state.assets.index_html() {
-        Some(html) => {
-            let mut res = if head_only {
-                Response::new(Body::empty())
-            } else {
-                Response::new(Body::from(html.to_owned()))
-            };
-            let h = res.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            );
-            h.insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static(assets::REVALIDATE),
-            );
-            res
-        }
-        None => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The web client has not been built. Run ./scripts/run.sh to build and start the app.",
-        )
-            .into_response(),
-    }
+    share::shell(&state, None, StatusCode::OK, head_only)
 }
 
 /// Connects the database, applies migrations, loads demo data if asked, loads the client.
@@ -160,16 +150,30 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
         source,
     })?;
     let csp = security::content_security_policy(assets.index_html(), &config.frame_ancestors);
+    let cookie_key: Arc<[u8]> = match &config.cookie_secret {
+        Some(secret) => secret.as_bytes().into(),
+        None => identity::load_or_create_cookie_key(&db)
+            .await
+            .map_err(StartError::Init)?
+            .into(),
+    };
+    let settings = Settings {
+        public_url: config.public_url.clone(),
+        secure_cookies: config.public_url.starts_with("https://"),
+    };
     Ok(ServerState {
         app: AppState {
             db,
-            settings: Arc::new(Settings {
-                public_url: config.public_url.clone(),
-            }),
+            settings: Arc::new(settings),
+            cookie_key,
+            limits: Arc::new(RateLimiter::new(config.rate_limit_scale)),
+            payments: Arc::new(DemoPayment),
         },
         assets: Arc::new(assets),
         csp: csp.into(),
         public_origin: config.public_url.clone().into(),
+        poster_renderer: Arc::new(poster::PosterRenderer::new()?),
+        posters: Arc::new(share::PosterCache::default()),
     })
 }
 

@@ -30,6 +30,13 @@ async fn main() {
     let addr = server.local_addr();
     tracing::info!(%addr, database = %redact(&config.database_url), "listening");
     println!("Live shopping is running on http://{addr}  (Ctrl-C to stop)");
+    if config.demo_data {
+        println!(
+            "Demo host sign-in: {} / {}",
+            server::demo::DEMO_HOST_EMAIL,
+            server::demo::DEMO_HOST_PASSWORD
+        );
+    }
     if let Err(e) = server.run(shutdown_signal()).await {
         tracing::error!("server error: {e}");
         std::process::exit(1);

@@ -8,13 +8,18 @@ use std::{
 
 fn server_cmd() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
-    cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
     cmd
 }
 
 #[test]
 fn a_bad_setting_stops_start_up_naming_it() {
-    for (var, value) in [("APP_BIND", "not-an-address"), ("APP_DEMO_DATA", "perhaps"), ("DATABASE_URL", "mysql://x/y")] {
+    for (var, value) in [
+        ("APP_BIND", "not-an-address"),
+        ("APP_DEMO_DATA", "perhaps"),
+        ("DATABASE_URL", "mysql://x/y"),
+    ] {
         let out = server_cmd().env(var, value).output().expect("run server");
         assert_eq!(out.status.code(), Some(2), "{var}");
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -27,7 +32,10 @@ fn sigterm_shuts_down_gracefully() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut child = server_cmd()
         .env("APP_BIND", "127.0.0.1:0")
-        .env("DATABASE_URL", format!("sqlite://{}/app.db", dir.path().display()))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/app.db", dir.path().display()),
+        )
         .env("APP_DIST_DIR", dir.path().join("no-dist"))
         .env("APP_LOG", "info")
         .stdout(Stdio::piped())
@@ -36,7 +44,9 @@ fn sigterm_shuts_down_gracefully() {
         .expect("spawn server");
     // The binary prints the address it bound (port 0 = any free port).
     let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read");
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
     let addr = line
         .split("http://")
         .nth(1)
@@ -47,19 +57,28 @@ fn sigterm_shuts_down_gracefully() {
     assert!(health.is_ok(), "server accepts connections on {addr}");
     drop(health);
 
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
     assert!(status.success());
     let started = Instant::now();
     let exit = loop {
         if let Some(s) = child.try_wait().expect("wait") {
             break s;
         }
-        assert!(started.elapsed() < Duration::from_secs(15), "server did not stop after SIGTERM");
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "server did not stop after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(exit.success(), "clean exit after SIGTERM: {exit:?}");
     let mut logs = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut logs).ok();
     assert!(logs.contains("shutting down"), "logs the shutdown: {logs}");
-    assert!(std::net::TcpStream::connect(&addr).is_err(), "port closed after shutdown");
+    assert!(
+        std::net::TcpStream::connect(&addr).is_err(),
+        "port closed after shutdown"
+    );
 }

@@ -6,3 +6,7 @@
 //! path, which differs between the Trunk build and the server build on some machines).
 
 pub mod catalog;
+pub mod invites;
+pub mod orders;
+pub mod shopper;
+pub mod studio;

@@ -1,8 +1,15 @@
-//! Server-only code (feature `ssr`): the database, the repository layer and the state that
-//! server-function bodies read from context. Nothing here is compiled into the Wasm client.
+//! Server-only code (feature `ssr`): the database, the repository layer, identity, limits,
+//! payments and the state that server-function bodies read from context. Nothing here is
+//! compiled into the Wasm client.
 
+pub mod crypto;
 pub mod db;
+pub mod host_auth;
+pub mod identity;
+pub mod payment;
+pub mod ratelimit;
 pub mod repo;
+pub mod request;
 
 use std::sync::Arc;
 
@@ -15,6 +22,8 @@ pub use db::{Db, DbError, DbKind};
 pub struct Settings {
     /// Public origin used in links we hand out, e.g. `https://live.example.com`.
     pub public_url: String,
+    /// Mark cookies `Secure` (the app is served over HTTPS).
+    pub secure_cookies: bool,
 }
 
 /// Shared state, provided to every server function through Leptos context.
@@ -22,6 +31,10 @@ pub struct Settings {
 pub struct AppState {
     pub db: Db,
     pub settings: Arc<Settings>,
+    /// Signs shopper cookies.
+    pub cookie_key: Arc<[u8]>,
+    pub limits: Arc<ratelimit::RateLimiter>,
+    pub payments: Arc<dyn payment::PaymentProvider>,
 }
 
 /// The state for the current server-function call.

@@ -1,5 +1,9 @@
 //! Small reusable pieces of UI.
 
+pub mod browser;
+pub mod buy;
+pub mod countdown;
+pub mod share;
 pub mod status;
 pub mod time;
 

@@ -1,5 +1,7 @@
 //! One module per route.
 
 pub mod home;
+pub mod invite;
 pub mod not_found;
+pub mod orders;
 pub mod session;

@@ -1,15 +1,29 @@
-//! `/s/{id}`: a session's page (cover, title, host, start time, products with prices).
+//! `/s/{id}`: a session's page. Before the session: countdown, Reserve, reservations, Add to
+//! calendar, and (for reservers) the share panel. Live: the explaining-now product, prices for
+//! this viewer and Buy. Everything a viewer can do is decided by the server (`ViewerState`).
 
-use leptos::prelude::*;
+use std::time::Duration;
+
+use leptos::{prelude::*, task::spawn_local};
 use leptos_router::hooks::use_params_map;
 
 use crate::{
-    api::catalog::get_session,
-    components::{status::StatusBadge, time::LocalTime, ErrorNotice, Loading},
+    api::{
+        catalog::get_session,
+        shopper::{get_viewer_state, reserve},
+    },
+    components::{
+        buy::BuyPanel, countdown::Countdown, share::SharePanel, status::StatusBadge,
+        time::LocalTime, ErrorNotice, Loading,
+    },
     error::AppError,
-    model::{ProductView, SessionDetail},
+    model::{ProductOffer, ProductView, SessionDetail, SessionStatus, ViewerState},
     pages::not_found::NotFound,
 };
+
+/// How often the page refreshes the viewer's state (friends joined, going live, presenting).
+/// The live room's event stream replaces this polling for the live phase.
+const REFRESH: Duration = Duration::from_secs(4);
 
 #[component]
 pub fn SessionPage() -> impl IntoView {
@@ -41,49 +55,192 @@ pub fn SessionPage() -> impl IntoView {
 
 #[component]
 fn SessionView(session: SessionDetail) -> impl IntoView {
+    let session_id = session.id;
+    let viewer = RwSignal::new(None::<ViewerState>);
+    let viewer_error = RwSignal::new(None::<AppError>);
+    let refresh = Callback::new(move |_| {
+        spawn_local(async move {
+            match get_viewer_state(session_id).await {
+                Ok(v) => {
+                    viewer.set(Some(v));
+                    viewer_error.set(None);
+                }
+                Err(e) => viewer_error.set(Some(e)),
+            }
+        });
+    });
+    refresh.run(());
+    if let Ok(handle) = set_interval_with_handle(move || refresh.run(()), REFRESH) {
+        on_cleanup(move || handle.clear());
+    }
+
+    let status = move || {
+        viewer
+            .with(|v| v.as_ref().map(|v| v.status))
+            .unwrap_or(session.status)
+    };
     let count = session.products.len();
+    let products = session.products.clone();
+    let title = session.title.clone();
+    let start = session.scheduled_start_ms;
+
     view! {
         <article class="session" aria-labelledby="session-title">
             <header class="top-bar">
                 <a href="/" class="back" aria-label="Back to all sessions">"‹"</a>
                 <span class="top-bar-title">"Live session"</span>
+                <a href="/orders" class="top-bar-link">"My orders"</a>
             </header>
-            <img class="session-cover" src=session.cover_url alt="" width="800" height="450"/>
+            <img class="session-cover" src=session.cover_url.clone() alt="" width="800" height="450"/>
             <div class="session-head">
-                <StatusBadge status=session.status/>
-                <h1 id="session-title">{session.title}</h1>
-                <p class="session-host">"Host: " <strong>{session.host_name}</strong></p>
-                <p class="session-start">"Starts " <LocalTime ms=session.scheduled_start_ms/></p>
-                {(!session.description.is_empty()).then(|| view! { <p class="session-desc">{session.description}</p> })}
+                {move || view! { <StatusBadge status=status()/> }}
+                <h1 id="session-title">{session.title.clone()}</h1>
+                <p class="session-host">"Host: " <strong>{session.host_name.clone()}</strong></p>
+                <p class="session-start">"Starts " <LocalTime ms=start/></p>
+                {(!session.description.is_empty()).then(|| view! { <p class="session-desc">{session.description.clone()}</p> })}
             </div>
+
+            <ReservationBox viewer=viewer session_id=session_id start_ms=start/>
+            {move || viewer_error.get().map(|e| view! { <p class="notice notice-error" role="alert">{e.to_string()}</p> })}
+
+            {move || {
+                let reserved = viewer.with(|v| v.as_ref().is_some_and(|v| v.reserved));
+                let ended = status() == SessionStatus::Ended;
+                match (reserved, ended) {
+                    (true, false) => view! { <SharePanel viewer=viewer title=title.clone() refresh=refresh/> }.into_any(),
+                    (false, false) => view! {
+                        <p class="share-locked">"Reserve to invite friends: you and each friend who joins get 50% off."</p>
+                    }.into_any(),
+                    _ => ().into_any(),
+                }
+            }}
+
             <section class="products" aria-labelledby="products-title">
                 <h2 id="products-title">{format!("Products ({count})")}</h2>
                 <ul class="product-list">
-                    {session.products.into_iter().map(|p| view! { <ProductRow product=p/> }).collect_view()}
+                    {products.into_iter().map(|p| view! { <ProductRow product=p viewer=viewer refresh=refresh/> }).collect_view()}
                 </ul>
             </section>
         </article>
     }
 }
 
+/// Countdown, Reserve, reservation count and Add to calendar (or the live/ended banner).
 #[component]
-fn ProductRow(product: ProductView) -> impl IntoView {
-    let stock = if product.stock == 0 {
-        "Sold out".to_string()
-    } else {
-        format!("{} left", product.stock)
+fn ReservationBox(
+    viewer: RwSignal<Option<ViewerState>>,
+    session_id: i64,
+    start_ms: i64,
+) -> impl IntoView {
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let do_reserve = move |_| {
+        busy.set(true);
+        error.set(None);
+        spawn_local(async move {
+            match reserve(session_id).await {
+                Ok(v) => viewer.set(Some(v)),
+                Err(e) => error.set(Some(e.to_string())),
+            }
+            busy.set(false);
+        });
     };
     view! {
-        <li class="product" data-product-id=product.id>
-            <img class="product-img" src=product.image_url alt="" loading="lazy" width="96" height="96"/>
+        <section class="reserve-box" aria-label="Reservation">
+            {move || viewer.get().map(|v| match v.status {
+                SessionStatus::Scheduled => view! {
+                    <Countdown start_ms=start_ms/>
+                    <p class="reservations" aria-live="polite">
+                        {match v.reservation_count { 1 => "1 reservation".to_string(), n => format!("{n} reservations") }}
+                    </p>
+                    <div class="reserve-actions">
+                        {if v.reserved {
+                            view! { <span class="reserved-ok" role="status">"✓ Reserved"</span> }.into_any()
+                        } else {
+                            view! {
+                                <button type="button" class="btn btn-primary" on:click=do_reserve disabled=move || busy.get()>
+                                    "Reserve"
+                                </button>
+                            }.into_any()
+                        }}
+                        <a class="btn" href=format!("/s/{session_id}/calendar.ics") download="live-session.ics">"Add to calendar"</a>
+                    </div>
+                }.into_any(),
+                SessionStatus::Live => view! {
+                    <p class="live-banner" role="status"><span class="badge badge-live">"LIVE"</span> " Happening now: buy while the host presents."</p>
+                    {(!v.reserved).then(|| view! {
+                        <button type="button" class="btn btn-primary" on:click=do_reserve disabled=move || busy.get()>"Join"</button>
+                    })}
+                    <p class="discount-status">{v.discount_text.clone()}</p>
+                }.into_any(),
+                SessionStatus::Ended => view! {
+                    <p class="ended-banner" role="status">"This session has ended. Thanks for watching!"</p>
+                }.into_any(),
+            })}
+            {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+        </section>
+    }
+}
+
+#[component]
+fn ProductRow(
+    product: ProductView,
+    viewer: RwSignal<Option<ViewerState>>,
+    refresh: Callback<()>,
+) -> impl IntoView {
+    let id = product.id;
+    let name = product.name.clone();
+    let offer = move || -> Option<(ProductOffer, ViewerState)> {
+        viewer.with(|v| {
+            v.as_ref().and_then(|v| {
+                v.offers
+                    .iter()
+                    .find(|o| o.product_id == id)
+                    .cloned()
+                    .map(|o| (o, v.clone()))
+            })
+        })
+    };
+    let explaining = move || offer().is_some_and(|(o, _)| o.explaining_now);
+    view! {
+        <li class="product" class:explaining=explaining data-product-id=id>
+            <img class="product-img" src=product.image_url.clone() alt="" loading="lazy" width="96" height="96"/>
             <div class="product-body">
-                <span class="product-cat">{product.category}</span>
-                <h3 class="product-name">{product.name}</h3>
-                <p class="product-desc">{product.description}</p>
-                <p class="product-foot">
-                    <span class="price">{product.price.to_string()}</span>
-                    <span class="stock">{stock}</span>
-                </p>
+                <span class="product-cat">{product.category.clone()}</span>
+                {move || explaining().then(|| view! { <span class="badge badge-live">"Explaining now"</span> })}
+                <h3 class="product-name">{product.name.clone()}</h3>
+                <p class="product-desc">{product.description.clone()}</p>
+                {move || match offer() {
+                    Some((o, v)) => {
+                        let stock = if o.stock == 0 { "Sold out".to_string() } else { format!("{} left", o.stock) };
+                        let live = v.status == SessionStatus::Live;
+                        view! {
+                            <p class="product-foot">
+                                {if o.discounted {
+                                    view! {
+                                        <span class="price">{o.your_price.to_string()}</span>
+                                        <s class="price-was" aria-label=format!("was {}", o.price)>{o.price.to_string()}</s>
+                                        <span class="badge badge-discount">{format!("{}% off", v.percent_off)}</span>
+                                    }.into_any()
+                                } else {
+                                    view! { <span class="price">{o.price.to_string()}</span> }.into_any()
+                                }}
+                                <span class="stock">{stock}</span>
+                            </p>
+                            {(o.bought_units > 0).then(|| view! { <p class="muted small">{format!("You bought {}", o.bought_units)}</p> })}
+                            {live.then(|| view! {
+                                <BuyPanel session_id=v.session_id offer=o.clone() product_name=name.clone()
+                                    purchase_limit=v.purchase_limit payment_label=v.payment_label.clone() on_done=refresh/>
+                            })}
+                        }.into_any()
+                    }
+                    None => view! {
+                        <p class="product-foot">
+                            <span class="price">{product.price.to_string()}</span>
+                            <span class="stock">{if product.stock == 0 { "Sold out".to_string() } else { format!("{} left", product.stock) }}</span>
+                        </p>
+                    }.into_any(),
+                }}
             </div>
         </li>
     }

@@ -179,6 +179,11 @@ pub async fn create_session(
     .bind(now)
     .fetch_one(&mut *w.tx)
     .await?;
+    // Every session starts with the default discount policy (50% off, 1 friend, 1 unit).
+    sqlx::query("INSERT INTO discount_policies (session_id) VALUES ($1)")
+        .bind(id)
+        .execute(&mut *w.tx)
+        .await?;
     for (i, p) in products.iter().enumerate() {
         let position =
             i64::try_from(i).map_err(|_| AppError::bad_request("too many products"))? + 1;
@@ -229,4 +234,26 @@ pub async fn keep_scheduled_start_ahead(
     .execute(db.pool())
     .await?;
     Ok(())
+}
+
+/// One session's card (used by invite pages and previews).
+pub async fn session_summary(db: &Db, session_id: i64) -> Result<SessionSummary, AppError> {
+    let r: Option<SummaryRow> = sqlx::query_as(
+        "SELECT s.id, s.title, h.display_name AS host_name, s.cover_url, s.status, s.scheduled_start_ms,
+                (SELECT COUNT(*) FROM products p WHERE p.session_id = s.id) AS product_count
+           FROM live_sessions s JOIN hosts h ON h.id = s.host_id WHERE s.id = $1",
+    )
+    .bind(session_id)
+    .fetch_optional(db.pool())
+    .await?;
+    let r = r.ok_or_else(|| AppError::not_found("This live session does not exist."))?;
+    Ok(SessionSummary {
+        id: r.id,
+        title: r.title,
+        host_name: r.host_name,
+        cover_url: r.cover_url,
+        status: parse_status(&r.status)?,
+        scheduled_start_ms: r.scheduled_start_ms,
+        product_count: r.product_count,
+    })
 }

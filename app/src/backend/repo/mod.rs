@@ -1,4 +1,7 @@
 //! The repository layer: every SQL statement the application runs lives under here, grouped
-//! by domain. Functions take `&Db` (or a transaction) and return domain/model types.
+//! by domain. Functions take `&Db` and return domain/model types.
 
 pub mod catalog;
+pub mod orders;
+pub mod shopping;
+pub mod studio;

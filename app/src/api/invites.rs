@@ -1,0 +1,76 @@
+//! Invites: minting a personal link (reservers only), opening it, joining through it.
+
+use leptos::prelude::*;
+
+use crate::{
+    error::AppError,
+    model::{InviteLink, InviteView, JoinOutcome},
+};
+
+/// The caller's invite link for the session (created once). Refused unless they reserved.
+#[server(endpoint = "invites/create")]
+pub async fn create_invite(session_id: i64) -> Result<InviteLink, AppError> {
+    use crate::backend::{identity, ratelimit::Action, repo::shopping};
+    let st = crate::backend::state()?;
+    let shopper = identity::require_shopper(&st).await?;
+    st.limits.check(Action::Invite, &shopper.id.to_string())?;
+    let invite = shopping::create_or_get_invite(&st.db, session_id, shopper.id).await?;
+    Ok(super::shopper::ssr::invite_link(
+        &st.settings.public_url,
+        &invite.code,
+    ))
+}
+
+/// What a friend sees on `/i/{code}`.
+#[server(endpoint = "invites/get", input = server_fn::codec::GetUrl)]
+pub async fn get_invite(code: String) -> Result<InviteView, AppError> {
+    use crate::backend::{
+        identity,
+        repo::{catalog, shopping},
+    };
+    let st = crate::backend::state()?;
+    let invite = shopping::invite_by_code(&st.db, &code).await?;
+    let session = catalog::session_summary(&st.db, invite.session_id).await?;
+    let me = identity::shopper_or_create(&st).await?;
+    let joined = shopping::shopper_facts(&st.db, invite.session_id, me.id)
+        .await?
+        .joined_via
+        .is_some_and(|(id, _)| id == invite.id);
+    let policy = shopping::policy(&st.db, invite.session_id).await?;
+    Ok(InviteView {
+        code: invite.code,
+        inviter_nickname: invite.inviter_nickname,
+        session,
+        percent_off: i64::from(policy.percent_off),
+        is_own: invite.inviter_id == me.id,
+        joined,
+    })
+}
+
+/// Joins (reserves) the session through the invite; credited to the first inviter only.
+#[server(endpoint = "invites/join")]
+pub async fn join_invite(code: String) -> Result<JoinOutcome, AppError> {
+    use crate::backend::{identity, ratelimit::Action, repo::shopping};
+    let st = crate::backend::state()?;
+    let shopper = identity::shopper_or_create(&st).await?;
+    st.limits.check(Action::Reserve, &shopper.id.to_string())?;
+    let invite = shopping::invite_by_code(&st.db, &code).await?;
+    let attributed = shopping::join_via_invite(&st.db, &invite, shopper.id).await?;
+    let facts = shopping::shopper_facts(&st.db, invite.session_id, shopper.id).await?;
+    let attributed_to = facts.joined_via.map(|(_, name)| name);
+    let message = match (attributed, &attributed_to) {
+        (Some(id), Some(_)) if id == invite.id => {
+            format!(
+                "You're in! You joined through {}'s invite.",
+                invite.inviter_nickname
+            )
+        }
+        (_, Some(first)) => format!("You're in! You had already joined through {first}'s invite."),
+        _ => "You're in!".to_string(),
+    };
+    Ok(JoinOutcome {
+        session_id: invite.session_id,
+        attributed_to,
+        message,
+    })
+}

@@ -1,0 +1,39 @@
+//! Buying during the live session, and "My orders".
+
+use leptos::prelude::*;
+
+use crate::{error::AppError, model::OrderView};
+
+/// Buys `quantity` of a product. The price is computed by the server (any price a client
+/// sends is ignored); the same `idempotency_key` always yields the same order.
+#[server(endpoint = "orders/place")]
+pub async fn place_order(
+    session_id: i64,
+    product_id: i64,
+    quantity: i64,
+    idempotency_key: String,
+) -> Result<OrderView, AppError> {
+    use crate::{
+        backend::{identity, ratelimit::Action, repo::orders},
+        domain::order::{IdempotencyKey, Quantity},
+    };
+    let st = crate::backend::state()?;
+    let req = orders::PlaceOrder {
+        session_id,
+        product_id,
+        quantity: Quantity::parse(quantity)?,
+        key: IdempotencyKey::parse(&idempotency_key)?,
+    };
+    let shopper = identity::require_shopper(&st).await?;
+    st.limits.check(Action::Order, &shopper.id.to_string())?;
+    orders::place_order(&st.db, st.payments.as_ref(), shopper.id, &req).await
+}
+
+#[server(endpoint = "orders/mine", input = server_fn::codec::GetUrl)]
+pub async fn my_orders() -> Result<Vec<OrderView>, AppError> {
+    let st = crate::backend::state()?;
+    match crate::backend::identity::current_shopper(&st).await? {
+        Some(s) => crate::backend::repo::orders::list_orders(&st.db, s.id).await,
+        None => Ok(Vec::new()),
+    }
+}

@@ -1,0 +1,123 @@
+//! The shopper on a session page: identity, nickname, reservation and the per-viewer state
+//! (discount status and the price of each product for this viewer).
+
+use leptos::prelude::*;
+
+use crate::{
+    error::AppError,
+    model::{Me, ViewerState},
+};
+
+/// The calling shopper; creates the account (and its cookie) on first visit.
+#[server(endpoint = "me")]
+pub async fn whoami() -> Result<Me, AppError> {
+    let st = crate::backend::state()?;
+    Ok(crate::backend::identity::shopper_or_create(&st).await?.me())
+}
+
+#[server(endpoint = "me/nickname")]
+pub async fn set_nickname(nickname: String) -> Result<Me, AppError> {
+    use crate::backend::{identity, ratelimit::Action};
+    let st = crate::backend::state()?;
+    let shopper = identity::shopper_or_create(&st).await?;
+    st.limits.check(Action::Nickname, &shopper.id.to_string())?;
+    Ok(identity::set_nickname(&st, &shopper, &nickname).await?.me())
+}
+
+/// Reserves a seat in a scheduled or live session (harmless when repeated).
+#[server(endpoint = "sessions/reserve")]
+pub async fn reserve(session_id: i64) -> Result<ViewerState, AppError> {
+    use crate::backend::{identity, ratelimit::Action, repo::shopping};
+    let st = crate::backend::state()?;
+    let shopper = identity::shopper_or_create(&st).await?;
+    st.limits.check(Action::Reserve, &shopper.id.to_string())?;
+    shopping::reserve(&st.db, session_id, shopper.id).await?;
+    ssr::viewer_state(&st, &shopper, session_id).await
+}
+
+/// Everything the session page shows that depends on who is looking.
+#[server(endpoint = "sessions/viewer", input = server_fn::codec::GetUrl)]
+pub async fn get_viewer_state(session_id: i64) -> Result<ViewerState, AppError> {
+    let st = crate::backend::state()?;
+    let shopper = crate::backend::identity::shopper_or_create(&st).await?;
+    ssr::viewer_state(&st, &shopper, session_id).await
+}
+
+#[cfg(feature = "ssr")]
+pub(crate) mod ssr {
+    use crate::{
+        backend::{identity::Shopper, repo::shopping, AppState},
+        domain::{
+            discount::{eligibility, quote_line, ProductFacts},
+            money::Fen,
+        },
+        error::AppError,
+        model::{InviteLink, ProductOffer, ViewerState},
+    };
+
+    pub fn invite_link(public_url: &str, code: &str) -> InviteLink {
+        InviteLink {
+            code: code.to_string(),
+            url: format!("{public_url}/i/{code}"),
+            poster_path: format!("/i/{code}/poster.png"),
+        }
+    }
+
+    pub async fn viewer_state(
+        st: &AppState,
+        shopper: &Shopper,
+        session_id: i64,
+    ) -> Result<ViewerState, AppError> {
+        let db = &st.db;
+        let status = shopping::session_status(db, session_id).await?;
+        let policy = shopping::policy(db, session_id).await?;
+        let facts = shopping::shopper_facts(db, session_id, shopper.id).await?;
+        let elig = eligibility(&policy, &facts);
+        let invite = shopping::own_invite(db, session_id, shopper.id).await?;
+        let current = shopping::current_product(db, session_id).await?;
+        let to_u32 = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
+        let offers = shopping::offer_rows(db, session_id, shopper.id)
+            .await?
+            .into_iter()
+            .map(
+                |(id, price, stock, presented_at, discounted_so_far, units, used)| {
+                    let facts = ProductFacts {
+                        price: Fen(price),
+                        presented: presented_at.is_some(),
+                        discounted_so_far: to_u32(discounted_so_far),
+                    };
+                    // The price of the next unit for this viewer: the same rule checkout applies.
+                    let next = quote_line(&policy, &elig, &facts, to_u32(used.unwrap_or(0)), 1);
+                    let (your_price, discounted) =
+                        next.map_or((Fen(price), false), |q| (q.paid, q.discounted_units > 0));
+                    ProductOffer {
+                        product_id: id,
+                        presented: presented_at.is_some(),
+                        explaining_now: current == Some(id),
+                        stock,
+                        price: Fen(price),
+                        your_price,
+                        discounted,
+                        bought_units: units.unwrap_or(0),
+                    }
+                },
+            )
+            .collect();
+        Ok(ViewerState {
+            me: shopper.me(),
+            session_id,
+            status,
+            reserved: facts.reserved,
+            reservation_count: shopping::reservation_count(db, session_id).await?,
+            invite: invite.map(|i| invite_link(&st.settings.public_url, &i.code)),
+            friends_joined: i64::from(facts.friends_joined),
+            joined_via: facts.joined_via.map(|(_, name)| name),
+            eligible: elig.is_eligible(),
+            percent_off: i64::from(policy.percent_off),
+            discount_text: elig.to_string(),
+            payment_label: st.payments.label().to_string(),
+            purchase_limit: i64::from(policy.purchase_limit),
+            offers,
+        })
+    }
+}

@@ -1,0 +1,174 @@
+//! Shoppers: an account on first visit, no form. The shopper id travels in a signed cookie
+//! (`ls_shopper=v1.<id>.<hmac>`), so it cannot be forged or guessed; the database holds the
+//! nickname. A WeChat-style OAuth login later maps an external id to the same shopper row.
+
+use crate::{
+    backend::{
+        crypto, now_ms,
+        ratelimit::Action,
+        request::{client_ip, cookie, set_cookie},
+        AppState,
+    },
+    error::AppError,
+    model::Me,
+};
+
+pub const SHOPPER_COOKIE: &str = "ls_shopper";
+const ONE_YEAR_SECS: i64 = 365 * 24 * 3600;
+pub const MAX_NICKNAME_CHARS: usize = 24;
+
+#[derive(Debug, Clone)]
+pub struct Shopper {
+    pub id: i64,
+    pub nickname: String,
+}
+
+impl Shopper {
+    pub fn me(&self) -> Me {
+        Me {
+            id: self.id,
+            nickname: self.nickname.clone(),
+        }
+    }
+}
+
+fn cookie_value(key: &[u8], id: i64) -> String {
+    format!("v1.{id}.{}", crypto::sign(key, &format!("shopper:{id}")))
+}
+
+/// The shopper id in a cookie value, if its signature is valid.
+pub fn verify_cookie(key: &[u8], value: &str) -> Option<i64> {
+    let mut it = value.splitn(3, '.');
+    let (Some("v1"), Some(id), Some(sig)) = (it.next(), it.next(), it.next()) else {
+        return None;
+    };
+    let id: i64 = id.parse().ok()?;
+    crypto::verify(key, &format!("shopper:{id}"), sig).then_some(id)
+}
+
+/// The calling shopper, if the request carries a valid cookie for an existing shopper.
+pub async fn current_shopper(st: &AppState) -> Result<Option<Shopper>, AppError> {
+    let Some(id) = cookie(SHOPPER_COOKIE).and_then(|v| verify_cookie(&st.cookie_key, &v)) else {
+        return Ok(None);
+    };
+    let row: Option<(i64, String)> =
+        sqlx::query_as("SELECT id, nickname FROM shoppers WHERE id = $1")
+            .bind(id)
+            .fetch_optional(st.db.pool())
+            .await?;
+    Ok(row.map(|(id, nickname)| Shopper { id, nickname }))
+}
+
+/// The calling shopper, created (with a cookie) on first visit.
+pub async fn shopper_or_create(st: &AppState) -> Result<Shopper, AppError> {
+    if let Some(s) = current_shopper(st).await? {
+        return Ok(s);
+    }
+    st.limits.check(Action::NewShopper, &client_ip())?;
+    let suffix = u16::from_le_bytes(crypto::random_bytes::<2>()?) % 10_000;
+    let nickname = format!("Shopper {suffix:04}");
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO shoppers (nickname, created_at_ms) VALUES ($1, $2) RETURNING id",
+    )
+    .bind(&nickname)
+    .bind(now_ms())
+    .fetch_one(st.db.pool())
+    .await?;
+    set_cookie(
+        SHOPPER_COOKIE,
+        &cookie_value(&st.cookie_key, id),
+        ONE_YEAR_SECS,
+        st.settings.secure_cookies,
+    );
+    Ok(Shopper { id, nickname })
+}
+
+/// The calling shopper; `Unauthorized` when the request has no valid shopper cookie.
+pub async fn require_shopper(st: &AppState) -> Result<Shopper, AppError> {
+    current_shopper(st).await?.ok_or(AppError::Unauthorized)
+}
+
+/// Trims and checks a nickname: 1 to 24 characters, no control characters.
+pub fn parse_nickname(raw: &str) -> Result<String, AppError> {
+    let name = raw.trim();
+    let chars = name.chars().count();
+    if chars == 0 {
+        return Err(AppError::bad_request("Please enter a nickname."));
+    }
+    if chars > MAX_NICKNAME_CHARS {
+        return Err(AppError::bad_request(format!(
+            "Nicknames can be at most {MAX_NICKNAME_CHARS} characters."
+        )));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(AppError::bad_request(
+            "Nicknames can't contain control characters.",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+pub async fn set_nickname(
+    st: &AppState,
+    shopper: &Shopper,
+    raw: &str,
+) -> Result<Shopper, AppError> {
+    let nickname = parse_nickname(raw)?;
+    sqlx::query("UPDATE shoppers SET nickname = $1 WHERE id = $2")
+        .bind(&nickname)
+        .bind(shopper.id)
+        .execute(st.db.pool())
+        .await?;
+    Ok(Shopper {
+        id: shopper.id,
+        nickname,
+    })
+}
+
+/// The cookie-signing key: `APP_COOKIE_SECRET` when configured, otherwise a random key made on
+/// first start and kept in the database (so cookies survive restarts).
+pub async fn load_or_create_cookie_key(db: &crate::backend::Db) -> Result<Vec<u8>, AppError> {
+    let existing: Option<String> =
+        sqlx::query_scalar("SELECT value FROM app_secrets WHERE name = 'cookie_key'")
+            .fetch_optional(db.pool())
+            .await?;
+    if let Some(v) = existing {
+        return Ok(v.into_bytes());
+    }
+    let fresh = crypto::random_token::<32>()?;
+    sqlx::query("INSERT INTO app_secrets (name, value) VALUES ('cookie_key', $1) ON CONFLICT (name) DO NOTHING")
+        .bind(&fresh)
+        .execute(db.pool())
+        .await?;
+    // Another process may have won the race: read back whatever is stored.
+    let stored: String =
+        sqlx::query_scalar("SELECT value FROM app_secrets WHERE name = 'cookie_key'")
+            .fetch_one(db.pool())
+            .await?;
+    Ok(stored.into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_round_trip_and_reject_tampering() {
+        let key = b"test-key";
+        let v = cookie_value(key, 42);
+        assert_eq!(verify_cookie(key, &v), Some(42));
+        assert_eq!(verify_cookie(key, &v.replace(".42.", ".43.")), None);
+        assert_eq!(verify_cookie(b"other", &v), None);
+        assert_eq!(verify_cookie(key, "v1.42"), None);
+        assert_eq!(verify_cookie(key, "garbage"), None);
+    }
+
+    #[test]
+    fn nicknames_are_trimmed_and_bounded() {
+        assert_eq!(parse_nickname("  Lin  ").expect("ok"), "Lin");
+        assert_eq!(parse_nickname("小小包妈妈").expect("cjk ok"), "小小包妈妈");
+        assert!(parse_nickname("   ").is_err());
+        assert!(parse_nickname(&"x".repeat(25)).is_err());
+        assert!(parse_nickname("a\u{0007}b").is_err());
+    }
+}

@@ -1,0 +1,114 @@
+//! In-process rate limits (token buckets keyed by action and subject). One node holds the
+//! whole live room today; a multi-node deployment would move these counters to Redis.
+
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use crate::error::AppError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// New anonymous shopper identities, per client IP.
+    NewShopper,
+    Reserve,
+    Invite,
+    Order,
+    Nickname,
+    /// Host sign-in attempts, per email and per IP.
+    SignIn,
+    Chat,
+}
+
+impl Action {
+    /// (burst, refill period for the whole burst)
+    fn limit(self) -> (u32, Duration) {
+        match self {
+            Action::NewShopper => (30, Duration::from_secs(60)),
+            Action::Reserve => (20, Duration::from_secs(60)),
+            Action::Invite => (20, Duration::from_secs(60)),
+            Action::Order => (20, Duration::from_secs(60)),
+            Action::Nickname => (10, Duration::from_secs(60)),
+            Action::SignIn => (5, Duration::from_secs(300)),
+            Action::Chat => (5, Duration::from_secs(10)),
+        }
+    }
+}
+
+struct Bucket {
+    tokens: f64,
+    updated: Instant,
+}
+
+pub struct RateLimiter {
+    /// Multiplies every burst (config `APP_RATE_LIMIT_SCALE`; load tests raise it).
+    scale: u32,
+    buckets: Mutex<HashMap<(Action, String), Bucket>>,
+}
+
+impl RateLimiter {
+    pub fn new(scale: u32) -> RateLimiter {
+        RateLimiter {
+            scale: scale.max(1),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one token for `subject` doing `action`, or answers `RateLimited`.
+    pub fn check(&self, action: Action, subject: &str) -> Result<(), AppError> {
+        let (burst, period) = action.limit();
+        let capacity = f64::from(burst.saturating_mul(self.scale));
+        let per_sec = capacity / period.as_secs_f64();
+        let now = Instant::now();
+        let mut map = self
+            .buckets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if map.len() > 100_000 {
+            // Forget subjects that have been idle long enough to be full again.
+            map.retain(|(a, _), b| now.duration_since(b.updated) < a.limit().1);
+        }
+        let bucket = map.entry((action, subject.to_string())).or_insert(Bucket {
+            tokens: capacity,
+            updated: now,
+        });
+        let elapsed = now.duration_since(bucket.updated).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * per_sec).min(capacity);
+        bucket.updated = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(AppError::RateLimited)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn burst_then_refuse_per_subject() {
+        let rl = RateLimiter::new(1);
+        for _ in 0..5 {
+            rl.check(Action::Chat, "a").expect("within burst");
+        }
+        assert_eq!(rl.check(Action::Chat, "a"), Err(AppError::RateLimited));
+        rl.check(Action::Chat, "b")
+            .expect("other subjects unaffected");
+        rl.check(Action::Order, "a")
+            .expect("other actions unaffected");
+    }
+
+    #[test]
+    fn scale_multiplies_the_burst() {
+        let rl = RateLimiter::new(3);
+        for _ in 0..15 {
+            rl.check(Action::Chat, "a").expect("within scaled burst");
+        }
+        assert!(rl.check(Action::Chat, "a").is_err());
+    }
+}

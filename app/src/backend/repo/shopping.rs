@@ -1,0 +1,293 @@
+//! Reservations, invites and the facts the discount rule reads.
+
+use crate::{
+    backend::{crypto, db::Db, now_ms},
+    domain::discount::{DiscountPolicy, ShopperFacts},
+    error::AppError,
+    model::SessionStatus,
+};
+
+/// A session's status, or `NotFound`.
+pub async fn session_status(db: &Db, session_id: i64) -> Result<SessionStatus, AppError> {
+    let s: Option<String> = sqlx::query_scalar("SELECT status FROM live_sessions WHERE id = $1")
+        .bind(session_id)
+        .fetch_optional(db.pool())
+        .await?;
+    let s = s.ok_or_else(|| AppError::not_found("This live session does not exist."))?;
+    SessionStatus::parse(&s).ok_or(AppError::Internal)
+}
+
+pub async fn policy(db: &Db, session_id: i64) -> Result<DiscountPolicy, AppError> {
+    let row: Option<(i64, i64, i64, Option<i64>, i64)> = sqlx::query_as(
+        "SELECT percent_off, friends_needed, units_per_shopper, units_cap, purchase_limit
+           FROM discount_policies WHERE session_id = $1",
+    )
+    .bind(session_id)
+    .fetch_optional(db.pool())
+    .await?;
+    let Some((pct, friends, per_shopper, cap, limit)) = row else {
+        return Ok(DiscountPolicy::default());
+    };
+    let to_u32 = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
+    Ok(DiscountPolicy {
+        percent_off: u8::try_from(pct.clamp(1, 100)).unwrap_or(50),
+        friends_needed: to_u32(friends),
+        units_per_shopper: to_u32(per_shopper),
+        units_cap: cap.map(to_u32),
+        purchase_limit: to_u32(limit),
+    })
+}
+
+/// Reserves a seat. Reserving twice is harmless (returns `false` the second time); an ended
+/// session refuses.
+pub async fn reserve(db: &Db, session_id: i64, shopper_id: i64) -> Result<bool, AppError> {
+    if session_status(db, session_id).await? == SessionStatus::Ended {
+        return Err(AppError::Conflict(
+            "This session has ended; reservations are closed.".into(),
+        ));
+    }
+    let res = sqlx::query(
+        "INSERT INTO reservations (session_id, shopper_id, created_at_ms) VALUES ($1, $2, $3)
+         ON CONFLICT (session_id, shopper_id) DO NOTHING",
+    )
+    .bind(session_id)
+    .bind(shopper_id)
+    .bind(now_ms())
+    .execute(db.pool())
+    .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+pub async fn reservation_count(db: &Db, session_id: i64) -> Result<i64, AppError> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM reservations WHERE session_id = $1")
+            .bind(session_id)
+            .fetch_one(db.pool())
+            .await?,
+    )
+}
+
+pub async fn has_reserved(db: &Db, session_id: i64, shopper_id: i64) -> Result<bool, AppError> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM reservations WHERE session_id = $1 AND shopper_id = $2",
+    )
+    .bind(session_id)
+    .bind(shopper_id)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(n > 0)
+}
+
+#[derive(Debug, Clone)]
+pub struct Invite {
+    pub id: i64,
+    pub code: String,
+    pub session_id: i64,
+    pub inviter_id: i64,
+    pub inviter_nickname: String,
+}
+
+/// The shopper's invite for the session, minted on first request. Only shoppers who reserved
+/// may invite; ended sessions mint nothing.
+pub async fn create_or_get_invite(
+    db: &Db,
+    session_id: i64,
+    shopper_id: i64,
+) -> Result<Invite, AppError> {
+    if session_status(db, session_id).await? == SessionStatus::Ended {
+        return Err(AppError::Conflict(
+            "This session has ended; invites are closed.".into(),
+        ));
+    }
+    if !has_reserved(db, session_id, shopper_id).await? {
+        return Err(AppError::Forbidden(
+            "Reserve a seat first: only shoppers who reserved can invite friends.".into(),
+        ));
+    }
+    if let Some(inv) = own_invite(db, session_id, shopper_id).await? {
+        return Ok(inv);
+    }
+    // 96 random bits: unguessable, and short enough for a QR code.
+    let code = crypto::random_token::<12>()?;
+    sqlx::query(
+        "INSERT INTO invites (code, session_id, inviter_id, created_at_ms) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (session_id, inviter_id) DO NOTHING",
+    )
+    .bind(&code)
+    .bind(session_id)
+    .bind(shopper_id)
+    .bind(now_ms())
+    .execute(db.pool())
+    .await?;
+    // A concurrent request may have created it first; either way there is exactly one.
+    own_invite(db, session_id, shopper_id)
+        .await?
+        .ok_or(AppError::Internal)
+}
+
+type InviteRow = (i64, String, i64, i64, String);
+
+fn to_invite((id, code, session_id, inviter_id, inviter_nickname): InviteRow) -> Invite {
+    Invite {
+        id,
+        code,
+        session_id,
+        inviter_id,
+        inviter_nickname,
+    }
+}
+
+const INVITE_SELECT: &str = "SELECT i.id, i.code, i.session_id, i.inviter_id, s.nickname
+                               FROM invites i JOIN shoppers s ON s.id = i.inviter_id";
+
+pub async fn own_invite(
+    db: &Db,
+    session_id: i64,
+    shopper_id: i64,
+) -> Result<Option<Invite>, AppError> {
+    let row: Option<InviteRow> = sqlx::query_as(&format!(
+        "{INVITE_SELECT} WHERE i.session_id = $1 AND i.inviter_id = $2"
+    ))
+    .bind(session_id)
+    .bind(shopper_id)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.map(to_invite))
+}
+
+/// An invite by code; `NotFound` for codes we never issued.
+pub async fn invite_by_code(db: &Db, code: &str) -> Result<Invite, AppError> {
+    let not_found = || AppError::not_found("This invite link is not valid.");
+    if code.is_empty() || code.len() > 64 {
+        return Err(not_found());
+    }
+    let row: Option<InviteRow> = sqlx::query_as(&format!("{INVITE_SELECT} WHERE i.code = $1"))
+        .bind(code)
+        .fetch_optional(db.pool())
+        .await?;
+    row.map(to_invite).ok_or_else(not_found)
+}
+
+/// Joins (reserves) the session through an invite. The rules, each enforced here:
+/// no self-invite; invites stop working when the session ends; the first inviter is the one
+/// credited (a later invite never re-attributes); joining twice is harmless.
+/// Returns the invite the reservation is attributed to (which may be an earlier one).
+pub async fn join_via_invite(
+    db: &Db,
+    invite: &Invite,
+    shopper_id: i64,
+) -> Result<Option<i64>, AppError> {
+    if invite.inviter_id == shopper_id {
+        return Err(AppError::bad_request(
+            "This is your own invite: share it with friends instead.",
+        ));
+    }
+    if session_status(db, invite.session_id).await? == SessionStatus::Ended {
+        return Err(AppError::Conflict(
+            "This invite has expired: the session has ended.".into(),
+        ));
+    }
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO reservations (session_id, shopper_id, invite_id, created_at_ms, joined_at_ms)
+         VALUES ($1, $2, $3, $4, $4)
+         ON CONFLICT (session_id, shopper_id) DO UPDATE
+            SET invite_id = excluded.invite_id, joined_at_ms = excluded.joined_at_ms
+          WHERE reservations.invite_id IS NULL",
+    )
+    .bind(invite.session_id)
+    .bind(shopper_id)
+    .bind(invite.id)
+    .bind(now)
+    .execute(db.pool())
+    .await?;
+    Ok(sqlx::query_scalar(
+        "SELECT invite_id FROM reservations WHERE session_id = $1 AND shopper_id = $2",
+    )
+    .bind(invite.session_id)
+    .bind(shopper_id)
+    .fetch_one(db.pool())
+    .await?)
+}
+
+pub async fn friends_joined(db: &Db, invite_id: i64) -> Result<i64, AppError> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM reservations WHERE invite_id = $1")
+            .bind(invite_id)
+            .fetch_one(db.pool())
+            .await?,
+    )
+}
+
+/// Everything the eligibility rule needs about a shopper in a session.
+pub async fn shopper_facts(
+    db: &Db,
+    session_id: i64,
+    shopper_id: i64,
+) -> Result<ShopperFacts, AppError> {
+    let reservation: Option<(Option<i64>,)> = sqlx::query_as(
+        "SELECT invite_id FROM reservations WHERE session_id = $1 AND shopper_id = $2",
+    )
+    .bind(session_id)
+    .bind(shopper_id)
+    .fetch_optional(db.pool())
+    .await?;
+    let Some((joined_invite,)) = reservation else {
+        return Ok(ShopperFacts::default());
+    };
+    let joined_via = match joined_invite {
+        Some(invite_id) => {
+            let name: String = sqlx::query_scalar(
+                "SELECT s.nickname FROM invites i JOIN shoppers s ON s.id = i.inviter_id WHERE i.id = $1",
+            )
+            .bind(invite_id)
+            .fetch_one(db.pool())
+            .await?;
+            Some((invite_id, name))
+        }
+        None => None,
+    };
+    let own = own_invite(db, session_id, shopper_id).await?;
+    let friends = match &own {
+        Some(inv) => friends_joined(db, inv.id).await?,
+        None => 0,
+    };
+    Ok(ShopperFacts {
+        reserved: true,
+        joined_via,
+        own_invite: own.map(|i| i.id),
+        friends_joined: u32::try_from(friends).unwrap_or(u32::MAX),
+    })
+}
+
+/// Per product of a session: (product id, price, stock, presented, discounted units so far,
+/// units this shopper bought, discounted units this shopper got).
+pub type OfferRow = (i64, i64, i64, Option<i64>, i64, Option<i64>, Option<i64>);
+
+pub async fn offer_rows(
+    db: &Db,
+    session_id: i64,
+    shopper_id: i64,
+) -> Result<Vec<OfferRow>, AppError> {
+    Ok(sqlx::query_as(
+        "SELECT p.id, p.price_fen, p.stock, p.presented_at_ms, p.discounted_units, c.units, c.discounted_units
+           FROM products p
+           LEFT JOIN purchase_counters c ON c.product_id = p.id AND c.shopper_id = $2
+          WHERE p.session_id = $1
+          ORDER BY p.position, p.id",
+    )
+    .bind(session_id)
+    .bind(shopper_id)
+    .fetch_all(db.pool())
+    .await?)
+}
+
+pub async fn current_product(db: &Db, session_id: i64) -> Result<Option<i64>, AppError> {
+    Ok(
+        sqlx::query_scalar("SELECT current_product_id FROM live_sessions WHERE id = $1")
+            .bind(session_id)
+            .fetch_optional(db.pool())
+            .await?
+            .flatten(),
+    )
+}

@@ -1,0 +1,55 @@
+//! The HTTP request behind the current server-function call: cookies, client address, and
+//! headers to add to the response.
+
+use std::net::SocketAddr;
+
+use axum::{
+    extract::ConnectInfo,
+    http::{header, request::Parts, HeaderValue},
+};
+use leptos::prelude::use_context;
+use leptos_axum::ResponseOptions;
+
+fn parts() -> Option<Parts> {
+    use_context::<Parts>()
+}
+
+/// The value of cookie `name`, if the request carries it.
+pub fn cookie(name: &str) -> Option<String> {
+    let parts = parts()?;
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// The peer address (the server is meant to sit directly on the internet or behind a proxy
+/// that preserves it; `unknown` in unit contexts).
+pub fn client_ip() -> String {
+    parts()
+        .and_then(|p| {
+            p.extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+        })
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// Cookie attributes for our session cookies: HttpOnly (no script access), SameSite=Lax (not
+/// sent on cross-site subrequests), Secure when the app is served over HTTPS.
+pub fn set_cookie(name: &str, value: &str, max_age_secs: i64, secure: bool) {
+    let secure = if secure { "; Secure" } else { "" };
+    let cookie =
+        format!("{name}={value}; Path=/; Max-Age={max_age_secs}; HttpOnly; SameSite=Lax{secure}");
+    if let (Some(res), Ok(v)) = (
+        use_context::<ResponseOptions>(),
+        HeaderValue::from_str(&cookie),
+    ) {
+        res.append_header(header::SET_COOKIE, v);
+    }
+}

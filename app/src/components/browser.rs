@@ -1,0 +1,106 @@
+//! The few browser APIs the app uses, behind plain Rust functions. In the Wasm client they call
+//! the browser; compiled for the server (which never renders) they are inert.
+
+/// Milliseconds since the epoch on this device's clock.
+pub fn now_ms() -> i64 {
+    #[cfg(feature = "csr")]
+    {
+        js_sys::Date::now() as i64
+    }
+    #[cfg(not(feature = "csr"))]
+    {
+        0
+    }
+}
+
+/// A fresh idempotency key for one purchase attempt (retries reuse it).
+pub fn new_idempotency_key() -> String {
+    #[cfg(feature = "csr")]
+    {
+        let mut bytes = [0u8; 12];
+        let filled = web_sys::window()
+            .and_then(|w| w.crypto().ok())
+            .and_then(|c| c.get_random_values_with_u8_array(&mut bytes).ok())
+            .is_some();
+        if !filled {
+            for b in &mut bytes {
+                *b = (js_sys::Math::random() * 256.0) as u8;
+            }
+        }
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        format!("ord-{hex}")
+    }
+    #[cfg(not(feature = "csr"))]
+    {
+        "ord-server-side-key".to_string()
+    }
+}
+
+/// How a link was shared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shared {
+    /// The system share sheet (Web Share API) was used.
+    ShareSheet,
+    /// Copied to the clipboard.
+    Copied,
+    /// Neither is available: the person has to copy it by hand.
+    Manual,
+}
+
+/// Opens the share sheet where the browser has one (feature-detected), else copies the URL.
+pub async fn share_or_copy(title: &str, text: &str, url: &str) -> Shared {
+    #[cfg(feature = "csr")]
+    {
+        use wasm_bindgen::{JsCast, JsValue};
+        let Some(window) = web_sys::window() else {
+            return Shared::Manual;
+        };
+        let navigator = window.navigator();
+        let share = js_sys::Reflect::get(&navigator, &JsValue::from_str("share")).ok();
+        if let Some(f) = share.and_then(|s| s.dyn_into::<js_sys::Function>().ok()) {
+            let data = js_sys::Object::new();
+            for (k, v) in [("title", title), ("text", text), ("url", url)] {
+                let _ = js_sys::Reflect::set(&data, &JsValue::from_str(k), &JsValue::from_str(v));
+            }
+            if let Ok(promise) = f.call1(&navigator, &data) {
+                if let Ok(p) = promise.dyn_into::<js_sys::Promise>() {
+                    // A cancelled share sheet rejects: fall through to copying.
+                    if wasm_bindgen_futures::JsFuture::from(p).await.is_ok() {
+                        return Shared::ShareSheet;
+                    }
+                }
+            }
+        }
+        copy_text(url).await
+    }
+    #[cfg(not(feature = "csr"))]
+    {
+        let _ = (title, text, url);
+        Shared::Manual
+    }
+}
+
+/// Copies text to the clipboard when the browser allows it.
+pub async fn copy_text(text: &str) -> Shared {
+    #[cfg(feature = "csr")]
+    {
+        let Some(window) = web_sys::window() else {
+            return Shared::Manual;
+        };
+        let clipboard = window.navigator().clipboard();
+        let has_clipboard = !wasm_bindgen::JsValue::from(clipboard.clone()).is_undefined();
+        if has_clipboard
+            && wasm_bindgen_futures::JsFuture::from(clipboard.write_text(text))
+                .await
+                .is_ok()
+        {
+            return Shared::Copied;
+        }
+        Shared::Manual
+    }
+    #[cfg(not(feature = "csr"))]
+    {
+        let _ = text;
+        Shared::Manual
+    }
+}

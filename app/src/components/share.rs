@@ -1,0 +1,131 @@
+//! The share panel: shown only to shoppers who reserved. Personal invite link, Share/Copy,
+//! a poster for WeChat Moments, the friends-joined count and the nickname on invites.
+
+use leptos::{prelude::*, task::spawn_local};
+
+use crate::{
+    api::{invites::create_invite, shopper::set_nickname},
+    components::browser::{share_or_copy, Shared},
+    model::ViewerState,
+};
+
+#[component]
+pub fn SharePanel(
+    viewer: RwSignal<Option<ViewerState>>,
+    #[prop(into)] title: String,
+    #[prop(into)] refresh: Callback<()>,
+) -> impl IntoView {
+    let status = RwSignal::new(String::new());
+    let show_poster = RwSignal::new(false);
+    let minting = RwSignal::new(false);
+    let session_id = move || viewer.with(|v| v.as_ref().map(|v| v.session_id));
+    let invite = move || viewer.with(|v| v.as_ref().and_then(|v| v.invite.clone()));
+
+    // Mint the personal link the first time the panel shows (the server refuses non-reservers).
+    Effect::new(move |_| {
+        if invite().is_none() && !minting.get_untracked() {
+            if let Some(id) = session_id() {
+                minting.set(true);
+                spawn_local(async move {
+                    match create_invite(id).await {
+                        Ok(_) => refresh.run(()),
+                        Err(e) => status.set(e.to_string()),
+                    }
+                    minting.set(false);
+                });
+            }
+        }
+    });
+
+    let share = move |_| {
+        let Some(link) = invite() else { return };
+        let title = title.clone();
+        spawn_local(async move {
+            let text = format!("Join me at \"{title}\": we both get 50% off.");
+            let msg = match share_or_copy(&title, &text, &link.url).await {
+                Shared::ShareSheet => "Shared!",
+                Shared::Copied => "Link copied. Paste it into a chat.",
+                Shared::Manual => "Press and hold the link above to copy it.",
+            };
+            status.set(msg.to_string());
+        });
+    };
+
+    let friends = move || {
+        viewer.with(|v| {
+            v.as_ref()
+                .map(|v| (v.friends_joined, v.eligible, v.discount_text.clone()))
+        })
+    };
+    let nickname = RwSignal::new(viewer.with_untracked(|v| {
+        v.as_ref()
+            .map(|v| v.me.nickname.clone())
+            .unwrap_or_default()
+    }));
+    let save_nickname = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let name = nickname.get_untracked();
+        spawn_local(async move {
+            match set_nickname(name).await {
+                Ok(me) => {
+                    status.set(format!("Saved. Friends will see \"{}\".", me.nickname));
+                    refresh.run(());
+                }
+                Err(e) => status.set(e.to_string()),
+            }
+        });
+    };
+
+    view! {
+        <section class="share-panel" aria-labelledby="share-title">
+            <h2 id="share-title">"Invite friends, both get 50% off"</h2>
+            <p class="friends" aria-live="polite">
+                {move || friends().map(|(n, eligible, text)| {
+                    let who = if n == 1 { "1 friend joined".to_string() } else { format!("{n} friends joined") };
+                    if eligible && n > 0 {
+                        format!("{who}, discount unlocked")
+                    } else if n > 0 {
+                        format!("{who}. {text}")
+                    } else {
+                        format!("No friends joined yet. {text}")
+                    }
+                })}
+            </p>
+            {move || match invite() {
+                None => view! { <p class="muted">"Creating your invite link…"</p> }.into_any(),
+                Some(link) => {
+                    let poster = link.poster_path.clone();
+                    let poster_dl = link.poster_path.clone();
+                    view! {
+                        <label class="field">
+                            <span>"Your invite link"</span>
+                            <input class="invite-url" type="text" readonly value=link.url.clone() aria-label="Your invite link"
+                                on:focus=|ev| { let _ = event_target::<leptos::web_sys::HtmlInputElement>(&ev).select(); }/>
+                        </label>
+                        <div class="share-actions">
+                            <button type="button" class="btn btn-primary" on:click=share.clone()>"Share"</button>
+                            <button type="button" class="btn" on:click=move |_| show_poster.set(true)>"Create poster"</button>
+                        </div>
+                        <Show when=move || show_poster.get()>
+                            <figure class="poster">
+                                <img src=poster.clone() alt="Invite poster with a QR code of your link" width="375" height="667"/>
+                                <figcaption>"Press and hold the poster to save it, then share it to Moments."</figcaption>
+                                <a class="btn" href=poster_dl.clone() download="invite-poster.png">"Download poster"</a>
+                            </figure>
+                        </Show>
+                    }.into_any()
+                }
+            }}
+            <form class="nickname-form" on:submit=save_nickname>
+                <label class="field">
+                    <span>"Your name on invites"</span>
+                    <input type="text" maxlength="24" required
+                        prop:value=move || nickname.get()
+                        on:input=move |ev| nickname.set(event_target_value(&ev))/>
+                </label>
+                <button type="submit" class="btn">"Save name"</button>
+            </form>
+            <p class="status" role="status" aria-live="polite">{move || status.get()}</p>
+        </section>
+    }
+}

@@ -1,0 +1,95 @@
+//! `/i/{code}`: a friend opens an invite link, sees who invited them, and joins with one tap.
+
+use leptos::{prelude::*, task::spawn_local};
+use leptos_router::hooks::{use_navigate, use_params_map};
+
+use crate::{
+    api::invites::{get_invite, join_invite},
+    components::{time::LocalTime, ErrorNotice, Loading},
+    model::InviteView,
+    pages::not_found::NotFound,
+};
+
+#[component]
+pub fn InvitePage() -> impl IntoView {
+    let params = use_params_map();
+    let code = move || params.read().get("code").unwrap_or_default();
+    let invite = LocalResource::new(move || get_invite(code()));
+    let retry = Callback::new(move |_| invite.refetch());
+    view! {
+        <header class="top-bar">
+            <a href="/" class="brand-link">"Live Shopping"</a>
+        </header>
+        <Suspense fallback=|| view! { <Loading label="Opening your invite…"/> }>
+            {move || Suspend::new(async move {
+                match invite.await {
+                    Ok(inv) => view! { <InviteCard invite=inv/> }.into_any(),
+                    Err(e) if e.is_not_found() => view! { <NotFound message=e.to_string()/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e on_retry=retry/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn InviteCard(invite: InviteView) -> impl IntoView {
+    let navigate = use_navigate();
+    let busy = RwSignal::new(false);
+    let message = RwSignal::new(None::<String>);
+    let error = RwSignal::new(None::<String>);
+    let session_href = format!("/s/{}", invite.session.id);
+    let code = invite.code.clone();
+    let join = {
+        let session_href = session_href.clone();
+        move |_| {
+            busy.set(true);
+            error.set(None);
+            let code = code.clone();
+            let navigate = navigate.clone();
+            let href = session_href.clone();
+            spawn_local(async move {
+                match join_invite(code).await {
+                    Ok(outcome) => {
+                        message.set(Some(outcome.message));
+                        navigate(&href, Default::default());
+                    }
+                    Err(e) => error.set(Some(e.to_string())),
+                }
+                busy.set(false);
+            });
+        }
+    };
+    let s = invite.session.clone();
+    view! {
+        <section class="invite" aria-labelledby="invite-title">
+            <p class="invite-from">{format!("{} invites you", invite.inviter_nickname)}</p>
+            <img class="session-cover" src=s.cover_url.clone() alt="" width="800" height="450"/>
+            <div class="session-head">
+                <h1 id="invite-title">{s.title.clone()}</h1>
+                <p class="session-host">"Host: " <strong>{s.host_name.clone()}</strong></p>
+                <p class="session-start">"Starts " <LocalTime ms=s.scheduled_start_ms/></p>
+                <p class="invite-offer">{format!("Join through this invite and you both get {}% off the products presented live.", invite.percent_off)}</p>
+                {if invite.is_own {
+                    view! {
+                        <p class="notice">"This is your own invite link. Share it with friends: each one who joins unlocks your discount."</p>
+                        <a class="btn" href=session_href.clone()>"Back to the session"</a>
+                    }.into_any()
+                } else if invite.joined {
+                    view! {
+                        <p class="reserved-ok" role="status">"✓ You joined through this invite"</p>
+                        <a class="btn btn-primary" href=session_href.clone()>"Go to the session"</a>
+                    }.into_any()
+                } else {
+                    view! {
+                        <button type="button" class="btn btn-primary btn-block" on:click=join disabled=move || busy.get()>
+                            {format!("Join {}'s invite", invite.inviter_nickname)}
+                        </button>
+                    }.into_any()
+                }}
+                {move || message.get().map(|m| view! { <p role="status">{m}</p> })}
+                {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            </div>
+        </section>
+    }
+}

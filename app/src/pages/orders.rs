@@ -1,0 +1,69 @@
+//! `/orders`: the shopper's orders, with full price, discount and what was paid per line.
+
+use leptos::prelude::*;
+
+use crate::{
+    api::orders::my_orders,
+    components::{time::LocalTime, ErrorNotice, Loading},
+    model::OrderView,
+};
+
+#[component]
+pub fn OrdersPage() -> impl IntoView {
+    let orders = LocalResource::new(my_orders);
+    let retry = Callback::new(move |_| orders.refetch());
+    view! {
+        <header class="top-bar">
+            <a href="/" class="back" aria-label="Back to all sessions">"‹"</a>
+            <h1 class="top-bar-title">"My orders"</h1>
+        </header>
+        <section class="orders">
+            <Suspense fallback=|| view! { <Loading label="Loading your orders…"/> }>
+                {move || Suspend::new(async move {
+                    match orders.await {
+                        Ok(list) if list.is_empty() => view! { <p class="empty">"No orders yet. Buy during a live session to see them here."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <ul class="order-list">{list.into_iter().map(|o| view! { <OrderCard order=o/> }).collect_view()}</ul>
+                        }.into_any(),
+                        Err(e) => view! { <ErrorNotice error=e on_retry=retry/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn OrderCard(order: OrderView) -> impl IntoView {
+    let demo = order.payment_provider == "demo";
+    view! {
+        <li class="order" data-order-id=order.id>
+            <div class="order-head">
+                <strong>{format!("Order #{}", order.id)}</strong>
+                <span class=format!("badge badge-{}", order.status.as_str())>{order.status.label()}</span>
+            </div>
+            <p class="muted small">{order.session_title.clone()} " · " <LocalTime ms=order.created_at_ms/>
+                {demo.then(|| " · demo payment")}</p>
+            <ul class="order-lines">
+                {order.lines.into_iter().map(|l| view! {
+                    <li class="order-line">
+                        <img src=l.image_url alt="" width="48" height="48" loading="lazy"/>
+                        <div>
+                            <p class="order-line-name">{format!("{} × {}", l.product_name, l.quantity)}</p>
+                            <p class="muted small">{l.rule}</p>
+                        </div>
+                        <div class="order-line-amounts">
+                            {(l.discount.0 > 0).then(|| view! { <s class="price-was">{l.full_amount.to_string()}</s> })}
+                            <span class="price">{l.paid.to_string()}</span>
+                        </div>
+                    </li>
+                }).collect_view()}
+            </ul>
+            <dl class="order-totals">
+                <dt>"Full price"</dt><dd class="order-full">{order.full_amount.to_string()}</dd>
+                <dt>"Discount"</dt><dd class="order-discount">{format!("-{}", order.discount)}</dd>
+                <dt>"Paid"</dt><dd class="order-paid">{order.paid.to_string()}</dd>
+            </dl>
+        </li>
+    }
+}

@@ -1,0 +1,292 @@
+//! What chat apps and WeChat see when a link is shared: the HTML shell with Open Graph tags
+//! for `/i/{code}` and `/s/{id}`, and the invite poster PNG.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use axum::{
+    body::Body,
+    extract::{Path, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
+
+use app::{
+    backend::repo::{catalog, shopping},
+    error::AppError,
+};
+
+use crate::{
+    assets,
+    poster::{PosterData, PosterRenderer},
+    security::error_response,
+    ServerState,
+};
+
+/// Open Graph / Twitter card fields for a page.
+pub struct Meta {
+    pub title: String,
+    pub description: String,
+    /// Absolute URL.
+    pub image: String,
+    /// Absolute URL.
+    pub url: String,
+}
+
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The built `index.html` with the page's title and meta tags in place of the default title.
+pub fn with_meta(index_html: &str, meta: &Meta) -> String {
+    let t = escape_html(&meta.title);
+    let d = escape_html(&meta.description);
+    let i = escape_html(&meta.image);
+    let u = escape_html(&meta.url);
+    let tags = format!(
+        "<title>{t}</title>\n  <meta property=\"og:type\" content=\"website\">\n  \
+         <meta property=\"og:title\" content=\"{t}\">\n  <meta property=\"og:description\" content=\"{d}\">\n  \
+         <meta property=\"og:image\" content=\"{i}\">\n  <meta property=\"og:url\" content=\"{u}\">\n  \
+         <meta name=\"twitter:card\" content=\"summary_large_image\">\n  <meta name=\"description\" content=\"{d}\">"
+    );
+    match (index_html.find("<title>"), index_html.find("</title>")) {
+        (Some(a), Some(b)) if b > a => format!(
+            "{}{}{}",
+            &index_html[..a],
+            tags,
+            &index_html[b + "</title>".len()..]
+        ),
+        _ => index_html.replacen("</head>", &format!("{tags}\n</head>"), 1),
+    }
+}
+
+/// The app shell (`index.html`), optionally with meta tags, with the given status.
+pub fn shell(
+    state: &ServerState,
+    meta: Option<&Meta>,
+    status: StatusCode,
+    head_only: bool,
+) -> Response {
+    let Some(html) = state.assets.index_html() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The web client has not been built. Run ./scripts/run.sh to build and start the app.",
+        )
+            .into_response();
+    };
+    let body = match meta {
+        Some(m) => with_meta(html, m),
+        None => html.to_owned(),
+    };
+    let mut res = if head_only {
+        Response::new(Body::empty())
+    } else {
+        Response::new(Body::from(body))
+    };
+    *res.status_mut() = status;
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(assets::REVALIDATE),
+    );
+    res
+}
+
+/// `GET /i/{code}`: the invite page, with a preview card naming the inviter and session.
+/// Unknown codes still get the app (which explains), with status 404.
+pub async fn invite_page(State(state): State<ServerState>, Path(code): Path<String>) -> Response {
+    let db = &state.app.db;
+    let base = &state.app.settings.public_url;
+    let found = match shopping::invite_by_code(db, &code).await {
+        Ok(inv) => catalog::session_summary(db, inv.session_id)
+            .await
+            .map(|s| (inv, s)),
+        Err(e) => Err(e),
+    };
+    match found {
+        Ok((inv, session)) => {
+            let percent = shopping::policy(db, session.id)
+                .await
+                .map(|p| p.percent_off)
+                .unwrap_or(50);
+            let meta = Meta {
+                title: format!("{} invites you: {}", inv.inviter_nickname, session.title),
+                description: format!(
+                    "Join {}'s live session with {} and you both get {percent}% off the products presented live.",
+                    session.host_name, inv.inviter_nickname
+                ),
+                image: format!("{base}/i/{}/poster.png", inv.code),
+                url: format!("{base}/i/{}", inv.code),
+            };
+            shell(&state, Some(&meta), StatusCode::OK, false)
+        }
+        Err(e) if e.is_not_found() => shell(&state, None, StatusCode::NOT_FOUND, false),
+        Err(_) => shell(&state, None, StatusCode::OK, false),
+    }
+}
+
+/// `GET /s/{id}`: the session page, with its cover as the preview image.
+pub async fn session_page(State(state): State<ServerState>, Path(id): Path<String>) -> Response {
+    let base = &state.app.settings.public_url;
+    let Ok(id) = id.parse::<i64>() else {
+        return shell(&state, None, StatusCode::NOT_FOUND, false);
+    };
+    match catalog::session_summary(&state.app.db, id).await {
+        Ok(s) => {
+            let meta = Meta {
+                title: s.title.clone(),
+                description: format!(
+                    "Live shopping with {}: {} products. Reserve a seat and invite friends.",
+                    s.host_name, s.product_count
+                ),
+                image: format!("{base}{}", s.cover_url),
+                url: format!("{base}/s/{}", s.id),
+            };
+            shell(&state, Some(&meta), StatusCode::OK, false)
+        }
+        Err(e) if e.is_not_found() => shell(&state, None, StatusCode::NOT_FOUND, false),
+        Err(_) => shell(&state, None, StatusCode::OK, false),
+    }
+}
+
+/// Rendered posters, keyed by a hash of everything drawn on them (so a nickname change makes
+/// a new poster). Bounded: cleared when full.
+#[derive(Default)]
+pub struct PosterCache {
+    entries: Mutex<HashMap<String, Arc<[u8]>>>,
+}
+
+const POSTER_CACHE_MAX: usize = 512;
+
+impl PosterCache {
+    fn get(&self, key: &str) -> Option<Arc<[u8]>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .cloned()
+    }
+    fn put(&self, key: String, png: Arc<[u8]>) {
+        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= POSTER_CACHE_MAX {
+            map.clear();
+        }
+        map.insert(key, png);
+    }
+}
+
+/// `GET /i/{code}/poster.png`: the shareable poster for an invite.
+pub async fn poster_png(
+    State(state): State<ServerState>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match render_poster(&state, &code).await {
+        Ok((png, etag)) => {
+            if headers
+                .get(header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok())
+                == Some(etag.as_str())
+            {
+                return StatusCode::NOT_MODIFIED.into_response();
+            }
+            let mut res = Response::new(Body::from(png.to_vec()));
+            let h = res.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
+            // Revalidate: the inviter may rename themselves; the ETag makes that cheap.
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=300"),
+            );
+            if let Ok(v) = HeaderValue::from_str(&etag) {
+                h.insert(header::ETAG, v);
+            }
+            res
+        }
+        Err(e) => error_response(&e),
+    }
+}
+
+async fn render_poster(state: &ServerState, code: &str) -> Result<(Arc<[u8]>, String), AppError> {
+    let db = &state.app.db;
+    let invite = shopping::invite_by_code(db, code).await?;
+    let session = catalog::session_summary(db, invite.session_id).await?;
+    let data = PosterData {
+        title: session.title,
+        host_name: session.host_name,
+        starts_at_ms: session.scheduled_start_ms,
+        inviter_nickname: invite.inviter_nickname,
+        invite_url: format!("{}/i/{}", state.app.settings.public_url, invite.code),
+        cover: state
+            .assets
+            .get(&session.cover_url)
+            .map(|a| a.bytes().to_vec()),
+    };
+    let key = app::backend::crypto::sha256_hex(&format!(
+        "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
+        data.title,
+        data.host_name,
+        data.starts_at_ms,
+        data.inviter_nickname,
+        data.invite_url,
+        session.cover_url
+    ));
+    let etag = format!("\"{}\"", &key[..24]);
+    if let Some(png) = state.posters.get(&key) {
+        return Ok((png, etag));
+    }
+    let renderer: Arc<PosterRenderer> = state.poster_renderer.clone();
+    let png = tokio::task::spawn_blocking(move || renderer.render_png(&data))
+        .await
+        .map_err(|_| AppError::Internal)?
+        .map_err(|e| {
+            tracing::error!(error = %e, "poster rendering failed");
+            AppError::Internal
+        })?;
+    let png: Arc<[u8]> = png.into();
+    state.posters.put(key, png.clone());
+    Ok((png, etag))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meta_tags_replace_the_title_and_are_escaped() {
+        let html = "<html><head><title>Live Shopping</title></head><body></body></html>";
+        let meta = Meta {
+            title: "Lin <script>alert(1)</script> invites you".into(),
+            description: "\"quoted\" & more".into(),
+            image: "https://x/i/abc/poster.png".into(),
+            url: "https://x/i/abc".into(),
+        };
+        let out = with_meta(html, &meta);
+        assert!(
+            out.contains("<title>Lin &lt;script&gt;alert(1)&lt;/script&gt; invites you</title>")
+        );
+        assert!(out.contains(
+            "<meta property=\"og:description\" content=\"&quot;quoted&quot; &amp; more\">"
+        ));
+        assert!(out.contains("og:image\" content=\"https://x/i/abc/poster.png\""));
+        assert!(!out.contains("<script>"));
+        assert_eq!(out.matches("<title>").count(), 1);
+    }
+}
