@@ -73,7 +73,7 @@ def main():
 <rect x="60" y="60" width="210" height="44" rx="22" fill="#fff" opacity=".9"/><text x="165" y="90" text-anchor="middle" font-family="sans-serif" font-size="22" font-weight="800" fill="#e53935">LIVE SHOPPING</text>
 <text x="60" y="200" font-family="sans-serif" font-size="54" font-weight="800" fill="#fff">Xiaoxiaobao</text>
 <text x="60" y="262" font-family="sans-serif" font-size="54" font-weight="800" fill="#fff">Mama live</text>
-<text x="60" y="320" font-family="sans-serif" font-size="28" fill="#fff">with Sun Jing · 16 family favourites</text>
+<text x="60" y="320" font-family="sans-serif" font-size="26" fill="#fff">with Sun Jing · 16 favourites</text>
 <text x="60" y="370" font-family="sans-serif" font-size="28" font-weight="700" fill="#fff">Invite a friend: both get 50% off</text>
 </svg>
 ''')

@@ -177,7 +177,15 @@ async fn empty_database_lists_nothing(b: Backend) {
 
 async fn spa_fallback_and_security_headers(b: Backend) {
     let Some(app) = spawn(b).await else { return };
-    let res = app.get("/s/123").await;
+    // An unknown session still gets the app shell (which explains), with status 404.
+    let missing = app.get("/s/987654").await;
+    assert_eq!(missing.status(), 404);
+    assert!(missing
+        .text()
+        .await
+        .expect("body")
+        .contains("<div id=\"app\">"));
+    let res = app.get("/orders").await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["cache-control"], "no-cache");
     let csp = res.headers()["content-security-policy"]

@@ -25,6 +25,7 @@ pub fn BuyPanel(
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     let result = RwSignal::new(None::<OrderView>);
+    #[cfg_attr(not(feature = "csr"), allow(unused_variables))] // only read by client-side handlers
     let max = purchase_limit.min(offer.stock).max(1);
     let sold_out = offer.stock == 0;
     let product_id = offer.product_id;

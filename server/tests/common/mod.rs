@@ -168,3 +168,151 @@ macro_rules! both_databases {
         }
     };
 }
+
+/// A browser-like client: its own cookie jar, so it is one shopper (or host).
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: String,
+}
+
+impl Client {
+    pub fn new(app: &TestApp) -> Client {
+        Client {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .build()
+                .expect("client"),
+            base: format!("http://{}", app.addr),
+        }
+    }
+
+    /// POSTs a server function with form arguments; returns (status, JSON body).
+    pub async fn call(&self, endpoint: &str, form: &[(&str, String)]) -> (u16, serde_json::Value) {
+        let res = self
+            .http
+            .post(format!("{}/api/{endpoint}", self.base))
+            .form(form)
+            .send()
+            .await
+            .expect("request");
+        let status = res.status().as_u16();
+        let body = res.json().await.unwrap_or(serde_json::Value::Null);
+        (status, body)
+    }
+
+    pub async fn get(&self, path_and_query: &str) -> (u16, serde_json::Value) {
+        let res = self
+            .http
+            .get(format!("{}{path_and_query}", self.base))
+            .send()
+            .await
+            .expect("request");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn me(&self) -> serde_json::Value {
+        let (s, v) = self.call("me", &[]).await;
+        assert_eq!(s, 200, "{v}");
+        v
+    }
+
+    pub async fn reserve(&self, session_id: i64) -> (u16, serde_json::Value) {
+        self.call(
+            "sessions/reserve",
+            &[("session_id", session_id.to_string())],
+        )
+        .await
+    }
+
+    pub async fn viewer(&self, session_id: i64) -> serde_json::Value {
+        let (s, v) = self
+            .get(&format!("/api/sessions/viewer?session_id={session_id}"))
+            .await;
+        assert_eq!(s, 200, "{v}");
+        v
+    }
+
+    pub async fn create_invite(&self, session_id: i64) -> (u16, serde_json::Value) {
+        self.call("invites/create", &[("session_id", session_id.to_string())])
+            .await
+    }
+
+    pub async fn join(&self, code: &str) -> (u16, serde_json::Value) {
+        self.call("invites/join", &[("code", code.to_string())])
+            .await
+    }
+
+    pub async fn order(
+        &self,
+        session_id: i64,
+        product_id: i64,
+        qty: i64,
+        key: &str,
+    ) -> (u16, serde_json::Value) {
+        self.call(
+            "orders/place",
+            &[
+                ("session_id", session_id.to_string()),
+                ("product_id", product_id.to_string()),
+                ("quantity", qty.to_string()),
+                ("idempotency_key", key.to_string()),
+            ],
+        )
+        .await
+    }
+
+    pub async fn sign_in_host(&self, email: &str, password: &str) {
+        let (s, v) = self
+            .call(
+                "host/sign_in",
+                &[("email", email.into()), ("password", password.into())],
+            )
+            .await;
+        assert_eq!(s, 200, "host sign-in: {v}");
+    }
+}
+
+/// The demo session's id and its products' ids (in presentation order).
+pub async fn demo_session(app: &TestApp) -> (i64, Vec<i64>) {
+    let c = Client::new(app);
+    let (_, list) = c.get("/api/sessions/list").await;
+    let id = list[0]["id"].as_i64().expect("demo session");
+    let (_, s) = c.get(&format!("/api/sessions/get?id={id}")).await;
+    let products = s["products"]
+        .as_array()
+        .expect("products")
+        .iter()
+        .map(|p| p["id"].as_i64().expect("id"))
+        .collect();
+    (id, products)
+}
+
+/// The demo host, signed in.
+pub async fn demo_host(app: &TestApp) -> Client {
+    let h = Client::new(app);
+    h.sign_in_host(
+        server::demo::DEMO_HOST_EMAIL,
+        server::demo::DEMO_HOST_PASSWORD,
+    )
+    .await;
+    h
+}
+
+/// Direct database access for arranging facts and checking that nothing was written.
+pub async fn db(app: &TestApp) -> app::backend::Db {
+    app::backend::Db::connect(&app.database_url)
+        .await
+        .expect("test db")
+}
+
+pub async fn scalar(db: &app::backend::Db, sql: &str) -> i64 {
+    sqlx::query_scalar::<_, i64>(sql)
+        .fetch_one(db.pool())
+        .await
+        .expect(sql)
+}
+
+pub async fn exec(db: &app::backend::Db, sql: &str) {
+    sqlx::query(sql).execute(db.pool()).await.expect(sql);
+}
