@@ -1,0 +1,245 @@
+//! Load generators. Each scenario drives a running server over HTTP exactly as browsers do
+//! (cookies, form-encoded server-function calls) and prints one JSON line of results.
+//!
+//!   loadgen checkout --url http://127.0.0.1:3000 --buyers 1000 --concurrency 200
+//!
+//! `checkout`: the demo host goes live and presents a product; `--buyers` shoppers join
+//! through one invite (set-up, not timed), then all try to buy one unit of that product at
+//! once, `--concurrency` requests in flight. Reports throughput, latency percentiles, how many
+//! orders succeeded and were refused as sold out, and checks that exactly the stock was sold.
+//! The server must run with the demo data and `APP_RATE_LIMIT_SCALE` raised (one IP).
+
+use std::time::{Duration, Instant};
+
+use futures::{stream, StreamExt};
+use serde_json::Value;
+
+struct Args {
+    url: String,
+    buyers: usize,
+    concurrency: usize,
+    product_index: usize,
+}
+
+fn parse_args() -> Result<(String, Args), String> {
+    let mut it = std::env::args().skip(1);
+    let scenario = it
+        .next()
+        .ok_or("usage: loadgen checkout [--url U] [--buyers N] [--concurrency C] [--product I]")?;
+    let mut args = Args {
+        url: "http://127.0.0.1:3000".into(),
+        buyers: 1000,
+        concurrency: 200,
+        product_index: 10,
+    };
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or(format!("{flag} needs a value"))?;
+        let num = || {
+            value
+                .parse::<usize>()
+                .map_err(|_| format!("{flag}: expected a number, got {value}"))
+        };
+        match flag.as_str() {
+            "--url" => args.url = value.trim_end_matches('/').to_string(),
+            "--buyers" => args.buyers = num()?,
+            "--concurrency" => args.concurrency = num()?.max(1),
+            "--product" => args.product_index = num()?,
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    Ok((scenario, args))
+}
+
+struct Session {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Session {
+    fn new(base: &str) -> Result<Session, String> {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .pool_max_idle_per_host(4)
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Session {
+            http,
+            base: base.to_string(),
+        })
+    }
+
+    async fn call(&self, endpoint: &str, form: &[(&str, String)]) -> Result<(u16, Value), String> {
+        let res = self
+            .http
+            .post(format!("{}/api/{endpoint}", self.base))
+            .form(form)
+            .send()
+            .await
+            .map_err(|e| format!("{endpoint}: {e}"))?;
+        let status = res.status().as_u16();
+        Ok((status, res.json().await.unwrap_or(Value::Null)))
+    }
+
+    async fn get(&self, path: &str) -> Result<Value, String> {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        res.json().await.map_err(|e| e.to_string())
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)].as_secs_f64() * 1000.0
+}
+
+async fn checkout(args: Args) -> Result<Value, String> {
+    let host = Session::new(&args.url)?;
+    let list = host.get("/api/sessions/list").await?;
+    let sid = list[0]["id"]
+        .as_i64()
+        .ok_or("no session: start the server with APP_DEMO_DATA=true")?;
+    let detail = host.get(&format!("/api/sessions/get?id={sid}")).await?;
+    let product = &detail["products"][args.product_index];
+    let pid = product["id"].as_i64().ok_or("no such product index")?;
+    let stock = product["stock"].as_i64().ok_or("no stock")?;
+    let (s, v) = host
+        .call(
+            "host/sign_in",
+            &[
+                ("email", "sunjing@demo.live".into()),
+                ("password", "xiaoxiaobao-demo".into()),
+            ],
+        )
+        .await?;
+    if s != 200 {
+        return Err(format!("host sign-in failed: {s} {v}"));
+    }
+    host.call("studio/go_live", &[("session_id", sid.to_string())])
+        .await?;
+    let (s, v) = host
+        .call("studio/present", &[("product_id", pid.to_string())])
+        .await?;
+    if s != 200 {
+        return Err(format!("present failed: {s} {v}"));
+    }
+
+    // Set-up (not timed): an inviter, and buyers who joined through the invite.
+    let inviter = Session::new(&args.url)?;
+    inviter
+        .call("sessions/reserve", &[("session_id", sid.to_string())])
+        .await?;
+    let (_, inv) = inviter
+        .call("invites/create", &[("session_id", sid.to_string())])
+        .await?;
+    let code = inv["code"]
+        .as_str()
+        .ok_or(format!("no invite: {inv}"))?
+        .to_string();
+    let buyers: Vec<Session> = stream::iter(0..args.buyers)
+        .map(|_| {
+            let code = code.clone();
+            let url = args.url.clone();
+            async move {
+                let b = Session::new(&url)?;
+                let (s, v) = b.call("invites/join", &[("code", code)]).await?;
+                if s == 200 {
+                    Ok(b)
+                } else {
+                    Err(format!("join failed: {s} {v}"))
+                }
+            }
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<Result<Session, String>>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+
+    // The timed part: everyone buys at once.
+    let started = Instant::now();
+    let results: Vec<(u16, Duration, bool)> = stream::iter(buyers.iter().enumerate())
+        .map(|(i, b)| {
+            let form = [
+                ("session_id", sid.to_string()),
+                ("product_id", pid.to_string()),
+                ("quantity", "1".to_string()),
+                ("idempotency_key", format!("bench-{i:08}")),
+            ];
+            async move {
+                let t = Instant::now();
+                match b.call("orders/place", &form).await {
+                    Ok((s, v)) => (
+                        s,
+                        t.elapsed(),
+                        s == 200 && v["discount"].as_i64().unwrap_or(0) > 0,
+                    ),
+                    Err(_) => (0, t.elapsed(), false),
+                }
+            }
+        })
+        .buffer_unordered(args.concurrency)
+        .collect()
+        .await;
+    let wall = started.elapsed();
+
+    let mut latencies: Vec<Duration> = results.iter().map(|r| r.1).collect();
+    latencies.sort();
+    let ok = results.iter().filter(|r| r.0 == 200).count();
+    let discounted = results.iter().filter(|r| r.2).count();
+    let sold_out = results.iter().filter(|r| r.0 == 409).count();
+    let errors = results.len() - ok - sold_out;
+    let after = host.get(&format!("/api/sessions/get?id={sid}")).await?;
+    let stock_after = after["products"][args.product_index]["stock"]
+        .as_i64()
+        .unwrap_or(-1);
+    let expected_ok = (args.buyers as i64).min(stock) as usize;
+    Ok(serde_json::json!({
+        "scenario": "checkout",
+        "buyers": args.buyers,
+        "concurrency": args.concurrency,
+        "stock_before": stock,
+        "stock_after": stock_after,
+        "orders_ok": ok,
+        "orders_discounted": discounted,
+        "sold_out": sold_out,
+        "errors": errors,
+        "consistent": ok == expected_ok && stock_after == stock - ok as i64 && discounted == ok,
+        "wall_s": (wall.as_secs_f64() * 1000.0).round() / 1000.0,
+        "requests_per_s": (results.len() as f64 / wall.as_secs_f64()).round(),
+        "latency_ms": {
+            "p50": (percentile(&latencies, 0.50) * 10.0).round() / 10.0,
+            "p99": (percentile(&latencies, 0.99) * 10.0).round() / 10.0,
+            "max": (percentile(&latencies, 1.0) * 10.0).round() / 10.0,
+        }
+    }))
+}
+
+#[tokio::main]
+async fn main() {
+    let (scenario, args) = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let result = match scenario.as_str() {
+        "checkout" => checkout(args).await,
+        other => Err(format!("unknown scenario {other}; known: checkout")),
+    };
+    match result {
+        Ok(v) => println!("{v}"),
+        Err(e) => {
+            eprintln!("loadgen: {e}");
+            std::process::exit(1);
+        }
+    }
+}
