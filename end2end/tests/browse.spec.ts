@@ -48,7 +48,7 @@ test('the page is served with security headers and a hashed, cached client', asy
   expect(res.headers()['content-security-policy']).toContain("frame-ancestors 'self'");
   expect(res.headers()['cache-control']).toBe('no-cache');
   const html = await res.text();
-  const wasm = html.match(/\/app-[0-9a-f]{16}_bg\.wasm/);
+  const wasm = html.match(/\/app-[0-9a-f]{12,16}_bg\.wasm/);
   expect(wasm).not.toBeNull();
   const w = await request.get(wasm![0], { headers: { 'accept-encoding': 'br' } });
   expect(w.headers()['cache-control']).toContain('immutable');

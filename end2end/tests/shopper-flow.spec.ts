@@ -36,17 +36,39 @@ async function getSession(request: APIRequestContext, id: number): Promise<Sessi
   return res.json();
 }
 
-/** Buys one unit of the product on a live session page and returns the order's text. */
-async function buyOne(page: Page, expectedPaid: string) {
+/** The session page's next poll of the viewer state (it refreshes every 4 s). */
+function nextPoll(page: Page) {
+  return page.waitForResponse((r) => r.url().includes('/api/sessions/viewer') && r.ok(), { timeout: 10_000 });
+}
+
+/** Buys one unit of the product on a live session page; checks the confirmation shows `paid`. */
+async function buyOne(page: Page, paid: string, note: string) {
   const product = page.locator('li.product').filter({ has: page.getByRole('heading', { name: PRODUCT }) });
   await product.getByRole('button', { name: `Buy ${PRODUCT}` }).click();
   const sheet = product.getByRole('group', { name: 'Choose quantity and pay' });
   await expect(sheet).toBeVisible();
-  await expect(sheet.getByLabel('Quantity')).toHaveText('1');
+  await expect(sheet).toContainText(note);
+  // The quantity stepper: 1 to the purchase limit.
+  const qty = sheet.getByLabel('Quantity');
+  await expect(qty).toHaveText('1');
+  await expect(sheet.getByRole('button', { name: 'Fewer' })).toBeDisabled();
+  await sheet.getByRole('button', { name: 'More' }).click();
+  await expect(qty).toHaveText('2');
+  await sheet.getByRole('button', { name: 'Fewer' }).click();
+  await expect(qty).toHaveText('1');
+  // The page keeps polling; an open sheet must survive a refresh.
+  await nextPoll(page);
+  await expect(sheet).toBeVisible();
+  await expect(qty).toHaveText('1');
   await sheet.getByRole('button', { name: 'Pay now' }).click();
-  const ok = product.getByText(/^Order #\d+ paid: /);
-  await expect(ok).toContainText(`paid: ${expectedPaid}`);
-  return ok.textContent();
+  const ok = product.getByRole('status').filter({ hasText: /^Order #\d+ paid: / });
+  await expect(ok).toContainText(`paid: ${paid}`);
+  await expect(sheet).toBeHidden();
+  await expect(product.getByText('You bought 1')).toBeVisible();
+  // The confirmation stays after the refresh that follows the payment and the next poll.
+  await nextPoll(page);
+  await expect(ok).toContainText(`paid: ${paid}`);
+  await expect(ok.getByRole('link', { name: 'My orders' })).toHaveAttribute('href', '/orders');
 }
 
 /** "My orders": the order for the product, with what was paid and the discount line. */
@@ -67,9 +89,11 @@ test('shopper flow: reserve, invite a friend, both buy at 50% off, a stranger pa
   browser,
   request,
 }, testInfo) => {
-  // The flow needs the phone viewport (the issue's target is WeChat's in-app browser), and both
-  // projects share one server and one database per run: the session can only go live once, so
-  // running the whole flow once, on the WeChat project, keeps it deterministic.
+  // Runs on the WeChat project only: the issue targets WeChat's in-app browser (390x844), and
+  // both projects share one server and database per run. The flow takes the demo session live
+  // for good, so running it under `desktop` too would make the session live before the
+  // `mobile-wechat` run of browse.spec.ts, which expects it upcoming. (The flow itself copes
+  // with a session that is already live: `--repeat-each 2` runs both branches.)
   test.skip(testInfo.project.name !== 'mobile-wechat', 'the shopper flow runs on the WeChat phone viewport');
   test.setTimeout(120_000);
 
@@ -91,8 +115,9 @@ test('shopper flow: reserve, invite a friend, both buy at 50% off, a stranger pa
   const product = before.products.find((p) => p.name === PRODUCT);
   expect(product, `${PRODUCT} is in the demo session`).toBeTruthy();
 
-  // --- Before reserving: no share panel, only the hint.
+  // --- Before reserving (once the viewer's state has loaded): no share panel, only the hint.
   const sharePanel = a.page.getByRole('region', { name: 'Invite friends, both get 50% off' });
+  await expect(a.page.getByRole('button', { name: before.status === 'scheduled' ? 'Reserve' : 'Join' })).toBeVisible();
   await expect(a.page.getByText(/^Reserve to invite friends/)).toBeVisible();
   await expect(sharePanel).toHaveCount(0);
 
@@ -103,7 +128,12 @@ test('shopper flow: reserve, invite a friend, both buy at 50% off, a stranger pa
     const count = box.getByText(/^\d+ reservations?$/);
     await expect(count).toBeVisible();
     const n = Number((await count.textContent())!.match(/^\d+/)![0]);
-    await expect(box.getByRole('link', { name: 'Add to calendar' })).toHaveAttribute('href', /\/calendar\.ics$/);
+    const calendar = box.getByRole('link', { name: 'Add to calendar' });
+    await expect(calendar).toHaveAttribute('href', /\/calendar\.ics$/);
+    const ics = await request.get((await calendar.getAttribute('href'))!);
+    expect(ics.status()).toBe(200);
+    expect(ics.headers()['content-type']).toContain('text/calendar');
+    expect(await ics.text()).toContain('BEGIN:VCALENDAR');
     await box.getByRole('button', { name: 'Reserve' }).click();
     await expect(box.getByText('✓ Reserved')).toBeVisible();
     await expect(box.getByRole('button', { name: 'Reserve' })).toHaveCount(0);
@@ -134,6 +164,10 @@ test('shopper flow: reserve, invite a friend, both buy at 50% off, a stranger pa
   await expect
     .poll(() => poster.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth), { timeout: 15_000 })
     .toBeGreaterThan(0);
+  // The poster (and the saved-name message) stay while the page polls.
+  await nextPoll(a.page);
+  await expect(poster).toBeVisible();
+  await expect(sharePanel.getByRole('status')).toHaveText(`Saved. Friends will see "${INVITER_NAME}".`);
   const download = sharePanel.getByRole('link', { name: 'Download poster' });
   await expect(download).toHaveAttribute('href', `/i/${inviteCode}/poster.png`);
   const png = await request.get(`/i/${inviteCode}/poster.png`);
@@ -182,7 +216,7 @@ test('shopper flow: reserve, invite a friend, both buy at 50% off, a stranger pa
     await expect(row.locator('.badge-discount')).toHaveText('50% off');
     await expect(row.locator('.price').first()).toHaveText(HALF);
     await expect(row.getByLabel(`was ${PRICE}`)).toHaveText(PRICE);
-    await buyOne(page, HALF);
+    await buyOne(page, HALF, `1 at ${HALF} (${HALF} off), more at ${PRICE} each`);
   }
 
   // --- C came without an invite: joins, sees no discount, pays full price.
@@ -194,7 +228,7 @@ test('shopper flow: reserve, invite a friend, both buy at 50% off, a stranger pa
   await expect(cRow.getByText('Explaining now')).toBeVisible();
   await expect(cRow.locator('.price')).toHaveText(PRICE);
   await expect(cRow.locator('.badge-discount')).toHaveCount(0);
-  await buyOne(c.page, PRICE);
+  await buyOne(c.page, PRICE, `${PRICE} each`);
 
   // --- "My orders" for each of them.
   await expectOrder(a.page, HALF, `-${HALF}`, /50% off: friends joined through your invite/);

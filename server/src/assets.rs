@@ -226,13 +226,15 @@ fn compressible(content_type: &str) -> bool {
         )
 }
 
-/// Trunk's hashed names look like `app-3f2a1b9c8d7e6f5a_bg.wasm` or `main-3f2a1b9c8d7e6f5a.css`.
+/// Trunk's hashed names look like `app-3f2a1b9c8d7e6f5a_bg.wasm` or `main-3f2a1b9c8d7e6f5a.css`:
+/// a 64-bit hash in hex without leading zeros, so usually 16 digits and sometimes fewer.
 fn is_content_hashed(path: &str) -> bool {
     let file = path.rsplit('/').next().unwrap_or(path);
     let stem = file.split('.').next().unwrap_or(file);
     let stem = stem.strip_suffix("_bg").unwrap_or(stem);
-    stem.rsplit_once('-')
-        .is_some_and(|(_, h)| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+    stem.rsplit_once('-').is_some_and(|(_, h)| {
+        (12..=16).contains(&h.len()) && h.bytes().all(|b| b.is_ascii_hexdigit())
+    })
 }
 
 fn cache_control(path: &str) -> &'static str {
@@ -258,6 +260,12 @@ mod tests {
         assert_eq!(cache_control("/app-3f2a1b9c8d7e6f5a_bg.wasm"), IMMUTABLE);
         assert_eq!(cache_control("/app-3f2a1b9c8d7e6f5a.js"), IMMUTABLE);
         assert_eq!(cache_control("/main-0123456789abcdef.css"), IMMUTABLE);
+        assert_eq!(
+            cache_control("/app-a5358c3155005aa_bg.wasm"),
+            IMMUTABLE,
+            "15 digits: leading zero dropped"
+        );
+        assert_eq!(cache_control("/public/icons/icon-192.png"), SHORT);
         assert_eq!(cache_control("/public/products/lipstick.svg"), SHORT);
         assert_eq!(cache_control("/public/baby-care-wipes.svg"), SHORT);
         assert_eq!(cache_control("/index.html"), REVALIDATE);

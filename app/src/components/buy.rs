@@ -13,7 +13,7 @@ use crate::{
 #[component]
 pub fn BuyPanel(
     session_id: i64,
-    offer: ProductOffer,
+    #[prop(into)] offer: Signal<ProductOffer>,
     #[prop(into)] product_name: String,
     purchase_limit: i64,
     #[prop(into)] payment_label: String,
@@ -25,10 +25,9 @@ pub fn BuyPanel(
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     let result = RwSignal::new(None::<OrderView>);
-    #[cfg_attr(not(feature = "csr"), allow(unused_variables))] // only read by client-side handlers
-    let max = purchase_limit.min(offer.stock).max(1);
-    let sold_out = offer.stock == 0;
-    let product_id = offer.product_id;
+    let max = move || offer.with(|o| purchase_limit.min(o.stock).max(1));
+    let sold_out = move || offer.with(|o| o.stock == 0);
+    let product_id = offer.with_untracked(|o| o.product_id);
 
     let pay = move |_| {
         if busy.get_untracked() {
@@ -53,21 +52,25 @@ pub fn BuyPanel(
         });
     };
 
-    let offer_note = if offer.discounted {
-        let saving = Fen(offer.price.0 - offer.your_price.0);
-        format!(
-            "1 at {} ({saving} off), more at {} each",
-            offer.your_price, offer.price
-        )
-    } else {
-        format!("{} each", offer.price)
+    let offer_note = move || {
+        offer.with(|o| {
+            if o.discounted {
+                let saving = Fen(o.price.0 - o.your_price.0);
+                format!(
+                    "1 at {} ({saving} off), more at {} each",
+                    o.your_price, o.price
+                )
+            } else {
+                format!("{} each", o.price)
+            }
+        })
     };
     let label = format!("Buy {product_name}");
     view! {
         <div class="buy">
             <button type="button" class="btn btn-primary btn-buy" aria-label=label disabled=sold_out
                 on:click=move |_| { open.update(|o| *o = !*o); result.set(None); }>
-                {if sold_out { "Sold out" } else { "Buy" }}
+                {move || if sold_out() { "Sold out" } else { "Buy" }}
             </button>
             <Show when=move || open.get()>
                 <div class="buy-sheet" role="group" aria-label="Choose quantity and pay">
@@ -75,10 +78,10 @@ pub fn BuyPanel(
                         <button type="button" class="btn" aria-label="Fewer" disabled=move || qty.get() <= 1
                             on:click=move |_| qty.update(|q| *q = (*q - 1).max(1))>"−"</button>
                         <output aria-live="polite" aria-label="Quantity">{move || qty.get()}</output>
-                        <button type="button" class="btn" aria-label="More" disabled=move || qty.get() >= max
-                            on:click=move |_| qty.update(|q| *q = (*q + 1).min(max))>"+"</button>
+                        <button type="button" class="btn" aria-label="More" disabled=move || { qty.get() >= max() }
+                            on:click=move |_| qty.update(|q| *q = (*q + 1).min(max()))>"+"</button>
                     </div>
-                    <p class="muted">{offer_note.clone()}</p>
+                    <p class="muted">{offer_note}</p>
                     <button type="button" class="btn btn-primary" on:click=pay disabled=move || busy.get()>
                         {move || if busy.get() { "Paying…" } else { "Pay now" }}
                     </button>

@@ -19,11 +19,11 @@ pub fn SharePanel(
     let show_poster = RwSignal::new(false);
     let minting = RwSignal::new(false);
     let session_id = move || viewer.with(|v| v.as_ref().map(|v| v.session_id));
-    let invite = move || viewer.with(|v| v.as_ref().and_then(|v| v.invite.clone()));
+    let invite = Memo::new(move |_| viewer.with(|v| v.as_ref().and_then(|v| v.invite.clone())));
 
     // Mint the personal link the first time the panel shows (the server refuses non-reservers).
     Effect::new(move |_| {
-        if invite().is_none() && !minting.get_untracked() {
+        if invite.with(Option::is_none) && !minting.get_untracked() {
             if let Some(id) = session_id() {
                 minting.set(true);
                 spawn_local(async move {
@@ -38,7 +38,7 @@ pub fn SharePanel(
     });
 
     let share = move |_| {
-        let Some(link) = invite() else { return };
+        let Some(link) = invite.get() else { return };
         let title = title.clone();
         spawn_local(async move {
             let text = format!("Join me at \"{title}\": we both get 50% off.");
@@ -91,7 +91,7 @@ pub fn SharePanel(
                     }
                 })}
             </p>
-            {move || match invite() {
+            {move || match invite.get() {
                 None => view! { <p class="muted">"Creating your invite link…"</p> }.into_any(),
                 Some(link) => {
                     let poster = link.poster_path.clone();

@@ -248,7 +248,9 @@ pub fn rule_text(code: &str, percent: i64) -> String {
         "joined_through_invite" => format!("{percent}% off: joined through a friend's invite"),
         "friends_joined" => format!("{percent}% off: friends joined through your invite"),
         "not_reserved" => "Full price: no reservation".to_string(),
-        "needs_friends" => "Full price: no friend has joined through your invite yet".to_string(),
+        "needs_friends" => {
+            "Full price: the discount needs a friend to join through your invite".to_string()
+        }
         "not_presented" => "Full price: not presented in the live session".to_string(),
         "discount_used" => "Full price: discount already used for this product".to_string(),
         _ => "Full price".to_string(),

@@ -74,11 +74,15 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
         on_cleanup(move || handle.clear());
     }
 
-    let status = move || {
+    // Memos: each poll sets `viewer`, but only a change of these may rebuild what depends on
+    // them (rebuilding the share panel would drop its local state: poster, status, name input).
+    let initial_status = session.status;
+    let status = Memo::new(move |_| {
         viewer
             .with(|v| v.as_ref().map(|v| v.status))
-            .unwrap_or(session.status)
-    };
+            .unwrap_or(initial_status)
+    });
+    let reserved = Memo::new(move |_| viewer.with(|v| v.as_ref().is_some_and(|v| v.reserved)));
     let count = session.products.len();
     let products = session.products.clone();
     let title = session.title.clone();
@@ -93,10 +97,13 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
             </header>
             <img class="session-cover" src=session.cover_url.clone() alt="" width="800" height="450"/>
             <div class="session-head">
-                {move || view! { <StatusBadge status=status()/> }}
+                {move || view! { <StatusBadge status=status.get()/> }}
                 <h1 id="session-title">{session.title.clone()}</h1>
                 <p class="session-host">"Host: " <strong>{session.host_name.clone()}</strong></p>
-                <p class="session-start">"Starts " <LocalTime ms=start/></p>
+                <p class="session-start">
+                    {move || match status.get() { SessionStatus::Scheduled => "Starts ", SessionStatus::Live => "Live now · scheduled for ", SessionStatus::Ended => "Scheduled for " }}
+                    <LocalTime ms=start/>
+                </p>
                 {(!session.description.is_empty()).then(|| view! { <p class="session-desc">{session.description.clone()}</p> })}
             </div>
 
@@ -104,9 +111,8 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
             {move || viewer_error.get().map(|e| view! { <p class="notice notice-error" role="alert">{e.to_string()}</p> })}
 
             {move || {
-                let reserved = viewer.with(|v| v.as_ref().is_some_and(|v| v.reserved));
-                let ended = status() == SessionStatus::Ended;
-                match (reserved, ended) {
+                let ended = status.get() == SessionStatus::Ended;
+                match (reserved.get(), ended) {
                     (true, false) => view! { <SharePanel viewer=viewer title=title.clone() refresh=refresh/> }.into_any(),
                     (false, false) => view! {
                         <p class="share-locked">"Reserve to invite friends: you and each friend who joins get 50% off."</p>
@@ -202,6 +208,18 @@ fn ProductRow(
         })
     };
     let explaining = move || offer().is_some_and(|(o, _)| o.explaining_now);
+    // The Buy panel is built once per live phase and follows the offer through a signal, so a
+    // poll (or the refresh after paying) keeps its sheet, quantity and order confirmation.
+    let buy_offer = Memo::new(move |_| {
+        viewer.with(|v| {
+            v.as_ref()
+                .and_then(|v| v.offers.iter().find(|o| o.product_id == id).cloned())
+        })
+    });
+    let can_buy = Memo::new(move |_| {
+        viewer.with(|v| v.as_ref().is_some_and(|v| v.status == SessionStatus::Live))
+            && buy_offer.with(Option::is_some)
+    });
     view! {
         <li class="product" class:explaining=explaining data-product-id=id>
             <img class="product-img" src=product.image_url.clone() alt="" loading="lazy" width="96" height="96"/>
@@ -213,7 +231,6 @@ fn ProductRow(
                 {move || match offer() {
                     Some((o, v)) => {
                         let stock = if o.stock == 0 { "Sold out".to_string() } else { format!("{} left", o.stock) };
-                        let live = v.status == SessionStatus::Live;
                         view! {
                             <p class="product-foot">
                                 {if o.discounted {
@@ -228,10 +245,6 @@ fn ProductRow(
                                 <span class="stock">{stock}</span>
                             </p>
                             {(o.bought_units > 0).then(|| view! { <p class="muted small">{format!("You bought {}", o.bought_units)}</p> })}
-                            {live.then(|| view! {
-                                <BuyPanel session_id=v.session_id offer=o.clone() product_name=name.clone()
-                                    purchase_limit=v.purchase_limit payment_label=v.payment_label.clone() on_done=refresh/>
-                            })}
                         }.into_any()
                     }
                     None => view! {
@@ -241,6 +254,15 @@ fn ProductRow(
                         </p>
                     }.into_any(),
                 }}
+                {move || can_buy.get().then(|| {
+                    let v = viewer.get_untracked()?;
+                    let initial = buy_offer.get_untracked()?;
+                    let offer = Signal::derive(move || buy_offer.get().unwrap_or_else(|| initial.clone()));
+                    Some(view! {
+                        <BuyPanel session_id=v.session_id offer=offer product_name=name.clone()
+                            purchase_limit=v.purchase_limit payment_label=v.payment_label.clone() on_done=refresh/>
+                    })
+                }).flatten()}
             </div>
         </li>
     }

@@ -40,6 +40,24 @@ struct SummaryRow {
     product_count: i64,
 }
 
+const SUMMARY_SELECT: &str = "SELECT s.id, s.title, h.display_name AS host_name, s.cover_url, s.status,
+        s.scheduled_start_ms, (SELECT COUNT(*) FROM products p WHERE p.session_id = s.id) AS product_count
+   FROM live_sessions s JOIN hosts h ON h.id = s.host_id";
+
+impl SummaryRow {
+    fn into_summary(self) -> Result<SessionSummary, AppError> {
+        Ok(SessionSummary {
+            id: self.id,
+            title: self.title,
+            host_name: self.host_name,
+            cover_url: self.cover_url,
+            status: parse_status(&self.status)?,
+            scheduled_start_ms: self.scheduled_start_ms,
+            product_count: self.product_count,
+        })
+    }
+}
+
 #[derive(FromRow)]
 struct SessionRow {
     id: i64,
@@ -88,30 +106,15 @@ fn parse_status(s: &str) -> Result<SessionStatus, AppError> {
 
 /// Live sessions first, then upcoming ones by start time. Ended sessions are not listed.
 pub async fn list_current_sessions(db: &Db) -> Result<Vec<SessionSummary>, AppError> {
-    let rows: Vec<SummaryRow> = sqlx::query_as(
-        "SELECT s.id, s.title, h.display_name AS host_name, s.cover_url, s.status,
-                s.scheduled_start_ms,
-                (SELECT COUNT(*) FROM products p WHERE p.session_id = s.id) AS product_count
-           FROM live_sessions s JOIN hosts h ON h.id = s.host_id
+    let rows: Vec<SummaryRow> = sqlx::query_as(&format!(
+        "{SUMMARY_SELECT}
           WHERE s.status IN ('live', 'scheduled')
           ORDER BY CASE s.status WHEN 'live' THEN 0 ELSE 1 END, s.scheduled_start_ms, s.id
-          LIMIT 100",
-    )
+          LIMIT 100"
+    ))
     .fetch_all(db.pool())
     .await?;
-    rows.into_iter()
-        .map(|r| {
-            Ok(SessionSummary {
-                id: r.id,
-                title: r.title,
-                host_name: r.host_name,
-                cover_url: r.cover_url,
-                status: parse_status(&r.status)?,
-                scheduled_start_ms: r.scheduled_start_ms,
-                product_count: r.product_count,
-            })
-        })
-        .collect()
+    rows.into_iter().map(SummaryRow::into_summary).collect()
 }
 
 /// The session page: the session, its host and its products in presentation order.
@@ -238,22 +241,10 @@ pub async fn keep_scheduled_start_ahead(
 
 /// One session's card (used by invite pages and previews).
 pub async fn session_summary(db: &Db, session_id: i64) -> Result<SessionSummary, AppError> {
-    let r: Option<SummaryRow> = sqlx::query_as(
-        "SELECT s.id, s.title, h.display_name AS host_name, s.cover_url, s.status, s.scheduled_start_ms,
-                (SELECT COUNT(*) FROM products p WHERE p.session_id = s.id) AS product_count
-           FROM live_sessions s JOIN hosts h ON h.id = s.host_id WHERE s.id = $1",
-    )
-    .bind(session_id)
-    .fetch_optional(db.pool())
-    .await?;
-    let r = r.ok_or_else(|| AppError::not_found("This live session does not exist."))?;
-    Ok(SessionSummary {
-        id: r.id,
-        title: r.title,
-        host_name: r.host_name,
-        cover_url: r.cover_url,
-        status: parse_status(&r.status)?,
-        scheduled_start_ms: r.scheduled_start_ms,
-        product_count: r.product_count,
-    })
+    let r: Option<SummaryRow> = sqlx::query_as(&format!("{SUMMARY_SELECT} WHERE s.id = $1"))
+        .bind(session_id)
+        .fetch_optional(db.pool())
+        .await?;
+    r.ok_or_else(|| AppError::not_found("This live session does not exist."))?
+        .into_summary()
 }
