@@ -77,6 +77,15 @@ def main():
 <text x="60" y="370" font-family="sans-serif" font-size="28" font-weight="700" fill="#fff">Invite a friend: both get 50% off</text>
 </svg>
 ''')
+    with open(os.path.join(ROOT, "covers", "default.svg"), "w") as f:
+        f.write('''<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 800 450" width="800" height="450" role="img" aria-label="Live session">
+<defs><linearGradient id="d" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="#ff3d6e"/><stop offset="1" stop-color="#ff9671"/></linearGradient></defs>
+<rect width="800" height="450" fill="url(#d)"/>
+<circle cx="400" cy="225" r="80" fill="#fff" opacity=".9"/><path d="M375 185 l70 40 l-70 40 z" fill="#ff3d6e"/>
+</svg>
+''')
+    with open(os.path.join(ROOT, "products", "default.svg"), "w") as f:
+        f.write(product_svg("Cosmetics", "pack", "New product"))
     icon = '''<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 512 512" width="512" height="512">
 <rect width="512" height="512" rx="112" fill="#ff3d6e"/>
 <path d="M176 150 l200 106 l-200 106 z" fill="#fff"/>

@@ -21,8 +21,12 @@ use leptos_router::{
 };
 
 use crate::pages::{
-    home::HomePage, invite::InvitePage, not_found::NotFoundPage, orders::OrdersPage,
+    home::HomePage,
+    invite::InvitePage,
+    not_found::NotFoundPage,
+    orders::OrdersPage,
     session::SessionPage,
+    studio::{session::StudioSessionPage, summary::StudioSummaryPage, StudioHome},
 };
 
 #[component]
@@ -35,6 +39,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/s/:id") view=SessionPage/>
                     <Route path=path!("/i/:code") view=InvitePage/>
                     <Route path=path!("/orders") view=OrdersPage/>
+                    <Route path=path!("/studio") view=StudioHome/>
+                    <Route path=path!("/studio/s/:id") view=StudioSessionPage/>
+                    <Route path=path!("/studio/s/:id/summary") view=StudioSummaryPage/>
                 </Routes>
             </main>
         </Router>

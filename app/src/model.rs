@@ -215,3 +215,112 @@ pub struct OrderView {
     pub discount: Fen,
     pub paid: Fen,
 }
+
+/// The signed-in host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostMe {
+    pub host_id: i64,
+    pub display_name: String,
+    pub email: String,
+}
+
+/// A session's discount policy as the studio edits it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyForm {
+    pub percent_off: i64,
+    pub friends_needed: i64,
+    pub units_per_shopper: i64,
+    /// Discounted units per product across all shoppers; `None` = unlimited.
+    pub units_cap: Option<i64>,
+    pub purchase_limit: i64,
+}
+
+impl Default for PolicyForm {
+    fn default() -> Self {
+        PolicyForm {
+            percent_off: 50,
+            friends_needed: 1,
+            units_per_shopper: 1,
+            units_cap: None,
+            purchase_limit: 5,
+        }
+    }
+}
+
+/// Create or edit a session (before it goes live).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionForm {
+    pub title: String,
+    pub description: String,
+    /// Unix epoch milliseconds.
+    pub scheduled_start_ms: i64,
+    pub policy: PolicyForm,
+}
+
+/// Create or edit a product. The price is typed in yuan ("129.90") and parsed by the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProductForm {
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    pub price: String,
+    pub stock: i64,
+    /// Required to change the price of a product that was already presented (audited).
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StudioProduct {
+    pub id: i64,
+    pub position: i64,
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    pub price: Fen,
+    pub stock: i64,
+    pub image_url: String,
+    pub presented: bool,
+}
+
+/// A session as its host sees it in the studio.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StudioSession {
+    pub id: i64,
+    pub title: String,
+    pub description: String,
+    pub cover_url: String,
+    pub status: SessionStatus,
+    pub scheduled_start_ms: i64,
+    pub current_product_id: Option<i64>,
+    pub policy: PolicyForm,
+    pub products: Vec<StudioProduct>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProductSales {
+    pub product_id: i64,
+    pub name: String,
+    pub presented: bool,
+    pub stock: i64,
+    pub units_sold: i64,
+    pub revenue: Fen,
+    pub discount: Fen,
+}
+
+/// Live figures for the host's dashboard and the after-session summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dashboard {
+    pub session_id: i64,
+    pub status: SessionStatus,
+    pub reservations: i64,
+    pub invites_created: i64,
+    pub friends_joined: i64,
+    /// Current live-room viewers; `None` until the live room reports them.
+    pub viewers: Option<i64>,
+    pub orders: i64,
+    pub units_sold: i64,
+    /// Gross merchandise value: what shoppers paid for paid orders.
+    pub gmv: Fen,
+    pub discount_given: Fen,
+    pub per_product: Vec<ProductSales>,
+}

@@ -28,6 +28,8 @@ pub struct Config {
     pub cookie_secret: Option<String>,
     /// `APP_RATE_LIMIT_SCALE`: multiplies every rate limit (load tests raise it). Default 1.
     pub rate_limit_scale: u32,
+    /// `APP_UPLOAD_DIR`: where uploaded images are kept. Default `data/uploads`.
+    pub upload_dir: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -54,6 +56,7 @@ const SETTINGS: &[(&str, &str)] = &[
     ("APP_SHUTDOWN_GRACE_SECS", "shutdown_grace_secs"),
     ("APP_COOKIE_SECRET", "cookie_secret"),
     ("APP_RATE_LIMIT_SCALE", "rate_limit_scale"),
+    ("APP_UPLOAD_DIR", "upload_dir"),
 ];
 
 impl Config {
@@ -166,7 +169,10 @@ impl Config {
                 )
             })?;
 
+        let upload_dir = PathBuf::from(get("upload_dir").unwrap_or_else(|| "data/uploads".into()));
+
         Ok(Config {
+            upload_dir,
             cookie_secret,
             rate_limit_scale,
             bind,

@@ -5,6 +5,7 @@ pub mod assets;
 pub mod calendar;
 pub mod config;
 pub mod demo;
+pub mod export;
 pub mod poster;
 pub mod security;
 pub mod share;
@@ -13,11 +14,12 @@ use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use axum::{
     body::Body,
+    extract::DefaultBodyLimit,
     extract::{Request, State},
     http::{Method, StatusCode},
     middleware,
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
     Json, Router,
 };
 use leptos::prelude::provide_context;
@@ -70,6 +72,13 @@ pub fn app(state: ServerState) -> Router {
             "/api/{*fn_name}",
             get(server_fn_handler).post(server_fn_handler),
         )
+        // Image uploads are the one large request body.
+        .route(
+            "/api/studio/upload",
+            post(server_fn_handler).layer(DefaultBodyLimit::max(
+                app::backend::uploads::MAX_UPLOAD_BYTES + 64 * 1024,
+            )),
+        )
         .layer(middleware::from_fn(security::api_error_status))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -81,6 +90,8 @@ pub fn app(state: ServerState) -> Router {
         .route("/s/{id}/calendar.ics", get(calendar::session_ics))
         .route("/i/{code}", get(share::invite_page))
         .route("/i/{code}/poster.png", get(share::poster_png))
+        .route("/media/{name}", get(export::media))
+        .route("/studio/s/{id}/orders.csv", get(export::orders_csv))
         .merge(api)
         .fallback(static_or_spa)
         .layer(middleware::from_fn_with_state(
@@ -160,6 +171,7 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
     let settings = Settings {
         public_url: config.public_url.clone(),
         secure_cookies: config.public_url.starts_with("https://"),
+        upload_dir: config.upload_dir.clone(),
     };
     Ok(ServerState {
         app: AppState {
@@ -251,23 +263,31 @@ impl Server {
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is called, not when
+/// the future is first polled, so a signal that arrives during start-up is not lost (the
+/// default action would kill the process without a graceful shutdown).
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let term = signal(SignalKind::terminate()).ok();
+        let int = signal(SignalKind::interrupt()).ok();
+        async move {
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! { () = wait(term) => {}, () = wait(int) => {} }
         }
-    };
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    {
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }

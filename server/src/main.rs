@@ -19,6 +19,7 @@ async fn main() {
         )
         .init();
 
+    let shutdown = shutdown_signal();
     let server = match Server::bind(config.clone()).await {
         Ok(s) => s,
         Err(e) => {
@@ -37,7 +38,7 @@ async fn main() {
             server::demo::DEMO_HOST_PASSWORD
         );
     }
-    if let Err(e) = server.run(shutdown_signal()).await {
+    if let Err(e) = server.run(shutdown).await {
         tracing::error!("server error: {e}");
         std::process::exit(1);
     }

@@ -192,6 +192,19 @@ impl PosterCache {
     }
 }
 
+/// The cover image's bytes: a shipped file from `dist/`, or an upload from the upload dir.
+async fn cover_bytes(state: &ServerState, url: &str) -> Option<Vec<u8>> {
+    match url.strip_prefix("/media/") {
+        Some(name) if app::backend::uploads::is_valid_name(name) => {
+            tokio::fs::read(state.app.settings.upload_dir.join(name))
+                .await
+                .ok()
+        }
+        Some(_) => None,
+        None => state.assets.get(url).map(|a| a.bytes().to_vec()),
+    }
+}
+
 /// `GET /i/{code}/poster.png`: the shareable poster for an invite.
 pub async fn poster_png(
     State(state): State<ServerState>,
@@ -234,10 +247,7 @@ async fn render_poster(state: &ServerState, code: &str) -> Result<(Arc<[u8]>, St
         starts_at_ms: session.scheduled_start_ms,
         inviter_nickname: invite.inviter_nickname,
         invite_url: format!("{}/i/{}", state.app.settings.public_url, invite.code),
-        cover: state
-            .assets
-            .get(&session.cover_url)
-            .map(|a| a.bytes().to_vec()),
+        cover: cover_bytes(state, &session.cover_url).await,
     };
     let key = app::backend::crypto::sha256_hex(&format!(
         "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",

@@ -1,22 +1,233 @@
-//! Host actions. Every function checks that the caller is signed in as the host who owns the
-//! session: anonymous callers get 401, shoppers and other hosts 403. (The studio UI arrives
-//! with the studio issue; these are its server side.)
+//! The host studio's server side. Every function first checks that the caller is signed in as
+//! a host (anonymous: 401, shopper: 403), then that they own the session (another host: 403),
+//! and only then looks at the arguments, so an unauthorised caller learns nothing and changes
+//! nothing.
 
 use leptos::prelude::*;
+use server_fn::codec::{GetUrl, Json, MultipartData, MultipartFormData};
 
-use crate::error::AppError;
+use crate::{
+    error::AppError,
+    model::{Dashboard, HostMe, ProductForm, SessionForm, SessionSummary, StudioSession},
+};
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use crate::{
+        backend::{
+            host_auth::{self, Host},
+            repo::studio,
+            AppState,
+        },
+        error::AppError,
+        model::HostMe,
+    };
+
+    pub async fn host_me(st: &AppState, host: &Host) -> Result<HostMe, AppError> {
+        let display_name: String =
+            sqlx::query_scalar("SELECT display_name FROM hosts WHERE id = $1")
+                .bind(host.host_id)
+                .fetch_one(st.db.pool())
+                .await?;
+        Ok(HostMe {
+            host_id: host.host_id,
+            display_name,
+            email: host.email.clone(),
+        })
+    }
+
+    /// The signed-in owner of the product's session, and that session's id.
+    pub async fn product_owner(st: &AppState, product_id: i64) -> Result<(Host, i64), AppError> {
+        let host = host_auth::require_host(st).await?;
+        let session_id = studio::product_session(&st.db, product_id).await?;
+        host_auth::check_owner(st, &host, session_id).await?;
+        Ok((host, session_id))
+    }
+}
+
+#[server(endpoint = "host/sign_up")]
+pub async fn host_sign_up(
+    display_name: String,
+    email: String,
+    password: String,
+) -> Result<HostMe, AppError> {
+    let st = crate::backend::state()?;
+    let host = crate::backend::host_auth::sign_up(&st, &display_name, &email, &password).await?;
+    ssr::host_me(&st, &host).await
+}
 
 #[server(endpoint = "host/sign_in")]
-pub async fn host_sign_in(email: String, password: String) -> Result<String, AppError> {
+pub async fn host_sign_in(email: String, password: String) -> Result<HostMe, AppError> {
     let st = crate::backend::state()?;
     let host = crate::backend::host_auth::sign_in(&st, &email, &password).await?;
-    Ok(host.email)
+    ssr::host_me(&st, &host).await
 }
 
 #[server(endpoint = "host/sign_out")]
 pub async fn host_sign_out() -> Result<(), AppError> {
     let st = crate::backend::state()?;
     crate::backend::host_auth::sign_out(&st).await
+}
+
+/// The signed-in host, or `None`.
+#[server(endpoint = "host/me", input = GetUrl)]
+pub async fn current_host() -> Result<Option<HostMe>, AppError> {
+    let st = crate::backend::state()?;
+    match crate::backend::host_auth::require_host(&st).await {
+        Ok(host) => Ok(Some(ssr::host_me(&st, &host).await?)),
+        Err(AppError::Unauthorized | AppError::Forbidden(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[server(endpoint = "studio/sessions", input = GetUrl)]
+pub async fn studio_sessions() -> Result<Vec<SessionSummary>, AppError> {
+    let st = crate::backend::state()?;
+    let host = crate::backend::host_auth::require_host(&st).await?;
+    crate::backend::repo::studio::host_sessions(&st.db, host.host_id).await
+}
+
+#[server(endpoint = "studio/session/create", input = Json)]
+pub async fn studio_create_session(form: SessionForm) -> Result<i64, AppError> {
+    let st = crate::backend::state()?;
+    let host = crate::backend::host_auth::require_host(&st).await?;
+    crate::backend::repo::studio::create_session(&st.db, host.host_id, &form).await
+}
+
+#[server(endpoint = "studio/session", input = GetUrl)]
+pub async fn get_studio_session(session_id: i64) -> Result<StudioSession, AppError> {
+    let st = crate::backend::state()?;
+    crate::backend::host_auth::require_session_owner(&st, session_id).await?;
+    crate::backend::repo::studio::studio_session(&st.db, session_id).await
+}
+
+#[server(endpoint = "studio/session/update", input = Json)]
+pub async fn studio_update_session(session_id: i64, form: SessionForm) -> Result<(), AppError> {
+    let st = crate::backend::state()?;
+    crate::backend::host_auth::require_session_owner(&st, session_id).await?;
+    crate::backend::repo::studio::update_session(&st.db, session_id, &form).await
+}
+
+#[server(endpoint = "studio/session/delete")]
+pub async fn studio_delete_session(session_id: i64) -> Result<(), AppError> {
+    let st = crate::backend::state()?;
+    crate::backend::host_auth::require_session_owner(&st, session_id).await?;
+    crate::backend::repo::studio::delete_session(&st.db, session_id).await
+}
+
+#[server(endpoint = "studio/product/add", input = Json)]
+pub async fn studio_add_product(session_id: i64, form: ProductForm) -> Result<i64, AppError> {
+    let st = crate::backend::state()?;
+    crate::backend::host_auth::require_session_owner(&st, session_id).await?;
+    crate::backend::repo::studio::add_product(&st.db, session_id, &form).await
+}
+
+#[server(endpoint = "studio/product/update", input = Json)]
+pub async fn studio_update_product(product_id: i64, form: ProductForm) -> Result<(), AppError> {
+    let st = crate::backend::state()?;
+    let (host, session_id) = ssr::product_owner(&st, product_id).await?;
+    crate::backend::repo::studio::update_product(
+        &st.db,
+        host.host_id,
+        session_id,
+        product_id,
+        &form,
+    )
+    .await
+}
+
+#[server(endpoint = "studio/product/delete")]
+pub async fn studio_delete_product(product_id: i64) -> Result<(), AppError> {
+    let st = crate::backend::state()?;
+    let (_, session_id) = ssr::product_owner(&st, product_id).await?;
+    crate::backend::repo::studio::delete_product(&st.db, session_id, product_id).await
+}
+
+/// Moves a product one place earlier (`delta = -1`) or later (`+1`) in the run of show.
+#[server(endpoint = "studio/product/move")]
+pub async fn studio_move_product(product_id: i64, delta: i64) -> Result<(), AppError> {
+    let st = crate::backend::state()?;
+    let (_, session_id) = ssr::product_owner(&st, product_id).await?;
+    crate::backend::repo::studio::move_product(&st.db, session_id, product_id, delta).await
+}
+
+/// Uploads a cover (`kind=cover`, `id`=session id) or product image (`kind=product`,
+/// `id`=product id). Multipart fields: `kind`, `id`, `file`. Returns the image URL.
+#[server(endpoint = "studio/upload", input = MultipartFormData)]
+pub async fn studio_upload_image(data: MultipartData) -> Result<String, AppError> {
+    use crate::backend::{
+        host_auth,
+        repo::studio,
+        uploads::{self, ImageKind},
+    };
+    let st = crate::backend::state()?;
+    let host = host_auth::require_host(&st).await?;
+    let mut multipart = data
+        .into_inner()
+        .ok_or_else(|| AppError::bad_request("Malformed upload."))?;
+    let (mut kind, mut id, mut file) = (None, None, None::<Vec<u8>>);
+    let malformed = |_| AppError::bad_request("Malformed upload.");
+    while let Some(mut field) = multipart.next_field().await.map_err(malformed)? {
+        match field.name().unwrap_or_default() {
+            "kind" => {
+                kind = Some(ImageKind::parse(
+                    field.text().await.map_err(malformed)?.trim(),
+                )?)
+            }
+            "id" => {
+                id = field
+                    .text()
+                    .await
+                    .map_err(malformed)?
+                    .trim()
+                    .parse::<i64>()
+                    .ok()
+            }
+            "file" => {
+                let mut buf = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+                    if buf.len() + chunk.len() > uploads::MAX_UPLOAD_BYTES {
+                        return Err(AppError::bad_request(
+                            "The image is larger than 8 MB. Please choose a smaller one.",
+                        ));
+                    }
+                    buf.extend_from_slice(&chunk);
+                }
+                file = Some(buf);
+            }
+            _ => {}
+        }
+    }
+    let kind = kind.ok_or_else(|| AppError::bad_request("Malformed upload: missing kind."))?;
+    let id = id.ok_or_else(|| AppError::bad_request("Malformed upload: missing id."))?;
+    let session_id = match kind {
+        ImageKind::Cover => id,
+        ImageKind::Product => studio::product_session(&st.db, id).await?,
+    };
+    host_auth::check_owner(&st, &host, session_id).await?;
+    let file = file.ok_or_else(|| AppError::bad_request("Choose an image to upload."))?;
+    let processed = tokio::task::spawn_blocking(move || uploads::process(&file, kind))
+        .await
+        .map_err(|_| AppError::Internal)??;
+    let url = uploads::store(&st.settings.upload_dir, &processed.jpeg).await?;
+    sqlx::query(
+        "INSERT INTO uploads (name, host_id, kind, width, height, bytes, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(url.trim_start_matches("/media/"))
+    .bind(host.host_id)
+    .bind(kind.as_str())
+    .bind(i64::from(processed.width))
+    .bind(i64::from(processed.height))
+    .bind(processed.jpeg.len() as i64)
+    .bind(crate::backend::now_ms())
+    .execute(st.db.pool())
+    .await?;
+    match kind {
+        ImageKind::Cover => studio::set_cover(&st.db, session_id, &url).await?,
+        ImageKind::Product => studio::set_product_image(&st.db, id, &url).await?,
+    }
+    Ok(url)
 }
 
 /// Scheduled to live: reservers' pages switch to the live room and buying opens.
@@ -30,13 +241,32 @@ pub async fn go_live(session_id: i64) -> Result<(), AppError> {
 /// The product being explained now; records it as presented, which opens its discount.
 #[server(endpoint = "studio/present")]
 pub async fn present_product(product_id: i64) -> Result<(), AppError> {
-    use crate::backend::{host_auth, repo::studio};
     let st = crate::backend::state()?;
-    // Authorise before revealing whether the product exists.
-    host_auth::require_host(&st).await?;
-    let session_id = studio::product_session(&st.db, product_id).await?;
-    host_auth::require_session_owner(&st, session_id).await?;
-    studio::present_product(&st.db, session_id, product_id).await
+    let (_, session_id) = ssr::product_owner(&st, product_id).await?;
+    crate::backend::repo::studio::present_product(&st.db, session_id, product_id).await
+}
+
+/// Presents the next product in the run of show; returns its id.
+#[server(endpoint = "studio/present_next")]
+pub async fn present_next(session_id: i64) -> Result<i64, AppError> {
+    let st = crate::backend::state()?;
+    crate::backend::host_auth::require_session_owner(&st, session_id).await?;
+    crate::backend::repo::studio::present_next(&st.db, session_id).await
+}
+
+#[server(endpoint = "studio/sold_out")]
+pub async fn mark_sold_out(product_id: i64) -> Result<(), AppError> {
+    let st = crate::backend::state()?;
+    let (host, session_id) = ssr::product_owner(&st, product_id).await?;
+    crate::backend::repo::studio::mark_sold_out(&st.db, session_id, product_id).await?;
+    crate::backend::repo::studio::audit(
+        &st.db,
+        Some(session_id),
+        host.host_id,
+        "sold_out",
+        &format!("product {product_id}"),
+    )
+    .await
 }
 
 /// Live to ended: buying stops, invites expire.
@@ -45,4 +275,11 @@ pub async fn end_session(session_id: i64) -> Result<(), AppError> {
     let st = crate::backend::state()?;
     crate::backend::host_auth::require_session_owner(&st, session_id).await?;
     crate::backend::repo::studio::end_session(&st.db, session_id).await
+}
+
+#[server(endpoint = "studio/dashboard", input = GetUrl)]
+pub async fn studio_dashboard(session_id: i64) -> Result<Dashboard, AppError> {
+    let st = crate::backend::state()?;
+    crate::backend::host_auth::require_session_owner(&st, session_id).await?;
+    crate::backend::repo::studio::dashboard(&st.db, session_id, None).await
 }

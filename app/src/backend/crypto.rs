@@ -39,11 +39,16 @@ pub fn verify(key: &[u8], message: &str, signature: &str) -> bool {
     mac.verify_slice(&sig).is_ok()
 }
 
-pub fn sha256_hex(data: &str) -> String {
-    Sha256::digest(data.as_bytes())
+/// Hex SHA-256 of bytes.
+pub fn sha256_hex_bytes(data: &[u8]) -> String {
+    Sha256::digest(data)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+pub fn sha256_hex(data: &str) -> String {
+    sha256_hex_bytes(data.as_bytes())
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use crate::{
     backend::{
         crypto,
         db::Db,
-        now_ms,
+        identity, now_ms,
         ratelimit::Action,
         request::{client_ip, cookie, set_cookie},
         AppState,
@@ -74,28 +74,73 @@ pub async fn create_account(
     Ok(id)
 }
 
-/// Checks the password and starts a session (sets the host cookie).
+/// Failed sign-ins allowed before the account is locked for [`LOCKOUT_MS`].
+pub const MAX_FAILED_SIGN_INS: i64 = 5;
+pub const LOCKOUT_MS: i64 = 15 * 60 * 1000;
+
+/// Checks the password and starts a session (sets the host cookie). Five wrong passwords in a
+/// row lock the account for 15 minutes; attempts are also rate-limited per IP and per email.
 pub async fn sign_in(st: &AppState, email: &str, password: &str) -> Result<Host, AppError> {
     let email = email.trim().to_ascii_lowercase();
     st.limits
         .check(Action::SignIn, &format!("ip:{}", client_ip()))?;
     st.limits.check(Action::SignIn, &format!("email:{email}"))?;
-    let row: Option<(i64, i64, String)> =
-        sqlx::query_as("SELECT id, host_id, password_hash FROM host_accounts WHERE email = $1")
-            .bind(&email)
-            .fetch_optional(st.db.pool())
-            .await?;
+    let row: Option<(i64, i64, String, Option<i64>)> = sqlx::query_as(
+        "SELECT id, host_id, password_hash, locked_until_ms FROM host_accounts WHERE email = $1",
+    )
+    .bind(&email)
+    .fetch_optional(st.db.pool())
+    .await?;
     let wrong = || AppError::Forbidden("Wrong email or password.".into());
-    let Some((account_id, host_id, stored)) = row else {
+    let Some((account_id, host_id, stored, locked_until)) = row else {
         return Err(wrong());
     };
+    let now = now_ms();
+    if let Some(until) = locked_until.filter(|u| *u > now) {
+        let minutes = (until - now + 59_999) / 60_000;
+        return Err(AppError::Forbidden(format!(
+            "Too many failed sign-ins: this account is locked. Try again in {minutes} minute{}.",
+            if minutes == 1 { "" } else { "s" }
+        )));
+    }
     let password = password.to_string();
     let ok = tokio::task::spawn_blocking(move || password_matches(&password, &stored))
         .await
         .map_err(|_| AppError::Internal)?;
     if !ok {
+        let failures: i64 = sqlx::query_scalar(
+            "UPDATE host_accounts SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins",
+        )
+        .bind(account_id)
+        .fetch_one(st.db.pool())
+        .await?;
+        if failures >= MAX_FAILED_SIGN_INS {
+            sqlx::query(
+                "UPDATE host_accounts SET locked_until_ms = $1, failed_logins = 0 WHERE id = $2",
+            )
+            .bind(now + LOCKOUT_MS)
+            .bind(account_id)
+            .execute(st.db.pool())
+            .await?;
+            return Err(AppError::Forbidden(
+                "Too many failed sign-ins: this account is locked for 15 minutes.".into(),
+            ));
+        }
         return Err(wrong());
     }
+    sqlx::query("UPDATE host_accounts SET failed_logins = 0, locked_until_ms = NULL WHERE id = $1")
+        .bind(account_id)
+        .execute(st.db.pool())
+        .await?;
+    start_session(st, account_id).await?;
+    Ok(Host {
+        account_id,
+        host_id,
+        email,
+    })
+}
+
+async fn start_session(st: &AppState, account_id: i64) -> Result<(), AppError> {
     let token = crypto::random_token::<32>()?;
     let now = now_ms();
     sqlx::query("INSERT INTO host_sessions (token_hash, account_id, created_at_ms, expires_at_ms) VALUES ($1, $2, $3, $4)")
@@ -111,6 +156,83 @@ pub async fn sign_in(st: &AppState, email: &str, password: &str) -> Result<Host,
         SESSION_SECS,
         st.settings.secure_cookies,
     );
+    Ok(())
+}
+
+/// Checks a sign-up form: display name 1-40 characters, a plausible email, a password of at
+/// least 10 characters.
+pub fn parse_sign_up(
+    display_name: &str,
+    email: &str,
+    password: &str,
+) -> Result<(String, String), AppError> {
+    let name = display_name.trim();
+    let n = name.chars().count();
+    if n == 0 || n > 40 || name.chars().any(char::is_control) {
+        return Err(AppError::bad_request(
+            "Enter a display name of 1 to 40 characters.",
+        ));
+    }
+    let email = email.trim().to_ascii_lowercase();
+    let valid_email = email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        })
+        && !email.contains(char::is_whitespace);
+    if !valid_email {
+        return Err(AppError::bad_request("Enter a valid email address."));
+    }
+    if password.chars().count() < 10 {
+        return Err(AppError::bad_request(
+            "Choose a password of at least 10 characters.",
+        ));
+    }
+    if password.len() > 1024 {
+        return Err(AppError::bad_request("That password is too long."));
+    }
+    Ok((name.to_string(), email))
+}
+
+/// Creates a host and their account, and signs them in.
+pub async fn sign_up(
+    st: &AppState,
+    display_name: &str,
+    email: &str,
+    password: &str,
+) -> Result<Host, AppError> {
+    st.limits
+        .check(Action::SignIn, &format!("ip:{}", client_ip()))?;
+    let (name, email) = parse_sign_up(display_name, email, password)?;
+    let taken: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM host_accounts WHERE email = $1")
+        .bind(&email)
+        .fetch_one(st.db.pool())
+        .await?;
+    if taken > 0 {
+        return Err(AppError::Conflict(
+            "An account with this email already exists. Sign in instead.".into(),
+        ));
+    }
+    let host_id = crate::backend::repo::catalog::create_host(&st.db, &name).await?;
+    let account_id = match create_account(&st.db, host_id, &email, password).await {
+        Ok(id) => id,
+        Err(e) => {
+            // Lost a race for the same email: leave no orphan host behind.
+            let _ = sqlx::query("DELETE FROM hosts WHERE id = $1")
+                .bind(host_id)
+                .execute(st.db.pool())
+                .await;
+            return Err(match e {
+                AppError::Internal => AppError::Conflict(
+                    "An account with this email already exists. Sign in instead.".into(),
+                ),
+                other => other,
+            });
+        }
+    };
+    start_session(st, account_id).await?;
     Ok(Host {
         account_id,
         host_id,
@@ -129,57 +251,88 @@ pub async fn sign_out(st: &AppState) -> Result<(), AppError> {
     Ok(())
 }
 
-/// The signed-in host, or `Unauthorized`.
+/// The signed-in host, or `Unauthorized` (anonymous) / `Forbidden` (a shopper).
 pub async fn require_host(st: &AppState) -> Result<Host, AppError> {
-    let Some(token) = cookie(HOST_COOKIE).filter(|t| !t.is_empty()) else {
-        return Err(not_a_host(st).await?);
-    };
-    let row: Option<(i64, i64, String)> = sqlx::query_as(
-        "SELECT a.id, a.host_id, a.email FROM host_sessions s JOIN host_accounts a ON a.id = s.account_id
-          WHERE s.token_hash = $1 AND s.expires_at_ms > $2",
+    authorize_host(
+        st,
+        cookie(HOST_COOKIE).as_deref(),
+        cookie(identity::SHOPPER_COOKIE).as_deref(),
     )
-    .bind(crypto::sha256_hex(&token))
-    .bind(now_ms())
-    .fetch_optional(st.db.pool())
-    .await?;
-    match row {
-        Some((account_id, host_id, email)) => Ok(Host {
-            account_id,
-            host_id,
-            email,
-        }),
-        None => Err(not_a_host(st).await?),
-    }
+    .await
 }
 
-/// 403 for a shopper (signed in, wrong role), 401 for an anonymous caller.
-async fn not_a_host(st: &AppState) -> Result<AppError, AppError> {
-    Ok(match crate::backend::identity::current_shopper(st).await? {
-        Some(_) => AppError::Forbidden("Only hosts can do that.".into()),
-        None => AppError::Unauthorized,
+/// The host behind a host-cookie token. Plain axum handlers (CSV export) call this with the
+/// cookies from their request; server functions go through [`require_host`].
+pub async fn authorize_host(
+    st: &AppState,
+    host_token: Option<&str>,
+    shopper_cookie: Option<&str>,
+) -> Result<Host, AppError> {
+    if let Some(token) = host_token.filter(|t| !t.is_empty()) {
+        let row: Option<(i64, i64, String)> = sqlx::query_as(
+            "SELECT a.id, a.host_id, a.email FROM host_sessions s JOIN host_accounts a ON a.id = s.account_id
+              WHERE s.token_hash = $1 AND s.expires_at_ms > $2",
+        )
+        .bind(crypto::sha256_hex(token))
+        .bind(now_ms())
+        .fetch_optional(st.db.pool())
+        .await?;
+        if let Some((account_id, host_id, email)) = row {
+            return Ok(Host {
+                account_id,
+                host_id,
+                email,
+            });
+        }
+    }
+    // A valid shopper signature means a signed-in shopper in the wrong role.
+    let is_shopper = shopper_cookie
+        .and_then(|v| identity::verify_cookie(&st.cookie_key, v))
+        .is_some();
+    Err(if is_shopper {
+        AppError::Forbidden("Only hosts can do that.".into())
+    } else {
+        AppError::Unauthorized
     })
 }
 
-/// The signed-in host who owns `session_id`: 401 when not signed in as a host, 403 for
-/// another host, 404 for an unknown session.
-pub async fn require_session_owner(st: &AppState, session_id: i64) -> Result<Host, AppError> {
-    let host = require_host(st).await?;
+/// Ownership check for a session: 404 unknown, 403 another host's.
+pub async fn check_owner(st: &AppState, host: &Host, session_id: i64) -> Result<(), AppError> {
     let owner: Option<i64> = sqlx::query_scalar("SELECT host_id FROM live_sessions WHERE id = $1")
         .bind(session_id)
         .fetch_optional(st.db.pool())
         .await?;
     match owner {
         None => Err(AppError::not_found("This live session does not exist.")),
-        Some(h) if h == host.host_id => Ok(host),
+        Some(h) if h == host.host_id => Ok(()),
         Some(_) => Err(AppError::Forbidden(
             "Only the session's host can do that.".into(),
         )),
     }
 }
 
+/// The signed-in host who owns `session_id`: 401 when not signed in as a host, 403 for a
+/// shopper or another host, 404 for an unknown session.
+pub async fn require_session_owner(st: &AppState, session_id: i64) -> Result<Host, AppError> {
+    let host = require_host(st).await?;
+    check_owner(st, &host, session_id).await?;
+    Ok(host)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sign_up_forms_are_checked() {
+        assert_eq!(
+            parse_sign_up(" Sun Jing ", "SunJing@Example.com", "long enough pw").expect("valid"),
+            ("Sun Jing".to_string(), "sunjing@example.com".to_string())
+        );
+        assert!(parse_sign_up("", "a@b.co", "long enough pw").is_err());
+        assert!(parse_sign_up("x", "not-an-email", "long enough pw").is_err());
+        assert!(parse_sign_up("x", "a@b.co", "short").is_err());
+    }
 
     #[test]
     fn argon2id_hashes_verify() {

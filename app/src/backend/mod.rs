@@ -10,6 +10,7 @@ pub mod payment;
 pub mod ratelimit;
 pub mod repo;
 pub mod request;
+pub mod uploads;
 
 use std::sync::Arc;
 
@@ -24,6 +25,8 @@ pub struct Settings {
     pub public_url: String,
     /// Mark cookies `Secure` (the app is served over HTTPS).
     pub secure_cookies: bool,
+    /// Where uploaded images are stored (served at `/media/{name}`).
+    pub upload_dir: std::path::PathBuf,
 }
 
 /// Shared state, provided to every server function through Leptos context.

@@ -31,7 +31,7 @@ impl Action {
             Action::Invite => (20, Duration::from_secs(60)),
             Action::Order => (20, Duration::from_secs(60)),
             Action::Nickname => (10, Duration::from_secs(60)),
-            Action::SignIn => (5, Duration::from_secs(300)),
+            Action::SignIn => (10, Duration::from_secs(300)),
             Action::Chat => (5, Duration::from_secs(10)),
         }
     }

@@ -5,3 +5,4 @@ pub mod invite;
 pub mod not_found;
 pub mod orders;
 pub mod session;
+pub mod studio;

@@ -316,3 +316,78 @@ pub async fn scalar(db: &app::backend::Db, sql: &str) -> i64 {
 pub async fn exec(db: &app::backend::Db, sql: &str) {
     sqlx::query(sql).execute(db.pool()).await.expect(sql);
 }
+
+impl Client {
+    /// POSTs a server function that takes a JSON body.
+    pub async fn call_json(
+        &self,
+        endpoint: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let res = self
+            .http
+            .post(format!("{}/api/{endpoint}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Uploads an image through the studio's multipart server function.
+    pub async fn upload(
+        &self,
+        kind: &str,
+        id: i64,
+        bytes: Vec<u8>,
+        file_name: &str,
+    ) -> (u16, serde_json::Value) {
+        let form = reqwest::multipart::Form::new()
+            .text("kind", kind.to_string())
+            .text("id", id.to_string())
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_string()),
+            );
+        let res = self
+            .http
+            .post(format!("{}/api/studio/upload", self.base))
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Signs up a new host (and is signed in as them).
+    pub async fn sign_up_host(&self, name: &str, email: &str) {
+        let (s, v) = self
+            .call(
+                "host/sign_up",
+                &[
+                    ("display_name", name.into()),
+                    ("email", email.into()),
+                    ("password", "a long password".into()),
+                ],
+            )
+            .await;
+        assert_eq!(s, 200, "sign-up: {v}");
+    }
+}
+
+/// A PNG to upload: a real image, made by the poster renderer.
+pub fn sample_png() -> Vec<u8> {
+    let renderer = server::poster::PosterRenderer::new().expect("fonts");
+    renderer
+        .render_png(&server::poster::PosterData {
+            title: "Upload test".into(),
+            host_name: "Host".into(),
+            starts_at_ms: 0,
+            inviter_nickname: "Tester".into(),
+            invite_url: "https://example.com/i/x".into(),
+            cover: None,
+        })
+        .expect("png")
+}

@@ -84,3 +84,633 @@ pub async fn product_session(db: &Db, product_id: i64) -> Result<i64, AppError> 
         .await?
         .ok_or_else(|| AppError::not_found("This product does not exist."))
 }
+
+// ---- Catalog editing (before and during the session) ----
+
+use crate::{
+    domain::{discount::DiscountPolicy, money::Fen},
+    model::{
+        Dashboard, PolicyForm, ProductForm, ProductSales, SessionForm, StudioProduct, StudioSession,
+    },
+};
+
+/// Checks a session form. Start times may be in the past only by a minute (clock skew).
+pub fn validate_session_form(form: &SessionForm, now_ms: i64) -> Result<(), AppError> {
+    let title = form.title.trim();
+    if title.is_empty() || title.chars().count() > 80 {
+        return Err(AppError::bad_request(
+            "Give the session a title of 1 to 80 characters.",
+        ));
+    }
+    if form.description.chars().count() > 2000 {
+        return Err(AppError::bad_request(
+            "The description can be at most 2000 characters.",
+        ));
+    }
+    if form.scheduled_start_ms < now_ms - 60_000 {
+        return Err(AppError::bad_request("The start time is in the past."));
+    }
+    if form.scheduled_start_ms > now_ms + 366 * 24 * 3600 * 1000 {
+        return Err(AppError::bad_request(
+            "The start time is more than a year away.",
+        ));
+    }
+    validate_policy(&form.policy)
+}
+
+pub fn validate_policy(p: &PolicyForm) -> Result<(), AppError> {
+    if !(1..=100).contains(&p.percent_off) {
+        return Err(AppError::bad_request(
+            "The discount must be between 1% and 100%.",
+        ));
+    }
+    if !(1..=100).contains(&p.friends_needed) {
+        return Err(AppError::bad_request(
+            "Friends needed must be between 1 and 100.",
+        ));
+    }
+    if !(0..=100).contains(&p.units_per_shopper) {
+        return Err(AppError::bad_request(
+            "Discounted units per shopper must be between 0 and 100.",
+        ));
+    }
+    if p.units_cap.is_some_and(|c| !(0..=1_000_000).contains(&c)) {
+        return Err(AppError::bad_request(
+            "The discounted-unit cap must be between 0 and 1,000,000.",
+        ));
+    }
+    if !(1..=99).contains(&p.purchase_limit) {
+        return Err(AppError::bad_request(
+            "The purchase limit must be between 1 and 99.",
+        ));
+    }
+    Ok(())
+}
+
+/// A product form with its price parsed.
+pub struct ValidProduct {
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    pub price: Fen,
+    pub stock: i64,
+}
+
+pub fn validate_product_form(form: &ProductForm) -> Result<ValidProduct, AppError> {
+    let name = form.name.trim();
+    if name.is_empty() || name.chars().count() > 80 {
+        return Err(AppError::bad_request(
+            "Give the product a name of 1 to 80 characters.",
+        ));
+    }
+    let category = form.category.trim();
+    if category.is_empty() || category.chars().count() > 40 {
+        return Err(AppError::bad_request(
+            "Give the product a category of 1 to 40 characters.",
+        ));
+    }
+    if form.description.chars().count() > 1000 {
+        return Err(AppError::bad_request(
+            "The description can be at most 1000 characters.",
+        ));
+    }
+    let price = Fen::parse_yuan(&form.price).map_err(|e| AppError::bad_request(e.to_string()))?;
+    if !(0..=1_000_000).contains(&form.stock) {
+        return Err(AppError::bad_request(
+            "Stock must be between 0 and 1,000,000.",
+        ));
+    }
+    Ok(ValidProduct {
+        name: name.to_string(),
+        description: form.description.trim().to_string(),
+        category: category.to_string(),
+        price,
+        stock: form.stock,
+    })
+}
+
+async fn require_scheduled(db: &Db, session_id: i64, what: &str) -> Result<(), AppError> {
+    match session_status(db, session_id).await? {
+        SessionStatus::Scheduled => Ok(()),
+        _ => Err(AppError::Conflict(format!(
+            "{what} is only possible before the session goes live."
+        ))),
+    }
+}
+
+pub async fn create_session(db: &Db, host_id: i64, form: &SessionForm) -> Result<i64, AppError> {
+    validate_session_form(form, now_ms())?;
+    let session = super::catalog::NewSession {
+        host_id,
+        title: form.title.trim().to_string(),
+        description: form.description.trim().to_string(),
+        cover_url: DEFAULT_COVER.to_string(),
+        scheduled_start_ms: form.scheduled_start_ms,
+    };
+    let id = super::catalog::create_session(db, &session, &[]).await?;
+    save_policy(db, id, &form.policy).await?;
+    Ok(id)
+}
+
+/// Shown until the host uploads a cover.
+pub const DEFAULT_COVER: &str = "/public/covers/default.svg";
+/// Shown until the host uploads a product image.
+pub const DEFAULT_PRODUCT_IMAGE: &str = "/public/products/default.svg";
+
+async fn save_policy(db: &Db, session_id: i64, p: &PolicyForm) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE discount_policies SET percent_off = $1, friends_needed = $2, units_per_shopper = $3,
+                units_cap = $4, purchase_limit = $5 WHERE session_id = $6",
+    )
+    .bind(p.percent_off)
+    .bind(p.friends_needed)
+    .bind(p.units_per_shopper)
+    .bind(p.units_cap)
+    .bind(p.purchase_limit)
+    .bind(session_id)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+pub async fn update_session(db: &Db, session_id: i64, form: &SessionForm) -> Result<(), AppError> {
+    validate_session_form(form, now_ms())?;
+    require_scheduled(db, session_id, "Editing the session").await?;
+    sqlx::query("UPDATE live_sessions SET title = $1, description = $2, scheduled_start_ms = $3 WHERE id = $4 AND status = 'scheduled'")
+        .bind(form.title.trim())
+        .bind(form.description.trim())
+        .bind(form.scheduled_start_ms)
+        .bind(session_id)
+        .execute(db.pool())
+        .await?;
+    save_policy(db, session_id, &form.policy).await
+}
+
+pub async fn delete_session(db: &Db, session_id: i64) -> Result<(), AppError> {
+    require_scheduled(db, session_id, "Deleting the session").await?;
+    let mut w = db.begin_write().await?;
+    // Reservations and invites go with the session (ON DELETE CASCADE); nothing was sold.
+    sqlx::query("DELETE FROM reservations WHERE session_id = $1")
+        .bind(session_id)
+        .execute(&mut *w.tx)
+        .await?;
+    sqlx::query("DELETE FROM invites WHERE session_id = $1")
+        .bind(session_id)
+        .execute(&mut *w.tx)
+        .await?;
+    sqlx::query("DELETE FROM live_sessions WHERE id = $1 AND status = 'scheduled'")
+        .bind(session_id)
+        .execute(&mut *w.tx)
+        .await?;
+    w.commit().await?;
+    Ok(())
+}
+
+pub async fn set_cover(db: &Db, session_id: i64, url: &str) -> Result<(), AppError> {
+    sqlx::query("UPDATE live_sessions SET cover_url = $1 WHERE id = $2")
+        .bind(url)
+        .bind(session_id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+pub async fn add_product(db: &Db, session_id: i64, form: &ProductForm) -> Result<i64, AppError> {
+    let p = validate_product_form(form)?;
+    if session_status(db, session_id).await? == SessionStatus::Ended {
+        return Err(AppError::Conflict("The session has ended.".into()));
+    }
+    let mut w = db.begin_write().await?;
+    let next: i64 = sqlx::query_scalar(
+        "SELECT CAST(COALESCE(MAX(position), 0) + 1 AS BIGINT) FROM products WHERE session_id = $1",
+    )
+    .bind(session_id)
+    .fetch_one(&mut *w.tx)
+    .await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO products (session_id, position, name, description, category, price_fen, stock, image_url, created_at_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+    )
+    .bind(session_id)
+    .bind(next)
+    .bind(&p.name)
+    .bind(&p.description)
+    .bind(&p.category)
+    .bind(p.price.0)
+    .bind(p.stock)
+    .bind(DEFAULT_PRODUCT_IMAGE)
+    .bind(now_ms())
+    .fetch_one(&mut *w.tx)
+    .await?;
+    w.commit().await?;
+    Ok(id)
+}
+
+/// Edits a product. Changing the price of a product already presented needs a reason, which is
+/// written to the audit log with the old and new price.
+pub async fn update_product(
+    db: &Db,
+    host_id: i64,
+    session_id: i64,
+    product_id: i64,
+    form: &ProductForm,
+) -> Result<(), AppError> {
+    let p = validate_product_form(form)?;
+    if session_status(db, session_id).await? == SessionStatus::Ended {
+        return Err(AppError::Conflict(
+            "The session has ended: its products can no longer change.".into(),
+        ));
+    }
+    let row: Option<(i64, Option<i64>)> = sqlx::query_as(
+        "SELECT price_fen, presented_at_ms FROM products WHERE id = $1 AND session_id = $2",
+    )
+    .bind(product_id)
+    .bind(session_id)
+    .fetch_optional(db.pool())
+    .await?;
+    let (old_price, presented) =
+        row.ok_or_else(|| AppError::not_found("This product is not part of the session."))?;
+    let reason = form
+        .reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty());
+    let price_changed = old_price != p.price.0;
+    if price_changed && presented.is_some() && reason.is_none() {
+        return Err(AppError::Conflict(
+            "This product was already presented: give a reason to change its price (it is recorded in the audit log).".into(),
+        ));
+    }
+    let mut w = db.begin_write().await?;
+    sqlx::query("UPDATE products SET name = $1, description = $2, category = $3, price_fen = $4, stock = $5 WHERE id = $6")
+        .bind(&p.name)
+        .bind(&p.description)
+        .bind(&p.category)
+        .bind(p.price.0)
+        .bind(p.stock)
+        .bind(product_id)
+        .execute(&mut *w.tx)
+        .await?;
+    if price_changed && presented.is_some() {
+        sqlx::query(
+            "INSERT INTO audit_log (session_id, host_id, action, detail, reason, created_at_ms) VALUES ($1, $2, 'price_change', $3, $4, $5)",
+        )
+        .bind(session_id)
+        .bind(host_id)
+        .bind(format!("product {product_id}: {} -> {}", Fen(old_price), p.price))
+        .bind(reason.unwrap_or_default())
+        .bind(now_ms())
+        .execute(&mut *w.tx)
+        .await?;
+    }
+    w.commit().await?;
+    Ok(())
+}
+
+pub async fn delete_product(db: &Db, session_id: i64, product_id: i64) -> Result<(), AppError> {
+    require_scheduled(db, session_id, "Removing a product").await?;
+    let res = sqlx::query("DELETE FROM products WHERE id = $1 AND session_id = $2")
+        .bind(product_id)
+        .bind(session_id)
+        .execute(db.pool())
+        .await?;
+    if res.rows_affected() == 0 {
+        return Err(AppError::not_found(
+            "This product is not part of the session.",
+        ));
+    }
+    Ok(())
+}
+
+pub async fn set_product_image(db: &Db, product_id: i64, url: &str) -> Result<(), AppError> {
+    sqlx::query("UPDATE products SET image_url = $1 WHERE id = $2")
+        .bind(url)
+        .bind(product_id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Moves a product one place up (`-1`) or down (`+1`) in the presentation order.
+pub async fn move_product(
+    db: &Db,
+    session_id: i64,
+    product_id: i64,
+    delta: i64,
+) -> Result<(), AppError> {
+    if delta != -1 && delta != 1 {
+        return Err(AppError::bad_request(
+            "Move a product one place up or down.",
+        ));
+    }
+    let mut w = db.begin_write().await?;
+    let ids: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM products WHERE session_id = $1 ORDER BY position, id")
+            .bind(session_id)
+            .fetch_all(&mut *w.tx)
+            .await?;
+    let Some(i) = ids.iter().position(|id| *id == product_id) else {
+        return Err(AppError::not_found(
+            "This product is not part of the session.",
+        ));
+    };
+    let j = i as i64 + delta;
+    if j < 0 || j >= ids.len() as i64 {
+        return Ok(()); // already first/last
+    }
+    let mut order = ids.clone();
+    order.swap(i, j as usize);
+    // Renumber densely: positions stay 1..n whatever happened before.
+    for (pos, id) in order.iter().enumerate() {
+        sqlx::query("UPDATE products SET position = $1 WHERE id = $2")
+            .bind(pos as i64 + 1)
+            .bind(id)
+            .execute(&mut *w.tx)
+            .await?;
+    }
+    w.commit().await?;
+    Ok(())
+}
+
+/// Presents the product after the current one (or the first, if none is current).
+pub async fn present_next(db: &Db, session_id: i64) -> Result<i64, AppError> {
+    let ids: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM products WHERE session_id = $1 ORDER BY position, id")
+            .bind(session_id)
+            .fetch_all(db.pool())
+            .await?;
+    let current = super::shopping::current_product(db, session_id).await?;
+    let next = match current.and_then(|c| ids.iter().position(|id| *id == c)) {
+        Some(i) if i + 1 < ids.len() => ids[i + 1],
+        Some(_) => return Err(AppError::Conflict("This is the last product.".into())),
+        None => *ids
+            .first()
+            .ok_or_else(|| AppError::Conflict("Add products before presenting.".into()))?,
+    };
+    present_product(db, session_id, next).await?;
+    Ok(next)
+}
+
+pub async fn mark_sold_out(db: &Db, session_id: i64, product_id: i64) -> Result<(), AppError> {
+    if session_status(db, session_id).await? != SessionStatus::Live {
+        return Err(AppError::Conflict(
+            "Mark products sold out during the live session.".into(),
+        ));
+    }
+    let res = sqlx::query("UPDATE products SET stock = 0 WHERE id = $1 AND session_id = $2")
+        .bind(product_id)
+        .bind(session_id)
+        .execute(db.pool())
+        .await?;
+    if res.rows_affected() == 0 {
+        return Err(AppError::not_found(
+            "This product is not part of the session.",
+        ));
+    }
+    Ok(())
+}
+
+// ---- Reading for the studio ----
+
+pub async fn host_sessions(
+    db: &Db,
+    host_id: i64,
+) -> Result<Vec<crate::model::SessionSummary>, AppError> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM live_sessions WHERE host_id = $1
+          ORDER BY CASE status WHEN 'live' THEN 0 WHEN 'scheduled' THEN 1 ELSE 2 END, scheduled_start_ms DESC",
+    )
+    .bind(host_id)
+    .fetch_all(db.pool())
+    .await?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.push(super::catalog::session_summary(db, id).await?);
+    }
+    Ok(out)
+}
+
+pub async fn studio_session(db: &Db, session_id: i64) -> Result<StudioSession, AppError> {
+    let row: Option<(i64, String, String, String, String, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT id, title, description, cover_url, status, scheduled_start_ms, current_product_id FROM live_sessions WHERE id = $1",
+    )
+    .bind(session_id)
+    .fetch_optional(db.pool())
+    .await?;
+    let (id, title, description, cover_url, status, start, current) =
+        row.ok_or_else(|| AppError::not_found("This live session does not exist."))?;
+    let policy: DiscountPolicy = super::shopping::policy(db, session_id).await?;
+    type P = (
+        i64,
+        i64,
+        String,
+        String,
+        String,
+        i64,
+        i64,
+        String,
+        Option<i64>,
+    );
+    let products: Vec<P> = sqlx::query_as(
+        "SELECT id, position, name, description, category, price_fen, stock, image_url, presented_at_ms
+           FROM products WHERE session_id = $1 ORDER BY position, id",
+    )
+    .bind(session_id)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(StudioSession {
+        id,
+        title,
+        description,
+        cover_url,
+        status: SessionStatus::parse(&status).ok_or(AppError::Internal)?,
+        scheduled_start_ms: start,
+        current_product_id: current,
+        policy: PolicyForm {
+            percent_off: i64::from(policy.percent_off),
+            friends_needed: i64::from(policy.friends_needed),
+            units_per_shopper: i64::from(policy.units_per_shopper),
+            units_cap: policy.units_cap.map(i64::from),
+            purchase_limit: i64::from(policy.purchase_limit),
+        },
+        products: products
+            .into_iter()
+            .map(
+                |(
+                    id,
+                    position,
+                    name,
+                    description,
+                    category,
+                    price,
+                    stock,
+                    image_url,
+                    presented,
+                )| StudioProduct {
+                    id,
+                    position,
+                    name,
+                    description,
+                    category,
+                    price: Fen(price),
+                    stock,
+                    image_url,
+                    presented: presented.is_some(),
+                },
+            )
+            .collect(),
+    })
+}
+
+pub async fn dashboard(
+    db: &Db,
+    session_id: i64,
+    viewers: Option<i64>,
+) -> Result<Dashboard, AppError> {
+    let status = session_status(db, session_id).await?;
+    let one = |sql: &'static str| async move {
+        sqlx::query_scalar::<_, i64>(sql)
+            .bind(session_id)
+            .fetch_one(db.pool())
+            .await
+            .map_err(AppError::from)
+    };
+    let reservations = one("SELECT COUNT(*) FROM reservations WHERE session_id = $1").await?;
+    let invites_created = one("SELECT COUNT(*) FROM invites WHERE session_id = $1").await?;
+    let friends_joined =
+        one("SELECT COUNT(*) FROM reservations WHERE session_id = $1 AND invite_id IS NOT NULL")
+            .await?;
+    let orders =
+        one("SELECT COUNT(*) FROM orders WHERE session_id = $1 AND status = 'paid'").await?;
+    type Row = (i64, String, Option<i64>, i64, i64, i64, i64);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT p.id, p.name, p.presented_at_ms, p.stock,
+                CAST(COALESCE(SUM(l.quantity), 0) AS BIGINT),
+                CAST(COALESCE(SUM(l.paid_amount_fen), 0) AS BIGINT),
+                CAST(COALESCE(SUM(l.discount_fen), 0) AS BIGINT)
+           FROM products p
+           LEFT JOIN order_lines l ON l.product_id = p.id
+                AND l.order_id IN (SELECT id FROM orders WHERE session_id = $1 AND status = 'paid')
+          WHERE p.session_id = $1
+          GROUP BY p.id, p.name, p.presented_at_ms, p.stock, p.position
+          ORDER BY p.position, p.id",
+    )
+    .bind(session_id)
+    .fetch_all(db.pool())
+    .await?;
+    let per_product: Vec<ProductSales> = rows
+        .into_iter()
+        .map(
+            |(product_id, name, presented, stock, units, revenue, discount)| ProductSales {
+                product_id,
+                name,
+                presented: presented.is_some(),
+                stock,
+                units_sold: units,
+                revenue: Fen(revenue),
+                discount: Fen(discount),
+            },
+        )
+        .collect();
+    Ok(Dashboard {
+        session_id,
+        status,
+        reservations,
+        invites_created,
+        friends_joined,
+        viewers,
+        orders,
+        units_sold: per_product.iter().map(|p| p.units_sold).sum(),
+        gmv: Fen(per_product.iter().map(|p| p.revenue.0).sum()),
+        discount_given: Fen(per_product.iter().map(|p| p.discount.0).sum()),
+        per_product,
+    })
+}
+
+/// One row per order line, for the CSV export.
+pub struct ExportLine {
+    pub order_id: i64,
+    pub created_at_ms: i64,
+    pub status: String,
+    pub shopper_id: i64,
+    pub shopper_nickname: String,
+    pub product_id: i64,
+    pub product_name: String,
+    pub quantity: i64,
+    pub unit_price: Fen,
+    pub full_amount: Fen,
+    pub discount: Fen,
+    pub paid: Fen,
+    pub rule: String,
+    pub invite_code: Option<String>,
+}
+
+pub async fn export_lines(db: &Db, session_id: i64) -> Result<Vec<ExportLine>, AppError> {
+    type Row = (
+        i64,
+        i64,
+        String,
+        i64,
+        String,
+        i64,
+        String,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        String,
+        Option<String>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT o.id, o.created_at_ms, o.status, o.shopper_id, s.nickname, l.product_id, p.name, l.quantity,
+                l.unit_price_fen, l.full_amount_fen, l.discount_fen, l.paid_amount_fen, l.rule, i.code
+           FROM orders o
+           JOIN order_lines l ON l.order_id = o.id
+           JOIN products p ON p.id = l.product_id
+           JOIN shoppers s ON s.id = o.shopper_id
+           LEFT JOIN invites i ON i.id = l.invite_id
+          WHERE o.session_id = $1
+          ORDER BY o.id, l.id",
+    )
+    .bind(session_id)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ExportLine {
+            order_id: r.0,
+            created_at_ms: r.1,
+            status: r.2,
+            shopper_id: r.3,
+            shopper_nickname: r.4,
+            product_id: r.5,
+            product_name: r.6,
+            quantity: r.7,
+            unit_price: Fen(r.8),
+            full_amount: Fen(r.9),
+            discount: Fen(r.10),
+            paid: Fen(r.11),
+            rule: r.12,
+            invite_code: r.13,
+        })
+        .collect())
+}
+
+pub async fn audit(
+    db: &Db,
+    session_id: Option<i64>,
+    host_id: i64,
+    action: &str,
+    detail: &str,
+) -> Result<(), AppError> {
+    sqlx::query("INSERT INTO audit_log (session_id, host_id, action, detail, created_at_ms) VALUES ($1, $2, $3, $4, $5)")
+        .bind(session_id)
+        .bind(host_id)
+        .bind(action)
+        .bind(detail)
+        .bind(now_ms())
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,278 @@
+//! The host studio: sign-in/sign-up, the host's sessions, creating a session. Designed for a
+//! 768 px tablet and a desktop.
+
+pub mod session;
+pub mod summary;
+
+use leptos::{prelude::*, task::spawn_local};
+use leptos_router::hooks::use_navigate;
+
+use crate::{
+    api::studio::{
+        current_host, host_sign_in, host_sign_out, host_sign_up, studio_create_session,
+        studio_sessions,
+    },
+    components::{
+        browser::{datetime_local_to_ms, ms_to_datetime_local, now_ms},
+        status::StatusBadge,
+        time::LocalTime,
+        ErrorNotice, Loading,
+    },
+    model::{HostMe, PolicyForm, SessionForm},
+};
+
+/// The studio's top bar.
+#[component]
+pub fn StudioBar(
+    #[prop(into)] host: Option<HostMe>,
+    #[prop(into, optional)] on_signed_out: Option<Callback<()>>,
+) -> impl IntoView {
+    let sign_out = move |_| {
+        spawn_local(async move {
+            let _ = host_sign_out().await;
+            if let Some(cb) = on_signed_out {
+                cb.run(());
+            }
+        });
+    };
+    view! {
+        <header class="top-bar studio-bar">
+            <a href="/studio" class="brand-link">"Studio"</a>
+            {host.map(|h| view! {
+                <span class="studio-host">{h.display_name}</span>
+                <button type="button" class="btn btn-small" on:click=sign_out>"Sign out"</button>
+            })}
+        </header>
+    }
+}
+
+#[component]
+pub fn StudioHome() -> impl IntoView {
+    let me = LocalResource::new(current_host);
+    let reload = Callback::new(move |_| me.refetch());
+    view! {
+        <div class="studio">
+            <Suspense fallback=|| view! { <Loading label="Loading the studio…"/> }>
+                {move || Suspend::new(async move {
+                    match me.await {
+                        Ok(Some(host)) => view! {
+                            <StudioBar host=Some(host.clone()) on_signed_out=reload/>
+                            <div class="studio-main">
+                                <NewSessionForm/>
+                                <HostSessions/>
+                            </div>
+                        }.into_any(),
+                        Ok(None) => view! {
+                            <StudioBar host={None::<HostMe>}/>
+                            <div class="studio-main"><AuthForms on_done=reload/></div>
+                        }.into_any(),
+                        Err(e) => view! { <ErrorNotice error=e on_retry=reload/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </div>
+    }
+}
+
+#[component]
+fn AuthForms(#[prop(into)] on_done: Callback<()>) -> impl IntoView {
+    let signing_up = RwSignal::new(false);
+    let (name, email, password) = (
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+    );
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        busy.set(true);
+        error.set(None);
+        let (n, e, p) = (
+            name.get_untracked(),
+            email.get_untracked(),
+            password.get_untracked(),
+        );
+        let up = signing_up.get_untracked();
+        spawn_local(async move {
+            let res = if up {
+                host_sign_up(n, e, p).await
+            } else {
+                host_sign_in(e, p).await
+            };
+            busy.set(false);
+            match res {
+                Ok(_) => on_done.run(()),
+                Err(err) => error.set(Some(err.to_string())),
+            }
+        });
+    };
+    view! {
+        <section class="auth card" aria-labelledby="auth-title">
+            <h1 id="auth-title">{move || if signing_up.get() { "Create a host account" } else { "Sign in to the studio" }}</h1>
+            <form on:submit=submit class="stack">
+                <Show when=move || signing_up.get()>
+                    <label class="field"><span>"Display name"</span>
+                        <input type="text" name="display_name" required maxlength="40" autocomplete="nickname"
+                            prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
+                    </label>
+                </Show>
+                <label class="field"><span>"Email"</span>
+                    <input type="email" name="email" required autocomplete="email"
+                        prop:value=move || email.get() on:input=move |ev| email.set(event_target_value(&ev))/>
+                </label>
+                <label class="field"><span>"Password"</span>
+                    <input type="password" name="password" required minlength="1"
+                        autocomplete=move || if signing_up.get() { "new-password" } else { "current-password" }
+                        prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev))/>
+                </label>
+                {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                <button type="submit" class="btn btn-primary" disabled=move || busy.get()>
+                    {move || if signing_up.get() { "Create account" } else { "Sign in" }}
+                </button>
+            </form>
+            <button type="button" class="btn btn-link" on:click=move |_| { signing_up.update(|s| *s = !*s); error.set(None); }>
+                {move || if signing_up.get() { "I have an account: sign in" } else { "New host? Create an account" }}
+            </button>
+        </section>
+    }
+}
+
+/// The editable part of a session: title, description, start, discount policy.
+#[component]
+pub fn SessionFields(
+    form: RwSignal<SessionForm>,
+    #[prop(into)] start_text: RwSignal<String>,
+) -> impl IntoView {
+    let num = move |f: fn(&mut PolicyForm, i64)| {
+        move |ev: leptos::ev::Event| {
+            if let Ok(v) = event_target_value(&ev).parse::<i64>() {
+                form.update(|s| f(&mut s.policy, v));
+            }
+        }
+    };
+    view! {
+        <label class="field"><span>"Title"</span>
+            <input type="text" name="title" required maxlength="80"
+                prop:value=move || form.with(|f| f.title.clone())
+                on:input=move |ev| form.update(|f| f.title = event_target_value(&ev))/>
+        </label>
+        <label class="field"><span>"Description"</span>
+            <textarea name="description" rows="3" maxlength="2000"
+                prop:value=move || form.with(|f| f.description.clone())
+                on:input=move |ev| form.update(|f| f.description = event_target_value(&ev))></textarea>
+        </label>
+        <label class="field"><span>"Starts at (your time zone)"</span>
+            <input type="datetime-local" name="start" required
+                prop:value=move || start_text.get() on:input=move |ev| start_text.set(event_target_value(&ev))/>
+        </label>
+        <fieldset class="policy">
+            <legend>"Invite discount"</legend>
+            <label class="field"><span>"Percent off"</span>
+                <input type="number" name="percent_off" min="1" max="100" required
+                    prop:value=move || form.with(|f| f.policy.percent_off.to_string()) on:input=num(|p, v| p.percent_off = v)/>
+            </label>
+            <label class="field"><span>"Friends needed to unlock"</span>
+                <input type="number" name="friends_needed" min="1" max="100" required
+                    prop:value=move || form.with(|f| f.policy.friends_needed.to_string()) on:input=num(|p, v| p.friends_needed = v)/>
+            </label>
+            <label class="field"><span>"Discounted units per shopper per product"</span>
+                <input type="number" name="units_per_shopper" min="0" max="100" required
+                    prop:value=move || form.with(|f| f.policy.units_per_shopper.to_string()) on:input=num(|p, v| p.units_per_shopper = v)/>
+            </label>
+            <label class="field"><span>"Discounted units per product (empty: no cap)"</span>
+                <input type="number" name="units_cap" min="0"
+                    prop:value=move || form.with(|f| f.policy.units_cap.map(|c| c.to_string()).unwrap_or_default())
+                    on:input=move |ev| { let v = event_target_value(&ev); form.update(|f| f.policy.units_cap = v.parse().ok()); }/>
+            </label>
+            <label class="field"><span>"Purchase limit per shopper per product"</span>
+                <input type="number" name="purchase_limit" min="1" max="99" required
+                    prop:value=move || form.with(|f| f.policy.purchase_limit.to_string()) on:input=num(|p, v| p.purchase_limit = v)/>
+            </label>
+        </fieldset>
+    }
+}
+
+#[component]
+fn NewSessionForm() -> impl IntoView {
+    let navigate = use_navigate();
+    let form = RwSignal::new(SessionForm {
+        title: String::new(),
+        description: String::new(),
+        scheduled_start_ms: 0,
+        policy: PolicyForm::default(),
+    });
+    // Default: one day from now, on the hour.
+    let start_text = RwSignal::new(ms_to_datetime_local(
+        (now_ms() / 3_600_000 + 25) * 3_600_000,
+    ));
+    let error = RwSignal::new(None::<String>);
+    let open = RwSignal::new(false);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Some(start) = datetime_local_to_ms(&start_text.get_untracked()) else {
+            error.set(Some("Choose when the session starts.".into()));
+            return;
+        };
+        let mut f = form.get_untracked();
+        f.scheduled_start_ms = start;
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            match studio_create_session(f).await {
+                Ok(id) => navigate(&format!("/studio/s/{id}"), Default::default()),
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        });
+    };
+    view! {
+        <section class="card" aria-labelledby="new-title">
+            <div class="card-head">
+                <h2 id="new-title">"Schedule a live session"</h2>
+                <button type="button" class="btn btn-primary" on:click=move |_| open.update(|o| *o = !*o)
+                    aria-expanded=move || open.get().to_string()>"New session"</button>
+            </div>
+            <Show when=move || open.get()>
+                <form class="stack" on:submit=submit.clone()>
+                    <SessionFields form=form start_text=start_text/>
+                    {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                    <button type="submit" class="btn btn-primary">"Create session"</button>
+                </form>
+            </Show>
+        </section>
+    }
+}
+
+#[component]
+fn HostSessions() -> impl IntoView {
+    let sessions = LocalResource::new(studio_sessions);
+    let retry = Callback::new(move |_| sessions.refetch());
+    view! {
+        <section class="card" aria-labelledby="mine-title">
+            <h2 id="mine-title">"Your sessions"</h2>
+            <Suspense fallback=|| view! { <Loading label="Loading sessions…"/> }>
+                {move || Suspend::new(async move {
+                    match sessions.await {
+                        Ok(list) if list.is_empty() => view! { <p class="muted">"No sessions yet: schedule your first one above."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <ul class="studio-sessions">
+                                {list.into_iter().map(|s| view! {
+                                    <li>
+                                        <a href=format!("/studio/s/{}", s.id) class="studio-session-link">
+                                            <img src=s.cover_url alt="" width="160" height="90"/>
+                                            <span>
+                                                <StatusBadge status=s.status/>
+                                                <strong>{s.title}</strong>
+                                                <span class="muted small"><LocalTime ms=s.scheduled_start_ms/>{format!(" · {} products", s.product_count)}</span>
+                                            </span>
+                                        </a>
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(e) => view! { <ErrorNotice error=e on_retry=retry/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}

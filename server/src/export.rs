@@ -1,0 +1,164 @@
+//! Plain HTTP routes for files: uploaded images (`/media/{name}`) and the host's CSV export of
+//! a session's orders (`/studio/s/{id}/orders.csv`).
+
+use axum::{
+    body::Body,
+    extract::{Path, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
+
+use app::{
+    backend::{host_auth, identity::SHOPPER_COOKIE, repo::studio, uploads},
+    domain::time::datetime,
+    error::AppError,
+};
+
+use crate::{security::error_response, ServerState};
+
+/// `GET /media/{name}`: an uploaded image. Names are content hashes, so they never change.
+pub async fn media(State(state): State<ServerState>, Path(name): Path<String>) -> Response {
+    if !uploads::is_valid_name(&name) {
+        return (StatusCode::NOT_FOUND, "Not found").into_response();
+    }
+    match tokio::fs::read(state.app.settings.upload_dir.join(&name)).await {
+        Ok(bytes) => {
+            let mut res = Response::new(Body::from(bytes));
+            let h = res.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static(crate::assets::IMMUTABLE),
+            );
+            res
+        }
+        Err(_) => (StatusCode::NOT_FOUND, "Not found").into_response(),
+    }
+}
+
+/// The value of cookie `name` in a request's headers.
+pub fn request_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// RFC 4180 field: quoted when it holds a comma, quote or line break; cells that a spreadsheet
+/// would run as a formula are prefixed with a quote mark.
+pub fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+fn iso_utc(ms: i64) -> String {
+    let t = datetime(ms, 0);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
+    )
+}
+
+pub const CSV_HEADER: &str = "order_id,created_at_utc,status,shopper_id,shopper_nickname,product_id,product_name,quantity,unit_price_cny,full_amount_cny,discount_cny,paid_cny,discount_rule,invite_code";
+
+/// `GET /studio/s/{id}/orders.csv`: one row per order line. Owner only (401/403 otherwise).
+pub async fn orders_csv(
+    State(state): State<ServerState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Ok(session_id) = id.parse::<i64>() else {
+        return error_response(&AppError::not_found("This live session does not exist."));
+    };
+    let st = &state.app;
+    let host = match host_auth::authorize_host(
+        st,
+        request_cookie(&headers, host_auth::HOST_COOKIE).as_deref(),
+        request_cookie(&headers, SHOPPER_COOKIE).as_deref(),
+    )
+    .await
+    {
+        Ok(h) => h,
+        Err(e) => return error_response(&e),
+    };
+    if let Err(e) = host_auth::check_owner(st, &host, session_id).await {
+        return error_response(&e);
+    }
+    let lines = match studio::export_lines(&st.db, session_id).await {
+        Ok(l) => l,
+        Err(e) => return error_response(&e),
+    };
+    let mut out = String::with_capacity(128 * (lines.len() + 1));
+    out.push_str(CSV_HEADER);
+    out.push_str("\r\n");
+    for l in lines {
+        let row = [
+            l.order_id.to_string(),
+            iso_utc(l.created_at_ms),
+            l.status,
+            l.shopper_id.to_string(),
+            csv_field(&l.shopper_nickname),
+            l.product_id.to_string(),
+            csv_field(&l.product_name),
+            l.quantity.to_string(),
+            l.unit_price.to_yuan_string(),
+            l.full_amount.to_yuan_string(),
+            l.discount.to_yuan_string(),
+            l.paid.to_yuan_string(),
+            l.rule,
+            l.invite_code.unwrap_or_default(),
+        ];
+        out.push_str(&row.join(","));
+        out.push_str("\r\n");
+    }
+    let mut res = out.into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"session-{session_id}-orders.csv\""
+    )) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_formula_safe() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
+        assert_eq!(csv_field("小小包"), "小小包");
+    }
+
+    #[test]
+    fn cookies_are_read_from_headers() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; ls_host=tok; b=2"),
+        );
+        assert_eq!(request_cookie(&h, "ls_host").as_deref(), Some("tok"));
+        assert_eq!(request_cookie(&h, "nope"), None);
+    }
+}
