@@ -324,3 +324,98 @@ pub struct Dashboard {
     pub discount_given: Fen,
     pub per_product: Vec<ProductSales>,
 }
+
+/// A chat message in a live room.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatLine {
+    pub id: u64,
+    pub shopper_id: i64,
+    pub nickname: String,
+    /// Plain text: the client renders it as text, never as HTML.
+    pub text: String,
+    pub at_ms: i64,
+    /// Sent by the session's host.
+    pub host: bool,
+}
+
+/// The product being explained now, as the live room shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PresentingView {
+    pub product_id: i64,
+    pub name: String,
+    pub price: Fen,
+    pub image_url: String,
+}
+
+/// One event of a live room's stream (`data:` of each SSE event). Every event but `hb` and
+/// `me` carries the room's sequence number `seq` and the server's publish time `ts` (µs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LiveEvent {
+    Snapshot {
+        seq: u64,
+        status: SessionStatus,
+        presenting: Option<PresentingView>,
+        /// [product id, stock]
+        stock: Vec<[i64; 2]>,
+        viewers: i64,
+        likes: u64,
+        chat: Vec<ChatLine>,
+    },
+    Status {
+        seq: u64,
+        status: SessionStatus,
+    },
+    Presenting {
+        seq: u64,
+        product: PresentingView,
+    },
+    Counters {
+        seq: u64,
+        viewers: i64,
+        likes: u64,
+        stock: Vec<[i64; 2]>,
+    },
+    Chat {
+        seq: u64,
+        message: ChatLine,
+    },
+    ChatDeleted {
+        seq: u64,
+        id: u64,
+    },
+    Purchase {
+        seq: u64,
+        buyer: String,
+        product: String,
+        more: u64,
+    },
+    /// Heartbeat (every 15 s): the connection is alive.
+    Hb,
+    /// Something about this viewer changed: refetch their state.
+    Me,
+}
+
+impl LiveEvent {
+    pub fn seq(&self) -> Option<u64> {
+        match self {
+            LiveEvent::Snapshot { seq, .. }
+            | LiveEvent::Status { seq, .. }
+            | LiveEvent::Presenting { seq, .. }
+            | LiveEvent::Counters { seq, .. }
+            | LiveEvent::Chat { seq, .. }
+            | LiveEvent::ChatDeleted { seq, .. }
+            | LiveEvent::Purchase { seq, .. } => Some(*seq),
+            LiveEvent::Hb | LiveEvent::Me => None,
+        }
+    }
+}
+
+/// What posting a chat message returns to its sender.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatPosted {
+    pub message: ChatLine,
+    /// False when the room's chat was too fast and this message was not shown to everyone
+    /// (the sender still sees it).
+    pub broadcast: bool,
+}

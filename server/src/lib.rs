@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod config;
 pub mod demo;
 pub mod export;
+pub mod live_sse;
 pub mod poster;
 pub mod security;
 pub mod share;
@@ -91,6 +92,7 @@ pub fn app(state: ServerState) -> Router {
         .route("/i/{code}", get(share::invite_page))
         .route("/i/{code}/poster.png", get(share::poster_png))
         .route("/media/{name}", get(export::media))
+        .route("/live/{id}/events", get(live_sse::events))
         .route("/studio/s/{id}/orders.csv", get(export::orders_csv))
         .merge(api)
         .fallback(static_or_spa)
@@ -180,6 +182,7 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
             cookie_key,
             limits: Arc::new(RateLimiter::new(config.rate_limit_scale)),
             payments: Arc::new(DemoPayment),
+            live: Arc::new(app::backend::live::Hub::new()),
         },
         assets: Arc::new(assets),
         csp: csp.into(),

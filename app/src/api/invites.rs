@@ -56,6 +56,11 @@ pub async fn join_invite(code: String) -> Result<JoinOutcome, AppError> {
     st.limits.check(Action::Reserve, &shopper.id.to_string())?;
     let invite = shopping::invite_by_code(&st.db, &code).await?;
     let attributed = shopping::join_via_invite(&st.db, &invite, shopper.id).await?;
+    if attributed == Some(invite.id) {
+        // The inviter's friend count (and maybe their discount) just changed.
+        st.live
+            .shopper_changed(invite.session_id, invite.inviter_id);
+    }
     let facts = shopping::shopper_facts(&st.db, invite.session_id, shopper.id).await?;
     let attributed_to = facts.joined_via.map(|(_, name)| name);
     let message = match (attributed, &attributed_to) {

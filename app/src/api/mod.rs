@@ -7,6 +7,7 @@
 
 pub mod catalog;
 pub mod invites;
+pub mod live;
 pub mod orders;
 pub mod shopper;
 pub mod studio;

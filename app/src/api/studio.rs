@@ -235,7 +235,10 @@ pub async fn studio_upload_image(data: MultipartData) -> Result<String, AppError
 pub async fn go_live(session_id: i64) -> Result<(), AppError> {
     let st = crate::backend::state()?;
     crate::backend::host_auth::require_session_owner(&st, session_id).await?;
-    crate::backend::repo::studio::go_live(&st.db, session_id).await
+    crate::backend::repo::studio::go_live(&st.db, session_id).await?;
+    st.live
+        .status_changed(session_id, crate::model::SessionStatus::Live);
+    Ok(())
 }
 
 /// The product being explained now; records it as presented, which opens its discount.
@@ -243,7 +246,8 @@ pub async fn go_live(session_id: i64) -> Result<(), AppError> {
 pub async fn present_product(product_id: i64) -> Result<(), AppError> {
     let st = crate::backend::state()?;
     let (_, session_id) = ssr::product_owner(&st, product_id).await?;
-    crate::backend::repo::studio::present_product(&st.db, session_id, product_id).await
+    crate::backend::repo::studio::present_product(&st.db, session_id, product_id).await?;
+    st.live.presented(&st.db, session_id, product_id).await
 }
 
 /// Presents the next product in the run of show; returns its id.
@@ -251,7 +255,9 @@ pub async fn present_product(product_id: i64) -> Result<(), AppError> {
 pub async fn present_next(session_id: i64) -> Result<i64, AppError> {
     let st = crate::backend::state()?;
     crate::backend::host_auth::require_session_owner(&st, session_id).await?;
-    crate::backend::repo::studio::present_next(&st.db, session_id).await
+    let product_id = crate::backend::repo::studio::present_next(&st.db, session_id).await?;
+    st.live.presented(&st.db, session_id, product_id).await?;
+    Ok(product_id)
 }
 
 #[server(endpoint = "studio/sold_out")]
@@ -259,6 +265,7 @@ pub async fn mark_sold_out(product_id: i64) -> Result<(), AppError> {
     let st = crate::backend::state()?;
     let (host, session_id) = ssr::product_owner(&st, product_id).await?;
     crate::backend::repo::studio::mark_sold_out(&st.db, session_id, product_id).await?;
+    st.live.stock_changed(session_id, product_id, 0);
     crate::backend::repo::studio::audit(
         &st.db,
         Some(session_id),
@@ -274,12 +281,16 @@ pub async fn mark_sold_out(product_id: i64) -> Result<(), AppError> {
 pub async fn end_session(session_id: i64) -> Result<(), AppError> {
     let st = crate::backend::state()?;
     crate::backend::host_auth::require_session_owner(&st, session_id).await?;
-    crate::backend::repo::studio::end_session(&st.db, session_id).await
+    crate::backend::repo::studio::end_session(&st.db, session_id).await?;
+    st.live
+        .status_changed(session_id, crate::model::SessionStatus::Ended);
+    Ok(())
 }
 
 #[server(endpoint = "studio/dashboard", input = GetUrl)]
 pub async fn studio_dashboard(session_id: i64) -> Result<Dashboard, AppError> {
     let st = crate::backend::state()?;
     crate::backend::host_auth::require_session_owner(&st, session_id).await?;
-    crate::backend::repo::studio::dashboard(&st.db, session_id, None).await
+    let viewers = st.live.get(session_id).map(|r| r.viewers());
+    crate::backend::repo::studio::dashboard(&st.db, session_id, viewers).await
 }

@@ -6,6 +6,7 @@ pub mod crypto;
 pub mod db;
 pub mod host_auth;
 pub mod identity;
+pub mod live;
 pub mod payment;
 pub mod ratelimit;
 pub mod repo;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub cookie_key: Arc<[u8]>,
     pub limits: Arc<ratelimit::RateLimiter>,
     pub payments: Arc<dyn payment::PaymentProvider>,
+    /// The live rooms' fan-out hub.
+    pub live: Arc<live::Hub>,
 }
 
 /// The state for the current server-function call.

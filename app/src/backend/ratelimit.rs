@@ -20,6 +20,8 @@ pub enum Action {
     /// Host sign-in attempts, per email and per IP.
     SignIn,
     Chat,
+    /// Batched heart taps.
+    Like,
 }
 
 impl Action {
@@ -33,6 +35,7 @@ impl Action {
             Action::Nickname => (10, Duration::from_secs(60)),
             Action::SignIn => (10, Duration::from_secs(300)),
             Action::Chat => (5, Duration::from_secs(10)),
+            Action::Like => (20, Duration::from_secs(10)),
         }
     }
 }

@@ -72,6 +72,12 @@ fn key_reused() -> AppError {
     )
 }
 
+/// A placed order and the product's stock right after it (`None` for a replayed retry).
+pub struct Placed {
+    pub order: OrderView,
+    pub stock_after: Option<i64>,
+}
+
 /// Places (or, for a retried key, returns) an order. Exactly once per idempotency key; stock
 /// never below zero; limits enforced inside the transaction; every line in the ledger.
 pub async fn place_order(
@@ -79,9 +85,13 @@ pub async fn place_order(
     payments: &dyn PaymentProvider,
     shopper_id: i64,
     req: &PlaceOrder,
-) -> Result<OrderView, AppError> {
+) -> Result<Placed, AppError> {
+    let replay = |order| Placed {
+        order,
+        stock_after: None,
+    };
     match existing_order(db, shopper_id, req).await? {
-        Some(Existing::Same(id)) => return load_order(db, shopper_id, id).await,
+        Some(Existing::Same(id)) => return load_order(db, shopper_id, id).await.map(replay),
         Some(Existing::Different) => return Err(key_reused()),
         None => {}
     }
@@ -114,7 +124,7 @@ pub async fn place_order(
     // 1. Stock: decrement only if enough is left (atomic; locks the product row on PostgreSQL).
     let product = sqlx::query(
         "UPDATE products SET stock = stock - $1 WHERE id = $2 AND session_id = $3 AND stock >= $1
-         RETURNING price_fen, presented_at_ms, discounted_units",
+         RETURNING price_fen, presented_at_ms, discounted_units, stock",
     )
     .bind(qty_i)
     .bind(req.product_id)
@@ -139,6 +149,7 @@ pub async fn place_order(
         .try_get::<Option<i64>, _>("presented_at_ms")?
         .is_some();
     let discounted_so_far: i64 = product.try_get("discounted_units")?;
+    let mut stock_after: i64 = product.try_get("stock")?;
 
     // 2. The shopper's purchase limit for this product (atomic upsert; locks the counter row).
     let counter = sqlx::query(
@@ -213,7 +224,7 @@ pub async fn place_order(
             // The same key raced us and won: answer like a retry.
             drop(w);
             return match existing_order(db, shopper_id, req).await? {
-                Some(Existing::Same(id)) => load_order(db, shopper_id, id).await,
+                Some(Existing::Same(id)) => load_order(db, shopper_id, id).await.map(replay),
                 _ => Err(key_reused()),
             };
         }
@@ -259,9 +270,13 @@ pub async fn place_order(
         PaymentOutcome::Declined { reason } => {
             tracing::info!(order_id, %reason, "payment declined; releasing stock");
             release_order(db, order_id).await?;
+            stock_after += qty_i;
         }
     }
-    load_order(db, shopper_id, order_id).await
+    Ok(Placed {
+        order: load_order(db, shopper_id, order_id).await?,
+        stock_after: Some(stock_after),
+    })
 }
 
 /// Marks an unpaid order failed and gives its units (and discount allowance) back.

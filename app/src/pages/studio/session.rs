@@ -62,6 +62,9 @@ fn report(msg: RwSignal<Option<Result<String, String>>>, res: Result<String, App
 fn SessionStudio(session_id: i64, host: HostMe) -> impl IntoView {
     let _ = host;
     let session = RwSignal::new(None::<Result<StudioSession, AppError>>);
+    // Owned here, not by the editor: every action reloads the session, which rebuilds the
+    // editor, and the status line must outlive that.
+    let msg = RwSignal::new(None::<Result<String, String>>);
     let reload = Callback::new(move |_| {
         spawn_local(async move { session.set(Some(get_studio_session(session_id).await)) });
     });
@@ -70,16 +73,19 @@ fn SessionStudio(session_id: i64, host: HostMe) -> impl IntoView {
         {move || match session.get() {
             None => view! { <Loading label="Loading session…"/> }.into_any(),
             Some(Err(e)) => view! { <ErrorNotice error=e on_retry=reload/> }.into_any(),
-            Some(Ok(s)) => view! { <SessionEditor session=s reload=reload/> }.into_any(),
+            Some(Ok(s)) => view! { <SessionEditor session=s reload=reload msg=msg/> }.into_any(),
         }}
     }
 }
 
 #[component]
-fn SessionEditor(session: StudioSession, reload: Callback<()>) -> impl IntoView {
+fn SessionEditor(
+    session: StudioSession,
+    reload: Callback<()>,
+    msg: RwSignal<Option<Result<String, String>>>,
+) -> impl IntoView {
     let id = session.id;
     let status = session.status;
-    let msg = RwSignal::new(None::<Result<String, String>>);
     view! {
         <div class="studio-main studio-session">
             <header class="studio-head">

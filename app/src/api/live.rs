@@ -1,0 +1,157 @@
+//! The live room's actions: chat (rate- and length-limited, sampled when too fast), host
+//! moderation (delete a message, mute a shopper) and likes. Events reach viewers through the
+//! room's stream (`GET /live/{id}/events`).
+
+use leptos::prelude::*;
+
+use crate::{error::AppError, model::ChatPosted};
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use crate::error::AppError;
+
+    /// Trims a chat message and checks its length; control characters become spaces.
+    pub fn parse_chat_text(raw: &str) -> Result<String, AppError> {
+        let text: String = raw
+            .trim()
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        let n = text.chars().count();
+        if n == 0 {
+            return Err(AppError::bad_request("Type a message first."));
+        }
+        if n > crate::backend::live::MAX_CHAT_CHARS {
+            return Err(AppError::bad_request(format!(
+                "Messages can be at most {} characters.",
+                crate::backend::live::MAX_CHAT_CHARS
+            )));
+        }
+        Ok(text)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn chat_text_is_trimmed_bounded_and_single_line() {
+            assert_eq!(parse_chat_text("  hi  ").expect("ok"), "hi");
+            assert_eq!(parse_chat_text("a\nb").expect("ok"), "a b");
+            assert!(parse_chat_text("   ").is_err());
+            assert!(parse_chat_text(&"好".repeat(201)).is_err());
+            assert_eq!(
+                parse_chat_text(&"好".repeat(200))
+                    .expect("ok")
+                    .chars()
+                    .count(),
+                200
+            );
+        }
+    }
+}
+
+/// Posts a chat message to a live session (as its host when the host is signed in).
+#[server(endpoint = "live/chat")]
+pub async fn post_chat(session_id: i64, text: String) -> Result<ChatPosted, AppError> {
+    use crate::{
+        backend::{host_auth, identity, ratelimit::Action, repo::shopping},
+        model::SessionStatus,
+    };
+    let st = crate::backend::state()?;
+    // The host speaks as the host; everyone else as a shopper.
+    let host = match host_auth::require_session_owner(&st, session_id).await {
+        Ok(h) => Some(h),
+        Err(AppError::NotFound(m)) => return Err(AppError::NotFound(m)),
+        Err(_) => None,
+    };
+    let (speaker_id, nickname) = match &host {
+        Some(h) => {
+            let name: String = sqlx::query_scalar("SELECT display_name FROM hosts WHERE id = $1")
+                .bind(h.host_id)
+                .fetch_one(st.db.pool())
+                .await?;
+            (0, name)
+        }
+        None => {
+            let s = identity::require_shopper(&st).await?;
+            (s.id, s.nickname)
+        }
+    };
+    st.limits.check(
+        Action::Chat,
+        &format!("{session_id}:{speaker_id}:{}", host.is_some()),
+    )?;
+    let text = ssr::parse_chat_text(&text)?;
+    if shopping::session_status(&st.db, session_id).await? != SessionStatus::Live {
+        return Err(AppError::Conflict(
+            "Chat opens when the session is live.".into(),
+        ));
+    }
+    let room = st.live.room(&st.db, session_id).await?;
+    if host.is_none() && room.is_muted(speaker_id) {
+        return Err(AppError::Forbidden(
+            "The host has muted you in this chat.".into(),
+        ));
+    }
+    let (message, broadcast) = room.chat(speaker_id, &nickname, &text, host.is_some());
+    Ok(ChatPosted { message, broadcast })
+}
+
+/// Host only: removes a message from everyone's chat.
+#[server(endpoint = "live/chat/delete")]
+pub async fn delete_chat(session_id: i64, message_id: u64) -> Result<(), AppError> {
+    let st = crate::backend::state()?;
+    crate::backend::host_auth::require_session_owner(&st, session_id).await?;
+    let room = st.live.room(&st.db, session_id).await?;
+    room.delete_chat(message_id);
+    Ok(())
+}
+
+/// Host only: the shopper can no longer post in this session's chat.
+#[server(endpoint = "live/mute")]
+pub async fn mute_shopper(session_id: i64, shopper_id: i64) -> Result<(), AppError> {
+    let st = crate::backend::state()?;
+    let host = crate::backend::host_auth::require_session_owner(&st, session_id).await?;
+    sqlx::query(
+        "INSERT INTO chat_mutes (session_id, shopper_id, created_at_ms) VALUES ($1, $2, $3)
+         ON CONFLICT (session_id, shopper_id) DO NOTHING",
+    )
+    .bind(session_id)
+    .bind(shopper_id)
+    .bind(crate::backend::now_ms())
+    .execute(st.db.pool())
+    .await
+    .map_err(|e| match e {
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+            AppError::not_found("No such shopper.")
+        }
+        other => other.into(),
+    })?;
+    st.live.room(&st.db, session_id).await?.mute(shopper_id);
+    crate::backend::repo::studio::audit(
+        &st.db,
+        Some(session_id),
+        host.host_id,
+        "mute",
+        &format!("shopper {shopper_id}"),
+    )
+    .await
+}
+
+/// Hearts: the client batches taps (at most 50 per call); the room aggregates them and
+/// broadcasts the total a few times a second.
+#[server(endpoint = "live/like")]
+pub async fn send_likes(session_id: i64, count: u32) -> Result<u64, AppError> {
+    use crate::backend::{identity, ratelimit::Action};
+    let st = crate::backend::state()?;
+    if !(1..=50).contains(&count) {
+        return Err(AppError::bad_request(
+            "Send between 1 and 50 likes at a time.",
+        ));
+    }
+    let shopper = identity::shopper_or_create(&st).await?;
+    st.limits.check(Action::Like, &shopper.id.to_string())?;
+    let room = st.live.room(&st.db, session_id).await?;
+    Ok(room.like(u64::from(count)))
+}

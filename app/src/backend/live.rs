@@ -1,0 +1,730 @@
+//! The live room's fan-out hub: one [`Room`] per live session, shared by every viewer's event
+//! stream (Server-Sent Events, served by `server/src/live_sse.rs`).
+//!
+//! Built for tens of thousands of viewers on one node:
+//! - every event is serialised once into an SSE frame ([`Frame`]) whose bytes all connections
+//!   share (`Bytes` is reference-counted);
+//! - one `broadcast` ring per room is the only queue: a viewer that falls behind by more than
+//!   its capacity gets `Lagged` and is resynced with a fresh snapshot (or dropped if it keeps
+//!   lagging), so a slow client can never grow the server's memory;
+//! - high-rate counters (viewers, likes, stock) are coalesced by a ticker into at most
+//!   [`TICKS_PER_SEC`] `counters` events per second; chat is sampled when it outruns reading;
+//! - each event carries a sequence number; a reconnecting viewer resumes from the last one it
+//!   saw when it is still in the room's history, or gets a snapshot when too far behind.
+
+use std::{
+    collections::{HashMap, HashSet, VecDeque},
+    sync::{
+        atomic::{AtomicI64, AtomicU64, Ordering},
+        Arc, Mutex, Weak,
+    },
+    time::{Duration, Instant},
+};
+
+use axum::body::Bytes;
+use serde::Serialize;
+use serde_json::json;
+use tokio::sync::{broadcast, watch};
+
+use crate::{
+    backend::{db::Db, now_ms},
+    error::AppError,
+    model::SessionStatus,
+};
+
+/// Frames kept for resuming after a reconnect.
+pub const HISTORY: usize = 1024;
+/// The broadcast ring: how far a viewer may fall behind before it is resynced.
+pub const CHANNEL_CAPACITY: usize = 256;
+/// Counter updates per second, at most.
+pub const TICKS_PER_SEC: u64 = 4;
+/// Chat messages per second a room broadcasts; beyond that, a sample (senders still see theirs).
+pub const CHAT_BROADCAST_PER_SEC: f64 = 8.0;
+/// Chat messages kept for the snapshot a new viewer receives.
+pub const CHAT_KEPT: usize = 50;
+/// Longest chat message, in characters.
+pub const MAX_CHAT_CHARS: usize = 200;
+
+/// One serialised SSE event: `id: <seq>\ndata: <json>\n\n`.
+#[derive(Debug)]
+pub struct Frame {
+    pub seq: u64,
+    pub bytes: Bytes,
+}
+
+fn frame_bytes(seq: Option<u64>, json: &serde_json::Value) -> Bytes {
+    let data = json.to_string();
+    let mut s = String::with_capacity(data.len() + 32);
+    if let Some(seq) = seq {
+        s.push_str("id: ");
+        s.push_str(&seq.to_string());
+        s.push('\n');
+    }
+    s.push_str("data: ");
+    s.push_str(&data);
+    s.push_str("\n\n");
+    Bytes::from(s)
+}
+
+/// The heartbeat frame (no id: it does not move the resume point). Shared by every stream.
+pub fn heartbeat() -> Bytes {
+    Bytes::from_static(b"data: {\"type\":\"hb\"}\n\n")
+}
+
+/// The "your state changed" hint sent only to one viewer (no id, not replayed).
+pub fn me_frame() -> Bytes {
+    Bytes::from_static(b"data: {\"type\":\"me\"}\n\n")
+}
+
+pub use crate::model::ChatLine as ChatMessage;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Presenting {
+    pub product_id: i64,
+    pub name: String,
+    /// Fen.
+    pub price: i64,
+    pub image_url: String,
+}
+
+struct RoomState {
+    seq: u64,
+    history: VecDeque<Arc<Frame>>,
+    status: SessionStatus,
+    presenting: Option<Presenting>,
+    stock: HashMap<i64, i64>,
+    dirty_stock: HashSet<i64>,
+    chat: VecDeque<ChatMessage>,
+    chat_tokens: f64,
+    chat_refill: Instant,
+    muted: HashSet<i64>,
+    sent_viewers: i64,
+    sent_likes: u64,
+    /// "Someone just bought": the latest buyer and how many more since the last tick.
+    pending_purchase: Option<(String, String, u64)>,
+}
+
+/// A live session's room.
+pub struct Room {
+    pub session_id: i64,
+    tx: broadcast::Sender<Arc<Frame>>,
+    state: Mutex<RoomState>,
+    viewers: AtomicI64,
+    likes: AtomicU64,
+    chat_ids: AtomicU64,
+    personal: Mutex<HashMap<i64, watch::Sender<u64>>>,
+}
+
+/// What a new (or resynced) viewer receives first.
+pub struct Start {
+    pub frames: Vec<Bytes>,
+    pub rx: broadcast::Receiver<Arc<Frame>>,
+    /// The sequence number the viewer is at after `frames`.
+    pub seq: u64,
+}
+
+impl Room {
+    fn lock(&self) -> std::sync::MutexGuard<'_, RoomState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Serialises an event once, numbers it, keeps it for resuming and broadcasts it.
+    pub fn publish(&self, event: serde_json::Value) -> u64 {
+        let mut st = self.lock();
+        self.publish_locked(&mut st, event)
+    }
+
+    fn publish_locked(&self, st: &mut RoomState, mut event: serde_json::Value) -> u64 {
+        st.seq += 1;
+        let seq = st.seq;
+        if let Some(obj) = event.as_object_mut() {
+            obj.insert("seq".into(), json!(seq));
+            obj.insert("ts".into(), json!(now_us()));
+        }
+        let frame = Arc::new(Frame {
+            seq,
+            bytes: frame_bytes(Some(seq), &event),
+        });
+        if st.history.len() == HISTORY {
+            st.history.pop_front();
+        }
+        st.history.push_back(frame.clone());
+        // No receivers is fine: nobody is watching right now.
+        let _ = self.tx.send(frame);
+        seq
+    }
+
+    fn snapshot_locked(&self, st: &RoomState) -> Bytes {
+        let stock: Vec<[i64; 2]> = st.stock.iter().map(|(k, v)| [*k, *v]).collect();
+        let event = json!({
+            "type": "snapshot",
+            "seq": st.seq,
+            "ts": now_us(),
+            "status": st.status.as_str(),
+            "presenting": st.presenting,
+            "stock": stock,
+            "viewers": self.viewers.load(Ordering::Relaxed),
+            "likes": self.likes.load(Ordering::Relaxed),
+            "chat": st.chat,
+        });
+        frame_bytes(Some(st.seq), &event)
+    }
+
+    /// Subscribes a viewer. With `last_seq` still in history, replays what it missed;
+    /// otherwise starts with a snapshot. The subscription is taken under the same lock as the
+    /// history read, so no event falls between the two.
+    pub fn start(&self, last_seq: Option<u64>) -> Start {
+        let st = self.lock();
+        let rx = self.tx.subscribe();
+        let oldest = st.history.front().map_or(st.seq + 1, |f| f.seq);
+        let frames = match last_seq {
+            Some(last) if last == st.seq => Vec::new(),
+            Some(last) if last < st.seq && last + 1 >= oldest => st
+                .history
+                .iter()
+                .filter(|f| f.seq > last)
+                .map(|f| f.bytes.clone())
+                .collect(),
+            _ => vec![self.snapshot_locked(&st)],
+        };
+        Start {
+            frames,
+            rx,
+            seq: st.seq,
+        }
+    }
+
+    /// A fresh snapshot for a viewer that fell too far behind, with a new subscription.
+    pub fn resync(&self) -> Start {
+        self.start(None)
+    }
+
+    pub fn viewer_joined(self: &Arc<Self>) -> ViewerGuard {
+        self.viewers.fetch_add(1, Ordering::Relaxed);
+        ViewerGuard { room: self.clone() }
+    }
+
+    pub fn viewers(&self) -> i64 {
+        self.viewers.load(Ordering::Relaxed)
+    }
+
+    /// A watch that changes whenever something about this shopper changes (discount unlocked,
+    /// friend joined); their stream turns it into a `me` hint and the client refetches.
+    pub fn personal(&self, shopper_id: i64) -> watch::Receiver<u64> {
+        let mut map = self.personal.lock().unwrap_or_else(|p| p.into_inner());
+        map.retain(|_, tx| tx.receiver_count() > 0);
+        map.entry(shopper_id)
+            .or_insert_with(|| watch::channel(0).0)
+            .subscribe()
+    }
+
+    pub fn notify_shopper(&self, shopper_id: i64) {
+        let map = self.personal.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = map.get(&shopper_id) {
+            tx.send_modify(|v| *v += 1);
+        }
+    }
+
+    pub fn set_status(&self, status: SessionStatus) {
+        let mut st = self.lock();
+        st.status = status;
+        if status != SessionStatus::Live {
+            st.presenting = None;
+        }
+        self.publish_locked(
+            &mut st,
+            json!({ "type": "status", "status": status.as_str() }),
+        );
+    }
+
+    pub fn present(&self, p: Presenting) {
+        let mut st = self.lock();
+        st.presenting = Some(p.clone());
+        self.publish_locked(&mut st, json!({ "type": "presenting", "product": p }));
+    }
+
+    /// Stock changed (an order, sold out, an edit): coalesced into the next `counters` event.
+    pub fn set_stock(&self, product_id: i64, stock: i64) {
+        let mut st = self.lock();
+        if st.stock.insert(product_id, stock) != Some(stock) {
+            st.dirty_stock.insert(product_id);
+        }
+    }
+
+    pub fn purchased(&self, buyer: &str, product: &str) {
+        let mut st = self.lock();
+        let more = st.pending_purchase.as_ref().map_or(0, |p| p.2 + 1);
+        st.pending_purchase = Some((mask_name(buyer), product.to_string(), more));
+    }
+
+    pub fn like(&self, n: u64) -> u64 {
+        self.likes.fetch_add(n, Ordering::Relaxed) + n
+    }
+
+    pub fn is_muted(&self, shopper_id: i64) -> bool {
+        self.lock().muted.contains(&shopper_id)
+    }
+
+    pub fn mute(&self, shopper_id: i64) {
+        self.lock().muted.insert(shopper_id);
+    }
+
+    /// Posts a chat message. Returns the message and whether it was broadcast (false when the
+    /// room's chat runs faster than people can read and this one was left out of the sample).
+    pub fn chat(
+        &self,
+        shopper_id: i64,
+        nickname: &str,
+        text: &str,
+        host: bool,
+    ) -> (ChatMessage, bool) {
+        let msg = ChatMessage {
+            id: self.chat_ids.fetch_add(1, Ordering::Relaxed) + 1,
+            shopper_id,
+            nickname: nickname.to_string(),
+            text: text.to_string(),
+            at_ms: now_ms(),
+            host,
+        };
+        let mut st = self.lock();
+        let now = Instant::now();
+        let elapsed = now.duration_since(st.chat_refill).as_secs_f64();
+        st.chat_refill = now;
+        st.chat_tokens =
+            (st.chat_tokens + elapsed * CHAT_BROADCAST_PER_SEC).min(CHAT_BROADCAST_PER_SEC);
+        // The host's messages are always broadcast.
+        let broadcast = host || st.chat_tokens >= 1.0;
+        if broadcast {
+            if !host {
+                st.chat_tokens -= 1.0;
+            }
+            if st.chat.len() == CHAT_KEPT {
+                st.chat.pop_front();
+            }
+            st.chat.push_back(msg.clone());
+            self.publish_locked(&mut st, json!({ "type": "chat", "message": msg }));
+        }
+        (msg, broadcast)
+    }
+
+    pub fn delete_chat(&self, id: u64) -> bool {
+        let mut st = self.lock();
+        let before = st.chat.len();
+        st.chat.retain(|m| m.id != id);
+        let found = st.chat.len() != before;
+        self.publish_locked(&mut st, json!({ "type": "chat_deleted", "id": id }));
+        found
+    }
+
+    /// Publishes the coalesced counters if anything changed since the last tick.
+    fn tick(&self) {
+        let mut st = self.lock();
+        let viewers = self.viewers.load(Ordering::Relaxed);
+        let likes = self.likes.load(Ordering::Relaxed);
+        if let Some((buyer, product, more)) = st.pending_purchase.take() {
+            self.publish_locked(
+                &mut st,
+                json!({ "type": "purchase", "buyer": buyer, "product": product, "more": more }),
+            );
+        }
+        if viewers == st.sent_viewers && likes == st.sent_likes && st.dirty_stock.is_empty() {
+            return;
+        }
+        let dirty: Vec<i64> = st.dirty_stock.drain().collect();
+        let stock: Vec<[i64; 2]> = dirty
+            .into_iter()
+            .filter_map(|id| st.stock.get(&id).map(|s| [id, *s]))
+            .collect();
+        st.sent_viewers = viewers;
+        st.sent_likes = likes;
+        self.publish_locked(
+            &mut st,
+            json!({ "type": "counters", "viewers": viewers, "likes": likes, "stock": stock }),
+        );
+    }
+
+    pub fn seq(&self) -> u64 {
+        self.lock().seq
+    }
+}
+
+/// Counts a connected viewer for as long as it lives.
+pub struct ViewerGuard {
+    room: Arc<Room>,
+}
+
+impl ViewerGuard {
+    pub fn room(&self) -> &Arc<Room> {
+        &self.room
+    }
+}
+
+impl Drop for ViewerGuard {
+    fn drop(&mut self) {
+        self.room.viewers.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// "Lin Xiaomei" → "L***": buyers are not named in full to everyone watching.
+pub fn mask_name(name: &str) -> String {
+    let first: String = name.chars().take(1).collect();
+    format!("{first}***")
+}
+
+fn now_us() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// All rooms of this node.
+#[derive(Default)]
+pub struct Hub {
+    rooms: Mutex<HashMap<i64, Arc<Room>>>,
+}
+
+impl Hub {
+    pub fn new() -> Hub {
+        Hub::default()
+    }
+
+    /// The room if it is open (someone watched or something was published).
+    pub fn get(&self, session_id: i64) -> Option<Arc<Room>> {
+        self.rooms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&session_id)
+            .cloned()
+    }
+
+    /// The session's room, created from the database on first use. `NotFound` for unknown ids.
+    pub async fn room(&self, db: &Db, session_id: i64) -> Result<Arc<Room>, AppError> {
+        if let Some(r) = self.get(session_id) {
+            return Ok(r);
+        }
+        let (status, presenting, stock) = load_room_facts(db, session_id).await?;
+        let muted: HashSet<i64> =
+            sqlx::query_scalar::<_, i64>("SELECT shopper_id FROM chat_mutes WHERE session_id = $1")
+                .bind(session_id)
+                .fetch_all(db.pool())
+                .await?
+                .into_iter()
+                .collect();
+        let mut rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
+        // Another request may have opened it while we were loading: keep the first.
+        if let Some(r) = rooms.get(&session_id) {
+            return Ok(r.clone());
+        }
+        let (tx, _) = broadcast::channel(CHANNEL_CAPACITY);
+        let room = Arc::new(Room {
+            session_id,
+            tx,
+            state: Mutex::new(RoomState {
+                seq: 0,
+                history: VecDeque::with_capacity(64),
+                status,
+                presenting,
+                stock,
+                dirty_stock: HashSet::new(),
+                chat: VecDeque::new(),
+                chat_tokens: CHAT_BROADCAST_PER_SEC,
+                chat_refill: Instant::now(),
+                muted,
+                sent_viewers: 0,
+                sent_likes: 0,
+                pending_purchase: None,
+            }),
+            viewers: AtomicI64::new(0),
+            likes: AtomicU64::new(0),
+            chat_ids: AtomicU64::new(0),
+            personal: Mutex::new(HashMap::new()),
+        });
+        rooms.insert(session_id, room.clone());
+        spawn_ticker(Arc::downgrade(&room));
+        Ok(room)
+    }
+
+    /// Runs `f` on the room if it is open (publishing to a room nobody opened is pointless:
+    /// a first viewer loads the current facts from the database anyway).
+    pub fn with_room(&self, session_id: i64, f: impl FnOnce(&Room)) {
+        if let Some(r) = self.get(session_id) {
+            f(&r);
+        }
+    }
+}
+
+// ---- What the rest of the backend calls when something happens ----
+
+impl Hub {
+    pub fn status_changed(&self, session_id: i64, status: SessionStatus) {
+        self.with_room(session_id, |r| r.set_status(status));
+    }
+
+    /// The host presented a product: everyone's explaining-now card changes.
+    pub async fn presented(
+        &self,
+        db: &Db,
+        session_id: i64,
+        product_id: i64,
+    ) -> Result<(), AppError> {
+        let Some(room) = self.get(session_id) else {
+            return Ok(());
+        };
+        let row: Option<(String, i64, String, i64)> =
+            sqlx::query_as("SELECT name, price_fen, image_url, stock FROM products WHERE id = $1")
+                .bind(product_id)
+                .fetch_optional(db.pool())
+                .await?;
+        if let Some((name, price, image_url, stock)) = row {
+            room.set_stock(product_id, stock);
+            room.present(Presenting {
+                product_id,
+                name,
+                price,
+                image_url,
+            });
+        }
+        Ok(())
+    }
+
+    pub fn stock_changed(&self, session_id: i64, product_id: i64, stock: i64) {
+        self.with_room(session_id, |r| r.set_stock(product_id, stock));
+    }
+
+    pub fn purchased(&self, session_id: i64, buyer: &str, product: &str) {
+        self.with_room(session_id, |r| r.purchased(buyer, product));
+    }
+
+    /// Something about this shopper's own state changed (a friend joined through their invite).
+    pub fn shopper_changed(&self, session_id: i64, shopper_id: i64) {
+        self.with_room(session_id, |r| r.notify_shopper(shopper_id));
+    }
+}
+
+/// Publishes coalesced counters until the room is gone.
+fn spawn_ticker(room: Weak<Room>) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_millis(1000 / TICKS_PER_SEC));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            every.tick().await;
+            let Some(room) = room.upgrade() else { break };
+            room.tick();
+        }
+    });
+}
+
+async fn load_room_facts(
+    db: &Db,
+    session_id: i64,
+) -> Result<(SessionStatus, Option<Presenting>, HashMap<i64, i64>), AppError> {
+    let status = super::repo::shopping::session_status(db, session_id).await?;
+    let current = super::repo::shopping::current_product(db, session_id).await?;
+    let rows: Vec<(i64, i64, String, i64, String)> = sqlx::query_as(
+        "SELECT id, stock, name, price_fen, image_url FROM products WHERE session_id = $1",
+    )
+    .bind(session_id)
+    .fetch_all(db.pool())
+    .await?;
+    let presenting = current.and_then(|c| {
+        rows.iter().find(|r| r.0 == c).map(|r| Presenting {
+            product_id: r.0,
+            name: r.2.clone(),
+            price: r.3,
+            image_url: r.4.clone(),
+        })
+    });
+    Ok((
+        status,
+        presenting,
+        rows.iter().map(|r| (r.0, r.1)).collect(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn room() -> Room {
+        let (tx, _) = broadcast::channel(CHANNEL_CAPACITY);
+        Room {
+            session_id: 1,
+            tx,
+            state: Mutex::new(RoomState {
+                seq: 0,
+                history: VecDeque::new(),
+                status: SessionStatus::Live,
+                presenting: None,
+                stock: HashMap::new(),
+                dirty_stock: HashSet::new(),
+                chat: VecDeque::new(),
+                chat_tokens: CHAT_BROADCAST_PER_SEC,
+                chat_refill: Instant::now(),
+                muted: HashSet::new(),
+                sent_viewers: 0,
+                sent_likes: 0,
+                pending_purchase: None,
+            }),
+            viewers: AtomicI64::new(0),
+            likes: AtomicU64::new(0),
+            chat_ids: AtomicU64::new(0),
+            personal: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn text(b: &Bytes) -> String {
+        String::from_utf8_lossy(b).into_owned()
+    }
+
+    #[test]
+    fn frames_are_numbered_sse_events() {
+        let r = room();
+        r.publish(json!({ "type": "status", "status": "live" }));
+        let s = r.start(Some(0));
+        assert_eq!(s.frames.len(), 1);
+        let f = text(&s.frames[0]);
+        assert!(f.starts_with("id: 1\ndata: {"), "{f}");
+        assert!(f.ends_with("}\n\n"));
+        assert!(f.contains("\"seq\":1"));
+    }
+
+    #[test]
+    fn resume_replays_exactly_what_was_missed_or_snapshots() {
+        let r = room();
+        for i in 0..10 {
+            r.publish(json!({ "type": "chat", "n": i }));
+        }
+        let s = r.start(Some(7));
+        assert_eq!(s.frames.len(), 3);
+        assert!(text(&s.frames[0]).starts_with("id: 8\n"));
+        assert!(
+            r.start(Some(10)).frames.is_empty(),
+            "up to date: nothing to replay"
+        );
+        let fresh = r.start(None);
+        assert!(text(&fresh.frames[0]).contains("\"type\":\"snapshot\""));
+        // Too far behind (older than the history): a snapshot.
+        for i in 0..HISTORY {
+            r.publish(json!({ "type": "chat", "n": i }));
+        }
+        let behind = r.start(Some(3));
+        assert_eq!(behind.frames.len(), 1);
+        assert!(text(&behind.frames[0]).contains("\"type\":\"snapshot\""));
+        // A sequence from the future (another server run) also gets a snapshot.
+        assert!(text(&r.start(Some(u64::MAX / 2)).frames[0]).contains("snapshot"));
+    }
+
+    #[test]
+    fn slow_receivers_lag_instead_of_queueing_without_bound() {
+        let r = room();
+        let mut s = r.start(None);
+        for i in 0..(CHANNEL_CAPACITY * 4) {
+            r.publish(json!({ "type": "chat", "n": i }));
+        }
+        match s.rx.try_recv() {
+            Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                assert!(n as usize >= CHANNEL_CAPACITY * 3)
+            }
+            other => panic!("expected lag, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn counters_are_coalesced_per_tick() {
+        let r = room();
+        r.like(5);
+        r.like(7);
+        r.set_stock(3, 10);
+        r.set_stock(3, 9);
+        let before = r.seq();
+        r.tick();
+        assert_eq!(r.seq(), before + 1, "one counters event for many changes");
+        let s = r.start(Some(before));
+        let f = text(&s.frames[0]);
+        assert!(f.contains("\"likes\":12") && f.contains("[3,9]"), "{f}");
+        r.tick();
+        assert_eq!(r.seq(), before + 1, "nothing changed: nothing sent");
+    }
+
+    #[test]
+    fn chat_is_sampled_when_it_outruns_reading() {
+        let r = room();
+        let sent = (0..100)
+            .filter(|i| r.chat(1, "a", &format!("m{i}"), false).1)
+            .count();
+        assert!(
+            sent <= CHAT_BROADCAST_PER_SEC as usize + 1,
+            "{sent} broadcast"
+        );
+        assert!(
+            r.chat(2, "host", "welcome", true).1,
+            "the host is always heard"
+        );
+    }
+
+    #[test]
+    fn every_frame_decodes_as_a_client_live_event() {
+        use crate::model::LiveEvent;
+        let r = room();
+        r.present(Presenting {
+            product_id: 3,
+            name: "Serum".into(),
+            price: 25_900,
+            image_url: "/x.jpg".into(),
+        });
+        r.set_status(SessionStatus::Ended);
+        r.chat(1, "Lin", "<b>hi</b>", false);
+        r.delete_chat(1);
+        r.purchased("Lin", "Serum");
+        r.like(3);
+        r.set_stock(3, 7);
+        r.tick();
+        let mut frames = r.start(Some(0)).frames;
+        frames.push(r.start(None).frames.remove(0));
+        frames.push(heartbeat());
+        frames.push(me_frame());
+        let mut kinds = Vec::new();
+        for f in frames {
+            let t = text(&f);
+            let data = t
+                .lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .expect("data line");
+            let ev: LiveEvent =
+                serde_json::from_str(data).unwrap_or_else(|e| panic!("{data}: {e}"));
+            kinds.push(
+                format!("{ev:?}")
+                    .split([' ', '{'])
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+            if let LiveEvent::Chat { message, .. } = ev {
+                assert_eq!(
+                    message.text, "<b>hi</b>",
+                    "text travels as data, escaped by the client"
+                );
+            }
+        }
+        for k in [
+            "Presenting",
+            "Status",
+            "Chat",
+            "ChatDeleted",
+            "Purchase",
+            "Counters",
+            "Snapshot",
+            "Hb",
+            "Me",
+        ] {
+            assert!(kinds.iter().any(|x| x == k), "{k} missing from {kinds:?}");
+        }
+    }
+
+    #[test]
+    fn buyers_are_masked() {
+        assert_eq!(mask_name("Lin Xiaomei"), "L***");
+        assert_eq!(mask_name("小林"), "小***");
+    }
+}
