@@ -161,3 +161,17 @@ pub fn confirm(message: &str) -> bool {
         false
     }
 }
+
+/// A random whole number of milliseconds below `max` (spreads refetches after a broadcast
+/// event so 50,000 viewers do not all ask the server in the same instant).
+pub fn jitter_ms(max: u64) -> u64 {
+    #[cfg(feature = "csr")]
+    {
+        (js_sys::Math::random() * max as f64) as u64
+    }
+    #[cfg(not(feature = "csr"))]
+    {
+        let _ = max;
+        0
+    }
+}

@@ -3,6 +3,7 @@
 pub mod browser;
 pub mod buy;
 pub mod countdown;
+pub mod live_stream;
 pub mod share;
 pub mod status;
 pub mod time;

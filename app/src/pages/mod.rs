@@ -2,6 +2,7 @@
 
 pub mod home;
 pub mod invite;
+pub mod live;
 pub mod not_found;
 pub mod orders;
 pub mod session;

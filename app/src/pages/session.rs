@@ -18,7 +18,7 @@ use crate::{
     },
     error::AppError,
     model::{ProductOffer, ProductView, SessionDetail, SessionStatus, ViewerState},
-    pages::not_found::NotFound,
+    pages::{live::LiveStage, not_found::NotFound},
 };
 
 /// How often the page refreshes the viewer's state (friends joined, going live, presenting).
@@ -70,9 +70,6 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
         });
     });
     refresh.run(());
-    if let Ok(handle) = set_interval_with_handle(move || refresh.run(()), REFRESH) {
-        on_cleanup(move || handle.clear());
-    }
 
     // Memos: each poll sets `viewer`, but only a change of these may rebuild what depends on
     // them (rebuilding the share panel would drop its local state: poster, status, name input).
@@ -82,6 +79,19 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
             .with(|v| v.as_ref().map(|v| v.status))
             .unwrap_or(initial_status)
     });
+    // Before and after the session the page polls; while live, the room's event stream tells
+    // it when to refetch (50,000 viewers polling every few seconds would be a self-inflicted load).
+    if let Ok(handle) = set_interval_with_handle(
+        move || {
+            if status.get_untracked() != SessionStatus::Live {
+                refresh.run(())
+            }
+        },
+        REFRESH,
+    ) {
+        on_cleanup(move || handle.clear());
+    }
+    let stage_session = session.clone();
     let reserved = Memo::new(move |_| viewer.with(|v| v.as_ref().is_some_and(|v| v.reserved)));
     let count = session.products.len();
     let products = session.products.clone();
@@ -89,13 +99,17 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
     let start = session.scheduled_start_ms;
 
     view! {
-        <article class="session" aria-labelledby="session-title">
+        <article class="session" class:is-live=move || status.get() == SessionStatus::Live aria-labelledby="session-title">
             <header class="top-bar">
                 <a href="/" class="back" aria-label="Back to all sessions">"‹"</a>
                 <span class="top-bar-title">"Live session"</span>
                 <a href="/orders" class="top-bar-link">"My orders"</a>
             </header>
-            <img class="session-cover" src=session.cover_url.clone() alt="" width="800" height="450"/>
+            {move || if status.get() == SessionStatus::Live {
+                view! { <LiveStage session=stage_session.clone() viewer=viewer refresh=refresh/> }.into_any()
+            } else {
+                view! { <img class="session-cover" src=stage_session.cover_url.clone() alt="" width="800" height="450"/> }.into_any()
+            }}
             <div class="session-head">
                 {move || view! { <StatusBadge status=status.get()/> }}
                 <h1 id="session-title">{session.title.clone()}</h1>
@@ -121,7 +135,7 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
                 }
             }}
 
-            <section class="products" aria-labelledby="products-title">
+            <section class="products" id="bag" aria-labelledby="products-title">
                 <h2 id="products-title">{format!("Products ({count})")}</h2>
                 <ul class="product-list">
                     {products.into_iter().map(|p| view! { <ProductRow product=p viewer=viewer refresh=refresh/> }).collect_view()}
