@@ -46,7 +46,12 @@ mod csr {
     }
 
     pub fn open(session_id: i64, on_event: Callback<LiveEvent>, connected: RwSignal<bool>) {
-        let conn = Rc::new(RefCell::new(Conn { source: None, last_seq: None, last_frame_ms: now_ms(), _closures: Vec::new() }));
+        let conn = Rc::new(RefCell::new(Conn {
+            source: None,
+            last_seq: None,
+            last_frame_ms: now_ms(),
+            _closures: Vec::new(),
+        }));
         connect(session_id, &conn, on_event, connected);
         let watchdog = {
             let conn = conn.clone();
@@ -70,7 +75,12 @@ mod csr {
         });
     }
 
-    fn connect(session_id: i64, conn: &Rc<RefCell<Conn>>, on_event: Callback<LiveEvent>, connected: RwSignal<bool>) {
+    fn connect(
+        session_id: i64,
+        conn: &Rc<RefCell<Conn>>,
+        on_event: Callback<LiveEvent>,
+        connected: RwSignal<bool>,
+    ) {
         let mut c = conn.borrow_mut();
         if let Some(old) = c.source.take() {
             old.close();
@@ -87,8 +97,12 @@ mod csr {
         let on_message = {
             let conn = conn.clone();
             Closure::<dyn FnMut(web_sys::Event)>::new(move |ev: web_sys::Event| {
-                let Some(msg) = ev.dyn_ref::<MessageEvent>() else { return };
-                let Some(data) = msg.data().as_string() else { return };
+                let Some(msg) = ev.dyn_ref::<MessageEvent>() else {
+                    return;
+                };
+                let Some(data) = msg.data().as_string() else {
+                    return;
+                };
                 {
                     let mut c = conn.borrow_mut();
                     c.last_frame_ms = now_ms();

@@ -12,14 +12,21 @@ use leptos::{prelude::*, task::spawn_local};
 use crate::{
     api::live::{post_chat, send_likes},
     components::{browser::jitter_ms, buy::BuyPanel, live_stream::use_live_stream},
-    model::{ChatLine, LiveEvent, PresentingView, ProductOffer, SessionDetail, SessionStatus, ViewerState},
+    model::{
+        ChatLine, LiveEvent, PresentingView, ProductOffer, SessionDetail, SessionStatus,
+        ViewerState,
+    },
 };
 
 /// Chat lines kept on screen.
 const CHAT_SHOWN: usize = 40;
 
 #[component]
-pub fn LiveStage(session: SessionDetail, viewer: RwSignal<Option<ViewerState>>, refresh: Callback<()>) -> impl IntoView {
+pub fn LiveStage(
+    session: SessionDetail,
+    viewer: RwSignal<Option<ViewerState>>,
+    refresh: Callback<()>,
+) -> impl IntoView {
     let session_id = session.id;
     let connected = RwSignal::new(false);
     let presenting = RwSignal::new(None::<PresentingView>);
@@ -31,7 +38,10 @@ pub fn LiveStage(session: SessionDetail, viewer: RwSignal<Option<ViewerState>>, 
 
     // Refetch this viewer's prices after a short random delay (spreads the load).
     let refresh_soon = move |max_ms: u64| {
-        set_timeout(move || refresh.run(()), Duration::from_millis(jitter_ms(max_ms)));
+        set_timeout(
+            move || refresh.run(()),
+            Duration::from_millis(jitter_ms(max_ms)),
+        );
     };
     let apply_stock = move |stock: &[[i64; 2]]| {
         if stock.is_empty() {
@@ -57,7 +67,15 @@ pub fn LiveStage(session: SessionDetail, viewer: RwSignal<Option<ViewerState>>, 
         });
     };
     let on_event = Callback::new(move |ev: LiveEvent| match ev {
-        LiveEvent::Snapshot { status, presenting: p, stock, viewers: n, likes: l, chat: lines, .. } => {
+        LiveEvent::Snapshot {
+            status,
+            presenting: p,
+            stock,
+            viewers: n,
+            likes: l,
+            chat: lines,
+            ..
+        } => {
             presenting.set(p);
             viewers.set(n);
             likes.set(l);
@@ -73,19 +91,40 @@ pub fn LiveStage(session: SessionDetail, viewer: RwSignal<Option<ViewerState>>, 
             // Its discount just opened: this viewer's price may have changed.
             refresh_soon(2000);
         }
-        LiveEvent::Counters { viewers: n, likes: l, stock, .. } => {
+        LiveEvent::Counters {
+            viewers: n,
+            likes: l,
+            stock,
+            ..
+        } => {
             viewers.set(n);
             likes.set(l);
             apply_stock(&stock);
         }
         LiveEvent::Chat { message, .. } => add_chat(message),
         LiveEvent::ChatDeleted { id, .. } => chat.update(|c| c.retain(|m| m.id != id)),
-        LiveEvent::Purchase { buyer, product, more, .. } => {
-            let text = if more > 0 { format!("{buyer} and {more} more just bought {product}") } else { format!("{buyer} just bought {product}") };
+        LiveEvent::Purchase {
+            buyer,
+            product,
+            more,
+            ..
+        } => {
+            let text = if more > 0 {
+                format!("{buyer} and {more} more just bought {product}")
+            } else {
+                format!("{buyer} just bought {product}")
+            };
             ticker.set(Some(text));
             ticker_gen.update(|g| *g += 1);
             let gen = ticker_gen.get_untracked();
-            set_timeout(move || if ticker_gen.get_untracked() == gen { ticker.set(None) }, Duration::from_secs(4));
+            set_timeout(
+                move || {
+                    if ticker_gen.get_untracked() == gen {
+                        ticker.set(None)
+                    }
+                },
+                Duration::from_secs(4),
+            );
         }
         LiveEvent::Me => refresh_soon(300),
         LiveEvent::Hb => {}
@@ -94,9 +133,8 @@ pub fn LiveStage(session: SessionDetail, viewer: RwSignal<Option<ViewerState>>, 
 
     view! {
         <section class="live-stage" aria-label="Live room">
-            <div class="live-video" style=format!("background-image: url('{}')", session.cover_url)>
-                <div class="live-video-placeholder"><span class="badge badge-live">"LIVE"</span></div>
-            </div>
+            <div class="live-video" style=format!("background-image: url('{}')", session.cover_url)></div>
+            <div class="live-video-placeholder"><span class="badge badge-live">"LIVE"</span></div>
             <header class="live-top">
                 <div class="live-host">
                     <strong>{session.host_name.clone()}</strong>
@@ -127,9 +165,18 @@ pub fn LiveStage(session: SessionDetail, viewer: RwSignal<Option<ViewerState>>, 
 }
 
 #[component]
-fn ExplainingCard(product: PresentingView, viewer: RwSignal<Option<ViewerState>>, refresh: Callback<()>) -> impl IntoView {
+fn ExplainingCard(
+    product: PresentingView,
+    viewer: RwSignal<Option<ViewerState>>,
+    refresh: Callback<()>,
+) -> impl IntoView {
     let id = product.product_id;
-    let offer = Memo::new(move |_| viewer.with(|v| v.as_ref().and_then(|v| v.offers.iter().find(|o| o.product_id == id).cloned())));
+    let offer = Memo::new(move |_| {
+        viewer.with(|v| {
+            v.as_ref()
+                .and_then(|v| v.offers.iter().find(|o| o.product_id == id).cloned())
+        })
+    });
     let fallback = ProductOffer {
         product_id: id,
         presented: true,
@@ -169,7 +216,12 @@ fn ExplainingCard(product: PresentingView, viewer: RwSignal<Option<ViewerState>>
 }
 
 #[component]
-fn LiveBar(session_id: i64, likes: RwSignal<u64>, product_count: usize, add_chat: Callback<ChatLine>) -> impl IntoView {
+fn LiveBar(
+    session_id: i64,
+    likes: RwSignal<u64>,
+    product_count: usize,
+    add_chat: Callback<ChatLine>,
+) -> impl IntoView {
     let text = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let hearts = RwSignal::new(Vec::<u32>::new());
@@ -199,7 +251,10 @@ fn LiveBar(session_id: i64, likes: RwSignal<u64>, product_count: usize, add_chat
         let id = next_heart.get_untracked();
         next_heart.set(id.wrapping_add(1));
         hearts.update(|h| h.push(id));
-        set_timeout(move || hearts.update(|h| h.retain(|x| *x != id)), Duration::from_millis(1600));
+        set_timeout(
+            move || hearts.update(|h| h.retain(|x| *x != id)),
+            Duration::from_millis(1600),
+        );
     };
     let send = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();

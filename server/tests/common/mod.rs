@@ -17,6 +17,8 @@ pub enum Backend {
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The running server's state (its live hub, database handle...).
+    pub state: server::ServerState,
     pub client: reqwest::Client,
     pub database_url: String,
     pub dir: tempfile::TempDir,
@@ -140,12 +142,14 @@ pub async fn spawn_on(database_url: String, dir: tempfile::TempDir, opts: Option
     let config = Config::from_values(&values).expect("test config");
     let server = Server::bind(config).await.expect("server starts");
     let addr = server.local_addr();
+    let state = server.state().clone();
     let (tx, rx) = oneshot::channel::<()>();
     let handle = tokio::spawn(server.run(async move {
         let _ = rx.await;
     }));
     TestApp {
         addr,
+        state,
         client: reqwest::Client::new(),
         database_url,
         dir,
@@ -390,4 +394,70 @@ pub fn sample_png() -> Vec<u8> {
             cover: None,
         })
         .expect("png")
+}
+
+/// A live room's event stream, read as a browser's EventSource would.
+pub struct Sse {
+    stream:
+        std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<axum::body::Bytes>> + Send>>,
+    buf: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    pub id: Option<u64>,
+    pub data: serde_json::Value,
+}
+
+impl Sse {
+    pub async fn open(c: &Client, session_id: i64, last: Option<u64>) -> Sse {
+        let mut req = c.http.get(format!("{}/live/{session_id}/events", c.base));
+        if let Some(last) = last {
+            req = req.header("last-event-id", last.to_string());
+        }
+        let res = req.send().await.expect("sse");
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["content-type"], "text/event-stream");
+        Sse {
+            stream: Box::pin(res.bytes_stream()),
+            buf: String::new(),
+        }
+    }
+
+    /// The next event (heartbeats included), or `None` after `timeout`.
+    pub async fn next_within(&mut self, timeout: std::time::Duration) -> Option<SseEvent> {
+        use futures::StreamExt;
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let raw: String = self.buf.drain(..end + 2).collect();
+                let mut id = None;
+                let mut data = String::new();
+                for line in raw.lines() {
+                    if let Some(v) = line.strip_prefix("id: ") {
+                        id = v.parse().ok();
+                    } else if let Some(v) = line.strip_prefix("data: ") {
+                        data.push_str(v);
+                    }
+                }
+                let data = serde_json::from_str(&data).expect("event data is JSON");
+                return Some(SseEvent { id, data });
+            }
+            match tokio::time::timeout(timeout, self.stream.next()).await {
+                Ok(Some(Ok(chunk))) => self.buf.push_str(&String::from_utf8_lossy(&chunk)),
+                _ => return None,
+            }
+        }
+    }
+
+    /// The next event of type `kind` (skipping others), within `timeout`.
+    pub async fn next_of(&mut self, kind: &str, timeout: std::time::Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let ev = self.next_within(left).await?;
+            if ev.data["type"] == kind {
+                return Some(ev);
+            }
+        }
+    }
 }

@@ -1,0 +1,427 @@
+//! The live room over real SSE connections: resume without loss, snapshots, personal hints,
+//! chat limits, moderation, a slow consumer that must not grow the server's memory.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{demo_host, demo_session, spawn, spawn_with, Backend, Client, Options, Sse};
+use serde_json::json;
+
+both_databases!(
+    reconnecting_viewers_resume_without_loss,
+    viewers_see_presenting_chat_counters_and_purchases,
+    chat_is_limited_and_moderated,
+    inviters_get_a_personal_hint_when_a_friend_joins,
+);
+
+const T: Duration = Duration::from_secs(5);
+
+async fn go_live(app: &common::TestApp) -> (i64, Vec<i64>, Client) {
+    let (sid, products) = demo_session(app).await;
+    let host = demo_host(app).await;
+    assert_eq!(
+        host.call("studio/go_live", &[("session_id", sid.to_string())])
+            .await
+            .0,
+        200
+    );
+    (sid, products, host)
+}
+
+async fn reconnecting_viewers_resume_without_loss(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let (sid, products, host) = go_live(&app).await;
+    let viewer = Client::new(&app);
+    let mut sse = Sse::open(&viewer, sid, None).await;
+    let snap = sse.next_within(T).await.expect("snapshot");
+    assert_eq!(snap.data["type"], "snapshot");
+    assert_eq!(snap.data["status"], "live");
+    host.call("studio/present", &[("product_id", products[0].to_string())])
+        .await;
+    let first = sse.next_of("presenting", T).await.expect("presenting");
+    let last_seen = first.id.expect("numbered");
+    drop(sse); // the connection drops
+
+    // While the viewer is away: three products presented and a host chat message.
+    for p in &products[1..4] {
+        host.call("studio/present", &[("product_id", p.to_string())])
+            .await;
+    }
+    host.call(
+        "live/chat",
+        &[
+            ("session_id", sid.to_string()),
+            ("text", "Back in a minute!".into()),
+        ],
+    )
+    .await;
+
+    // Reconnect with Last-Event-ID: exactly the missed events, in order, no snapshot.
+    let mut again = Sse::open(&viewer, sid, Some(last_seen)).await;
+    let mut seen = Vec::new();
+    while let Some(ev) = again.next_within(Duration::from_millis(800)).await {
+        if ev.data["type"] == "counters" || ev.data["type"] == "hb" {
+            continue;
+        }
+        seen.push(ev);
+        if seen.len() == 4 {
+            break;
+        }
+    }
+    let ids: Vec<u64> = seen.iter().map(|e| e.id.expect("id")).collect();
+    assert!(ids.windows(2).all(|w| w[1] > w[0]), "in order: {ids:?}");
+    assert!(ids[0] > last_seen);
+    let names: Vec<String> = seen
+        .iter()
+        .filter(|e| e.data["type"] == "presenting")
+        .map(|e| e.data["product"]["product_id"].to_string())
+        .collect();
+    assert_eq!(
+        names,
+        products[1..4]
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        seen.iter().all(|e| e.data["type"] != "snapshot"),
+        "resumed, not resnapshotted"
+    );
+    assert_eq!(
+        seen.last().expect("chat").data["message"]["text"],
+        "Back in a minute!"
+    );
+
+    // A viewer too far behind (or from another server run) gets a snapshot with the current product.
+    let mut stale = Sse::open(&viewer, sid, Some(9_999_999)).await;
+    let s = stale.next_within(T).await.expect("snapshot");
+    assert_eq!(s.data["type"], "snapshot");
+    assert_eq!(s.data["presenting"]["product_id"], products[3]);
+    app.stop().await;
+}
+
+async fn viewers_see_presenting_chat_counters_and_purchases(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let (sid, products, host) = go_live(&app).await;
+    let a = Client::new(&app);
+    let b2 = Client::new(&app);
+    let mut sa = Sse::open(&a, sid, None).await;
+    let mut sb = Sse::open(&b2, sid, None).await;
+    sa.next_within(T).await.expect("snapshot");
+    sb.next_within(T).await.expect("snapshot");
+    // Viewer count and likes are coalesced into counters events.
+    let mut viewers = 0;
+    while viewers < 2 {
+        viewers = sa.next_of("counters", T).await.expect("counters").data["viewers"]
+            .as_i64()
+            .unwrap_or(0);
+    }
+    for _ in 0..5 {
+        a.call(
+            "live/like",
+            &[("session_id", sid.to_string()), ("count", "10".into())],
+        )
+        .await;
+    }
+    let mut likes = 0;
+    while likes < 50 {
+        likes = sb.next_of("counters", T).await.expect("counters").data["likes"]
+            .as_i64()
+            .unwrap_or(0);
+    }
+    assert_eq!(likes, 50);
+
+    host.call("studio/present", &[("product_id", products[1].to_string())])
+        .await;
+    let p = sb.next_of("presenting", T).await.expect("presenting");
+    assert_eq!(
+        p.data["product"]["name"],
+        "Vitamin C Brightening Serum 30ml"
+    );
+    assert_eq!(p.data["product"]["price"], 25_900);
+
+    a.reserve(sid).await;
+    a.call("me/nickname", &[("nickname", "Lin".into())]).await;
+    let (s, posted) = a
+        .call(
+            "live/chat",
+            &[
+                ("session_id", sid.to_string()),
+                ("text", "<script>alert(1)</script> hi".into()),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200, "{posted}");
+    let chat = sb.next_of("chat", T).await.expect("chat");
+    assert_eq!(
+        chat.data["message"]["text"], "<script>alert(1)</script> hi",
+        "text is data; the client renders it as text"
+    );
+    assert_eq!(chat.data["message"]["nickname"], "Lin");
+
+    // A purchase: the ticker names the buyer masked, and stock changes arrive coalesced.
+    let (s, _) = a.order(sid, products[1], 1, "live-order-1").await;
+    assert_eq!(s, 200);
+    let tick = sb.next_of("purchase", T).await.expect("purchase");
+    assert_eq!(tick.data["buyer"], "L***");
+    let counters = sb.next_of("counters", T).await.expect("stock");
+    let stock = counters.data["stock"].as_array().expect("stock").clone();
+    assert!(stock.contains(&json!([products[1], 199])), "{stock:?}");
+
+    // The host sees live viewers on the dashboard.
+    let (_, d) = host
+        .get(&format!("/api/studio/dashboard?session_id={sid}"))
+        .await;
+    assert!(d["viewers"].as_i64() >= Some(2), "{d}");
+    // Ending the session is an event too.
+    host.call("studio/end", &[("session_id", sid.to_string())])
+        .await;
+    assert_eq!(
+        sb.next_of("status", T).await.expect("status").data["status"],
+        "ended"
+    );
+    app.stop().await;
+}
+
+async fn chat_is_limited_and_moderated(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let (sid, _, host) = go_live(&app).await;
+    let spammer = Client::new(&app);
+    spammer.me().await;
+    let mut statuses = Vec::new();
+    for i in 0..7 {
+        statuses.push(
+            spammer
+                .call(
+                    "live/chat",
+                    &[
+                        ("session_id", sid.to_string()),
+                        ("text", format!("buy buy buy {i}")),
+                    ],
+                )
+                .await
+                .0,
+        );
+    }
+    assert_eq!(&statuses[..5], &[200; 5], "{statuses:?}");
+    assert_eq!(
+        statuses[6], 429,
+        "per-shopper chat rate limit: {statuses:?}"
+    );
+    assert_eq!(
+        spammer
+            .call(
+                "live/chat",
+                &[("session_id", sid.to_string()), ("text", "x".repeat(201))]
+            )
+            .await
+            .0,
+        429
+    );
+
+    let polite = Client::new(&app);
+    let me = polite.me().await;
+    let (s, v) = polite
+        .call(
+            "live/chat",
+            &[("session_id", sid.to_string()), ("text", "x".repeat(201))],
+        )
+        .await;
+    assert_eq!(
+        (s, v["BadRequest"].as_str()),
+        (400, Some("Messages can be at most 200 characters."))
+    );
+    assert_eq!(
+        polite
+            .call(
+                "live/chat",
+                &[("session_id", sid.to_string()), ("text", "   ".into())]
+            )
+            .await
+            .0,
+        400
+    );
+
+    // The host deletes a message: everyone is told; then mutes the sender.
+    let watcher = Client::new(&app);
+    let mut sse = Sse::open(&watcher, sid, None).await;
+    let (_, posted) = polite
+        .call(
+            "live/chat",
+            &[
+                ("session_id", sid.to_string()),
+                ("text", "spam link".into()),
+            ],
+        )
+        .await;
+    let id = posted["message"]["id"].as_u64().expect("id");
+    let shopper_only = Client::new(&app);
+    shopper_only.me().await;
+    assert_eq!(
+        shopper_only
+            .call(
+                "live/chat/delete",
+                &[
+                    ("session_id", sid.to_string()),
+                    ("message_id", id.to_string())
+                ]
+            )
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        host.call(
+            "live/chat/delete",
+            &[
+                ("session_id", sid.to_string()),
+                ("message_id", id.to_string())
+            ]
+        )
+        .await
+        .0,
+        200
+    );
+    let deleted = sse.next_of("chat_deleted", T).await.expect("deleted");
+    assert_eq!(deleted.data["id"], id);
+    let shopper_id = me["id"].as_i64().expect("id");
+    assert_eq!(
+        shopper_only
+            .call(
+                "live/mute",
+                &[
+                    ("session_id", sid.to_string()),
+                    ("shopper_id", shopper_id.to_string())
+                ]
+            )
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        host.call(
+            "live/mute",
+            &[
+                ("session_id", sid.to_string()),
+                ("shopper_id", shopper_id.to_string())
+            ]
+        )
+        .await
+        .0,
+        200
+    );
+    let (s, v) = polite
+        .call(
+            "live/chat",
+            &[("session_id", sid.to_string()), ("text", "hello?".into())],
+        )
+        .await;
+    assert_eq!(
+        (s, v["Forbidden"].as_str()),
+        (403, Some("The host has muted you in this chat."))
+    );
+    // The host's own messages are always broadcast and marked as the host's.
+    host.call(
+        "live/chat",
+        &[("session_id", sid.to_string()), ("text", "Welcome!".into())],
+    )
+    .await;
+    let hm = sse.next_of("chat", T).await.expect("host chat");
+    assert_eq!(
+        (
+            hm.data["message"]["host"].as_bool(),
+            hm.data["message"]["nickname"].as_str()
+        ),
+        (Some(true), Some("Sun Jing"))
+    );
+    app.stop().await;
+}
+
+async fn inviters_get_a_personal_hint_when_a_friend_joins(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let (sid, _, _) = go_live(&app).await;
+    let a = Client::new(&app);
+    a.reserve(sid).await;
+    let (_, inv) = a.create_invite(sid).await;
+    let mut sa = Sse::open(&a, sid, None).await;
+    let other = Client::new(&app);
+    let mut so = Sse::open(&other, sid, None).await;
+    sa.next_within(T).await.expect("snapshot");
+    so.next_within(T).await.expect("snapshot");
+    Client::new(&app)
+        .join(inv["code"].as_str().expect("code"))
+        .await;
+    assert!(
+        sa.next_of("me", T).await.is_some(),
+        "the inviter is told to refresh"
+    );
+    assert!(
+        so.next_of("me", Duration::from_millis(600)).await.is_none(),
+        "nobody else is"
+    );
+    assert_eq!(
+        a.viewer(sid).await["discount_text"],
+        "50% off: 1 friend joined through your invite"
+    );
+    app.stop().await;
+}
+
+/// Resident memory of this process (which runs the server), in KiB.
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_consumer_keeps_server_memory_bounded() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_with(Backend::Sqlite, Options::default())
+        .await
+        .expect("sqlite");
+    let (sid, _, _) = go_live(&app).await;
+    // A client that sends its request and then never reads.
+    let mut slow = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    slow.write_all(format!("GET /live/{sid}/events HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .expect("write");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let room = app.state.app.live.get(sid).expect("room open");
+    let before = rss_kib();
+    // 40,000 events of ~2 KB: 80 MB that a queue per connection would have to hold.
+    let filler = "x".repeat(2_000);
+    for i in 0..40_000 {
+        room.publish(json!({ "type": "chat_deleted", "id": i, "pad": filler }));
+        if i % 2_000 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let grown_mib = rss_kib().saturating_sub(before) / 1024;
+    assert!(
+        grown_mib < 24,
+        "server memory grew by {grown_mib} MiB for a client that does not read"
+    );
+    // The slow client gets far less than was published: it was resynced or dropped.
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 64 * 1024];
+    while let Ok(Ok(n)) =
+        tokio::time::timeout(Duration::from_millis(500), slow.read(&mut buf)).await
+    {
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    assert!(
+        got < 40 * 1024 * 1024,
+        "read {got} bytes of ~80 MB published"
+    );
+    app.stop().await;
+}
