@@ -54,6 +54,13 @@ async function canvasPng(page: Page, label: string): Promise<Buffer> {
   return Buffer.from(dataUrl.split(',')[1], 'base64');
 }
 
+/** A full-page screenshot, kept with the test's results (to look at the layout). */
+async function shot(page: Page, testInfo: TestInfo, name: string) {
+  const path = testInfo.outputPath(name);
+  await page.screenshot({ path, fullPage: true });
+  await testInfo.attach(name, { path, contentType: 'image/png' });
+}
+
 /** True when the page has no horizontal scrolling (the studio is laid out for 768 px and up). */
 function fitsWidth(page: Page) {
   return page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
@@ -124,7 +131,8 @@ test.describe('studio', () => {
     await details.locator('button', { hasText: 'Upload cover' }).click();
     await expect(cover).toHaveAttribute('src', /^\/media\/[0-9a-f]{24}\.jpg$/);
     await expect(statusLine('Image uploaded.')).toBeVisible();
-    expect(await cover.getAttribute('src')).not.toBe(coverBefore);
+    const coverSrc = (await cover.getAttribute('src'))!;
+    expect(coverSrc).not.toBe(coverBefore);
     await expect
       .poll(() => cover.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth), { timeout: 10_000 })
       .toBeGreaterThan(0);
@@ -147,6 +155,7 @@ test.describe('studio', () => {
       await form.getByRole('button', { name: 'Save product' }).click();
       await expect(productsCard.getByRole('heading', { name: `Products (${i + 1})` })).toBeVisible();
       await expect(form).toHaveCount(0);
+      await expect(statusLine('Product added.')).toBeVisible();
     }
     await expect(rows).toHaveCount(3);
     const expectOrder = (names: string[]) => expect(rows.locator('strong')).toHaveText(names);
@@ -174,7 +183,7 @@ test.describe('studio', () => {
     await expect(p2Row.locator('img').first()).toHaveAttribute('src', /^\/media\/[0-9a-f]{24}\.jpg$/);
 
     expect(await fitsWidth(page), 'no horizontal scrolling at 768 px').toBe(true);
-    await testInfo.attach('studio-scheduled-768.png', { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' });
+    await shot(page, testInfo, 'studio-scheduled-768.png');
 
     // ---------------------------------------------------------------- shoppers reserve and invite
     const a = await newPhone(browser, testInfo);
@@ -211,7 +220,8 @@ test.describe('studio', () => {
     const dash = page.getByRole('region', { name: 'Live figures' });
     const figure = (key: string) => dash.locator(`[data-figure="${key}"]`).getByRole('definition');
     await expect(figure('reservations')).toHaveText('2', { timeout: 20_000 });
-    await expect(figure('invites')).toHaveText('1');
+    // Each reserver's share panel makes their invite link: A's and B's.
+    await expect(figure('invites')).toHaveText('2');
     await expect(figure('friends')).toHaveText('1');
     await expect(figure('orders')).toHaveText('0');
 
@@ -223,6 +233,7 @@ test.describe('studio', () => {
     await expect(details.getByText('Details are locked once the session has gone live.')).toBeVisible();
     await productsCard.getByRole('button', { name: `Present ${P2.name}` }).click();
     await expect(ros.locator('.now-presenting')).toHaveText(`Explaining now: ${P2.name}`);
+    await expect(statusLine('Presenting now.')).toBeVisible();
     await expect(p2Row.getByText('Explaining now')).toBeVisible();
     await expect(rows.filter({ hasText: 'Explaining now' })).toHaveCount(1);
     await expect(productsCard.getByRole('button', { name: `Delete ${P2.name}` })).toHaveCount(0);
@@ -257,22 +268,25 @@ test.describe('studio', () => {
       await expect(row.getByRole('cell').first()).toHaveText('0');
     }
     expect(await fitsWidth(page), 'no horizontal scrolling at 768 px').toBe(true);
-    await testInfo.attach('studio-live-768.png', { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' });
+    await shot(page, testInfo, 'studio-live-768.png');
     await page.setViewportSize({ width: 1280, height: 900 });
-    await testInfo.attach('studio-live-1280.png', { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' });
+    await shot(page, testInfo, 'studio-live-1280.png');
     await page.setViewportSize(TABLET);
 
     // ---------------------------------------------------------------- end, summary, CSV
     page.once('dialog', (d) => d.accept());
     await ros.getByRole('button', { name: 'End session' }).click();
     await expect(ros.getByText('This session has ended.')).toBeVisible();
+    await expect(statusLine('The session has ended.')).toBeVisible();
+    await expect(page.getByRole('button', { name: `Edit ${P2.name}` })).toHaveCount(0);
+    await expect(page.getByRole('button', { name: 'Add product' })).toHaveCount(0);
     await ros.getByRole('link', { name: 'See the summary and export orders' }).click();
     await expect(page).toHaveURL(new RegExp(`/studio/s/${sessionId}/summary$`));
     await expect(page.getByRole('heading', { level: 1, name: `Summary: ${title}` })).toBeVisible();
     await expect(page.locator('[data-figure="gmv"]').getByRole('definition')).toHaveText(P2_HALF);
     const exportLink = page.getByRole('link', { name: 'Export orders (CSV)' });
     await expect(exportLink).toHaveAttribute('href', `/studio/s/${sessionId}/orders.csv`);
-    await testInfo.attach('studio-summary-768.png', { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' });
+    await shot(page, testInfo, 'studio-summary-768.png');
 
     const csvRes = await page.request.get(`/studio/s/${sessionId}/orders.csv`);
     expect(csvRes.status()).toBe(200);
@@ -290,6 +304,8 @@ test.describe('studio', () => {
       full_amount_cny: '259.00',
       discount_cny: '129.50',
       paid_cny: '129.50',
+      discount_rule: 'joined_through_invite',
+      invite_code: inviteCode,
     });
     expect(row.created_at_utc).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
 
@@ -298,6 +314,14 @@ test.describe('studio', () => {
     const anonymous = await playwright.request.newContext({ baseURL: testInfo.project.use.baseURL });
     expect((await anonymous.get(`/studio/s/${sessionId}/orders.csv`)).status()).toBe(401);
     await anonymous.dispose();
+
+    // The studio home lists the session: ended, 3 products, with its cover.
+    await page.goto('/studio');
+    const mine = page.getByRole('region', { name: 'Your sessions' }).getByRole('link', { name: new RegExp(title) });
+    await expect(mine).toHaveAttribute('href', `/studio/s/${sessionId}`);
+    await expect(mine).toContainText('Ended');
+    await expect(mine).toContainText('3 products');
+    await expect(mine.locator('img')).toHaveAttribute('src', coverSrc);
 
     for (const s of [a, b]) await s.context.close();
   });
