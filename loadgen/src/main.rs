@@ -8,6 +8,17 @@
 //! once, `--concurrency` requests in flight. Reports throughput, latency percentiles, how many
 //! orders succeeded and were refused as sold out, and checks that exactly the stock was sold.
 //! The server must run with the demo data and `APP_RATE_LIMIT_SCALE` raised (one IP).
+//!
+//!   loadgen viewers --url http://127.0.0.1:3000 --connections 10000 --rate 2 --duration 30
+//!                   [--target ours|nchan] [--pids 123,456] [--source-ips 4]
+//!
+//! `viewers`: opens N live-room event streams (SSE) and, once they are all connected, has the
+//! host present products at a fixed rate for a fixed time; reports connections held, server
+//! memory per connection (RSS delta of `--pids` / N), publish-to-receipt latency percentiles,
+//! events delivered per second and errors. `--target nchan` runs the same workload against
+//! nginx + nchan (subscribe `/sub?id=..`, publish `/pub?id=..`) as a reference.
+
+mod viewers;
 
 use std::time::{Duration, Instant};
 
@@ -23,15 +34,18 @@ struct Args {
 
 fn parse_args() -> Result<(String, Args), String> {
     let mut it = std::env::args().skip(1);
-    let scenario = it
-        .next()
-        .ok_or("usage: loadgen checkout [--url U] [--buyers N] [--concurrency C] [--product I]")?;
+    let scenario = it.next().ok_or(
+        "usage: loadgen checkout|viewers [options] (see the header of loadgen/src/main.rs)",
+    )?;
     let mut args = Args {
         url: "http://127.0.0.1:3000".into(),
         buyers: 1000,
         concurrency: 200,
         product_index: 10,
     };
+    if scenario == "viewers" {
+        return Ok((scenario, args)); // parses its own flags
+    }
     while let Some(flag) = it.next() {
         let value = it.next().ok_or(format!("{flag} needs a value"))?;
         let num = || {
@@ -233,7 +247,10 @@ async fn main() {
     };
     let result = match scenario.as_str() {
         "checkout" => checkout(args).await,
-        other => Err(format!("unknown scenario {other}; known: checkout")),
+        "viewers" => viewers::run(std::env::args().skip(2).collect()).await,
+        other => Err(format!(
+            "unknown scenario {other}; known: checkout, viewers"
+        )),
     };
     match result {
         Ok(v) => println!("{v}"),

@@ -236,6 +236,13 @@ impl Server {
         } = self;
         let db = state.app.db.clone();
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        // Small, latency-sensitive writes (SSE frames): no Nagle delay.
+        let listener =
+            axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "could not set TCP_NODELAY");
+                }
+            });
         let graceful = axum::serve(
             listener,
             app(state).into_make_service_with_connect_info::<SocketAddr>(),
