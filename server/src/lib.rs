@@ -225,51 +225,87 @@ impl Server {
 
     /// Serves until `shutdown` resolves, then lets in-flight requests finish for up to the
     /// configured grace period.
+    ///
+    /// The accept loop is ours rather than `axum::serve`'s for one reason: memory per live
+    /// viewer. A connection whose first request opens a live room's event stream is served by
+    /// `live_sse::serve_lean` with a few hundred bytes of state instead of hyper's two 8 KiB
+    /// buffers (which hyper allocates for every HTTP/1 connection and never shrinks). Every
+    /// other connection goes to hyper and the axum router as usual.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        use hyper_util::{
+            rt::{TokioExecutor, TokioIo},
+            server::{conn::auto, graceful::GracefulShutdown},
+        };
         let Server {
             listener,
             state,
             config,
         } = self;
         let db = state.app.db.clone();
-        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        // Small, latency-sensitive writes (SSE frames): no Nagle delay.
-        let listener =
-            axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-                if let Err(e) = tcp.set_nodelay(true) {
-                    tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        let router = app(state.clone());
+        let graceful = GracefulShutdown::new();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let builder = auto::Builder::new(TokioExecutor::new());
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let (tcp, peer) = tokio::select! {
+                () = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            // Small, latency-sensitive writes (SSE frames): no Nagle delay.
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+            }
+            let (state, router, builder, watcher, stop_rx) = (
+                state.clone(),
+                router.clone(),
+                builder.clone(),
+                graceful.watcher(),
+                stop_rx.clone(),
+            );
+            // Looking at the first bytes happens in the connection's own task, so a slow client
+            // never holds up the accept loop.
+            tokio::spawn(async move {
+                if live_sse::is_fresh_stream_request(&tcp).await {
+                    return live_sse::serve_lean(tcp, state, stop_rx).await;
+                }
+                let service = hyper::service::service_fn(
+                    move |mut req: hyper::Request<hyper::body::Incoming>| {
+                        req.extensions_mut()
+                            .insert(axum::extract::ConnectInfo(peer));
+                        tower::ServiceExt::oneshot(router.clone(), req.map(Body::new))
+                    },
+                );
+                let conn = builder
+                    .serve_connection_with_upgrades(TokioIo::new(tcp), service)
+                    .into_owned();
+                if let Err(e) = watcher.watch(conn).await {
+                    tracing::debug!(error = %e, "connection ended with an error");
                 }
             });
-        let graceful = axum::serve(
-            listener,
-            app(state).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: finishing in-flight requests");
-            let _ = stopping_tx.send(());
-        });
-        let grace = config.shutdown_grace;
-        let serve = tokio::spawn(async move { graceful.await });
-        let deadline = async move {
-            if stopping_rx.await.is_ok() {
-                tokio::time::sleep(grace).await;
-            } else {
-                std::future::pending::<()>().await;
+        }
+        drop(listener);
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = stop_tx.send(true);
+        tokio::select! {
+            () = graceful.shutdown() => {}
+            () = tokio::time::sleep(config.shutdown_grace) => {
+                tracing::warn!(grace = ?config.shutdown_grace, "grace period over; closing remaining connections");
             }
-        };
-        let result = tokio::select! {
-            r = serve => r.unwrap_or_else(|e| Err(std::io::Error::other(e))),
-            () = deadline => {
-                tracing::warn!(?grace, "grace period over; closing remaining connections");
-                Ok(())
-            }
-        };
+        }
         db.close().await;
-        result
+        Ok(())
     }
 }
 

@@ -114,7 +114,35 @@ impl Conn {
     }
 }
 
-/// `GET /live/{session_id}/events[?last=N]` (also honours `Last-Event-ID`).
+/// Opens a viewer's stream: the room, where to resume, who is watching.
+async fn open(
+    state: &ServerState,
+    session_id: i64,
+    last: Option<u64>,
+    shopper_cookie: Option<String>,
+) -> Result<Conn, AppError> {
+    let room = state.app.live.room(&state.app.db, session_id).await?;
+    // The signature is enough to know who is watching; no database round trip per viewer.
+    let shopper = shopper_cookie.and_then(|v| verify_cookie(&state.app.cookie_key, &v));
+    let guard = room.viewer_joined();
+    let start = room.start(last);
+    let mut heartbeat =
+        tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    Ok(Conn {
+        personal: shopper.map(|s| room.personal(s)),
+        guard,
+        pending: start.frames.into(),
+        rx: start.rx,
+        last_seq: start.seq,
+        heartbeat,
+        lags: 0,
+        last_lag: None,
+    })
+}
+
+/// `GET /live/{session_id}/events[?last=N]` (also honours `Last-Event-ID`), through axum:
+/// used when the stream is requested on a connection that already carried other requests.
 pub async fn events(
     State(state): State<ServerState>,
     Path(id): Path<String>,
@@ -124,32 +152,21 @@ pub async fn events(
     let Ok(session_id) = id.parse::<i64>() else {
         return error_response(&AppError::not_found("This live session does not exist."));
     };
-    let room = match state.app.live.room(&state.app.db, session_id).await {
-        Ok(r) => r,
-        Err(e) => return error_response(&e),
-    };
     let last = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .or(q.last);
-    // The signature is enough to know who is watching; no database round trip per viewer.
-    let shopper = request_cookie(&headers, SHOPPER_COOKIE)
-        .and_then(|v| verify_cookie(&state.app.cookie_key, &v));
-    let guard = room.viewer_joined();
-    let start = room.start(last);
-    let mut heartbeat =
-        tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
-    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let conn = Conn {
-        personal: shopper.map(|s| room.personal(s)),
-        guard,
-        pending: start.frames.into(),
-        rx: start.rx,
-        last_seq: start.seq,
-        heartbeat,
-        lags: 0,
-        last_lag: None,
+    let conn = match open(
+        &state,
+        session_id,
+        last,
+        request_cookie(&headers, SHOPPER_COOKIE),
+    )
+    .await
+    {
+        Ok(c) => c,
+        Err(e) => return error_response(&e),
     };
     let stream = futures::stream::unfold(conn, Conn::next);
     let mut res = Response::new(Body::from_stream(stream));
@@ -165,4 +182,179 @@ pub async fn events(
     // Tell nginx-style proxies not to buffer the stream.
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     res
+}
+
+// ---- The lean path: a connection whose first request is the event stream ----
+
+const STREAM_PREFIX: &[u8] = b"GET /live/";
+/// Longest request head the lean path accepts (cookies included).
+const MAX_HEAD: usize = 16 * 1024;
+
+/// Whether a new connection's first request is `GET /live/...` (looked at without consuming
+/// it, so any other request goes to hyper untouched).
+pub async fn is_fresh_stream_request(tcp: &tokio::net::TcpStream) -> bool {
+    let mut buf = [0u8; 10];
+    for _ in 0..50 {
+        match tokio::time::timeout(Duration::from_secs(10), tcp.peek(&mut buf)).await {
+            Ok(Ok(n)) if n >= STREAM_PREFIX.len() => {
+                return &buf[..STREAM_PREFIX.len()] == STREAM_PREFIX
+            }
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return false,
+            Ok(Ok(n)) if buf[..n] != STREAM_PREFIX[..n] => return false,
+            // A prefix of the stream request so far: wait for the rest of the line.
+            Ok(Ok(_)) => tokio::time::sleep(Duration::from_millis(5)).await,
+        }
+    }
+    false
+}
+
+/// The request head of a lean stream request.
+#[derive(Debug, PartialEq)]
+pub struct StreamRequest {
+    pub session_id: Option<i64>,
+    pub last: Option<u64>,
+    pub shopper_cookie: Option<String>,
+}
+
+/// Parses `GET /live/{id}/events[?last=N] HTTP/1.x` and the headers we use.
+pub fn parse_stream_request(head: &str) -> StreamRequest {
+    let mut lines = head.split("\r\n");
+    let target = lines.next().and_then(|l| l.split(' ').nth(1)).unwrap_or("");
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let session_id = path
+        .strip_prefix("/live/")
+        .and_then(|rest| rest.strip_suffix("/events"))
+        .and_then(|id| id.parse::<i64>().ok());
+    let mut last = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("last="))
+        .and_then(|v| v.parse().ok());
+    let mut shopper_cookie = None;
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("last-event-id") {
+            last = value.parse().ok().or(last);
+        } else if name.eq_ignore_ascii_case("cookie") {
+            shopper_cookie = value
+                .split(';')
+                .filter_map(|p| p.trim().split_once('='))
+                .find(|(k, _)| *k == SHOPPER_COOKIE)
+                .map(|(_, v)| v.to_string())
+                .or(shopper_cookie);
+        }
+    }
+    StreamRequest {
+        session_id,
+        last,
+        shopper_cookie,
+    }
+}
+
+/// Serves one event stream on a connection of its own: reads the request head into a
+/// temporary buffer (freed before streaming), writes a close-delimited `text/event-stream`
+/// response, then the room's shared frames. Ends on client disconnect (noticed at the next
+/// write, heartbeats included), on server shutdown, or when the viewer keeps lagging.
+pub async fn serve_lean(
+    mut tcp: tokio::net::TcpStream,
+    state: ServerState,
+    mut stop: watch::Receiver<bool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let head = {
+        let mut buf = Vec::with_capacity(1024);
+        let mut chunk = [0u8; 1024];
+        loop {
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                buf.truncate(end);
+                break String::from_utf8_lossy(&buf).into_owned();
+            }
+            if buf.len() > MAX_HEAD {
+                let _ = tcp.write_all(b"HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n").await;
+                return;
+            }
+            match tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut chunk)).await {
+                Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+                _ => return,
+            }
+        }
+    };
+    let req = parse_stream_request(&head);
+    drop(head);
+    let conn = match req.session_id {
+        Some(id) => open(&state, id, req.last, req.shopper_cookie).await,
+        None => Err(AppError::not_found("This live session does not exist.")),
+    };
+    let mut conn = match conn {
+        Ok(c) => c,
+        Err(e) => {
+            let body = serde_json::to_string(&e).unwrap_or_default();
+            let status = axum::http::StatusCode::from_u16(e.status())
+                .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+            let reply = format!(
+                "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                status.as_u16(),
+                status.canonical_reason().unwrap_or(""),
+                body.len()
+            );
+            let _ = tcp.write_all(reply.as_bytes()).await;
+            return;
+        }
+    };
+    const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache, no-transform\r\nX-Accel-Buffering: no\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n";
+    if tcp.write_all(HEAD).await.is_err() {
+        return;
+    }
+    loop {
+        let next = tokio::select! {
+            n = conn.next() => n,
+            _ = stop.changed() => None,
+        };
+        let Some((Ok(bytes), c)) = next else { break };
+        conn = c;
+        // A client that stops reading blocks this write; meanwhile the room moves on and the
+        // viewer is resynced (or dropped) when it catches up. Never a queue of our own.
+        match tokio::time::timeout(WRITE_STALL, tcp.write_all(&bytes)).await {
+            Ok(Ok(())) => {}
+            _ => break,
+        }
+    }
+    let _ = tcp.shutdown().await;
+}
+
+/// A write that makes no progress for this long means the viewer is gone.
+const WRITE_STALL: Duration = Duration::from_secs(60);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_requests_are_parsed() {
+        let r = parse_stream_request("GET /live/12/events?last=40 HTTP/1.1\r\nHost: x\r\nCookie: a=b; ls_shopper=v1.7.sig\r\nLast-Event-ID: 41");
+        assert_eq!(
+            r,
+            StreamRequest {
+                session_id: Some(12),
+                last: Some(41),
+                shopper_cookie: Some("v1.7.sig".into())
+            }
+        );
+        let r = parse_stream_request("GET /live/12/events HTTP/1.1\r\nHost: x");
+        assert_eq!(
+            (r.session_id, r.last, r.shopper_cookie),
+            (Some(12), None, None)
+        );
+        assert_eq!(
+            parse_stream_request("GET /live/abc/events HTTP/1.1").session_id,
+            None
+        );
+        assert_eq!(
+            parse_stream_request("GET /live/12/other HTTP/1.1").session_id,
+            None
+        );
+        assert_eq!(parse_stream_request("garbage").session_id, None);
+    }
 }

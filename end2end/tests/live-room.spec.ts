@@ -1,0 +1,103 @@
+import { test, expect, request as pwRequest, type Browser, type BrowserContext, type Page, type TestInfo } from '@playwright/test';
+
+// The live room end to end: two viewers watch a live session, see the host present products
+// and each other's chat messages in real time; a viewer whose connection drops shows that it is
+// reconnecting, recovers, and shows the product presented while it was away.
+//
+// The server is shared by every spec and both projects: this test makes its own host and
+// session through the studio's API and never touches the demo session.
+
+const PHONE = { width: 390, height: 844 };
+const PRODUCTS = [
+  { name: 'Peach Lip Balm', category: 'Cosmetics', price: '39.00', stock: 100 },
+  { name: 'Oat Baby Lotion 200ml', category: 'Baby care', price: '79.90', stock: 100 },
+];
+
+async function newPhone(browser: Browser, testInfo: TestInfo): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({
+    viewport: PHONE,
+    deviceScaleFactor: 3,
+    isMobile: true,
+    hasTouch: true,
+    userAgent: testInfo.project.use.userAgent,
+    baseURL: testInfo.project.use.baseURL,
+  });
+  return { context, page: await context.newPage() };
+}
+
+test('live room: viewers see presenting and each other\'s chat, and recover after a dropped connection', async ({ browser }, testInfo) => {
+  const baseURL = testInfo.project.use.baseURL!;
+  const host = await pwRequest.newContext({ baseURL });
+  const tag = `${testInfo.project.name}-${Date.now()}`;
+  const signUp = await host.post('/api/host/sign_up', {
+    form: { display_name: 'Live Tester', email: `live-${tag}@example.com`, password: 'a long password' },
+  });
+  expect(signUp.status(), await signUp.text()).toBe(200);
+  const created = await host.post('/api/studio/session/create', {
+    data: {
+      form: {
+        title: `Live room ${tag}`,
+        description: 'End-to-end live room',
+        scheduled_start_ms: Date.now() + 3_600_000,
+        policy: { percent_off: 50, friends_needed: 1, units_per_shopper: 1, units_cap: null, purchase_limit: 5 },
+      },
+    },
+  });
+  expect(created.status(), await created.text()).toBe(200);
+  const sessionId = (await created.json()) as number;
+  const ids: number[] = [];
+  for (const p of PRODUCTS) {
+    const res = await host.post('/api/studio/product/add', {
+      data: { session_id: sessionId, form: { ...p, description: '', reason: null } },
+    });
+    expect(res.status(), await res.text()).toBe(200);
+    ids.push((await res.json()) as number);
+  }
+  expect((await host.post('/api/studio/go_live', { form: { session_id: String(sessionId) } })).status()).toBe(200);
+
+  const a = await newPhone(browser, testInfo);
+  const b = await newPhone(browser, testInfo);
+  for (const v of [a, b]) {
+    await v.page.goto(`/s/${sessionId}`);
+    await expect(v.page.getByRole('region', { name: 'Live room' })).toBeVisible();
+    await expect(v.page.getByText('Reconnecting…')).toBeHidden({ timeout: 15_000 });
+  }
+
+  // The host presents product 1: both viewers' explaining-now cards show it.
+  expect((await host.post('/api/studio/present', { form: { product_id: String(ids[0]) } })).status()).toBe(200);
+  for (const v of [a, b]) {
+    const card = v.page.getByRole('article', { name: 'Explaining now' });
+    await expect(card).toContainText(PRODUCTS[0].name);
+    await expect(card).toContainText('¥39.00');
+    await expect(card.getByRole('button', { name: `Buy ${PRODUCTS[0].name}` })).toBeVisible();
+  }
+
+  // Chat both ways, rendered as text.
+  await a.page.getByRole('textbox', { name: 'Say something' }).fill('Hello from A <b>bold?</b>');
+  await a.page.getByRole('button', { name: 'Send', exact: true }).click();
+  await expect(b.page.getByRole('list', { name: 'Chat' })).toContainText('Hello from A <b>bold?</b>');
+  await expect(b.page.locator('.live-chat b')).toHaveCount(0);
+  await b.page.getByRole('textbox', { name: 'Say something' }).fill('Hi A, B here');
+  await b.page.getByRole('textbox', { name: 'Say something' }).press('Enter');
+  await expect(a.page.getByRole('list', { name: 'Chat' })).toContainText('Hi A, B here');
+
+  // Viewer count and hearts.
+  await expect(a.page.getByText(/^[2-9]\d* watching$/)).toBeVisible();
+  await a.page.getByRole('button', { name: 'Send a heart' }).click();
+  await expect(b.page.locator('.like-count')).not.toHaveText('0', { timeout: 10_000 });
+
+  // B's connection drops; meanwhile the host presents product 2.
+  await b.context.setOffline(true);
+  await expect(b.page.getByText('Reconnecting…')).toBeVisible({ timeout: 45_000 });
+  expect((await host.post('/api/studio/present', { form: { product_id: String(ids[1]) } })).status()).toBe(200);
+  await expect(a.page.getByRole('article', { name: 'Explaining now' })).toContainText(PRODUCTS[1].name);
+  await b.context.setOffline(false);
+  await expect(b.page.getByText('Reconnecting…')).toBeHidden({ timeout: 45_000 });
+  await expect(b.page.getByRole('article', { name: 'Explaining now' })).toContainText(PRODUCTS[1].name);
+  await expect(b.page.getByRole('article', { name: 'Explaining now' })).toContainText('¥79.90');
+
+  await host.post('/api/studio/end', { form: { session_id: String(sessionId) } });
+  await a.context.close();
+  await b.context.close();
+  await host.dispose();
+});
