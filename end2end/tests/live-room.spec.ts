@@ -1,4 +1,5 @@
 import { test, expect, request as pwRequest, type Browser, type BrowserContext, type Page, type TestInfo } from '@playwright/test';
+import * as net from 'node:net';
 
 // The live room end to end: two viewers watch a live session, see the host present products
 // and each other's chat messages in real time; a viewer whose connection drops shows that it is
@@ -13,14 +14,54 @@ const PRODUCTS = [
   { name: 'Oat Baby Lotion 200ml', category: 'Baby care', price: '79.90', stock: 100 },
 ];
 
-async function newPhone(browser: Browser, testInfo: TestInfo): Promise<{ context: BrowserContext; page: Page }> {
+/**
+ * A TCP proxy in front of the server: a real network path that the test can cut (every open
+ * connection is reset and new ones are refused) and restore.
+ */
+async function flakyProxy(target: URL): Promise<{ url: string; cut: () => void; restore: () => void; close: () => Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  let down = false;
+  const server = net.createServer((client) => {
+    if (down) {
+      client.destroy();
+      return;
+    }
+    const upstream = net.connect(Number(target.port), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => s.destroy());
+    }
+    client.pipe(upstream).pipe(client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    cut: () => {
+      down = true;
+      for (const s of sockets) s.resetAndDestroy();
+    },
+    restore: () => {
+      down = false;
+    },
+    close: () => new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+async function newPhone(browser: Browser, testInfo: TestInfo, baseURL?: string): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({
     viewport: PHONE,
     deviceScaleFactor: 3,
     isMobile: true,
     hasTouch: true,
     userAgent: testInfo.project.use.userAgent,
-    baseURL: testInfo.project.use.baseURL,
+    baseURL: baseURL ?? testInfo.project.use.baseURL,
   });
   return { context, page: await context.newPage() };
 }
@@ -56,7 +97,9 @@ test('live room: viewers see presenting and each other\'s chat, and recover afte
   expect((await host.post('/api/studio/go_live', { form: { session_id: String(sessionId) } })).status()).toBe(200);
 
   const a = await newPhone(browser, testInfo);
-  const b = await newPhone(browser, testInfo);
+  // B reaches the server through a network path the test can cut.
+  const proxy = await flakyProxy(new URL(baseURL));
+  const b = await newPhone(browser, testInfo, proxy.url);
   for (const v of [a, b]) {
     await v.page.goto(`/s/${sessionId}`);
     await expect(v.page.getByRole('region', { name: 'Live room' })).toBeVisible();
@@ -86,12 +129,13 @@ test('live room: viewers see presenting and each other\'s chat, and recover afte
   await a.page.getByRole('button', { name: 'Send a heart' }).click();
   await expect(b.page.locator('.like-count')).not.toHaveText('0', { timeout: 10_000 });
 
-  // B's connection drops; meanwhile the host presents product 2.
-  await b.context.setOffline(true);
+  // B's network drops; meanwhile the host presents product 2.
+  proxy.cut();
   await expect(b.page.getByText('Reconnecting…')).toBeVisible({ timeout: 45_000 });
   expect((await host.post('/api/studio/present', { form: { product_id: String(ids[1]) } })).status()).toBe(200);
   await expect(a.page.getByRole('article', { name: 'Explaining now' })).toContainText(PRODUCTS[1].name);
-  await b.context.setOffline(false);
+  await expect(b.page.getByRole('article', { name: 'Explaining now' })).toContainText(PRODUCTS[0].name);
+  proxy.restore();
   await expect(b.page.getByText('Reconnecting…')).toBeHidden({ timeout: 45_000 });
   await expect(b.page.getByRole('article', { name: 'Explaining now' })).toContainText(PRODUCTS[1].name);
   await expect(b.page.getByRole('article', { name: 'Explaining now' })).toContainText('¥79.90');
@@ -99,5 +143,6 @@ test('live room: viewers see presenting and each other\'s chat, and recover afte
   await host.post('/api/studio/end', { form: { session_id: String(sessionId) } });
   await a.context.close();
   await b.context.close();
+  await proxy.close();
   await host.dispose();
 });
