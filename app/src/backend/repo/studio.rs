@@ -618,7 +618,8 @@ pub async fn dashboard(
         reservations,
         invites_created,
         friends_joined,
-        viewers,
+        // Only meaningful while live: viewers still connected after the end are leaving.
+        viewers: viewers.filter(|_| status == SessionStatus::Live),
         orders,
         units_sold: per_product.iter().map(|p| p.units_sold).sum(),
         gmv: Fen(per_product.iter().map(|p| p.revenue.0).sum()),

@@ -62,61 +62,63 @@ fn report(msg: RwSignal<Option<Result<String, String>>>, res: Result<String, App
 fn SessionStudio(session_id: i64, host: HostMe) -> impl IntoView {
     let _ = host;
     let session = RwSignal::new(None::<Result<StudioSession, AppError>>);
-    // Owned here, not by the editor: every action reloads the session, which rebuilds the
-    // editor, and the status line must outlive that.
+    // Owned here, not by the parts that reload: every action reloads the session, and the
+    // status line, the live figures and the chat panel must outlive that.
     let msg = RwSignal::new(None::<Result<String, String>>);
     let reload = Callback::new(move |_| {
         spawn_local(async move { session.set(Some(get_studio_session(session_id).await)) });
     });
     reload.run(());
+    let loaded = move || session.with(|s| s.as_ref().and_then(|r| r.as_ref().ok()).cloned());
+    let status = Memo::new(move |_| {
+        session.with(|s| s.as_ref().and_then(|r| r.as_ref().ok()).map(|s| s.status))
+    });
     view! {
-        {move || match session.get() {
+        {move || match session.with(|s| s.as_ref().map(|r| r.as_ref().err().cloned())) {
             None => view! { <Loading label="Loading session…"/> }.into_any(),
-            Some(Err(e)) => view! { <ErrorNotice error=e on_retry=reload/> }.into_any(),
-            Some(Ok(s)) => view! { <SessionEditor session=s reload=reload msg=msg/> }.into_any(),
+            Some(Some(e)) => view! { <ErrorNotice error=e on_retry=reload/> }.into_any(),
+            Some(None) => view! {
+                <div class="studio-main studio-session">
+                    {move || loaded().map(|s| view! { <SessionHeader session=s/> })}
+                    <p class="studio-msg" role="status" aria-live="polite">
+                        {move || msg.get().map(|m| match m {
+                            Ok(t) => view! { <span class="ok">{t}</span> }.into_any(),
+                            Err(t) => view! { <span class="error">{t}</span> }.into_any(),
+                        })}
+                    </p>
+                    <div class="studio-grid">
+                        <div class="studio-col">
+                            {move || loaded().map(|s| view! { <RunOfShow session=s reload=reload msg=msg/> })}
+                            <ProductsEditor session=session reload=reload msg=msg/>
+                        </div>
+                        <div class="studio-col">
+                            <DashboardPanel session_id=session_id/>
+                            {move || (status.get() == Some(SessionStatus::Live)).then(|| view! { <ChatModeration session_id=session_id msg=msg/> })}
+                            {move || status.get().and_then(|_| loaded()).map(|s| view! { <DetailsEditor session=s reload=reload msg=msg/> })}
+                        </div>
+                    </div>
+                </div>
+            }.into_any(),
         }}
     }
 }
 
 #[component]
-fn SessionEditor(
-    session: StudioSession,
-    reload: Callback<()>,
-    msg: RwSignal<Option<Result<String, String>>>,
-) -> impl IntoView {
+fn SessionHeader(session: StudioSession) -> impl IntoView {
     let id = session.id;
     let status = session.status;
     view! {
-        <div class="studio-main studio-session">
-            <header class="studio-head">
-                <div>
-                    <StatusBadge status=status/>
-                    <h1>{session.title.clone()}</h1>
-                    <p class="muted small">"Starts " <LocalTime ms=session.scheduled_start_ms/></p>
-                </div>
-                <nav class="studio-links" aria-label="Session links">
-                    <a class="btn btn-small" href=format!("/s/{id}") target="_blank" rel="noopener">"Shopper view"</a>
-                    {(status == SessionStatus::Ended).then(|| view! { <a class="btn btn-small" href=format!("/studio/s/{id}/summary")>"Summary"</a> })}
-                </nav>
-            </header>
-            <p class="studio-msg" role="status" aria-live="polite">
-                {move || msg.get().map(|m| match m {
-                    Ok(t) => view! { <span class="ok">{t}</span> }.into_any(),
-                    Err(t) => view! { <span class="error">{t}</span> }.into_any(),
-                })}
-            </p>
-            <div class="studio-grid">
-                <div class="studio-col">
-                    <RunOfShow session=session.clone() reload=reload msg=msg/>
-                    <ProductsEditor session=session.clone() reload=reload msg=msg/>
-                </div>
-                <div class="studio-col">
-                    <DashboardPanel session_id=id/>
-                    {(status == SessionStatus::Live).then(|| view! { <ChatModeration session_id=id msg=msg/> })}
-                    <DetailsEditor session=session.clone() reload=reload msg=msg/>
-                </div>
+        <header class="studio-head">
+            <div>
+                <StatusBadge status=status/>
+                <h1>{session.title.clone()}</h1>
+                <p class="muted small">"Starts " <LocalTime ms=session.scheduled_start_ms/></p>
             </div>
-        </div>
+            <nav class="studio-links" aria-label="Session links">
+                <a class="btn btn-small" href=format!("/s/{id}") target="_blank" rel="noopener">"Shopper view"</a>
+                {(status == SessionStatus::Ended).then(|| view! { <a class="btn btn-small" href=format!("/studio/s/{id}/summary")>"Summary"</a> })}
+            </nav>
+        </header>
     }
 }
 
@@ -357,32 +359,74 @@ fn ImageUpload(
         <form class="upload" on:submit=submit>
             <input type="hidden" name="kind" value=kind/>
             <input type="hidden" name="id" value=target_id.to_string()/>
-            <input type="file" name="file" accept="image/jpeg,image/png,image/webp,image/gif" required aria-label=input_label/>
+            <input type="file" name="file" accept="image/jpeg,image/png,image/webp,image/gif" required aria-label=format!("{input_label}: choose a file")/>
             <button type="submit" class="btn btn-small" disabled=move || busy.get()>{label}</button>
         </form>
     }
 }
 
+/// The product list. Rows are keyed by everything they show, so a reload rebuilds only the
+/// rows that changed (an open edit panel elsewhere stays open, focus stays put).
 #[component]
 fn ProductsEditor(
-    session: StudioSession,
+    session: RwSignal<Option<Result<StudioSession, AppError>>>,
     reload: Callback<()>,
     msg: RwSignal<Option<Result<String, String>>>,
 ) -> impl IntoView {
-    let id = session.id;
-    let status = session.status;
-    let count = session.products.len();
-    let current = session.current_product_id;
+    let current = move || {
+        session.with(|s| {
+            s.as_ref()
+                .and_then(|r| r.as_ref().ok())
+                .map(|s| (s.id, s.status, s.products.clone(), s.current_product_id))
+        })
+    };
+    let count = move || current().map_or(0, |c| c.2.len());
+    let rows = move || {
+        current()
+            .map(|(_, status, products, now)| {
+                let n = products.len();
+                products
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, p)| (p, status, i == 0, i + 1 == n, now))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    let key = |(p, status, first, last, now): &(
+        StudioProduct,
+        SessionStatus,
+        bool,
+        bool,
+        Option<i64>,
+    )| {
+        format!(
+            "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{:?}|{}",
+            p.id,
+            p.position,
+            p.name,
+            p.category,
+            p.description,
+            p.price.0,
+            p.stock,
+            p.image_url,
+            p.presented,
+            status.as_str(),
+            first,
+            last,
+            *now == Some(p.id)
+        )
+    };
     view! {
         <section class="card" aria-labelledby="products-title">
-            <h2 id="products-title">{format!("Products ({count})")}</h2>
+            <h2 id="products-title">{move || format!("Products ({})", count())}</h2>
             <ol class="studio-products">
-                {session.products.into_iter().enumerate().map(|(i, p)| view! {
-                    <ProductEditorRow product=p status=status first={i == 0} last={i + 1 == count}
-                        current=current reload=reload msg=msg/>
-                }).collect_view()}
+                <For each=rows key=key let:row>
+                    <ProductEditorRow product=row.0 status=row.1 first=row.2 last=row.3
+                        current=row.4 reload=reload msg=msg/>
+                </For>
             </ol>
-            {(status != SessionStatus::Ended).then(|| view! { <AddProduct session_id=id reload=reload msg=msg/> })}
+            {move || current().filter(|c| c.1 != SessionStatus::Ended).map(|c| view! { <AddProduct session_id=c.0 reload=reload msg=msg/> })}
         </section>
     }
 }

@@ -10,6 +10,14 @@ use crate::{
     pages::studio::{session::DashboardFigures, StudioBar},
 };
 
+fn plural(n: i64, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 #[component]
 pub fn StudioSummaryPage() -> impl IntoView {
     let params = use_params_map();
@@ -41,7 +49,7 @@ pub fn StudioSummaryPage() -> impl IntoView {
                                 <header class="studio-head">
                                     <div>
                                         <h1>{format!("Summary: {}", s.title)}</h1>
-                                        <p class="muted">{format!("{} orders · {} units · GMV {} · discount given {}", d.orders, d.units_sold, d.gmv, d.discount_given)}</p>
+                                        <p class="muted">{format!("{} · {} · GMV {} · discount given {}", plural(d.orders, "order"), plural(d.units_sold, "unit"), d.gmv, d.discount_given)}</p>
                                     </div>
                                     <nav class="studio-links" aria-label="Summary links">
                                         <a class="btn btn-primary" href=format!("/studio/s/{}/orders.csv", s.id) download="">"Export orders (CSV)"</a>
