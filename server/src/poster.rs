@@ -948,7 +948,7 @@ mod tests {
     fn png_size(png: &[u8]) -> (u32, u32) {
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "PNG signature");
         assert_eq!(&png[12..16], b"IHDR");
-        (be_u32(png, 16).unwrap(), be_u32(png, 20).unwrap())
+        (be_u32(png, 16).expect("test fixture"), be_u32(png, 20).expect("test fixture"))
     }
 
     #[test]
@@ -959,10 +959,10 @@ mod tests {
 
     #[test]
     fn renders_png_with_chinese_title() {
-        let png = renderer().render_png(&sample(Some(demo_cover()))).unwrap();
+        let png = renderer().render_png(&sample(Some(demo_cover()))).expect("test fixture");
         assert_eq!(png_size(&png), (750, 1334));
         if let Ok(path) = std::env::var("POSTER_SAMPLE_OUT") {
-            std::fs::write(path, &png).unwrap();
+            std::fs::write(path, &png).expect("test fixture");
         }
     }
 
@@ -988,9 +988,9 @@ mod tests {
     fn qr_code_in_png_matches_the_invite_url() {
         let r = renderer();
         let data = sample(None);
-        let composed = r.compose(&data).unwrap();
+        let composed = r.compose(&data).expect("test fixture");
         let code =
-            QrCode::with_error_correction_level(data.invite_url.as_bytes(), EcLevel::M).unwrap();
+            QrCode::with_error_correction_level(data.invite_url.as_bytes(), EcLevel::M).expect("test fixture");
         let qr = composed.qr;
         assert_eq!(qr.modules as usize, code.width());
         assert_eq!(code.width(), 33, "a 60-byte URL at level M is version 4");
@@ -1004,8 +1004,8 @@ mod tests {
         assert!(qr.y >= QR_BOX_Y + 4 * qr.module_px);
         assert!(qr.x + (qr.modules + 4) * qr.module_px <= QR_BOX_X + QR_BOX);
 
-        let png = r.render_png(&data).unwrap();
-        let pixmap = tiny_skia::Pixmap::decode_png(&png).unwrap();
+        let png = r.render_png(&data).expect("test fixture");
+        let pixmap = tiny_skia::Pixmap::decode_png(&png).expect("test fixture");
         let colors = code.to_colors();
         let n = qr.modules as i64;
         // Every module (and the quiet zone around the code) has the right colour at its centre.
@@ -1018,7 +1018,7 @@ mod tests {
                     && colors[(row * n + col) as usize] == QrColor::Dark;
                 let px = (qr.x as i64 + col * qr.module_px as i64 + qr.module_px as i64 / 2) as u32;
                 let py = (qr.y as i64 + row * qr.module_px as i64 + qr.module_px as i64 / 2) as u32;
-                let p = pixmap.pixel(px, py).unwrap();
+                let p = pixmap.pixel(px, py).expect("test fixture");
                 let luma = (u32::from(p.red()) + u32::from(p.green()) + u32::from(p.blue())) / 3;
                 if dark {
                     assert!(
@@ -1052,10 +1052,10 @@ mod tests {
         data.inviter_nickname = "a&b <i>".into();
         data.host_name = "\"quoted\" 'host'".into();
         data.invite_url = "https://x.example/?a=1&b=<2>".into();
-        let composed = r.compose(&data).unwrap();
+        let composed = r.compose(&data).expect("test fixture");
         assert!(composed.svg.contains("&lt;script&gt;&amp;&quot;&apos;"));
         assert!(!composed.svg.contains("<script>"));
-        let png = r.render_png(&data).unwrap();
+        let png = r.render_png(&data).expect("test fixture");
         assert_eq!(png_size(&png), (750, 1334));
     }
 
@@ -1106,32 +1106,32 @@ mod tests {
         let r = renderer();
         let mut data = sample(None);
         data.title = "【年货节】小小包妈妈直播间：宝宝辅食、玩具、童装全场五折起，邀请好友一起拼团再减，限时限量，先到先得！".into();
-        let composed = r.compose(&data).unwrap();
+        let composed = r.compose(&data).expect("test fixture");
         let title_lines = composed
             .svg
             .matches(r#"font-size="44" font-weight="700""#)
             .count();
         assert_eq!(title_lines, 3);
         assert!(composed.svg.contains('…'));
-        r.render_png(&data).unwrap();
+        r.render_png(&data).expect("test fixture");
     }
 
     #[test]
     fn renders_without_cover_and_with_svg_png_covers() {
         let r = renderer();
         for cover in [None, Some(demo_cover())] {
-            let png = r.render_png(&sample(cover)).unwrap();
+            let png = r.render_png(&sample(cover)).expect("test fixture");
             assert_eq!(png_size(&png), (750, 1334));
         }
         // A PNG cover (a poster, re-used) and junk bytes (placeholder) both work.
-        let png_cover = r.render_png(&sample(None)).unwrap();
+        let png_cover = r.render_png(&sample(None)).expect("test fixture");
         assert_eq!(sniff_image(&png_cover), Some("image/png"));
         assert_eq!(raster_size(&png_cover), Some((750, 1334)));
-        let png = r.render_png(&sample(Some(png_cover))).unwrap();
+        let png = r.render_png(&sample(Some(png_cover))).expect("test fixture");
         assert_eq!(png_size(&png), (750, 1334));
         let png = r
             .render_png(&sample(Some(b"not an image".to_vec())))
-            .unwrap();
+            .expect("test fixture");
         assert_eq!(png_size(&png), (750, 1334));
         assert_eq!(sniff_image(&demo_cover()), Some("image/svg+xml"));
         assert_eq!(sniff_image(&[0xFF, 0xD8, 0xFF, 0xE0]), Some("image/jpeg"));
