@@ -419,3 +419,32 @@ pub struct ChatPosted {
     /// (the sender still sees it).
     pub broadcast: bool,
 }
+
+/// What a host's broadcaster needs to publish (studio only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BroadcastInfo {
+    pub whip_url: String,
+    /// Bearer token for the WHIP request.
+    pub token: String,
+    pub hls_url: String,
+}
+
+/// A product's place in a session's recording, for the replay page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplayMarker {
+    pub product_id: i64,
+    pub name: String,
+    /// Seconds from the start of the recording.
+    pub offset_s: f64,
+}
+
+/// The video a viewer can play for a session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VideoInfo {
+    /// The HLS playlist, once the host has started broadcasting (live or recorded).
+    pub hls_url: Option<String>,
+    /// The broadcast is on now.
+    pub live: bool,
+    /// Where each presented product starts in the recording.
+    pub markers: Vec<ReplayMarker>,
+}

@@ -30,6 +30,12 @@ pub struct Config {
     pub rate_limit_scale: u32,
     /// `APP_UPLOAD_DIR`: where uploaded images are kept. Default `data/uploads`.
     pub upload_dir: PathBuf,
+    /// `APP_MEDIA_BACKEND` (`embedded` or `external`) and its settings.
+    pub media: app::backend::media::MediaBackend,
+    /// `APP_MEDIA_IP`: the address broadcasters reach our WebRTC port on. Default 127.0.0.1.
+    pub media_ip: std::net::IpAddr,
+    /// `APP_FFMPEG`: the ffmpeg binary. Default `ffmpeg`.
+    pub ffmpeg: String,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -57,6 +63,13 @@ const SETTINGS: &[(&str, &str)] = &[
     ("APP_COOKIE_SECRET", "cookie_secret"),
     ("APP_RATE_LIMIT_SCALE", "rate_limit_scale"),
     ("APP_UPLOAD_DIR", "upload_dir"),
+    ("APP_MEDIA_BACKEND", "media_backend"),
+    ("APP_MEDIA_DIR", "media_dir"),
+    ("APP_MEDIA_IP", "media_ip"),
+    ("APP_FFMPEG", "ffmpeg"),
+    ("APP_MEDIA_WHIP_URL", "media_whip_url"),
+    ("APP_MEDIA_HLS_URL", "media_hls_url"),
+    ("APP_MEDIA_WHEP_URL", "media_whep_url"),
 ];
 
 impl Config {
@@ -171,7 +184,44 @@ impl Config {
 
         let upload_dir = PathBuf::from(get("upload_dir").unwrap_or_else(|| "data/uploads".into()));
 
+        let media = match get("media_backend").as_deref().unwrap_or("embedded") {
+            "embedded" => app::backend::media::MediaBackend::Embedded {
+                media_dir: PathBuf::from(get("media_dir").unwrap_or_else(|| "data/media".into())),
+            },
+            "external" => {
+                let need = |key: &str, name: &'static str| {
+                    get(key).filter(|v| v.contains("{session}")).ok_or_else(|| {
+                        invalid(
+                            name,
+                            &get(key).unwrap_or_default(),
+                            "required with APP_MEDIA_BACKEND=external; a URL containing {session}",
+                        )
+                    })
+                };
+                app::backend::media::MediaBackend::External {
+                    whip_template: need("media_whip_url", "APP_MEDIA_WHIP_URL")?,
+                    hls_template: need("media_hls_url", "APP_MEDIA_HLS_URL")?,
+                    whep_template: get("media_whep_url"),
+                }
+            }
+            other => {
+                return Err(invalid(
+                    "APP_MEDIA_BACKEND",
+                    other,
+                    "expected embedded or external",
+                ))
+            }
+        };
+        let ip_raw = get("media_ip").unwrap_or_else(|| "127.0.0.1".into());
+        let media_ip = ip_raw
+            .parse()
+            .map_err(|_| invalid("APP_MEDIA_IP", &ip_raw, "expected an IP address"))?;
+        let ffmpeg = get("ffmpeg").unwrap_or_else(|| "ffmpeg".into());
+
         Ok(Config {
+            media,
+            media_ip,
+            ffmpeg,
             upload_dir,
             cookie_secret,
             rate_limit_scale,
@@ -276,6 +326,8 @@ mod tests {
             ("shutdown_grace_secs", "-1", "APP_SHUTDOWN_GRACE_SECS"),
             ("cookie_secret", "short", "APP_COOKIE_SECRET"),
             ("rate_limit_scale", "0", "APP_RATE_LIMIT_SCALE"),
+            ("media_backend", "cdn", "APP_MEDIA_BACKEND"),
+            ("media_ip", "localhost", "APP_MEDIA_IP"),
         ] {
             let err = cfg(&[(key, value)]).expect_err(key);
             assert!(err.to_string().contains(name), "{err} should name {name}");

@@ -7,6 +7,7 @@ pub mod config;
 pub mod demo;
 pub mod export;
 pub mod live_sse;
+pub mod media;
 pub mod poster;
 pub mod security;
 pub mod share;
@@ -45,6 +46,7 @@ pub struct ServerState {
     pub public_origin: Arc<str>,
     pub poster_renderer: Arc<poster::PosterRenderer>,
     pub posters: Arc<share::PosterCache>,
+    pub media: media::Media,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +95,13 @@ pub fn app(state: ServerState) -> Router {
         .route("/i/{code}/poster.png", get(share::poster_png))
         .route("/media/{name}", get(export::media))
         .route("/live/{id}/events", get(live_sse::events))
+        .route("/whip/{session}", post(media::whip::publish))
+        .route(
+            "/whip/{session}/{resource}",
+            axum::routing::delete(media::whip::unpublish),
+        )
+        .route("/hls/{session}/{file}", get(media::hls::serve))
+        .route("/media/auth", post(media::whip::external_auth))
         .route("/studio/s/{id}/orders.csv", get(export::orders_csv))
         .merge(api)
         .fallback(static_or_spa)
@@ -174,6 +183,13 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
         public_url: config.public_url.clone(),
         secure_cookies: config.public_url.starts_with("https://"),
         upload_dir: config.upload_dir.clone(),
+        media: config.media.clone(),
+    };
+    let media_dir = match &config.media {
+        app::backend::media::MediaBackend::Embedded { media_dir } => media_dir.clone(),
+        app::backend::media::MediaBackend::External { .. } => {
+            std::path::PathBuf::from("data/media")
+        }
     };
     Ok(ServerState {
         app: AppState {
@@ -189,6 +205,14 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
         public_origin: config.public_url.clone().into(),
         poster_renderer: Arc::new(poster::PosterRenderer::new()?),
         posters: Arc::new(share::PosterCache::default()),
+        media: media::Media {
+            settings: Arc::new(media::MediaSettings {
+                media_dir,
+                ip: config.media_ip,
+                ffmpeg: config.ffmpeg.clone(),
+            }),
+            broadcasts: Arc::new(media::Broadcasts::default()),
+        },
     })
 }
 

@@ -948,7 +948,10 @@ mod tests {
     fn png_size(png: &[u8]) -> (u32, u32) {
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "PNG signature");
         assert_eq!(&png[12..16], b"IHDR");
-        (be_u32(png, 16).expect("test fixture"), be_u32(png, 20).expect("test fixture"))
+        (
+            be_u32(png, 16).expect("test fixture"),
+            be_u32(png, 20).expect("test fixture"),
+        )
     }
 
     #[test]
@@ -959,7 +962,9 @@ mod tests {
 
     #[test]
     fn renders_png_with_chinese_title() {
-        let png = renderer().render_png(&sample(Some(demo_cover()))).expect("test fixture");
+        let png = renderer()
+            .render_png(&sample(Some(demo_cover())))
+            .expect("test fixture");
         assert_eq!(png_size(&png), (750, 1334));
         if let Ok(path) = std::env::var("POSTER_SAMPLE_OUT") {
             std::fs::write(path, &png).expect("test fixture");
@@ -989,8 +994,8 @@ mod tests {
         let r = renderer();
         let data = sample(None);
         let composed = r.compose(&data).expect("test fixture");
-        let code =
-            QrCode::with_error_correction_level(data.invite_url.as_bytes(), EcLevel::M).expect("test fixture");
+        let code = QrCode::with_error_correction_level(data.invite_url.as_bytes(), EcLevel::M)
+            .expect("test fixture");
         let qr = composed.qr;
         assert_eq!(qr.modules as usize, code.width());
         assert_eq!(code.width(), 33, "a 60-byte URL at level M is version 4");
@@ -1127,7 +1132,9 @@ mod tests {
         let png_cover = r.render_png(&sample(None)).expect("test fixture");
         assert_eq!(sniff_image(&png_cover), Some("image/png"));
         assert_eq!(raster_size(&png_cover), Some((750, 1334)));
-        let png = r.render_png(&sample(Some(png_cover))).expect("test fixture");
+        let png = r
+            .render_png(&sample(Some(png_cover)))
+            .expect("test fixture");
         assert_eq!(png_size(&png), (750, 1334));
         let png = r
             .render_png(&sample(Some(b"not an image".to_vec())))

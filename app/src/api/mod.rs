@@ -11,3 +11,4 @@ pub mod live;
 pub mod orders;
 pub mod shopper;
 pub mod studio;
+pub mod video;

@@ -7,6 +7,7 @@ pub mod db;
 pub mod host_auth;
 pub mod identity;
 pub mod live;
+pub mod media;
 pub mod payment;
 pub mod ratelimit;
 pub mod repo;
@@ -28,6 +29,8 @@ pub struct Settings {
     pub secure_cookies: bool,
     /// Where uploaded images are stored (served at `/media/{name}`).
     pub upload_dir: std::path::PathBuf,
+    /// Where live video is published and played.
+    pub media: media::MediaBackend,
 }
 
 /// Shared state, provided to every server function through Leptos context.

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+
 use std::{collections::HashMap, net::SocketAddr};
 
 use server::{config::Config, Server};

@@ -5,3 +5,4 @@ pub mod catalog;
 pub mod orders;
 pub mod shopping;
 pub mod studio;
+pub mod video;

@@ -1,0 +1,55 @@
+//! Live video: the host's publishing credentials and what a viewer can play.
+
+use leptos::prelude::*;
+use server_fn::codec::GetUrl;
+
+use crate::{
+    error::AppError,
+    model::{BroadcastInfo, VideoInfo},
+};
+
+/// Owner only: where and with which token the studio's broadcaster publishes (WHIP).
+#[server(endpoint = "studio/broadcast")]
+pub async fn get_broadcast_info(session_id: i64) -> Result<BroadcastInfo, AppError> {
+    use crate::backend::{host_auth, media};
+    let st = crate::backend::state()?;
+    host_auth::require_session_owner(&st, session_id).await?;
+    Ok(BroadcastInfo {
+        whip_url: st
+            .settings
+            .media
+            .whip_url(&st.settings.public_url, session_id),
+        token: media::publish_token(&st.cookie_key, session_id),
+        hls_url: st.settings.media.hls_url(session_id),
+    })
+}
+
+/// The session's video: its HLS playlist once broadcasting started, whether it is on now, and
+/// replay markers for the products presented.
+#[server(endpoint = "sessions/video", input = GetUrl)]
+pub async fn get_video(session_id: i64) -> Result<VideoInfo, AppError> {
+    use crate::backend::{
+        media::MediaBackend,
+        repo::{shopping, video},
+    };
+    let st = crate::backend::state()?;
+    shopping::session_status(&st.db, session_id).await?;
+    let (start, live) = video::broadcast_state(&st.db, session_id).await?;
+    let has_playlist = match &st.settings.media {
+        MediaBackend::Embedded { media_dir } => {
+            tokio::fs::metadata(media_dir.join(session_id.to_string()).join("index.m3u8"))
+                .await
+                .is_ok()
+        }
+        MediaBackend::External { .. } => start.is_some(),
+    };
+    let markers = match start {
+        Some(s) => video::markers(&st.db, session_id, s).await?,
+        None => Vec::new(),
+    };
+    Ok(VideoInfo {
+        hls_url: has_playlist.then(|| st.settings.media.hls_url(session_id)),
+        live,
+        markers,
+    })
+}

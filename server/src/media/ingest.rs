@@ -1,0 +1,224 @@
+//! One broadcast: the WebRTC session with the host's browser (str0m, RTP mode) and the
+//! forwarding of its RTP to the HLS packager. Keyframes are requested every second so 1 s
+//! segments can start cleanly.
+
+use std::{
+    net::SocketAddr,
+    time::{Duration, Instant},
+};
+
+use str0m::{
+    format::Codec,
+    media::KeyframeRequestKind,
+    net::{Protocol, Receive},
+    rtp::RtpPacket,
+    Event, IceConnectionState, Input, Output, Rtc,
+};
+use tokio::{net::UdpSocket, sync::watch};
+
+use super::hls::{Packager, VideoCodec};
+use crate::ServerState;
+
+/// A plain RTP packet (12-byte header, no extensions) for ffmpeg, with a normalised payload type.
+pub fn plain_rtp(p: &RtpPacket, payload_type: u8) -> Vec<u8> {
+    let h = &p.header;
+    let mut out = Vec::with_capacity(12 + p.payload.len());
+    out.push(0x80);
+    out.push(if h.marker {
+        0x80 | payload_type
+    } else {
+        payload_type
+    });
+    out.extend_from_slice(&h.sequence_number.to_be_bytes());
+    out.extend_from_slice(&h.timestamp.to_be_bytes());
+    out.extend_from_slice(&(*h.ssrc).to_be_bytes());
+    out.extend_from_slice(&p.payload);
+    out
+}
+
+pub struct IngestArgs {
+    pub session_id: i64,
+    pub resource: String,
+    pub rtc: Rtc,
+    pub socket: UdpSocket,
+    pub stop: watch::Receiver<bool>,
+    pub audio: bool,
+}
+
+/// Runs until the publisher leaves, the broadcast is replaced or stopped, or the server stops.
+pub async fn run(state: ServerState, args: IngestArgs) {
+    let IngestArgs {
+        session_id,
+        resource,
+        mut rtc,
+        socket,
+        mut stop,
+        audio,
+    } = args;
+    let media = state.media.clone();
+    let dir = media.settings.media_dir.join(session_id.to_string());
+    let local = match socket.local_addr() {
+        Ok(a) => a,
+        Err(_) => return,
+    };
+    let forward = match UdpSocket::bind("127.0.0.1:0").await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "could not open the forwarding socket");
+            return;
+        }
+    };
+    let mut packager: Option<Packager> = None;
+    let mut broadcast_id: Option<i64> = None;
+    let mut video_ssrc = None;
+    let mut last_keyframe_request = Instant::now();
+    let mut last_supervise = Instant::now();
+    let mut announced = false;
+    let mut buf = vec![0u8; 2048];
+    let started = Instant::now();
+    'run: loop {
+        // Drain everything str0m wants to do now.
+        let deadline = loop {
+            match rtc.poll_output() {
+                Ok(Output::Timeout(t)) => break t,
+                Ok(Output::Transmit(t)) => {
+                    let _ = socket.send_to(&t.contents, t.destination).await;
+                }
+                Ok(Output::Event(e)) => match e {
+                    Event::IceConnectionStateChange(IceConnectionState::Disconnected) => break 'run,
+                    Event::RtpPacket(p) => {
+                        let codec = rtc
+                            .codec_config()
+                            .params()
+                            .iter()
+                            .find(|c| c.pt() == p.header.payload_type)
+                            .map(|c| c.spec().codec);
+                        let is_video = matches!(codec, Some(Codec::H264 | Codec::Vp8));
+                        if is_video && packager.is_none() {
+                            let vc = if codec == Some(Codec::Vp8) {
+                                VideoCodec::Vp8
+                            } else {
+                                VideoCodec::H264
+                            };
+                            match Packager::start(&dir, &media.settings.ffmpeg, vc, audio).await {
+                                Ok(p) => packager = Some(p),
+                                Err(e) => {
+                                    tracing::error!(error = %e, ffmpeg = %media.settings.ffmpeg, "could not start ffmpeg");
+                                    break 'run;
+                                }
+                            }
+                            broadcast_id = app::backend::repo::video::start_broadcast(
+                                &state.app.db,
+                                session_id,
+                                vc.as_str(),
+                            )
+                            .await
+                            .ok();
+                            video_ssrc = Some(p.header.ssrc);
+                        }
+                        if let Some(pk) = &packager {
+                            let target = match codec {
+                                Some(Codec::H264 | Codec::Vp8) => Some((pk.video_addr(), 96)),
+                                Some(Codec::Opus) => pk.audio_addr().map(|a| (a, 111)),
+                                _ => None,
+                            };
+                            if let Some((addr, pt)) = target {
+                                let _ = forward.send_to(&plain_rtp(&p, pt), addr).await;
+                            }
+                        }
+                    }
+                    _ => {}
+                },
+                Err(e) => {
+                    tracing::warn!(error = %e, session_id, "WebRTC session failed");
+                    break 'run;
+                }
+            }
+        };
+        // Keyframes every second, and a look at ffmpeg and the playlist.
+        if let Some(ssrc) = video_ssrc {
+            if last_keyframe_request.elapsed() >= Duration::from_secs(1) {
+                if let Some(rx) = rtc.direct_api().stream_rx(&ssrc) {
+                    rx.request_keyframe(KeyframeRequestKind::Pli);
+                }
+                last_keyframe_request = Instant::now();
+            }
+        }
+        if last_supervise.elapsed() >= Duration::from_millis(500) {
+            last_supervise = Instant::now();
+            if let Some(p) = packager.as_mut() {
+                p.supervise();
+            }
+            if !announced && tokio::fs::metadata(dir.join("index.m3u8")).await.is_ok() {
+                announced = true;
+                state.app.live.with_room(session_id, |r| {
+                    r.publish(serde_json::json!({ "type": "video", "live": true }));
+                });
+            }
+        }
+        // A publisher that never connects is given up after 30 s.
+        if packager.is_none() && started.elapsed() > Duration::from_secs(30) {
+            tracing::info!(
+                session_id,
+                "publisher never sent media; ending the broadcast"
+            );
+            break;
+        }
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let input = tokio::select! {
+            r = socket.recv_from(&mut buf) => match r {
+                Ok((n, source)) => match (&buf[..n]).try_into() {
+                    Ok(contents) => Input::Receive(Instant::now(), Receive { proto: Protocol::Udp, source, destination: local, contents }),
+                    Err(_) => continue,
+                },
+                Err(_) => continue,
+            },
+            () = tokio::time::sleep(wait.min(Duration::from_millis(250))) => Input::Timeout(Instant::now()),
+            _ = stop.changed() => break,
+        };
+        if let Err(e) = rtc.handle_input(input) {
+            tracing::warn!(error = %e, session_id, "WebRTC input failed");
+            break;
+        }
+    }
+    rtc.disconnect();
+    if let Some(p) = packager {
+        p.stop().await;
+    }
+    if let Some(id) = broadcast_id {
+        let _ = app::backend::repo::video::end_broadcast(&state.app.db, id).await;
+    }
+    media.broadcasts.finished(session_id, &resource);
+    state.app.live.with_room(session_id, |r| {
+        r.publish(serde_json::json!({ "type": "video", "live": false }));
+    });
+    tracing::info!(session_id, "broadcast ended");
+}
+
+/// Whether an SDP offer sends audio (it has an audio section that is not inactive).
+pub fn offer_has_audio(sdp: &str) -> bool {
+    sdp.split("m=")
+        .skip(1)
+        .any(|section| section.starts_with("audio") && !section.contains("a=inactive"))
+}
+
+/// The local candidate address for a new broadcast's socket.
+pub fn bind_addr(ip: std::net::IpAddr) -> SocketAddr {
+    SocketAddr::new(ip, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audio_sections_are_detected() {
+        assert!(offer_has_audio(
+            "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=sendonly\r\nm=video 9 x\r\n"
+        ));
+        assert!(!offer_has_audio(
+            "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
+        ));
+        assert!(!offer_has_audio("v=0\r\nm=audio 0 x\r\na=inactive\r\n"));
+    }
+}

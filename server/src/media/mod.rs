@@ -1,0 +1,104 @@
+//! Live video (embedded backend): WHIP ingest over WebRTC (str0m) → RTP to a supervised ffmpeg
+//! → fMP4 HLS with 1 s segments in `APP_MEDIA_DIR/{session}/`, served at `/hls/{session}/...`.
+//! With `APP_MEDIA_BACKEND=external` an existing media server (mediamtx/SRS style) does all of
+//! this; we only hand out its URLs and answer its auth webhook (`POST /media/auth`).
+//!
+//! Scaling out: the HLS files are plain static files; a CDN in front of `/hls/` serves 50,000
+//! viewers (playlists no-cache, segments immutable), see docs/ARCHITECTURE.md.
+
+pub mod hls;
+pub mod ingest;
+pub mod whip;
+
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    path::PathBuf,
+    sync::{Arc, Mutex},
+};
+
+use tokio::sync::watch;
+
+/// Embedded pipeline settings.
+#[derive(Debug, Clone)]
+pub struct MediaSettings {
+    pub media_dir: PathBuf,
+    /// The address put in our ICE host candidates (reachable by the broadcasting browser).
+    pub ip: IpAddr,
+    pub ffmpeg: String,
+}
+
+/// Broadcasts running on this node, one per session.
+#[derive(Default)]
+pub struct Broadcasts {
+    active: Mutex<HashMap<i64, Running>>,
+}
+
+struct Running {
+    resource: String,
+    stop: watch::Sender<bool>,
+}
+
+impl Broadcasts {
+    /// Registers a new broadcast for the session, stopping the one it replaces (a host who
+    /// reconnects takes over their own stream).
+    pub fn begin(&self, session_id: i64, resource: String) -> watch::Receiver<bool> {
+        let (tx, rx) = watch::channel(false);
+        let old = self
+            .active
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(session_id, Running { resource, stop: tx });
+        if let Some(old) = old {
+            let _ = old.stop.send(true);
+        }
+        rx
+    }
+
+    /// Stops the session's broadcast if `resource` is the current one. Returns whether it was.
+    pub fn stop(&self, session_id: i64, resource: &str) -> bool {
+        let mut map = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        match map.get(&session_id) {
+            Some(r) if r.resource == resource => {
+                let _ = r.stop.send(true);
+                map.remove(&session_id);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Stops whatever broadcast the session has (the session ended).
+    pub fn stop_session(&self, session_id: i64) {
+        if let Some(r) = self
+            .active
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&session_id)
+        {
+            let _ = r.stop.send(true);
+        }
+    }
+
+    /// Forgets a broadcast that ended by itself (publisher gone), if it is still the current one.
+    pub fn finished(&self, session_id: i64, resource: &str) {
+        let mut map = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        if map.get(&session_id).is_some_and(|r| r.resource == resource) {
+            map.remove(&session_id);
+        }
+    }
+
+    pub fn is_active(&self, session_id: i64) -> bool {
+        self.active
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(&session_id)
+    }
+}
+
+/// The media part of the server's state.
+#[derive(Clone)]
+pub struct Media {
+    pub settings: Arc<MediaSettings>,
+    pub broadcasts: Arc<Broadcasts>,
+}

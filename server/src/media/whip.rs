@@ -1,0 +1,248 @@
+//! WHIP (WebRTC-HTTP Ingestion Protocol, RFC 9725) for the host's broadcaster, and the auth
+//! webhook an external media server calls.
+
+use std::time::Instant;
+
+use axum::{
+    body::Bytes,
+    extract::{Path, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde::Deserialize;
+use str0m::{change::SdpOffer, Candidate, RtcConfig};
+use tokio::net::UdpSocket;
+
+use app::{
+    backend::{media::verify_publish_token, repo::shopping},
+    model::SessionStatus,
+};
+
+use super::ingest;
+use crate::ServerState;
+
+fn refuse(status: StatusCode, why: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        why.to_string(),
+    )
+        .into_response()
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+/// `POST /whip/{session}`: the body is an SDP offer; the answer comes back with 201 Created
+/// and the broadcast's resource URL in `Location` (DELETE it to stop).
+pub async fn publish(
+    State(state): State<ServerState>,
+    Path(session): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Ok(session_id) = session.parse::<i64>() else {
+        return refuse(StatusCode::NOT_FOUND, "No such session.");
+    };
+    // Authorisation first: a wrong token learns nothing about the session.
+    let authorised = bearer(&headers)
+        .is_some_and(|t| verify_publish_token(&state.app.cookie_key, session_id, t));
+    if !authorised {
+        let mut r = refuse(
+            StatusCode::UNAUTHORIZED,
+            "A valid publish token for this session is required.",
+        );
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return r;
+    }
+    match shopping::session_status(&state.app.db, session_id).await {
+        Ok(SessionStatus::Ended) => return refuse(StatusCode::CONFLICT, "The session has ended."),
+        Ok(_) => {}
+        Err(e) if e.is_not_found() => return refuse(StatusCode::NOT_FOUND, "No such session."),
+        Err(_) => {
+            return refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong on our side.",
+            )
+        }
+    }
+    let is_sdp = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/sdp"));
+    if !is_sdp {
+        return refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Send the SDP offer as application/sdp.",
+        );
+    }
+    let Ok(sdp) = std::str::from_utf8(&body) else {
+        return refuse(StatusCode::BAD_REQUEST, "The SDP offer is not UTF-8.");
+    };
+    let Ok(offer) = SdpOffer::from_sdp_string(sdp) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "The SDP offer could not be parsed.",
+        );
+    };
+    let audio = ingest::offer_has_audio(sdp);
+
+    let socket = match UdpSocket::bind(ingest::bind_addr(state.media.settings.ip)).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "could not bind a media socket");
+            return refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "No media port is available.",
+            );
+        }
+    };
+    let Ok(local) = socket.local_addr() else {
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "No media port is available.",
+        );
+    };
+    // H.264 preferred (copied into HLS as is), VP8 accepted (transcoded); Opus audio.
+    let mut rtc = RtcConfig::new()
+        .clear_codecs()
+        .enable_h264(true)
+        .enable_vp8(true)
+        .enable_opus(true, false)
+        .set_rtp_mode(true)
+        .set_ice_lite(true)
+        .build(Instant::now());
+    let candidate = match Candidate::host(local, "udp") {
+        Ok(c) => c,
+        Err(_) => {
+            return refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "No media port is available.",
+            )
+        }
+    };
+    rtc.add_local_candidate(candidate);
+    let answer = match rtc.sdp_api().accept_offer(offer) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::info!(error = %e, "refused a WHIP offer");
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "The offer has no video we can receive (H.264 or VP8).",
+            );
+        }
+    };
+    let resource = match app::backend::crypto::random_token::<12>() {
+        Ok(r) => r,
+        Err(_) => {
+            return refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong on our side.",
+            )
+        }
+    };
+    let stop = state.media.broadcasts.begin(session_id, resource.clone());
+    tokio::spawn(ingest::run(
+        state.clone(),
+        ingest::IngestArgs {
+            session_id,
+            resource: resource.clone(),
+            rtc,
+            socket,
+            stop,
+            audio,
+        },
+    ));
+    tracing::info!(session_id, %local, audio, "broadcast accepted");
+    let mut res = (StatusCode::CREATED, answer.to_sdp_string()).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/sdp"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("/whip/{session_id}/{resource}")) {
+        h.insert(header::LOCATION, v);
+    }
+    res
+}
+
+/// `DELETE /whip/{session}/{resource}`: the host stops broadcasting.
+pub async fn unpublish(
+    State(state): State<ServerState>,
+    Path((session, resource)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let Ok(session_id) = session.parse::<i64>() else {
+        return refuse(StatusCode::NOT_FOUND, "No such broadcast.");
+    };
+    let authorised = bearer(&headers)
+        .is_some_and(|t| verify_publish_token(&state.app.cookie_key, session_id, t));
+    if !authorised {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "A valid publish token for this session is required.",
+        );
+    }
+    if state.media.broadcasts.stop(session_id, &resource) {
+        StatusCode::OK.into_response()
+    } else {
+        refuse(StatusCode::NOT_FOUND, "No such broadcast.")
+    }
+}
+
+/// What mediamtx (`authMethod: http`) and similar servers post to their auth hook.
+#[derive(Deserialize)]
+pub struct AuthRequest {
+    #[serde(default)]
+    pub password: String,
+    #[serde(default)]
+    pub token: String,
+    pub action: String,
+    pub path: String,
+}
+
+/// `POST /media/auth`: an external media server asks whether a client may publish or read a
+/// path `live/{session}`. Publishing needs the session's publish token (as password or
+/// token); reading is open (the session page is public).
+pub async fn external_auth(
+    State(state): State<ServerState>,
+    Json(req): Json<AuthRequest>,
+) -> StatusCode {
+    let Some(session_id) = req
+        .path
+        .trim_matches('/')
+        .strip_prefix("live/")
+        .and_then(|s| s.parse::<i64>().ok())
+    else {
+        return StatusCode::UNAUTHORIZED;
+    };
+    match req.action.as_str() {
+        "read" | "playback" => StatusCode::OK,
+        "publish" => {
+            let token = if req.token.is_empty() {
+                &req.password
+            } else {
+                &req.token
+            };
+            let ok = verify_publish_token(&state.app.cookie_key, session_id, token)
+                && !matches!(
+                    shopping::session_status(&state.app.db, session_id).await,
+                    Ok(SessionStatus::Ended) | Err(_)
+                );
+            if ok {
+                StatusCode::OK
+            } else {
+                StatusCode::UNAUTHORIZED
+            }
+        }
+        _ => StatusCode::UNAUTHORIZED,
+    }
+}
