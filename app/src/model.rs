@@ -390,6 +390,11 @@ pub enum LiveEvent {
         product: String,
         more: u64,
     },
+    /// The host started or stopped broadcasting video.
+    Video {
+        seq: u64,
+        live: bool,
+    },
     /// Heartbeat (every 15 s): the connection is alive.
     Hb,
     /// Something about this viewer changed: refetch their state.
@@ -405,7 +410,8 @@ impl LiveEvent {
             | LiveEvent::Counters { seq, .. }
             | LiveEvent::Chat { seq, .. }
             | LiveEvent::ChatDeleted { seq, .. }
-            | LiveEvent::Purchase { seq, .. } => Some(*seq),
+            | LiveEvent::Purchase { seq, .. }
+            | LiveEvent::Video { seq, .. } => Some(*seq),
             LiveEvent::Hb | LiveEvent::Me => None,
         }
     }

@@ -224,14 +224,20 @@ pub struct Server {
 }
 
 impl Server {
-    pub async fn bind(config: Config) -> Result<Server, StartError> {
-        let state = build_state(&config).await?;
+    pub async fn bind(mut config: Config) -> Result<Server, StartError> {
         let listener = TcpListener::bind(config.bind)
             .await
             .map_err(|source| StartError::Bind {
                 addr: config.bind,
                 source,
             })?;
+        // The default public URL names the bound address; with port 0 that is known only now.
+        if config.public_url == format!("http://{}", config.bind) {
+            if let Ok(addr) = listener.local_addr() {
+                config.public_url = format!("http://{addr}");
+            }
+        }
+        let state = build_state(&config).await?;
         Ok(Server {
             listener,
             state,

@@ -3,10 +3,13 @@
 pub mod browser;
 pub mod buy;
 pub mod countdown;
+#[cfg(feature = "csr")]
+pub mod js;
 pub mod live_stream;
 pub mod share;
 pub mod status;
 pub mod time;
+pub mod video;
 
 use leptos::prelude::*;
 

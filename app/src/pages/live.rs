@@ -11,7 +11,9 @@ use leptos::{prelude::*, task::spawn_local};
 
 use crate::{
     api::live::{post_chat, send_likes},
-    components::{browser::jitter_ms, buy::BuyPanel, live_stream::use_live_stream},
+    components::{
+        browser::jitter_ms, buy::BuyPanel, live_stream::use_live_stream, video::LiveVideo,
+    },
     model::{
         ChatLine, LiveEvent, PresentingView, ProductOffer, SessionDetail, SessionStatus,
         ViewerState,
@@ -35,6 +37,7 @@ pub fn LiveStage(
     let chat = RwSignal::new(Vec::<ChatLine>::new());
     let ticker = RwSignal::new(None::<String>);
     let ticker_gen = RwSignal::new(0u32);
+    let video_version = RwSignal::new(0u32);
 
     // Refetch this viewer's prices after a short random delay (spreads the load).
     let refresh_soon = move |max_ms: u64| {
@@ -127,6 +130,7 @@ pub fn LiveStage(
             );
         }
         LiveEvent::Me => refresh_soon(300),
+        LiveEvent::Video { .. } => video_version.update(|v| *v += 1),
         LiveEvent::Hb => {}
     });
     use_live_stream(session_id, on_event, connected);
@@ -134,6 +138,7 @@ pub fn LiveStage(
     view! {
         <section class="live-stage" aria-label="Live room">
             <div class="live-video" style=format!("background-image: url('{}')", session.cover_url)></div>
+            <LiveVideo session_id=session_id version=video_version/>
             <div class="live-video-placeholder"><span class="badge badge-live">"LIVE"</span></div>
             <header class="live-top">
                 <div class="live-host">

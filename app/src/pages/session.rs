@@ -12,6 +12,7 @@ use crate::{
         catalog::get_session,
         shopper::{get_viewer_state, reserve},
     },
+    components::video::Replay,
     components::{
         buy::BuyPanel, countdown::Countdown, share::SharePanel, status::StatusBadge,
         time::LocalTime, ErrorNotice, Loading,
@@ -135,6 +136,7 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
                 }
             }}
 
+            {move || (status.get() == SessionStatus::Ended).then(|| view! { <Replay session_id=session_id/> })}
             <section class="products" id="bag" aria-labelledby="products-title">
                 <h2 id="products-title">{format!("Products ({count})")}</h2>
                 <ul class="product-list">

@@ -281,7 +281,29 @@ impl Packager {
                 let _ = child.kill().await;
             }
         }
+        finalize_playlist(&self.dir).await;
         tracing::info!(dir = %self.dir.display(), "HLS packager stopped");
+    }
+}
+
+/// Marks the playlist complete (`#EXT-X-ENDLIST`) once the broadcast is over, whatever way
+/// ffmpeg ended: players then treat it as a recording (seekable, no live edge).
+pub async fn finalize_playlist(dir: &Path) {
+    let path = dir.join("index.m3u8");
+    let Ok(text) = tokio::fs::read_to_string(&path).await else {
+        return;
+    };
+    if text.contains("#EXT-X-ENDLIST") {
+        return;
+    }
+    let mut done = text;
+    if !done.ends_with('\n') {
+        done.push('\n');
+    }
+    done.push_str("#EXT-X-ENDLIST\n");
+    let tmp = dir.join("index.m3u8.tmp");
+    if tokio::fs::write(&tmp, done).await.is_ok() {
+        let _ = tokio::fs::rename(&tmp, &path).await;
     }
 }
 

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod whip_publisher;
 
 use std::{collections::HashMap, net::SocketAddr};
 
@@ -137,6 +138,15 @@ pub async fn spawn_on(database_url: String, dir: tempfile::TempDir, opts: Option
     values.insert("dist_dir".into(), dist.display().to_string());
     values.insert("demo_data".into(), opts.demo_data.to_string());
     values.insert("shutdown_grace_secs".into(), "2".into());
+    // Files the server writes stay in the test's temp dir.
+    values.insert(
+        "upload_dir".into(),
+        dir.path().join("uploads").display().to_string(),
+    );
+    values.insert(
+        "media_dir".into(),
+        dir.path().join("media").display().to_string(),
+    );
     for (k, v) in opts.extra {
         values.insert(k.into(), v);
     }

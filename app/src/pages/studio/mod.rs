@@ -1,6 +1,7 @@
 //! The host studio: sign-in/sign-up, the host's sessions, creating a session. Designed for a
 //! 768 px tablet and a desktop.
 
+pub mod broadcast;
 pub mod session;
 pub mod summary;
 

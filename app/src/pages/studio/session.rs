@@ -24,7 +24,7 @@ use crate::{
     model::{
         Dashboard, HostMe, ProductForm, SessionForm, SessionStatus, StudioProduct, StudioSession,
     },
-    pages::studio::{SessionFields, StudioBar},
+    pages::studio::{broadcast::BroadcastPanel, SessionFields, StudioBar},
 };
 
 const DASHBOARD_REFRESH: Duration = Duration::from_secs(3);
@@ -92,6 +92,7 @@ fn SessionStudio(session_id: i64, host: HostMe) -> impl IntoView {
                             <ProductsEditor session=session reload=reload msg=msg/>
                         </div>
                         <div class="studio-col">
+                            {move || (status.get().is_some_and(|s| s != SessionStatus::Ended)).then(|| view! { <BroadcastPanel session_id=session_id msg=msg/> })}
                             <DashboardPanel session_id=session_id/>
                             {move || (status.get() == Some(SessionStatus::Live)).then(|| view! { <ChatModeration session_id=session_id msg=msg/> })}
                             {move || status.get().and_then(|_| loaded()).map(|s| view! { <DetailsEditor session=s reload=reload msg=msg/> })}
