@@ -19,6 +19,9 @@ const chromiumArgs = [
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
+  // The studio's camera and microphone in tests: Chromium's synthetic devices, no prompt.
+  '--use-fake-device-for-media-stream',
+  '--use-fake-ui-for-media-stream',
 ];
 
 // An Android WeChat webview's user agent: the app must work inside WeChat's in-app browser.
@@ -71,6 +74,8 @@ export default defineConfig({
       APP_DIST_DIR: path.join(root, 'dist'),
       APP_DEMO_DATA: 'true',
       APP_LOG: 'warn',
+      APP_MEDIA_DIR: path.join(dataDir, 'media'),
+      APP_UPLOAD_DIR: path.join(dataDir, 'uploads'),
     },
   },
 });

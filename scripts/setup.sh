@@ -25,6 +25,8 @@ if ! have_rustup_wasm_target; then
   fi
 fi
 command -v node >/dev/null || pkgs+=(nodejs npm)
+# Live video: ffmpeg packages HLS (and ffprobe checks it in the tests).
+pkgs+=(ffmpeg)
 if [ $want_test -eq 1 ]; then
   pkgs+=(chromium chromium-driver postgresql-15)
 fi
