@@ -114,5 +114,11 @@
     });
   }
 
-  window.LiveBroadcaster = { devices: devices, preview: preview, start: start, stop: stop, health: health };
+  /** Publishes an existing MediaStream instead of the camera (screen or canvas capture; the
+   *  glass-to-glass latency benchmark draws timestamps on a canvas). */
+  function useStream(stream) {
+    state.stream = stream;
+  }
+
+  window.LiveBroadcaster = { devices: devices, preview: preview, useStream: useStream, start: start, stop: stop, health: health };
 })();
