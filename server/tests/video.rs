@@ -321,3 +321,83 @@ async fn the_external_backend_hands_out_its_urls_and_checks_publishers() {
     );
     app.stop().await;
 }
+
+/// The ffmpeg whose working directory is `dir` (the packager of one session).
+fn ffmpeg_in(dir: &std::path::Path) -> Option<i32> {
+    let want = std::fs::canonicalize(dir).ok()?;
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: i32 = e.file_name().to_string_lossy().parse().ok()?;
+        let cwd = std::fs::read_link(e.path().join("cwd")).ok()?;
+        let exe = std::fs::read_link(e.path().join("exe")).ok()?;
+        (cwd == want && exe.to_string_lossy().contains("ffmpeg")).then_some(pid)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_packager_is_restarted_and_the_recording_continues() {
+    let app = spawn(Backend::Sqlite).await.expect("sqlite");
+    let (sid, _) = demo_session(&app).await;
+    let host = demo_host(&app).await;
+    host.call("studio/go_live", &[("session_id", sid.to_string())])
+        .await;
+    let (_, info) = host
+        .call("studio/broadcast", &[("session_id", sid.to_string())])
+        .await;
+    let dir = app.dir.path().join("media").join(sid.to_string());
+    let killer = {
+        let dir = dir.clone();
+        tokio::spawn(async move {
+            for _ in 0..100 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if dir.join("index.m3u8").exists() {
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let pid = ffmpeg_in(&dir).expect("ffmpeg runs in the session's media dir");
+            // SAFETY: killing a child process of the server under test.
+            unsafe { libc_kill(pid) };
+            pid
+        })
+    };
+    let mut opts =
+        whip_publisher::PublishOptions::new(info["whip_url"].as_str().expect("url").to_string());
+    opts.bearer_token = info["token"].as_str().map(String::from);
+    opts.duration = Duration::from_secs(12);
+    let report = whip_publisher::publish(opts).await.expect("publisher runs");
+    assert!(report.connected);
+    let killed = killer.await.expect("killer");
+    // Wait for the broadcast to wind down.
+    for _ in 0..100 {
+        if std::fs::read_to_string(dir.join("index.m3u8"))
+            .unwrap_or_default()
+            .contains("#EXT-X-ENDLIST")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let playlist = std::fs::read_to_string(dir.join("index.m3u8")).expect("playlist");
+    let files: Vec<String> = std::fs::read_dir(&dir)
+        .expect("dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let run1 = std::fs::read_to_string(dir.join("run_1.m3u8")).unwrap_or_default();
+    assert!(
+        playlist.matches("#EXT-X-MAP:URI=\"init_").count() >= 2,
+        "a second ffmpeg run continued the playlist: {playlist}\nfiles: {files:?}\nrun_1: {run1}"
+    );
+    assert!(playlist.contains("#EXT-X-DISCONTINUITY"), "{playlist}");
+    assert!(playlist.contains("#EXT-X-ENDLIST"), "{playlist}");
+    assert_ne!(ffmpeg_in(&dir), Some(killed));
+    app.stop().await;
+}
+
+/// SIGKILL (the crash the supervisor must survive).
+unsafe fn libc_kill(pid: i32) {
+    extern "C" {
+        fn kill(pid: i32, sig: i32) -> i32;
+    }
+    kill(pid, 9);
+}

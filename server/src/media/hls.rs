@@ -66,8 +66,9 @@ pub fn sdp(codec: VideoCodec, ports: RtpPorts) -> String {
     s
 }
 
-/// ffmpeg's arguments for run number `run` (each restart starts a new init segment and continues
-/// the same playlist after a discontinuity).
+/// ffmpeg's arguments for run number `run`. Each run (a restart after a failure, or another
+/// broadcast of the same session) writes its own `run_{n}.m3u8` with its own init segment;
+/// [`merge_playlists`] joins the runs into the `index.m3u8` that players load.
 pub fn ffmpeg_args(codec: VideoCodec, audio: bool, run: u32) -> Vec<String> {
     let mut a: Vec<String> = [
         "-hide_banner",
@@ -81,9 +82,9 @@ pub fn ffmpeg_args(codec: VideoCodec, audio: bool, run: u32) -> Vec<String> {
         "-flags",
         "low_delay",
         "-analyzeduration",
-        "3000000",
+        "1500000",
         "-probesize",
-        "2000000",
+        "1000000",
         "-reorder_queue_size",
         "256",
         "-max_delay",
@@ -96,7 +97,6 @@ pub fn ffmpeg_args(codec: VideoCodec, audio: bool, run: u32) -> Vec<String> {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    // stdin stays open: writing `q` to it is how we stop ffmpeg cleanly.
     match codec {
         VideoCodec::H264 => a.extend(["-c:v", "copy"].map(String::from)),
         VideoCodec::Vp8 => a.extend(
@@ -127,11 +127,7 @@ pub fn ffmpeg_args(codec: VideoCodec, audio: bool, run: u32) -> Vec<String> {
             .map(String::from),
         );
     }
-    let flags = if run == 0 {
-        "independent_segments+program_date_time+append_list"
-    } else {
-        "independent_segments+program_date_time+append_list+discont_start"
-    };
+    let tag = stamp();
     a.extend([
         "-f".to_string(),
         "hls".into(),
@@ -144,12 +140,12 @@ pub fn ffmpeg_args(codec: VideoCodec, audio: bool, run: u32) -> Vec<String> {
         "-hls_segment_type".into(),
         "fmp4".into(),
         "-hls_fmp4_init_filename".into(),
-        format!("init_{run}_{}.mp4", stamp()),
+        format!("init_{run}_{tag}.mp4"),
         "-hls_segment_filename".into(),
-        format!("seg_{run}_{}_%05d.m4s", stamp()),
+        format!("seg_{run}_{tag}_%05d.m4s"),
         "-hls_flags".into(),
-        flags.into(),
-        "index.m3u8".into(),
+        "independent_segments+program_date_time".into(),
+        format!("run_{run}.m3u8"),
     ]);
     a
 }
@@ -281,37 +277,91 @@ impl Packager {
                 let _ = child.kill().await;
             }
         }
-        finalize_playlist(&self.dir).await;
+        merge_playlists(&self.dir, true).await;
         tracing::info!(dir = %self.dir.display(), "HLS packager stopped");
     }
 }
 
-/// Marks the playlist complete (`#EXT-X-ENDLIST`) once the broadcast is over, whatever way
-/// ffmpeg ended: players then treat it as a recording (seekable, no live edge).
-pub async fn finalize_playlist(dir: &Path) {
-    let path = dir.join("index.m3u8");
-    let Ok(text) = tokio::fs::read_to_string(&path).await else {
+/// Joins every run's playlist (in order) into `index.m3u8`: each run starts after a
+/// discontinuity with its own init segment. `finished` adds `#EXT-X-ENDLIST`, which makes the
+/// playlist a recording. Written atomically; a run with no segment yet is left out.
+pub async fn merge_playlists(dir: &Path, finished: bool) {
+    let mut runs: Vec<(u32, String)> = Vec::new();
+    if let Ok(mut rd) = tokio::fs::read_dir(dir).await {
+        while let Ok(Some(e)) = rd.next_entry().await {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let n = name
+                .strip_prefix("run_")
+                .and_then(|r| r.strip_suffix(".m3u8"))
+                .and_then(|n| n.parse::<u32>().ok());
+            if let (Some(n), Ok(text)) = (n, tokio::fs::read_to_string(e.path()).await) {
+                runs.push((n, text));
+            }
+        }
+    }
+    runs.sort_by_key(|r| r.0);
+    let texts: Vec<&str> = runs.iter().map(|r| r.1.as_str()).collect();
+    let Some(merged) = merge(&texts, finished) else {
         return;
     };
-    if text.contains("#EXT-X-ENDLIST") {
-        return;
-    }
-    let mut done = text;
-    if !done.ends_with('\n') {
-        done.push('\n');
-    }
-    done.push_str("#EXT-X-ENDLIST\n");
     let tmp = dir.join("index.m3u8.tmp");
-    if tokio::fs::write(&tmp, done).await.is_ok() {
-        let _ = tokio::fs::rename(&tmp, &path).await;
+    if tokio::fs::write(&tmp, merged).await.is_ok() {
+        let _ = tokio::fs::rename(&tmp, dir.join("index.m3u8")).await;
     }
+}
+
+/// The merge itself (pure): `None` until some run has a segment.
+pub fn merge(runs: &[&str], finished: bool) -> Option<String> {
+    let mut body = String::new();
+    let mut target = 1u32;
+    let mut any = false;
+    for run in runs {
+        let map = run.lines().find(|l| l.starts_with("#EXT-X-MAP:"));
+        let mut entries = String::new();
+        let mut pending = String::new();
+        for line in run.lines() {
+            if let Some(d) = line.strip_prefix("#EXT-X-TARGETDURATION:") {
+                target = target.max(d.trim().parse().unwrap_or(1));
+            } else if line.starts_with("#EXTINF:") || line.starts_with("#EXT-X-PROGRAM-DATE-TIME:")
+            {
+                pending.push_str(line);
+                pending.push('\n');
+            } else if !line.starts_with('#') && !line.trim().is_empty() {
+                entries.push_str(&pending);
+                entries.push_str(line.trim());
+                entries.push('\n');
+                pending.clear();
+            }
+        }
+        let (Some(map), false) = (map, entries.is_empty()) else {
+            continue;
+        };
+        if any {
+            body.push_str("#EXT-X-DISCONTINUITY\n");
+        }
+        body.push_str(map);
+        body.push('\n');
+        body.push_str(&entries);
+        any = true;
+    }
+    if !any {
+        return None;
+    }
+    let mut out = format!(
+        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:EVENT\n#EXT-X-INDEPENDENT-SEGMENTS\n"
+    );
+    out.push_str(&body);
+    if finished {
+        out.push_str("#EXT-X-ENDLIST\n");
+    }
+    Some(out)
 }
 
 async fn count_inits(dir: &Path) -> u32 {
     let mut n = 0;
     if let Ok(mut rd) = tokio::fs::read_dir(dir).await {
         while let Ok(Some(e)) = rd.next_entry().await {
-            if e.file_name().to_string_lossy().starts_with("init_") {
+            if e.file_name().to_string_lossy().starts_with("run_") {
                 n += 1;
             }
         }
@@ -405,7 +455,30 @@ mod tests {
                 && a.contains("-hls_segment_type fmp4")
         );
         let v = ffmpeg_args(VideoCodec::Vp8, false, 2).join(" ");
-        assert!(v.contains("-c:v libx264") && !v.contains("-c:a") && v.contains("discont_start"));
+        assert!(v.contains("-c:v libx264") && !v.contains("-c:a") && v.ends_with("run_2.m3u8"));
+    }
+
+    #[test]
+    fn runs_are_merged_with_discontinuities_and_their_own_init_segments() {
+        let run0 = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:1\n#EXT-X-MAP:URI=\"init_0_a.mp4\"\n#EXTINF:1.000000,\n#EXT-X-PROGRAM-DATE-TIME:2026-11-25T12:00:00.000+0000\nseg_0_a_00000.m4s\n#EXTINF:1.000000,\nseg_0_a_00001.m4s\n";
+        let run1 = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"init_1_b.mp4\"\n#EXTINF:1.500000,\nseg_1_b_00000.m4s\n";
+        let empty = "#EXTM3U\n#EXT-X-MAP:URI=\"init_2_c.mp4\"\n";
+        let m = merge(&[run0, run1, empty], true).expect("segments");
+        assert!(m.starts_with("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n"));
+        let map0 = m.find("init_0_a.mp4").expect("map 0");
+        let disc = m.find("#EXT-X-DISCONTINUITY").expect("discontinuity");
+        let map1 = m.find("init_1_b.mp4").expect("map 1");
+        assert!(map0 < disc && disc < map1);
+        assert!(m.contains(
+            "#EXT-X-PROGRAM-DATE-TIME:2026-11-25T12:00:00.000+0000\nseg_0_a_00000.m4s\n"
+        ));
+        assert!(
+            !m.contains("init_2_c"),
+            "a run without segments is left out"
+        );
+        assert!(m.ends_with("#EXT-X-ENDLIST\n"));
+        assert_eq!(merge(&[empty], false), None);
+        assert!(!merge(&[run0], false).expect("live").contains("ENDLIST"));
     }
 
     #[test]

@@ -160,6 +160,7 @@ pub async fn run(state: ServerState, args: IngestArgs) {
             }
             if let Some(p) = packager.as_mut() {
                 p.supervise();
+                super::hls::merge_playlists(&dir, false).await;
             }
             if !announced && tokio::fs::metadata(dir.join("index.m3u8")).await.is_ok() {
                 announced = true;
