@@ -220,7 +220,13 @@ impl Packager {
                 use tokio::io::AsyncBufReadExt;
                 let mut lines = tokio::io::BufReader::new(stderr).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
-                    tracing::warn!(target: "ffmpeg", "{line}");
+                    // Live RTP input makes ffmpeg chatty (timestamp notes before the first
+                    // keyframe); only its errors deserve a warning.
+                    if line.to_ascii_lowercase().contains("error") {
+                        tracing::warn!(target: "ffmpeg", "{line}");
+                    } else {
+                        tracing::debug!(target: "ffmpeg", "{line}");
+                    }
                 }
             });
         }
