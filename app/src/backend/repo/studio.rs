@@ -46,9 +46,7 @@ pub async fn present_product(db: &Db, session_id: i64, product_id: i64) -> Resul
     .execute(&mut *w.tx)
     .await?;
     if res.rows_affected() == 0 {
-        return Err(AppError::not_found(
-            "This product is not part of the session.",
-        ));
+        return Err(not_in_session());
     }
     sqlx::query("UPDATE live_sessions SET current_product_id = $1 WHERE id = $2")
         .bind(product_id)
@@ -328,8 +326,7 @@ pub async fn update_product(
     .bind(session_id)
     .fetch_optional(db.pool())
     .await?;
-    let (old_price, presented) =
-        row.ok_or_else(|| AppError::not_found("This product is not part of the session."))?;
+    let (old_price, presented) = row.ok_or_else(|| not_in_session())?;
     let reason = form
         .reason
         .as_deref()
@@ -367,6 +364,20 @@ pub async fn update_product(
     Ok(())
 }
 
+/// A product id that does not belong to the session.
+fn not_in_session() -> AppError {
+    AppError::not_found("This product is not part of the session.")
+}
+
+/// `Ok` when the statement touched a row of the session's products.
+fn touched_a_product(res: sqlx::any::AnyQueryResult) -> Result<(), AppError> {
+    if res.rows_affected() == 0 {
+        Err(not_in_session())
+    } else {
+        Ok(())
+    }
+}
+
 pub async fn delete_product(db: &Db, session_id: i64, product_id: i64) -> Result<(), AppError> {
     require_scheduled(db, session_id, "Removing a product").await?;
     let res = sqlx::query("DELETE FROM products WHERE id = $1 AND session_id = $2")
@@ -374,12 +385,7 @@ pub async fn delete_product(db: &Db, session_id: i64, product_id: i64) -> Result
         .bind(session_id)
         .execute(db.pool())
         .await?;
-    if res.rows_affected() == 0 {
-        return Err(AppError::not_found(
-            "This product is not part of the session.",
-        ));
-    }
-    Ok(())
+    touched_a_product(res)
 }
 
 pub async fn set_product_image(db: &Db, product_id: i64, url: &str) -> Result<(), AppError> {
@@ -410,9 +416,7 @@ pub async fn move_product(
             .fetch_all(&mut *w.tx)
             .await?;
     let Some(i) = ids.iter().position(|id| *id == product_id) else {
-        return Err(AppError::not_found(
-            "This product is not part of the session.",
-        ));
+        return Err(not_in_session());
     };
     let j = i as i64 + delta;
     if j < 0 || j >= ids.len() as i64 {
@@ -462,12 +466,7 @@ pub async fn mark_sold_out(db: &Db, session_id: i64, product_id: i64) -> Result<
         .bind(session_id)
         .execute(db.pool())
         .await?;
-    if res.rows_affected() == 0 {
-        return Err(AppError::not_found(
-            "This product is not part of the session.",
-        ));
-    }
-    Ok(())
+    touched_a_product(res)
 }
 
 // ---- Reading for the studio ----
