@@ -47,6 +47,8 @@ pub struct ServerState {
     pub poster_renderer: Arc<poster::PosterRenderer>,
     pub posters: Arc<share::PosterCache>,
     pub media: media::Media,
+    /// Flips to `true` when the server shuts down: open event streams end then.
+    pub shutdown: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -213,6 +215,7 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
             }),
             broadcasts: Arc::new(media::Broadcasts::default()),
         },
+        shutdown: Arc::new(tokio::sync::watch::channel(false).0),
     })
 }
 
@@ -277,7 +280,6 @@ impl Server {
         let db = state.app.db.clone();
         let router = app(state.clone());
         let graceful = GracefulShutdown::new();
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let builder = auto::Builder::new(TokioExecutor::new());
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
@@ -297,18 +299,17 @@ impl Server {
             if let Err(e) = tcp.set_nodelay(true) {
                 tracing::debug!(error = %e, "could not set TCP_NODELAY");
             }
-            let (state, router, builder, watcher, stop_rx) = (
+            let (state, router, builder, watcher) = (
                 state.clone(),
                 router.clone(),
                 builder.clone(),
                 graceful.watcher(),
-                stop_rx.clone(),
             );
             // Looking at the first bytes happens in the connection's own task, so a slow client
             // never holds up the accept loop.
             tokio::spawn(async move {
                 if live_sse::is_fresh_stream_request(&tcp).await {
-                    return live_sse::serve_lean(tcp, state, stop_rx).await;
+                    return live_sse::serve_lean(tcp, state).await;
                 }
                 let service = hyper::service::service_fn(
                     move |mut req: hyper::Request<hyper::body::Incoming>| {
@@ -327,7 +328,7 @@ impl Server {
         }
         drop(listener);
         tracing::info!("shutting down: finishing in-flight requests");
-        let _ = stop_tx.send(true);
+        state.shutdown.send_replace(true);
         tokio::select! {
             () = graceful.shutdown() => {}
             () = tokio::time::sleep(config.shutdown_grace) => {

@@ -56,6 +56,8 @@ struct Conn {
     heartbeat: tokio::time::Interval,
     lags: u32,
     last_lag: Option<Instant>,
+    /// The server is shutting down: end the stream (the browser reconnects elsewhere/later).
+    stop: watch::Receiver<bool>,
 }
 
 impl Conn {
@@ -73,6 +75,11 @@ impl Conn {
                 match self.personal.as_mut() {
                     Some(rx) => rx.changed().await.is_ok(),
                     None => std::future::pending().await,
+                }
+            };
+            let stopping = async {
+                if self.stop.wait_for(|stopping| *stopping).await.is_err() {
+                    std::future::pending::<()>().await;
                 }
             };
             tokio::select! {
@@ -109,6 +116,7 @@ impl Conn {
                     self.personal = None;
                 }
                 _ = self.heartbeat.tick() => return Some((Ok(heartbeat()), self)),
+                () = stopping => return None,
             }
         }
     }
@@ -138,6 +146,7 @@ async fn open(
         heartbeat,
         lags: 0,
         last_lag: None,
+        stop: state.shutdown.subscribe(),
     })
 }
 
@@ -257,11 +266,7 @@ pub fn parse_stream_request(head: &str) -> StreamRequest {
 /// temporary buffer (freed before streaming), writes a close-delimited `text/event-stream`
 /// response, then the room's shared frames. Ends on client disconnect (noticed at the next
 /// write, heartbeats included), on server shutdown, or when the viewer keeps lagging.
-pub async fn serve_lean(
-    mut tcp: tokio::net::TcpStream,
-    state: ServerState,
-    mut stop: watch::Receiver<bool>,
-) {
+pub async fn serve_lean(mut tcp: tokio::net::TcpStream, state: ServerState) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let head = {
         let mut buf = Vec::with_capacity(1024);
@@ -308,11 +313,9 @@ pub async fn serve_lean(
         return;
     }
     loop {
-        let next = tokio::select! {
-            n = conn.next() => n,
-            _ = stop.changed() => None,
+        let Some((Ok(bytes), c)) = conn.next().await else {
+            break;
         };
-        let Some((Ok(bytes), c)) = next else { break };
         conn = c;
         // A client that stops reading blocks this write; meanwhile the room moves on and the
         // viewer is resynced (or dropped) when it catches up. Never a queue of our own.

@@ -82,3 +82,64 @@ fn sigterm_shuts_down_gracefully() {
         "port closed after shutdown"
     );
 }
+
+#[test]
+fn open_event_streams_do_not_hold_up_shutdown() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = server_cmd()
+        .env("APP_BIND", "127.0.0.1:0")
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/app.db", dir.path().display()),
+        )
+        .env("APP_DIST_DIR", dir.path().join("no-dist"))
+        .env("APP_DEMO_DATA", "true")
+        .env("APP_SHUTDOWN_GRACE_SECS", "60")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn server");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .expect("address")
+        .to_string();
+    // Two viewers: one on a fresh connection (the lean path), one after another request on
+    // the same connection (through hyper and axum).
+    let mut lean = std::net::TcpStream::connect(&addr).expect("connect");
+    lean.write_all(b"GET /live/1/events HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    let mut reused = std::net::TcpStream::connect(&addr).expect("connect");
+    reused.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /live/1/events HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
+    let mut buf = [0u8; 4096];
+    for s in [&mut lean, &mut reused] {
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let n = s.read(&mut buf).expect("a response starts");
+        assert!(n > 0);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let started = Instant::now();
+    let exit = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "open streams held the server past 10 s (grace is 60 s)"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit:?}");
+}
