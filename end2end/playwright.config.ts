@@ -74,6 +74,9 @@ export default defineConfig({
       APP_DIST_DIR: path.join(root, 'dist'),
       APP_DEMO_DATA: 'true',
       APP_LOG: 'warn',
+      // Every browser in the suite comes from 127.0.0.1: per-IP limits sized for one person
+      // would refuse the suite's many shoppers (the limits themselves are tested in Rust).
+      APP_RATE_LIMIT_SCALE: '10',
       APP_MEDIA_DIR: path.join(dataDir, 'media'),
       APP_UPLOAD_DIR: path.join(dataDir, 'uploads'),
     },

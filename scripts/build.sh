@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # Release build: the Wasm client into dist/ (Trunk) and the server binary.
+#   ./scripts/build.sh       release client (small, panics abort) and release server
+#   ./scripts/build.sh dev   development client: debug assertions, so a panic names the
+#                            reactive value and where it was created (bigger and slower)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
+client_mode="--release"
+[ "${1:-}" = "dev" ] && client_mode=""
 
-step "client: trunk build --release (dist/)"
+step "client: trunk build ${client_mode:-(development)} (dist/)"
 (
   wasm_build_env
-  trunk build --release 2>&1 | grep -vE '^\s*$' | tail -n 5
+  # shellcheck disable=SC2086 # empty for the development build
+  trunk build $client_mode 2>&1 | grep -vE '^\s*$' | tail -n 5
 ) || fail "client build failed"
 ls dist/*_bg.wasm >/dev/null 2>&1 || fail "client build produced no .wasm in dist/"
 ok "$(du -k dist/*_bg.wasm | awk '{print $1 " KiB wasm"}')"

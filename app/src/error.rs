@@ -27,6 +27,10 @@ pub enum AppError {
     /// The request is valid but conflicts with the current state (sold out, session ended...).
     #[error("{0}")]
     Conflict(String),
+    /// The order's total differs from the one the shopper saw (a price or discount changed
+    /// meanwhile). Carries the current total for the same quantity; nothing was charged.
+    #[error("The price changed: the total is now {total}. Check it and tap Pay again.")]
+    PriceChanged { total: crate::domain::money::Fen },
     /// Too many requests from this client.
     #[error("You're going a bit fast. Please wait a moment and try again.")]
     RateLimited,
@@ -53,7 +57,7 @@ impl AppError {
             AppError::BadRequest(_) => 400,
             AppError::Unauthorized => 401,
             AppError::Forbidden(_) => 403,
-            AppError::Conflict(_) => 409,
+            AppError::Conflict(_) | AppError::PriceChanged { .. } => 409,
             AppError::RateLimited => 429,
             AppError::Internal => 500,
             AppError::Network(_) => 502,

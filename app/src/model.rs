@@ -110,6 +110,32 @@ pub struct ProductOffer {
     pub your_price: Fen,
     pub discounted: bool,
     pub bought_units: i64,
+    /// How many of this viewer's next units get the discount (0 when none do).
+    pub discounted_units_left: i64,
+    /// What each of those units saves.
+    pub discount_per_unit: Fen,
+}
+
+impl ProductOffer {
+    /// What `quantity` units cost this viewer at these (server-given) prices: the first
+    /// `discounted_units_left` units at the discount, the rest at full price. The pay sheet
+    /// shows it and sends it with the order; the server prices the order itself and refuses
+    /// it (409) when the two differ.
+    pub fn total(&self, quantity: i64) -> Fen {
+        let q = quantity.max(0);
+        let discounted = q.min(self.discounted_units_left.max(0));
+        Fen(self
+            .price
+            .0
+            .saturating_mul(q)
+            .saturating_sub(self.discount_per_unit.0.saturating_mul(discounted)))
+    }
+
+    /// Units this viewer may still add in one order: the stock, and what is left of the
+    /// per-shopper limit.
+    pub fn max_quantity(&self, purchase_limit: i64) -> i64 {
+        (purchase_limit - self.bought_units).min(self.stock).max(0)
+    }
 }
 
 /// The session page's per-viewer state: reservation, invite, discount, prices.
@@ -267,6 +293,11 @@ pub struct ProductForm {
     pub stock: i64,
     /// Required to change the price of a product that was already presented (audited).
     pub reason: Option<String>,
+    /// The stock the edit form was opened with. When given, the edit applies the difference
+    /// (`stock - stock_was`) to the current stock instead of overwriting it, so units sold
+    /// while the host was typing are not put back on sale.
+    #[serde(default)]
+    pub stock_was: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -390,6 +421,12 @@ pub enum LiveEvent {
         product: String,
         more: u64,
     },
+    /// The host changed a product's price during the session: viewers refetch their prices.
+    Product {
+        seq: u64,
+        product_id: i64,
+        price: Fen,
+    },
     /// The host started or stopped broadcasting video.
     Video {
         seq: u64,
@@ -411,6 +448,7 @@ impl LiveEvent {
             | LiveEvent::Chat { seq, .. }
             | LiveEvent::ChatDeleted { seq, .. }
             | LiveEvent::Purchase { seq, .. }
+            | LiveEvent::Product { seq, .. }
             | LiveEvent::Video { seq, .. } => Some(*seq),
             LiveEvent::Hb | LiveEvent::Me => None,
         }

@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 
 // Foundation: the list and the session page render from the database in the Wasm client.
 
@@ -27,7 +27,8 @@ test('opening the demo session shows its 16 products with prices', async ({ page
   await expect(page.locator('.session-start time')).toHaveAttribute('datetime', /^\d{4}-\d{2}-\d{2}T/);
 });
 
-test('an unknown session id shows a not-found page', async ({ page }) => {
+test('an unknown session id shows a not-found page', async ({ page, allowConsoleErrors }) => {
+  allowConsoleErrors(/status of 404/); // the session lookup answers 404, as it should
   await page.goto('/s/987654321');
   await expect(page.getByRole('heading', { name: 'Not found' })).toBeVisible();
   await expect(page.getByText('This live session does not exist.')).toBeVisible();
@@ -35,7 +36,8 @@ test('an unknown session id shows a not-found page', async ({ page }) => {
   await expect(page).toHaveURL(/\/$/);
 });
 
-test('a malformed session id and an unknown route also show not found', async ({ page }) => {
+test('a malformed session id and an unknown route also show not found', async ({ page, allowConsoleErrors }) => {
+  allowConsoleErrors(/status of 404/);
   await page.goto('/s/not-a-number');
   await expect(page.getByRole('heading', { name: 'Not found' })).toBeVisible();
   await page.goto('/no/such/page');
@@ -55,7 +57,8 @@ test('the page is served with security headers and a hashed, cached client', asy
   expect(w.headers()['content-encoding']).toBe('br');
 });
 
-test('a failed request shows a readable error and recovers on retry', async ({ page }) => {
+test('a failed request shows a readable error and recovers on retry', async ({ page, allowConsoleErrors }) => {
+  allowConsoleErrors(/ERR_INTERNET_DISCONNECTED/); // the request the test aborts
   let fail = true;
   await page.route('**/api/sessions/list', (route) => (fail ? route.abort('internetdisconnected') : route.continue()));
   await page.goto('/');
@@ -66,7 +69,9 @@ test('a failed request shows a readable error and recovers on retry', async ({ p
   await expect(page.getByRole('link', { name: /Xiaoxiaobao Mama live/ })).toBeVisible();
 });
 
-test('without WebAssembly the page says so plainly', async ({ page }) => {
+test('without WebAssembly the page says so plainly', async ({ page, allowPageErrors }) => {
+  // Trunk's loader throws when it finds no WebAssembly: the environment the test simulates.
+  allowPageErrors(/WebAssembly is not defined/);
   await page.addInitScript(() => {
     // @ts-ignore: simulate a webview without WebAssembly
     delete (window as any).WebAssembly;

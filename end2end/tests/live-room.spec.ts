@@ -1,4 +1,5 @@
-import { test, expect, request as pwRequest, type Browser, type BrowserContext, type Page, type TestInfo } from '@playwright/test';
+import { test, expect } from './fixtures';
+import { hostWithSession, newPhone } from './helpers';
 import * as net from 'node:net';
 
 // The live room end to end: two viewers watch a live session, see the host present products
@@ -8,7 +9,6 @@ import * as net from 'node:net';
 // The server is shared by every spec and both projects: this test makes its own host and
 // session through the studio's API and never touches the demo session.
 
-const PHONE = { width: 390, height: 844 };
 const PRODUCTS = [
   { name: 'Peach Lip Balm', category: 'Cosmetics', price: '39.00', stock: 100 },
   { name: 'Oat Baby Lotion 200ml', category: 'Baby care', price: '79.90', stock: 100 },
@@ -54,47 +54,12 @@ async function flakyProxy(target: URL): Promise<{ url: string; cut: () => void; 
   };
 }
 
-async function newPhone(browser: Browser, testInfo: TestInfo, baseURL?: string): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({
-    viewport: PHONE,
-    deviceScaleFactor: 3,
-    isMobile: true,
-    hasTouch: true,
-    userAgent: testInfo.project.use.userAgent,
-    baseURL: baseURL ?? testInfo.project.use.baseURL,
-  });
-  return { context, page: await context.newPage() };
-}
-
-test('live room: viewers see presenting and each other\'s chat, and recover after a dropped connection', async ({ browser }, testInfo) => {
+test('live room: viewers see presenting and each other\'s chat, and recover after a dropped connection', async ({ browser, allowConsoleErrors }, testInfo) => {
+  // Cutting B's network path makes Chromium log the failed event-stream requests.
+  allowConsoleErrors(/net::ERR_CONNECTION_(RESET|REFUSED)/);
   const baseURL = testInfo.project.use.baseURL!;
-  const host = await pwRequest.newContext({ baseURL });
-  const tag = `${testInfo.project.name}-${Date.now()}`;
-  const signUp = await host.post('/api/host/sign_up', {
-    form: { display_name: 'Live Tester', email: `live-${tag}@example.com`, password: 'a long password' },
-  });
-  expect(signUp.status(), await signUp.text()).toBe(200);
-  const created = await host.post('/api/studio/session/create', {
-    data: {
-      form: {
-        title: `Live room ${tag}`,
-        description: 'End-to-end live room',
-        scheduled_start_ms: Date.now() + 3_600_000,
-        policy: { percent_off: 50, friends_needed: 1, units_per_shopper: 1, units_cap: null, purchase_limit: 5 },
-      },
-    },
-  });
-  expect(created.status(), await created.text()).toBe(200);
-  const sessionId = (await created.json()) as number;
-  const ids: number[] = [];
-  for (const p of PRODUCTS) {
-    const res = await host.post('/api/studio/product/add', {
-      data: { session_id: sessionId, form: { ...p, description: '', reason: null } },
-    });
-    expect(res.status(), await res.text()).toBe(200);
-    ids.push((await res.json()) as number);
-  }
-  expect((await host.post('/api/studio/go_live', { form: { session_id: String(sessionId) } })).status()).toBe(200);
+  const { host, sessionId, productIds: ids, goLive, present, end } = await hostWithSession(testInfo, 'Live room', PRODUCTS);
+  await goLive();
 
   const a = await newPhone(browser, testInfo);
   // B reaches the server through a network path the test can cut.
@@ -107,7 +72,7 @@ test('live room: viewers see presenting and each other\'s chat, and recover afte
   }
 
   // The host presents product 1: both viewers' explaining-now cards show it.
-  expect((await host.post('/api/studio/present', { form: { product_id: String(ids[0]) } })).status()).toBe(200);
+  await present(ids[0]);
   for (const v of [a, b]) {
     const card = v.page.getByRole('article', { name: 'Explaining now' });
     await expect(card).toContainText(PRODUCTS[0].name);
@@ -132,7 +97,7 @@ test('live room: viewers see presenting and each other\'s chat, and recover afte
   // B's network drops; meanwhile the host presents product 2.
   proxy.cut();
   await expect(b.page.getByText('Reconnecting…')).toBeVisible({ timeout: 45_000 });
-  expect((await host.post('/api/studio/present', { form: { product_id: String(ids[1]) } })).status()).toBe(200);
+  await present(ids[1]);
   await expect(a.page.getByRole('article', { name: 'Explaining now' })).toContainText(PRODUCTS[1].name);
   await expect(b.page.getByRole('article', { name: 'Explaining now' })).toContainText(PRODUCTS[0].name);
   proxy.restore();
@@ -140,7 +105,7 @@ test('live room: viewers see presenting and each other\'s chat, and recover afte
   await expect(b.page.getByRole('article', { name: 'Explaining now' })).toContainText(PRODUCTS[1].name);
   await expect(b.page.getByRole('article', { name: 'Explaining now' })).toContainText('¥79.90');
 
-  await host.post('/api/studio/end', { form: { session_id: String(sessionId) } });
+  await end();
   await a.context.close();
   await b.context.close();
   await proxy.close();

@@ -6,7 +6,7 @@ import {
   type BrowserContext,
   type Page,
   type TestInfo,
-} from '@playwright/test';
+} from './fixtures';
 
 // The shopper flow end to end, on the WeChat phone viewport: reserve before the session,
 // invite a friend (link and poster), the host goes live and presents a product, the inviter
@@ -51,8 +51,9 @@ function nextPoll(page: Page) {
 async function buyOne(page: Page, paid: string, note: string) {
   const product = page.locator('li.product').filter({ has: page.getByRole('heading', { name: PRODUCT }) });
   await product.getByRole('button', { name: `Buy ${PRODUCT}` }).click();
-  const sheet = product.getByRole('group', { name: 'Choose quantity and pay' });
+  const sheet = page.getByRole('dialog', { name: 'Choose quantity and pay' });
   await expect(sheet).toBeVisible();
+  await expect(sheet.getByRole('heading', { name: PRODUCT })).toBeVisible();
   await expect(sheet).toContainText(note);
   // The quantity stepper: 1 to the purchase limit.
   const qty = sheet.getByLabel('Quantity');
@@ -66,15 +67,18 @@ async function buyOne(page: Page, paid: string, note: string) {
   await nextPoll(page);
   await expect(sheet).toBeVisible();
   await expect(qty).toHaveText('1');
-  await sheet.getByRole('button', { name: 'Pay now' }).click();
-  const ok = product.getByRole('status').filter({ hasText: /^Order #\d+ paid: / });
+  // Pay shows the total the order will charge.
+  await sheet.getByRole('button', { name: `Pay ${paid}` }).click();
+  const ok = page.getByRole('status').filter({ hasText: /^Order #\d+ paid: / });
   await expect(ok).toContainText(`paid: ${paid}`);
   await expect(sheet).toBeHidden();
   await expect(product.getByText('You bought 1')).toBeVisible();
   // The confirmation stays after the refresh that follows the payment and the next poll.
   await nextPoll(page);
   await expect(ok).toContainText(`paid: ${paid}`);
-  await expect(ok.getByRole('link', { name: 'My orders' })).toHaveAttribute('href', '/orders');
+  await expect(ok.getByRole('link', { name: 'My orders' })).toHaveAttribute('href', /^\/orders#order-\d+$/);
+  await ok.getByRole('button', { name: 'Dismiss' }).click();
+  await expect(ok).toBeHidden();
 }
 
 /** "My orders": the order for the product, with what was paid and the discount line. */

@@ -1,4 +1,4 @@
-import { test, expect, type Browser, type BrowserContext, type Page, type TestInfo } from '@playwright/test';
+import { test, expect, type Browser, type BrowserContext, type Page, type TestInfo } from './fixtures';
 
 // The host studio end to end: a new host signs up, schedules a session with a cover and three
 // products, goes live and presents product 2; a shopper who joined through a friend's invite
@@ -247,10 +247,10 @@ test.describe('studio', () => {
     await expect(bRow.locator('.price').first()).toHaveText(P2_HALF);
     await expect(bRow.getByLabel(`was ${P2_PRICE}`)).toHaveText(P2_PRICE);
     await bRow.getByRole('button', { name: `Buy ${P2.name}` }).click();
-    const sheet = bRow.getByRole('group', { name: 'Choose quantity and pay' });
+    const sheet = b.page.getByRole('dialog', { name: 'Choose quantity and pay' });
     await expect(sheet.getByLabel('Quantity')).toHaveText('1');
-    await sheet.getByRole('button', { name: 'Pay now' }).click();
-    const paid = bRow.getByRole('status').filter({ hasText: /^Order #\d+ paid: / });
+    await sheet.getByRole('button', { name: `Pay ${P2_HALF}` }).click();
+    const paid = b.page.getByRole('status').filter({ hasText: /^Order #\d+ paid: / });
     await expect(paid).toContainText(`paid: ${P2_HALF}`);
     const orderId = Number((await paid.textContent())!.match(/Order #(\d+)/)![1]);
 
@@ -263,6 +263,8 @@ test.describe('studio', () => {
     await expect(sales.getByRole('row')).toHaveCount(1 + PRODUCTS.length);
     const p2Sales = sales.getByRole('row').filter({ has: page.getByRole('rowheader', { name: new RegExp(P2.name) }) });
     await expect(p2Sales.getByRole('cell')).toHaveText(['1', P2_HALF, String(P2.stock - 1)]);
+    // The product list shows the live stock too, not the stock it had when the page loaded.
+    await expect(p2Row).toContainText(`stock ${P2.stock - 1}`);
     for (const other of [PRODUCTS[0], PRODUCTS[2]]) {
       const row = sales.getByRole('row').filter({ has: page.getByRole('rowheader', { name: new RegExp(other.name) }) });
       await expect(row.getByRole('cell').first()).toHaveText('0');

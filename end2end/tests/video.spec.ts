@@ -1,4 +1,4 @@
-import { test, expect, request as pwRequest } from '@playwright/test';
+import { test, expect, request as pwRequest } from './fixtures';
 
 // Live video end to end: the studio broadcasts Chromium's fake camera and microphone over WHIP,
 // the server packages HLS, and a phone viewer's live room plays it (its currentTime advances).

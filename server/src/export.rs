@@ -36,17 +36,7 @@ pub async fn media(State(state): State<ServerState>, Path(name): Path<String>) -
     }
 }
 
-/// The value of cookie `name` in a request's headers.
-pub fn request_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
-}
+pub use app::backend::request::cookie_in as request_cookie;
 
 /// RFC 4180 field: quoted when it holds a comma, quote or line break; cells that a spreadsheet
 /// would run as a formula are prefixed with a quote mark.

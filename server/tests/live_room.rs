@@ -13,6 +13,7 @@ both_databases!(
     viewers_see_presenting_chat_counters_and_purchases,
     chat_is_limited_and_moderated,
     inviters_get_a_personal_hint_when_a_friend_joins,
+    a_price_change_reaches_every_viewer,
 );
 
 const T: Duration = Duration::from_secs(5);
@@ -423,5 +424,41 @@ async fn a_slow_consumer_keeps_server_memory_bounded() {
         got < 40 * 1024 * 1024,
         "read {got} bytes of ~80 MB published"
     );
+    app.stop().await;
+}
+
+/// A price edit during the session is an event: the explaining-now card shows the new price and
+/// every viewer refetches its own (a snapshot carries it too).
+async fn a_price_change_reaches_every_viewer(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let (sid, products, host) = go_live(&app).await;
+    host.call("studio/present", &[("product_id", products[0].to_string())])
+        .await;
+    let viewer = Client::new(&app);
+    let mut sse = Sse::open(&viewer, sid, None).await;
+    sse.next_within(T).await.expect("snapshot");
+    let (s, v) = host
+        .call_json(
+            "studio/product/update",
+            json!({
+                "product_id": products[0],
+                "form": { "name": "Hydrating Rose Toner 200ml", "description": "", "category": "Skincare",
+                          "price": "139.00", "stock": 10, "reason": "new batch", "stock_was": 10 }
+            }),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let ev = sse.next_of("product", T).await.expect("product event");
+    assert_eq!(ev.data["product_id"], products[0]);
+    assert_eq!(ev.data["price"], 13_900);
+    assert!(
+        ev.id.is_some(),
+        "numbered, so a reconnecting viewer gets it too"
+    );
+    let event: app::model::LiveEvent = serde_json::from_value(ev.data).expect("typed event");
+    assert!(matches!(event, app::model::LiveEvent::Product { .. }));
+    let mut fresh = Sse::open(&Client::new(&app), sid, None).await;
+    let snap = fresh.next_within(T).await.expect("snapshot");
+    assert_eq!(snap.data["presenting"]["price"], 13_900);
     app.stop().await;
 }

@@ -13,6 +13,55 @@ fn server_cmd() -> Command {
     cmd
 }
 
+/// Starts the binary on a free port with a fresh SQLite database; returns it and its address
+/// (read from the start-up line it prints).
+fn start(dir: &tempfile::TempDir, extra: &[(&str, &str)]) -> (std::process::Child, String) {
+    let mut cmd = server_cmd();
+    cmd.env("APP_BIND", "127.0.0.1:0")
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/app.db", dir.path().display()),
+        )
+        .env("APP_DIST_DIR", dir.path().join("no-dist"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn server");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .expect("address in start-up line")
+        .to_string();
+    (child, addr)
+}
+
+/// Sends SIGTERM and waits for the exit, failing after `limit`.
+fn terminate(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let started = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            return s;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "server did not stop within {limit:?} after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn a_bad_setting_stops_start_up_naming_it() {
     for (var, value) in [
@@ -30,49 +79,12 @@ fn a_bad_setting_stops_start_up_naming_it() {
 #[test]
 fn sigterm_shuts_down_gracefully() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = server_cmd()
-        .env("APP_BIND", "127.0.0.1:0")
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}/app.db", dir.path().display()),
-        )
-        .env("APP_DIST_DIR", dir.path().join("no-dist"))
-        .env("APP_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn server");
-    // The binary prints the address it bound (port 0 = any free port).
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read");
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .expect("address in start-up line")
-        .to_string();
+    let (mut child, addr) = start(&dir, &[("APP_LOG", "info")]);
     let health = std::net::TcpStream::connect(&addr);
     assert!(health.is_ok(), "server accepts connections on {addr}");
     drop(health);
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let started = Instant::now();
-    let exit = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "server did not stop after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let exit = terminate(&mut child, Duration::from_secs(15));
     assert!(exit.success(), "clean exit after SIGTERM: {exit:?}");
     let mut logs = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut logs).ok();
@@ -87,29 +99,10 @@ fn sigterm_shuts_down_gracefully() {
 fn open_event_streams_do_not_hold_up_shutdown() {
     use std::io::{Read, Write};
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = server_cmd()
-        .env("APP_BIND", "127.0.0.1:0")
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}/app.db", dir.path().display()),
-        )
-        .env("APP_DIST_DIR", dir.path().join("no-dist"))
-        .env("APP_DEMO_DATA", "true")
-        .env("APP_SHUTDOWN_GRACE_SECS", "60")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn server");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read");
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .expect("address")
-        .to_string();
+    let (mut child, addr) = start(
+        &dir,
+        &[("APP_DEMO_DATA", "true"), ("APP_SHUTDOWN_GRACE_SECS", "60")],
+    );
     // Two viewers: one on a fresh connection (the lean path), one after another request on
     // the same connection (through hyper and axum).
     let mut lean = std::net::TcpStream::connect(&addr).expect("connect");
@@ -125,21 +118,7 @@ fn open_event_streams_do_not_hold_up_shutdown() {
         assert!(n > 0);
     }
     std::thread::sleep(Duration::from_millis(300));
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let started = Instant::now();
-    let exit = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "open streams held the server past 10 s (grace is 60 s)"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    // Well inside the 60 s grace period: the open streams end at once.
+    let exit = terminate(&mut child, Duration::from_secs(10));
     assert!(exit.success(), "{exit:?}");
 }

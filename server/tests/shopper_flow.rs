@@ -23,6 +23,8 @@ both_databases!(
     one_shopper_racing_gets_one_discounted_unit,
     host_actions_require_the_owning_host,
     poster_preview_and_calendar,
+    orders_at_a_total_the_shopper_did_not_see_are_refused,
+    product_edits_during_the_session_keep_units_sold,
 );
 
 async fn live_with_presented(app: &TestApp, product_index: usize) -> (i64, Vec<i64>, Client) {
@@ -902,5 +904,122 @@ async fn reservations_are_rate_limited() {
     assert_eq!(statuses.last(), Some(&429));
     let (_, v) = a.reserve(sid).await;
     assert_eq!(v, serde_json::json!("RateLimited"));
+    app.stop().await;
+}
+
+/// The pay sheet sends the total the shopper saw: a different server total is refused with 409
+/// and the current total, nothing is written, and a retry at the new total succeeds.
+async fn orders_at_a_total_the_shopper_did_not_see_are_refused(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let (sid, _) = demo_session(&app).await;
+    let (_, friend, _) = inviter_and_friend(&app, sid).await;
+    let (_, products, _) = live_with_presented(&app, 1).await;
+    let state: app::model::ViewerState =
+        serde_json::from_value(friend.viewer(sid).await).expect("viewer state");
+    let offer = state
+        .offers
+        .iter()
+        .find(|o| o.product_id == products[1])
+        .expect("offer")
+        .clone();
+    assert_eq!(offer.discounted_units_left, 1, "{offer:?}");
+    // Two units: the first at 50%, the second at full price, as the sheet shows it.
+    let two = offer.total(2);
+    assert_eq!(two.0, offer.price.0 * 2 - offer.discount_per_unit.0);
+    let place = |key: &str, qty: i64, total: i64| {
+        vec![
+            ("session_id", sid.to_string()),
+            ("product_id", products[1].to_string()),
+            ("quantity", qty.to_string()),
+            ("idempotency_key", key.to_string()),
+            ("expected_total", total.to_string()),
+        ]
+    };
+    let (s, o) = friend
+        .call("orders/place", &place("seen-total-1", 2, two.0))
+        .await;
+    assert_eq!(s, 200, "{o}");
+    assert_eq!(paid(&o), two.0);
+
+    // The discount is used now: a sheet still showing the old prices sends the old total.
+    let d = db(&app).await;
+    let stock = format!("SELECT stock FROM products WHERE id = {}", products[1]);
+    let (orders_before, stock_before) = (
+        scalar(&d, "SELECT COUNT(*) FROM orders").await,
+        scalar(&d, &stock).await,
+    );
+    let stale = offer.total(1).0;
+    let (s, v) = friend
+        .call("orders/place", &place("seen-total-2", 1, stale))
+        .await;
+    assert_eq!(s, 409, "{v}");
+    assert_eq!(v["PriceChanged"]["total"], offer.price.0, "{v}");
+    assert_eq!(
+        scalar(&d, "SELECT COUNT(*) FROM orders").await,
+        orders_before
+    );
+    assert_eq!(scalar(&d, &stock).await, stock_before, "no unit held");
+    assert_eq!(
+        scalar(&d, "SELECT COUNT(*) FROM order_lines").await,
+        orders_before,
+        "no ledger line"
+    );
+    // The same attempt (same key) at the total the server named goes through.
+    let (s, o) = friend
+        .call("orders/place", &place("seen-total-2", 1, offer.price.0))
+        .await;
+    assert_eq!(s, 200, "{o}");
+    assert_eq!(paid(&o), offer.price.0);
+    // Clients that send no total keep working (the server prices the order as always).
+    let (s, _) = friend.order(sid, products[1], 1, "no-total-sent-1").await;
+    assert_eq!(s, 200);
+    app.stop().await;
+}
+
+/// A host editing a product during the session changes the stock by what they typed, not to
+/// the figure their form was opened with: units sold meanwhile stay sold.
+async fn product_edits_during_the_session_keep_units_sold(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let (sid, products, host) = live_with_presented(&app, 0).await;
+    let d = db(&app).await;
+    let stock = format!("SELECT stock FROM products WHERE id = {}", products[0]);
+    let opened_with = scalar(&d, &stock).await;
+    let buyer = Client::new(&app);
+    buyer.reserve(sid).await;
+    assert_eq!(buyer.order(sid, products[0], 3, "edit-race-1").await.0, 200);
+    let form = |stock: i64, was: Option<i64>| {
+        serde_json::json!({
+            "product_id": products[0],
+            "form": {
+                "name": "Renamed while live", "description": "", "category": "Skincare",
+                "price": "129.00", "stock": stock, "reason": "typo", "stock_was": was,
+            }
+        })
+    };
+    // The host adds 10 to the stock the form showed.
+    let (s, v) = host
+        .call_json(
+            "studio/product/update",
+            form(opened_with + 10, Some(opened_with)),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(scalar(&d, &stock).await, opened_with - 3 + 10);
+    // Taking away more than is left stops at zero.
+    let (s, _) = host
+        .call_json("studio/product/update", form(0, Some(opened_with + 1000)))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(scalar(&d, &stock).await, 0);
+    // An older client without `stock_was` sets the stock outright.
+    let (s, _) = host
+        .call_json("studio/product/update", form(42, None))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(scalar(&d, &stock).await, 42);
+    let (s, _) = host
+        .call_json("studio/product/update", form(1, Some(-5)))
+        .await;
+    assert_eq!(s, 400, "a negative stock_was is malformed");
     app.stop().await;
 }

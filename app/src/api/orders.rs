@@ -2,16 +2,19 @@
 
 use leptos::prelude::*;
 
-use crate::{error::AppError, model::OrderView};
+use crate::{domain::money::Fen, error::AppError, model::OrderView};
 
-/// Buys `quantity` of a product. The price is computed by the server (any price a client
-/// sends is ignored); the same `idempotency_key` always yields the same order.
+/// Buys `quantity` of a product. The price is computed by the server; `expected_total` is the
+/// total the shopper saw (optional for older clients): when the server's total differs the
+/// order is refused with 409 and the current total, and nothing is charged. The same
+/// `idempotency_key` always yields the same order.
 #[server(endpoint = "orders/place")]
 pub async fn place_order(
     session_id: i64,
     product_id: i64,
     quantity: i64,
     idempotency_key: String,
+    #[server(default)] expected_total: Option<Fen>,
 ) -> Result<OrderView, AppError> {
     use crate::{
         backend::{identity, ratelimit::Action, repo::orders},
@@ -23,6 +26,7 @@ pub async fn place_order(
         product_id,
         quantity: Quantity::parse(quantity)?,
         key: IdempotencyKey::parse(&idempotency_key)?,
+        expected_total,
     };
     let shopper = identity::require_shopper(&st).await?;
     st.limits.check(Action::Order, &shopper.id.to_string())?;

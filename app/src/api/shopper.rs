@@ -86,10 +86,21 @@ pub(crate) mod ssr {
                         presented: presented_at.is_some(),
                         discounted_so_far: to_u32(discounted_so_far),
                     };
-                    // The price of the next unit for this viewer: the same rule checkout applies.
-                    let next = quote_line(&policy, &elig, &facts, to_u32(used.unwrap_or(0)), 1);
+                    // The same rule checkout applies: the next unit's price, and how many of
+                    // the units this viewer may still buy would be discounted.
+                    let used = to_u32(used.unwrap_or(0));
+                    let next = quote_line(&policy, &elig, &facts, used, 1);
                     let (your_price, discounted) =
                         next.map_or((Fen(price), false), |q| (q.paid, q.discounted_units > 0));
+                    let allowance = policy
+                        .purchase_limit
+                        .saturating_sub(to_u32(units.unwrap_or(0)))
+                        .max(1);
+                    let all = quote_line(&policy, &elig, &facts, used, allowance);
+                    let (discounted_units_left, discount_per_unit) = all
+                        .map_or((0, Fen::ZERO), |q| {
+                            (i64::from(q.discounted_units), q.discount_per_unit)
+                        });
                     ProductOffer {
                         product_id: id,
                         presented: presented_at.is_some(),
@@ -99,6 +110,8 @@ pub(crate) mod ssr {
                         your_price,
                         discounted,
                         bought_units: units.unwrap_or(0),
+                        discounted_units_left,
+                        discount_per_unit,
                     }
                 },
             )

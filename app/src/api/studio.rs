@@ -126,14 +126,20 @@ pub async fn studio_add_product(session_id: i64, form: ProductForm) -> Result<i6
 pub async fn studio_update_product(product_id: i64, form: ProductForm) -> Result<(), AppError> {
     let st = crate::backend::state()?;
     let (host, session_id) = ssr::product_owner(&st, product_id).await?;
-    crate::backend::repo::studio::update_product(
+    let edited = crate::backend::repo::studio::update_product(
         &st.db,
         host.host_id,
         session_id,
         product_id,
         &form,
     )
-    .await
+    .await?;
+    // A live room shows the new stock; a new price makes its viewers refetch theirs.
+    st.live.stock_changed(session_id, product_id, edited.stock);
+    if edited.price_changed {
+        st.live.price_changed(session_id, product_id, edited.price);
+    }
+    Ok(())
 }
 
 #[server(endpoint = "studio/product/delete")]

@@ -243,6 +243,23 @@ impl Room {
         self.publish_locked(&mut st, json!({ "type": "presenting", "product": p }));
     }
 
+    /// A product's price changed: the explaining-now card shows it and every viewer refetches
+    /// their own price (the discount follows the price).
+    pub fn price_changed(&self, product_id: i64, price: i64) {
+        let mut st = self.lock();
+        let presenting = st
+            .presenting
+            .as_mut()
+            .filter(|p| p.product_id == product_id);
+        if let Some(p) = presenting {
+            p.price = price;
+        }
+        self.publish_locked(
+            &mut st,
+            json!({ "type": "product", "product_id": product_id, "price": price }),
+        );
+    }
+
     /// Stock changed (an order, sold out, an edit): coalesced into the next `counters` event.
     pub fn set_stock(&self, product_id: i64, stock: i64) {
         let mut st = self.lock();
@@ -490,6 +507,15 @@ impl Hub {
 
     pub fn stock_changed(&self, session_id: i64, product_id: i64, stock: i64) {
         self.with_room(session_id, |r| r.set_stock(product_id, stock));
+    }
+
+    pub fn price_changed(
+        &self,
+        session_id: i64,
+        product_id: i64,
+        price: crate::domain::money::Fen,
+    ) {
+        self.with_room(session_id, |r| r.price_changed(product_id, price.0));
     }
 
     pub fn purchased(&self, session_id: i64, buyer: &str, product: &str) {

@@ -1,11 +1,12 @@
 //! Small reusable pieces of UI.
 
 pub mod browser;
-pub mod buy;
+pub mod checkout;
 pub mod countdown;
 #[cfg(feature = "csr")]
 pub mod js;
 pub mod live_stream;
+pub mod scoped;
 pub mod share;
 pub mod status;
 pub mod time;

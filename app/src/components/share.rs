@@ -28,7 +28,9 @@ pub fn SharePanel(
                 minting.set(true);
                 spawn_local(async move {
                     match create_invite(id).await {
-                        Ok(_) => refresh.run(()),
+                        Ok(_) => {
+                            refresh.try_run(());
+                        }
                         Err(e) => status.set(e.to_string()),
                     }
                     minting.set(false);
@@ -69,7 +71,7 @@ pub fn SharePanel(
             match set_nickname(name).await {
                 Ok(me) => {
                     status.set(format!("Saved. Friends will see \"{}\".", me.nickname));
-                    refresh.run(());
+                    refresh.try_run(());
                 }
                 Err(e) => status.set(e.to_string()),
             }

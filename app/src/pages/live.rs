@@ -1,22 +1,31 @@
 //! The live room a shopper watches: a full-height stage with the video area, viewer count,
 //! overlaid chat, the "someone just bought" ticker, the explaining-now card (with this viewer's
 //! price, a 50% badge when eligible and Buy), a heart button with floating hearts, the chat
-//! box, a button to the product bag, and a visible reconnecting state. Everything arrives over
-//! the room's event stream; prices come from the server (`ViewerState`), refetched when the
-//! stream says something that affects them changed.
+//! box, the product bag (a drawer with every product and "My orders"), and a visible
+//! reconnecting state. Everything arrives over the room's event stream; prices come from the
+//! server (`ViewerState`), refetched when the stream says something that affects them changed.
+//!
+//! Updates arrive several times a second in a busy room, so every part re-renders only what
+//! changed: the card is rebuilt only when another product is presented, chat lines are keyed
+//! by id, and the pay sheet and order confirmation live on the page (`components::checkout`),
+//! untouched by any of it. Timers started by events end with the stage (`Timers`).
 
 use std::time::Duration;
 
-use leptos::{prelude::*, task::spawn_local};
+use leptos::prelude::*;
 
 use crate::{
     api::live::{post_chat, send_likes},
     components::{
-        browser::jitter_ms, buy::BuyPanel, live_stream::use_live_stream, video::LiveVideo,
+        browser::jitter_ms,
+        checkout::BuyButton,
+        live_stream::use_live_stream,
+        scoped::{every, spawn_owned, Timers},
+        video::LiveVideo,
     },
     model::{
-        ChatLine, LiveEvent, PresentingView, ProductOffer, SessionDetail, SessionStatus,
-        ViewerState,
+        ChatLine, LiveEvent, PresentingView, ProductOffer, ProductView, SessionDetail,
+        SessionStatus, ViewerState,
     },
 };
 
@@ -30,21 +39,24 @@ pub fn LiveStage(
     refresh: Callback<()>,
 ) -> impl IntoView {
     let session_id = session.id;
+    let timers = Timers::new();
     let connected = RwSignal::new(false);
     let presenting = RwSignal::new(None::<PresentingView>);
     let viewers = RwSignal::new(0i64);
     let likes = RwSignal::new(0u64);
     let chat = RwSignal::new(Vec::<ChatLine>::new());
-    let ticker = RwSignal::new(None::<String>);
-    let ticker_gen = RwSignal::new(0u32);
+    let ticker = RwSignal::new(None::<(u32, String)>);
     let video_version = RwSignal::new(0u32);
+    let bag_open = RwSignal::new(false);
 
     // Refetch this viewer's prices after a short random delay (spreads the load).
-    let refresh_soon = move |max_ms: u64| {
-        set_timeout(
-            move || refresh.run(()),
-            Duration::from_millis(jitter_ms(max_ms)),
-        );
+    let refresh_soon = {
+        let timers = timers.clone();
+        move |max_ms: u64| {
+            timers.after(Duration::from_millis(jitter_ms(max_ms)), move || {
+                refresh.try_run(());
+            });
+        }
     };
     let apply_stock = move |stock: &[[i64; 2]]| {
         if stock.is_empty() {
@@ -88,10 +100,24 @@ pub fn LiveStage(
                 refresh_soon(500);
             }
         }
-        LiveEvent::Status { .. } => refresh_soon(2000),
+        LiveEvent::Status { status, .. } => refresh_soon(if status == SessionStatus::Live {
+            2000
+        } else {
+            500
+        }),
         LiveEvent::Presenting { product, .. } => {
             presenting.set(Some(product));
             // Its discount just opened: this viewer's price may have changed.
+            refresh_soon(2000);
+        }
+        LiveEvent::Product {
+            product_id, price, ..
+        } => {
+            presenting.update(|p| {
+                if let Some(p) = p.as_mut().filter(|p| p.product_id == product_id) {
+                    p.price = price;
+                }
+            });
             refresh_soon(2000);
         }
         LiveEvent::Counters {
@@ -117,17 +143,19 @@ pub fn LiveStage(
             } else {
                 format!("{buyer} just bought {product}")
             };
-            ticker.set(Some(text));
-            ticker_gen.update(|g| *g += 1);
-            let gen = ticker_gen.get_untracked();
-            set_timeout(
-                move || {
-                    if ticker_gen.get_untracked() == gen {
-                        ticker.set(None)
+            let mut gen = 0;
+            ticker.update(|t| {
+                gen = t.as_ref().map_or(0, |t| t.0.wrapping_add(1));
+                *t = Some((gen, text));
+            });
+            // Hide it after 4 s unless a newer purchase replaced it.
+            timers.after(Duration::from_secs(4), move || {
+                ticker.update(|t| {
+                    if t.as_ref().is_some_and(|t| t.0 == gen) {
+                        *t = None;
                     }
-                },
-                Duration::from_secs(4),
-            );
+                })
+            });
         }
         LiveEvent::Me => refresh_soon(300),
         LiveEvent::Video { .. } => video_version.update(|v| *v += 1),
@@ -135,6 +163,11 @@ pub fn LiveStage(
     });
     use_live_stream(session_id, on_event, connected);
 
+    // The card is rebuilt only when another product (or new details) is presented, not on
+    // every snapshot that repeats the same one.
+    let presented = Memo::new(move |_| presenting.get());
+    let ticker_text = Memo::new(move |_| ticker.get().map(|t| t.1));
+    let product_count = session.products.len();
     view! {
         <section class="live-stage" aria-label="Live room">
             <div class="live-video" style=format!("background-image: url('{}')", session.cover_url)></div>
@@ -148,6 +181,9 @@ pub fn LiveStage(
                 <span class="live-viewers" aria-label=move || format!("{} watching", viewers.get())>
                     {move || format!("{} watching", viewers.get())}
                 </span>
+                <a class="live-orders" href="/orders" aria-label="My orders">
+                    <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true"><path fill="currentColor" d="M6 2h12a1 1 0 0 1 1 1v19l-3-2-2 2-2-2-2 2-2-2-3 2V3a1 1 0 0 1 1-1zm2 5v2h8V7H8zm0 4v2h8v-2H8zm0 4v2h5v-2H8z"/></svg>
+                </a>
                 <a class="live-close" href="/" aria-label="Leave the live room">"×"</a>
             </header>
             <Show when=move || !connected.get()>
@@ -155,68 +191,129 @@ pub fn LiveStage(
             </Show>
             <div class="live-overlay">
                 <ul class="live-chat" aria-label="Chat" aria-live="polite">
-                    {move || chat.get().into_iter().map(|m| view! {
+                    <For each=move || chat.get() key=|m| m.id let:m>
                         <li class="chat-line" class:chat-host=m.host data-chat-id=m.id>
                             <strong>{m.nickname}</strong>" "<span>{m.text}</span>
                         </li>
-                    }).collect_view()}
+                    </For>
                 </ul>
-                {move || ticker.get().map(|t| view! { <p class="live-ticker" role="status">{t}</p> })}
-                {move || presenting.get().map(|p| view! { <ExplainingCard product=p viewer=viewer refresh=refresh/> })}
+                {move || ticker_text.get().map(|t| view! { <p class="live-ticker" role="status">{t}</p> })}
+                {move || presented.get().map(|p| view! { <ExplainingCard product=p viewer=viewer/> })}
             </div>
-            <LiveBar session_id=session_id likes=likes product_count=session.products.len() add_chat=Callback::new(add_chat)/>
+            <LiveBar session_id=session_id likes=likes product_count=product_count bag_open=bag_open add_chat=Callback::new(add_chat)/>
+            <Show when=move || bag_open.get()>
+                <ProductBag products=session.products.clone() viewer=viewer open=bag_open/>
+            </Show>
         </section>
     }
 }
 
-#[component]
-fn ExplainingCard(
-    product: PresentingView,
-    viewer: RwSignal<Option<ViewerState>>,
-    refresh: Callback<()>,
-) -> impl IntoView {
-    let id = product.product_id;
-    let offer = Memo::new(move |_| {
+/// The viewer's offer for one product as a memo (changes only when that offer does).
+fn offer_memo(viewer: RwSignal<Option<ViewerState>>, id: i64) -> Memo<Option<ProductOffer>> {
+    Memo::new(move |_| {
         viewer.with(|v| {
             v.as_ref()
                 .and_then(|v| v.offers.iter().find(|o| o.product_id == id).cloned())
         })
-    });
-    let fallback = ProductOffer {
-        product_id: id,
-        presented: true,
-        explaining_now: true,
-        stock: 0,
-        price: product.price,
-        your_price: product.price,
-        discounted: false,
-        bought_units: 0,
-    };
-    let name = product.name.clone();
+    })
+}
+
+/// "¥64.50 ¥129.00 50% off" or "¥129.00": the viewer's price for a product.
+#[component]
+fn OfferPrice(
+    offer: Memo<Option<ProductOffer>>,
+    viewer: RwSignal<Option<ViewerState>>,
+    fallback: crate::domain::money::Fen,
+) -> impl IntoView {
+    let percent = Memo::new(move |_| viewer.with(|v| v.as_ref().map_or(0, |v| v.percent_off)));
+    move || match offer.get() {
+        Some(o) if o.discounted => view! {
+            <span class="price">{o.your_price.to_string()}</span>
+            <s class="price-was" aria-label=format!("was {}", o.price)>{o.price.to_string()}</s>
+            <span class="badge badge-discount">{format!("{}% off", percent.get())}</span>
+        }
+        .into_any(),
+        Some(o) => view! { <span class="price">{o.price.to_string()}</span> }.into_any(),
+        None => view! { <span class="price">{fallback.to_string()}</span> }.into_any(),
+    }
+}
+
+#[component]
+fn ExplainingCard(product: PresentingView, viewer: RwSignal<Option<ViewerState>>) -> impl IntoView {
+    let id = product.product_id;
+    let offer = offer_memo(viewer, id);
     view! {
-        <article class="explaining-card" aria-label="Explaining now">
+        <article class="explaining-card" aria-label="Explaining now" data-product-id=id>
             <img src=product.image_url.clone() alt="" width="72" height="72"/>
             <div class="explaining-body">
                 <span class="explaining-label">"Explaining now"</span>
                 <h2 class="explaining-name">{product.name.clone()}</h2>
-                <p class="explaining-price">
-                    {move || match offer.get() {
-                        Some(o) if o.discounted => view! {
-                            <span class="price">{o.your_price.to_string()}</span>
-                            <s class="price-was">{o.price.to_string()}</s>
-                            <span class="badge badge-discount">{viewer.with(|v| v.as_ref().map(|v| format!("{}% off", v.percent_off)).unwrap_or_default())}</span>
-                        }.into_any(),
-                        Some(o) => view! { <span class="price">{o.price.to_string()}</span> }.into_any(),
-                        None => view! { <span class="price">{product.price.to_string()}</span> }.into_any(),
-                    }}
-                </p>
+                <p class="explaining-price"><OfferPrice offer=offer viewer=viewer fallback=product.price/></p>
             </div>
-            {move || viewer.with(|v| v.as_ref().map(|v| (v.session_id, v.purchase_limit, v.payment_label.clone()))).map(|(sid, limit, label)| {
-                let fb = fallback.clone();
-                let sig = Signal::derive(move || offer.get().unwrap_or_else(|| fb.clone()));
-                view! { <BuyPanel session_id=sid offer=sig product_name=name.clone() purchase_limit=limit payment_label=label on_done=refresh/> }
-            })}
+            <div class="buy">
+                <BuyButton product_id=id name=product.name.clone() image_url=product.image_url.clone()/>
+            </div>
         </article>
+    }
+}
+
+/// The product bag: every product of the session with this viewer's price, stock and Buy, and
+/// the way to "My orders". Rows are built once; only their figures update.
+#[component]
+fn ProductBag(
+    products: Vec<ProductView>,
+    viewer: RwSignal<Option<ViewerState>>,
+    open: RwSignal<bool>,
+) -> impl IntoView {
+    let count = products.len();
+    let panel = NodeRef::<leptos::html::Div>::new();
+    Effect::new(move |_| {
+        if let Some(el) = panel.get() {
+            let _ = el.focus();
+        }
+    });
+    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Escape" {
+            open.set(false);
+        }
+    };
+    view! {
+        <div class="sheet-backdrop bag-backdrop" on:click=move |_| open.set(false)></div>
+        <div class="bag" role="dialog" aria-label="Products" tabindex="-1" node_ref=panel on:keydown=on_key>
+            <header class="bag-head">
+                <h2>{format!("Products ({count})")}</h2>
+                <a class="btn btn-small" href="/orders">"My orders"</a>
+                <button type="button" class="sheet-close" aria-label="Close products" on:click=move |_| open.set(false)>"×"</button>
+            </header>
+            <ul class="bag-list">
+                {products.into_iter().map(|p| view! { <BagRow product=p viewer=viewer/> }).collect_view()}
+            </ul>
+        </div>
+    }
+}
+
+#[component]
+fn BagRow(product: ProductView, viewer: RwSignal<Option<ViewerState>>) -> impl IntoView {
+    let id = product.id;
+    let offer = offer_memo(viewer, id);
+    let explaining = move || offer.with(|o| o.as_ref().is_some_and(|o| o.explaining_now));
+    let stock = move || {
+        offer.with(|o| match o.as_ref().map(|o| o.stock) {
+            Some(0) => "Sold out".to_string(),
+            Some(n) => format!("{n} left"),
+            None => String::new(),
+        })
+    };
+    view! {
+        <li class="bag-item" class:explaining=explaining data-product-id=id>
+            <img src=product.image_url.clone() alt="" width="64" height="64" loading="lazy"/>
+            <div class="bag-item-body">
+                <Show when=explaining><span class="badge badge-live">"Explaining now"</span></Show>
+                <h3>{product.name.clone()}</h3>
+                <p class="product-foot"><span><OfferPrice offer=offer viewer=viewer fallback=product.price/></span><span class="stock">{stock}</span></p>
+            </div>
+            <BuyButton product_id=id name=product.name.clone() image_url=product.image_url.clone()/>
+        </li>
     }
 }
 
@@ -225,8 +322,10 @@ fn LiveBar(
     session_id: i64,
     likes: RwSignal<u64>,
     product_count: usize,
+    bag_open: RwSignal<bool>,
     add_chat: Callback<ChatLine>,
 ) -> impl IntoView {
+    let timers = Timers::new();
     let text = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let hearts = RwSignal::new(Vec::<u32>::new());
@@ -234,32 +333,26 @@ fn LiveBar(
     let pending_likes = RwSignal::new(0u32);
 
     // Taps are batched: at most one like call per second.
-    if let Ok(h) = set_interval_with_handle(
-        move || {
-            let n = pending_likes.get_untracked().min(50);
-            if n > 0 {
-                pending_likes.set(0);
-                spawn_local(async move {
-                    if let Ok(total) = send_likes(session_id, n).await {
-                        likes.update(|l| *l = (*l).max(total));
-                    }
-                });
-            }
-        },
-        Duration::from_secs(1),
-    ) {
-        on_cleanup(move || h.clear());
-    }
+    every(Duration::from_secs(1), move || {
+        let n = pending_likes.get_untracked().min(50);
+        if n > 0 {
+            pending_likes.set(0);
+            spawn_owned(async move {
+                if let Ok(total) = send_likes(session_id, n).await {
+                    likes.update(|l| *l = (*l).max(total));
+                }
+            });
+        }
+    });
     let heart = move |_| {
         pending_likes.update(|n| *n += 1);
         likes.update(|l| *l += 1);
         let id = next_heart.get_untracked();
         next_heart.set(id.wrapping_add(1));
         hearts.update(|h| h.push(id));
-        set_timeout(
-            move || hearts.update(|h| h.retain(|x| *x != id)),
-            Duration::from_millis(1600),
-        );
+        timers.after(Duration::from_millis(1600), move || {
+            hearts.update(|h| h.retain(|x| *x != id))
+        });
     };
     let send = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -267,26 +360,23 @@ fn LiveBar(
         if t.trim().is_empty() {
             return;
         }
-        spawn_local(async move {
+        spawn_owned(async move {
             match post_chat(session_id, t).await {
                 Ok(posted) => {
                     text.set(String::new());
                     error.set(None);
                     // The sender always sees their own message, sampled out or not.
-                    add_chat.run(posted.message);
+                    add_chat.try_run(posted.message);
                 }
                 Err(e) => error.set(Some(e.to_string())),
             }
         });
     };
-    let to_bag = move |_| {
-        if let Some(el) = document().get_element_by_id("bag") {
-            el.scroll_into_view();
-        }
-    };
     view! {
         <div class="hearts" aria-hidden="true">
-            {move || hearts.get().into_iter().map(|id| view! { <span class="heart" style=format!("--drift: {}px", (id % 7) as i32 * 8 - 24)>"♥"</span> }).collect_view()}
+            <For each=move || hearts.get() key=|id| *id let:id>
+                <span class="heart" style=format!("--drift: {}px", (id % 7) as i32 * 8 - 24)>"♥"</span>
+            </For>
         </div>
         {move || error.get().map(|e| view! { <p class="live-error" role="alert">{e}</p> })}
         <footer class="live-bar">
@@ -295,7 +385,8 @@ fn LiveBar(
                     prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))/>
                 <button type="submit" class="btn btn-small">"Send"</button>
             </form>
-            <button type="button" class="live-bag" on:click=to_bag aria-label=format!("Products ({product_count})")>
+            <button type="button" class="live-bag" on:click=move |_| bag_open.set(true)
+                aria-label=format!("Products ({product_count})") aria-haspopup="dialog" aria-expanded=move || bag_open.get().to_string()>
                 <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true"><path fill="currentColor" d="M7 7V6a5 5 0 0 1 10 0v1h3l-1 14H5L4 7h3zm2 0h6V6a3 3 0 0 0-6 0v1z"/></svg>
                 <span>{product_count}</span>
             </button>

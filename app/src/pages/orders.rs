@@ -36,8 +36,20 @@ pub fn OrdersPage() -> impl IntoView {
 #[component]
 fn OrderCard(order: OrderView) -> impl IntoView {
     let demo = order.payment_provider == "demo";
+    // A confirmation links here as /orders#order-{id}: show that order first, highlighted.
+    let anchor = format!("order-{}", order.id);
+    let targeted = window()
+        .location()
+        .hash()
+        .is_ok_and(|h| h.trim_start_matches('#') == anchor);
+    let node = NodeRef::<leptos::html::Li>::new();
+    Effect::new(move |_| {
+        if let Some(el) = node.get().filter(|_| targeted) {
+            el.scroll_into_view();
+        }
+    });
     view! {
-        <li class="order" data-order-id=order.id>
+        <li class="order" class:order-target=targeted id=anchor data-order-id=order.id node_ref=node>
             <div class="order-head">
                 <strong>{format!("Order #{}", order.id)}</strong>
                 <span class=format!("badge badge-{}", order.status.as_str())>{order.status.label()}</span>

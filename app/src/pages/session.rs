@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use leptos::{prelude::*, task::spawn_local};
+use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use crate::{
@@ -14,11 +14,16 @@ use crate::{
     },
     components::video::Replay,
     components::{
-        buy::BuyPanel, countdown::Countdown, share::SharePanel, status::StatusBadge,
-        time::LocalTime, ErrorNotice, Loading,
+        checkout::{BuyButton, Checkout, OrderConfirmation, PaySheet},
+        countdown::Countdown,
+        scoped::{every, spawn_owned},
+        share::SharePanel,
+        status::StatusBadge,
+        time::LocalTime,
+        ErrorNotice, Loading,
     },
     error::AppError,
-    model::{ProductOffer, ProductView, SessionDetail, SessionStatus, ViewerState},
+    model::{ProductView, SessionDetail, SessionStatus, ViewerState},
     pages::{live::LiveStage, not_found::NotFound},
 };
 
@@ -60,7 +65,7 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
     let viewer = RwSignal::new(None::<ViewerState>);
     let viewer_error = RwSignal::new(None::<AppError>);
     let refresh = Callback::new(move |_| {
-        spawn_local(async move {
+        spawn_owned(async move {
             match get_viewer_state(session_id).await {
                 Ok(v) => {
                     viewer.set(Some(v));
@@ -71,6 +76,7 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
         });
     });
     refresh.run(());
+    Checkout::provide(session_id, viewer, refresh);
 
     // Memos: each poll sets `viewer`, but only a change of these may rebuild what depends on
     // them (rebuilding the share panel would drop its local state: poster, status, name input).
@@ -82,16 +88,20 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
     });
     // Before and after the session the page polls; while live, the room's event stream tells
     // it when to refetch (50,000 viewers polling every few seconds would be a self-inflicted load).
-    if let Ok(handle) = set_interval_with_handle(
-        move || {
-            if status.get_untracked() != SessionStatus::Live {
-                refresh.run(())
-            }
-        },
-        REFRESH,
-    ) {
-        on_cleanup(move || handle.clear());
-    }
+    every(REFRESH, move || {
+        if status.get_untracked() != SessionStatus::Live {
+            refresh.run(())
+        }
+    });
+    // Going live turns the page into the live stage: bring it into view, wherever the shopper
+    // had scrolled to while waiting.
+    Effect::new(move |was: Option<SessionStatus>| {
+        let now = status.get();
+        if now == SessionStatus::Live && was.is_some_and(|w| w != SessionStatus::Live) {
+            window().scroll_to_with_x_and_y(0.0, 0.0);
+        }
+        now
+    });
     let stage_session = session.clone();
     let reserved = Memo::new(move |_| viewer.with(|v| v.as_ref().is_some_and(|v| v.reserved)));
     let count = session.products.len();
@@ -140,9 +150,11 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
             <section class="products" id="bag" aria-labelledby="products-title">
                 <h2 id="products-title">{format!("Products ({count})")}</h2>
                 <ul class="product-list">
-                    {products.into_iter().map(|p| view! { <ProductRow product=p viewer=viewer refresh=refresh/> }).collect_view()}
+                    {products.into_iter().map(|p| view! { <ProductRow product=p viewer=viewer/> }).collect_view()}
                 </ul>
             </section>
+            <PaySheet/>
+            <OrderConfirmation/>
         </article>
     }
 }
@@ -159,7 +171,7 @@ fn ReservationBox(
     let do_reserve = move |_| {
         busy.set(true);
         error.set(None);
-        spawn_local(async move {
+        spawn_owned(async move {
             match reserve(session_id).await {
                 Ok(v) => viewer.set(Some(v)),
                 Err(e) => error.set(Some(e.to_string())),
@@ -167,16 +179,29 @@ fn ReservationBox(
             busy.set(false);
         });
     };
+    // Only what this box shows: other updates of the viewer state leave it alone.
+    let facts = Memo::new(move |_| {
+        viewer.with(|v| {
+            v.as_ref().map(|v| {
+                (
+                    v.status,
+                    v.reserved,
+                    v.reservation_count,
+                    v.discount_text.clone(),
+                )
+            })
+        })
+    });
     view! {
         <section class="reserve-box" aria-label="Reservation">
-            {move || viewer.get().map(|v| match v.status {
+            {move || facts.get().map(|(status, reserved, reservation_count, discount_text)| match status {
                 SessionStatus::Scheduled => view! {
                     <Countdown start_ms=start_ms/>
                     <p class="reservations" aria-live="polite">
-                        {match v.reservation_count { 1 => "1 reservation".to_string(), n => format!("{n} reservations") }}
+                        {match reservation_count { 1 => "1 reservation".to_string(), n => format!("{n} reservations") }}
                     </p>
                     <div class="reserve-actions">
-                        {if v.reserved {
+                        {if reserved {
                             view! { <span class="reserved-ok" role="status">"✓ Reserved"</span> }.into_any()
                         } else {
                             view! {
@@ -190,10 +215,10 @@ fn ReservationBox(
                 }.into_any(),
                 SessionStatus::Live => view! {
                     <p class="live-banner" role="status"><span class="badge badge-live">"LIVE"</span> " Happening now: buy while the host presents."</p>
-                    {(!v.reserved).then(|| view! {
+                    {(!reserved).then(|| view! {
                         <button type="button" class="btn btn-primary" on:click=do_reserve disabled=move || busy.get()>"Join"</button>
                     })}
-                    <p class="discount-status">{v.discount_text.clone()}</p>
+                    <p class="discount-status">{discount_text}</p>
                 }.into_any(),
                 SessionStatus::Ended => view! {
                     <p class="ended-banner" role="status">"This session has ended. Thanks for watching!"</p>
@@ -205,80 +230,53 @@ fn ReservationBox(
 }
 
 #[component]
-fn ProductRow(
-    product: ProductView,
-    viewer: RwSignal<Option<ViewerState>>,
-    refresh: Callback<()>,
-) -> impl IntoView {
+fn ProductRow(product: ProductView, viewer: RwSignal<Option<ViewerState>>) -> impl IntoView {
     let id = product.id;
-    let name = product.name.clone();
-    let offer = move || -> Option<(ProductOffer, ViewerState)> {
-        viewer.with(|v| {
-            v.as_ref().and_then(|v| {
-                v.offers
-                    .iter()
-                    .find(|o| o.product_id == id)
-                    .cloned()
-                    .map(|o| (o, v.clone()))
-            })
-        })
-    };
-    let explaining = move || offer().is_some_and(|(o, _)| o.explaining_now);
-    // The Buy panel is built once per live phase and follows the offer through a signal, so a
-    // poll (or the refresh after paying) keeps its sheet, quantity and order confirmation.
-    let buy_offer = Memo::new(move |_| {
+    // Memos: the row's parts change only when this product's offer (or the session's state)
+    // does, not on every update of the viewer state.
+    let offer = Memo::new(move |_| {
         viewer.with(|v| {
             v.as_ref()
                 .and_then(|v| v.offers.iter().find(|o| o.product_id == id).cloned())
         })
     });
-    let can_buy = Memo::new(move |_| {
+    let percent = Memo::new(move |_| viewer.with(|v| v.as_ref().map_or(0, |v| v.percent_off)));
+    let live = Memo::new(move |_| {
         viewer.with(|v| v.as_ref().is_some_and(|v| v.status == SessionStatus::Live))
-            && buy_offer.with(Option::is_some)
     });
+    let explaining = move || offer.with(|o| o.as_ref().is_some_and(|o| o.explaining_now));
+    let can_buy = Memo::new(move |_| live.get() && offer.with(Option::is_some));
+    let (list_price, list_stock) = (product.price, product.stock);
+    let name = product.name.clone();
+    let image = product.image_url.clone();
     view! {
         <li class="product" class:explaining=explaining data-product-id=id>
             <img class="product-img" src=product.image_url.clone() alt="" loading="lazy" width="96" height="96"/>
             <div class="product-body">
                 <span class="product-cat">{product.category.clone()}</span>
-                {move || explaining().then(|| view! { <span class="badge badge-live">"Explaining now"</span> })}
+                <Show when=explaining><span class="badge badge-live">"Explaining now"</span></Show>
                 <h3 class="product-name">{product.name.clone()}</h3>
                 <p class="product-desc">{product.description.clone()}</p>
-                {move || match offer() {
-                    Some((o, v)) => {
-                        let stock = if o.stock == 0 { "Sold out".to_string() } else { format!("{} left", o.stock) };
-                        view! {
-                            <p class="product-foot">
-                                {if o.discounted {
-                                    view! {
-                                        <span class="price">{o.your_price.to_string()}</span>
-                                        <s class="price-was" aria-label=format!("was {}", o.price)>{o.price.to_string()}</s>
-                                        <span class="badge badge-discount">{format!("{}% off", v.percent_off)}</span>
-                                    }.into_any()
-                                } else {
-                                    view! { <span class="price">{o.price.to_string()}</span> }.into_any()
-                                }}
-                                <span class="stock">{stock}</span>
-                            </p>
-                            {(o.bought_units > 0).then(|| view! { <p class="muted small">{format!("You bought {}", o.bought_units)}</p> })}
-                        }.into_any()
-                    }
-                    None => view! {
-                        <p class="product-foot">
-                            <span class="price">{product.price.to_string()}</span>
-                            <span class="stock">{if product.stock == 0 { "Sold out".to_string() } else { format!("{} left", product.stock) }}</span>
-                        </p>
-                    }.into_any(),
-                }}
-                {move || can_buy.get().then(|| {
-                    let v = viewer.get_untracked()?;
-                    let initial = buy_offer.get_untracked()?;
-                    let offer = Signal::derive(move || buy_offer.get().unwrap_or_else(|| initial.clone()));
-                    Some(view! {
-                        <BuyPanel session_id=v.session_id offer=offer product_name=name.clone()
-                            purchase_limit=v.purchase_limit payment_label=v.payment_label.clone() on_done=refresh/>
-                    })
-                }).flatten()}
+                <p class="product-foot">
+                    {move || match offer.get() {
+                        Some(o) if o.discounted => view! {
+                            <span class="price">{o.your_price.to_string()}</span>
+                            <s class="price-was" aria-label=format!("was {}", o.price)>{o.price.to_string()}</s>
+                            <span class="badge badge-discount">{format!("{}% off", percent.get())}</span>
+                        }.into_any(),
+                        Some(o) => view! { <span class="price">{o.price.to_string()}</span> }.into_any(),
+                        None => view! { <span class="price">{list_price.to_string()}</span> }.into_any(),
+                    }}
+                    <span class="stock">{move || {
+                        let stock = offer.with(|o| o.as_ref().map(|o| o.stock)).unwrap_or(list_stock);
+                        if stock == 0 { "Sold out".to_string() } else { format!("{stock} left") }
+                    }}</span>
+                </p>
+                {move || offer.with(|o| o.as_ref().map(|o| o.bought_units).filter(|n| *n > 0))
+                    .map(|n| view! { <p class="muted small">{format!("You bought {n}")}</p> })}
+                <Show when=move || can_buy.get()>
+                    <div class="buy"><BuyButton product_id=id name=name.clone() image_url=image.clone()/></div>
+                </Show>
             </div>
         </li>
     }

@@ -187,7 +187,7 @@ impl Packager {
         };
         tokio::fs::write(dir.join("stream.sdp"), sdp(codec, ports)).await?;
         // Continue numbering after an earlier broadcast of the same session.
-        let runs = count_inits(dir).await;
+        let runs = count_runs(dir).await;
         let mut p = Packager {
             dir: dir.to_path_buf(),
             ffmpeg: ffmpeg.to_string(),
@@ -363,7 +363,7 @@ pub fn merge(runs: &[&str], finished: bool) -> Option<String> {
     Some(out)
 }
 
-async fn count_inits(dir: &Path) -> u32 {
+async fn count_runs(dir: &Path) -> u32 {
     let mut n = 0;
     if let Ok(mut rd) = tokio::fs::read_dir(dir).await {
         while let Ok(Some(e)) = rd.next_entry().await {

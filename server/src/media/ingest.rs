@@ -75,6 +75,8 @@ pub async fn run(state: ServerState, args: IngestArgs) {
     let mut last_supervise = Instant::now();
     let mut announced = false;
     let mut supervise_ticks: u32 = 0;
+    // Payload type -> codec, learnt on the first packet of each type.
+    let mut codecs: std::collections::HashMap<str0m::media::Pt, Option<Codec>> = Default::default();
     let mut buf = vec![0u8; 2048];
     let started = Instant::now();
     'run: loop {
@@ -88,12 +90,14 @@ pub async fn run(state: ServerState, args: IngestArgs) {
                 Ok(Output::Event(e)) => match e {
                     Event::IceConnectionStateChange(IceConnectionState::Disconnected) => break 'run,
                     Event::RtpPacket(p) => {
-                        let codec = rtc
-                            .codec_config()
-                            .params()
-                            .iter()
-                            .find(|c| c.pt() == p.header.payload_type)
-                            .map(|c| c.spec().codec);
+                        let pt = p.header.payload_type;
+                        let codec = *codecs.entry(pt).or_insert_with(|| {
+                            rtc.codec_config()
+                                .params()
+                                .iter()
+                                .find(|c| c.pt() == pt)
+                                .map(|c| c.spec().codec)
+                        });
                         let is_video = matches!(codec, Some(Codec::H264 | Codec::Vp8));
                         if is_video && packager.is_none() {
                             let vc = if codec == Some(Codec::Vp8) {

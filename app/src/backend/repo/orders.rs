@@ -26,6 +26,9 @@ pub struct PlaceOrder {
     pub product_id: i64,
     pub quantity: Quantity,
     pub key: IdempotencyKey,
+    /// The total the shopper saw and agreed to pay, when the client sent one: an order whose
+    /// server-side total differs is refused (409 with the current total), never charged.
+    pub expected_total: Option<Fen>,
 }
 
 impl PlaceOrder {
@@ -186,6 +189,10 @@ pub async fn place_order(
         qty,
     )
     .ok_or_else(|| AppError::bad_request("That order is too large."))?;
+    if req.expected_total.is_some_and(|seen| seen != quote.paid) {
+        // Dropping the transaction rolls back the stock and counter updates above.
+        return Err(AppError::PriceChanged { total: quote.paid });
+    }
     if quote.discounted_units > 0 {
         let d = i64::from(quote.discounted_units);
         sqlx::query("UPDATE purchase_counters SET discounted_units = discounted_units + $1 WHERE product_id = $2 AND shopper_id = $3")

@@ -304,15 +304,23 @@ pub async fn add_product(db: &Db, session_id: i64, form: &ProductForm) -> Result
     Ok(id)
 }
 
+/// What an edit changed that viewers of a live session must learn.
+pub struct ProductEdited {
+    pub price: Fen,
+    pub price_changed: bool,
+    pub stock: i64,
+}
+
 /// Edits a product. Changing the price of a product already presented needs a reason, which is
-/// written to the audit log with the old and new price.
+/// written to the audit log with the old and new price. With `stock_was` the stock changes by
+/// the difference the host typed (sales meanwhile are kept), never below zero.
 pub async fn update_product(
     db: &Db,
     host_id: i64,
     session_id: i64,
     product_id: i64,
     form: &ProductForm,
-) -> Result<(), AppError> {
+) -> Result<ProductEdited, AppError> {
     let p = validate_product_form(form)?;
     if session_status(db, session_id).await? == SessionStatus::Ended {
         return Err(AppError::Conflict(
@@ -338,16 +346,30 @@ pub async fn update_product(
             "This product was already presented: give a reason to change its price (it is recorded in the audit log).".into(),
         ));
     }
+    // Absolute stock for older clients; otherwise the typed difference, applied atomically.
+    let (delta, absolute) = match form.stock_was {
+        Some(was) if (0..=1_000_000).contains(&was) => (p.stock - was, None),
+        Some(_) => return Err(AppError::bad_request("stock_was is out of range.")),
+        None => (0, Some(p.stock)),
+    };
     let mut w = db.begin_write().await?;
-    sqlx::query("UPDATE products SET name = $1, description = $2, category = $3, price_fen = $4, stock = $5 WHERE id = $6")
-        .bind(&p.name)
-        .bind(&p.description)
-        .bind(&p.category)
-        .bind(p.price.0)
-        .bind(p.stock)
-        .bind(product_id)
-        .execute(&mut *w.tx)
-        .await?;
+    let stock: i64 = sqlx::query_scalar(
+        "UPDATE products SET name = $1, description = $2, category = $3, price_fen = $4,
+                stock = CASE WHEN $5 >= 0 THEN $5
+                             WHEN stock + $6 < 0 THEN 0
+                             WHEN stock + $6 > 1000000 THEN 1000000
+                             ELSE stock + $6 END
+          WHERE id = $7 RETURNING stock",
+    )
+    .bind(&p.name)
+    .bind(&p.description)
+    .bind(&p.category)
+    .bind(p.price.0)
+    .bind(absolute.unwrap_or(-1))
+    .bind(delta)
+    .bind(product_id)
+    .fetch_one(&mut *w.tx)
+    .await?;
     if price_changed && presented.is_some() {
         sqlx::query(
             "INSERT INTO audit_log (session_id, host_id, action, detail, reason, created_at_ms) VALUES ($1, $2, 'price_change', $3, $4, $5)",
@@ -361,7 +383,11 @@ pub async fn update_product(
         .await?;
     }
     w.commit().await?;
-    Ok(())
+    Ok(ProductEdited {
+        price: p.price,
+        price_changed,
+        stock,
+    })
 }
 
 /// A product id that does not belong to the session.

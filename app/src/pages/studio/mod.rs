@@ -32,7 +32,7 @@ pub fn StudioBar(
         spawn_local(async move {
             let _ = host_sign_out().await;
             if let Some(cb) = on_signed_out {
-                cb.run(());
+                cb.try_run(());
             }
         });
     };
@@ -103,7 +103,9 @@ fn AuthForms(#[prop(into)] on_done: Callback<()>) -> impl IntoView {
             };
             busy.set(false);
             match res {
-                Ok(_) => on_done.run(()),
+                Ok(_) => {
+                    on_done.try_run(());
+                }
                 Err(err) => error.set(Some(err.to_string())),
             }
         });

@@ -2,7 +2,7 @@
 //! end), live dashboard, session details, cover, and the product list (add, edit, reorder,
 //! images). Every action is checked again by the server.
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use leptos::{prelude::*, task::spawn_local};
 use leptos_router::hooks::use_params_map;
@@ -69,6 +69,16 @@ fn SessionStudio(session_id: i64, host: HostMe) -> impl IntoView {
         spawn_local(async move { session.set(Some(get_studio_session(session_id).await)) });
     });
     reload.run(());
+    // Stock changes with every sale: the live figures (refreshed every few seconds) and each
+    // reload write it here, and the product list shows it from here.
+    let stock = RwSignal::new(HashMap::<i64, i64>::new());
+    Effect::new(move |_| {
+        session.with(|s| {
+            if let Some(Ok(s)) = s {
+                stock.update(|m| m.extend(s.products.iter().map(|p| (p.id, p.stock))));
+            }
+        })
+    });
     let loaded = move || session.with(|s| s.as_ref().and_then(|r| r.as_ref().ok()).cloned());
     let status = Memo::new(move |_| {
         session.with(|s| s.as_ref().and_then(|r| r.as_ref().ok()).map(|s| s.status))
@@ -89,11 +99,11 @@ fn SessionStudio(session_id: i64, host: HostMe) -> impl IntoView {
                     <div class="studio-grid">
                         <div class="studio-col">
                             {move || loaded().map(|s| view! { <RunOfShow session=s reload=reload msg=msg/> })}
-                            <ProductsEditor session=session reload=reload msg=msg/>
+                            <ProductsEditor session=session stock=stock reload=reload msg=msg/>
                         </div>
                         <div class="studio-col">
                             {move || (status.get().is_some_and(|s| s != SessionStatus::Ended)).then(|| view! { <BroadcastPanel session_id=session_id msg=msg/> })}
-                            <DashboardPanel session_id=session_id/>
+                            <DashboardPanel session_id=session_id stock=stock/>
                             {move || (status.get() == Some(SessionStatus::Live)).then(|| view! { <ChatModeration session_id=session_id msg=msg/> })}
                             {move || status.get().and_then(|_| loaded()).map(|s| view! { <DetailsEditor session=s reload=reload msg=msg/> })}
                         </div>
@@ -142,7 +152,7 @@ fn RunOfShow(
                     .await
                     .map(|_| "You're live! Reservers' pages switched to the live room.".into()),
             );
-            reload.run(());
+            reload.try_run(());
         });
     };
     let next = move |_| {
@@ -153,7 +163,7 @@ fn RunOfShow(
                     .await
                     .map(|_| "Presenting the next product.".into()),
             );
-            reload.run(());
+            reload.try_run(());
         });
     };
     let end = move |_| {
@@ -167,7 +177,7 @@ fn RunOfShow(
                     .await
                     .map(|_| "The session has ended.".into()),
             );
-            reload.run(());
+            reload.try_run(());
         });
     };
     view! {
@@ -194,10 +204,22 @@ fn RunOfShow(
 }
 
 #[component]
-pub fn DashboardPanel(session_id: i64) -> impl IntoView {
+pub fn DashboardPanel(
+    session_id: i64,
+    /// Receives each product's stock from every refresh (the product list shows it).
+    #[prop(optional)]
+    stock: Option<RwSignal<HashMap<i64, i64>>>,
+) -> impl IntoView {
     let data = RwSignal::new(None::<Result<Dashboard, AppError>>);
-    let load =
-        move || spawn_local(async move { data.set(Some(studio_dashboard(session_id).await)) });
+    let load = move || {
+        spawn_local(async move {
+            let d = studio_dashboard(session_id).await;
+            if let (Some(stock), Ok(d)) = (stock, &d) {
+                stock.update(|m| m.extend(d.per_product.iter().map(|p| (p.product_id, p.stock))));
+            }
+            data.set(Some(d));
+        })
+    };
     load();
     if let Ok(handle) = set_interval_with_handle(load, DASHBOARD_REFRESH) {
         on_cleanup(move || handle.clear());
@@ -279,7 +301,7 @@ fn DetailsEditor(
                     .await
                     .map(|_| "Session saved.".into()),
             );
-            reload.run(());
+            reload.try_run(());
         });
     };
     let delete = move |_| {
@@ -353,7 +375,7 @@ fn ImageUpload(
                     .map(|_| "Image uploaded.".into()),
             );
             busy.set(false);
-            reload.run(());
+            reload.try_run(());
         });
     };
     view! {
@@ -371,6 +393,7 @@ fn ImageUpload(
 #[component]
 fn ProductsEditor(
     session: RwSignal<Option<Result<StudioSession, AppError>>>,
+    stock: RwSignal<HashMap<i64, i64>>,
     reload: Callback<()>,
     msg: RwSignal<Option<Result<String, String>>>,
 ) -> impl IntoView {
@@ -401,15 +424,15 @@ fn ProductsEditor(
         bool,
         Option<i64>,
     )| {
+        // Not the stock: it changes with every sale and the row shows it live.
         format!(
-            "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{:?}|{}",
+            "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{:?}|{}",
             p.id,
             p.position,
             p.name,
             p.category,
             p.description,
             p.price.0,
-            p.stock,
             p.image_url,
             p.presented,
             status.as_str(),
@@ -424,7 +447,7 @@ fn ProductsEditor(
             <ol class="studio-products">
                 <For each=rows key=key let:row>
                     <ProductEditorRow product=row.0 status=row.1 first=row.2 last=row.3
-                        current=row.4 reload=reload msg=msg/>
+                        current=row.4 stock=stock reload=reload msg=msg/>
                 </For>
             </ol>
             {move || current().filter(|c| c.1 != SessionStatus::Ended).map(|c| view! { <AddProduct session_id=c.0 reload=reload msg=msg/> })}
@@ -440,6 +463,7 @@ fn product_form(p: Option<&StudioProduct>) -> ProductForm {
         price: p.map(|p| p.price.to_yuan_string()).unwrap_or_default(),
         stock: p.map(|p| p.stock).unwrap_or(100),
         reason: None,
+        stock_was: p.map(|p| p.stock),
     }
 }
 
@@ -498,7 +522,7 @@ fn AddProduct(
                 open.set(false);
             }
             report(msg, res.map(|_| "Product added.".into()));
-            reload.run(());
+            reload.try_run(());
         });
     };
     view! {
@@ -519,10 +543,13 @@ fn ProductEditorRow(
     first: bool,
     last: bool,
     current: Option<i64>,
+    stock: RwSignal<HashMap<i64, i64>>,
     reload: Callback<()>,
     msg: RwSignal<Option<Result<String, String>>>,
 ) -> impl IntoView {
     let pid = product.id;
+    let listed_stock = product.stock;
+    let stock_now = move || stock.with(|m| m.get(&pid).copied()).unwrap_or(listed_stock);
     let editing = RwSignal::new(false);
     let form = RwSignal::new(product_form(Some(&product)));
     let presented = product.presented;
@@ -536,7 +563,7 @@ fn ProductEditorRow(
         move |_| {
             spawn_local(async move {
                 report(msg, f(pid).await.map(|_| label.to_string()));
-                reload.run(());
+                reload.try_run(());
             });
         }
     };
@@ -549,7 +576,7 @@ fn ProductEditorRow(
                 editing.set(false);
             }
             report(msg, res.map(|_| "Product saved.".into()));
-            reload.run(());
+            reload.try_run(());
         });
     };
     let is_current = current == Some(pid);
@@ -558,7 +585,7 @@ fn ProductEditorRow(
             <img src=product.image_url.clone() alt="" width="64" height="64"/>
             <div class="studio-product-body">
                 <strong>{product.name.clone()}</strong>
-                <span class="muted small">{format!("{} · {} · stock {}", product.category, product.price, product.stock)}</span>
+                <span class="muted small">{format!("{} · {} · stock ", product.category, product.price)}<span class="live-stock">{stock_now}</span></span>
                 <span>
                     {is_current.then(|| view! { <span class="badge badge-live">"Explaining now"</span> })}
                     {presented.then(|| view! { <span class="badge badge-presented">"Presented"</span> })}
@@ -577,7 +604,14 @@ fn ProductEditorRow(
                     on:click=act("Moved.", |id| Box::pin(studio_move_product(id, 1)))>"↓"</button>
                 {(status != SessionStatus::Ended).then(|| view! {
                     <button type="button" class="btn btn-small" aria-label=format!("Edit {}", product.name)
-                        on:click=move |_| editing.update(|e| *e = !*e)>"Edit"</button>
+                        on:click=move |_| {
+                            if !editing.get_untracked() {
+                                // Edit from the stock as it is now; saving applies the difference.
+                                let now = stock_now();
+                                form.update(|f| { f.stock = now; f.stock_was = Some(now); });
+                            }
+                            editing.update(|e| *e = !*e)
+                        }>"Edit"</button>
                 })}
                 {(status == SessionStatus::Scheduled).then(|| view! {
                     <button type="button" class="btn btn-small btn-danger" aria-label=format!("Delete {}", product.name)

@@ -1,0 +1,618 @@
+//! Buying during the live session: Buy buttons, the one pay sheet of the page and the order
+//! confirmation.
+//!
+//! A live room updates several times a second (stock, "just bought", counters), so nothing a
+//! shopper is in the middle of may hang off those updates. The sheet and the confirmation are
+//! owned by the page ([`Checkout`], provided as context), not by the card or row whose Buy
+//! opened them: the explaining-now card can change product, a row can re-render, and the sheet
+//! with its chosen quantity stays the same element. Inside the sheet only the figures that
+//! changed update. A price that changes while the sheet is open is shown and must be accepted
+//! before Pay works again; the order carries the total the shopper saw and the server refuses
+//! a different one (409), so nobody pays a price they did not see.
+
+use leptos::{html, prelude::*, task::spawn_local};
+
+use crate::{
+    api::orders::place_order,
+    components::browser::new_idempotency_key,
+    domain::money::Fen,
+    error::AppError,
+    model::{OrderStatus, OrderView, ProductOffer, SessionStatus, ViewerState},
+};
+
+// ---- The sheet's rules, pure (tested below without a browser) ----
+
+/// The prices a shopper has seen and accepted in the pay sheet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgreedPrice {
+    pub price: Fen,
+    pub discounted_units_left: i64,
+    pub discount_per_unit: Fen,
+}
+
+impl AgreedPrice {
+    pub fn of(offer: &ProductOffer) -> AgreedPrice {
+        AgreedPrice {
+            price: offer.price,
+            discounted_units_left: offer.discounted_units_left,
+            discount_per_unit: offer.discount_per_unit,
+        }
+    }
+
+    /// The total for `quantity` units at these prices (the server's own rule, see
+    /// [`ProductOffer::total`]).
+    pub fn total(&self, quantity: i64) -> Fen {
+        self.as_offer().total(quantity)
+    }
+
+    fn as_offer(&self) -> ProductOffer {
+        ProductOffer {
+            product_id: 0,
+            presented: true,
+            explaining_now: false,
+            stock: 0,
+            price: self.price,
+            your_price: self.price,
+            discounted: self.discounted_units_left > 0,
+            bought_units: 0,
+            discounted_units_left: self.discounted_units_left,
+            discount_per_unit: self.discount_per_unit,
+        }
+    }
+}
+
+/// Something the sheet tells the shopper about the product while it is open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SheetNote {
+    /// The session is not live (it ended while the sheet was open): buying is closed.
+    Closed,
+    SoldOut,
+    /// Fewer units left than the chosen quantity.
+    OnlyLeft(i64),
+    /// This shopper already bought as many as the session allows.
+    LimitReached,
+    /// The host moved on to another product; this one can still be bought.
+    NoLongerPresented,
+}
+
+impl std::fmt::Display for SheetNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SheetNote::Closed => f.write_str("The session has ended: buying is closed."),
+            SheetNote::SoldOut => f.write_str("Sold out while you were choosing."),
+            SheetNote::OnlyLeft(n) => write!(f, "Only {n} left: choose fewer."),
+            SheetNote::LimitReached => {
+                f.write_str("You have bought as many of this product as the session allows.")
+            }
+            SheetNote::NoLongerPresented => {
+                f.write_str("The host moved on to another product. You can still buy this one.")
+            }
+        }
+    }
+}
+
+/// Everything the open sheet shows, derived from what the shopper agreed to and the offer now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SheetModel {
+    /// The total at the agreed prices: what Pay sends and charges.
+    pub total: Fen,
+    /// The total at the current prices, when it differs from `total`: the shopper must accept
+    /// it before paying.
+    pub new_total: Option<Fen>,
+    pub notes: Vec<SheetNote>,
+    /// The most units the stepper allows (at least 1 so the stepper stays usable).
+    pub max_quantity: i64,
+    pub can_pay: bool,
+}
+
+/// Derives the sheet from the agreed prices, the current offer (`None` when the product is
+/// gone from the viewer's state), the chosen quantity and the session's state.
+pub fn sheet_model(
+    agreed: AgreedPrice,
+    offer: Option<&ProductOffer>,
+    quantity: i64,
+    purchase_limit: i64,
+    status: SessionStatus,
+    opened_while_explaining: bool,
+) -> SheetModel {
+    let total = agreed.total(quantity);
+    let mut notes = Vec::new();
+    if status != SessionStatus::Live {
+        notes.push(SheetNote::Closed);
+    }
+    let Some(offer) = offer else {
+        if notes.is_empty() {
+            notes.push(SheetNote::SoldOut);
+        }
+        return SheetModel {
+            total,
+            new_total: None,
+            notes,
+            max_quantity: 1,
+            can_pay: false,
+        };
+    };
+    let allowance = purchase_limit - offer.bought_units;
+    if offer.stock <= 0 {
+        notes.push(SheetNote::SoldOut);
+    } else if allowance <= 0 {
+        notes.push(SheetNote::LimitReached);
+    } else if offer.stock < quantity {
+        notes.push(SheetNote::OnlyLeft(offer.stock));
+    }
+    if opened_while_explaining && !offer.explaining_now && status == SessionStatus::Live {
+        notes.push(SheetNote::NoLongerPresented);
+    }
+    let current = offer.total(quantity);
+    let new_total = (current != total).then_some(current);
+    let max_quantity = offer.max_quantity(purchase_limit).max(1);
+    let blocking = notes
+        .iter()
+        .any(|n| !matches!(n, SheetNote::NoLongerPresented));
+    SheetModel {
+        total,
+        new_total,
+        can_pay: !blocking
+            && new_total.is_none()
+            && quantity >= 1
+            && quantity <= offer.max_quantity(purchase_limit),
+        notes,
+        max_quantity,
+    }
+}
+
+/// "1 at ¥64.50 (¥64.50 off), more at ¥129.00 each" or "¥129.00 each".
+pub fn price_note(agreed: &AgreedPrice) -> String {
+    if agreed.discounted_units_left > 0 && agreed.discount_per_unit.0 > 0 {
+        let each = Fen(agreed.price.0 - agreed.discount_per_unit.0);
+        format!(
+            "{} at {each} ({} off), more at {} each",
+            agreed.discounted_units_left, agreed.discount_per_unit, agreed.price
+        )
+    } else {
+        format!("{} each", agreed.price)
+    }
+}
+
+/// The confirmation's first line: "Order #12 paid: ¥64.50".
+pub fn confirmation_text(order: &OrderView) -> String {
+    match order.status {
+        OrderStatus::Paid => format!("Order #{} paid: {}", order.id, order.paid),
+        OrderStatus::PendingPayment => {
+            format!(
+                "Order #{} placed: {} awaiting payment",
+                order.id, order.paid
+            )
+        }
+        OrderStatus::PaymentFailed => format!("Order #{}: the payment failed", order.id),
+    }
+}
+
+// ---- The page's checkout state ----
+
+/// What the sheet is open for. `opened` tells two openings of the same product apart, so a
+/// fresh opening starts with a fresh quantity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SheetTarget {
+    pub product_id: i64,
+    pub name: String,
+    pub image_url: String,
+    opened: u32,
+}
+
+/// The page's checkout: which product the pay sheet is open for and the latest confirmation.
+/// Provided by the session page; Buy buttons anywhere on it open the one sheet.
+#[derive(Clone, Copy)]
+pub struct Checkout {
+    session_id: i64,
+    viewer: RwSignal<Option<ViewerState>>,
+    target: RwSignal<Option<SheetTarget>>,
+    confirmation: RwSignal<Option<OrderView>>,
+    refresh: Callback<()>,
+}
+
+impl Checkout {
+    /// Creates the page's checkout and provides it to the components below.
+    pub fn provide(
+        session_id: i64,
+        viewer: RwSignal<Option<ViewerState>>,
+        refresh: Callback<()>,
+    ) -> Checkout {
+        let c = Checkout {
+            session_id,
+            viewer,
+            target: RwSignal::new(None),
+            confirmation: RwSignal::new(None),
+            refresh,
+        };
+        provide_context(c);
+        c
+    }
+
+    pub fn open(&self, product_id: i64, name: String, image_url: String) {
+        self.target.update(|t| {
+            let opened = t.as_ref().map_or(0, |t| t.opened.wrapping_add(1));
+            *t = Some(SheetTarget {
+                product_id,
+                name,
+                image_url,
+                opened,
+            });
+        });
+    }
+
+    pub fn close(&self) {
+        self.target.set(None);
+    }
+
+    /// The viewer's offer for one product, as a memo: it changes only when that offer does.
+    fn offer(&self, product_id: i64) -> Memo<Option<ProductOffer>> {
+        let viewer = self.viewer;
+        Memo::new(move |_| {
+            viewer.with(|v| {
+                v.as_ref()
+                    .and_then(|v| v.offers.iter().find(|o| o.product_id == product_id))
+                    .cloned()
+            })
+        })
+    }
+}
+
+/// A product's Buy button: "Buy" (or "Sold out"); opens the page's pay sheet.
+#[component]
+pub fn BuyButton(
+    product_id: i64,
+    #[prop(into)] name: String,
+    #[prop(into)] image_url: String,
+) -> impl IntoView {
+    let Some(checkout) = use_context::<Checkout>() else {
+        return ().into_any();
+    };
+    let offer = checkout.offer(product_id);
+    let sold_out = move || offer.with(|o| o.as_ref().is_none_or(|o| o.stock <= 0));
+    let label = format!("Buy {name}");
+    view! {
+        <button type="button" class="btn btn-primary btn-buy" aria-label=label aria-haspopup="dialog"
+            disabled=sold_out
+            on:click=move |_| checkout.open(product_id, name.clone(), image_url.clone())>
+            {move || if sold_out() { "Sold out" } else { "Buy" }}
+        </button>
+    }
+    .into_any()
+}
+
+/// The page's pay sheet (rendered once): a bottom sheet for the product it was opened for.
+#[component]
+pub fn PaySheet() -> impl IntoView {
+    let Some(checkout) = use_context::<Checkout>() else {
+        return ().into_any();
+    };
+    // Rebuilt only when it is opened for something else, never by a live update.
+    let target = Memo::new(move |_| checkout.target.get());
+    view! {
+        {move || target.get().map(|t| view! { <PaySheetBody target=t checkout=checkout/> })}
+    }
+    .into_any()
+}
+
+#[component]
+fn PaySheetBody(target: SheetTarget, checkout: Checkout) -> impl IntoView {
+    let product_id = target.product_id;
+    let opened = target.opened;
+    let offer = checkout.offer(product_id);
+    let viewer = checkout.viewer;
+    let session = Memo::new(move |_| {
+        viewer.with(|v| {
+            v.as_ref()
+                .map(|v| (v.status, v.purchase_limit, v.payment_label.clone()))
+        })
+    });
+    let initial = offer.get_untracked();
+    let opened_while_explaining = initial.as_ref().is_some_and(|o| o.explaining_now);
+    let agreed = RwSignal::new(initial.as_ref().map(AgreedPrice::of));
+    // Prices not loaded yet when the sheet opened: the first ones that arrive are the ones seen.
+    Effect::new(move |_| {
+        if agreed.with_untracked(Option::is_none) {
+            if let Some(o) = offer.get() {
+                agreed.set(Some(AgreedPrice::of(&o)));
+            }
+        }
+    });
+    let qty = RwSignal::new(1i64);
+    let key = RwSignal::new(new_idempotency_key());
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let model = Memo::new(move |_| {
+        let (status, limit, _) = session
+            .get()
+            .unwrap_or((SessionStatus::Live, 1, String::new()));
+        agreed.get().map(|a| {
+            offer.with(|o| {
+                sheet_model(
+                    a,
+                    o.as_ref(),
+                    qty.get(),
+                    limit,
+                    status,
+                    opened_while_explaining,
+                )
+            })
+        })
+    });
+    let can_pay = move || model.with(|m| m.as_ref().is_some_and(|m| m.can_pay)) && !busy.get();
+    let total = move || model.with(|m| m.as_ref().map(|m| m.total));
+    let max = move || model.with(|m| m.as_ref().map_or(1, |m| m.max_quantity));
+
+    let close = move || checkout.close();
+    let accept = move |_| {
+        if let Some(o) = offer.get_untracked() {
+            agreed.set(Some(AgreedPrice::of(&o)));
+            error.set(None);
+        }
+    };
+    let pay = move |_| {
+        if !can_pay() {
+            return;
+        }
+        let Some(expected) = total() else { return };
+        busy.set(true);
+        error.set(None);
+        let k = key.get_untracked();
+        let q = qty.get_untracked();
+        let c = checkout;
+        // Not tied to the sheet: closing it while paying must not lose the confirmation. Only
+        // writes below (safe on a disposed signal), and `try_run` for the page's refresh.
+        spawn_local(async move {
+            match place_order(c.session_id, product_id, q, k, Some(expected)).await {
+                Ok(order) => {
+                    c.confirmation.set(Some(order));
+                    key.set(new_idempotency_key());
+                    c.target.try_update(|t| {
+                        if t.as_ref().is_some_and(|t| t.opened == opened) {
+                            *t = None;
+                        }
+                    });
+                }
+                // The server priced it differently: fetch the current prices; the sheet then
+                // shows the change and asks for a fresh tap.
+                Err(e @ AppError::PriceChanged { .. }) => error.set(Some(e.to_string())),
+                // Network failures keep the key, so tapping again cannot buy twice.
+                Err(e) => error.set(Some(e.to_string())),
+            }
+            busy.set(false);
+            c.refresh.try_run(());
+        });
+    };
+    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Escape" {
+            close();
+        }
+    };
+    let dialog = NodeRef::<html::Div>::new();
+    Effect::new(move |_| {
+        if let Some(el) = dialog.get() {
+            let _ = el.focus();
+        }
+    });
+    let name = target.name.clone();
+    view! {
+        <div class="sheet-backdrop" on:click=move |_| close()></div>
+        <div class="pay-sheet" role="dialog" aria-modal="true" aria-label="Choose quantity and pay"
+            tabindex="-1" node_ref=dialog on:keydown=on_key data-product-id=product_id>
+            <header class="pay-sheet-head">
+                <img src=target.image_url.clone() alt="" width="64" height="64"/>
+                <div class="pay-sheet-title">
+                    <h2>{name}</h2>
+                    <p class="muted small pay-note">{move || agreed.get().map(|a| price_note(&a))}</p>
+                    <p class="muted small">{move || offer.with(|o| o.as_ref().map(|o| if o.stock > 0 { format!("{} left", o.stock) } else { "Sold out".into() }))}</p>
+                </div>
+                <button type="button" class="sheet-close" aria-label="Close" on:click=move |_| close()>"×"</button>
+            </header>
+            {move || model.with(|m| m.as_ref().map(|m| m.notes.clone())).unwrap_or_default().into_iter().map(|n| view! {
+                <p class="sheet-note" role="status">{n.to_string()}</p>
+            }).collect_view()}
+            {move || model.with(|m| m.as_ref().and_then(|m| m.new_total.map(|n| (m.total, n)))).map(|(was, now)| view! {
+                <div class="price-changed" role="alert">
+                    <p>"The price changed: " <s>{was.to_string()}</s> " → " <strong>{now.to_string()}</strong></p>
+                    <button type="button" class="btn btn-small" on:click=accept>"Use the new price"</button>
+                </div>
+            })}
+            <div class="stepper">
+                <button type="button" class="btn" aria-label="Fewer" disabled=move || qty.get() <= 1
+                    on:click=move |_| qty.update(|q| *q = (*q - 1).max(1))>"−"</button>
+                <output aria-live="polite" aria-label="Quantity">{move || qty.get()}</output>
+                <button type="button" class="btn" aria-label="More" disabled=move || { qty.get() >= max() }
+                    on:click=move |_| qty.update(|q| *q = (*q + 1).min(max()))>"+"</button>
+            </div>
+            <p class="pay-total">"Total " <strong class="price">{move || total().map(|t| t.to_string())}</strong></p>
+            <button type="button" class="btn btn-primary btn-pay" on:click=pay disabled=move || !can_pay()>
+                {move || if busy.get() { "Paying…".to_string() } else { format!("Pay {}", total().unwrap_or(Fen::ZERO)) }}
+            </button>
+            {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            <p class="muted small">{move || session.with(|s| s.as_ref().map(|s| s.2.clone()))}</p>
+        </div>
+    }
+}
+
+/// The latest order's confirmation, until the shopper dismisses it or the next order replaces
+/// it. Links to the order in "My orders".
+#[component]
+pub fn OrderConfirmation() -> impl IntoView {
+    let Some(checkout) = use_context::<Checkout>() else {
+        return ().into_any();
+    };
+    let confirmation = checkout.confirmation;
+    view! {
+        {move || confirmation.get().map(|o| view! {
+            <div class="order-ok" role="status" data-order-id=o.id>
+                <p>
+                    {confirmation_text(&o)}
+                    {(o.discount.0 > 0).then(|| format!(" (you saved {})", o.discount))}
+                </p>
+                <a href=format!("/orders#order-{}", o.id)>"My orders"</a>
+                <button type="button" class="sheet-close" aria-label="Dismiss" on:click=move |_| confirmation.set(None)>"×"</button>
+            </div>
+        })}
+    }
+    .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offer(price: i64, left: i64, per_unit: i64, stock: i64) -> ProductOffer {
+        ProductOffer {
+            product_id: 7,
+            presented: true,
+            explaining_now: true,
+            stock,
+            price: Fen(price),
+            your_price: Fen(if left > 0 { price - per_unit } else { price }),
+            discounted: left > 0,
+            bought_units: 0,
+            discounted_units_left: left,
+            discount_per_unit: Fen(per_unit),
+        }
+    }
+
+    fn model(agreed: &ProductOffer, now: &ProductOffer, qty: i64) -> SheetModel {
+        sheet_model(
+            AgreedPrice::of(agreed),
+            Some(now),
+            qty,
+            5,
+            SessionStatus::Live,
+            true,
+        )
+    }
+
+    #[test]
+    fn totals_discount_only_the_units_left() {
+        let o = offer(12_900, 1, 6_450, 10);
+        assert_eq!(o.total(1), Fen(6_450));
+        assert_eq!(o.total(2), Fen(19_350));
+        assert_eq!(offer(12_900, 0, 0, 10).total(3), Fen(38_700));
+        assert_eq!(offer(1_000, 2, 500, 10).total(3), Fen(2_000));
+    }
+
+    #[test]
+    fn unchanged_offer_can_be_paid_at_its_total() {
+        let o = offer(12_900, 1, 6_450, 10);
+        let m = model(&o, &o, 2);
+        assert_eq!(m.total, Fen(19_350));
+        assert_eq!(m.new_total, None);
+        assert!(m.can_pay);
+        assert!(m.notes.is_empty());
+        assert_eq!(m.max_quantity, 5);
+    }
+
+    #[test]
+    fn a_stock_update_changes_nothing_the_shopper_agreed_to() {
+        let seen = offer(12_900, 1, 6_450, 10);
+        let mut now = seen.clone();
+        now.stock = 7;
+        let m = model(&seen, &now, 1);
+        assert!(m.can_pay);
+        assert_eq!(m.new_total, None);
+    }
+
+    #[test]
+    fn a_changed_price_is_shown_and_blocks_pay_until_accepted() {
+        let seen = offer(12_900, 1, 6_450, 10);
+        let now = offer(13_900, 1, 6_950, 10);
+        let m = model(&seen, &now, 1);
+        assert_eq!(m.total, Fen(6_450));
+        assert_eq!(m.new_total, Some(Fen(6_950)));
+        assert!(!m.can_pay);
+        // Accepting makes the new prices the agreed ones.
+        let m = model(&now, &now, 1);
+        assert!(m.can_pay);
+        assert_eq!(m.total, Fen(6_950));
+    }
+
+    #[test]
+    fn a_used_up_discount_is_a_price_change() {
+        let seen = offer(12_900, 1, 6_450, 10);
+        let now = offer(12_900, 0, 0, 10);
+        let m = model(&seen, &now, 1);
+        assert_eq!(m.new_total, Some(Fen(12_900)));
+        assert!(!m.can_pay);
+    }
+
+    #[test]
+    fn sold_out_and_short_stock_keep_the_sheet_but_block_pay() {
+        let seen = offer(12_900, 0, 0, 10);
+        let mut now = seen.clone();
+        now.stock = 0;
+        let m = model(&seen, &now, 1);
+        assert_eq!(m.notes, vec![SheetNote::SoldOut]);
+        assert!(!m.can_pay);
+        now.stock = 2;
+        let m = model(&seen, &now, 3);
+        assert_eq!(m.notes, vec![SheetNote::OnlyLeft(2)]);
+        assert!(!m.can_pay);
+        assert_eq!(m.max_quantity, 2);
+        assert!(model(&seen, &now, 2).can_pay);
+    }
+
+    #[test]
+    fn moving_on_to_another_product_is_said_but_does_not_block() {
+        let seen = offer(12_900, 0, 0, 10);
+        let mut now = seen.clone();
+        now.explaining_now = false;
+        let m = model(&seen, &now, 1);
+        assert_eq!(m.notes, vec![SheetNote::NoLongerPresented]);
+        assert!(m.can_pay);
+        // Opened from the product list (not while explaining): nothing to say.
+        let m = sheet_model(
+            AgreedPrice::of(&seen),
+            Some(&now),
+            1,
+            5,
+            SessionStatus::Live,
+            false,
+        );
+        assert!(m.notes.is_empty());
+    }
+
+    #[test]
+    fn an_ended_session_closes_buying_in_an_open_sheet() {
+        let o = offer(12_900, 0, 0, 10);
+        let m = sheet_model(
+            AgreedPrice::of(&o),
+            Some(&o),
+            1,
+            5,
+            SessionStatus::Ended,
+            true,
+        );
+        assert_eq!(m.notes, vec![SheetNote::Closed]);
+        assert!(!m.can_pay);
+    }
+
+    #[test]
+    fn the_purchase_limit_counts_units_already_bought() {
+        let mut o = offer(12_900, 0, 0, 10);
+        o.bought_units = 4;
+        let m = model(&o, &o, 1);
+        assert_eq!(m.max_quantity, 1);
+        assert!(m.can_pay);
+        assert!(!model(&o, &o, 2).can_pay);
+        o.bought_units = 5;
+        let m = model(&o, &o, 1);
+        assert_eq!(m.notes, vec![SheetNote::LimitReached]);
+        assert!(!m.can_pay);
+    }
+
+    #[test]
+    fn price_note_names_the_discounted_units() {
+        let a = AgreedPrice::of(&offer(12_900, 1, 6_450, 10));
+        assert_eq!(
+            price_note(&a),
+            "1 at ¥64.50 (¥64.50 off), more at ¥129.00 each"
+        );
+        let a = AgreedPrice::of(&offer(12_900, 0, 0, 10));
+        assert_eq!(price_note(&a), "¥129.00 each");
+    }
+}
