@@ -75,16 +75,33 @@ impl FromServerFnError for AppError {
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
             // Arguments the server could not decode: the client sent something malformed.
-            ServerFnErrorErr::Args(msg) | ServerFnErrorErr::MissingArg(msg) => {
-                AppError::BadRequest(format!("Malformed request: {msg}"))
-            }
-            // The browser could not reach the server, or got something that is not our API.
+            ServerFnErrorErr::Args(msg) | ServerFnErrorErr::MissingArg(msg) => malformed(&msg),
+            // On the server, a request it could not read or decode is the client's fault (400);
+            // in the browser the same errors mean the server could not be reached or answered
+            // with something that is not our API.
             ServerFnErrorErr::Request(msg) | ServerFnErrorErr::Deserialization(msg) => {
-                AppError::Network(msg)
+                if cfg!(feature = "ssr") {
+                    malformed(&msg)
+                } else {
+                    AppError::Network(msg)
+                }
             }
             _ => AppError::Internal,
         }
     }
+}
+
+/// Longest part of a decoder's message repeated in an error body: decoders quote the input,
+/// and an error must not echo a large request back.
+const QUOTED_CHARS: usize = 160;
+
+/// "Malformed request: ..." with the decoder's explanation cut to a short prefix.
+fn malformed(msg: &str) -> AppError {
+    let mut short: String = msg.chars().take(QUOTED_CHARS).collect();
+    if msg.chars().count() > QUOTED_CHARS {
+        short.push('…');
+    }
+    AppError::BadRequest(format!("Malformed request: {short}"))
 }
 
 #[cfg(feature = "ssr")]
@@ -112,6 +129,14 @@ mod tests {
     fn undecodable_arguments_are_a_bad_request_not_a_server_fault() {
         let e = AppError::from_server_fn_error(ServerFnErrorErr::Args("bad id".into()));
         assert_eq!(e.status(), 400);
+    }
+
+    #[test]
+    fn decode_errors_quote_only_a_short_prefix_of_the_input() {
+        let long = format!("invalid type: string \"{}\"", "x".repeat(70_000));
+        let e = AppError::from_server_fn_error(ServerFnErrorErr::Args(long));
+        assert_eq!(e.status(), 400);
+        assert!(e.to_string().chars().count() < 200, "{e}");
     }
 
     #[test]

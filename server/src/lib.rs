@@ -1,6 +1,7 @@
 //! The axum server: serves the Wasm client, the server functions under `/api`, health checks;
 //! owns configuration, the database connection and background tasks.
 
+pub mod api_guard;
 pub mod assets;
 pub mod calendar;
 pub mod config;
@@ -21,12 +22,12 @@ use axum::{
     http::{Method, StatusCode},
     middleware,
     response::{IntoResponse, Response},
-    routing::{get, post},
+    routing::{any, get, post},
     Json, Router,
 };
 use leptos::prelude::provide_context;
 use tokio::net::TcpListener;
-use tower_http::trace::TraceLayer;
+use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
 
 use app::{
     backend::{identity, payment::DemoPayment, ratelimit::RateLimiter, AppState, Db, Settings},
@@ -72,19 +73,16 @@ pub enum StartError {
 
 /// Builds the router. Tests call this with their own state and drive it with `oneshot`.
 pub fn app(state: ServerState) -> Router {
+    // Outermost first: CSRF check, then the gate (endpoint, method, content type, size,
+    // UTF-8; body limits per endpoint replace axum's default), then statuses for errors.
     let api = Router::new()
-        .route(
-            "/api/{*fn_name}",
-            get(server_fn_handler).post(server_fn_handler),
-        )
-        // Image uploads are the one large request body.
-        .route(
-            "/api/studio/upload",
-            post(server_fn_handler).layer(DefaultBodyLimit::max(
-                app::backend::uploads::MAX_UPLOAD_BYTES + 64 * 1024,
-            )),
-        )
+        .route("/api/{*fn_name}", any(server_fn_handler))
+        .layer(DefaultBodyLimit::disable())
         .layer(middleware::from_fn(security::api_error_status))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            api_guard::guard,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             security::same_origin_writes,
@@ -112,6 +110,9 @@ pub fn app(state: ServerState) -> Router {
             security::security_headers,
         ))
         .layer(TraceLayer::new_for_http())
+        // The last resort: a panic in any handler is logged and answered with a 500, never a
+        // dropped connection.
+        .layer(CatchPanicLayer::custom(security::panic_response))
         .with_state(state)
 }
 

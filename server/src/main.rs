@@ -30,13 +30,24 @@ async fn main() {
     };
     let addr = server.local_addr();
     tracing::info!(%addr, database = %redact(&config.database_url), "listening");
-    println!("Live shopping is running on http://{addr}  (Ctrl-C to stop)");
-    if config.demo_data {
-        println!(
-            "Demo host sign-in: {} / {}",
-            server::demo::DEMO_HOST_EMAIL,
-            server::demo::DEMO_HOST_PASSWORD
+    // Not println!: a closed stdout (a supervisor that stopped reading) must not panic the
+    // server; these lines are a courtesy, the log has the same facts.
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout();
+        let _ = writeln!(
+            out,
+            "Live shopping is running on http://{addr}  (Ctrl-C to stop)"
         );
+        if config.demo_data {
+            let _ = writeln!(
+                out,
+                "Demo host sign-in: {} / {}",
+                server::demo::DEMO_HOST_EMAIL,
+                server::demo::DEMO_HOST_PASSWORD
+            );
+        }
+        let _ = out.flush();
     }
     if let Err(e) = server.run(shutdown).await {
         tracing::error!("server error: {e}");

@@ -153,6 +153,18 @@ pub async fn api_error_status(req: Request, next: Next) -> Response {
     Response::from_parts(parts, Body::from(bytes))
 }
 
+/// What a panicking handler answers (tower-http's catch-panic layer): logged with its message,
+/// answered as an internal error in the API's JSON shape.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let msg = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    tracing::error!(panic = msg, "a request handler panicked");
+    error_response(&AppError::Internal)
+}
+
 /// An `AppError` as an HTTP response, in the same JSON shape server functions use, so the
 /// client decodes it like any other error.
 pub fn error_response(err: &AppError) -> Response {

@@ -10,24 +10,16 @@ use crate::{error::AppError, model::ChatPosted};
 mod ssr {
     use crate::error::AppError;
 
-    /// Trims a chat message and checks its length; control characters become spaces.
+    /// Cleans a chat message (`domain::text::clean_line`: one line, no control or bidi
+    /// characters) and checks its length; a message with nothing left is refused.
     pub fn parse_chat_text(raw: &str) -> Result<String, AppError> {
-        let text: String = raw
-            .trim()
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect();
-        let n = text.chars().count();
-        if n == 0 {
-            return Err(AppError::bad_request("Type a message first."));
-        }
-        if n > crate::backend::live::MAX_CHAT_CHARS {
-            return Err(AppError::bad_request(format!(
-                "Messages can be at most {} characters.",
-                crate::backend::live::MAX_CHAT_CHARS
-            )));
-        }
-        Ok(text)
+        use crate::domain::text::{clean_line, TextError};
+        clean_line(raw, crate::backend::live::MAX_CHAT_CHARS).map_err(|e| match e {
+            TextError::Empty => AppError::bad_request("Type a message first."),
+            TextError::TooLong { max } => {
+                AppError::bad_request(format!("Messages can be at most {max} characters."))
+            }
+        })
     }
 
     #[cfg(test)]

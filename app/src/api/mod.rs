@@ -6,6 +6,8 @@
 //! path, which differs between the Trunk build and the server build on some machines).
 
 pub mod catalog;
+#[cfg(feature = "ssr")]
+pub mod endpoints;
 pub mod invites;
 pub mod live;
 pub mod orders;

@@ -166,13 +166,8 @@ pub fn parse_sign_up(
     email: &str,
     password: &str,
 ) -> Result<(String, String), AppError> {
-    let name = display_name.trim();
-    let n = name.chars().count();
-    if n == 0 || n > 40 || name.chars().any(char::is_control) {
-        return Err(AppError::bad_request(
-            "Enter a display name of 1 to 40 characters.",
-        ));
-    }
+    let name = crate::domain::text::clean_line(display_name, 40)
+        .map_err(|_| AppError::bad_request("Enter a display name of 1 to 40 characters."))?;
     let email = email.trim().to_ascii_lowercase();
     let valid_email = email.len() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| {
@@ -193,7 +188,7 @@ pub fn parse_sign_up(
     if password.len() > 1024 {
         return Err(AppError::bad_request("That password is too long."));
     }
-    Ok((name.to_string(), email))
+    Ok((name, email))
 }
 
 /// Creates a host and their account, and signs them in.

@@ -88,24 +88,15 @@ pub async fn require_shopper(st: &AppState) -> Result<Shopper, AppError> {
     current_shopper(st).await?.ok_or(AppError::Unauthorized)
 }
 
-/// Trims and checks a nickname: 1 to 24 characters, no control characters.
+/// Cleans and checks a nickname (`domain::text::clean_line`): 1 to 24 characters.
 pub fn parse_nickname(raw: &str) -> Result<String, AppError> {
-    let name = raw.trim();
-    let chars = name.chars().count();
-    if chars == 0 {
-        return Err(AppError::bad_request("Please enter a nickname."));
-    }
-    if chars > MAX_NICKNAME_CHARS {
-        return Err(AppError::bad_request(format!(
-            "Nicknames can be at most {MAX_NICKNAME_CHARS} characters."
-        )));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(AppError::bad_request(
-            "Nicknames can't contain control characters.",
-        ));
-    }
-    Ok(name.to_string())
+    use crate::domain::text::{clean_line, TextError};
+    clean_line(raw, MAX_NICKNAME_CHARS).map_err(|e| match e {
+        TextError::Empty => AppError::bad_request("Please enter a nickname."),
+        TextError::TooLong { max } => {
+            AppError::bad_request(format!("Nicknames can be at most {max} characters."))
+        }
+    })
 }
 
 pub async fn set_nickname(
@@ -169,6 +160,8 @@ mod tests {
         assert_eq!(parse_nickname("小小包妈妈").expect("cjk ok"), "小小包妈妈");
         assert!(parse_nickname("   ").is_err());
         assert!(parse_nickname(&"x".repeat(25)).is_err());
-        assert!(parse_nickname("a\u{0007}b").is_err());
+        // Control characters are removed (domain::text); nothing left is refused.
+        assert_eq!(parse_nickname("a\u{0007}b").expect("cleaned"), "ab");
+        assert!(parse_nickname("\u{0007}\u{202E}").is_err());
     }
 }

@@ -4,4 +4,5 @@
 pub mod discount;
 pub mod money;
 pub mod order;
+pub mod text;
 pub mod time;

@@ -100,7 +100,10 @@ mod tests {
 
     #[test]
     fn refuses_text_made_only_of_controls() {
-        assert_eq!(clean_line("\u{1}\u{7}\u{1b}\u{7f}", 20), Err(TextError::Empty));
+        assert_eq!(
+            clean_line("\u{1}\u{7}\u{1b}\u{7f}", 20),
+            Err(TextError::Empty)
+        );
         assert_eq!(clean_line("\u{202E}\u{2066}", 20), Err(TextError::Empty));
         assert_eq!(clean_line(" \n\t\r ", 20), Err(TextError::Empty));
     }
@@ -113,7 +116,10 @@ mod tests {
 
     #[test]
     fn single_lines_have_no_line_breaks() {
-        assert_eq!(clean_line("one\r\ntwo\nthree", 40).unwrap(), "one two three");
+        assert_eq!(
+            clean_line("one\r\ntwo\nthree", 40).unwrap(),
+            "one two three"
+        );
     }
 
     #[test]

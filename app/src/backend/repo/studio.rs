@@ -3,6 +3,7 @@
 
 use crate::{
     backend::{db::Db, now_ms},
+    domain::text::{clean_line, clean_text},
     error::AppError,
     model::SessionStatus,
 };
@@ -93,18 +94,18 @@ use crate::{
 };
 
 /// Checks a session form. Start times may be in the past only by a minute (clock skew).
-pub fn validate_session_form(form: &SessionForm, now_ms: i64) -> Result<(), AppError> {
-    let title = form.title.trim();
-    if title.is_empty() || title.chars().count() > 80 {
-        return Err(AppError::bad_request(
-            "Give the session a title of 1 to 80 characters.",
-        ));
-    }
-    if form.description.chars().count() > 2000 {
-        return Err(AppError::bad_request(
-            "The description can be at most 2000 characters.",
-        ));
-    }
+/// A session form whose text is cleaned (`domain::text`) and whose times and policy are checked.
+pub struct ValidSession {
+    pub title: String,
+    pub description: String,
+    pub scheduled_start_ms: i64,
+}
+
+pub fn validate_session_form(form: &SessionForm, now_ms: i64) -> Result<ValidSession, AppError> {
+    let title = clean_line(&form.title, 80)
+        .map_err(|_| AppError::bad_request("Give the session a title of 1 to 80 characters."))?;
+    let description = clean_text(&form.description, 2000)
+        .map_err(|_| AppError::bad_request("The description can be at most 2000 characters."))?;
     if form.scheduled_start_ms < now_ms - 60_000 {
         return Err(AppError::bad_request("The start time is in the past."));
     }
@@ -113,7 +114,12 @@ pub fn validate_session_form(form: &SessionForm, now_ms: i64) -> Result<(), AppE
             "The start time is more than a year away.",
         ));
     }
-    validate_policy(&form.policy)
+    validate_policy(&form.policy)?;
+    Ok(ValidSession {
+        title,
+        description,
+        scheduled_start_ms: form.scheduled_start_ms,
+    })
 }
 
 pub fn validate_policy(p: &PolicyForm) -> Result<(), AppError> {
@@ -155,23 +161,12 @@ pub struct ValidProduct {
 }
 
 pub fn validate_product_form(form: &ProductForm) -> Result<ValidProduct, AppError> {
-    let name = form.name.trim();
-    if name.is_empty() || name.chars().count() > 80 {
-        return Err(AppError::bad_request(
-            "Give the product a name of 1 to 80 characters.",
-        ));
-    }
-    let category = form.category.trim();
-    if category.is_empty() || category.chars().count() > 40 {
-        return Err(AppError::bad_request(
-            "Give the product a category of 1 to 40 characters.",
-        ));
-    }
-    if form.description.chars().count() > 1000 {
-        return Err(AppError::bad_request(
-            "The description can be at most 1000 characters.",
-        ));
-    }
+    let name = clean_line(&form.name, 80)
+        .map_err(|_| AppError::bad_request("Give the product a name of 1 to 80 characters."))?;
+    let category = clean_line(&form.category, 40)
+        .map_err(|_| AppError::bad_request("Give the product a category of 1 to 40 characters."))?;
+    let description = clean_text(&form.description, 1000)
+        .map_err(|_| AppError::bad_request("The description can be at most 1000 characters."))?;
     let price = Fen::parse_yuan(&form.price).map_err(|e| AppError::bad_request(e.to_string()))?;
     if !(0..=1_000_000).contains(&form.stock) {
         return Err(AppError::bad_request(
@@ -179,9 +174,9 @@ pub fn validate_product_form(form: &ProductForm) -> Result<ValidProduct, AppErro
         ));
     }
     Ok(ValidProduct {
-        name: name.to_string(),
-        description: form.description.trim().to_string(),
-        category: category.to_string(),
+        name,
+        description,
+        category,
         price,
         stock: form.stock,
     })
@@ -197,13 +192,13 @@ async fn require_scheduled(db: &Db, session_id: i64, what: &str) -> Result<(), A
 }
 
 pub async fn create_session(db: &Db, host_id: i64, form: &SessionForm) -> Result<i64, AppError> {
-    validate_session_form(form, now_ms())?;
+    let v = validate_session_form(form, now_ms())?;
     let session = super::catalog::NewSession {
         host_id,
-        title: form.title.trim().to_string(),
-        description: form.description.trim().to_string(),
+        title: v.title,
+        description: v.description,
         cover_url: DEFAULT_COVER.to_string(),
-        scheduled_start_ms: form.scheduled_start_ms,
+        scheduled_start_ms: v.scheduled_start_ms,
     };
     let id = super::catalog::create_session(db, &session, &[]).await?;
     save_policy(db, id, &form.policy).await?;
@@ -232,12 +227,12 @@ async fn save_policy(db: &Db, session_id: i64, p: &PolicyForm) -> Result<(), App
 }
 
 pub async fn update_session(db: &Db, session_id: i64, form: &SessionForm) -> Result<(), AppError> {
-    validate_session_form(form, now_ms())?;
+    let v = validate_session_form(form, now_ms())?;
     require_scheduled(db, session_id, "Editing the session").await?;
     sqlx::query("UPDATE live_sessions SET title = $1, description = $2, scheduled_start_ms = $3 WHERE id = $4 AND status = 'scheduled'")
-        .bind(form.title.trim())
-        .bind(form.description.trim())
-        .bind(form.scheduled_start_ms)
+        .bind(&v.title)
+        .bind(&v.description)
+        .bind(v.scheduled_start_ms)
         .bind(session_id)
         .execute(db.pool())
         .await?;

@@ -1,0 +1,121 @@
+//! Every server function with what its request must look like: method, body type and the
+//! largest body it accepts. The server's request gate (`server/src/api_guard.rs`) checks a
+//! request against this before any server function decodes it, so a body of the wrong type
+//! is a 415, an oversized one a 413 and one that is not valid UTF-8 a 400, for every endpoint
+//! alike. Method and content type come from each function's own codec (not retyped here); a
+//! test checks that the table lists every registered server function.
+
+use axum::http::Method;
+use server_fn::{codec::Encoding, Http, ServerFn};
+
+/// The body of an ordinary server function call: a few form fields or a small JSON document.
+pub const MAX_BODY: usize = 64 * 1024;
+/// Image uploads: the upload limit plus room for the multipart framing.
+pub const MAX_UPLOAD_BODY: usize = crate::backend::uploads::MAX_UPLOAD_BYTES + 64 * 1024;
+
+/// Who may send a body at all: for host-only endpoints with large bodies (uploads) the
+/// caller is checked before the body is read or decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    /// Anyone; the function itself checks who is calling.
+    Anyone,
+    /// Signed-in hosts only.
+    Host,
+}
+
+/// What a request to one server function must look like.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `/api/...`
+    pub path: &'static str,
+    pub method: Method,
+    /// The body's media type for POST (`application/json`, `application/x-www-form-urlencoded`,
+    /// `multipart/form-data`); arguments of GET functions travel in the query string.
+    pub content_type: &'static str,
+    pub max_body: usize,
+    pub caller: Caller,
+}
+
+/// The input codec of a server function's protocol.
+pub trait InputCodec {
+    const CONTENT_TYPE: &'static str;
+    const METHOD: Method;
+}
+
+impl<I: Encoding, O> InputCodec for Http<I, O> {
+    const CONTENT_TYPE: &'static str = I::CONTENT_TYPE;
+    const METHOD: Method = I::METHOD;
+}
+
+fn endpoint<F>(max_body: usize, caller: Caller) -> Endpoint
+where
+    F: ServerFn,
+    F::Protocol: InputCodec,
+{
+    Endpoint {
+        path: F::PATH,
+        method: <F::Protocol as InputCodec>::METHOD,
+        content_type: <F::Protocol as InputCodec>::CONTENT_TYPE,
+        max_body,
+        caller,
+    }
+}
+
+macro_rules! endpoints {
+    ($($f:ty $(=> $max:expr, $caller:expr)?),* $(,)?) => {
+        vec![$(endpoints!(@one $f $(, $max, $caller)?)),*]
+    };
+    (@one $f:ty) => { endpoint::<$f>(MAX_BODY, Caller::Anyone) };
+    (@one $f:ty, $max:expr, $caller:expr) => { endpoint::<$f>($max, $caller) };
+}
+
+/// Every server function of the app.
+pub fn all() -> Vec<Endpoint> {
+    use super::{catalog::*, invites::*, live::*, orders::*, shopper::*, studio::*, video::*};
+    endpoints![
+        ListSessions,
+        GetSession,
+        CreateInvite,
+        GetInvite,
+        JoinInvite,
+        PostChat,
+        DeleteChat,
+        MuteShopper,
+        SendLikes,
+        PlaceOrder,
+        MyOrders,
+        Whoami,
+        SetNickname,
+        Reserve,
+        GetViewerState,
+        HostSignUp,
+        HostSignIn,
+        HostSignOut,
+        CurrentHost,
+        StudioSessions,
+        StudioCreateSession,
+        GetStudioSession,
+        StudioUpdateSession,
+        StudioDeleteSession,
+        StudioAddProduct,
+        StudioUpdateProduct,
+        StudioDeleteProduct,
+        StudioMoveProduct,
+        StudioUploadImage => MAX_UPLOAD_BODY, Caller::Host,
+        GoLive,
+        PresentProduct,
+        PresentNext,
+        MarkSoldOut,
+        EndSession,
+        StudioDashboard,
+        GetBroadcastInfo,
+        GetVideo,
+    ]
+}
+
+/// The endpoint at `path`, if there is one.
+pub fn find(path: &str) -> Option<&'static Endpoint> {
+    // A few dozen entries: a linear scan of a table built once.
+    static TABLE: std::sync::OnceLock<Vec<Endpoint>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(all).iter().find(|e| e.path == path)
+}
