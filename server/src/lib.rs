@@ -202,6 +202,9 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
             limits: Arc::new(RateLimiter::new(config.rate_limit_scale)),
             payments: Arc::new(DemoPayment),
             live: Arc::new(app::backend::live::Hub::new()),
+            decodes: Arc::new(tokio::sync::Semaphore::new(
+                app::backend::uploads::CONCURRENT_DECODES,
+            )),
         },
         assets: Arc::new(assets),
         csp: csp.into(),

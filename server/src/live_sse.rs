@@ -129,10 +129,10 @@ async fn open(
     last: Option<u64>,
     shopper_cookie: Option<String>,
 ) -> Result<Conn, AppError> {
-    let room = state.app.live.room(&state.app.db, session_id).await?;
+    let guard = state.app.live.watch(&state.app.db, session_id).await?;
+    let room = guard.room().clone();
     // The signature is enough to know who is watching; no database round trip per viewer.
     let shopper = shopper_cookie.and_then(|v| verify_cookie(&state.app.cookie_key, &v));
-    let guard = room.viewer_joined();
     let start = room.start(last);
     let mut heartbeat =
         tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
@@ -264,8 +264,8 @@ pub fn parse_stream_request(head: &str) -> StreamRequest {
 
 /// Serves one event stream on a connection of its own: reads the request head into a
 /// temporary buffer (freed before streaming), writes a close-delimited `text/event-stream`
-/// response, then the room's shared frames. Ends on client disconnect (noticed at the next
-/// write, heartbeats included), on server shutdown, or when the viewer keeps lagging.
+/// response, then the room's shared frames. Ends on client disconnect (EOF, noticed at once),
+/// on server shutdown, or when the viewer keeps lagging.
 pub async fn serve_lean(mut tcp: tokio::net::TcpStream, state: ServerState) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let head = {
@@ -313,7 +313,14 @@ pub async fn serve_lean(mut tcp: tokio::net::TcpStream, state: ServerState) {
         return;
     }
     loop {
-        let Some((Ok(bytes), c)) = conn.next().await else {
+        // Nothing more is expected from the client: whatever it sends next is the end of the
+        // connection (EOF), noticed at once rather than at the next write, so a viewer who
+        // leaves stops counting (and lets an ended room go) right away.
+        let next = tokio::select! {
+            next = conn.next() => next,
+            () = client_gone(&tcp) => None,
+        };
+        let Some((Ok(bytes), c)) = next else {
             break;
         };
         conn = c;
@@ -325,6 +332,23 @@ pub async fn serve_lean(mut tcp: tokio::net::TcpStream, state: ServerState) {
         }
     }
     let _ = tcp.shutdown().await;
+}
+
+/// Resolves when the client closes its side (or the socket fails); bytes it sends meanwhile
+/// are read and dropped.
+async fn client_gone(tcp: &tokio::net::TcpStream) {
+    let mut sink = [0u8; 64];
+    loop {
+        if tcp.readable().await.is_err() {
+            return;
+        }
+        match tcp.try_read(&mut sink) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => return,
+        }
+    }
 }
 
 /// A write that makes no progress for this long means the viewer is gone.

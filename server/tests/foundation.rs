@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{spawn, spawn_on, spawn_with, Backend, Options};
+use common::{spawn, spawn_with, Backend, Options};
 use serde_json::Value;
 
 both_databases!(
@@ -17,6 +17,33 @@ both_databases!(
     empty_database_lists_nothing,
     spa_fallback_and_security_headers,
 );
+
+/// Every PostgreSQL database a test creates is dropped when its app goes (the cluster would
+/// otherwise fill up over a run).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_test_databases_are_dropped() {
+    let Some(app) = spawn(Backend::Postgres).await else {
+        return;
+    };
+    let name = app
+        .database_url
+        .rsplit('/')
+        .next()
+        .expect("database name")
+        .to_string();
+    let admin = std::env::var("TEST_POSTGRES_URL").expect("admin url");
+    app.stop().await;
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+        .await
+        .expect("admin connection");
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_database WHERE datname = $1")
+        .bind(&name)
+        .fetch_one(&mut conn)
+        .await
+        .expect("query");
+    assert_eq!(left, 0, "{name} was dropped");
+}
 
 async fn health_reports_database(b: Backend) {
     let Some(app) = spawn(b).await else { return };
@@ -139,10 +166,7 @@ async fn cross_site_writes_are_refused(b: Backend) {
 
 async fn demo_data_loads_once_across_restarts(b: Backend) {
     let Some(app) = spawn(b).await else { return };
-    let url = app.database_url.clone();
-    let dir = tempfile::tempdir().expect("tempdir");
-    app.stop().await;
-    let again = spawn_on(url, dir, Options::default()).await;
+    let again = app.restart(Options::default()).await;
     let list: Value = again
         .get("/api/sessions/list")
         .await

@@ -14,6 +14,8 @@ both_databases!(
     chat_is_limited_and_moderated,
     inviters_get_a_personal_hint_when_a_friend_joins,
     a_price_change_reaches_every_viewer,
+    rooms_of_ended_sessions_are_dropped_with_their_tickers,
+    a_reopened_room_never_resumes_into_other_events,
 );
 
 const T: Duration = Duration::from_secs(5);
@@ -461,4 +463,101 @@ async fn a_price_change_reaches_every_viewer(b: Backend) {
     let snap = fresh.next_within(T).await.expect("snapshot");
     assert_eq!(snap.data["presenting"]["price"], 13_900);
     app.stop().await;
+}
+
+/// The hub keeps only rooms in use: 1,000 sessions opened, watched and ended leave no room and
+/// no ticker behind.
+async fn rooms_of_ended_sessions_are_dropped_with_their_tickers(b: Backend) {
+    use futures::StreamExt;
+    let Some(app) = spawn(b).await else { return };
+    let hub = app.state.app.live.clone();
+    let (rooms_before, tickers_before) = (hub.room_count(), hub.ticker_count());
+    let host = Client::new(&app);
+    host.sign_up_host("Many Sessions", "many@example.com").await;
+    let start = now_ms() + 3_600_000;
+    let ids: Vec<i64> = futures::stream::iter(0..1000)
+        .map(|i| {
+            let host = &host;
+            async move {
+                let (s, v) = host
+                    .call_json(
+                        "studio/session/create",
+                        json!({ "form": {
+                            "title": format!("Session {i}"), "description": "", "scheduled_start_ms": start,
+                            "policy": { "percent_off": 50, "friends_needed": 1, "units_per_shopper": 1, "units_cap": null, "purchase_limit": 5 }
+                        }}),
+                    )
+                    .await;
+                assert_eq!(s, 200, "{v}");
+                v.as_i64().expect("id")
+            }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    futures::stream::iter(ids.iter().copied())
+        .for_each_concurrent(8, |sid| {
+            let (host, app) = (&host, &app);
+            async move {
+                let form = [("session_id", sid.to_string())];
+                assert_eq!(host.call("studio/go_live", &form).await.0, 200);
+                // A viewer watches until the end.
+                let viewer = Client::new(app);
+                let mut sse = Sse::open(&viewer, sid, None).await;
+                sse.next_within(T).await.expect("snapshot");
+                assert_eq!(host.call("studio/end", &form).await.0, 200);
+                sse.next_of("status", T).await.expect("ended");
+            }
+        })
+        .await;
+    assert!(hub.room_count() >= rooms_before);
+    // Ended and unwatched: gone within the linger time and a tick.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while (hub.room_count(), hub.ticker_count()) != (rooms_before, tickers_before) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rooms {} (was {rooms_before}), tickers {} (was {tickers_before})",
+            hub.room_count(),
+            hub.ticker_count()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    app.stop().await;
+}
+
+/// A room dropped and opened again numbers its events above the old room's, so a viewer that
+/// comes back with an old Last-Event-ID gets a snapshot, not events it never saw.
+async fn a_reopened_room_never_resumes_into_other_events(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let (sid, _, host) = go_live(&app).await;
+    let hub = app.state.app.live.clone();
+    let viewer = Client::new(&app);
+    let mut sse = Sse::open(&viewer, sid, None).await;
+    let first = sse.next_within(T).await.expect("snapshot");
+    let old_id = first.id.expect("numbered");
+    host.call("studio/end", &[("session_id", sid.to_string())])
+        .await;
+    sse.next_of("status", T).await.expect("ended");
+    drop(sse);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while hub.get(sid).is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the ended room was dropped"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut again = Sse::open(&viewer, sid, Some(old_id)).await;
+    let ev = again.next_within(T).await.expect("first event");
+    assert_eq!(ev.data["type"], "snapshot", "{ev:?}");
+    assert_eq!(ev.data["status"], "ended");
+    assert!(ev.id.expect("numbered") > old_id);
+    app.stop().await;
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64
 }

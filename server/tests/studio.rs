@@ -15,6 +15,7 @@ both_databases!(
     products_add_edit_reorder_and_audited_price_changes,
     uploads_are_checked_resized_and_served,
     run_of_show_dashboard_and_csv_export,
+    a_failed_sign_up_is_not_called_a_taken_email,
 );
 
 fn session_form(title: &str, start_ms: i64) -> Value {
@@ -711,5 +712,79 @@ async fn run_of_show_dashboard_and_csv_export(b: Backend) {
         "{}",
         rows[2]
     );
+    app.stop().await;
+}
+
+/// Only the unique email means "this email is taken": any other failure while creating the
+/// account is a 500 (logged) and leaves no half-made host behind.
+async fn a_failed_sign_up_is_not_called_a_taken_email(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let d = common::db(&app).await;
+    let hosts_before = common::scalar(&d, "SELECT COUNT(*) FROM hosts").await;
+    // Make the account insert fail for a reason other than a duplicate email.
+    match b {
+        Backend::Sqlite => {
+            common::exec(
+                &d,
+                "CREATE TRIGGER fail_accounts BEFORE INSERT ON host_accounts
+                 BEGIN SELECT RAISE(ABORT, 'simulated storage failure'); END",
+            )
+            .await
+        }
+        Backend::Postgres => {
+            common::exec(
+                &d,
+                "CREATE FUNCTION fail_accounts() RETURNS trigger AS $$
+                 BEGIN RAISE EXCEPTION 'simulated storage failure'; END $$ LANGUAGE plpgsql",
+            )
+            .await;
+            common::exec(
+                &d,
+                "CREATE TRIGGER fail_accounts BEFORE INSERT ON host_accounts
+                 FOR EACH ROW EXECUTE FUNCTION fail_accounts()",
+            )
+            .await
+        }
+    }
+    let c = Client::new(&app);
+    let (s, v) = c
+        .call(
+            "host/sign_up",
+            &[
+                ("display_name", "New Host".into()),
+                ("email", "fresh@example.com".into()),
+                ("password", "a long password".into()),
+            ],
+        )
+        .await;
+    assert_eq!(s, 500, "{v}");
+    assert!(
+        v.get("Conflict").is_none(),
+        "not reported as a taken email: {v}"
+    );
+    assert_eq!(
+        common::scalar(&d, "SELECT COUNT(*) FROM hosts").await,
+        hosts_before,
+        "no orphan host"
+    );
+    // Without the fault, a real duplicate is still a 409.
+    common::exec(
+        &d,
+        match b {
+            Backend::Sqlite => "DROP TRIGGER fail_accounts",
+            Backend::Postgres => "DROP TRIGGER fail_accounts ON host_accounts",
+        },
+    )
+    .await;
+    let form = || {
+        vec![
+            ("display_name", "New Host".to_string()),
+            ("email", "dup@example.com".to_string()),
+            ("password", "a long password".to_string()),
+        ]
+    };
+    assert_eq!(Client::new(&app).call("host/sign_up", &form()).await.0, 200);
+    let (s, v) = Client::new(&app).call("host/sign_up", &form()).await;
+    assert_eq!(s, 409, "{v}");
     app.stop().await;
 }

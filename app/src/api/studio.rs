@@ -212,9 +212,19 @@ pub async fn studio_upload_image(data: MultipartData) -> Result<String, AppError
     };
     host_auth::check_owner(&st, &host, session_id).await?;
     let file = file.ok_or_else(|| AppError::bad_request("Choose an image to upload."))?;
-    let processed = tokio::task::spawn_blocking(move || uploads::process(&file, kind))
+    // At most CONCURRENT_DECODES decodes at once, each bounded by MAX_PIXELS.
+    let permit = st
+        .decodes
+        .clone()
+        .acquire_owned()
         .await
-        .map_err(|_| AppError::Internal)??;
+        .map_err(|_| AppError::Internal)?;
+    let processed = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        uploads::process(&file, kind)
+    })
+    .await
+    .map_err(|_| AppError::Internal)??;
     let url = uploads::store(&st.settings.upload_dir, &processed.jpeg).await?;
     sqlx::query(
         "INSERT INTO uploads (name, host_id, kind, width, height, bytes, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)

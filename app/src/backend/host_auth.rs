@@ -62,7 +62,7 @@ pub async fn create_account(
     let hash = tokio::task::spawn_blocking(move || hash_password(&password))
         .await
         .map_err(|_| AppError::Internal)??;
-    let id: i64 = sqlx::query_scalar(
+    let inserted = sqlx::query_scalar::<_, i64>(
         "INSERT INTO host_accounts (host_id, email, password_hash, created_at_ms) VALUES ($1, $2, $3, $4) RETURNING id",
     )
     .bind(host_id)
@@ -70,8 +70,17 @@ pub async fn create_account(
     .bind(&hash)
     .bind(now_ms())
     .fetch_one(db.pool())
-    .await?;
-    Ok(id)
+    .await;
+    match inserted {
+        Ok(id) => Ok(id),
+        // Only the unique email means "taken"; any other failure is ours (500, logged).
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(email_taken()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn email_taken() -> AppError {
+    AppError::Conflict("An account with this email already exists. Sign in instead.".into())
 }
 
 /// Failed sign-ins allowed before the account is locked for [`LOCKOUT_MS`].
@@ -206,25 +215,18 @@ pub async fn sign_up(
         .fetch_one(st.db.pool())
         .await?;
     if taken > 0 {
-        return Err(AppError::Conflict(
-            "An account with this email already exists. Sign in instead.".into(),
-        ));
+        return Err(email_taken());
     }
     let host_id = crate::backend::repo::catalog::create_host(&st.db, &name).await?;
     let account_id = match create_account(&st.db, host_id, &email, password).await {
         Ok(id) => id,
         Err(e) => {
-            // Lost a race for the same email: leave no orphan host behind.
+            // Lost a race for the same email (409) or failed (500): no orphan host either way.
             let _ = sqlx::query("DELETE FROM hosts WHERE id = $1")
                 .bind(host_id)
                 .execute(st.db.pool())
                 .await;
-            return Err(match e {
-                AppError::Internal => AppError::Conflict(
-                    "An account with this email already exists. Sign in instead.".into(),
-                ),
-                other => other,
-            });
+            return Err(e);
         }
     };
     start_session(st, account_id).await?;

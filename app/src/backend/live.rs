@@ -15,7 +15,7 @@
 use std::{
     collections::{HashMap, HashSet, VecDeque},
     sync::{
-        atomic::{AtomicI64, AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering},
         Arc, Mutex, Weak,
     },
     time::{Duration, Instant},
@@ -44,6 +44,11 @@ pub const CHAT_BROADCAST_PER_SEC: f64 = 8.0;
 pub const CHAT_KEPT: usize = 50;
 /// Longest chat message, in characters.
 pub const MAX_CHAT_CHARS: usize = 200;
+/// An ended session's room is dropped once nobody has watched it for this long.
+pub const ENDED_LINGER: Duration = Duration::from_secs(5);
+/// A room that is not live is dropped once nobody has watched it for this long (a scheduled
+/// session's room opened by a visit before the start).
+pub const IDLE_LINGER: Duration = Duration::from_secs(300);
 
 /// One serialised SSE event: `id: <seq>\ndata: <json>\n\n`.
 #[derive(Debug)]
@@ -102,6 +107,8 @@ struct RoomState {
     sent_likes: u64,
     /// "Someone just bought": the latest buyer and how many more since the last tick.
     pending_purchase: Option<(String, String, u64)>,
+    /// Since when nobody has been watching (the ticker drops rooms nobody needs).
+    unwatched_since: Option<Instant>,
 }
 
 /// A live session's room.
@@ -113,6 +120,8 @@ pub struct Room {
     likes: AtomicU64,
     chat_ids: AtomicU64,
     personal: Mutex<HashMap<i64, watch::Sender<u64>>>,
+    /// Set when the room is being dropped: a viewer that joins it then goes to a new room.
+    closed: AtomicBool,
 }
 
 /// What a new (or resynced) viewer receives first.
@@ -124,6 +133,45 @@ pub struct Start {
 }
 
 impl Room {
+    fn new(
+        session_id: i64,
+        status: SessionStatus,
+        presenting: Option<Presenting>,
+        stock: HashMap<i64, i64>,
+        muted: HashSet<i64>,
+    ) -> Room {
+        let (tx, _) = broadcast::channel(CHANNEL_CAPACITY);
+        Room {
+            session_id,
+            tx,
+            state: Mutex::new(RoomState {
+                // Numbering starts at the current time in microseconds: a room opened again
+                // (after it was dropped, or after a restart) numbers above anything an earlier
+                // room sent, so an old Last-Event-ID gets a snapshot, never someone else's
+                // events. (2^53, where JavaScript numbers stop being exact, is in 2255.)
+                seq: u64::try_from(now_us()).unwrap_or(0),
+                history: VecDeque::with_capacity(64),
+                status,
+                presenting,
+                stock,
+                dirty_stock: HashSet::new(),
+                chat: VecDeque::new(),
+                chat_tokens: CHAT_BROADCAST_PER_SEC,
+                chat_refill: Instant::now(),
+                muted,
+                sent_viewers: 0,
+                sent_likes: 0,
+                pending_purchase: None,
+                unwatched_since: None,
+            }),
+            viewers: AtomicI64::new(0),
+            likes: AtomicU64::new(0),
+            chat_ids: AtomicU64::new(0),
+            personal: Mutex::new(HashMap::new()),
+            closed: AtomicBool::new(false),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, RoomState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -200,7 +248,7 @@ impl Room {
     }
 
     pub fn viewer_joined(self: &Arc<Self>) -> ViewerGuard {
-        self.viewers.fetch_add(1, Ordering::Relaxed);
+        self.viewers.fetch_add(1, Ordering::SeqCst);
         ViewerGuard { room: self.clone() }
     }
 
@@ -363,6 +411,43 @@ impl Room {
     pub fn seq(&self) -> u64 {
         self.lock().seq
     }
+
+    /// True when the room may go: ended and unwatched for [`ENDED_LINGER`], or not live and
+    /// unwatched for [`IDLE_LINGER`]. Called by the ticker.
+    fn unneeded(&self) -> bool {
+        let watched = self.viewers.load(Ordering::SeqCst) > 0;
+        let mut st = self.lock();
+        if watched {
+            st.unwatched_since = None;
+            return false;
+        }
+        let since = *st.unwatched_since.get_or_insert_with(Instant::now);
+        let linger = match st.status {
+            SessionStatus::Ended => ENDED_LINGER,
+            SessionStatus::Scheduled => IDLE_LINGER,
+            SessionStatus::Live => return false,
+        };
+        since.elapsed() >= linger
+    }
+
+    /// Takes the room out of the hub unless a viewer joined meanwhile. A viewer joining at the
+    /// same moment either is seen here (the room stays) or sees `closed` and goes to a new
+    /// room (`Hub::watch`).
+    fn close(&self, rooms: &Rooms) -> bool {
+        let mut map = rooms.lock().unwrap_or_else(|p| p.into_inner());
+        self.closed.store(true, Ordering::SeqCst);
+        if self.viewers.load(Ordering::SeqCst) > 0 {
+            self.closed.store(false, Ordering::SeqCst);
+            return false;
+        }
+        if map
+            .get(&self.session_id)
+            .is_some_and(|r| std::ptr::eq(Arc::as_ptr(r), self))
+        {
+            map.remove(&self.session_id);
+        }
+        true
+    }
 }
 
 /// Counts a connected viewer for as long as it lives.
@@ -378,7 +463,7 @@ impl ViewerGuard {
 
 impl Drop for ViewerGuard {
     fn drop(&mut self) {
-        self.room.viewers.fetch_sub(1, Ordering::Relaxed);
+        self.room.viewers.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -395,10 +480,16 @@ fn now_us() -> i64 {
     i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
 }
 
-/// All rooms of this node.
+type Rooms = Mutex<HashMap<i64, Arc<Room>>>;
+
+/// All open rooms of this node. A room opens on first use and is dropped by its own ticker
+/// when nobody needs it any more (ended and unwatched, or not live and long unwatched), so a
+/// node that runs for months holds only the rooms in use.
 #[derive(Default)]
 pub struct Hub {
-    rooms: Mutex<HashMap<i64, Arc<Room>>>,
+    rooms: Arc<Rooms>,
+    /// Running room tickers (one per open room): for tests and diagnostics.
+    tickers: Arc<AtomicUsize>,
 }
 
 impl Hub {
@@ -413,6 +504,37 @@ impl Hub {
             .unwrap_or_else(|p| p.into_inner())
             .get(&session_id)
             .cloned()
+    }
+
+    /// Open rooms.
+    pub fn room_count(&self) -> usize {
+        self.rooms.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Running room tickers.
+    pub fn ticker_count(&self) -> usize {
+        self.tickers.load(Ordering::SeqCst)
+    }
+
+    /// Joins the session's room as a viewer. Never a room that is being dropped: joining one
+    /// retries with a fresh room.
+    pub async fn watch(&self, db: &Db, session_id: i64) -> Result<ViewerGuard, AppError> {
+        loop {
+            let room = self.room(db, session_id).await?;
+            let guard = room.viewer_joined();
+            if !room.closed.load(Ordering::SeqCst) {
+                return Ok(guard);
+            }
+            drop(guard);
+            // The ticker removes it from the map; make sure before asking again.
+            let mut rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
+            if rooms
+                .get(&session_id)
+                .is_some_and(|r| Arc::ptr_eq(r, &room))
+            {
+                rooms.remove(&session_id);
+            }
+        }
     }
 
     /// The session's room, created from the database on first use. `NotFound` for unknown ids.
@@ -433,32 +555,13 @@ impl Hub {
         if let Some(r) = rooms.get(&session_id) {
             return Ok(r.clone());
         }
-        let (tx, _) = broadcast::channel(CHANNEL_CAPACITY);
-        let room = Arc::new(Room {
-            session_id,
-            tx,
-            state: Mutex::new(RoomState {
-                seq: 0,
-                history: VecDeque::with_capacity(64),
-                status,
-                presenting,
-                stock,
-                dirty_stock: HashSet::new(),
-                chat: VecDeque::new(),
-                chat_tokens: CHAT_BROADCAST_PER_SEC,
-                chat_refill: Instant::now(),
-                muted,
-                sent_viewers: 0,
-                sent_likes: 0,
-                pending_purchase: None,
-            }),
-            viewers: AtomicI64::new(0),
-            likes: AtomicU64::new(0),
-            chat_ids: AtomicU64::new(0),
-            personal: Mutex::new(HashMap::new()),
-        });
+        let room = Arc::new(Room::new(session_id, status, presenting, stock, muted));
         rooms.insert(session_id, room.clone());
-        spawn_ticker(Arc::downgrade(&room));
+        spawn_ticker(
+            Arc::downgrade(&room),
+            Arc::downgrade(&self.rooms),
+            self.tickers.clone(),
+        );
         Ok(room)
     }
 
@@ -528,15 +631,33 @@ impl Hub {
     }
 }
 
-/// Publishes coalesced counters until the room is gone.
-fn spawn_ticker(room: Weak<Room>) {
+/// Counts a running ticker for as long as it runs.
+struct TickerCount(Arc<AtomicUsize>);
+
+impl Drop for TickerCount {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Publishes coalesced counters, and drops the room from the hub when nobody needs it.
+fn spawn_ticker(room: Weak<Room>, rooms: Weak<Rooms>, tickers: Arc<AtomicUsize>) {
+    tickers.fetch_add(1, Ordering::SeqCst);
+    let count = TickerCount(tickers);
     tokio::spawn(async move {
+        let _count = count;
         let mut every = tokio::time::interval(Duration::from_millis(1000 / TICKS_PER_SEC));
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             every.tick().await;
             let Some(room) = room.upgrade() else { break };
             room.tick();
+            if room.unneeded() {
+                let Some(rooms) = rooms.upgrade() else { break };
+                if room.close(&rooms) {
+                    break;
+                }
+            }
         }
     });
 }
@@ -573,30 +694,9 @@ mod tests {
     use super::*;
 
     fn room() -> Room {
-        let (tx, _) = broadcast::channel(CHANNEL_CAPACITY);
-        Room {
-            session_id: 1,
-            tx,
-            state: Mutex::new(RoomState {
-                seq: 0,
-                history: VecDeque::new(),
-                status: SessionStatus::Live,
-                presenting: None,
-                stock: HashMap::new(),
-                dirty_stock: HashSet::new(),
-                chat: VecDeque::new(),
-                chat_tokens: CHAT_BROADCAST_PER_SEC,
-                chat_refill: Instant::now(),
-                muted: HashSet::new(),
-                sent_viewers: 0,
-                sent_likes: 0,
-                pending_purchase: None,
-            }),
-            viewers: AtomicI64::new(0),
-            likes: AtomicU64::new(0),
-            chat_ids: AtomicU64::new(0),
-            personal: Mutex::new(HashMap::new()),
-        }
+        let r = Room::new(1, SessionStatus::Live, None, HashMap::new(), HashSet::new());
+        r.lock().seq = 0;
+        r
     }
 
     fn text(b: &Bytes) -> String {

@@ -44,6 +44,8 @@ pub struct AppState {
     pub payments: Arc<dyn payment::PaymentProvider>,
     /// The live rooms' fan-out hub.
     pub live: Arc<live::Hub>,
+    /// Image decodes allowed at once (`uploads::CONCURRENT_DECODES`): bounds upload memory.
+    pub decodes: Arc<tokio::sync::Semaphore>,
 }
 
 /// The state for the current server-function call.

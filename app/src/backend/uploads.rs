@@ -12,6 +12,15 @@ use crate::{backend::crypto, error::AppError};
 pub const MAX_UPLOAD_BYTES: usize = 8 * 1024 * 1024;
 const MAX_DIMENSION: u32 = 8000;
 const MIN_DIMENSION: u32 = 200;
+/// Largest image in pixels: a few compressed bytes can describe a huge image (an 8000x8000 PNG
+/// of one colour is 250 KB), so the size that matters for memory is the decoded one. 32
+/// megapixels is 128 MB as RGBA, the most one decode may allocate.
+pub const MAX_PIXELS: u64 = 32_000_000;
+/// Decodes running at once (`AppState::decodes`). A 32-megapixel image peaks at about 200 MB
+/// while it is decoded and shrunk (measured: `server/tests/upload_memory.rs`); one at a time
+/// keeps uploads under about 300 MB however many arrive together. Uploads are a studio action
+/// taking a second or two each: the others wait their turn.
+pub const CONCURRENT_DECODES: usize = 1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImageKind {
@@ -71,17 +80,32 @@ pub fn process(bytes: &[u8], kind: ImageKind) -> Result<Processed, AppError> {
             "That file is not a JPEG, PNG, WebP or GIF image.",
         ));
     };
+    let too_large = || {
+        AppError::bad_request(format!(
+            "The image is too large: at most {MAX_DIMENSION} pixels on a side and {} megapixels.",
+            MAX_PIXELS / 1_000_000
+        ))
+    };
+    let damaged = || AppError::bad_request("The image could not be read: the file may be damaged.");
+    // The header first: refuse what is too large before allocating anything for its pixels.
+    let (width, height) = ImageReader::with_format(Cursor::new(bytes), format)
+        .into_dimensions()
+        .map_err(|_| damaged())?;
+    if width > MAX_DIMENSION
+        || height > MAX_DIMENSION
+        || u64::from(width) * u64::from(height) > MAX_PIXELS
+    {
+        return Err(too_large());
+    }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_DIMENSION);
     limits.max_image_height = Some(MAX_DIMENSION);
-    limits.max_alloc = Some(256 * 1024 * 1024);
+    limits.max_alloc = Some(MAX_PIXELS * 4 + 16 * 1024 * 1024);
     reader.limits(limits);
     let img = reader.decode().map_err(|e| match e {
-        image::ImageError::Limits(_) => AppError::bad_request(format!(
-            "The image is too large: at most {MAX_DIMENSION} pixels on a side."
-        )),
-        _ => AppError::bad_request("The image could not be read: the file may be damaged."),
+        image::ImageError::Limits(_) => too_large(),
+        _ => damaged(),
     })?;
     if img.width() < MIN_DIMENSION || img.height() < MIN_DIMENSION {
         return Err(AppError::bad_request(format!(
@@ -91,6 +115,17 @@ pub fn process(bytes: &[u8], kind: ImageKind) -> Result<Processed, AppError> {
         )));
     }
     let (w, h) = kind.size();
+    // A large image is first shrunk cheaply (a box filter straight into a small buffer) to
+    // twice the final size: the quality filter then works on a small image, instead of
+    // allocating float buffers as tall as the original.
+    let scale = (f64::from(w) / f64::from(img.width())).max(f64::from(h) / f64::from(img.height()));
+    let img = if scale < 0.5 {
+        let tw = (f64::from(img.width()) * scale * 2.0).ceil() as u32;
+        let th = (f64::from(img.height()) * scale * 2.0).ceil() as u32;
+        img.thumbnail(tw.max(w), th.max(h))
+    } else {
+        img
+    };
     let resized = img.resize_to_fill(w, h, FilterType::CatmullRom);
     let rgb = flatten_on_white(resized);
     let mut jpeg = Vec::new();

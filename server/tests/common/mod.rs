@@ -24,6 +24,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub database_url: String,
     pub dir: tempfile::TempDir,
+    /// The PostgreSQL database made for this test: dropped with the app.
+    pg: Option<PgDatabase>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -44,8 +46,12 @@ impl TestApp {
             .expect("request")
     }
 
-    /// Stops the server gracefully and waits for it.
+    /// Stops the server gracefully and waits for it (a PostgreSQL test database is dropped).
     pub async fn stop(mut self) {
+        self.shut_down().await;
+    }
+
+    async fn shut_down(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -53,12 +59,57 @@ impl TestApp {
             h.await.expect("server task").expect("server ran");
         }
     }
+
+    /// Stops the server and starts a new one on the same database (restart tests).
+    pub async fn restart(mut self, opts: Options) -> TestApp {
+        self.shut_down().await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut again = spawn_on(self.database_url.clone(), dir, opts).await;
+        again.pg = self.pg.take();
+        again
+    }
 }
 
-/// Returns `None` (and says so) when PostgreSQL is not configured and not required.
-pub async fn fresh_database_url(backend: Backend, dir: &std::path::Path) -> Option<String> {
+/// A database created in the test cluster; dropped (with its connections) when this is.
+pub struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin_url.clone(), self.name.clone());
+        // Its own thread and runtime: this may run inside a test's runtime.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+                    .await
+                    .ok()?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(_))) {
+            eprintln!("could not drop the test database {}", self.name);
+        }
+    }
+}
+
+/// A new empty database and, for PostgreSQL, the guard that drops it. `None` (and says so)
+/// when PostgreSQL is not configured and not required.
+pub async fn fresh_database(
+    backend: Backend,
+    dir: &std::path::Path,
+) -> Option<(String, Option<PgDatabase>)> {
     match backend {
-        Backend::Sqlite => Some(format!("sqlite://{}/test.db", dir.display())),
+        Backend::Sqlite => Some((format!("sqlite://{}/test.db", dir.display()), None)),
         Backend::Postgres => {
             let Ok(admin) = std::env::var("TEST_POSTGRES_URL") else {
                 if std::env::var("REQUIRE_POSTGRES").is_ok() {
@@ -80,7 +131,14 @@ pub async fn fresh_database_url(backend: Backend, dir: &std::path::Path) -> Opti
                 .rsplit_once('/')
                 .map(|(b, _)| b)
                 .expect("url has a database path");
-            Some(format!("{base}/{name}"))
+            let url = format!("{base}/{name}");
+            Some((
+                url,
+                Some(PgDatabase {
+                    admin_url: admin,
+                    name,
+                }),
+            ))
         }
     }
 }
@@ -116,8 +174,10 @@ pub async fn spawn(backend: Backend) -> Option<TestApp> {
 
 pub async fn spawn_with(backend: Backend, opts: Options) -> Option<TestApp> {
     let dir = tempfile::tempdir().expect("tempdir");
-    let database_url = fresh_database_url(backend, dir.path()).await?;
-    Some(spawn_on(database_url, dir, opts).await)
+    let (database_url, pg) = fresh_database(backend, dir.path()).await?;
+    let mut app = spawn_on(database_url, dir, opts).await;
+    app.pg = pg;
+    Some(app)
 }
 
 /// Starts a server on an existing database (used to test restarts).
@@ -164,6 +224,7 @@ pub async fn spawn_on(database_url: String, dir: tempfile::TempDir, opts: Option
         client: reqwest::Client::new(),
         database_url,
         dir,
+        pg: None,
         shutdown: Some(tx),
         handle: Some(handle),
     }
