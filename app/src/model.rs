@@ -157,6 +157,32 @@ pub struct ViewerState {
     pub payment_label: String,
     pub purchase_limit: i64,
     pub offers: Vec<ProductOffer>,
+    /// The session's discount needs a verified mobile number.
+    #[serde(default)]
+    pub phone_required: bool,
+    /// This shopper's verified number, masked (`+86 138****5678`).
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// A one-time code was sent to a number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CodeSent {
+    /// The number it went to, masked.
+    pub masked: String,
+    pub expires_in_s: i64,
+    /// Development only (the `log` code sender): the code itself, shown on the page.
+    pub dev_code: Option<String>,
+}
+
+/// A number was verified. When it already belonged to another shopper, this browser is now
+/// signed in as that shopper (`signed_in` true) and their reservations, invites and orders
+/// are back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhoneVerified {
+    pub me: Me,
+    pub masked: String,
+    pub signed_in: bool,
 }
 
 /// What a friend sees when opening an invite link.
@@ -259,6 +285,11 @@ pub struct PolicyForm {
     /// Discounted units per product across all shoppers; `None` = unlimited.
     pub units_cap: Option<i64>,
     pub purchase_limit: i64,
+    /// The discount needs a verified mobile number (the shopper's and each counted friend's).
+    /// Absent in a request = off, so older clients keep working; the studio's new-session
+    /// form starts with it on ([`PolicyForm::default`]).
+    #[serde(default)]
+    pub verified_phone_required: bool,
 }
 
 impl Default for PolicyForm {
@@ -269,6 +300,7 @@ impl Default for PolicyForm {
             units_per_shopper: 1,
             units_cap: None,
             purchase_limit: 5,
+            verified_phone_required: true,
         }
     }
 }

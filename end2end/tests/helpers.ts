@@ -22,7 +22,7 @@ export async function hostWithSession(
   testInfo: TestInfo,
   prefix: string,
   products: ProductSpec[],
-  policy: Partial<{ percent_off: number; friends_needed: number; units_per_shopper: number; units_cap: number | null; purchase_limit: number }> = {},
+  policy: Partial<{ percent_off: number; friends_needed: number; units_per_shopper: number; units_cap: number | null; purchase_limit: number; verified_phone_required: boolean }> = {},
 ): Promise<HostSession> {
   const baseURL = testInfo.project.use.baseURL!;
   const host = await pwRequest.newContext({ baseURL });

@@ -36,6 +36,29 @@ pub struct Config {
     pub media_ip: std::net::IpAddr,
     /// `APP_FFMPEG`: the ffmpeg binary. Default `ffmpeg`.
     pub ffmpeg: String,
+    /// `APP_SMS_SENDER` (`log` or `webhook`) and its settings: how one-time codes for phone
+    /// verification are delivered.
+    pub sms: SmsSender,
+}
+
+/// How one-time codes reach shoppers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SmsSender {
+    /// Development: the server log, and the page shows the code. `explicit` when named in the
+    /// configuration (it is only the default while the public URL is plain http).
+    Log { explicit: bool },
+    /// A signed POST to the deployment's SMS gateway.
+    Webhook { url: String, secret: Secret },
+}
+
+/// A secret setting: usable, never printed.
+#[derive(Clone, PartialEq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(hidden)")
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -70,6 +93,9 @@ const SETTINGS: &[(&str, &str)] = &[
     ("APP_MEDIA_WHIP_URL", "media_whip_url"),
     ("APP_MEDIA_HLS_URL", "media_hls_url"),
     ("APP_MEDIA_WHEP_URL", "media_whep_url"),
+    ("APP_SMS_SENDER", "sms_sender"),
+    ("APP_SMS_WEBHOOK_URL", "sms_webhook_url"),
+    ("APP_SMS_WEBHOOK_SECRET", "sms_webhook_secret"),
 ];
 
 impl Config {
@@ -218,7 +244,51 @@ impl Config {
             .map_err(|_| invalid("APP_MEDIA_IP", &ip_raw, "expected an IP address"))?;
         let ffmpeg = get("ffmpeg").unwrap_or_else(|| "ffmpeg".into());
 
+        let https = public_url.starts_with("https://");
+        let sms = match get("sms_sender").filter(|v| !v.is_empty()).as_deref() {
+            // Codes written to a log are only acceptable where nobody real signs in.
+            None if https => {
+                return Err(invalid(
+                    "APP_SMS_SENDER",
+                    "",
+                    "required when APP_PUBLIC_URL is https: webhook (with APP_SMS_WEBHOOK_URL and APP_SMS_WEBHOOK_SECRET), or log for a test deployment",
+                ))
+            }
+            None => SmsSender::Log { explicit: false },
+            Some("log") => SmsSender::Log { explicit: true },
+            Some("webhook") => {
+                let url = get("sms_webhook_url").unwrap_or_default();
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return Err(invalid(
+                        "APP_SMS_WEBHOOK_URL",
+                        &url,
+                        "required with APP_SMS_SENDER=webhook: the SMS gateway's http(s) URL",
+                    ));
+                }
+                let secret = get("sms_webhook_secret").unwrap_or_default();
+                if secret.len() < 16 {
+                    return Err(invalid(
+                        "APP_SMS_WEBHOOK_SECRET",
+                        "(hidden)",
+                        "required with APP_SMS_SENDER=webhook: at least 16 characters",
+                    ));
+                }
+                SmsSender::Webhook {
+                    url,
+                    secret: Secret(secret),
+                }
+            }
+            Some(other) => {
+                return Err(invalid(
+                    "APP_SMS_SENDER",
+                    other,
+                    "expected log or webhook",
+                ))
+            }
+        };
+
         Ok(Config {
+            sms,
             media,
             media_ip,
             ffmpeg,
@@ -332,6 +402,37 @@ mod tests {
             let err = cfg(&[(key, value)]).expect_err(key);
             assert!(err.to_string().contains(name), "{err} should name {name}");
         }
+    }
+
+    #[test]
+    fn sms_sender_is_required_over_https_and_secrets_are_not_printed() {
+        let c = cfg(&[]).expect("http default");
+        assert_eq!(c.sms, SmsSender::Log { explicit: false });
+        let err = cfg(&[("public_url", "https://live.example.com")]).expect_err("https");
+        assert!(err.to_string().contains("APP_SMS_SENDER"), "{err}");
+        let c = cfg(&[
+            ("public_url", "https://live.example.com"),
+            ("sms_sender", "log"),
+        ])
+        .expect("log named explicitly");
+        assert_eq!(c.sms, SmsSender::Log { explicit: true });
+        let err = cfg(&[("sms_sender", "webhook")]).expect_err("url missing");
+        assert!(err.to_string().contains("APP_SMS_WEBHOOK_URL"), "{err}");
+        let err = cfg(&[
+            ("sms_sender", "webhook"),
+            ("sms_webhook_url", "https://sms.example.com/send"),
+        ])
+        .expect_err("secret missing");
+        assert!(err.to_string().contains("APP_SMS_WEBHOOK_SECRET"), "{err}");
+        let c = cfg(&[
+            ("public_url", "https://live.example.com"),
+            ("sms_sender", "webhook"),
+            ("sms_webhook_url", "https://sms.example.com/send"),
+            ("sms_webhook_secret", "a-secret-of-some-length"),
+        ])
+        .expect("webhook");
+        assert!(!format!("{c:?}").contains("a-secret-of-some-length"));
+        assert!(matches!(c.sms, SmsSender::Webhook { .. }));
     }
 
     #[test]

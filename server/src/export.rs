@@ -61,7 +61,7 @@ fn iso_utc(ms: i64) -> String {
     )
 }
 
-pub const CSV_HEADER: &str = "order_id,created_at_utc,status,shopper_id,shopper_nickname,product_id,product_name,quantity,unit_price_cny,full_amount_cny,discount_cny,paid_cny,discount_rule,invite_code";
+pub const CSV_HEADER: &str = "order_id,created_at_utc,status,shopper_id,shopper_nickname,shopper_phone,product_id,product_name,quantity,unit_price_cny,full_amount_cny,discount_cny,paid_cny,discount_rule,invite_code";
 
 /// `GET /studio/s/{id}/orders.csv`: one row per order line. Owner only (401/403 otherwise).
 pub async fn orders_csv(
@@ -100,6 +100,7 @@ pub async fn orders_csv(
             l.status,
             l.shopper_id.to_string(),
             csv_field(&l.shopper_nickname),
+            l.shopper_phone.unwrap_or_default(),
             l.product_id.to_string(),
             csv_field(&l.product_name),
             l.quantity.to_string(),

@@ -205,6 +205,7 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
             decodes: Arc::new(tokio::sync::Semaphore::new(
                 app::backend::uploads::CONCURRENT_DECODES,
             )),
+            code_sender: code_sender(config),
         },
         assets: Arc::new(assets),
         csp: csp.into(),
@@ -221,6 +222,23 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
         },
         shutdown: Arc::new(tokio::sync::watch::channel(false).0),
     })
+}
+
+/// The configured delivery of one-time codes.
+fn code_sender(config: &Config) -> Arc<dyn app::backend::phone::CodeSender> {
+    use app::backend::phone::{LogSender, WebhookSender};
+    match &config.sms {
+        config::SmsSender::Log { explicit } => {
+            if *explicit && config.public_url.starts_with("https://") {
+                tracing::warn!("APP_SMS_SENDER=log on an https deployment: one-time codes go to the log and are shown on the page; use webhook for real shoppers");
+            }
+            Arc::new(LogSender)
+        }
+        config::SmsSender::Webhook { url, secret } => Arc::new(WebhookSender::new(
+            url.clone(),
+            secret.0.as_bytes().to_vec(),
+        )),
+    }
 }
 
 /// A bound, not yet running server.

@@ -76,6 +76,20 @@ fn a_bad_setting_stops_start_up_naming_it() {
     }
 }
 
+/// One-time codes must reach real people on a real (https) deployment: without a configured
+/// sender the server refuses to start, naming the setting.
+#[test]
+fn https_without_a_code_sender_refuses_to_start() {
+    let out = server_cmd()
+        .env("APP_PUBLIC_URL", "https://live.example.com")
+        .env_remove("APP_SMS_SENDER")
+        .output()
+        .expect("run server");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("APP_SMS_SENDER"), "{stderr}");
+}
+
 #[test]
 fn sigterm_shuts_down_gracefully() {
     let dir = tempfile::tempdir().expect("tempdir");

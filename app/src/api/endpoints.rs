@@ -71,7 +71,9 @@ macro_rules! endpoints {
 
 /// Every server function of the app.
 pub fn all() -> Vec<Endpoint> {
-    use super::{catalog::*, invites::*, live::*, orders::*, shopper::*, studio::*, video::*};
+    use super::{
+        catalog::*, invites::*, live::*, orders::*, phone::*, shopper::*, studio::*, video::*,
+    };
     endpoints![
         ListSessions,
         GetSession,
@@ -110,6 +112,8 @@ pub fn all() -> Vec<Endpoint> {
         StudioDashboard,
         GetBroadcastInfo,
         GetVideo,
+        SendPhoneCode,
+        VerifyPhone,
     ]
 }
 

@@ -55,6 +55,7 @@ pub async fn join_invite(code: String) -> Result<JoinOutcome, AppError> {
     let shopper = identity::shopper_or_create(&st).await?;
     st.limits.check(Action::Reserve, &shopper.id.to_string())?;
     let invite = shopping::invite_by_code(&st.db, &code).await?;
+    let was_participant = shopping::has_reserved(&st.db, invite.session_id, shopper.id).await?;
     let attributed = shopping::join_via_invite(&st.db, &invite, shopper.id).await?;
     if attributed == Some(invite.id) {
         // The inviter's friend count (and maybe their discount) just changed.
@@ -71,6 +72,10 @@ pub async fn join_invite(code: String) -> Result<JoinOutcome, AppError> {
             )
         }
         (_, Some(first)) => format!("You're in! You had already joined through {first}'s invite."),
+        // Only shoppers new to the session count as a friend who joined.
+        _ if was_participant => {
+            "You had already reserved this session, so joining through an invite doesn't count as a new friend.".to_string()
+        }
         _ => "You're in!".to_string(),
     };
     Ok(JoinOutcome {

@@ -11,6 +11,7 @@ pub mod endpoints;
 pub mod invites;
 pub mod live;
 pub mod orders;
+pub mod phone;
 pub mod shopper;
 pub mod studio;
 pub mod video;

@@ -131,6 +131,10 @@ pub(crate) mod ssr {
             payment_label: st.payments.label().to_string(),
             purchase_limit: i64::from(policy.purchase_limit),
             offers,
+            phone_required: policy.verified_phone_required,
+            phone: crate::backend::repo::phones::verified_phone(db, shopper.id)
+                .await?
+                .map(|p| p.masked()),
         })
     }
 }

@@ -28,6 +28,18 @@ pub fn sign(key: &[u8], message: &str) -> String {
     URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
+/// HMAC-SHA256 as lowercase hex (signatures other systems check, e.g. webhooks).
+pub fn hmac_sha256_hex(key: &[u8], message: &str) -> String {
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts keys of any length");
+    mac.update(message.as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Constant-time check of a signature made by [`sign`].
 pub fn verify(key: &[u8], message: &str, signature: &str) -> bool {
     let Ok(sig) = URL_SAFE_NO_PAD.decode(signature) else {

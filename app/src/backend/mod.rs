@@ -9,6 +9,7 @@ pub mod identity;
 pub mod live;
 pub mod media;
 pub mod payment;
+pub mod phone;
 pub mod ratelimit;
 pub mod repo;
 pub mod request;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub live: Arc<live::Hub>,
     /// Image decodes allowed at once (`uploads::CONCURRENT_DECODES`): bounds upload memory.
     pub decodes: Arc<tokio::sync::Semaphore>,
+    /// Delivers one-time codes for phone verification (`log` or `webhook`).
+    pub code_sender: Arc<dyn phone::CodeSender>,
 }
 
 /// The state for the current server-function call.

@@ -22,6 +22,12 @@ pub enum Action {
     Chat,
     /// Batched heart taps.
     Like,
+    /// One-time codes sent to one number.
+    PhoneCodePerNumber,
+    /// One-time codes requested from one client IP.
+    PhoneCodePerIp,
+    /// Codes tried from one client IP (each code also allows only 5 tries).
+    PhoneVerify,
 }
 
 impl Action {
@@ -36,6 +42,9 @@ impl Action {
             Action::SignIn => (10, Duration::from_secs(300)),
             Action::Chat => (5, Duration::from_secs(10)),
             Action::Like => (20, Duration::from_secs(10)),
+            Action::PhoneCodePerNumber => (3, Duration::from_secs(600)),
+            Action::PhoneCodePerIp => (10, Duration::from_secs(3600)),
+            Action::PhoneVerify => (20, Duration::from_secs(600)),
         }
     }
 }

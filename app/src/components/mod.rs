@@ -6,6 +6,7 @@ pub mod countdown;
 #[cfg(feature = "csr")]
 pub mod js;
 pub mod live_stream;
+pub mod phone;
 pub mod scoped;
 pub mod share;
 pub mod status;

@@ -2,7 +2,12 @@
 //!
 //! The rule, per session policy (defaults in [`DiscountPolicy::default`]):
 //! - a shopper who joined the session through a friend's invite is eligible;
-//! - a shopper whose invite brought at least `friends_needed` friends is eligible;
+//! - a shopper whose invite brought at least `friends_needed` friends is eligible; a friend
+//!   counts only if they were new to the session when they joined through the invite (the
+//!   repository never attributes a shopper who had already reserved);
+//! - with `verified_phone_required`, a shopper must have verified a mobile number, and only
+//!   friends who verified one count (one number is one shopper, so fresh cookies make no new
+//!   people);
 //! - the discount applies only to products the host has presented during the live session,
 //!   to at most `units_per_shopper` units per shopper per product, and (optionally) to at most
 //!   `units_cap` discounted units per product in total.
@@ -26,6 +31,8 @@ pub struct DiscountPolicy {
     pub units_cap: Option<u32>,
     /// Units (discounted or not) one shopper may buy of one product.
     pub purchase_limit: u32,
+    /// The discount needs a verified mobile number (the shopper's, and each counted friend's).
+    pub verified_phone_required: bool,
 }
 
 impl Default for DiscountPolicy {
@@ -36,6 +43,7 @@ impl Default for DiscountPolicy {
             units_per_shopper: 1,
             units_cap: None,
             purchase_limit: 5,
+            verified_phone_required: false,
         }
     }
 }
@@ -50,6 +58,10 @@ pub struct ShopperFacts {
     pub own_invite: Option<i64>,
     /// Friends who joined through the shopper's own invite.
     pub friends_joined: u32,
+    /// Of those, the friends with a verified mobile number.
+    pub verified_friends: u32,
+    /// The shopper has verified a mobile number.
+    pub phone_verified: bool,
 }
 
 /// Why a shopper is (or is not) eligible. `Display` is the explanation shown in the UI.
@@ -66,6 +78,10 @@ pub enum Eligibility {
         percent: u8,
     },
     NotReserved,
+    /// The session's discount needs a verified mobile number first.
+    NeedsPhone {
+        percent: u8,
+    },
     NeedsFriends {
         joined: u32,
         needed: u32,
@@ -96,6 +112,7 @@ impl Eligibility {
             Eligibility::JoinedThroughInvite { .. } => "joined_through_invite",
             Eligibility::FriendsJoined { .. } => "friends_joined",
             Eligibility::NotReserved => "not_reserved",
+            Eligibility::NeedsPhone { .. } => "needs_phone",
             Eligibility::NeedsFriends { .. } => "needs_friends",
         }
     }
@@ -121,6 +138,9 @@ impl std::fmt::Display for Eligibility {
             Eligibility::NotReserved => {
                 write!(f, "Reserve and invite a friend to unlock the discount")
             }
+            Eligibility::NeedsPhone { percent } => {
+                write!(f, "Verify your mobile number to unlock {percent}% off")
+            }
             Eligibility::NeedsFriends {
                 joined,
                 needed,
@@ -141,6 +161,15 @@ pub fn eligibility(policy: &DiscountPolicy, facts: &ShopperFacts) -> Eligibility
         return Eligibility::NotReserved;
     }
     let percent = policy.percent_off;
+    if policy.verified_phone_required && !facts.phone_verified {
+        return Eligibility::NeedsPhone { percent };
+    }
+    // Which friends count: with verified numbers required, only verified ones.
+    let friends = if policy.verified_phone_required {
+        facts.verified_friends
+    } else {
+        facts.friends_joined
+    };
     if let Some((invite_id, inviter)) = &facts.joined_via {
         return Eligibility::JoinedThroughInvite {
             invite_id: *invite_id,
@@ -149,15 +178,13 @@ pub fn eligibility(policy: &DiscountPolicy, facts: &ShopperFacts) -> Eligibility
         };
     }
     match facts.own_invite {
-        Some(invite_id) if facts.friends_joined >= policy.friends_needed.max(1) => {
-            Eligibility::FriendsJoined {
-                invite_id,
-                friends: facts.friends_joined,
-                percent,
-            }
-        }
+        Some(invite_id) if friends >= policy.friends_needed.max(1) => Eligibility::FriendsJoined {
+            invite_id,
+            friends,
+            percent,
+        },
         _ => Eligibility::NeedsFriends {
-            joined: facts.friends_joined,
+            joined: friends,
             needed: policy.friends_needed.max(1),
             percent,
         },
@@ -248,6 +275,7 @@ pub fn rule_text(code: &str, percent: i64) -> String {
         "joined_through_invite" => format!("{percent}% off: joined through a friend's invite"),
         "friends_joined" => format!("{percent}% off: friends joined through your invite"),
         "not_reserved" => "Full price: no reservation".to_string(),
+        "needs_phone" => "Full price: the discount needs a verified mobile number".to_string(),
         "needs_friends" => {
             "Full price: the discount needs a friend to join through your invite".to_string()
         }
@@ -268,6 +296,8 @@ mod tests {
             joined_via: Some((7, "Lin".into())),
             own_invite: None,
             friends_joined: 0,
+            verified_friends: 0,
+            phone_verified: false,
         }
     }
 
@@ -290,6 +320,8 @@ mod tests {
             joined_via: None,
             own_invite: Some(3),
             friends_joined: 1,
+            verified_friends: 0,
+            phone_verified: false,
         };
         assert_eq!(
             eligibility(&p, &f).to_string(),
@@ -302,6 +334,44 @@ mod tests {
             e.to_string(),
             "50% off: 2 friends joined through your invite"
         );
+    }
+
+    #[test]
+    fn verified_numbers_gate_the_discount_and_the_friends_that_count() {
+        let p = DiscountPolicy {
+            verified_phone_required: true,
+            ..DiscountPolicy::default()
+        };
+        // A friend who joined through an invite still needs a verified number.
+        let e = eligibility(&p, &friend());
+        assert_eq!(e, Eligibility::NeedsPhone { percent: 50 });
+        assert_eq!(e.to_string(), "Verify your mobile number to unlock 50% off");
+        let verified = ShopperFacts {
+            phone_verified: true,
+            ..friend()
+        };
+        assert!(eligibility(&p, &verified).is_eligible());
+        // An inviter whose only friend is unverified (a fresh identity of their own, say).
+        let mut inviter = ShopperFacts {
+            reserved: true,
+            joined_via: None,
+            own_invite: Some(3),
+            friends_joined: 1,
+            verified_friends: 0,
+            phone_verified: true,
+        };
+        assert!(!eligibility(&p, &inviter).is_eligible());
+        inviter.verified_friends = 1;
+        assert!(eligibility(&p, &inviter).is_eligible());
+        // Without the requirement every friend counts, verified or not.
+        assert!(eligibility(
+            &DiscountPolicy::default(),
+            &ShopperFacts {
+                verified_friends: 0,
+                ..inviter
+            }
+        )
+        .is_eligible());
     }
 
     #[test]
@@ -379,15 +449,24 @@ mod tests {
             0u32..4,
             proptest::option::of(0u32..50),
             1u32..10,
+            any::<bool>(),
         )
             .prop_map(
-                |(percent_off, friends_needed, units_per_shopper, units_cap, purchase_limit)| {
+                |(
+                    percent_off,
+                    friends_needed,
+                    units_per_shopper,
+                    units_cap,
+                    purchase_limit,
+                    verified_phone_required,
+                )| {
                     DiscountPolicy {
                         percent_off,
                         friends_needed,
                         units_per_shopper,
                         units_cap,
                         purchase_limit,
+                        verified_phone_required,
                     }
                 },
             )
@@ -399,12 +478,18 @@ mod tests {
             proptest::option::of(1i64..100),
             proptest::option::of(1i64..100),
             0u32..6,
+            0u32..6,
+            any::<bool>(),
         )
-            .prop_map(|(reserved, via, own, friends)| ShopperFacts {
-                reserved,
-                joined_via: via.map(|id| (id, "friend".to_string())),
-                own_invite: own,
-                friends_joined: friends,
+            .prop_map(|(reserved, via, own, friends, verified, phone_verified)| {
+                ShopperFacts {
+                    reserved,
+                    joined_via: via.map(|id| (id, "friend".to_string())),
+                    own_invite: own,
+                    friends_joined: friends,
+                    verified_friends: verified.min(friends),
+                    phone_verified,
+                }
             })
     }
 
@@ -412,8 +497,10 @@ mod tests {
         #[test]
         fn eligible_only_when_reserved_and_invited_or_enough_friends(p in arb_policy(), f in arb_facts()) {
             let e = eligibility(&p, &f);
+            let counted = if p.verified_phone_required { f.verified_friends } else { f.friends_joined };
             let expected = f.reserved
-                && (f.joined_via.is_some() || (f.own_invite.is_some() && f.friends_joined >= p.friends_needed));
+                && (f.phone_verified || !p.verified_phone_required)
+                && (f.joined_via.is_some() || (f.own_invite.is_some() && counted >= p.friends_needed));
             prop_assert_eq!(e.is_eligible(), expected);
             prop_assert_eq!(e.invite_id().is_some(), expected);
         }

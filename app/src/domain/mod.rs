@@ -4,5 +4,6 @@
 pub mod discount;
 pub mod money;
 pub mod order;
+pub mod phone;
 pub mod text;
 pub mod time;

@@ -4,14 +4,15 @@ use leptos::prelude::*;
 
 use crate::{
     api::orders::my_orders,
-    components::{time::LocalTime, ErrorNotice, Loading},
-    model::OrderView,
+    components::{phone::PhoneVerify, time::LocalTime, ErrorNotice, Loading},
+    model::{OrderView, PhoneVerified},
 };
 
 #[component]
 pub fn OrdersPage() -> impl IntoView {
     let orders = LocalResource::new(my_orders);
     let retry = Callback::new(move |_| orders.refetch());
+    let signed_in = Callback::new(move |_: PhoneVerified| orders.refetch());
     view! {
         <header class="top-bar">
             <a href="/" class="back" aria-label="Back to all sessions">"‹"</a>
@@ -29,6 +30,11 @@ pub fn OrdersPage() -> impl IntoView {
                     }
                 })}
             </Suspense>
+        </section>
+        <section class="orders-sign-in">
+            <PhoneVerify heading="Sign in with your mobile number"
+                intro="Verified your number on another phone, or cleared this browser? Sign in to see those orders here."
+                on_verified=signed_in/>
         </section>
     }
 }

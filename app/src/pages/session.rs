@@ -16,6 +16,7 @@ use crate::{
     components::{
         checkout::{BuyButton, Checkout, OrderConfirmation, PaySheet},
         countdown::Countdown,
+        phone::PhoneVerify,
         scoped::{every, spawn_owned},
         share::SharePanel,
         status::StatusBadge,
@@ -23,7 +24,7 @@ use crate::{
         ErrorNotice, Loading,
     },
     error::AppError,
-    model::{ProductView, SessionDetail, SessionStatus, ViewerState},
+    model::{PhoneVerified, ProductView, SessionDetail, SessionStatus, ViewerState},
     pages::{live::LiveStage, not_found::NotFound},
 };
 
@@ -134,6 +135,7 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
 
             <ReservationBox viewer=viewer session_id=session_id start_ms=start/>
             {move || viewer_error.get().map(|e| view! { <p class="notice notice-error" role="alert">{e.to_string()}</p> })}
+            <PhoneStatus viewer=viewer refresh=refresh/>
 
             {move || {
                 let ended = status.get() == SessionStatus::Ended;
@@ -156,6 +158,44 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
             <PaySheet/>
             <OrderConfirmation/>
         </article>
+    }
+}
+
+/// Where the session's discount needs a verified mobile number: the verification form for a
+/// reserver without one, the masked number for one who has it.
+#[component]
+fn PhoneStatus(viewer: RwSignal<Option<ViewerState>>, refresh: Callback<()>) -> impl IntoView {
+    let state = Memo::new(move |_| {
+        viewer.with(|v| {
+            v.as_ref()
+                .filter(|v| v.phone_required && v.reserved && v.status != SessionStatus::Ended)
+                .map(|v| (v.phone.clone(), v.percent_off))
+        })
+    });
+    let welcome = RwSignal::new(None::<String>);
+    let verified = Callback::new(move |v: PhoneVerified| {
+        welcome.set(Some(if v.signed_in {
+            format!(
+                "Welcome back, {}: your reservations, invites and orders are here.",
+                v.me.nickname
+            )
+        } else {
+            format!("Verified: {}.", v.masked)
+        }));
+        refresh.run(());
+    });
+    view! {
+        {move || state.get().map(|(phone, percent)| match phone {
+            None => view! {
+                <div class="panel">
+                    <PhoneVerify heading="Verify your mobile number"
+                        intro=format!("This session's {percent}% off needs a verified number, for you and for each friend you invite. We send a one-time code by SMS.")
+                        on_verified=verified/>
+                </div>
+            }.into_any(),
+            Some(masked) => view! { <p class="phone-ok" role="status">{format!("✓ Mobile number verified: {masked}")}</p> }.into_any(),
+        })}
+        {move || welcome.get().map(|w| view! { <p class="notice" role="status">{w}</p> })}
     }
 }
 

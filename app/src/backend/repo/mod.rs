@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod orders;
+pub mod phones;
 pub mod shopping;
 pub mod studio;
 pub mod video;

@@ -18,14 +18,15 @@ pub async fn session_status(db: &Db, session_id: i64) -> Result<SessionStatus, A
 }
 
 pub async fn policy(db: &Db, session_id: i64) -> Result<DiscountPolicy, AppError> {
-    let row: Option<(i64, i64, i64, Option<i64>, i64)> = sqlx::query_as(
-        "SELECT percent_off, friends_needed, units_per_shopper, units_cap, purchase_limit
+    let row: Option<(i64, i64, i64, Option<i64>, i64, i64)> = sqlx::query_as(
+        "SELECT percent_off, friends_needed, units_per_shopper, units_cap, purchase_limit,
+                verified_phone_required
            FROM discount_policies WHERE session_id = $1",
     )
     .bind(session_id)
     .fetch_optional(db.pool())
     .await?;
-    let Some((pct, friends, per_shopper, cap, limit)) = row else {
+    let Some((pct, friends, per_shopper, cap, limit, phone)) = row else {
         return Ok(DiscountPolicy::default());
     };
     let to_u32 = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
@@ -35,6 +36,7 @@ pub async fn policy(db: &Db, session_id: i64) -> Result<DiscountPolicy, AppError
         units_per_shopper: to_u32(per_shopper),
         units_cap: cap.map(to_u32),
         purchase_limit: to_u32(limit),
+        verified_phone_required: phone != 0,
     })
 }
 
@@ -169,9 +171,12 @@ pub async fn invite_by_code(db: &Db, code: &str) -> Result<Invite, AppError> {
 }
 
 /// Joins (reserves) the session through an invite. The rules, each enforced here:
-/// no self-invite; invites stop working when the session ends; the first inviter is the one
-/// credited (a later invite never re-attributes); joining twice is harmless.
-/// Returns the invite the reservation is attributed to (which may be an earlier one).
+/// no self-invite; invites stop working when the session ends; only a shopper new to the
+/// session is credited to the invite (one who had already reserved, or joined through another
+/// invite, keeps what they had: two shoppers who both reserved cannot make each other
+/// "friends" by joining each other's invites); joining twice is harmless.
+/// Returns the invite the reservation is attributed to (`None`, or an earlier invite, when
+/// this join did not count).
 pub async fn join_via_invite(
     db: &Db,
     invite: &Invite,
@@ -191,9 +196,7 @@ pub async fn join_via_invite(
     sqlx::query(
         "INSERT INTO reservations (session_id, shopper_id, invite_id, created_at_ms, joined_at_ms)
          VALUES ($1, $2, $3, $4, $4)
-         ON CONFLICT (session_id, shopper_id) DO UPDATE
-            SET invite_id = excluded.invite_id, joined_at_ms = excluded.joined_at_ms
-          WHERE reservations.invite_id IS NULL",
+         ON CONFLICT (session_id, shopper_id) DO NOTHING",
     )
     .bind(invite.session_id)
     .bind(shopper_id)
@@ -210,13 +213,16 @@ pub async fn join_via_invite(
     .await?)
 }
 
-pub async fn friends_joined(db: &Db, invite_id: i64) -> Result<i64, AppError> {
-    Ok(
-        sqlx::query_scalar("SELECT COUNT(*) FROM reservations WHERE invite_id = $1")
-            .bind(invite_id)
-            .fetch_one(db.pool())
-            .await?,
+/// Friends who joined through an invite, and how many of them have a verified number.
+pub async fn friends_joined(db: &Db, invite_id: i64) -> Result<(i64, i64), AppError> {
+    Ok(sqlx::query_as(
+        "SELECT COUNT(*), COUNT(p.phone) FROM reservations r
+           LEFT JOIN shopper_phones p ON p.shopper_id = r.shopper_id
+          WHERE r.invite_id = $1",
     )
+    .bind(invite_id)
+    .fetch_one(db.pool())
+    .await?)
 }
 
 /// Everything the eligibility rule needs about a shopper in a session.
@@ -248,15 +254,23 @@ pub async fn shopper_facts(
         None => None,
     };
     let own = own_invite(db, session_id, shopper_id).await?;
-    let friends = match &own {
+    let (friends, verified) = match &own {
         Some(inv) => friends_joined(db, inv.id).await?,
-        None => 0,
+        None => (0, 0),
     };
+    let phone_verified: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM shopper_phones WHERE shopper_id = $1")
+            .bind(shopper_id)
+            .fetch_one(db.pool())
+            .await?;
+    let to_u32 = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
     Ok(ShopperFacts {
         reserved: true,
         joined_via,
         own_invite: own.map(|i| i.id),
-        friends_joined: u32::try_from(friends).unwrap_or(u32::MAX),
+        friends_joined: to_u32(friends),
+        verified_friends: to_u32(verified),
+        phone_verified: phone_verified > 0,
     })
 }
 

@@ -213,13 +213,15 @@ pub const DEFAULT_PRODUCT_IMAGE: &str = "/public/products/default.svg";
 async fn save_policy(db: &Db, session_id: i64, p: &PolicyForm) -> Result<(), AppError> {
     sqlx::query(
         "UPDATE discount_policies SET percent_off = $1, friends_needed = $2, units_per_shopper = $3,
-                units_cap = $4, purchase_limit = $5 WHERE session_id = $6",
+                units_cap = $4, purchase_limit = $5, verified_phone_required = $6
+          WHERE session_id = $7",
     )
     .bind(p.percent_off)
     .bind(p.friends_needed)
     .bind(p.units_per_shopper)
     .bind(p.units_cap)
     .bind(p.purchase_limit)
+    .bind(i64::from(p.verified_phone_required))
     .bind(session_id)
     .execute(db.pool())
     .await?;
@@ -552,6 +554,7 @@ pub async fn studio_session(db: &Db, session_id: i64) -> Result<StudioSession, A
             units_per_shopper: i64::from(policy.units_per_shopper),
             units_cap: policy.units_cap.map(i64::from),
             purchase_limit: i64::from(policy.purchase_limit),
+            verified_phone_required: policy.verified_phone_required,
         },
         products: products
             .into_iter()
@@ -655,6 +658,8 @@ pub struct ExportLine {
     pub status: String,
     pub shopper_id: i64,
     pub shopper_nickname: String,
+    /// The shopper's verified number, masked (`+86 138****5678`).
+    pub shopper_phone: Option<String>,
     pub product_id: i64,
     pub product_name: String,
     pub quantity: i64,
@@ -682,15 +687,18 @@ pub async fn export_lines(db: &Db, session_id: i64) -> Result<Vec<ExportLine>, A
         i64,
         String,
         Option<String>,
+        Option<String>,
     );
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT o.id, o.created_at_ms, o.status, o.shopper_id, s.nickname, l.product_id, p.name, l.quantity,
-                l.unit_price_fen, l.full_amount_fen, l.discount_fen, l.paid_amount_fen, l.rule, i.code
+                l.unit_price_fen, l.full_amount_fen, l.discount_fen, l.paid_amount_fen, l.rule, i.code,
+                ph.phone
            FROM orders o
            JOIN order_lines l ON l.order_id = o.id
            JOIN products p ON p.id = l.product_id
            JOIN shoppers s ON s.id = o.shopper_id
            LEFT JOIN invites i ON i.id = l.invite_id
+           LEFT JOIN shopper_phones ph ON ph.shopper_id = o.shopper_id
           WHERE o.session_id = $1
           ORDER BY o.id, l.id",
     )
@@ -714,6 +722,8 @@ pub async fn export_lines(db: &Db, session_id: i64) -> Result<Vec<ExportLine>, A
             paid: Fen(r.11),
             rule: r.12,
             invite_code: r.13,
+            // Never the full number outside the database.
+            shopper_phone: r.14.as_deref().map(crate::domain::phone::mask),
         })
         .collect())
 }

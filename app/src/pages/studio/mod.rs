@@ -192,6 +192,12 @@ pub fn SessionFields(
                 <input type="number" name="purchase_limit" min="1" max="99" required
                     prop:value=move || form.with(|f| f.policy.purchase_limit.to_string()) on:input=num(|p, v| p.purchase_limit = v)/>
             </label>
+            <label class="check">
+                <input type="checkbox" name="verified_phone_required"
+                    prop:checked=move || form.with(|f| f.policy.verified_phone_required)
+                    on:change=move |ev| form.update(|f| f.policy.verified_phone_required = event_target_checked(&ev))/>
+                <span>"Verified phone required: shoppers and the friends they invite confirm a mobile number by SMS code before the discount applies (stops one person farming it with new accounts)"</span>
+            </label>
         </fieldset>
     }
 }

@@ -338,9 +338,10 @@ fn DetailsEditor(
                 let p = session.policy.clone();
                 view! {
                     <p class="muted">"Details are locked once the session has gone live."</p>
-                    <p>{format!("{}% off · {} friend(s) to unlock · {} discounted unit(s) per shopper per product{} · limit {} per shopper",
+                    <p>{format!("{}% off · {} friend(s) to unlock · {} discounted unit(s) per shopper per product{} · limit {} per shopper{}",
                         p.percent_off, p.friends_needed, p.units_per_shopper,
-                        p.units_cap.map(|c| format!(" · cap {c} per product")).unwrap_or_default(), p.purchase_limit)}</p>
+                        p.units_cap.map(|c| format!(" · cap {c} per product")).unwrap_or_default(), p.purchase_limit,
+                        if p.verified_phone_required { " · verified phone required" } else { "" })}</p>
                 }.into_any()
             }}
         </section>
