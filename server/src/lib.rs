@@ -188,6 +188,12 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
         upload_dir: config.upload_dir.clone(),
         media: config.media.clone(),
     };
+    // The session events, and the live rooms and media pipeline that follow them.
+    let events = app::backend::events::SessionEvents::default();
+    let live = Arc::new(app::backend::live::Hub::new());
+    live.follow(db.clone(), &events);
+    let broadcasts = Arc::new(media::Broadcasts::default());
+    media::follow(&broadcasts, &events);
     let media_dir = match &config.media {
         app::backend::media::MediaBackend::Embedded { media_dir } => media_dir.clone(),
         app::backend::media::MediaBackend::External { .. } => {
@@ -201,11 +207,12 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
             cookie_key,
             limits: Arc::new(RateLimiter::new(config.rate_limit_scale)),
             payments: Arc::new(DemoPayment),
-            live: Arc::new(app::backend::live::Hub::new()),
+            live,
             decodes: Arc::new(tokio::sync::Semaphore::new(
                 app::backend::uploads::CONCURRENT_DECODES,
             )),
             code_sender: code_sender(config),
+            events: events.clone(),
         },
         assets: Arc::new(assets),
         csp: csp.into(),
@@ -218,7 +225,7 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
                 ip: config.media_ip,
                 ffmpeg: config.ffmpeg.clone(),
             }),
-            broadcasts: Arc::new(media::Broadcasts::default()),
+            broadcasts,
         },
         shutdown: Arc::new(tokio::sync::watch::channel(false).0),
     })

@@ -46,10 +46,7 @@ mod ssr {
 /// Posts a chat message to a live session (as its host when the host is signed in).
 #[server(endpoint = "live/chat")]
 pub async fn post_chat(session_id: i64, text: String) -> Result<ChatPosted, AppError> {
-    use crate::{
-        backend::{host_auth, identity, ratelimit::Action, repo::shopping},
-        model::SessionStatus,
-    };
+    use crate::backend::{host_auth, identity, ratelimit::Action, repo::shopping};
     let st = crate::backend::state()?;
     // The host speaks as the host; everyone else as a shopper.
     let host = match host_auth::require_session_owner(&st, session_id).await {
@@ -58,13 +55,7 @@ pub async fn post_chat(session_id: i64, text: String) -> Result<ChatPosted, AppE
         Err(_) => None,
     };
     let (speaker_id, nickname) = match &host {
-        Some(h) => {
-            let name: String = sqlx::query_scalar("SELECT display_name FROM hosts WHERE id = $1")
-                .bind(h.host_id)
-                .fetch_one(st.db.pool())
-                .await?;
-            (0, name)
-        }
+        Some(h) => (0, host_auth::display_name(&st, h).await?),
         None => {
             let s = identity::require_shopper(&st).await?;
             (s.id, s.nickname)
@@ -75,11 +66,7 @@ pub async fn post_chat(session_id: i64, text: String) -> Result<ChatPosted, AppE
         &format!("{session_id}:{speaker_id}:{}", host.is_some()),
     )?;
     let text = ssr::parse_chat_text(&text)?;
-    if shopping::session_status(&st.db, session_id).await? != SessionStatus::Live {
-        return Err(AppError::Conflict(
-            "Chat opens when the session is live.".into(),
-        ));
-    }
+    shopping::require(&st.db, session_id, crate::domain::session::Activity::Chat).await?;
     let room = st.live.room(&st.db, session_id).await?;
     if host.is_none() && room.is_muted(speaker_id) {
         return Err(AppError::Forbidden(
@@ -105,21 +92,8 @@ pub async fn delete_chat(session_id: i64, message_id: u64) -> Result<(), AppErro
 pub async fn mute_shopper(session_id: i64, shopper_id: i64) -> Result<(), AppError> {
     let st = crate::backend::state()?;
     let host = crate::backend::host_auth::require_session_owner(&st, session_id).await?;
-    sqlx::query(
-        "INSERT INTO chat_mutes (session_id, shopper_id, created_at_ms) VALUES ($1, $2, $3)
-         ON CONFLICT (session_id, shopper_id) DO NOTHING",
-    )
-    .bind(session_id)
-    .bind(shopper_id)
-    .bind(crate::backend::now_ms())
-    .execute(st.db.pool())
-    .await
-    .map_err(|e| match e {
-        sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
-            AppError::not_found("No such shopper.")
-        }
-        other => other.into(),
-    })?;
+    crate::backend::repo::live::mute(&st.db, session_id, shopper_id, crate::backend::now_ms())
+        .await?;
     st.live.room(&st.db, session_id).await?.mute(shopper_id);
     crate::backend::repo::studio::audit(
         &st.db,

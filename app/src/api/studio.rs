@@ -24,11 +24,7 @@ mod ssr {
     };
 
     pub async fn host_me(st: &AppState, host: &Host) -> Result<HostMe, AppError> {
-        let display_name: String =
-            sqlx::query_scalar("SELECT display_name FROM hosts WHERE id = $1")
-                .bind(host.host_id)
-                .fetch_one(st.db.pool())
-                .await?;
+        let display_name = crate::backend::host_auth::display_name(st, host).await?;
         Ok(HostMe {
             host_id: host.host_id,
             display_name,
@@ -226,18 +222,14 @@ pub async fn studio_upload_image(data: MultipartData) -> Result<String, AppError
     .await
     .map_err(|_| AppError::Internal)??;
     let url = uploads::store(&st.settings.upload_dir, &processed.jpeg).await?;
-    sqlx::query(
-        "INSERT INTO uploads (name, host_id, kind, width, height, bytes, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (name) DO NOTHING",
+    studio::record_upload(
+        &st.db,
+        url.trim_start_matches("/media/"),
+        host.host_id,
+        kind.as_str(),
+        (processed.width, processed.height),
+        processed.jpeg.len(),
     )
-    .bind(url.trim_start_matches("/media/"))
-    .bind(host.host_id)
-    .bind(kind.as_str())
-    .bind(i64::from(processed.width))
-    .bind(i64::from(processed.height))
-    .bind(processed.jpeg.len() as i64)
-    .bind(crate::backend::now_ms())
-    .execute(st.db.pool())
     .await?;
     match kind {
         ImageKind::Cover => studio::set_cover(&st.db, session_id, &url).await?,
@@ -247,13 +239,15 @@ pub async fn studio_upload_image(data: MultipartData) -> Result<String, AppError
 }
 
 /// Scheduled to live: reservers' pages switch to the live room and buying opens.
+#[cfg(feature = "ssr")]
+use crate::backend::events::SessionEvent;
+
 #[server(endpoint = "studio/go_live")]
 pub async fn go_live(session_id: i64) -> Result<(), AppError> {
     let st = crate::backend::state()?;
     crate::backend::host_auth::require_session_owner(&st, session_id).await?;
     crate::backend::repo::studio::go_live(&st.db, session_id).await?;
-    st.live
-        .status_changed(session_id, crate::model::SessionStatus::Live);
+    st.events.publish(SessionEvent::WentLive { session_id });
     Ok(())
 }
 
@@ -263,7 +257,11 @@ pub async fn present_product(product_id: i64) -> Result<(), AppError> {
     let st = crate::backend::state()?;
     let (_, session_id) = ssr::product_owner(&st, product_id).await?;
     crate::backend::repo::studio::present_product(&st.db, session_id, product_id).await?;
-    st.live.presented(&st.db, session_id, product_id).await
+    st.events.publish(SessionEvent::Presented {
+        session_id,
+        product_id,
+    });
+    Ok(())
 }
 
 /// Presents the next product in the run of show; returns its id.
@@ -272,7 +270,10 @@ pub async fn present_next(session_id: i64) -> Result<i64, AppError> {
     let st = crate::backend::state()?;
     crate::backend::host_auth::require_session_owner(&st, session_id).await?;
     let product_id = crate::backend::repo::studio::present_next(&st.db, session_id).await?;
-    st.live.presented(&st.db, session_id, product_id).await?;
+    st.events.publish(SessionEvent::Presented {
+        session_id,
+        product_id,
+    });
     Ok(product_id)
 }
 
@@ -298,8 +299,7 @@ pub async fn end_session(session_id: i64) -> Result<(), AppError> {
     let st = crate::backend::state()?;
     crate::backend::host_auth::require_session_owner(&st, session_id).await?;
     crate::backend::repo::studio::end_session(&st.db, session_id).await?;
-    st.live
-        .status_changed(session_id, crate::model::SessionStatus::Ended);
+    st.events.publish(SessionEvent::Ended { session_id });
     Ok(())
 }
 

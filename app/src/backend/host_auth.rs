@@ -12,6 +12,7 @@ use crate::{
         db::Db,
         identity, now_ms,
         ratelimit::Action,
+        repo::hosts,
         request::{client_ip, cookie, set_cookie},
         AppState,
     },
@@ -50,7 +51,7 @@ fn password_matches(password: &str, stored: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Creates a host account (demo data, tests; the studio issue adds sign-up).
+/// Creates a host account (sign-up, demo data, tests). `Conflict` when the email is taken.
 pub async fn create_account(
     db: &Db,
     host_id: i64,
@@ -62,21 +63,9 @@ pub async fn create_account(
     let hash = tokio::task::spawn_blocking(move || hash_password(&password))
         .await
         .map_err(|_| AppError::Internal)??;
-    let inserted = sqlx::query_scalar::<_, i64>(
-        "INSERT INTO host_accounts (host_id, email, password_hash, created_at_ms) VALUES ($1, $2, $3, $4) RETURNING id",
-    )
-    .bind(host_id)
-    .bind(&email)
-    .bind(&hash)
-    .bind(now_ms())
-    .fetch_one(db.pool())
-    .await;
-    match inserted {
-        Ok(id) => Ok(id),
-        // Only the unique email means "taken"; any other failure is ours (500, logged).
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(email_taken()),
-        Err(e) => Err(e.into()),
-    }
+    hosts::create_account(db, host_id, &email, &hash, now_ms())
+        .await?
+        .ok_or_else(email_taken)
 }
 
 fn email_taken() -> AppError {
@@ -94,14 +83,15 @@ pub async fn sign_in(st: &AppState, email: &str, password: &str) -> Result<Host,
     st.limits
         .check(Action::SignIn, &format!("ip:{}", client_ip()))?;
     st.limits.check(Action::SignIn, &format!("email:{email}"))?;
-    let row: Option<(i64, i64, String, Option<i64>)> = sqlx::query_as(
-        "SELECT id, host_id, password_hash, locked_until_ms FROM host_accounts WHERE email = $1",
-    )
-    .bind(&email)
-    .fetch_optional(st.db.pool())
-    .await?;
+    let row = hosts::account_by_email(&st.db, &email).await?;
     let wrong = || AppError::Forbidden("Wrong email or password.".into());
-    let Some((account_id, host_id, stored, locked_until)) = row else {
+    let Some(hosts::AccountRow {
+        id: account_id,
+        host_id,
+        password_hash: stored,
+        locked_until_ms: locked_until,
+    }) = row
+    else {
         return Err(wrong());
     };
     let now = now_ms();
@@ -117,30 +107,16 @@ pub async fn sign_in(st: &AppState, email: &str, password: &str) -> Result<Host,
         .await
         .map_err(|_| AppError::Internal)?;
     if !ok {
-        let failures: i64 = sqlx::query_scalar(
-            "UPDATE host_accounts SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins",
-        )
-        .bind(account_id)
-        .fetch_one(st.db.pool())
-        .await?;
+        let failures = hosts::record_failed_sign_in(&st.db, account_id).await?;
         if failures >= MAX_FAILED_SIGN_INS {
-            sqlx::query(
-                "UPDATE host_accounts SET locked_until_ms = $1, failed_logins = 0 WHERE id = $2",
-            )
-            .bind(now + LOCKOUT_MS)
-            .bind(account_id)
-            .execute(st.db.pool())
-            .await?;
+            hosts::lock_account(&st.db, account_id, now + LOCKOUT_MS).await?;
             return Err(AppError::Forbidden(
                 "Too many failed sign-ins: this account is locked for 15 minutes.".into(),
             ));
         }
         return Err(wrong());
     }
-    sqlx::query("UPDATE host_accounts SET failed_logins = 0, locked_until_ms = NULL WHERE id = $1")
-        .bind(account_id)
-        .execute(st.db.pool())
-        .await?;
+    hosts::clear_failures(&st.db, account_id).await?;
     start_session(st, account_id).await?;
     Ok(Host {
         account_id,
@@ -152,13 +128,14 @@ pub async fn sign_in(st: &AppState, email: &str, password: &str) -> Result<Host,
 async fn start_session(st: &AppState, account_id: i64) -> Result<(), AppError> {
     let token = crypto::random_token::<32>()?;
     let now = now_ms();
-    sqlx::query("INSERT INTO host_sessions (token_hash, account_id, created_at_ms, expires_at_ms) VALUES ($1, $2, $3, $4)")
-        .bind(crypto::sha256_hex(&token))
-        .bind(account_id)
-        .bind(now)
-        .bind(now + SESSION_SECS * 1000)
-        .execute(st.db.pool())
-        .await?;
+    hosts::create_session(
+        &st.db,
+        &crypto::sha256_hex(&token),
+        account_id,
+        now,
+        now + SESSION_SECS * 1000,
+    )
+    .await?;
     set_cookie(
         HOST_COOKIE,
         &token,
@@ -210,11 +187,7 @@ pub async fn sign_up(
     st.limits
         .check(Action::SignIn, &format!("ip:{}", client_ip()))?;
     let (name, email) = parse_sign_up(display_name, email, password)?;
-    let taken: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM host_accounts WHERE email = $1")
-        .bind(&email)
-        .fetch_one(st.db.pool())
-        .await?;
-    if taken > 0 {
+    if hosts::email_taken(&st.db, &email).await? {
         return Err(email_taken());
     }
     let host_id = crate::backend::repo::catalog::create_host(&st.db, &name).await?;
@@ -222,10 +195,7 @@ pub async fn sign_up(
         Ok(id) => id,
         Err(e) => {
             // Lost a race for the same email (409) or failed (500): no orphan host either way.
-            let _ = sqlx::query("DELETE FROM hosts WHERE id = $1")
-                .bind(host_id)
-                .execute(st.db.pool())
-                .await;
+            let _ = hosts::delete_host(&st.db, host_id).await;
             return Err(e);
         }
     };
@@ -239,10 +209,7 @@ pub async fn sign_up(
 
 pub async fn sign_out(st: &AppState) -> Result<(), AppError> {
     if let Some(token) = cookie(HOST_COOKIE) {
-        sqlx::query("DELETE FROM host_sessions WHERE token_hash = $1")
-            .bind(crypto::sha256_hex(&token))
-            .execute(st.db.pool())
-            .await?;
+        hosts::delete_session(&st.db, &crypto::sha256_hex(&token)).await?;
     }
     set_cookie(HOST_COOKIE, "", 0, st.settings.secure_cookies);
     Ok(())
@@ -266,14 +233,7 @@ pub async fn authorize_host(
     shopper_cookie: Option<&str>,
 ) -> Result<Host, AppError> {
     if let Some(token) = host_token.filter(|t| !t.is_empty()) {
-        let row: Option<(i64, i64, String)> = sqlx::query_as(
-            "SELECT a.id, a.host_id, a.email FROM host_sessions s JOIN host_accounts a ON a.id = s.account_id
-              WHERE s.token_hash = $1 AND s.expires_at_ms > $2",
-        )
-        .bind(crypto::sha256_hex(token))
-        .bind(now_ms())
-        .fetch_optional(st.db.pool())
-        .await?;
+        let row = hosts::by_session(&st.db, &crypto::sha256_hex(token), now_ms()).await?;
         if let Some((account_id, host_id, email)) = row {
             return Ok(Host {
                 account_id,
@@ -293,13 +253,14 @@ pub async fn authorize_host(
     })
 }
 
+/// A host's display name (chat, the studio bar).
+pub async fn display_name(st: &AppState, host: &Host) -> Result<String, AppError> {
+    hosts::display_name(&st.db, host.host_id).await
+}
+
 /// Ownership check for a session: 404 unknown, 403 another host's.
 pub async fn check_owner(st: &AppState, host: &Host, session_id: i64) -> Result<(), AppError> {
-    let owner: Option<i64> = sqlx::query_scalar("SELECT host_id FROM live_sessions WHERE id = $1")
-        .bind(session_id)
-        .fetch_optional(st.db.pool())
-        .await?;
-    match owner {
+    match hosts::session_owner(&st.db, session_id).await? {
         None => Err(AppError::not_found("This live session does not exist.")),
         Some(h) if h == host.host_id => Ok(()),
         Some(_) => Err(AppError::Forbidden(

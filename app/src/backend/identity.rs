@@ -6,6 +6,7 @@ use crate::{
     backend::{
         crypto, now_ms,
         ratelimit::Action,
+        repo::shoppers,
         request::{client_ip, cookie, set_cookie},
         AppState,
     },
@@ -51,11 +52,7 @@ pub async fn current_shopper(st: &AppState) -> Result<Option<Shopper>, AppError>
     let Some(id) = cookie(SHOPPER_COOKIE).and_then(|v| verify_cookie(&st.cookie_key, &v)) else {
         return Ok(None);
     };
-    let row: Option<(i64, String)> =
-        sqlx::query_as("SELECT id, nickname FROM shoppers WHERE id = $1")
-            .bind(id)
-            .fetch_optional(st.db.pool())
-            .await?;
+    let row = shoppers::find(&st.db, id).await?;
     Ok(row.map(|(id, nickname)| Shopper { id, nickname }))
 }
 
@@ -67,13 +64,7 @@ pub async fn shopper_or_create(st: &AppState) -> Result<Shopper, AppError> {
     st.limits.check(Action::NewShopper, &client_ip())?;
     let suffix = u16::from_le_bytes(crypto::random_bytes::<2>()?) % 10_000;
     let nickname = format!("Shopper {suffix:04}");
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO shoppers (nickname, created_at_ms) VALUES ($1, $2) RETURNING id",
-    )
-    .bind(&nickname)
-    .bind(now_ms())
-    .fetch_one(st.db.pool())
-    .await?;
+    let id = shoppers::create(&st.db, &nickname, now_ms()).await?;
     set_cookie(
         SHOPPER_COOKIE,
         &cookie_value(&st.cookie_key, id),
@@ -85,10 +76,9 @@ pub async fn shopper_or_create(st: &AppState) -> Result<Shopper, AppError> {
 
 /// Makes this browser shopper `id` (a verified number signed them back in): sets the cookie.
 pub async fn sign_in_as(st: &AppState, id: i64) -> Result<Shopper, AppError> {
-    let nickname: String = sqlx::query_scalar("SELECT nickname FROM shoppers WHERE id = $1")
-        .bind(id)
-        .fetch_one(st.db.pool())
-        .await?;
+    let (id, nickname) = shoppers::find(&st.db, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("No such shopper."))?;
     set_cookie(
         SHOPPER_COOKIE,
         &cookie_value(&st.cookie_key, id),
@@ -120,11 +110,7 @@ pub async fn set_nickname(
     raw: &str,
 ) -> Result<Shopper, AppError> {
     let nickname = parse_nickname(raw)?;
-    sqlx::query("UPDATE shoppers SET nickname = $1 WHERE id = $2")
-        .bind(&nickname)
-        .bind(shopper.id)
-        .execute(st.db.pool())
-        .await?;
+    shoppers::set_nickname(&st.db, shopper.id, &nickname).await?;
     Ok(Shopper {
         id: shopper.id,
         nickname,
@@ -134,24 +120,11 @@ pub async fn set_nickname(
 /// The cookie-signing key: `APP_COOKIE_SECRET` when configured, otherwise a random key made on
 /// first start and kept in the database (so cookies survive restarts).
 pub async fn load_or_create_cookie_key(db: &crate::backend::Db) -> Result<Vec<u8>, AppError> {
-    let existing: Option<String> =
-        sqlx::query_scalar("SELECT value FROM app_secrets WHERE name = 'cookie_key'")
-            .fetch_optional(db.pool())
-            .await?;
-    if let Some(v) = existing {
-        return Ok(v.into_bytes());
-    }
+    // A fresh key is offered every start; the first one ever stored is the one used.
     let fresh = crypto::random_token::<32>()?;
-    sqlx::query("INSERT INTO app_secrets (name, value) VALUES ('cookie_key', $1) ON CONFLICT (name) DO NOTHING")
-        .bind(&fresh)
-        .execute(db.pool())
-        .await?;
-    // Another process may have won the race: read back whatever is stored.
-    let stored: String =
-        sqlx::query_scalar("SELECT value FROM app_secrets WHERE name = 'cookie_key'")
-            .fetch_one(db.pool())
-            .await?;
-    Ok(stored.into_bytes())
+    Ok(shoppers::secret_or_insert(db, "cookie_key", &fresh)
+        .await?
+        .into_bytes())
 }
 
 #[cfg(test)]

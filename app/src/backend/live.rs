@@ -27,7 +27,11 @@ use serde_json::json;
 use tokio::sync::{broadcast, watch};
 
 use crate::{
-    backend::{db::Db, now_ms},
+    backend::{
+        db::Db,
+        events::{SessionEvent, SessionEvents},
+        now_ms, repo,
+    },
     error::AppError,
     model::SessionStatus,
 };
@@ -543,13 +547,7 @@ impl Hub {
             return Ok(r);
         }
         let (status, presenting, stock) = load_room_facts(db, session_id).await?;
-        let muted: HashSet<i64> =
-            sqlx::query_scalar::<_, i64>("SELECT shopper_id FROM chat_mutes WHERE session_id = $1")
-                .bind(session_id)
-                .fetch_all(db.pool())
-                .await?
-                .into_iter()
-                .collect();
+        let muted = repo::live::muted(db, session_id).await?;
         let mut rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
         // Another request may have opened it while we were loading: keep the first.
         if let Some(r) = rooms.get(&session_id) {
@@ -577,6 +575,72 @@ impl Hub {
 // ---- What the rest of the backend calls when something happens ----
 
 impl Hub {
+    /// Follows the session events for as long as the hub lives: rooms show what the run of
+    /// show does (status, the product presented). A follower that lagged resyncs the status
+    /// of its open rooms from the database.
+    pub fn follow(self: &Arc<Self>, db: Db, events: &SessionEvents) {
+        let hub = Arc::downgrade(self);
+        let mut rx = events.subscribe();
+        tokio::spawn(async move {
+            loop {
+                let event = match rx.recv().await {
+                    Ok(e) => e,
+                    Err(broadcast::error::RecvError::Closed) => break,
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "live rooms missed session events; resyncing");
+                        let Some(hub) = hub.upgrade() else { break };
+                        hub.resync_statuses(&db).await;
+                        continue;
+                    }
+                };
+                let Some(hub) = hub.upgrade() else { break };
+                let result = match event {
+                    SessionEvent::WentLive { session_id } => {
+                        hub.status_changed(session_id, SessionStatus::Live);
+                        Ok(())
+                    }
+                    SessionEvent::Presented {
+                        session_id,
+                        product_id,
+                    } => hub.presented(&db, session_id, product_id).await,
+                    SessionEvent::Ended { session_id } => {
+                        hub.status_changed(session_id, SessionStatus::Ended);
+                        Ok(())
+                    }
+                };
+                if let Err(e) = result {
+                    tracing::warn!(?event, error = %e, "a live room could not follow an event");
+                }
+            }
+        });
+    }
+
+    /// After missed events: every open room whose status differs from the database's gets
+    /// the database's (the presented product is reloaded with it).
+    async fn resync_statuses(&self, db: &Db) {
+        let open: Vec<Arc<Room>> = self
+            .rooms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for room in open {
+            let Ok((status, presenting, _)) = load_room_facts(db, room.session_id).await else {
+                continue;
+            };
+            if room.lock().status != status {
+                room.set_status(status);
+            }
+            if let Some(p) = presenting {
+                let current = room.lock().presenting.as_ref().map(|c| c.product_id);
+                if current != Some(p.product_id) {
+                    room.present(p);
+                }
+            }
+        }
+    }
+
     pub fn status_changed(&self, session_id: i64, status: SessionStatus) {
         self.with_room(session_id, |r| r.set_status(status));
     }
@@ -591,18 +655,13 @@ impl Hub {
         let Some(room) = self.get(session_id) else {
             return Ok(());
         };
-        let row: Option<(String, i64, String, i64)> =
-            sqlx::query_as("SELECT name, price_fen, image_url, stock FROM products WHERE id = $1")
-                .bind(product_id)
-                .fetch_optional(db.pool())
-                .await?;
-        if let Some((name, price, image_url, stock)) = row {
-            room.set_stock(product_id, stock);
+        if let Some(p) = repo::live::room_product(db, product_id).await? {
+            room.set_stock(product_id, p.stock);
             room.present(Presenting {
                 product_id,
-                name,
-                price,
-                image_url,
+                name: p.name,
+                price: p.price_fen,
+                image_url: p.image_url,
             });
         }
         Ok(())
@@ -666,27 +725,18 @@ async fn load_room_facts(
     db: &Db,
     session_id: i64,
 ) -> Result<(SessionStatus, Option<Presenting>, HashMap<i64, i64>), AppError> {
-    let status = super::repo::shopping::session_status(db, session_id).await?;
-    let current = super::repo::shopping::current_product(db, session_id).await?;
-    let rows: Vec<(i64, i64, String, i64, String)> = sqlx::query_as(
-        "SELECT id, stock, name, price_fen, image_url FROM products WHERE session_id = $1",
-    )
-    .bind(session_id)
-    .fetch_all(db.pool())
-    .await?;
+    let status = repo::shopping::session_status(db, session_id).await?;
+    let current = repo::shopping::current_product(db, session_id).await?;
+    let products = repo::live::room_products(db, session_id).await?;
     let presenting = current.and_then(|c| {
-        rows.iter().find(|r| r.0 == c).map(|r| Presenting {
-            product_id: r.0,
-            name: r.2.clone(),
-            price: r.3,
-            image_url: r.4.clone(),
+        products.iter().find(|p| p.id == c).map(|p| Presenting {
+            product_id: p.id,
+            name: p.name.clone(),
+            price: p.price_fen,
+            image_url: p.image_url.clone(),
         })
     });
-    Ok((
-        status,
-        presenting,
-        rows.iter().map(|r| (r.0, r.1)).collect(),
-    ))
+    Ok((status, presenting, repo::live::stock_of(&products)))
 }
 
 #[cfg(test)]

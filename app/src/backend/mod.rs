@@ -4,6 +4,7 @@
 
 pub mod crypto;
 pub mod db;
+pub mod events;
 pub mod host_auth;
 pub mod identity;
 pub mod live;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub decodes: Arc<tokio::sync::Semaphore>,
     /// Delivers one-time codes for phone verification (`log` or `webhook`).
     pub code_sender: Arc<dyn phone::CodeSender>,
+    /// Went live, presented, ended: followed by the live rooms and the media pipeline.
+    pub events: events::SessionEvents,
 }
 
 /// The state for the current server-function call.

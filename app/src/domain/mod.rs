@@ -5,5 +5,6 @@ pub mod discount;
 pub mod money;
 pub mod order;
 pub mod phone;
+pub mod session;
 pub mod text;
 pub mod time;

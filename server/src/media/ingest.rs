@@ -74,7 +74,6 @@ pub async fn run(state: ServerState, args: IngestArgs) {
     let mut last_keyframe_request = Instant::now();
     let mut last_supervise = Instant::now();
     let mut announced = false;
-    let mut supervise_ticks: u32 = 0;
     // Payload type -> codec, learnt on the first packet of each type.
     let mut codecs: std::collections::HashMap<str0m::media::Pt, Option<Codec>> = Default::default();
     let mut buf = vec![0u8; 2048];
@@ -151,17 +150,7 @@ pub async fn run(state: ServerState, args: IngestArgs) {
         }
         if last_supervise.elapsed() >= Duration::from_millis(500) {
             last_supervise = Instant::now();
-            // The host ended the session: the broadcast (and its recording) ends with it.
-            supervise_ticks += 1;
-            if supervise_ticks % 4 == 0
-                && matches!(
-                    app::backend::repo::shopping::session_status(&state.app.db, session_id).await,
-                    Ok(app::model::SessionStatus::Ended)
-                )
-            {
-                tracing::info!(session_id, "session ended; stopping its broadcast");
-                break 'run;
-            }
+            // (A session that ends stops this broadcast through `stop`: media::follow.)
             if let Some(p) = packager.as_mut() {
                 p.supervise();
                 super::hls::merge_playlists(&dir, false).await;

@@ -96,6 +96,32 @@ impl Broadcasts {
     }
 }
 
+/// Follows the session events: a session that ended ends its broadcast (and its recording).
+pub fn follow(broadcasts: &Arc<Broadcasts>, events: &app::backend::events::SessionEvents) {
+    use app::backend::events::SessionEvent;
+    use tokio::sync::broadcast::error::RecvError;
+    let broadcasts = Arc::downgrade(broadcasts);
+    let mut rx = events.subscribe();
+    tokio::spawn(async move {
+        loop {
+            match rx.recv().await {
+                Ok(SessionEvent::Ended { session_id }) => {
+                    let Some(b) = broadcasts.upgrade() else { break };
+                    tracing::info!(session_id, "session ended; stopping its broadcast");
+                    b.stop_session(session_id);
+                }
+                Ok(_) => {}
+                // Missed events: a broadcast of an ended session is also refused and stopped
+                // when its publisher reconnects (whip.rs checks the status).
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "media missed session events");
+                }
+                Err(RecvError::Closed) => break,
+            }
+        }
+    });
+}
+
 /// The media part of the server's state.
 #[derive(Clone)]
 pub struct Media {

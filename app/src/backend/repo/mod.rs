@@ -2,8 +2,11 @@
 //! by domain. Functions take `&Db` and return domain/model types.
 
 pub mod catalog;
+pub mod hosts;
+pub mod live;
 pub mod orders;
 pub mod phones;
+pub mod shoppers;
 pub mod shopping;
 pub mod studio;
 pub mod video;

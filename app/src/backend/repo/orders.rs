@@ -17,7 +17,7 @@ use crate::{
         order::{IdempotencyKey, Quantity},
     },
     error::AppError,
-    model::{OrderLineView, OrderStatus, OrderView, SessionStatus},
+    model::{OrderLineView, OrderStatus, OrderView},
 };
 
 #[derive(Debug, Clone)]
@@ -98,19 +98,7 @@ pub async fn place_order(
         Some(Existing::Different) => return Err(key_reused()),
         None => {}
     }
-    match shopping::session_status(db, req.session_id).await? {
-        SessionStatus::Live => {}
-        SessionStatus::Scheduled => {
-            return Err(AppError::Conflict(
-                "The session hasn't started yet: buying opens when it goes live.".into(),
-            ))
-        }
-        SessionStatus::Ended => {
-            return Err(AppError::Conflict(
-                "The session has ended: buying is closed.".into(),
-            ))
-        }
-    }
+    shopping::require(db, req.session_id, crate::domain::session::Activity::Buy).await?;
     let policy = shopping::policy(db, req.session_id).await?;
     let qty = req.quantity.get();
     if qty > policy.purchase_limit {

@@ -2,7 +2,10 @@
 
 use crate::{
     backend::{crypto, db::Db, now_ms},
-    domain::discount::{DiscountPolicy, ShopperFacts},
+    domain::{
+        discount::{DiscountPolicy, ShopperFacts},
+        session::{allows, Activity},
+    },
     error::AppError,
     model::SessionStatus,
 };
@@ -15,6 +18,18 @@ pub async fn session_status(db: &Db, session_id: i64) -> Result<SessionStatus, A
         .await?;
     let s = s.ok_or_else(|| AppError::not_found("This live session does not exist."))?;
     SessionStatus::parse(&s).ok_or(AppError::Internal)
+}
+
+/// The session's status when it allows `activity` (`domain::session`), else the 409 that
+/// explains why not; `NotFound` for an unknown session.
+pub async fn require(
+    db: &Db,
+    session_id: i64,
+    activity: Activity,
+) -> Result<SessionStatus, AppError> {
+    let status = session_status(db, session_id).await?;
+    allows(status, activity)?;
+    Ok(status)
 }
 
 pub async fn policy(db: &Db, session_id: i64) -> Result<DiscountPolicy, AppError> {
@@ -43,11 +58,7 @@ pub async fn policy(db: &Db, session_id: i64) -> Result<DiscountPolicy, AppError
 /// Reserves a seat. Reserving twice is harmless (returns `false` the second time); an ended
 /// session refuses.
 pub async fn reserve(db: &Db, session_id: i64, shopper_id: i64) -> Result<bool, AppError> {
-    if session_status(db, session_id).await? == SessionStatus::Ended {
-        return Err(AppError::Conflict(
-            "This session has ended; reservations are closed.".into(),
-        ));
-    }
+    require(db, session_id, Activity::Reserve).await?;
     let res = sqlx::query(
         "INSERT INTO reservations (session_id, shopper_id, created_at_ms) VALUES ($1, $2, $3)
          ON CONFLICT (session_id, shopper_id) DO NOTHING",
@@ -96,11 +107,7 @@ pub async fn create_or_get_invite(
     session_id: i64,
     shopper_id: i64,
 ) -> Result<Invite, AppError> {
-    if session_status(db, session_id).await? == SessionStatus::Ended {
-        return Err(AppError::Conflict(
-            "This session has ended; invites are closed.".into(),
-        ));
-    }
+    require(db, session_id, Activity::CreateInvite).await?;
     if !has_reserved(db, session_id, shopper_id).await? {
         return Err(AppError::Forbidden(
             "Reserve a seat first: only shoppers who reserved can invite friends.".into(),
@@ -187,11 +194,7 @@ pub async fn join_via_invite(
             "This is your own invite: share it with friends instead.",
         ));
     }
-    if session_status(db, invite.session_id).await? == SessionStatus::Ended {
-        return Err(AppError::Conflict(
-            "This invite has expired: the session has ended.".into(),
-        ));
-    }
+    require(db, invite.session_id, Activity::JoinInvite).await?;
     let now = now_ms();
     sqlx::query(
         "INSERT INTO reservations (session_id, shopper_id, invite_id, created_at_ms, joined_at_ms)

@@ -8,7 +8,8 @@ use crate::{
     model::SessionStatus,
 };
 
-use super::shopping::session_status;
+use super::shopping::{require, session_status};
+use crate::domain::session::Activity;
 
 pub async fn go_live(db: &Db, session_id: i64) -> Result<(), AppError> {
     let res = sqlx::query("UPDATE live_sessions SET status = 'live', started_at_ms = $1 WHERE id = $2 AND status = 'scheduled'")
@@ -19,24 +20,16 @@ pub async fn go_live(db: &Db, session_id: i64) -> Result<(), AppError> {
     if res.rows_affected() == 1 {
         return Ok(());
     }
-    Err(match session_status(db, session_id).await? {
-        SessionStatus::Live => AppError::Conflict("The session is already live.".into()),
-        _ => AppError::Conflict("This session has ended and can't go live again.".into()),
-    })
+    require(db, session_id, Activity::GoLive).await?;
+    Err(AppError::Conflict(
+        "The session changed meanwhile: reload it.".into(),
+    ))
 }
 
 /// Makes `product_id` the product being explained now and records that it was presented
 /// (which opens its discount). Returns the session id.
 pub async fn present_product(db: &Db, session_id: i64, product_id: i64) -> Result<(), AppError> {
-    match session_status(db, session_id).await? {
-        SessionStatus::Live => {}
-        SessionStatus::Scheduled => {
-            return Err(AppError::Conflict(
-                "Go live before presenting products.".into(),
-            ))
-        }
-        SessionStatus::Ended => return Err(AppError::Conflict("The session has ended.".into())),
-    }
+    require(db, session_id, Activity::Present).await?;
     let mut w = db.begin_write().await?;
     let res = sqlx::query(
         "UPDATE products SET presented_at_ms = COALESCE(presented_at_ms, $1) WHERE id = $2 AND session_id = $3",
@@ -69,10 +62,10 @@ pub async fn end_session(db: &Db, session_id: i64) -> Result<(), AppError> {
     if res.rows_affected() == 1 {
         return Ok(());
     }
-    Err(match session_status(db, session_id).await? {
-        SessionStatus::Scheduled => AppError::Conflict("The session hasn't gone live yet.".into()),
-        _ => AppError::Conflict("The session has already ended.".into()),
-    })
+    require(db, session_id, Activity::End).await?;
+    Err(AppError::Conflict(
+        "The session changed meanwhile: reload it.".into(),
+    ))
 }
 
 /// The session a product belongs to.
@@ -182,15 +175,6 @@ pub fn validate_product_form(form: &ProductForm) -> Result<ValidProduct, AppErro
     })
 }
 
-async fn require_scheduled(db: &Db, session_id: i64, what: &str) -> Result<(), AppError> {
-    match session_status(db, session_id).await? {
-        SessionStatus::Scheduled => Ok(()),
-        _ => Err(AppError::Conflict(format!(
-            "{what} is only possible before the session goes live."
-        ))),
-    }
-}
-
 pub async fn create_session(db: &Db, host_id: i64, form: &SessionForm) -> Result<i64, AppError> {
     let v = validate_session_form(form, now_ms())?;
     let session = super::catalog::NewSession {
@@ -230,7 +214,7 @@ async fn save_policy(db: &Db, session_id: i64, p: &PolicyForm) -> Result<(), App
 
 pub async fn update_session(db: &Db, session_id: i64, form: &SessionForm) -> Result<(), AppError> {
     let v = validate_session_form(form, now_ms())?;
-    require_scheduled(db, session_id, "Editing the session").await?;
+    require(db, session_id, Activity::EditDetails).await?;
     sqlx::query("UPDATE live_sessions SET title = $1, description = $2, scheduled_start_ms = $3 WHERE id = $4 AND status = 'scheduled'")
         .bind(&v.title)
         .bind(&v.description)
@@ -242,7 +226,7 @@ pub async fn update_session(db: &Db, session_id: i64, form: &SessionForm) -> Res
 }
 
 pub async fn delete_session(db: &Db, session_id: i64) -> Result<(), AppError> {
-    require_scheduled(db, session_id, "Deleting the session").await?;
+    require(db, session_id, Activity::DeleteSession).await?;
     let mut w = db.begin_write().await?;
     // Reservations and invites go with the session (ON DELETE CASCADE); nothing was sold.
     sqlx::query("DELETE FROM reservations WHERE session_id = $1")
@@ -272,9 +256,7 @@ pub async fn set_cover(db: &Db, session_id: i64, url: &str) -> Result<(), AppErr
 
 pub async fn add_product(db: &Db, session_id: i64, form: &ProductForm) -> Result<i64, AppError> {
     let p = validate_product_form(form)?;
-    if session_status(db, session_id).await? == SessionStatus::Ended {
-        return Err(AppError::Conflict("The session has ended.".into()));
-    }
+    require(db, session_id, Activity::AddProduct).await?;
     let mut w = db.begin_write().await?;
     let next: i64 = sqlx::query_scalar(
         "SELECT CAST(COALESCE(MAX(position), 0) + 1 AS BIGINT) FROM products WHERE session_id = $1",
@@ -319,11 +301,7 @@ pub async fn update_product(
     form: &ProductForm,
 ) -> Result<ProductEdited, AppError> {
     let p = validate_product_form(form)?;
-    if session_status(db, session_id).await? == SessionStatus::Ended {
-        return Err(AppError::Conflict(
-            "The session has ended: its products can no longer change.".into(),
-        ));
-    }
+    require(db, session_id, Activity::EditProduct).await?;
     let row: Option<(i64, Option<i64>)> = sqlx::query_as(
         "SELECT price_fen, presented_at_ms FROM products WHERE id = $1 AND session_id = $2",
     )
@@ -402,7 +380,7 @@ fn touched_a_product(res: sqlx::any::AnyQueryResult) -> Result<(), AppError> {
 }
 
 pub async fn delete_product(db: &Db, session_id: i64, product_id: i64) -> Result<(), AppError> {
-    require_scheduled(db, session_id, "Removing a product").await?;
+    require(db, session_id, Activity::RemoveProduct).await?;
     let res = sqlx::query("DELETE FROM products WHERE id = $1 AND session_id = $2")
         .bind(product_id)
         .bind(session_id)
@@ -479,11 +457,7 @@ pub async fn present_next(db: &Db, session_id: i64) -> Result<i64, AppError> {
 }
 
 pub async fn mark_sold_out(db: &Db, session_id: i64, product_id: i64) -> Result<(), AppError> {
-    if session_status(db, session_id).await? != SessionStatus::Live {
-        return Err(AppError::Conflict(
-            "Mark products sold out during the live session.".into(),
-        ));
-    }
+    require(db, session_id, Activity::MarkSoldOut).await?;
     let res = sqlx::query("UPDATE products SET stock = 0 WHERE id = $1 AND session_id = $2")
         .bind(product_id)
         .bind(session_id)
@@ -726,6 +700,31 @@ pub async fn export_lines(db: &Db, session_id: i64) -> Result<Vec<ExportLine>, A
             shopper_phone: r.14.as_deref().map(crate::domain::phone::mask),
         })
         .collect())
+}
+
+/// Remembers an uploaded image (who, what, how big); the same content uploaded again is one row.
+pub async fn record_upload(
+    db: &Db,
+    name: &str,
+    host_id: i64,
+    kind: &str,
+    (width, height): (u32, u32),
+    bytes: usize,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO uploads (name, host_id, kind, width, height, bytes, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(name)
+    .bind(host_id)
+    .bind(kind)
+    .bind(i64::from(width))
+    .bind(i64::from(height))
+    .bind(i64::try_from(bytes).unwrap_or(i64::MAX))
+    .bind(now_ms())
+    .execute(db.pool())
+    .await?;
+    Ok(())
 }
 
 pub async fn audit(

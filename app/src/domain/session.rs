@@ -1,0 +1,166 @@
+//! A live session's life: scheduled → live → ended, and what each stage allows. Pure: every
+//! guard in the app (run of show, editing, reservations, invites, buying, chat, broadcasting)
+//! asks [`allows`] and shows the same explanation when the answer is no.
+
+pub use crate::model::SessionStatus;
+
+/// Something whose permission depends on the session's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    GoLive,
+    Present,
+    MarkSoldOut,
+    End,
+    /// Title, description, start time, discount policy.
+    EditDetails,
+    DeleteSession,
+    AddProduct,
+    EditProduct,
+    RemoveProduct,
+    Reserve,
+    CreateInvite,
+    JoinInvite,
+    Buy,
+    Chat,
+    Broadcast,
+}
+
+/// Why an activity is refused now (a 409 with this text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotNow(pub &'static str);
+
+impl std::fmt::Display for NotNow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl From<NotNow> for crate::error::AppError {
+    fn from(n: NotNow) -> Self {
+        crate::error::AppError::Conflict(n.0.to_string())
+    }
+}
+
+/// Whether `status` allows `activity`, and if not, what to tell the person.
+pub fn allows(status: SessionStatus, activity: Activity) -> Result<(), NotNow> {
+    use Activity::*;
+    use SessionStatus::{Ended, Live, Scheduled};
+    let refusal = match (activity, status) {
+        (GoLive, Scheduled) => return Ok(()),
+        (GoLive, Live) => "The session is already live.",
+        (GoLive, Ended) => "This session has ended and can't go live again.",
+        (Present, Live) | (MarkSoldOut, Live) | (End, Live) | (Buy, Live) | (Chat, Live) => {
+            return Ok(())
+        }
+        (Present, Scheduled) => "Go live before presenting products.",
+        (MarkSoldOut, _) => "Mark products sold out during the live session.",
+        (End, Scheduled) => "The session hasn't gone live yet.",
+        (End, Ended) => "The session has already ended.",
+        (Buy, Scheduled) => "The session hasn't started yet: buying opens when it goes live.",
+        (Buy, Ended) => "The session has ended: buying is closed.",
+        (Chat, _) => "Chat opens when the session is live.",
+        (EditDetails | DeleteSession | RemoveProduct, Scheduled) => return Ok(()),
+        (EditDetails, _) => "Editing the session is only possible before the session goes live.",
+        (DeleteSession, _) => "Deleting the session is only possible before the session goes live.",
+        (RemoveProduct, _) => "Removing a product is only possible before the session goes live.",
+        (AddProduct | EditProduct | Reserve | CreateInvite | JoinInvite | Broadcast, Ended) => {
+            match activity {
+                AddProduct => "The session has ended.",
+                EditProduct => "The session has ended: its products can no longer change.",
+                Reserve => "This session has ended; reservations are closed.",
+                CreateInvite => "This session has ended; invites are closed.",
+                JoinInvite => "This invite has expired: the session has ended.",
+                _ => "The session has ended.",
+            }
+        }
+        (AddProduct | EditProduct | Reserve | CreateInvite | JoinInvite | Broadcast, _) => {
+            return Ok(())
+        }
+        (Present, Ended) => "The session has ended.",
+    };
+    Err(NotNow(refusal))
+}
+
+/// The status a run-of-show step leads to (`GoLive`, `End`), if the step changes it.
+pub fn next_status(activity: Activity) -> Option<SessionStatus> {
+    match activity {
+        Activity::GoLive => Some(SessionStatus::Live),
+        Activity::End => Some(SessionStatus::Ended),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Activity::*;
+    use SessionStatus::{Ended, Live, Scheduled};
+
+    const ALL: [Activity; 15] = [
+        GoLive,
+        Present,
+        MarkSoldOut,
+        End,
+        EditDetails,
+        DeleteSession,
+        AddProduct,
+        EditProduct,
+        RemoveProduct,
+        Reserve,
+        CreateInvite,
+        JoinInvite,
+        Buy,
+        Chat,
+        Broadcast,
+    ];
+
+    #[test]
+    fn the_lifecycle_only_moves_forward() {
+        assert!(allows(Scheduled, GoLive).is_ok());
+        assert!(allows(Live, GoLive).is_err());
+        assert!(allows(Ended, GoLive).is_err());
+        assert!(allows(Live, End).is_ok());
+        assert!(allows(Scheduled, End).is_err());
+        assert!(allows(Ended, End).is_err());
+        assert_eq!(next_status(GoLive), Some(Live));
+        assert_eq!(next_status(End), Some(Ended));
+    }
+
+    #[test]
+    fn an_ended_session_allows_nothing() {
+        for a in ALL {
+            assert!(allows(Ended, a).is_err(), "{a:?}");
+        }
+    }
+
+    #[test]
+    fn buying_chat_and_presenting_only_while_live() {
+        for a in [Present, MarkSoldOut, Buy, Chat] {
+            assert!(allows(Live, a).is_ok(), "{a:?}");
+            assert!(allows(Scheduled, a).is_err(), "{a:?}");
+        }
+        assert_eq!(
+            allows(Scheduled, Buy).unwrap_err().0,
+            "The session hasn't started yet: buying opens when it goes live."
+        );
+    }
+
+    #[test]
+    fn details_are_fixed_once_live_but_products_and_reservations_are_not() {
+        for a in [EditDetails, DeleteSession, RemoveProduct] {
+            assert!(allows(Scheduled, a).is_ok(), "{a:?}");
+            assert!(allows(Live, a).is_err(), "{a:?}");
+        }
+        for a in [
+            AddProduct,
+            EditProduct,
+            Reserve,
+            CreateInvite,
+            JoinInvite,
+            Broadcast,
+        ] {
+            assert!(allows(Scheduled, a).is_ok(), "{a:?}");
+            assert!(allows(Live, a).is_ok(), "{a:?}");
+        }
+    }
+}
