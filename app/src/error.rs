@@ -104,6 +104,27 @@ fn malformed(msg: &str) -> AppError {
     AppError::BadRequest(format!("Malformed request: {short}"))
 }
 
+/// An `AppError` as an HTTP response: its status, and the same JSON body server functions
+/// use, so the client decodes it like any other error. Plain routes, the request gate and
+/// the identity extractors answer with it.
+#[cfg(feature = "ssr")]
+impl axum::response::IntoResponse for AppError {
+    fn into_response(self) -> axum::response::Response {
+        use axum::http::{header, HeaderValue, StatusCode};
+        let status =
+            StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut res = (status, body).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        res.headers_mut()
+            .insert("serverfnerror", HeaderValue::from_static("guard"));
+        res
+    }
+}
+
 #[cfg(feature = "ssr")]
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {

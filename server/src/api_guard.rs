@@ -23,7 +23,7 @@ use axum::{
 
 use app::{
     api::endpoints::{self, Caller, Endpoint},
-    backend::{host_auth, identity, request::cookie_in},
+    backend::host_auth,
     error::AppError,
 };
 
@@ -75,13 +75,9 @@ async fn check(state: &ServerState, parts: &Parts) -> Result<&'static Endpoint, 
         }
     }
     if ep.caller == Caller::Host {
-        host_auth::authorize_host(
-            &state.app,
-            cookie_in(&parts.headers, host_auth::HOST_COOKIE).as_deref(),
-            cookie_in(&parts.headers, identity::SHOPPER_COOKIE).as_deref(),
-        )
-        .await
-        .map_err(|e| error_response(&e))?;
+        host_auth::host_in(&state.app, &parts.headers)
+            .await
+            .map_err(|e| error_response(&e))?;
     }
     let declared = parts
         .headers

@@ -4,12 +4,16 @@
 use axum::{
     body::Body,
     extract::{Path, State},
-    http::{header, HeaderMap, HeaderValue, StatusCode},
+    http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
 
 use app::{
-    backend::{host_auth, identity::SHOPPER_COOKIE, repo::studio, uploads},
+    backend::{
+        host_auth::{self, Host},
+        repo::studio,
+        uploads,
+    },
     domain::time::datetime,
     error::AppError,
 };
@@ -35,8 +39,6 @@ pub async fn media(State(state): State<ServerState>, Path(name): Path<String>) -
         Err(_) => (StatusCode::NOT_FOUND, "Not found").into_response(),
     }
 }
-
-pub use app::backend::request::cookie_in as request_cookie;
 
 /// RFC 4180 field: quoted when it holds a comma, quote or line break; cells that a spreadsheet
 /// would run as a formula are prefixed with a quote mark.
@@ -67,19 +69,13 @@ pub const CSV_HEADER: &str = "order_id,created_at_utc,status,shopper_id,shopper_
 pub async fn orders_csv(
     State(state): State<ServerState>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    host: Result<Host, AppError>,
 ) -> Response {
     let Ok(session_id) = id.parse::<i64>() else {
         return error_response(&AppError::not_found("This live session does not exist."));
     };
     let st = &state.app;
-    let host = match host_auth::authorize_host(
-        st,
-        request_cookie(&headers, host_auth::HOST_COOKIE).as_deref(),
-        request_cookie(&headers, SHOPPER_COOKIE).as_deref(),
-    )
-    .await
-    {
+    let host = match host {
         Ok(h) => h,
         Err(e) => return error_response(&e),
     };
@@ -140,16 +136,5 @@ mod tests {
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
         assert_eq!(csv_field("小小包"), "小小包");
-    }
-
-    #[test]
-    fn cookies_are_read_from_headers() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::COOKIE,
-            HeaderValue::from_static("a=1; ls_host=tok; b=2"),
-        );
-        assert_eq!(request_cookie(&h, "ls_host").as_deref(), Some("tok"));
-        assert_eq!(request_cookie(&h, "nope"), None);
     }
 }

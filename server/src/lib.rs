@@ -105,6 +105,8 @@ pub fn app(state: ServerState) -> Router {
         .route("/studio/s/{id}/orders.csv", get(export::orders_csv))
         .merge(api)
         .fallback(static_or_spa)
+        // The identity extractors (`Shopper`, `Host`) read the app state from here.
+        .layer(axum::Extension(state.app.clone()))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             security::security_headers,

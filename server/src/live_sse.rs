@@ -25,13 +25,13 @@ use tokio::sync::{broadcast::error::RecvError, watch};
 
 use app::{
     backend::{
-        identity::{verify_cookie, SHOPPER_COOKIE},
+        identity,
         live::{heartbeat, me_frame, Frame, Room, ViewerGuard},
     },
     error::AppError,
 };
 
-use crate::{export::request_cookie, security::error_response, ServerState};
+use crate::{security::error_response, ServerState};
 
 /// A dead connection is noticed (write fails) within this, and clients expect a frame at
 /// least this often.
@@ -127,12 +127,12 @@ async fn open(
     state: &ServerState,
     session_id: i64,
     last: Option<u64>,
-    shopper_cookie: Option<String>,
+    cookies: &HeaderMap,
 ) -> Result<Conn, AppError> {
     let guard = state.app.live.watch(&state.app.db, session_id).await?;
     let room = guard.room().clone();
     // The signature is enough to know who is watching; no database round trip per viewer.
-    let shopper = shopper_cookie.and_then(|v| verify_cookie(&state.app.cookie_key, &v));
+    let shopper = identity::shopper_id(&state.app.cookie_key, cookies);
     let start = room.start(last);
     let mut heartbeat =
         tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
@@ -166,14 +166,7 @@ pub async fn events(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .or(q.last);
-    let conn = match open(
-        &state,
-        session_id,
-        last,
-        request_cookie(&headers, SHOPPER_COOKIE),
-    )
-    .await
-    {
+    let conn = match open(&state, session_id, last, &headers).await {
         Ok(c) => c,
         Err(e) => return error_response(&e),
     };
@@ -218,11 +211,12 @@ pub async fn is_fresh_stream_request(tcp: &tokio::net::TcpStream) -> bool {
 }
 
 /// The request head of a lean stream request.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 pub struct StreamRequest {
     pub session_id: Option<i64>,
     pub last: Option<u64>,
-    pub shopper_cookie: Option<String>,
+    /// Only the request's `Cookie` headers (identity is read from them the usual way).
+    pub cookies: HeaderMap,
 }
 
 /// Parses `GET /live/{id}/events[?last=N] HTTP/1.x` and the headers we use.
@@ -238,7 +232,7 @@ pub fn parse_stream_request(head: &str) -> StreamRequest {
         .split('&')
         .find_map(|kv| kv.strip_prefix("last="))
         .and_then(|v| v.parse().ok());
-    let mut shopper_cookie = None;
+    let mut cookies = HeaderMap::new();
     for line in lines {
         let Some((name, value)) = line.split_once(':') else {
             continue;
@@ -247,18 +241,15 @@ pub fn parse_stream_request(head: &str) -> StreamRequest {
         if name.eq_ignore_ascii_case("last-event-id") {
             last = value.parse().ok().or(last);
         } else if name.eq_ignore_ascii_case("cookie") {
-            shopper_cookie = value
-                .split(';')
-                .filter_map(|p| p.trim().split_once('='))
-                .find(|(k, _)| *k == SHOPPER_COOKIE)
-                .map(|(_, v)| v.to_string())
-                .or(shopper_cookie);
+            if let Ok(v) = HeaderValue::from_str(value) {
+                cookies.append(header::COOKIE, v);
+            }
         }
     }
     StreamRequest {
         session_id,
         last,
-        shopper_cookie,
+        cookies,
     }
 }
 
@@ -289,7 +280,7 @@ pub async fn serve_lean(mut tcp: tokio::net::TcpStream, state: ServerState) {
     let req = parse_stream_request(&head);
     drop(head);
     let conn = match req.session_id {
-        Some(id) => open(&state, id, req.last, req.shopper_cookie).await,
+        Some(id) => open(&state, id, req.last, &req.cookies).await,
         None => Err(AppError::not_found("This live session does not exist.")),
     };
     let mut conn = match conn {
@@ -357,23 +348,19 @@ const WRITE_STALL: Duration = Duration::from_secs(60);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use app::backend::{identity::SHOPPER_COOKIE, request::cookie_in};
 
     #[test]
     fn stream_requests_are_parsed() {
         let r = parse_stream_request("GET /live/12/events?last=40 HTTP/1.1\r\nHost: x\r\nCookie: a=b; ls_shopper=v1.7.sig\r\nLast-Event-ID: 41");
+        assert_eq!((r.session_id, r.last), (Some(12), Some(41)));
         assert_eq!(
-            r,
-            StreamRequest {
-                session_id: Some(12),
-                last: Some(41),
-                shopper_cookie: Some("v1.7.sig".into())
-            }
+            cookie_in(&r.cookies, SHOPPER_COOKIE).as_deref(),
+            Some("v1.7.sig")
         );
         let r = parse_stream_request("GET /live/12/events HTTP/1.1\r\nHost: x");
-        assert_eq!(
-            (r.session_id, r.last, r.shopper_cookie),
-            (Some(12), None, None)
-        );
+        assert_eq!((r.session_id, r.last), (Some(12), None));
+        assert!(r.cookies.is_empty());
         assert_eq!(
             parse_stream_request("GET /live/abc/events HTTP/1.1").session_id,
             None

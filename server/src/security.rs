@@ -165,19 +165,9 @@ pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Respons
     error_response(&AppError::Internal)
 }
 
-/// An `AppError` as an HTTP response, in the same JSON shape server functions use, so the
-/// client decodes it like any other error.
+/// An `AppError` as an HTTP response (`AppError`'s `IntoResponse`).
 pub fn error_response(err: &AppError) -> Response {
-    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = serde_json::to_vec(err).unwrap_or_default();
-    let mut res = (status, body).into_response();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    res.headers_mut()
-        .insert("serverfnerror", HeaderValue::from_static("guard"));
-    res
+    err.clone().into_response()
 }
 
 #[cfg(test)]

@@ -13,10 +13,15 @@ use crate::{
         identity, now_ms,
         ratelimit::Action,
         repo::hosts,
-        request::{client_ip, cookie, set_cookie},
+        request::{self, client_ip, cookie, cookie_in, set_cookie},
         AppState,
     },
     error::AppError,
+};
+
+use axum::{
+    extract::FromRequestParts,
+    http::{request::Parts, HeaderMap},
 };
 
 pub const HOST_COOKIE: &str = "ls_host";
@@ -217,12 +222,33 @@ pub async fn sign_out(st: &AppState) -> Result<(), AppError> {
 
 /// The signed-in host, or `Unauthorized` (anonymous) / `Forbidden` (a shopper).
 pub async fn require_host(st: &AppState) -> Result<Host, AppError> {
+    host_in(st, &request::headers()).await
+}
+
+/// The host a request's cookies name. The one way a host is recognised: server functions
+/// (through [`require_host`]), the request gate and plain routes (the [`Host`] extractor).
+pub async fn host_in(st: &AppState, headers: &HeaderMap) -> Result<Host, AppError> {
     authorize_host(
         st,
-        cookie(HOST_COOKIE).as_deref(),
-        cookie(identity::SHOPPER_COOKIE).as_deref(),
+        cookie_in(headers, HOST_COOKIE).as_deref(),
+        cookie_in(headers, identity::SHOPPER_COOKIE).as_deref(),
     )
     .await
+}
+
+/// The host behind a plain route's request (401 anonymous, 403 shopper). Reads `AppState`
+/// from the request's extensions (the router adds it).
+impl<S: Send + Sync> FromRequestParts<S> for Host {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        let st = parts
+            .extensions
+            .get::<AppState>()
+            .cloned()
+            .ok_or(AppError::Internal)?;
+        host_in(&st, &parts.headers).await
+    }
 }
 
 /// The host behind a host-cookie token. Plain axum handlers (CSV export) call this with the

@@ -7,11 +7,16 @@ use crate::{
         crypto, now_ms,
         ratelimit::Action,
         repo::shoppers,
-        request::{client_ip, cookie, set_cookie},
+        request::{self, client_ip, cookie_in, set_cookie},
         AppState,
     },
     error::AppError,
     model::Me,
+};
+
+use axum::{
+    extract::FromRequestParts,
+    http::{request::Parts, HeaderMap},
 };
 
 pub const SHOPPER_COOKIE: &str = "ls_shopper";
@@ -47,13 +52,42 @@ pub fn verify_cookie(key: &[u8], value: &str) -> Option<i64> {
     crypto::verify(key, &format!("shopper:{id}"), sig).then_some(id)
 }
 
-/// The calling shopper, if the request carries a valid cookie for an existing shopper.
-pub async fn current_shopper(st: &AppState) -> Result<Option<Shopper>, AppError> {
-    let Some(id) = cookie(SHOPPER_COOKIE).and_then(|v| verify_cookie(&st.cookie_key, &v)) else {
+/// The shopper a request's cookie names, when its signature is valid (no database).
+pub fn shopper_id(key: &[u8], headers: &HeaderMap) -> Option<i64> {
+    cookie_in(headers, SHOPPER_COOKIE).and_then(|v| verify_cookie(key, &v))
+}
+
+/// The shopper a request's cookie names, if they exist. The one way a shopper is recognised:
+/// server functions (through [`current_shopper`]) and plain routes (the [`Shopper`]
+/// extractor) alike.
+pub async fn shopper_in(st: &AppState, headers: &HeaderMap) -> Result<Option<Shopper>, AppError> {
+    let Some(id) = shopper_id(&st.cookie_key, headers) else {
         return Ok(None);
     };
     let row = shoppers::find(&st.db, id).await?;
     Ok(row.map(|(id, nickname)| Shopper { id, nickname }))
+}
+
+/// The calling shopper, if the request carries a valid cookie for an existing shopper.
+pub async fn current_shopper(st: &AppState) -> Result<Option<Shopper>, AppError> {
+    shopper_in(st, &request::headers()).await
+}
+
+/// The shopper behind a plain route's request; 401 without a valid cookie. Reads `AppState`
+/// from the request's extensions (the router adds it).
+impl<S: Send + Sync> FromRequestParts<S> for Shopper {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        let st = parts
+            .extensions
+            .get::<AppState>()
+            .cloned()
+            .ok_or(AppError::Internal)?;
+        shopper_in(&st, &parts.headers)
+            .await?
+            .ok_or(AppError::Unauthorized)
+    }
 }
 
 /// The calling shopper, created (with a cookie) on first visit.

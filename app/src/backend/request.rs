@@ -19,6 +19,11 @@ pub fn cookie(name: &str) -> Option<String> {
     cookie_in(&parts()?.headers, name)
 }
 
+/// The current server-function call's request headers (empty outside a request).
+pub fn headers() -> axum::http::HeaderMap {
+    parts().map(|p| p.headers).unwrap_or_default()
+}
+
 /// The value of cookie `name` in a request's headers (also used by plain axum handlers).
 pub fn cookie_in(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
     headers
@@ -54,5 +59,23 @@ pub fn set_cookie(name: &str, value: &str, max_age_secs: i64, secure: bool) {
         HeaderValue::from_str(&cookie),
     ) {
         res.append_header(header::SET_COOKIE, v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_read_from_headers() {
+        let mut h = axum::http::HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; ls_host=tok; b=2"),
+        );
+        h.append(header::COOKIE, HeaderValue::from_static("c=3"));
+        assert_eq!(cookie_in(&h, "ls_host").as_deref(), Some("tok"));
+        assert_eq!(cookie_in(&h, "c").as_deref(), Some("3"));
+        assert_eq!(cookie_in(&h, "nope"), None);
     }
 }
