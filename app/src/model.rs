@@ -471,6 +471,23 @@ pub enum LiveEvent {
 }
 
 impl LiveEvent {
+    /// The event with its room sequence number set (the room numbers events as it publishes).
+    pub fn numbered(mut self, n: u64) -> LiveEvent {
+        match &mut self {
+            LiveEvent::Snapshot { seq, .. }
+            | LiveEvent::Status { seq, .. }
+            | LiveEvent::Presenting { seq, .. }
+            | LiveEvent::Counters { seq, .. }
+            | LiveEvent::Chat { seq, .. }
+            | LiveEvent::ChatDeleted { seq, .. }
+            | LiveEvent::Purchase { seq, .. }
+            | LiveEvent::Product { seq, .. }
+            | LiveEvent::Video { seq, .. } => *seq = n,
+            LiveEvent::Hb | LiveEvent::Me => {}
+        }
+        self
+    }
+
     pub fn seq(&self) -> Option<u64> {
         match self {
             LiveEvent::Snapshot { seq, .. }

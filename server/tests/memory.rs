@@ -8,7 +8,6 @@ mod common;
 use std::time::Duration;
 
 use common::{demo_host, demo_session, spawn, spawn_with, Backend, Options};
-use serde_json::json;
 
 /// Held by each test for its whole run.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -115,7 +114,17 @@ async fn a_slow_consumer_keeps_server_memory_bounded() {
     // 40,000 events of ~2 KB: 80 MB that a queue per connection would have to hold.
     let filler = "x".repeat(2_000);
     for i in 0..40_000 {
-        room.publish(json!({ "type": "chat_deleted", "id": i, "pad": filler }));
+        room.publish(app::model::LiveEvent::Chat {
+            seq: 0,
+            message: app::model::ChatLine {
+                id: i,
+                shopper_id: 1,
+                nickname: "filler".into(),
+                text: filler.clone(),
+                at_ms: 0,
+                host: false,
+            },
+        });
         if i % 2_000 == 0 {
             tokio::task::yield_now().await;
         }

@@ -23,7 +23,6 @@ use std::{
 
 use axum::body::Bytes;
 use serde::Serialize;
-use serde_json::json;
 use tokio::sync::{broadcast, watch};
 
 use crate::{
@@ -32,7 +31,9 @@ use crate::{
         events::{SessionEvent, SessionEvents},
         now_ms, repo,
     },
+    domain::money::Fen,
     error::AppError,
+    model::LiveEvent,
     model::SessionStatus,
 };
 
@@ -61,14 +62,25 @@ pub struct Frame {
     pub bytes: Bytes,
 }
 
-fn frame_bytes(seq: Option<u64>, json: &serde_json::Value) -> Bytes {
-    let data = json.to_string();
+/// A numbered event as it goes on the wire: the typed event plus its publish time `ts` (µs),
+/// which viewers and the load generator use to measure delivery latency.
+#[derive(Serialize)]
+struct Stamped<'a> {
+    #[serde(flatten)]
+    event: &'a LiveEvent,
+    ts: i64,
+}
+
+fn frame_bytes(seq: u64, event: &LiveEvent) -> Bytes {
+    let data = serde_json::to_string(&Stamped {
+        event,
+        ts: now_us(),
+    })
+    .unwrap_or_default();
     let mut s = String::with_capacity(data.len() + 32);
-    if let Some(seq) = seq {
-        s.push_str("id: ");
-        s.push_str(&seq.to_string());
-        s.push('\n');
-    }
+    s.push_str("id: ");
+    s.push_str(&seq.to_string());
+    s.push('\n');
     s.push_str("data: ");
     s.push_str(&data);
     s.push_str("\n\n");
@@ -87,14 +99,7 @@ pub fn me_frame() -> Bytes {
 
 pub use crate::model::ChatLine as ChatMessage;
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Presenting {
-    pub product_id: i64,
-    pub name: String,
-    /// Fen.
-    pub price: i64,
-    pub image_url: String,
-}
+pub use crate::model::PresentingView as Presenting;
 
 struct RoomState {
     seq: u64,
@@ -180,22 +185,19 @@ impl Room {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Serialises an event once, numbers it, keeps it for resuming and broadcasts it.
-    pub fn publish(&self, event: serde_json::Value) -> u64 {
+    /// Numbers an event, serialises it once, keeps it for resuming and broadcasts it. (Its
+    /// `seq` field is set here; callers pass 0.)
+    pub fn publish(&self, event: LiveEvent) -> u64 {
         let mut st = self.lock();
         self.publish_locked(&mut st, event)
     }
 
-    fn publish_locked(&self, st: &mut RoomState, mut event: serde_json::Value) -> u64 {
+    fn publish_locked(&self, st: &mut RoomState, event: LiveEvent) -> u64 {
         st.seq += 1;
         let seq = st.seq;
-        if let Some(obj) = event.as_object_mut() {
-            obj.insert("seq".into(), json!(seq));
-            obj.insert("ts".into(), json!(now_us()));
-        }
         let frame = Arc::new(Frame {
             seq,
-            bytes: frame_bytes(Some(seq), &event),
+            bytes: frame_bytes(seq, &event.numbered(seq)),
         });
         if st.history.len() == HISTORY {
             st.history.pop_front();
@@ -207,19 +209,16 @@ impl Room {
     }
 
     fn snapshot_locked(&self, st: &RoomState) -> Bytes {
-        let stock: Vec<[i64; 2]> = st.stock.iter().map(|(k, v)| [*k, *v]).collect();
-        let event = json!({
-            "type": "snapshot",
-            "seq": st.seq,
-            "ts": now_us(),
-            "status": st.status.as_str(),
-            "presenting": st.presenting,
-            "stock": stock,
-            "viewers": self.viewers.load(Ordering::Relaxed),
-            "likes": self.likes.load(Ordering::Relaxed),
-            "chat": st.chat,
-        });
-        frame_bytes(Some(st.seq), &event)
+        let event = LiveEvent::Snapshot {
+            seq: st.seq,
+            status: st.status,
+            presenting: st.presenting.clone(),
+            stock: st.stock.iter().map(|(k, v)| [*k, *v]).collect(),
+            viewers: self.viewers.load(Ordering::Relaxed),
+            likes: self.likes.load(Ordering::Relaxed),
+            chat: st.chat.iter().cloned().collect(),
+        };
+        frame_bytes(st.seq, &event)
     }
 
     /// Subscribes a viewer. With `last_seq` still in history, replays what it missed;
@@ -283,21 +282,18 @@ impl Room {
         if status != SessionStatus::Live {
             st.presenting = None;
         }
-        self.publish_locked(
-            &mut st,
-            json!({ "type": "status", "status": status.as_str() }),
-        );
+        self.publish_locked(&mut st, LiveEvent::Status { seq: 0, status });
     }
 
     pub fn present(&self, p: Presenting) {
         let mut st = self.lock();
         st.presenting = Some(p.clone());
-        self.publish_locked(&mut st, json!({ "type": "presenting", "product": p }));
+        self.publish_locked(&mut st, LiveEvent::Presenting { seq: 0, product: p });
     }
 
     /// A product's price changed: the explaining-now card shows it and every viewer refetches
     /// their own price (the discount follows the price).
-    pub fn price_changed(&self, product_id: i64, price: i64) {
+    pub fn price_changed(&self, product_id: i64, price: Fen) {
         let mut st = self.lock();
         let presenting = st
             .presenting
@@ -308,7 +304,11 @@ impl Room {
         }
         self.publish_locked(
             &mut st,
-            json!({ "type": "product", "product_id": product_id, "price": price }),
+            LiveEvent::Product {
+                seq: 0,
+                product_id,
+                price,
+            },
         );
     }
 
@@ -371,7 +371,13 @@ impl Room {
                 st.chat.pop_front();
             }
             st.chat.push_back(msg.clone());
-            self.publish_locked(&mut st, json!({ "type": "chat", "message": msg }));
+            self.publish_locked(
+                &mut st,
+                LiveEvent::Chat {
+                    seq: 0,
+                    message: msg.clone(),
+                },
+            );
         }
         (msg, broadcast)
     }
@@ -381,7 +387,7 @@ impl Room {
         let before = st.chat.len();
         st.chat.retain(|m| m.id != id);
         let found = st.chat.len() != before;
-        self.publish_locked(&mut st, json!({ "type": "chat_deleted", "id": id }));
+        self.publish_locked(&mut st, LiveEvent::ChatDeleted { seq: 0, id });
         found
     }
 
@@ -393,7 +399,12 @@ impl Room {
         if let Some((buyer, product, more)) = st.pending_purchase.take() {
             self.publish_locked(
                 &mut st,
-                json!({ "type": "purchase", "buyer": buyer, "product": product, "more": more }),
+                LiveEvent::Purchase {
+                    seq: 0,
+                    buyer,
+                    product,
+                    more,
+                },
             );
         }
         if viewers == st.sent_viewers && likes == st.sent_likes && st.dirty_stock.is_empty() {
@@ -408,7 +419,12 @@ impl Room {
         st.sent_likes = likes;
         self.publish_locked(
             &mut st,
-            json!({ "type": "counters", "viewers": viewers, "likes": likes, "stock": stock }),
+            LiveEvent::Counters {
+                seq: 0,
+                viewers,
+                likes,
+                stock,
+            },
         );
     }
 
@@ -660,7 +676,7 @@ impl Hub {
             room.present(Presenting {
                 product_id,
                 name: p.name,
-                price: p.price_fen,
+                price: Fen(p.price_fen),
                 image_url: p.image_url,
             });
         }
@@ -677,7 +693,7 @@ impl Hub {
         product_id: i64,
         price: crate::domain::money::Fen,
     ) {
-        self.with_room(session_id, |r| r.price_changed(product_id, price.0));
+        self.with_room(session_id, |r| r.price_changed(product_id, price));
     }
 
     pub fn purchased(&self, session_id: i64, buyer: &str, product: &str) {
@@ -732,7 +748,7 @@ async fn load_room_facts(
         products.iter().find(|p| p.id == c).map(|p| Presenting {
             product_id: p.id,
             name: p.name.clone(),
-            price: p.price_fen,
+            price: Fen(p.price_fen),
             image_url: p.image_url.clone(),
         })
     });
@@ -753,10 +769,52 @@ mod tests {
         String::from_utf8_lossy(b).into_owned()
     }
 
+    /// Every frame is a typed `LiveEvent` (what the client decodes) with its number and time.
+    #[test]
+    fn frames_decode_as_the_events_published() {
+        let r = room();
+        let events = vec![
+            LiveEvent::Status {
+                seq: 0,
+                status: SessionStatus::Ended,
+            },
+            LiveEvent::Product {
+                seq: 0,
+                product_id: 3,
+                price: Fen(1_990),
+            },
+            LiveEvent::Purchase {
+                seq: 0,
+                buyer: "L***".into(),
+                product: "Serum".into(),
+                more: 2,
+            },
+            LiveEvent::Video { seq: 0, live: true },
+        ];
+        let mut start = r.start(None);
+        start.frames.clear();
+        for e in events {
+            let seq = r.publish(e.clone());
+            let frame = start.rx.try_recv().expect("frame");
+            let text = text(&frame.bytes);
+            let data = text
+                .lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .expect("data line");
+            let decoded: LiveEvent = serde_json::from_str(data).expect("typed");
+            assert_eq!(decoded, e.numbered(seq));
+            let raw: serde_json::Value = serde_json::from_str(data).expect("json");
+            assert!(raw["ts"].as_i64().is_some_and(|t| t > 0));
+        }
+    }
+
     #[test]
     fn frames_are_numbered_sse_events() {
         let r = room();
-        r.publish(json!({ "type": "status", "status": "live" }));
+        r.publish(LiveEvent::Status {
+            seq: 0,
+            status: SessionStatus::Live,
+        });
         let s = r.start(Some(0));
         assert_eq!(s.frames.len(), 1);
         let f = text(&s.frames[0]);
@@ -769,7 +827,7 @@ mod tests {
     fn resume_replays_exactly_what_was_missed_or_snapshots() {
         let r = room();
         for i in 0..10 {
-            r.publish(json!({ "type": "chat", "n": i }));
+            r.publish(LiveEvent::ChatDeleted { seq: 0, id: i });
         }
         let s = r.start(Some(7));
         assert_eq!(s.frames.len(), 3);
@@ -782,7 +840,10 @@ mod tests {
         assert!(text(&fresh.frames[0]).contains("\"type\":\"snapshot\""));
         // Too far behind (older than the history): a snapshot.
         for i in 0..HISTORY {
-            r.publish(json!({ "type": "chat", "n": i }));
+            r.publish(LiveEvent::ChatDeleted {
+                seq: 0,
+                id: i as u64,
+            });
         }
         let behind = r.start(Some(3));
         assert_eq!(behind.frames.len(), 1);
@@ -796,7 +857,10 @@ mod tests {
         let r = room();
         let mut s = r.start(None);
         for i in 0..(CHANNEL_CAPACITY * 4) {
-            r.publish(json!({ "type": "chat", "n": i }));
+            r.publish(LiveEvent::ChatDeleted {
+                seq: 0,
+                id: i as u64,
+            });
         }
         match s.rx.try_recv() {
             Err(broadcast::error::TryRecvError::Lagged(n)) => {
@@ -846,7 +910,7 @@ mod tests {
         r.present(Presenting {
             product_id: 3,
             name: "Serum".into(),
-            price: 25_900,
+            price: Fen(25_900),
             image_url: "/x.jpg".into(),
         });
         r.set_status(SessionStatus::Ended);

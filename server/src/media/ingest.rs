@@ -158,7 +158,7 @@ pub async fn run(state: ServerState, args: IngestArgs) {
             if !announced && tokio::fs::metadata(dir.join("index.m3u8")).await.is_ok() {
                 announced = true;
                 state.app.live.with_room(session_id, |r| {
-                    r.publish(serde_json::json!({ "type": "video", "live": true }));
+                    r.publish(app::model::LiveEvent::Video { seq: 0, live: true });
                 });
             }
         }
@@ -196,7 +196,10 @@ pub async fn run(state: ServerState, args: IngestArgs) {
     }
     media.broadcasts.finished(session_id, &resource);
     state.app.live.with_room(session_id, |r| {
-        r.publish(serde_json::json!({ "type": "video", "live": false }));
+        r.publish(app::model::LiveEvent::Video {
+            seq: 0,
+            live: false,
+        });
     });
     tracing::info!(session_id, "broadcast ended");
 }
