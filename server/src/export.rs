@@ -2,7 +2,6 @@
 //! a session's orders (`/studio/s/{id}/orders.csv`).
 
 use axum::{
-    body::Body,
     extract::{Path, State},
     http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
@@ -21,23 +20,16 @@ use app::{
 use crate::{security::error_response, ServerState};
 
 /// `GET /media/{name}`: an uploaded image. Names are content hashes, so they never change.
-pub async fn media(State(state): State<ServerState>, Path(name): Path<String>) -> Response {
+pub async fn media(
+    State(state): State<ServerState>,
+    Path(name): Path<String>,
+    req: axum::extract::Request,
+) -> Response {
     if !uploads::is_valid_name(&name) {
         return (StatusCode::NOT_FOUND, "Not found").into_response();
     }
-    match tokio::fs::read(state.app.settings.upload_dir.join(&name)).await {
-        Ok(bytes) => {
-            let mut res = Response::new(Body::from(bytes));
-            let h = res.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
-            h.insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static(crate::assets::IMMUTABLE),
-            );
-            res
-        }
-        Err(_) => (StatusCode::NOT_FOUND, "Not found").into_response(),
-    }
+    let path = state.app.settings.upload_dir.join(&name);
+    crate::assets::serve_file(&path, req, "image/jpeg", crate::assets::IMMUTABLE).await
 }
 
 /// RFC 4180 field: quoted when it holds a comma, quote or line break; cells that a spreadsheet

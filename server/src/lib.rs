@@ -87,7 +87,7 @@ pub fn app(state: ServerState) -> Router {
             state.clone(),
             security::same_origin_writes,
         ));
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(healthz))
         .route("/s/{id}", get(share::session_page))
         .route("/s/{id}/calendar.ics", get(calendar::session_ics))
@@ -106,11 +106,8 @@ pub fn app(state: ServerState) -> Router {
         .merge(api)
         .fallback(static_or_spa)
         // The identity extractors (`Shopper`, `Host`) read the app state from here.
-        .layer(axum::Extension(state.app.clone()))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            security::security_headers,
-        ))
+        .layer(axum::Extension(state.app.clone()));
+    security::with_security_headers(routes, &state.csp)
         .layer(TraceLayer::new_for_http())
         // The last resort: a panic in any handler is logged and answered with a 500, never a
         // dropped connection.

@@ -9,6 +9,7 @@ use axum::{
 };
 use base64::Engine;
 use sha2::{Digest, Sha256};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use app::error::AppError;
 
@@ -55,34 +56,37 @@ pub fn inline_script_hashes(html: &str) -> Vec<String> {
     out
 }
 
-/// Adds the security headers to every response.
-pub async fn security_headers(
-    State(state): State<ServerState>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let mut res = next.run(req).await;
-    let h = res.headers_mut();
-    if let Ok(csp) = HeaderValue::from_str(&state.csp) {
-        h.insert(header::CONTENT_SECURITY_POLICY, csp);
-    }
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("strict-origin-when-cross-origin"),
-    );
-    h.insert(
-        "permissions-policy",
-        HeaderValue::from_static("camera=(self), microphone=(self), geolocation=(), payment=()"),
-    );
-    h.insert(
-        "cross-origin-opener-policy",
-        HeaderValue::from_static("same-origin"),
-    );
-    res
+/// Adds the security headers to every response of `router` (tower-http layers; `csp` is
+/// computed once from the built client).
+pub fn with_security_headers<S: Clone + Send + Sync + 'static>(
+    router: axum::Router<S>,
+    csp: &str,
+) -> axum::Router<S> {
+    let csp = HeaderValue::from_str(csp)
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
+    let set = |name: header::HeaderName, value: HeaderValue| {
+        SetResponseHeaderLayer::overriding(name, value)
+    };
+    router
+        .layer(set(header::CONTENT_SECURITY_POLICY, csp))
+        .layer(set(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(set(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ))
+        .layer(set(
+            header::HeaderName::from_static("permissions-policy"),
+            HeaderValue::from_static(
+                "camera=(self), microphone=(self), geolocation=(), payment=()",
+            ),
+        ))
+        .layer(set(
+            header::HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        ))
 }
 
 /// CSRF protection for state-changing API calls: browsers label cross-site requests with

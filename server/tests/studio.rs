@@ -548,8 +548,31 @@ async fn uploads_are_checked_resized_and_served(b: Backend) {
         .to_str()
         .expect("cc")
         .contains("immutable"));
+    let last_modified = res.headers()["last-modified"].clone();
     let jpeg = res.bytes().await.expect("bytes");
     assert_eq!(&jpeg[..3], &[0xFF, 0xD8, 0xFF], "re-encoded as JPEG");
+    // Served as a file: ranges and conditional requests work.
+    let part = host
+        .http
+        .get(format!("{}{url}", host.base))
+        .header("range", "bytes=0-9")
+        .send()
+        .await
+        .expect("range");
+    assert_eq!(part.status(), 206);
+    assert_eq!(
+        part.headers()["content-range"].to_str().expect("cr"),
+        format!("bytes 0-9/{}", jpeg.len())
+    );
+    assert_eq!(part.bytes().await.expect("bytes").len(), 10);
+    let again = host
+        .http
+        .get(format!("{}{url}", host.base))
+        .header("if-modified-since", last_modified)
+        .send()
+        .await
+        .expect("conditional");
+    assert_eq!(again.status(), 304);
     let (_, detail) = host.get(&format!("/api/sessions/get?id={sid}")).await;
     assert_eq!(detail["cover_url"].as_str(), Some(url.as_str()));
     // The poster uses the uploaded cover.

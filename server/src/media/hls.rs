@@ -8,7 +8,6 @@ use std::{
 };
 
 use axum::{
-    body::Body,
     extract::{Path as UrlPath, State},
     http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
@@ -392,6 +391,7 @@ pub fn is_servable(name: &str) -> bool {
 pub async fn serve(
     State(state): State<ServerState>,
     UrlPath((session, file)): UrlPath<(String, String)>,
+    req: axum::extract::Request,
 ) -> Response {
     let Ok(session_id) = session.parse::<i64>() else {
         return StatusCode::NOT_FOUND.into_response();
@@ -405,9 +405,6 @@ pub async fn serve(
         .media_dir
         .join(session_id.to_string())
         .join(&file);
-    let Ok(bytes) = tokio::fs::read(&path).await else {
-        return (StatusCode::NOT_FOUND, "Not found").into_response();
-    };
     let (ctype, cache) = if file.ends_with(".m3u8") {
         ("application/vnd.apple.mpegurl", "no-cache")
     } else if file.ends_with(".mp4") {
@@ -415,11 +412,8 @@ pub async fn serve(
     } else {
         ("video/iso.segment", crate::assets::IMMUTABLE)
     };
-    let mut res = Response::new(Body::from(bytes));
-    let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    h.insert(
+    let mut res = crate::assets::serve_file(&path, req, ctype, cache).await;
+    res.headers_mut().insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),
     );
