@@ -9,6 +9,13 @@
 //! orders succeeded and were refused as sold out, and checks that exactly the stock was sold.
 //! The server must run with the demo data and `APP_RATE_LIMIT_SCALE` raised (one IP).
 //!
+//!   loadgen static --url http://127.0.0.1:3200 --path /app-….wasm --connections 16
+//!   loadgen serve-dir --dir dist --bind 127.0.0.1:3201 [--compress]
+//!
+//! `static`: one static file over and over on N keep-alive connections, with the
+//! `Accept-Encoding` a browser sends; `serve-dir` serves a folder with tower-http's ServeDir
+//! (the reference the in-memory client serving is compared with, docs/BENCHMARKS.md).
+//!
 //!   loadgen viewers --url http://127.0.0.1:3000 --connections 10000 --rate 2 --duration 30
 //!                   [--target ours|nchan] [--pids 123,456] [--source-ips 4]
 //!
@@ -18,6 +25,7 @@
 //! events delivered per second and errors. `--target nchan` runs the same workload against
 //! nginx + nchan (subscribe `/sub?id=..`, publish `/pub?id=..`) as a reference.
 
+mod statics;
 mod viewers;
 
 use std::time::{Duration, Instant};
@@ -43,7 +51,7 @@ fn parse_args() -> Result<(String, Args), String> {
         concurrency: 200,
         product_index: 10,
     };
-    if scenario == "viewers" {
+    if matches!(scenario.as_str(), "viewers" | "static" | "serve-dir") {
         return Ok((scenario, args)); // parses its own flags
     }
     while let Some(flag) = it.next() {
@@ -248,8 +256,10 @@ async fn main() {
     let result = match scenario.as_str() {
         "checkout" => checkout(args).await,
         "viewers" => viewers::run(std::env::args().skip(2).collect()).await,
+        "static" => statics::run(std::env::args().skip(2).collect()).await,
+        "serve-dir" => statics::serve_dir(std::env::args().skip(2).collect()).await,
         other => Err(format!(
-            "unknown scenario {other}; known: checkout, viewers"
+            "unknown scenario {other}; known: checkout, viewers, static, serve-dir"
         )),
     };
     match result {
