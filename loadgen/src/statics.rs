@@ -26,11 +26,20 @@ fn flags(args: &[String]) -> Result<std::collections::HashMap<String, String>, S
 
 pub async fn run(args: Vec<String>) -> Result<Value, String> {
     let f = flags(&args)?;
-    let url = f.get("url").cloned().unwrap_or_else(|| "http://127.0.0.1:3000".into());
+    let url = f
+        .get("url")
+        .cloned()
+        .unwrap_or_else(|| "http://127.0.0.1:3000".into());
     let path = f.get("path").cloned().ok_or("--path is required")?;
-    let connections: usize = f.get("connections").and_then(|v| v.parse().ok()).unwrap_or(16);
+    let connections: usize = f
+        .get("connections")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(16);
     let secs: u64 = f.get("duration").and_then(|v| v.parse().ok()).unwrap_or(10);
-    let encoding = f.get("encoding").cloned().unwrap_or_else(|| "br, gzip".into());
+    let encoding = f
+        .get("encoding")
+        .cloned()
+        .unwrap_or_else(|| "br, gzip".into());
     let target = format!("{}{path}", url.trim_end_matches('/'));
     let deadline = Instant::now() + Duration::from_secs(secs);
     let started = Instant::now();
@@ -48,7 +57,12 @@ pub async fn run(args: Vec<String>) -> Result<Value, String> {
             let mut content_encoding = String::new();
             while Instant::now() < deadline {
                 let t = Instant::now();
-                match http.get(&target).header("accept-encoding", &encoding).send().await {
+                match http
+                    .get(&target)
+                    .header("accept-encoding", &encoding)
+                    .send()
+                    .await
+                {
                     Ok(res) if res.status().is_success() => {
                         content_encoding = res
                             .headers()
@@ -110,9 +124,13 @@ pub async fn run(args: Vec<String>) -> Result<Value, String> {
 pub async fn serve_dir(args: Vec<String>) -> Result<Value, String> {
     let f = flags(&args)?;
     let dir = f.get("dir").cloned().unwrap_or_else(|| "dist".into());
-    let bind = f.get("bind").cloned().unwrap_or_else(|| "127.0.0.1:3201".into());
+    let bind = f
+        .get("bind")
+        .cloned()
+        .unwrap_or_else(|| "127.0.0.1:3201".into());
     let compress = f.contains_key("compress");
-    let mut router = axum::Router::new().fallback_service(tower_http::services::ServeDir::new(&dir));
+    let mut router =
+        axum::Router::new().fallback_service(tower_http::services::ServeDir::new(&dir));
     if compress {
         router = router.layer(tower_http::compression::CompressionLayer::new());
     }
@@ -120,6 +138,8 @@ pub async fn serve_dir(args: Vec<String>) -> Result<Value, String> {
         .await
         .map_err(|e| format!("bind {bind}: {e}"))?;
     eprintln!("serving {dir} on http://{bind} (compress: {compress})");
-    axum::serve(listener, router).await.map_err(|e| e.to_string())?;
+    axum::serve(listener, router)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(json!({ "scenario": "serve-dir", "stopped": true }))
 }

@@ -1,10 +1,18 @@
-//! Configuration: environment variables, optionally a TOML file named by `APP_CONFIG`.
-//! Environment wins over the file; every setting has a documented default (README); a bad
-//! value stops start-up with a message that names the setting.
+//! Configuration: environment variables, optionally a TOML file named by `APP_CONFIG`, merged
+//! by figment (`RUST_LOG` < file < environment) into one serde struct that refuses unknown
+//! keys. Every setting has a documented default (README); a bad value stops start-up with a
+//! message that names the setting as the environment spells it (the checks below are ours for
+//! that reason). Secrets are never printed (`Debug` redacts them).
 
 use std::{collections::HashMap, net::SocketAddr, path::PathBuf, time::Duration};
 
-#[derive(Debug, Clone)]
+use figment::{
+    providers::{Env, Format, Toml},
+    Figment,
+};
+use serde::Deserialize;
+
+#[derive(Clone)]
 pub struct Config {
     /// `APP_BIND`: address to listen on. Default `127.0.0.1:3000`.
     pub bind: SocketAddr,
@@ -25,7 +33,7 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// `APP_COOKIE_SECRET`: key that signs shopper cookies (at least 32 characters). Default:
     /// a random key generated on first start and kept in the database.
-    pub cookie_secret: Option<String>,
+    pub cookie_secret: Option<Secret>,
     /// `APP_RATE_LIMIT_SCALE`: multiplies every rate limit (load tests raise it). Default 1.
     pub rate_limit_scale: u32,
     /// `APP_UPLOAD_DIR`: where uploaded images are kept. Default `data/uploads`.
@@ -39,6 +47,41 @@ pub struct Config {
     /// `APP_SMS_SENDER` (`log` or `webhook`) and its settings: how one-time codes for phone
     /// verification are delivered.
     pub sms: SmsSender,
+}
+
+impl std::fmt::Debug for Config {
+    /// Every setting, with the database password and the secrets hidden.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("dist_dir", &self.dist_dir)
+            .field("public_url", &self.public_url)
+            .field("frame_ancestors", &self.frame_ancestors)
+            .field("demo_data", &self.demo_data)
+            .field("log", &self.log)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("cookie_secret", &self.cookie_secret)
+            .field("rate_limit_scale", &self.rate_limit_scale)
+            .field("upload_dir", &self.upload_dir)
+            .field("media", &self.media)
+            .field("media_ip", &self.media_ip)
+            .field("ffmpeg", &self.ffmpeg)
+            .field("sms", &self.sms)
+            .finish()
+    }
+}
+
+/// A database URL with its password hidden (logs, `Debug`).
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}://{}:***@{}", &url[..s], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
 }
 
 /// How one-time codes reach shoppers.
@@ -98,23 +141,106 @@ const SETTINGS: &[(&str, &str)] = &[
     ("APP_SMS_WEBHOOK_SECRET", "sms_webhook_secret"),
 ];
 
+/// A setting as the file or the environment gives it: text, a number or a boolean (all read
+/// as text, then checked by `from_values`).
+#[derive(Debug, Clone)]
+struct Scalar(String);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Scalar, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string, number or boolean")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Every key the file (and, with `APP_` in front, the environment) may set: an unknown key
+/// fails to deserialise, naming itself.
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+struct RawConfig(HashMap<Key, Scalar>);
+
+/// A known setting name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key(&'static str);
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Key, D::Error> {
+        let name = String::deserialize(d)?;
+        SETTINGS
+            .iter()
+            .find(|(_, k)| *k == name)
+            .map(|(_, k)| Key(k))
+            .ok_or_else(|| {
+                let known: Vec<&str> = SETTINGS.iter().map(|(_, k)| *k).collect();
+                serde::de::Error::custom(format!(
+                    "unknown setting {name:?}; known: {}",
+                    known.join(", ")
+                ))
+            })
+    }
+}
+
 impl Config {
     /// Reads the process environment (and `APP_CONFIG`, if set).
     pub fn from_env() -> Result<Config, ConfigError> {
-        let mut values = match std::env::var("APP_CONFIG") {
-            Ok(path) => read_toml_file(&path)?,
-            Err(_) => HashMap::new(),
-        };
-        for (env, key) in SETTINGS {
-            if let Ok(v) = std::env::var(env) {
-                values.insert((*key).to_string(), v);
-            }
+        let file = std::env::var("APP_CONFIG").ok();
+        let known: Vec<&'static str> = SETTINGS
+            .iter()
+            .filter(|(env, _)| env.starts_with("APP_"))
+            .map(|(_, k)| *k)
+            .collect();
+        let rust_log = Figment::from(Env::raw().only(&["RUST_LOG"]).map(|_| "log".into()));
+        let env = Figment::new()
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database_url".into()),
+            )
+            .merge(Env::prefixed("APP_").filter(move |k| known.iter().any(|n| k == *n)));
+        Config::load(rust_log, file.as_deref(), env)
+    }
+
+    /// `base` (lowest), then the TOML file at `file`, then `env` (highest).
+    fn load(base: Figment, file: Option<&str>, env: Figment) -> Result<Config, ConfigError> {
+        let mut fig = base;
+        if let Some(path) = file {
+            // figment reads a missing file as empty: a named file must exist.
+            std::fs::metadata(path).map_err(|e| ConfigError::File {
+                path: path.to_string(),
+                reason: e.to_string(),
+            })?;
+            fig = fig.merge(Toml::file(path));
         }
-        if !values.contains_key("log") {
-            if let Ok(v) = std::env::var("RUST_LOG") {
-                values.insert("log".into(), v);
-            }
-        }
+        let raw: RawConfig = fig.merge(env).extract().map_err(|e| ConfigError::File {
+            path: file.unwrap_or("(environment)").to_string(),
+            reason: e.to_string(),
+        })?;
+        let values = raw
+            .0
+            .into_iter()
+            .map(|(k, v)| (k.0.to_string(), v.0))
+            .collect();
         Config::from_values(&values)
     }
 
@@ -184,8 +310,8 @@ impl Config {
                 )
             })?;
 
-        let cookie_secret = get("cookie_secret").filter(|s| !s.is_empty());
-        if let Some(secret) = &cookie_secret {
+        let cookie_secret = get("cookie_secret").filter(|s| !s.is_empty()).map(Secret);
+        if let Some(Secret(secret)) = &cookie_secret {
             if secret.len() < 32 {
                 return Err(invalid(
                     "APP_COOKIE_SECRET",
@@ -323,40 +449,6 @@ fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-fn read_toml_file(path: &str) -> Result<HashMap<String, String>, ConfigError> {
-    let file_err = |reason: String| ConfigError::File {
-        path: path.to_string(),
-        reason,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| file_err(e.to_string()))?;
-    let known: Vec<&str> = SETTINGS.iter().map(|(_, k)| *k).collect();
-    let mut out = HashMap::new();
-    for (key, value) in table {
-        if !known.contains(&key.as_str()) {
-            return Err(file_err(format!(
-                "unknown setting {key:?}; known: {}",
-                known.join(", ")
-            )));
-        }
-        let value = match value {
-            toml::Value::String(s) => s,
-            toml::Value::Integer(i) => i.to_string(),
-            toml::Value::Boolean(b) => b.to_string(),
-            other => {
-                return Err(file_err(format!(
-                    "{key} must be a string, number or boolean, not {}",
-                    other.type_str()
-                )))
-            }
-        };
-        out.insert(key, value);
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,6 +524,16 @@ mod tests {
         ])
         .expect("webhook");
         assert!(!format!("{c:?}").contains("a-secret-of-some-length"));
+        let with_secrets = cfg(&[
+            ("database_url", "postgres://app:hunter2-password@db/app"),
+            ("cookie_secret", "0123456789abcdef0123456789abcdef-cookie"),
+        ])
+        .expect("valid");
+        let printed = format!("{with_secrets:?}");
+        assert!(
+            !printed.contains("hunter2") && !printed.contains("-cookie"),
+            "{printed}"
+        );
         assert!(matches!(c.sms, SmsSender::Webhook { .. }));
     }
 
@@ -444,15 +546,23 @@ mod tests {
             "bind = \"0.0.0.0:8080\"\ndemo_data = true\nshutdown_grace_secs = 3\n",
         )
         .expect("write");
-        let values = read_toml_file(good.to_str().expect("utf8")).expect("parses");
-        let c = Config::from_values(&values).expect("valid");
+        let c = Config::load(Figment::new(), good.to_str(), Figment::new()).expect("valid");
         assert_eq!(c.bind.port(), 8080);
         assert!(c.demo_data);
         assert_eq!(c.shutdown_grace, Duration::from_secs(3));
 
         let bad = dir.path().join("bad.toml");
         std::fs::write(&bad, "bnid = \"x\"\n").expect("write");
-        let err = read_toml_file(bad.to_str().expect("utf8")).expect_err("unknown key");
-        assert!(err.to_string().contains("bnid"));
+        let err =
+            Config::load(Figment::new(), bad.to_str(), Figment::new()).expect_err("unknown key");
+        assert!(err.to_string().contains("bnid"), "{err}");
+        // The environment wins over the file; a missing file is an error.
+        let env = Figment::from(figment::providers::Serialized::default(
+            "bind",
+            "127.0.0.1:9999",
+        ));
+        let c = Config::load(Figment::new(), good.to_str(), env).expect("valid");
+        assert_eq!(c.bind.port(), 9999);
+        assert!(Config::load(Figment::new(), Some("/nonexistent.toml"), Figment::new()).is_err());
     }
 }

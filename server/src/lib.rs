@@ -175,7 +175,7 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
     })?;
     let csp = security::content_security_policy(assets.index_html(), &config.frame_ancestors);
     let cookie_key: Arc<[u8]> = match &config.cookie_secret {
-        Some(secret) => secret.as_bytes().into(),
+        Some(secret) => secret.0.as_bytes().into(),
         None => identity::load_or_create_cookie_key(&db)
             .await
             .map_err(StartError::Init)?

@@ -29,7 +29,7 @@ async fn main() {
         }
     };
     let addr = server.local_addr();
-    tracing::info!(%addr, database = %redact(&config.database_url), "listening");
+    tracing::info!(%addr, database = %server::config::redact_url(&config.database_url), "listening");
     // Not println!: a closed stdout (a supervisor that stopped reading) must not panic the
     // server; these lines are a courtesy, the log has the same facts.
     {
@@ -54,16 +54,4 @@ async fn main() {
         std::process::exit(1);
     }
     tracing::info!("stopped");
-}
-
-/// Hides a password in a database URL for logging.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            let user = creds.split(':').next().unwrap_or("");
-            format!("{}://{}:***@{}", &url[..s], user, &url[at + 1..])
-        }
-        _ => url.to_string(),
-    }
 }
