@@ -1,0 +1,81 @@
+//! Live figures: reservations, invites, viewers, orders, GMV and sales per product, refreshed
+//! every few seconds (the product list takes its live stock from here).
+
+use std::{collections::HashMap, time::Duration};
+
+use leptos::{prelude::*, task::spawn_local};
+
+use crate::{
+    api::studio::studio_dashboard, components::Loading, error::AppError, model::Dashboard,
+};
+
+const DASHBOARD_REFRESH: Duration = Duration::from_secs(3);
+
+#[component]
+pub fn DashboardPanel(
+    session_id: i64,
+    /// Receives each product's stock from every refresh (the product list shows it).
+    #[prop(optional)]
+    stock: Option<RwSignal<HashMap<i64, i64>>>,
+) -> impl IntoView {
+    let data = RwSignal::new(None::<Result<Dashboard, AppError>>);
+    let load = move || {
+        spawn_local(async move {
+            let d = studio_dashboard(session_id).await;
+            if let (Some(stock), Ok(d)) = (stock, &d) {
+                stock.update(|m| m.extend(d.per_product.iter().map(|p| (p.product_id, p.stock))));
+            }
+            data.set(Some(d));
+        })
+    };
+    load();
+    if let Ok(handle) = set_interval_with_handle(load, DASHBOARD_REFRESH) {
+        on_cleanup(move || handle.clear());
+    }
+    view! {
+        <section class="card dashboard" aria-labelledby="dash-title">
+            <h2 id="dash-title">"Live figures"</h2>
+            {move || match data.get() {
+                None => view! { <Loading label="Loading figures…"/> }.into_any(),
+                Some(Err(e)) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                Some(Ok(d)) => view! { <DashboardFigures dashboard=d/> }.into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+pub fn DashboardFigures(dashboard: Dashboard) -> impl IntoView {
+    let d = dashboard;
+    let figure = |label: &'static str, value: String, key: &'static str| {
+        view! {
+            <div class="figure" data-figure=key><dt>{label}</dt><dd>{value}</dd></div>
+        }
+    };
+    view! {
+        <dl class="figures">
+            {figure("Reservations", d.reservations.to_string(), "reservations")}
+            {figure("Invites created", d.invites_created.to_string(), "invites")}
+            {figure("Friends joined", d.friends_joined.to_string(), "friends")}
+            {figure("Viewers now", d.viewers.map(|v| v.to_string()).unwrap_or_else(|| "—".into()), "viewers")}
+            {figure("Orders", d.orders.to_string(), "orders")}
+            {figure("Units sold", d.units_sold.to_string(), "units")}
+            {figure("GMV", d.gmv.to_string(), "gmv")}
+            {figure("Discount given", d.discount_given.to_string(), "discount")}
+        </dl>
+        <table class="sales">
+            <caption class="sr-only">"Sales per product"</caption>
+            <thead><tr><th scope="col">"Product"</th><th scope="col">"Sold"</th><th scope="col">"Revenue"</th><th scope="col">"Stock"</th></tr></thead>
+            <tbody>
+                {d.per_product.into_iter().map(|p| view! {
+                    <tr data-product-id=p.product_id>
+                        <th scope="row">{p.name}{p.presented.then(|| view! { <span class="badge badge-presented">"presented"</span> })}</th>
+                        <td>{p.units_sold}</td>
+                        <td>{p.revenue.to_string()}</td>
+                        <td>{p.stock}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}

@@ -1,0 +1,162 @@
+//! `/studio/s/{id}`: one session in the studio. Run of show (go live, present, next, sold out,
+//! end), live dashboard, session details, cover, and the product list (add, edit, reorder,
+//! images). Every action is checked again by the server.
+
+//!
+//! One file per panel: `run_of_show.rs`, `dashboard.rs`, `details.rs`, `products.rs`,
+//! `chat.rs`, `upload.rs` (and `../broadcast.rs`). Mutations go through Leptos actions; each
+//! reports in the page's status line and reloads the session.
+
+mod chat;
+mod dashboard;
+mod details;
+mod products;
+mod run_of_show;
+mod upload;
+
+use std::collections::HashMap;
+
+use leptos::{prelude::*, task::spawn_local};
+use leptos_router::hooks::use_params_map;
+
+pub use dashboard::{DashboardFigures, DashboardPanel};
+
+use crate::{
+    api::studio::{current_host, get_studio_session},
+    components::{status::StatusBadge, time::LocalTime, ErrorNotice, Loading},
+    error::AppError,
+    model::{HostMe, SessionStatus, StudioSession},
+    pages::studio::{broadcast::BroadcastPanel, StudioBar},
+};
+
+use self::{
+    chat::ChatModeration, details::DetailsEditor, products::ProductsEditor, run_of_show::RunOfShow,
+};
+
+/// The page's status line: the outcome of the last action.
+pub(crate) type StatusLine = RwSignal<Option<Result<String, String>>>;
+
+#[component]
+pub fn StudioSessionPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok());
+    let host = LocalResource::new(current_host);
+    view! {
+        <div class="studio">
+            <Suspense fallback=|| view! { <Loading label="Loading the studio…"/> }>
+                {move || Suspend::new(async move {
+                    match (host.await, id()) {
+                        (Ok(Some(h)), Some(id)) => view! { <StudioBar host=Some(h.clone())/><SessionStudio session_id=id host=h/> }.into_any(),
+                        (Ok(Some(h)), None) => view! { <StudioBar host=Some(h)/><p class="notice">"This session does not exist."</p> }.into_any(),
+                        (Ok(None), _) => view! {
+                            <StudioBar host={None::<HostMe>}/>
+                            <p class="notice">"Please " <a href="/studio">"sign in to the studio"</a> " first."</p>
+                        }.into_any(),
+                        (Err(e), _) => view! { <ErrorNotice error=e on_retry=Callback::new(move |_| host.refetch())/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </div>
+    }
+}
+
+/// A small status line for the result of the last action.
+/// A studio mutation as a Leptos action: runs `run(input)`, reports `done` (or the error) in
+/// the status line, then reloads the session.
+pub(crate) fn studio_action<I, O, Fu>(
+    msg: StatusLine,
+    reload: Callback<()>,
+    done: &'static str,
+    run: impl Fn(I) -> Fu + 'static,
+) -> Action<I, ()>
+where
+    I: Clone + Send + Sync + 'static,
+    Fu: std::future::Future<Output = Result<O, AppError>> + 'static,
+{
+    Action::new_local(move |input: &I| {
+        let outcome = run(input.clone());
+        async move {
+            report(msg, outcome.await.map(|_| done.to_string()));
+            reload.try_run(());
+        }
+    })
+}
+
+pub(crate) fn report(msg: StatusLine, res: Result<String, AppError>) {
+    msg.set(Some(res.map_err(|e| e.to_string())));
+}
+
+#[component]
+fn SessionStudio(session_id: i64, host: HostMe) -> impl IntoView {
+    let _ = host;
+    let session = RwSignal::new(None::<Result<StudioSession, AppError>>);
+    // Owned here, not by the parts that reload: every action reloads the session, and the
+    // status line, the live figures and the chat panel must outlive that.
+    let msg = RwSignal::new(None::<Result<String, String>>);
+    let reload = Callback::new(move |_| {
+        spawn_local(async move { session.set(Some(get_studio_session(session_id).await)) });
+    });
+    reload.run(());
+    // Stock changes with every sale: the live figures (refreshed every few seconds) and each
+    // reload write it here, and the product list shows it from here.
+    let stock = RwSignal::new(HashMap::<i64, i64>::new());
+    Effect::new(move |_| {
+        session.with(|s| {
+            if let Some(Ok(s)) = s {
+                stock.update(|m| m.extend(s.products.iter().map(|p| (p.id, p.stock))));
+            }
+        })
+    });
+    let loaded = move || session.with(|s| s.as_ref().and_then(|r| r.as_ref().ok()).cloned());
+    let status = Memo::new(move |_| {
+        session.with(|s| s.as_ref().and_then(|r| r.as_ref().ok()).map(|s| s.status))
+    });
+    view! {
+        {move || match session.with(|s| s.as_ref().map(|r| r.as_ref().err().cloned())) {
+            None => view! { <Loading label="Loading session…"/> }.into_any(),
+            Some(Some(e)) => view! { <ErrorNotice error=e on_retry=reload/> }.into_any(),
+            Some(None) => view! {
+                <div class="studio-main studio-session">
+                    {move || loaded().map(|s| view! { <SessionHeader session=s/> })}
+                    <p class="studio-msg" role="status" aria-live="polite">
+                        {move || msg.get().map(|m| match m {
+                            Ok(t) => view! { <span class="ok">{t}</span> }.into_any(),
+                            Err(t) => view! { <span class="error">{t}</span> }.into_any(),
+                        })}
+                    </p>
+                    <div class="studio-grid">
+                        <div class="studio-col">
+                            {move || loaded().map(|s| view! { <RunOfShow session=s reload=reload msg=msg/> })}
+                            <ProductsEditor session=session stock=stock reload=reload msg=msg/>
+                        </div>
+                        <div class="studio-col">
+                            {move || (status.get().is_some_and(|s| s != SessionStatus::Ended)).then(|| view! { <BroadcastPanel session_id=session_id msg=msg/> })}
+                            <DashboardPanel session_id=session_id stock=stock/>
+                            {move || (status.get() == Some(SessionStatus::Live)).then(|| view! { <ChatModeration session_id=session_id msg=msg/> })}
+                            {move || status.get().and_then(|_| loaded()).map(|s| view! { <DetailsEditor session=s reload=reload msg=msg/> })}
+                        </div>
+                    </div>
+                </div>
+            }.into_any(),
+        }}
+    }
+}
+
+#[component]
+fn SessionHeader(session: StudioSession) -> impl IntoView {
+    let id = session.id;
+    let status = session.status;
+    view! {
+        <header class="studio-head">
+            <div>
+                <StatusBadge status=status/>
+                <h1>{session.title.clone()}</h1>
+                <p class="muted small">"Starts " <LocalTime ms=session.scheduled_start_ms/></p>
+            </div>
+            <nav class="studio-links" aria-label="Session links">
+                <a class="btn btn-small" href=format!("/s/{id}") target="_blank" rel="noopener">"Shopper view"</a>
+                {(status == SessionStatus::Ended).then(|| view! { <a class="btn btn-small" href=format!("/studio/s/{id}/summary")>"Summary"</a> })}
+            </nav>
+        </header>
+    }
+}

@@ -1,0 +1,249 @@
+//! The product list: add, edit (stock edits apply a difference), images, reorder, and during
+//! the session present and sold out; stock shown live.
+
+use std::collections::HashMap;
+
+use leptos::{prelude::*, task::spawn_local};
+
+use super::{report, studio_action, upload::ImageUpload, StatusLine};
+use crate::{
+    api::studio::{
+        mark_sold_out, present_product, studio_add_product, studio_delete_product,
+        studio_move_product, studio_update_product,
+    },
+    components::browser::confirm,
+    error::AppError,
+    model::{ProductForm, SessionStatus, StudioProduct, StudioSession},
+};
+
+/// The product list. Rows are keyed by everything they show, so a reload rebuilds only the
+/// rows that changed (an open edit panel elsewhere stays open, focus stays put).
+#[component]
+pub(super) fn ProductsEditor(
+    session: RwSignal<Option<Result<StudioSession, AppError>>>,
+    stock: RwSignal<HashMap<i64, i64>>,
+    reload: Callback<()>,
+    msg: StatusLine,
+) -> impl IntoView {
+    let current = move || {
+        session.with(|s| {
+            s.as_ref()
+                .and_then(|r| r.as_ref().ok())
+                .map(|s| (s.id, s.status, s.products.clone(), s.current_product_id))
+        })
+    };
+    let count = move || current().map_or(0, |c| c.2.len());
+    let rows = move || {
+        current()
+            .map(|(_, status, products, now)| {
+                let n = products.len();
+                products
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, p)| (p, status, i == 0, i + 1 == n, now))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    let key = |(p, status, first, last, now): &(
+        StudioProduct,
+        SessionStatus,
+        bool,
+        bool,
+        Option<i64>,
+    )| {
+        // Not the stock: it changes with every sale and the row shows it live.
+        format!(
+            "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{:?}|{}",
+            p.id,
+            p.position,
+            p.name,
+            p.category,
+            p.description,
+            p.price.0,
+            p.image_url,
+            p.presented,
+            status.as_str(),
+            first,
+            last,
+            *now == Some(p.id)
+        )
+    };
+    view! {
+        <section class="card" aria-labelledby="products-title">
+            <h2 id="products-title">{move || format!("Products ({})", count())}</h2>
+            <ol class="studio-products">
+                <For each=rows key=key let:row>
+                    <ProductEditorRow product=row.0 status=row.1 first=row.2 last=row.3
+                        current=row.4 stock=stock reload=reload msg=msg/>
+                </For>
+            </ol>
+            {move || current().filter(|c| c.1 != SessionStatus::Ended).map(|c| view! { <AddProduct session_id=c.0 reload=reload msg=msg/> })}
+        </section>
+    }
+}
+
+fn product_form(p: Option<&StudioProduct>) -> ProductForm {
+    ProductForm {
+        name: p.map(|p| p.name.clone()).unwrap_or_default(),
+        description: p.map(|p| p.description.clone()).unwrap_or_default(),
+        category: p.map(|p| p.category.clone()).unwrap_or_default(),
+        price: p.map(|p| p.price.to_yuan_string()).unwrap_or_default(),
+        stock: p.map(|p| p.stock).unwrap_or(100),
+        reason: None,
+        stock_was: p.map(|p| p.stock),
+    }
+}
+
+#[component]
+fn ProductFields(form: RwSignal<ProductForm>, #[prop(optional)] ask_reason: bool) -> impl IntoView {
+    view! {
+        <label class="field"><span>"Name"</span>
+            <input type="text" name="name" required maxlength="80" prop:value=move || form.with(|f| f.name.clone())
+                on:input=move |ev| form.update(|f| f.name = event_target_value(&ev))/>
+        </label>
+        <label class="field"><span>"Category"</span>
+            <input type="text" name="category" required maxlength="40" list="categories" prop:value=move || form.with(|f| f.category.clone())
+                on:input=move |ev| form.update(|f| f.category = event_target_value(&ev))/>
+        </label>
+        <datalist id="categories">
+            <option value="Cosmetics"/><option value="Skincare"/><option value="Baby care"/><option value="Health"/>
+        </datalist>
+        <label class="field"><span>"Description"</span>
+            <textarea name="description" rows="2" maxlength="1000" prop:value=move || form.with(|f| f.description.clone())
+                on:input=move |ev| form.update(|f| f.description = event_target_value(&ev))></textarea>
+        </label>
+        <div class="row">
+            <label class="field"><span>"Price (¥)"</span>
+                <input type="text" name="price" inputmode="decimal" required placeholder="129.00" prop:value=move || form.with(|f| f.price.clone())
+                    on:input=move |ev| form.update(|f| f.price = event_target_value(&ev))/>
+            </label>
+            <label class="field"><span>"Stock"</span>
+                <input type="number" name="stock" min="0" required prop:value=move || form.with(|f| f.stock.to_string())
+                    on:input=move |ev| { if let Ok(v) = event_target_value(&ev).parse() { form.update(|f| f.stock = v) } }/>
+            </label>
+        </div>
+        {ask_reason.then(|| view! {
+            <label class="field"><span>"Reason for a price change (recorded in the audit log)"</span>
+                <input type="text" name="reason" maxlength="200" prop:value=move || form.with(|f| f.reason.clone().unwrap_or_default())
+                    on:input=move |ev| form.update(|f| f.reason = Some(event_target_value(&ev)))/>
+            </label>
+        })}
+    }
+}
+
+#[component]
+fn AddProduct(session_id: i64, reload: Callback<()>, msg: StatusLine) -> impl IntoView {
+    let form = RwSignal::new(product_form(None));
+    let open = RwSignal::new(false);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let f = form.get_untracked();
+        spawn_local(async move {
+            let res = studio_add_product(session_id, f).await;
+            if res.is_ok() {
+                form.set(product_form(None));
+                open.set(false);
+            }
+            report(msg, res.map(|_| "Product added.".into()));
+            reload.try_run(());
+        });
+    };
+    view! {
+        <button type="button" class="btn" on:click=move |_| open.update(|o| *o = !*o) aria-expanded=move || open.get().to_string()>"Add product"</button>
+        <Show when=move || open.get()>
+            <form class="stack add-product" on:submit=submit aria-label="New product">
+                <ProductFields form=form/>
+                <button type="submit" class="btn btn-primary">"Save product"</button>
+            </form>
+        </Show>
+    }
+}
+
+#[component]
+fn ProductEditorRow(
+    product: StudioProduct,
+    status: SessionStatus,
+    first: bool,
+    last: bool,
+    current: Option<i64>,
+    stock: RwSignal<HashMap<i64, i64>>,
+    reload: Callback<()>,
+    msg: StatusLine,
+) -> impl IntoView {
+    let pid = product.id;
+    let listed_stock = product.stock;
+    let stock_now = move || stock.with(|m| m.get(&pid).copied()).unwrap_or(listed_stock);
+    let editing = RwSignal::new(false);
+    let form = RwSignal::new(product_form(Some(&product)));
+    let presented = product.presented;
+    let name = product.name.clone();
+    let present = studio_action(msg, reload, "Presenting now.", present_product);
+    let sold_out = studio_action(msg, reload, "Marked sold out.", mark_sold_out);
+    let moved = studio_action(msg, reload, "Moved.", |(id, delta)| {
+        studio_move_product(id, delta)
+    });
+    let delete = studio_action(msg, reload, "Product deleted.", studio_delete_product);
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let f = form.get_untracked();
+        spawn_local(async move {
+            let res = studio_update_product(pid, f).await;
+            if res.is_ok() {
+                editing.set(false);
+            }
+            report(msg, res.map(|_| "Product saved.".into()));
+            reload.try_run(());
+        });
+    };
+    let is_current = current == Some(pid);
+    view! {
+        <li class="studio-product" class:current=is_current data-product-id=pid>
+            <img src=product.image_url.clone() alt="" width="64" height="64"/>
+            <div class="studio-product-body">
+                <strong>{product.name.clone()}</strong>
+                <span class="muted small">{format!("{} · {} · stock ", product.category, product.price)}<span class="live-stock">{stock_now}</span></span>
+                <span>
+                    {is_current.then(|| view! { <span class="badge badge-live">"Explaining now"</span> })}
+                    {presented.then(|| view! { <span class="badge badge-presented">"Presented"</span> })}
+                </span>
+            </div>
+            <div class="studio-product-actions">
+                {(status == SessionStatus::Live).then(|| view! {
+                    <button type="button" class="btn btn-small btn-primary" aria-label=format!("Present {name}")
+                        on:click=move |_| { present.dispatch(pid); }>"Present"</button>
+                    <button type="button" class="btn btn-small" aria-label=format!("Mark {name} sold out")
+                        on:click=move |_| { sold_out.dispatch(pid); }>"Sold out"</button>
+                })}
+                <button type="button" class="btn btn-small" aria-label=format!("Move {} up", product.name) disabled=first
+                    on:click=move |_| { moved.dispatch((pid, -1)); }>"↑"</button>
+                <button type="button" class="btn btn-small" aria-label=format!("Move {} down", product.name) disabled=last
+                    on:click=move |_| { moved.dispatch((pid, 1)); }>"↓"</button>
+                {(status != SessionStatus::Ended).then(|| view! {
+                    <button type="button" class="btn btn-small" aria-label=format!("Edit {}", product.name)
+                        on:click=move |_| {
+                            if !editing.get_untracked() {
+                                // Edit from the stock as it is now; saving applies the difference.
+                                let now = stock_now();
+                                form.update(|f| { f.stock = now; f.stock_was = Some(now); });
+                            }
+                            editing.update(|e| *e = !*e)
+                        }>"Edit"</button>
+                })}
+                {(status == SessionStatus::Scheduled).then(|| view! {
+                    <button type="button" class="btn btn-small btn-danger" aria-label=format!("Delete {}", product.name)
+                        on:click=move |_| { if confirm("Delete this product?") { delete.dispatch(pid); } }>"Delete"</button>
+                })}
+            </div>
+            <Show when=move || editing.get()>
+                <div class="studio-product-edit">
+                    <form class="stack" on:submit=save aria-label="Edit product">
+                        <ProductFields form=form ask_reason=presented/>
+                        <button type="submit" class="btn btn-primary">"Save product"</button>
+                    </form>
+                    <ImageUpload kind="product" target_id=pid label="Upload image" reload=reload msg=msg/>
+                </div>
+            </Show>
+        </li>
+    }
+}
