@@ -242,12 +242,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Host {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
-        let st = parts
-            .extensions
-            .get::<AppState>()
-            .cloned()
-            .ok_or(AppError::Internal)?;
-        host_in(&st, &parts.headers).await
+        host_in(&request::app_state(parts)?, &parts.headers).await
     }
 }
 

@@ -79,11 +79,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Shopper {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
-        let st = parts
-            .extensions
-            .get::<AppState>()
-            .cloned()
-            .ok_or(AppError::Internal)?;
+        let st = request::app_state(parts)?;
         shopper_in(&st, &parts.headers)
             .await?
             .ok_or(AppError::Unauthorized)
@@ -99,13 +95,18 @@ pub async fn shopper_or_create(st: &AppState) -> Result<Shopper, AppError> {
     let suffix = u16::from_le_bytes(crypto::random_bytes::<2>()?) % 10_000;
     let nickname = format!("Shopper {suffix:04}");
     let id = shoppers::create(&st.db, &nickname, now_ms()).await?;
+    Ok(remember(st, Shopper { id, nickname }))
+}
+
+/// Sets this browser's shopper cookie (signed, HttpOnly, a year).
+fn remember(st: &AppState, shopper: Shopper) -> Shopper {
     set_cookie(
         SHOPPER_COOKIE,
-        &cookie_value(&st.cookie_key, id),
+        &cookie_value(&st.cookie_key, shopper.id),
         ONE_YEAR_SECS,
         st.settings.secure_cookies,
     );
-    Ok(Shopper { id, nickname })
+    shopper
 }
 
 /// Makes this browser shopper `id` (a verified number signed them back in): sets the cookie.
@@ -113,13 +114,7 @@ pub async fn sign_in_as(st: &AppState, id: i64) -> Result<Shopper, AppError> {
     let (id, nickname) = shoppers::find(&st.db, id)
         .await?
         .ok_or_else(|| AppError::not_found("No such shopper."))?;
-    set_cookie(
-        SHOPPER_COOKIE,
-        &cookie_value(&st.cookie_key, id),
-        ONE_YEAR_SECS,
-        st.settings.secure_cookies,
-    );
-    Ok(Shopper { id, nickname })
+    Ok(remember(st, Shopper { id, nickname }))
 }
 
 /// The calling shopper; `Unauthorized` when the request has no valid shopper cookie.

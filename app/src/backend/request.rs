@@ -19,6 +19,19 @@ pub fn cookie(name: &str) -> Option<String> {
     cookie_in(&parts()?.headers, name)
 }
 
+/// The app state a plain route's request carries (the router adds it as an extension; the
+/// identity extractors read it).
+pub fn app_state(parts: &Parts) -> Result<crate::backend::AppState, crate::error::AppError> {
+    parts
+        .extensions
+        .get::<crate::backend::AppState>()
+        .cloned()
+        .ok_or_else(|| {
+            tracing::error!("AppState missing from the request's extensions");
+            crate::error::AppError::Internal
+        })
+}
+
 /// The current server-function call's request headers (empty outside a request).
 pub fn headers() -> axum::http::HeaderMap {
     parts().map(|p| p.headers).unwrap_or_default()
