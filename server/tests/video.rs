@@ -13,6 +13,10 @@ use serde_json::{json, Value};
 
 both_databases!(a_broadcast_becomes_decodable_hls_with_replay_markers);
 
+/// The broadcasts run ffmpeg and a WebRTC publisher each: one at a time, so two of them on the
+/// 2-core test machine never starve each other's first segment.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn ffprobe_streams(playlist: &std::path::Path) -> Vec<String> {
     let out = std::process::Command::new("ffprobe")
         .args([
@@ -39,6 +43,7 @@ fn ffprobe_streams(playlist: &std::path::Path) -> Vec<String> {
 }
 
 async fn a_broadcast_becomes_decodable_hls_with_replay_markers(b: Backend) {
+    let _serial = SERIAL.lock().await;
     let Some(app) = spawn(b).await else { return };
     let (sid, products) = demo_session(&app).await;
     let host = demo_host(&app).await;
@@ -178,6 +183,7 @@ async fn a_broadcast_becomes_decodable_hls_with_replay_markers(b: Backend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_session_host_may_publish() {
+    let _serial = SERIAL.lock().await;
     let app = spawn(Backend::Sqlite).await.expect("sqlite");
     let (sid, _) = demo_session(&app).await;
     let url = format!("http://{}/whip/{sid}", app.addr);
@@ -335,6 +341,7 @@ fn ffmpeg_in(dir: &std::path::Path) -> Option<i32> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crashed_packager_is_restarted_and_the_recording_continues() {
+    let _serial = SERIAL.lock().await;
     let app = spawn(Backend::Sqlite).await.expect("sqlite");
     let (sid, _) = demo_session(&app).await;
     let host = demo_host(&app).await;

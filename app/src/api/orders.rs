@@ -30,16 +30,7 @@ pub async fn place_order(
     };
     let shopper = identity::require_shopper(&st).await?;
     st.limits.check(Action::Order, &shopper.id.to_string())?;
-    let placed = orders::place_order(&st.db, st.payments.as_ref(), shopper.id, &req).await?;
-    if let Some(stock) = placed.stock_after {
-        // The live room shows stock and a "someone just bought" ticker.
-        st.live.stock_changed(session_id, product_id, stock);
-        if let Some(line) = placed.order.lines.first() {
-            st.live
-                .purchased(session_id, &shopper.nickname, &line.product_name);
-        }
-    }
-    Ok(placed.order)
+    crate::backend::orders::place(&st, &shopper, &req).await
 }
 
 #[server(endpoint = "orders/mine", input = server_fn::codec::GetUrl)]

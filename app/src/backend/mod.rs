@@ -9,6 +9,7 @@ pub mod host_auth;
 pub mod identity;
 pub mod live;
 pub mod media;
+pub mod orders;
 pub mod payment;
 pub mod phone;
 pub mod ratelimit;

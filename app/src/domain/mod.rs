@@ -2,6 +2,7 @@
 //! them with facts loaded from the database, the client only for display.
 
 pub mod discount;
+pub mod forms;
 pub mod money;
 pub mod order;
 pub mod phone;

@@ -4,13 +4,7 @@
 use sqlx::Row;
 
 use crate::{
-    backend::{
-        crypto,
-        db::Db,
-        now_ms,
-        payment::{Charge, PaymentOutcome, PaymentProvider},
-        repo::shopping,
-    },
+    backend::{crypto, db::Db, now_ms, repo::shopping},
     domain::{
         discount::{eligibility, line_rule, quote_line, rule_text, ProductFacts},
         money::Fen,
@@ -75,24 +69,30 @@ fn key_reused() -> AppError {
     )
 }
 
-/// A placed order and the product's stock right after it (`None` for a replayed retry).
-pub struct Placed {
-    pub order: OrderView,
-    pub stock_after: Option<i64>,
+/// What `reserve_order` did.
+pub enum Reservation {
+    /// The same idempotency key was used before: that order, unchanged.
+    Existing(OrderView),
+    /// A new order awaiting payment: its units are held and its ledger line written.
+    New {
+        order_id: i64,
+        amount: Fen,
+        /// The product's stock right after it.
+        stock_after: i64,
+    },
 }
 
 /// Places (or, for a retried key, returns) an order. Exactly once per idempotency key; stock
-/// never below zero; limits enforced inside the transaction; every line in the ledger.
-pub async fn place_order(
+/// never below zero; limits enforced inside the transaction; every line in the ledger. The
+/// order is left awaiting payment (`backend::orders` charges it, then `mark_paid` or
+/// `release_order`).
+pub async fn reserve_order(
     db: &Db,
-    payments: &dyn PaymentProvider,
+    provider: &str,
     shopper_id: i64,
     req: &PlaceOrder,
-) -> Result<Placed, AppError> {
-    let replay = |order| Placed {
-        order,
-        stock_after: None,
-    };
+) -> Result<Reservation, AppError> {
+    let replay = Reservation::Existing;
     match existing_order(db, shopper_id, req).await? {
         Some(Existing::Same(id)) => return load_order(db, shopper_id, id).await.map(replay),
         Some(Existing::Different) => return Err(key_reused()),
@@ -140,7 +140,7 @@ pub async fn place_order(
         .try_get::<Option<i64>, _>("presented_at_ms")?
         .is_some();
     let discounted_so_far: i64 = product.try_get("discounted_units")?;
-    let mut stock_after: i64 = product.try_get("stock")?;
+    let stock_after: i64 = product.try_get("stock")?;
 
     // 2. The shopper's purchase limit for this product (atomic upsert; locks the counter row).
     let counter = sqlx::query(
@@ -209,7 +209,7 @@ pub async fn place_order(
     .bind(quote.full_amount.0)
     .bind(quote.discount.0)
     .bind(quote.paid.0)
-    .bind(payments.name())
+    .bind(provider)
     .bind(now_ms())
     .fetch_one(&mut *w.tx)
     .await;
@@ -246,36 +246,25 @@ pub async fn place_order(
     .execute(&mut *w.tx)
     .await?;
     w.commit().await?;
-
-    // 5. Payment, after the order is safely stored.
-    let charge = Charge {
+    Ok(Reservation::New {
         order_id,
-        shopper_id,
         amount: quote.paid,
-        description: format!("Order {order_id}"),
-    };
-    match payments.charge(&charge).await {
-        PaymentOutcome::Confirmed { reference } => {
-            sqlx::query("UPDATE orders SET status = 'paid', payment_ref = $1 WHERE id = $2")
-                .bind(reference)
-                .bind(order_id)
-                .execute(db.pool())
-                .await?;
-        }
-        PaymentOutcome::Declined { reason } => {
-            tracing::info!(order_id, %reason, "payment declined; releasing stock");
-            release_order(db, order_id).await?;
-            stock_after += qty_i;
-        }
-    }
-    Ok(Placed {
-        order: load_order(db, shopper_id, order_id).await?,
-        stock_after: Some(stock_after),
+        stock_after,
     })
 }
 
+/// A payment confirmed: the order is paid.
+pub async fn mark_paid(db: &Db, order_id: i64, reference: &str) -> Result<(), AppError> {
+    sqlx::query("UPDATE orders SET status = 'paid', payment_ref = $1 WHERE id = $2")
+        .bind(reference)
+        .bind(order_id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
 /// Marks an unpaid order failed and gives its units (and discount allowance) back.
-async fn release_order(db: &Db, order_id: i64) -> Result<(), AppError> {
+pub async fn release_order(db: &Db, order_id: i64) -> Result<(), AppError> {
     let mut w = db.begin_write().await?;
     let res = sqlx::query(
         "UPDATE orders SET status = 'payment_failed' WHERE id = $1 AND status = 'pending_payment'",

@@ -3,7 +3,6 @@
 
 use crate::{
     backend::{db::Db, now_ms},
-    domain::text::{clean_line, clean_text},
     error::AppError,
     model::SessionStatus,
 };
@@ -80,103 +79,19 @@ pub async fn product_session(db: &Db, product_id: i64) -> Result<i64, AppError> 
 // ---- Catalog editing (before and during the session) ----
 
 use crate::{
-    domain::{discount::DiscountPolicy, money::Fen},
+    domain::{
+        discount::DiscountPolicy,
+        forms::{ProductInput, SessionInput},
+        money::Fen,
+    },
     model::{
         Dashboard, PolicyForm, ProductForm, ProductSales, SessionForm, StudioProduct, StudioSession,
     },
 };
 
 /// Checks a session form. Start times may be in the past only by a minute (clock skew).
-/// A session form whose text is cleaned (`domain::text`) and whose times and policy are checked.
-pub struct ValidSession {
-    pub title: String,
-    pub description: String,
-    pub scheduled_start_ms: i64,
-}
-
-pub fn validate_session_form(form: &SessionForm, now_ms: i64) -> Result<ValidSession, AppError> {
-    let title = clean_line(&form.title, 80)
-        .map_err(|_| AppError::bad_request("Give the session a title of 1 to 80 characters."))?;
-    let description = clean_text(&form.description, 2000)
-        .map_err(|_| AppError::bad_request("The description can be at most 2000 characters."))?;
-    if form.scheduled_start_ms < now_ms - 60_000 {
-        return Err(AppError::bad_request("The start time is in the past."));
-    }
-    if form.scheduled_start_ms > now_ms + 366 * 24 * 3600 * 1000 {
-        return Err(AppError::bad_request(
-            "The start time is more than a year away.",
-        ));
-    }
-    validate_policy(&form.policy)?;
-    Ok(ValidSession {
-        title,
-        description,
-        scheduled_start_ms: form.scheduled_start_ms,
-    })
-}
-
-pub fn validate_policy(p: &PolicyForm) -> Result<(), AppError> {
-    if !(1..=100).contains(&p.percent_off) {
-        return Err(AppError::bad_request(
-            "The discount must be between 1% and 100%.",
-        ));
-    }
-    if !(1..=100).contains(&p.friends_needed) {
-        return Err(AppError::bad_request(
-            "Friends needed must be between 1 and 100.",
-        ));
-    }
-    if !(0..=100).contains(&p.units_per_shopper) {
-        return Err(AppError::bad_request(
-            "Discounted units per shopper must be between 0 and 100.",
-        ));
-    }
-    if p.units_cap.is_some_and(|c| !(0..=1_000_000).contains(&c)) {
-        return Err(AppError::bad_request(
-            "The discounted-unit cap must be between 0 and 1,000,000.",
-        ));
-    }
-    if !(1..=99).contains(&p.purchase_limit) {
-        return Err(AppError::bad_request(
-            "The purchase limit must be between 1 and 99.",
-        ));
-    }
-    Ok(())
-}
-
-/// A product form with its price parsed.
-pub struct ValidProduct {
-    pub name: String,
-    pub description: String,
-    pub category: String,
-    pub price: Fen,
-    pub stock: i64,
-}
-
-pub fn validate_product_form(form: &ProductForm) -> Result<ValidProduct, AppError> {
-    let name = clean_line(&form.name, 80)
-        .map_err(|_| AppError::bad_request("Give the product a name of 1 to 80 characters."))?;
-    let category = clean_line(&form.category, 40)
-        .map_err(|_| AppError::bad_request("Give the product a category of 1 to 40 characters."))?;
-    let description = clean_text(&form.description, 1000)
-        .map_err(|_| AppError::bad_request("The description can be at most 1000 characters."))?;
-    let price = Fen::parse_yuan(&form.price).map_err(|e| AppError::bad_request(e.to_string()))?;
-    if !(0..=1_000_000).contains(&form.stock) {
-        return Err(AppError::bad_request(
-            "Stock must be between 0 and 1,000,000.",
-        ));
-    }
-    Ok(ValidProduct {
-        name,
-        description,
-        category,
-        price,
-        stock: form.stock,
-    })
-}
-
 pub async fn create_session(db: &Db, host_id: i64, form: &SessionForm) -> Result<i64, AppError> {
-    let v = validate_session_form(form, now_ms())?;
+    let v = SessionInput::parse(form, now_ms())?;
     let session = super::catalog::NewSession {
         host_id,
         title: v.title,
@@ -213,7 +128,7 @@ async fn save_policy(db: &Db, session_id: i64, p: &PolicyForm) -> Result<(), App
 }
 
 pub async fn update_session(db: &Db, session_id: i64, form: &SessionForm) -> Result<(), AppError> {
-    let v = validate_session_form(form, now_ms())?;
+    let v = SessionInput::parse(form, now_ms())?;
     require(db, session_id, Activity::EditDetails).await?;
     sqlx::query("UPDATE live_sessions SET title = $1, description = $2, scheduled_start_ms = $3 WHERE id = $4 AND status = 'scheduled'")
         .bind(&v.title)
@@ -255,7 +170,7 @@ pub async fn set_cover(db: &Db, session_id: i64, url: &str) -> Result<(), AppErr
 }
 
 pub async fn add_product(db: &Db, session_id: i64, form: &ProductForm) -> Result<i64, AppError> {
-    let p = validate_product_form(form)?;
+    let p = ProductInput::parse(form)?;
     require(db, session_id, Activity::AddProduct).await?;
     let mut w = db.begin_write().await?;
     let next: i64 = sqlx::query_scalar(
@@ -300,7 +215,7 @@ pub async fn update_product(
     product_id: i64,
     form: &ProductForm,
 ) -> Result<ProductEdited, AppError> {
-    let p = validate_product_form(form)?;
+    let p = ProductInput::parse(form)?;
     require(db, session_id, Activity::EditProduct).await?;
     let row: Option<(i64, Option<i64>)> = sqlx::query_as(
         "SELECT price_fen, presented_at_ms FROM products WHERE id = $1 AND session_id = $2",
