@@ -28,7 +28,8 @@ command -v node >/dev/null || pkgs+=(nodejs npm)
 # Live video: ffmpeg packages HLS (and ffprobe checks it in the tests).
 pkgs+=(ffmpeg)
 if [ $want_test -eq 1 ]; then
-  pkgs+=(chromium chromium-driver postgresql-15)
+  # Redis: the tests run server nodes sharing live rooms, counters and limits through it.
+  pkgs+=(chromium chromium-driver postgresql-15 redis-server)
 fi
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
@@ -70,9 +71,14 @@ else
 fi
 
 if [ $want_test -eq 1 ]; then
-  step "Chromium and PostgreSQL"
+  step "Chromium, PostgreSQL and Redis"
   [ -x /usr/bin/chromium ] || fail "/usr/bin/chromium missing after install"
   [ -x /usr/lib/postgresql/15/bin/initdb ] || fail "PostgreSQL 15 binaries missing after install"
-  ok "$(/usr/bin/chromium --version 2>/dev/null | head -n1); PostgreSQL $(/usr/lib/postgresql/15/bin/postgres --version | awk '{print $3}')"
+  command -v redis-server >/dev/null || fail "redis-server missing after install"
+  # The package starts a system-wide instance; tests start their own on free ports.
+  if command -v systemctl >/dev/null && systemctl is-active --quiet redis-server 2>/dev/null; then
+    as_root systemctl disable --now redis-server >/dev/null 2>&1 || true
+  fi
+  ok "$(/usr/bin/chromium --version 2>/dev/null | head -n1); PostgreSQL $(/usr/lib/postgresql/15/bin/postgres --version | awk '{print $3}'); $(redis-server --version | awk '{print $1, $2, $3}')"
 fi
 step "setup complete"

@@ -23,7 +23,7 @@ use std::{
 
 use axum::body::Bytes;
 use serde::Serialize;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::{
     backend::{
@@ -120,6 +120,44 @@ struct RoomState {
     unwatched_since: Option<Instant>,
 }
 
+/// What an event changes in a room's state (snapshots are built from it). The same on every
+/// node: events arrive in the same order everywhere.
+fn apply(st: &mut RoomState, event: &LiveEvent) {
+    match event {
+        LiveEvent::Status { status, .. } => {
+            st.status = *status;
+            if *status != SessionStatus::Live {
+                st.presenting = None;
+            }
+        }
+        LiveEvent::Presenting { product, .. } => st.presenting = Some(product.clone()),
+        LiveEvent::Product {
+            product_id, price, ..
+        } => {
+            if let Some(p) = st.presenting.as_mut().filter(|p| p.product_id == *product_id) {
+                p.price = *price;
+            }
+        }
+        LiveEvent::Chat { message, .. } => {
+            if st.chat.len() == CHAT_KEPT {
+                st.chat.pop_front();
+            }
+            st.chat.push_back(message.clone());
+        }
+        LiveEvent::ChatDeleted { id, .. } => st.chat.retain(|m| m.id != *id),
+        LiveEvent::Counters { stock, .. } => {
+            for [id, s] in stock {
+                st.stock.insert(*id, *s);
+            }
+        }
+        LiveEvent::Snapshot { .. }
+        | LiveEvent::Purchase { .. }
+        | LiveEvent::Video { .. }
+        | LiveEvent::Hb
+        | LiveEvent::Me => {}
+    }
+}
+
 /// A live session's room.
 pub struct Room {
     pub session_id: i64,
@@ -131,6 +169,20 @@ pub struct Room {
     personal: Mutex<HashMap<i64, watch::Sender<u64>>>,
     /// Set when the room is being dropped: a viewer that joins it then goes to a new room.
     closed: AtomicBool,
+    /// Distributed mode: events and counter updates go to Redis through this (in order, by
+    /// the room's publisher task) and come back numbered through the node's stream reader.
+    out: Option<mpsc::UnboundedSender<Outgoing>>,
+    /// Bumped to end every open stream of the room (Redis lost: browsers reconnect later).
+    kick: watch::Sender<u64>,
+}
+
+/// What a room sends to Redis in distributed mode.
+#[derive(Debug)]
+pub enum Outgoing {
+    Event(LiveEvent),
+    Stock(i64, i64),
+    Purchase(String, String),
+    Likes(u64),
 }
 
 /// What a new (or resynced) viewer receives first.
@@ -148,6 +200,7 @@ impl Room {
         presenting: Option<Presenting>,
         stock: HashMap<i64, i64>,
         muted: HashSet<i64>,
+        out: Option<mpsc::UnboundedSender<Outgoing>>,
     ) -> Room {
         let (tx, _) = broadcast::channel(CHANNEL_CAPACITY);
         Room {
@@ -178,6 +231,8 @@ impl Room {
             chat_ids: AtomicU64::new(0),
             personal: Mutex::new(HashMap::new()),
             closed: AtomicBool::new(false),
+            out,
+            kick: watch::channel(0).0,
         }
     }
 
@@ -185,16 +240,51 @@ impl Room {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Numbers an event, serialises it once, keeps it for resuming and broadcasts it. (Its
-    /// `seq` field is set here; callers pass 0.)
+    /// Publishes an event to every viewer of the room, on every node: numbered here (one
+    /// process) or by Redis (distributed mode, delivered back through the stream reader).
+    /// (Its `seq` field is set by the numbering; callers pass 0.) Returns the local number, or
+    /// 0 when Redis numbers it.
     pub fn publish(&self, event: LiveEvent) -> u64 {
         let mut st = self.lock();
-        self.publish_locked(&mut st, event)
+        self.emit(&mut st, event)
     }
 
+    fn emit(&self, st: &mut RoomState, event: LiveEvent) -> u64 {
+        match &self.out {
+            Some(out) => {
+                let _ = out.send(Outgoing::Event(event));
+                0
+            }
+            None => self.publish_locked(st, event),
+        }
+    }
+
+    /// One process: numbers an event and delivers it.
     fn publish_locked(&self, st: &mut RoomState, event: LiveEvent) -> u64 {
-        st.seq += 1;
-        let seq = st.seq;
+        let seq = st.seq + 1;
+        self.deliver_locked(st, seq, event);
+        seq
+    }
+
+    /// Distributed mode: an event numbered by Redis, from the node's stream reader. One seen
+    /// already is ignored; a gap is the reader's to fill before.
+    pub fn deliver(&self, seq: u64, event: LiveEvent) {
+        let mut st = self.lock();
+        if seq > st.seq {
+            self.deliver_locked(&mut st, seq, event);
+        }
+    }
+
+    /// The number of the last event this room delivered.
+    pub fn last_seq(&self) -> u64 {
+        self.lock().seq
+    }
+
+    /// Applies a numbered event to the room's state, serialises it once, keeps it for resuming
+    /// and sends it to every viewer.
+    fn deliver_locked(&self, st: &mut RoomState, seq: u64, event: LiveEvent) {
+        st.seq = seq;
+        apply(st, &event);
         let frame = Arc::new(Frame {
             seq,
             bytes: frame_bytes(seq, &event.numbered(seq)),
@@ -205,7 +295,6 @@ impl Room {
         st.history.push_back(frame.clone());
         // No receivers is fine: nobody is watching right now.
         let _ = self.tx.send(frame);
-        seq
     }
 
     fn snapshot_locked(&self, st: &RoomState) -> Bytes {
@@ -277,43 +366,32 @@ impl Room {
     }
 
     pub fn set_status(&self, status: SessionStatus) {
-        let mut st = self.lock();
-        st.status = status;
-        if status != SessionStatus::Live {
-            st.presenting = None;
-        }
-        self.publish_locked(&mut st, LiveEvent::Status { seq: 0, status });
+        self.publish(LiveEvent::Status { seq: 0, status });
     }
 
     pub fn present(&self, p: Presenting) {
-        let mut st = self.lock();
-        st.presenting = Some(p.clone());
-        self.publish_locked(&mut st, LiveEvent::Presenting { seq: 0, product: p });
+        self.publish(LiveEvent::Presenting {
+            seq: 0,
+            product: p,
+        });
     }
 
     /// A product's price changed: the explaining-now card shows it and every viewer refetches
     /// their own price (the discount follows the price).
     pub fn price_changed(&self, product_id: i64, price: Fen) {
-        let mut st = self.lock();
-        let presenting = st
-            .presenting
-            .as_mut()
-            .filter(|p| p.product_id == product_id);
-        if let Some(p) = presenting {
-            p.price = price;
-        }
-        self.publish_locked(
-            &mut st,
-            LiveEvent::Product {
-                seq: 0,
-                product_id,
-                price,
-            },
-        );
+        self.publish(LiveEvent::Product {
+            seq: 0,
+            product_id,
+            price,
+        });
     }
 
     /// Stock changed (an order, sold out, an edit): coalesced into the next `counters` event.
     pub fn set_stock(&self, product_id: i64, stock: i64) {
+        if let Some(out) = &self.out {
+            let _ = out.send(Outgoing::Stock(product_id, stock));
+            return;
+        }
         let mut st = self.lock();
         if st.stock.insert(product_id, stock) != Some(stock) {
             st.dirty_stock.insert(product_id);
@@ -321,12 +399,20 @@ impl Room {
     }
 
     pub fn purchased(&self, buyer: &str, product: &str) {
+        if let Some(out) = &self.out {
+            let _ = out.send(Outgoing::Purchase(mask_name(buyer), product.to_string()));
+            return;
+        }
         let mut st = self.lock();
         let more = st.pending_purchase.as_ref().map_or(0, |p| p.2 + 1);
         st.pending_purchase = Some((mask_name(buyer), product.to_string(), more));
     }
 
+    /// Counts `n` hearts; returns the total as this node knows it.
     pub fn like(&self, n: u64) -> u64 {
+        if let Some(out) = &self.out {
+            let _ = out.send(Outgoing::Likes(n));
+        }
         self.likes.fetch_add(n, Ordering::Relaxed) + n
     }
 
@@ -367,11 +453,7 @@ impl Room {
             if !host {
                 st.chat_tokens -= 1.0;
             }
-            if st.chat.len() == CHAT_KEPT {
-                st.chat.pop_front();
-            }
-            st.chat.push_back(msg.clone());
-            self.publish_locked(
+            self.emit(
                 &mut st,
                 LiveEvent::Chat {
                     seq: 0,
@@ -384,10 +466,8 @@ impl Room {
 
     pub fn delete_chat(&self, id: u64) -> bool {
         let mut st = self.lock();
-        let before = st.chat.len();
-        st.chat.retain(|m| m.id != id);
-        let found = st.chat.len() != before;
-        self.publish_locked(&mut st, LiveEvent::ChatDeleted { seq: 0, id });
+        let found = st.chat.iter().any(|m| m.id == id);
+        self.emit(&mut st, LiveEvent::ChatDeleted { seq: 0, id });
         found
     }
 
@@ -569,7 +649,7 @@ impl Hub {
         if let Some(r) = rooms.get(&session_id) {
             return Ok(r.clone());
         }
-        let room = Arc::new(Room::new(session_id, status, presenting, stock, muted));
+        let room = Arc::new(Room::new(session_id, status, presenting, stock, muted, None));
         rooms.insert(session_id, room.clone());
         spawn_ticker(
             Arc::downgrade(&room),
@@ -760,7 +840,14 @@ mod tests {
     use super::*;
 
     fn room() -> Room {
-        let r = Room::new(1, SessionStatus::Live, None, HashMap::new(), HashSet::new());
+        let r = Room::new(
+            1,
+            SessionStatus::Live,
+            None,
+            HashMap::new(),
+            HashSet::new(),
+            None,
+        );
         r.lock().seq = 0;
         r
     }

@@ -1,0 +1,449 @@
+//! Distributed mode (`REDIS_URL`): what live rooms, counters and limits share between server
+//! nodes, in Redis. Without it the server is one process and none of this runs.
+//!
+//! - **Events.** A room's events are numbered and appended in one Lua script (`INCR` the
+//!   room's counter, `XADD` to the room's stream with that number as the entry id, bounded
+//!   length), so every node sees the same event under the same number and in order. Each node
+//!   reads the streams of the rooms it has open (one `XREAD` for all of them) and delivers the
+//!   entries to its own viewers; a number skipped is fetched with `XRANGE` (or, when trimmed
+//!   away, the room resyncs its viewers with a snapshot). A viewer resuming on another node is
+//!   served the missed entries from the stream.
+//! - **Counters.** Each node reports its viewers per room (with a time, so a dead node drops
+//!   out); likes, stock and "just bought" are kept in Redis; one node per room (a lease,
+//!   renewed every tick) turns them into the room's `counters` and `purchase` events.
+//! - **Chat.** The sampling bucket and message ids are shared (Lua); mutes are a Redis set.
+//! - **Personal hints** go over Redis pub/sub to the node that holds the viewer.
+//! - **Rate limits** are token buckets in Redis (Lua), failing closed.
+//!
+//! While Redis is unreachable, `up()` is false: orders, chat and likes answer 503 with
+//! `Retry-After`, limits refuse, event streams end (browsers show "Reconnecting…" and come
+//! back to a snapshot). The connection manager reconnects by itself.
+
+use std::{
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use redis::{aio::ConnectionManager, AsyncCommands, Script};
+
+use crate::{error::AppError, model::LiveEvent};
+
+/// Entries kept per room stream (about `MAXLEN ~`): what a reconnecting viewer can resume.
+pub const STREAM_LEN: usize = 10_000;
+/// Keys of a room expire this long after its last event (ended sessions clean themselves up).
+const ROOM_TTL_SECS: i64 = 24 * 3600;
+/// A node's viewer report older than this no longer counts (the node is gone).
+pub const NODE_REPORT_TTL_MS: i64 = 5_000;
+/// How long a room's counter lease lasts without renewal.
+const LEASE_MS: i64 = 1_500;
+
+const PUBLISH: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[3]) end
+local seq = redis.call('INCR', KEYS[1])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-0', 'e', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+return seq
+"#;
+
+/// Shared chat sampling: a token bucket of `ARGV[1]` per second (burst the same), hosts
+/// always pass; returns {message id, broadcast (1/0)}.
+const CHAT: &str = r#"
+local id = redis.call('INCR', KEYS[2])
+local now = tonumber(ARGV[2])
+local rate = tonumber(ARGV[1])
+local b = redis.call('HMGET', KEYS[1], 't', 'at')
+local tokens = tonumber(b[1]) or rate
+local at = tonumber(b[2]) or now
+tokens = math.min(rate, tokens + (now - at) / 1000 * rate)
+local pass = 0
+if ARGV[3] == '1' then pass = 1 elseif tokens >= 1 then tokens = tokens - 1; pass = 1 end
+redis.call('HSET', KEYS[1], 't', tokens, 'at', now)
+redis.call('PEXPIRE', KEYS[1], 60000)
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+return {id, pass}
+"#;
+
+/// A token bucket per key: burst ARGV[1], refilled over ARGV[2] ms; 1 when a token was taken.
+const LIMIT: &str = r#"
+local burst = tonumber(ARGV[1])
+local period = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local b = redis.call('HMGET', KEYS[1], 't', 'at')
+local tokens = tonumber(b[1]) or burst
+local at = tonumber(b[2]) or now
+tokens = math.min(burst, tokens + (now - at) * burst / period)
+local ok = 0
+if tokens >= 1 then tokens = tokens - 1; ok = 1 end
+redis.call('HSET', KEYS[1], 't', tokens, 'at', now)
+redis.call('PEXPIRE', KEYS[1], period)
+return ok
+"#;
+
+/// The counter lease, then what the lease holder publishes: {held, viewers, likes, dirty
+/// stock as flat pairs, purchase buyer, product, more}.
+const TICK: &str = r#"
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return {0} end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local now = tonumber(ARGV[3])
+local stale = tonumber(ARGV[4])
+local viewers = 0
+local reports = redis.call('HGETALL', KEYS[2])
+for i = 1, #reports, 2 do
+  local count, at = string.match(reports[i + 1], '(%d+):(%d+)')
+  if at and now - tonumber(at) <= stale then viewers = viewers + tonumber(count)
+  else redis.call('HDEL', KEYS[2], reports[i]) end
+end
+local likes = tonumber(redis.call('GET', KEYS[3]) or '0')
+local dirty = redis.call('SMEMBERS', KEYS[4])
+redis.call('DEL', KEYS[4])
+local stock = {}
+for _, pid in ipairs(dirty) do
+  local s = redis.call('HGET', KEYS[5], pid)
+  if s then table.insert(stock, pid); table.insert(stock, s) end
+end
+local p = redis.call('HMGET', KEYS[6], 'buyer', 'product', 'more')
+redis.call('DEL', KEYS[6])
+return {1, viewers, likes, stock, p[1] or '', p[2] or '', tonumber(p[3] or '0')}
+"#;
+
+/// What the lease holder gathered for a tick.
+pub struct Tick {
+    pub viewers: i64,
+    pub likes: u64,
+    pub stock: Vec<[i64; 2]>,
+    pub purchase: Option<(String, String, u64)>,
+}
+
+/// The Redis side of distributed mode. Cheap to share (`Arc`).
+pub struct RedisBackplane {
+    client: redis::Client,
+    conn: ConnectionManager,
+    /// This node's name in reports and leases.
+    pub node: String,
+    up: AtomicBool,
+    publish: Script,
+    chat: Script,
+    limit: Script,
+    tick: Script,
+}
+
+fn unavailable(e: redis::RedisError) -> AppError {
+    tracing::warn!(error = %e, "redis unavailable");
+    AppError::Unavailable
+}
+
+fn room_key(session_id: i64, what: &str) -> String {
+    format!("live:{session_id}:{what}")
+}
+
+/// The room stream's key.
+pub fn stream_key(session_id: i64) -> String {
+    room_key(session_id, "events")
+}
+
+impl RedisBackplane {
+    /// Connects (and checks the connection with a PING).
+    pub async fn connect(url: &str) -> Result<Arc<RedisBackplane>, String> {
+        let client = redis::Client::open(url).map_err(|e| format!("REDIS_URL: {e}"))?;
+        let conn = client
+            .get_connection_manager()
+            .await
+            .map_err(|e| format!("cannot reach Redis at {}: {e}", redact(url)))?;
+        let node = format!(
+            "{}-{}",
+            std::process::id(),
+            u32::from_le_bytes(crate::backend::crypto::random_bytes::<4>().unwrap_or([0; 4]))
+        );
+        let bp = Arc::new(RedisBackplane {
+            client,
+            conn,
+            node,
+            up: AtomicBool::new(true),
+            publish: Script::new(PUBLISH),
+            chat: Script::new(CHAT),
+            limit: Script::new(LIMIT),
+            tick: Script::new(TICK),
+        });
+        let watcher = Arc::downgrade(&bp);
+        tokio::spawn(async move {
+            // One PING a second decides `up()`.
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let Some(bp) = watcher.upgrade() else { break };
+                let mut c = bp.conn.clone();
+                let ok = tokio::time::timeout(
+                    Duration::from_secs(2),
+                    redis::cmd("PING").query_async::<String>(&mut c),
+                )
+                .await
+                .is_ok_and(|r| r.is_ok());
+                if ok != bp.up.swap(ok, Ordering::SeqCst) {
+                    if ok {
+                        tracing::info!("redis reachable again");
+                    } else {
+                        tracing::warn!("redis unreachable");
+                    }
+                }
+            }
+        });
+        Ok(bp)
+    }
+
+    /// Whether Redis answered its last PING.
+    pub fn up(&self) -> bool {
+        self.up.load(Ordering::SeqCst)
+    }
+
+    /// `Unavailable` (503) while Redis is down.
+    pub fn ensure_up(&self) -> Result<(), AppError> {
+        if self.up() {
+            Ok(())
+        } else {
+            Err(AppError::Unavailable)
+        }
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    /// A connection of its own (for blocking reads and subscriptions).
+    pub async fn dedicated(&self) -> Result<redis::aio::MultiplexedConnection, AppError> {
+        self.client
+            .get_multiplexed_async_connection()
+            .await
+            .map_err(unavailable)
+    }
+
+    pub fn client(&self) -> &redis::Client {
+        &self.client
+    }
+
+    /// Numbers and appends an event to the room's stream; returns its number.
+    pub async fn publish(&self, session_id: i64, event: &LiveEvent) -> Result<u64, AppError> {
+        let json = serde_json::to_string(event).map_err(|_| AppError::Internal)?;
+        let initial = crate::backend::now_ms().saturating_mul(1000);
+        self.publish
+            .key(room_key(session_id, "seq"))
+            .key(stream_key(session_id))
+            .arg(json)
+            .arg(STREAM_LEN)
+            .arg(initial)
+            .arg(ROOM_TTL_SECS)
+            .invoke_async::<u64>(&mut self.conn())
+            .await
+            .map_err(unavailable)
+    }
+
+    /// The room's last number (0 when it has none yet).
+    pub async fn last_seq(&self, session_id: i64) -> Result<u64, AppError> {
+        let v: Option<u64> = self
+            .conn()
+            .get(room_key(session_id, "seq"))
+            .await
+            .map_err(unavailable)?;
+        Ok(v.unwrap_or(0))
+    }
+
+    /// The events numbered `from..=to` still in the stream.
+    pub async fn range(
+        &self,
+        session_id: i64,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<(u64, LiveEvent)>, AppError> {
+        let reply: redis::streams::StreamRangeReply = self
+            .conn()
+            .xrange(stream_key(session_id), format!("{from}-0"), format!("{to}-0"))
+            .await
+            .map_err(unavailable)?;
+        Ok(reply.ids.iter().filter_map(decode_entry).collect())
+    }
+
+    /// Reports this node's viewers of a room.
+    pub async fn report_viewers(&self, session_id: i64, viewers: i64) -> Result<(), AppError> {
+        let value = format!("{}:{}", viewers.max(0), crate::backend::now_ms());
+        let _: () = self
+            .conn()
+            .hset(room_key(session_id, "viewers"), &self.node, value)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Viewers of a room on every live node.
+    pub async fn viewers(&self, session_id: i64) -> Result<i64, AppError> {
+        let all: std::collections::HashMap<String, String> = self
+            .conn()
+            .hgetall(room_key(session_id, "viewers"))
+            .await
+            .map_err(unavailable)?;
+        let now = crate::backend::now_ms();
+        Ok(all
+            .values()
+            .filter_map(|v| {
+                let (count, at) = v.split_once(':')?;
+                let at: i64 = at.parse().ok()?;
+                (now - at <= NODE_REPORT_TTL_MS).then(|| count.parse::<i64>().ok())?
+            })
+            .sum())
+    }
+
+    pub async fn like(&self, session_id: i64, n: u64) -> Result<u64, AppError> {
+        self.conn()
+            .incr(room_key(session_id, "likes"), n)
+            .await
+            .map_err(unavailable)
+    }
+
+    pub async fn set_stock(&self, session_id: i64, product_id: i64, stock: i64) -> Result<(), AppError> {
+        let mut c = self.conn();
+        let _: () = redis::pipe()
+            .hset(room_key(session_id, "stock"), product_id, stock)
+            .sadd(room_key(session_id, "dirty"), product_id)
+            .query_async(&mut c)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    pub async fn purchased(&self, session_id: i64, buyer: &str, product: &str) -> Result<(), AppError> {
+        let key = room_key(session_id, "purchase");
+        let mut c = self.conn();
+        let _: () = redis::pipe()
+            .hset(&key, "buyer", buyer)
+            .hset(&key, "product", product)
+            .hincr(&key, "more", 1)
+            .query_async(&mut c)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Holds (or takes) the room's counter lease and collects what changed; `None` when
+    /// another node holds it.
+    pub async fn tick(&self, session_id: i64) -> Result<Option<Tick>, AppError> {
+        let reply: Vec<redis::Value> = self
+            .tick
+            .key(room_key(session_id, "lease"))
+            .key(room_key(session_id, "viewers"))
+            .key(room_key(session_id, "likes"))
+            .key(room_key(session_id, "dirty"))
+            .key(room_key(session_id, "stock"))
+            .key(room_key(session_id, "purchase"))
+            .arg(&self.node)
+            .arg(LEASE_MS)
+            .arg(crate::backend::now_ms())
+            .arg(NODE_REPORT_TTL_MS)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        let int = |v: Option<&redis::Value>| -> i64 {
+            v.and_then(|v| redis::from_redis_value::<i64>(v.clone()).ok())
+                .unwrap_or(0)
+        };
+        if int(reply.first()) != 1 {
+            return Ok(None);
+        }
+        let stock: Vec<String> = reply
+            .get(3)
+            .and_then(|v| redis::from_redis_value(v.clone()).ok())
+            .unwrap_or_default();
+        let stock = stock
+            .chunks(2)
+            .filter_map(|p| Some([p.first()?.parse().ok()?, p.get(1)?.parse().ok()?]))
+            .collect();
+        let text = |i: usize| -> String {
+            reply
+                .get(i)
+                .and_then(|v| redis::from_redis_value::<String>(v.clone()).ok())
+                .unwrap_or_default()
+        };
+        let (buyer, product) = (text(4), text(5));
+        let more = u64::try_from(int(reply.get(6))).unwrap_or(0);
+        Ok(Some(Tick {
+            viewers: int(reply.get(1)),
+            likes: u64::try_from(int(reply.get(2))).unwrap_or(0),
+            stock,
+            purchase: (!buyer.is_empty()).then(|| (buyer, product, more.saturating_sub(1))),
+        }))
+    }
+
+    /// A chat message's id and whether the room's shared sample lets it through.
+    pub async fn admit_chat(&self, session_id: i64, per_sec: f64, host: bool) -> Result<(u64, bool), AppError> {
+        let (id, pass): (u64, i64) = self
+            .chat
+            .key(room_key(session_id, "chatbucket"))
+            .key(room_key(session_id, "chatid"))
+            .arg(per_sec)
+            .arg(crate::backend::now_ms())
+            .arg(if host { "1" } else { "0" })
+            .arg(ROOM_TTL_SECS)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok((id, pass == 1))
+    }
+
+    pub async fn mute(&self, session_id: i64, shopper_id: i64) -> Result<(), AppError> {
+        let _: () = self
+            .conn()
+            .sadd(room_key(session_id, "muted"), shopper_id)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    pub async fn is_muted(&self, session_id: i64, shopper_id: i64) -> Result<bool, AppError> {
+        self.conn()
+            .sismember(room_key(session_id, "muted"), shopper_id)
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Tells the node holding this shopper's stream that their state changed.
+    pub async fn notify_shopper(&self, session_id: i64, shopper_id: i64) -> Result<(), AppError> {
+        let _: () = self
+            .conn()
+            .publish("live:me", format!("{session_id}:{shopper_id}"))
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Takes a token from the shared bucket `key` (`burst` tokens per `period`). Refuses when
+    /// Redis cannot be asked (fail closed).
+    pub async fn take(&self, key: &str, burst: u32, period: Duration) -> Result<bool, AppError> {
+        let ok: i64 = self
+            .limit
+            .key(format!("rl:{key}"))
+            .arg(burst)
+            .arg(period.as_millis() as u64)
+            .arg(crate::backend::now_ms())
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(ok == 1)
+    }
+}
+
+/// An entry of a room stream: its number (the id's first part) and the event.
+pub fn decode_entry(entry: &redis::streams::StreamId) -> Option<(u64, LiveEvent)> {
+    let seq: u64 = entry.id.split('-').next()?.parse().ok()?;
+    let json: String = entry.get("e")?;
+    let event: LiveEvent = serde_json::from_str(&json).ok()?;
+    Some((seq, event.numbered(seq)))
+}
+
+/// A Redis URL with its password hidden.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_string(),
+    }
+}
