@@ -34,6 +34,10 @@ pub enum AppError {
     /// Too many requests from this client.
     #[error("You're going a bit fast. Please wait a moment and try again.")]
     RateLimited,
+    /// A shared service this server depends on (Redis in distributed mode) is unreachable for
+    /// now: try again shortly (503 with `Retry-After`).
+    #[error("The live room is reconnecting. Please try again in a few seconds.")]
+    Unavailable,
     /// A fault on the server; details are logged, never shown.
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
@@ -59,6 +63,7 @@ impl AppError {
             AppError::Forbidden(_) => 403,
             AppError::Conflict(_) | AppError::PriceChanged { .. } => 409,
             AppError::RateLimited => 429,
+            AppError::Unavailable => 503,
             AppError::Internal => 500,
             AppError::Network(_) => 502,
         }
@@ -121,6 +126,10 @@ impl axum::response::IntoResponse for AppError {
         );
         res.headers_mut()
             .insert("serverfnerror", HeaderValue::from_static("guard"));
+        if matches!(self, AppError::Unavailable) {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+        }
         res
     }
 }

@@ -114,9 +114,38 @@ pub struct ProductOffer {
     pub discounted_units_left: i64,
     /// What each of those units saves.
     pub discount_per_unit: Fen,
+    /// Discounted units of this product this viewer has bought (for working out its price
+    /// when a live event reprices the product).
+    #[serde(default)]
+    pub discounted_bought: i64,
 }
 
 impl ProductOffer {
+    /// This offer after a live event: the product presented (or repriced) at `pricing`. The
+    /// viewer's own price follows from its eligibility, with the server's arithmetic.
+    pub fn reprice(
+        &mut self,
+        pricing: &crate::domain::discount::LivePrice,
+        presented: bool,
+        eligible: bool,
+        purchase_limit: i64,
+    ) {
+        let to_u32 = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
+        self.presented |= presented;
+        self.price = pricing.price;
+        let mine = crate::domain::discount::viewer_price(
+            pricing,
+            eligible && self.presented,
+            to_u32(self.discounted_bought),
+            to_u32(self.bought_units),
+            to_u32(purchase_limit),
+        );
+        self.your_price = mine.your_price;
+        self.discounted = mine.discounted_units_left > 0;
+        self.discounted_units_left = i64::from(mine.discounted_units_left);
+        self.discount_per_unit = mine.discount_per_unit;
+    }
+
     /// What `quantity` units cost this viewer at these (server-given) prices: the first
     /// `discounted_units_left` units at the discount, the rest at full price. The pay sheet
     /// shows it and sends it with the order; the server prices the order itself and refuses
@@ -401,13 +430,16 @@ pub struct ChatLine {
     pub host: bool,
 }
 
-/// The product being explained now, as the live room shows it.
+/// The product being explained now, as the live room shows it: with its public price, the
+/// discounted price and the rule (`LivePrice`, flattened), so each viewer works out its own
+/// price without a request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PresentingView {
     pub product_id: i64,
     pub name: String,
-    pub price: Fen,
     pub image_url: String,
+    #[serde(flatten)]
+    pub pricing: crate::domain::discount::LivePrice,
 }
 
 /// One event of a live room's stream (`data:` of each SSE event). Every event but `hb` and
@@ -453,11 +485,12 @@ pub enum LiveEvent {
         product: String,
         more: u64,
     },
-    /// The host changed a product's price during the session: viewers refetch their prices.
+    /// The host changed a product's price during the session: each viewer works out its
+    /// new price from this (no refetch).
     Product {
         seq: u64,
         product_id: i64,
-        price: Fen,
+        pricing: crate::domain::discount::LivePrice,
     },
     /// The host started or stopped broadcasting video.
     Video {

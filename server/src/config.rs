@@ -47,6 +47,19 @@ pub struct Config {
     /// `APP_SMS_SENDER` (`log` or `webhook`) and its settings: how one-time codes for phone
     /// verification are delivered.
     pub sms: SmsSender,
+    /// `REDIS_URL`: turns on distributed mode (several nodes share live rooms, counters and
+    /// limits through Redis). Needs PostgreSQL. Default: none (one process).
+    pub redis_url: Option<Secret>,
+    /// `APP_TRUSTED_PROXIES`: addresses or CIDR ranges of load balancers whose
+    /// `X-Forwarded-For` / `Forwarded` headers name the client. Default: none (the peer is
+    /// the client).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `APP_METRICS_ALLOW`: addresses or CIDR ranges that may read `/metrics`. Default
+    /// `127.0.0.1/32 ::1/128`.
+    pub metrics_allow: Vec<ipnet::IpNet>,
+    /// `APP_REUSE_PORT`: listen with `SO_REUSEPORT`, so several nodes on one machine share
+    /// `APP_BIND` (the kernel spreads connections). Default `false`.
+    pub reuse_port: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -68,6 +81,13 @@ impl std::fmt::Debug for Config {
             .field("media_ip", &self.media_ip)
             .field("ffmpeg", &self.ffmpeg)
             .field("sms", &self.sms)
+            .field(
+                "redis_url",
+                &self.redis_url.as_ref().map(|u| redact_url(&u.0)),
+            )
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("metrics_allow", &self.metrics_allow)
+            .field("reuse_port", &self.reuse_port)
             .finish()
     }
 }
@@ -139,6 +159,10 @@ const SETTINGS: &[(&str, &str)] = &[
     ("APP_SMS_SENDER", "sms_sender"),
     ("APP_SMS_WEBHOOK_URL", "sms_webhook_url"),
     ("APP_SMS_WEBHOOK_SECRET", "sms_webhook_secret"),
+    ("REDIS_URL", "redis_url"),
+    ("APP_TRUSTED_PROXIES", "trusted_proxies"),
+    ("APP_METRICS_ALLOW", "metrics_allow"),
+    ("APP_REUSE_PORT", "reuse_port"),
 ];
 
 /// A setting as the file or the environment gives it: text, a number or a boolean (all read
@@ -413,7 +437,47 @@ impl Config {
             }
         };
 
+        let redis_url = get("redis_url").filter(|s| !s.is_empty());
+        if let Some(url) = &redis_url {
+            if !(url.starts_with("redis://")
+                || url.starts_with("rediss://")
+                || url.starts_with("redis+unix://")
+                || url.starts_with("unix://"))
+            {
+                return Err(invalid(
+                    "REDIS_URL",
+                    &redact_url(url),
+                    "expected redis://host:port[/db] (or rediss://, unix://)",
+                ));
+            }
+            if database_url.starts_with("sqlite:") {
+                return Err(invalid(
+                    "REDIS_URL",
+                    &redact_url(url),
+                    "distributed mode needs PostgreSQL: set DATABASE_URL to postgres://... \
+                     (several nodes cannot share one SQLite file), or unset REDIS_URL",
+                ));
+            }
+        }
+        let redis_url = redis_url.map(Secret);
+
+        let trusted_proxies = parse_nets(
+            "APP_TRUSTED_PROXIES",
+            &get("trusted_proxies").unwrap_or_default(),
+        )?;
+        let metrics_allow = parse_nets(
+            "APP_METRICS_ALLOW",
+            &get("metrics_allow").unwrap_or_else(|| "127.0.0.1/32 ::1/128".into()),
+        )?;
+        let reuse_raw = get("reuse_port").unwrap_or_else(|| "false".into());
+        let reuse_port = parse_bool(&reuse_raw)
+            .ok_or_else(|| invalid("APP_REUSE_PORT", &reuse_raw, "expected true or false"))?;
+
         Ok(Config {
+            redis_url,
+            trusted_proxies,
+            metrics_allow,
+            reuse_port,
             sms,
             media,
             media_ip,
@@ -439,6 +503,25 @@ fn invalid(name: &'static str, value: &str, reason: &str) -> ConfigError {
         value: value.to_string(),
         reason: reason.to_string(),
     }
+}
+
+/// Addresses or CIDR ranges separated by commas or spaces (`10.0.0.0/8, 192.168.1.7`).
+fn parse_nets(name: &'static str, raw: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    raw.split([',', ' '])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|item| {
+            item.parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    invalid(
+                        name,
+                        item,
+                        "expected IP addresses or CIDR ranges, e.g. 10.0.0.0/8 192.168.1.7",
+                    )
+                })
+        })
+        .collect()
 }
 
 fn parse_bool(s: &str) -> Option<bool> {

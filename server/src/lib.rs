@@ -4,11 +4,13 @@
 pub mod api_guard;
 pub mod assets;
 pub mod calendar;
+pub mod client_addr;
 pub mod config;
 pub mod demo;
 pub mod export;
 pub mod live_sse;
 pub mod media;
+pub mod metrics;
 pub mod poster;
 pub mod security;
 pub mod share;
@@ -50,6 +52,10 @@ pub struct ServerState {
     pub media: media::Media,
     /// Flips to `true` when the server shuts down: open event streams end then.
     pub shutdown: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Load balancers whose forwarding headers name the client (`APP_TRUSTED_PROXIES`).
+    pub trusted_proxies: Arc<[ipnet::IpNet]>,
+    /// Who may read `/metrics` (`APP_METRICS_ALLOW`).
+    pub metrics_allow: Arc<[ipnet::IpNet]>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +75,8 @@ pub enum StartError {
     Init(app::error::AppError),
     #[error("could not load the poster fonts: {0}")]
     Poster(#[from] poster::PosterError),
+    #[error("distributed mode: {0}")]
+    Redis(String),
 }
 
 /// Builds the router. Tests call this with their own state and drive it with `oneshot`.
@@ -89,6 +97,7 @@ pub fn app(state: ServerState) -> Router {
         ));
     let routes = Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::serve))
         .route("/s/{id}", get(share::session_page))
         .route("/s/{id}/calendar.ics", get(calendar::session_ics))
         .route("/i/{code}", get(share::invite_page))
@@ -108,6 +117,14 @@ pub fn app(state: ServerState) -> Router {
         // The identity extractors (`Shopper`, `Host`) read the app state from here.
         .layer(axum::Extension(state.app.clone()));
     security::with_security_headers(routes, &state.csp)
+        .layer(middleware::from_fn_with_state(
+            state.app.metrics.clone(),
+            metrics::count_responses,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.trusted_proxies.clone(),
+            client_addr::record,
+        ))
         .layer(TraceLayer::new_for_http())
         // The last resort: a panic in any handler is logged and answered with a 500, never a
         // dropped connection.
@@ -188,8 +205,27 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
         media: config.media.clone(),
     };
     // The session events, and the live rooms and media pipeline that follow them.
+    // Distributed mode (REDIS_URL): rooms, counters and limits shared through Redis.
+    let backplane = match &config.redis_url {
+        Some(url) => Some(
+            app::backend::backplane::RedisBackplane::connect(&url.0)
+                .await
+                .map_err(StartError::Redis)?,
+        ),
+        None => None,
+    };
+    let metrics = Arc::new(app::backend::metrics::Metrics::default());
+    let (live, limits) = match &backplane {
+        Some(bp) => (
+            app::backend::live::Hub::distributed(bp.clone(), db.clone(), metrics.clone()),
+            RateLimiter::shared(config.rate_limit_scale, bp.clone()),
+        ),
+        None => (
+            Arc::new(app::backend::live::Hub::new(metrics.clone())),
+            RateLimiter::new(config.rate_limit_scale),
+        ),
+    };
     let events = app::backend::events::SessionEvents::default();
-    let live = Arc::new(app::backend::live::Hub::new());
     live.follow(db.clone(), &events);
     let broadcasts = Arc::new(media::Broadcasts::default());
     media::follow(&broadcasts, &events);
@@ -204,7 +240,7 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
             db,
             settings: Arc::new(settings),
             cookie_key,
-            limits: Arc::new(RateLimiter::new(config.rate_limit_scale)),
+            limits: Arc::new(limits),
             payments: Arc::new(DemoPayment),
             live,
             decodes: Arc::new(tokio::sync::Semaphore::new(
@@ -212,6 +248,7 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
             )),
             code_sender: code_sender(config),
             events: events.clone(),
+            metrics,
         },
         assets: Arc::new(assets),
         csp: csp.into(),
@@ -227,6 +264,8 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
             broadcasts,
         },
         shutdown: Arc::new(tokio::sync::watch::channel(false).0),
+        trusted_proxies: config.trusted_proxies.clone().into(),
+        metrics_allow: config.metrics_allow.clone().into(),
     })
 }
 
@@ -247,6 +286,23 @@ fn code_sender(config: &Config) -> Arc<dyn app::backend::phone::CodeSender> {
     }
 }
 
+/// Listens on `addr`; with `reuse_port`, with `SO_REUSEPORT` so several nodes on one machine
+/// share the port (the kernel spreads new connections over them).
+async fn listen(addr: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> {
+    if !reuse_port {
+        return TcpListener::bind(addr).await;
+    }
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_reuseport(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
+}
+
 /// A bound, not yet running server.
 pub struct Server {
     listener: TcpListener,
@@ -256,7 +312,7 @@ pub struct Server {
 
 impl Server {
     pub async fn bind(mut config: Config) -> Result<Server, StartError> {
-        let listener = TcpListener::bind(config.bind)
+        let listener = listen(config.bind, config.reuse_port)
             .await
             .map_err(|source| StartError::Bind {
                 addr: config.bind,

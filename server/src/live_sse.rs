@@ -27,6 +27,7 @@ use app::{
     backend::{
         identity,
         live::{heartbeat, me_frame, Frame, Room, ViewerGuard},
+        metrics::Metrics,
     },
     error::AppError,
 };
@@ -58,6 +59,8 @@ struct Conn {
     last_lag: Option<Instant>,
     /// The server is shutting down: end the stream (the browser reconnects elsewhere/later).
     stop: watch::Receiver<bool>,
+    /// The room ends its streams (distributed mode, Redis lost).
+    kick: watch::Receiver<u64>,
 }
 
 impl Conn {
@@ -86,7 +89,7 @@ impl Conn {
                 biased;
                 r = self.rx.recv() => match r {
                     Ok(frame) => {
-                        if frame.seq > self.last_seq {
+                        if frame.seq > self.last_seq || frame.snapshot {
                             self.last_seq = frame.seq;
                             return Some((Ok(frame.bytes.clone()), self));
                         }
@@ -99,9 +102,11 @@ impl Conn {
                         };
                         self.last_lag = Some(now);
                         if self.lags > MAX_LAGS {
+                            Metrics::count(&self.room().metrics().live_dropped);
                             tracing::debug!(session = self.room().session_id, "dropping a viewer that keeps lagging");
                             return None;
                         }
+                        Metrics::count(&self.room().metrics().live_resyncs);
                         let start = self.room().resync();
                         self.rx = start.rx;
                         self.last_seq = start.seq;
@@ -117,6 +122,7 @@ impl Conn {
                 }
                 _ = self.heartbeat.tick() => return Some((Ok(heartbeat()), self)),
                 () = stopping => return None,
+                _ = self.kick.changed() => return None,
             }
         }
     }
@@ -133,7 +139,7 @@ async fn open(
     let room = guard.room().clone();
     // The signature is enough to know who is watching; no database round trip per viewer.
     let shopper = identity::shopper_id(&state.app.cookie_key, cookies);
-    let start = room.start(last);
+    let start = state.app.live.start(&room, last).await;
     let mut heartbeat =
         tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -147,6 +153,7 @@ async fn open(
         lags: 0,
         last_lag: None,
         stop: state.shutdown.subscribe(),
+        kick: room.kicked(),
     })
 }
 
@@ -289,17 +296,24 @@ pub async fn serve_lean(mut tcp: tokio::net::TcpStream, state: ServerState) {
             let body = serde_json::to_string(&e).unwrap_or_default();
             let status = axum::http::StatusCode::from_u16(e.status())
                 .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+            let retry = if e == AppError::Unavailable {
+                "Retry-After: 2\r\n"
+            } else {
+                ""
+            };
             let reply = format!(
-                "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{retry}Connection: close\r\n\r\n{body}",
                 status.as_u16(),
                 status.canonical_reason().unwrap_or(""),
                 body.len()
             );
+            state.app.metrics.response(status.as_u16());
             let _ = tcp.write_all(reply.as_bytes()).await;
             return;
         }
     };
     const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache, no-transform\r\nX-Accel-Buffering: no\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n";
+    state.app.metrics.response(200);
     if tcp.write_all(HEAD).await.is_err() {
         return;
     }

@@ -149,6 +149,11 @@ pub async fn api_error_status(req: Request, next: Next) -> Response {
     if let Ok(err) = serde_json::from_slice::<AppError>(&bytes) {
         parts.status =
             StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if err == AppError::Unavailable {
+            parts
+                .headers
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+        }
     }
     parts.headers.insert(
         header::CONTENT_TYPE,

@@ -370,8 +370,9 @@ async fn inviters_get_a_personal_hint_when_a_friend_joins(b: Backend) {
     app.stop().await;
 }
 
-/// A price edit during the session is an event: the explaining-now card shows the new price and
-/// every viewer refetches its own (a snapshot carries it too).
+/// A price edit during the session is an event carrying the public price, the discounted price
+/// and the rule, from which every viewer works out its own without a request (a snapshot
+/// carries them too).
 async fn a_price_change_reaches_every_viewer(b: Backend) {
     let Some(app) = spawn(b).await else { return };
     let (sid, products, host) = go_live(&app).await;
@@ -393,7 +394,10 @@ async fn a_price_change_reaches_every_viewer(b: Backend) {
     assert_eq!(s, 200, "{v}");
     let ev = sse.next_of("product", T).await.expect("product event");
     assert_eq!(ev.data["product_id"], products[0]);
-    assert_eq!(ev.data["price"], 13_900);
+    assert_eq!(ev.data["pricing"]["price"], 13_900);
+    assert_eq!(ev.data["pricing"]["discounted_price"], 6_950);
+    assert_eq!(ev.data["pricing"]["percent_off"], 50);
+    assert_eq!(ev.data["pricing"]["units_per_shopper"], 1);
     assert!(
         ev.id.is_some(),
         "numbered, so a reconnecting viewer gets it too"
@@ -403,6 +407,7 @@ async fn a_price_change_reaches_every_viewer(b: Backend) {
     let mut fresh = Sse::open(&Client::new(&app), sid, None).await;
     let snap = fresh.next_within(T).await.expect("snapshot");
     assert_eq!(snap.data["presenting"]["price"], 13_900);
+    assert_eq!(snap.data["presenting"]["discounted_price"], 6_950);
     app.stop().await;
 }
 

@@ -13,7 +13,9 @@ pub async fn create_invite(session_id: i64) -> Result<InviteLink, AppError> {
     use crate::backend::{identity, ratelimit::Action, repo::shopping};
     let st = crate::backend::state()?;
     let shopper = identity::require_shopper(&st).await?;
-    st.limits.check(Action::Invite, &shopper.id.to_string())?;
+    st.limits
+        .check(Action::Invite, &shopper.id.to_string())
+        .await?;
     let invite = shopping::create_or_get_invite(&st.db, session_id, shopper.id).await?;
     Ok(super::shopper::ssr::invite_link(
         &st.settings.public_url,
@@ -53,14 +55,19 @@ pub async fn join_invite(code: String) -> Result<JoinOutcome, AppError> {
     use crate::backend::{identity, ratelimit::Action, repo::shopping};
     let st = crate::backend::state()?;
     let shopper = identity::shopper_or_create(&st).await?;
-    st.limits.check(Action::Reserve, &shopper.id.to_string())?;
+    st.limits
+        .check(Action::Reserve, &shopper.id.to_string())
+        .await?;
     let invite = shopping::invite_by_code(&st.db, &code).await?;
     let was_participant = shopping::has_reserved(&st.db, invite.session_id, shopper.id).await?;
     let attributed = shopping::join_via_invite(&st.db, &invite, shopper.id).await?;
     if attributed == Some(invite.id) {
         // The inviter's friend count (and maybe their discount) just changed.
-        st.live
-            .shopper_changed(invite.session_id, invite.inviter_id);
+        crate::backend::live::told(
+            st.live
+                .shopper_changed(invite.session_id, invite.inviter_id)
+                .await,
+        );
     }
     let facts = shopping::shopper_facts(&st.db, invite.session_id, shopper.id).await?;
     let attributed_to = facts.joined_via.map(|(_, name)| name);

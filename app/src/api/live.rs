@@ -61,19 +61,31 @@ pub async fn post_chat(session_id: i64, text: String) -> Result<ChatPosted, AppE
             (s.id, s.nickname)
         }
     };
-    st.limits.check(
-        Action::Chat,
-        &format!("{session_id}:{speaker_id}:{}", host.is_some()),
-    )?;
+    st.limits
+        .check(
+            Action::Chat,
+            &format!("{session_id}:{speaker_id}:{}", host.is_some()),
+        )
+        .await?;
     let text = ssr::parse_chat_text(&text)?;
     shopping::require(&st.db, session_id, crate::domain::session::Activity::Chat).await?;
-    let room = st.live.room(&st.db, session_id).await?;
-    if host.is_none() && room.is_muted(speaker_id) {
+    st.live.ensure_up()?;
+    if host.is_none() && st.live.is_muted(&st.db, session_id, speaker_id).await? {
         return Err(AppError::Forbidden(
             "The host has muted you in this chat.".into(),
         ));
     }
-    let (message, broadcast) = room.chat(speaker_id, &nickname, &text, host.is_some());
+    let (message, broadcast) = st
+        .live
+        .chat(
+            &st.db,
+            session_id,
+            speaker_id,
+            &nickname,
+            &text,
+            host.is_some(),
+        )
+        .await?;
     Ok(ChatPosted { message, broadcast })
 }
 
@@ -82,9 +94,7 @@ pub async fn post_chat(session_id: i64, text: String) -> Result<ChatPosted, AppE
 pub async fn delete_chat(session_id: i64, message_id: u64) -> Result<(), AppError> {
     let st = crate::backend::state()?;
     crate::backend::host_auth::require_session_owner(&st, session_id).await?;
-    let room = st.live.room(&st.db, session_id).await?;
-    room.delete_chat(message_id);
-    Ok(())
+    st.live.delete_chat(&st.db, session_id, message_id).await
 }
 
 /// Host only: the shopper can no longer post in this session's chat.
@@ -94,7 +104,7 @@ pub async fn mute_shopper(session_id: i64, shopper_id: i64) -> Result<(), AppErr
     let host = crate::backend::host_auth::require_session_owner(&st, session_id).await?;
     crate::backend::repo::live::mute(&st.db, session_id, shopper_id, crate::backend::now_ms())
         .await?;
-    st.live.room(&st.db, session_id).await?.mute(shopper_id);
+    st.live.mute(&st.db, session_id, shopper_id).await?;
     crate::backend::repo::studio::audit(
         &st.db,
         Some(session_id),
@@ -117,7 +127,9 @@ pub async fn send_likes(session_id: i64, count: u32) -> Result<u64, AppError> {
         ));
     }
     let shopper = identity::shopper_or_create(&st).await?;
-    st.limits.check(Action::Like, &shopper.id.to_string())?;
-    let room = st.live.room(&st.db, session_id).await?;
-    Ok(room.like(u64::from(count)))
+    st.limits
+        .check(Action::Like, &shopper.id.to_string())
+        .await?;
+    st.live.ensure_up()?;
+    st.live.like(&st.db, session_id, u64::from(count)).await
 }

@@ -29,7 +29,9 @@ pub async fn place_order(
         expected_total,
     };
     let shopper = identity::require_shopper(&st).await?;
-    st.limits.check(Action::Order, &shopper.id.to_string())?;
+    st.limits
+        .check(Action::Order, &shopper.id.to_string())
+        .await?;
     crate::backend::orders::place(&st, &shopper, &req).await
 }
 

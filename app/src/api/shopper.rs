@@ -20,7 +20,9 @@ pub async fn set_nickname(nickname: String) -> Result<Me, AppError> {
     use crate::backend::{identity, ratelimit::Action};
     let st = crate::backend::state()?;
     let shopper = identity::shopper_or_create(&st).await?;
-    st.limits.check(Action::Nickname, &shopper.id.to_string())?;
+    st.limits
+        .check(Action::Nickname, &shopper.id.to_string())
+        .await?;
     Ok(identity::set_nickname(&st, &shopper, &nickname).await?.me())
 }
 
@@ -30,7 +32,9 @@ pub async fn reserve(session_id: i64) -> Result<ViewerState, AppError> {
     use crate::backend::{identity, ratelimit::Action, repo::shopping};
     let st = crate::backend::state()?;
     let shopper = identity::shopper_or_create(&st).await?;
-    st.limits.check(Action::Reserve, &shopper.id.to_string())?;
+    st.limits
+        .check(Action::Reserve, &shopper.id.to_string())
+        .await?;
     shopping::reserve(&st.db, session_id, shopper.id).await?;
     ssr::viewer_state(&st, &shopper, session_id).await
 }
@@ -112,6 +116,7 @@ pub(crate) mod ssr {
                         bought_units: units.unwrap_or(0),
                         discounted_units_left,
                         discount_per_unit,
+                        discounted_bought: i64::from(used),
                     }
                 },
             )

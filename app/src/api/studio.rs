@@ -131,9 +131,18 @@ pub async fn studio_update_product(product_id: i64, form: ProductForm) -> Result
     )
     .await?;
     // A live room shows the new stock; a new price makes its viewers refetch theirs.
-    st.live.stock_changed(session_id, product_id, edited.stock);
+    use crate::backend::live::told;
+    told(
+        st.live
+            .stock_changed(session_id, product_id, edited.stock)
+            .await,
+    );
     if edited.price_changed {
-        st.live.price_changed(session_id, product_id, edited.price);
+        told(
+            st.live
+                .price_changed(&st.db, session_id, product_id, edited.price)
+                .await,
+        );
     }
     Ok(())
 }
@@ -282,7 +291,7 @@ pub async fn mark_sold_out(product_id: i64) -> Result<(), AppError> {
     let st = crate::backend::state()?;
     let (host, session_id) = ssr::product_owner(&st, product_id).await?;
     crate::backend::repo::studio::mark_sold_out(&st.db, session_id, product_id).await?;
-    st.live.stock_changed(session_id, product_id, 0);
+    crate::backend::live::told(st.live.stock_changed(session_id, product_id, 0).await);
     crate::backend::repo::studio::audit(
         &st.db,
         Some(session_id),
@@ -307,6 +316,7 @@ pub async fn end_session(session_id: i64) -> Result<(), AppError> {
 pub async fn studio_dashboard(session_id: i64) -> Result<Dashboard, AppError> {
     let st = crate::backend::state()?;
     crate::backend::host_auth::require_session_owner(&st, session_id).await?;
-    let viewers = st.live.get(session_id).map(|r| r.viewers());
+    // Every node's viewers; the dashboard still loads (without them) while Redis is down.
+    let viewers = st.live.viewers(session_id).await.unwrap_or(None);
     crate::backend::repo::studio::dashboard(&st.db, session_id, viewers).await
 }

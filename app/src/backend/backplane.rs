@@ -21,13 +21,17 @@
 
 use std::{
     sync::{
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
         Arc,
     },
     time::Duration,
 };
 
-use redis::{aio::ConnectionManager, AsyncCommands, Script};
+use redis::{
+    aio::{ConnectionManager, MultiplexedConnection},
+    streams::{StreamReadOptions, StreamReadReply},
+    AsyncCommands, Script,
+};
 
 use crate::{error::AppError, model::LiveEvent};
 
@@ -37,13 +41,20 @@ pub const STREAM_LEN: usize = 10_000;
 const ROOM_TTL_SECS: i64 = 24 * 3600;
 /// A node's viewer report older than this no longer counts (the node is gone).
 pub const NODE_REPORT_TTL_MS: i64 = 5_000;
+/// How long one read of the room streams waits for new entries.
+pub const READ_BLOCK: Duration = Duration::from_millis(500);
+/// Entries one read takes per stream, at most.
+const READ_COUNT: usize = 1000;
+/// The pub/sub channel of personal hints.
+const PERSONAL: &str = "live:me";
 /// How long a room's counter lease lasts without renewal.
 const LEASE_MS: i64 = 1_500;
 
 const PUBLISH: &str = r#"
 if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[3]) end
 local seq = redis.call('INCR', KEYS[1])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-0', 'e', ARGV[1])
+-- (%d: Lua would write a number this large as 1.79e+15)
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], string.format('%d-0', seq), 'e', ARGV[1], 't', ARGV[5])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
 return seq
@@ -126,6 +137,8 @@ pub struct RedisBackplane {
     /// This node's name in reports and leases.
     pub node: String,
     up: AtomicBool,
+    /// The last PING's round trip, in microseconds (`/metrics`).
+    rtt_us: AtomicU64,
     publish: Script,
     chat: Script,
     limit: Script,
@@ -164,6 +177,7 @@ impl RedisBackplane {
             conn,
             node,
             up: AtomicBool::new(true),
+            rtt_us: AtomicU64::new(0),
             publish: Script::new(PUBLISH),
             chat: Script::new(CHAT),
             limit: Script::new(LIMIT),
@@ -176,12 +190,17 @@ impl RedisBackplane {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 let Some(bp) = watcher.upgrade() else { break };
                 let mut c = bp.conn.clone();
+                let sent = std::time::Instant::now();
                 let ok = tokio::time::timeout(
                     Duration::from_secs(2),
                     redis::cmd("PING").query_async::<String>(&mut c),
                 )
                 .await
                 .is_ok_and(|r| r.is_ok());
+                if ok {
+                    let rtt = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    bp.rtt_us.store(rtt, Ordering::Relaxed);
+                }
                 if ok != bp.up.swap(ok, Ordering::SeqCst) {
                     if ok {
                         tracing::info!("redis reachable again");
@@ -199,6 +218,11 @@ impl RedisBackplane {
         self.up.load(Ordering::SeqCst)
     }
 
+    /// The last PING's round trip.
+    pub fn rtt(&self) -> Duration {
+        Duration::from_micros(self.rtt_us.load(Ordering::Relaxed))
+    }
+
     /// `Unavailable` (503) while Redis is down.
     pub fn ensure_up(&self) -> Result<(), AppError> {
         if self.up() {
@@ -212,20 +236,87 @@ impl RedisBackplane {
         self.conn.clone()
     }
 
-    /// A connection of its own (for blocking reads and subscriptions).
-    pub async fn dedicated(&self) -> Result<redis::aio::MultiplexedConnection, AppError> {
+    /// The stream reader's own connection (its reads block for up to [`READ_BLOCK`]).
+    pub async fn reader(&self) -> Result<MultiplexedConnection, AppError> {
+        let config = redis::AsyncConnectionConfig::new()
+            .set_response_timeout(Some(READ_BLOCK + Duration::from_secs(2)));
         self.client
-            .get_multiplexed_async_connection()
+            .get_multiplexed_async_connection_with_config(&config)
             .await
             .map_err(unavailable)
     }
 
-    pub fn client(&self) -> &redis::Client {
-        &self.client
+    /// New entries of the given rooms' streams, each after its cursor (the last number its
+    /// room delivered); waits up to [`READ_BLOCK`] for any.
+    pub async fn read(
+        &self,
+        mut conn: MultiplexedConnection,
+        cursors: &[(i64, u64)],
+    ) -> Result<Vec<(i64, Vec<(u64, i64, LiveEvent)>)>, redis::RedisError> {
+        let keys: Vec<String> = cursors.iter().map(|(s, _)| stream_key(*s)).collect();
+        let ids: Vec<String> = cursors.iter().map(|(_, seq)| format!("{seq}-0")).collect();
+        let options = StreamReadOptions::default()
+            .block(READ_BLOCK.as_millis() as usize)
+            .count(READ_COUNT);
+        let reply: Option<StreamReadReply> = conn.xread_options(&keys, &ids, &options).await?;
+        Ok(reply
+            .map(|r| r.keys)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|k| {
+                let (session, _) = cursors.iter().zip(&keys).find(|(_, key)| **key == k.key)?.0;
+                Some((*session, k.ids.iter().filter_map(decode_entry).collect()))
+            })
+            .collect())
     }
 
-    /// Numbers and appends an event to the room's stream; returns its number.
-    pub async fn publish(&self, session_id: i64, event: &LiveEvent) -> Result<u64, AppError> {
+    /// Personal hints from every node ([`RedisBackplane::notify_shopper`]), until the
+    /// subscription's connection drops.
+    pub async fn personal_hints(&self) -> Result<redis::aio::PubSubStream, AppError> {
+        let mut pubsub = self.client.get_async_pubsub().await.map_err(unavailable)?;
+        pubsub.subscribe(PERSONAL).await.map_err(unavailable)?;
+        Ok(pubsub.into_on_message())
+    }
+
+    /// Total likes of a room.
+    pub async fn likes(&self, session_id: i64) -> Result<u64, AppError> {
+        let v: Option<u64> = self
+            .conn()
+            .get(room_key(session_id, "likes"))
+            .await
+            .map_err(unavailable)?;
+        Ok(v.unwrap_or(0))
+    }
+
+    /// Puts the room's mutes from the database into the shared set (a room opened, or Redis
+    /// came back without its data).
+    pub async fn seed_mutes(
+        &self,
+        session_id: i64,
+        muted: &std::collections::HashSet<i64>,
+    ) -> Result<(), AppError> {
+        if muted.is_empty() {
+            return Ok(());
+        }
+        let key = room_key(session_id, "muted");
+        let mut c = self.conn();
+        let _: () = redis::pipe()
+            .sadd(&key, muted.iter().copied().collect::<Vec<i64>>())
+            .expire(&key, ROOM_TTL_SECS)
+            .query_async(&mut c)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Numbers and appends an event (published at `ts`, µs) to the room's stream; returns
+    /// its number.
+    pub async fn publish(
+        &self,
+        session_id: i64,
+        event: &LiveEvent,
+        ts: i64,
+    ) -> Result<u64, AppError> {
         let json = serde_json::to_string(event).map_err(|_| AppError::Internal)?;
         let initial = crate::backend::now_ms().saturating_mul(1000);
         self.publish
@@ -235,6 +326,7 @@ impl RedisBackplane {
             .arg(STREAM_LEN)
             .arg(initial)
             .arg(ROOM_TTL_SECS)
+            .arg(ts)
             .invoke_async::<u64>(&mut self.conn())
             .await
             .map_err(unavailable)
@@ -256,10 +348,14 @@ impl RedisBackplane {
         session_id: i64,
         from: u64,
         to: u64,
-    ) -> Result<Vec<(u64, LiveEvent)>, AppError> {
+    ) -> Result<Vec<(u64, i64, LiveEvent)>, AppError> {
         let reply: redis::streams::StreamRangeReply = self
             .conn()
-            .xrange(stream_key(session_id), format!("{from}-0"), format!("{to}-0"))
+            .xrange(
+                stream_key(session_id),
+                format!("{from}-0"),
+                format!("{to}-0"),
+            )
             .await
             .map_err(unavailable)?;
         Ok(reply.ids.iter().filter_map(decode_entry).collect())
@@ -301,7 +397,12 @@ impl RedisBackplane {
             .map_err(unavailable)
     }
 
-    pub async fn set_stock(&self, session_id: i64, product_id: i64, stock: i64) -> Result<(), AppError> {
+    pub async fn set_stock(
+        &self,
+        session_id: i64,
+        product_id: i64,
+        stock: i64,
+    ) -> Result<(), AppError> {
         let mut c = self.conn();
         let _: () = redis::pipe()
             .hset(room_key(session_id, "stock"), product_id, stock)
@@ -312,7 +413,12 @@ impl RedisBackplane {
         Ok(())
     }
 
-    pub async fn purchased(&self, session_id: i64, buyer: &str, product: &str) -> Result<(), AppError> {
+    pub async fn purchased(
+        &self,
+        session_id: i64,
+        buyer: &str,
+        product: &str,
+    ) -> Result<(), AppError> {
         let key = room_key(session_id, "purchase");
         let mut c = self.conn();
         let _: () = redis::pipe()
@@ -375,7 +481,12 @@ impl RedisBackplane {
     }
 
     /// A chat message's id and whether the room's shared sample lets it through.
-    pub async fn admit_chat(&self, session_id: i64, per_sec: f64, host: bool) -> Result<(u64, bool), AppError> {
+    pub async fn admit_chat(
+        &self,
+        session_id: i64,
+        per_sec: f64,
+        host: bool,
+    ) -> Result<(u64, bool), AppError> {
         let (id, pass): (u64, i64) = self
             .chat
             .key(room_key(session_id, "chatbucket"))
@@ -410,7 +521,7 @@ impl RedisBackplane {
     pub async fn notify_shopper(&self, session_id: i64, shopper_id: i64) -> Result<(), AppError> {
         let _: () = self
             .conn()
-            .publish("live:me", format!("{session_id}:{shopper_id}"))
+            .publish(PERSONAL, format!("{session_id}:{shopper_id}"))
             .await
             .map_err(unavailable)?;
         Ok(())
@@ -432,12 +543,13 @@ impl RedisBackplane {
     }
 }
 
-/// An entry of a room stream: its number (the id's first part) and the event.
-pub fn decode_entry(entry: &redis::streams::StreamId) -> Option<(u64, LiveEvent)> {
+/// An entry of a room stream: its number (the id's first part), publish time and event.
+pub fn decode_entry(entry: &redis::streams::StreamId) -> Option<(u64, i64, LiveEvent)> {
     let seq: u64 = entry.id.split('-').next()?.parse().ok()?;
     let json: String = entry.get("e")?;
+    let ts: i64 = entry.get("t").unwrap_or(0);
     let event: LiveEvent = serde_json::from_str(&json).ok()?;
-    Some((seq, event.numbered(seq)))
+    Some((seq, ts, event.numbered(seq)))
 }
 
 /// A Redis URL with its password hidden.

@@ -86,8 +86,11 @@ pub const LOCKOUT_MS: i64 = 15 * 60 * 1000;
 pub async fn sign_in(st: &AppState, email: &str, password: &str) -> Result<Host, AppError> {
     let email = email.trim().to_ascii_lowercase();
     st.limits
-        .check(Action::SignIn, &format!("ip:{}", client_ip()))?;
-    st.limits.check(Action::SignIn, &format!("email:{email}"))?;
+        .check(Action::SignIn, &format!("ip:{}", client_ip()))
+        .await?;
+    st.limits
+        .check(Action::SignIn, &format!("email:{email}"))
+        .await?;
     let row = hosts::account_by_email(&st.db, &email).await?;
     let wrong = || AppError::Forbidden("Wrong email or password.".into());
     let Some(hosts::AccountRow {
@@ -190,7 +193,8 @@ pub async fn sign_up(
     password: &str,
 ) -> Result<Host, AppError> {
     st.limits
-        .check(Action::SignIn, &format!("ip:{}", client_ip()))?;
+        .check(Action::SignIn, &format!("ip:{}", client_ip()))
+        .await?;
     let (name, email) = parse_sign_up(display_name, email, password)?;
     if hosts::email_taken(&st.db, &email).await? {
         return Err(email_taken());

@@ -91,7 +91,7 @@ pub async fn shopper_or_create(st: &AppState) -> Result<Shopper, AppError> {
     if let Some(s) = current_shopper(st).await? {
         return Ok(s);
     }
-    st.limits.check(Action::NewShopper, &client_ip())?;
+    st.limits.check(Action::NewShopper, &client_ip()).await?;
     let suffix = u16::from_le_bytes(crypto::random_bytes::<2>()?) % 10_000;
     let nickname = format!("Shopper {suffix:04}");
     let id = shoppers::create(&st.db, &nickname, now_ms()).await?;

@@ -23,15 +23,17 @@ use std::{
 
 use axum::body::Bytes;
 use serde::Serialize;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, watch};
 
 use crate::{
     backend::{
+        backplane::RedisBackplane,
         db::Db,
         events::{SessionEvent, SessionEvents},
+        metrics::Metrics,
         now_ms, repo,
     },
-    domain::money::Fen,
+    domain::{discount::LivePrice, money::Fen},
     error::AppError,
     model::LiveEvent,
     model::SessionStatus,
@@ -60,6 +62,9 @@ pub const IDLE_LINGER: Duration = Duration::from_secs(300);
 pub struct Frame {
     pub seq: u64,
     pub bytes: Bytes,
+    /// A snapshot sent to everyone after the room was reset: taken even by a stream that
+    /// has seen higher numbers (the numbering may have started again).
+    pub snapshot: bool,
 }
 
 /// A numbered event as it goes on the wire: the typed event plus its publish time `ts` (µs),
@@ -71,12 +76,8 @@ struct Stamped<'a> {
     ts: i64,
 }
 
-fn frame_bytes(seq: u64, event: &LiveEvent) -> Bytes {
-    let data = serde_json::to_string(&Stamped {
-        event,
-        ts: now_us(),
-    })
-    .unwrap_or_default();
+fn frame_bytes(seq: u64, event: &LiveEvent, ts: i64) -> Bytes {
+    let data = serde_json::to_string(&Stamped { event, ts }).unwrap_or_default();
     let mut s = String::with_capacity(data.len() + 32);
     s.push_str("id: ");
     s.push_str(&seq.to_string());
@@ -103,6 +104,9 @@ pub use crate::model::PresentingView as Presenting;
 
 struct RoomState {
     seq: u64,
+    /// Resuming needs a `Last-Event-ID` of at least this: the room was reset at this number
+    /// (Redis came back) and what happened before it may not be in its history.
+    base: u64,
     history: VecDeque<Arc<Frame>>,
     status: SessionStatus,
     presenting: Option<Presenting>,
@@ -132,10 +136,16 @@ fn apply(st: &mut RoomState, event: &LiveEvent) {
         }
         LiveEvent::Presenting { product, .. } => st.presenting = Some(product.clone()),
         LiveEvent::Product {
-            product_id, price, ..
+            product_id,
+            pricing,
+            ..
         } => {
-            if let Some(p) = st.presenting.as_mut().filter(|p| p.product_id == *product_id) {
-                p.price = *price;
+            if let Some(p) = st
+                .presenting
+                .as_mut()
+                .filter(|p| p.product_id == *product_id)
+            {
+                p.pricing = *pricing;
             }
         }
         LiveEvent::Chat { message, .. } => {
@@ -145,10 +155,17 @@ fn apply(st: &mut RoomState, event: &LiveEvent) {
             st.chat.push_back(message.clone());
         }
         LiveEvent::ChatDeleted { id, .. } => st.chat.retain(|m| m.id != *id),
-        LiveEvent::Counters { stock, .. } => {
+        LiveEvent::Counters {
+            stock,
+            viewers,
+            likes,
+            ..
+        } => {
             for [id, s] in stock {
                 st.stock.insert(*id, *s);
             }
+            st.sent_viewers = *viewers;
+            st.sent_likes = *likes;
         }
         LiveEvent::Snapshot { .. }
         | LiveEvent::Purchase { .. }
@@ -169,20 +186,12 @@ pub struct Room {
     personal: Mutex<HashMap<i64, watch::Sender<u64>>>,
     /// Set when the room is being dropped: a viewer that joins it then goes to a new room.
     closed: AtomicBool,
-    /// Distributed mode: events and counter updates go to Redis through this (in order, by
-    /// the room's publisher task) and come back numbered through the node's stream reader.
-    out: Option<mpsc::UnboundedSender<Outgoing>>,
+    /// Distributed mode: the room only delivers what the node's stream reader brings
+    /// (everything is published to Redis by the hub); its counters come from Redis too.
+    distributed: bool,
     /// Bumped to end every open stream of the room (Redis lost: browsers reconnect later).
     kick: watch::Sender<u64>,
-}
-
-/// What a room sends to Redis in distributed mode.
-#[derive(Debug)]
-pub enum Outgoing {
-    Event(LiveEvent),
-    Stock(i64, i64),
-    Purchase(String, String),
-    Likes(u64),
+    metrics: Arc<Metrics>,
 }
 
 /// What a new (or resynced) viewer receives first.
@@ -191,31 +200,43 @@ pub struct Start {
     pub rx: broadcast::Receiver<Arc<Frame>>,
     /// The sequence number the viewer is at after `frames`.
     pub seq: u64,
+    /// Distributed mode: the events `from..=to` the viewer missed are older than this node's
+    /// history but may still be in the room's Redis stream (`Hub::start` fetches them).
+    fetch: Option<(u64, u64)>,
+}
+
+/// What a room starts from: the database's facts about the session.
+pub struct RoomFacts {
+    pub status: SessionStatus,
+    pub presenting: Option<Presenting>,
+    pub stock: HashMap<i64, i64>,
 }
 
 impl Room {
+    /// A room numbering from `seq`. One process numbers from the current time in
+    /// microseconds: a room opened again (after it was dropped, or after a restart) numbers
+    /// above anything an earlier room sent, so an old Last-Event-ID gets a snapshot, never
+    /// someone else's events (2^53, where JavaScript numbers stop being exact, is in 2255).
+    /// In distributed mode Redis numbers the same way (`backplane::PUBLISH`).
     fn new(
         session_id: i64,
-        status: SessionStatus,
-        presenting: Option<Presenting>,
-        stock: HashMap<i64, i64>,
+        facts: RoomFacts,
         muted: HashSet<i64>,
-        out: Option<mpsc::UnboundedSender<Outgoing>>,
+        seq: u64,
+        distributed: bool,
+        metrics: Arc<Metrics>,
     ) -> Room {
         let (tx, _) = broadcast::channel(CHANNEL_CAPACITY);
         Room {
             session_id,
             tx,
             state: Mutex::new(RoomState {
-                // Numbering starts at the current time in microseconds: a room opened again
-                // (after it was dropped, or after a restart) numbers above anything an earlier
-                // room sent, so an old Last-Event-ID gets a snapshot, never someone else's
-                // events. (2^53, where JavaScript numbers stop being exact, is in 2255.)
-                seq: u64::try_from(now_us()).unwrap_or(0),
+                seq,
+                base: 0,
                 history: VecDeque::with_capacity(64),
-                status,
-                presenting,
-                stock,
+                status: facts.status,
+                presenting: facts.presenting,
+                stock: facts.stock,
                 dirty_stock: HashSet::new(),
                 chat: VecDeque::new(),
                 chat_tokens: CHAT_BROADCAST_PER_SEC,
@@ -231,8 +252,9 @@ impl Room {
             chat_ids: AtomicU64::new(0),
             personal: Mutex::new(HashMap::new()),
             closed: AtomicBool::new(false),
-            out,
+            distributed,
             kick: watch::channel(0).0,
+            metrics,
         }
     }
 
@@ -240,23 +262,12 @@ impl Room {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Publishes an event to every viewer of the room, on every node: numbered here (one
-    /// process) or by Redis (distributed mode, delivered back through the stream reader).
-    /// (Its `seq` field is set by the numbering; callers pass 0.) Returns the local number, or
-    /// 0 when Redis numbers it.
+    /// One process: numbers an event, serialises it once, keeps it for resuming and sends it
+    /// to every viewer. (Its `seq` field is set here; callers pass 0.) In distributed mode the
+    /// hub publishes to Redis instead (`Hub::publish`).
     pub fn publish(&self, event: LiveEvent) -> u64 {
         let mut st = self.lock();
-        self.emit(&mut st, event)
-    }
-
-    fn emit(&self, st: &mut RoomState, event: LiveEvent) -> u64 {
-        match &self.out {
-            Some(out) => {
-                let _ = out.send(Outgoing::Event(event));
-                0
-            }
-            None => self.publish_locked(st, event),
-        }
+        self.publish_locked(&mut st, event)
     }
 
     /// One process: numbers an event and delivers it.
@@ -266,12 +277,12 @@ impl Room {
         seq
     }
 
-    /// Distributed mode: an event numbered by Redis, from the node's stream reader. One seen
-    /// already is ignored; a gap is the reader's to fill before.
-    pub fn deliver(&self, seq: u64, event: LiveEvent) {
+    /// Distributed mode: an event numbered by Redis (published at `ts`), from the node's
+    /// stream reader. One seen already is ignored; a gap is the reader's to fill before.
+    pub fn deliver(&self, seq: u64, ts: i64, event: LiveEvent) {
         let mut st = self.lock();
         if seq > st.seq {
-            self.deliver_locked(&mut st, seq, event);
+            self.deliver_at(&mut st, seq, ts, event);
         }
     }
 
@@ -283,11 +294,17 @@ impl Room {
     /// Applies a numbered event to the room's state, serialises it once, keeps it for resuming
     /// and sends it to every viewer.
     fn deliver_locked(&self, st: &mut RoomState, seq: u64, event: LiveEvent) {
+        self.deliver_at(st, seq, now_us(), event);
+    }
+
+    fn deliver_at(&self, st: &mut RoomState, seq: u64, ts: i64, event: LiveEvent) {
+        Metrics::count(&self.metrics.live_events);
         st.seq = seq;
         apply(st, &event);
         let frame = Arc::new(Frame {
             seq,
-            bytes: frame_bytes(seq, &event.numbered(seq)),
+            bytes: frame_bytes(seq, &event.numbered(seq), ts),
+            snapshot: false,
         });
         if st.history.len() == HISTORY {
             st.history.pop_front();
@@ -298,16 +315,85 @@ impl Room {
     }
 
     fn snapshot_locked(&self, st: &RoomState) -> Bytes {
+        // Distributed: the counters every node last delivered (sums over all nodes).
+        let (viewers, likes) = if self.distributed {
+            (st.sent_viewers, st.sent_likes)
+        } else {
+            (
+                self.viewers.load(Ordering::Relaxed),
+                self.likes.load(Ordering::Relaxed),
+            )
+        };
         let event = LiveEvent::Snapshot {
             seq: st.seq,
             status: st.status,
             presenting: st.presenting.clone(),
             stock: st.stock.iter().map(|(k, v)| [*k, *v]).collect(),
-            viewers: self.viewers.load(Ordering::Relaxed),
-            likes: self.likes.load(Ordering::Relaxed),
+            viewers,
+            likes,
             chat: st.chat.iter().cloned().collect(),
         };
-        frame_bytes(st.seq, &event)
+        frame_bytes(st.seq, &event, now_us())
+    }
+
+    /// Distributed mode, a room being opened: the recent events of its Redis stream become
+    /// its history (a viewer can resume from them) and its chat; status, the product
+    /// presented and stock come from the database.
+    fn preload(&self, entries: Vec<(u64, i64, LiveEvent)>, viewers: i64, likes: u64) {
+        let mut st = self.lock();
+        for (seq, ts, event) in entries {
+            if matches!(
+                event,
+                LiveEvent::Chat { .. } | LiveEvent::ChatDeleted { .. }
+            ) {
+                apply(&mut st, &event);
+            }
+            if st.history.len() == HISTORY {
+                st.history.pop_front();
+            }
+            st.history.push_back(Arc::new(Frame {
+                seq,
+                bytes: frame_bytes(seq, &event.numbered(seq), ts),
+                snapshot: false,
+            }));
+        }
+        st.sent_viewers = viewers;
+        st.sent_likes = likes;
+    }
+
+    /// Distributed mode, after Redis came back or lost events this room had not delivered:
+    /// the room starts again at Redis's number `seq` from the database's facts, forgets its
+    /// history (nobody resumes across the reset) and everyone still watching gets a snapshot.
+    fn reset(&self, seq: u64, facts: RoomFacts) {
+        let mut st = self.lock();
+        st.seq = seq;
+        st.base = seq;
+        st.history.clear();
+        st.status = facts.status;
+        st.presenting = facts.presenting;
+        st.stock = facts.stock;
+        st.dirty_stock.clear();
+        let bytes = self.snapshot_locked(&st);
+        let _ = self.tx.send(Arc::new(Frame {
+            seq,
+            bytes,
+            snapshot: true,
+        }));
+    }
+
+    /// The node's counters (streams count resyncs and drops).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Ends every open stream of the room (their browsers reconnect and get a snapshot).
+    pub fn kick_all(&self) {
+        self.kick.send_modify(|k| *k += 1);
+    }
+
+    /// Changes when the room's streams must end.
+    pub fn kicked(&self) -> watch::Receiver<u64> {
+        self.kick.subscribe()
     }
 
     /// Subscribes a viewer. With `last_seq` still in history, replays what it missed;
@@ -317,7 +403,9 @@ impl Room {
         let st = self.lock();
         let rx = self.tx.subscribe();
         let oldest = st.history.front().map_or(st.seq + 1, |f| f.seq);
+        let mut fetch = None;
         let frames = match last_seq {
+            Some(last) if last < st.base => vec![self.snapshot_locked(&st)],
             Some(last) if last == st.seq => Vec::new(),
             Some(last) if last < st.seq && last + 1 >= oldest => st
                 .history
@@ -325,12 +413,22 @@ impl Room {
                 .filter(|f| f.seq > last)
                 .map(|f| f.bytes.clone())
                 .collect(),
+            // Older than this node's history: the room's Redis stream may still have it.
+            Some(last)
+                if self.distributed
+                    && last < st.seq
+                    && st.seq - last <= crate::backend::backplane::STREAM_LEN as u64 =>
+            {
+                fetch = Some((last + 1, st.seq));
+                Vec::new()
+            }
             _ => vec![self.snapshot_locked(&st)],
         };
         Start {
             frames,
             rx,
             seq: st.seq,
+            fetch,
         }
     }
 
@@ -370,28 +468,11 @@ impl Room {
     }
 
     pub fn present(&self, p: Presenting) {
-        self.publish(LiveEvent::Presenting {
-            seq: 0,
-            product: p,
-        });
-    }
-
-    /// A product's price changed: the explaining-now card shows it and every viewer refetches
-    /// their own price (the discount follows the price).
-    pub fn price_changed(&self, product_id: i64, price: Fen) {
-        self.publish(LiveEvent::Product {
-            seq: 0,
-            product_id,
-            price,
-        });
+        self.publish(LiveEvent::Presenting { seq: 0, product: p });
     }
 
     /// Stock changed (an order, sold out, an edit): coalesced into the next `counters` event.
     pub fn set_stock(&self, product_id: i64, stock: i64) {
-        if let Some(out) = &self.out {
-            let _ = out.send(Outgoing::Stock(product_id, stock));
-            return;
-        }
         let mut st = self.lock();
         if st.stock.insert(product_id, stock) != Some(stock) {
             st.dirty_stock.insert(product_id);
@@ -399,20 +480,13 @@ impl Room {
     }
 
     pub fn purchased(&self, buyer: &str, product: &str) {
-        if let Some(out) = &self.out {
-            let _ = out.send(Outgoing::Purchase(mask_name(buyer), product.to_string()));
-            return;
-        }
         let mut st = self.lock();
         let more = st.pending_purchase.as_ref().map_or(0, |p| p.2 + 1);
         st.pending_purchase = Some((mask_name(buyer), product.to_string(), more));
     }
 
-    /// Counts `n` hearts; returns the total as this node knows it.
+    /// Counts `n` hearts; returns the total.
     pub fn like(&self, n: u64) -> u64 {
-        if let Some(out) = &self.out {
-            let _ = out.send(Outgoing::Likes(n));
-        }
         self.likes.fetch_add(n, Ordering::Relaxed) + n
     }
 
@@ -453,7 +527,7 @@ impl Room {
             if !host {
                 st.chat_tokens -= 1.0;
             }
-            self.emit(
+            self.publish_locked(
                 &mut st,
                 LiveEvent::Chat {
                     seq: 0,
@@ -467,7 +541,7 @@ impl Room {
     pub fn delete_chat(&self, id: u64) -> bool {
         let mut st = self.lock();
         let found = st.chat.iter().any(|m| m.id == id);
-        self.emit(&mut st, LiveEvent::ChatDeleted { seq: 0, id });
+        self.publish_locked(&mut st, LiveEvent::ChatDeleted { seq: 0, id });
         found
     }
 
@@ -585,16 +659,48 @@ type Rooms = Mutex<HashMap<i64, Arc<Room>>>;
 /// All open rooms of this node. A room opens on first use and is dropped by its own ticker
 /// when nobody needs it any more (ended and unwatched, or not live and long unwatched), so a
 /// node that runs for months holds only the rooms in use.
+///
+/// With a Redis backplane (distributed mode) everything a room broadcasts is published to
+/// Redis, numbered there, and comes back to every node's rooms through one stream reader per
+/// node ([`Hub::distributed`]); counters, chat sampling and mutes are shared the same way.
 #[derive(Default)]
 pub struct Hub {
     rooms: Arc<Rooms>,
     /// Running room tickers (one per open room): for tests and diagnostics.
     tickers: Arc<AtomicUsize>,
+    backplane: Option<Arc<RedisBackplane>>,
+    metrics: Arc<Metrics>,
 }
 
 impl Hub {
-    pub fn new() -> Hub {
-        Hub::default()
+    /// One process: rooms live in this process's memory.
+    pub fn new(metrics: Arc<Metrics>) -> Hub {
+        Hub {
+            metrics,
+            ..Hub::default()
+        }
+    }
+
+    /// Distributed mode: rooms follow their Redis streams. Starts the node's stream reader
+    /// and its listener for personal hints; both end when the hub is dropped.
+    pub fn distributed(backplane: Arc<RedisBackplane>, db: Db, metrics: Arc<Metrics>) -> Arc<Hub> {
+        let hub = Arc::new(Hub {
+            backplane: Some(backplane.clone()),
+            metrics,
+            ..Hub::default()
+        });
+        tokio::spawn(read_streams(Arc::downgrade(&hub), backplane.clone(), db));
+        tokio::spawn(listen_personal(Arc::downgrade(&hub), backplane));
+        hub
+    }
+
+    pub fn backplane(&self) -> Option<&Arc<RedisBackplane>> {
+        self.backplane.as_ref()
+    }
+
+    /// `Unavailable` (503) while the shared live state cannot be reached (distributed mode).
+    pub fn ensure_up(&self) -> Result<(), AppError> {
+        self.backplane.as_ref().map_or(Ok(()), |bp| bp.ensure_up())
     }
 
     /// The room if it is open (someone watched or something was published).
@@ -604,6 +710,20 @@ impl Hub {
             .unwrap_or_else(|p| p.into_inner())
             .get(&session_id)
             .cloned()
+    }
+
+    fn open_rooms(&self) -> Vec<Arc<Room>> {
+        self.rooms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Viewers connected to this node, over all rooms.
+    pub fn local_viewers(&self) -> i64 {
+        self.open_rooms().iter().map(|r| r.viewers()).sum()
     }
 
     /// Open rooms.
@@ -617,8 +737,11 @@ impl Hub {
     }
 
     /// Joins the session's room as a viewer. Never a room that is being dropped: joining one
-    /// retries with a fresh room.
+    /// retries with a fresh room. `Unavailable` while Redis is down (distributed mode).
     pub async fn watch(&self, db: &Db, session_id: i64) -> Result<ViewerGuard, AppError> {
+        if let Some(bp) = &self.backplane {
+            bp.ensure_up()?;
+        }
         loop {
             let room = self.room(db, session_id).await?;
             let guard = room.viewer_joined();
@@ -637,24 +760,61 @@ impl Hub {
         }
     }
 
+    /// Where a viewer starts: [`Room::start`], plus, in distributed mode, the missed events
+    /// that only the room's Redis stream still has (a viewer resuming on another node).
+    pub async fn start(&self, room: &Arc<Room>, last_seq: Option<u64>) -> Start {
+        let start = room.start(last_seq);
+        let (Some(bp), Some((from, to))) = (&self.backplane, start.fetch) else {
+            return start;
+        };
+        match bp.range(room.session_id, from, to).await {
+            Ok(entries)
+                if entries.len() as u64 == to - from + 1
+                    && entries.first().is_some_and(|e| e.0 == from) =>
+            {
+                Start {
+                    frames: entries
+                        .iter()
+                        .map(|(seq, ts, event)| frame_bytes(*seq, event, *ts))
+                        .collect(),
+                    rx: start.rx,
+                    seq: to,
+                    fetch: None,
+                }
+            }
+            // Trimmed away or Redis unreachable: a snapshot.
+            _ => room.start(None),
+        }
+    }
+
     /// The session's room, created from the database on first use. `NotFound` for unknown ids.
     pub async fn room(&self, db: &Db, session_id: i64) -> Result<Arc<Room>, AppError> {
         if let Some(r) = self.get(session_id) {
             return Ok(r);
         }
-        let (status, presenting, stock) = load_room_facts(db, session_id).await?;
-        let muted = repo::live::muted(db, session_id).await?;
-        let mut rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
-        // Another request may have opened it while we were loading: keep the first.
-        if let Some(r) = rooms.get(&session_id) {
-            return Ok(r.clone());
+        let room = match &self.backplane {
+            None => {
+                let facts = load_room_facts(db, session_id).await?;
+                let muted = repo::live::muted(db, session_id).await?;
+                let seq = u64::try_from(now_us()).unwrap_or(0);
+                Room::new(session_id, facts, muted, seq, false, self.metrics.clone())
+            }
+            Some(bp) => open_shared(bp, db, session_id, self.metrics.clone()).await?,
+        };
+        let room = Arc::new(room);
+        {
+            let mut rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
+            // Another request may have opened it while we were loading: keep the first.
+            if let Some(r) = rooms.get(&session_id) {
+                return Ok(r.clone());
+            }
+            rooms.insert(session_id, room.clone());
         }
-        let room = Arc::new(Room::new(session_id, status, presenting, stock, muted, None));
-        rooms.insert(session_id, room.clone());
         spawn_ticker(
             Arc::downgrade(&room),
             Arc::downgrade(&self.rooms),
             self.tickers.clone(),
+            self.backplane.clone(),
         );
         Ok(room)
     }
@@ -664,6 +824,184 @@ impl Hub {
     pub fn with_room(&self, session_id: i64, f: impl FnOnce(&Room)) {
         if let Some(r) = self.get(session_id) {
             f(&r);
+        }
+    }
+}
+
+/// A distributed room: numbered from its Redis stream, whose recent events become its
+/// history, with the database's facts and the shared counters.
+async fn open_shared(
+    bp: &RedisBackplane,
+    db: &Db,
+    session_id: i64,
+    metrics: Arc<Metrics>,
+) -> Result<Room, AppError> {
+    // The number first: whatever is published after it reaches the room through the reader
+    // and applies on top of the facts read below.
+    let last = bp.last_seq(session_id).await?;
+    let recent = if last > 0 {
+        bp.range(session_id, last.saturating_sub(HISTORY as u64 - 1), last)
+            .await?
+    } else {
+        Vec::new()
+    };
+    let facts = load_room_facts(db, session_id).await?;
+    let muted = repo::live::muted(db, session_id).await?;
+    bp.seed_mutes(session_id, &muted).await?;
+    let viewers = bp.viewers(session_id).await?;
+    let likes = bp.likes(session_id).await?;
+    let room = Room::new(session_id, facts, muted, last, true, metrics);
+    room.preload(recent, viewers, likes);
+    Ok(room)
+}
+
+/// Distributed mode: starts a room again from Redis's current number and the database.
+async fn reset_shared(bp: &RedisBackplane, db: &Db, room: &Room) -> Result<(), AppError> {
+    let seq = bp.last_seq(room.session_id).await?;
+    let facts = load_room_facts(db, room.session_id).await?;
+    let muted = repo::live::muted(db, room.session_id).await?;
+    bp.seed_mutes(room.session_id, &muted).await?;
+    room.reset(seq, facts);
+    Ok(())
+}
+
+/// The node's stream reader: one blocking `XREAD` over the streams of every open room, each
+/// from the last number its room delivered. A number skipped is fetched from the stream; if
+/// the stream no longer has it, the room is reset. While Redis is down, every open stream is
+/// ended (browsers show "Reconnecting…"); when it is back, every room is reset.
+async fn read_streams(hub: Weak<Hub>, bp: Arc<RedisBackplane>, db: Db) {
+    let mut conn = None;
+    // Whether the open rooms are known to be in step with Redis.
+    let mut in_step = true;
+    loop {
+        let Some(h) = hub.upgrade() else { break };
+        let rooms = h.open_rooms();
+        drop(h);
+        if !bp.up() {
+            if in_step {
+                tracing::warn!(rooms = rooms.len(), "redis down: ending live streams");
+                for r in &rooms {
+                    r.kick_all();
+                }
+                in_step = false;
+            }
+            conn = None;
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            continue;
+        }
+        if !in_step {
+            let mut all = true;
+            for r in &rooms {
+                if let Err(e) = reset_shared(&bp, &db, r).await {
+                    tracing::warn!(session = r.session_id, error = %e, "room reset failed");
+                    all = false;
+                }
+            }
+            in_step = all;
+            if !all {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                continue;
+            }
+            tracing::info!(rooms = rooms.len(), "redis back: live rooms reset");
+        }
+        if rooms.is_empty() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        let c = match conn.take() {
+            Some(c) => c,
+            None => match bp.reader().await {
+                Ok(c) => c,
+                Err(_) => {
+                    in_step = false;
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    continue;
+                }
+            },
+        };
+        let cursors: Vec<(i64, u64)> = rooms.iter().map(|r| (r.session_id, r.last_seq())).collect();
+        match bp.read(c.clone(), &cursors).await {
+            Ok(batches) => {
+                conn = Some(c);
+                for (session_id, entries) in batches {
+                    let Some(room) = rooms.iter().find(|r| r.session_id == session_id) else {
+                        continue;
+                    };
+                    if let Err(e) = deliver_batch(&bp, &db, room, entries).await {
+                        tracing::warn!(session_id, error = %e, "live room could not catch up");
+                        in_step = false;
+                    }
+                }
+            }
+            Err(e) => {
+                // The connection broke (Redis restarted?): rooms are reset once it answers.
+                tracing::warn!(error = %e, "reading live streams failed");
+                in_step = false;
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    }
+}
+
+/// Delivers entries read from a room's stream in order, filling a gap first.
+async fn deliver_batch(
+    bp: &RedisBackplane,
+    db: &Db,
+    room: &Room,
+    entries: Vec<(u64, i64, LiveEvent)>,
+) -> Result<(), AppError> {
+    for (seq, ts, event) in entries {
+        let last = room.last_seq();
+        if seq <= last {
+            continue;
+        }
+        if seq > last + 1 && last > 0 {
+            let missing = bp.range(room.session_id, last + 1, seq - 1).await?;
+            let whole = missing.len() as u64 == seq - 1 - last
+                && missing.first().is_some_and(|e| e.0 == last + 1);
+            if whole {
+                for (s, t, e) in missing {
+                    room.deliver(s, t, e);
+                }
+            } else {
+                tracing::warn!(
+                    session = room.session_id,
+                    last,
+                    seq,
+                    "events lost; resetting the room"
+                );
+                let facts = load_room_facts(db, room.session_id).await?;
+                room.reset(seq - 1, facts);
+            }
+        }
+        room.deliver(seq, ts, event);
+    }
+    Ok(())
+}
+
+/// Personal hints ("your state changed") published by any node reach the stream of that
+/// shopper on this one.
+async fn listen_personal(hub: Weak<Hub>, bp: Arc<RedisBackplane>) {
+    use futures_util::StreamExt;
+    while hub.strong_count() > 0 {
+        let mut messages = match bp.personal_hints().await {
+            Ok(m) => m,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        while let Some(msg) = messages.next().await {
+            let Some(h) = hub.upgrade() else { return };
+            let Ok(payload) = msg.get_payload::<String>() else {
+                continue;
+            };
+            let Some((session, shopper)) = payload.split_once(':') else {
+                continue;
+            };
+            if let (Ok(session), Ok(shopper)) = (session.parse::<i64>(), shopper.parse::<i64>()) {
+                h.with_room(session, |r| r.notify_shopper(shopper));
+            }
         }
     }
 }
@@ -692,16 +1030,14 @@ impl Hub {
                 let Some(hub) = hub.upgrade() else { break };
                 let result = match event {
                     SessionEvent::WentLive { session_id } => {
-                        hub.status_changed(session_id, SessionStatus::Live);
-                        Ok(())
+                        hub.status_changed(session_id, SessionStatus::Live).await
                     }
                     SessionEvent::Presented {
                         session_id,
                         product_id,
                     } => hub.presented(&db, session_id, product_id).await,
                     SessionEvent::Ended { session_id } => {
-                        hub.status_changed(session_id, SessionStatus::Ended);
-                        Ok(())
+                        hub.status_changed(session_id, SessionStatus::Ended).await
                     }
                 };
                 if let Err(e) = result {
@@ -714,31 +1050,51 @@ impl Hub {
     /// After missed events: every open room whose status differs from the database's gets
     /// the database's (the presented product is reloaded with it).
     async fn resync_statuses(&self, db: &Db) {
-        let open: Vec<Arc<Room>> = self
-            .rooms
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .cloned()
-            .collect();
-        for room in open {
-            let Ok((status, presenting, _)) = load_room_facts(db, room.session_id).await else {
+        for room in self.open_rooms() {
+            let Ok(facts) = load_room_facts(db, room.session_id).await else {
                 continue;
             };
-            if room.lock().status != status {
-                room.set_status(status);
+            let (status, current) = {
+                let st = room.lock();
+                (st.status, st.presenting.as_ref().map(|c| c.product_id))
+            };
+            if status != facts.status {
+                let _ = self.status_changed(room.session_id, facts.status).await;
             }
-            if let Some(p) = presenting {
-                let current = room.lock().presenting.as_ref().map(|c| c.product_id);
+            if let Some(p) = facts.presenting {
                 if current != Some(p.product_id) {
-                    room.present(p);
+                    let _ = self
+                        .publish(
+                            room.session_id,
+                            LiveEvent::Presenting { seq: 0, product: p },
+                        )
+                        .await;
                 }
             }
         }
     }
 
-    pub fn status_changed(&self, session_id: i64, status: SessionStatus) {
-        self.with_room(session_id, |r| r.set_status(status));
+    /// Broadcasts an event to the session's room on every node (one process: to its room,
+    /// if open).
+    pub async fn publish(&self, session_id: i64, event: LiveEvent) -> Result<(), AppError> {
+        match &self.backplane {
+            Some(bp) => bp.publish(session_id, &event, now_us()).await.map(|_| ()),
+            None => {
+                self.with_room(session_id, |r| {
+                    r.publish(event);
+                });
+                Ok(())
+            }
+        }
+    }
+
+    pub async fn status_changed(
+        &self,
+        session_id: i64,
+        status: SessionStatus,
+    ) -> Result<(), AppError> {
+        self.publish(session_id, LiveEvent::Status { seq: 0, status })
+            .await
     }
 
     /// The host presented a product: everyone's explaining-now card changes.
@@ -748,41 +1104,187 @@ impl Hub {
         session_id: i64,
         product_id: i64,
     ) -> Result<(), AppError> {
-        let Some(room) = self.get(session_id) else {
+        if self.backplane.is_none() && self.get(session_id).is_none() {
             return Ok(());
-        };
+        }
         if let Some(p) = repo::live::room_product(db, product_id).await? {
-            room.set_stock(product_id, p.stock);
-            room.present(Presenting {
+            self.stock_changed(session_id, product_id, p.stock).await?;
+            let policy = repo::shopping::policy(db, session_id).await?;
+            let product = Presenting {
                 product_id,
                 name: p.name,
-                price: Fen(p.price_fen),
                 image_url: p.image_url,
-            });
+                pricing: LivePrice::new(Fen(p.price_fen), &policy),
+            };
+            self.publish(session_id, LiveEvent::Presenting { seq: 0, product })
+                .await?;
         }
         Ok(())
     }
 
-    pub fn stock_changed(&self, session_id: i64, product_id: i64, stock: i64) {
-        self.with_room(session_id, |r| r.set_stock(product_id, stock));
-    }
-
-    pub fn price_changed(
+    /// Stock changed (an order, sold out, an edit): coalesced into the next `counters`.
+    pub async fn stock_changed(
         &self,
         session_id: i64,
         product_id: i64,
-        price: crate::domain::money::Fen,
-    ) {
-        self.with_room(session_id, |r| r.price_changed(product_id, price));
+        stock: i64,
+    ) -> Result<(), AppError> {
+        match &self.backplane {
+            Some(bp) => bp.set_stock(session_id, product_id, stock).await,
+            None => {
+                self.with_room(session_id, |r| r.set_stock(product_id, stock));
+                Ok(())
+            }
+        }
     }
 
-    pub fn purchased(&self, session_id: i64, buyer: &str, product: &str) {
-        self.with_room(session_id, |r| r.purchased(buyer, product));
+    /// A product's price changed: the explaining-now card shows it, and each viewer works out
+    /// its own new price from the event (the discount follows the price).
+    pub async fn price_changed(
+        &self,
+        db: &Db,
+        session_id: i64,
+        product_id: i64,
+        price: Fen,
+    ) -> Result<(), AppError> {
+        let policy = repo::shopping::policy(db, session_id).await?;
+        let event = LiveEvent::Product {
+            seq: 0,
+            product_id,
+            pricing: LivePrice::new(price, &policy),
+        };
+        self.publish(session_id, event).await
+    }
+
+    /// "Someone just bought": coalesced into the next tick's `purchase` event.
+    pub async fn purchased(
+        &self,
+        session_id: i64,
+        buyer: &str,
+        product: &str,
+    ) -> Result<(), AppError> {
+        match &self.backplane {
+            Some(bp) => bp.purchased(session_id, &mask_name(buyer), product).await,
+            None => {
+                self.with_room(session_id, |r| r.purchased(buyer, product));
+                Ok(())
+            }
+        }
     }
 
     /// Something about this shopper's own state changed (a friend joined through their invite).
-    pub fn shopper_changed(&self, session_id: i64, shopper_id: i64) {
-        self.with_room(session_id, |r| r.notify_shopper(shopper_id));
+    pub async fn shopper_changed(&self, session_id: i64, shopper_id: i64) -> Result<(), AppError> {
+        match &self.backplane {
+            Some(bp) => bp.notify_shopper(session_id, shopper_id).await,
+            None => {
+                self.with_room(session_id, |r| r.notify_shopper(shopper_id));
+                Ok(())
+            }
+        }
+    }
+
+    /// Posts a chat message: the message and whether it was broadcast ([`Room::chat`]).
+    pub async fn chat(
+        &self,
+        db: &Db,
+        session_id: i64,
+        speaker_id: i64,
+        nickname: &str,
+        text: &str,
+        host: bool,
+    ) -> Result<(ChatMessage, bool), AppError> {
+        let Some(bp) = &self.backplane else {
+            let room = self.room(db, session_id).await?;
+            return Ok(room.chat(speaker_id, nickname, text, host));
+        };
+        let (id, broadcast) = bp
+            .admit_chat(session_id, CHAT_BROADCAST_PER_SEC, host)
+            .await?;
+        let message = ChatMessage {
+            id,
+            shopper_id: speaker_id,
+            nickname: nickname.to_string(),
+            text: text.to_string(),
+            at_ms: now_ms(),
+            host,
+        };
+        if broadcast {
+            let event = LiveEvent::Chat {
+                seq: 0,
+                message: message.clone(),
+            };
+            bp.publish(session_id, &event, now_us()).await?;
+        }
+        Ok((message, broadcast))
+    }
+
+    pub async fn delete_chat(&self, db: &Db, session_id: i64, id: u64) -> Result<(), AppError> {
+        match &self.backplane {
+            Some(bp) => bp
+                .publish(session_id, &LiveEvent::ChatDeleted { seq: 0, id }, now_us())
+                .await
+                .map(|_| ()),
+            None => {
+                self.room(db, session_id).await?.delete_chat(id);
+                Ok(())
+            }
+        }
+    }
+
+    /// Counts `n` hearts; returns the room's total.
+    pub async fn like(&self, db: &Db, session_id: i64, n: u64) -> Result<u64, AppError> {
+        match &self.backplane {
+            Some(bp) => {
+                // An unknown session is a 404, never a new Redis key.
+                self.room(db, session_id).await?;
+                bp.like(session_id, n).await
+            }
+            None => Ok(self.room(db, session_id).await?.like(n)),
+        }
+    }
+
+    /// The host muted a shopper (already recorded in the database).
+    pub async fn mute(&self, db: &Db, session_id: i64, shopper_id: i64) -> Result<(), AppError> {
+        match &self.backplane {
+            Some(bp) => bp.mute(session_id, shopper_id).await,
+            None => {
+                self.room(db, session_id).await?.mute(shopper_id);
+                Ok(())
+            }
+        }
+    }
+
+    pub async fn is_muted(
+        &self,
+        db: &Db,
+        session_id: i64,
+        shopper_id: i64,
+    ) -> Result<bool, AppError> {
+        match &self.backplane {
+            Some(bp) => {
+                // Make sure the shared set was seeded from the database on this node or another.
+                self.room(db, session_id).await?;
+                bp.is_muted(session_id, shopper_id).await
+            }
+            None => Ok(self.room(db, session_id).await?.is_muted(shopper_id)),
+        }
+    }
+
+    /// Viewers watching now (every node's, in distributed mode); `None` when nobody opened
+    /// the room.
+    pub async fn viewers(&self, session_id: i64) -> Result<Option<i64>, AppError> {
+        match &self.backplane {
+            Some(bp) => bp.viewers(session_id).await.map(Some),
+            None => Ok(self.get(session_id).map(|r| r.viewers())),
+        }
+    }
+}
+
+/// For news sent after a change was committed (stock after an order, a friend joined): the
+/// change stands even when the live rooms cannot be told (Redis down); the failure is logged.
+pub fn told(result: Result<(), AppError>) {
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "live rooms could not be told");
     }
 }
 
@@ -796,7 +1298,12 @@ impl Drop for TickerCount {
 }
 
 /// Publishes coalesced counters, and drops the room from the hub when nobody needs it.
-fn spawn_ticker(room: Weak<Room>, rooms: Weak<Rooms>, tickers: Arc<AtomicUsize>) {
+fn spawn_ticker(
+    room: Weak<Room>,
+    rooms: Weak<Rooms>,
+    tickers: Arc<AtomicUsize>,
+    backplane: Option<Arc<RedisBackplane>>,
+) {
     tickers.fetch_add(1, Ordering::SeqCst);
     let count = TickerCount(tickers);
     tokio::spawn(async move {
@@ -806,7 +1313,15 @@ fn spawn_ticker(room: Weak<Room>, rooms: Weak<Rooms>, tickers: Arc<AtomicUsize>)
         loop {
             every.tick().await;
             let Some(room) = room.upgrade() else { break };
-            room.tick();
+            match &backplane {
+                None => room.tick(),
+                Some(bp) if bp.up() => {
+                    if let Err(e) = room.tick_shared(bp).await {
+                        tracing::debug!(session = room.session_id, error = %e, "shared tick failed");
+                    }
+                }
+                Some(_) => {}
+            }
             if room.unneeded() {
                 let Some(rooms) = rooms.upgrade() else { break };
                 if room.close(&rooms) {
@@ -817,22 +1332,59 @@ fn spawn_ticker(room: Weak<Room>, rooms: Weak<Rooms>, tickers: Arc<AtomicUsize>)
     });
 }
 
-async fn load_room_facts(
-    db: &Db,
-    session_id: i64,
-) -> Result<(SessionStatus, Option<Presenting>, HashMap<i64, i64>), AppError> {
+impl Room {
+    /// Distributed mode, each tick: reports this node's viewers, and if this node holds the
+    /// room's counter lease, publishes the "just bought" line and the counters summed over
+    /// every node.
+    async fn tick_shared(&self, bp: &RedisBackplane) -> Result<(), AppError> {
+        bp.report_viewers(self.session_id, self.viewers()).await?;
+        let Some(tick) = bp.tick(self.session_id).await? else {
+            return Ok(());
+        };
+        if let Some((buyer, product, more)) = tick.purchase {
+            let event = LiveEvent::Purchase {
+                seq: 0,
+                buyer,
+                product,
+                more,
+            };
+            bp.publish(self.session_id, &event, now_us()).await?;
+        }
+        let (viewers, likes) = {
+            let st = self.lock();
+            (st.sent_viewers, st.sent_likes)
+        };
+        if tick.viewers != viewers || tick.likes != likes || !tick.stock.is_empty() {
+            let event = LiveEvent::Counters {
+                seq: 0,
+                viewers: tick.viewers,
+                likes: tick.likes,
+                stock: tick.stock,
+            };
+            bp.publish(self.session_id, &event, now_us()).await?;
+        }
+        Ok(())
+    }
+}
+
+async fn load_room_facts(db: &Db, session_id: i64) -> Result<RoomFacts, AppError> {
     let status = repo::shopping::session_status(db, session_id).await?;
     let current = repo::shopping::current_product(db, session_id).await?;
     let products = repo::live::room_products(db, session_id).await?;
+    let policy = repo::shopping::policy(db, session_id).await?;
     let presenting = current.and_then(|c| {
         products.iter().find(|p| p.id == c).map(|p| Presenting {
             product_id: p.id,
             name: p.name.clone(),
-            price: Fen(p.price_fen),
             image_url: p.image_url.clone(),
+            pricing: LivePrice::new(Fen(p.price_fen), &policy),
         })
     });
-    Ok((status, presenting, repo::live::stock_of(&products)))
+    Ok(RoomFacts {
+        status,
+        presenting,
+        stock: repo::live::stock_of(&products),
+    })
 }
 
 #[cfg(test)]
@@ -840,16 +1392,69 @@ mod tests {
     use super::*;
 
     fn room() -> Room {
-        let r = Room::new(
-            1,
-            SessionStatus::Live,
-            None,
-            HashMap::new(),
-            HashSet::new(),
-            None,
+        Room::new(1, facts(), HashSet::new(), 0, false, Arc::default())
+    }
+
+    fn facts() -> RoomFacts {
+        RoomFacts {
+            status: SessionStatus::Live,
+            presenting: None,
+            stock: HashMap::new(),
+        }
+    }
+
+    fn chat_event(id: u64) -> LiveEvent {
+        LiveEvent::Chat {
+            seq: 0,
+            message: ChatMessage {
+                id,
+                shopper_id: 1,
+                nickname: "Mei".into(),
+                text: format!("hello {id}"),
+                at_ms: 0,
+                host: false,
+            },
+        }
+    }
+
+    /// A distributed room opened from its Redis stream: the recent entries are its history
+    /// and its chat; resuming from them replays, older goes to the stream, and after a reset
+    /// nobody resumes from before it.
+    #[test]
+    fn distributed_rooms_resume_from_preloaded_history_and_reset_to_snapshots() {
+        let r = Room::new(1, facts(), HashSet::new(), 1_000, true, Arc::default());
+        let entries = (990..=1_000).map(|seq| (seq, 5, chat_event(seq))).collect();
+        r.preload(entries, 7, 9);
+        assert_eq!(r.lock().chat.len(), 11);
+        let resumed = r.start(Some(995));
+        assert_eq!(resumed.frames.len(), 5);
+        assert!(text(&resumed.frames[0]).starts_with("id: 996\n"));
+        assert!(resumed.fetch.is_none());
+        // Older than the history: fetched from the stream by the hub.
+        let older = r.start(Some(900));
+        assert!(older.frames.is_empty());
+        assert_eq!(older.fetch, Some((901, 1_000)));
+        // The snapshot carries the counters summed over nodes.
+        let snap = text(&r.start(None).frames[0]);
+        assert!(
+            snap.contains("\"viewers\":7") && snap.contains("\"likes\":9"),
+            "{snap}"
         );
-        r.lock().seq = 0;
-        r
+        // Delivered in order; one seen already is ignored.
+        r.deliver(1_001, 6, chat_event(1_001));
+        r.deliver(1_001, 6, chat_event(77));
+        assert_eq!(r.last_seq(), 1_001);
+        assert_eq!(r.lock().chat.back().map(|m| m.id), Some(1_001));
+        // A reset (Redis came back): everyone watching gets a snapshot frame, and a resume
+        // from before the reset gets a snapshot too.
+        let mut watching = r.start(None).rx;
+        r.reset(5, facts());
+        let frame = watching.try_recv().expect("snapshot broadcast");
+        assert!(frame.snapshot && text(&frame.bytes).contains("snapshot"));
+        assert!(text(&r.start(Some(1_001)).frames[0]).contains("snapshot"));
+        assert!(text(&r.start(Some(4)).frames[0]).contains("snapshot"));
+        r.deliver(6, 7, chat_event(6));
+        assert!(text(&r.start(Some(5)).frames[0]).starts_with("id: 6\n"));
     }
 
     fn text(b: &Bytes) -> String {
@@ -868,7 +1473,7 @@ mod tests {
             LiveEvent::Product {
                 seq: 0,
                 product_id: 3,
-                price: Fen(1_990),
+                pricing: LivePrice::new(Fen(1_990), &Default::default()),
             },
             LiveEvent::Purchase {
                 seq: 0,
@@ -997,8 +1602,8 @@ mod tests {
         r.present(Presenting {
             product_id: 3,
             name: "Serum".into(),
-            price: Fen(25_900),
             image_url: "/x.jpg".into(),
+            pricing: LivePrice::new(Fen(25_900), &Default::default()),
         });
         r.set_status(SessionStatus::Ended);
         r.chat(1, "Lin", "<b>hi</b>", false);

@@ -2,6 +2,7 @@
 //! payments and the state that server-function bodies read from context. Nothing here is
 //! compiled into the Wasm client.
 
+pub mod backplane;
 pub mod crypto;
 pub mod db;
 pub mod events;
@@ -9,6 +10,7 @@ pub mod host_auth;
 pub mod identity;
 pub mod live;
 pub mod media;
+pub mod metrics;
 pub mod orders;
 pub mod payment;
 pub mod phone;
@@ -53,6 +55,8 @@ pub struct AppState {
     pub code_sender: Arc<dyn phone::CodeSender>,
     /// Went live, presented, ended: followed by the live rooms and the media pipeline.
     pub events: events::SessionEvents,
+    /// This node's counters (`GET /metrics`).
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 /// The state for the current server-function call.

@@ -6,6 +6,7 @@
 use crate::{
     backend::{
         identity::Shopper,
+        live,
         payment::{Charge, PaymentOutcome},
         repo::orders::{self, PlaceOrder, Reservation},
         AppState,
@@ -20,6 +21,8 @@ pub async fn place(
     shopper: &Shopper,
     req: &PlaceOrder,
 ) -> Result<OrderView, AppError> {
+    // Distributed mode: no order while the live room's news cannot be shared (503).
+    st.live.ensure_up()?;
     let (order_id, amount, mut stock_after) =
         match orders::reserve_order(&st.db, st.payments.name(), shopper.id, req).await? {
             Reservation::Existing(order) => return Ok(order),
@@ -45,13 +48,19 @@ pub async fn place(
             stock_after += i64::from(req.quantity.get());
         }
     }
+    crate::backend::metrics::Metrics::count(&st.metrics.orders);
     let order = orders::load_order(&st.db, shopper.id, order_id).await?;
     // The live room shows stock and a "someone just bought" ticker.
-    st.live
-        .stock_changed(req.session_id, req.product_id, stock_after);
+    let live = &st.live;
+    live::told(
+        live.stock_changed(req.session_id, req.product_id, stock_after)
+            .await,
+    );
     if let Some(line) = order.lines.first() {
-        st.live
-            .purchased(req.session_id, &shopper.nickname, &line.product_name);
+        live::told(
+            live.purchased(req.session_id, &shopper.nickname, &line.product_name)
+                .await,
+        );
     }
     Ok(order)
 }

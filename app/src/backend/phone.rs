@@ -146,8 +146,11 @@ fn new_code() -> Result<String, AppError> {
 pub async fn send_code(st: &AppState, raw_phone: &str, locale: &str) -> Result<CodeSent, AppError> {
     let phone = parse_phone(raw_phone)?;
     st.limits
-        .check(Action::PhoneCodePerNumber, phone.as_str())?;
-    st.limits.check(Action::PhoneCodePerIp, &client_ip())?;
+        .check(Action::PhoneCodePerNumber, phone.as_str())
+        .await?;
+    st.limits
+        .check(Action::PhoneCodePerIp, &client_ip())
+        .await?;
     let code = new_code()?;
     let hash = crypto::sign(&st.cookie_key, &code_message(&phone, &code));
     let now = now_ms();
@@ -178,7 +181,7 @@ pub async fn verify_code(
             "The code is the 6 digits we sent you.",
         ));
     }
-    st.limits.check(Action::PhoneVerify, &client_ip())?;
+    st.limits.check(Action::PhoneVerify, &client_ip()).await?;
     let message = code_message(&phone, code);
     let outcome = phones::check_code(
         &st.db,

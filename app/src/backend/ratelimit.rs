@@ -58,6 +58,8 @@ pub struct RateLimiter {
     /// Multiplies every burst (config `APP_RATE_LIMIT_SCALE`; load tests raise it).
     scale: u32,
     buckets: Mutex<HashMap<(Action, String), Bucket>>,
+    /// Distributed mode: the buckets live in Redis, shared by every node.
+    shared: Option<std::sync::Arc<crate::backend::backplane::RedisBackplane>>,
 }
 
 impl RateLimiter {
@@ -65,11 +67,41 @@ impl RateLimiter {
         RateLimiter {
             scale: scale.max(1),
             buckets: Mutex::new(HashMap::new()),
+            shared: None,
+        }
+    }
+
+    /// Limits shared by every node through Redis. When Redis cannot be asked, a request is
+    /// refused (fail closed) with 503.
+    pub fn shared(
+        scale: u32,
+        backplane: std::sync::Arc<crate::backend::backplane::RedisBackplane>,
+    ) -> RateLimiter {
+        RateLimiter {
+            shared: Some(backplane),
+            ..RateLimiter::new(scale)
         }
     }
 
     /// Takes one token for `subject` doing `action`, or answers `RateLimited`.
-    pub fn check(&self, action: Action, subject: &str) -> Result<(), AppError> {
+    pub async fn check(&self, action: Action, subject: &str) -> Result<(), AppError> {
+        let Some(bp) = &self.shared else {
+            return self.check_local(action, subject);
+        };
+        let (burst, period) = action.limit();
+        let key = format!("{action:?}:{subject}");
+        if bp
+            .take(&key, burst.saturating_mul(self.scale), period)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(AppError::RateLimited)
+        }
+    }
+
+    /// The in-process bucket (one node).
+    fn check_local(&self, action: Action, subject: &str) -> Result<(), AppError> {
         let (burst, period) = action.limit();
         let capacity = f64::from(burst.saturating_mul(self.scale));
         let per_sec = capacity / period.as_secs_f64();
@@ -106,12 +138,15 @@ mod tests {
     fn burst_then_refuse_per_subject() {
         let rl = RateLimiter::new(1);
         for _ in 0..5 {
-            rl.check(Action::Chat, "a").expect("within burst");
+            rl.check_local(Action::Chat, "a").expect("within burst");
         }
-        assert_eq!(rl.check(Action::Chat, "a"), Err(AppError::RateLimited));
-        rl.check(Action::Chat, "b")
+        assert_eq!(
+            rl.check_local(Action::Chat, "a"),
+            Err(AppError::RateLimited)
+        );
+        rl.check_local(Action::Chat, "b")
             .expect("other subjects unaffected");
-        rl.check(Action::Order, "a")
+        rl.check_local(Action::Order, "a")
             .expect("other actions unaffected");
     }
 
@@ -119,8 +154,9 @@ mod tests {
     fn scale_multiplies_the_burst() {
         let rl = RateLimiter::new(3);
         for _ in 0..15 {
-            rl.check(Action::Chat, "a").expect("within scaled burst");
+            rl.check_local(Action::Chat, "a")
+                .expect("within scaled burst");
         }
-        assert!(rl.check(Action::Chat, "a").is_err());
+        assert!(rl.check_local(Action::Chat, "a").is_err());
     }
 }

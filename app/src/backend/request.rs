@@ -49,14 +49,24 @@ pub fn cookie_in(headers: &axum::http::HeaderMap, name: &str) -> Option<String> 
         .map(|(_, v)| v.to_string())
 }
 
-/// The peer address (the server is meant to sit directly on the internet or behind a proxy
-/// that preserves it; `unknown` in unit contexts).
+/// The client's address as the server decided it (the peer, or the address a trusted proxy
+/// forwarded: `server/src/client_addr.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
+/// The client's address for per-IP limits: the one recorded for the request, else the peer
+/// (`unknown` in unit contexts).
 pub fn client_ip() -> String {
     parts()
         .and_then(|p| {
             p.extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string())
+                .get::<ClientAddr>()
+                .map(|c| c.0.to_string())
+                .or_else(|| {
+                    p.extensions
+                        .get::<ConnectInfo<SocketAddr>>()
+                        .map(|c| c.0.ip().to_string())
+                })
         })
         .unwrap_or_else(|| "unknown".to_string())
 }

@@ -57,6 +57,7 @@ impl AgreedPrice {
             bought_units: 0,
             discounted_units_left: self.discounted_units_left,
             discount_per_unit: self.discount_per_unit,
+            discounted_bought: 0,
         }
     }
 }
@@ -473,6 +474,7 @@ mod tests {
             bought_units: 0,
             discounted_units_left: left,
             discount_per_unit: Fen(per_unit),
+            discounted_bought: 0,
         }
     }
 

@@ -2,7 +2,9 @@
 //! `/live/{id}/events`, with a watchdog. The browser reconnects by itself after an error
 //! (sending `Last-Event-ID`, so the server resumes or sends a snapshot); if nothing at all
 //! arrives for [`SILENCE`] (heartbeats come every 15 s) the connection is presumed dead and
-//! reopened with `?last=<seq>`.
+//! reopened with `?last=<seq>`. A stream the server refused (503 while the live room is
+//! reconnecting to Redis) is not retried by the browser: it is reopened after a random 1-4 s,
+//! so thousands of viewers do not come back in the same instant.
 
 use std::time::Duration;
 
@@ -35,12 +37,17 @@ mod csr {
     use web_sys::{EventSource, MessageEvent};
 
     use super::SILENCE;
-    use crate::{components::browser::now_ms, model::LiveEvent};
+    use crate::{
+        components::browser::{jitter_ms, now_ms},
+        model::LiveEvent,
+    };
 
     struct Conn {
         source: Option<EventSource>,
         last_seq: Option<u64>,
         last_frame_ms: i64,
+        /// When to reopen a stream the browser gave up on.
+        retry_at: Option<i64>,
         // Kept alive as long as the EventSource uses them.
         _closures: Vec<Closure<dyn FnMut(web_sys::Event)>>,
     }
@@ -50,20 +57,28 @@ mod csr {
             source: None,
             last_seq: None,
             last_frame_ms: now_ms(),
+            retry_at: None,
             _closures: Vec::new(),
         }));
         connect(session_id, &conn, on_event, connected);
         let watchdog = {
             let conn = conn.clone();
             move || {
-                let silent = now_ms() - conn.borrow().last_frame_ms > SILENCE.as_millis() as i64;
-                if silent {
+                let now = now_ms();
+                let (silent, retry) = {
+                    let c = conn.borrow();
+                    (
+                        now - c.last_frame_ms > SILENCE.as_millis() as i64,
+                        c.retry_at.is_some_and(|at| now >= at),
+                    )
+                };
+                if silent || retry {
                     connected.set(false);
                     connect(session_id, &conn, on_event, connected);
                 }
             }
         };
-        let handle = set_interval_with_handle(watchdog, std::time::Duration::from_secs(5)).ok();
+        let handle = set_interval_with_handle(watchdog, std::time::Duration::from_secs(1)).ok();
         let conn_cleanup = send_wrapper::SendWrapper::new(conn);
         on_cleanup(move || {
             if let Some(h) = handle {
@@ -94,6 +109,7 @@ mod csr {
             return;
         };
         c.last_frame_ms = now_ms();
+        c.retry_at = None;
         let on_message = {
             let conn = conn.clone();
             Closure::<dyn FnMut(web_sys::Event)>::new(move |ev: web_sys::Event| {
@@ -118,7 +134,20 @@ mod csr {
             })
         };
         let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| connected.set(true));
-        let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| connected.set(false));
+        let on_error = {
+            let conn = conn.clone();
+            Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+                connected.set(false);
+                let mut c = conn.borrow_mut();
+                let closed = c
+                    .source
+                    .as_ref()
+                    .is_some_and(|s| s.ready_state() == EventSource::CLOSED);
+                if closed && c.retry_at.is_none() {
+                    c.retry_at = Some(now_ms() + 1000 + jitter_ms(3000) as i64);
+                }
+            })
+        };
         source.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         source.set_onerror(Some(on_error.as_ref().unchecked_ref()));

@@ -256,6 +256,70 @@ pub fn quote_line(
     })
 }
 
+/// What every viewer of a live room is told about a product's price when it is presented or
+/// repriced: the public price, the price of a discounted unit and the rule. Each viewer works
+/// out its own price from its own eligibility ([`viewer_price`]), so an event costs no request
+/// per viewer; the server prices the order again at checkout ([`quote_line`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LivePrice {
+    pub price: Fen,
+    pub discounted_price: Fen,
+    pub percent_off: u8,
+    pub units_per_shopper: u32,
+}
+
+impl LivePrice {
+    pub fn new(price: Fen, policy: &DiscountPolicy) -> LivePrice {
+        LivePrice {
+            price,
+            discounted_price: Fen(price.0 - discount_per_unit(price, policy.percent_off).0),
+            percent_off: policy.percent_off,
+            units_per_shopper: policy.units_per_shopper,
+        }
+    }
+}
+
+/// A viewer's own price for a presented product, worked out in the browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ViewerPrice {
+    /// The next unit's price.
+    pub your_price: Fen,
+    /// How many of the units this viewer may still buy are discounted.
+    pub discounted_units_left: u32,
+    pub discount_per_unit: Fen,
+}
+
+/// [`quote_line`]'s arithmetic from what a viewer knows: whether it is eligible, how many
+/// discounted units of the product it bought, how many units in all, and the purchase limit.
+/// (A total cap on discounted units is the server's to apply; the pay sheet shows the
+/// server's price before anyone pays.)
+pub fn viewer_price(
+    live: &LivePrice,
+    eligible: bool,
+    discounted_bought: u32,
+    bought: u32,
+    purchase_limit: u32,
+) -> ViewerPrice {
+    let allowance = purchase_limit.saturating_sub(bought).max(1);
+    let left = if eligible {
+        live.units_per_shopper
+            .saturating_sub(discounted_bought)
+            .min(allowance)
+    } else {
+        0
+    };
+    let per_unit = Fen(live.price.0 - live.discounted_price.0);
+    ViewerPrice {
+        your_price: if left > 0 {
+            live.discounted_price
+        } else {
+            live.price
+        },
+        discounted_units_left: left,
+        discount_per_unit: if left > 0 { per_unit } else { Fen::ZERO },
+    }
+}
+
 /// The ledger's rule code for a priced line.
 pub fn line_rule(eligibility: &Eligibility, presented: bool, quote: &LineQuote) -> &'static str {
     if !eligibility.is_eligible() {
@@ -531,6 +595,26 @@ mod tests {
             }
             // each discounted unit gets exactly percent of the price, rounded down
             prop_assert_eq!(q.discount.0, i64::from(q.discounted_units) * (price * i64::from(p.percent_off) / 100));
+        }
+
+        /// The price a viewer works out from a live event is the server's quote (no total
+        /// cap): for the next unit, and for every unit it may still buy.
+        #[test]
+        fn viewers_work_out_the_servers_price(
+            p in arb_policy(), f in arb_facts(),
+            price in 1i64..10_000_000, used in 0u32..5, bought in 0u32..8,
+        ) {
+            let p = DiscountPolicy { units_cap: None, ..p };
+            let e = eligibility(&p, &f);
+            let live = LivePrice::new(Fen(price), &p);
+            let mine = viewer_price(&live, e.is_eligible(), used, bought, p.purchase_limit);
+            let prod = ProductFacts { price: Fen(price), presented: true, discounted_so_far: 0 };
+            let next = quote_line(&p, &e, &prod, used, 1).expect("quote");
+            prop_assert_eq!(mine.your_price, next.paid);
+            let allowance = p.purchase_limit.saturating_sub(bought).max(1);
+            let all = quote_line(&p, &e, &prod, used, allowance).expect("quote");
+            prop_assert_eq!(mine.discounted_units_left, all.discounted_units);
+            prop_assert_eq!(mine.discount_per_unit, all.discount_per_unit);
         }
     }
 }

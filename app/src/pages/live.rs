@@ -91,6 +91,10 @@ pub fn LiveStage(
             chat: lines,
             ..
         } => {
+            // Presented while this viewer was away: its price for it.
+            if let Some(p) = &p {
+                reprice(viewer, p.product_id, &p.pricing, true);
+            }
             presenting.set(p);
             viewers.set(n);
             likes.set(l);
@@ -100,25 +104,35 @@ pub fn LiveStage(
                 refresh_soon(500);
             }
         }
-        LiveEvent::Status { status, .. } => refresh_soon(if status == SessionStatus::Live {
-            2000
-        } else {
-            500
+        // Live events carry what every viewer needs; this viewer's own price follows from its
+        // eligibility here, so an event never makes 50,000 browsers call the server at once.
+        LiveEvent::Status { status, .. } => viewer.update(|v| {
+            if let Some(v) = v.as_mut() {
+                v.status = status;
+            }
         }),
         LiveEvent::Presenting { product, .. } => {
+            reprice(viewer, product.product_id, &product.pricing, true);
+            viewer.update(|v| {
+                if let Some(v) = v.as_mut() {
+                    for o in &mut v.offers {
+                        o.explaining_now = o.product_id == product.product_id;
+                    }
+                }
+            });
             presenting.set(Some(product));
-            // Its discount just opened: this viewer's price may have changed.
-            refresh_soon(2000);
         }
         LiveEvent::Product {
-            product_id, price, ..
+            product_id,
+            pricing,
+            ..
         } => {
             presenting.update(|p| {
                 if let Some(p) = p.as_mut().filter(|p| p.product_id == product_id) {
-                    p.price = price;
+                    p.pricing = pricing;
                 }
             });
-            refresh_soon(2000);
+            reprice(viewer, product_id, &pricing, false);
         }
         LiveEvent::Counters {
             viewers: n,
@@ -208,6 +222,28 @@ pub fn LiveStage(
     }
 }
 
+/// A live event presented or repriced a product: this viewer's offer for it, worked out with
+/// the server's arithmetic from its eligibility (`ProductOffer::reprice`).
+fn reprice(
+    viewer: RwSignal<Option<ViewerState>>,
+    product_id: i64,
+    pricing: &crate::domain::discount::LivePrice,
+    presented: bool,
+) {
+    viewer.update(|v| {
+        if let Some(v) = v.as_mut() {
+            let (eligible, limit) = (v.eligible, v.purchase_limit);
+            if let Some(o) = v.offers.iter_mut().find(|o| o.product_id == product_id) {
+                // Presented again at the same price: the server's figures (which also know
+                // the total cap) stay.
+                if !(presented && o.presented && o.price == pricing.price) {
+                    o.reprice(pricing, presented, eligible, limit);
+                }
+            }
+        }
+    });
+}
+
 /// The viewer's offer for one product as a memo (changes only when that offer does).
 fn offer_memo(viewer: RwSignal<Option<ViewerState>>, id: i64) -> Memo<Option<ProductOffer>> {
     Memo::new(move |_| {
@@ -248,7 +284,7 @@ fn ExplainingCard(product: PresentingView, viewer: RwSignal<Option<ViewerState>>
             <div class="explaining-body">
                 <span class="explaining-label">"Explaining now"</span>
                 <h2 class="explaining-name">{product.name.clone()}</h2>
-                <p class="explaining-price"><OfferPrice offer=offer viewer=viewer fallback=product.price/></p>
+                <p class="explaining-price"><OfferPrice offer=offer viewer=viewer fallback=product.pricing.price/></p>
             </div>
             <div class="buy">
                 <BuyButton product_id=id name=product.name.clone() image_url=product.image_url.clone()/>

@@ -157,9 +157,7 @@ pub async fn run(state: ServerState, args: IngestArgs) {
             }
             if !announced && tokio::fs::metadata(dir.join("index.m3u8")).await.is_ok() {
                 announced = true;
-                state.app.live.with_room(session_id, |r| {
-                    r.publish(app::model::LiveEvent::Video { seq: 0, live: true });
-                });
+                video_event(&state, session_id, true).await;
             }
         }
         // A publisher that never connects is given up after 30 s.
@@ -195,13 +193,14 @@ pub async fn run(state: ServerState, args: IngestArgs) {
         let _ = app::backend::repo::video::end_broadcast(&state.app.db, id).await;
     }
     media.broadcasts.finished(session_id, &resource);
-    state.app.live.with_room(session_id, |r| {
-        r.publish(app::model::LiveEvent::Video {
-            seq: 0,
-            live: false,
-        });
-    });
+    video_event(&state, session_id, false).await;
     tracing::info!(session_id, "broadcast ended");
+}
+
+/// Tells every viewer (on every node) that the video started or stopped.
+async fn video_event(state: &crate::ServerState, session_id: i64, live: bool) {
+    let event = app::model::LiveEvent::Video { seq: 0, live };
+    app::backend::live::told(state.app.live.publish(session_id, event).await);
 }
 
 /// Whether an SDP offer sends audio (it has an audio section that is not inactive).

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod whip_publisher;
 
 use std::{collections::HashMap, net::SocketAddr};

@@ -1,0 +1,62 @@
+//! `GET /metrics`: this node's counters in Prometheus text format, for the addresses in
+//! `APP_METRICS_ALLOW` only (judged by the TCP peer, never by forwarding headers), and the
+//! middleware that counts responses by status.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use axum::{
+    extract::{ConnectInfo, Request, State},
+    http::{header, HeaderValue, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+
+use app::{
+    backend::metrics::{Gauges, Metrics},
+    error::AppError,
+};
+
+use crate::{security::error_response, ServerState};
+
+pub async fn serve(State(state): State<ServerState>, req: Request) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    if !peer.is_some_and(|ip| state.metrics_allow.iter().any(|n| n.contains(&ip))) {
+        return error_response(&AppError::Forbidden(
+            "Metrics are served to the monitoring addresses only.".into(),
+        ));
+    }
+    let live = &state.app.live;
+    let gauges = Gauges {
+        viewers: u64::try_from(live.local_viewers()).unwrap_or(0),
+        rooms: live.room_count() as u64,
+        open_fds: open_fds(),
+        redis: live.backplane().map(|bp| (bp.up(), bp.rtt())),
+    };
+    let mut res = (StatusCode::OK, state.app.metrics.render(&gauges)).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    res
+}
+
+/// Open file descriptors of this process (the limit a node runs into first).
+fn open_fds() -> Option<u64> {
+    std::fs::read_dir("/proc/self/fd")
+        .ok()
+        .map(|d| d.count() as u64)
+}
+
+/// Counts every response by status.
+pub async fn count_responses(
+    State(metrics): State<Arc<Metrics>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let res = next.run(req).await;
+    metrics.response(res.status().as_u16());
+    res
+}

@@ -1,0 +1,267 @@
+//! Distributed mode (`REDIS_URL`): several server nodes on one PostgreSQL database and one
+//! real Redis. Events published through one node reach viewers on every node under the same
+//! number; viewers resume on any node; counters, limits and mutes are shared; a node killed
+//! or Redis restarted loses no viewer for good.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{cluster::Cluster, Client, Sse};
+
+const T: Duration = Duration::from_secs(8);
+
+/// The demo session, live, with its host signed in through node `via`.
+async fn live_session(c: &Cluster, via: usize) -> (i64, Vec<i64>, Client) {
+    let (sid, products) = common::demo_session(&c.nodes[0]).await;
+    let host = common::demo_host(&c.nodes[via]).await;
+    let (s, v) = host
+        .call("studio/go_live", &[("session_id", sid.to_string())])
+        .await;
+    assert_eq!(s, 200, "{v}");
+    (sid, products, host)
+}
+
+async fn present(host: &Client, product: i64) {
+    let (s, v) = host
+        .call("studio/present", &[("product_id", product.to_string())])
+        .await;
+    assert_eq!(s, 200, "{v}");
+}
+
+async fn chat(c: &Client, sid: i64, text: &str) -> (u16, serde_json::Value) {
+    c.call(
+        "live/chat",
+        &[("session_id", sid.to_string()), ("text", text.into())],
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_through_one_node_reaches_viewers_on_every_node_with_the_same_number() {
+    let Some(c) = Cluster::start(3).await else {
+        return;
+    };
+    let (sid, products, host) = live_session(&c, 0).await;
+    let mut on_b = Sse::open(&c.client(1), sid, None).await;
+    let mut on_c = Sse::open(&c.client(2), sid, None).await;
+    assert_eq!(
+        on_b.next_within(T).await.expect("snapshot").data["type"],
+        "snapshot"
+    );
+    assert_eq!(
+        on_c.next_within(T).await.expect("snapshot").data["type"],
+        "snapshot"
+    );
+    present(&host, products[2]).await;
+    let b = on_b
+        .next_of("presenting", T)
+        .await
+        .expect("presenting on B");
+    let cc = on_c
+        .next_of("presenting", T)
+        .await
+        .expect("presenting on C");
+    assert_eq!(b.id, cc.id, "the same event has the same number everywhere");
+    assert!(b.id.is_some());
+    assert_eq!(b.data, cc.data);
+    assert_eq!(b.data["product"]["product_id"], products[2]);
+    // The host's chat through A too, next in order on both.
+    assert_eq!(chat(&host, sid, "Hello from node A").await.0, 200);
+    let b2 = on_b.next_of("chat", T).await.expect("chat on B");
+    let c2 = on_c.next_of("chat", T).await.expect("chat on C");
+    assert_eq!(b2.id, c2.id);
+    assert!(b2.id > b.id);
+    assert_eq!(b2.data["message"]["text"], "Hello from node A");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_resumes_on_another_node_without_loss() {
+    let Some(c) = Cluster::start(3).await else {
+        return;
+    };
+    let (sid, products, host) = live_session(&c, 0).await;
+    let viewer = c.client(1);
+    let mut sse = Sse::open(&viewer, sid, None).await;
+    present(&host, products[0]).await;
+    let seen = sse.next_of("presenting", T).await.expect("presenting");
+    let last = seen.id.expect("numbered");
+    drop(sse);
+    for p in &products[1..4] {
+        present(&host, *p).await;
+    }
+    assert_eq!(chat(&host, sid, "Still here?").await.0, 200);
+    // Back through node C, which this viewer never used: exactly what was missed, in order.
+    let mut again = Sse::open(&viewer.on(&c.nodes[2]), sid, Some(last)).await;
+    let mut got = Vec::new();
+    while got.len() < 4 {
+        let e = again.next_within(T).await.expect("missed event");
+        match e.data["type"].as_str() {
+            Some("presenting") | Some("chat") => got.push(e),
+            Some("snapshot") => panic!("resumed with a snapshot instead of the missed events"),
+            _ => {}
+        }
+    }
+    let ids: Vec<u64> = got.iter().map(|e| e.id.expect("id")).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    assert!(ids[0] > last);
+    let presented: Vec<i64> = got[..3]
+        .iter()
+        .map(|e| e.data["product"]["product_id"].as_i64().expect("product"))
+        .collect();
+    assert_eq!(presented, products[1..4].to_vec());
+    assert_eq!(got[3].data["message"]["text"], "Still here?");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_are_counted_over_every_node_and_limits_and_mutes_are_shared() {
+    let Some(c) = Cluster::start(2).await else {
+        return;
+    };
+    let (sid, _, host) = live_session(&c, 0).await;
+    let _a1 = Sse::open(&c.client(0), sid, None).await;
+    let _a2 = Sse::open(&c.client(0), sid, None).await;
+    let mut b = Sse::open(&c.client(1), sid, None).await;
+    // Counters summed over both nodes reach the viewer on B, and the dashboard through A.
+    let deadline = Instant::now() + T;
+    loop {
+        let e = b.next_of("counters", T).await.expect("counters");
+        if e.data["viewers"] == 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "viewers never summed to 3: {}",
+            e.data
+        );
+    }
+    let (_, d) = host
+        .get(&format!("/api/studio/dashboard?session_id={sid}"))
+        .await;
+    assert_eq!(d["viewers"], 3, "{d}");
+
+    // Likes through both nodes add up.
+    let fan = c.client(0);
+    fan.me().await;
+    for node in [0, 1, 0] {
+        let (s, v) = fan
+            .on(&c.nodes[node])
+            .call(
+                "live/like",
+                &[("session_id", sid.to_string()), ("count", "10".into())],
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+    }
+    let mut likes = 0;
+    while likes < 30 {
+        likes = b.next_of("counters", T).await.expect("likes").data["likes"]
+            .as_i64()
+            .unwrap_or(0);
+    }
+    assert_eq!(likes, 30);
+
+    // The chat limit (5 in a burst) holds across nodes: alternating nodes does not help.
+    let chatter = c.client(0);
+    chatter.me().await;
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let (s, _) = chat(&chatter.on(&c.nodes[i % 2]), sid, &format!("hi {i}")).await;
+        statuses.push(s);
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429]);
+
+    // A mute through node A holds on node B.
+    let muted = c.client(1);
+    let me = muted.me().await;
+    assert_eq!(chat(&muted, sid, "before").await.0, 200);
+    let (s, v) = host
+        .call(
+            "live/mute",
+            &[
+                ("session_id", sid.to_string()),
+                ("shopper_id", me["id"].to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = chat(&muted, sid, "after").await;
+    assert_eq!(s, 403, "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restarted_mid_session_streams_come_back_with_a_snapshot() {
+    let Some(mut c) = Cluster::start(2).await else {
+        return;
+    };
+    let (sid, products, host) = live_session(&c, 0).await;
+    let viewer = c.client(1);
+    let mut sse = Sse::open(&viewer, sid, None).await;
+    present(&host, products[0]).await;
+    let last = sse.next_of("presenting", T).await.expect("presenting").id;
+
+    let shopper = c.client(0);
+    shopper.me().await;
+    c.redis.kill();
+    // The stream ends (the browser shows "Reconnecting…")...
+    let deadline = Instant::now() + T;
+    while sse.next_within(Duration::from_secs(1)).await.is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the stream did not end while Redis was down"
+        );
+    }
+    // ...and while Redis is down, chat, likes, orders and new streams answer 503 + Retry-After.
+    let (s, _) = chat(&shopper, sid, "anyone?").await;
+    assert_eq!(s, 503);
+    let (s, _) = shopper
+        .call(
+            "live/like",
+            &[("session_id", sid.to_string()), ("count", "1".into())],
+        )
+        .await;
+    assert_eq!(s, 503);
+    let (s, _) = shopper.order(sid, products[0], 1, "while-down").await;
+    assert_eq!(s, 503);
+    let res = viewer
+        .http
+        .get(format!("{}/live/{sid}/events", viewer.base))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.headers()["retry-after"], "2");
+
+    // Redis back (empty): within seconds streams open again, with a snapshot, and events flow.
+    c.redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut sse = loop {
+        let res = viewer
+            .http
+            .get(format!("{}/live/{sid}/events", viewer.base))
+            .header("last-event-id", last.unwrap_or(0).to_string())
+            .send()
+            .await
+            .expect("request");
+        if res.status() == 200 {
+            drop(res);
+            break Sse::open(&viewer, sid, last).await;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "streams did not come back after Redis restarted"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let first = sse.next_within(T).await.expect("first frame");
+    assert_eq!(first.data["type"], "snapshot", "{}", first.data);
+    assert_eq!(first.data["presenting"]["product_id"], products[0]);
+    present(&host, products[1]).await;
+    let p = sse
+        .next_of("presenting", T)
+        .await
+        .expect("events flow again");
+    assert_eq!(p.data["product"]["product_id"], products[1]);
+    let (s, v) = chat(&shopper, sid, "back!").await;
+    assert_eq!(s, 200, "{v}");
+}
