@@ -241,6 +241,7 @@ impl Config {
                     .only(&["DATABASE_URL"])
                     .map(|_| "database_url".into()),
             )
+            .merge(Env::raw().only(&["REDIS_URL"]).map(|_| "redis_url".into()))
             .merge(Env::prefixed("APP_").filter(move |k| known.iter().any(|n| k == *n)));
         Config::load(rust_log, file.as_deref(), env)
     }
@@ -618,6 +619,37 @@ mod tests {
             "{printed}"
         );
         assert!(matches!(c.sms, SmsSender::Webhook { .. }));
+    }
+
+    #[test]
+    fn distributed_mode_needs_postgres_and_reads_addresses() {
+        let pg = "postgres://app:pw@db/app";
+        let c = cfg(&[
+            ("database_url", pg),
+            ("redis_url", "redis://:sekret@cache:6379/0"),
+        ])
+        .expect("redis with postgres");
+        assert!(c.redis_url.is_some());
+        assert!(!format!("{c:?}").contains("sekret"));
+        // SQLite + Redis: several nodes cannot share one file.
+        let err = cfg(&[("redis_url", "redis://cache:6379")]).expect_err("sqlite + redis");
+        assert!(err.to_string().contains("REDIS_URL") && err.to_string().contains("PostgreSQL"));
+        let err = cfg(&[("database_url", pg), ("redis_url", "http://cache")]).expect_err("scheme");
+        assert!(err.to_string().contains("REDIS_URL"), "{err}");
+        // Proxies and metrics readers: addresses or ranges; loopback reads metrics by default.
+        let c = cfg(&[("trusted_proxies", "10.0.0.0/8, 192.168.1.7 ::1")]).expect("nets");
+        assert_eq!(c.trusted_proxies.len(), 3);
+        assert!(c.trusted_proxies[1].contains(&"192.168.1.7".parse::<std::net::IpAddr>().unwrap()));
+        assert_eq!(c.metrics_allow.len(), 2);
+        assert!(!c.reuse_port);
+        for (key, name) in [
+            ("trusted_proxies", "APP_TRUSTED_PROXIES"),
+            ("metrics_allow", "APP_METRICS_ALLOW"),
+            ("reuse_port", "APP_REUSE_PORT"),
+        ] {
+            let err = cfg(&[(key, "10.0.0.0/33")]).expect_err(key);
+            assert!(err.to_string().contains(name), "{err}");
+        }
     }
 
     #[test]

@@ -265,3 +265,76 @@ async fn redis_restarted_mid_session_streams_come_back_with_a_snapshot() {
     let (s, v) = chat(&shopper, sid, "back!").await;
     assert_eq!(s, 200, "{v}");
 }
+
+/// A node process killed with SIGKILL: its viewer reconnects to another node and resumes
+/// without loss, and the dead node's viewers drop out of the count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_node_loses_no_viewer_and_drops_out_of_the_count() {
+    let Some(c) = Cluster::start(1).await else {
+        return;
+    };
+    let (sid, products, host) = live_session(&c, 0).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut node = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("APP_BIND", "127.0.0.1:0")
+        .env("DATABASE_URL", &c.database_url)
+        .env("REDIS_URL", c.redis.url())
+        .env("APP_DIST_DIR", dir.path().join("no-dist"))
+        .env("APP_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn a node");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(node.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("start-up line");
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .expect("address in the start-up line")
+        .to_string();
+
+    let watcher = c.client(0);
+    let mut counts = Sse::open(&watcher, sid, None).await;
+    let mut viewer = c.client(0);
+    viewer.base = format!("http://{addr}");
+    let mut sse = Sse::open(&viewer, sid, None).await;
+    present(&host, products[0]).await;
+    let last = sse.next_of("presenting", T).await.expect("presenting").id;
+    // Both nodes' viewers are counted.
+    let deadline = Instant::now() + T;
+    while counts.next_of("counters", T).await.expect("counters").data["viewers"] != 2 {
+        assert!(Instant::now() < deadline, "viewers never summed to 2");
+    }
+
+    node.kill().expect("SIGKILL");
+    node.wait().expect("reaped");
+    for p in &products[1..3] {
+        present(&host, *p).await;
+    }
+    // The browser reconnects (the balancer sends it to node A) with its Last-Event-ID.
+    let mut again = Sse::open(&viewer.on(&c.nodes[0]), sid, last).await;
+    let mut presented = Vec::new();
+    while presented.len() < 2 {
+        let e = again.next_within(T).await.expect("missed event");
+        assert_ne!(e.data["type"], "snapshot", "resumed, not restarted");
+        if e.data["type"] == "presenting" {
+            presented.push(e.data["product"]["product_id"].as_i64().expect("id"));
+        }
+    }
+    assert_eq!(presented, products[1..3].to_vec());
+    // The dead node's report expires: two viewers, both on node A.
+    let ttl = Duration::from_millis(app::backend::backplane::NODE_REPORT_TTL_MS as u64);
+    tokio::time::sleep(ttl + Duration::from_secs(1)).await;
+    let (_, d) = host
+        .get(&format!("/api/studio/dashboard?session_id={sid}"))
+        .await;
+    assert_eq!(d["viewers"], 2, "{d}");
+    drop((counts, again));
+}

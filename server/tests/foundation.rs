@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{spawn, spawn_with, Backend, Options};
+use common::{spawn, spawn_with, Backend, Options, TestApp};
 use serde_json::Value;
 
 both_databases!(
@@ -279,4 +279,90 @@ async fn without_a_built_client_pages_say_how_to_build_it() {
     // The API still works.
     assert_eq!(app.get("/api/sessions/list").await.status(), 200);
     app.stop().await;
+}
+
+/// Creates shoppers (one per request, no cookies kept) claiming to come from `forwarded`
+/// addresses; returns the statuses.
+async fn new_shoppers(app: &TestApp, forwarded: impl Fn(usize) -> String, n: usize) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for i in 0..n {
+        let res = reqwest::Client::new()
+            .post(app.url("/api/me"))
+            .header("x-forwarded-for", forwarded(i))
+            .send()
+            .await
+            .expect("request");
+        statuses.push(res.status().as_u16());
+    }
+    statuses
+}
+
+/// Behind a trusted balancer, per-IP limits count the forwarded client; from anyone else the
+/// header is ignored (a client cannot dodge a limit by inventing addresses).
+#[tokio::test]
+async fn per_ip_limits_see_the_client_behind_trusted_proxies_only() {
+    let opts = || Options {
+        extra: vec![("trusted_proxies", "127.0.0.1/32".into())],
+        ..Default::default()
+    };
+    let app = spawn_with(Backend::Sqlite, opts()).await.expect("sqlite");
+    let spread = new_shoppers(&app, |i| format!("203.0.113.{i}"), 31).await;
+    assert!(spread.iter().all(|s| *s == 200), "{spread:?}");
+    let one = new_shoppers(&app, |_| "9.9.9.9, 198.51.100.1".into(), 31).await;
+    assert_eq!(one.last(), Some(&429), "{one:?}");
+    app.stop().await;
+
+    let untrusting = spawn_with(Backend::Sqlite, Default::default())
+        .await
+        .expect("sqlite");
+    let forged = new_shoppers(&untrusting, |i| format!("203.0.113.{i}"), 31).await;
+    assert_eq!(forged.last(), Some(&429), "{forged:?}");
+    untrusting.stop().await;
+}
+
+/// `/metrics` is Prometheus text for the monitoring addresses, 403 for everyone else.
+#[tokio::test]
+async fn metrics_are_served_to_monitoring_addresses_only() {
+    let app = spawn_with(Backend::Sqlite, Default::default())
+        .await
+        .expect("sqlite");
+    app.get("/api/sessions/list").await;
+    app.get("/api/nope").await;
+    let res = app.get("/metrics").await;
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap_or("")
+        .starts_with("text/plain; version=0.0.4"));
+    let text = res.text().await.expect("body");
+    for name in [
+        "live_viewers ",
+        "live_events_total ",
+        "live_viewers_dropped_total ",
+        "orders_placed_total ",
+        "http_responses_total{status=\"200\"} ",
+        "http_responses_total{status=\"404\"} ",
+        "process_open_fds ",
+    ] {
+        assert!(text.contains(name), "{name} missing:\n{text}");
+    }
+    // Forwarding headers do not open it up.
+    app.stop().await;
+    let opts = Options {
+        extra: vec![
+            ("metrics_allow", "10.0.0.0/8".into()),
+            ("trusted_proxies", "127.0.0.1".into()),
+        ],
+        ..Default::default()
+    };
+    let closed = spawn_with(Backend::Sqlite, opts).await.expect("sqlite");
+    let res = closed
+        .client
+        .get(closed.url("/metrics"))
+        .header("x-forwarded-for", "10.1.2.3")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 403);
+    closed.stop().await;
 }

@@ -136,3 +136,19 @@ fn open_event_streams_do_not_hold_up_shutdown() {
     let exit = terminate(&mut child, Duration::from_secs(10));
     assert!(exit.success(), "{exit:?}");
 }
+
+/// Distributed mode refuses SQLite at start-up, naming both settings.
+#[test]
+fn redis_with_sqlite_is_refused_at_start_up() {
+    let out = server_cmd()
+        .env("REDIS_URL", "redis://127.0.0.1:1/")
+        .env("DATABASE_URL", "sqlite://data/x.db")
+        .output()
+        .expect("run server");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("REDIS_URL") && stderr.contains("DATABASE_URL"),
+        "{stderr}"
+    );
+}
