@@ -17,6 +17,8 @@ trap '"$ROOT/scripts/pg-cluster.sh" stop "$pgdir"; rm -rf "$pgroot"' EXIT
 step "PostgreSQL: throwaway cluster"
 eval "$("$ROOT/scripts/pg-cluster.sh" start "$pgdir")"
 export REQUIRE_POSTGRES=1
+# The cluster tests start and stop their own redis-server (Debian's, from setup.sh).
+export REQUIRE_REDIS=1
 ok "$TEST_POSTGRES_URL"
 
 step "unit and integration tests (SQLite and PostgreSQL)"
@@ -24,4 +26,6 @@ cargo test --workspace --release --quiet || fail "cargo tests failed"
 
 step "end-to-end tests (headless Chromium, desktop and 390x844 WeChat)"
 (cd "$ROOT/end2end" && npx playwright test) || fail "end-to-end tests failed"
+step "small cluster benchmark (3 nodes x 1,000 viewers, checked for counts, not timings)"
+REFERENCE=0 DURATION=5 "$ROOT/scripts/bench-live.sh" cluster 3000 || fail "the small cluster run failed"
 step "all tests passed"

@@ -23,8 +23,9 @@ export async function hostWithSession(
   prefix: string,
   products: ProductSpec[],
   policy: Partial<{ percent_off: number; friends_needed: number; units_per_shopper: number; units_cap: number | null; purchase_limit: number; verified_phone_required: boolean }> = {},
+  /** The server (node) the host works through; the project's server by default. */
+  baseURL: string = testInfo.project.use.baseURL!,
 ): Promise<HostSession> {
-  const baseURL = testInfo.project.use.baseURL!;
   const host = await pwRequest.newContext({ baseURL });
   const tag = `${testInfo.project.name}-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
   const signUp = await host.post('/api/host/sign_up', {

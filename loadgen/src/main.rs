@@ -16,14 +16,22 @@
 //! `Accept-Encoding` a browser sends; `serve-dir` serves a folder with tower-http's ServeDir
 //! (the reference the in-memory client serving is compared with, docs/BENCHMARKS.md).
 //!
-//!   loadgen viewers --url http://127.0.0.1:3000 --connections 10000 --rate 2 --duration 30
+//!   loadgen viewers --urls http://127.0.0.1:3000[,http://127.0.0.1:3001,...]
+//!                   --connections 10000 --rate 2 --duration 30 [--processes 3]
 //!                   [--target ours|nchan] [--pids 123,456] [--source-ips 4]
+//!                   [--client-requests true|false]
 //!
-//! `viewers`: opens N live-room event streams (SSE) and, once they are all connected, has the
-//! host present products at a fixed rate for a fixed time; reports connections held, server
-//! memory per connection (RSS delta of `--pids` / N), publish-to-receipt latency percentiles,
-//! events delivered per second and errors. `--target nchan` runs the same workload against
-//! nginx + nchan (subscribe `/sub?id=..`, publish `/pub?id=..`) as a reference.
+//! `viewers`: opens N live-room event streams (SSE), round-robin over the given nodes, and,
+//! once they are all connected, has the host present products at a fixed rate (through the
+//! first node) for a fixed time; reports connections held, server memory per connection (PSS
+//! delta of `--pids` / N, summed over all the pids given), publish-to-receipt latency
+//! percentiles, events delivered per second and errors. Each simulated viewer does what the
+//! real page does: it fetches its prices once on opening (and keeps the cookie it gets) and
+//! again on every event after which the real client refetches (`client_requests`: counts and
+//! latency). `--processes P` spreads the viewers over P worker processes (`viewers-worker`,
+//! fed the publish times over stdin), each from its own 127.0.P.x source addresses: one
+//! process may hold at most 20,000 open files. `--target nchan` runs the same workload
+//! against nginx + nchan (subscribe `/sub?id=..`, publish `/pub?id=..`) as a reference.
 
 mod statics;
 mod viewers;
@@ -51,7 +59,10 @@ fn parse_args() -> Result<(String, Args), String> {
         concurrency: 200,
         product_index: 10,
     };
-    if matches!(scenario.as_str(), "viewers" | "static" | "serve-dir") {
+    if matches!(
+        scenario.as_str(),
+        "viewers" | "viewers-worker" | "static" | "serve-dir"
+    ) {
         return Ok((scenario, args)); // parses its own flags
     }
     while let Some(flag) = it.next() {
@@ -256,6 +267,7 @@ async fn main() {
     let result = match scenario.as_str() {
         "checkout" => checkout(args).await,
         "viewers" => viewers::run(std::env::args().skip(2).collect()).await,
+        "viewers-worker" => viewers::worker(std::env::args().skip(2).collect()).await,
         "static" => statics::run(std::env::args().skip(2).collect()).await,
         "serve-dir" => statics::serve_dir(std::env::args().skip(2).collect()).await,
         other => Err(format!(

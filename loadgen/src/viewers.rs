@@ -3,7 +3,7 @@
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
     sync::{
-        atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering},
         Arc,
     },
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
@@ -11,13 +11,13 @@ use std::{
 
 use serde_json::{json, Value};
 use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpSocket,
+    io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
+    net::{TcpSocket, TcpStream},
     sync::Semaphore,
 };
 
 struct Opts {
-    url: String,
+    urls: Vec<String>,
     target: String,
     session: Option<i64>,
     connections: usize,
@@ -26,11 +26,18 @@ struct Opts {
     pids: Vec<u32>,
     source_ips: u8,
     ramp: usize,
+    processes: usize,
+    /// Do what the real page does: fetch this viewer's prices before opening the stream (with
+    /// the cookie it gets), and again whenever an event makes the real client refetch.
+    client_requests: bool,
+    /// Worker process `index` of `processes` (set by the parent, not by hand).
+    worker: Option<usize>,
+    path: Option<String>,
 }
 
 fn parse(args: Vec<String>) -> Result<Opts, String> {
     let mut o = Opts {
-        url: "http://127.0.0.1:3000".into(),
+        urls: vec!["http://127.0.0.1:3000".into()],
         target: "ours".into(),
         session: None,
         connections: 1000,
@@ -39,13 +46,23 @@ fn parse(args: Vec<String>) -> Result<Opts, String> {
         pids: Vec::new(),
         source_ips: 4,
         ramp: 256,
+        processes: 1,
+        client_requests: true,
+        worker: None,
+        path: None,
     };
     let mut it = args.into_iter();
     while let Some(flag) = it.next() {
         let v = it.next().ok_or(format!("{flag} needs a value"))?;
         let bad = |_: std::num::ParseIntError| format!("{flag}: bad value {v}");
         match flag.as_str() {
-            "--url" => o.url = v.trim_end_matches('/').to_string(),
+            "--url" | "--urls" => {
+                o.urls = v
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(|u| u.trim_end_matches('/').to_string())
+                    .collect()
+            }
             "--target" => o.target = v,
             "--session" => o.session = Some(v.parse().map_err(bad)?),
             "--connections" => o.connections = v.parse().map_err(bad)?,
@@ -60,11 +77,21 @@ fn parse(args: Vec<String>) -> Result<Opts, String> {
             }
             "--source-ips" => o.source_ips = v.parse().map_err(bad)?,
             "--ramp" => o.ramp = v.parse().map_err(bad)?,
+            "--processes" => o.processes = v.parse::<usize>().map_err(bad)?.max(1),
+            "--client-requests" => o.client_requests = v == "true",
+            "--worker" => o.worker = Some(v.parse().map_err(bad)?),
+            "--path" => o.path = Some(v),
             other => return Err(format!("unknown flag {other}")),
         }
     }
     if o.target != "ours" && o.target != "nchan" {
         return Err("--target is ours or nchan".into());
+    }
+    if o.urls.is_empty() {
+        return Err("--urls needs at least one URL".into());
+    }
+    if o.target == "nchan" {
+        o.client_requests = false; // nchan has no application behind it
     }
     Ok(o)
 }
@@ -128,22 +155,107 @@ impl Histogram {
         }
         None
     }
+    /// Non-empty buckets as `[[ms, count], ...]`, how a worker process reports them.
+    fn sparse(&self) -> Value {
+        Value::Array(
+            self.buckets
+                .iter()
+                .enumerate()
+                .filter_map(|(ms, b)| {
+                    let n = b.load(Ordering::Relaxed);
+                    (n > 0).then(|| json!([ms, n]))
+                })
+                .collect(),
+        )
+    }
+    fn merge(&self, sparse: &Value) {
+        for pair in sparse.as_array().into_iter().flatten() {
+            if let (Some(ms), Some(n)) = (pair[0].as_u64(), pair[1].as_u64()) {
+                self.buckets[(ms as usize).min(60_000)].fetch_add(n, Ordering::Relaxed);
+            }
+        }
+    }
+    fn summary(&self) -> Value {
+        json!({ "p50": self.percentile(0.50), "p99": self.percentile(0.99), "max": self.percentile(1.0) })
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    events: AtomicU64,
+    connected: AtomicUsize,
+    open: AtomicUsize,
+    errors: AtomicUsize,
+    /// Requests a viewer made because the real page makes them: on opening, and per event.
+    page_requests: AtomicU64,
+    event_requests: AtomicU64,
+    request_errors: AtomicU64,
 }
 
 struct Shared {
     /// When each product (by slot) was last published, µs since the epoch.
     published: Vec<AtomicI64>,
+    /// Publish-to-receipt latency of `presenting` events.
     hist: Histogram,
-    events: AtomicU64,
-    connected: AtomicUsize,
-    open: AtomicUsize,
-    errors: AtomicUsize,
-    measuring: std::sync::atomic::AtomicBool,
+    /// Latency of the viewers' own requests (page open and per event).
+    requests: Histogram,
+    n: Counters,
+    measuring: AtomicBool,
+    session_id: i64,
+    client_requests: bool,
+}
+
+impl Shared {
+    fn new(session_id: i64, client_requests: bool) -> Shared {
+        Shared {
+            published: (0..SLOTS).map(|_| AtomicI64::new(0)).collect(),
+            hist: Histogram::new(),
+            requests: Histogram::new(),
+            n: Counters::default(),
+            measuring: AtomicBool::new(false),
+            session_id,
+            client_requests,
+        }
+    }
+    /// What this process saw, in the form the parent merges.
+    fn report(&self) -> Value {
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        json!({
+            "connected": self.n.connected.load(Ordering::Relaxed),
+            "open": self.n.open.load(Ordering::Relaxed),
+            "errors": self.n.errors.load(Ordering::Relaxed),
+            "events": l(&self.n.events),
+            "page_requests": l(&self.n.page_requests),
+            "event_requests": l(&self.n.event_requests),
+            "request_errors": l(&self.n.request_errors),
+            "latency": self.hist.sparse(),
+            "request_latency": self.requests.sparse(),
+        })
+    }
+    fn absorb(&self, r: &Value) {
+        let add = |a: &AtomicU64, k: &str| a.fetch_add(r[k].as_u64().unwrap_or(0), Ordering::Relaxed);
+        let addu = |a: &AtomicUsize, k: &str| a.fetch_add(r[k].as_u64().unwrap_or(0) as usize, Ordering::Relaxed);
+        addu(&self.n.connected, "connected");
+        addu(&self.n.open, "open");
+        addu(&self.n.errors, "errors");
+        add(&self.n.events, "events");
+        add(&self.n.page_requests, "page_requests");
+        add(&self.n.event_requests, "event_requests");
+        add(&self.n.request_errors, "request_errors");
+        self.hist.merge(&r["latency"]);
+        self.requests.merge(&r["request_latency"]);
+    }
 }
 
 const SLOTS: usize = 64;
 
-fn host_port(url: &str) -> Result<(String, SocketAddr), String> {
+#[derive(Clone)]
+struct Target {
+    host: String,
+    addr: SocketAddr,
+}
+
+fn target(url: &str) -> Result<Target, String> {
     let hp = url
         .split("://")
         .nth(1)
@@ -154,42 +266,106 @@ fn host_port(url: &str) -> Result<(String, SocketAddr), String> {
     let addr: SocketAddr = hp
         .parse()
         .map_err(|_| format!("url must be http://IP:PORT, got {hp}"))?;
-    Ok((hp.to_string(), addr))
+    Ok(Target {
+        host: hp.to_string(),
+        addr,
+    })
 }
 
-/// One viewer: a raw HTTP/1.1 request, then the stream read in small reads.
+/// Source address of viewer `i` in worker process `worker`: several loopback addresses, so
+/// the (source, destination) pairs have ports enough and per-IP limits see many clients.
+fn source_ip(worker: usize, i: usize, source_ips: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(
+        127,
+        0,
+        1 + (worker % 250) as u8,
+        1 + (i % usize::from(source_ips.max(1))) as u8,
+    ))
+}
+
+async fn connect(src: IpAddr, to: SocketAddr) -> Result<TcpStream, String> {
+    let sock = TcpSocket::new_v4().map_err(|e| e.to_string())?;
+    sock.bind(SocketAddr::new(src, 0))
+        .map_err(|e| e.to_string())?;
+    sock.connect(to).await.map_err(|e| e.to_string())
+}
+
+/// One plain GET on its own connection, as a browser's fetch of the viewer's prices: returns
+/// the cookie the server set, if any. Timed into `requests`.
+async fn get(
+    src: IpAddr,
+    t: &Target,
+    path: &str,
+    cookie: Option<&str>,
+    shared: &Shared,
+) -> Option<String> {
+    let started = Instant::now();
+    let fetch = async {
+        let mut s = connect(src, t.addr).await?;
+        let cookie = cookie.map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default();
+        let req = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\n{cookie}Connection: close\r\nUser-Agent: loadgen\r\n\r\n",
+            t.host
+        );
+        s.write_all(req.as_bytes()).await.map_err(|e| e.to_string())?;
+        let mut body = Vec::new();
+        s.read_to_end(&mut body).await.map_err(|e| e.to_string())?;
+        Ok::<_, String>(body)
+    };
+    let res = tokio::time::timeout(Duration::from_secs(30), fetch).await;
+    shared.requests.record(started.elapsed().as_micros() as i64);
+    match res {
+        Ok(Ok(body)) if body.starts_with(b"HTTP/1.1 200") => {
+            let head = String::from_utf8_lossy(&body[..find(&body, b"\r\n\r\n").unwrap_or(body.len())]).into_owned();
+            head.lines()
+                .find_map(|l| {
+                    l.strip_prefix("set-cookie: ")
+                        .or_else(|| l.strip_prefix("Set-Cookie: "))
+                })
+                .and_then(|c| c.split(';').next())
+                .map(str::to_string)
+                .or_else(|| cookie.map(str::to_string))
+        }
+        _ => {
+            shared.n.request_errors.fetch_add(1, Ordering::Relaxed);
+            cookie.map(str::to_string)
+        }
+    }
+}
+
+/// One viewer: the page's own request for its prices (if asked), then a raw HTTP/1.1 event
+/// stream read in small reads; an event the real client answers with a request gets one.
 async fn viewer(
-    i: usize,
-    addr: SocketAddr,
-    host: String,
+    src: IpAddr,
+    t: Target,
     path: String,
-    source_ips: u8,
     shared: Arc<Shared>,
     gate: Arc<Semaphore>,
 ) {
     // Released once the stream is open: it limits handshakes in flight, not open streams.
     let mut permit = Some(gate.acquire_owned().await);
-    let src = IpAddr::V4(Ipv4Addr::new(
-        127,
-        0,
-        0,
-        1 + (i % usize::from(source_ips.max(1))) as u8,
-    ));
-    let connect = async {
-        let sock = TcpSocket::new_v4().map_err(|e| e.to_string())?;
-        sock.bind(SocketAddr::new(src, 0))
-            .map_err(|e| e.to_string())?;
-        let mut s = sock.connect(addr).await.map_err(|e| e.to_string())?;
-        let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\nUser-Agent: loadgen\r\n\r\n");
+    let state_path = format!("/api/sessions/viewer?session_id={}", shared.session_id);
+    let mut cookie = None;
+    if shared.client_requests {
+        shared.n.page_requests.fetch_add(1, Ordering::Relaxed);
+        cookie = get(src, &t, &state_path, None, &shared).await;
+    }
+    let open = async {
+        let mut s = connect(src, t.addr).await?;
+        let c = cookie.as_ref().map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default();
+        let req = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n{c}User-Agent: loadgen\r\n\r\n",
+            t.host
+        );
         s.write_all(req.as_bytes())
             .await
             .map_err(|e| e.to_string())?;
         Ok::<_, String>(s)
     };
-    let mut stream = match tokio::time::timeout(Duration::from_secs(30), connect).await {
+    let mut stream = match tokio::time::timeout(Duration::from_secs(30), open).await {
         Ok(Ok(s)) => s,
         _ => {
-            shared.errors.fetch_add(1, Ordering::Relaxed);
+            shared.n.errors.fetch_add(1, Ordering::Relaxed);
             return;
         }
     };
@@ -207,19 +383,28 @@ async fn viewer(
                 continue;
             };
             if !pending.starts_with(b"HTTP/1.1 200") {
-                shared.errors.fetch_add(1, Ordering::Relaxed);
+                shared.n.errors.fetch_add(1, Ordering::Relaxed);
                 return;
             }
             headers_done = true;
-            shared.connected.fetch_add(1, Ordering::Relaxed);
-            shared.open.fetch_add(1, Ordering::Relaxed);
+            shared.n.connected.fetch_add(1, Ordering::Relaxed);
+            shared.n.open.fetch_add(1, Ordering::Relaxed);
             permit.take();
             pending.drain(..end + 4);
         }
+        let mut refetch = false;
         while let Some(end) = find(&pending, b"\n\n") {
-            let event = &pending[..end];
-            handle_event(event, &shared);
+            refetch |= handle_event(&pending[..end], &shared);
             pending.drain(..end + 2);
+        }
+        if refetch && shared.client_requests {
+            // The real client refetches after a random delay (jitter); the request is what
+            // counts here, so it is sent at once and timed.
+            shared.n.event_requests.fetch_add(1, Ordering::Relaxed);
+            let (sh, tt, sp, c) = (shared.clone(), t.clone(), state_path.clone(), cookie.clone());
+            tokio::spawn(async move {
+                get(src, &tt, &sp, c.as_deref(), &sh).await;
+            });
         }
         if pending.len() > 64 * 1024 {
             pending.clear();
@@ -229,7 +414,7 @@ async fn viewer(
         }
     }
     if headers_done {
-        shared.open.fetch_sub(1, Ordering::Relaxed);
+        shared.n.open.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -237,23 +422,29 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-fn handle_event(event: &[u8], shared: &Shared) {
+/// Counts and times one event; true when the real client (`pages/live.rs`) answers it with a
+/// request for this viewer's prices: a personal `me` hint, or a snapshot of a room that is
+/// not live.
+fn handle_event(event: &[u8], shared: &Shared) -> bool {
     let Some(data_at) = find(event, b"data: ") else {
-        return;
+        return false;
     };
     let data = &event[data_at + 6..];
     if find(data, b"\"type\":\"hb\"").is_some() {
-        return;
+        return false;
     }
+    let refetch = find(data, b"\"type\":\"me\"").is_some()
+        || (find(data, b"\"type\":\"snapshot\"").is_some()
+            && find(data, b"\"status\":\"live\"").is_none());
     if !shared.measuring.load(Ordering::Relaxed) {
-        return;
+        return refetch;
     }
-    shared.events.fetch_add(1, Ordering::Relaxed);
+    shared.n.events.fetch_add(1, Ordering::Relaxed);
     if find(data, b"\"presenting\"").is_none() {
-        return;
+        return refetch;
     }
     let Some(at) = find(data, b"\"product_id\":") else {
-        return;
+        return refetch;
     };
     let digits: String = data[at + 13..]
         .iter()
@@ -266,11 +457,153 @@ fn handle_event(event: &[u8], shared: &Shared) {
             shared.hist.record(now_us() - sent);
         }
     }
+    refetch
+}
+
+/// Opens this process's share of the viewers and waits until each is connected or failed.
+async fn open_viewers(o: &Opts, worker: usize, path: &str, shared: &Arc<Shared>) -> Result<(Vec<tokio::task::JoinHandle<()>>, f64), String> {
+    let targets = o.urls.iter().map(|u| target(u)).collect::<Result<Vec<_>, _>>()?;
+    let gate = Arc::new(Semaphore::new(o.ramp));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(o.connections);
+    for i in 0..o.connections {
+        tasks.push(tokio::spawn(viewer(
+            source_ip(worker, i, o.source_ips),
+            targets[i % targets.len()].clone(),
+            path.to_string(),
+            shared.clone(),
+            gate.clone(),
+        )));
+    }
+    loop {
+        let done = shared.n.connected.load(Ordering::Relaxed) + shared.n.errors.load(Ordering::Relaxed);
+        if done >= o.connections || started.elapsed() > Duration::from_secs(300) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok((tasks, started.elapsed().as_secs_f64()))
+}
+
+/// A worker process: opens its viewers, says `ready`, then follows the parent's lines on
+/// stdin (`p SLOT MICROS` a publish, `m 0|1` measuring, `end`) and prints its report.
+pub async fn worker(args: Vec<String>) -> Result<Value, String> {
+    let o = parse(args)?;
+    let index = o.worker.unwrap_or(0);
+    let path = o.path.clone().ok_or("a worker needs --path")?;
+    let shared = Arc::new(Shared::new(o.session.unwrap_or(0), o.client_requests));
+    let (tasks, ramp_s) = open_viewers(&o, index, &path, &shared).await?;
+    let mut out = tokio::io::stdout();
+    let ready = json!({ "ready": true, "connect_s": ramp_s, "report": shared.report() });
+    out.write_all(format!("{ready}\n").as_bytes()).await.map_err(|e| e.to_string())?;
+    out.flush().await.map_err(|e| e.to_string())?;
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let mut parts = line.split_whitespace();
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some("p"), Some(slot), Some(ts)) => {
+                if let (Ok(slot), Ok(ts)) = (slot.parse::<usize>(), ts.parse::<i64>()) {
+                    shared.published[slot % SLOTS].store(ts, Ordering::Relaxed);
+                }
+            }
+            (Some("m"), Some(on), _) => shared.measuring.store(on == "1", Ordering::Relaxed),
+            (Some("end"), ..) => break,
+            _ => {}
+        }
+    }
+    let report = shared.report();
+    for t in tasks {
+        t.abort();
+    }
+    Ok(report)
+}
+
+/// The viewers, in this process or spread over worker processes (one process may hold at
+/// most 20,000 open files here).
+enum Fleet {
+    Local(Vec<tokio::task::JoinHandle<()>>),
+    Workers(Vec<(tokio::process::Child, tokio::process::ChildStdin, tokio::io::Lines<BufReader<tokio::process::ChildStdout>>)>),
+}
+
+impl Fleet {
+    async fn say(&mut self, line: &str) {
+        if let Fleet::Workers(ws) = self {
+            for (_, stdin, _) in ws.iter_mut() {
+                let _ = stdin.write_all(format!("{line}\n").as_bytes()).await;
+                let _ = stdin.flush().await;
+            }
+        }
+    }
+    /// Ends the viewers and folds the workers' reports into `shared`.
+    async fn finish(self, shared: &Shared) {
+        match self {
+            Fleet::Local(tasks) => tasks.into_iter().for_each(|t| t.abort()),
+            Fleet::Workers(ws) => {
+                for (mut child, mut stdin, mut lines) in ws {
+                    let _ = stdin.write_all(b"end\n").await;
+                    let _ = stdin.flush().await;
+                    drop(stdin);
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                            if v.get("ready").is_none() {
+                                shared.absorb(&v);
+                                break;
+                            }
+                        }
+                    }
+                    let _ = child.kill().await;
+                }
+            }
+        }
+    }
+}
+
+async fn start_workers(o: &Opts, path: &str, session_id: i64, shared: &Shared) -> Result<(Fleet, f64), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut ws = Vec::new();
+    for k in 0..o.processes {
+        let share = o.connections / o.processes + usize::from(k < o.connections % o.processes);
+        let mut child = tokio::process::Command::new(&exe)
+            .arg("viewers-worker")
+            .args(["--urls", &o.urls.join(",")])
+            .args(["--target", &o.target])
+            .args(["--connections", &share.to_string()])
+            .args(["--source-ips", &o.source_ips.to_string()])
+            .args(["--ramp", &(o.ramp / o.processes).max(16).to_string()])
+            .args(["--client-requests", &o.client_requests.to_string()])
+            .args(["--session", &session_id.to_string()])
+            .args(["--worker", &k.to_string()])
+            .args(["--path", path])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("could not start a worker: {e}"))?;
+        let stdin = child.stdin.take().ok_or("worker stdin")?;
+        let lines = BufReader::new(child.stdout.take().ok_or("worker stdout")?).lines();
+        ws.push((child, stdin, lines));
+    }
+    // Each says `ready` once its viewers are connected (or failed).
+    let mut slowest = 0f64;
+    for (_, _, lines) in ws.iter_mut() {
+        let line = lines
+            .next_line()
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("a worker ended before it was ready")?;
+        let v: Value = serde_json::from_str(&line).map_err(|e| format!("worker said {line}: {e}"))?;
+        slowest = slowest.max(v["connect_s"].as_f64().unwrap_or(0.0));
+        let r = &v["report"];
+        // Counted now for the ramp figures; the final reports replace them.
+        shared.n.connected.fetch_add(r["connected"].as_u64().unwrap_or(0) as usize, Ordering::Relaxed);
+        shared.n.errors.fetch_add(r["errors"].as_u64().unwrap_or(0) as usize, Ordering::Relaxed);
+    }
+    Ok((Fleet::Workers(ws), slowest))
 }
 
 pub async fn run(args: Vec<String>) -> Result<Value, String> {
     let o = parse(args)?;
-    let (host, addr) = host_port(&o.url)?;
+    let url = o.urls[0].clone();
     let http = reqwest::Client::builder()
         .cookie_store(true)
         .build()
@@ -279,7 +612,7 @@ pub async fn run(args: Vec<String>) -> Result<Value, String> {
     // The channel, and the products the publisher cycles through.
     let (path, products, session_id) = if o.target == "ours" {
         let list: Value = http
-            .get(format!("{}/api/sessions/list", o.url))
+            .get(format!("{url}/api/sessions/list"))
             .send()
             .await
             .map_err(|e| e.to_string())?
@@ -291,7 +624,7 @@ pub async fn run(args: Vec<String>) -> Result<Value, String> {
             .or_else(|| list[0]["id"].as_i64())
             .ok_or("no session: start the server with APP_DEMO_DATA=true")?;
         let detail: Value = http
-            .get(format!("{}/api/sessions/get?id={sid}", o.url))
+            .get(format!("{url}/api/sessions/get?id={sid}"))
             .send()
             .await
             .map_err(|e| e.to_string())?
@@ -305,7 +638,7 @@ pub async fn run(args: Vec<String>) -> Result<Value, String> {
             .filter_map(|p| p["id"].as_i64())
             .collect();
         let res = http
-            .post(format!("{}/api/host/sign_in", o.url))
+            .post(format!("{url}/api/host/sign_in"))
             .form(&[
                 ("email", "sunjing@demo.live"),
                 ("password", "xiaoxiaobao-demo"),
@@ -316,7 +649,7 @@ pub async fn run(args: Vec<String>) -> Result<Value, String> {
         if !res.status().is_success() {
             return Err(format!("host sign-in failed: {}", res.status()));
         }
-        http.post(format!("{}/api/studio/go_live", o.url))
+        http.post(format!("{url}/api/studio/go_live"))
             .form(&[("session_id", sid.to_string())])
             .send()
             .await
@@ -326,47 +659,24 @@ pub async fn run(args: Vec<String>) -> Result<Value, String> {
         ("/sub?id=bench".to_string(), (1..=16).collect(), 0)
     };
 
-    let shared = Arc::new(Shared {
-        published: (0..SLOTS).map(|_| AtomicI64::new(0)).collect(),
-        hist: Histogram::new(),
-        events: AtomicU64::new(0),
-        connected: AtomicUsize::new(0),
-        open: AtomicUsize::new(0),
-        errors: AtomicUsize::new(0),
-        measuring: std::sync::atomic::AtomicBool::new(false),
-    });
+    let shared = Arc::new(Shared::new(session_id, o.client_requests));
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_before = rss_kib(&o.pids);
 
     // Connect everyone (at most `ramp` handshakes in flight).
-    let gate = Arc::new(Semaphore::new(o.ramp));
-    let ramp_started = Instant::now();
-    let mut tasks = Vec::with_capacity(o.connections);
-    for i in 0..o.connections {
-        tasks.push(tokio::spawn(viewer(
-            i,
-            addr,
-            host.clone(),
-            path.clone(),
-            o.source_ips,
-            shared.clone(),
-            gate.clone(),
-        )));
-    }
-    loop {
-        let done = shared.connected.load(Ordering::Relaxed) + shared.errors.load(Ordering::Relaxed);
-        if done >= o.connections || ramp_started.elapsed() > Duration::from_secs(300) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let ramp_s = ramp_started.elapsed().as_secs_f64();
+    let (mut fleet, ramp_s) = if o.processes > 1 {
+        start_workers(&o, &path, session_id, &shared).await?
+    } else {
+        let (tasks, s) = open_viewers(&o, 0, &path, &shared).await?;
+        (Fleet::Local(tasks), s)
+    };
     tokio::time::sleep(Duration::from_secs(3)).await;
     let rss_connected = rss_kib(&o.pids);
-    let connected = shared.connected.load(Ordering::Relaxed);
+    let connected = shared.n.connected.load(Ordering::Relaxed);
 
-    // Publish at a fixed rate and measure.
+    // Publish at a fixed rate, through the first node, and measure.
     shared.measuring.store(true, Ordering::Relaxed);
+    fleet.say("m 1").await;
     let started = Instant::now();
     let period = Duration::from_secs_f64(1.0 / o.rate.max(0.01));
     let mut tick = tokio::time::interval(period);
@@ -376,15 +686,17 @@ pub async fn run(args: Vec<String>) -> Result<Value, String> {
     while started.elapsed() < Duration::from_secs(o.duration) {
         tick.tick().await;
         let pid = products[published as usize % products.len()];
-        shared.published[pid as usize % SLOTS].store(now_us(), Ordering::Relaxed);
+        let at = now_us();
+        shared.published[pid as usize % SLOTS].store(at, Ordering::Relaxed);
+        fleet.say(&format!("p {} {at}", pid as usize % SLOTS)).await;
         let res = if o.target == "ours" {
-            http.post(format!("{}/api/studio/present", o.url))
+            http.post(format!("{url}/api/studio/present"))
                 .form(&[("product_id", pid.to_string())])
                 .send()
                 .await
         } else {
             let body = json!({ "type": "presenting", "product": { "product_id": pid, "name": format!("Product {pid}"), "price": 12900 } });
-            http.post(format!("{}/pub?id=bench", o.url))
+            http.post(format!("{url}/pub?id=bench"))
                 .body(body.to_string())
                 .send()
                 .await
@@ -398,13 +710,17 @@ pub async fn run(args: Vec<String>) -> Result<Value, String> {
     // Let the last events arrive.
     tokio::time::sleep(Duration::from_secs(2)).await;
     shared.measuring.store(false, Ordering::Relaxed);
+    fleet.say("m 0").await;
     let wall = started.elapsed().as_secs_f64();
-    let events = shared.events.load(Ordering::Relaxed);
-    let held = shared.open.load(Ordering::Relaxed);
-    let errors = shared.errors.load(Ordering::Relaxed) + (connected - held.min(connected));
-    for t in tasks {
-        t.abort();
+    if o.processes > 1 {
+        // The workers' final reports are the figures.
+        shared.n.connected.store(0, Ordering::Relaxed);
+        shared.n.errors.store(0, Ordering::Relaxed);
     }
+    fleet.finish(&shared).await;
+    let events = shared.n.events.load(Ordering::Relaxed);
+    let held = shared.n.open.load(Ordering::Relaxed);
+    let errors = shared.n.errors.load(Ordering::Relaxed) + (connected - held.min(connected));
     let per_conn = |rss: u64| {
         if connected > 0 {
             (rss.saturating_sub(rss_before) as f64 * 1024.0 / connected as f64).round()
@@ -412,9 +728,12 @@ pub async fn run(args: Vec<String>) -> Result<Value, String> {
             0.0
         }
     };
+    let event_requests = shared.n.event_requests.load(Ordering::Relaxed);
     Ok(json!({
         "scenario": "viewers",
         "target": o.target,
+        "nodes": o.urls.len(),
+        "processes": o.processes,
         "session_id": session_id,
         "connections_requested": o.connections,
         "connections_held": held,
@@ -429,10 +748,13 @@ pub async fn run(args: Vec<String>) -> Result<Value, String> {
         "publish_errors": publish_errors,
         "events_delivered": events,
         "events_per_s": (events as f64 / wall).round(),
-        "latency_ms": {
-            "p50": shared.hist.percentile(0.50),
-            "p99": shared.hist.percentile(0.99),
-            "max": shared.hist.percentile(1.0),
+        "latency_ms": shared.hist.summary(),
+        "client_requests": {
+            "on_open": shared.n.page_requests.load(Ordering::Relaxed),
+            "per_event": event_requests,
+            "per_event_per_s": (event_requests as f64 / wall * 10.0).round() / 10.0,
+            "errors": shared.n.request_errors.load(Ordering::Relaxed),
+            "latency_ms": shared.requests.summary(),
         }
     }))
 }

@@ -43,6 +43,12 @@ const ROOM_TTL_SECS: i64 = 24 * 3600;
 pub const NODE_REPORT_TTL_MS: i64 = 5_000;
 /// How long one read of the room streams waits for new entries.
 pub const READ_BLOCK: Duration = Duration::from_millis(500);
+/// How long one command may take before it fails (the crate's default is 500 ms).
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(3);
+/// A PING not answered within this long is slow...
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+/// ...and this many slow ones in a row mean Redis is down (about 9 s).
+const SLOW_PINGS_DOWN: u32 = 3;
 /// Entries one read takes per stream, at most.
 const READ_COUNT: usize = 1000;
 /// The pub/sub channel of personal hints.
@@ -163,8 +169,13 @@ impl RedisBackplane {
     /// Connects (and checks the connection with a PING).
     pub async fn connect(url: &str) -> Result<Arc<RedisBackplane>, String> {
         let client = redis::Client::open(url).map_err(|e| format!("REDIS_URL: {e}"))?;
+        // The crate's default is 500 ms per command: a node under load (or Redis busy for a
+        // moment) would see every command fail and call Redis down.
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_response_timeout(Some(COMMAND_TIMEOUT))
+            .set_connection_timeout(Some(Duration::from_secs(2)));
         let conn = client
-            .get_connection_manager()
+            .get_connection_manager_with_config(config)
             .await
             .map_err(|e| format!("cannot reach Redis at {}: {e}", redact(url)))?;
         let node = format!(
@@ -185,22 +196,33 @@ impl RedisBackplane {
         });
         let watcher = Arc::downgrade(&bp);
         tokio::spawn(async move {
-            // One PING a second decides `up()`.
+            // One PING a second decides `up()`. A refused or broken connection counts at once;
+            // a slow answer only when it stays slow (a node whose cores are saturated answers
+            // late, and ending 20,000 streams for that would make things worse).
+            let mut slow = 0u32;
             loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 let Some(bp) = watcher.upgrade() else { break };
                 let mut c = bp.conn.clone();
                 let sent = std::time::Instant::now();
-                let ok = tokio::time::timeout(
-                    Duration::from_secs(2),
+                let answer = tokio::time::timeout(
+                    PING_TIMEOUT,
                     redis::cmd("PING").query_async::<String>(&mut c),
                 )
-                .await
-                .is_ok_and(|r| r.is_ok());
-                if ok {
-                    let rtt = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
-                    bp.rtt_us.store(rtt, Ordering::Relaxed);
-                }
+                .await;
+                let ok = match answer {
+                    Ok(Ok(_)) => {
+                        slow = 0;
+                        let rtt = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
+                        bp.rtt_us.store(rtt, Ordering::Relaxed);
+                        true
+                    }
+                    Ok(Err(e)) if !e.is_timeout() => false,
+                    _ => {
+                        slow += 1;
+                        slow < SLOW_PINGS_DOWN
+                    }
+                };
                 if ok != bp.up.swap(ok, Ordering::SeqCst) {
                     if ok {
                         tracing::info!("redis reachable again");
@@ -239,7 +261,7 @@ impl RedisBackplane {
     /// The stream reader's own connection (its reads block for up to [`READ_BLOCK`]).
     pub async fn reader(&self) -> Result<MultiplexedConnection, AppError> {
         let config = redis::AsyncConnectionConfig::new()
-            .set_response_timeout(Some(READ_BLOCK + Duration::from_secs(2)));
+            .set_response_timeout(Some(READ_BLOCK + Duration::from_secs(5)));
         self.client
             .get_multiplexed_async_connection_with_config(&config)
             .await

@@ -1362,6 +1362,11 @@ impl Room {
                 stock: tick.stock,
             };
             bp.publish(self.session_id, &event, now_us()).await?;
+            // Noted now, not when the event comes back from the stream: under load that can
+            // take longer than a tick, and every tick would publish the same figures again.
+            let mut st = self.lock();
+            st.sent_viewers = tick.viewers;
+            st.sent_likes = tick.likes;
         }
         Ok(())
     }

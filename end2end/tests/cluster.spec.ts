@@ -1,0 +1,126 @@
+import { test, expect } from './fixtures';
+import { hostWithSession, newPhone } from './helpers';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+// Several server nodes sharing one live room through Redis (distributed mode): this spec starts
+// its own cluster with scripts/cluster.sh (a redis-server, a throwaway PostgreSQL and three
+// release nodes, each on its own port) and stops it afterwards. The host works through node 1,
+// one phone watches on node 2 and the other on node 3: what one does reaches the others only
+// through Redis.
+
+const root = path.resolve(__dirname, '..', '..');
+const PRODUCTS = [
+  { name: 'Camellia Face Oil 30ml', category: 'Cosmetics', price: '39.00', stock: 50 },
+  { name: 'Goji Berry Tea', category: 'Health', price: '58.00', stock: 50 },
+];
+const PRICE = '¥39.00';
+const HALF = '¥19.50';
+
+let dir = '';
+let nodes: string[] = [];
+
+test.beforeAll(async ({}, testInfo) => {
+  if (testInfo.project.name !== 'mobile-wechat') return; // one cluster run is enough
+  testInfo.setTimeout(120_000);
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'live-e2e-cluster-'));
+  fs.rmSync(dir, { recursive: true });
+  const out = execFileSync(path.join(root, 'scripts/cluster.sh'), ['start', '3', dir], {
+    cwd: root,
+    env: {
+      ...process.env,
+      SEPARATE_PORTS: '1',
+      APP_DIST_DIR: path.join(root, 'dist'),
+      APP_LOG: 'warn',
+      APP_RATE_LIMIT_SCALE: '10',
+    },
+    encoding: 'utf8',
+  });
+  const urls = /CLUSTER_URLS=(\S+)/.exec(out);
+  expect(urls, out).toBeTruthy();
+  nodes = urls![1].split(',');
+  expect(nodes).toHaveLength(3);
+});
+
+test.afterAll(async () => {
+  if (dir) execFileSync(path.join(root, 'scripts/cluster.sh'), ['stop', dir], { cwd: root });
+});
+
+test('cluster: host on node 1, phones on nodes 2 and 3 see the product presented, chat, and buy at the right price', async ({ browser }, testInfo) => {
+  test.skip(testInfo.project.name !== 'mobile-wechat', 'runs once, on the phone project');
+  test.setTimeout(120_000);
+  const [n1, n2, n3] = nodes;
+  const { host, sessionId, productIds: ids, goLive, present, end } = await hostWithSession(testInfo, 'Cluster', PRODUCTS, {}, n1);
+
+  // A reserves on node 2 and invites B, who joins through the invite on node 3.
+  const a = await newPhone(browser, testInfo, n2);
+  await a.page.goto(`/s/${sessionId}`);
+  const box = a.page.getByRole('region', { name: 'Reservation' });
+  await box.getByRole('button', { name: 'Reserve' }).click();
+  await expect(box.getByText('✓ Reserved')).toBeVisible();
+  const share = a.page.getByRole('region', { name: 'Invite friends, both get 50% off' });
+  const invite = await share.getByRole('textbox', { name: 'Your invite link' }).inputValue();
+  expect(invite).toMatch(/\/i\/[A-Za-z0-9_-]{16}$/);
+
+  const b = await newPhone(browser, testInfo, n3);
+  await b.page.goto(new URL(invite).pathname);
+  await b.page.getByRole('button', { name: /^Join .+'s invite$/ }).click();
+  await expect(b.page).toHaveURL(new RegExp(`/s/${sessionId}$`));
+  await expect(b.page.getByText('✓ Reserved')).toBeVisible();
+  // The friend joined on node 3; A's page on node 2 hears it.
+  await expect(share.getByText('1 friend joined, discount unlocked')).toBeVisible({ timeout: 15_000 });
+
+  // The host goes live and presents through node 1: both phones see it, each at half price.
+  await goLive();
+  for (const v of [a, b]) {
+    await expect(v.page.getByRole('region', { name: 'Live room' })).toBeVisible({ timeout: 15_000 });
+    await expect(v.page.getByText('Reconnecting…')).toBeHidden({ timeout: 15_000 });
+  }
+  await present(ids[0]);
+  for (const v of [a, b]) {
+    const card = v.page.getByRole('article', { name: 'Explaining now' });
+    await expect(card).toContainText(PRODUCTS[0].name);
+    await expect(card.locator('.price').first()).toHaveText(HALF);
+    await expect(card.getByLabel(`was ${PRICE}`)).toHaveText(PRICE);
+  }
+  // The viewer count is the sum over the nodes.
+  await expect(a.page.getByText(/^[2-9]\d* watching$/)).toBeVisible({ timeout: 15_000 });
+  await expect(b.page.getByText(/^[2-9]\d* watching$/)).toBeVisible({ timeout: 15_000 });
+
+  // Chat both ways across nodes.
+  await a.page.getByRole('textbox', { name: 'Say something' }).fill('Hello from node 2');
+  await a.page.getByRole('button', { name: 'Send', exact: true }).click();
+  await expect(b.page.getByRole('list', { name: 'Chat' })).toContainText('Hello from node 2');
+  await b.page.getByRole('textbox', { name: 'Say something' }).fill('Node 3 says hi');
+  await b.page.getByRole('textbox', { name: 'Say something' }).press('Enter');
+  await expect(a.page.getByRole('list', { name: 'Chat' })).toContainText('Node 3 says hi');
+
+  // Both buy the presented product at the discounted price the server charges.
+  for (const v of [a, b]) {
+    const card = v.page.getByRole('article', { name: 'Explaining now' });
+    await card.getByRole('button', { name: `Buy ${PRODUCTS[0].name}` }).click();
+    const sheet = v.page.getByRole('dialog', { name: 'Choose quantity and pay' });
+    await expect(sheet).toBeVisible();
+    await sheet.getByRole('button', { name: `Pay ${HALF}` }).click();
+    const ok = v.page.getByRole('status').filter({ hasText: /^Order #\d+ paid: / });
+    await expect(ok).toContainText(`paid: ${HALF}`);
+  }
+
+  // The host's dashboard on node 1 counts both orders; the next product reaches both phones.
+  const dash = await host.get(`/api/studio/dashboard?session_id=${sessionId}`);
+  expect(dash.status(), await dash.text()).toBe(200);
+  const figures = await dash.json();
+  expect(figures.orders).toBe(2);
+  expect(figures.gmv).toBe(2 * 1950);
+  expect(figures.viewers).toBeGreaterThanOrEqual(2);
+  await present(ids[1]);
+  for (const v of [a, b]) {
+    await expect(v.page.getByRole('article', { name: 'Explaining now' })).toContainText(PRODUCTS[1].name);
+  }
+
+  await end();
+  for (const v of [a, b]) await v.context.close();
+  await host.dispose();
+});
