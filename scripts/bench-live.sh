@@ -69,7 +69,7 @@ http {
   client_body_temp_path $work/body;
   $http_redis
   server {
-    listen 127.0.0.1:$port backlog=4096;
+    listen 127.0.0.1:$port backlog=4096 reuseport;
     location = /sub { nchan_subscriber eventsource; nchan_channel_id \$arg_id; nchan_eventsource_ping_interval 15; $use_redis }
     location = /pub { nchan_publisher; nchan_channel_id \$arg_id; $use_redis }
   }

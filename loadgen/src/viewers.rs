@@ -233,8 +233,11 @@ impl Shared {
         })
     }
     fn absorb(&self, r: &Value) {
-        let add = |a: &AtomicU64, k: &str| a.fetch_add(r[k].as_u64().unwrap_or(0), Ordering::Relaxed);
-        let addu = |a: &AtomicUsize, k: &str| a.fetch_add(r[k].as_u64().unwrap_or(0) as usize, Ordering::Relaxed);
+        let add =
+            |a: &AtomicU64, k: &str| a.fetch_add(r[k].as_u64().unwrap_or(0), Ordering::Relaxed);
+        let addu = |a: &AtomicUsize, k: &str| {
+            a.fetch_add(r[k].as_u64().unwrap_or(0) as usize, Ordering::Relaxed)
+        };
         addu(&self.n.connected, "connected");
         addu(&self.n.open, "open");
         addu(&self.n.errors, "errors");
@@ -302,12 +305,16 @@ async fn get(
     let started = Instant::now();
     let fetch = async {
         let mut s = connect(src, t.addr).await?;
-        let cookie = cookie.map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default();
+        let cookie = cookie
+            .map(|c| format!("Cookie: {c}\r\n"))
+            .unwrap_or_default();
         let req = format!(
             "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\n{cookie}Connection: close\r\nUser-Agent: loadgen\r\n\r\n",
             t.host
         );
-        s.write_all(req.as_bytes()).await.map_err(|e| e.to_string())?;
+        s.write_all(req.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
         let mut body = Vec::new();
         s.read_to_end(&mut body).await.map_err(|e| e.to_string())?;
         Ok::<_, String>(body)
@@ -316,7 +323,9 @@ async fn get(
     shared.requests.record(started.elapsed().as_micros() as i64);
     match res {
         Ok(Ok(body)) if body.starts_with(b"HTTP/1.1 200") => {
-            let head = String::from_utf8_lossy(&body[..find(&body, b"\r\n\r\n").unwrap_or(body.len())]).into_owned();
+            let head =
+                String::from_utf8_lossy(&body[..find(&body, b"\r\n\r\n").unwrap_or(body.len())])
+                    .into_owned();
             head.lines()
                 .find_map(|l| {
                     l.strip_prefix("set-cookie: ")
@@ -335,13 +344,7 @@ async fn get(
 
 /// One viewer: the page's own request for its prices (if asked), then a raw HTTP/1.1 event
 /// stream read in small reads; an event the real client answers with a request gets one.
-async fn viewer(
-    src: IpAddr,
-    t: Target,
-    path: String,
-    shared: Arc<Shared>,
-    gate: Arc<Semaphore>,
-) {
+async fn viewer(src: IpAddr, t: Target, path: String, shared: Arc<Shared>, gate: Arc<Semaphore>) {
     // Released once the stream is open: it limits handshakes in flight, not open streams.
     let mut permit = Some(gate.acquire_owned().await);
     let state_path = format!("/api/sessions/viewer?session_id={}", shared.session_id);
@@ -352,7 +355,10 @@ async fn viewer(
     }
     let open = async {
         let mut s = connect(src, t.addr).await?;
-        let c = cookie.as_ref().map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default();
+        let c = cookie
+            .as_ref()
+            .map(|c| format!("Cookie: {c}\r\n"))
+            .unwrap_or_default();
         let req = format!(
             "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n{c}User-Agent: loadgen\r\n\r\n",
             t.host
@@ -401,7 +407,12 @@ async fn viewer(
             // The real client refetches after a random delay (jitter); the request is what
             // counts here, so it is sent at once and timed.
             shared.n.event_requests.fetch_add(1, Ordering::Relaxed);
-            let (sh, tt, sp, c) = (shared.clone(), t.clone(), state_path.clone(), cookie.clone());
+            let (sh, tt, sp, c) = (
+                shared.clone(),
+                t.clone(),
+                state_path.clone(),
+                cookie.clone(),
+            );
             tokio::spawn(async move {
                 get(src, &tt, &sp, c.as_deref(), &sh).await;
             });
@@ -415,6 +426,9 @@ async fn viewer(
     }
     if headers_done {
         shared.n.open.fetch_sub(1, Ordering::Relaxed);
+    } else {
+        // Closed before it answered (a server out of connection slots does that).
+        shared.n.errors.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -461,8 +475,17 @@ fn handle_event(event: &[u8], shared: &Shared) -> bool {
 }
 
 /// Opens this process's share of the viewers and waits until each is connected or failed.
-async fn open_viewers(o: &Opts, worker: usize, path: &str, shared: &Arc<Shared>) -> Result<(Vec<tokio::task::JoinHandle<()>>, f64), String> {
-    let targets = o.urls.iter().map(|u| target(u)).collect::<Result<Vec<_>, _>>()?;
+async fn open_viewers(
+    o: &Opts,
+    worker: usize,
+    path: &str,
+    shared: &Arc<Shared>,
+) -> Result<(Vec<tokio::task::JoinHandle<()>>, f64), String> {
+    let targets = o
+        .urls
+        .iter()
+        .map(|u| target(u))
+        .collect::<Result<Vec<_>, _>>()?;
     let gate = Arc::new(Semaphore::new(o.ramp));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(o.connections);
@@ -476,8 +499,9 @@ async fn open_viewers(o: &Opts, worker: usize, path: &str, shared: &Arc<Shared>)
         )));
     }
     loop {
-        let done = shared.n.connected.load(Ordering::Relaxed) + shared.n.errors.load(Ordering::Relaxed);
-        if done >= o.connections || started.elapsed() > Duration::from_secs(300) {
+        let done =
+            shared.n.connected.load(Ordering::Relaxed) + shared.n.errors.load(Ordering::Relaxed);
+        if done >= o.connections || started.elapsed() > Duration::from_secs(1200) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -495,7 +519,9 @@ pub async fn worker(args: Vec<String>) -> Result<Value, String> {
     let (tasks, ramp_s) = open_viewers(&o, index, &path, &shared).await?;
     let mut out = tokio::io::stdout();
     let ready = json!({ "ready": true, "connect_s": ramp_s, "report": shared.report() });
-    out.write_all(format!("{ready}\n").as_bytes()).await.map_err(|e| e.to_string())?;
+    out.write_all(format!("{ready}\n").as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
     out.flush().await.map_err(|e| e.to_string())?;
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = lines.next_line().await {
@@ -522,7 +548,13 @@ pub async fn worker(args: Vec<String>) -> Result<Value, String> {
 /// most 20,000 open files here).
 enum Fleet {
     Local(Vec<tokio::task::JoinHandle<()>>),
-    Workers(Vec<(tokio::process::Child, tokio::process::ChildStdin, tokio::io::Lines<BufReader<tokio::process::ChildStdout>>)>),
+    Workers(
+        Vec<(
+            tokio::process::Child,
+            tokio::process::ChildStdin,
+            tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+        )>,
+    ),
 }
 
 impl Fleet {
@@ -558,7 +590,12 @@ impl Fleet {
     }
 }
 
-async fn start_workers(o: &Opts, path: &str, session_id: i64, shared: &Shared) -> Result<(Fleet, f64), String> {
+async fn start_workers(
+    o: &Opts,
+    path: &str,
+    session_id: i64,
+    shared: &Shared,
+) -> Result<(Fleet, f64), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut ws = Vec::new();
     for k in 0..o.processes {
@@ -591,12 +628,19 @@ async fn start_workers(o: &Opts, path: &str, session_id: i64, shared: &Shared) -
             .await
             .map_err(|e| e.to_string())?
             .ok_or("a worker ended before it was ready")?;
-        let v: Value = serde_json::from_str(&line).map_err(|e| format!("worker said {line}: {e}"))?;
+        let v: Value =
+            serde_json::from_str(&line).map_err(|e| format!("worker said {line}: {e}"))?;
         slowest = slowest.max(v["connect_s"].as_f64().unwrap_or(0.0));
         let r = &v["report"];
         // Counted now for the ramp figures; the final reports replace them.
-        shared.n.connected.fetch_add(r["connected"].as_u64().unwrap_or(0) as usize, Ordering::Relaxed);
-        shared.n.errors.fetch_add(r["errors"].as_u64().unwrap_or(0) as usize, Ordering::Relaxed);
+        shared.n.connected.fetch_add(
+            r["connected"].as_u64().unwrap_or(0) as usize,
+            Ordering::Relaxed,
+        );
+        shared.n.errors.fetch_add(
+            r["errors"].as_u64().unwrap_or(0) as usize,
+            Ordering::Relaxed,
+        );
     }
     Ok((Fleet::Workers(ws), slowest))
 }

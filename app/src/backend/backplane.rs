@@ -102,6 +102,18 @@ return ok
 
 /// The counter lease, then what the lease holder publishes: {held, viewers, likes, dirty
 /// stock as flat pairs, purchase buyer, product, more}.
+/// A product's stock; marked for the next `counters` only when it changed (presenting a
+/// product re-states its stock, which must not cost every viewer a second event).
+const STOCK: &str = r#"
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if old == ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return 1
+"#;
+
 const TICK: &str = r#"
 local holder = redis.call('GET', KEYS[1])
 if holder and holder ~= ARGV[1] then return {0} end
@@ -149,6 +161,7 @@ pub struct RedisBackplane {
     chat: Script,
     limit: Script,
     tick: Script,
+    stock: Script,
 }
 
 fn unavailable(e: redis::RedisError) -> AppError {
@@ -193,6 +206,7 @@ impl RedisBackplane {
             chat: Script::new(CHAT),
             limit: Script::new(LIMIT),
             tick: Script::new(TICK),
+            stock: Script::new(STOCK),
         });
         let watcher = Arc::downgrade(&bp);
         tokio::spawn(async move {
@@ -425,11 +439,14 @@ impl RedisBackplane {
         product_id: i64,
         stock: i64,
     ) -> Result<(), AppError> {
-        let mut c = self.conn();
-        let _: () = redis::pipe()
-            .hset(room_key(session_id, "stock"), product_id, stock)
-            .sadd(room_key(session_id, "dirty"), product_id)
-            .query_async(&mut c)
+        let _: () = self
+            .stock
+            .key(room_key(session_id, "stock"))
+            .key(room_key(session_id, "dirty"))
+            .arg(product_id)
+            .arg(stock)
+            .arg(ROOM_TTL_SECS)
+            .invoke_async(&mut self.conn())
             .await
             .map_err(unavailable)?;
         Ok(())
