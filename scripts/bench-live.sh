@@ -9,7 +9,8 @@
 #                                             (default: 50000)
 # Env: RATE (publishes/s, default 2), DURATION (s, default 30), NODES (cluster, default 3),
 #      REFERENCE=0 (skip nchan and the single node: the small run of the test command),
-#      PER_PROCESS (viewers per load-generator process, default 15000).
+#      PER_PROCESS (viewers per load-generator process, default 15000),
+#      NODE_THREADS (cluster: tokio worker threads per node; default: one per core).
 # Prints one JSON line per run and a ratio line (ours / nchan) per N; the cluster nodes' logs
 # are left in /tmp/live-bench-logs.
 set -euo pipefail
@@ -120,7 +121,8 @@ cluster() {
     echo "{\"connections_requested\":$n,\"skipped\":\"$nodes nodes hold at most $nodes x $nofile open files: add nodes (NODES=)\"}"
     return
   fi
-  local env; env="$(APP_RATE_LIMIT_SCALE=100000 APP_LOG=warn APP_DIST_DIR="$work/none" SEPARATE_PORTS=1 \
+  local env; env="$(env ${NODE_THREADS:+TOKIO_WORKER_THREADS=$NODE_THREADS} APP_RATE_LIMIT_SCALE=100000 \
+    APP_LOG=warn APP_DIST_DIR="$work/none" SEPARATE_PORTS=1 \
     "$ROOT/scripts/cluster.sh" start "$nodes" "$dir")" || fail "the cluster did not start"
   eval "$env"
   ours="$("$ROOT/target/release/loadgen" viewers --urls "$CLUSTER_URLS" --connections "$n" \
