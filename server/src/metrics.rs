@@ -1,5 +1,6 @@
 //! `GET /metrics`: this node's counters in Prometheus text format, for the addresses in
-//! `APP_METRICS_ALLOW` only (judged by the TCP peer, never by forwarding headers), and the
+//! `APP_METRICS_ALLOW` only (judged by the client address: the TCP peer, or behind a trusted
+//! proxy the client it forwards, so a local balancer does not open it to everyone), and the
 //! middleware that counts responses by status.
 
 use std::{net::SocketAddr, sync::Arc};
@@ -12,18 +13,29 @@ use axum::{
 };
 
 use app::{
-    backend::metrics::{Gauges, Metrics},
+    backend::{
+        metrics::{Gauges, Metrics},
+        request::ClientAddr,
+    },
     error::AppError,
 };
 
 use crate::{security::error_response, ServerState};
 
 pub async fn serve(State(state): State<ServerState>, req: Request) -> Response {
-    let peer = req
+    // The client as `client_addr::record` found it: behind a trusted balancer that is the
+    // forwarded client, not the balancer (a balancer on 127.0.0.1 would otherwise open
+    // `/metrics` to everyone it relays).
+    let client = req
         .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    if !peer.is_some_and(|ip| state.metrics_allow.iter().any(|n| n.contains(&ip))) {
+        .get::<ClientAddr>()
+        .map(|c| c.0)
+        .or_else(|| {
+            req.extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip())
+        });
+    if !client.is_some_and(|ip| state.metrics_allow.iter().any(|n| n.contains(&ip))) {
         return error_response(&AppError::Forbidden(
             "Metrics are served to the monitoring addresses only.".into(),
         ));

@@ -346,13 +346,49 @@ async fn metrics_are_served_to_monitoring_addresses_only() {
     ] {
         assert!(text.contains(name), "{name} missing:\n{text}");
     }
-    // Forwarding headers do not open it up.
     app.stop().await;
-    let opts = Options {
+
+    // What decides is the client: a balancer on an allowed address (127.0.0.1 here) does not
+    // open it to the outside clients it relays; a monitoring host behind it may read it; the
+    // header from anyone not trusted counts for nothing.
+    let get = |app: &TestApp, forwarded: &'static str| {
+        app.client
+            .get(app.url("/metrics"))
+            .header("x-forwarded-for", forwarded)
+            .send()
+    };
+    let relayed = Options {
+        extra: vec![("trusted_proxies", "127.0.0.1".into())],
+        ..Default::default()
+    };
+    let app = spawn_with(Backend::Sqlite, relayed).await.expect("sqlite");
+    assert_eq!(
+        get(&app, "203.0.113.9").await.expect("request").status(),
+        403
+    );
+    assert_eq!(get(&app, "127.0.0.1").await.expect("request").status(), 200);
+    app.stop().await;
+    let monitored = Options {
         extra: vec![
             ("metrics_allow", "10.0.0.0/8".into()),
             ("trusted_proxies", "127.0.0.1".into()),
         ],
+        ..Default::default()
+    };
+    let app = spawn_with(Backend::Sqlite, monitored)
+        .await
+        .expect("sqlite");
+    assert_eq!(get(&app, "10.1.2.3").await.expect("request").status(), 200);
+    assert_eq!(
+        get(&app, "10.1.2.3, 203.0.113.9")
+            .await
+            .expect("request")
+            .status(),
+        403
+    );
+    app.stop().await;
+    let opts = Options {
+        extra: vec![("metrics_allow", "10.0.0.0/8".into())],
         ..Default::default()
     };
     let closed = spawn_with(Backend::Sqlite, opts).await.expect("sqlite");
