@@ -46,7 +46,7 @@ start() {
       "$ROOT/target/release/server" >"$dir/node-$i.log" 2>&1 &
     local pid=$!
     echo "$pid" >>"$dir/nodes.pid"
-    for _ in $(seq 100); do grep -q "is running on" "$dir/node-$i.log" && break; sleep 0.1; done
+    for _ in $(seq 100); do grep -qs "is running on" "$dir/node-$i.log" && break; sleep 0.1; done
     grep -q "is running on" "$dir/node-$i.log" || fail "node $i did not start: $(tail -n 5 "$dir/node-$i.log")"
     urls+=("http://127.0.0.1:$port"); pids+=("$pid")
   done

@@ -47,8 +47,10 @@ pub const READ_BLOCK: Duration = Duration::from_millis(500);
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(3);
 /// A PING not answered within this long is slow...
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
-/// ...and this many slow ones in a row mean Redis is down (about 9 s).
-const SLOW_PINGS_DOWN: u32 = 3;
+/// ...and this many slow ones in a row mean Redis is down (about 30 s). Slow answers usually
+/// mean this node's own cores are saturated: ending its streams then would bring every viewer
+/// back at once. A refused or broken connection counts at once.
+const SLOW_PINGS_DOWN: u32 = 10;
 /// Entries one read takes per stream, at most.
 const READ_COUNT: usize = 1000;
 /// The pub/sub channel of personal hints.
@@ -232,9 +234,20 @@ impl RedisBackplane {
                         true
                     }
                     Ok(Err(e)) if !e.is_timeout() => false,
+                    // No answer in time: the connection manager may be retrying a connection
+                    // Redis refuses (down), or this node is just slow. A fresh connection tells.
                     _ => {
-                        slow += 1;
-                        slow < SLOW_PINGS_DOWN
+                        let probe = tokio::time::timeout(
+                            Duration::from_secs(1),
+                            bp.client.get_multiplexed_async_connection(),
+                        )
+                        .await;
+                        if matches!(probe, Ok(Err(ref e)) if !e.is_timeout()) {
+                            false
+                        } else {
+                            slow += 1;
+                            slow < SLOW_PINGS_DOWN
+                        }
                     }
                 };
                 if ok != bp.up.swap(ok, Ordering::SeqCst) {
