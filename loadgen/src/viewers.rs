@@ -197,6 +197,8 @@ struct Shared {
     published: Vec<AtomicI64>,
     /// Publish-to-receipt latency of `presenting` events.
     hist: Histogram,
+    /// The same, per node (`--urls` order): where a tail comes from.
+    per_node: Vec<Histogram>,
     /// Latency of the viewers' own requests (page open and per event).
     requests: Histogram,
     n: Counters,
@@ -206,10 +208,11 @@ struct Shared {
 }
 
 impl Shared {
-    fn new(session_id: i64, client_requests: bool) -> Shared {
+    fn new(session_id: i64, client_requests: bool, nodes: usize) -> Shared {
         Shared {
             published: (0..SLOTS).map(|_| AtomicI64::new(0)).collect(),
             hist: Histogram::new(),
+            per_node: (0..nodes).map(|_| Histogram::new()).collect(),
             requests: Histogram::new(),
             n: Counters::default(),
             measuring: AtomicBool::new(false),
@@ -229,6 +232,7 @@ impl Shared {
             "event_requests": l(&self.n.event_requests),
             "request_errors": l(&self.n.request_errors),
             "latency": self.hist.sparse(),
+            "latency_by_node": self.per_node.iter().map(Histogram::sparse).collect::<Vec<_>>(),
             "request_latency": self.requests.sparse(),
         })
     }
@@ -246,6 +250,13 @@ impl Shared {
         add(&self.n.event_requests, "event_requests");
         add(&self.n.request_errors, "request_errors");
         self.hist.merge(&r["latency"]);
+        for (h, sparse) in self
+            .per_node
+            .iter()
+            .zip(r["latency_by_node"].as_array().into_iter().flatten())
+        {
+            h.merge(sparse);
+        }
         self.requests.merge(&r["request_latency"]);
     }
 }
@@ -344,7 +355,13 @@ async fn get(
 
 /// One viewer: the page's own request for its prices (if asked), then a raw HTTP/1.1 event
 /// stream read in small reads; an event the real client answers with a request gets one.
-async fn viewer(src: IpAddr, t: Target, path: String, shared: Arc<Shared>, gate: Arc<Semaphore>) {
+async fn viewer(
+    src: IpAddr,
+    (node, t): (usize, Target),
+    path: String,
+    shared: Arc<Shared>,
+    gate: Arc<Semaphore>,
+) {
     // Released once the stream is open: it limits handshakes in flight, not open streams.
     let mut permit = Some(gate.acquire_owned().await);
     let state_path = format!("/api/sessions/viewer?session_id={}", shared.session_id);
@@ -400,7 +417,7 @@ async fn viewer(src: IpAddr, t: Target, path: String, shared: Arc<Shared>, gate:
         }
         let mut refetch = false;
         while let Some(end) = find(&pending, b"\n\n") {
-            refetch |= handle_event(&pending[..end], &shared);
+            refetch |= handle_event(&pending[..end], &shared, node);
             pending.drain(..end + 2);
         }
         if refetch && shared.client_requests {
@@ -439,7 +456,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// Counts and times one event; true when the real client (`pages/live.rs`) answers it with a
 /// request for this viewer's prices: a personal `me` hint, or a snapshot of a room that is
 /// not live.
-fn handle_event(event: &[u8], shared: &Shared) -> bool {
+fn handle_event(event: &[u8], shared: &Shared, node: usize) -> bool {
     let Some(data_at) = find(event, b"data: ") else {
         return false;
     };
@@ -469,6 +486,9 @@ fn handle_event(event: &[u8], shared: &Shared) -> bool {
         let sent = shared.published[pid % SLOTS].load(Ordering::Relaxed);
         if sent > 0 {
             shared.hist.record(now_us() - sent);
+            if let Some(h) = shared.per_node.get(node) {
+                h.record(now_us() - sent);
+            }
         }
     }
     refetch
@@ -492,7 +512,7 @@ async fn open_viewers(
     for i in 0..o.connections {
         tasks.push(tokio::spawn(viewer(
             source_ip(worker, i, o.source_ips),
-            targets[i % targets.len()].clone(),
+            (i % targets.len(), targets[i % targets.len()].clone()),
             path.to_string(),
             shared.clone(),
             gate.clone(),
@@ -515,7 +535,11 @@ pub async fn worker(args: Vec<String>) -> Result<Value, String> {
     let o = parse(args)?;
     let index = o.worker.unwrap_or(0);
     let path = o.path.clone().ok_or("a worker needs --path")?;
-    let shared = Arc::new(Shared::new(o.session.unwrap_or(0), o.client_requests));
+    let shared = Arc::new(Shared::new(
+        o.session.unwrap_or(0),
+        o.client_requests,
+        o.urls.len(),
+    ));
     let (tasks, ramp_s) = open_viewers(&o, index, &path, &shared).await?;
     let mut out = tokio::io::stdout();
     let ready = json!({ "ready": true, "connect_s": ramp_s, "report": shared.report() });
@@ -703,7 +727,7 @@ pub async fn run(args: Vec<String>) -> Result<Value, String> {
         ("/sub?id=bench".to_string(), (1..=16).collect(), 0)
     };
 
-    let shared = Arc::new(Shared::new(session_id, o.client_requests));
+    let shared = Arc::new(Shared::new(session_id, o.client_requests, o.urls.len()));
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_before = rss_kib(&o.pids);
 
@@ -793,6 +817,7 @@ pub async fn run(args: Vec<String>) -> Result<Value, String> {
         "events_delivered": events,
         "events_per_s": (events as f64 / wall).round(),
         "latency_ms": shared.hist.summary(),
+        "latency_ms_by_node": shared.per_node.iter().map(Histogram::summary).collect::<Vec<_>>(),
         "client_requests": {
             "on_open": shared.n.page_requests.load(Ordering::Relaxed),
             "per_event": event_requests,
