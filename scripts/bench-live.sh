@@ -47,9 +47,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-listening() { python3 -c "import socket,sys; s=socket.socket(); s.settimeout(0.2); sys.exit(s.connect_ex(('127.0.0.1',$1)))"; }
-wait_port() { for _ in $(seq 100); do listening "$1" && return 0; sleep 0.1; done; return 1; }
 processes_for() { local p=$(( ($1 + per_process - 1) / per_process )); [ "$p" -ge 1 ] || p=1; echo "$p"; }
 
 # nginx + nchan on a free port; prints "URL PIDS". $1 workers, $2 Redis URL or empty.
@@ -144,10 +141,7 @@ sys.exit(0 if ok else 1)
 PY
   [ "$reference" = 1 ] || return 0
 
-  local rport; rport="$(free_port)"
-  redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes --dir "$work" \
-    --pidfile "$work/redis.pid" --logfile "$work/redis.log" --maxclients 10000 >/dev/null
-  wait_port "$rport" || fail "redis-server did not start"
+  local rport; rport="$(start_redis "$work")"
   local url pids; read -r url pids <<<"$(start_nchan "$nodes" "redis://127.0.0.1:$rport")"
   ref="$("$ROOT/target/release/loadgen" viewers --target nchan --url "$url" --connections "$n" \
     --processes "$(processes_for "$n")" --rate "$rate" --duration "$duration" --pids "$pids,$(cat "$work/redis.pid")")"

@@ -15,20 +15,12 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-listening() { python3 -c "import socket,sys; s=socket.socket(); s.settimeout(0.2); sys.exit(s.connect_ex(('127.0.0.1',$1)))"; }
-
 start() {
   local n="$1" dir="$2"
   [ -x "$ROOT/target/release/server" ] || fail "no release server: run ./scripts/build.sh"
-  command -v redis-server >/dev/null || fail "redis-server is not installed: run ./scripts/setup.sh test"
   mkdir -p "$dir/media"
   chmod 755 "$dir" # PostgreSQL runs as the postgres user when we are root
-  local rport; rport="$(free_port)"
-  redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
-    --dir "$dir" --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --maxclients 10000 >/dev/null
-  for _ in $(seq 50); do listening "$rport" && break; sleep 0.1; done
-  listening "$rport" || fail "redis-server did not start: $(cat "$dir/redis.log")"
+  local rport; rport="$(start_redis "$dir")"
   local pgenv; pgenv="$("$ROOT/scripts/pg-cluster.sh" start "$dir/pg")" || fail "PostgreSQL did not start"
   eval "$pgenv"
   local db="${TEST_POSTGRES_URL%/*}/live"

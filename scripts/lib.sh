@@ -42,3 +42,21 @@ wasm_build_env() {
   export CARGO_UNSTABLE_BUILD_STD=std,panic_abort
   export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=/usr/bin/wasm-ld-22
 }
+
+# A free TCP port on loopback.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# True when something accepts connections on loopback port $1.
+listening() { python3 -c "import socket,sys; s=socket.socket(); s.settimeout(0.2); sys.exit(s.connect_ex(('127.0.0.1',$1)))"; }
+# Waits up to 10 s for loopback port $1 to accept connections.
+wait_port() { for _ in $(seq 100); do listening "$1" && return 0; sleep 0.1; done; return 1; }
+
+# A throwaway redis-server (Debian's) on a free loopback port, nothing saved, pid and log in
+# $1; prints its port.
+start_redis() {
+  local dir="$1" port; port="$(free_port)"
+  command -v redis-server >/dev/null || fail "redis-server is not installed: run ./scripts/setup.sh test"
+  redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
+    --dir "$dir" --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --maxclients 10000 >/dev/null
+  wait_port "$port" || fail "redis-server did not start: $(cat "$dir/redis.log" 2>/dev/null)"
+  echo "$port"
+}

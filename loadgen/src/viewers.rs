@@ -304,6 +304,30 @@ async fn connect(src: IpAddr, to: SocketAddr) -> Result<TcpStream, String> {
     sock.connect(to).await.map_err(|e| e.to_string())
 }
 
+/// Connects from `src` and sends one raw HTTP/1.1 GET (with the viewer's cookie, if any).
+async fn send_get(
+    src: IpAddr,
+    t: &Target,
+    path: &str,
+    accept: &str,
+    cookie: Option<&str>,
+    close: bool,
+) -> Result<TcpStream, String> {
+    let mut s = connect(src, t.addr).await?;
+    let cookie = cookie
+        .map(|c| format!("Cookie: {c}\r\n"))
+        .unwrap_or_default();
+    let close = if close { "Connection: close\r\n" } else { "" };
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: {accept}\r\n{cookie}{close}User-Agent: loadgen\r\n\r\n",
+        t.host
+    );
+    s.write_all(req.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(s)
+}
+
 /// One plain GET on its own connection, as a browser's fetch of the viewer's prices: returns
 /// the cookie the server set, if any. Timed into `requests`.
 async fn get(
@@ -315,17 +339,7 @@ async fn get(
 ) -> Option<String> {
     let started = Instant::now();
     let fetch = async {
-        let mut s = connect(src, t.addr).await?;
-        let cookie = cookie
-            .map(|c| format!("Cookie: {c}\r\n"))
-            .unwrap_or_default();
-        let req = format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\n{cookie}Connection: close\r\nUser-Agent: loadgen\r\n\r\n",
-            t.host
-        );
-        s.write_all(req.as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
+        let mut s = send_get(src, t, path, "application/json", cookie, true).await?;
         let mut body = Vec::new();
         s.read_to_end(&mut body).await.map_err(|e| e.to_string())?;
         Ok::<_, String>(body)
@@ -334,16 +348,12 @@ async fn get(
     shared.requests.record(started.elapsed().as_micros() as i64);
     match res {
         Ok(Ok(body)) if body.starts_with(b"HTTP/1.1 200") => {
-            let head =
-                String::from_utf8_lossy(&body[..find(&body, b"\r\n\r\n").unwrap_or(body.len())])
-                    .into_owned();
-            head.lines()
-                .find_map(|l| {
-                    l.strip_prefix("set-cookie: ")
-                        .or_else(|| l.strip_prefix("Set-Cookie: "))
-                })
-                .and_then(|c| c.split(';').next())
-                .map(str::to_string)
+            let head = &body[..find(&body, b"\r\n\r\n").unwrap_or(body.len())];
+            String::from_utf8_lossy(head)
+                .lines()
+                .filter_map(|l| l.split_once(':'))
+                .find(|(name, _)| name.eq_ignore_ascii_case("set-cookie"))
+                .and_then(|(_, value)| value.trim().split(';').next().map(str::to_string))
                 .or_else(|| cookie.map(str::to_string))
         }
         _ => {
@@ -370,21 +380,14 @@ async fn viewer(
         shared.n.page_requests.fetch_add(1, Ordering::Relaxed);
         cookie = get(src, &t, &state_path, None, &shared).await;
     }
-    let open = async {
-        let mut s = connect(src, t.addr).await?;
-        let c = cookie
-            .as_ref()
-            .map(|c| format!("Cookie: {c}\r\n"))
-            .unwrap_or_default();
-        let req = format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n{c}User-Agent: loadgen\r\n\r\n",
-            t.host
-        );
-        s.write_all(req.as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok::<_, String>(s)
-    };
+    let open = send_get(
+        src,
+        &t,
+        &path,
+        "text/event-stream",
+        cookie.as_deref(),
+        false,
+    );
     let mut stream = match tokio::time::timeout(Duration::from_secs(30), open).await {
         Ok(Ok(s)) => s,
         _ => {
