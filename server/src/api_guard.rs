@@ -36,6 +36,12 @@ pub async fn guard(State(state): State<ServerState>, req: Request, next: Next) -
         // within a bound, so it gets this answer on a connection that stays usable.
         Err(res) => {
             let cap = endpoints::find(parts.uri.path()).map_or(UNKNOWN_DRAIN, drain_cap);
+            // A client waiting for `100 Continue` has sent no body yet, and one that declared
+            // more than we would read would be cut off anyway: both get the answer at once.
+            let declared = declared_length(&parts.headers);
+            if expects_continue(&parts.headers) || declared.is_some_and(|n| n > cap as u64) {
+                return closing(res);
+            }
             if drain(body, cap).await {
                 res
             } else {
@@ -79,11 +85,7 @@ async fn check(state: &ServerState, parts: &Parts) -> Result<&'static Endpoint, 
             .await
             .map_err(|e| error_response(&e))?;
     }
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared = declared_length(&parts.headers);
     // No content type is fine for an empty body (a call without arguments); `buffer` refuses
     // one that turns out not to be empty.
     let untyped_empty = media_type(&parts.headers).is_none() && declared.unwrap_or(0) == 0;
@@ -94,6 +96,20 @@ async fn check(state: &ServerState, parts: &Parts) -> Result<&'static Endpoint, 
         return Err(too_large(ep));
     }
     Ok(ep)
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+}
+
+fn expects_continue(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"))
 }
 
 /// Reads the body within the endpoint's limit and checks its encoding; the request goes on

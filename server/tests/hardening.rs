@@ -46,6 +46,38 @@ async fn raw(
     (status, res.text().await.unwrap_or_default())
 }
 
+/// Sends a request head on a raw connection and reads the status of the answer, without
+/// sending any body.
+async fn head_only_status(app: &TestApp, head: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    conn.write_all(head.as_bytes()).await.expect("write head");
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 1024];
+    let read = async {
+        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            match conn.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .expect("an answer without the body");
+    let text = String::from_utf8_lossy(&buf);
+    assert!(
+        !text.starts_with("HTTP/1.1 100"),
+        "asked for the body: {text}"
+    );
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {text:?}"))
+}
+
 const FORM: &str = "application/x-www-form-urlencoded";
 const JSON: &str = "application/json";
 
@@ -156,10 +188,31 @@ async fn undecodable_bodies_are_400_and_quote_little(b: Backend) {
 async fn oversized_bodies_are_413(b: Backend) {
     let Some(app) = spawn(b).await else { return };
     let c = Client::new(&app);
-    // Declared length over the limit.
-    let big = format!("nickname={}", "a".repeat(3 * 1024 * 1024));
+    // Declared length over the limit, within what the server reads past: the whole body is
+    // sent and the answer arrives on a connection that was not cut.
+    let big = format!("nickname={}", "a".repeat(512 * 1024));
     let (s, _) = raw(&c, Method::POST, "/api/me/nickname", Some(FORM), big).await;
     assert_eq!(s, 413);
+    // Far over it, the way curl sends a large body (`Expect: 100-continue`, the body only after
+    // `100 Continue`): the 413 comes at once and the body is never sent. A client that sends
+    // such a body without waiting may see its connection cut, as HTTP/1.1 allows.
+    let head = format!(
+        "POST /api/me/nickname HTTP/1.1\r\nHost: {}\r\nContent-Type: {FORM}\r\n\
+         Content-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        app.addr,
+        3 * 1024 * 1024
+    );
+    assert_eq!(head_only_status(&app, &head).await, 413);
+    // An upload from a stranger, the same way: refused before any of the body is sent.
+    let head = format!(
+        "POST /api/studio/upload HTTP/1.1\r\nHost: {}\r\n\
+         Content-Type: multipart/form-data; boundary=x\r\n\
+         Content-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        app.addr,
+        50 * 1024 * 1024
+    );
+    let s = head_only_status(&app, &head).await;
+    assert!(s == 401 || s == 403, "an anonymous upload: {s}");
     // No declared length (chunked): refused while reading.
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
         (0..40).map(|_| Ok(vec![b'a'; 16 * 1024])).collect();
