@@ -38,6 +38,11 @@ pub enum AppError {
     /// now: try again shortly (503 with `Retry-After`).
     #[error("The live room is reconnecting. Please try again in a few seconds.")]
     Unavailable,
+    /// Too many orders at once for this server right now (a flash sale's rush): the shopper
+    /// is in the queue and the client retries with the same idempotency key (503 with
+    /// `Retry-After`).
+    #[error("Lots of shoppers are buying right now: you're in the queue.")]
+    Busy,
     /// A fault on the server; details are logged, never shown.
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
@@ -63,9 +68,18 @@ impl AppError {
             AppError::Forbidden(_) => 403,
             AppError::Conflict(_) | AppError::PriceChanged { .. } => 409,
             AppError::RateLimited => 429,
-            AppError::Unavailable => 503,
+            AppError::Unavailable | AppError::Busy => 503,
             AppError::Internal => 500,
             AppError::Network(_) => 502,
+        }
+    }
+
+    /// `Retry-After` seconds for the errors that ask the client to come back.
+    pub fn retry_after(&self) -> Option<&'static str> {
+        match self {
+            AppError::Unavailable => Some("2"),
+            AppError::Busy => Some("1"),
+            _ => None,
         }
     }
 
@@ -126,9 +140,9 @@ impl axum::response::IntoResponse for AppError {
         );
         res.headers_mut()
             .insert("serverfnerror", HeaderValue::from_static("guard"));
-        if matches!(self, AppError::Unavailable) {
+        if let Some(secs) = self.retry_after() {
             res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+                .insert(header::RETRY_AFTER, HeaderValue::from_static(secs));
         }
         res
     }

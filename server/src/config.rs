@@ -36,6 +36,9 @@ pub struct Config {
     pub cookie_secret: Option<Secret>,
     /// `APP_RATE_LIMIT_SCALE`: multiplies every rate limit (load tests raise it). Default 1.
     pub rate_limit_scale: u32,
+    /// `APP_PAYMENT_TIMEOUT_SECS`: how long an order waits for its payment before its units
+    /// and discount go back. Default 900 (15 minutes).
+    pub payment_timeout: Duration,
     /// `APP_UPLOAD_DIR`: where uploaded images are kept. Default `data/uploads`.
     pub upload_dir: PathBuf,
     /// `APP_MEDIA_BACKEND` (`embedded` or `external`) and its settings.
@@ -76,6 +79,7 @@ impl std::fmt::Debug for Config {
             .field("shutdown_grace", &self.shutdown_grace)
             .field("cookie_secret", &self.cookie_secret)
             .field("rate_limit_scale", &self.rate_limit_scale)
+            .field("payment_timeout", &self.payment_timeout)
             .field("upload_dir", &self.upload_dir)
             .field("media", &self.media)
             .field("media_ip", &self.media_ip)
@@ -148,6 +152,7 @@ const SETTINGS: &[(&str, &str)] = &[
     ("APP_SHUTDOWN_GRACE_SECS", "shutdown_grace_secs"),
     ("APP_COOKIE_SECRET", "cookie_secret"),
     ("APP_RATE_LIMIT_SCALE", "rate_limit_scale"),
+    ("APP_PAYMENT_TIMEOUT_SECS", "payment_timeout_secs"),
     ("APP_UPLOAD_DIR", "upload_dir"),
     ("APP_MEDIA_BACKEND", "media_backend"),
     ("APP_MEDIA_DIR", "media_dir"),
@@ -335,6 +340,19 @@ impl Config {
                 )
             })?;
 
+        let timeout_raw = get("payment_timeout_secs").unwrap_or_else(|| "900".into());
+        let payment_timeout: u64 = timeout_raw
+            .parse()
+            .ok()
+            .filter(|s| (1..=7 * 86_400).contains(s))
+            .ok_or_else(|| {
+                invalid(
+                    "APP_PAYMENT_TIMEOUT_SECS",
+                    &timeout_raw,
+                    "expected whole seconds from 1 to 604800",
+                )
+            })?;
+
         let cookie_secret = get("cookie_secret").filter(|s| !s.is_empty()).map(Secret);
         if let Some(Secret(secret)) = &cookie_secret {
             if secret.len() < 32 {
@@ -486,6 +504,7 @@ impl Config {
             upload_dir,
             cookie_secret,
             rate_limit_scale,
+            payment_timeout: Duration::from_secs(payment_timeout),
             bind,
             database_url,
             dist_dir,
@@ -572,6 +591,7 @@ mod tests {
             ("shutdown_grace_secs", "-1", "APP_SHUTDOWN_GRACE_SECS"),
             ("cookie_secret", "short", "APP_COOKIE_SECRET"),
             ("rate_limit_scale", "0", "APP_RATE_LIMIT_SCALE"),
+            ("payment_timeout_secs", "0", "APP_PAYMENT_TIMEOUT_SECS"),
             ("media_backend", "cdn", "APP_MEDIA_BACKEND"),
             ("media_ip", "localhost", "APP_MEDIA_IP"),
         ] {

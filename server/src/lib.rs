@@ -235,13 +235,21 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
             std::path::PathBuf::from("data/media")
         }
     };
-    Ok(ServerState {
+    let payments = Arc::new(DemoPayment::new(db.clone()));
+    let provider = app::backend::payment::PaymentProvider::name(payments.as_ref());
+    // One node: orders go through the in-memory flash-sale gate and its batch writer. Several
+    // nodes: each order is one database transaction (correct across nodes).
+    let sale = backplane
+        .is_none()
+        .then(|| Arc::new(app::backend::sale::Sale::start(db.clone(), provider)));
+    let state = ServerState {
         app: AppState {
+            sale,
             db,
             settings: Arc::new(settings),
             cookie_key,
             limits: Arc::new(limits),
-            payments: Arc::new(DemoPayment),
+            payments,
             live,
             decodes: Arc::new(tokio::sync::Semaphore::new(
                 app::backend::uploads::CONCURRENT_DECODES,
@@ -266,7 +274,15 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
         shutdown: Arc::new(tokio::sync::watch::channel(false).0),
         trusted_proxies: config.trusted_proxies.clone().into(),
         metrics_allow: config.metrics_allow.clone().into(),
-    })
+    };
+    // Orders left awaiting payment (by a crash, or a provider that settles later): resolved
+    // now and then every so often, well within the payment timeout.
+    let every = (config.payment_timeout / 4).clamp(
+        std::time::Duration::from_secs(1),
+        std::time::Duration::from_secs(30),
+    );
+    app::backend::orders::spawn_resolver(state.app.clone(), config.payment_timeout, every);
+    Ok(state)
 }
 
 /// The configured delivery of one-time codes.

@@ -149,10 +149,10 @@ pub async fn api_error_status(req: Request, next: Next) -> Response {
     if let Ok(err) = serde_json::from_slice::<AppError>(&bytes) {
         parts.status =
             StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if err == AppError::Unavailable {
+        if let Some(secs) = err.retry_after() {
             parts
                 .headers
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+                .insert(header::RETRY_AFTER, HeaderValue::from_static(secs));
         }
     }
     parts.headers.insert(

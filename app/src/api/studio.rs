@@ -101,6 +101,7 @@ pub async fn get_studio_session(session_id: i64) -> Result<StudioSession, AppErr
 pub async fn studio_update_session(session_id: i64, form: SessionForm) -> Result<(), AppError> {
     let st = crate::backend::state()?;
     crate::backend::host_auth::require_session_owner(&st, session_id).await?;
+    let _sale = crate::backend::sale::pause(&st, session_id).await;
     crate::backend::repo::studio::update_session(&st.db, session_id, &form).await
 }
 
@@ -108,6 +109,7 @@ pub async fn studio_update_session(session_id: i64, form: SessionForm) -> Result
 pub async fn studio_delete_session(session_id: i64) -> Result<(), AppError> {
     let st = crate::backend::state()?;
     crate::backend::host_auth::require_session_owner(&st, session_id).await?;
+    let _sale = crate::backend::sale::pause(&st, session_id).await;
     crate::backend::repo::studio::delete_session(&st.db, session_id).await
 }
 
@@ -115,6 +117,7 @@ pub async fn studio_delete_session(session_id: i64) -> Result<(), AppError> {
 pub async fn studio_add_product(session_id: i64, form: ProductForm) -> Result<i64, AppError> {
     let st = crate::backend::state()?;
     crate::backend::host_auth::require_session_owner(&st, session_id).await?;
+    let _sale = crate::backend::sale::pause(&st, session_id).await;
     crate::backend::repo::studio::add_product(&st.db, session_id, &form).await
 }
 
@@ -122,6 +125,7 @@ pub async fn studio_add_product(session_id: i64, form: ProductForm) -> Result<i6
 pub async fn studio_update_product(product_id: i64, form: ProductForm) -> Result<(), AppError> {
     let st = crate::backend::state()?;
     let (host, session_id) = ssr::product_owner(&st, product_id).await?;
+    let _sale = crate::backend::sale::pause(&st, session_id).await;
     let edited = crate::backend::repo::studio::update_product(
         &st.db,
         host.host_id,
@@ -151,6 +155,7 @@ pub async fn studio_update_product(product_id: i64, form: ProductForm) -> Result
 pub async fn studio_delete_product(product_id: i64) -> Result<(), AppError> {
     let st = crate::backend::state()?;
     let (_, session_id) = ssr::product_owner(&st, product_id).await?;
+    let _sale = crate::backend::sale::pause(&st, session_id).await;
     crate::backend::repo::studio::delete_product(&st.db, session_id, product_id).await
 }
 
@@ -255,6 +260,7 @@ use crate::backend::events::SessionEvent;
 pub async fn go_live(session_id: i64) -> Result<(), AppError> {
     let st = crate::backend::state()?;
     crate::backend::host_auth::require_session_owner(&st, session_id).await?;
+    let _sale = crate::backend::sale::pause(&st, session_id).await;
     crate::backend::repo::studio::go_live(&st.db, session_id).await?;
     st.events.publish(SessionEvent::WentLive { session_id });
     Ok(())
@@ -265,6 +271,7 @@ pub async fn go_live(session_id: i64) -> Result<(), AppError> {
 pub async fn present_product(product_id: i64) -> Result<(), AppError> {
     let st = crate::backend::state()?;
     let (_, session_id) = ssr::product_owner(&st, product_id).await?;
+    let _sale = crate::backend::sale::pause(&st, session_id).await;
     crate::backend::repo::studio::present_product(&st.db, session_id, product_id).await?;
     st.events.publish(SessionEvent::Presented {
         session_id,
@@ -278,6 +285,7 @@ pub async fn present_product(product_id: i64) -> Result<(), AppError> {
 pub async fn present_next(session_id: i64) -> Result<i64, AppError> {
     let st = crate::backend::state()?;
     crate::backend::host_auth::require_session_owner(&st, session_id).await?;
+    let _sale = crate::backend::sale::pause(&st, session_id).await;
     let product_id = crate::backend::repo::studio::present_next(&st.db, session_id).await?;
     st.events.publish(SessionEvent::Presented {
         session_id,
@@ -290,6 +298,7 @@ pub async fn present_next(session_id: i64) -> Result<i64, AppError> {
 pub async fn mark_sold_out(product_id: i64) -> Result<(), AppError> {
     let st = crate::backend::state()?;
     let (host, session_id) = ssr::product_owner(&st, product_id).await?;
+    let _sale = crate::backend::sale::pause(&st, session_id).await;
     crate::backend::repo::studio::mark_sold_out(&st.db, session_id, product_id).await?;
     crate::backend::live::told(st.live.stock_changed(session_id, product_id, 0).await);
     crate::backend::repo::studio::audit(
@@ -307,6 +316,7 @@ pub async fn mark_sold_out(product_id: i64) -> Result<(), AppError> {
 pub async fn end_session(session_id: i64) -> Result<(), AppError> {
     let st = crate::backend::state()?;
     crate::backend::host_auth::require_session_owner(&st, session_id).await?;
+    let _sale = crate::backend::sale::pause(&st, session_id).await;
     crate::backend::repo::studio::end_session(&st.db, session_id).await?;
     st.events.publish(SessionEvent::Ended { session_id });
     Ok(())

@@ -17,6 +17,7 @@ pub mod phone;
 pub mod ratelimit;
 pub mod repo;
 pub mod request;
+pub mod sale;
 pub mod uploads;
 
 use std::sync::Arc;
@@ -47,6 +48,9 @@ pub struct AppState {
     pub cookie_key: Arc<[u8]>,
     pub limits: Arc<ratelimit::RateLimiter>,
     pub payments: Arc<dyn payment::PaymentProvider>,
+    /// The flash-sale order path (one node); `None` with several nodes, where each order is
+    /// one database transaction.
+    pub sale: Option<Arc<sale::Sale>>,
     /// The live rooms' fan-out hub.
     pub live: Arc<live::Hub>,
     /// Image decodes allowed at once (`uploads::CONCURRENT_DECODES`): bounds upload memory.

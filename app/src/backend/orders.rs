@@ -1,21 +1,33 @@
 //! Buying: the orders service between the `orders/place` server function and the repository.
-//! The repository holds the units and writes the order and its ledger line in one transaction
-//! (SQL only); the payment runs after that transaction, through the `PaymentProvider`; a
-//! declined payment gives the units and the discount back; the live room hears about the sale.
+//!
+//! An order is first committed awaiting payment, its units and discount held (on one node
+//! through the flash-sale gate and its batch writer, `backend::sale`; on several nodes in one
+//! database transaction, `repo::orders::reserve_order`). The payment runs after that, through
+//! the `PaymentProvider`: confirmed marks the order paid, declined gives the units and the
+//! discount back. An order left awaiting payment (a crash between the two, a provider that
+//! settles later) is settled by a retry with the same idempotency key, or by
+//! `resolve_pending`, which asks the provider and releases what was never paid in time.
+
+use std::time::Duration;
 
 use crate::{
     backend::{
         identity::Shopper,
-        live,
-        payment::{Charge, PaymentOutcome},
+        live, now_ms,
+        payment::{merchant_ref, Charge, PaymentOutcome},
         repo::orders::{self, PlaceOrder, Reservation},
+        sale::Admitted,
         AppState,
     },
     error::AppError,
-    model::OrderView,
+    model::{OrderStatus, OrderView},
 };
 
-/// Places (or, for a retried idempotency key, returns) an order and pays for it.
+/// How long an order may wait for its payment before its units go back, by default.
+pub const DEFAULT_PAYMENT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// Places (or, for a retried idempotency key, returns) an order and pays for it. A retry of
+/// an order still awaiting payment completes it.
 pub async fn place(
     st: &AppState,
     shopper: &Shopper,
@@ -23,44 +35,153 @@ pub async fn place(
 ) -> Result<OrderView, AppError> {
     // Distributed mode: no order while the live room's news cannot be shared (503).
     st.live.ensure_up()?;
-    let (order_id, amount, mut stock_after) =
-        match orders::reserve_order(&st.db, st.payments.name(), shopper.id, req).await? {
-            Reservation::Existing(order) => return Ok(order),
+    let (order_id, stock_after) = match &st.sale {
+        Some(sale) => match sale.admit(shopper.id, req).await? {
+            Admitted::Existing(id) => (id, None),
+            Admitted::New {
+                order_id,
+                stock_after,
+                ..
+            } => (order_id, Some(stock_after)),
+        },
+        None => match orders::reserve_order(&st.db, st.payments.name(), shopper.id, req).await? {
+            Reservation::Existing(order) => (order.id, None),
             Reservation::New {
                 order_id,
-                amount,
                 stock_after,
-            } => (order_id, amount, stock_after),
-        };
-    let charge = Charge {
-        order_id,
-        shopper_id: shopper.id,
-        amount,
-        description: format!("Order {order_id}"),
+                ..
+            } => (order_id, Some(stock_after)),
+        },
     };
-    match st.payments.charge(&charge).await {
-        PaymentOutcome::Confirmed { reference } => {
-            orders::mark_paid(&st.db, order_id, &reference).await?;
-        }
-        PaymentOutcome::Declined { reason } => {
-            tracing::info!(order_id, %reason, "payment declined; releasing the units");
-            orders::release_order(&st.db, order_id).await?;
-            stock_after += i64::from(req.quantity.get());
+    let mut order = orders::load_order(&st.db, shopper.id, order_id).await?;
+    if order.status == OrderStatus::PendingPayment {
+        let charge = Charge {
+            order_id,
+            shopper_id: shopper.id,
+            amount: order.paid,
+            description: format!("Order {order_id}"),
+        };
+        let outcome = st.payments.charge(&charge).await;
+        let settled = outcome != PaymentOutcome::Pending;
+        settle(st, order_id, outcome).await?;
+        if settled {
+            // Changed by this call or by a twin request with the same key: read it again.
+            order = orders::load_order(&st.db, shopper.id, order_id).await?;
         }
     }
+    let Some(mut stock_after) = stock_after else {
+        return Ok(order);
+    };
     crate::backend::metrics::Metrics::count(&st.metrics.orders);
-    let order = orders::load_order(&st.db, shopper.id, order_id).await?;
     // The live room shows stock and a "someone just bought" ticker.
     let live = &st.live;
-    live::told(
-        live.stock_changed(req.session_id, req.product_id, stock_after)
-            .await,
-    );
+    if order.status == OrderStatus::PaymentFailed {
+        stock_after += order.lines.iter().map(|l| l.quantity).sum::<i64>();
+    }
     if let Some(line) = order.lines.first() {
         live::told(
-            live.purchased(req.session_id, &shopper.nickname, &line.product_name)
+            live.stock_changed(req.session_id, line.product_id, stock_after)
                 .await,
         );
+        if order.status == OrderStatus::Paid {
+            live::told(
+                live.purchased(req.session_id, &shopper.nickname, &line.product_name)
+                    .await,
+            );
+        }
     }
     Ok(order)
+}
+
+/// Applies a payment outcome to an order awaiting payment: paid, or released. True when the
+/// order changed.
+async fn settle(st: &AppState, order_id: i64, outcome: PaymentOutcome) -> Result<bool, AppError> {
+    match outcome {
+        PaymentOutcome::Confirmed { reference } => match &st.sale {
+            Some(sale) => sale.paid(order_id, reference).await,
+            None => orders::mark_paid(&st.db, order_id, &reference).await,
+        },
+        PaymentOutcome::Declined { reason } => {
+            tracing::info!(order_id, %reason, "payment declined; releasing the units");
+            release(st, order_id).await
+        }
+        PaymentOutcome::Pending => Ok(false),
+    }
+}
+
+async fn release(st: &AppState, order_id: i64) -> Result<bool, AppError> {
+    match &st.sale {
+        Some(sale) => sale.release(order_id).await,
+        None => Ok(orders::release_order(&st.db, order_id).await?.is_some()),
+    }
+}
+
+/// What one pass of `resolve_pending` did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Resolved {
+    pub paid: usize,
+    pub released: usize,
+    pub waiting: usize,
+}
+
+/// Settles orders left awaiting payment: asks the provider for each one's charge (by its
+/// merchant order number); a confirmed charge marks it paid, a declined one releases it, and
+/// one never charged (or still unsettled) is released once `timeout` has passed since the
+/// order was placed. Run at start-up (after a crash) and periodically.
+pub async fn resolve_pending(st: &AppState, timeout: Duration) -> Result<Resolved, AppError> {
+    let mut done = Resolved::default();
+    let now = now_ms();
+    let timeout_ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
+    let mut before = now;
+    loop {
+        let batch = orders::pending_orders(&st.db, before, 500).await?;
+        let Some(last) = batch.last() else { break };
+        let next_before = last.created_at_ms;
+        for p in &batch {
+            let outcome = st.payments.query(&merchant_ref(p.id)).await;
+            let expired = now.saturating_sub(p.created_at_ms) >= timeout_ms;
+            let changed = match outcome {
+                Some(PaymentOutcome::Confirmed { reference }) => {
+                    settle(st, p.id, PaymentOutcome::Confirmed { reference }).await?
+                }
+                Some(declined @ PaymentOutcome::Declined { .. }) => {
+                    settle(st, p.id, declined).await?
+                }
+                Some(PaymentOutcome::Pending) | None if expired => {
+                    tracing::info!(order_id = p.id, "payment time ran out; releasing the units");
+                    release(st, p.id).await?
+                }
+                _ => {
+                    done.waiting += 1;
+                    continue;
+                }
+            };
+            if changed {
+                match orders::order_status(&st.db, p.id).await? {
+                    Some(OrderStatus::Paid) => done.paid += 1,
+                    _ => done.released += 1,
+                }
+            }
+        }
+        if batch.len() < 500 || next_before >= before {
+            break;
+        }
+        before = next_before;
+    }
+    if done != Resolved::default() {
+        tracing::info!(?done, "orders awaiting payment resolved");
+    }
+    Ok(done)
+}
+
+/// Resolves pending orders now and then every `every`, for as long as the process runs.
+pub fn spawn_resolver(st: AppState, timeout: Duration, every: Duration) {
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = resolve_pending(&st, timeout).await {
+                tracing::warn!(error = %e, "resolving orders awaiting payment failed");
+            }
+            tokio::time::sleep(every).await;
+        }
+    });
 }

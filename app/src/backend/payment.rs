@@ -1,9 +1,19 @@
 //! Payment as a provider interface. The default provider confirms at once and is labelled
 //! "demo payment" in the UI; a real provider (WeChat Pay, Alipay) implements the same trait.
+//!
+//! Every charge carries a merchant order number (`order-{id}`) that is unique per order. A
+//! provider makes at most one charge per number and answers `query` for it, which is how an
+//! order left between stock and payment (a crash, a timeout) is resolved later
+//! (`backend::orders::resolve_pending`).
 
 use std::{future::Future, pin::Pin};
 
-use crate::domain::money::Fen;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{
+    backend::{db::Db, now_ms},
+    domain::money::Fen,
+};
 
 #[derive(Debug, Clone)]
 pub struct Charge {
@@ -13,24 +23,106 @@ pub struct Charge {
     pub description: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PaymentOutcome {
-    Confirmed { reference: String },
-    Declined { reason: String },
+impl Charge {
+    pub fn merchant_ref(&self) -> String {
+        merchant_ref(self.order_id)
+    }
 }
 
-pub type PaymentFuture<'a> = Pin<Box<dyn Future<Output = PaymentOutcome> + Send + 'a>>;
+/// The merchant order number we give the provider for an order.
+pub fn merchant_ref(order_id: i64) -> String {
+    format!("order-{order_id}")
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentOutcome {
+    Confirmed {
+        reference: String,
+    },
+    Declined {
+        reason: String,
+    },
+    /// Not settled yet (the shopper has not paid, or the provider could not be asked): the
+    /// order keeps its units until it is settled or its payment time runs out.
+    Pending,
+}
+
+pub type PaymentFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 pub trait PaymentProvider: Send + Sync {
     /// Stable name recorded on each order.
     fn name(&self) -> &'static str;
     /// Shown to shoppers next to the Pay button.
     fn label(&self) -> &'static str;
-    fn charge<'a>(&'a self, charge: &'a Charge) -> PaymentFuture<'a>;
+    /// Charges an order. Asking again for the same merchant order number never charges twice:
+    /// it answers the first charge's outcome.
+    fn charge<'a>(&'a self, charge: &'a Charge) -> PaymentFuture<'a, PaymentOutcome>;
+    /// The outcome of the charge made for `merchant_ref`; `None` when none was ever made.
+    fn query<'a>(&'a self, merchant_ref: &'a str) -> PaymentFuture<'a, Option<PaymentOutcome>>;
 }
 
-/// Confirms every charge immediately. For demos and tests only.
-pub struct DemoPayment;
+/// Confirms every charge at once, and keeps its own ledger (`demo_payments`) so that a charge
+/// is made once per merchant order number and can be looked up after a crash. For demos and
+/// tests only. Charges are written in batches (one transaction for all that arrive while the
+/// previous batch commits), as a flash sale asks thousands at once.
+pub struct DemoPayment {
+    db: Db,
+    ledger: mpsc::Sender<LedgerWrite>,
+}
+
+struct LedgerWrite {
+    merchant_ref: String,
+    amount: Fen,
+    done: oneshot::Sender<bool>,
+}
+
+impl DemoPayment {
+    /// Starts the ledger's writer (needs a Tokio runtime).
+    pub fn new(db: Db) -> DemoPayment {
+        let (tx, rx) = mpsc::channel(65_536);
+        tokio::spawn(write_ledger(db.clone(), rx));
+        DemoPayment { db, ledger: tx }
+    }
+
+    fn reference(merchant_ref: &str) -> String {
+        format!("demo-{merchant_ref}")
+    }
+}
+
+async fn write_ledger(db: Db, mut rx: mpsc::Receiver<LedgerWrite>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 512 {
+            match rx.try_recv() {
+                Ok(w) => batch.push(w),
+                Err(_) => break,
+            }
+        }
+        let written = async {
+            let mut w = db.begin_write().await?;
+            for c in &batch {
+                sqlx::query(
+                    "INSERT INTO demo_payments (merchant_ref, amount_fen, reference, created_at_ms)
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (merchant_ref) DO NOTHING",
+                )
+                .bind(&c.merchant_ref)
+                .bind(c.amount.0)
+                .bind(DemoPayment::reference(&c.merchant_ref))
+                .bind(now_ms())
+                .execute(&mut *w.tx)
+                .await?;
+            }
+            w.commit().await
+        }
+        .await;
+        if let Err(e) = &written {
+            tracing::error!(error = %e, "demo payment ledger: write failed");
+        }
+        for c in batch {
+            let _ = c.done.send(written.is_ok());
+        }
+    }
+}
 
 impl PaymentProvider for DemoPayment {
     fn name(&self) -> &'static str {
@@ -39,10 +131,40 @@ impl PaymentProvider for DemoPayment {
     fn label(&self) -> &'static str {
         "Demo payment: no money is charged"
     }
-    fn charge<'a>(&'a self, charge: &'a Charge) -> PaymentFuture<'a> {
+    fn charge<'a>(&'a self, charge: &'a Charge) -> PaymentFuture<'a, PaymentOutcome> {
         Box::pin(async move {
+            let merchant_ref = charge.merchant_ref();
+            let (done, written) = oneshot::channel();
+            let sent = self
+                .ledger
+                .send(LedgerWrite {
+                    merchant_ref: merchant_ref.clone(),
+                    amount: charge.amount,
+                    done,
+                })
+                .await;
+            if sent.is_err() || !written.await.unwrap_or(false) {
+                return PaymentOutcome::Pending;
+            }
             PaymentOutcome::Confirmed {
-                reference: format!("demo-{}", charge.order_id),
+                reference: Self::reference(&merchant_ref),
+            }
+        })
+    }
+    fn query<'a>(&'a self, merchant_ref: &'a str) -> PaymentFuture<'a, Option<PaymentOutcome>> {
+        Box::pin(async move {
+            let found: Result<Option<String>, _> =
+                sqlx::query_scalar("SELECT reference FROM demo_payments WHERE merchant_ref = $1")
+                    .bind(merchant_ref)
+                    .fetch_optional(self.db.pool())
+                    .await;
+            match found {
+                Ok(Some(reference)) => Some(PaymentOutcome::Confirmed { reference }),
+                Ok(None) => None,
+                Err(e) => {
+                    tracing::warn!(error = %e, "demo payment ledger: lookup failed");
+                    Some(PaymentOutcome::Pending)
+                }
             }
         })
     }

@@ -211,8 +211,19 @@ pub async fn verify_code(
     }
     let owner = phones::bind(&st.db, &phone, shopper.id, now_ms()).await?;
     let signed_in = owner != shopper.id;
+    // A verified number counts for whoever invited its owner: cached facts are forgotten.
+    if let Some(sale) = &st.sale {
+        sale.forget_all_facts();
+    }
     let me = if signed_in {
+        // Orders and counters move to `owner`: the sales load again from the database.
+        if let Some(sale) = &st.sale {
+            sale.reload_all().await;
+        }
         phones::merge_shopper(&st.db, shopper.id, owner).await?;
+        if let Some(sale) = &st.sale {
+            sale.reload_all().await;
+        }
         identity::sign_in_as(st, owner).await?.me()
     } else {
         shopper.me()

@@ -175,3 +175,21 @@ pub fn jitter_ms(max: u64) -> u64 {
         0
     }
 }
+
+/// Waits `ms` milliseconds (the browser's timer).
+pub async fn sleep_ms(ms: u64) {
+    #[cfg(feature = "csr")]
+    {
+        let delay = i32::try_from(ms).unwrap_or(i32::MAX);
+        let promise = js_sys::Promise::new(&mut |resolve, _| {
+            if let Some(w) = web_sys::window() {
+                let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, delay);
+            }
+        });
+        let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+    }
+    #[cfg(not(feature = "csr"))]
+    {
+        let _ = ms;
+    }
+}

@@ -14,11 +14,15 @@ use leptos::{html, prelude::*, task::spawn_local};
 
 use crate::{
     api::orders::place_order,
-    components::browser::new_idempotency_key,
+    components::browser::{self, new_idempotency_key},
     domain::money::Fen,
     error::AppError,
     model::{OrderStatus, OrderView, ProductOffer, SessionStatus, ViewerState},
 };
+
+/// How many times the Pay button waits in the queue (about a second each) before it gives up
+/// and shows the error; tapping again goes on with the same key.
+const MAX_QUEUED_TRIES: u32 = 60;
 
 // ---- The sheet's rules, pure (tested below without a browser) ----
 
@@ -322,6 +326,7 @@ fn PaySheetBody(target: SheetTarget, checkout: Checkout) -> impl IntoView {
     let qty = RwSignal::new(1i64);
     let key = RwSignal::new(new_idempotency_key());
     let busy = RwSignal::new(false);
+    let queued = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     let model = Memo::new(move |_| {
         let (status, limit, _) = session
@@ -364,7 +369,21 @@ fn PaySheetBody(target: SheetTarget, checkout: Checkout) -> impl IntoView {
         // Not tied to the sheet: closing it while paying must not lose the confirmation. Only
         // writes below (safe on a disposed signal), and `try_run` for the page's refresh.
         spawn_local(async move {
-            match place_order(c.session_id, product_id, q, k, Some(expected)).await {
+            // A rush answers 503 "you're in the queue": the same key again after the
+            // server's Retry-After (with jitter), so waiting can never buy twice.
+            let mut tries = 0;
+            let placed = loop {
+                match place_order(c.session_id, product_id, q, k.clone(), Some(expected)).await {
+                    Err(AppError::Busy) if tries < MAX_QUEUED_TRIES => {
+                        tries += 1;
+                        queued.set(true);
+                        browser::sleep_ms(1000 + browser::jitter_ms(1000)).await;
+                    }
+                    other => break other,
+                }
+            };
+            queued.set(false);
+            match placed {
                 Ok(order) => {
                     c.confirmation.set(Some(order));
                     key.set(new_idempotency_key());
@@ -427,8 +446,9 @@ fn PaySheetBody(target: SheetTarget, checkout: Checkout) -> impl IntoView {
             </div>
             <p class="pay-total">"Total " <strong class="price">{move || total().map(|t| t.to_string())}</strong></p>
             <button type="button" class="btn btn-primary btn-pay" on:click=pay disabled=move || !can_pay()>
-                {move || if busy.get() { "Paying…".to_string() } else { format!("Pay {}", total().unwrap_or(Fen::ZERO)) }}
+                {move || if queued.get() { "In the queue…".to_string() } else if busy.get() { "Paying…".to_string() } else { format!("Pay {}", total().unwrap_or(Fen::ZERO)) }}
             </button>
+            {move || queued.get().then(|| view! { <p class="sheet-note queued" role="status">{AppError::Busy.to_string()}" Hold on: your order goes through as soon as it's your turn."</p> })}
             {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             <p class="muted small">{move || session.with(|s| s.as_ref().map(|s| s.2.clone()))}</p>
         </div>

@@ -64,7 +64,8 @@ impl TestApp {
     /// Stops the server and starts a new one on the same database (restart tests).
     pub async fn restart(mut self, opts: Options) -> TestApp {
         self.shut_down().await;
-        let dir = tempfile::tempdir().expect("tempdir");
+        // The same folder: it holds the SQLite database.
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
         let mut again = spawn_on(self.database_url.clone(), dir, opts).await;
         again.pg = self.pg.take();
         again

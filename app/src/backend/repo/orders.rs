@@ -6,12 +6,14 @@ use sqlx::Row;
 use crate::{
     backend::{crypto, db::Db, now_ms, repo::shopping},
     domain::{
-        discount::{eligibility, line_rule, quote_line, rule_text, ProductFacts},
+        discount::{
+            eligibility, line_rule, quote_line, rule_text, DiscountPolicy, LineQuote, ProductFacts,
+        },
         money::Fen,
         order::{IdempotencyKey, Quantity},
     },
     error::AppError,
-    model::{OrderLineView, OrderStatus, OrderView},
+    model::{OrderLineView, OrderStatus, OrderView, SessionStatus},
 };
 
 #[derive(Debug, Clone)]
@@ -27,7 +29,7 @@ pub struct PlaceOrder {
 
 impl PlaceOrder {
     /// Same key + same hash = a retry of the same order.
-    fn request_hash(&self) -> String {
+    pub fn request_hash(&self) -> String {
         crypto::sha256_hex(&format!(
             "v1:{}:{}:{}",
             self.session_id,
@@ -63,7 +65,8 @@ async fn existing_order(
     }))
 }
 
-fn key_reused() -> AppError {
+/// The answer to an idempotency key reused for a different order.
+pub fn key_reused() -> AppError {
     AppError::Conflict(
         "This order was already placed with different details. Please try again.".into(),
     )
@@ -253,18 +256,30 @@ pub async fn reserve_order(
     })
 }
 
-/// A payment confirmed: the order is paid.
-pub async fn mark_paid(db: &Db, order_id: i64, reference: &str) -> Result<(), AppError> {
-    sqlx::query("UPDATE orders SET status = 'paid', payment_ref = $1 WHERE id = $2")
-        .bind(reference)
-        .bind(order_id)
-        .execute(db.pool())
-        .await?;
-    Ok(())
+/// A payment confirmed: the order is paid. False when it was no longer awaiting payment.
+pub async fn mark_paid(db: &Db, order_id: i64, reference: &str) -> Result<bool, AppError> {
+    let res = sqlx::query(
+        "UPDATE orders SET status = 'paid', payment_ref = $1 WHERE id = $2 AND status = 'pending_payment'",
+    )
+    .bind(reference)
+    .bind(order_id)
+    .execute(db.pool())
+    .await?;
+    Ok(res.rows_affected() == 1)
 }
 
-/// Marks an unpaid order failed and gives its units (and discount allowance) back.
-pub async fn release_order(db: &Db, order_id: i64) -> Result<(), AppError> {
+/// What releasing an unpaid order gave back.
+#[derive(Debug, Clone)]
+pub struct Released {
+    pub session_id: i64,
+    pub shopper_id: i64,
+    /// (product id, units, discounted units) per line.
+    pub lines: Vec<(i64, i64, i64)>,
+}
+
+/// Marks an unpaid order failed and gives its units (and discount allowance) back. `None`
+/// when the order was not awaiting payment (already paid, or already released).
+pub async fn release_order(db: &Db, order_id: i64) -> Result<Option<Released>, AppError> {
     let mut w = db.begin_write().await?;
     let res = sqlx::query(
         "UPDATE orders SET status = 'payment_failed' WHERE id = $1 AND status = 'pending_payment'",
@@ -272,35 +287,245 @@ pub async fn release_order(db: &Db, order_id: i64) -> Result<(), AppError> {
     .bind(order_id)
     .execute(&mut *w.tx)
     .await?;
-    if res.rows_affected() == 1 {
-        let lines: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
-            "SELECT l.product_id, l.quantity, l.discounted_units, o.shopper_id
-               FROM order_lines l JOIN orders o ON o.id = l.order_id WHERE l.order_id = $1",
-        )
-        .bind(order_id)
-        .fetch_all(&mut *w.tx)
-        .await?;
-        for (product_id, qty, discounted, shopper_id) in lines {
-            sqlx::query("UPDATE products SET stock = stock + $1, discounted_units = discounted_units - $2 WHERE id = $3")
-                .bind(qty)
-                .bind(discounted)
-                .bind(product_id)
-                .execute(&mut *w.tx)
-                .await?;
-            sqlx::query(
-                "UPDATE purchase_counters SET units = units - $1, discounted_units = discounted_units - $2
-                  WHERE product_id = $3 AND shopper_id = $4",
-            )
+    if res.rows_affected() != 1 {
+        return Ok(None);
+    }
+    let (session_id, shopper_id): (i64, i64) =
+        sqlx::query_as("SELECT session_id, shopper_id FROM orders WHERE id = $1")
+            .bind(order_id)
+            .fetch_one(&mut *w.tx)
+            .await?;
+    let lines: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT product_id, quantity, discounted_units FROM order_lines WHERE order_id = $1",
+    )
+    .bind(order_id)
+    .fetch_all(&mut *w.tx)
+    .await?;
+    for &(product_id, qty, discounted) in &lines {
+        sqlx::query("UPDATE products SET stock = stock + $1, discounted_units = discounted_units - $2 WHERE id = $3")
             .bind(qty)
             .bind(discounted)
             .bind(product_id)
-            .bind(shopper_id)
             .execute(&mut *w.tx)
             .await?;
-        }
+        sqlx::query(
+            "UPDATE purchase_counters SET units = units - $1, discounted_units = discounted_units - $2
+              WHERE product_id = $3 AND shopper_id = $4",
+        )
+        .bind(qty)
+        .bind(discounted)
+        .bind(product_id)
+        .bind(shopper_id)
+        .execute(&mut *w.tx)
+        .await?;
     }
     w.commit().await?;
-    Ok(())
+    Ok(Some(Released {
+        session_id,
+        shopper_id,
+        lines,
+    }))
+}
+
+/// An order the flash-sale gate admitted and priced, for the batch writer.
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    pub shopper_id: i64,
+    pub session_id: i64,
+    pub product_id: i64,
+    pub key: String,
+    pub request_hash: String,
+    pub quote: LineQuote,
+    pub rule: &'static str,
+    pub percent_off: u8,
+    pub invite_id: Option<i64>,
+    pub provider: &'static str,
+    pub created_at_ms: i64,
+}
+
+/// Writes a batch in one transaction: each admitted order with its ledger line, the shoppers'
+/// counters and the products' stock (added up per row), and the payments confirmed since the
+/// last batch. Returns each order's id (`None` when the shopper had already used its key for
+/// another order: nothing of it is written) and, per payment, whether the order was still
+/// awaiting payment.
+pub async fn write_batch(
+    db: &Db,
+    orders: &[NewOrder],
+    paid: &[(i64, String)],
+) -> Result<(Vec<Option<i64>>, Vec<bool>), AppError> {
+    use std::collections::BTreeMap;
+    let mut w = db.begin_write().await?;
+    let mut ids = Vec::with_capacity(orders.len());
+    // BTreeMaps: rows are updated in a fixed order, so two writers cannot deadlock.
+    let mut stock: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
+    let mut counters: BTreeMap<(i64, i64), (i64, i64)> = BTreeMap::new();
+    for o in orders {
+        let q = &o.quote;
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO orders (shopper_id, session_id, idempotency_key, request_hash, status, full_amount_fen,
+                                 discount_fen, paid_amount_fen, payment_provider, created_at_ms)
+             VALUES ($1, $2, $3, $4, 'pending_payment', $5, $6, $7, $8, $9)
+             ON CONFLICT (shopper_id, idempotency_key) DO NOTHING RETURNING id",
+        )
+        .bind(o.shopper_id)
+        .bind(o.session_id)
+        .bind(&o.key)
+        .bind(&o.request_hash)
+        .bind(q.full_amount.0)
+        .bind(q.discount.0)
+        .bind(q.paid.0)
+        .bind(o.provider)
+        .bind(o.created_at_ms)
+        .fetch_optional(&mut *w.tx)
+        .await?;
+        ids.push(id);
+        let Some(order_id) = id else { continue };
+        sqlx::query(
+            "INSERT INTO order_lines (order_id, product_id, quantity, unit_price_fen, discounted_units, discount_per_unit_fen,
+                                      full_amount_fen, discount_fen, paid_amount_fen, rule, percent_off, invite_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(order_id)
+        .bind(o.product_id)
+        .bind(i64::from(q.quantity))
+        .bind(q.unit_price.0)
+        .bind(i64::from(q.discounted_units))
+        .bind(q.discount_per_unit.0)
+        .bind(q.full_amount.0)
+        .bind(q.discount.0)
+        .bind(q.paid.0)
+        .bind(o.rule)
+        .bind(i64::from(o.percent_off))
+        .bind(o.invite_id)
+        .execute(&mut *w.tx)
+        .await?;
+        let (units, discounted) = (i64::from(q.quantity), i64::from(q.discounted_units));
+        let s = stock.entry(o.product_id).or_default();
+        s.0 += units;
+        s.1 += discounted;
+        let c = counters.entry((o.product_id, o.shopper_id)).or_default();
+        c.0 += units;
+        c.1 += discounted;
+    }
+    for ((product_id, shopper_id), (units, discounted)) in counters {
+        sqlx::query(
+            "INSERT INTO purchase_counters (product_id, shopper_id, units, discounted_units) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (product_id, shopper_id) DO UPDATE
+                SET units = purchase_counters.units + excluded.units,
+                    discounted_units = purchase_counters.discounted_units + excluded.discounted_units",
+        )
+        .bind(product_id)
+        .bind(shopper_id)
+        .bind(units)
+        .bind(discounted)
+        .execute(&mut *w.tx)
+        .await?;
+    }
+    for (product_id, (units, discounted)) in stock {
+        sqlx::query(
+            "UPDATE products SET stock = stock - $1, discounted_units = discounted_units + $2 WHERE id = $3",
+        )
+        .bind(units)
+        .bind(discounted)
+        .bind(product_id)
+        .execute(&mut *w.tx)
+        .await?;
+    }
+    let mut marked = Vec::with_capacity(paid.len());
+    for (order_id, reference) in paid {
+        let res = sqlx::query(
+            "UPDATE orders SET status = 'paid', payment_ref = $1 WHERE id = $2 AND status = 'pending_payment'",
+        )
+        .bind(reference)
+        .bind(order_id)
+        .execute(&mut *w.tx)
+        .await?;
+        marked.push(res.rows_affected() == 1);
+    }
+    w.commit().await?;
+    Ok((ids, marked))
+}
+
+/// Everything the flash-sale gate holds for a session, read in one go.
+#[derive(Debug, Clone)]
+pub struct SaleSnapshot {
+    pub status: SessionStatus,
+    pub policy: DiscountPolicy,
+    /// (product id, price, stock, presented, discounted units sold).
+    pub products: Vec<(i64, Fen, i64, bool, i64)>,
+    /// (product id, shopper id, units, discounted units).
+    pub counters: Vec<(i64, i64, i64, i64)>,
+    /// The session's orders: (shopper id, idempotency key, request hash, order id).
+    pub keys: Vec<(i64, String, String, i64)>,
+}
+
+pub async fn sale_snapshot(db: &Db, session_id: i64) -> Result<SaleSnapshot, AppError> {
+    let status = shopping::session_status(db, session_id).await?;
+    let policy = shopping::policy(db, session_id).await?;
+    let rows: Vec<(i64, i64, i64, Option<i64>, i64)> = sqlx::query_as(
+        "SELECT id, price_fen, stock, presented_at_ms, discounted_units FROM products WHERE session_id = $1",
+    )
+    .bind(session_id)
+    .fetch_all(db.pool())
+    .await?;
+    let products = rows
+        .into_iter()
+        .map(|(id, price, stock, presented, d)| (id, Fen(price), stock, presented.is_some(), d))
+        .collect();
+    let counters = sqlx::query_as(
+        "SELECT c.product_id, c.shopper_id, c.units, c.discounted_units
+           FROM purchase_counters c JOIN products p ON p.id = c.product_id WHERE p.session_id = $1",
+    )
+    .bind(session_id)
+    .fetch_all(db.pool())
+    .await?;
+    let keys = sqlx::query_as(
+        "SELECT shopper_id, idempotency_key, request_hash, id FROM orders WHERE session_id = $1",
+    )
+    .bind(session_id)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(SaleSnapshot {
+        status,
+        policy,
+        products,
+        counters,
+        keys,
+    })
+}
+
+/// An order still awaiting payment.
+#[derive(Debug, Clone)]
+pub struct PendingOrder {
+    pub id: i64,
+    pub shopper_id: i64,
+    pub amount: Fen,
+    pub created_at_ms: i64,
+}
+
+/// Orders awaiting payment since before `created_before_ms`, oldest first.
+pub async fn pending_orders(
+    db: &Db,
+    created_before_ms: i64,
+    limit: i64,
+) -> Result<Vec<PendingOrder>, AppError> {
+    let rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT id, shopper_id, paid_amount_fen, created_at_ms FROM orders
+          WHERE status = 'pending_payment' AND created_at_ms < $1 ORDER BY created_at_ms LIMIT $2",
+    )
+    .bind(created_before_ms)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, shopper_id, amount, created_at_ms)| PendingOrder {
+            id,
+            shopper_id,
+            amount: Fen(amount),
+            created_at_ms,
+        })
+        .collect())
 }
 
 const ORDER_SELECT: &str = "SELECT o.id, o.session_id, s.title, o.status, o.created_at_ms, o.payment_provider,
@@ -372,4 +597,13 @@ pub async fn list_orders(db: &Db, shopper_id: i64) -> Result<Vec<OrderView>, App
     .fetch_all(db.pool())
     .await?;
     rows_to_orders(rows)
+}
+
+/// An order's status, if the order exists.
+pub async fn order_status(db: &Db, order_id: i64) -> Result<Option<OrderStatus>, AppError> {
+    let s: Option<String> = sqlx::query_scalar("SELECT status FROM orders WHERE id = $1")
+        .bind(order_id)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(s.and_then(|s| OrderStatus::parse(&s)))
 }

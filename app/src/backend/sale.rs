@@ -1,0 +1,679 @@
+//! The flash-sale order path on one node: admission in memory, durability in batches.
+//!
+//! A rush on one product used to queue on the product's row, one transaction per order. Here
+//! each session's sale state (status, policy, stock, per-shopper counters, the orders'
+//! idempotency keys, cached eligibility facts) lives in memory behind one short lock: an order
+//! is admitted (stock and limits taken, priced by the pure rules of `domain::discount`) or
+//! refused ("sold out") in microseconds, and admitted orders go to one writer task that
+//! commits them in batches: one transaction for all that arrived while the previous batch
+//! committed. A shopper hears "confirmed" only after their batch committed.
+//!
+//! The database stays the truth. The state is loaded by the writer itself, so it includes
+//! every batch before it; a change made elsewhere (the studio: going live, presenting, stock,
+//! the policy) first pauses the session's sale (`pause`: the state is retired and the queue
+//! flushed), and the next order loads it again; a batch that fails retires it too. Facts
+//! about shoppers (reserved, invited, friends) are cached per session and forgotten when a
+//! reservation, a join or a verified number changes them.
+//!
+//! This runs when the server runs alone. With `REDIS_URL` (several nodes) every order is one
+//! database transaction (`repo::orders::reserve_order`), which is correct across nodes.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, MutexGuard},
+};
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{
+    backend::{
+        db::Db,
+        now_ms,
+        repo::{
+            orders::{self as repo, key_reused, NewOrder, PlaceOrder},
+            shopping,
+        },
+    },
+    domain::{
+        discount::{
+            eligibility, line_rule, quote_line, DiscountPolicy, ProductFacts, ShopperFacts,
+        },
+        money::Fen,
+        session::{allows, Activity},
+    },
+    error::AppError,
+    model::SessionStatus,
+};
+
+/// Orders admitted and waiting for the writer, at most; past that a buyer is told to retry
+/// (503 `Busy`) at once rather than wait without bound.
+pub const QUEUE: usize = 20_000;
+/// Orders (and payments) per transaction, at most.
+const MAX_BATCH: usize = 512;
+
+/// What an admission decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admitted {
+    /// The shopper already placed this order (same idempotency key and details).
+    Existing(i64),
+    /// A new order, committed and awaiting payment.
+    New {
+        order_id: i64,
+        amount: Fen,
+        /// The product's stock right after it.
+        stock_after: i64,
+    },
+}
+
+pub struct Sale {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    provider: &'static str,
+    slots: Mutex<HashMap<i64, Slot>>,
+    jobs: mpsc::Sender<Job>,
+}
+
+#[derive(Default)]
+struct Slot {
+    current: Option<Arc<SessionSale>>,
+    /// Held while the state is loaded, and by `pause` while the studio changes the session.
+    loading: Arc<tokio::sync::Mutex<()>>,
+}
+
+struct SessionSale {
+    session_id: i64,
+    state: Mutex<SaleState>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ProductStock {
+    price: Fen,
+    presented: bool,
+    stock: i64,
+    discounted: i64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Counter {
+    units: i64,
+    discounted: i64,
+}
+
+struct KeyEntry {
+    hash: String,
+    /// `None` while the order waits for its batch.
+    order: Option<i64>,
+}
+
+struct SaleState {
+    retired: bool,
+    status: SessionStatus,
+    policy: DiscountPolicy,
+    products: HashMap<i64, ProductStock>,
+    counters: HashMap<(i64, i64), Counter>,
+    keys: HashMap<(i64, String), KeyEntry>,
+    facts: HashMap<i64, ShopperFacts>,
+    /// Bumped whenever facts are forgotten, so that a lookup that started before does not
+    /// store what it read.
+    facts_gen: u64,
+}
+
+enum Decision {
+    Existing(Option<i64>),
+    New(Box<NewOrder>, i64),
+}
+
+enum Job {
+    Place {
+        sale: Arc<SessionSale>,
+        order: Box<NewOrder>,
+        done: oneshot::Sender<Result<i64, AppError>>,
+    },
+    Paid {
+        order_id: i64,
+        reference: String,
+        done: oneshot::Sender<Result<bool, AppError>>,
+    },
+    Release {
+        order_id: i64,
+        done: oneshot::Sender<Result<bool, AppError>>,
+    },
+    Load {
+        session_id: i64,
+        done: oneshot::Sender<Result<(), AppError>>,
+    },
+    Flush {
+        done: oneshot::Sender<()>,
+    },
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Held by the studio while it changes a session: no order of that session is admitted, and
+/// the next one loads the session again.
+pub struct Pause {
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Sale {
+    /// Starts the writer (needs a Tokio runtime). `provider` is recorded on each order.
+    pub fn start(db: Db, provider: &'static str) -> Sale {
+        let (jobs, rx) = mpsc::channel(QUEUE);
+        let inner = Arc::new(Inner {
+            db,
+            provider,
+            slots: Mutex::new(HashMap::new()),
+            jobs,
+        });
+        tokio::spawn(write(inner.clone(), rx));
+        Sale { inner }
+    }
+
+    /// Admits (or refuses) an order and waits until it is committed.
+    pub async fn admit(&self, shopper_id: i64, req: &PlaceOrder) -> Result<Admitted, AppError> {
+        // A state retired between the lookup and the admission is loaded again.
+        for _ in 0..4 {
+            let sale = self.session(req.session_id).await?;
+            let facts = self.facts(&sale, shopper_id).await?;
+            let (done, amount, stock_after) = {
+                let mut s = lock(&sale.state);
+                if s.retired {
+                    continue;
+                }
+                let (order, stock_after) =
+                    match s.admit(shopper_id, req, &facts, self.inner.provider)? {
+                        Decision::Existing(Some(id)) => return Ok(Admitted::Existing(id)),
+                        // The first request with this key is still waiting for its batch.
+                        Decision::Existing(None) => return Err(AppError::Busy),
+                        Decision::New(order, stock_after) => (order, stock_after),
+                    };
+                let amount = order.quote.paid;
+                let (tx, rx) = oneshot::channel();
+                let job = Job::Place {
+                    sale: sale.clone(),
+                    order,
+                    done: tx,
+                };
+                if let Err(e) = self.inner.jobs.try_send(job) {
+                    if let Job::Place { order, .. } = e.into_inner() {
+                        s.undo(&order);
+                    }
+                    return Err(AppError::Busy);
+                }
+                (rx, amount, stock_after)
+            };
+            let order_id = done.await.map_err(|_| AppError::Internal)??;
+            return Ok(Admitted::New {
+                order_id,
+                amount,
+                stock_after,
+            });
+        }
+        Err(AppError::Busy)
+    }
+
+    /// A payment confirmed: marks the order paid, in the next batch. False when the order was
+    /// no longer awaiting payment.
+    pub async fn paid(&self, order_id: i64, reference: String) -> Result<bool, AppError> {
+        let (done, rx) = oneshot::channel();
+        self.send(Job::Paid {
+            order_id,
+            reference,
+            done,
+        })
+        .await?;
+        rx.await.map_err(|_| AppError::Internal)?
+    }
+
+    /// Releases an unpaid order: its units and discount go back to the sale. False when it
+    /// was no longer awaiting payment.
+    pub async fn release(&self, order_id: i64) -> Result<bool, AppError> {
+        let (done, rx) = oneshot::channel();
+        self.send(Job::Release { order_id, done }).await?;
+        rx.await.map_err(|_| AppError::Internal)?
+    }
+
+    /// Stops admitting orders for the session until the guard is dropped, and waits until
+    /// every admitted order is committed, so a change the caller writes next is the truth
+    /// the next order loads.
+    pub async fn pause(&self, session_id: i64) -> Pause {
+        let loading = lock(&self.inner.slots)
+            .entry(session_id)
+            .or_default()
+            .loading
+            .clone();
+        let guard = loading.lock_owned().await;
+        if let Some(slot) = lock(&self.inner.slots).get_mut(&session_id) {
+            if let Some(cur) = slot.current.take() {
+                lock(&cur.state).retired = true;
+            }
+        }
+        let (done, rx) = oneshot::channel();
+        if self.inner.jobs.send(Job::Flush { done }).await.is_ok() {
+            let _ = rx.await;
+        }
+        Pause { _guard: guard }
+    }
+
+    /// The shoppers' eligibility facts changed (a reservation, a join, an invite).
+    pub fn forget_shoppers(&self, shopper_ids: &[i64]) {
+        self.each_current(|s| {
+            for id in shopper_ids {
+                s.facts.remove(id);
+            }
+            s.facts_gen += 1;
+        });
+    }
+
+    /// Facts of unknown reach changed (a verified number counts for whoever invited its
+    /// owner): every cached fact is forgotten.
+    pub fn forget_all_facts(&self) {
+        self.each_current(|s| {
+            s.facts.clear();
+            s.facts_gen += 1;
+        });
+    }
+
+    /// Orders and counters moved between shoppers (a merge): every session loads again.
+    pub async fn reload_all(&self) {
+        let ids: Vec<i64> = lock(&self.inner.slots).keys().copied().collect();
+        for id in ids {
+            drop(self.pause(id).await);
+        }
+    }
+
+    fn each_current(&self, mut f: impl FnMut(&mut SaleState)) {
+        let sales: Vec<Arc<SessionSale>> = lock(&self.inner.slots)
+            .values()
+            .filter_map(|s| s.current.clone())
+            .collect();
+        for sale in sales {
+            f(&mut lock(&sale.state));
+        }
+    }
+
+    async fn send(&self, job: Job) -> Result<(), AppError> {
+        self.inner
+            .jobs
+            .send(job)
+            .await
+            .map_err(|_| AppError::Internal)
+    }
+
+    fn current(&self, session_id: i64) -> Option<Arc<SessionSale>> {
+        lock(&self.inner.slots)
+            .get(&session_id)
+            .and_then(|s| s.current.clone())
+            .filter(|s| !lock(&s.state).retired)
+    }
+
+    /// The session's sale state, loaded (once, by the writer) when missing.
+    async fn session(&self, session_id: i64) -> Result<Arc<SessionSale>, AppError> {
+        if let Some(s) = self.current(session_id) {
+            return Ok(s);
+        }
+        let loading = lock(&self.inner.slots)
+            .entry(session_id)
+            .or_default()
+            .loading
+            .clone();
+        let _loading = loading.lock().await;
+        if let Some(s) = self.current(session_id) {
+            return Ok(s);
+        }
+        let (done, rx) = oneshot::channel();
+        self.inner
+            .jobs
+            .try_send(Job::Load { session_id, done })
+            .map_err(|_| AppError::Busy)?;
+        let loaded = rx.await.map_err(|_| AppError::Internal)?;
+        if let Err(e) = loaded {
+            // No state for sessions that do not exist: nothing grows with made-up ids.
+            let mut slots = lock(&self.inner.slots);
+            if slots.get(&session_id).is_some_and(|s| s.current.is_none()) {
+                slots.remove(&session_id);
+            }
+            return Err(e);
+        }
+        self.current(session_id).ok_or(AppError::Busy)
+    }
+
+    async fn facts(
+        &self,
+        sale: &Arc<SessionSale>,
+        shopper_id: i64,
+    ) -> Result<ShopperFacts, AppError> {
+        let gen = {
+            let s = lock(&sale.state);
+            if let Some(f) = s.facts.get(&shopper_id) {
+                return Ok(f.clone());
+            }
+            s.facts_gen
+        };
+        let facts = shopping::shopper_facts(&self.inner.db, sale.session_id, shopper_id).await?;
+        let mut s = lock(&sale.state);
+        if s.facts_gen == gen {
+            s.facts.insert(shopper_id, facts.clone());
+        }
+        Ok(facts)
+    }
+}
+
+impl SaleState {
+    fn from_snapshot(snap: repo::SaleSnapshot) -> SaleState {
+        SaleState {
+            retired: false,
+            status: snap.status,
+            policy: snap.policy,
+            products: snap
+                .products
+                .into_iter()
+                .map(|(id, price, stock, presented, discounted)| {
+                    (
+                        id,
+                        ProductStock {
+                            price,
+                            presented,
+                            stock,
+                            discounted,
+                        },
+                    )
+                })
+                .collect(),
+            counters: snap
+                .counters
+                .into_iter()
+                .map(|(p, s, units, discounted)| ((p, s), Counter { units, discounted }))
+                .collect(),
+            keys: snap
+                .keys
+                .into_iter()
+                .map(|(shopper, key, hash, id)| {
+                    (
+                        (shopper, key),
+                        KeyEntry {
+                            hash,
+                            order: Some(id),
+                        },
+                    )
+                })
+                .collect(),
+            facts: HashMap::new(),
+            facts_gen: 0,
+        }
+    }
+
+    /// The gate: the same checks, in the same order and with the same answers, as the
+    /// one-transaction path (`repo::orders::reserve_order`).
+    fn admit(
+        &mut self,
+        shopper_id: i64,
+        req: &PlaceOrder,
+        facts: &ShopperFacts,
+        provider: &'static str,
+    ) -> Result<Decision, AppError> {
+        let hash = req.request_hash();
+        if let Some(e) = self.keys.get(&(shopper_id, req.key.as_str().to_string())) {
+            return if e.hash == hash {
+                Ok(Decision::Existing(e.order))
+            } else {
+                Err(key_reused())
+            };
+        }
+        allows(self.status, Activity::Buy)?;
+        let policy = self.policy;
+        let qty = req.quantity.get();
+        if qty > policy.purchase_limit {
+            return Err(AppError::Conflict(format!(
+                "You can buy at most {} of this product.",
+                policy.purchase_limit
+            )));
+        }
+        let qty_i = i64::from(qty);
+        let product = *self
+            .products
+            .get(&req.product_id)
+            .ok_or_else(|| AppError::not_found("This product is not part of the session."))?;
+        if product.stock < qty_i {
+            return Err(AppError::Conflict(match product.stock {
+                n if n <= 0 => "Sold out.".into(),
+                n => format!("Only {n} left."),
+            }));
+        }
+        let counter = self
+            .counters
+            .get(&(req.product_id, shopper_id))
+            .copied()
+            .unwrap_or_default();
+        if counter.units + qty_i > i64::from(policy.purchase_limit) {
+            return Err(AppError::Conflict(format!(
+                "You can buy at most {} of this product and have reached that limit.",
+                policy.purchase_limit
+            )));
+        }
+        let to_u32 = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
+        let elig = eligibility(&policy, facts);
+        let quote = quote_line(
+            &policy,
+            &elig,
+            &ProductFacts {
+                price: product.price,
+                presented: product.presented,
+                discounted_so_far: to_u32(product.discounted),
+            },
+            to_u32(counter.discounted),
+            qty,
+        )
+        .ok_or_else(|| AppError::bad_request("That order is too large."))?;
+        if req.expected_total.is_some_and(|seen| seen != quote.paid) {
+            return Err(AppError::PriceChanged { total: quote.paid });
+        }
+        let order = NewOrder {
+            shopper_id,
+            session_id: req.session_id,
+            product_id: req.product_id,
+            key: req.key.as_str().to_string(),
+            request_hash: hash,
+            rule: line_rule(&elig, product.presented, &quote),
+            percent_off: policy.percent_off,
+            invite_id: if elig.is_eligible() {
+                elig.invite_id()
+            } else {
+                None
+            },
+            provider,
+            created_at_ms: now_ms(),
+            quote,
+        };
+        let stock_after = self.apply(&order, 1);
+        self.keys.insert(
+            (shopper_id, order.key.clone()),
+            KeyEntry {
+                hash: order.request_hash.clone(),
+                order: None,
+            },
+        );
+        Ok(Decision::New(Box::new(order), stock_after))
+    }
+
+    /// Takes (`sign` 1) or gives back (-1) an order's units and discount; the stock after.
+    fn apply(&mut self, o: &NewOrder, sign: i64) -> i64 {
+        let units = i64::from(o.quote.quantity) * sign;
+        let discounted = i64::from(o.quote.discounted_units) * sign;
+        self.apply_line(o.product_id, o.shopper_id, units, discounted)
+    }
+
+    fn apply_line(&mut self, product_id: i64, shopper_id: i64, units: i64, discounted: i64) -> i64 {
+        let c = self.counters.entry((product_id, shopper_id)).or_default();
+        c.units += units;
+        c.discounted += discounted;
+        match self.products.get_mut(&product_id) {
+            Some(p) => {
+                p.stock -= units;
+                p.discounted += discounted;
+                p.stock
+            }
+            None => 0,
+        }
+    }
+
+    /// An admitted order that will not be written after all.
+    fn undo(&mut self, o: &NewOrder) {
+        self.apply(o, -1);
+        self.keys.remove(&(o.shopper_id, o.key.clone()));
+    }
+}
+
+/// The writer: takes everything queued, commits orders and payments in one transaction,
+/// then releases and loads in order.
+async fn write(inner: Arc<Inner>, mut rx: mpsc::Receiver<Job>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        let mut places = Vec::new();
+        let mut paid = Vec::new();
+        let mut rest = Vec::new();
+        for job in batch {
+            match job {
+                Job::Place { sale, order, done } => places.push((sale, order, done)),
+                Job::Paid {
+                    order_id,
+                    reference,
+                    done,
+                } => paid.push((order_id, reference, done)),
+                other => rest.push(other),
+            }
+        }
+        if !places.is_empty() || !paid.is_empty() {
+            commit(&inner, places, paid).await;
+        }
+        for job in rest {
+            match job {
+                Job::Release { order_id, done } => {
+                    let _ = done.send(release(&inner, order_id).await);
+                }
+                Job::Load { session_id, done } => {
+                    let _ = done.send(load(&inner, session_id).await);
+                }
+                Job::Flush { done } => {
+                    let _ = done.send(());
+                }
+                Job::Place { .. } | Job::Paid { .. } => {}
+            }
+        }
+    }
+}
+
+type PlaceJob = (
+    Arc<SessionSale>,
+    Box<NewOrder>,
+    oneshot::Sender<Result<i64, AppError>>,
+);
+type PaidJob = (i64, String, oneshot::Sender<Result<bool, AppError>>);
+
+async fn commit(inner: &Inner, places: Vec<PlaceJob>, paid: Vec<PaidJob>) {
+    let orders: Vec<NewOrder> = places.iter().map(|(_, o, _)| (**o).clone()).collect();
+    let payments: Vec<(i64, String)> = paid.iter().map(|(id, r, _)| (*id, r.clone())).collect();
+    match repo::write_batch(&inner.db, &orders, &payments).await {
+        Ok((ids, marked)) => {
+            for ((sale, order, done), id) in places.into_iter().zip(ids) {
+                let mut s = lock(&sale.state);
+                let answer = match id {
+                    Some(id) => {
+                        if let Some(e) = s.keys.get_mut(&(order.shopper_id, order.key.clone())) {
+                            e.order = Some(id);
+                        }
+                        Ok(id)
+                    }
+                    // The shopper used this key for an order in another session.
+                    None => {
+                        if !s.retired {
+                            s.undo(&order);
+                        }
+                        Err(key_reused())
+                    }
+                };
+                drop(s);
+                let _ = done.send(answer);
+            }
+            for ((_, _, done), m) in paid.into_iter().zip(marked) {
+                let _ = done.send(Ok(m));
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, orders = orders.len(), "order batch failed; reloading the sales");
+            for (sale, _, done) in places {
+                retire(inner, &sale);
+                let _ = done.send(Err(AppError::Internal));
+            }
+            for (_, _, done) in paid {
+                let _ = done.send(Err(AppError::Internal));
+            }
+        }
+    }
+}
+
+/// Retires a sale state if it is still the session's current one.
+fn retire(inner: &Inner, sale: &Arc<SessionSale>) {
+    lock(&sale.state).retired = true;
+    let mut slots = lock(&inner.slots);
+    if let Some(slot) = slots.get_mut(&sale.session_id) {
+        if slot.current.as_ref().is_some_and(|c| Arc::ptr_eq(c, sale)) {
+            slot.current = None;
+        }
+    }
+}
+
+async fn release(inner: &Inner, order_id: i64) -> Result<bool, AppError> {
+    let Some(released) = repo::release_order(&inner.db, order_id).await? else {
+        return Ok(false);
+    };
+    let current = lock(&inner.slots)
+        .get(&released.session_id)
+        .and_then(|s| s.current.clone());
+    if let Some(sale) = current {
+        let mut s = lock(&sale.state);
+        if !s.retired {
+            for &(product_id, units, discounted) in &released.lines {
+                s.apply_line(product_id, released.shopper_id, -units, -discounted);
+            }
+        }
+    }
+    Ok(true)
+}
+
+async fn load(inner: &Inner, session_id: i64) -> Result<(), AppError> {
+    let snap = repo::sale_snapshot(&inner.db, session_id).await?;
+    let sale = Arc::new(SessionSale {
+        session_id,
+        state: Mutex::new(SaleState::from_snapshot(snap)),
+    });
+    lock(&inner.slots).entry(session_id).or_default().current = Some(sale);
+    Ok(())
+}
+
+/// Pauses the session's sale while the studio changes the session (`Sale::pause`); nothing
+/// with several nodes, where orders read the database each time.
+pub async fn pause(st: &crate::backend::AppState, session_id: i64) -> Option<Pause> {
+    match &st.sale {
+        Some(sale) => Some(sale.pause(session_id).await),
+        None => None,
+    }
+}
+
+/// These shoppers' eligibility facts changed (`Sale::forget_shoppers`).
+pub fn forget_shoppers(st: &crate::backend::AppState, shopper_ids: &[i64]) {
+    if let Some(sale) = &st.sale {
+        sale.forget_shoppers(shopper_ids);
+    }
+}

@@ -1,0 +1,373 @@
+//! The flash-sale order path (`app::backend::sale`, `app::backend::orders`), against the real
+//! server on both databases: admission in memory and batched commits keep every invariant;
+//! a payment that fails or never comes gives the unit and the discount back; orders left
+//! awaiting payment are settled by a retry with the same key or by the resolver, which asks
+//! the provider; a restart loads the truth from the database.
+
+mod common;
+
+use std::{
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use app::backend::{
+    identity::Shopper,
+    orders::{place, resolve_pending, Resolved},
+    payment::{Charge, PaymentFuture, PaymentOutcome, PaymentProvider},
+    repo::orders::PlaceOrder,
+    AppState,
+};
+use app::domain::order::{IdempotencyKey, Quantity};
+use common::{
+    db, demo_host, demo_session, exec, scalar, spawn_with, Backend, Client, Options, TestApp,
+};
+use serde_json::Value;
+
+both_databases!(
+    a_rush_sells_exactly_the_stock_and_survives_a_restart,
+    a_declined_payment_gives_the_unit_and_the_discount_back,
+    a_retry_completes_an_order_left_awaiting_payment,
+    the_resolver_asks_the_provider_and_releases_what_was_never_paid,
+    stock_edited_in_the_studio_during_a_sale_is_the_new_truth,
+);
+
+fn opts() -> Options {
+    Options {
+        extra: vec![("rate_limit_scale", "1000".into())],
+        ..Options::default()
+    }
+}
+
+/// A provider that answers every charge with a fixed outcome and counts the charges.
+struct Fixed {
+    outcome: PaymentOutcome,
+    charges: AtomicUsize,
+}
+
+impl Fixed {
+    fn new(outcome: PaymentOutcome) -> Arc<Fixed> {
+        Arc::new(Fixed {
+            outcome,
+            charges: AtomicUsize::new(0),
+        })
+    }
+}
+
+impl PaymentProvider for Fixed {
+    fn name(&self) -> &'static str {
+        "demo"
+    }
+    fn label(&self) -> &'static str {
+        "test"
+    }
+    fn charge<'a>(&'a self, _: &'a Charge) -> PaymentFuture<'a, PaymentOutcome> {
+        self.charges.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move { self.outcome.clone() })
+    }
+    fn query<'a>(&'a self, _: &'a str) -> PaymentFuture<'a, Option<PaymentOutcome>> {
+        Box::pin(async move { None })
+    }
+}
+
+/// The running server's state with another payment provider (same database, same sale).
+fn with_provider(app: &TestApp, provider: Arc<dyn PaymentProvider>) -> AppState {
+    let mut st = app.state.app.clone();
+    st.payments = provider;
+    st
+}
+
+/// Live, product 1 presented; an inviter and `friends` friends who joined through the invite.
+async fn live_sale(app: &TestApp, friends: usize) -> (i64, i64, Client, Vec<Client>) {
+    let (sid, products) = demo_session(app).await;
+    let inviter = Client::new(app);
+    assert_eq!(inviter.reserve(sid).await.0, 200);
+    let (_, inv) = inviter.create_invite(sid).await;
+    let code = inv["code"].as_str().expect("code").to_string();
+    let mut buyers = Vec::new();
+    for _ in 0..friends {
+        let c = Client::new(app);
+        assert_eq!(c.join(&code).await.0, 200);
+        buyers.push(c);
+    }
+    let host = demo_host(app).await;
+    let (s, v) = host
+        .call("studio/go_live", &[("session_id", sid.to_string())])
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = host
+        .call("studio/present", &[("product_id", products[1].to_string())])
+        .await;
+    assert_eq!(s, 200, "{v}");
+    (sid, products[1], host, buyers)
+}
+
+async fn shopper(c: &Client) -> Shopper {
+    let me = c.me().await;
+    Shopper {
+        id: me["id"].as_i64().expect("id"),
+        nickname: me["nickname"].as_str().expect("nickname").into(),
+    }
+}
+
+fn request(sid: i64, product: i64, key: &str) -> PlaceOrder {
+    PlaceOrder {
+        session_id: sid,
+        product_id: product,
+        quantity: Quantity::parse(1).expect("1"),
+        key: IdempotencyKey::parse(key).expect("key"),
+        expected_total: None,
+    }
+}
+
+async fn stock(d: &app::backend::Db, product: i64) -> i64 {
+    scalar(
+        d,
+        &format!("SELECT stock FROM products WHERE id = {product}"),
+    )
+    .await
+}
+
+/// Units held by orders awaiting payment or paid.
+async fn units_sold(d: &app::backend::Db, product: i64) -> i64 {
+    scalar(
+        d,
+        &format!(
+            "SELECT CAST(COALESCE(SUM(l.quantity), 0) AS BIGINT) FROM order_lines l JOIN orders o ON o.id = l.order_id
+              WHERE l.product_id = {product} AND o.status IN ('pending_payment', 'paid')"
+        ),
+    )
+    .await
+}
+
+async fn a_rush_sells_exactly_the_stock_and_survives_a_restart(b: Backend) {
+    let Some(app) = spawn_with(b, opts()).await else {
+        return;
+    };
+    let (sid, product, host, buyers) = live_sale(&app, 120).await;
+    let (s, v) = host
+        .call_json(
+            "studio/product/update",
+            serde_json::json!({"product_id": product, "form": {
+                "name": "Rush serum", "description": "", "category": "Beauty",
+                "price": "259.00", "stock": 40}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let d = db(&app).await;
+    // Everyone at once, each twice with the same key (a double tap).
+    let results = futures::future::join_all(buyers.iter().enumerate().flat_map(|(i, c)| {
+        let key = format!("rush-{i:04}-key");
+        [0, 1].map(move |_| {
+            let key = key.clone();
+            async move { (i, c.order(sid, product, 1, &key).await) }
+        })
+    }))
+    .await;
+    let mut confirmed: Vec<(usize, i64)> = Vec::new();
+    for (i, (s, v)) in &results {
+        match s {
+            200 => {
+                assert_eq!(v["status"], "paid", "{v}");
+                assert_eq!(v["paid"], 12_950, "one discounted unit: {v}");
+                confirmed.push((*i, v["id"].as_i64().expect("id")));
+            }
+            409 => assert_eq!(v["Conflict"], "Sold out.", "{v}"),
+            // The double tap's twin, while the first waits for its batch.
+            503 => assert_eq!(v, &Value::String("Busy".into()), "{v}"),
+            other => panic!("unexpected {other}: {v}"),
+        }
+    }
+    confirmed.sort_unstable();
+    confirmed.dedup();
+    let buyers_ok: std::collections::BTreeSet<usize> = confirmed.iter().map(|c| c.0).collect();
+    assert_eq!(buyers_ok.len(), 40, "exactly the stock is sold");
+    assert_eq!(confirmed.len(), 40, "a double tap is one order");
+    assert_eq!(stock(&d, product).await, 0);
+    assert_eq!(units_sold(&d, product).await, 40);
+    assert_eq!(
+        scalar(
+            &d,
+            "SELECT COUNT(*) FROM purchase_counters WHERE discounted_units > 1"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        scalar(&d, "SELECT COUNT(*) FROM demo_payments").await,
+        40,
+        "one charge per order"
+    );
+
+    // After a restart the same keys return the same orders, and it is still sold out.
+    let app = app.restart(opts()).await;
+    for &(i, id) in confirmed.iter().take(5) {
+        let c = &buyers[i];
+        let c = Client {
+            http: c.http.clone(),
+            base: format!("http://{}", app.addr),
+        };
+        let (s, v) = c.order(sid, product, 1, &format!("rush-{i:04}-key")).await;
+        assert_eq!((s, v["id"].as_i64()), (200, Some(id)), "{v}");
+    }
+    let late = Client::new(&app);
+    assert_eq!(late.reserve(sid).await.0, 200);
+    let (s, v) = late.order(sid, product, 1, "late-buyer-key").await;
+    assert_eq!((s, &v["Conflict"]), (409, &Value::from("Sold out.")), "{v}");
+    assert_eq!(scalar(&d, "SELECT COUNT(*) FROM demo_payments").await, 40);
+    app.stop().await;
+}
+
+async fn a_declined_payment_gives_the_unit_and_the_discount_back(b: Backend) {
+    let Some(app) = spawn_with(b, opts()).await else {
+        return;
+    };
+    let (sid, product, _, buyers) = live_sale(&app, 1).await;
+    let d = db(&app).await;
+    let before = stock(&d, product).await;
+    let declining = with_provider(
+        &app,
+        Fixed::new(PaymentOutcome::Declined {
+            reason: "card declined".into(),
+        }),
+    );
+    let who = shopper(&buyers[0]).await;
+    let order = place(&declining, &who, &request(sid, product, "declined-1"))
+        .await
+        .expect("placed");
+    assert_eq!(order.status, app::model::OrderStatus::PaymentFailed);
+    assert_eq!(stock(&d, product).await, before, "the unit is back");
+    // The discount is back too: the next order gets it.
+    let (s, v) = buyers[0].order(sid, product, 1, "after-decline").await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["paid"], 12_950, "{v}");
+    assert_eq!(stock(&d, product).await, before - 1);
+    // The failed order stays failed for its key (no second charge).
+    let again = place(&declining, &who, &request(sid, product, "declined-1"))
+        .await
+        .expect("replay");
+    assert_eq!(again.id, order.id);
+    assert_eq!(again.status, app::model::OrderStatus::PaymentFailed);
+    app.stop().await;
+}
+
+async fn a_retry_completes_an_order_left_awaiting_payment(b: Backend) {
+    let Some(app) = spawn_with(b, opts()).await else {
+        return;
+    };
+    let (sid, product, _, buyers) = live_sale(&app, 1).await;
+    let d = db(&app).await;
+    let before = stock(&d, product).await;
+    // The payment does not settle (as when the server dies between stock and payment).
+    let unsettled = with_provider(&app, Fixed::new(PaymentOutcome::Pending));
+    let who = shopper(&buyers[0]).await;
+    let order = place(&unsettled, &who, &request(sid, product, "pending-key-1"))
+        .await
+        .expect("placed");
+    assert_eq!(order.status, app::model::OrderStatus::PendingPayment);
+    assert_eq!(stock(&d, product).await, before - 1, "the unit is held");
+    // The shopper's retry with the same key completes it (the real provider this time).
+    let (s, v) = buyers[0].order(sid, product, 1, "pending-key-1").await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["id"].as_i64(), Some(order.id));
+    assert_eq!(v["status"], "paid", "{v}");
+    assert_eq!(stock(&d, product).await, before - 1, "still one unit");
+    assert_eq!(scalar(&d, "SELECT COUNT(*) FROM demo_payments").await, 1);
+    app.stop().await;
+}
+
+async fn the_resolver_asks_the_provider_and_releases_what_was_never_paid(b: Backend) {
+    let Some(app) = spawn_with(b, opts()).await else {
+        return;
+    };
+    let (sid, product, _, buyers) = live_sale(&app, 2).await;
+    let d = db(&app).await;
+    let before = stock(&d, product).await;
+    let unsettled = with_provider(&app, Fixed::new(PaymentOutcome::Pending));
+    let charged = place(
+        &unsettled,
+        &shopper(&buyers[0]).await,
+        &request(sid, product, "charged-then-crash"),
+    )
+    .await
+    .expect("placed");
+    let never = place(
+        &unsettled,
+        &shopper(&buyers[1]).await,
+        &request(sid, product, "never-charged-1"),
+    )
+    .await
+    .expect("placed");
+    // The provider has the first charge (it went through before the crash), not the second.
+    exec(
+        &d,
+        &format!(
+            "INSERT INTO demo_payments (merchant_ref, amount_fen, reference, created_at_ms)
+             VALUES ('order-{}', 12950, 'demo-order-{}', 0)",
+            charged.id, charged.id
+        ),
+    )
+    .await;
+    // Within the payment time: the charged one is paid, the other keeps its unit.
+    let st = app.state.app.clone();
+    let r = resolve_pending(&st, Duration::from_secs(900))
+        .await
+        .expect("resolve");
+    assert_eq!(
+        r,
+        Resolved {
+            paid: 1,
+            released: 0,
+            waiting: 1
+        }
+    );
+    assert_eq!(stock(&d, product).await, before - 2);
+    // Past it: released, unit and discount back.
+    let r = resolve_pending(&st, Duration::ZERO).await.expect("resolve");
+    assert_eq!(r.released, 1, "{r:?}");
+    let status = |id: i64| format!("SELECT COUNT(*) FROM orders WHERE id = {id} AND status = ");
+    assert_eq!(
+        scalar(&d, &format!("{}'paid'", status(charged.id))).await,
+        1
+    );
+    assert_eq!(
+        scalar(&d, &format!("{}'payment_failed'", status(never.id))).await,
+        1
+    );
+    assert_eq!(stock(&d, product).await, before - 1);
+    let (s, v) = buyers[1].order(sid, product, 1, "second-try-1").await;
+    assert_eq!((s, &v["paid"]), (200, &Value::from(12_950)), "{v}");
+    app.stop().await;
+}
+
+async fn stock_edited_in_the_studio_during_a_sale_is_the_new_truth(b: Backend) {
+    let Some(app) = spawn_with(b, opts()).await else {
+        return;
+    };
+    let (sid, product, host, buyers) = live_sale(&app, 6).await;
+    let set_stock = |n: i64| {
+        serde_json::json!({"product_id": product, "form": {
+            "name": "Rush serum", "description": "", "category": "Beauty",
+            "price": "259.00", "stock": n}})
+    };
+    let (s, v) = host.call_json("studio/product/update", set_stock(2)).await;
+    assert_eq!(s, 200, "{v}");
+    for (i, c) in buyers.iter().take(3).enumerate() {
+        let (s, v) = c.order(sid, product, 1, &format!("edit-{i}-key")).await;
+        assert_eq!(s, if i < 2 { 200 } else { 409 }, "{v}");
+    }
+    // Sold out; the host adds three more; the next three buy, the fourth does not.
+    let (s, v) = host.call_json("studio/product/update", set_stock(3)).await;
+    assert_eq!(s, 200, "{v}");
+    for (i, c) in buyers.iter().enumerate().skip(2) {
+        let (s, v) = c.order(sid, product, 1, &format!("more-{i}-key")).await;
+        assert_eq!(s, if i < 5 { 200 } else { 409 }, "{v}");
+    }
+    let d = db(&app).await;
+    assert_eq!(stock(&d, product).await, 0);
+    assert_eq!(units_sold(&d, product).await, 5);
+    app.stop().await;
+}
