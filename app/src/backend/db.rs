@@ -67,9 +67,12 @@ impl Db {
                     .max_connections(8)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
-                            // WAL: readers never block the writer; NORMAL sync is safe with WAL.
+                            // WAL: readers never block the writer. FULL: every commit is on
+                            // disk before it returns, so an order confirmed to a shopper
+                            // survives a power loss, not only a crash (NORMAL would lose the
+                            // last commits); group commit keeps that to one sync per batch.
                             conn.execute("PRAGMA journal_mode = WAL").await?;
-                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                            conn.execute("PRAGMA synchronous = FULL").await?;
                             conn.execute("PRAGMA foreign_keys = ON").await?;
                             conn.execute("PRAGMA busy_timeout = 5000").await?;
                             Ok(())
