@@ -9,6 +9,12 @@
 //! orders succeeded and were refused as sold out, and checks that exactly the stock was sold.
 //! The server must run with the demo data and `APP_RATE_LIMIT_SCALE` raised (one IP).
 //!
+//!   loadgen rush --url http://127.0.0.1:3000 --buyers 50000 --stock 10000 --release-ms 2000
+//!                [--target orders|floor|redis-lua]
+//!
+//! `rush`: a flash sale on an open-loop schedule, latency from each buyer's due time; the
+//! server's own floor and a bare Redis Lua decrement as references (see `rush.rs`).
+//!
 //!   loadgen static --url http://127.0.0.1:3200 --path /app-….wasm --connections 16
 //!   loadgen serve-dir --dir dist --bind 127.0.0.1:3201 [--compress]
 //!
@@ -33,6 +39,7 @@
 //! process may hold at most 20,000 open files. `--target nchan` runs the same workload
 //! against nginx + nchan (subscribe `/sub?id=..`, publish `/pub?id=..`) as a reference.
 
+mod rush;
 mod statics;
 mod viewers;
 
@@ -61,7 +68,7 @@ fn parse_args() -> Result<(String, Args), String> {
     };
     if matches!(
         scenario.as_str(),
-        "viewers" | "viewers-worker" | "static" | "serve-dir"
+        "viewers" | "viewers-worker" | "static" | "serve-dir" | "rush"
     ) {
         return Ok((scenario, args)); // parses its own flags
     }
@@ -266,12 +273,13 @@ async fn main() {
     };
     let result = match scenario.as_str() {
         "checkout" => checkout(args).await,
+        "rush" => rush::run(std::env::args().skip(2).collect()).await,
         "viewers" => viewers::run(std::env::args().skip(2).collect()).await,
         "viewers-worker" => viewers::worker(std::env::args().skip(2).collect()).await,
         "static" => statics::run(std::env::args().skip(2).collect()).await,
         "serve-dir" => statics::serve_dir(std::env::args().skip(2).collect()).await,
         other => Err(format!(
-            "unknown scenario {other}; known: checkout, viewers, static, serve-dir"
+            "unknown scenario {other}; known: checkout, rush, viewers, static, serve-dir"
         )),
     };
     match result {

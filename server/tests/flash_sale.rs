@@ -33,6 +33,7 @@ both_databases!(
     a_retry_completes_an_order_left_awaiting_payment,
     the_resolver_asks_the_provider_and_releases_what_was_never_paid,
     stock_edited_in_the_studio_during_a_sale_is_the_new_truth,
+    facts_that_change_after_the_sale_loaded_count,
 );
 
 fn opts() -> Options {
@@ -369,5 +370,30 @@ async fn stock_edited_in_the_studio_during_a_sale_is_the_new_truth(b: Backend) {
     let d = db(&app).await;
     assert_eq!(stock(&d, product).await, 0);
     assert_eq!(units_sold(&d, product).await, 5);
+    app.stop().await;
+}
+
+async fn facts_that_change_after_the_sale_loaded_count(b: Backend) {
+    let Some(app) = spawn_with(b, opts()).await else {
+        return;
+    };
+    let (sid, product, _, buyers) = live_sale(&app, 1).await;
+    // The sale is loaded (with every reserved shopper's facts) by a first order.
+    let (s, v) = buyers[0].order(sid, product, 1, "loads-the-sale").await;
+    assert_eq!((s, &v["paid"]), (200, &Value::from(12_950)), "{v}");
+    // A shopper who reserves now and mints an invite: no friends yet, full price.
+    let late = Client::new(&app);
+    assert_eq!(late.reserve(sid).await.0, 200);
+    let (_, inv) = late.create_invite(sid).await;
+    let code = inv["code"].as_str().expect("code").to_string();
+    let (s, v) = late.order(sid, product, 1, "late-full-price").await;
+    assert_eq!((s, &v["paid"]), (200, &Value::from(25_900)), "{v}");
+    // A friend joins through it: the friend and the inviter both get their half price now.
+    let friend = Client::new(&app);
+    assert_eq!(friend.join(&code).await.0, 200);
+    let (s, v) = friend.order(sid, product, 1, "friend-half-price").await;
+    assert_eq!((s, &v["paid"]), (200, &Value::from(12_950)), "{v}");
+    let (s, v) = late.order(sid, product, 1, "late-half-price").await;
+    assert_eq!((s, &v["paid"]), (200, &Value::from(12_950)), "{v}");
     app.stop().await;
 }

@@ -85,6 +85,7 @@ pub fn all() -> Vec<Endpoint> {
         MuteShopper,
         SendLikes,
         PlaceOrder,
+        OrdersReady,
         MyOrders,
         Whoami,
         SetNickname,

@@ -43,3 +43,17 @@ pub async fn my_orders() -> Result<Vec<OrderView>, AppError> {
         None => Ok(Vec::new()),
     }
 }
+
+/// Whether the caller may place an order right now: the shopper cookie and the order rate
+/// limit, the checks every order passes before the sale, and nothing else. It answers 401 or
+/// 429 as `orders/place` would; load tests use it as the server's own floor for the order
+/// path (docs/BENCHMARKS.md).
+#[server(endpoint = "orders/ready")]
+pub async fn orders_ready() -> Result<(), AppError> {
+    use crate::backend::{identity, ratelimit::Action};
+    let st = crate::backend::state()?;
+    let shopper = identity::require_shopper(&st).await?;
+    st.limits
+        .check(Action::Order, &shopper.id.to_string())
+        .await
+}

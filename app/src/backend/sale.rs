@@ -20,7 +20,10 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex, MutexGuard,
+    },
 };
 
 use tokio::sync::{mpsc, oneshot};
@@ -74,6 +77,9 @@ struct Inner {
     provider: &'static str,
     slots: Mutex<HashMap<i64, Slot>>,
     jobs: mpsc::Sender<Job>,
+    /// Bumped by every change to shoppers' facts: a load that overlapped one does not trust
+    /// the facts it read in bulk.
+    facts_epoch: AtomicU64,
 }
 
 #[derive(Default)]
@@ -115,13 +121,18 @@ struct SaleState {
     products: HashMap<i64, ProductStock>,
     counters: HashMap<(i64, i64), Counter>,
     keys: HashMap<(i64, String), KeyEntry>,
-    facts: HashMap<i64, ShopperFacts>,
+    /// Eligibility facts: `Some` known, `None` forgotten (read again when needed).
+    facts: HashMap<i64, Option<ShopperFacts>>,
+    /// Every reserved shopper was loaded: a shopper missing from `facts` had not reserved.
+    facts_complete: bool,
     /// Bumped whenever facts are forgotten, so that a lookup that started before does not
     /// store what it read.
     facts_gen: u64,
 }
 
 enum Decision {
+    /// The shopper's facts are needed and not known: read them, then try again.
+    NeedFacts,
     Existing(Option<i64>),
     New(Box<NewOrder>, i64),
 }
@@ -169,6 +180,7 @@ impl Sale {
             provider,
             slots: Mutex::new(HashMap::new()),
             jobs,
+            facts_epoch: AtomicU64::new(0),
         });
         tokio::spawn(write(inner.clone(), rx));
         Sale { inner }
@@ -176,36 +188,54 @@ impl Sale {
 
     /// Admits (or refuses) an order and waits until it is committed.
     pub async fn admit(&self, shopper_id: i64, req: &PlaceOrder) -> Result<Admitted, AppError> {
+        // Facts read for this shopper, when the gate did not know them (only for an order
+        // that gets past the stock check: "sold out" costs no database read).
+        let mut fetched: Option<ShopperFacts> = None;
         // A state retired between the lookup and the admission is loaded again.
-        for _ in 0..4 {
+        for _ in 0..6 {
             let sale = self.session(req.session_id).await?;
-            let facts = self.facts(&sale, shopper_id).await?;
-            let (done, amount, stock_after) = {
+            let step = {
                 let mut s = lock(&sale.state);
                 if s.retired {
                     continue;
                 }
-                let (order, stock_after) =
-                    match s.admit(shopper_id, req, &facts, self.inner.provider)? {
-                        Decision::Existing(Some(id)) => return Ok(Admitted::Existing(id)),
-                        // The first request with this key is still waiting for its batch.
-                        Decision::Existing(None) => return Err(AppError::Busy),
-                        Decision::New(order, stock_after) => (order, stock_after),
-                    };
-                let amount = order.quote.paid;
-                let (tx, rx) = oneshot::channel();
-                let job = Job::Place {
-                    sale: sale.clone(),
-                    order,
-                    done: tx,
-                };
-                if let Err(e) = self.inner.jobs.try_send(job) {
-                    if let Job::Place { order, .. } = e.into_inner() {
-                        s.undo(&order);
+                match s.admit(shopper_id, req, fetched.as_ref(), self.inner.provider)? {
+                    Decision::Existing(Some(id)) => return Ok(Admitted::Existing(id)),
+                    // The first request with this key is still waiting for its batch.
+                    Decision::Existing(None) => return Err(AppError::Busy),
+                    Decision::NeedFacts => Err(s.facts_gen),
+                    Decision::New(order, stock_after) => {
+                        let amount = order.quote.paid;
+                        let (tx, rx) = oneshot::channel();
+                        let job = Job::Place {
+                            sale: sale.clone(),
+                            order,
+                            done: tx,
+                        };
+                        if let Err(e) = self.inner.jobs.try_send(job) {
+                            if let Job::Place { order, .. } = e.into_inner() {
+                                s.undo(&order);
+                            }
+                            return Err(AppError::Busy);
+                        }
+                        Ok((rx, amount, stock_after))
                     }
-                    return Err(AppError::Busy);
                 }
-                (rx, amount, stock_after)
+            };
+            let (done, amount, stock_after) = match step {
+                Ok(queued) => queued,
+                Err(gen) => {
+                    let facts =
+                        shopping::shopper_facts(&self.inner.db, sale.session_id, shopper_id)
+                            .await?;
+                    let mut s = lock(&sale.state);
+                    if s.facts_gen == gen {
+                        s.facts.insert(shopper_id, Some(facts.clone()));
+                    }
+                    drop(s);
+                    fetched = Some(facts);
+                    continue;
+                }
             };
             let order_id = done.await.map_err(|_| AppError::Internal)??;
             return Ok(Admitted::New {
@@ -264,7 +294,7 @@ impl Sale {
     pub fn forget_shoppers(&self, shopper_ids: &[i64]) {
         self.each_current(|s| {
             for id in shopper_ids {
-                s.facts.remove(id);
+                s.facts.insert(*id, None);
             }
             s.facts_gen += 1;
         });
@@ -275,6 +305,7 @@ impl Sale {
     pub fn forget_all_facts(&self) {
         self.each_current(|s| {
             s.facts.clear();
+            s.facts_complete = false;
             s.facts_gen += 1;
         });
     }
@@ -287,11 +318,14 @@ impl Sale {
         }
     }
 
+    /// Changes facts in every loaded sale. The epoch moves under the same lock a load installs
+    /// its state under: a load either sees the change coming or is changed by it.
     fn each_current(&self, mut f: impl FnMut(&mut SaleState)) {
-        let sales: Vec<Arc<SessionSale>> = lock(&self.inner.slots)
-            .values()
-            .filter_map(|s| s.current.clone())
-            .collect();
+        let sales: Vec<Arc<SessionSale>> = {
+            let slots = lock(&self.inner.slots);
+            self.inner.facts_epoch.fetch_add(1, Ordering::SeqCst);
+            slots.values().filter_map(|s| s.current.clone()).collect()
+        };
         for sale in sales {
             f(&mut lock(&sale.state));
         }
@@ -342,30 +376,14 @@ impl Sale {
         }
         self.current(session_id).ok_or(AppError::Busy)
     }
-
-    async fn facts(
-        &self,
-        sale: &Arc<SessionSale>,
-        shopper_id: i64,
-    ) -> Result<ShopperFacts, AppError> {
-        let gen = {
-            let s = lock(&sale.state);
-            if let Some(f) = s.facts.get(&shopper_id) {
-                return Ok(f.clone());
-            }
-            s.facts_gen
-        };
-        let facts = shopping::shopper_facts(&self.inner.db, sale.session_id, shopper_id).await?;
-        let mut s = lock(&sale.state);
-        if s.facts_gen == gen {
-            s.facts.insert(shopper_id, facts.clone());
-        }
-        Ok(facts)
-    }
 }
 
 impl SaleState {
-    fn from_snapshot(snap: repo::SaleSnapshot) -> SaleState {
+    fn from_snapshot(
+        snap: repo::SaleSnapshot,
+        facts: Option<HashMap<i64, ShopperFacts>>,
+    ) -> SaleState {
+        let facts_complete = facts.is_some();
         SaleState {
             retired: false,
             status: snap.status,
@@ -403,7 +421,12 @@ impl SaleState {
                     )
                 })
                 .collect(),
-            facts: HashMap::new(),
+            facts: facts
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(id, f)| (id, Some(f)))
+                .collect(),
+            facts_complete,
             facts_gen: 0,
         }
     }
@@ -414,7 +437,7 @@ impl SaleState {
         &mut self,
         shopper_id: i64,
         req: &PlaceOrder,
-        facts: &ShopperFacts,
+        fetched: Option<&ShopperFacts>,
         provider: &'static str,
     ) -> Result<Decision, AppError> {
         let hash = req.request_hash();
@@ -456,8 +479,14 @@ impl SaleState {
                 policy.purchase_limit
             )));
         }
+        let facts = match (self.facts.get(&shopper_id), fetched) {
+            (Some(Some(f)), _) => f.clone(),
+            (None, _) if self.facts_complete => ShopperFacts::default(),
+            (_, Some(f)) => f.clone(),
+            _ => return Ok(Decision::NeedFacts),
+        };
         let to_u32 = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
-        let elig = eligibility(&policy, facts);
+        let elig = eligibility(&policy, &facts);
         let quote = quote_line(
             &policy,
             &elig,
@@ -653,12 +682,17 @@ async fn release(inner: &Inner, order_id: i64) -> Result<bool, AppError> {
 }
 
 async fn load(inner: &Inner, session_id: i64) -> Result<(), AppError> {
+    let epoch = inner.facts_epoch.load(Ordering::SeqCst);
     let snap = repo::sale_snapshot(&inner.db, session_id).await?;
+    let facts = shopping::session_facts(&inner.db, session_id).await?;
+    let mut slots = lock(&inner.slots);
+    // A reservation or join that happened meanwhile may be missing: read facts one by one.
+    let facts = (inner.facts_epoch.load(Ordering::SeqCst) == epoch).then_some(facts);
     let sale = Arc::new(SessionSale {
         session_id,
-        state: Mutex::new(SaleState::from_snapshot(snap)),
+        state: Mutex::new(SaleState::from_snapshot(snap, facts)),
     });
-    lock(&inner.slots).entry(session_id).or_default().current = Some(sale);
+    slots.entry(session_id).or_default().current = Some(sale);
     Ok(())
 }
 

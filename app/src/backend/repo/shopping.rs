@@ -308,3 +308,54 @@ pub async fn current_product(db: &Db, session_id: i64) -> Result<Option<i64>, Ap
             .flatten(),
     )
 }
+
+/// `shopper_facts` for every shopper who reserved a seat in the session, in three queries
+/// (the flash-sale gate loads them all at once; a shopper missing here had not reserved).
+pub async fn session_facts(
+    db: &Db,
+    session_id: i64,
+) -> Result<std::collections::HashMap<i64, ShopperFacts>, AppError> {
+    use std::collections::HashMap;
+    let to_u32 = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
+    let reservations: Vec<(i64, Option<i64>, Option<String>, i64)> = sqlx::query_as(
+        "SELECT r.shopper_id, r.invite_id, s.nickname,
+                (SELECT COUNT(*) FROM shopper_phones p WHERE p.shopper_id = r.shopper_id)
+           FROM reservations r
+           LEFT JOIN invites i ON i.id = r.invite_id
+           LEFT JOIN shoppers s ON s.id = i.inviter_id
+          WHERE r.session_id = $1",
+    )
+    .bind(session_id)
+    .fetch_all(db.pool())
+    .await?;
+    let invites: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT i.inviter_id, i.id, COUNT(r.shopper_id), COUNT(p.phone)
+           FROM invites i
+           LEFT JOIN reservations r ON r.invite_id = i.id
+           LEFT JOIN shopper_phones p ON p.shopper_id = r.shopper_id
+          WHERE i.session_id = $1
+          GROUP BY i.inviter_id, i.id",
+    )
+    .bind(session_id)
+    .fetch_all(db.pool())
+    .await?;
+    let own: HashMap<i64, (i64, i64, i64)> = invites
+        .into_iter()
+        .map(|(inviter, id, friends, verified)| (inviter, (id, friends, verified)))
+        .collect();
+    Ok(reservations
+        .into_iter()
+        .map(|(shopper, invite, inviter_name, phones)| {
+            let own = own.get(&shopper).copied();
+            let facts = ShopperFacts {
+                reserved: true,
+                joined_via: invite.zip(inviter_name),
+                own_invite: own.map(|o| o.0),
+                friends_joined: own.map_or(0, |o| to_u32(o.1)),
+                verified_friends: own.map_or(0, |o| to_u32(o.2)),
+                phone_verified: phones > 0,
+            };
+            (shopper, facts)
+        })
+        .collect())
+}
