@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Flash-sale benchmark (docs/BENCHMARKS.md): BUYERS buyers released over RELEASE_MS on an open
-# loop against STOCK units of one product, latency from each buyer's due time. On SQLite and
-# on PostgreSQL, each against the server's own floor (`orders/ready`, same cookie, CSRF and
-# rate-limit checks, same schedule) measured in the same run on a fresh server; and a bare
-# Redis Lua decrement at the same schedule. Prints one JSON line per run.
+# loop against STOCK units of one product, latency from each buyer's due time. On SQLite, on
+# PostgreSQL and in Redis mode (the gate a Redis script, PostgreSQL behind), each against the
+# server's own floor (`orders/ready`: same cookie, CSRF and rate-limit checks, same schedule)
+# measured in the same run on a fresh server; and a bare Redis Lua decrement at the same
+# schedule. Prints one JSON line per run.
 #   ./scripts/bench-rush.sh [BUYERS] [STOCK]          (default 50000 10000)
-#   RELEASE_MS=2000 CONNECTIONS=2000 DATABASES="sqlite postgres" TARGETS="floor orders"
+#   RELEASE_MS=2000 CONNECTIONS=2000 DATABASES="sqlite postgres redis" TARGETS="floor orders"
 #   REDIS_REFERENCE=1
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 buyers="${1:-50000}"; stock="${2:-10000}"
 release="${RELEASE_MS:-2000}"; conns="${CONNECTIONS:-2000}"
-databases="${DATABASES:-sqlite postgres}"; targets="${TARGETS:-floor orders}"
+databases="${DATABASES:-sqlite postgres redis}"; targets="${TARGETS:-floor orders}"
 cargo build --release -p server -p loadgen --quiet
 work="$(mktemp -d /tmp/rush-bench.XXXXXX)"; chmod 755 "$work"
 cleanup() {
@@ -25,16 +26,21 @@ trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 port="$(free_port)"
 
-run() { # $1 = database label, $2 = target
-  local url
+run() { # $1 = database label (sqlite, postgres, redis: PostgreSQL + the Redis gate), $2 = target
+  local url redis_env=()
   case "$1" in
     sqlite) url="sqlite://$work/rush-$2.db" ;;
-    postgres)
+    postgres|redis)
       [ -n "${TEST_POSTGRES_URL:-}" ] || eval "$("$ROOT/scripts/pg-cluster.sh" start "$work/pg")"
       psql "$TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS rush_bench WITH (FORCE)" -c "CREATE DATABASE rush_bench" >/dev/null
       url="${TEST_POSTGRES_URL%/*}/rush_bench" ;;
   esac
-  APP_BIND="127.0.0.1:$port" DATABASE_URL="$url" APP_DEMO_DATA=true APP_RATE_LIMIT_SCALE=1000000 \
+  if [ "$1" = redis ]; then
+    [ -n "${redis_port:-}" ] || redis_port="$(start_redis "$work")"
+    redis-cli -p "$redis_port" flushall >/dev/null
+    redis_env=(REDIS_URL="redis://127.0.0.1:$redis_port")
+  fi
+  env "${redis_env[@]}" APP_BIND="127.0.0.1:$port" DATABASE_URL="$url" APP_DEMO_DATA=true APP_RATE_LIMIT_SCALE=1000000 \
     APP_LOG=warn APP_DIST_DIR="$work/no-dist" APP_UPLOAD_DIR="$work/uploads" \
     "$ROOT/target/release/server" >"$work/server-$1-$2.log" 2>&1 &
   pid=$!
@@ -48,7 +54,7 @@ for db in $databases; do
   for target in $targets; do run "$db" "$target"; done
 done
 [ "${REDIS_REFERENCE:-1}" = 1 ] || exit 0
-redis_port="$(start_redis "$work")"
+[ -n "${redis_port:-}" ] || redis_port="$(start_redis "$work")"
 printf '{"database":"redis",'
 "$ROOT/target/release/loadgen" rush --target redis-lua --redis-url "redis://127.0.0.1:$redis_port" \
   --buyers "$buyers" --stock "$stock" --release-ms "$release" --connections "$conns" | sed 's/^{//'

@@ -237,11 +237,13 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
     };
     let payments = Arc::new(DemoPayment::new(db.clone()));
     let provider = app::backend::payment::PaymentProvider::name(payments.as_ref());
-    // One node: orders go through the in-memory flash-sale gate and its batch writer. Several
-    // nodes: each order is one database transaction (correct across nodes).
-    let sale = backplane
-        .is_none()
-        .then(|| Arc::new(app::backend::sale::Sale::start(db.clone(), provider)));
+    // Orders go through the flash-sale gate (in memory on one node, in Redis with several)
+    // and its batch writer.
+    let sale = Some(Arc::new(app::backend::sale::Sale::start(
+        db.clone(),
+        provider,
+        backplane.clone(),
+    )));
     let state = ServerState {
         app: AppState {
             sale,

@@ -7,7 +7,8 @@
 //! - nothing is charged twice, and nothing is charged for an order that was released;
 //! - a retry with the same idempotency key after the restart returns the same order, paid.
 //!
-//! `CRASH_ROUNDS` sets the rounds per database (default 1); `scripts/crash-test.sh 20` runs
+//! `CRASH_ROUNDS` sets the rounds per database (default 2: one killed at the first
+//! confirmation, one later); `scripts/crash-test.sh 20` runs
 //! twenty on each, in release mode.
 
 mod common;
@@ -31,14 +32,26 @@ const STOCK: i64 = 150;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_survives_kill_9_during_a_rush() {
     for round in 0..rounds() {
-        crash_round(Backend::Sqlite, round).await;
+        crash_round(Backend::Sqlite, round, None).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_survives_kill_9_during_a_rush() {
     for round in 0..rounds() {
-        crash_round(Backend::Postgres, round).await;
+        crash_round(Backend::Postgres, round, None).await;
+    }
+}
+
+/// Several-node mode (the gate in Redis): the node and Redis are both killed; Redis comes
+/// back empty and the state is loaded again from PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_mode_survives_kill_9_of_the_node_and_of_redis() {
+    for round in 0..rounds() {
+        let Some(mut redis) = common::cluster::RedisServer::start() else {
+            return;
+        };
+        crash_round(Backend::Postgres, round, Some(&mut redis)).await;
     }
 }
 
@@ -46,7 +59,7 @@ fn rounds() -> usize {
     std::env::var("CRASH_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1)
+        .unwrap_or(2)
 }
 
 fn free_port() -> u16 {
@@ -61,9 +74,18 @@ struct Node {
 }
 
 impl Node {
-    async fn start(database_url: &str, port: u16, dir: &std::path::Path) -> Node {
-        let child = Command::new(env!("CARGO_BIN_EXE_server"))
-            .env_clear()
+    async fn start(
+        database_url: &str,
+        port: u16,
+        dir: &std::path::Path,
+        redis: Option<&str>,
+    ) -> Node {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
+        cmd.env_clear();
+        if let Some(url) = redis {
+            cmd.env("REDIS_URL", url);
+        }
+        let child = cmd
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("APP_BIND", format!("127.0.0.1:{port}"))
             .env("DATABASE_URL", database_url)
@@ -160,13 +182,18 @@ impl Browser {
     }
 }
 
-async fn crash_round(backend: Backend, round: usize) {
+async fn crash_round(
+    backend: Backend,
+    round: usize,
+    mut redis: Option<&mut common::cluster::RedisServer>,
+) {
     let dir = tempfile::tempdir().expect("tempdir");
     let Some((url, _pg)) = fresh_database(backend, dir.path()).await else {
         return;
     };
     let port = free_port();
-    let mut node = Node::start(&url, port, dir.path()).await;
+    let redis_url = redis.as_ref().map(|r| r.url());
+    let mut node = Node::start(&url, port, dir.path(), redis_url.as_deref()).await;
 
     // Set-up: live, product presented with STOCK units, BUYERS friends of one inviter.
     let host = Browser::new(port);
@@ -245,11 +272,16 @@ async fn crash_round(backend: Backend, round: usize) {
             (i, key, answer)
         }
     }));
+    // Odd rounds: at the very first confirmation, while most batches are still on their way.
+    let kill_after = if round % 2 == 1 { 1 } else { kill_after };
     let killer = async {
         while confirmed.load(Ordering::SeqCst) < kill_after {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         node.kill_9();
+        if let Some(r) = redis.as_mut() {
+            r.kill();
+        }
     };
     let (answers, ()) = tokio::join!(rush, killer);
     let mut seen: BTreeMap<usize, i64> = BTreeMap::new();
@@ -265,7 +297,10 @@ async fn crash_round(backend: Backend, round: usize) {
     );
 
     // Restart on the same database: the truth is what was committed.
-    let node = Node::start(&url, port, dir.path()).await;
+    if let Some(r) = redis.as_mut() {
+        r.restart();
+    }
+    let node = Node::start(&url, port, dir.path(), redis_url.as_deref()).await;
     let db = app::backend::Db::connect(&url).await.expect("db");
     for (i, id) in &seen {
         let key: Option<String> =
@@ -290,8 +325,9 @@ async fn crash_round(backend: Backend, round: usize) {
                 .expect(sql)
         }
     };
+    let mode = if redis.is_some() { " + Redis" } else { "" };
     eprintln!(
-        "{backend:?} round {round}: {} confirmed before kill -9; after restart {} orders, {} awaiting payment",
+        "{backend:?}{mode} round {round}: {} confirmed before kill -9; after restart {} orders, {} awaiting payment",
         seen.len(),
         count("SELECT COUNT(*) FROM orders").await,
         count("SELECT COUNT(*) FROM orders WHERE status = 'pending_payment'").await,

@@ -397,3 +397,109 @@ async fn facts_that_change_after_the_sale_loaded_count(b: Backend) {
     assert_eq!((s, &v["paid"]), (200, &Value::from(12_950)), "{v}");
     app.stop().await;
 }
+
+/// Several nodes: the gate is the Redis script, every node admits against the same stock,
+/// and after Redis loses everything (a restart) the state is loaded again from PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_gate_sells_exactly_the_stock_across_nodes_and_reloads_after_a_redis_restart() {
+    let Some(mut cluster) =
+        common::cluster::Cluster::start_with(2, &[("rate_limit_scale", "1000")]).await
+    else {
+        return;
+    };
+    let (sid, product, host, buyers) = live_sale(&cluster.nodes[0], 90).await;
+    let (s, v) = host
+        .call_json(
+            "studio/product/update",
+            serde_json::json!({"product_id": product, "form": {
+                "name": "Rush serum", "description": "", "category": "Beauty",
+                "price": "259.00", "stock": 30}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let nodes = &cluster.nodes;
+    let spread: Vec<Client> = buyers
+        .iter()
+        .enumerate()
+        .map(|(i, b)| b.on(&nodes[i % 2]))
+        .collect();
+    let results = futures::future::join_all(spread.iter().enumerate().map(|(i, c)| {
+        let key = format!("redis-rush-{i:04}");
+        async move { (i, c.order(sid, product, 1, &key).await) }
+    }))
+    .await;
+    let mut confirmed = Vec::new();
+    for (i, (s, v)) in &results {
+        match s {
+            200 => {
+                assert_eq!(
+                    (&v["status"], &v["paid"]),
+                    (&Value::from("paid"), &Value::from(12_950)),
+                    "{v}"
+                );
+                confirmed.push((*i, v["id"].as_i64().expect("id")));
+            }
+            409 => assert_eq!(v["Conflict"], "Sold out.", "{v}"),
+            other => panic!("unexpected {other}: {v}"),
+        }
+    }
+    assert_eq!(confirmed.len(), 30, "exactly the stock, over both nodes");
+    let d = app::backend::Db::connect(&cluster.database_url)
+        .await
+        .expect("db");
+    assert_eq!(stock(&d, product).await, 0);
+    assert_eq!(units_sold(&d, product).await, 30);
+
+    // Redis loses everything: the next orders load the state from the database again.
+    cluster.redis.restart();
+    for (i, id) in confirmed.iter().take(6) {
+        let (s, v) = order_when_up(&spread[*i], sid, product, &format!("redis-rush-{i:04}")).await;
+        assert_eq!(
+            (s, v["id"].as_i64()),
+            (200, Some(*id)),
+            "the same order: {v}"
+        );
+    }
+    let late = Client::new(&cluster.nodes[1]);
+    assert_eq!(late.reserve(sid).await.0, 200);
+    let (s, v) = order_when_up(&late, sid, product, "late-after-restart").await;
+    assert_eq!((s, &v["Conflict"]), (409, &Value::from("Sold out.")), "{v}");
+    // More stock from the studio (through node 2): both nodes sell exactly that.
+    let host2 = host.on(&cluster.nodes[1]);
+    let (s, v) = host2
+        .call_json(
+            "studio/product/update",
+            serde_json::json!({"product_id": product, "form": {
+                "name": "Rush serum", "description": "", "category": "Beauty",
+                "price": "259.00", "stock": 3}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut ok = 0;
+    for (i, c) in spread.iter().enumerate().skip(80) {
+        let (s, v) = c
+            .order(sid, product, 1, &format!("more-stock-{i:04}"))
+            .await;
+        match s {
+            200 => ok += 1,
+            409 => assert_eq!(v["Conflict"], "Sold out.", "{v}"),
+            other => panic!("{other}: {v}"),
+        }
+    }
+    assert_eq!(ok, 3);
+    assert_eq!(stock(&d, product).await, 0);
+    assert_eq!(units_sold(&d, product).await, 33);
+}
+
+/// An order, retried while the node answers 503 (Redis coming back).
+async fn order_when_up(c: &Client, sid: i64, product: i64, key: &str) -> (u16, Value) {
+    for _ in 0..100 {
+        let (s, v) = c.order(sid, product, 1, key).await;
+        if s != 503 {
+            return (s, v);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("still 503 after 10 s");
+}

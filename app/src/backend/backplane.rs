@@ -285,6 +285,11 @@ impl RedisBackplane {
         self.conn.clone()
     }
 
+    /// The shared connection, for the flash-sale gate (`backend::sale_redis`).
+    pub fn sale_conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
     /// The stream reader's own connection (its reads block for up to [`READ_BLOCK`]).
     pub async fn reader(&self) -> Result<MultiplexedConnection, AppError> {
         let config = redis::AsyncConnectionConfig::new()

@@ -18,6 +18,7 @@ pub mod ratelimit;
 pub mod repo;
 pub mod request;
 pub mod sale;
+pub mod sale_redis;
 pub mod uploads;
 
 use std::sync::Arc;
@@ -48,8 +49,9 @@ pub struct AppState {
     pub cookie_key: Arc<[u8]>,
     pub limits: Arc<ratelimit::RateLimiter>,
     pub payments: Arc<dyn payment::PaymentProvider>,
-    /// The flash-sale order path (one node); `None` with several nodes, where each order is
-    /// one database transaction.
+    /// The flash-sale order path: the gate (in memory on one node, a Redis script with
+    /// several) and the batch writer. `None` only where a caller builds a state without it:
+    /// each order is then one database transaction.
     pub sale: Option<Arc<sale::Sale>>,
     /// The live rooms' fan-out hub.
     pub live: Arc<live::Hub>,

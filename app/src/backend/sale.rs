@@ -15,8 +15,11 @@
 //! about shoppers (reserved, invited, friends) are cached per session and forgotten when a
 //! reservation, a join or a verified number changes them.
 //!
-//! This runs when the server runs alone. With `REDIS_URL` (several nodes) every order is one
-//! database transaction (`repo::orders::reserve_order`), which is correct across nodes.
+//! With `REDIS_URL` (several nodes) the gate is a Redis Lua script instead
+//! (`backend::sale_redis`): every node admits against the same stock, counters and keys, and
+//! each node's writer batches into PostgreSQL the same way. The batch writer refuses to write
+//! past the stock or a shopper's limits whatever the gate said, and one order it refuses (or
+//! a fault) is retried alone so that it does not fail the rest of its batch.
 
 use std::{
     collections::HashMap,
@@ -30,12 +33,14 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     backend::{
+        backplane::RedisBackplane,
         db::Db,
         now_ms,
         repo::{
-            orders::{self as repo, key_reused, NewOrder, PlaceOrder},
+            orders::{self as repo, key_reused, BatchError, NewOrder, PlaceOrder},
             shopping,
         },
+        sale_redis::{self, Admit, Peek, RedisGate},
     },
     domain::{
         discount::{
@@ -80,6 +85,8 @@ struct Inner {
     /// Bumped by every change to shoppers' facts: a load that overlapped one does not trust
     /// the facts it read in bulk.
     facts_epoch: AtomicU64,
+    /// Several nodes: the gate is in Redis.
+    redis: Option<Arc<RedisGate>>,
 }
 
 #[derive(Default)]
@@ -137,9 +144,15 @@ enum Decision {
     New(Box<NewOrder>, i64),
 }
 
+/// Where an admitted order was admitted (what to tell when it is written, or not).
+enum Target {
+    Memory(Arc<SessionSale>),
+    Redis(Arc<RedisGate>),
+}
+
 enum Job {
     Place {
-        sale: Arc<SessionSale>,
+        sale: Target,
         order: Box<NewOrder>,
         done: oneshot::Sender<Result<i64, AppError>>,
     },
@@ -169,11 +182,27 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// the next one loads the session again.
 pub struct Pause {
     _guard: tokio::sync::OwnedMutexGuard<()>,
+    /// Several nodes: the session's state in Redis is forgotten again once the change is
+    /// written.
+    redis: Option<(Arc<RedisGate>, i64)>,
+}
+
+impl Drop for Pause {
+    fn drop(&mut self) {
+        if let Some((gate, session_id)) = self.redis.take() {
+            tokio::spawn(async move {
+                if let Err(e) = gate.forget(session_id).await {
+                    tracing::warn!(session_id, error = %e, "could not reset the sale in Redis");
+                }
+            });
+        }
+    }
 }
 
 impl Sale {
-    /// Starts the writer (needs a Tokio runtime). `provider` is recorded on each order.
-    pub fn start(db: Db, provider: &'static str) -> Sale {
+    /// Starts the writer (needs a Tokio runtime). `provider` is recorded on each order; with
+    /// `redis` (several nodes) the gate is a Redis script.
+    pub fn start(db: Db, provider: &'static str, redis: Option<Arc<RedisBackplane>>) -> Sale {
         let (jobs, rx) = mpsc::channel(QUEUE);
         let inner = Arc::new(Inner {
             db,
@@ -181,6 +210,7 @@ impl Sale {
             slots: Mutex::new(HashMap::new()),
             jobs,
             facts_epoch: AtomicU64::new(0),
+            redis: redis.map(|bp| Arc::new(RedisGate::new(bp))),
         });
         tokio::spawn(write(inner.clone(), rx));
         Sale { inner }
@@ -188,6 +218,9 @@ impl Sale {
 
     /// Admits (or refuses) an order and waits until it is committed.
     pub async fn admit(&self, shopper_id: i64, req: &PlaceOrder) -> Result<Admitted, AppError> {
+        if let Some(gate) = &self.inner.redis {
+            return self.admit_redis(gate, shopper_id, req).await;
+        }
         // Facts read for this shopper, when the gate did not know them (only for an order
         // that gets past the stock check: "sold out" costs no database read).
         let mut fetched: Option<ShopperFacts> = None;
@@ -208,7 +241,7 @@ impl Sale {
                         let amount = order.quote.paid;
                         let (tx, rx) = oneshot::channel();
                         let job = Job::Place {
-                            sale: sale.clone(),
+                            sale: Target::Memory(sale.clone()),
                             order,
                             done: tx,
                         };
@@ -278,6 +311,11 @@ impl Sale {
             .loading
             .clone();
         let guard = loading.lock_owned().await;
+        if let Some(gate) = &self.inner.redis {
+            if let Err(e) = gate.forget(session_id).await {
+                tracing::warn!(session_id, error = %e, "could not reset the sale in Redis");
+            }
+        }
         if let Some(slot) = lock(&self.inner.slots).get_mut(&session_id) {
             if let Some(cur) = slot.current.take() {
                 lock(&cur.state).retired = true;
@@ -287,7 +325,173 @@ impl Sale {
         if self.inner.jobs.send(Job::Flush { done }).await.is_ok() {
             let _ = rx.await;
         }
-        Pause { _guard: guard }
+        Pause {
+            _guard: guard,
+            redis: self.inner.redis.clone().map(|g| (g, session_id)),
+        }
+    }
+
+    /// Admission with several nodes: a first look in Redis (a retried key, or sold out: no
+    /// database read), then the session's status, policy, product and the shopper's facts
+    /// from the database, then the atomic admission script.
+    async fn admit_redis(
+        &self,
+        gate: &Arc<RedisGate>,
+        shopper_id: i64,
+        req: &PlaceOrder,
+    ) -> Result<Admitted, AppError> {
+        let db = &self.inner.db;
+        let (sid, pid) = (req.session_id, req.product_id);
+        let field = sale_redis::key_field(shopper_id, req.key.as_str());
+        let hash = req.request_hash();
+        let qty = i64::from(req.quantity.get());
+        let existing = |prior: &str| -> Result<Admitted, AppError> {
+            let (h, id) = prior.split_once('|').unwrap_or((prior, ""));
+            if h != hash {
+                return Err(key_reused());
+            }
+            id.parse()
+                .map(Admitted::Existing)
+                .map_err(|_| AppError::Busy)
+        };
+        let short = |stock: i64| -> AppError {
+            match stock {
+                n if n < 0 => AppError::not_found("This product is not part of the session."),
+                0 => AppError::Conflict("Sold out.".into()),
+                n => AppError::Conflict(format!("Only {n} left.")),
+            }
+        };
+        let mut facts: Option<(
+            crate::domain::discount::DiscountPolicy,
+            Fen,
+            bool,
+            ShopperFacts,
+        )> = None;
+        for _ in 0..250 {
+            match gate.peek(sid, pid, &field).await? {
+                Peek::Unloaded => {
+                    if !gate.load(db, sid).await? {
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    }
+                    continue;
+                }
+                Peek::Existing(prior) => return existing(&prior),
+                Peek::Stock(n) if n < qty => return Err(short(n)),
+                Peek::Stock(_) => {}
+            }
+            let (policy, price, presented, shopper) = match &facts {
+                Some(f) => f.clone(),
+                None => {
+                    shopping::require(db, sid, Activity::Buy).await?;
+                    let policy = shopping::policy(db, sid).await?;
+                    let (price, presented) = repo::product_for_sale(db, sid, pid)
+                        .await?
+                        .ok_or_else(|| short(-1))?;
+                    let shopper = shopping::shopper_facts(db, sid, shopper_id).await?;
+                    facts.insert((policy, price, presented, shopper)).clone()
+                }
+            };
+            if req.quantity.get() > policy.purchase_limit {
+                return Err(AppError::Conflict(format!(
+                    "You can buy at most {} of this product.",
+                    policy.purchase_limit
+                )));
+            }
+            let elig = eligibility(&policy, &shopper);
+            let allowance = if elig.is_eligible() && presented {
+                i64::from(policy.units_per_shopper)
+            } else {
+                0
+            };
+            let cap = policy.units_cap.map_or(-1, i64::from);
+            let limit = i64::from(policy.purchase_limit);
+            let admitted = gate
+                .admit(
+                    sid, pid, shopper_id, &field, &hash, qty, limit, allowance, cap,
+                )
+                .await?;
+            let (stock_after, shopper_disc, product_disc, discounted) = match admitted {
+                Admit::Unloaded => continue,
+                Admit::Existing(prior) => return existing(&prior),
+                Admit::Stock(n) => return Err(short(n)),
+                Admit::Limit => {
+                    return Err(AppError::Conflict(format!(
+                        "You can buy at most {} of this product and have reached that limit.",
+                        policy.purchase_limit
+                    )))
+                }
+                Admit::Admitted {
+                    stock_after,
+                    shopper_discounted,
+                    product_discounted,
+                    discounted,
+                } => (
+                    stock_after,
+                    shopper_discounted,
+                    product_discounted,
+                    discounted,
+                ),
+            };
+            let to_u32 = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
+            let quote = quote_line(
+                &policy,
+                &elig,
+                &ProductFacts {
+                    price,
+                    presented,
+                    discounted_so_far: to_u32(product_disc),
+                },
+                to_u32(shopper_disc),
+                req.quantity.get(),
+            );
+            let give_back = || gate.give_back(sid, pid, shopper_id, qty, discounted, Some(&field));
+            let Some(quote) = quote.filter(|q| i64::from(q.discounted_units) == discounted) else {
+                give_back().await?;
+                tracing::error!(sid, pid, "the Redis gate and quote_line disagree");
+                return Err(AppError::Internal);
+            };
+            if req.expected_total.is_some_and(|seen| seen != quote.paid) {
+                give_back().await?;
+                return Err(AppError::PriceChanged { total: quote.paid });
+            }
+            let order = NewOrder {
+                shopper_id,
+                session_id: sid,
+                product_id: pid,
+                key: req.key.as_str().to_string(),
+                request_hash: hash.clone(),
+                rule: line_rule(&elig, presented, &quote),
+                percent_off: policy.percent_off,
+                invite_id: if elig.is_eligible() {
+                    elig.invite_id()
+                } else {
+                    None
+                },
+                provider: self.inner.provider,
+                created_at_ms: now_ms(),
+                purchase_limit: limit,
+                discount_allowance: allowance,
+                quote,
+            };
+            let amount = order.quote.paid;
+            let (tx, rx) = oneshot::channel();
+            let job = Job::Place {
+                sale: Target::Redis(gate.clone()),
+                order: Box::new(order),
+                done: tx,
+            };
+            if self.inner.jobs.try_send(job).is_err() {
+                give_back().await?;
+                return Err(AppError::Busy);
+            }
+            let order_id = rx.await.map_err(|_| AppError::Internal)??;
+            return Ok(Admitted::New {
+                order_id,
+                amount,
+                stock_after,
+            });
+        }
+        Err(AppError::Busy)
     }
 
     /// The shoppers' eligibility facts changed (a reservation, a join, an invite).
@@ -517,6 +721,12 @@ impl SaleState {
             },
             provider,
             created_at_ms: now_ms(),
+            purchase_limit: i64::from(policy.purchase_limit),
+            discount_allowance: if elig.is_eligible() && product.presented {
+                i64::from(policy.units_per_shopper)
+            } else {
+                0
+            },
             quote,
         };
         let stock_after = self.apply(&order, 1);
@@ -604,7 +814,7 @@ async fn write(inner: Arc<Inner>, mut rx: mpsc::Receiver<Job>) {
 }
 
 type PlaceJob = (
-    Arc<SessionSale>,
+    Target,
     Box<NewOrder>,
     oneshot::Sender<Result<i64, AppError>>,
 );
@@ -615,49 +825,130 @@ async fn commit(inner: &Inner, places: Vec<PlaceJob>, paid: Vec<PaidJob>) {
     let payments: Vec<(i64, String)> = paid.iter().map(|(id, r, _)| (*id, r.clone())).collect();
     match repo::write_batch(&inner.db, &orders, &payments).await {
         Ok((ids, marked)) => {
-            for ((sale, order, done), id) in places.into_iter().zip(ids) {
-                let mut s = lock(&sale.state);
-                let answer = match id {
-                    Some(id) => {
-                        if let Some(e) = s.keys.get_mut(&(order.shopper_id, order.key.clone())) {
-                            e.order = Some(id);
-                        }
-                        Ok(id)
-                    }
-                    // The shopper used this key for an order in another session.
-                    None => {
-                        if !s.retired {
-                            s.undo(&order);
-                        }
-                        Err(key_reused())
-                    }
-                };
-                drop(s);
-                let _ = done.send(answer);
-            }
+            settle(
+                inner,
+                places.into_iter().zip(ids.into_iter().map(Ok)).collect(),
+            )
+            .await;
             for ((_, _, done), m) in paid.into_iter().zip(marked) {
                 let _ = done.send(Ok(m));
             }
         }
-        Err(e) => {
-            tracing::error!(error = %e, orders = orders.len(), "order batch failed; reloading the sales");
-            for (sale, _, done) in places {
-                retire(inner, &sale);
-                let _ = done.send(Err(AppError::Internal));
+        Err(e) if places.len() + paid.len() == 1 => {
+            match (places.into_iter().next(), paid.into_iter().next()) {
+                (Some(p), _) => settle(inner, vec![(p, Err(e))]).await,
+                (None, Some((_, _, done))) => {
+                    let _ = done.send(Err(batch_error(e)));
+                }
+                (None, None) => {}
             }
-            for (_, _, done) in paid {
-                let _ = done.send(Err(AppError::Internal));
+        }
+        // One order the database refuses (or a fault) must not fail the others: each alone.
+        Err(_) => {
+            let mut outcomes = Vec::with_capacity(places.len());
+            for p in places {
+                let alone = repo::write_batch(&inner.db, std::slice::from_ref(&*p.1), &[]).await;
+                outcomes.push((p, alone.map(|(ids, _)| ids.into_iter().next().flatten())));
+            }
+            settle(inner, outcomes).await;
+            for (id, reference, done) in paid {
+                let alone = repo::write_batch(&inner.db, &[], &[(id, reference)]).await;
+                let _ = done.send(
+                    alone
+                        .map(|(_, m)| m.first().copied().unwrap_or(false))
+                        .map_err(batch_error),
+                );
+            }
+        }
+    }
+}
+
+fn batch_error(e: BatchError) -> AppError {
+    match e {
+        BatchError::Refused(e) => e,
+        BatchError::Db(e) => {
+            tracing::error!(error = %e, "order batch failed");
+            AppError::Internal
+        }
+    }
+}
+
+/// Tells each admitted order's gate and buyer what became of it.
+async fn settle(inner: &Inner, outcomes: Vec<(PlaceJob, Result<Option<i64>, BatchError>)>) {
+    let mut written: Vec<(&NewOrder, i64)> = Vec::new();
+    let mut redis: Option<Arc<RedisGate>> = None;
+    let mut answers = Vec::with_capacity(outcomes.len());
+    for ((target, order, _), outcome) in &outcomes {
+        let answer = match (target, outcome) {
+            (Target::Memory(sale), Ok(Some(id))) => {
+                let mut s = lock(&sale.state);
+                if let Some(e) = s.keys.get_mut(&(order.shopper_id, order.key.clone())) {
+                    e.order = Some(*id);
+                }
+                Ok(*id)
+            }
+            (Target::Redis(gate), Ok(Some(id))) => {
+                redis = Some(gate.clone());
+                written.push((&**order, *id));
+                Ok(*id)
+            }
+            // The shopper used this key for an order in another session.
+            (target, Ok(None)) => {
+                undo(inner, target, order).await;
+                Err(key_reused())
+            }
+            (target, Err(e)) => {
+                undo(inner, target, order).await;
+                if let Target::Memory(sale) = target {
+                    // The memory and the database disagree, or the database failed: load
+                    // the truth again.
+                    retire(inner, sale);
+                }
+                Err(match e {
+                    BatchError::Refused(e) => e.clone(),
+                    BatchError::Db(_) => AppError::Internal,
+                })
+            }
+        };
+        answers.push(answer);
+    }
+    if let Some(gate) = redis {
+        if let Err(e) = gate.committed(&written).await {
+            tracing::warn!(error = %e, "could not record written orders' keys in Redis");
+        }
+    }
+    for (((_, _, done), _), answer) in outcomes.into_iter().zip(answers) {
+        let _ = done.send(answer);
+    }
+}
+
+async fn undo(inner: &Inner, target: &Target, order: &NewOrder) {
+    let _ = inner;
+    match target {
+        Target::Memory(sale) => {
+            let mut s = lock(&sale.state);
+            if !s.retired {
+                s.undo(order);
+            }
+        }
+        Target::Redis(gate) => {
+            if let Err(e) = gate.undo(order).await {
+                tracing::warn!(error = %e, "could not give an unwritten order's units back in Redis");
             }
         }
     }
 }
 
 /// Retires a sale state if it is still the session's current one.
-fn retire(inner: &Inner, sale: &Arc<SessionSale>) {
+fn retire(inner: &Inner, sale: &SessionSale) {
     lock(&sale.state).retired = true;
     let mut slots = lock(&inner.slots);
     if let Some(slot) = slots.get_mut(&sale.session_id) {
-        if slot.current.as_ref().is_some_and(|c| Arc::ptr_eq(c, sale)) {
+        if slot
+            .current
+            .as_ref()
+            .is_some_and(|c| std::ptr::eq(Arc::as_ptr(c), sale))
+        {
             slot.current = None;
         }
     }
@@ -667,6 +958,20 @@ async fn release(inner: &Inner, order_id: i64) -> Result<bool, AppError> {
     let Some(released) = repo::release_order(&inner.db, order_id).await? else {
         return Ok(false);
     };
+    if let Some(gate) = &inner.redis {
+        for &(product_id, units, discounted) in &released.lines {
+            gate.give_back(
+                released.session_id,
+                product_id,
+                released.shopper_id,
+                units,
+                discounted,
+                None,
+            )
+            .await?;
+        }
+        return Ok(true);
+    }
     let current = lock(&inner.slots)
         .get(&released.session_id)
         .and_then(|s| s.current.clone());

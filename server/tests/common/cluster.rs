@@ -105,6 +105,11 @@ impl Cluster {
     /// `n` nodes (the first loads the demo data), or `None` when Redis or PostgreSQL is not
     /// available here.
     pub async fn start(n: usize) -> Option<Cluster> {
+        Cluster::start_with(n, &[]).await
+    }
+
+    /// `start` with more settings for every node.
+    pub async fn start_with(n: usize, extra: &[(&'static str, &str)]) -> Option<Cluster> {
         let redis = RedisServer::start()?;
         let dir = tempfile::tempdir().expect("tempdir");
         let Some((database_url, pg)) = fresh_database(Backend::Postgres, dir.path()).await else {
@@ -115,7 +120,7 @@ impl Cluster {
         };
         let mut nodes = Vec::new();
         for i in 0..n {
-            nodes.push(Cluster::node(&database_url, &redis, i == 0).await);
+            nodes.push(Cluster::node(&database_url, &redis, i == 0, extra).await);
         }
         Some(Cluster {
             nodes,
@@ -125,10 +130,17 @@ impl Cluster {
         })
     }
 
-    async fn node(database_url: &str, redis: &RedisServer, demo_data: bool) -> TestApp {
+    async fn node(
+        database_url: &str,
+        redis: &RedisServer,
+        demo_data: bool,
+        extra: &[(&'static str, &str)],
+    ) -> TestApp {
+        let mut settings = vec![("redis_url", redis.url())];
+        settings.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
         let opts = Options {
             demo_data,
-            extra: vec![("redis_url", redis.url())],
+            extra: settings,
             ..Options::default()
         };
         spawn_on(

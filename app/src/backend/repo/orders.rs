@@ -341,6 +341,25 @@ pub struct NewOrder {
     pub invite_id: Option<i64>,
     pub provider: &'static str,
     pub created_at_ms: i64,
+    /// The policy's limits at admission: the batch refuses to write past them (a guard
+    /// behind the gate, for gates that can lag the database: Redis reloaded, several nodes).
+    pub purchase_limit: i64,
+    pub discount_allowance: i64,
+}
+
+/// Why a batch was not written.
+#[derive(Debug)]
+pub enum BatchError {
+    /// Writing it would sell more than the stock or past a shopper's limits (the database
+    /// disagrees with the gate): nothing of the batch was written.
+    Refused(AppError),
+    Db(AppError),
+}
+
+impl From<sqlx::Error> for BatchError {
+    fn from(e: sqlx::Error) -> Self {
+        BatchError::Db(e.into())
+    }
 }
 
 /// Writes a batch in one transaction: each admitted order with its ledger line, the shoppers'
@@ -352,13 +371,13 @@ pub async fn write_batch(
     db: &Db,
     orders: &[NewOrder],
     paid: &[(i64, String)],
-) -> Result<(Vec<Option<i64>>, Vec<bool>), AppError> {
+) -> Result<(Vec<Option<i64>>, Vec<bool>), BatchError> {
     use std::collections::BTreeMap;
     let mut w = db.begin_write().await?;
     let mut ids = Vec::with_capacity(orders.len());
     // BTreeMaps: rows are updated in a fixed order, so two writers cannot deadlock.
     let mut stock: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
-    let mut counters: BTreeMap<(i64, i64), (i64, i64)> = BTreeMap::new();
+    let mut counters: BTreeMap<(i64, i64), (i64, i64, i64, i64)> = BTreeMap::new();
     for o in orders {
         let q = &o.quote;
         let id: Option<i64> = sqlx::query_scalar(
@@ -406,30 +425,46 @@ pub async fn write_batch(
         let c = counters.entry((o.product_id, o.shopper_id)).or_default();
         c.0 += units;
         c.1 += discounted;
+        c.2 = c.2.max(o.purchase_limit);
+        c.3 = c.3.max(o.discount_allowance);
     }
-    for ((product_id, shopper_id), (units, discounted)) in counters {
-        sqlx::query(
+    for ((product_id, shopper_id), (units, discounted, limit, allowance)) in counters {
+        let res = sqlx::query(
             "INSERT INTO purchase_counters (product_id, shopper_id, units, discounted_units) VALUES ($1, $2, $3, $4)
              ON CONFLICT (product_id, shopper_id) DO UPDATE
                 SET units = purchase_counters.units + excluded.units,
-                    discounted_units = purchase_counters.discounted_units + excluded.discounted_units",
+                    discounted_units = purchase_counters.discounted_units + excluded.discounted_units
+              WHERE purchase_counters.units + excluded.units <= $5
+                AND (excluded.discounted_units = 0
+                     OR purchase_counters.discounted_units + excluded.discounted_units <= $6)",
         )
         .bind(product_id)
         .bind(shopper_id)
         .bind(units)
         .bind(discounted)
+        .bind(limit)
+        .bind(allowance)
         .execute(&mut *w.tx)
         .await?;
+        if res.rows_affected() != 1 || units > limit || discounted > allowance {
+            return Err(BatchError::Refused(AppError::Conflict(
+                "You can buy at most this many of this product and have reached that limit.".into(),
+            )));
+        }
     }
     for (product_id, (units, discounted)) in stock {
-        sqlx::query(
-            "UPDATE products SET stock = stock - $1, discounted_units = discounted_units + $2 WHERE id = $3",
+        let res = sqlx::query(
+            "UPDATE products SET stock = stock - $1, discounted_units = discounted_units + $2
+              WHERE id = $3 AND stock >= $1",
         )
         .bind(units)
         .bind(discounted)
         .bind(product_id)
         .execute(&mut *w.tx)
         .await?;
+        if res.rows_affected() != 1 {
+            return Err(BatchError::Refused(AppError::Conflict("Sold out.".into())));
+        }
     }
     let mut marked = Vec::with_capacity(paid.len());
     for (order_id, reference) in paid {
@@ -444,6 +479,22 @@ pub async fn write_batch(
     }
     w.commit().await?;
     Ok((ids, marked))
+}
+
+/// A product of the session: its price and whether it was presented.
+pub async fn product_for_sale(
+    db: &Db,
+    session_id: i64,
+    product_id: i64,
+) -> Result<Option<(Fen, bool)>, AppError> {
+    let row: Option<(i64, Option<i64>)> = sqlx::query_as(
+        "SELECT price_fen, presented_at_ms FROM products WHERE id = $1 AND session_id = $2",
+    )
+    .bind(product_id)
+    .bind(session_id)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.map(|(price, presented)| (Fen(price), presented.is_some())))
 }
 
 /// Everything the flash-sale gate holds for a session, read in one go.
