@@ -189,4 +189,16 @@ mod tests {
         let back = AppError::de(e.ser());
         assert_eq!(back, e);
     }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn a_busy_server_asks_to_retry_soon() {
+        use axum::response::IntoResponse;
+        let res = AppError::Busy.into_response();
+        assert_eq!(res.status(), 503);
+        assert_eq!(res.headers()["retry-after"], "1");
+        let res = AppError::Unavailable.into_response();
+        assert_eq!(res.headers()["retry-after"], "2");
+        assert!(AppError::Conflict("x".into()).retry_after().is_none());
+    }
 }

@@ -182,6 +182,16 @@ async fn a_rush_sells_exactly_the_stock_and_survives_a_restart(b: Backend) {
             other => panic!("unexpected {other}: {v}"),
         }
     }
+    // What a buyer was shown is exactly what was stored (built from the write, not read back).
+    for (i, (s, v)) in results.iter().filter(|(_, (s, _))| *s == 200).take(3) {
+        assert_eq!(*s, 200);
+        let (_, mine) = buyers[*i].get("/api/orders/mine").await;
+        let stored = mine
+            .as_array()
+            .and_then(|l| l.iter().find(|o| o["id"] == v["id"]))
+            .expect("in My orders");
+        assert_eq!(stored, v);
+    }
     confirmed.sort_unstable();
     confirmed.dedup();
     let buyers_ok: std::collections::BTreeSet<usize> = confirmed.iter().map(|c| c.0).collect();
@@ -444,6 +454,14 @@ async fn redis_gate_sells_exactly_the_stock_across_nodes_and_reloads_after_a_red
         }
     }
     assert_eq!(confirmed.len(), 30, "exactly the stock, over both nodes");
+    let (i, id) = confirmed[0];
+    let (_, mine) = spread[i].get("/api/orders/mine").await;
+    let stored = mine
+        .as_array()
+        .and_then(|l| l.iter().find(|o| o["id"] == id))
+        .expect("in My orders");
+    let shown = results.iter().find(|(j, _)| *j == i).map(|(_, r)| &r.1);
+    assert_eq!(Some(stored), shown);
     let d = app::backend::Db::connect(&cluster.database_url)
         .await
         .expect("db");

@@ -35,38 +35,43 @@ pub async fn place(
 ) -> Result<OrderView, AppError> {
     // Distributed mode: no order while the live room's news cannot be shared (503).
     st.live.ensure_up()?;
-    let (order_id, stock_after) = match &st.sale {
+    let (mut order, stock_after) = match &st.sale {
         Some(sale) => match sale.admit(shopper.id, req).await? {
-            Admitted::Existing(id) => (id, None),
-            Admitted::New {
-                order_id,
-                stock_after,
-                ..
-            } => (order_id, Some(stock_after)),
+            Admitted::Existing(id) => (orders::load_order(&st.db, shopper.id, id).await?, None),
+            Admitted::New { order, stock_after } => (*order, Some(stock_after)),
         },
         None => match orders::reserve_order(&st.db, st.payments.name(), shopper.id, req).await? {
-            Reservation::Existing(order) => (order.id, None),
+            Reservation::Existing(order) => (order, None),
             Reservation::New {
                 order_id,
                 stock_after,
                 ..
-            } => (order_id, Some(stock_after)),
+            } => (
+                orders::load_order(&st.db, shopper.id, order_id).await?,
+                Some(stock_after),
+            ),
         },
     };
-    let mut order = orders::load_order(&st.db, shopper.id, order_id).await?;
     if order.status == OrderStatus::PendingPayment {
         let charge = Charge {
-            order_id,
+            order_id: order.id,
             shopper_id: shopper.id,
             amount: order.paid,
-            description: format!("Order {order_id}"),
+            description: format!("Order {}", order.id),
         };
         let outcome = st.payments.charge(&charge).await;
-        let settled = outcome != PaymentOutcome::Pending;
-        settle(st, order_id, outcome).await?;
-        if settled {
-            // Changed by this call or by a twin request with the same key: read it again.
-            order = orders::load_order(&st.db, shopper.id, order_id).await?;
+        let next = match &outcome {
+            PaymentOutcome::Confirmed { .. } => Some(OrderStatus::Paid),
+            PaymentOutcome::Declined { .. } => Some(OrderStatus::PaymentFailed),
+            PaymentOutcome::Pending => None,
+        };
+        if let Some(next) = next {
+            if settle(st, order.id, outcome).await? {
+                order.status = next;
+            } else {
+                // Settled meanwhile by a twin request with the same key: read it again.
+                order = orders::load_order(&st.db, shopper.id, order.id).await?;
+            }
         }
     }
     let Some(mut stock_after) = stock_after else {

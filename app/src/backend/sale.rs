@@ -50,7 +50,7 @@ use crate::{
         session::{allows, Activity},
     },
     error::AppError,
-    model::SessionStatus,
+    model::{OrderView, SessionStatus},
 };
 
 /// Orders admitted and waiting for the writer, at most; past that a buyer is told to retry
@@ -60,14 +60,14 @@ pub const QUEUE: usize = 20_000;
 const MAX_BATCH: usize = 512;
 
 /// What an admission decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Admitted {
     /// The shopper already placed this order (same idempotency key and details).
     Existing(i64),
     /// A new order, committed and awaiting payment.
     New {
-        order_id: i64,
-        amount: Fen,
+        /// The order as the shopper sees it (built from what was written, not read back).
+        order: Box<OrderView>,
         /// The product's stock right after it.
         stock_after: i64,
     },
@@ -124,7 +124,10 @@ struct KeyEntry {
 struct SaleState {
     retired: bool,
     status: SessionStatus,
+    title: String,
     policy: DiscountPolicy,
+    /// Product names and images, for the order the buyer sees.
+    names: HashMap<i64, (String, String)>,
     products: HashMap<i64, ProductStock>,
     counters: HashMap<(i64, i64), Counter>,
     keys: HashMap<(i64, String), KeyEntry>,
@@ -141,7 +144,7 @@ enum Decision {
     /// The shopper's facts are needed and not known: read them, then try again.
     NeedFacts,
     Existing(Option<i64>),
-    New(Box<NewOrder>, i64),
+    New(Box<NewOrder>, i64, Box<OrderView>),
 }
 
 /// Where an admitted order was admitted (what to tell when it is written, or not).
@@ -237,8 +240,7 @@ impl Sale {
                     // The first request with this key is still waiting for its batch.
                     Decision::Existing(None) => return Err(AppError::Busy),
                     Decision::NeedFacts => Err(s.facts_gen),
-                    Decision::New(order, stock_after) => {
-                        let amount = order.quote.paid;
+                    Decision::New(order, stock_after, view) => {
                         let (tx, rx) = oneshot::channel();
                         let job = Job::Place {
                             sale: Target::Memory(sale.clone()),
@@ -251,11 +253,11 @@ impl Sale {
                             }
                             return Err(AppError::Busy);
                         }
-                        Ok((rx, amount, stock_after))
+                        Ok((rx, view, stock_after))
                     }
                 }
             };
-            let (done, amount, stock_after) = match step {
+            let (done, mut view, stock_after) = match step {
                 Ok(queued) => queued,
                 Err(gen) => {
                     let facts =
@@ -270,10 +272,9 @@ impl Sale {
                     continue;
                 }
             };
-            let order_id = done.await.map_err(|_| AppError::Internal)??;
+            view.id = done.await.map_err(|_| AppError::Internal)??;
             return Ok(Admitted::New {
-                order_id,
-                amount,
+                order: view,
                 stock_after,
             });
         }
@@ -361,12 +362,7 @@ impl Sale {
                 n => AppError::Conflict(format!("Only {n} left.")),
             }
         };
-        let mut facts: Option<(
-            crate::domain::discount::DiscountPolicy,
-            Fen,
-            bool,
-            ShopperFacts,
-        )> = None;
+        let mut facts: Option<(repo::SaleFacts, ShopperFacts)> = None;
         for _ in 0..250 {
             match gate.peek(sid, pid, &field).await? {
                 Peek::Unloaded => {
@@ -379,18 +375,16 @@ impl Sale {
                 Peek::Stock(n) if n < qty => return Err(short(n)),
                 Peek::Stock(_) => {}
             }
-            let (policy, price, presented, shopper) = match &facts {
+            let (sale, shopper) = match &facts {
                 Some(f) => f.clone(),
                 None => {
-                    shopping::require(db, sid, Activity::Buy).await?;
-                    let policy = shopping::policy(db, sid).await?;
-                    let (price, presented) = repo::product_for_sale(db, sid, pid)
-                        .await?
-                        .ok_or_else(|| short(-1))?;
+                    let sale = repo::sale_facts(db, sid, pid).await?;
+                    allows(sale.status, Activity::Buy)?;
                     let shopper = shopping::shopper_facts(db, sid, shopper_id).await?;
-                    facts.insert((policy, price, presented, shopper)).clone()
+                    facts.insert((sale, shopper)).clone()
                 }
             };
+            let (policy, price, presented) = (sale.policy, sale.price, sale.presented);
             if req.quantity.get() > policy.purchase_limit {
                 return Err(AppError::Conflict(format!(
                     "You can buy at most {} of this product.",
@@ -473,7 +467,13 @@ impl Sale {
                 discount_allowance: allowance,
                 quote,
             };
-            let amount = order.quote.paid;
+            let mut view = Box::new(repo::order_view(
+                0,
+                &order,
+                &sale.title,
+                &sale.name,
+                &sale.image_url,
+            ));
             let (tx, rx) = oneshot::channel();
             let job = Job::Place {
                 sale: Target::Redis(gate.clone()),
@@ -484,10 +484,9 @@ impl Sale {
                 give_back().await?;
                 return Err(AppError::Busy);
             }
-            let order_id = rx.await.map_err(|_| AppError::Internal)??;
+            view.id = rx.await.map_err(|_| AppError::Internal)??;
             return Ok(Admitted::New {
-                order_id,
-                amount,
+                order: view,
                 stock_after,
             });
         }
@@ -592,10 +591,16 @@ impl SaleState {
             retired: false,
             status: snap.status,
             policy: snap.policy,
+            names: snap
+                .products
+                .iter()
+                .map(|(id, .., name, image)| (*id, (name.clone(), image.clone())))
+                .collect(),
+            title: snap.title,
             products: snap
                 .products
                 .into_iter()
-                .map(|(id, price, stock, presented, discounted)| {
+                .map(|(id, price, stock, presented, discounted, ..)| {
                     (
                         id,
                         ProductStock {
@@ -730,6 +735,12 @@ impl SaleState {
             quote,
         };
         let stock_after = self.apply(&order, 1);
+        let (name, image) = self
+            .names
+            .get(&order.product_id)
+            .cloned()
+            .unwrap_or_default();
+        let view = repo::order_view(0, &order, &self.title, &name, &image);
         self.keys.insert(
             (shopper_id, order.key.clone()),
             KeyEntry {
@@ -737,7 +748,7 @@ impl SaleState {
                 order: None,
             },
         );
-        Ok(Decision::New(Box::new(order), stock_after))
+        Ok(Decision::New(Box::new(order), stock_after, Box::new(view)))
     }
 
     /// Takes (`sign` 1) or gives back (-1) an order's units and discount; the stock after.

@@ -348,7 +348,7 @@ impl RedisGate {
             .ignore();
         let mut stock = Vec::new();
         let mut pdisc = Vec::new();
-        for (id, _, left, _, discounted) in &snap.products {
+        for (id, _, left, _, discounted, ..) in &snap.products {
             stock.push((id.to_string(), *left));
             pdisc.push((id.to_string(), *discounted));
         }

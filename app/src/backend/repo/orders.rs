@@ -481,29 +481,128 @@ pub async fn write_batch(
     Ok((ids, marked))
 }
 
-/// A product of the session: its price and whether it was presented.
-pub async fn product_for_sale(
-    db: &Db,
-    session_id: i64,
-    product_id: i64,
-) -> Result<Option<(Fen, bool)>, AppError> {
-    let row: Option<(i64, Option<i64>)> = sqlx::query_as(
-        "SELECT price_fen, presented_at_ms FROM products WHERE id = $1 AND session_id = $2",
+/// What an order reads about its session and product.
+#[derive(Debug, Clone)]
+pub struct SaleFacts {
+    pub status: SessionStatus,
+    pub title: String,
+    pub policy: DiscountPolicy,
+    pub price: Fen,
+    pub presented: bool,
+    pub name: String,
+    pub image_url: String,
+}
+
+/// The session's status, title and policy and the product's price, presentation and name,
+/// in one query; `NotFound` for a product that is not part of the session.
+pub async fn sale_facts(db: &Db, session_id: i64, product_id: i64) -> Result<SaleFacts, AppError> {
+    type Row = (
+        String,
+        String,
+        i64,
+        Option<i64>,
+        String,
+        String,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+    );
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT s.status, s.title, p.price_fen, p.presented_at_ms, p.name, p.image_url,
+                d.percent_off, d.friends_needed, d.units_per_shopper, d.units_cap,
+                d.purchase_limit, d.verified_phone_required
+           FROM products p
+           JOIN live_sessions s ON s.id = p.session_id
+           LEFT JOIN discount_policies d ON d.session_id = s.id
+          WHERE p.id = $1 AND p.session_id = $2",
     )
     .bind(product_id)
     .bind(session_id)
     .fetch_optional(db.pool())
     .await?;
-    Ok(row.map(|(price, presented)| (Fen(price), presented.is_some())))
+    let Some((
+        status,
+        title,
+        price,
+        presented,
+        name,
+        image_url,
+        pct,
+        friends,
+        per,
+        cap,
+        limit,
+        phone,
+    )) = row
+    else {
+        // An unknown session is "this session does not exist"; a known one, the product.
+        shopping::session_status(db, session_id).await?;
+        return Err(AppError::not_found(
+            "This product is not part of the session.",
+        ));
+    };
+    let policy = match (pct, friends, per, limit, phone) {
+        (Some(pct), Some(friends), Some(per), Some(limit), Some(phone)) => {
+            shopping::to_policy((pct, friends, per, cap, limit, phone))
+        }
+        _ => DiscountPolicy::default(),
+    };
+    Ok(SaleFacts {
+        status: SessionStatus::parse(&status).ok_or(AppError::Internal)?,
+        title,
+        policy,
+        price: Fen(price),
+        presented: presented.is_some(),
+        name,
+        image_url,
+    })
+}
+
+/// The order just written, as the shopper sees it, without reading it back.
+pub fn order_view(
+    order_id: i64,
+    o: &NewOrder,
+    session_title: &str,
+    product_name: &str,
+    image_url: &str,
+) -> OrderView {
+    let q = &o.quote;
+    OrderView {
+        id: order_id,
+        session_id: o.session_id,
+        session_title: session_title.to_string(),
+        status: OrderStatus::PendingPayment,
+        created_at_ms: o.created_at_ms,
+        payment_provider: o.provider.to_string(),
+        lines: vec![OrderLineView {
+            product_id: o.product_id,
+            product_name: product_name.to_string(),
+            image_url: image_url.to_string(),
+            quantity: i64::from(q.quantity),
+            unit_price: q.unit_price,
+            discounted_units: i64::from(q.discounted_units),
+            full_amount: q.full_amount,
+            discount: q.discount,
+            paid: q.paid,
+            rule: rule_text(o.rule, i64::from(o.percent_off)),
+        }],
+        full_amount: q.full_amount,
+        discount: q.discount,
+        paid: q.paid,
+    }
 }
 
 /// Everything the flash-sale gate holds for a session, read in one go.
 #[derive(Debug, Clone)]
 pub struct SaleSnapshot {
     pub status: SessionStatus,
+    pub title: String,
     pub policy: DiscountPolicy,
-    /// (product id, price, stock, presented, discounted units sold).
-    pub products: Vec<(i64, Fen, i64, bool, i64)>,
+    /// (product id, price, stock, presented, discounted units sold, name, image URL).
+    pub products: Vec<(i64, Fen, i64, bool, i64, String, String)>,
     /// (product id, shopper id, units, discounted units).
     pub counters: Vec<(i64, i64, i64, i64)>,
     /// The session's orders: (shopper id, idempotency key, request hash, order id).
@@ -512,16 +611,24 @@ pub struct SaleSnapshot {
 
 pub async fn sale_snapshot(db: &Db, session_id: i64) -> Result<SaleSnapshot, AppError> {
     let status = shopping::session_status(db, session_id).await?;
+    let title: String = sqlx::query_scalar("SELECT title FROM live_sessions WHERE id = $1")
+        .bind(session_id)
+        .fetch_one(db.pool())
+        .await?;
     let policy = shopping::policy(db, session_id).await?;
-    let rows: Vec<(i64, i64, i64, Option<i64>, i64)> = sqlx::query_as(
-        "SELECT id, price_fen, stock, presented_at_ms, discounted_units FROM products WHERE session_id = $1",
+    type Row = (i64, i64, i64, Option<i64>, i64, String, String);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, price_fen, stock, presented_at_ms, discounted_units, name, image_url
+           FROM products WHERE session_id = $1",
     )
     .bind(session_id)
     .fetch_all(db.pool())
     .await?;
     let products = rows
         .into_iter()
-        .map(|(id, price, stock, presented, d)| (id, Fen(price), stock, presented.is_some(), d))
+        .map(|(id, price, stock, presented, d, name, image)| {
+            (id, Fen(price), stock, presented.is_some(), d, name, image)
+        })
         .collect();
     let counters = sqlx::query_as(
         "SELECT c.product_id, c.shopper_id, c.units, c.discounted_units
@@ -538,6 +645,7 @@ pub async fn sale_snapshot(db: &Db, session_id: i64) -> Result<SaleSnapshot, App
     .await?;
     Ok(SaleSnapshot {
         status,
+        title,
         policy,
         products,
         counters,

@@ -33,7 +33,7 @@ pub async fn require(
 }
 
 pub async fn policy(db: &Db, session_id: i64) -> Result<DiscountPolicy, AppError> {
-    let row: Option<(i64, i64, i64, Option<i64>, i64, i64)> = sqlx::query_as(
+    let row: Option<PolicyRow> = sqlx::query_as(
         "SELECT percent_off, friends_needed, units_per_shopper, units_cap, purchase_limit,
                 verified_phone_required
            FROM discount_policies WHERE session_id = $1",
@@ -41,18 +41,23 @@ pub async fn policy(db: &Db, session_id: i64) -> Result<DiscountPolicy, AppError
     .bind(session_id)
     .fetch_optional(db.pool())
     .await?;
-    let Some((pct, friends, per_shopper, cap, limit, phone)) = row else {
-        return Ok(DiscountPolicy::default());
-    };
+    Ok(row.map(to_policy).unwrap_or_default())
+}
+
+/// A `discount_policies` row: percent, friends needed, units per shopper, cap, purchase
+/// limit, verified phone required.
+pub type PolicyRow = (i64, i64, i64, Option<i64>, i64, i64);
+
+pub fn to_policy((pct, friends, per_shopper, cap, limit, phone): PolicyRow) -> DiscountPolicy {
     let to_u32 = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
-    Ok(DiscountPolicy {
+    DiscountPolicy {
         percent_off: u8::try_from(pct.clamp(1, 100)).unwrap_or(50),
         friends_needed: to_u32(friends),
         units_per_shopper: to_u32(per_shopper),
         units_cap: cap.map(to_u32),
         purchase_limit: to_u32(limit),
         verified_phone_required: phone != 0,
-    })
+    }
 }
 
 /// Reserves a seat. Reserving twice is harmless (returns `false` the second time); an ended
@@ -216,64 +221,41 @@ pub async fn join_via_invite(
     .await?)
 }
 
-/// Friends who joined through an invite, and how many of them have a verified number.
-pub async fn friends_joined(db: &Db, invite_id: i64) -> Result<(i64, i64), AppError> {
-    Ok(sqlx::query_as(
-        "SELECT COUNT(*), COUNT(p.phone) FROM reservations r
-           LEFT JOIN shopper_phones p ON p.shopper_id = r.shopper_id
-          WHERE r.invite_id = $1",
-    )
-    .bind(invite_id)
-    .fetch_one(db.pool())
-    .await?)
-}
-
-/// Everything the eligibility rule needs about a shopper in a session.
+/// Everything the eligibility rule needs about a shopper in a session, in one query.
 pub async fn shopper_facts(
     db: &Db,
     session_id: i64,
     shopper_id: i64,
 ) -> Result<ShopperFacts, AppError> {
-    let reservation: Option<(Option<i64>,)> = sqlx::query_as(
-        "SELECT invite_id FROM reservations WHERE session_id = $1 AND shopper_id = $2",
+    let row: Option<(Option<i64>, Option<String>, Option<i64>, i64, i64, i64)> = sqlx::query_as(
+        "SELECT r.invite_id, s.nickname,
+                (SELECT o.id FROM invites o WHERE o.session_id = $1 AND o.inviter_id = $2),
+                (SELECT COUNT(*) FROM reservations f JOIN invites o ON o.id = f.invite_id
+                  WHERE o.session_id = $1 AND o.inviter_id = $2),
+                (SELECT COUNT(p.phone) FROM reservations f JOIN invites o ON o.id = f.invite_id
+                   JOIN shopper_phones p ON p.shopper_id = f.shopper_id
+                  WHERE o.session_id = $1 AND o.inviter_id = $2),
+                (SELECT COUNT(*) FROM shopper_phones p WHERE p.shopper_id = $2)
+           FROM reservations r
+           LEFT JOIN invites i ON i.id = r.invite_id
+           LEFT JOIN shoppers s ON s.id = i.inviter_id
+          WHERE r.session_id = $1 AND r.shopper_id = $2",
     )
     .bind(session_id)
     .bind(shopper_id)
     .fetch_optional(db.pool())
     .await?;
-    let Some((joined_invite,)) = reservation else {
+    let Some((joined_invite, inviter, own_invite, friends, verified, phones)) = row else {
         return Ok(ShopperFacts::default());
     };
-    let joined_via = match joined_invite {
-        Some(invite_id) => {
-            let name: String = sqlx::query_scalar(
-                "SELECT s.nickname FROM invites i JOIN shoppers s ON s.id = i.inviter_id WHERE i.id = $1",
-            )
-            .bind(invite_id)
-            .fetch_one(db.pool())
-            .await?;
-            Some((invite_id, name))
-        }
-        None => None,
-    };
-    let own = own_invite(db, session_id, shopper_id).await?;
-    let (friends, verified) = match &own {
-        Some(inv) => friends_joined(db, inv.id).await?,
-        None => (0, 0),
-    };
-    let phone_verified: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM shopper_phones WHERE shopper_id = $1")
-            .bind(shopper_id)
-            .fetch_one(db.pool())
-            .await?;
     let to_u32 = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
     Ok(ShopperFacts {
         reserved: true,
-        joined_via,
-        own_invite: own.map(|i| i.id),
+        joined_via: joined_invite.zip(inviter),
+        own_invite,
         friends_joined: to_u32(friends),
         verified_friends: to_u32(verified),
-        phone_verified: phone_verified > 0,
+        phone_verified: phones > 0,
     })
 }
 
