@@ -239,11 +239,15 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
     let provider = app::backend::payment::PaymentProvider::name(payments.as_ref());
     // Orders go through the flash-sale gate (in memory on one node, in Redis with several)
     // and its batch writer.
-    let sale = Some(Arc::new(app::backend::sale::Sale::start(
+    let sale = Arc::new(app::backend::sale::Sale::start(
         db.clone(),
         provider,
         backplane.clone(),
-    )));
+    ));
+    sale.reconcile()
+        .await
+        .map_err(|e| StartError::Redis(format!("flash-sale state: {e}")))?;
+    let sale = Some(sale);
     let state = ServerState {
         app: AppState {
             sale,

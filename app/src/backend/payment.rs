@@ -100,17 +100,31 @@ async fn write_ledger(db: Db, mut rx: mpsc::Receiver<LedgerWrite>) {
         }
         let written = async {
             let mut w = db.begin_write().await?;
-            for c in &batch {
-                sqlx::query(
-                    "INSERT INTO demo_payments (merchant_ref, amount_fen, reference, created_at_ms)
-                     VALUES ($1, $2, $3, $4) ON CONFLICT (merchant_ref) DO NOTHING",
-                )
-                .bind(&c.merchant_ref)
-                .bind(c.amount.0)
-                .bind(DemoPayment::reference(&c.merchant_ref))
-                .bind(now_ms())
-                .execute(&mut *w.tx)
-                .await?;
+            for chunk in batch.chunks(200) {
+                let mut sql = String::from(
+                    "INSERT INTO demo_payments (merchant_ref, amount_fen, reference, created_at_ms) VALUES ",
+                );
+                for i in 0..chunk.len() {
+                    let n = 4 * i;
+                    sql.push_str(&format!(
+                        "{}(${}, ${}, ${}, ${})",
+                        if i == 0 { "" } else { ", " },
+                        n + 1,
+                        n + 2,
+                        n + 3,
+                        n + 4
+                    ));
+                }
+                sql.push_str(" ON CONFLICT (merchant_ref) DO NOTHING");
+                let mut query = sqlx::query(&sql);
+                for c in chunk {
+                    query = query
+                        .bind(&c.merchant_ref)
+                        .bind(c.amount.0)
+                        .bind(DemoPayment::reference(&c.merchant_ref))
+                        .bind(now_ms());
+                }
+                query.execute(&mut *w.tx).await?;
             }
             w.commit().await
         }

@@ -215,8 +215,23 @@ impl Sale {
             facts_epoch: AtomicU64::new(0),
             redis: redis.map(|bp| Arc::new(RedisGate::new(bp))),
         });
+
         tokio::spawn(write(inner.clone(), rx));
         Sale { inner }
+    }
+
+    /// At start-up with several nodes: reconciles Redis with the database. Whatever Redis
+    /// kept from before this node started (admissions whose batches died with a node) is
+    /// forgotten, and the next order loads each session's state from the database.
+    pub async fn reconcile(&self) -> Result<(), AppError> {
+        if let Some(gate) = &self.inner.redis {
+            let n = gate.forget_all().await?;
+            tracing::info!(
+                sessions = n,
+                "flash-sale states in Redis reset from the database"
+            );
+        }
+        Ok(())
     }
 
     /// Admits (or refuses) an order and waits until it is committed.
@@ -346,14 +361,22 @@ impl Sale {
         let field = sale_redis::key_field(shopper_id, req.key.as_str());
         let hash = req.request_hash();
         let qty = i64::from(req.quantity.get());
-        let existing = |prior: &str| -> Result<Admitted, AppError> {
+        // A retried key: its order, or `None` when its batch was lost with the node that
+        // admitted it (the session's state is then loaded again from the database).
+        let existing = |prior: &str| -> Result<Option<Admitted>, AppError> {
             let (h, id) = prior.split_once('|').unwrap_or((prior, ""));
             if h != hash {
                 return Err(key_reused());
             }
-            id.parse()
-                .map(Admitted::Existing)
-                .map_err(|_| AppError::Busy)
+            if let Ok(id) = id.parse() {
+                return Ok(Some(Admitted::Existing(id)));
+            }
+            let since: i64 = id.trim_start_matches('~').parse().unwrap_or(0);
+            if now_ms().saturating_sub(since) > sale_redis::PENDING_LOST_MS {
+                Ok(None)
+            } else {
+                Err(AppError::Busy)
+            }
         };
         let short = |stock: i64| -> AppError {
             match stock {
@@ -371,7 +394,13 @@ impl Sale {
                     }
                     continue;
                 }
-                Peek::Existing(prior) => return existing(&prior),
+                Peek::Existing(prior) => match existing(&prior)? {
+                    Some(found) => return Ok(found),
+                    None => {
+                        gate.forget(sid).await?;
+                        continue;
+                    }
+                },
                 Peek::Stock(n) if n < qty => return Err(short(n)),
                 Peek::Stock(_) => {}
             }
@@ -406,7 +435,13 @@ impl Sale {
                 .await?;
             let (stock_after, shopper_disc, product_disc, discounted) = match admitted {
                 Admit::Unloaded => continue,
-                Admit::Existing(prior) => return existing(&prior),
+                Admit::Existing(prior) => match existing(&prior)? {
+                    Some(found) => return Ok(found),
+                    None => {
+                        gate.forget(sid).await?;
+                        continue;
+                    }
+                },
                 Admit::Stock(n) => return Err(short(n)),
                 Admit::Limit => {
                     return Err(AppError::Conflict(format!(

@@ -10,7 +10,13 @@
 //! Keys, all tagged `{s:SESSION}` so one script may touch them (Redis Cluster slots):
 //! `loaded` (marker), `stock` and `pdisc` (hashes by product: units left, discounted units
 //! sold), `units` and `sdisc` (hashes by `product:shopper`), `keys` (hash by `shopper:key`:
-//! `requesthash|orderid`, the order id empty while its batch is on its way).
+//! `requesthash|orderid`, or `requesthash|~admitted_at_ms` while its batch is on its way).
+//!
+//! A node that dies between admission and commit leaves such a pending key (and its units
+//! taken) behind: a retry that finds one older than [`PENDING_LOST_MS`] forgets the session's
+//! state, which is then loaded again from the database (where that order is not). Every node
+//! forgets all loaded states when it starts, so a cluster restarted on a Redis that kept its
+//! data reconciles from the database.
 
 use std::sync::Arc;
 
@@ -24,6 +30,9 @@ use crate::{
     },
     error::AppError,
 };
+
+/// A key pending longer than this lost its order (the node that admitted it died).
+pub const PENDING_LOST_MS: i64 = 30_000;
 
 /// How long a loaded session's keys live without a reload (a day after the last load, twice).
 const TTL_SECS: i64 = 2 * 86_400;
@@ -40,7 +49,8 @@ return {3, tonumber(stock)}
 
 /// Admission: KEYS loaded, stock, pdisc, units, sdisc, keys; ARGV product, shopper key
 /// field, counter field, request hash, quantity, purchase limit, discounted units this shopper
-/// may have (0: not eligible), cap on discounted units of the product (-1: none). The
+/// may have (0: not eligible), cap on discounted units of the product (-1: none), the time
+/// (ms, kept with the key while its batch is on its way). The
 /// discounted units are worked out as `domain::discount::quote_line` does.
 const ADMIT: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return {1} end
@@ -66,7 +76,7 @@ if d > 0 then
   redis.call('HINCRBY', KEYS[5], ARGV[3], d)
   redis.call('HINCRBY', KEYS[3], ARGV[1], d)
 end
-redis.call('HSET', KEYS[6], ARGV[2], ARGV[4] .. '|')
+redis.call('HSET', KEYS[6], ARGV[2], ARGV[4] .. '|~' .. ARGV[9])
 return {0, stock - qty, sdisc, pdisc, d}
 ";
 
@@ -238,6 +248,7 @@ impl RedisGate {
             .arg(purchase_limit)
             .arg(allowance)
             .arg(cap)
+            .arg(crate::backend::now_ms())
             .invoke_async(&mut self.bp.sale_conn())
             .await
             .map_err(unavailable)?;
@@ -391,6 +402,32 @@ impl RedisGate {
             .await
             .map_err(unavailable)?;
         Ok(true)
+    }
+
+    /// Forgets every loaded session's state (at start-up): orders load it from the database.
+    pub async fn forget_all(&self) -> Result<usize, AppError> {
+        let mut conn = self.bp.sale_conn();
+        let mut cursor: u64 = 0;
+        let mut forgotten = 0;
+        loop {
+            let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg("{s:*}:loaded")
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            if !found.is_empty() {
+                forgotten += found.len();
+                conn.del::<_, ()>(&found).await.map_err(unavailable)?;
+            }
+            if next == 0 {
+                return Ok(forgotten);
+            }
+            cursor = next;
+        }
     }
 
     /// Forgets the session's state (the studio changed it): the next order loads it again.

@@ -378,78 +378,125 @@ pub async fn write_batch(
     // BTreeMaps: rows are updated in a fixed order, so two writers cannot deadlock.
     let mut stock: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
     let mut counters: BTreeMap<(i64, i64), (i64, i64, i64, i64)> = BTreeMap::new();
-    for o in orders {
-        let q = &o.quote;
-        let id: Option<i64> = sqlx::query_scalar(
+    // Multi-row statements, a few hundred rows each: a batch costs a handful of round trips.
+    for chunk in orders.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = String::from(
             "INSERT INTO orders (shopper_id, session_id, idempotency_key, request_hash, status, full_amount_fen,
-                                 discount_fen, paid_amount_fen, payment_provider, created_at_ms)
-             VALUES ($1, $2, $3, $4, 'pending_payment', $5, $6, $7, $8, $9)
-             ON CONFLICT (shopper_id, idempotency_key) DO NOTHING RETURNING id",
-        )
-        .bind(o.shopper_id)
-        .bind(o.session_id)
-        .bind(&o.key)
-        .bind(&o.request_hash)
-        .bind(q.full_amount.0)
-        .bind(q.discount.0)
-        .bind(q.paid.0)
-        .bind(o.provider)
-        .bind(o.created_at_ms)
-        .fetch_optional(&mut *w.tx)
-        .await?;
-        ids.push(id);
-        let Some(order_id) = id else { continue };
-        sqlx::query(
+                                 discount_fen, paid_amount_fen, payment_provider, created_at_ms) VALUES ",
+        );
+        push_rows(&mut sql, chunk.len(), 9, Some((4, "'pending_payment'")));
+        sql.push_str(
+            " ON CONFLICT (shopper_id, idempotency_key) DO NOTHING RETURNING id, shopper_id, idempotency_key",
+        );
+        let mut query = sqlx::query_as::<_, (i64, i64, String)>(&sql);
+        for o in chunk {
+            let q = &o.quote;
+            query = query
+                .bind(o.shopper_id)
+                .bind(o.session_id)
+                .bind(&o.key)
+                .bind(&o.request_hash)
+                .bind(q.full_amount.0)
+                .bind(q.discount.0)
+                .bind(q.paid.0)
+                .bind(o.provider)
+                .bind(o.created_at_ms);
+        }
+        let written: std::collections::HashMap<(i64, String), i64> = query
+            .fetch_all(&mut *w.tx)
+            .await?
+            .into_iter()
+            .map(|(id, shopper, key)| ((shopper, key), id))
+            .collect();
+        let start = ids.len();
+        for o in chunk {
+            ids.push(written.get(&(o.shopper_id, o.key.clone())).copied());
+        }
+        let lines: Vec<(&NewOrder, i64)> = chunk
+            .iter()
+            .zip(&ids[start..])
+            .filter_map(|(o, id)| id.map(|id| (o, id)))
+            .collect();
+        if lines.is_empty() {
+            continue;
+        }
+        let mut sql = String::from(
             "INSERT INTO order_lines (order_id, product_id, quantity, unit_price_fen, discounted_units, discount_per_unit_fen,
-                                      full_amount_fen, discount_fen, paid_amount_fen, rule, percent_off, invite_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(order_id)
-        .bind(o.product_id)
-        .bind(i64::from(q.quantity))
-        .bind(q.unit_price.0)
-        .bind(i64::from(q.discounted_units))
-        .bind(q.discount_per_unit.0)
-        .bind(q.full_amount.0)
-        .bind(q.discount.0)
-        .bind(q.paid.0)
-        .bind(o.rule)
-        .bind(i64::from(o.percent_off))
-        .bind(o.invite_id)
-        .execute(&mut *w.tx)
-        .await?;
-        let (units, discounted) = (i64::from(q.quantity), i64::from(q.discounted_units));
-        let s = stock.entry(o.product_id).or_default();
-        s.0 += units;
-        s.1 += discounted;
-        let c = counters.entry((o.product_id, o.shopper_id)).or_default();
-        c.0 += units;
-        c.1 += discounted;
-        c.2 = c.2.max(o.purchase_limit);
-        c.3 = c.3.max(o.discount_allowance);
+                                      full_amount_fen, discount_fen, paid_amount_fen, rule, percent_off, invite_id) VALUES ",
+        );
+        push_rows(&mut sql, lines.len(), 12, None);
+        let mut query = sqlx::query(&sql);
+        for (o, order_id) in &lines {
+            let q = &o.quote;
+            query = query
+                .bind(*order_id)
+                .bind(o.product_id)
+                .bind(i64::from(q.quantity))
+                .bind(q.unit_price.0)
+                .bind(i64::from(q.discounted_units))
+                .bind(q.discount_per_unit.0)
+                .bind(q.full_amount.0)
+                .bind(q.discount.0)
+                .bind(q.paid.0)
+                .bind(o.rule)
+                .bind(i64::from(o.percent_off))
+                .bind(o.invite_id);
+            let (units, discounted) = (i64::from(q.quantity), i64::from(q.discounted_units));
+            let s = stock.entry(o.product_id).or_default();
+            s.0 += units;
+            s.1 += discounted;
+            let c = counters.entry((o.product_id, o.shopper_id)).or_default();
+            c.0 += units;
+            c.1 += discounted;
+            c.2 = c.2.max(o.purchase_limit);
+            c.3 = c.3.max(o.discount_allowance);
+        }
+        query.execute(&mut *w.tx).await?;
     }
+    // Counters, grouped by the limits they are checked against (one policy per session).
+    let mut by_limits: BTreeMap<(i64, i64), Vec<(i64, i64, i64, i64)>> = BTreeMap::new();
     for ((product_id, shopper_id), (units, discounted, limit, allowance)) in counters {
-        let res = sqlx::query(
-            "INSERT INTO purchase_counters (product_id, shopper_id, units, discounted_units) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (product_id, shopper_id) DO UPDATE
-                SET units = purchase_counters.units + excluded.units,
-                    discounted_units = purchase_counters.discounted_units + excluded.discounted_units
-              WHERE purchase_counters.units + excluded.units <= $5
-                AND (excluded.discounted_units = 0
-                     OR purchase_counters.discounted_units + excluded.discounted_units <= $6)",
-        )
-        .bind(product_id)
-        .bind(shopper_id)
-        .bind(units)
-        .bind(discounted)
-        .bind(limit)
-        .bind(allowance)
-        .execute(&mut *w.tx)
-        .await?;
-        if res.rows_affected() != 1 || units > limit || discounted > allowance {
-            return Err(BatchError::Refused(AppError::Conflict(
-                "You can buy at most this many of this product and have reached that limit.".into(),
-            )));
+        if units > limit || discounted > allowance {
+            return Err(limit_refused());
+        }
+        by_limits
+            .entry((limit, allowance))
+            .or_default()
+            .push((product_id, shopper_id, units, discounted));
+    }
+    for ((limit, allowance), rows) in by_limits {
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let mut sql = String::from(
+                "INSERT INTO purchase_counters (product_id, shopper_id, units, discounted_units) VALUES ",
+            );
+            push_rows(&mut sql, chunk.len(), 4, None);
+            let n = chunk.len() * 4;
+            sql.push_str(&format!(
+                " ON CONFLICT (product_id, shopper_id) DO UPDATE
+                    SET units = purchase_counters.units + excluded.units,
+                        discounted_units = purchase_counters.discounted_units + excluded.discounted_units
+                  WHERE purchase_counters.units + excluded.units <= ${}
+                    AND (excluded.discounted_units = 0
+                         OR purchase_counters.discounted_units + excluded.discounted_units <= ${})",
+                n + 1,
+                n + 2
+            ));
+            let mut query = sqlx::query(&sql);
+            for (product_id, shopper_id, units, discounted) in chunk {
+                query = query
+                    .bind(*product_id)
+                    .bind(*shopper_id)
+                    .bind(*units)
+                    .bind(*discounted);
+            }
+            let res = query
+                .bind(limit)
+                .bind(allowance)
+                .execute(&mut *w.tx)
+                .await?;
+            if res.rows_affected() != chunk.len() as u64 {
+                return Err(limit_refused());
+            }
         }
     }
     for (product_id, (units, discounted)) in stock {
@@ -467,15 +514,30 @@ pub async fn write_batch(
         }
     }
     let mut marked = Vec::with_capacity(paid.len());
-    for (order_id, reference) in paid {
-        let res = sqlx::query(
-            "UPDATE orders SET status = 'paid', payment_ref = $1 WHERE id = $2 AND status = 'pending_payment'",
-        )
-        .bind(reference)
-        .bind(order_id)
-        .execute(&mut *w.tx)
-        .await?;
-        marked.push(res.rows_affected() == 1);
+    for chunk in paid.chunks(ROWS_PER_STATEMENT) {
+        // One UPDATE per chunk: the reference picked per order by CASE, then the ids again.
+        let mut sql = String::from("UPDATE orders SET status = 'paid', payment_ref = CASE id");
+        for i in 0..chunk.len() {
+            sql.push_str(&format!(" WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2));
+        }
+        sql.push_str(" END WHERE status = 'pending_payment' AND id IN (");
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", 2 * chunk.len() + i + 1));
+        }
+        sql.push_str(") RETURNING id");
+        let mut query = sqlx::query_scalar::<_, i64>(&sql);
+        for (order_id, reference) in chunk {
+            query = query.bind(*order_id).bind(reference);
+        }
+        for (order_id, _) in chunk {
+            query = query.bind(*order_id);
+        }
+        let done: std::collections::HashSet<i64> =
+            query.fetch_all(&mut *w.tx).await?.into_iter().collect();
+        marked.extend(chunk.iter().map(|(id, _)| done.contains(id)));
     }
     w.commit().await?;
     Ok((ids, marked))
@@ -593,6 +655,37 @@ pub fn order_view(
         discount: q.discount,
         paid: q.paid,
     }
+}
+
+/// Rows per multi-row statement (SQLite allows 32,766 bound values, PostgreSQL 65,535).
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// Appends `rows` groups of `cols` numbered placeholders, continuing the numbering, with an
+/// optional literal inserted at a column position (`(position, sql)`).
+fn push_rows(sql: &mut String, rows: usize, cols: usize, literal: Option<(usize, &str)>) {
+    let mut n = 0;
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..cols {
+            if let Some((at, lit)) = literal.filter(|(at, _)| *at == c) {
+                let _ = at;
+                sql.push_str(lit);
+                sql.push_str(", ");
+            }
+            n += 1;
+            sql.push_str(&format!("${n}"));
+            if c + 1 < cols {
+                sql.push_str(", ");
+            }
+        }
+        sql.push(')');
+    }
+}
+
+fn limit_refused() -> BatchError {
+    BatchError::Refused(AppError::Conflict(
+        "You can buy at most this many of this product and have reached that limit.".into(),
+    ))
 }
 
 /// Everything the flash-sale gate holds for a session, read in one go.
