@@ -22,6 +22,7 @@ both_databases!(
     invalid_utf8_is_refused_and_nothing_is_stored,
     uploads_check_the_caller_and_the_boundary_first,
     text_is_cleaned_before_it_is_stored,
+    nul_characters_are_a_client_error,
     fuzz_every_endpoint,
 );
 
@@ -425,6 +426,30 @@ async fn text_is_cleaned_before_it_is_stored(b: Backend) {
         .await;
     assert_eq!(detail["title"], "Spring sale");
     assert_eq!(detail["description"], "line one\nline two");
+    app.stop().await;
+}
+
+/// A NUL character in any text a lookup uses (PostgreSQL cannot hold one) is the client's
+/// error, never a 500.
+async fn nul_characters_are_a_client_error(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let c = Client::new(&app);
+    let (s, v) = c.get("/api/invites/get?code=%00").await;
+    assert!(s == 400 || s == 404, "invite code: {s} {v}");
+    let (s, v) = c.get("/api/invites/get?code=ab%00cd").await;
+    assert!(s == 400 || s == 404, "invite code: {s} {v}");
+    let (s, v) = c.join("x\0y").await;
+    assert!(s == 400 || s == 404, "join: {s} {v}");
+    let (s, v) = c
+        .call(
+            "host/sign_in",
+            &[("email", "a\0@b.cn".into()), ("password", "pw\0".into())],
+        )
+        .await;
+    assert!(matches!(s, 400 | 401 | 403), "sign-in: {s} {v}");
+    let (s, v) = c.call("me/nickname", &[("nickname", "\0".into())]).await;
+    assert_eq!(s, 400, "nickname: {v}");
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
     app.stop().await;
 }
 
