@@ -254,6 +254,11 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
             db,
             settings: Arc::new(settings),
             cookie_key,
+            shoppers: Arc::new(identity::ShopperCache::new(if backplane.is_some() {
+                identity::SHOPPER_TTL_NODES
+            } else {
+                identity::SHOPPER_TTL_ONE_NODE
+            })),
             limits: Arc::new(limits),
             payments,
             live,

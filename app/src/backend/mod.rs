@@ -47,6 +47,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Signs shopper cookies.
     pub cookie_key: Arc<[u8]>,
+    /// Shoppers recognised recently (`identity::ShopperCache`).
+    pub shoppers: Arc<identity::ShopperCache>,
     pub limits: Arc<ratelimit::RateLimiter>,
     pub payments: Arc<dyn payment::PaymentProvider>,
     /// The flash-sale order path: the gate (in memory on one node, a Redis script with

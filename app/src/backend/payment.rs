@@ -100,7 +100,7 @@ async fn write_ledger(db: Db, mut rx: mpsc::Receiver<LedgerWrite>) {
         }
         let written = async {
             let mut w = db.begin_write().await?;
-            for chunk in batch.chunks(200) {
+            for chunk in batch.chunks(crate::backend::repo::orders::rows_per_statement(&db)) {
                 let mut sql = String::from(
                     "INSERT INTO demo_payments (merchant_ref, amount_fen, reference, created_at_ms) VALUES ",
                 );

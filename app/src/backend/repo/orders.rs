@@ -379,7 +379,8 @@ pub async fn write_batch(
     let mut stock: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
     let mut counters: BTreeMap<(i64, i64), (i64, i64, i64, i64)> = BTreeMap::new();
     // Multi-row statements, a few hundred rows each: a batch costs a handful of round trips.
-    for chunk in orders.chunks(ROWS_PER_STATEMENT) {
+    let per_statement = rows_per_statement(db);
+    for chunk in orders.chunks(per_statement) {
         let mut sql = String::from(
             "INSERT INTO orders (shopper_id, session_id, idempotency_key, request_hash, status, full_amount_fen,
                                  discount_fen, paid_amount_fen, payment_provider, created_at_ms) VALUES ",
@@ -465,7 +466,7 @@ pub async fn write_batch(
             .push((product_id, shopper_id, units, discounted));
     }
     for ((limit, allowance), rows) in by_limits {
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        for chunk in rows.chunks(per_statement) {
             let mut sql = String::from(
                 "INSERT INTO purchase_counters (product_id, shopper_id, units, discounted_units) VALUES ",
             );
@@ -514,7 +515,7 @@ pub async fn write_batch(
         }
     }
     let mut marked = Vec::with_capacity(paid.len());
-    for chunk in paid.chunks(ROWS_PER_STATEMENT) {
+    for chunk in paid.chunks(per_statement) {
         // One UPDATE per chunk: the reference picked per order by CASE, then the ids again.
         let mut sql = String::from("UPDATE orders SET status = 'paid', payment_ref = CASE id");
         for i in 0..chunk.len() {
@@ -657,8 +658,15 @@ pub fn order_view(
     }
 }
 
-/// Rows per multi-row statement (SQLite allows 32,766 bound values, PostgreSQL 65,535).
-const ROWS_PER_STATEMENT: usize = 200;
+/// Rows per multi-row statement. PostgreSQL takes hundreds at once; SQLite looks each
+/// numbered parameter up by name when binding (time grows with the square of the parameter
+/// count), so its statements stay small.
+pub fn rows_per_statement(db: &Db) -> usize {
+    match db.kind() {
+        crate::backend::DbKind::Sqlite => 16,
+        crate::backend::DbKind::Postgres => 200,
+    }
+}
 
 /// Appends `rows` groups of `cols` numbered placeholders, continuing the numbering, with an
 /// optional literal inserted at a column position (`(position, sql)`).
