@@ -11,7 +11,7 @@ use std::{future::Future, pin::Pin};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
-    backend::{db::Db, now_ms},
+    backend::{db::Db, repo::payments},
     domain::money::Fen,
 };
 
@@ -98,37 +98,14 @@ async fn write_ledger(db: Db, mut rx: mpsc::Receiver<LedgerWrite>) {
                 Err(_) => break,
             }
         }
-        let written = async {
-            let mut w = db.begin_write().await?;
-            for chunk in batch.chunks(crate::backend::repo::orders::rows_per_statement(&db)) {
-                let mut sql = String::from(
-                    "INSERT INTO demo_payments (merchant_ref, amount_fen, reference, created_at_ms) VALUES ",
-                );
-                for i in 0..chunk.len() {
-                    let n = 4 * i;
-                    sql.push_str(&format!(
-                        "{}(${}, ${}, ${}, ${})",
-                        if i == 0 { "" } else { ", " },
-                        n + 1,
-                        n + 2,
-                        n + 3,
-                        n + 4
-                    ));
-                }
-                sql.push_str(" ON CONFLICT (merchant_ref) DO NOTHING");
-                let mut query = sqlx::query(&sql);
-                for c in chunk {
-                    query = query
-                        .bind(&c.merchant_ref)
-                        .bind(c.amount.0)
-                        .bind(DemoPayment::reference(&c.merchant_ref))
-                        .bind(now_ms());
-                }
-                query.execute(&mut *w.tx).await?;
-            }
-            w.commit().await
-        }
-        .await;
+        let charges: Vec<(&str, Fen, String)> = batch
+            .iter()
+            .map(|c| {
+                let reference = DemoPayment::reference(&c.merchant_ref);
+                (c.merchant_ref.as_str(), c.amount, reference)
+            })
+            .collect();
+        let written = payments::record_demo_charges(&db, &charges).await;
         if let Err(e) = &written {
             tracing::error!(error = %e, "demo payment ledger: write failed");
         }
@@ -167,11 +144,7 @@ impl PaymentProvider for DemoPayment {
     }
     fn query<'a>(&'a self, merchant_ref: &'a str) -> PaymentFuture<'a, Option<PaymentOutcome>> {
         Box::pin(async move {
-            let found: Result<Option<String>, _> =
-                sqlx::query_scalar("SELECT reference FROM demo_payments WHERE merchant_ref = $1")
-                    .bind(merchant_ref)
-                    .fetch_optional(self.db.pool())
-                    .await;
+            let found = payments::demo_charge(&self.db, merchant_ref).await;
             match found {
                 Ok(Some(reference)) => Some(PaymentOutcome::Confirmed { reference }),
                 Ok(None) => None,

@@ -940,11 +940,11 @@ async fn settle(inner: &Inner, outcomes: Vec<(PlaceJob, Result<Option<i64>, Batc
             }
             // The shopper used this key for an order in another session.
             (target, Ok(None)) => {
-                undo(inner, target, order).await;
+                undo(target, order).await;
                 Err(key_reused())
             }
             (target, Err(e)) => {
-                undo(inner, target, order).await;
+                undo(target, order).await;
                 if let Target::Memory(sale) = target {
                     // The memory and the database disagree, or the database failed: load
                     // the truth again.
@@ -968,8 +968,7 @@ async fn settle(inner: &Inner, outcomes: Vec<(PlaceJob, Result<Option<i64>, Batc
     }
 }
 
-async fn undo(inner: &Inner, target: &Target, order: &NewOrder) {
-    let _ = inner;
+async fn undo(target: &Target, order: &NewOrder) {
     match target {
         Target::Memory(sale) => {
             let mut s = lock(&sale.state);

@@ -152,6 +152,15 @@ fn keys(session_id: i64) -> Keys {
     }
 }
 
+/// A script invocation with the session's six state keys, in the order the scripts name them.
+fn with_state_keys<'a>(script: &'a Script, k: &Keys) -> redis::ScriptInvocation<'a> {
+    let mut call = script.key(&k.loaded);
+    for key in [&k.stock, &k.pdisc, &k.units, &k.sdisc, &k.keys] {
+        call.key(key);
+    }
+    call
+}
+
 pub fn key_field(shopper_id: i64, key: &str) -> String {
     format!("{shopper_id}:{key}")
 }
@@ -232,14 +241,7 @@ impl RedisGate {
         cap: i64,
     ) -> Result<Admit, AppError> {
         let k = keys(session_id);
-        let v: Vec<Value> = self
-            .admit
-            .key(&k.loaded)
-            .key(&k.stock)
-            .key(&k.pdisc)
-            .key(&k.units)
-            .key(&k.sdisc)
-            .key(&k.keys)
+        let v: Vec<Value> = with_state_keys(&self.admit, &k)
             .arg(product_id)
             .arg(key_field)
             .arg(counter_field(product_id, shopper_id))
@@ -278,14 +280,7 @@ impl RedisGate {
         forget_key: Option<&str>,
     ) -> Result<(), AppError> {
         let k = keys(session_id);
-        let _: i64 = self
-            .give_back
-            .key(&k.loaded)
-            .key(&k.stock)
-            .key(&k.pdisc)
-            .key(&k.units)
-            .key(&k.sdisc)
-            .key(&k.keys)
+        let _: i64 = with_state_keys(&self.give_back, &k)
             .arg(product_id)
             .arg(counter_field(product_id, shopper_id))
             .arg(units)

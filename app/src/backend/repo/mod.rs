@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod hosts;
 pub mod live;
 pub mod orders;
+pub mod payments;
 pub mod phones;
 pub mod shoppers;
 pub mod shopping;

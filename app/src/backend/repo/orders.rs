@@ -675,8 +675,7 @@ fn push_rows(sql: &mut String, rows: usize, cols: usize, literal: Option<(usize,
     for r in 0..rows {
         sql.push_str(if r == 0 { "(" } else { ", (" });
         for c in 0..cols {
-            if let Some((at, lit)) = literal.filter(|(at, _)| *at == c) {
-                let _ = at;
+            if let Some((_, lit)) = literal.filter(|(at, _)| *at == c) {
                 sql.push_str(lit);
                 sql.push_str(", ");
             }
