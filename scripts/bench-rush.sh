@@ -20,7 +20,7 @@ cleanup() {
   [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null
   [ -f "$work/redis.pid" ] && kill "$(cat "$work/redis.pid")" 2>/dev/null
   "$ROOT/scripts/pg-cluster.sh" stop "$work/pg" >/dev/null 2>&1 || true
-  rm -rf "$work"
+  [ -n "${KEEP_LOGS:-}" ] && cp "$work"/server-*.log "$KEEP_LOGS"/ 2>/dev/null; rm -rf "$work"
 }
 trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -41,7 +41,7 @@ run() { # $1 = database label (sqlite, postgres, redis: PostgreSQL + the Redis g
     redis_env=(REDIS_URL="redis://127.0.0.1:$redis_port")
   fi
   env "${redis_env[@]}" APP_BIND="127.0.0.1:$port" DATABASE_URL="$url" APP_DEMO_DATA=true APP_RATE_LIMIT_SCALE=1000000 \
-    APP_LOG=warn APP_DIST_DIR="$work/no-dist" APP_UPLOAD_DIR="$work/uploads" \
+    APP_LOG="${APP_LOG:-warn}" APP_DIST_DIR="$work/no-dist" APP_UPLOAD_DIR="$work/uploads" \
     "$ROOT/target/release/server" >"$work/server-$1-$2.log" 2>&1 &
   pid=$!
   wait_port "$port" || fail "the server did not start: $(cat "$work/server-$1-$2.log")"

@@ -364,13 +364,16 @@ pub async fn run(raw: Vec<String>) -> Result<Value, String> {
             .unwrap_or(-1);
         (answers, wall, left, Some(sale))
     };
-    let mut lat: Vec<Duration> = answers.iter().map(|r| r.1).collect();
-    lat.sort();
-    let pct = |p: f64| {
-        if lat.is_empty() {
-            return 0.0;
-        }
-        ms(lat[((lat.len() as f64 - 1.0) * p).round() as usize])
+    let percentiles = |keep: &dyn Fn(&Answer) -> bool| {
+        let mut lat: Vec<Duration> = answers.iter().filter(|r| keep(r)).map(|r| r.1).collect();
+        lat.sort();
+        let pct = |p: f64| {
+            if lat.is_empty() {
+                return 0.0;
+            }
+            ms(lat[((lat.len() as f64 - 1.0) * p).round() as usize])
+        };
+        serde_json::json!({"p50": pct(0.5), "p99": pct(0.99), "max": pct(1.0)})
     };
     let ok = answers.iter().filter(|r| r.0 == 200).count();
     let sold_out = answers.iter().filter(|r| r.0 == 409).count();
@@ -395,7 +398,10 @@ pub async fn run(raw: Vec<String>) -> Result<Value, String> {
         "sold_out_per_s": (sold_out as f64 / secs).round(),
         "errors": errors,
         "answered_within_2s": within_2s,
-        "latency_from_due_ms": {"p50": pct(0.5), "p99": pct(0.99), "max": pct(1.0)},
+        "latency_from_due_ms": percentiles(&|_| true),
+        // Winners and losers apart: where the tail comes from.
+        "ok_latency_ms": percentiles(&|r| r.0 == 200),
+        "sold_out_latency_ms": percentiles(&|r| r.0 == 409),
     });
     if a.target != "floor" {
         let expected = (a.buyers as i64).min(a.stock);

@@ -40,7 +40,17 @@ use crate::{assets::Assets, config::Config};
 
 /// Everything a request handler may need; cheap to clone.
 #[derive(Clone)]
-pub struct ServerState {
+pub struct ServerState(Arc<ServerParts>);
+
+impl std::ops::Deref for ServerState {
+    type Target = ServerParts;
+    fn deref(&self) -> &ServerParts {
+        &self.0
+    }
+}
+
+/// What `ServerState` holds; cloned for every request by axum, so kept behind one `Arc`.
+pub struct ServerParts {
     pub app: AppState,
     pub assets: Arc<Assets>,
     /// The Content-Security-Policy header value, computed once.
@@ -248,8 +258,8 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
         .await
         .map_err(|e| StartError::Redis(format!("flash-sale state: {e}")))?;
     let sale = Some(sale);
-    let state = ServerState {
-        app: AppState {
+    let state = ServerState(Arc::new(ServerParts {
+        app: AppState::from(app::backend::Services {
             sale,
             db,
             settings: Arc::new(settings),
@@ -268,7 +278,7 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
             code_sender: code_sender(config),
             events: events.clone(),
             metrics,
-        },
+        }),
         assets: Arc::new(assets),
         csp: csp.into(),
         public_origin: config.public_url.clone().into(),
@@ -285,7 +295,7 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
         shutdown: Arc::new(tokio::sync::watch::channel(false).0),
         trusted_proxies: config.trusted_proxies.clone().into(),
         metrics_allow: config.metrics_allow.clone().into(),
-    };
+    }));
     // Orders left awaiting payment (by a crash, or a provider that settles later): resolved
     // now and then every so often, well within the payment timeout.
     let every = (config.payment_timeout / 4).clamp(

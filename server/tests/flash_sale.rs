@@ -76,9 +76,9 @@ impl PaymentProvider for Fixed {
 
 /// The running server's state with another payment provider (same database, same sale).
 fn with_provider(app: &TestApp, provider: Arc<dyn PaymentProvider>) -> AppState {
-    let mut st = app.state.app.clone();
-    st.payments = provider;
-    st
+    let mut services = (*app.state.app).clone();
+    services.payments = provider;
+    services.into()
 }
 
 /// Live, product 1 presented; an inviter and `friends` friends who joined through the invite.

@@ -37,6 +37,8 @@ pub enum DbError {
 pub struct Db {
     pool: AnyPool,
     kind: DbKind,
+    /// How to open more connections (`Db::own_pool`).
+    opts: Arc<AnyConnectOptions>,
     /// SQLite allows one writer at a time. Taking this lock before a write transaction makes
     /// concurrent writers queue in-process instead of failing with SQLITE_BUSY when two
     /// deferred transactions both try to upgrade. Unused on PostgreSQL.
@@ -61,39 +63,31 @@ impl Db {
         sqlx::any::install_default_drivers();
         let (kind, url) = normalize_url(url)?;
         let opts = AnyConnectOptions::from_str(&url).map_err(DbError::Connect)?;
-        let pool = match kind {
-            DbKind::Sqlite => {
-                AnyPoolOptions::new()
-                    .max_connections(8)
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            // WAL: readers never block the writer. FULL: every commit is on
-                            // disk before it returns, so an order confirmed to a shopper
-                            // survives a power loss, not only a crash (NORMAL would lose the
-                            // last commits); group commit keeps that to one sync per batch.
-                            conn.execute("PRAGMA journal_mode = WAL").await?;
-                            conn.execute("PRAGMA synchronous = FULL").await?;
-                            conn.execute("PRAGMA foreign_keys = ON").await?;
-                            conn.execute("PRAGMA busy_timeout = 5000").await?;
-                            Ok(())
-                        })
-                    })
-                    .connect_with(opts)
-                    .await
-            }
-            DbKind::Postgres => {
-                AnyPoolOptions::new()
-                    .max_connections(20)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .connect_with(opts)
-                    .await
-            }
-        }
-        .map_err(DbError::Connect)?;
+        let max = match kind {
+            DbKind::Sqlite => 8,
+            DbKind::Postgres => 20,
+        };
+        let pool = open_pool(kind, &opts, max)
+            .await
+            .map_err(DbError::Connect)?;
         Ok(Db {
             pool,
             kind,
+            opts: Arc::new(opts),
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
+        })
+    }
+
+    /// The same database through a small pool of its own, opened on the runtime this is
+    /// called from (SQLite's writer lock stays shared). For a task on a runtime of its own
+    /// (`backend::spawn_dedicated`): its connections are then driven by that runtime, not by
+    /// one that thousands of requests keep busy.
+    pub async fn own_pool(&self, max: u32) -> Result<Db, sqlx::Error> {
+        Ok(Db {
+            pool: open_pool(self.kind, &self.opts, max).await?,
+            kind: self.kind,
+            opts: self.opts.clone(),
+            write_lock: self.write_lock.clone(),
         })
     }
 
@@ -133,6 +127,41 @@ impl Db {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+async fn open_pool(
+    kind: DbKind,
+    opts: &AnyConnectOptions,
+    max: u32,
+) -> Result<AnyPool, sqlx::Error> {
+    match kind {
+        DbKind::Sqlite => {
+            AnyPoolOptions::new()
+                .max_connections(max)
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        // WAL: readers never block the writer. FULL: every commit is on disk
+                        // before it returns, so an order confirmed to a shopper survives a
+                        // power loss, not only a crash (NORMAL would lose the last commits);
+                        // group commit keeps that to one sync per batch.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = FULL").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA busy_timeout = 5000").await?;
+                        Ok(())
+                    })
+                })
+                .connect_with(opts.clone())
+                .await
+        }
+        DbKind::Postgres => {
+            AnyPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts.clone())
+                .await
+        }
     }
 }
 

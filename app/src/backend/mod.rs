@@ -40,9 +40,27 @@ pub struct Settings {
     pub media: media::MediaBackend,
 }
 
-/// Shared state, provided to every server function through Leptos context.
+/// Shared state, provided to every server function through Leptos context. Cloned for every
+/// request (axum's state, Leptos' context), so one shared allocation: a clone is one counter.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+impl From<Services> for AppState {
+    fn from(services: Services) -> AppState {
+        AppState(Arc::new(services))
+    }
+}
+
+/// What `AppState` holds.
+#[derive(Clone)]
+pub struct Services {
     pub db: Db,
     pub settings: Arc<Settings>,
     /// Signs shopper cookies.
@@ -81,4 +99,28 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Runs a long-lived task on a thread of its own, with a single-threaded Tokio runtime, and
+/// returns at once. For the batch writers a flash sale waits on: each of their many awaits
+/// (one per statement) would otherwise wake behind thousands of queued request tasks. The task
+/// is built on its runtime by `make`; the thread ends with it. Called at start-up: a machine
+/// that cannot start one more thread stops the start with a clear message.
+pub fn spawn_dedicated<F, Fut>(name: &str, make: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(make()),
+                Err(e) => tracing::error!(error = %e, "could not start a runtime for a writer"),
+            }
+        })
+        .unwrap_or_else(|e| panic!("could not start the {name} thread: {e}"));
 }

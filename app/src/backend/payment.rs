@@ -80,7 +80,17 @@ impl DemoPayment {
     /// Starts the ledger's writer (needs a Tokio runtime).
     pub fn new(db: Db) -> DemoPayment {
         let (tx, rx) = mpsc::channel(65_536);
-        tokio::spawn(write_ledger(db.clone(), rx));
+        let main = db.clone();
+        crate::backend::spawn_dedicated("payment-ledger", move || async move {
+            let db = match main.own_pool(2).await {
+                Ok(db) => db,
+                Err(e) => {
+                    tracing::warn!(error = %e, "payment ledger: no pool of its own; sharing");
+                    main
+                }
+            };
+            write_ledger(db, rx).await
+        });
         DemoPayment { db, ledger: tx }
     }
 
@@ -105,7 +115,13 @@ async fn write_ledger(db: Db, mut rx: mpsc::Receiver<LedgerWrite>) {
                 (c.merchant_ref.as_str(), c.amount, reference)
             })
             .collect();
+        let started = std::time::Instant::now();
         let written = payments::record_demo_charges(&db, &charges).await;
+        tracing::debug!(
+            charges = charges.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "demo ledger batch committed"
+        );
         if let Err(e) = &written {
             tracing::error!(error = %e, "demo payment ledger: write failed");
         }

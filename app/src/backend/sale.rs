@@ -216,7 +216,17 @@ impl Sale {
             redis: redis.map(|bp| Arc::new(RedisGate::new(bp))),
         });
 
-        tokio::spawn(write(inner.clone(), rx));
+        let writer = inner.clone();
+        crate::backend::spawn_dedicated("order-writer", move || async move {
+            let db = match writer.db.own_pool(2).await {
+                Ok(db) => db,
+                Err(e) => {
+                    tracing::warn!(error = %e, "order writer: no pool of its own; sharing");
+                    writer.db.clone()
+                }
+            };
+            write(writer, db, rx).await
+        });
         Sale { inner }
     }
 
@@ -816,7 +826,7 @@ impl SaleState {
 
 /// The writer: takes everything queued, commits orders and payments in one transaction,
 /// then releases and loads in order.
-async fn write(inner: Arc<Inner>, mut rx: mpsc::Receiver<Job>) {
+async fn write(inner: Arc<Inner>, db: Db, mut rx: mpsc::Receiver<Job>) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -840,15 +850,22 @@ async fn write(inner: Arc<Inner>, mut rx: mpsc::Receiver<Job>) {
             }
         }
         if !places.is_empty() || !paid.is_empty() {
-            commit(&inner, places, paid).await;
+            let (n_places, n_paid, started) = (places.len(), paid.len(), std::time::Instant::now());
+            commit(&inner, &db, places, paid).await;
+            tracing::debug!(
+                places = n_places,
+                paid = n_paid,
+                ms = started.elapsed().as_millis() as u64,
+                "order batch committed"
+            );
         }
         for job in rest {
             match job {
                 Job::Release { order_id, done } => {
-                    let _ = done.send(release(&inner, order_id).await);
+                    let _ = done.send(release(&inner, &db, order_id).await);
                 }
                 Job::Load { session_id, done } => {
-                    let _ = done.send(load(&inner, session_id).await);
+                    let _ = done.send(load(&inner, &db, session_id).await);
                 }
                 Job::Flush { done } => {
                     let _ = done.send(());
@@ -866,10 +883,10 @@ type PlaceJob = (
 );
 type PaidJob = (i64, String, oneshot::Sender<Result<bool, AppError>>);
 
-async fn commit(inner: &Inner, places: Vec<PlaceJob>, paid: Vec<PaidJob>) {
+async fn commit(inner: &Inner, db: &Db, places: Vec<PlaceJob>, paid: Vec<PaidJob>) {
     let orders: Vec<NewOrder> = places.iter().map(|(_, o, _)| (**o).clone()).collect();
     let payments: Vec<(i64, String)> = paid.iter().map(|(id, r, _)| (*id, r.clone())).collect();
-    match repo::write_batch(&inner.db, &orders, &payments).await {
+    match repo::write_batch(db, &orders, &payments).await {
         Ok((ids, marked)) => {
             settle(
                 inner,
@@ -893,12 +910,12 @@ async fn commit(inner: &Inner, places: Vec<PlaceJob>, paid: Vec<PaidJob>) {
         Err(_) => {
             let mut outcomes = Vec::with_capacity(places.len());
             for p in places {
-                let alone = repo::write_batch(&inner.db, std::slice::from_ref(&*p.1), &[]).await;
+                let alone = repo::write_batch(db, std::slice::from_ref(&*p.1), &[]).await;
                 outcomes.push((p, alone.map(|(ids, _)| ids.into_iter().next().flatten())));
             }
             settle(inner, outcomes).await;
             for (id, reference, done) in paid {
-                let alone = repo::write_batch(&inner.db, &[], &[(id, reference)]).await;
+                let alone = repo::write_batch(db, &[], &[(id, reference)]).await;
                 let _ = done.send(
                     alone
                         .map(|(_, m)| m.first().copied().unwrap_or(false))
@@ -999,8 +1016,8 @@ fn retire(inner: &Inner, sale: &SessionSale) {
     }
 }
 
-async fn release(inner: &Inner, order_id: i64) -> Result<bool, AppError> {
-    let Some(released) = repo::release_order(&inner.db, order_id).await? else {
+async fn release(inner: &Inner, db: &Db, order_id: i64) -> Result<bool, AppError> {
+    let Some(released) = repo::release_order(db, order_id).await? else {
         return Ok(false);
     };
     if let Some(gate) = &inner.redis {
@@ -1031,10 +1048,10 @@ async fn release(inner: &Inner, order_id: i64) -> Result<bool, AppError> {
     Ok(true)
 }
 
-async fn load(inner: &Inner, session_id: i64) -> Result<(), AppError> {
+async fn load(inner: &Inner, db: &Db, session_id: i64) -> Result<(), AppError> {
     let epoch = inner.facts_epoch.load(Ordering::SeqCst);
-    let snap = repo::sale_snapshot(&inner.db, session_id).await?;
-    let facts = shopping::session_facts(&inner.db, session_id).await?;
+    let snap = repo::sale_snapshot(db, session_id).await?;
+    let facts = shopping::session_facts(db, session_id).await?;
     let mut slots = lock(&inner.slots);
     // A reservation or join that happened meanwhile may be missing: read facts one by one.
     let facts = (inner.facts_epoch.load(Ordering::SeqCst) == epoch).then_some(facts);
