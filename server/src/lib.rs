@@ -258,17 +258,17 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
         .await
         .map_err(|e| StartError::Redis(format!("flash-sale state: {e}")))?;
     let sale = Some(sale);
+    let shoppers = Arc::new(identity::ShopperCache::new(identity::SHOPPER_TTL));
+    if let Some(bp) = &backplane {
+        identity::follow_nickname_changes(&shoppers, bp.clone());
+    }
     let state = ServerState(Arc::new(ServerParts {
         app: AppState::from(app::backend::Services {
             sale,
             db,
             settings: Arc::new(settings),
             cookie_key,
-            shoppers: Arc::new(identity::ShopperCache::new(if backplane.is_some() {
-                identity::SHOPPER_TTL_NODES
-            } else {
-                identity::SHOPPER_TTL_ONE_NODE
-            })),
+            shoppers,
             limits: Arc::new(limits),
             payments,
             live,

@@ -1,6 +1,6 @@
 //! Distributed mode (`REDIS_URL`): several server nodes on one PostgreSQL database and one
 //! real Redis. Events published through one node reach viewers on every node under the same
-//! number; viewers resume on any node; counters, limits and mutes are shared; a node killed
+//! number; viewers resume on any node; counters, limits, mutes and nicknames are shared; a node killed
 //! or Redis restarted loses no viewer for good.
 
 mod common;
@@ -175,6 +175,25 @@ async fn viewers_are_counted_over_every_node_and_limits_and_mutes_are_shared() {
         statuses.push(s);
     }
     assert_eq!(statuses, [200, 200, 200, 200, 200, 429]);
+
+    // A nickname changed through node A shows on node B, which had the shopper cached.
+    let renamed = c.client(1);
+    let before = renamed.me().await;
+    let (s, v) = renamed
+        .on(&c.nodes[0])
+        .call("me/nickname", &[("nickname", "Renamed Lin".into())])
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let deadline = Instant::now() + T;
+    loop {
+        let now = renamed.me().await;
+        if now["nickname"] == "Renamed Lin" {
+            assert_eq!(now["id"], before["id"]);
+            break;
+        }
+        assert!(Instant::now() < deadline, "node B still says {now}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // A mute through node A holds on node B.
     let muted = c.client(1);

@@ -55,6 +55,8 @@ const SLOW_PINGS_DOWN: u32 = 10;
 const READ_COUNT: usize = 1000;
 /// The pub/sub channel of personal hints.
 const PERSONAL: &str = "live:me";
+/// Pub/sub channel: a shopper's nickname changed (`shopper id`), for every node's cache.
+const NICKNAMES: &str = "shoppers:nickname";
 /// How long a room's counter lease lasts without renewal.
 const LEASE_MS: i64 = 1_500;
 
@@ -86,21 +88,36 @@ redis.call('EXPIRE', KEYS[2], ARGV[4])
 return {id, pass}
 "#;
 
-/// A token bucket per key: burst ARGV[1], refilled over ARGV[2] ms; 1 when a token was taken.
-const LIMIT: &str = r#"
-local burst = tonumber(ARGV[1])
-local period = tonumber(ARGV[2])
-local now = tonumber(ARGV[3])
-local b = redis.call('HMGET', KEYS[1], 't', 'at')
+/// A token bucket in Lua, shared by the rate-limit script and the flash-sale gate's first
+/// look: with the locals `bucket` (its key), `burst`, `period` (ms) and `now` (ms) set, it
+/// refills, takes one token if it can and sets `ok`.
+macro_rules! token_bucket_lua {
+    () => {
+        r"local b = redis.call('HMGET', bucket, 't', 'at')
 local tokens = tonumber(b[1]) or burst
 local at = tonumber(b[2]) or now
 tokens = math.min(burst, tokens + (now - at) * burst / period)
-local ok = 0
-if tokens >= 1 then tokens = tokens - 1; ok = 1 end
-redis.call('HSET', KEYS[1], 't', tokens, 'at', now)
-redis.call('PEXPIRE', KEYS[1], period)
-return ok
-"#;
+local ok = tokens >= 1
+if ok then tokens = tokens - 1 end
+redis.call('HSET', bucket, 't', tokens, 'at', now)
+redis.call('PEXPIRE', bucket, period)
+"
+    };
+}
+pub(crate) use token_bucket_lua;
+
+/// A token bucket per key: burst ARGV[1], refilled over ARGV[2] ms; 1 when a token was taken.
+const LIMIT: &str = concat!(
+    "local bucket = KEYS[1]
+local burst = tonumber(ARGV[1])
+local period = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+",
+    token_bucket_lua!(),
+    "if ok then return 1 end
+return 0
+"
+);
 
 /// The counter lease, then what the lease holder publishes: {held, viewers, likes, dirty
 /// stock as flat pairs, purchase buyer, product, more}.
@@ -332,6 +349,23 @@ impl RedisBackplane {
         Ok(pubsub.into_on_message())
     }
 
+    /// Nickname changes made on any node (`identity::follow_nickname_changes`).
+    pub async fn nickname_hints(&self) -> Result<redis::aio::PubSubStream, AppError> {
+        let mut pubsub = self.client.get_async_pubsub().await.map_err(unavailable)?;
+        pubsub.subscribe(NICKNAMES).await.map_err(unavailable)?;
+        Ok(pubsub.into_on_message())
+    }
+
+    /// Tells every node that this shopper's nickname changed.
+    pub async fn nickname_changed(&self, shopper_id: i64) -> Result<(), AppError> {
+        let _: () = self
+            .conn()
+            .publish(NICKNAMES, shopper_id)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
     /// Total likes of a room.
     pub async fn likes(&self, session_id: i64) -> Result<u64, AppError> {
         let v: Option<u64> = self
@@ -470,18 +504,20 @@ impl RedisBackplane {
         Ok(())
     }
 
+    /// `count` purchases, the latest by `buyer` (masked) of `product`.
     pub async fn purchased(
         &self,
         session_id: i64,
         buyer: &str,
         product: &str,
+        count: u64,
     ) -> Result<(), AppError> {
         let key = room_key(session_id, "purchase");
         let mut c = self.conn();
         let _: () = redis::pipe()
             .hset(&key, "buyer", buyer)
             .hset(&key, "product", product)
-            .hincr(&key, "more", 1)
+            .hincr(&key, "more", count)
             .query_async(&mut c)
             .await
             .map_err(unavailable)?;

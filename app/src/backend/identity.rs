@@ -67,9 +67,10 @@ pub async fn shopper_in(st: &AppState, headers: &HeaderMap) -> Result<Option<Sho
     if let Some(nickname) = st.shoppers.get(id) {
         return Ok(Some(Shopper { id, nickname }));
     }
+    let epoch = st.shoppers.epoch();
     let row = shoppers::find(&st.db, id).await?;
     if let Some((id, nickname)) = &row {
-        st.shoppers.put(*id, nickname);
+        st.shoppers.put_if_unchanged(epoch, *id, nickname);
     }
     Ok(row.map(|(id, nickname)| Shopper { id, nickname }))
 }
@@ -79,17 +80,19 @@ pub async fn shopper_in(st: &AppState, headers: &HeaderMap) -> Result<Option<Sho
 /// part of a request's cost (SQLite's worker-thread hand-off, a PostgreSQL round trip):
 /// measured, the floor of a server function went from about 6,500 to 20,000 answers a second.
 /// Shopper rows are never deleted (a merge keeps both), so a cached shopper exists; this node's
-/// nickname changes update it at once, another node's show within the TTL
-/// ([`SHOPPER_TTL_ONE_NODE`], [`SHOPPER_TTL_NODES`]).
+/// nickname changes update it at once. With several nodes, a change is announced through
+/// Redis and every node forgets that shopper (`follow_nickname_changes`); a node that lost
+/// its subscription forgets everyone, as it may have missed some.
 pub struct ShopperCache {
     map: std::sync::Mutex<std::collections::HashMap<i64, (String, std::time::Instant)>>,
     ttl: std::time::Duration,
+    /// Bumped by every forget: a row read before one is not cached (it may be the old name).
+    epoch: std::sync::atomic::AtomicU64,
 }
 
-/// One node: every nickname change goes through this cache.
-pub const SHOPPER_TTL_ONE_NODE: std::time::Duration = std::time::Duration::from_secs(600);
-/// Several nodes: a nickname changed elsewhere shows here within this.
-pub const SHOPPER_TTL_NODES: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long a shopper stays cached (a bound on memory's staleness should an announcement of
+/// a change be lost without the subscription noticing).
+pub const SHOPPER_TTL: std::time::Duration = std::time::Duration::from_secs(600);
 /// Entries at most (a few tens of MB); past it the cache starts over.
 const SHOPPER_CACHE_MAX: usize = 300_000;
 
@@ -98,6 +101,7 @@ impl ShopperCache {
         ShopperCache {
             map: std::sync::Mutex::default(),
             ttl,
+            epoch: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -113,6 +117,35 @@ impl ShopperCache {
         map.get(&id)
             .filter(|(_, at)| at.elapsed() < self.ttl)
             .map(|(n, _)| n.clone())
+    }
+
+    pub fn forget(&self, id: i64) {
+        let mut map = self.lock();
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        map.remove(&id);
+    }
+
+    pub fn clear(&self) {
+        let mut map = self.lock();
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        map.clear();
+    }
+
+    /// For `put_if_unchanged`: read before reading the database.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Caches a row read from the database unless something was forgotten since `epoch`.
+    pub fn put_if_unchanged(&self, epoch: u64, id: i64, nickname: &str) {
+        let mut map = self.lock();
+        if self.epoch() != epoch {
+            return;
+        }
+        if map.len() >= SHOPPER_CACHE_MAX {
+            map.clear();
+        }
+        map.insert(id, (nickname.to_string(), std::time::Instant::now()));
     }
 
     pub fn put(&self, id: i64, nickname: &str) {
@@ -198,6 +231,11 @@ pub async fn set_nickname(
     let nickname = parse_nickname(raw)?;
     shoppers::set_nickname(&st.db, shopper.id, &nickname).await?;
     st.shoppers.put(shopper.id, &nickname);
+    if let Some(bp) = st.live.backplane() {
+        if let Err(e) = bp.nickname_changed(shopper.id).await {
+            tracing::warn!(error = %e, "other nodes could not be told of a nickname change");
+        }
+    }
     Ok(Shopper {
         id: shopper.id,
         nickname,
@@ -239,4 +277,35 @@ mod tests {
         assert_eq!(parse_nickname("a\u{0007}b").expect("cleaned"), "ab");
         assert!(parse_nickname("\u{0007}\u{202E}").is_err());
     }
+}
+
+/// Several nodes: forgets the shoppers whose nickname another node changed, for as long as
+/// the cache lives. Whenever the subscription is (re)made, everyone is forgotten: changes made
+/// while it was down were missed.
+pub fn follow_nickname_changes(
+    cache: &std::sync::Arc<ShopperCache>,
+    bp: std::sync::Arc<crate::backend::backplane::RedisBackplane>,
+) {
+    use futures_util::StreamExt;
+    let cache = std::sync::Arc::downgrade(cache);
+    tokio::spawn(async move {
+        while cache.strong_count() > 0 {
+            let mut changes = match bp.nickname_hints().await {
+                Ok(m) => m,
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    continue;
+                }
+            };
+            if let Some(c) = cache.upgrade() {
+                c.clear();
+            }
+            while let Some(msg) = changes.next().await {
+                let Some(c) = cache.upgrade() else { return };
+                if let Ok(id) = msg.get_payload::<i64>() {
+                    c.forget(id);
+                }
+            }
+        }
+    });
 }

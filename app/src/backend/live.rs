@@ -670,6 +670,18 @@ pub struct Hub {
     tickers: Arc<AtomicUsize>,
     backplane: Option<Arc<RedisBackplane>>,
     metrics: Arc<Metrics>,
+    /// Distributed mode: stock and "just bought" news of this node's orders, sent to Redis
+    /// once a tick (`flush_news`) rather than once per order.
+    news: Arc<Mutex<News>>,
+}
+
+/// What this node's orders changed since the last flush.
+#[derive(Default)]
+struct News {
+    /// Latest stock per (session, product).
+    stock: HashMap<(i64, i64), i64>,
+    /// Per session: the latest buyer (masked) and product, and how many purchases.
+    purchases: HashMap<i64, (String, String, u64)>,
 }
 
 impl Hub {
@@ -690,7 +702,8 @@ impl Hub {
             ..Hub::default()
         });
         tokio::spawn(read_streams(Arc::downgrade(&hub), backplane.clone(), db));
-        tokio::spawn(listen_personal(Arc::downgrade(&hub), backplane));
+        tokio::spawn(listen_personal(Arc::downgrade(&hub), backplane.clone()));
+        tokio::spawn(flush_news(Arc::downgrade(&hub.news), backplane));
         hub
     }
 
@@ -1130,7 +1143,12 @@ impl Hub {
         stock: i64,
     ) -> Result<(), AppError> {
         match &self.backplane {
-            Some(bp) => bp.set_stock(session_id, product_id, stock).await,
+            Some(_) => {
+                lock_news(&self.news)
+                    .stock
+                    .insert((session_id, product_id), stock);
+                Ok(())
+            }
             None => {
                 self.with_room(session_id, |r| r.set_stock(product_id, stock));
                 Ok(())
@@ -1164,7 +1182,12 @@ impl Hub {
         product: &str,
     ) -> Result<(), AppError> {
         match &self.backplane {
-            Some(bp) => bp.purchased(session_id, &mask_name(buyer), product).await,
+            Some(_) => {
+                let mut news = lock_news(&self.news);
+                let entry = news.purchases.entry(session_id).or_default();
+                *entry = (mask_name(buyer), product.to_string(), entry.2 + 1);
+                Ok(())
+            }
             None => {
                 self.with_room(session_id, |r| r.purchased(buyer, product));
                 Ok(())
@@ -1285,6 +1308,34 @@ impl Hub {
 pub fn told(result: Result<(), AppError>) {
     if let Err(e) = result {
         tracing::warn!(error = %e, "live rooms could not be told");
+    }
+}
+
+fn lock_news(news: &Mutex<News>) -> std::sync::MutexGuard<'_, News> {
+    news.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Distributed mode: sends this node's stock and purchase news to Redis once a tick, for as
+/// long as the hub lives. In a rush that is a few Redis calls a second per node instead of
+/// two per order; the room's counter lease holder publishes them with its next tick. News
+/// gathered while Redis is down is dropped (the next order's news replaces it).
+async fn flush_news(news: Weak<Mutex<News>>, bp: Arc<RedisBackplane>) {
+    let mut every = tokio::time::interval(Duration::from_millis(1000 / TICKS_PER_SEC));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        every.tick().await;
+        let Some(news) = news.upgrade() else { return };
+        let taken = std::mem::take(&mut *lock_news(&news));
+        drop(news);
+        if !bp.up() {
+            continue;
+        }
+        for ((session_id, product_id), stock) in taken.stock {
+            told(bp.set_stock(session_id, product_id, stock).await);
+        }
+        for (session_id, (buyer, product, count)) in taken.purchases {
+            told(bp.purchased(session_id, &buyer, &product, count).await);
+        }
     }
 }
 

@@ -124,3 +124,37 @@ where
         })
         .unwrap_or_else(|e| panic!("could not start the {name} thread: {e}"));
 }
+
+/// A batch writer's loop on a thread of its own (`spawn_dedicated`), reading the database
+/// through a small pool of its own (`Db::own_pool`; the shared one if that cannot open).
+pub fn spawn_batch_worker<F, Fut>(name: &'static str, db: &Db, run: F)
+where
+    F: FnOnce(Db) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let main = db.clone();
+    spawn_dedicated(name, move || async move {
+        let db = match main.own_pool(2).await {
+            Ok(db) => db,
+            Err(e) => {
+                tracing::warn!(error = %e, name, "no pool of its own; sharing the main one");
+                main
+            }
+        };
+        run(db).await
+    });
+}
+
+/// Waits for the next item, then takes whatever else is already queued, up to `max`: one
+/// batch of a batch writer. `None` once every sender is gone.
+pub async fn next_batch<T>(rx: &mut tokio::sync::mpsc::Receiver<T>, max: usize) -> Option<Vec<T>> {
+    let first = rx.recv().await?;
+    let mut batch = vec![first];
+    while batch.len() < max {
+        match rx.try_recv() {
+            Ok(item) => batch.push(item),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
+}

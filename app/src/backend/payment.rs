@@ -80,17 +80,7 @@ impl DemoPayment {
     /// Starts the ledger's writer (needs a Tokio runtime).
     pub fn new(db: Db) -> DemoPayment {
         let (tx, rx) = mpsc::channel(65_536);
-        let main = db.clone();
-        crate::backend::spawn_dedicated("payment-ledger", move || async move {
-            let db = match main.own_pool(2).await {
-                Ok(db) => db,
-                Err(e) => {
-                    tracing::warn!(error = %e, "payment ledger: no pool of its own; sharing");
-                    main
-                }
-            };
-            write_ledger(db, rx).await
-        });
+        crate::backend::spawn_batch_worker("payment-ledger", &db, move |db| write_ledger(db, rx));
         DemoPayment { db, ledger: tx }
     }
 
@@ -100,14 +90,7 @@ impl DemoPayment {
 }
 
 async fn write_ledger(db: Db, mut rx: mpsc::Receiver<LedgerWrite>) {
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < 512 {
-            match rx.try_recv() {
-                Ok(w) => batch.push(w),
-                Err(_) => break,
-            }
-        }
+    while let Some(batch) = crate::backend::next_batch(&mut rx, 512).await {
         let charges: Vec<(&str, Fen, String)> = batch
             .iter()
             .map(|c| {

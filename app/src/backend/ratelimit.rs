@@ -100,6 +100,15 @@ impl RateLimiter {
         }
     }
 
+    /// With several nodes: the shared bucket's size (scaled) and refill period for `action`,
+    /// for a caller that takes the token inside a Redis script of its own (the flash-sale
+    /// gate's first look, saving a round trip per order). `None` on one node.
+    pub fn shared_bucket(&self, action: Action) -> Option<(u32, Duration)> {
+        self.shared.as_ref()?;
+        let (burst, period) = action.limit();
+        Some((burst.saturating_mul(self.scale), period))
+    }
+
     /// The in-process bucket (one node).
     fn check_local(&self, action: Action, subject: &str) -> Result<(), AppError> {
         let (burst, period) = action.limit();

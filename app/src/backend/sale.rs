@@ -35,12 +35,13 @@ use crate::{
     backend::{
         backplane::RedisBackplane,
         db::Db,
-        now_ms,
+        next_batch, now_ms,
         repo::{
             orders::{self as repo, key_reused, BatchError, NewOrder, PlaceOrder},
             shopping,
         },
         sale_redis::{self, Admit, Peek, RedisGate},
+        spawn_batch_worker,
     },
     domain::{
         discount::{
@@ -87,7 +88,26 @@ struct Inner {
     facts_epoch: AtomicU64,
     /// Several nodes: the gate is in Redis.
     redis: Option<Arc<RedisGate>>,
+    /// Several nodes: the session, policy and product facts an order needs, per (session,
+    /// product), with the token of the Redis state they were read under (`Peek::Stock`):
+    /// read from the database once per load of the state, not once per order.
+    sale_facts: Mutex<HashMap<(i64, i64), (String, repo::SaleFacts)>>,
+    /// Several nodes: shoppers' eligibility facts are read in batches (`read_facts`).
+    facts_reader: Option<mpsc::Sender<FactsRead>>,
 }
+
+/// A shopper's eligibility facts, wanted by an order on several nodes.
+struct FactsRead {
+    session_id: i64,
+    shopper_id: i64,
+    done: oneshot::Sender<Result<ShopperFacts, AppError>>,
+}
+
+/// Shoppers whose facts are read in one batch, at most.
+const FACTS_BATCH: usize = 500;
+
+/// Cached sale facts at most; past it the cache starts over.
+const SALE_FACTS_MAX: usize = 10_000;
 
 #[derive(Default)]
 struct Slot {
@@ -207,6 +227,11 @@ impl Sale {
     /// `redis` (several nodes) the gate is a Redis script.
     pub fn start(db: Db, provider: &'static str, redis: Option<Arc<RedisBackplane>>) -> Sale {
         let (jobs, rx) = mpsc::channel(QUEUE);
+        let facts_reader = redis.is_some().then(|| {
+            let (tx, reads) = mpsc::channel(QUEUE);
+            spawn_batch_worker("facts-reader", &db, move |db| read_facts(db, reads));
+            tx
+        });
         let inner = Arc::new(Inner {
             db,
             provider,
@@ -214,19 +239,12 @@ impl Sale {
             jobs,
             facts_epoch: AtomicU64::new(0),
             redis: redis.map(|bp| Arc::new(RedisGate::new(bp))),
+            sale_facts: Mutex::new(HashMap::new()),
+            facts_reader,
         });
 
         let writer = inner.clone();
-        crate::backend::spawn_dedicated("order-writer", move || async move {
-            let db = match writer.db.own_pool(2).await {
-                Ok(db) => db,
-                Err(e) => {
-                    tracing::warn!(error = %e, "order writer: no pool of its own; sharing");
-                    writer.db.clone()
-                }
-            };
-            write(writer, db, rx).await
-        });
+        spawn_batch_worker("order-writer", &inner.db, move |db| write(writer, db, rx));
         Sale { inner }
     }
 
@@ -244,10 +262,22 @@ impl Sale {
         Ok(())
     }
 
-    /// Admits (or refuses) an order and waits until it is committed.
-    pub async fn admit(&self, shopper_id: i64, req: &PlaceOrder) -> Result<Admitted, AppError> {
+    /// Whether the gate takes the shopper's order rate-limit token itself (several nodes:
+    /// in its first Redis look, `admit`'s `limit`).
+    pub fn limits_orders(&self) -> bool {
+        self.inner.redis.is_some()
+    }
+
+    /// Admits (or refuses) an order and waits until it is committed. With several nodes,
+    /// `limit` (the shared order bucket's size and period) is checked in the first look.
+    pub async fn admit(
+        &self,
+        shopper_id: i64,
+        req: &PlaceOrder,
+        limit: Option<(u32, std::time::Duration)>,
+    ) -> Result<Admitted, AppError> {
         if let Some(gate) = &self.inner.redis {
-            return self.admit_redis(gate, shopper_id, req).await;
+            return self.admit_redis(gate, shopper_id, req, limit).await;
         }
         // Facts read for this shopper, when the gate did not know them (only for an order
         // that gets past the stock check: "sold out" costs no database read).
@@ -357,6 +387,45 @@ impl Sale {
         }
     }
 
+    /// A shopper's eligibility facts, through the batching reader when there is one.
+    async fn shopper_facts(
+        &self,
+        session_id: i64,
+        shopper_id: i64,
+    ) -> Result<ShopperFacts, AppError> {
+        let Some(reader) = &self.inner.facts_reader else {
+            return shopping::shopper_facts(&self.inner.db, session_id, shopper_id).await;
+        };
+        let (done, rx) = oneshot::channel();
+        let read = FactsRead {
+            session_id,
+            shopper_id,
+            done,
+        };
+        if reader.send(read).await.is_err() {
+            return shopping::shopper_facts(&self.inner.db, session_id, shopper_id).await;
+        }
+        rx.await.map_err(|_| AppError::Internal)?
+    }
+
+    fn cached_sale_facts(&self, sid: i64, pid: i64, token: &str) -> Option<repo::SaleFacts> {
+        lock(&self.inner.sale_facts)
+            .get(&(sid, pid))
+            .filter(|(t, _)| !token.is_empty() && t == token)
+            .map(|(_, f)| f.clone())
+    }
+
+    fn cache_sale_facts(&self, sid: i64, pid: i64, token: &str, facts: &repo::SaleFacts) {
+        if token.is_empty() {
+            return;
+        }
+        let mut cache = lock(&self.inner.sale_facts);
+        if cache.len() >= SALE_FACTS_MAX {
+            cache.clear();
+        }
+        cache.insert((sid, pid), (token.to_string(), facts.clone()));
+    }
+
     /// Admission with several nodes: a first look in Redis (a retried key, or sold out: no
     /// database read), then the session's status, policy, product and the shopper's facts
     /// from the database, then the atomic admission script.
@@ -365,6 +434,7 @@ impl Sale {
         gate: &Arc<RedisGate>,
         shopper_id: i64,
         req: &PlaceOrder,
+        mut limit: Option<(u32, std::time::Duration)>,
     ) -> Result<Admitted, AppError> {
         let db = &self.inner.db;
         let (sid, pid) = (req.session_id, req.product_id);
@@ -397,7 +467,12 @@ impl Sale {
         };
         let mut facts: Option<(repo::SaleFacts, ShopperFacts)> = None;
         for _ in 0..250 {
-            match gate.peek(sid, pid, &field).await? {
+            // The rate-limit token is taken once per request, by its first look.
+            let token = match gate
+                .peek(sid, pid, shopper_id, &field, limit.take())
+                .await?
+            {
+                Peek::Limited => return Err(AppError::RateLimited),
                 Peek::Unloaded => {
                     if !gate.load(db, sid).await? {
                         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -411,15 +486,22 @@ impl Sale {
                         continue;
                     }
                 },
-                Peek::Stock(n) if n < qty => return Err(short(n)),
-                Peek::Stock(_) => {}
-            }
+                Peek::Stock(n, _) if n < qty => return Err(short(n)),
+                Peek::Stock(_, token) => token,
+            };
             let (sale, shopper) = match &facts {
                 Some(f) => f.clone(),
                 None => {
-                    let sale = repo::sale_facts(db, sid, pid).await?;
+                    let sale = match self.cached_sale_facts(sid, pid, &token) {
+                        Some(sale) => sale,
+                        None => {
+                            let sale = repo::sale_facts(db, sid, pid).await?;
+                            self.cache_sale_facts(sid, pid, &token, &sale);
+                            sale
+                        }
+                    };
                     allows(sale.status, Activity::Buy)?;
-                    let shopper = shopping::shopper_facts(db, sid, shopper_id).await?;
+                    let shopper = self.shopper_facts(sid, shopper_id).await?;
                     facts.insert((sale, shopper)).clone()
                 }
             };
@@ -824,17 +906,34 @@ impl SaleState {
     }
 }
 
+/// Several nodes: reads the facts of every shopper waiting (up to [`FACTS_BATCH`]) in two
+/// queries per session, instead of one round trip per winner of a rush.
+async fn read_facts(db: Db, mut rx: mpsc::Receiver<FactsRead>) {
+    while let Some(batch) = next_batch(&mut rx, FACTS_BATCH).await {
+        let mut by_session: HashMap<i64, Vec<FactsRead>> = HashMap::new();
+        for r in batch {
+            by_session.entry(r.session_id).or_default().push(r);
+        }
+        for (session_id, reads) in by_session {
+            let mut ids: Vec<i64> = reads.iter().map(|r| r.shopper_id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let found = shopping::shoppers_facts(&db, session_id, &ids).await;
+            for r in reads {
+                let answer = match &found {
+                    Ok(facts) => Ok(facts.get(&r.shopper_id).cloned().unwrap_or_default()),
+                    Err(e) => Err(e.clone()),
+                };
+                let _ = r.done.send(answer);
+            }
+        }
+    }
+}
+
 /// The writer: takes everything queued, commits orders and payments in one transaction,
 /// then releases and loads in order.
 async fn write(inner: Arc<Inner>, db: Db, mut rx: mpsc::Receiver<Job>) {
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(j) => batch.push(j),
-                Err(_) => break,
-            }
-        }
+    while let Some(batch) = next_batch(&mut rx, MAX_BATCH).await {
         let mut places = Vec::new();
         let mut paid = Vec::new();
         let mut rest = Vec::new();

@@ -293,41 +293,74 @@ pub async fn current_product(db: &Db, session_id: i64) -> Result<Option<i64>, Ap
 
 /// `shopper_facts` for every shopper who reserved a seat in the session, in three queries
 /// (the flash-sale gate loads them all at once; a shopper missing here had not reserved).
-pub async fn session_facts(
+/// `shopper_facts` for several shoppers of one session at once (two queries): a flash sale's
+/// winners on several nodes are read in batches rather than one round trip each. Shoppers who
+/// did not reserve get the default (not reserved). At most a few hundred ids per call.
+pub async fn shoppers_facts(
     db: &Db,
     session_id: i64,
+    shopper_ids: &[i64],
 ) -> Result<std::collections::HashMap<i64, ShopperFacts>, AppError> {
     use std::collections::HashMap;
-    let to_u32 = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
-    let reservations: Vec<(i64, Option<i64>, Option<String>, i64)> = sqlx::query_as(
+    if shopper_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let list: Vec<String> = (0..shopper_ids.len())
+        .map(|i| format!("${}", i + 2))
+        .collect();
+    let list = list.join(", ");
+    let sql = format!(
         "SELECT r.shopper_id, r.invite_id, s.nickname,
                 (SELECT COUNT(*) FROM shopper_phones p WHERE p.shopper_id = r.shopper_id)
            FROM reservations r
            LEFT JOIN invites i ON i.id = r.invite_id
            LEFT JOIN shoppers s ON s.id = i.inviter_id
-          WHERE r.session_id = $1",
-    )
-    .bind(session_id)
-    .fetch_all(db.pool())
-    .await?;
-    let invites: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
+          WHERE r.session_id = $1 AND r.shopper_id IN ({list})"
+    );
+    let mut q = sqlx::query_as::<_, ReservationRow>(&sql).bind(session_id);
+    for id in shopper_ids {
+        q = q.bind(*id);
+    }
+    let reservations = q.fetch_all(db.pool()).await?;
+    let sql = format!(
         "SELECT i.inviter_id, i.id, COUNT(r.shopper_id), COUNT(p.phone)
            FROM invites i
            LEFT JOIN reservations r ON r.invite_id = i.id
            LEFT JOIN shopper_phones p ON p.shopper_id = r.shopper_id
-          WHERE i.session_id = $1
-          GROUP BY i.inviter_id, i.id",
-    )
-    .bind(session_id)
-    .fetch_all(db.pool())
-    .await?;
-    let own: HashMap<i64, (i64, i64, i64)> = invites
+          WHERE i.session_id = $1 AND i.inviter_id IN ({list})
+          GROUP BY i.inviter_id, i.id"
+    );
+    let mut q = sqlx::query_as::<_, OwnInviteRow>(&sql).bind(session_id);
+    for id in shopper_ids {
+        q = q.bind(*id);
+    }
+    let invites = q.fetch_all(db.pool()).await?;
+    let mut facts: HashMap<i64, ShopperFacts> = shopper_ids
+        .iter()
+        .map(|id| (*id, ShopperFacts::default()))
+        .collect();
+    facts.extend(assemble_facts(reservations, invites));
+    Ok(facts)
+}
+
+/// Reservations: (shopper, invite joined through, its inviter's nickname, phones);
+/// invites: (inviter, invite, friends joined, friends verified).
+type ReservationRow = (i64, Option<i64>, Option<String>, i64);
+type OwnInviteRow = (i64, i64, i64, i64);
+
+/// Facts of the reserved shoppers from their reservations and the invites they own.
+fn assemble_facts(
+    reservations: Vec<ReservationRow>,
+    invites: Vec<OwnInviteRow>,
+) -> impl Iterator<Item = (i64, ShopperFacts)> {
+    let to_u32 = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
+    let own: std::collections::HashMap<i64, (i64, i64, i64)> = invites
         .into_iter()
         .map(|(inviter, id, friends, verified)| (inviter, (id, friends, verified)))
         .collect();
-    Ok(reservations
+    reservations
         .into_iter()
-        .map(|(shopper, invite, inviter_name, phones)| {
+        .map(move |(shopper, invite, inviter_name, phones)| {
             let own = own.get(&shopper).copied();
             let facts = ShopperFacts {
                 reserved: true,
@@ -339,5 +372,33 @@ pub async fn session_facts(
             };
             (shopper, facts)
         })
-        .collect())
+}
+
+pub async fn session_facts(
+    db: &Db,
+    session_id: i64,
+) -> Result<std::collections::HashMap<i64, ShopperFacts>, AppError> {
+    let reservations: Vec<ReservationRow> = sqlx::query_as(
+        "SELECT r.shopper_id, r.invite_id, s.nickname,
+                (SELECT COUNT(*) FROM shopper_phones p WHERE p.shopper_id = r.shopper_id)
+           FROM reservations r
+           LEFT JOIN invites i ON i.id = r.invite_id
+           LEFT JOIN shoppers s ON s.id = i.inviter_id
+          WHERE r.session_id = $1",
+    )
+    .bind(session_id)
+    .fetch_all(db.pool())
+    .await?;
+    let invites: Vec<OwnInviteRow> = sqlx::query_as(
+        "SELECT i.inviter_id, i.id, COUNT(r.shopper_id), COUNT(p.phone)
+           FROM invites i
+           LEFT JOIN reservations r ON r.invite_id = i.id
+           LEFT JOIN shopper_phones p ON p.shopper_id = r.shopper_id
+          WHERE i.session_id = $1
+          GROUP BY i.inviter_id, i.id",
+    )
+    .bind(session_id)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(assemble_facts(reservations, invites).collect())
 }
