@@ -18,7 +18,8 @@
 //! own buyers: run each target on a fresh server.
 //!
 //! Prints one JSON line: answers per second, orders per second, sold-out answers per second,
-//! latency percentiles from the due time, errors, and (orders) whether exactly the stock sold.
+//! latency percentiles from the due time (all answers, and orders and "sold out" apart),
+//! errors, and (orders) whether exactly the stock sold.
 
 use std::{
     sync::Arc,
