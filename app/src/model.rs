@@ -130,15 +130,15 @@ impl ProductOffer {
         eligible: bool,
         purchase_limit: i64,
     ) {
-        let to_u32 = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
+        use crate::domain::discount;
         self.presented |= presented;
         self.price = pricing.price;
-        let mine = crate::domain::discount::viewer_price(
+        let mine = discount::viewer_price(
             pricing,
             eligible && self.presented,
-            to_u32(self.discounted_bought),
-            to_u32(self.bought_units),
-            to_u32(purchase_limit),
+            discount::count(self.discounted_bought),
+            discount::count(self.bought_units),
+            discount::count(purchase_limit),
         );
         self.your_price = mine.your_price;
         self.discounted = mine.discounted_units_left > 0;

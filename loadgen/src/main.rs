@@ -122,14 +122,14 @@ impl Session {
     }
 
     async fn get(&self, path: &str) -> Result<Value, String> {
-        let res = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        res.json().await.map_err(|e| e.to_string())
+        get_json(&self.http, &format!("{}{path}", self.base)).await
     }
+}
+
+/// GET `url` and decode its JSON body.
+async fn get_json(http: &reqwest::Client, url: &str) -> Result<Value, String> {
+    let res = http.get(url).send().await.map_err(|e| e.to_string())?;
+    res.json().await.map_err(|e| e.to_string())
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {

@@ -123,25 +123,11 @@ struct Sale {
 /// Live, product presented with `stock` units, `buyers` friends of one inviter.
 async fn set_up(a: &Args, http: &reqwest::Client) -> Result<Sale, String> {
     let api = |e: &str| format!("{}/api/{e}", a.url);
-    let list: Value = http
-        .get(api("sessions/list"))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
+    let list = crate::get_json(http, &api("sessions/list")).await?;
     let sid = list[0]["id"]
         .as_i64()
         .ok_or("no session: start the server with APP_DEMO_DATA=true")?;
-    let detail: Value = http
-        .get(format!("{}?id={sid}", api("sessions/get")))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
+    let detail = crate::get_json(http, &format!("{}?id={sid}", api("sessions/get"))).await?;
     let p = &detail["products"][a.product_index];
     let pid = p["id"].as_i64().ok_or("no such product index")?;
     let (s, v, host) = post(
@@ -352,14 +338,11 @@ pub async fn run(raw: Vec<String>) -> Result<Value, String> {
             a.release_ms
         );
         let (answers, wall) = rush_http(&a, &http, &sale).await;
-        let detail: Value = http
-            .get(format!("{}/api/sessions/get?id={}", a.url, sale.sid))
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
+        let detail = crate::get_json(
+            &http,
+            &format!("{}/api/sessions/get?id={}", a.url, sale.sid),
+        )
+        .await?;
         let left = detail["products"][a.product_index]["stock"]
             .as_i64()
             .unwrap_or(-1);

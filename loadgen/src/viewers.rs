@@ -682,26 +682,12 @@ pub async fn run(args: Vec<String>) -> Result<Value, String> {
 
     // The channel, and the products the publisher cycles through.
     let (path, products, session_id) = if o.target == "ours" {
-        let list: Value = http
-            .get(format!("{url}/api/sessions/list"))
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
+        let list = crate::get_json(&http, &format!("{url}/api/sessions/list")).await?;
         let sid = o
             .session
             .or_else(|| list[0]["id"].as_i64())
             .ok_or("no session: start the server with APP_DEMO_DATA=true")?;
-        let detail: Value = http
-            .get(format!("{url}/api/sessions/get?id={sid}"))
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
+        let detail = crate::get_json(&http, &format!("{url}/api/sessions/get?id={sid}")).await?;
         let ids: Vec<i64> = detail["products"]
             .as_array()
             .ok_or("no products")?

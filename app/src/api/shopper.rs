@@ -53,7 +53,7 @@ pub(crate) mod ssr {
     use crate::{
         backend::{identity::Shopper, repo::shopping, AppState},
         domain::{
-            discount::{eligibility, quote_line, ProductFacts},
+            discount::{count, eligibility, quote_line, ProductFacts},
             money::Fen,
         },
         error::AppError,
@@ -80,7 +80,6 @@ pub(crate) mod ssr {
         let elig = eligibility(&policy, &facts);
         let invite = shopping::own_invite(db, session_id, shopper.id).await?;
         let current = shopping::current_product(db, session_id).await?;
-        let to_u32 = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
         let offers = shopping::offer_rows(db, session_id, shopper.id)
             .await?
             .into_iter()
@@ -89,17 +88,17 @@ pub(crate) mod ssr {
                     let facts = ProductFacts {
                         price: Fen(price),
                         presented: presented_at.is_some(),
-                        discounted_so_far: to_u32(discounted_so_far),
+                        discounted_so_far: count(discounted_so_far),
                     };
                     // The same rule checkout applies: the next unit's price, and how many of
                     // the units this viewer may still buy would be discounted.
-                    let used = to_u32(used.unwrap_or(0));
+                    let used = count(used.unwrap_or(0));
                     let next = quote_line(&policy, &elig, &facts, used, 1);
                     let (your_price, discounted) =
                         next.map_or((Fen(price), false), |q| (q.paid, q.discounted_units > 0));
                     let allowance = policy
                         .purchase_limit
-                        .saturating_sub(to_u32(units.unwrap_or(0)))
+                        .saturating_sub(count(units.unwrap_or(0)))
                         .max(1);
                     let all = quote_line(&policy, &elig, &facts, used, allowance);
                     let (discounted_units_left, discount_per_unit) = all

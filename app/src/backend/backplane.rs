@@ -344,16 +344,19 @@ impl RedisBackplane {
     /// Personal hints from every node ([`RedisBackplane::notify_shopper`]), until the
     /// subscription's connection drops.
     pub async fn personal_hints(&self) -> Result<redis::aio::PubSubStream, AppError> {
+        self.subscribe(PERSONAL).await
+    }
+
+    /// Messages published on `channel`, on a connection of their own.
+    async fn subscribe(&self, channel: &str) -> Result<redis::aio::PubSubStream, AppError> {
         let mut pubsub = self.client.get_async_pubsub().await.map_err(unavailable)?;
-        pubsub.subscribe(PERSONAL).await.map_err(unavailable)?;
+        pubsub.subscribe(channel).await.map_err(unavailable)?;
         Ok(pubsub.into_on_message())
     }
 
     /// Nickname changes made on any node (`identity::follow_nickname_changes`).
     pub async fn nickname_hints(&self) -> Result<redis::aio::PubSubStream, AppError> {
-        let mut pubsub = self.client.get_async_pubsub().await.map_err(unavailable)?;
-        pubsub.subscribe(NICKNAMES).await.map_err(unavailable)?;
-        Ok(pubsub.into_on_message())
+        self.subscribe(NICKNAMES).await
     }
 
     /// Tells every node that this shopper's nickname changed.

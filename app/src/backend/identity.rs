@@ -84,7 +84,7 @@ pub async fn shopper_in(st: &AppState, headers: &HeaderMap) -> Result<Option<Sho
 /// Redis and every node forgets that shopper (`follow_nickname_changes`); a node that lost
 /// its subscription forgets everyone, as it may have missed some.
 pub struct ShopperCache {
-    map: std::sync::Mutex<std::collections::HashMap<i64, (String, std::time::Instant)>>,
+    map: std::sync::Mutex<ShopperMap>,
     ttl: std::time::Duration,
     /// Bumped by every forget: a row read before one is not cached (it may be the old name).
     epoch: std::sync::atomic::AtomicU64,
@@ -105,10 +105,7 @@ impl ShopperCache {
         }
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<i64, (String, std::time::Instant)>>
-    {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ShopperMap> {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -139,22 +136,23 @@ impl ShopperCache {
     /// Caches a row read from the database unless something was forgotten since `epoch`.
     pub fn put_if_unchanged(&self, epoch: u64, id: i64, nickname: &str) {
         let mut map = self.lock();
-        if self.epoch() != epoch {
-            return;
+        if self.epoch() == epoch {
+            insert(&mut map, id, nickname);
         }
-        if map.len() >= SHOPPER_CACHE_MAX {
-            map.clear();
-        }
-        map.insert(id, (nickname.to_string(), std::time::Instant::now()));
     }
 
     pub fn put(&self, id: i64, nickname: &str) {
-        let mut map = self.lock();
-        if map.len() >= SHOPPER_CACHE_MAX {
-            map.clear();
-        }
-        map.insert(id, (nickname.to_string(), std::time::Instant::now()));
+        insert(&mut self.lock(), id, nickname);
     }
+}
+
+type ShopperMap = std::collections::HashMap<i64, (String, std::time::Instant)>;
+
+fn insert(map: &mut ShopperMap, id: i64, nickname: &str) {
+    if map.len() >= SHOPPER_CACHE_MAX {
+        map.clear();
+    }
+    map.insert(id, (nickname.to_string(), std::time::Instant::now()));
 }
 
 /// The calling shopper, if the request carries a valid cookie for an existing shopper.
@@ -252,33 +250,6 @@ pub async fn load_or_create_cookie_key(db: &crate::backend::Db) -> Result<Vec<u8
         .into_bytes())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cookies_round_trip_and_reject_tampering() {
-        let key = b"test-key";
-        let v = cookie_value(key, 42);
-        assert_eq!(verify_cookie(key, &v), Some(42));
-        assert_eq!(verify_cookie(key, &v.replace(".42.", ".43.")), None);
-        assert_eq!(verify_cookie(b"other", &v), None);
-        assert_eq!(verify_cookie(key, "v1.42"), None);
-        assert_eq!(verify_cookie(key, "garbage"), None);
-    }
-
-    #[test]
-    fn nicknames_are_trimmed_and_bounded() {
-        assert_eq!(parse_nickname("  Lin  ").expect("ok"), "Lin");
-        assert_eq!(parse_nickname("小小包妈妈").expect("cjk ok"), "小小包妈妈");
-        assert!(parse_nickname("   ").is_err());
-        assert!(parse_nickname(&"x".repeat(25)).is_err());
-        // Control characters are removed (domain::text); nothing left is refused.
-        assert_eq!(parse_nickname("a\u{0007}b").expect("cleaned"), "ab");
-        assert!(parse_nickname("\u{0007}\u{202E}").is_err());
-    }
-}
-
 /// Several nodes: forgets the shoppers whose nickname another node changed, for as long as
 /// the cache lives. Whenever the subscription is (re)made, everyone is forgotten: changes made
 /// while it was down were missed.
@@ -308,4 +279,31 @@ pub fn follow_nickname_changes(
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_round_trip_and_reject_tampering() {
+        let key = b"test-key";
+        let v = cookie_value(key, 42);
+        assert_eq!(verify_cookie(key, &v), Some(42));
+        assert_eq!(verify_cookie(key, &v.replace(".42.", ".43.")), None);
+        assert_eq!(verify_cookie(b"other", &v), None);
+        assert_eq!(verify_cookie(key, "v1.42"), None);
+        assert_eq!(verify_cookie(key, "garbage"), None);
+    }
+
+    #[test]
+    fn nicknames_are_trimmed_and_bounded() {
+        assert_eq!(parse_nickname("  Lin  ").expect("ok"), "Lin");
+        assert_eq!(parse_nickname("小小包妈妈").expect("cjk ok"), "小小包妈妈");
+        assert!(parse_nickname("   ").is_err());
+        assert!(parse_nickname(&"x".repeat(25)).is_err());
+        // Control characters are removed (domain::text); nothing left is refused.
+        assert_eq!(parse_nickname("a\u{0007}b").expect("cleaned"), "ab");
+        assert!(parse_nickname("\u{0007}\u{202E}").is_err());
+    }
 }

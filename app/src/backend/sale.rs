@@ -45,7 +45,8 @@ use crate::{
     },
     domain::{
         discount::{
-            eligibility, line_rule, quote_line, DiscountPolicy, ProductFacts, ShopperFacts,
+            count, eligibility, line_rule, quote_line, DiscountPolicy, Eligibility, ProductFacts,
+            ShopperFacts,
         },
         money::Fen,
         session::{allows, Activity},
@@ -458,13 +459,8 @@ impl Sale {
                 Err(AppError::Busy)
             }
         };
-        let short = |stock: i64| -> AppError {
-            match stock {
-                n if n < 0 => AppError::not_found("This product is not part of the session."),
-                0 => AppError::Conflict("Sold out.".into()),
-                n => AppError::Conflict(format!("Only {n} left.")),
-            }
-        };
+        // -1: no such product in the session.
+        let short = |stock: i64| repo::not_enough_stock((stock >= 0).then_some(stock));
         let mut facts: Option<(repo::SaleFacts, ShopperFacts)> = None;
         for _ in 0..250 {
             // The rate-limit token is taken once per request, by its first look.
@@ -507,17 +503,10 @@ impl Sale {
             };
             let (policy, price, presented) = (sale.policy, sale.price, sale.presented);
             if req.quantity.get() > policy.purchase_limit {
-                return Err(AppError::Conflict(format!(
-                    "You can buy at most {} of this product.",
-                    policy.purchase_limit
-                )));
+                return Err(repo::over_purchase_limit(policy.purchase_limit));
             }
             let elig = eligibility(&policy, &shopper);
-            let allowance = if elig.is_eligible() && presented {
-                i64::from(policy.units_per_shopper)
-            } else {
-                0
-            };
+            let allowance = discount_allowance(&policy, &elig, presented);
             let cap = policy.units_cap.map_or(-1, i64::from);
             let limit = i64::from(policy.purchase_limit);
             let admitted = gate
@@ -535,12 +524,7 @@ impl Sale {
                     }
                 },
                 Admit::Stock(n) => return Err(short(n)),
-                Admit::Limit => {
-                    return Err(AppError::Conflict(format!(
-                        "You can buy at most {} of this product and have reached that limit.",
-                        policy.purchase_limit
-                    )))
-                }
+                Admit::Limit => return Err(repo::purchase_limit_reached(policy.purchase_limit)),
                 Admit::Admitted {
                     stock_after,
                     shopper_discounted,
@@ -553,47 +537,32 @@ impl Sale {
                     discounted,
                 ),
             };
-            let to_u32 = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
-            let quote = quote_line(
+            let give_back = || gate.give_back(sid, pid, shopper_id, qty, discounted, Some(&field));
+            let priced = new_order(
+                shopper_id,
+                req,
+                hash.clone(),
+                self.inner.provider,
                 &policy,
                 &elig,
-                &ProductFacts {
-                    price,
-                    presented,
-                    discounted_so_far: to_u32(product_disc),
-                },
-                to_u32(shopper_disc),
-                req.quantity.get(),
+                (price, presented),
+                (product_disc, shopper_disc),
             );
-            let give_back = || gate.give_back(sid, pid, shopper_id, qty, discounted, Some(&field));
-            let Some(quote) = quote.filter(|q| i64::from(q.discounted_units) == discounted) else {
+            let Some(order) = priced.filter(|o| i64::from(o.quote.discounted_units) == discounted)
+            else {
                 give_back().await?;
                 tracing::error!(sid, pid, "the Redis gate and quote_line disagree");
                 return Err(AppError::Internal);
             };
-            if req.expected_total.is_some_and(|seen| seen != quote.paid) {
+            if req
+                .expected_total
+                .is_some_and(|seen| seen != order.quote.paid)
+            {
                 give_back().await?;
-                return Err(AppError::PriceChanged { total: quote.paid });
+                return Err(AppError::PriceChanged {
+                    total: order.quote.paid,
+                });
             }
-            let order = NewOrder {
-                shopper_id,
-                session_id: sid,
-                product_id: pid,
-                key: req.key.as_str().to_string(),
-                request_hash: hash.clone(),
-                rule: line_rule(&elig, presented, &quote),
-                percent_off: policy.percent_off,
-                invite_id: if elig.is_eligible() {
-                    elig.invite_id()
-                } else {
-                    None
-                },
-                provider: self.inner.provider,
-                created_at_ms: now_ms(),
-                purchase_limit: limit,
-                discount_allowance: allowance,
-                quote,
-            };
             let mut view = Box::new(repo::order_view(
                 0,
                 &order,
@@ -788,21 +757,15 @@ impl SaleState {
         let policy = self.policy;
         let qty = req.quantity.get();
         if qty > policy.purchase_limit {
-            return Err(AppError::Conflict(format!(
-                "You can buy at most {} of this product.",
-                policy.purchase_limit
-            )));
+            return Err(repo::over_purchase_limit(policy.purchase_limit));
         }
         let qty_i = i64::from(qty);
         let product = *self
             .products
             .get(&req.product_id)
-            .ok_or_else(|| AppError::not_found("This product is not part of the session."))?;
+            .ok_or_else(|| repo::not_enough_stock(None))?;
         if product.stock < qty_i {
-            return Err(AppError::Conflict(match product.stock {
-                n if n <= 0 => "Sold out.".into(),
-                n => format!("Only {n} left."),
-            }));
+            return Err(repo::not_enough_stock(Some(product.stock)));
         }
         let counter = self
             .counters
@@ -810,10 +773,7 @@ impl SaleState {
             .copied()
             .unwrap_or_default();
         if counter.units + qty_i > i64::from(policy.purchase_limit) {
-            return Err(AppError::Conflict(format!(
-                "You can buy at most {} of this product and have reached that limit.",
-                policy.purchase_limit
-            )));
+            return Err(repo::purchase_limit_reached(policy.purchase_limit));
         }
         let facts = match (self.facts.get(&shopper_id), fetched) {
             (Some(Some(f)), _) => f.clone(),
@@ -821,46 +781,26 @@ impl SaleState {
             (_, Some(f)) => f.clone(),
             _ => return Ok(Decision::NeedFacts),
         };
-        let to_u32 = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
         let elig = eligibility(&policy, &facts);
-        let quote = quote_line(
+        let order = new_order(
+            shopper_id,
+            req,
+            hash,
+            provider,
             &policy,
             &elig,
-            &ProductFacts {
-                price: product.price,
-                presented: product.presented,
-                discounted_so_far: to_u32(product.discounted),
-            },
-            to_u32(counter.discounted),
-            qty,
+            (product.price, product.presented),
+            (product.discounted, counter.discounted),
         )
         .ok_or_else(|| AppError::bad_request("That order is too large."))?;
-        if req.expected_total.is_some_and(|seen| seen != quote.paid) {
-            return Err(AppError::PriceChanged { total: quote.paid });
+        if req
+            .expected_total
+            .is_some_and(|seen| seen != order.quote.paid)
+        {
+            return Err(AppError::PriceChanged {
+                total: order.quote.paid,
+            });
         }
-        let order = NewOrder {
-            shopper_id,
-            session_id: req.session_id,
-            product_id: req.product_id,
-            key: req.key.as_str().to_string(),
-            request_hash: hash,
-            rule: line_rule(&elig, product.presented, &quote),
-            percent_off: policy.percent_off,
-            invite_id: if elig.is_eligible() {
-                elig.invite_id()
-            } else {
-                None
-            },
-            provider,
-            created_at_ms: now_ms(),
-            purchase_limit: i64::from(policy.purchase_limit),
-            discount_allowance: if elig.is_eligible() && product.presented {
-                i64::from(policy.units_per_shopper)
-            } else {
-                0
-            },
-            quote,
-        };
         let stock_after = self.apply(&order, 1);
         let (name, image) = self
             .names
@@ -904,6 +844,62 @@ impl SaleState {
         self.apply(o, -1);
         self.keys.remove(&(o.shopper_id, o.key.clone()));
     }
+}
+
+/// Discounted units this shopper may have of a product: the policy's, when eligible and the
+/// product was presented.
+fn discount_allowance(policy: &DiscountPolicy, elig: &Eligibility, presented: bool) -> i64 {
+    if elig.is_eligible() && presented {
+        i64::from(policy.units_per_shopper)
+    } else {
+        0
+    }
+}
+
+/// Prices an order by the pure rules (`quote_line`) from the product's (price, presented)
+/// and the discounted units sold so far (of the product, to this shopper), and builds what
+/// the writer persists: the one place both gates do it. `None` when the total overflows.
+#[allow(clippy::too_many_arguments)]
+fn new_order(
+    shopper_id: i64,
+    req: &PlaceOrder,
+    request_hash: String,
+    provider: &'static str,
+    policy: &DiscountPolicy,
+    elig: &Eligibility,
+    (price, presented): (Fen, bool),
+    (product_discounted, shopper_discounted): (i64, i64),
+) -> Option<NewOrder> {
+    let quote = quote_line(
+        policy,
+        elig,
+        &ProductFacts {
+            price,
+            presented,
+            discounted_so_far: count(product_discounted),
+        },
+        count(shopper_discounted),
+        req.quantity.get(),
+    )?;
+    Some(NewOrder {
+        shopper_id,
+        session_id: req.session_id,
+        product_id: req.product_id,
+        key: req.key.as_str().to_string(),
+        request_hash,
+        rule: line_rule(elig, presented, &quote),
+        percent_off: policy.percent_off,
+        invite_id: if elig.is_eligible() {
+            elig.invite_id()
+        } else {
+            None
+        },
+        provider,
+        created_at_ms: now_ms(),
+        purchase_limit: i64::from(policy.purchase_limit),
+        discount_allowance: discount_allowance(policy, elig, presented),
+        quote,
+    })
 }
 
 /// Several nodes: reads the facts of every shopper waiting (up to [`FACTS_BATCH`]) in two

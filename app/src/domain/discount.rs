@@ -19,6 +19,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::money::Fen;
 
+/// A stored count (a database `BIGINT`, never negative) as the rules take it: below zero is
+/// zero, past `u32` saturates.
+pub fn count(stored: i64) -> u32 {
+    u32::try_from(stored.max(0)).unwrap_or(u32::MAX)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DiscountPolicy {
     /// 1..=100

@@ -7,7 +7,8 @@ use crate::{
     backend::{crypto, db::Db, now_ms, repo::shopping},
     domain::{
         discount::{
-            eligibility, line_rule, quote_line, rule_text, DiscountPolicy, LineQuote, ProductFacts,
+            count, eligibility, line_rule, quote_line, rule_text, DiscountPolicy, LineQuote,
+            ProductFacts,
         },
         money::Fen,
         order::{IdempotencyKey, Quantity},
@@ -72,6 +73,27 @@ pub fn key_reused() -> AppError {
     )
 }
 
+/// The answer to a quantity over the product's purchase limit.
+pub fn over_purchase_limit(limit: u32) -> AppError {
+    AppError::Conflict(format!("You can buy at most {limit} of this product."))
+}
+
+/// The answer to a shopper who already bought up to the purchase limit.
+pub fn purchase_limit_reached(limit: u32) -> AppError {
+    AppError::Conflict(format!(
+        "You can buy at most {limit} of this product and have reached that limit."
+    ))
+}
+
+/// The answer to an order for more than `stock` units left; `None`: not in the session.
+pub fn not_enough_stock(stock: Option<i64>) -> AppError {
+    match stock {
+        None => AppError::not_found("This product is not part of the session."),
+        Some(n) if n <= 0 => AppError::Conflict("Sold out.".into()),
+        Some(n) => AppError::Conflict(format!("Only {n} left.")),
+    }
+}
+
 /// What `reserve_order` did.
 pub enum Reservation {
     /// The same idempotency key was used before: that order, unchanged.
@@ -105,10 +127,7 @@ pub async fn reserve_order(
     let policy = shopping::policy(db, req.session_id).await?;
     let qty = req.quantity.get();
     if qty > policy.purchase_limit {
-        return Err(AppError::Conflict(format!(
-            "You can buy at most {} of this product.",
-            policy.purchase_limit
-        )));
+        return Err(over_purchase_limit(policy.purchase_limit));
     }
     let facts = shopping::shopper_facts(db, req.session_id, shopper_id).await?;
     let elig = eligibility(&policy, &facts);
@@ -132,11 +151,7 @@ pub async fn reserve_order(
                 .bind(req.session_id)
                 .fetch_optional(&mut *w.tx)
                 .await?;
-        return Err(match stock {
-            None => AppError::not_found("This product is not part of the session."),
-            Some(0) => AppError::Conflict("Sold out.".into()),
-            Some(n) => AppError::Conflict(format!("Only {n} left.")),
-        });
+        return Err(not_enough_stock(stock));
     };
     let price = Fen(product.try_get("price_fen")?);
     let presented = product
@@ -159,24 +174,20 @@ pub async fn reserve_order(
     .fetch_optional(&mut *w.tx)
     .await?;
     let Some(counter) = counter else {
-        return Err(AppError::Conflict(format!(
-            "You can buy at most {} of this product and have reached that limit.",
-            policy.purchase_limit
-        )));
+        return Err(purchase_limit_reached(policy.purchase_limit));
     };
     let shopper_discounted: i64 = counter.try_get("discounted_units")?;
 
     // 3. Price it (pure rule), then record the discounted units it used.
-    let to_u32 = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
     let quote = quote_line(
         &policy,
         &elig,
         &ProductFacts {
             price,
             presented,
-            discounted_so_far: to_u32(discounted_so_far),
+            discounted_so_far: count(discounted_so_far),
         },
-        to_u32(shopper_discounted),
+        count(shopper_discounted),
         qty,
     )
     .ok_or_else(|| AppError::bad_request("That order is too large."))?;

@@ -3,7 +3,7 @@
 use crate::{
     backend::{crypto, db::Db, now_ms},
     domain::{
-        discount::{DiscountPolicy, ShopperFacts},
+        discount::{count, DiscountPolicy, ShopperFacts},
         session::{allows, Activity},
     },
     error::AppError,
@@ -49,13 +49,12 @@ pub async fn policy(db: &Db, session_id: i64) -> Result<DiscountPolicy, AppError
 pub type PolicyRow = (i64, i64, i64, Option<i64>, i64, i64);
 
 pub fn to_policy((pct, friends, per_shopper, cap, limit, phone): PolicyRow) -> DiscountPolicy {
-    let to_u32 = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
     DiscountPolicy {
         percent_off: u8::try_from(pct.clamp(1, 100)).unwrap_or(50),
-        friends_needed: to_u32(friends),
-        units_per_shopper: to_u32(per_shopper),
-        units_cap: cap.map(to_u32),
-        purchase_limit: to_u32(limit),
+        friends_needed: count(friends),
+        units_per_shopper: count(per_shopper),
+        units_cap: cap.map(count),
+        purchase_limit: count(limit),
         verified_phone_required: phone != 0,
     }
 }
@@ -248,13 +247,12 @@ pub async fn shopper_facts(
     let Some((joined_invite, inviter, own_invite, friends, verified, phones)) = row else {
         return Ok(ShopperFacts::default());
     };
-    let to_u32 = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
     Ok(ShopperFacts {
         reserved: true,
         joined_via: joined_invite.zip(inviter),
         own_invite,
-        friends_joined: to_u32(friends),
-        verified_friends: to_u32(verified),
+        friends_joined: count(friends),
+        verified_friends: count(verified),
         phone_verified: phones > 0,
     })
 }
@@ -353,7 +351,6 @@ fn assemble_facts(
     reservations: Vec<ReservationRow>,
     invites: Vec<OwnInviteRow>,
 ) -> impl Iterator<Item = (i64, ShopperFacts)> {
-    let to_u32 = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
     let own: std::collections::HashMap<i64, (i64, i64, i64)> = invites
         .into_iter()
         .map(|(inviter, id, friends, verified)| (inviter, (id, friends, verified)))
@@ -366,8 +363,8 @@ fn assemble_facts(
                 reserved: true,
                 joined_via: invite.zip(inviter_name),
                 own_invite: own.map(|o| o.0),
-                friends_joined: own.map_or(0, |o| to_u32(o.1)),
-                verified_friends: own.map_or(0, |o| to_u32(o.2)),
+                friends_joined: own.map_or(0, |o| count(o.1)),
+                verified_friends: own.map_or(0, |o| count(o.2)),
                 phone_verified: phones > 0,
             };
             (shopper, facts)
