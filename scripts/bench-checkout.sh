@@ -6,7 +6,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 buyers="${1:-1000}"; conc="${2:-200}"
-cargo build --release -p server -p loadgen --quiet
+build_release
 work="$(mktemp -d /tmp/live-bench.XXXXXX)"; chmod 755 "$work"
 trap '[ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; "$ROOT/scripts/pg-cluster.sh" stop "$work/pg" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 eval "$("$ROOT/scripts/pg-cluster.sh" start "$work/pg")"

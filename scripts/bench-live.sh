@@ -10,7 +10,8 @@
 # Env: RATE (publishes/s, default 2), DURATION (s, default 30), NODES (cluster, default 3),
 #      REFERENCE=0 (skip nchan and the single node: the small run of the test command),
 #      PER_PROCESS (viewers per load-generator process, default 15000),
-#      NODE_THREADS (cluster: tokio worker threads per node; default: one per core).
+#      NODE_THREADS (cluster: tokio worker threads per node; default: one per core),
+#      RAMP_TIMEOUT (s the viewers may take to open before the run goes on, default 1200).
 # Prints one JSON line per run and a ratio line (ours / nchan) per N; the cluster nodes' logs
 # are left in /tmp/live-bench-logs.
 set -euo pipefail
@@ -25,11 +26,11 @@ fi
 rate="${RATE:-2}"; duration="${DURATION:-30}"; nodes="${NODES:-3}"; reference="${REFERENCE:-1}"
 per_process="${PER_PROCESS:-15000}"
 if [ "$reference" = 1 ]; then
-  command -v nginx >/dev/null && [ -f /usr/lib/nginx/modules/ngx_nchan_module.so ] || {
+  command -v nginx >/dev/null && [ -f "$NCHAN_MODULE" ] || {
     as_root apt-get install -y -qq nginx-light libnginx-mod-nchan >/dev/null || fail "could not install nginx + libnginx-mod-nchan"; }
 fi
 [ "$mode" = single ] || command -v redis-server >/dev/null || "$ROOT/scripts/setup.sh" test
-cargo build --release -p server -p loadgen --quiet
+build_release
 
 # Every connection is a file descriptor in the server and one in the load generator.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -55,7 +56,7 @@ start_nchan() {
   local http_redis="" use_redis=""
   [ -n "$redis" ] && { http_redis="nchan_redis_url \"$redis\";"; use_redis="nchan_use_redis on;"; }
   cat >"$work/nginx.conf" <<CONF
-load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
+load_module $NCHAN_MODULE;
 user root;
 worker_processes $workers;
 worker_rlimit_nofile $nofile;
@@ -107,7 +108,7 @@ single() {
   spid=$!
   wait_port "$port" || fail "server did not start: $(cat "$work/server-$n.log")"
   ours="$("$ROOT/target/release/loadgen" viewers --url "http://127.0.0.1:$port" --connections "$n" \
-    --processes "$(processes_for "$n")" --rate "$rate" --duration "$duration" --pids "$spid")"
+    --processes "$(processes_for "$n")" --rate "$rate" --duration "$duration" ${RAMP_TIMEOUT:+--ramp-timeout "$RAMP_TIMEOUT"} --pids "$spid")"
   echo "$ours"
   kill "$spid"; wait "$spid" 2>/dev/null || true; spid=""
 }
@@ -123,7 +124,7 @@ cluster() {
     "$ROOT/scripts/cluster.sh" start "$nodes" "$dir")" || fail "the cluster did not start"
   eval "$env"
   ours="$("$ROOT/target/release/loadgen" viewers --urls "$CLUSTER_URLS" --connections "$n" \
-    --processes "$(processes_for "$n")" --rate "$rate" --duration "$duration" \
+    --processes "$(processes_for "$n")" --rate "$rate" --duration "$duration" ${RAMP_TIMEOUT:+--ramp-timeout "$RAMP_TIMEOUT"} \
     --pids "$CLUSTER_PIDS,$(cat "$dir/redis.pid")")"
   echo "$ours"
   # The nodes' logs outlive the run (what went wrong, if anything did).
@@ -144,7 +145,7 @@ PY
   local rport; rport="$(start_redis "$work")"
   local url pids; read -r url pids <<<"$(start_nchan "$nodes" "redis://127.0.0.1:$rport")"
   ref="$("$ROOT/target/release/loadgen" viewers --target nchan --url "$url" --connections "$n" \
-    --processes "$(processes_for "$n")" --rate "$rate" --duration "$duration" --pids "$pids,$(cat "$work/redis.pid")")"
+    --processes "$(processes_for "$n")" --rate "$rate" --duration "$duration" ${RAMP_TIMEOUT:+--ramp-timeout "$RAMP_TIMEOUT"} --pids "$pids,$(cat "$work/redis.pid")")"
   echo "$ref"
   stop_nchan; kill "$(cat "$work/redis.pid")"; rm -f "$work/redis.pid"
   ratio_line "$ours" "$ref"
@@ -159,7 +160,7 @@ for n in "${counts[@]}"; do
   single "$n"
   read -r url pids <<<"$(start_nchan 2 "")"
   ref="$("$ROOT/target/release/loadgen" viewers --target nchan --url "$url" --connections "$n" \
-    --processes "$(processes_for "$n")" --rate "$rate" --duration "$duration" --pids "$pids")"
+    --processes "$(processes_for "$n")" --rate "$rate" --duration "$duration" ${RAMP_TIMEOUT:+--ramp-timeout "$RAMP_TIMEOUT"} --pids "$pids")"
   echo "$ref"
   stop_nchan
   ratio_line "$ours" "$ref"

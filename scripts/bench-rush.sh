@@ -15,7 +15,7 @@ cd "$ROOT"
 buyers="${1:-50000}"; stock="${2:-10000}"
 release="${RELEASE_MS:-2000}"; conns="${CONNECTIONS:-2000}"
 databases="${DATABASES:-sqlite postgres redis}"; targets="${TARGETS:-floor orders}"
-cargo build --release -p server -p loadgen --quiet
+build_release
 work="$(mktemp -d /tmp/rush-bench.XXXXXX)"; chmod 755 "$work"
 cleanup() {
   [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null

@@ -9,7 +9,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 secs="${1:-10}"; conns="${2:-16}"
 [ -f dist/index.html ] || "$ROOT/scripts/build.sh"
-cargo build --release -p server -p loadgen --quiet
+build_release
 work="$(mktemp -d /tmp/live-bench.XXXXXX)"
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT

@@ -24,7 +24,7 @@ start() {
   local pgenv; pgenv="$("$ROOT/scripts/pg-cluster.sh" start "$dir/pg")" || fail "PostgreSQL did not start"
   eval "$pgenv"
   local db="${TEST_POSTGRES_URL%/*}/live"
-  /usr/lib/postgresql/15/bin/psql "$TEST_POSTGRES_URL" -qc "CREATE DATABASE live" >/dev/null \
+  "$PGBIN/psql" "$TEST_POSTGRES_URL" -qc "CREATE DATABASE live" >/dev/null \
     || fail "could not create the cluster's database"
   local base_port="${PORT:-3000}" urls=() pids=()
   [ "${SEPARATE_PORTS:-0}" = 1 ] || [ -n "${PORT:-}" ] || base_port="$(free_port)"

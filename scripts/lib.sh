@@ -4,6 +4,15 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TRUNK_VERSION="0.21.14"
 NODE_BIN="$ROOT/end2end/node_modules/.bin"
+# Where the benchmarks find PostgreSQL 15 and nchan: Debian's by default; another machine
+# (one without Debian's packages, say) points these at its own builds.
+PGBIN="${PGBIN:-/usr/lib/postgresql/15/bin}"
+NCHAN_MODULE="${NCHAN_MODULE:-/usr/lib/nginx/modules/ngx_nchan_module.so}"
+# The benchmarks build the release binaries first, unless PREBUILT=1 (binaries carried in).
+build_release() {
+  [ "${PREBUILT:-0}" = 1 ] && [ -x "$ROOT/target/release/server" ] && [ -x "$ROOT/target/release/loadgen" ] && return 0
+  cargo build --release -p server -p loadgen --quiet
+}
 
 step() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
 ok()   { printf '    \033[32mok\033[0m %s\n' "$*"; }

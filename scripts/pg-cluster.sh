@@ -4,7 +4,6 @@
 #   scripts/pg-cluster.sh stop DIR              stops it and removes DIR
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-PGBIN=/usr/lib/postgresql/15/bin
 cmd="${1:-}"; dir="${2:-}"
 [ -n "$cmd" ] && [ -n "$dir" ] || fail "usage: pg-cluster.sh start|stop DIR"
 

@@ -26,6 +26,8 @@ struct Opts {
     pids: Vec<u32>,
     source_ips: u8,
     ramp: usize,
+    /// Seconds the opening of all viewers may take before the run goes on with those held.
+    ramp_timeout: u64,
     processes: usize,
     /// Do what the real page does: fetch this viewer's prices before opening the stream (with
     /// the cookie it gets), and again whenever an event makes the real client refetch.
@@ -46,6 +48,7 @@ fn parse(args: Vec<String>) -> Result<Opts, String> {
         pids: Vec::new(),
         source_ips: 4,
         ramp: 256,
+        ramp_timeout: 1200,
         processes: 1,
         client_requests: true,
         worker: None,
@@ -77,6 +80,7 @@ fn parse(args: Vec<String>) -> Result<Opts, String> {
             }
             "--source-ips" => o.source_ips = v.parse().map_err(bad)?,
             "--ramp" => o.ramp = v.parse().map_err(bad)?,
+            "--ramp-timeout" => o.ramp_timeout = v.parse().map_err(bad)?,
             "--processes" => o.processes = v.parse::<usize>().map_err(bad)?.max(1),
             "--client-requests" => o.client_requests = v == "true",
             "--worker" => o.worker = Some(v.parse().map_err(bad)?),
@@ -524,7 +528,7 @@ async fn open_viewers(
     loop {
         let done =
             shared.n.connected.load(Ordering::Relaxed) + shared.n.errors.load(Ordering::Relaxed);
-        if done >= o.connections || started.elapsed() > Duration::from_secs(1200) {
+        if done >= o.connections || started.elapsed() > Duration::from_secs(o.ramp_timeout) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -634,6 +638,7 @@ async fn start_workers(
             .args(["--connections", &share.to_string()])
             .args(["--source-ips", &o.source_ips.to_string()])
             .args(["--ramp", &(o.ramp / o.processes).max(16).to_string()])
+            .args(["--ramp-timeout", &o.ramp_timeout.to_string()])
             .args(["--client-requests", &o.client_requests.to_string()])
             .args(["--session", &session_id.to_string()])
             .args(["--worker", &k.to_string()])
