@@ -527,25 +527,17 @@ pub async fn write_batch(
     }
     let mut marked = Vec::with_capacity(paid.len());
     for chunk in paid.chunks(per_statement) {
-        // One UPDATE per chunk: the reference picked per order by CASE, then the ids again.
-        let mut sql = String::from("UPDATE orders SET status = 'paid', payment_ref = CASE id");
-        for i in 0..chunk.len() {
-            sql.push_str(&format!(" WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2));
-        }
-        sql.push_str(" END WHERE status = 'pending_payment' AND id IN (");
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("${}", 2 * chunk.len() + i + 1));
-        }
-        sql.push_str(") RETURNING id");
+        // One UPDATE per chunk, joined to the (order, reference) pairs: a CASE with a branch
+        // per order made each row walk the branches (quadratic in the chunk).
+        let mut sql = String::from("WITH v (id, reference) AS (VALUES ");
+        push_rows(&mut sql, chunk.len(), 2, None);
+        sql.push_str(
+            ") UPDATE orders SET status = 'paid', payment_ref = v.reference FROM v
+              WHERE orders.id = v.id AND orders.status = 'pending_payment' RETURNING orders.id",
+        );
         let mut query = sqlx::query_scalar::<_, i64>(&sql);
         for (order_id, reference) in chunk {
             query = query.bind(*order_id).bind(reference);
-        }
-        for (order_id, _) in chunk {
-            query = query.bind(*order_id);
         }
         let done: std::collections::HashSet<i64> =
             query.fetch_all(&mut *w.tx).await?.into_iter().collect();
