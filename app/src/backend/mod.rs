@@ -20,6 +20,7 @@ pub mod request;
 pub mod sale;
 pub mod sale_redis;
 pub mod uploads;
+pub mod wechat_pay;
 
 use std::sync::Arc;
 
