@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod wechat_pay;
 pub mod whip_publisher;
 
 use std::{collections::HashMap, net::SocketAddr};
