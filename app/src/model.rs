@@ -295,6 +295,22 @@ pub struct OrderView {
     pub full_amount: Fen,
     pub discount: Fen,
     pub paid: Fen,
+    /// What the shopper does next to pay, when the provider waits for them (WeChat Pay).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pay: Option<PayAction>,
+}
+
+/// How a shopper pays an order the provider waits on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PayAction {
+    /// Inside WeChat: these parameters go to
+    /// `WeixinJSBridge.invoke('getBrandWCPayRequest', params, done)` as they are.
+    WechatJsapi { params: serde_json::Value },
+    /// Another mobile browser: open this page (it hands over to WeChat).
+    Redirect { url: String },
+    /// A computer (or WeChat without the shopper's openid): a QR code to scan with WeChat.
+    QrCode { code_url: String },
 }
 
 /// The signed-in host.

@@ -63,6 +63,17 @@ pub struct Config {
     /// `APP_REUSE_PORT`: listen with `SO_REUSEPORT`, so several nodes on one machine share
     /// `APP_BIND` (the kernel spreads connections). Default `false`.
     pub reuse_port: bool,
+    /// `APP_PAYMENT_PROVIDER` (`demo` or `wechat`) and WeChat Pay's `APP_WECHATPAY_*` settings.
+    pub payment: PaymentSettings,
+}
+
+/// Who takes the shoppers' money.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PaymentSettings {
+    /// Confirms every charge at once; no money moves (the quick start's default).
+    Demo,
+    /// WeChat Pay, API v3 (keys read from their files at start-up).
+    Wechat(Box<app::backend::wechat_pay::WechatPayConfig>),
 }
 
 impl std::fmt::Debug for Config {
@@ -92,6 +103,7 @@ impl std::fmt::Debug for Config {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("metrics_allow", &self.metrics_allow)
             .field("reuse_port", &self.reuse_port)
+            .field("payment", &self.payment)
             .finish()
     }
 }
@@ -168,6 +180,22 @@ const SETTINGS: &[(&str, &str)] = &[
     ("APP_TRUSTED_PROXIES", "trusted_proxies"),
     ("APP_METRICS_ALLOW", "metrics_allow"),
     ("APP_REUSE_PORT", "reuse_port"),
+    ("APP_PAYMENT_PROVIDER", "payment_provider"),
+    ("APP_WECHATPAY_MCHID", "wechatpay_mchid"),
+    ("APP_WECHATPAY_APPID", "wechatpay_appid"),
+    ("APP_WECHATPAY_SERIAL_NO", "wechatpay_serial_no"),
+    (
+        "APP_WECHATPAY_PRIVATE_KEY_FILE",
+        "wechatpay_private_key_file",
+    ),
+    (
+        "APP_WECHATPAY_PLATFORM_KEY_FILE",
+        "wechatpay_platform_key_file",
+    ),
+    ("APP_WECHATPAY_PLATFORM_SERIAL", "wechatpay_platform_serial"),
+    ("APP_WECHATPAY_APIV3_KEY", "wechatpay_apiv3_key"),
+    ("APP_WECHATPAY_NOTIFY_URL", "wechatpay_notify_url"),
+    ("APP_WECHATPAY_API_BASE", "wechatpay_api_base"),
 ];
 
 /// A setting as the file or the environment gives it: text, a number or a boolean (all read
@@ -491,8 +519,10 @@ impl Config {
         let reuse_raw = get("reuse_port").unwrap_or_else(|| "false".into());
         let reuse_port = parse_bool(&reuse_raw)
             .ok_or_else(|| invalid("APP_REUSE_PORT", &reuse_raw, "expected true or false"))?;
+        let payment = payment_settings(&get, &public_url)?;
 
         Ok(Config {
+            payment,
             redis_url,
             trusted_proxies,
             metrics_allow,
@@ -514,6 +544,68 @@ impl Config {
             log,
             shutdown_grace: Duration::from_secs(grace),
         })
+    }
+}
+
+/// `APP_PAYMENT_PROVIDER` and, for `wechat`, every `APP_WECHATPAY_*` setting, checked now
+/// (the key files are read and parsed: a wrong key stops the start, not the first payment).
+fn payment_settings(
+    get: &impl Fn(&str) -> Option<String>,
+    public_url: &str,
+) -> Result<PaymentSettings, ConfigError> {
+    use app::backend::wechat_pay::{WechatPay, WechatPayConfig};
+    match get("payment_provider").filter(|v| !v.is_empty()).as_deref() {
+        None | Some("demo") => Ok(PaymentSettings::Demo),
+        Some("wechat") => {
+            let required = |key: &str, name: &'static str| {
+                get(key)
+                    .map(|v| v.trim().to_string())
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| invalid(name, "", "required with APP_PAYMENT_PROVIDER=wechat"))
+            };
+            let file = |key: &str, name: &'static str| -> Result<String, ConfigError> {
+                let path = required(key, name)?;
+                std::fs::read_to_string(&path)
+                    .map_err(|e| invalid(name, &path, &format!("could not read it: {e}")))
+            };
+            let cfg = WechatPayConfig {
+                mchid: required("wechatpay_mchid", "APP_WECHATPAY_MCHID")?,
+                appid: required("wechatpay_appid", "APP_WECHATPAY_APPID")?,
+                serial_no: required("wechatpay_serial_no", "APP_WECHATPAY_SERIAL_NO")?,
+                private_key_pem: file(
+                    "wechatpay_private_key_file",
+                    "APP_WECHATPAY_PRIVATE_KEY_FILE",
+                )?,
+                platform_key_pem: file(
+                    "wechatpay_platform_key_file",
+                    "APP_WECHATPAY_PLATFORM_KEY_FILE",
+                )?,
+                platform_serial: required(
+                    "wechatpay_platform_serial",
+                    "APP_WECHATPAY_PLATFORM_SERIAL",
+                )?,
+                api_v3_key: required("wechatpay_apiv3_key", "APP_WECHATPAY_APIV3_KEY")?,
+                notify_url: get("wechatpay_notify_url")
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or_else(|| {
+                        format!(
+                            "{}/payments/wechat/notify",
+                            public_url.trim_end_matches('/')
+                        )
+                    }),
+                base_url: get("wechatpay_api_base")
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or_else(|| "https://api.mch.weixin.qq.com".into()),
+            };
+            WechatPay::new(cfg.clone())
+                .map_err(|e| invalid("APP_WECHATPAY_*", "(hidden)", &e.to_string()))?;
+            Ok(PaymentSettings::Wechat(Box::new(cfg)))
+        }
+        Some(other) => Err(invalid(
+            "APP_PAYMENT_PROVIDER",
+            other,
+            "expected demo or wechat",
+        )),
     }
 }
 

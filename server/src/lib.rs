@@ -11,6 +11,7 @@ pub mod export;
 pub mod live_sse;
 pub mod media;
 pub mod metrics;
+pub mod payments;
 pub mod poster;
 pub mod security;
 pub mod share;
@@ -66,6 +67,8 @@ pub struct ServerParts {
     pub trusted_proxies: Arc<[ipnet::IpNet]>,
     /// Who may read `/metrics` (`APP_METRICS_ALLOW`).
     pub metrics_allow: Arc<[ipnet::IpNet]>,
+    /// WeChat Pay, when it is the payment provider (its notifications come to us).
+    pub wechat: Option<Arc<app::backend::wechat_pay::WechatPay>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +90,8 @@ pub enum StartError {
     Poster(#[from] poster::PosterError),
     #[error("distributed mode: {0}")]
     Redis(String),
+    #[error("payment provider: {0}")]
+    Payment(String),
 }
 
 /// Builds the router. Tests call this with their own state and drive it with `oneshot`.
@@ -122,6 +127,11 @@ pub fn app(state: ServerState) -> Router {
         .route("/hls/{session}/{file}", get(media::hls::serve))
         .route("/media/auth", post(media::whip::external_auth))
         .route("/studio/s/{id}/orders.csv", get(export::orders_csv))
+        .route(
+            "/payments/wechat/notify",
+            post(payments::wechat_notify)
+                .layer(DefaultBodyLimit::max(payments::MAX_NOTIFICATION_BYTES)),
+        )
         .merge(api)
         .fallback(static_or_spa)
         // The identity extractors (`Shopper`, `Host`) read the app state from here.
@@ -245,8 +255,18 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
             std::path::PathBuf::from("data/media")
         }
     };
-    let payments = Arc::new(DemoPayment::new(db.clone()));
-    let provider = app::backend::payment::PaymentProvider::name(payments.as_ref());
+    let (payments, wechat): (Arc<dyn app::backend::payment::PaymentProvider>, _) =
+        match &config.payment {
+            config::PaymentSettings::Demo => (Arc::new(DemoPayment::new(db.clone())), None),
+            config::PaymentSettings::Wechat(cfg) => {
+                let pay = Arc::new(
+                    app::backend::wechat_pay::WechatPay::new((**cfg).clone())
+                        .map_err(|e| StartError::Payment(e.to_string()))?,
+                );
+                (pay.clone(), Some(pay))
+            }
+        };
+    let provider = payments.name();
     // Orders go through the flash-sale gate (in memory on one node, in Redis with several)
     // and its batch writer.
     let sale = Arc::new(app::backend::sale::Sale::start(
@@ -295,6 +315,7 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
         shutdown: Arc::new(tokio::sync::watch::channel(false).0),
         trusted_proxies: config.trusted_proxies.clone().into(),
         metrics_allow: config.metrics_allow.clone().into(),
+        wechat,
     }));
     // Orders left awaiting payment (by a crash, or a provider that settles later): resolved
     // now and then every so often, well within the payment timeout.

@@ -30,7 +30,16 @@ pub async fn place_order(
     };
     let shopper = identity::require_shopper(&st).await?;
     // The order rate limit is checked by `place` (with several nodes, inside the sale gate).
-    crate::backend::orders::place(&st, &shopper, &req).await
+    let user_agent = crate::backend::request::headers()
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let payer = crate::backend::payment::Payer::from_user_agent(
+        &user_agent,
+        crate::backend::request::client_ip(),
+    );
+    crate::backend::orders::place(&st, &shopper, &req, &payer).await
 }
 
 #[server(endpoint = "orders/mine", input = server_fn::codec::GetUrl)]

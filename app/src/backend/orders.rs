@@ -14,12 +14,13 @@ use crate::{
     backend::{
         identity::Shopper,
         live, now_ms,
-        payment::{merchant_ref, Charge, PaymentOutcome},
+        payment::{merchant_ref, Charge, Payer, PaymentOutcome},
         ratelimit::Action,
         repo::orders::{self, PlaceOrder, Reservation},
         sale::Admitted,
         AppState,
     },
+    domain::money::Fen,
     error::AppError,
     model::{OrderStatus, OrderView},
 };
@@ -33,6 +34,7 @@ pub async fn place(
     st: &AppState,
     shopper: &Shopper,
     req: &PlaceOrder,
+    payer: &Payer,
 ) -> Result<OrderView, AppError> {
     // Distributed mode: no order while the live room's news cannot be shared (503).
     st.live.ensure_up()?;
@@ -69,13 +71,18 @@ pub async fn place(
             order_id: order.id,
             shopper_id: shopper.id,
             amount: order.paid,
-            description: format!("Order {}", order.id),
+            description: description(&order),
+            payer: payer.clone(),
         };
         let outcome = st.payments.charge(&charge).await;
         let next = match &outcome {
             PaymentOutcome::Confirmed { .. } => Some(OrderStatus::Paid),
             PaymentOutcome::Declined { .. } => Some(OrderStatus::PaymentFailed),
             PaymentOutcome::Pending => None,
+            PaymentOutcome::Awaiting(action) => {
+                order.pay = Some(action.clone());
+                None
+            }
         };
         if let Some(next) = next {
             if settle(st, order.id, outcome).await? {
@@ -122,7 +129,74 @@ async fn settle(st: &AppState, order_id: i64, outcome: PaymentOutcome) -> Result
             tracing::info!(order_id, %reason, "payment declined; releasing the units");
             release(st, order_id).await
         }
-        PaymentOutcome::Pending => Ok(false),
+        PaymentOutcome::Pending | PaymentOutcome::Awaiting(_) => Ok(false),
+    }
+}
+
+/// What the shopper's payment app shows for the order.
+fn description(order: &OrderView) -> String {
+    match order.lines.first() {
+        Some(line) if line.quantity > 1 => format!("{} x{}", line.product_name, line.quantity),
+        Some(line) => line.product_name.clone(),
+        None => format!("Order {}", order.id),
+    }
+}
+
+/// What a payment notification did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notified {
+    /// The order is paid now (or was already: a repeated notification).
+    Paid,
+    /// The order was released before the payment came: the payment must be refunded.
+    PaidTooLate,
+    /// The payment failed or was closed: the order's units went back.
+    Released,
+    /// Nothing to do yet (still pending).
+    Unchanged,
+}
+
+/// A provider told us (a signed notification) what became of the charge for `merchant_ref`:
+/// the order is settled by the same path as an answer to `charge`. The amount must be the
+/// order's own.
+pub async fn payment_notified(
+    st: &AppState,
+    merchant_ref: &str,
+    amount: Fen,
+    outcome: PaymentOutcome,
+) -> Result<Notified, AppError> {
+    let order_id = crate::backend::payment::order_id(merchant_ref)
+        .ok_or_else(|| AppError::NotFound("no such order".into()))?;
+    let (status, paid) = orders::payment_facts(&st.db, order_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no such order".into()))?;
+    let confirmed = matches!(outcome, PaymentOutcome::Confirmed { .. });
+    if confirmed && amount != paid {
+        tracing::error!(
+            order_id,
+            ?amount,
+            ?paid,
+            "a payment notification's amount is not the order's"
+        );
+        return Err(AppError::BadRequest("the amount is not the order's".into()));
+    }
+    match (status, confirmed) {
+        (OrderStatus::Paid, true) => Ok(Notified::Paid),
+        (OrderStatus::PaymentFailed, true) => {
+            tracing::error!(
+                order_id,
+                "paid after the order was released: the payment needs a refund"
+            );
+            Ok(Notified::PaidTooLate)
+        }
+        (OrderStatus::PendingPayment, _) => {
+            let changed = settle(st, order_id, outcome).await?;
+            Ok(match orders::order_status(&st.db, order_id).await? {
+                Some(OrderStatus::Paid) => Notified::Paid,
+                Some(OrderStatus::PaymentFailed) if changed => Notified::Released,
+                _ => Notified::Unchanged,
+            })
+        }
+        (_, false) => Ok(Notified::Unchanged),
     }
 }
 
@@ -164,9 +238,12 @@ pub async fn resolve_pending(st: &AppState, timeout: Duration) -> Result<Resolve
                 Some(declined @ PaymentOutcome::Declined { .. }) => {
                     settle(st, p.id, declined).await?
                 }
-                Some(PaymentOutcome::Pending) | None if expired => {
+                Some(PaymentOutcome::Pending | PaymentOutcome::Awaiting(_)) | None if expired => {
                     tracing::info!(order_id = p.id, "payment time ran out; releasing the units");
-                    release(st, p.id).await?
+                    let released = release(st, p.id).await?;
+                    // The shopper can no longer pay for it at the provider either.
+                    st.payments.cancel(&merchant_ref(p.id)).await;
+                    released
                 }
                 _ => {
                     done.waiting += 1;

@@ -21,6 +21,33 @@ pub struct Charge {
     pub shopper_id: i64,
     pub amount: Fen,
     pub description: String,
+    pub payer: Payer,
+}
+
+/// Where the shopper pays from: decides how a provider that waits for the shopper asks them
+/// (WeChat Pay: JSAPI inside WeChat, H5 in another phone browser, a QR code otherwise).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Payer {
+    pub in_wechat: bool,
+    pub mobile: bool,
+    pub client_ip: String,
+    /// The shopper's openid for the merchant's app id, once WeChat's web authorisation gave it.
+    pub wechat_openid: Option<String>,
+}
+
+impl Payer {
+    /// From a request's `User-Agent` and client address.
+    pub fn from_user_agent(user_agent: &str, client_ip: String) -> Payer {
+        let ua = user_agent.to_ascii_lowercase();
+        Payer {
+            in_wechat: ua.contains("micromessenger"),
+            mobile: ["mobile", "android", "iphone", "ipad"]
+                .iter()
+                .any(|m| ua.contains(m)),
+            client_ip,
+            wechat_openid: None,
+        }
+    }
 }
 
 impl Charge {
@@ -34,7 +61,16 @@ pub fn merchant_ref(order_id: i64) -> String {
     format!("order-{order_id}")
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The order a merchant order number names (`None` for anything we did not make).
+pub fn order_id(merchant_ref: &str) -> Option<i64> {
+    merchant_ref
+        .strip_prefix("order-")
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|n| n.parse().ok())
+        .filter(|id: &i64| *id > 0)
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub enum PaymentOutcome {
     Confirmed {
         reference: String,
@@ -45,6 +81,8 @@ pub enum PaymentOutcome {
     /// Not settled yet (the shopper has not paid, or the provider could not be asked): the
     /// order keeps its units until it is settled or its payment time runs out.
     Pending,
+    /// Pending, and the shopper pays this way (the provider notifies us when they did).
+    Awaiting(crate::model::PayAction),
 }
 
 pub type PaymentFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -59,6 +97,10 @@ pub trait PaymentProvider: Send + Sync {
     fn charge<'a>(&'a self, charge: &'a Charge) -> PaymentFuture<'a, PaymentOutcome>;
     /// The outcome of the charge made for `merchant_ref`; `None` when none was ever made.
     fn query<'a>(&'a self, merchant_ref: &'a str) -> PaymentFuture<'a, Option<PaymentOutcome>>;
+    /// The order was released unpaid: the provider must not take a payment for it any more.
+    fn cancel<'a>(&'a self, _merchant_ref: &'a str) -> PaymentFuture<'a, ()> {
+        Box::pin(async {})
+    }
 }
 
 /// Confirms every charge at once, and keeps its own ledger (`demo_payments`) so that a charge

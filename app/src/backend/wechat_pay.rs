@@ -40,7 +40,7 @@ use crate::backend::{
 pub const MAX_SKEW_S: i64 = 300;
 
 /// The merchant's settings (README: "WeChat Pay").
-#[derive(Clone)]
+#[derive(Clone, PartialEq)]
 pub struct WechatPayConfig {
     /// 商户号
     pub mchid: String,
@@ -512,6 +512,20 @@ impl WechatPay {
         }
         refund_from(&v)
     }
+
+    /// Closes the platform's unpaid order (ours was released): it can no longer be paid.
+    pub async fn close(&self, out_trade_no: &str) -> Result<(), WxError> {
+        let path = format!(
+            "/v3/pay/transactions/out-trade-no/{}/close",
+            url_part(out_trade_no)
+        );
+        let body = json!({ "mchid": self.cfg.mchid });
+        let (status, v) = self.call("POST", &path, Some(&body)).await?;
+        match status {
+            200 | 204 => Ok(()),
+            _ => Err(Self::refused(status, &v)),
+        }
+    }
 }
 
 fn transaction_from(v: &Value) -> Result<Transaction, WxError> {
@@ -565,8 +579,10 @@ fn nonce() -> Result<String, WxError> {
     Ok(bytes.iter().map(|b| format!("{b:02X}")).collect())
 }
 
-/// WeChat Pay as the order path's provider. A charge creates the platform's order (Native:
-/// a QR code) and stays pending until the platform's notification, or a query, says paid.
+/// WeChat Pay as the order path's provider. A charge creates the platform's order on the
+/// shopper's channel (JSAPI inside WeChat with their openid, H5 in another phone browser, a
+/// QR code otherwise) and waits for the shopper: the platform's notification, or a query,
+/// says when it is paid.
 impl PaymentProvider for WechatPay {
     fn name(&self) -> &'static str {
         "wechat"
@@ -580,16 +596,17 @@ impl PaymentProvider for WechatPay {
     ) -> PaymentFuture<'a, PaymentOutcome> {
         Box::pin(async move {
             let merchant_ref = charge.merchant_ref();
+            let channel = channel_for(&charge.payer);
             match self
                 .create(
-                    &Channel::Native,
+                    &channel,
                     &merchant_ref,
                     &charge.description,
                     charge.amount.0,
                 )
                 .await
             {
-                Ok(_) => PaymentOutcome::Pending,
+                Ok(prepay) => PaymentOutcome::Awaiting(prepay.into()),
                 // Already paid (a retry after the shopper paid): the query says so.
                 Err(WxError::Refused { code, .. }) if code == "ORDERPAID" => {
                     match self.query(&merchant_ref).await {
@@ -614,6 +631,40 @@ impl PaymentProvider for WechatPay {
                 }
             }
         })
+    }
+    fn cancel<'a>(&'a self, merchant_ref: &'a str) -> PaymentFuture<'a, ()> {
+        Box::pin(async move {
+            if let Err(e) = self.close(merchant_ref).await {
+                tracing::warn!(error = %e, merchant_ref, "WeChat Pay: could not close the order");
+            }
+        })
+    }
+}
+
+/// JSAPI inside WeChat once we know the shopper's openid; H5 in other phone browsers (WeChat
+/// refuses H5 inside itself); a QR code elsewhere (inside WeChat it can be long-pressed).
+pub fn channel_for(payer: &crate::backend::payment::Payer) -> Channel {
+    match (&payer.wechat_openid, payer.in_wechat, payer.mobile) {
+        (Some(openid), true, _) => Channel::Jsapi {
+            openid: openid.clone(),
+        },
+        (_, false, true) => Channel::H5 {
+            client_ip: payer.client_ip.clone(),
+        },
+        _ => Channel::Native,
+    }
+}
+
+impl From<Prepay> for crate::model::PayAction {
+    fn from(p: Prepay) -> Self {
+        use crate::model::PayAction;
+        match p {
+            Prepay::Jsapi { params } => PayAction::WechatJsapi {
+                params: serde_json::to_value(params).unwrap_or_default(),
+            },
+            Prepay::H5 { h5_url } => PayAction::Redirect { url: h5_url },
+            Prepay::Native { code_url } => PayAction::QrCode { code_url },
+        }
     }
 }
 

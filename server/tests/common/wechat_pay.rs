@@ -102,6 +102,9 @@ pub struct WechatPayServer {
     books: Arc<Mutex<Books>>,
     /// Sign answers with the stranger's key instead (a forged platform).
     pub forge_answers: Arc<std::sync::atomic::AtomicBool>,
+    /// Where notifications go instead of the order's `notify_url` (a test server learns its
+    /// port only after its settings are made).
+    notify_to: Arc<Mutex<Option<String>>>,
     client: reqwest::Client,
 }
 
@@ -115,11 +118,13 @@ impl WechatPayServer {
             addr,
             books: Arc::default(),
             forge_answers: Arc::default(),
+            notify_to: Arc::default(),
             client: reqwest::Client::new(),
         };
         let app = Router::new()
             .route("/v3/pay/transactions/{kind}", post(create))
             .route("/v3/pay/transactions/out-trade-no/{no}", get(query))
+            .route("/v3/pay/transactions/out-trade-no/{no}/close", post(close))
             .route("/v3/refund/domestic/refunds", post(refund))
             .with_state(server.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -128,6 +133,22 @@ impl WechatPayServer {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Sends every notification to `url` from now on.
+    pub fn notify_to(&self, url: String) {
+        *self.notify_to.lock().unwrap() = Some(url);
+    }
+
+    /// The shopper paid, but the notification never arrived (only a query tells).
+    pub fn pay_silently(&self, out_trade_no: &str) {
+        let mut books = self.books.lock().unwrap();
+        if let Some(t) = books.trades.get_mut(out_trade_no) {
+            if t.state == "NOTPAY" {
+                t.state = "SUCCESS".into();
+                t.transaction_id = Some(format!("42000{}", 20_000_000 + out_trade_no.len() * 7919));
+            }
+        }
     }
 
     pub fn trade(&self, out_trade_no: &str) -> Option<Trade> {
@@ -187,10 +208,18 @@ impl WechatPayServer {
             }
             t.clone()
         };
+        if trade.state != "SUCCESS" {
+            return Err(format!("the trade is {}", trade.state));
+        }
         let resource = trade_json(out_trade_no, &trade);
         let body = notification("TRANSACTION.SUCCESS", "transaction", &resource);
-        self.notify(&trade.notify_url, &body, now_s(), &keys().1)
-            .await
+        let url = self
+            .notify_to
+            .lock()
+            .unwrap()
+            .clone()
+            .unwrap_or(trade.notify_url);
+        self.notify(&url, &body, now_s(), &keys().1).await
     }
 
     /// Posts `body` to `url` signed at `ts` with `key`, like the platform does.
@@ -221,7 +250,11 @@ impl WechatPayServer {
     }
 
     fn answer(&self, status: StatusCode, body: Value) -> Response {
-        let body = body.to_string();
+        self.answer_raw(status, body.to_string())
+    }
+
+    /// An answer signed over exactly `body` (empty for 204).
+    fn answer_raw(&self, status: StatusCode, body: String) -> Response {
         let ts = now_s();
         let nonce = format!("{:032X}", rand_u128());
         let key = if self
@@ -374,6 +407,13 @@ async fn create(
     if trade.state == "SUCCESS" || trade.state == "REFUND" {
         return s.error(StatusCode::BAD_REQUEST, "ORDERPAID", "the order is paid");
     }
+    if trade.state == "CLOSED" {
+        return s.error(
+            StatusCode::BAD_REQUEST,
+            "ORDERCLOSED",
+            "the order is closed",
+        );
+    }
     if trade.total != total || trade.kind != kind {
         return s.error(
             StatusCode::BAD_REQUEST,
@@ -409,6 +449,39 @@ async fn query(
     match trade {
         Some(t) => s.answer(StatusCode::OK, trade_json(&no, &t)),
         None => s.error(StatusCode::NOT_FOUND, "ORDER_NOT_EXIST", "no such order"),
+    }
+}
+
+async fn close(
+    State(s): State<WechatPayServer>,
+    Path(no): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let v = match s.signed_json(&method, &uri, &headers, &body) {
+        Ok(v) => v,
+        Err(refused) => return *refused,
+    };
+    if v["mchid"] != MCHID {
+        return s.error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "mchid");
+    }
+    let mut books = s.books.lock().unwrap();
+    match books.trades.get_mut(&no) {
+        None => {
+            drop(books);
+            s.error(StatusCode::NOT_FOUND, "ORDER_NOT_EXIST", "no such order")
+        }
+        Some(t) if t.state == "SUCCESS" || t.state == "REFUND" => {
+            drop(books);
+            s.error(StatusCode::BAD_REQUEST, "ORDERPAID", "the order is paid")
+        }
+        Some(t) => {
+            t.state = "CLOSED".into();
+            drop(books);
+            s.answer_raw(StatusCode::NO_CONTENT, String::new())
+        }
     }
 }
 

@@ -658,6 +658,7 @@ pub fn order_view(
         full_amount: q.full_amount,
         discount: q.discount,
         paid: q.paid,
+        pay: None,
     }
 }
 
@@ -831,6 +832,7 @@ fn rows_to_orders(rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<OrderView>, AppErr
             full_amount: Fen(r.try_get("full_amount_fen")?),
             discount: Fen(r.try_get("discount_fen")?),
             paid: Fen(r.try_get("paid_amount_fen")?),
+            pay: None,
         });
     }
     Ok(out)
@@ -862,6 +864,16 @@ pub async fn list_orders(db: &Db, shopper_id: i64) -> Result<Vec<OrderView>, App
 }
 
 /// An order's status, if the order exists.
+/// An order's status and the amount it charges (for a provider's payment notification).
+pub async fn payment_facts(db: &Db, order_id: i64) -> Result<Option<(OrderStatus, Fen)>, AppError> {
+    let row: Option<(String, i64)> =
+        sqlx::query_as("SELECT status, paid_amount_fen FROM orders WHERE id = $1")
+            .bind(order_id)
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(row.and_then(|(s, paid)| Some((OrderStatus::parse(&s)?, Fen(paid)))))
+}
+
 pub async fn order_status(db: &Db, order_id: i64) -> Result<Option<OrderStatus>, AppError> {
     let s: Option<String> = sqlx::query_scalar("SELECT status FROM orders WHERE id = $1")
         .bind(order_id)

@@ -1,0 +1,74 @@
+//! Payment providers calling us back: WeChat Pay's payment and refund notifications. A plain
+//! route (no cookie, no CSRF token: the provider signs its requests); nothing is believed
+//! before the signature, the platform serial and the timestamp check out and the body
+//! decrypts. The same notification may come again (the platform retries until it gets a
+//! 2xx): settling is idempotent.
+
+use axum::{
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde_json::json;
+
+use app::{
+    backend::{
+        now_ms,
+        orders::payment_notified,
+        wechat_pay::{Notice, Signed, WxError},
+    },
+    domain::money::Fen,
+};
+
+use crate::ServerState;
+
+/// The largest notification body we read (they are about 1 KB).
+pub const MAX_NOTIFICATION_BYTES: usize = 64 * 1024;
+
+/// Answers the platform the way its documentation asks for: 204 when accepted, else a
+/// status with `{"code": "FAIL", "message": ...}` (it tries again later).
+fn fail(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "code": "FAIL", "message": message }))).into_response()
+}
+
+pub async fn wechat_notify(
+    State(st): State<ServerState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(pay) = st.wechat.as_ref() else {
+        return fail(StatusCode::NOT_FOUND, "WeChat Pay is not configured here");
+    };
+    let notice = match pay.notification(&Signed::from_headers(&headers), &body, now_ms() / 1000) {
+        Ok(notice) => notice,
+        Err(e @ WxError::Undecodable(_)) => {
+            tracing::warn!(error = %e, "WeChat Pay notification undecodable");
+            return fail(StatusCode::BAD_REQUEST, "undecodable");
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "WeChat Pay notification refused");
+            return fail(StatusCode::UNAUTHORIZED, "signature");
+        }
+    };
+    match notice {
+        Notice::Transaction { id, tx } => {
+            let outcome = tx.outcome();
+            match payment_notified(&st.app, &tx.out_trade_no, Fen(tx.total), outcome).await {
+                Ok(done) => {
+                    tracing::info!(id, order = %tx.out_trade_no, state = %tx.trade_state, ?done, "WeChat Pay notification");
+                    StatusCode::NO_CONTENT.into_response()
+                }
+                Err(e) => fail(
+                    StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                    &e.to_string(),
+                ),
+            }
+        }
+        Notice::Refund { id, refund } => {
+            tracing::info!(id, order = %refund.out_trade_no, refund = %refund.out_refund_no, status = %refund.status, "WeChat Pay refund notification");
+            StatusCode::NO_CONTENT.into_response()
+        }
+    }
+}

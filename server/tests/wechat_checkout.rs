@@ -1,0 +1,242 @@
+//! Orders paid through WeChat Pay (`APP_PAYMENT_PROVIDER=wechat`) against the local WeChat
+//! Pay v3 server: the order waits for the shopper with what their phone needs to pay (a QR
+//! code on a computer, an H5 page on another phone browser); the platform's signed,
+//! encrypted notification marks it paid; a forged one or one for another amount changes
+//! nothing; an order paid without a notification is found by the resolver's query, and one
+//! never paid is released and closed at the platform.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{wechat_pay as wx, *};
+use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+use serde_json::Value;
+
+both_databases!(
+    a_wechat_order_waits_for_the_shopper_and_the_notification_pays_it,
+    the_resolver_asks_the_platform_and_closes_what_was_never_paid,
+);
+
+/// A server paying through `platform`; the key files live in the returned directory.
+async fn wechat_app(
+    b: Backend,
+    platform: &wx::WechatPayServer,
+    timeout_secs: u64,
+) -> Option<(TestApp, tempfile::TempDir)> {
+    let keys = tempfile::tempdir().expect("tempdir");
+    let (merchant, platform_key, _) = wx::keys();
+    let private = keys.path().join("apiclient_key.pem");
+    let public = keys.path().join("wechatpay_public_key.pem");
+    std::fs::write(
+        &private,
+        merchant.to_pkcs8_pem(LineEnding::LF).unwrap().as_bytes(),
+    )
+    .unwrap();
+    std::fs::write(&public, wx::public_pem(&platform_key.to_public_key())).unwrap();
+    let extra = vec![
+        ("payment_provider", "wechat".to_string()),
+        ("wechatpay_mchid", wx::MCHID.into()),
+        ("wechatpay_appid", wx::APPID.into()),
+        ("wechatpay_serial_no", wx::MERCHANT_SERIAL.into()),
+        ("wechatpay_private_key_file", private.display().to_string()),
+        ("wechatpay_platform_key_file", public.display().to_string()),
+        ("wechatpay_platform_serial", wx::PLATFORM_SERIAL.into()),
+        ("wechatpay_apiv3_key", wx::API_V3_KEY.into()),
+        ("wechatpay_api_base", platform.url()),
+        ("payment_timeout_secs", timeout_secs.to_string()),
+    ];
+    let app = spawn_with(
+        b,
+        Options {
+            extra,
+            ..Options::default()
+        },
+    )
+    .await?;
+    platform.notify_to(app.url("/payments/wechat/notify"));
+    Some((app, keys))
+}
+
+/// A live session presenting a product, and a shopper who reserved a seat.
+async fn live_product(app: &TestApp) -> (i64, i64) {
+    let (sid, products) = demo_session(app).await;
+    let host = demo_host(app).await;
+    let (s, v) = host
+        .call("studio/go_live", &[("session_id", sid.to_string())])
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = host
+        .call("studio/present", &[("product_id", products[1].to_string())])
+        .await;
+    assert_eq!(s, 200, "{v}");
+    (sid, products[1])
+}
+
+fn phone_client(app: &TestApp, user_agent: &str) -> Client {
+    Client {
+        http: reqwest::Client::builder()
+            .cookie_store(true)
+            .user_agent(user_agent)
+            .build()
+            .unwrap(),
+        base: format!("http://{}", app.addr),
+    }
+}
+
+async fn status_of(c: &Client, order_id: i64) -> String {
+    let (s, v) = c.get("/api/orders/mine").await;
+    assert_eq!(s, 200, "{v}");
+    v.as_array()
+        .and_then(|a| a.iter().find(|o| o["id"] == order_id))
+        .map(|o| o["status"].as_str().unwrap_or("").to_string())
+        .unwrap_or_default()
+}
+
+async fn a_wechat_order_waits_for_the_shopper_and_the_notification_pays_it(b: Backend) {
+    let platform = wx::WechatPayServer::start().await;
+    let Some((app, _keys)) = wechat_app(b, &platform, 900).await else {
+        return;
+    };
+    let (sid, product) = live_product(&app).await;
+    let buyer = Client::new(&app);
+    assert_eq!(buyer.reserve(sid).await.0, 200);
+
+    // A computer: the order is held, awaiting payment, with a QR code to scan.
+    let (s, v) = buyer.order(sid, product, 1, "wechat-order-0001").await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["status"], "pending_payment", "{v}");
+    assert_eq!(v["payment_provider"], "wechat");
+    assert_eq!(v["pay"]["kind"], "qr_code", "{v}");
+    let code_url = v["pay"]["code_url"].as_str().expect("code_url").to_string();
+    assert!(
+        code_url.starts_with("weixin://wxpay/bizpayurl?pr="),
+        "{code_url}"
+    );
+    let id = v["id"].as_i64().expect("id");
+    let no = format!("order-{id}");
+    let trade = platform.trade(&no).expect("the platform has the order");
+    assert_eq!(
+        trade.total,
+        v["paid"].as_i64().unwrap(),
+        "charged what the server priced"
+    );
+    assert_eq!(trade.kind, "native");
+    // A retry with the same key: the same order, the same QR code (one platform order).
+    let (s, again) = buyer.order(sid, product, 1, "wechat-order-0001").await;
+    assert_eq!((s, again["id"].as_i64()), (200, Some(id)), "{again}");
+    assert_eq!(again["pay"]["code_url"], code_url.as_str());
+
+    // Forged (another key) or for another amount: refused, the order stays unpaid.
+    let mut t = trade.clone();
+    t.state = "SUCCESS".into();
+    t.transaction_id = Some("4200000000000001".into());
+    let url = app.url("/payments/wechat/notify");
+    let body = wx::notification(
+        "TRANSACTION.SUCCESS",
+        "transaction",
+        &wx::trade_json(&no, &t),
+    );
+    let (_, platform_key, stranger) = wx::keys();
+    assert_eq!(
+        platform.notify(&url, &body, wx::now_s(), stranger).await,
+        Ok(401)
+    );
+    let mut cheaper = t.clone();
+    cheaper.total = 1;
+    let body = wx::notification(
+        "TRANSACTION.SUCCESS",
+        "transaction",
+        &wx::trade_json(&no, &cheaper),
+    );
+    assert_eq!(
+        platform
+            .notify(&url, &body, wx::now_s(), platform_key)
+            .await,
+        Ok(400)
+    );
+    let body = wx::notification(
+        "TRANSACTION.SUCCESS",
+        "transaction",
+        &wx::trade_json("order-999999", &t),
+    );
+    assert_eq!(
+        platform
+            .notify(&url, &body, wx::now_s(), platform_key)
+            .await,
+        Ok(404)
+    );
+    for junk in ["", "{}", "not json"] {
+        let status = platform
+            .notify(&url, junk, wx::now_s(), platform_key)
+            .await
+            .unwrap();
+        assert!(status == 400 || status == 401, "{junk:?}: {status}");
+    }
+    assert_eq!(status_of(&buyer, id).await, "pending_payment");
+
+    // The shopper scans and pays: the platform's notification marks the order paid.
+    assert_eq!(platform.pay(&no).await, Ok(204));
+    assert_eq!(status_of(&buyer, id).await, "paid");
+    // The platform repeats its notification: still one paid order.
+    assert_eq!(platform.pay(&no).await, Ok(204));
+    assert_eq!(status_of(&buyer, id).await, "paid");
+    let (s, v) = buyer.order(sid, product, 1, "wechat-order-0001").await;
+    assert_eq!((s, v["status"].as_str()), (200, Some("paid")), "{v}");
+
+    // Another phone browser: an H5 page that hands over to WeChat.
+    let phone = phone_client(&app, "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1");
+    assert_eq!(phone.reserve(sid).await.0, 200);
+    let (s, v) = phone.order(sid, product, 1, "wechat-order-0002").await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["pay"]["kind"], "redirect", "{v}");
+    assert!(
+        v["pay"]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://wx.tenpay.com/"),
+        "{v}"
+    );
+    assert_eq!(
+        platform.trade(&format!("order-{}", v["id"])).unwrap().kind,
+        "h5"
+    );
+    app.stop().await;
+}
+
+async fn the_resolver_asks_the_platform_and_closes_what_was_never_paid(b: Backend) {
+    let platform = wx::WechatPayServer::start().await;
+    // Three seconds to pay: the resolver looks every second.
+    let Some((app, _keys)) = wechat_app(b, &platform, 3).await else {
+        return;
+    };
+    let (sid, product) = live_product(&app).await;
+    let buyer = Client::new(&app);
+    assert_eq!(buyer.reserve(sid).await.0, 200);
+    let (_, paid) = buyer.order(sid, product, 1, "wechat-order-0101").await;
+    let (_, unpaid) = buyer.order(sid, product, 1, "wechat-order-0102").await;
+    let (paid, unpaid): (i64, i64) = (
+        paid["id"].as_i64().expect("id"),
+        unpaid["id"].as_i64().expect("id"),
+    );
+    // Paid, but the notification is lost: only a query can tell.
+    platform.pay_silently(&format!("order-{paid}"));
+    let mut statuses = (String::new(), String::new());
+    for _ in 0..100 {
+        statuses = (
+            status_of(&buyer, paid).await,
+            status_of(&buyer, unpaid).await,
+        );
+        if statuses.0 == "paid" && statuses.1 == "payment_failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(statuses, ("paid".to_string(), "payment_failed".to_string()));
+    // The released order can no longer be paid at the platform.
+    let trade = platform.trade(&format!("order-{unpaid}")).expect("trade");
+    assert_eq!(trade.state, "CLOSED");
+    let late: Value = serde_json::json!(platform.pay(&format!("order-{unpaid}")).await.is_err());
+    assert_eq!(late, true, "a closed order takes no payment");
+    app.stop().await;
+}
