@@ -693,6 +693,99 @@ mod tests {
     }
 
     #[test]
+    fn wechat_pay_settings_are_checked_at_start_and_never_printed() {
+        use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+        assert_eq!(cfg(&[]).expect("default").payment, PaymentSettings::Demo);
+        let err = cfg(&[("payment_provider", "paypal")]).expect_err("unknown");
+        assert!(err.to_string().contains("APP_PAYMENT_PROVIDER"), "{err}");
+        let err = cfg(&[("payment_provider", "wechat")]).expect_err("nothing set");
+        assert!(err.to_string().contains("APP_WECHATPAY_MCHID"), "{err}");
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut rng = rsa::rand_core::OsRng;
+        let merchant = rsa::RsaPrivateKey::new(&mut rng, 2048).expect("key");
+        let platform = rsa::RsaPrivateKey::new(&mut rng, 2048).expect("key");
+        let private = dir.path().join("apiclient_key.pem");
+        let public = dir.path().join("platform.pem");
+        let private_pem = merchant.to_pkcs8_pem(LineEnding::LF).unwrap();
+        std::fs::write(&private, private_pem.as_bytes()).unwrap();
+        std::fs::write(
+            &public,
+            platform
+                .to_public_key()
+                .to_public_key_pem(LineEnding::LF)
+                .unwrap(),
+        )
+        .unwrap();
+        let (private, public) = (private.display().to_string(), public.display().to_string());
+        let all = |over: &[(&'static str, &str)]| {
+            let mut v: Vec<(&str, String)> = vec![
+                ("public_url", "http://shop.example.com".into()),
+                ("payment_provider", "wechat".into()),
+                ("wechatpay_mchid", "1900000109".into()),
+                ("wechatpay_appid", "wx8888888888888888".into()),
+                (
+                    "wechatpay_serial_no",
+                    "5157F09EFDC096DE15EBE81A47057A7232F1B8E1".into(),
+                ),
+                ("wechatpay_private_key_file", private.clone()),
+                ("wechatpay_platform_key_file", public.clone()),
+                (
+                    "wechatpay_platform_serial",
+                    "PUB_KEY_ID_0114232134912410000000000000".into(),
+                ),
+                (
+                    "wechatpay_apiv3_key",
+                    "0123456789abcdefghijklmnopqrstuv".into(),
+                ),
+            ];
+            for (k, val) in over {
+                v.retain(|(key, _)| key != k);
+                v.push((k, val.to_string()));
+            }
+            let refs: Vec<(&str, &str)> = v.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            cfg(&refs)
+        };
+        let c = all(&[]).expect("valid");
+        let PaymentSettings::Wechat(w) = &c.payment else {
+            panic!("wechat")
+        };
+        assert_eq!(
+            w.notify_url,
+            "http://shop.example.com/payments/wechat/notify"
+        );
+        assert_eq!(w.base_url, "https://api.mch.weixin.qq.com");
+        let printed = format!("{c:?}");
+        assert!(
+            !printed.contains("0123456789abcdefghijklmnopqrstuv"),
+            "{printed}"
+        );
+        assert!(!printed.contains("PRIVATE KEY"), "{printed}");
+        for (key, value, name) in [
+            (
+                "wechatpay_private_key_file",
+                "/nonexistent/key.pem",
+                "APP_WECHATPAY_PRIVATE_KEY_FILE",
+            ),
+            (
+                "wechatpay_platform_serial",
+                "",
+                "APP_WECHATPAY_PLATFORM_SERIAL",
+            ),
+            ("wechatpay_apiv3_key", "too-short", "APP_WECHATPAY_"),
+            (
+                "wechatpay_platform_key_file",
+                private.as_str(),
+                "APP_WECHATPAY_",
+            ),
+        ] {
+            let err = all(&[(key, value)]).expect_err(key);
+            assert!(err.to_string().contains(name), "{key}: {err}");
+            assert!(!err.to_string().contains("BEGIN"), "{err}");
+        }
+    }
+
+    #[test]
     fn sms_sender_is_required_over_https_and_secrets_are_not_printed() {
         let c = cfg(&[]).expect("http default");
         assert_eq!(c.sms, SmsSender::Log { explicit: false });
