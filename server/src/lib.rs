@@ -127,6 +127,7 @@ pub fn app(state: ServerState) -> Router {
         .route("/hls/{session}/{file}", get(media::hls::serve))
         .route("/media/auth", post(media::whip::external_auth))
         .route("/studio/s/{id}/orders.csv", get(export::orders_csv))
+        .route("/payments/qr.svg", get(payments::qr_svg))
         .route(
             "/payments/wechat/notify",
             post(payments::wechat_notify)

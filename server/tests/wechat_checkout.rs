@@ -84,6 +84,15 @@ fn phone_client(app: &TestApp, user_agent: &str) -> Client {
     }
 }
 
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 async fn status_of(c: &Client, order_id: i64) -> String {
     let (s, v) = c.get("/api/orders/mine").await;
     assert_eq!(s, 200, "{v}");
@@ -122,6 +131,26 @@ async fn a_wechat_order_waits_for_the_shopper_and_the_notification_pays_it(b: Ba
         "charged what the server priced"
     );
     assert_eq!(trade.kind, "native");
+    // The confirmation shows it as a QR code the server draws (WeChat Pay links only).
+    let qr = app
+        .get(&format!("/payments/qr.svg?data={}", urlencode(&code_url)))
+        .await;
+    assert_eq!(qr.status(), 200);
+    assert_eq!(qr.headers()["content-type"], "image/svg+xml");
+    assert!(qr.text().await.unwrap().contains("<svg"));
+    for bad in [
+        "https%3A%2F%2Fevil.example",
+        "",
+        "weixin%3A%2F%2Fwxpay%2F".repeat(40).as_str(),
+    ] {
+        assert_eq!(
+            app.get(&format!("/payments/qr.svg?data={bad}"))
+                .await
+                .status(),
+            400,
+            "{bad}"
+        );
+    }
     // A retry with the same key: the same order, the same QR code (one platform order).
     let (s, again) = buyer.order(sid, product, 1, "wechat-order-0001").await;
     assert_eq!((s, again["id"].as_i64()), (200, Some(id)), "{again}");

@@ -193,3 +193,67 @@ pub async fn sleep_ms(ms: u64) {
         let _ = ms;
     }
 }
+
+/// True inside WeChat's built-in browser (where `WeixinJSBridge` pays).
+pub fn in_wechat() -> bool {
+    #[cfg(feature = "csr")]
+    {
+        web_sys::window()
+            .and_then(|w| w.navigator().user_agent().ok())
+            .is_some_and(|ua| ua.to_ascii_lowercase().contains("micromessenger"))
+    }
+    #[cfg(not(feature = "csr"))]
+    {
+        false
+    }
+}
+
+/// Asks WeChat to pay with the server's JSAPI parameters
+/// (`WeixinJSBridge.invoke('getBrandWCPayRequest', params, done)`); resolves to true when
+/// WeChat says the shopper paid, false when they cancelled, it failed or there is no bridge.
+/// The server still waits for WeChat Pay's own notification before the order counts as paid.
+pub async fn wechat_jsapi_pay(params: &serde_json::Value) -> bool {
+    #[cfg(feature = "csr")]
+    {
+        use wasm_bindgen::{JsCast, JsValue};
+        let Some(window) = web_sys::window() else {
+            return false;
+        };
+        let bridge = js_sys::Reflect::get(&window, &JsValue::from_str("WeixinJSBridge"))
+            .unwrap_or(JsValue::UNDEFINED);
+        let invoke = js_sys::Reflect::get(&bridge, &JsValue::from_str("invoke"))
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+        let (Some(invoke), Ok(params)) = (invoke, js_sys::JSON::parse(&params.to_string())) else {
+            return false;
+        };
+        let promise = js_sys::Promise::new(&mut |resolve, _| {
+            let answer = resolve.clone();
+            let done = wasm_bindgen::closure::Closure::once_into_js(move |res: JsValue| {
+                let _ = answer.call1(&JsValue::NULL, &res);
+            });
+            let asked = invoke.call3(
+                &bridge,
+                &JsValue::from_str("getBrandWCPayRequest"),
+                &params,
+                &done,
+            );
+            if asked.is_err() {
+                // No answer will come: "not paid" now.
+                let _ = resolve.call1(&JsValue::NULL, &JsValue::UNDEFINED);
+            }
+        });
+        let Ok(res) = wasm_bindgen_futures::JsFuture::from(promise).await else {
+            return false;
+        };
+        js_sys::Reflect::get(&res, &JsValue::from_str("err_msg"))
+            .ok()
+            .and_then(|v| v.as_string())
+            .is_some_and(|m| m == "get_brand_wcpay_request:ok")
+    }
+    #[cfg(not(feature = "csr"))]
+    {
+        let _ = params;
+        false
+    }
+}

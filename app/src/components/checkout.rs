@@ -13,11 +13,11 @@
 use leptos::{html, prelude::*, task::spawn_local};
 
 use crate::{
-    api::orders::place_order,
+    api::orders::{my_orders, place_order},
     components::browser::{self, new_idempotency_key},
     domain::money::Fen,
     error::AppError,
-    model::{OrderStatus, OrderView, ProductOffer, SessionStatus, ViewerState},
+    model::{OrderStatus, OrderView, PayAction, ProductOffer, SessionStatus, ViewerState},
 };
 
 /// How many times the Pay button waits in the queue (about a second each) before it gives up
@@ -470,12 +470,110 @@ pub fn OrderConfirmation() -> impl IntoView {
                     {confirmation_text(&o)}
                     {(o.discount.0 > 0).then(|| format!(" (you saved {})", o.discount))}
                 </p>
+                {(o.status == OrderStatus::PendingPayment).then(|| o.pay.clone()).flatten().map(|action| view! {
+                    <PayStep order_id=o.id action=action confirmation=confirmation refresh=checkout.refresh/>
+                })}
                 <a href=format!("/orders#order-{}", o.id)>"My orders"</a>
                 <button type="button" class="sheet-close" aria-label="Dismiss" on:click=move |_| confirmation.set(None)>"×"</button>
             </div>
         })}
     }
     .into_any()
+}
+
+/// How often a confirmation awaiting the shopper's payment asks whether it came.
+const PAYMENT_POLL_MS: u64 = 2000;
+
+/// Paying an order the provider waits on (WeChat Pay): a QR code to scan, a link that hands
+/// over to WeChat, or WeChat's own pay sheet inside WeChat. Meanwhile the order is watched
+/// until the server, told by WeChat Pay, says it is paid (or released).
+#[component]
+fn PayStep(
+    order_id: i64,
+    action: PayAction,
+    confirmation: RwSignal<Option<OrderView>>,
+    refresh: Callback<()>,
+) -> impl IntoView {
+    let awaiting = move || {
+        confirmation.with_untracked(|c| {
+            c.as_ref()
+                .is_some_and(|c| c.id == order_id && c.status == OrderStatus::PendingPayment)
+        })
+    };
+    spawn_local(async move {
+        while awaiting() {
+            browser::sleep_ms(PAYMENT_POLL_MS).await;
+            let Ok(orders) = my_orders().await else {
+                continue;
+            };
+            let now = orders.into_iter().find(|o| o.id == order_id);
+            if let Some(o) = now.filter(|o| o.status != OrderStatus::PendingPayment) {
+                if awaiting() {
+                    confirmation.try_set(Some(o));
+                    refresh.try_run(());
+                }
+                break;
+            }
+        }
+    });
+    let note = RwSignal::new(None::<&'static str>);
+    match action {
+        PayAction::QrCode { code_url } => {
+            let hint = if browser::in_wechat() {
+                "Press and hold the code to pay with WeChat Pay."
+            } else {
+                "Scan the code with WeChat to pay."
+            };
+            view! {
+                <div class="pay-step">
+                    <img class="pay-qr" src=pay_qr_src(&code_url) width="200" height="200"
+                        alt="WeChat Pay code for this order"/>
+                    <p>{hint}</p>
+                </div>
+            }
+            .into_any()
+        }
+        PayAction::Redirect { url } => view! {
+            <div class="pay-step">
+                <a class="btn btn-primary btn-pay" href=url>"Pay in WeChat"</a>
+                <p class="muted small">"WeChat opens to take the payment, then brings you back."</p>
+            </div>
+        }
+        .into_any(),
+        PayAction::WechatJsapi { params } => {
+            let open = move |_| {
+                let params = params.clone();
+                spawn_local(async move {
+                    note.set(Some(if browser::wechat_jsapi_pay(&params).await {
+                        "Paid: confirming with WeChat Pay…"
+                    } else {
+                        "Not paid. Tap again to pay."
+                    }));
+                });
+            };
+            view! {
+                <div class="pay-step">
+                    <button type="button" class="btn btn-primary btn-pay" on:click=open>"Pay with WeChat Pay"</button>
+                    {move || note.get().map(|n| view! { <p class="sheet-note" role="status">{n}</p> })}
+                </div>
+            }
+            .into_any()
+        }
+    }
+}
+
+/// The QR code image of a WeChat Pay `code_url`, drawn by the server.
+pub fn pay_qr_src(code_url: &str) -> String {
+    let mut out = String::from("/payments/qr.svg?data=");
+    for b in code_url.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -625,6 +723,14 @@ mod tests {
         let m = model(&o, &o, 1);
         assert_eq!(m.notes, vec![SheetNote::LimitReached]);
         assert!(!m.can_pay);
+    }
+
+    #[test]
+    fn the_pay_code_image_carries_the_code_url_encoded() {
+        assert_eq!(
+            pay_qr_src("weixin://wxpay/bizpayurl?pr=ab c&x"),
+            "/payments/qr.svg?data=weixin%3A%2F%2Fwxpay%2Fbizpayurl%3Fpr%3Dab%20c%26x"
+        );
     }
 
     #[test]
