@@ -86,6 +86,10 @@ pub struct SessionDetail {
 pub struct Me {
     pub id: i64,
     pub nickname: String,
+    /// Inside WeChat, the page first passes through WeChat's silent authorisation
+    /// (`/wechat/auth`) so that WeChat Pay can be opened in WeChat itself.
+    #[serde(default)]
+    pub wechat_auth_needed: bool,
 }
 
 /// A shopper's personal invite for a session.

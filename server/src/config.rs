@@ -65,6 +65,10 @@ pub struct Config {
     pub reuse_port: bool,
     /// `APP_PAYMENT_PROVIDER` (`demo` or `wechat`) and WeChat Pay's `APP_WECHATPAY_*` settings.
     pub payment: PaymentSettings,
+    /// `APP_WECHAT_APPSECRET` (with WeChat Pay): WeChat's web authorisation, for the openid
+    /// that JSAPI payments inside WeChat need. Without it, shoppers inside WeChat get the QR
+    /// code (press and hold to pay).
+    pub wechat_oauth: Option<app::backend::wechat_auth::WechatOAuthConfig>,
 }
 
 /// Who takes the shoppers' money.
@@ -104,6 +108,7 @@ impl std::fmt::Debug for Config {
             .field("metrics_allow", &self.metrics_allow)
             .field("reuse_port", &self.reuse_port)
             .field("payment", &self.payment)
+            .field("wechat_oauth", &self.wechat_oauth)
             .finish()
     }
 }
@@ -196,6 +201,9 @@ const SETTINGS: &[(&str, &str)] = &[
     ("APP_WECHATPAY_APIV3_KEY", "wechatpay_apiv3_key"),
     ("APP_WECHATPAY_NOTIFY_URL", "wechatpay_notify_url"),
     ("APP_WECHATPAY_API_BASE", "wechatpay_api_base"),
+    ("APP_WECHAT_APPSECRET", "wechat_appsecret"),
+    ("APP_WECHAT_OAUTH_URL", "wechat_oauth_url"),
+    ("APP_WECHAT_API_BASE", "wechat_api_base"),
 ];
 
 /// A setting as the file or the environment gives it: text, a number or a boolean (all read
@@ -520,9 +528,34 @@ impl Config {
         let reuse_port = parse_bool(&reuse_raw)
             .ok_or_else(|| invalid("APP_REUSE_PORT", &reuse_raw, "expected true or false"))?;
         let payment = payment_settings(&get, &public_url)?;
+        let wechat_oauth = match (&payment, get("wechat_appsecret").filter(|v| !v.is_empty())) {
+            (PaymentSettings::Wechat(w), Some(secret)) => {
+                Some(app::backend::wechat_auth::WechatOAuthConfig {
+                    appid: w.appid.clone(),
+                    secret,
+                    authorize_url: get("wechat_oauth_url")
+                        .filter(|v| !v.is_empty())
+                        .unwrap_or_else(|| {
+                            "https://open.weixin.qq.com/connect/oauth2/authorize".into()
+                        }),
+                    api_base: get("wechat_api_base")
+                        .filter(|v| !v.is_empty())
+                        .unwrap_or_else(|| "https://api.weixin.qq.com".into()),
+                })
+            }
+            (PaymentSettings::Demo, Some(_)) => {
+                return Err(invalid(
+                    "APP_WECHAT_APPSECRET",
+                    "(hidden)",
+                    "only with APP_PAYMENT_PROVIDER=wechat",
+                ))
+            }
+            _ => None,
+        };
 
         Ok(Config {
             payment,
+            wechat_oauth,
             redis_url,
             trusted_proxies,
             metrics_allow,

@@ -15,6 +15,7 @@ pub mod payments;
 pub mod poster;
 pub mod security;
 pub mod share;
+pub mod wechat_auth;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
@@ -128,6 +129,8 @@ pub fn app(state: ServerState) -> Router {
         .route("/media/auth", post(media::whip::external_auth))
         .route("/studio/s/{id}/orders.csv", get(export::orders_csv))
         .route("/payments/qr.svg", get(payments::qr_svg))
+        .route("/wechat/auth", get(wechat_auth::start))
+        .route("/wechat/auth/callback", get(wechat_auth::callback))
         .route(
             "/payments/wechat/notify",
             post(payments::wechat_notify)
@@ -292,6 +295,10 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
             shoppers,
             limits: Arc::new(limits),
             payments,
+            wechat_auth: config
+                .wechat_oauth
+                .clone()
+                .map(|c| Arc::new(app::backend::wechat_auth::WechatOAuth::new(c))),
             live,
             decodes: Arc::new(tokio::sync::Semaphore::new(
                 app::backend::uploads::CONCURRENT_DECODES,

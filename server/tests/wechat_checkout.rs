@@ -16,7 +16,10 @@ use serde_json::Value;
 both_databases!(
     a_wechat_order_waits_for_the_shopper_and_the_notification_pays_it,
     the_resolver_asks_the_platform_and_closes_what_was_never_paid,
+    inside_wechat_the_shopper_is_authorised_silently_and_pays_in_wechat,
 );
+
+const WECHAT_UA: &str = "Mozilla/5.0 (Linux; Android 13; Pixel 7 Build/TQ3A) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/116.0.0.0 Mobile Safari/537.36 XWEB/1160065 MMWEBSDK/20231202 MicroMessenger/8.0.47.2560(0x28002F35) WeChat/arm64 Weixin NetType/WIFI Language/zh_CN ABI/arm64";
 
 /// A server paying through `platform`; the key files live in the returned directory.
 async fn wechat_app(
@@ -45,6 +48,12 @@ async fn wechat_app(
         ("wechatpay_apiv3_key", wx::API_V3_KEY.into()),
         ("wechatpay_api_base", platform.url()),
         ("payment_timeout_secs", timeout_secs.to_string()),
+        ("wechat_appsecret", wx::APP_SECRET.into()),
+        ("wechat_api_base", platform.url()),
+        (
+            "wechat_oauth_url",
+            format!("{}/connect/oauth2/authorize", platform.url()),
+        ),
     ];
     let app = spawn_with(
         b,
@@ -78,6 +87,8 @@ fn phone_client(app: &TestApp, user_agent: &str) -> Client {
         http: reqwest::Client::builder()
             .cookie_store(true)
             .user_agent(user_agent)
+            // Redirects are looked at, not followed (WeChat's side is played by the test).
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap(),
         base: format!("http://{}", app.addr),
@@ -267,5 +278,129 @@ async fn the_resolver_asks_the_platform_and_closes_what_was_never_paid(b: Backen
     assert_eq!(trade.state, "CLOSED");
     let late: Value = serde_json::json!(platform.pay(&format!("order-{unpaid}")).await.is_err());
     assert_eq!(late, true, "a closed order takes no payment");
+    app.stop().await;
+}
+
+/// The `Location` of a redirect.
+async fn location(c: &Client, path: &str) -> String {
+    let res = c
+        .http
+        .get(format!("{}{path}", c.base))
+        .send()
+        .await
+        .expect("request");
+    let status = res.status();
+    let location = res
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string());
+    assert_eq!(status, 302, "{path}: {:?}", res.text().await);
+    location.expect("Location")
+}
+
+fn query_param(url: &str, name: &str) -> String {
+    let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
+    let query = query.split('#').next().unwrap_or("");
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+        .unwrap_or_default()
+}
+
+async fn inside_wechat_the_shopper_is_authorised_silently_and_pays_in_wechat(b: Backend) {
+    let platform = wx::WechatPayServer::start().await;
+    let Some((app, _keys)) = wechat_app(b, &platform, 900).await else {
+        return;
+    };
+    let (sid, product) = live_product(&app).await;
+    let phone = phone_client(&app, WECHAT_UA);
+    let me = phone.me().await;
+    assert_eq!(me["wechat_auth_needed"], true, "{me}");
+    assert_eq!(phone.reserve(sid).await.0, 200);
+
+    // The page passes through WeChat's silent authorisation (snsapi_base).
+    let to_wechat = location(&phone, &format!("/wechat/auth?next=%2Fs%2F{sid}")).await;
+    assert!(
+        to_wechat.starts_with(&format!("{}/connect/oauth2/authorize?", platform.url())),
+        "{to_wechat}"
+    );
+    assert_eq!(query_param(&to_wechat, "appid"), wx::APPID);
+    assert_eq!(query_param(&to_wechat, "scope"), "snsapi_base");
+    assert!(to_wechat.ends_with("#wechat_redirect"));
+    let callback = query_param(&to_wechat, "redirect_uri");
+    assert!(
+        callback.ends_with("%2Fwechat%2Fauth%2Fcallback"),
+        "{callback}"
+    );
+    let state = query_param(&to_wechat, "state");
+    // Someone else's browser cannot finish this shopper's round trip.
+    let other = phone_client(&app, WECHAT_UA);
+    other.me().await;
+    let code = platform.issue_code("oStolen0000000000000000000");
+    let back = location(
+        &other,
+        &format!("/wechat/auth/callback?code={code}&state={state}"),
+    )
+    .await;
+    assert_eq!(back, "/");
+    // A wrong state: refused.
+    let code = platform.issue_code("oForged0000000000000000000");
+    let back = location(
+        &phone,
+        &format!("/wechat/auth/callback?code={code}&state=forged"),
+    )
+    .await;
+    assert_eq!(back, format!("/s/{sid}?wxauth=failed"));
+    assert_eq!(phone.me().await["wechat_auth_needed"], true);
+    // WeChat hands back a code: the openid is kept, the shopper returns to the page.
+    let to_wechat = location(&phone, &format!("/wechat/auth?next=%2Fs%2F{sid}")).await;
+    let state = query_param(&to_wechat, "state");
+    let code = platform.issue_code("oUpF8uMuAJO_M2pxb1Q9zNjWeS6o");
+    let back = location(
+        &phone,
+        &format!("/wechat/auth/callback?code={code}&state={state}"),
+    )
+    .await;
+    assert_eq!(back, format!("/s/{sid}?wxauth=ok"));
+    assert_eq!(phone.me().await["wechat_auth_needed"], false);
+
+    // Buying inside WeChat now opens WeChat Pay in WeChat (JSAPI) for that openid.
+    let (s, v) = phone.order(sid, product, 1, "wechat-order-0201").await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["pay"]["kind"], "wechat_jsapi", "{v}");
+    let params = v["pay"]["params"].clone();
+    assert_eq!(params["appId"], wx::APPID);
+    assert_eq!(params["signType"], "RSA");
+    let no = format!("order-{}", v["id"]);
+    let trade = platform.trade(&no).expect("trade");
+    assert_eq!(
+        (trade.kind.as_str(), trade.openid.as_deref()),
+        ("jsapi", Some("oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"))
+    );
+    // WeixinJSBridge checks paySign, the shopper pays, WeChat Pay notifies the server.
+    assert_eq!(platform.bridge_pay(&params).await, Ok(204));
+    assert_eq!(status_of(&phone, v["id"].as_i64().unwrap()).await, "paid");
+
+    // Never back to another site.
+    let to_wechat = location(&phone, "/wechat/auth?next=%2F%2Fevil.example%2F").await;
+    let state = query_param(&to_wechat, "state");
+    let code = platform.issue_code("oUpF8uMuAJO_M2pxb1Q9zNjWeS6o");
+    let back = location(
+        &phone,
+        &format!("/wechat/auth/callback?code={code}&state={state}"),
+    )
+    .await;
+    assert_eq!(back, "/?wxauth=ok");
+    // A code works once.
+    let to_wechat = location(&phone, "/wechat/auth?next=%2F").await;
+    let state = query_param(&to_wechat, "state");
+    let back = location(
+        &phone,
+        &format!("/wechat/auth/callback?code={code}&state={state}"),
+    )
+    .await;
+    assert_eq!(back, "/?wxauth=failed");
     app.stop().await;
 }

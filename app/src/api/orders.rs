@@ -35,10 +35,15 @@ pub async fn place_order(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let payer = crate::backend::payment::Payer::from_user_agent(
+    let mut payer = crate::backend::payment::Payer::from_user_agent(
         &user_agent,
         crate::backend::request::client_ip(),
     );
+    // Inside WeChat, WeChat Pay opens in WeChat itself for a shopper whose openid we have.
+    if payer.in_wechat && st.wechat_auth.is_some() {
+        payer.wechat_openid =
+            crate::backend::repo::shoppers::wechat_openid(&st.db, shopper.id).await?;
+    }
     crate::backend::orders::place(&st, &shopper, &req, &payer).await
 }
 

@@ -12,7 +12,14 @@ use crate::{
 #[server(endpoint = "me")]
 pub async fn whoami() -> Result<Me, AppError> {
     let st = crate::backend::state()?;
-    Ok(crate::backend::identity::shopper_or_create(&st).await?.me())
+    let shopper = crate::backend::identity::shopper_or_create(&st).await?;
+    let mut me = shopper.me();
+    if st.wechat_auth.is_some() {
+        me.wechat_auth_needed = crate::backend::repo::shoppers::wechat_openid(&st.db, shopper.id)
+            .await?
+            .is_none();
+    }
+    Ok(me)
 }
 
 #[server(endpoint = "me/nickname")]

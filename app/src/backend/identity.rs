@@ -34,6 +34,7 @@ impl Shopper {
         Me {
             id: self.id,
             nickname: self.nickname.clone(),
+            wechat_auth_needed: false,
         }
     }
 }

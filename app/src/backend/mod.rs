@@ -20,6 +20,7 @@ pub mod request;
 pub mod sale;
 pub mod sale_redis;
 pub mod uploads;
+pub mod wechat_auth;
 pub mod wechat_pay;
 
 use std::sync::Arc;
@@ -70,6 +71,8 @@ pub struct Services {
     pub shoppers: Arc<identity::ShopperCache>,
     pub limits: Arc<ratelimit::RateLimiter>,
     pub payments: Arc<dyn payment::PaymentProvider>,
+    /// WeChat's web authorisation, when WeChat Pay's JSAPI is set up (the shoppers' openids).
+    pub wechat_auth: Option<Arc<wechat_auth::WechatOAuth>>,
     /// The flash-sale order path: the gate (in memory on one node, a Redis script with
     /// several) and the batch writer. `None` only where a caller builds a state without it:
     /// each order is then one database transaction.

@@ -257,3 +257,38 @@ pub async fn wechat_jsapi_pay(params: &serde_json::Value) -> bool {
         false
     }
 }
+
+/// This page's path and query (`/s/12?x=1`; empty outside the browser).
+pub fn path_and_query() -> String {
+    #[cfg(feature = "csr")]
+    {
+        web_sys::window()
+            .map(|w| {
+                let l = w.location();
+                format!(
+                    "{}{}",
+                    l.pathname().unwrap_or_default(),
+                    l.search().unwrap_or_default()
+                )
+            })
+            .unwrap_or_default()
+    }
+    #[cfg(not(feature = "csr"))]
+    {
+        String::new()
+    }
+}
+
+/// Leaves for `url` without a history entry for this page.
+pub fn replace_location(url: &str) {
+    #[cfg(feature = "csr")]
+    {
+        if let Some(w) = web_sys::window() {
+            let _ = w.location().replace(url);
+        }
+    }
+    #[cfg(not(feature = "csr"))]
+    {
+        let _ = url;
+    }
+}

@@ -231,6 +231,7 @@ impl Checkout {
             refresh,
         };
         provide_context(c);
+        wechat_auth_if_needed();
         c
     }
 
@@ -481,6 +482,24 @@ pub fn OrderConfirmation() -> impl IntoView {
     .into_any()
 }
 
+/// Inside WeChat, passes once through WeChat's silent authorisation when the server asks for
+/// it (it needs the shopper's openid to open WeChat Pay in WeChat itself); `wxauth=` in the
+/// address means it was done (or failed: then the QR code is the way to pay).
+fn wechat_auth_if_needed() {
+    let here = browser::path_and_query();
+    if !browser::in_wechat() || here.contains("wxauth=") {
+        return;
+    }
+    spawn_local(async move {
+        if crate::api::shopper::whoami()
+            .await
+            .is_ok_and(|me| me.wechat_auth_needed)
+        {
+            browser::replace_location(&format!("/wechat/auth?next={}", url_encode(&here)));
+        }
+    });
+}
+
 /// How often a confirmation awaiting the shopper's payment asks whether it came.
 const PAYMENT_POLL_MS: u64 = 2000;
 
@@ -564,8 +583,13 @@ fn PayStep(
 
 /// The QR code image of a WeChat Pay `code_url`, drawn by the server.
 pub fn pay_qr_src(code_url: &str) -> String {
-    let mut out = String::from("/payments/qr.svg?data=");
-    for b in code_url.bytes() {
+    format!("/payments/qr.svg?data={}", url_encode(code_url))
+}
+
+/// Percent-encodes everything but unreserved characters (a query value).
+fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
         match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
                 out.push(b as char)

@@ -38,6 +38,8 @@ pub const APPID: &str = "wx8888888888888888";
 pub const MERCHANT_SERIAL: &str = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1";
 pub const PLATFORM_SERIAL: &str = "PUB_KEY_ID_0114232134912410000000000000";
 pub const API_V3_KEY: &str = "0123456789abcdefghijklmnopqrstuv";
+/// The official account's app secret (WeChat's web authorisation).
+pub const APP_SECRET: &str = "test-app-secret-0123456789abcdef";
 
 /// (merchant, platform, a stranger's) keys, generated once per test binary.
 pub fn keys() -> &'static (RsaPrivateKey, RsaPrivateKey, RsaPrivateKey) {
@@ -93,6 +95,8 @@ struct Books {
     refunds: HashMap<String, Value>,
     /// Request nonces seen: a replayed request is refused.
     nonces: std::collections::HashSet<String>,
+    /// Web-authorisation codes handed out, each good once: code → openid.
+    codes: HashMap<String, String>,
     requests: usize,
 }
 
@@ -126,6 +130,7 @@ impl WechatPayServer {
             .route("/v3/pay/transactions/out-trade-no/{no}", get(query))
             .route("/v3/pay/transactions/out-trade-no/{no}/close", post(close))
             .route("/v3/refund/domestic/refunds", post(refund))
+            .route("/sns/oauth2/access_token", get(access_token))
             .with_state(server.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
         server
@@ -133,6 +138,18 @@ impl WechatPayServer {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// WeChat's authorize page, for a shopper whose openid is `openid`: the code it would hand
+    /// back to the merchant's `redirect_uri`.
+    pub fn issue_code(&self, openid: &str) -> String {
+        let code = format!("{:032x}", rand_u128());
+        self.books
+            .lock()
+            .unwrap()
+            .codes
+            .insert(code.clone(), openid.to_string());
+        code
     }
 
     /// Sends every notification to `url` from now on.
@@ -553,6 +570,27 @@ async fn refund(
             s.answer(StatusCode::OK, r)
         }
     }
+}
+
+/// `GET /sns/oauth2/access_token?appid&secret&code&grant_type=authorization_code`.
+async fn access_token(
+    State(s): State<WechatPayServer>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let get = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
+    let openid = (get("appid") == APPID
+        && get("secret") == APP_SECRET
+        && get("grant_type") == "authorization_code")
+        .then(|| s.books.lock().unwrap().codes.remove(get("code")))
+        .flatten();
+    let body = match openid {
+        Some(openid) => json!({
+            "access_token": "ACCESS_TOKEN", "expires_in": 7200, "refresh_token": "REFRESH_TOKEN",
+            "openid": openid, "scope": "snsapi_base",
+        }),
+        None => json!({ "errcode": 40029, "errmsg": "invalid code" }),
+    };
+    axum::Json(body).into_response()
 }
 
 pub fn trade_json(no: &str, t: &Trade) -> Value {

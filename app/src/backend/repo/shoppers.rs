@@ -49,3 +49,22 @@ pub async fn secret_or_insert(db: &Db, name: &str, fresh: &str) -> Result<String
             .await?,
     )
 }
+
+/// The shopper's openid for the merchant's WeChat app, once WeChat's authorisation gave it.
+pub async fn wechat_openid(db: &Db, id: i64) -> Result<Option<String>, AppError> {
+    let v: Option<Option<String>> =
+        sqlx::query_scalar("SELECT wechat_openid FROM shoppers WHERE id = $1")
+            .bind(id)
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(v.flatten())
+}
+
+pub async fn set_wechat_openid(db: &Db, id: i64, openid: &str) -> Result<(), AppError> {
+    sqlx::query("UPDATE shoppers SET wechat_openid = $1 WHERE id = $2")
+        .bind(openid)
+        .bind(id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
