@@ -245,6 +245,8 @@ pub enum OrderStatus {
     PendingPayment,
     Paid,
     PaymentFailed,
+    /// Paid, then refunded by the host (a refund that went through).
+    Refunded,
 }
 
 impl OrderStatus {
@@ -253,6 +255,7 @@ impl OrderStatus {
             OrderStatus::PendingPayment => "pending_payment",
             OrderStatus::Paid => "paid",
             OrderStatus::PaymentFailed => "payment_failed",
+            OrderStatus::Refunded => "refunded",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -260,6 +263,7 @@ impl OrderStatus {
             "pending_payment" => Some(OrderStatus::PendingPayment),
             "paid" => Some(OrderStatus::Paid),
             "payment_failed" => Some(OrderStatus::PaymentFailed),
+            "refunded" => Some(OrderStatus::Refunded),
             _ => None,
         }
     }
@@ -268,6 +272,7 @@ impl OrderStatus {
             OrderStatus::PendingPayment => "Awaiting payment",
             OrderStatus::Paid => "Paid",
             OrderStatus::PaymentFailed => "Payment failed",
+            OrderStatus::Refunded => "Refunded",
         }
     }
 }
@@ -302,6 +307,16 @@ pub struct OrderView {
     /// What the shopper does next to pay, when the provider waits for them (WeChat Pay).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pay: Option<PayAction>,
+}
+
+/// Where a host's refund stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundState {
+    /// The money went back; the order's units and discount were given back.
+    Refunded,
+    /// The provider accepted it and confirms later (its notification).
+    Pending,
 }
 
 /// How a shopper pays an order the provider waits on.
@@ -434,6 +449,9 @@ pub struct Dashboard {
     /// Gross merchandise value: what shoppers paid for paid orders.
     pub gmv: Fen,
     pub discount_given: Fen,
+    /// Orders refunded and what went back to the shoppers (not counted in the figures above).
+    pub refunds: i64,
+    pub refunded: Fen,
     pub per_product: Vec<ProductSales>,
 }
 

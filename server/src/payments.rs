@@ -16,7 +16,7 @@ use serde_json::json;
 use app::{
     backend::{
         now_ms,
-        orders::payment_notified,
+        orders::{payment_notified, refund_notified},
         wechat_pay::{Notice, Signed, WxError},
     },
     domain::money::Fen,
@@ -68,7 +68,13 @@ pub async fn wechat_notify(
         }
         Notice::Refund { id, refund } => {
             tracing::info!(id, order = %refund.out_trade_no, refund = %refund.out_refund_no, status = %refund.status, "WeChat Pay refund notification");
-            StatusCode::NO_CONTENT.into_response()
+            match refund_notified(&st.app, &refund.out_refund_no, refund.outcome()).await {
+                Ok(()) => StatusCode::NO_CONTENT.into_response(),
+                Err(e) => fail(
+                    StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                    &e.to_string(),
+                ),
+            }
         }
     }
 }

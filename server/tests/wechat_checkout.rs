@@ -224,6 +224,32 @@ async fn a_wechat_order_waits_for_the_shopper_and_the_notification_pays_it(b: Ba
     let (s, v) = buyer.order(sid, product, 1, "wechat-order-0001").await;
     assert_eq!((s, v["status"].as_str()), (200, Some("paid")), "{v}");
 
+    // The host refunds it through WeChat Pay: the platform gives the money back.
+    let host = demo_host(&app).await;
+    let (s, r) = host
+        .call(
+            "studio/orders/refund",
+            &[
+                ("order_id", id.to_string()),
+                ("reason", "Out of stock".into()),
+            ],
+        )
+        .await;
+    assert_eq!((s, r.as_str()), (200, Some("refunded")), "{r}");
+    let trade = platform.trade(&no).unwrap();
+    assert_eq!(
+        (trade.state.as_str(), trade.refunded),
+        ("REFUND", trade.total)
+    );
+    assert_eq!(status_of(&buyer, id).await, "refunded");
+    let (s, _) = host
+        .call(
+            "studio/orders/refund",
+            &[("order_id", id.to_string()), ("reason", String::new())],
+        )
+        .await;
+    assert_eq!(s, 409, "once");
+
     // Another phone browser: an H5 page that hands over to WeChat.
     let phone = phone_client(&app, "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1");
     assert_eq!(phone.reserve(sid).await.0, 200);

@@ -110,6 +110,7 @@ pub fn all() -> Vec<Endpoint> {
         PresentNext,
         MarkSoldOut,
         EndSession,
+        RefundOrder,
         StudioDashboard,
         GetBroadcastInfo,
         GetVideo,

@@ -8,7 +8,9 @@ use server_fn::codec::{GetUrl, Json, MultipartData, MultipartFormData};
 
 use crate::{
     error::AppError,
-    model::{Dashboard, HostMe, ProductForm, SessionForm, SessionSummary, StudioSession},
+    model::{
+        Dashboard, HostMe, ProductForm, RefundState, SessionForm, SessionSummary, StudioSession,
+    },
 };
 
 #[cfg(feature = "ssr")]
@@ -320,6 +322,35 @@ pub async fn end_session(session_id: i64) -> Result<(), AppError> {
     crate::backend::repo::studio::end_session(&st.db, session_id).await?;
     st.events.publish(SessionEvent::Ended { session_id });
     Ok(())
+}
+
+/// Refunds a paid order of one of the host's sessions, whole, through the payment provider.
+#[server(endpoint = "studio/orders/refund")]
+pub async fn refund_order(order_id: i64, reason: String) -> Result<RefundState, AppError> {
+    use crate::domain::text::clean_line;
+    let st = crate::backend::state()?;
+    crate::backend::host_auth::require_host(&st).await?;
+    let facts = crate::backend::repo::orders::refund_facts(&st.db, order_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no such order".into()))?;
+    let host = crate::backend::host_auth::require_session_owner(&st, facts.session_id).await?;
+    let reason = if reason.trim().is_empty() {
+        "Refund by the seller".to_string()
+    } else {
+        clean_line(&reason, 80).map_err(|_| {
+            AppError::bad_request("The reason is one line of at most 80 characters.")
+        })?
+    };
+    let state = crate::backend::orders::refund(&st, order_id, &reason).await?;
+    crate::backend::repo::studio::audit(
+        &st.db,
+        Some(facts.session_id),
+        host.host_id,
+        "refund",
+        &format!("order {order_id}: {reason}"),
+    )
+    .await?;
+    Ok(state)
 }
 
 #[server(endpoint = "studio/dashboard", input = GetUrl)]

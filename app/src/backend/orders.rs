@@ -14,7 +14,7 @@ use crate::{
     backend::{
         identity::Shopper,
         live, now_ms,
-        payment::{merchant_ref, Charge, Payer, PaymentOutcome},
+        payment::{merchant_ref, Charge, Payer, PaymentOutcome, RefundOutcome, RefundRequest},
         ratelimit::Action,
         repo::orders::{self, PlaceOrder, Reservation},
         sale::Admitted,
@@ -22,7 +22,7 @@ use crate::{
     },
     domain::money::Fen,
     error::AppError,
-    model::{OrderStatus, OrderView},
+    model::{OrderStatus, OrderView, RefundState},
 };
 
 /// How long an order may wait for its payment before its units go back, by default.
@@ -142,6 +142,104 @@ fn description(order: &OrderView) -> String {
     }
 }
 
+/// Refunds a paid order, whole, through its provider (the caller checked that the host owns
+/// its session). When the money went back, the order gives back what it took: its units to
+/// stock (nothing is shipped yet) and its discounted unit to the shopper's allowance and to
+/// the product's discount count, so the shopper may buy that product at the discount again
+/// while the session offers it. One refund per order; asking again for a pending one asks
+/// the provider again (the same refund number: never a second refund).
+pub async fn refund(st: &AppState, order_id: i64, reason: &str) -> Result<RefundState, AppError> {
+    let facts = orders::refund_facts(&st.db, order_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no such order".into()))?;
+    if facts.status != OrderStatus::Paid {
+        return Err(AppError::Conflict(
+            "Only a paid order can be refunded.".into(),
+        ));
+    }
+    let out_refund_no = format!("refund-{order_id}");
+    match facts.refund.as_ref().map(|(_, s)| s.as_str()) {
+        Some("succeeded") => {
+            return Err(AppError::Conflict("This order is already refunded.".into()))
+        }
+        Some(_) => {}
+        None => {
+            if !orders::start_refund(
+                &st.db,
+                order_id,
+                &out_refund_no,
+                facts.paid,
+                reason,
+                now_ms(),
+            )
+            .await?
+            {
+                return Err(AppError::Conflict(
+                    "A refund of this order is already under way.".into(),
+                ));
+            }
+        }
+    }
+    let request = RefundRequest {
+        merchant_ref: merchant_ref(order_id),
+        out_refund_no: out_refund_no.clone(),
+        amount: facts.paid,
+        total: facts.paid,
+        reason: reason.to_string(),
+    };
+    match st.payments.refund(&request).await {
+        RefundOutcome::Succeeded { reference } => {
+            refund_done(st, facts.session_id, &out_refund_no, &reference).await?;
+            Ok(RefundState::Refunded)
+        }
+        RefundOutcome::Pending => Ok(RefundState::Pending),
+        RefundOutcome::Refused { reason } => {
+            orders::fail_refund(&st.db, &out_refund_no).await?;
+            Err(AppError::Conflict(format!(
+                "The payment provider refused the refund ({reason})."
+            )))
+        }
+    }
+}
+
+/// A refund went through: recorded, and the order's units and discount given back (the
+/// session's sale gate reloads from the database).
+async fn refund_done(
+    st: &AppState,
+    session_id: i64,
+    out_refund_no: &str,
+    reference: &str,
+) -> Result<bool, AppError> {
+    let _sale = crate::backend::sale::pause(st, session_id).await;
+    orders::complete_refund(&st.db, out_refund_no, reference, true, now_ms()).await
+}
+
+/// A provider told us (a signed notification) what became of a refund.
+pub async fn refund_notified(
+    st: &AppState,
+    out_refund_no: &str,
+    outcome: RefundOutcome,
+) -> Result<(), AppError> {
+    let order_id = out_refund_no
+        .strip_prefix("refund-")
+        .and_then(|n| n.parse::<i64>().ok())
+        .ok_or_else(|| AppError::NotFound("no such refund".into()))?;
+    let facts = orders::refund_facts(&st.db, order_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no such refund".into()))?;
+    match outcome {
+        RefundOutcome::Succeeded { reference } => {
+            refund_done(st, facts.session_id, out_refund_no, &reference).await?;
+        }
+        RefundOutcome::Refused { reason } => {
+            tracing::warn!(out_refund_no, %reason, "refund refused by the provider");
+            orders::fail_refund(&st.db, out_refund_no).await?;
+        }
+        RefundOutcome::Pending => {}
+    }
+    Ok(())
+}
+
 /// What a payment notification did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Notified {
@@ -180,7 +278,7 @@ pub async fn payment_notified(
         return Err(AppError::BadRequest("the amount is not the order's".into()));
     }
     match (status, confirmed) {
-        (OrderStatus::Paid, true) => Ok(Notified::Paid),
+        (OrderStatus::Paid | OrderStatus::Refunded, true) => Ok(Notified::Paid),
         (OrderStatus::PaymentFailed, true) => {
             tracing::error!(
                 order_id,

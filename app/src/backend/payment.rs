@@ -85,6 +85,31 @@ pub enum PaymentOutcome {
     Awaiting(crate::model::PayAction),
 }
 
+/// A refund of a paid order, whole.
+#[derive(Debug, Clone)]
+pub struct RefundRequest {
+    pub merchant_ref: String,
+    /// Our refund number (`refund-{order}`): one refund per order.
+    pub out_refund_no: String,
+    pub amount: Fen,
+    /// What the order was paid.
+    pub total: Fen,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundOutcome {
+    Succeeded {
+        reference: String,
+    },
+    /// Accepted, not done yet (the provider notifies), or the provider could not be asked:
+    /// asking again with the same refund number is safe.
+    Pending,
+    Refused {
+        reason: String,
+    },
+}
+
 pub type PaymentFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 pub trait PaymentProvider: Send + Sync {
@@ -97,6 +122,9 @@ pub trait PaymentProvider: Send + Sync {
     fn charge<'a>(&'a self, charge: &'a Charge) -> PaymentFuture<'a, PaymentOutcome>;
     /// The outcome of the charge made for `merchant_ref`; `None` when none was ever made.
     fn query<'a>(&'a self, merchant_ref: &'a str) -> PaymentFuture<'a, Option<PaymentOutcome>>;
+    /// Gives an order's money back. Asking again with the same refund number is the same
+    /// refund (never a second one).
+    fn refund<'a>(&'a self, refund: &'a RefundRequest) -> PaymentFuture<'a, RefundOutcome>;
     /// The order was released unpaid: the provider must not take a payment for it any more.
     fn cancel<'a>(&'a self, _merchant_ref: &'a str) -> PaymentFuture<'a, ()> {
         Box::pin(async {})
@@ -180,6 +208,14 @@ impl PaymentProvider for DemoPayment {
             }
             PaymentOutcome::Confirmed {
                 reference: Self::reference(&merchant_ref),
+            }
+        })
+    }
+    fn refund<'a>(&'a self, refund: &'a RefundRequest) -> PaymentFuture<'a, RefundOutcome> {
+        // No money moved, none goes back: the refund is done at once.
+        Box::pin(async move {
+            RefundOutcome::Succeeded {
+                reference: format!("demo-{}", refund.out_refund_no),
             }
         })
     }

@@ -169,6 +169,22 @@ pub struct Refund {
     pub refund: i64,
 }
 
+impl Refund {
+    /// What this refund's status means for our order.
+    pub fn outcome(&self) -> crate::backend::payment::RefundOutcome {
+        use crate::backend::payment::RefundOutcome;
+        match self.status.as_str() {
+            "SUCCESS" => RefundOutcome::Succeeded {
+                reference: self.refund_id.clone().unwrap_or_default(),
+            },
+            "CLOSED" | "ABNORMAL" => RefundOutcome::Refused {
+                reason: format!("WeChat Pay: refund {}", self.status),
+            },
+            _ => RefundOutcome::Pending,
+        }
+    }
+}
+
 /// A verified, decrypted notification.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
@@ -628,6 +644,33 @@ impl PaymentProvider for WechatPay {
                 Err(e) => {
                     tracing::warn!(error = %e, merchant_ref, "WeChat Pay: query failed");
                     Some(PaymentOutcome::Pending)
+                }
+            }
+        })
+    }
+    fn refund<'a>(
+        &'a self,
+        r: &'a crate::backend::payment::RefundRequest,
+    ) -> PaymentFuture<'a, crate::backend::payment::RefundOutcome> {
+        use crate::backend::payment::RefundOutcome;
+        Box::pin(async move {
+            match WechatPay::refund(
+                self,
+                &r.merchant_ref,
+                &r.out_refund_no,
+                r.amount.0,
+                r.total.0,
+                &r.reason,
+            )
+            .await
+            {
+                Ok(refund) => refund.outcome(),
+                Err(WxError::Refused { code, message, .. }) => RefundOutcome::Refused {
+                    reason: format!("{code}: {message}"),
+                },
+                Err(e) => {
+                    tracing::warn!(error = %e, refund = %r.out_refund_no, "WeChat Pay: refund not confirmed");
+                    RefundOutcome::Pending
                 }
             }
         })

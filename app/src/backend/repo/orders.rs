@@ -791,7 +791,11 @@ pub async fn pending_orders(
         .collect())
 }
 
-const ORDER_SELECT: &str = "SELECT o.id, o.session_id, s.title, o.status, o.created_at_ms, o.payment_provider,
+/// An order's status as shoppers see it: a paid order whose refund went through is "refunded".
+const ORDER_SELECT: &str = "SELECT o.id, o.session_id, s.title,
+        CASE WHEN EXISTS (SELECT 1 FROM refunds r WHERE r.order_id = o.id AND r.status = 'succeeded')
+             THEN 'refunded' ELSE o.status END AS status,
+        o.created_at_ms, o.payment_provider,
         o.full_amount_fen, o.discount_fen, o.paid_amount_fen,
         l.product_id, p.name, p.image_url, l.quantity, l.unit_price_fen, l.discounted_units,
         l.full_amount_fen AS l_full, l.discount_fen AS l_discount, l.paid_amount_fen AS l_paid, l.rule, l.percent_off
@@ -880,4 +884,129 @@ pub async fn order_status(db: &Db, order_id: i64) -> Result<Option<OrderStatus>,
         .fetch_optional(db.pool())
         .await?;
     Ok(s.and_then(|s| OrderStatus::parse(&s)))
+}
+
+/// What a refund needs to know about an order.
+#[derive(Debug, Clone)]
+pub struct RefundFacts {
+    pub order_id: i64,
+    pub session_id: i64,
+    pub status: OrderStatus,
+    pub paid: Fen,
+    /// The refund already asked for, if any: (out_refund_no, status).
+    pub refund: Option<(String, String)>,
+}
+
+pub async fn refund_facts(db: &Db, order_id: i64) -> Result<Option<RefundFacts>, AppError> {
+    let row: Option<(i64, String, i64, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT o.session_id, o.status, o.paid_amount_fen, r.out_refund_no, r.status
+           FROM orders o LEFT JOIN refunds r ON r.order_id = o.id
+          WHERE o.id = $1",
+    )
+    .bind(order_id)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.and_then(|(session_id, status, paid, no, rstatus)| {
+        Some(RefundFacts {
+            order_id,
+            session_id,
+            status: OrderStatus::parse(&status)?,
+            paid: Fen(paid),
+            refund: no.zip(rstatus),
+        })
+    }))
+}
+
+/// Records that a refund is asked for (at most one per order: a second is a conflict).
+pub async fn start_refund(
+    db: &Db,
+    order_id: i64,
+    out_refund_no: &str,
+    amount: Fen,
+    reason: &str,
+    now_ms: i64,
+) -> Result<bool, AppError> {
+    let res = sqlx::query(
+        "INSERT INTO refunds (order_id, out_refund_no, amount_fen, status, reason, created_at_ms)
+         VALUES ($1, $2, $3, 'pending', $4, $5) ON CONFLICT (order_id) DO NOTHING",
+    )
+    .bind(order_id)
+    .bind(out_refund_no)
+    .bind(amount.0)
+    .bind(reason)
+    .bind(now_ms)
+    .execute(db.pool())
+    .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+/// A refund the provider refused: the order stays paid (a new refund may be asked for).
+pub async fn fail_refund(db: &Db, out_refund_no: &str) -> Result<(), AppError> {
+    sqlx::query("DELETE FROM refunds WHERE out_refund_no = $1 AND status = 'pending'")
+        .bind(out_refund_no)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// A refund went through: in one transaction it is marked done and the order gives back
+/// what it took: its units to stock (`restock`: they were not shipped), its discounted
+/// units to the shopper's allowance and to the product's discount count. False when it was
+/// already done (a repeated notification).
+pub async fn complete_refund(
+    db: &Db,
+    out_refund_no: &str,
+    provider_ref: &str,
+    restock: bool,
+    now_ms: i64,
+) -> Result<bool, AppError> {
+    let mut w = db.begin_write().await?;
+    let done = sqlx::query(
+        "UPDATE refunds SET status = 'succeeded', provider_ref = $1, settled_at_ms = $2
+          WHERE out_refund_no = $3 AND status = 'pending'",
+    )
+    .bind(provider_ref)
+    .bind(now_ms)
+    .bind(out_refund_no)
+    .execute(&mut *w.tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    let (order_id, shopper_id): (i64, i64) = sqlx::query_as(
+        "SELECT o.id, o.shopper_id FROM refunds r JOIN orders o ON o.id = r.order_id
+          WHERE r.out_refund_no = $1",
+    )
+    .bind(out_refund_no)
+    .fetch_one(&mut *w.tx)
+    .await?;
+    let lines: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT product_id, quantity, discounted_units FROM order_lines WHERE order_id = $1",
+    )
+    .bind(order_id)
+    .fetch_all(&mut *w.tx)
+    .await?;
+    for (product_id, qty, discounted) in lines {
+        let back = if restock { qty } else { 0 };
+        sqlx::query(
+            "UPDATE products SET stock = stock + $1, discounted_units = discounted_units - $2 WHERE id = $3",
+        )
+        .bind(back)
+        .bind(discounted)
+        .bind(product_id)
+        .execute(&mut *w.tx)
+        .await?;
+        sqlx::query(
+            "UPDATE purchase_counters SET units = units - $1, discounted_units = discounted_units - $2
+              WHERE product_id = $3 AND shopper_id = $4",
+        )
+        .bind(qty)
+        .bind(discounted)
+        .bind(product_id)
+        .bind(shopper_id)
+        .execute(&mut *w.tx)
+        .await?;
+    }
+    w.commit().await?;
+    Ok(true)
 }

@@ -492,8 +492,22 @@ pub async fn dashboard(
     let friends_joined =
         one("SELECT COUNT(*) FROM reservations WHERE session_id = $1 AND invite_id IS NOT NULL")
             .await?;
-    let orders =
-        one("SELECT COUNT(*) FROM orders WHERE session_id = $1 AND status = 'paid'").await?;
+    // Paid and not refunded; refunds apart.
+    let orders = one(
+        "SELECT COUNT(*) FROM orders o WHERE o.session_id = $1 AND o.status = 'paid'
+            AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.order_id = o.id AND r.status = 'succeeded')",
+    )
+    .await?;
+    let refunds = one(
+        "SELECT COUNT(*) FROM refunds r JOIN orders o ON o.id = r.order_id
+          WHERE o.session_id = $1 AND r.status = 'succeeded'",
+    )
+    .await?;
+    let refunded = one(
+        "SELECT CAST(COALESCE(SUM(r.amount_fen), 0) AS BIGINT) FROM refunds r JOIN orders o ON o.id = r.order_id
+          WHERE o.session_id = $1 AND r.status = 'succeeded'",
+    )
+    .await?;
     type Row = (i64, String, Option<i64>, i64, i64, i64, i64);
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT p.id, p.name, p.presented_at_ms, p.stock,
@@ -502,7 +516,8 @@ pub async fn dashboard(
                 CAST(COALESCE(SUM(l.discount_fen), 0) AS BIGINT)
            FROM products p
            LEFT JOIN order_lines l ON l.product_id = p.id
-                AND l.order_id IN (SELECT id FROM orders WHERE session_id = $1 AND status = 'paid')
+                AND l.order_id IN (SELECT o.id FROM orders o WHERE o.session_id = $1 AND o.status = 'paid'
+                    AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.order_id = o.id AND r.status = 'succeeded'))
           WHERE p.session_id = $1
           GROUP BY p.id, p.name, p.presented_at_ms, p.stock, p.position
           ORDER BY p.position, p.id",
@@ -535,6 +550,8 @@ pub async fn dashboard(
         orders,
         units_sold: per_product.iter().map(|p| p.units_sold).sum(),
         gmv: Fen(per_product.iter().map(|p| p.revenue.0).sum()),
+        refunds,
+        refunded: Fen(refunded),
         discount_given: Fen(per_product.iter().map(|p| p.discount.0).sum()),
         per_product,
     })

@@ -62,6 +62,7 @@ pub fn DashboardFigures(dashboard: Dashboard) -> impl IntoView {
             {figure("Units sold", d.units_sold.to_string(), "units")}
             {figure("GMV", d.gmv.to_string(), "gmv")}
             {figure("Discount given", d.discount_given.to_string(), "discount")}
+            {figure("Refunds", format!("{} · {}", d.refunds, d.refunded), "refunds")}
         </dl>
         <table class="sales">
             <caption class="sr-only">"Sales per product"</caption>
