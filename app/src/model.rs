@@ -247,6 +247,8 @@ pub enum OrderStatus {
     PaymentFailed,
     /// Paid, then refunded by the host (a refund that went through).
     Refunded,
+    /// Paid and handed to the carrier.
+    Shipped,
 }
 
 impl OrderStatus {
@@ -256,6 +258,7 @@ impl OrderStatus {
             OrderStatus::Paid => "paid",
             OrderStatus::PaymentFailed => "payment_failed",
             OrderStatus::Refunded => "refunded",
+            OrderStatus::Shipped => "shipped",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -264,6 +267,7 @@ impl OrderStatus {
             "paid" => Some(OrderStatus::Paid),
             "payment_failed" => Some(OrderStatus::PaymentFailed),
             "refunded" => Some(OrderStatus::Refunded),
+            "shipped" => Some(OrderStatus::Shipped),
             _ => None,
         }
     }
@@ -273,6 +277,7 @@ impl OrderStatus {
             OrderStatus::Paid => "Paid",
             OrderStatus::PaymentFailed => "Payment failed",
             OrderStatus::Refunded => "Refunded",
+            OrderStatus::Shipped => "Shipped",
         }
     }
 }
@@ -307,6 +312,38 @@ pub struct OrderView {
     /// What the shopper does next to pay, when the provider waits for them (WeChat Pay).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pay: Option<PayAction>,
+    /// The parcel, once the host shipped the order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping: Option<Shipping>,
+}
+
+/// A shipped order's parcel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shipping {
+    pub carrier: String,
+    pub tracking_no: String,
+    pub shipped_at_ms: i64,
+}
+
+/// One order in the studio's orders view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StudioOrder {
+    pub id: i64,
+    pub created_at_ms: i64,
+    pub status: OrderStatus,
+    pub shopper_nickname: String,
+    pub product_name: String,
+    pub quantity: i64,
+    pub paid: Fen,
+    pub shipping: Option<Shipping>,
+}
+
+/// What a tracking-number import did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShipImport {
+    pub shipped: i64,
+    /// "line 3: ..." for each line that was not applied (the first 50).
+    pub errors: Vec<String>,
 }
 
 /// Where a host's refund stands.

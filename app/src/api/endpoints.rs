@@ -13,6 +13,9 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// Image uploads: the upload limit plus room for the multipart framing.
 pub const MAX_UPLOAD_BODY: usize = crate::backend::uploads::MAX_UPLOAD_BYTES + 64 * 1024;
 
+/// A tracking-number import: a CSV of a few thousand lines.
+pub const MAX_IMPORT_BODY: usize = 512 * 1024;
+
 /// Who may send a body at all: for host-only endpoints with large bodies (uploads) the
 /// caller is checked before the body is read or decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +114,9 @@ pub fn all() -> Vec<Endpoint> {
         MarkSoldOut,
         EndSession,
         RefundOrder,
+        StudioOrders,
+        ShipOrder,
+        ImportTracking => MAX_IMPORT_BODY, Caller::Host,
         StudioDashboard,
         GetBroadcastInfo,
         GetVideo,

@@ -9,7 +9,8 @@ use server_fn::codec::{GetUrl, Json, MultipartData, MultipartFormData};
 use crate::{
     error::AppError,
     model::{
-        Dashboard, HostMe, ProductForm, RefundState, SessionForm, SessionSummary, StudioSession,
+        Dashboard, HostMe, ProductForm, RefundState, SessionForm, SessionSummary, ShipImport,
+        StudioOrder, StudioSession,
     },
 };
 
@@ -351,6 +352,100 @@ pub async fn refund_order(order_id: i64, reason: String) -> Result<RefundState, 
     )
     .await?;
     Ok(state)
+}
+
+/// A session's orders for the studio, newest first, by filter: `all`, `awaiting_payment`,
+/// `paid`, `to_ship`, `shipped`, `refunded`.
+#[server(endpoint = "studio/orders", input = GetUrl)]
+pub async fn studio_orders(session_id: i64, filter: String) -> Result<Vec<StudioOrder>, AppError> {
+    let st = crate::backend::state()?;
+    crate::backend::host_auth::require_session_owner(&st, session_id).await?;
+    crate::backend::repo::orders::studio_orders(&st.db, session_id, &filter).await
+}
+
+/// Marks a paid order shipped with its carrier and tracking number (again: corrects them).
+#[server(endpoint = "studio/orders/ship")]
+pub async fn ship_order(
+    order_id: i64,
+    carrier: String,
+    tracking_no: String,
+) -> Result<(), AppError> {
+    use crate::domain::shipping::Tracking;
+    let st = crate::backend::state()?;
+    crate::backend::host_auth::require_host(&st).await?;
+    let facts = crate::backend::repo::orders::refund_facts(&st.db, order_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no such order".into()))?;
+    let host = crate::backend::host_auth::require_session_owner(&st, facts.session_id).await?;
+    let tracking =
+        Tracking::parse(&carrier, &tracking_no).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let now = crate::backend::now_ms();
+    crate::backend::repo::orders::ship(&st.db, facts.session_id, order_id, &tracking, now).await?;
+    crate::backend::repo::studio::audit(
+        &st.db,
+        Some(facts.session_id),
+        host.host_id,
+        "ship",
+        &format!("order {order_id}: {} {}", tracking.carrier, tracking.number),
+    )
+    .await
+}
+
+/// The largest tracking import: lines, and errors listed back.
+const MAX_IMPORT_LINES: usize = 5000;
+const MAX_IMPORT_ERRORS: usize = 50;
+
+/// Ships orders from CSV text, one `order_id,carrier,tracking_number` per line (a header
+/// line is skipped). Each line stands alone: the good ones are applied, the others listed.
+#[server(endpoint = "studio/orders/import_tracking")]
+pub async fn import_tracking(session_id: i64, csv: String) -> Result<ShipImport, AppError> {
+    use crate::domain::shipping::{is_import_header, parse_import_line};
+    let st = crate::backend::state()?;
+    let host = crate::backend::host_auth::require_session_owner(&st, session_id).await?;
+    let lines: Vec<&str> = csv.lines().collect();
+    if lines.len() > MAX_IMPORT_LINES {
+        return Err(AppError::bad_request(format!(
+            "At most {MAX_IMPORT_LINES} lines at a time."
+        )));
+    }
+    let mut result = ShipImport {
+        shipped: 0,
+        errors: Vec::new(),
+    };
+    let now = crate::backend::now_ms();
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() || (i == 0 && is_import_header(line)) {
+            continue;
+        }
+        let outcome = match parse_import_line(line) {
+            Ok((order_id, tracking)) => {
+                crate::backend::repo::orders::ship(&st.db, session_id, order_id, &tracking, now)
+                    .await
+                    .map_err(|e| format!("order {order_id}: {e}"))
+            }
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(()) => result.shipped += 1,
+            Err(e) if result.errors.len() < MAX_IMPORT_ERRORS => {
+                result.errors.push(format!("line {}: {e}", i + 1))
+            }
+            Err(_) => {}
+        }
+    }
+    crate::backend::repo::studio::audit(
+        &st.db,
+        Some(session_id),
+        host.host_id,
+        "import_tracking",
+        &format!(
+            "{} shipped, {} lines refused",
+            result.shipped,
+            result.errors.len()
+        ),
+    )
+    .await?;
+    Ok(result)
 }
 
 #[server(endpoint = "studio/dashboard", input = GetUrl)]

@@ -144,7 +144,7 @@ fn description(order: &OrderView) -> String {
 
 /// Refunds a paid order, whole, through its provider (the caller checked that the host owns
 /// its session). When the money went back, the order gives back what it took: its units to
-/// stock (nothing is shipped yet) and its discounted unit to the shopper's allowance and to
+/// stock (unless it was shipped) and its discounted unit to the shopper's allowance and to
 /// the product's discount count, so the shopper may buy that product at the discount again
 /// while the session offers it. One refund per order; asking again for a pending one asks
 /// the provider again (the same refund number: never a second refund).
@@ -211,7 +211,7 @@ async fn refund_done(
     reference: &str,
 ) -> Result<bool, AppError> {
     let _sale = crate::backend::sale::pause(st, session_id).await;
-    orders::complete_refund(&st.db, out_refund_no, reference, true, now_ms()).await
+    orders::complete_refund(&st.db, out_refund_no, reference, now_ms()).await
 }
 
 /// A provider told us (a signed notification) what became of a refund.
@@ -278,7 +278,9 @@ pub async fn payment_notified(
         return Err(AppError::BadRequest("the amount is not the order's".into()));
     }
     match (status, confirmed) {
-        (OrderStatus::Paid | OrderStatus::Refunded, true) => Ok(Notified::Paid),
+        (OrderStatus::Paid | OrderStatus::Refunded | OrderStatus::Shipped, true) => {
+            Ok(Notified::Paid)
+        }
         (OrderStatus::PaymentFailed, true) => {
             tracing::error!(
                 order_id,

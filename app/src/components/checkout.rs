@@ -191,6 +191,7 @@ pub fn confirmation_text(order: &OrderView) -> String {
         }
         OrderStatus::PaymentFailed => format!("Order #{}: the payment failed", order.id),
         OrderStatus::Refunded => format!("Order #{} refunded: {}", order.id, order.paid),
+        OrderStatus::Shipped => format!("Order #{} shipped", order.id),
     }
 }
 

@@ -7,5 +7,6 @@ pub mod money;
 pub mod order;
 pub mod phone;
 pub mod session;
+pub mod shipping;
 pub mod text;
 pub mod time;

@@ -659,6 +659,7 @@ pub fn order_view(
         discount: q.discount,
         paid: q.paid,
         pay: None,
+        shipping: None,
     }
 }
 
@@ -791,18 +792,45 @@ pub async fn pending_orders(
         .collect())
 }
 
-/// An order's status as shoppers see it: a paid order whose refund went through is "refunded".
-const ORDER_SELECT: &str = "SELECT o.id, o.session_id, s.title,
-        CASE WHEN EXISTS (SELECT 1 FROM refunds r WHERE r.order_id = o.id AND r.status = 'succeeded')
-             THEN 'refunded' ELSE o.status END AS status,
+/// An order's status as shoppers and hosts see it (SQL over `orders o`): a paid order whose
+/// refund went through is "refunded", one with a parcel "shipped".
+macro_rules! status_seen {
+    () => {
+        "CASE WHEN EXISTS (SELECT 1 FROM refunds r WHERE r.order_id = o.id AND r.status = 'succeeded')
+             THEN 'refunded'
+             WHEN EXISTS (SELECT 1 FROM shipments x WHERE x.order_id = o.id) THEN 'shipped'
+             ELSE o.status END"
+    };
+}
+
+const ORDER_SELECT: &str = concat!(
+    "SELECT o.id, o.session_id, s.title, ",
+    status_seen!(),
+    " AS status,
         o.created_at_ms, o.payment_provider,
         o.full_amount_fen, o.discount_fen, o.paid_amount_fen,
         l.product_id, p.name, p.image_url, l.quantity, l.unit_price_fen, l.discounted_units,
-        l.full_amount_fen AS l_full, l.discount_fen AS l_discount, l.paid_amount_fen AS l_paid, l.rule, l.percent_off
+        l.full_amount_fen AS l_full, l.discount_fen AS l_discount, l.paid_amount_fen AS l_paid, l.rule, l.percent_off,
+        sh.carrier, sh.tracking_no, sh.shipped_at_ms
    FROM orders o
    JOIN live_sessions s ON s.id = o.session_id
    JOIN order_lines l ON l.order_id = o.id
-   JOIN products p ON p.id = l.product_id";
+   JOIN products p ON p.id = l.product_id
+   LEFT JOIN shipments sh ON sh.order_id = o.id"
+);
+
+/// The parcel of a row's `LEFT JOIN shipments` (all three columns or none).
+pub fn shipping_of(
+    carrier: Option<String>,
+    tracking_no: Option<String>,
+    shipped_at_ms: Option<i64>,
+) -> Option<crate::model::Shipping> {
+    Some(crate::model::Shipping {
+        carrier: carrier?,
+        tracking_no: tracking_no?,
+        shipped_at_ms: shipped_at_ms?,
+    })
+}
 
 fn rows_to_orders(rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<OrderView>, AppError> {
     let mut out: Vec<OrderView> = Vec::new();
@@ -837,6 +865,11 @@ fn rows_to_orders(rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<OrderView>, AppErr
             discount: Fen(r.try_get("discount_fen")?),
             paid: Fen(r.try_get("paid_amount_fen")?),
             pay: None,
+            shipping: shipping_of(
+                r.try_get("carrier")?,
+                r.try_get("tracking_no")?,
+                r.try_get("shipped_at_ms")?,
+            ),
         });
     }
     Ok(out)
@@ -950,14 +983,13 @@ pub async fn fail_refund(db: &Db, out_refund_no: &str) -> Result<(), AppError> {
 }
 
 /// A refund went through: in one transaction it is marked done and the order gives back
-/// what it took: its units to stock (`restock`: they were not shipped), its discounted
+/// what it took: its units to stock (unless they were shipped), its discounted
 /// units to the shopper's allowance and to the product's discount count. False when it was
 /// already done (a repeated notification).
 pub async fn complete_refund(
     db: &Db,
     out_refund_no: &str,
     provider_ref: &str,
-    restock: bool,
     now_ms: i64,
 ) -> Result<bool, AppError> {
     let mut w = db.begin_write().await?;
@@ -980,6 +1012,11 @@ pub async fn complete_refund(
     .bind(out_refund_no)
     .fetch_one(&mut *w.tx)
     .await?;
+    // A shipped unit is with the shopper (or on its way back): it is not stock again.
+    let shipped: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM shipments WHERE order_id = $1")
+        .bind(order_id)
+        .fetch_one(&mut *w.tx)
+        .await?;
     let lines: Vec<(i64, i64, i64)> = sqlx::query_as(
         "SELECT product_id, quantity, discounted_units FROM order_lines WHERE order_id = $1",
     )
@@ -987,7 +1024,7 @@ pub async fn complete_refund(
     .fetch_all(&mut *w.tx)
     .await?;
     for (product_id, qty, discounted) in lines {
-        let back = if restock { qty } else { 0 };
+        let back = if shipped == 0 { qty } else { 0 };
         sqlx::query(
             "UPDATE products SET stock = stock + $1, discounted_units = discounted_units - $2 WHERE id = $3",
         )
@@ -1009,4 +1046,115 @@ pub async fn complete_refund(
     }
     w.commit().await?;
     Ok(true)
+}
+
+/// Ships a paid order of `session_id` (or corrects its tracking number).
+pub async fn ship(
+    db: &Db,
+    session_id: i64,
+    order_id: i64,
+    tracking: &crate::domain::shipping::Tracking,
+    now_ms: i64,
+) -> Result<(), AppError> {
+    let facts: Option<(i64, String, Option<String>)> = sqlx::query_as(
+        "SELECT o.session_id, o.status, r.status FROM orders o LEFT JOIN refunds r ON r.order_id = o.id
+          WHERE o.id = $1",
+    )
+    .bind(order_id)
+    .fetch_optional(db.pool())
+    .await?;
+    match facts {
+        Some((sid, _, _)) if sid != session_id => {
+            Err(AppError::not_found("no such order in this session"))
+        }
+        None => Err(AppError::not_found("no such order in this session")),
+        Some((_, _, Some(_))) => Err(AppError::Conflict("This order is refunded.".into())),
+        Some((_, status, None)) if status != "paid" => Err(AppError::Conflict(
+            "Only a paid order can be shipped.".into(),
+        )),
+        Some(_) => {
+            sqlx::query(
+                "INSERT INTO shipments (order_id, carrier, tracking_no, shipped_at_ms) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (order_id) DO UPDATE SET carrier = excluded.carrier, tracking_no = excluded.tracking_no",
+            )
+            .bind(order_id)
+            .bind(&tracking.carrier)
+            .bind(&tracking.number)
+            .bind(now_ms)
+            .execute(db.pool())
+            .await?;
+            Ok(())
+        }
+    }
+}
+
+/// The studio's orders of a session, newest first (at most 500), by `filter`: `all`,
+/// `awaiting_payment`, `paid` (paid or shipped), `to_ship`, `shipped`, `refunded`.
+pub async fn studio_orders(
+    db: &Db,
+    session_id: i64,
+    filter: &str,
+) -> Result<Vec<crate::model::StudioOrder>, AppError> {
+    let wanted: &[&str] = match filter {
+        "all" => &[
+            "pending_payment",
+            "paid",
+            "payment_failed",
+            "refunded",
+            "shipped",
+        ],
+        "awaiting_payment" => &["pending_payment"],
+        "paid" => &["paid", "shipped"],
+        "to_ship" => &["paid"],
+        "shipped" => &["shipped"],
+        "refunded" => &["refunded"],
+        _ => return Err(AppError::bad_request("unknown filter")),
+    };
+    type Row = (
+        i64,
+        i64,
+        String,
+        String,
+        String,
+        i64,
+        i64,
+        Option<String>,
+        Option<String>,
+        Option<i64>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(concat!(
+        "SELECT * FROM (SELECT o.id, o.created_at_ms, ",
+        status_seen!(),
+        " AS seen, s.nickname, p.name, l.quantity, o.paid_amount_fen, sh.carrier, sh.tracking_no, sh.shipped_at_ms
+           FROM orders o
+           JOIN order_lines l ON l.order_id = o.id
+           JOIN products p ON p.id = l.product_id
+           JOIN shoppers s ON s.id = o.shopper_id
+           LEFT JOIN shipments sh ON sh.order_id = o.id
+          WHERE o.session_id = $1) v
+          WHERE v.seen IN ($2, $3, $4, $5, $6)
+          ORDER BY v.id DESC LIMIT 500"
+    ))
+    .bind(session_id)
+    .bind(wanted[0])
+    .bind(wanted.get(1).unwrap_or(&wanted[0]))
+    .bind(wanted.get(2).unwrap_or(&wanted[0]))
+    .bind(wanted.get(3).unwrap_or(&wanted[0]))
+    .bind(wanted.get(4).unwrap_or(&wanted[0]))
+    .fetch_all(db.pool())
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(crate::model::StudioOrder {
+                id: r.0,
+                created_at_ms: r.1,
+                status: OrderStatus::parse(&r.2).ok_or(AppError::Internal)?,
+                shopper_nickname: r.3,
+                product_name: r.4,
+                quantity: r.5,
+                paid: Fen(r.6),
+                shipping: shipping_of(r.7, r.8, r.9),
+            })
+        })
+        .collect()
 }
