@@ -3,7 +3,8 @@ import { test, expect, type Browser, type BrowserContext, type Page, type TestIn
 // The host studio end to end: a new host signs up, schedules a session with a cover and three
 // products, goes live and presents product 2; a shopper who joined through a friend's invite
 // sees it explained live and buys it at 50% off; the studio's live figures show the order and
-// the GMV; after the session ends, the CSV export holds exactly that order.
+// the GMV; the host ships it from the Orders panel and the phone's "My orders" shows the
+// carrier and tracking number; after the session ends, the CSV export holds exactly that order.
 //
 // The server and its database are shared by every spec and both projects in a run, and
 // shopper-flow.spec.ts takes the demo session live: this test makes its own host account and
@@ -279,6 +280,23 @@ test.describe('studio', () => {
     await page.setViewportSize({ width: 1280, height: 900 });
     await shot(page, testInfo, 'studio-live-1280.png');
     await page.setViewportSize(TABLET);
+
+    // ---------------------------------------------------------------- ship it; the phone sees the parcel
+    const ordersPanel = page.getByRole('region', { name: 'Orders' });
+    const toShip = ordersPanel.locator(`li[data-order-id="${orderId}"]`);
+    await expect(toShip.locator('.badge')).toHaveText('Paid');
+    await toShip.getByLabel(`Carrier for order ${orderId}`).fill('SF Express');
+    await toShip.getByLabel(`Tracking number for order ${orderId}`).fill('sf1234567890');
+    await toShip.getByRole('button', { name: 'Ship' }).click();
+    await expect(statusLine(`Order #${orderId} shipped`)).toBeVisible();
+    await expect(toShip).toHaveCount(0); // no longer "to ship"
+    await ordersPanel.getByLabel('Which orders').selectOption('shipped');
+    await expect(ordersPanel.locator(`li[data-order-id="${orderId}"]`)).toContainText('SF Express · SF1234567890');
+    await b.page.goto('/orders');
+    const card = b.page.locator(`li.order[data-order-id="${orderId}"]`);
+    await expect(card.locator('.badge')).toHaveText('Shipped');
+    await expect(card.locator('.tracking')).toHaveText('SF1234567890');
+    await expect(card).toContainText('Shipped by SF Express');
 
     // ---------------------------------------------------------------- end, summary, CSV
     page.once('dialog', (d) => d.accept());

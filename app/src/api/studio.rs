@@ -391,15 +391,14 @@ pub async fn ship_order(
     .await
 }
 
-/// The largest tracking import: lines, and errors listed back.
-const MAX_IMPORT_LINES: usize = 5000;
-const MAX_IMPORT_ERRORS: usize = 50;
-
 /// Ships orders from CSV text, one `order_id,carrier,tracking_number` per line (a header
 /// line is skipped). Each line stands alone: the good ones are applied, the others listed.
 #[server(endpoint = "studio/orders/import_tracking")]
 pub async fn import_tracking(session_id: i64, csv: String) -> Result<ShipImport, AppError> {
     use crate::domain::shipping::{is_import_header, parse_import_line};
+    // The largest import, and how many refused lines are listed back.
+    const MAX_IMPORT_LINES: usize = 5000;
+    const MAX_IMPORT_ERRORS: usize = 50;
     let st = crate::backend::state()?;
     let host = crate::backend::host_auth::require_session_owner(&st, session_id).await?;
     let lines: Vec<&str> = csv.lines().collect();

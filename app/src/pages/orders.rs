@@ -62,6 +62,9 @@ fn OrderCard(order: OrderView) -> impl IntoView {
             </div>
             <p class="muted small">{order.session_title.clone()} " · " <LocalTime ms=order.created_at_ms/>
                 {demo.then(|| " · demo payment")}</p>
+            {order.shipping.clone().map(|sh| view! {
+                <p class="order-shipping">"Shipped by " {sh.carrier} " · tracking number " <strong class="tracking">{sh.tracking_no}</strong></p>
+            })}
             <ul class="order-lines">
                 {order.lines.into_iter().map(|l| view! {
                     <li class="order-line">

@@ -10,6 +10,7 @@
 mod chat;
 mod dashboard;
 mod details;
+mod orders;
 mod products;
 mod run_of_show;
 mod upload;
@@ -30,7 +31,8 @@ use crate::{
 };
 
 use self::{
-    chat::ChatModeration, details::DetailsEditor, products::ProductsEditor, run_of_show::RunOfShow,
+    chat::ChatModeration, details::DetailsEditor, orders::OrdersPanel, products::ProductsEditor,
+    run_of_show::RunOfShow,
 };
 
 /// The page's status line: the outcome of the last action.
@@ -132,6 +134,7 @@ fn SessionStudio(session_id: i64, host: HostMe) -> impl IntoView {
                         <div class="studio-col">
                             {move || (status.get().is_some_and(|s| s != SessionStatus::Ended)).then(|| view! { <BroadcastPanel session_id=session_id msg=msg/> })}
                             <DashboardPanel session_id=session_id stock=stock/>
+                            {move || (status.get().is_some_and(|s| s != SessionStatus::Scheduled)).then(|| view! { <OrdersPanel session_id=session_id msg=msg/> })}
                             {move || (status.get() == Some(SessionStatus::Live)).then(|| view! { <ChatModeration session_id=session_id msg=msg/> })}
                             {move || status.get().and_then(|_| loaded()).map(|s| view! { <DetailsEditor session=s reload=reload msg=msg/> })}
                         </div>

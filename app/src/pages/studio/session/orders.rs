@@ -1,0 +1,155 @@
+//! The session's orders: filtered by where they stand (awaiting payment, paid, to ship,
+//! shipped, refunded); ship one with its carrier and tracking number, or many from a CSV of
+//! `order_id,carrier,tracking_number`; refund one through the payment provider.
+
+use leptos::{prelude::*, task::spawn_local};
+
+use crate::{
+    api::studio::{import_tracking, refund_order, ship_order, studio_orders},
+    components::{browser, time::LocalTime},
+    model::{OrderStatus, StudioOrder},
+};
+
+use super::{report, StatusLine};
+
+const FILTERS: [(&str, &str); 6] = [
+    ("to_ship", "To ship"),
+    ("awaiting_payment", "Awaiting payment"),
+    ("paid", "Paid"),
+    ("shipped", "Shipped"),
+    ("refunded", "Refunded"),
+    ("all", "All"),
+];
+
+#[component]
+pub fn OrdersPanel(session_id: i64, msg: StatusLine) -> impl IntoView {
+    let filter = RwSignal::new("to_ship".to_string());
+    let orders = RwSignal::new(None::<Vec<StudioOrder>>);
+    let load = Callback::new(move |_| {
+        let f = filter.get_untracked();
+        spawn_local(async move {
+            match studio_orders(session_id, f).await {
+                Ok(list) => orders.try_set(Some(list)),
+                Err(e) => {
+                    report(msg, Err(e));
+                    None
+                }
+            };
+        });
+    });
+    Effect::new(move |_| {
+        filter.track();
+        load.run(());
+    });
+    let csv = RwSignal::new(String::new());
+    let import = move |_| {
+        let text = csv.get_untracked();
+        spawn_local(async move {
+            let res = import_tracking(session_id, text).await.map(|r| {
+                let mut line = format!("{} orders marked shipped", r.shipped);
+                if !r.errors.is_empty() {
+                    line.push_str(&format!("; not applied: {}", r.errors.join("; ")));
+                }
+                line
+            });
+            if res.is_ok() {
+                csv.set(String::new());
+            }
+            report(msg, res);
+            load.run(());
+        });
+    };
+    view! {
+        <section class="panel orders-panel" aria-labelledby="orders-h">
+            <h2 id="orders-h">"Orders"</h2>
+            <div class="orders-tools">
+                <label>"Show "
+                    <select aria-label="Which orders" on:change=move |ev| filter.set(event_target_value(&ev))>
+                        {FILTERS.iter().map(|(value, label)| view! {
+                            <option value=*value selected=move || filter.get() == *value>{*label}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <a class="btn btn-small" href=format!("/studio/s/{session_id}/orders.csv") download="">"Export CSV"</a>
+            </div>
+            {move || orders.get().map(|list| if list.is_empty() {
+                view! { <p class="muted">"No orders here."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="studio-orders">
+                        {list.into_iter().map(|o| view! { <OrderRow order=o msg=msg reload=load/> }).collect_view()}
+                    </ul>
+                }.into_any()
+            })}
+            <details class="import-tracking">
+                <summary>"Import tracking numbers (CSV)"</summary>
+                <p class="muted small">"One line per parcel: order_id,carrier,tracking_number"</p>
+                <textarea rows="4" aria-label="Tracking numbers as CSV" placeholder="12,SF Express,SF1234567890"
+                    prop:value=move || csv.get() on:input=move |ev| csv.set(event_target_value(&ev))></textarea>
+                <button type="button" class="btn btn-small" on:click=import disabled=move || csv.with(|c| c.trim().is_empty())>"Import"</button>
+            </details>
+        </section>
+    }
+}
+
+#[component]
+fn OrderRow(order: StudioOrder, msg: StatusLine, reload: Callback<()>) -> impl IntoView {
+    let id = order.id;
+    let carrier = RwSignal::new(String::new());
+    let number = RwSignal::new(String::new());
+    let ship = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (c, n) = (carrier.get_untracked(), number.get_untracked());
+        spawn_local(async move {
+            report(
+                msg,
+                ship_order(id, c, n)
+                    .await
+                    .map(|_| format!("Order #{id} shipped")),
+            );
+            reload.run(());
+        });
+    };
+    let refund = move |_| {
+        if !browser::confirm(&format!("Refund order #{id} in full?")) {
+            return;
+        }
+        spawn_local(async move {
+            let res = refund_order(id, String::new())
+                .await
+                .map(|state| match state {
+                    crate::model::RefundState::Refunded => format!("Order #{id} refunded"),
+                    crate::model::RefundState::Pending => {
+                        format!("Refund of order #{id} asked for; the payment provider confirms it")
+                    }
+                });
+            report(msg, res);
+            reload.run(());
+        });
+    };
+    let can_ship = order.status == OrderStatus::Paid;
+    let can_refund = matches!(order.status, OrderStatus::Paid | OrderStatus::Shipped);
+    view! {
+        <li class="studio-order" data-order-id=id>
+            <div class="studio-order-head">
+                <strong>{format!("#{id}")}</strong>
+                <span class=format!("badge badge-{}", order.status.as_str())>{order.status.label()}</span>
+                <span class="muted small"><LocalTime ms=order.created_at_ms/></span>
+            </div>
+            <p>{format!("{} × {} · {} · {}", order.product_name, order.quantity, order.paid, order.shopper_nickname)}</p>
+            {order.shipping.map(|sh| view! { <p class="muted small">{format!("{} · {}", sh.carrier, sh.tracking_no)}</p> })}
+            {can_ship.then(|| view! {
+                <form class="ship-form" on:submit=ship>
+                    <input type="text" aria-label=format!("Carrier for order {id}") placeholder="Carrier" maxlength="40" required
+                        prop:value=move || carrier.get() on:input=move |ev| carrier.set(event_target_value(&ev))/>
+                    <input type="text" aria-label=format!("Tracking number for order {id}") placeholder="Tracking number" maxlength="40" required
+                        prop:value=move || number.get() on:input=move |ev| number.set(event_target_value(&ev))/>
+                    <button type="submit" class="btn btn-small">"Ship"</button>
+                </form>
+            })}
+            {can_refund.then(|| view! {
+                <button type="button" class="btn btn-small btn-danger" on:click=refund aria-label=format!("Refund order {id}")>"Refund"</button>
+            })}
+        </li>
+    }
+}
