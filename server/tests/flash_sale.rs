@@ -17,7 +17,9 @@ use std::{
 use app::backend::{
     identity::Shopper,
     orders::{place, resolve_pending, Resolved},
-    payment::{Charge, PaymentFuture, PaymentOutcome, PaymentProvider},
+    payment::{
+        Charge, Payer, PaymentFuture, PaymentOutcome, PaymentProvider, RefundOutcome, RefundRequest,
+    },
     repo::orders::PlaceOrder,
     AppState,
 };
@@ -71,6 +73,13 @@ impl PaymentProvider for Fixed {
     }
     fn query<'a>(&'a self, _: &'a str) -> PaymentFuture<'a, Option<PaymentOutcome>> {
         Box::pin(async move { None })
+    }
+    fn refund<'a>(&'a self, _: &'a RefundRequest) -> PaymentFuture<'a, RefundOutcome> {
+        Box::pin(async move {
+            RefundOutcome::Refused {
+                reason: "not in this test".into(),
+            }
+        })
     }
 }
 
@@ -246,9 +255,14 @@ async fn a_declined_payment_gives_the_unit_and_the_discount_back(b: Backend) {
         }),
     );
     let who = shopper(&buyers[0]).await;
-    let order = place(&declining, &who, &request(sid, product, "declined-1"))
-        .await
-        .expect("placed");
+    let order = place(
+        &declining,
+        &who,
+        &request(sid, product, "declined-1"),
+        &Payer::default(),
+    )
+    .await
+    .expect("placed");
     assert_eq!(order.status, app::model::OrderStatus::PaymentFailed);
     assert_eq!(stock(&d, product).await, before, "the unit is back");
     // The discount is back too: the next order gets it.
@@ -257,9 +271,14 @@ async fn a_declined_payment_gives_the_unit_and_the_discount_back(b: Backend) {
     assert_eq!(v["paid"], 12_950, "{v}");
     assert_eq!(stock(&d, product).await, before - 1);
     // The failed order stays failed for its key (no second charge).
-    let again = place(&declining, &who, &request(sid, product, "declined-1"))
-        .await
-        .expect("replay");
+    let again = place(
+        &declining,
+        &who,
+        &request(sid, product, "declined-1"),
+        &Payer::default(),
+    )
+    .await
+    .expect("replay");
     assert_eq!(again.id, order.id);
     assert_eq!(again.status, app::model::OrderStatus::PaymentFailed);
     app.stop().await;
@@ -275,9 +294,14 @@ async fn a_retry_completes_an_order_left_awaiting_payment(b: Backend) {
     // The payment does not settle (as when the server dies between stock and payment).
     let unsettled = with_provider(&app, Fixed::new(PaymentOutcome::Pending));
     let who = shopper(&buyers[0]).await;
-    let order = place(&unsettled, &who, &request(sid, product, "pending-key-1"))
-        .await
-        .expect("placed");
+    let order = place(
+        &unsettled,
+        &who,
+        &request(sid, product, "pending-key-1"),
+        &Payer::default(),
+    )
+    .await
+    .expect("placed");
     assert_eq!(order.status, app::model::OrderStatus::PendingPayment);
     assert_eq!(stock(&d, product).await, before - 1, "the unit is held");
     // The shopper's retry with the same key completes it (the real provider this time).
@@ -302,6 +326,7 @@ async fn the_resolver_asks_the_provider_and_releases_what_was_never_paid(b: Back
         &unsettled,
         &shopper(&buyers[0]).await,
         &request(sid, product, "charged-then-crash"),
+        &Payer::default(),
     )
     .await
     .expect("placed");
@@ -309,6 +334,7 @@ async fn the_resolver_asks_the_provider_and_releases_what_was_never_paid(b: Back
         &unsettled,
         &shopper(&buyers[1]).await,
         &request(sid, product, "never-charged-1"),
+        &Payer::default(),
     )
     .await
     .expect("placed");
