@@ -315,10 +315,22 @@ pub struct OrderView {
     /// The parcel, once the host shipped the order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping: Option<Shipping>,
+    /// Where it ships: recipient, masked phone, address on one line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ship_to: Option<String>,
+}
+
+/// One of a shopper's delivery addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedAddress {
+    pub id: i64,
+    pub form: crate::domain::address::AddressForm,
+    /// Province, city, district and street on one line.
+    pub one_line: String,
 }
 
 /// A shipped order's parcel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Shipping {
     pub carrier: String,
     pub tracking_no: String,
@@ -336,6 +348,9 @@ pub struct StudioOrder {
     pub quantity: i64,
     pub paid: Fen,
     pub shipping: Option<Shipping>,
+    /// Where it ships (in full: the host hands it to the carrier); `None` until the shopper
+    /// gave an address.
+    pub ship_to: Option<String>,
 }
 
 /// What a tracking-number import did.

@@ -3,8 +3,8 @@ import { test, expect, type Browser, type BrowserContext, type Page, type TestIn
 // The host studio end to end: a new host signs up, schedules a session with a cover and three
 // products, goes live and presents product 2; a shopper who joined through a friend's invite
 // sees it explained live and buys it at 50% off; the studio's live figures show the order and
-// the GMV; the host ships it from the Orders panel and the phone's "My orders" shows the
-// carrier and tracking number; after the session ends, the CSV export holds exactly that order.
+// the GMV; the shopper typed a delivery address in the pay sheet, the host ships the order from
+// the Orders panel and the phone's "My orders" shows the carrier and tracking number; after the session ends, the CSV export holds exactly that order.
 //
 // The server and its database are shared by every spec and both projects in a run, and
 // shopper-flow.spec.ts takes the demo session live: this test makes its own host account and
@@ -255,6 +255,16 @@ test.describe('studio', () => {
     await bRow.getByRole('button', { name: `Buy ${P2.name}` }).click();
     const sheet = b.page.getByRole('dialog', { name: 'Choose quantity and pay' });
     await expect(sheet.getByLabel('Quantity')).toHaveText('1');
+    // Where it ships: the first time typed in, then remembered.
+    const deliver = sheet.getByRole('group', { name: 'Deliver to' });
+    await deliver.getByLabel('Recipient').fill('王小明');
+    await deliver.getByLabel('Mobile number').fill('138 1234 5678');
+    await deliver.getByLabel('Province').fill('广东省');
+    await deliver.getByLabel('City').fill('深圳市');
+    await deliver.getByLabel('District').fill('南山区');
+    await deliver.getByLabel('Street address').fill('科技园南区深南大道10000号');
+    await deliver.getByRole('button', { name: 'Save address' }).click();
+    await expect(deliver.getByLabel('Delivery address')).toContainText('王小明 +86 138****5678');
     await sheet.getByRole('button', { name: `Pay ${P2_HALF}` }).click();
     const paid = b.page.getByRole('status').filter({ hasText: /^Order #\d+ paid: / });
     await expect(paid).toContainText(`paid: ${P2_HALF}`);
@@ -284,7 +294,8 @@ test.describe('studio', () => {
     // ---------------------------------------------------------------- ship it; the phone sees the parcel
     const ordersPanel = page.getByRole('region', { name: 'Orders' });
     const toShip = ordersPanel.locator(`li[data-order-id="${orderId}"]`);
-    await expect(toShip.locator('.badge')).toHaveText('Paid');
+    await expect(toShip.locator('.badge')).toHaveText('Paid', { timeout: 15_000 });
+    await expect(toShip.locator('.ship-to')).toHaveText('王小明 · +8613812345678 · 广东省深圳市南山区科技园南区深南大道10000号');
     await toShip.getByLabel(`Carrier for order ${orderId}`).fill('SF Express');
     await toShip.getByLabel(`Tracking number for order ${orderId}`).fill('sf1234567890');
     await toShip.getByRole('button', { name: 'Ship' }).click();
@@ -297,6 +308,7 @@ test.describe('studio', () => {
     await expect(card.locator('.badge')).toHaveText('Shipped');
     await expect(card.locator('.tracking')).toHaveText('SF1234567890');
     await expect(card).toContainText('Shipped by SF Express');
+    await expect(card.locator('.order-ship-to')).toContainText('王小明 · +86 138****5678');
 
     // ---------------------------------------------------------------- end, summary, CSV
     page.once('dialog', (d) => d.accept());

@@ -55,7 +55,7 @@ fn iso_utc(ms: i64) -> String {
     )
 }
 
-pub const CSV_HEADER: &str = "order_id,created_at_utc,status,shopper_id,shopper_nickname,shopper_phone,product_id,product_name,quantity,unit_price_cny,full_amount_cny,discount_cny,paid_cny,discount_rule,invite_code";
+pub const CSV_HEADER: &str = "order_id,created_at_utc,status,shopper_id,shopper_nickname,shopper_phone,product_id,product_name,quantity,unit_price_cny,full_amount_cny,discount_cny,paid_cny,discount_rule,fulfilment,carrier,tracking_number,ship_to_recipient,ship_to_phone,ship_to_province,ship_to_city,ship_to_district,ship_to_street,invite_code";
 
 /// `GET /studio/s/{id}/orders.csv`: one row per order line. Owner only (401/403 otherwise).
 pub async fn orders_csv(
@@ -97,6 +97,16 @@ pub async fn orders_csv(
             l.discount.to_yuan_string(),
             l.paid.to_yuan_string(),
             l.rule,
+            l.fulfilment,
+            csv_field(&l.carrier.unwrap_or_default()),
+            l.tracking_no.unwrap_or_default(),
+            // The address the shopper gave the seller for this parcel, in full.
+            csv_field(&l.ship_to.as_ref().map(|a| a[0].clone()).unwrap_or_default()),
+            l.ship_to.as_ref().map(|a| a[1].clone()).unwrap_or_default(),
+            csv_field(&l.ship_to.as_ref().map(|a| a[2].clone()).unwrap_or_default()),
+            csv_field(&l.ship_to.as_ref().map(|a| a[3].clone()).unwrap_or_default()),
+            csv_field(&l.ship_to.as_ref().map(|a| a[4].clone()).unwrap_or_default()),
+            csv_field(&l.ship_to.as_ref().map(|a| a[5].clone()).unwrap_or_default()),
             l.invite_code.unwrap_or_default(),
         ];
         out.push_str(&row.join(","));

@@ -214,6 +214,28 @@ async fn shipping_orders_one_by_one_and_from_a_csv_and_refunding_a_shipped_one(b
         assert_eq!(s, 200, "{o}");
         orders.push(o["id"].as_i64().unwrap());
     }
+    // Where they ship (the host ships only an order with an address).
+    let (s, home) = buyer
+        .call_json(
+            "addresses/save",
+            serde_json::json!({ "form": {
+                "recipient": "王小明", "phone": "13812345678", "province": "广东省",
+                "city": "深圳市", "district": "南山区", "street": "科技园南区深南大道10000号" } }),
+        )
+        .await;
+    assert_eq!(s, 200, "{home}");
+    for id in &orders {
+        let (s, v) = buyer
+            .call(
+                "orders/address",
+                &[
+                    ("order_id", id.to_string()),
+                    ("address_id", home["id"].to_string()),
+                ],
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+    }
     assert_eq!(ids(&orders_view(&host, sid, "to_ship").await), orders);
     assert_eq!(orders_view(&host, sid, "shipped").await.len(), 0);
     let (s, _) = host

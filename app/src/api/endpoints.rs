@@ -75,7 +75,8 @@ macro_rules! endpoints {
 /// Every server function of the app.
 pub fn all() -> Vec<Endpoint> {
     use super::{
-        catalog::*, invites::*, live::*, orders::*, phone::*, shopper::*, studio::*, video::*,
+        addresses::*, catalog::*, invites::*, live::*, orders::*, phone::*, shopper::*, studio::*,
+        video::*,
     };
     endpoints![
         ListSessions,
@@ -114,6 +115,10 @@ pub fn all() -> Vec<Endpoint> {
         MarkSoldOut,
         EndSession,
         RefundOrder,
+        MyAddresses,
+        SaveAddress,
+        DeleteAddress,
+        ShipTo,
         StudioOrders,
         ShipOrder,
         ImportTracking => MAX_IMPORT_BODY, Caller::Host,

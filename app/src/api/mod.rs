@@ -5,6 +5,7 @@
 //! directory the client and server were built from (Leptos' default URL hashes the manifest
 //! path, which differs between the Trunk build and the server build on some machines).
 
+pub mod addresses;
 pub mod catalog;
 #[cfg(feature = "ssr")]
 pub mod endpoints;

@@ -15,6 +15,7 @@ pub async fn place_order(
     quantity: i64,
     idempotency_key: String,
     #[server(default)] expected_total: Option<Fen>,
+    #[server(default)] address_id: Option<i64>,
 ) -> Result<OrderView, AppError> {
     use crate::{
         backend::{identity, repo::orders},
@@ -44,7 +45,24 @@ pub async fn place_order(
         payer.wechat_openid =
             crate::backend::repo::shoppers::wechat_openid(&st.db, shopper.id).await?;
     }
-    crate::backend::orders::place(&st, &shopper, &req, &payer).await
+    let mut order = crate::backend::orders::place(&st, &shopper, &req, &payer).await?;
+    // Where it ships: a copy of the chosen address (the order is placed either way; without
+    // one, the shopper adds it in "My orders" before the host can ship).
+    if let Some(address_id) = address_id {
+        use crate::backend::repo::addresses;
+        let now = crate::backend::now_ms();
+        match addresses::attach(&st.db, shopper.id, order.id, address_id, now).await {
+            Ok(()) => {
+                order.ship_to = addresses::ship_to_of(&st.db, order.id)
+                    .await
+                    .unwrap_or(None)
+            }
+            Err(e) => {
+                tracing::info!(order_id = order.id, error = %e, "order placed without its address")
+            }
+        }
+    }
+    Ok(order)
 }
 
 #[server(endpoint = "orders/mine", input = server_fn::codec::GetUrl)]

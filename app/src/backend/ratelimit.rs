@@ -17,6 +17,8 @@ pub enum Action {
     Invite,
     Order,
     Nickname,
+    /// Saving delivery addresses.
+    Address,
     /// Host sign-in attempts, per email and per IP.
     SignIn,
     Chat,
@@ -39,6 +41,7 @@ impl Action {
             Action::Invite => (20, Duration::from_secs(60)),
             Action::Order => (20, Duration::from_secs(60)),
             Action::Nickname => (10, Duration::from_secs(60)),
+            Action::Address => (10, Duration::from_secs(60)),
             Action::SignIn => (10, Duration::from_secs(300)),
             Action::Chat => (5, Duration::from_secs(10)),
             Action::Like => (20, Duration::from_secs(10)),

@@ -14,7 +14,10 @@ use leptos::{html, prelude::*, task::spawn_local};
 
 use crate::{
     api::orders::{my_orders, place_order},
-    components::browser::{self, new_idempotency_key},
+    components::{
+        address::DeliverTo,
+        browser::{self, new_idempotency_key},
+    },
     domain::money::Fen,
     error::AppError,
     model::{OrderStatus, OrderView, PayAction, ProductOffer, SessionStatus, ViewerState},
@@ -328,6 +331,7 @@ fn PaySheetBody(target: SheetTarget, checkout: Checkout) -> impl IntoView {
     });
     let qty = RwSignal::new(1i64);
     let key = RwSignal::new(new_idempotency_key());
+    let address = RwSignal::new(None::<i64>);
     let busy = RwSignal::new(false);
     let queued = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
@@ -376,7 +380,9 @@ fn PaySheetBody(target: SheetTarget, checkout: Checkout) -> impl IntoView {
             // server's Retry-After (with jitter), so waiting can never buy twice.
             let mut tries = 0;
             let placed = loop {
-                match place_order(c.session_id, product_id, q, k.clone(), Some(expected)).await {
+                let to = address.get_untracked();
+                match place_order(c.session_id, product_id, q, k.clone(), Some(expected), to).await
+                {
                     Err(AppError::Busy) if tries < MAX_QUEUED_TRIES => {
                         tries += 1;
                         queued.set(true);
@@ -447,6 +453,7 @@ fn PaySheetBody(target: SheetTarget, checkout: Checkout) -> impl IntoView {
                 <button type="button" class="btn" aria-label="More" disabled=move || { qty.get() >= max() }
                     on:click=move |_| qty.update(|q| *q = (*q + 1).min(max()))>"+"</button>
             </div>
+            <DeliverTo chosen=address/>
             <p class="pay-total">"Total " <strong class="price">{move || total().map(|t| t.to_string())}</strong></p>
             <button type="button" class="btn btn-primary btn-pay" on:click=pay disabled=move || !can_pay()>
                 {move || if queued.get() { "In the queue…".to_string() } else if busy.get() { "Paying…".to_string() } else { format!("Pay {}", total().unwrap_or(Fen::ZERO)) }}

@@ -1,5 +1,6 @@
 //! Small reusable pieces of UI.
 
+pub mod address;
 pub mod browser;
 pub mod checkout;
 pub mod countdown;

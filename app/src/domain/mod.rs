@@ -1,6 +1,7 @@
 //! Pure domain rules: no I/O, no framework types. Unit- and property-tested; the server calls
 //! them with facts loaded from the database, the client only for display.
 
+pub mod address;
 pub mod discount;
 pub mod forms;
 pub mod money;

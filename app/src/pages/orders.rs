@@ -5,8 +5,41 @@ use leptos::prelude::*;
 use crate::{
     api::orders::my_orders,
     components::{phone::PhoneVerify, time::LocalTime, ErrorNotice, Loading},
-    model::{OrderView, PhoneVerified},
+    model::{OrderStatus, OrderView, PhoneVerified},
 };
+
+/// An order placed without a delivery address: pick or add one (the host ships after that).
+#[component]
+fn AddAddress(order_id: i64) -> impl IntoView {
+    use crate::{api::addresses::ship_to, components::address::DeliverTo};
+    let chosen = RwSignal::new(None::<i64>);
+    let done = RwSignal::new(None::<Result<(), String>>);
+    let use_it = move |_| {
+        let Some(address_id) = chosen.get_untracked() else {
+            return;
+        };
+        leptos::task::spawn_local(async move {
+            done.set(Some(
+                ship_to(order_id, address_id)
+                    .await
+                    .map_err(|e| e.to_string()),
+            ));
+        });
+    };
+    view! {
+        <div class="order-add-address">
+            {move || match done.get() {
+                Some(Ok(())) => view! { <p class="ok" role="status">"Delivery address saved for this order."</p> }.into_any(),
+                other => view! {
+                    <p class="muted small">"No delivery address yet: the seller ships once you give one."</p>
+                    <DeliverTo chosen=chosen/>
+                    <button type="button" class="btn btn-small" disabled=move || chosen.get().is_none() on:click=use_it>"Ship this order there"</button>
+                    {other.and_then(|r| r.err()).map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                }.into_any(),
+            }}
+        </div>
+    }
+}
 
 #[component]
 pub fn OrdersPage() -> impl IntoView {
@@ -62,6 +95,10 @@ fn OrderCard(order: OrderView) -> impl IntoView {
             </div>
             <p class="muted small">{order.session_title.clone()} " · " <LocalTime ms=order.created_at_ms/>
                 {demo.then(|| " · demo payment")}</p>
+            {order.ship_to.clone().map(|to| view! { <p class="order-ship-to muted small">"Ship to: " {to}</p> })}
+            {(order.ship_to.is_none() && matches!(order.status, OrderStatus::Paid | OrderStatus::PendingPayment)).then(|| view! {
+                <AddAddress order_id=order.id/>
+            })}
             {order.shipping.clone().map(|sh| view! {
                 <p class="order-shipping">"Shipped by " {sh.carrier} " · tracking number " <strong class="tracking">{sh.tracking_no}</strong></p>
             })}

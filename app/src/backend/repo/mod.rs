@@ -1,6 +1,7 @@
 //! The repository layer: every SQL statement the application runs lives under here, grouped
 //! by domain. Functions take `&Db` and return domain/model types.
 
+pub mod addresses;
 pub mod catalog;
 pub mod hosts;
 pub mod live;

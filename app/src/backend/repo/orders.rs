@@ -660,6 +660,7 @@ pub fn order_view(
         paid: q.paid,
         pay: None,
         shipping: None,
+        ship_to: None,
     }
 }
 
@@ -802,6 +803,7 @@ macro_rules! status_seen {
              ELSE o.status END"
     };
 }
+pub(crate) use status_seen;
 
 const ORDER_SELECT: &str = concat!(
     "SELECT o.id, o.session_id, s.title, ",
@@ -811,13 +813,35 @@ const ORDER_SELECT: &str = concat!(
         o.full_amount_fen, o.discount_fen, o.paid_amount_fen,
         l.product_id, p.name, p.image_url, l.quantity, l.unit_price_fen, l.discounted_units,
         l.full_amount_fen AS l_full, l.discount_fen AS l_discount, l.paid_amount_fen AS l_paid, l.rule, l.percent_off,
-        sh.carrier, sh.tracking_no, sh.shipped_at_ms
+        sh.carrier, sh.tracking_no, sh.shipped_at_ms,
+        oa.recipient, oa.phone AS oa_phone, oa.province, oa.city, oa.district, oa.street
    FROM orders o
    JOIN live_sessions s ON s.id = o.session_id
    JOIN order_lines l ON l.order_id = o.id
    JOIN products p ON p.id = l.product_id
-   LEFT JOIN shipments sh ON sh.order_id = o.id"
+   LEFT JOIN shipments sh ON sh.order_id = o.id
+   LEFT JOIN order_addresses oa ON oa.order_id = o.id"
 );
+
+/// An order's address on one line: "recipient · phone · province city district street" (the
+/// phone masked for the shopper's own view), from a row's `LEFT JOIN order_addresses`.
+pub fn ship_to(
+    recipient: Option<String>,
+    phone: Option<String>,
+    parts: [Option<String>; 4],
+    mask: bool,
+) -> Option<String> {
+    let phone = phone?;
+    let phone = if mask {
+        crate::domain::phone::Phone::parse(&phone)
+            .map(|p| p.masked())
+            .unwrap_or(phone)
+    } else {
+        phone
+    };
+    let place: Option<Vec<String>> = parts.into_iter().collect();
+    Some(format!("{} · {} · {}", recipient?, phone, place?.concat()))
+}
 
 /// The parcel of a row's `LEFT JOIN shipments` (all three columns or none).
 pub fn shipping_of(
@@ -869,6 +893,17 @@ fn rows_to_orders(rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<OrderView>, AppErr
                 r.try_get("carrier")?,
                 r.try_get("tracking_no")?,
                 r.try_get("shipped_at_ms")?,
+            ),
+            ship_to: ship_to(
+                r.try_get("recipient")?,
+                r.try_get("oa_phone")?,
+                [
+                    r.try_get("province")?,
+                    r.try_get("city")?,
+                    r.try_get("district")?,
+                    r.try_get("street")?,
+                ],
+                true,
             ),
         });
     }
@@ -1056,21 +1091,26 @@ pub async fn ship(
     tracking: &crate::domain::shipping::Tracking,
     now_ms: i64,
 ) -> Result<(), AppError> {
-    let facts: Option<(i64, String, Option<String>)> = sqlx::query_as(
-        "SELECT o.session_id, o.status, r.status FROM orders o LEFT JOIN refunds r ON r.order_id = o.id
+    let facts: Option<(i64, String, Option<String>, i64)> = sqlx::query_as(
+        "SELECT o.session_id, o.status, r.status,
+                (SELECT COUNT(*) FROM order_addresses a WHERE a.order_id = o.id)
+           FROM orders o LEFT JOIN refunds r ON r.order_id = o.id
           WHERE o.id = $1",
     )
     .bind(order_id)
     .fetch_optional(db.pool())
     .await?;
     match facts {
-        Some((sid, _, _)) if sid != session_id => {
+        Some((sid, _, _, _)) if sid != session_id => {
             Err(AppError::not_found("no such order in this session"))
         }
         None => Err(AppError::not_found("no such order in this session")),
-        Some((_, _, Some(_))) => Err(AppError::Conflict("This order is refunded.".into())),
-        Some((_, status, None)) if status != "paid" => Err(AppError::Conflict(
+        Some((_, _, Some(_), _)) => Err(AppError::Conflict("This order is refunded.".into())),
+        Some((_, status, None, _)) if status != "paid" => Err(AppError::Conflict(
             "Only a paid order can be shipped.".into(),
+        )),
+        Some((_, _, None, 0)) => Err(AppError::Conflict(
+            "The shopper has not given a delivery address yet.".into(),
         )),
         Some(_) => {
             sqlx::query(
@@ -1111,6 +1151,18 @@ pub async fn studio_orders(
         _ => return Err(AppError::bad_request("unknown filter")),
     };
     type Row = (
+        (i64, i64, String, String, String, i64, i64),
+        (Option<String>, Option<String>, Option<i64>),
+        (
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        ),
+    );
+    type Flat = (
         i64,
         i64,
         String,
@@ -1121,16 +1173,24 @@ pub async fn studio_orders(
         Option<String>,
         Option<String>,
         Option<i64>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
     );
-    let rows: Vec<Row> = sqlx::query_as(concat!(
+    let rows: Vec<Flat> = sqlx::query_as(concat!(
         "SELECT * FROM (SELECT o.id, o.created_at_ms, ",
         status_seen!(),
-        " AS seen, s.nickname, p.name, l.quantity, o.paid_amount_fen, sh.carrier, sh.tracking_no, sh.shipped_at_ms
+        " AS seen, s.nickname, p.name, l.quantity, o.paid_amount_fen, sh.carrier, sh.tracking_no, sh.shipped_at_ms,
+                oa.recipient, oa.phone, oa.province, oa.city, oa.district, oa.street
            FROM orders o
            JOIN order_lines l ON l.order_id = o.id
            JOIN products p ON p.id = l.product_id
            JOIN shoppers s ON s.id = o.shopper_id
            LEFT JOIN shipments sh ON sh.order_id = o.id
+           LEFT JOIN order_addresses oa ON oa.order_id = o.id
           WHERE o.session_id = $1) v
           WHERE v.seen IN ($2, $3, $4, $5, $6)
           ORDER BY v.id DESC LIMIT 500"
@@ -1144,16 +1204,24 @@ pub async fn studio_orders(
     .fetch_all(db.pool())
     .await?;
     rows.into_iter()
-        .map(|r| {
+        .map(|f| -> Row {
+            (
+                (f.0, f.1, f.2, f.3, f.4, f.5, f.6),
+                (f.7, f.8, f.9),
+                (f.10, f.11, f.12, f.13, f.14, f.15),
+            )
+        })
+        .map(|(o, sh, a)| {
             Ok(crate::model::StudioOrder {
-                id: r.0,
-                created_at_ms: r.1,
-                status: OrderStatus::parse(&r.2).ok_or(AppError::Internal)?,
-                shopper_nickname: r.3,
-                product_name: r.4,
-                quantity: r.5,
-                paid: Fen(r.6),
-                shipping: shipping_of(r.7, r.8, r.9),
+                id: o.0,
+                created_at_ms: o.1,
+                status: OrderStatus::parse(&o.2).ok_or(AppError::Internal)?,
+                shopper_nickname: o.3,
+                product_name: o.4,
+                quantity: o.5,
+                paid: Fen(o.6),
+                shipping: shipping_of(sh.0, sh.1, sh.2),
+                ship_to: ship_to(a.0, a.1, [a.2, a.3, a.4, a.5], false),
             })
         })
         .collect()

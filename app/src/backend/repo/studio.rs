@@ -574,6 +574,12 @@ pub struct ExportLine {
     pub discount: Fen,
     pub paid: Fen,
     pub rule: String,
+    /// Paid orders: shipped or to ship; refunded wins over both.
+    pub fulfilment: String,
+    pub carrier: Option<String>,
+    pub tracking_no: Option<String>,
+    /// Where it ships, in full (recipient, phone, province/city/district/street).
+    pub ship_to: Option<[String; 6]>,
     pub invite_code: Option<String>,
 }
 
@@ -595,6 +601,34 @@ pub async fn export_lines(db: &Db, session_id: i64) -> Result<Vec<ExportLine>, A
         Option<String>,
         Option<String>,
     );
+    type Extra = (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let extra: std::collections::HashMap<i64, Extra> = sqlx::query_as::<_, (i64, String, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>)>(
+        concat!(
+            "SELECT o.id, ",
+            crate::backend::repo::orders::status_seen!(),
+            ", sh.carrier, sh.tracking_no, oa.recipient, oa.phone, oa.province, oa.city, oa.district, oa.street
+               FROM orders o
+               LEFT JOIN shipments sh ON sh.order_id = o.id
+               LEFT JOIN order_addresses oa ON oa.order_id = o.id
+              WHERE o.session_id = $1"
+        ),
+    )
+    .bind(session_id)
+    .fetch_all(db.pool())
+    .await?
+    .into_iter()
+    .map(|r| (r.0, (r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9)))
+    .collect();
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT o.id, o.created_at_ms, o.status, o.shopper_id, s.nickname, l.product_id, p.name, l.quantity,
                 l.unit_price_fen, l.full_amount_fen, l.discount_fen, l.paid_amount_fen, l.rule, i.code,
@@ -627,6 +661,21 @@ pub async fn export_lines(db: &Db, session_id: i64) -> Result<Vec<ExportLine>, A
             discount: Fen(r.10),
             paid: Fen(r.11),
             rule: r.12,
+            fulfilment: extra
+                .get(&r.0)
+                .map_or_else(|| String::from("unknown"), |e| e.0.clone()),
+            carrier: extra.get(&r.0).and_then(|e| e.1.clone()),
+            tracking_no: extra.get(&r.0).and_then(|e| e.2.clone()),
+            ship_to: extra.get(&r.0).and_then(|e| {
+                Some([
+                    e.3.clone()?,
+                    e.4.clone()?,
+                    e.5.clone()?,
+                    e.6.clone()?,
+                    e.7.clone()?,
+                    e.8.clone()?,
+                ])
+            }),
             invite_code: r.13,
             // Never the full number outside the database.
             shopper_phone: r.14.as_deref().map(crate::domain::phone::mask),

@@ -12,6 +12,9 @@ use crate::{
 
 use super::{report, StatusLine};
 
+/// How often the panel looks for new orders.
+const REFRESH_MS: u64 = 4000;
+
 const FILTERS: [(&str, &str); 6] = [
     ("to_ship", "To ship"),
     ("awaiting_payment", "Awaiting payment"),
@@ -40,6 +43,17 @@ pub fn OrdersPanel(session_id: i64, msg: StatusLine) -> impl IntoView {
     Effect::new(move |_| {
         filter.track();
         load.run(());
+    });
+    // New orders come in while the session is live: look again every few seconds (rows are
+    // keyed, so a ship form being filled in stays as it is).
+    spawn_local(async move {
+        loop {
+            browser::sleep_ms(REFRESH_MS).await;
+            if filter.try_get_untracked().is_none() {
+                break; // the panel is gone
+            }
+            load.run(());
+        }
     });
     let csv = RwSignal::new(String::new());
     let import = move |_| {
@@ -72,15 +86,12 @@ pub fn OrdersPanel(session_id: i64, msg: StatusLine) -> impl IntoView {
                 </label>
                 <a class="btn btn-small" href=format!("/studio/s/{session_id}/orders.csv") download="">"Export CSV"</a>
             </div>
-            {move || orders.get().map(|list| if list.is_empty() {
-                view! { <p class="muted">"No orders here."</p> }.into_any()
-            } else {
-                view! {
-                    <ul class="studio-orders">
-                        {list.into_iter().map(|o| view! { <OrderRow order=o msg=msg reload=load/> }).collect_view()}
-                    </ul>
-                }.into_any()
-            })}
+            {move || orders.with(|l| l.as_ref().is_some_and(Vec::is_empty)).then(|| view! { <p class="muted">"No orders here."</p> })}
+            <ul class="studio-orders">
+                <For each=move || orders.get().unwrap_or_default()
+                    key=|o| (o.id, o.status.as_str(), o.shipping.clone(), o.ship_to.clone())
+                    children=move |o| view! { <OrderRow order=o msg=msg reload=load/> }/>
+            </ul>
             <details class="import-tracking">
                 <summary>"Import tracking numbers (CSV)"</summary>
                 <p class="muted small">"One line per parcel: order_id,carrier,tracking_number"</p>
@@ -127,7 +138,8 @@ fn OrderRow(order: StudioOrder, msg: StatusLine, reload: Callback<()>) -> impl I
             reload.run(());
         });
     };
-    let can_ship = order.status == OrderStatus::Paid;
+    let can_ship = order.status == OrderStatus::Paid && order.ship_to.is_some();
+    let waiting = order.status == OrderStatus::Paid && order.ship_to.is_none();
     let can_refund = matches!(order.status, OrderStatus::Paid | OrderStatus::Shipped);
     view! {
         <li class="studio-order" data-order-id=id>
@@ -137,6 +149,8 @@ fn OrderRow(order: StudioOrder, msg: StatusLine, reload: Callback<()>) -> impl I
                 <span class="muted small"><LocalTime ms=order.created_at_ms/></span>
             </div>
             <p>{format!("{} × {} · {} · {}", order.product_name, order.quantity, order.paid, order.shopper_nickname)}</p>
+            {order.ship_to.map(|to| view! { <p class="small ship-to">{to}</p> })}
+            {waiting.then(|| view! { <p class="muted small">"Waiting for the shopper's delivery address."</p> })}
             {order.shipping.map(|sh| view! { <p class="muted small">{format!("{} · {}", sh.carrier, sh.tracking_no)}</p> })}
             {can_ship.then(|| view! {
                 <form class="ship-form" on:submit=ship>
