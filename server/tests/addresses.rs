@@ -29,21 +29,7 @@ async fn an_address_book_and_the_address_an_order_ships_to(b: Backend) {
     let Some(app) = spawn_with(b, opts).await else {
         return;
     };
-    let (sid, products) = demo_session(&app).await;
-    let product = products[1];
-    let host = demo_host(&app).await;
-    assert_eq!(
-        host.call("studio/go_live", &[("session_id", sid.to_string())])
-            .await
-            .0,
-        200
-    );
-    assert_eq!(
-        host.call("studio/present", &[("product_id", product.to_string())])
-            .await
-            .0,
-        200
-    );
+    let (sid, product, host) = live_presenting(&app, 1).await;
     let shopper = Client::new(&app);
     assert_eq!(shopper.reserve(sid).await.0, 200);
     assert_eq!(shopper.get("/api/addresses").await.1, json!([]));

@@ -32,21 +32,7 @@ async fn dashboard(host: &Client, sid: i64) -> Value {
 
 async fn a_refund_gives_back_the_units_and_the_discount_and_shows_in_the_dashboard(b: Backend) {
     let Some(app) = spawn(b).await else { return };
-    let (sid, products) = demo_session(&app).await;
-    let product = products[1];
-    let host = demo_host(&app).await;
-    assert_eq!(
-        host.call("studio/go_live", &[("session_id", sid.to_string())])
-            .await
-            .0,
-        200
-    );
-    assert_eq!(
-        host.call("studio/present", &[("product_id", product.to_string())])
-            .await
-            .0,
-        200
-    );
+    let (sid, product, host) = live_presenting(&app, 1).await;
     // A friend who joined through an invite: one discounted unit per product.
     let inviter = Client::new(&app);
     assert_eq!(inviter.reserve(sid).await.0, 200);
@@ -189,21 +175,7 @@ fn ids(orders: &[Value]) -> Vec<i64> {
 
 async fn shipping_orders_one_by_one_and_from_a_csv_and_refunding_a_shipped_one(b: Backend) {
     let Some(app) = spawn(b).await else { return };
-    let (sid, products) = demo_session(&app).await;
-    let product = products[1];
-    let host = demo_host(&app).await;
-    assert_eq!(
-        host.call("studio/go_live", &[("session_id", sid.to_string())])
-            .await
-            .0,
-        200
-    );
-    assert_eq!(
-        host.call("studio/present", &[("product_id", product.to_string())])
-            .await
-            .0,
-        200
-    );
+    let (sid, product, host) = live_presenting(&app, 1).await;
     let buyer = Client::new(&app);
     assert_eq!(buyer.reserve(sid).await.0, 200);
     let mut orders = Vec::new();

@@ -67,21 +67,6 @@ async fn wechat_app(
     Some((app, keys))
 }
 
-/// A live session presenting a product, and a shopper who reserved a seat.
-async fn live_product(app: &TestApp) -> (i64, i64) {
-    let (sid, products) = demo_session(app).await;
-    let host = demo_host(app).await;
-    let (s, v) = host
-        .call("studio/go_live", &[("session_id", sid.to_string())])
-        .await;
-    assert_eq!(s, 200, "{v}");
-    let (s, v) = host
-        .call("studio/present", &[("product_id", products[1].to_string())])
-        .await;
-    assert_eq!(s, 200, "{v}");
-    (sid, products[1])
-}
-
 fn phone_client(app: &TestApp, user_agent: &str) -> Client {
     Client {
         http: reqwest::Client::builder()
@@ -118,7 +103,7 @@ async fn a_wechat_order_waits_for_the_shopper_and_the_notification_pays_it(b: Ba
     let Some((app, _keys)) = wechat_app(b, &platform, 900).await else {
         return;
     };
-    let (sid, product) = live_product(&app).await;
+    let (sid, product, _) = live_presenting(&app, 1).await;
     let buyer = Client::new(&app);
     assert_eq!(buyer.reserve(sid).await.0, 200);
 
@@ -276,7 +261,7 @@ async fn the_resolver_asks_the_platform_and_closes_what_was_never_paid(b: Backen
     let Some((app, _keys)) = wechat_app(b, &platform, 3).await else {
         return;
     };
-    let (sid, product) = live_product(&app).await;
+    let (sid, product, _) = live_presenting(&app, 1).await;
     let buyer = Client::new(&app);
     assert_eq!(buyer.reserve(sid).await.0, 200);
     let (_, paid) = buyer.order(sid, product, 1, "wechat-order-0101").await;
@@ -340,7 +325,7 @@ async fn inside_wechat_the_shopper_is_authorised_silently_and_pays_in_wechat(b: 
     let Some((app, _keys)) = wechat_app(b, &platform, 900).await else {
         return;
     };
-    let (sid, product) = live_product(&app).await;
+    let (sid, product, _) = live_presenting(&app, 1).await;
     let phone = phone_client(&app, WECHAT_UA);
     let me = phone.me().await;
     assert_eq!(me["wechat_auth_needed"], true, "{me}");

@@ -36,6 +36,19 @@ mod ssr {
     }
 
     /// The signed-in owner of the product's session, and that session's id.
+    /// An order of one of the calling host's sessions (401 for no host, 404, 403).
+    pub async fn order_owner(
+        st: &AppState,
+        order_id: i64,
+    ) -> Result<(Host, crate::backend::repo::orders::RefundFacts), AppError> {
+        crate::backend::host_auth::require_host(st).await?;
+        let facts = crate::backend::repo::orders::refund_facts(&st.db, order_id)
+            .await?
+            .ok_or_else(|| AppError::NotFound("no such order".into()))?;
+        let host = crate::backend::host_auth::require_session_owner(st, facts.session_id).await?;
+        Ok((host, facts))
+    }
+
     pub async fn product_owner(st: &AppState, product_id: i64) -> Result<(Host, i64), AppError> {
         let host = host_auth::require_host(st).await?;
         let session_id = studio::product_session(&st.db, product_id).await?;
@@ -330,11 +343,7 @@ pub async fn end_session(session_id: i64) -> Result<(), AppError> {
 pub async fn refund_order(order_id: i64, reason: String) -> Result<RefundState, AppError> {
     use crate::domain::text::clean_line;
     let st = crate::backend::state()?;
-    crate::backend::host_auth::require_host(&st).await?;
-    let facts = crate::backend::repo::orders::refund_facts(&st.db, order_id)
-        .await?
-        .ok_or_else(|| AppError::NotFound("no such order".into()))?;
-    let host = crate::backend::host_auth::require_session_owner(&st, facts.session_id).await?;
+    let (host, facts) = ssr::order_owner(&st, order_id).await?;
     let reason = if reason.trim().is_empty() {
         "Refund by the seller".to_string()
     } else {
@@ -372,11 +381,7 @@ pub async fn ship_order(
 ) -> Result<(), AppError> {
     use crate::domain::shipping::Tracking;
     let st = crate::backend::state()?;
-    crate::backend::host_auth::require_host(&st).await?;
-    let facts = crate::backend::repo::orders::refund_facts(&st.db, order_id)
-        .await?
-        .ok_or_else(|| AppError::NotFound("no such order".into()))?;
-    let host = crate::backend::host_auth::require_session_owner(&st, facts.session_id).await?;
+    let (host, facts) = ssr::order_owner(&st, order_id).await?;
     let tracking =
         Tracking::parse(&carrier, &tracking_no).map_err(|e| AppError::BadRequest(e.to_string()))?;
     let now = crate::backend::now_ms();

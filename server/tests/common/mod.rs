@@ -368,6 +368,24 @@ pub async fn demo_session(app: &TestApp) -> (i64, Vec<i64>) {
 }
 
 /// The demo host, signed in.
+/// The demo session live, presenting its product `index`: (session, product, the demo host).
+pub async fn live_presenting(app: &TestApp, index: usize) -> (i64, i64, Client) {
+    let (sid, products) = demo_session(app).await;
+    let host = demo_host(app).await;
+    let (s, v) = host
+        .call("studio/go_live", &[("session_id", sid.to_string())])
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = host
+        .call(
+            "studio/present",
+            &[("product_id", products[index].to_string())],
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    (sid, products[index], host)
+}
+
 pub async fn demo_host(app: &TestApp) -> Client {
     let h = Client::new(app);
     h.sign_in_host(

@@ -288,6 +288,37 @@ pub struct Released {
     pub lines: Vec<(i64, i64, i64)>,
 }
 
+/// Gives an order's lines back: their units to stock (`restock`), their discounted units to
+/// the product's count and, with the units, to the shopper's counters.
+async fn give_back(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    shopper_id: i64,
+    lines: &[(i64, i64, i64)],
+    restock: bool,
+) -> Result<(), sqlx::Error> {
+    for &(product_id, qty, discounted) in lines {
+        sqlx::query(
+            "UPDATE products SET stock = stock + $1, discounted_units = discounted_units - $2 WHERE id = $3",
+        )
+        .bind(if restock { qty } else { 0 })
+        .bind(discounted)
+        .bind(product_id)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "UPDATE purchase_counters SET units = units - $1, discounted_units = discounted_units - $2
+              WHERE product_id = $3 AND shopper_id = $4",
+        )
+        .bind(qty)
+        .bind(discounted)
+        .bind(product_id)
+        .bind(shopper_id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Marks an unpaid order failed and gives its units (and discount allowance) back. `None`
 /// when the order was not awaiting payment (already paid, or already released).
 pub async fn release_order(db: &Db, order_id: i64) -> Result<Option<Released>, AppError> {
@@ -312,24 +343,7 @@ pub async fn release_order(db: &Db, order_id: i64) -> Result<Option<Released>, A
     .bind(order_id)
     .fetch_all(&mut *w.tx)
     .await?;
-    for &(product_id, qty, discounted) in &lines {
-        sqlx::query("UPDATE products SET stock = stock + $1, discounted_units = discounted_units - $2 WHERE id = $3")
-            .bind(qty)
-            .bind(discounted)
-            .bind(product_id)
-            .execute(&mut *w.tx)
-            .await?;
-        sqlx::query(
-            "UPDATE purchase_counters SET units = units - $1, discounted_units = discounted_units - $2
-              WHERE product_id = $3 AND shopper_id = $4",
-        )
-        .bind(qty)
-        .bind(discounted)
-        .bind(product_id)
-        .bind(shopper_id)
-        .execute(&mut *w.tx)
-        .await?;
-    }
+    give_back(&mut w.tx, shopper_id, &lines, true).await?;
     w.commit().await?;
     Ok(Some(Released {
         session_id,
@@ -1058,27 +1072,7 @@ pub async fn complete_refund(
     .bind(order_id)
     .fetch_all(&mut *w.tx)
     .await?;
-    for (product_id, qty, discounted) in lines {
-        let back = if shipped == 0 { qty } else { 0 };
-        sqlx::query(
-            "UPDATE products SET stock = stock + $1, discounted_units = discounted_units - $2 WHERE id = $3",
-        )
-        .bind(back)
-        .bind(discounted)
-        .bind(product_id)
-        .execute(&mut *w.tx)
-        .await?;
-        sqlx::query(
-            "UPDATE purchase_counters SET units = units - $1, discounted_units = discounted_units - $2
-              WHERE product_id = $3 AND shopper_id = $4",
-        )
-        .bind(qty)
-        .bind(discounted)
-        .bind(product_id)
-        .bind(shopper_id)
-        .execute(&mut *w.tx)
-        .await?;
-    }
+    give_back(&mut w.tx, shopper_id, &lines, shipped == 0).await?;
     w.commit().await?;
     Ok(true)
 }
