@@ -49,7 +49,8 @@ pub fn StudioSummaryPage() -> impl IntoView {
                                 <header class="studio-head">
                                     <div>
                                         <h1>{format!("Summary: {}", s.title)}</h1>
-                                        <p class="muted">{format!("{} · {} · GMV {} · discount given {}", plural(d.orders, "order"), plural(d.units_sold, "unit"), d.gmv, d.discount_given)}</p>
+                                        <p class="muted">{format!("{} · {} · GMV {} · discount given {}", plural(d.orders, "order"), plural(d.units_sold, "unit"), d.gmv, d.discount_given)}
+                                            {(d.refunds > 0).then(|| format!(" · {} ({})", plural(d.refunds, "refund"), d.refunded))}</p>
                                     </div>
                                     <nav class="studio-links" aria-label="Summary links">
                                         <a class="btn btn-primary" href=format!("/studio/s/{}/orders.csv", s.id) download="">"Export orders (CSV)"</a>
