@@ -47,6 +47,14 @@ fn signed_text(shopper_id: i64, ts: i64, next: &str) -> String {
 }
 
 /// `next` with `wxauth=RESULT` added (the page then does not ask again).
+fn not_set_up() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        "WeChat authorisation is not set up here",
+    )
+        .into_response()
+}
+
 fn back_to(next: &str, result: &str) -> String {
     let sep = if next.contains('?') { '&' } else { '?' };
     format!("{next}{sep}wxauth={result}")
@@ -58,11 +66,7 @@ pub async fn start(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let Some(oauth) = st.app.wechat_auth.as_ref() else {
-        return (
-            StatusCode::NOT_FOUND,
-            "WeChat authorisation is not set up here",
-        )
-            .into_response();
+        return not_set_up();
     };
     let next = wechat_auth::local_path(q.get("next").map(String::as_str).unwrap_or("/"));
     let ts = now_ms();
@@ -89,11 +93,7 @@ pub async fn callback(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let Some(oauth) = st.app.wechat_auth.as_ref() else {
-        return (
-            StatusCode::NOT_FOUND,
-            "WeChat authorisation is not set up here",
-        )
-            .into_response();
+        return not_set_up();
     };
     let clear = Some(state_cookie("", 0, st.app.settings.secure_cookies));
     // The round trip this browser started: signed for this shopper, recent, same state.
@@ -118,11 +118,11 @@ pub async fn callback(
     if !state_ok || code.is_empty() || code.len() > 256 {
         return redirect(&back_to(&next, "failed"), clear);
     }
-    match oauth.openid(code).await {
-        Ok(openid) => match shoppers::set_wechat_openid(&st.app.db, shopper.id, &openid).await {
-            Ok(()) => redirect(&back_to(&next, "ok"), clear),
-            Err(_) => redirect(&back_to(&next, "failed"), clear),
-        },
-        Err(_) => redirect(&back_to(&next, "failed"), clear),
-    }
+    let kept = match oauth.openid(code).await {
+        Ok(openid) => shoppers::set_wechat_openid(&st.app.db, shopper.id, &openid)
+            .await
+            .is_ok(),
+        Err(_) => false,
+    };
+    redirect(&back_to(&next, if kept { "ok" } else { "failed" }), clear)
 }

@@ -48,5 +48,6 @@ pub async fn ship_to(order_id: i64, address_id: i64) -> Result<(), AppError> {
     let st = crate::backend::state()?;
     let shopper = crate::backend::identity::require_shopper(&st).await?;
     let now = crate::backend::now_ms();
-    crate::backend::repo::addresses::attach(&st.db, shopper.id, order_id, address_id, now).await
+    crate::backend::repo::addresses::attach(&st.db, shopper.id, order_id, address_id, now).await?;
+    Ok(())
 }

@@ -52,11 +52,7 @@ pub async fn place_order(
         use crate::backend::repo::addresses;
         let now = crate::backend::now_ms();
         match addresses::attach(&st.db, shopper.id, order.id, address_id, now).await {
-            Ok(()) => {
-                order.ship_to = addresses::ship_to_of(&st.db, order.id)
-                    .await
-                    .unwrap_or(None)
-            }
+            Ok(ship_to) => order.ship_to = Some(ship_to),
             Err(e) => {
                 tracing::info!(order_id = order.id, error = %e, "order placed without its address")
             }

@@ -35,7 +35,6 @@ mod ssr {
         })
     }
 
-    /// The signed-in owner of the product's session, and that session's id.
     /// An order of one of the calling host's sessions (401 for no host, 404, 403).
     pub async fn order_owner(
         st: &AppState,
@@ -49,6 +48,7 @@ mod ssr {
         Ok((host, facts))
     }
 
+    /// The signed-in owner of the product's session, and that session's id.
     pub async fn product_owner(st: &AppState, product_id: i64) -> Result<(Host, i64), AppError> {
         let host = host_auth::require_host(st).await?;
         let session_id = studio::product_session(&st.db, product_id).await?;

@@ -276,10 +276,6 @@ impl WechatPay {
         })
     }
 
-    pub fn config(&self) -> &WechatPayConfig {
-        &self.cfg
-    }
-
     /// Base64 of the merchant key's RSA-SHA256 signature of `message`.
     fn sign(&self, message: &str) -> String {
         B64.encode(self.signer.sign(message.as_bytes()).to_bytes())
@@ -307,7 +303,8 @@ impl WechatPay {
             return Err(WxError::UnknownSerial(s.serial.chars().take(64).collect()));
         }
         let ts: i64 = s.timestamp.parse().map_err(|_| WxError::BadSignature)?;
-        if (now_s - ts).abs() > MAX_SKEW_S {
+        // abs_diff: a timestamp near i64's ends cannot overflow the check.
+        if now_s.abs_diff(ts) > MAX_SKEW_S.unsigned_abs() {
             return Err(WxError::Stale);
         }
         let raw = B64.decode(s.signature).map_err(|_| WxError::BadSignature)?;

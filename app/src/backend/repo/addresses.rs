@@ -123,14 +123,15 @@ pub async fn delete(db: &Db, shopper_id: i64, id: i64) -> Result<(), AppError> {
 }
 
 /// Ships the shopper's order to a copy of one of their addresses (again: to another one,
-/// until the order is shipped), and remembers that address as the one used last.
+/// until the order is shipped), and remembers that address as the one used last. Returns the
+/// copy as the shopper sees it (phone masked).
 pub async fn attach(
     db: &Db,
     shopper_id: i64,
     order_id: i64,
     address_id: i64,
     now_ms: i64,
-) -> Result<(), AppError> {
+) -> Result<String, AppError> {
     let mut w = db.begin_write().await?;
     let order: Option<(String, i64)> = sqlx::query_as(
         "SELECT o.status, (SELECT COUNT(*) FROM shipments s WHERE s.order_id = o.id)
@@ -160,31 +161,20 @@ pub async fn attach(
     if found.rows_affected() != 1 {
         return Err(AppError::not_found("no such address"));
     }
-    sqlx::query(
+    type Copy = (String, String, String, String, String, String);
+    let (r, p, a, b, c, d): Copy = sqlx::query_as(
         "INSERT INTO order_addresses (order_id, recipient, phone, province, city, district, street)
          SELECT $1, recipient, phone, province, city, district, street FROM addresses WHERE id = $2
          ON CONFLICT (order_id) DO UPDATE SET recipient = excluded.recipient, phone = excluded.phone,
             province = excluded.province, city = excluded.city, district = excluded.district,
-            street = excluded.street",
+            street = excluded.street
+         RETURNING recipient, phone, province, city, district, street",
     )
     .bind(order_id)
     .bind(address_id)
-    .execute(&mut *w.tx)
+    .fetch_one(&mut *w.tx)
     .await?;
     w.commit().await?;
-    Ok(())
-}
-
-/// An order's address as the shopper sees it (phone masked).
-pub async fn ship_to_of(db: &Db, order_id: i64) -> Result<Option<String>, AppError> {
-    type Row = (String, String, String, String, String, String);
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT recipient, phone, province, city, district, street FROM order_addresses WHERE order_id = $1",
-    )
-    .bind(order_id)
-    .fetch_optional(db.pool())
-    .await?;
-    Ok(row.and_then(|(r, p, a, b, c, d)| {
-        super::orders::ship_to(Some(r), Some(p), [Some(a), Some(b), Some(c), Some(d)], true)
-    }))
+    super::orders::ship_to(Some(r), Some(p), [Some(a), Some(b), Some(c), Some(d)], true)
+        .ok_or(AppError::Internal)
 }

@@ -847,9 +847,7 @@ pub fn ship_to(
 ) -> Option<String> {
     let phone = phone?;
     let phone = if mask {
-        crate::domain::phone::Phone::parse(&phone)
-            .map(|p| p.masked())
-            .unwrap_or(phone)
+        crate::domain::phone::mask(&phone)
     } else {
         phone
     };
