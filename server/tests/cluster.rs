@@ -369,3 +369,67 @@ async fn a_killed_node_loses_no_viewer_and_drops_out_of_the_count() {
     assert_eq!(d["viewers"], 2, "{d}");
     drop((counts, again));
 }
+
+/// Script calls batched into one round trip (`backend::redis_batch`, under the flash-sale
+/// gate): each caller gets its own answer, every call runs exactly once and atomically, a
+/// failing batch fails only its own callers, and the calls after it go through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batched_script_calls_each_run_once_and_answer_their_own_caller() {
+    use app::backend::{backplane::RedisBackplane, redis_batch::ScriptBatcher};
+    let Some(redis) = common::cluster::RedisServer::start() else {
+        return;
+    };
+    let bp = RedisBackplane::connect(&redis.url()).await.expect("redis");
+    let batcher = std::sync::Arc::new(ScriptBatcher::new(
+        bp.sale_conn(),
+        "local n = redis.call('INCR', KEYS[1])
+if ARGV[2] == 'fail' then redis.call('HSET', KEYS[1], 'x', 1) end
+return {tonumber(ARGV[1]), n}",
+    ));
+    let calls = (0..2_000i64).map(|i| {
+        let batcher = batcher.clone();
+        tokio::spawn(async move {
+            let group = format!("g{}", i % 3);
+            let key = format!("{{{group}}}:n");
+            let got: Vec<i64> = batcher
+                .call(group, vec![key], vec![i.to_string(), "ok".into()])
+                .await
+                .expect("answer");
+            (i, got)
+        })
+    });
+    let mut seen: [Vec<i64>; 3] = Default::default();
+    for call in futures::future::join_all(calls).await {
+        let (i, got) = call.expect("task");
+        assert_eq!(got[0], i, "an answer went to another caller");
+        seen[(i % 3) as usize].push(got[1]);
+    }
+    for (g, mut counts) in seen.into_iter().enumerate() {
+        counts.sort_unstable();
+        let want: Vec<i64> = (1..=counts.len() as i64).collect();
+        assert_eq!(counts, want, "group {g}: every call ran exactly once");
+    }
+    // A call whose script fails (HSET on a string) fails alone: the calls in its batch and
+    // after it answer.
+    let mixed = (0..200i64).map(|i| {
+        let batcher = batcher.clone();
+        tokio::spawn(async move {
+            let how = if i == 100 { "fail" } else { "ok" };
+            let got = batcher
+                .call::<Vec<i64>>(
+                    "g0".into(),
+                    vec!["{g0}:n".into()],
+                    vec![i.to_string(), how.into()],
+                )
+                .await;
+            (i, got)
+        })
+    });
+    for call in futures::future::join_all(mixed).await {
+        let (i, got) = call.expect("task");
+        match got {
+            Ok(got) => assert!(i != 100 && got[0] == i, "{i}: {got:?}"),
+            Err(e) => assert_eq!(i, 100, "{e}"),
+        }
+    }
+}

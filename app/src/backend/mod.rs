@@ -15,6 +15,7 @@ pub mod orders;
 pub mod payment;
 pub mod phone;
 pub mod ratelimit;
+pub mod redis_batch;
 pub mod repo;
 pub mod request;
 pub mod sale;

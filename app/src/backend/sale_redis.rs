@@ -26,6 +26,7 @@ use crate::{
     backend::{
         backplane::RedisBackplane,
         db::Db,
+        redis_batch::ScriptBatcher,
         repo::orders::{self as repo, NewOrder},
     },
     error::AppError,
@@ -142,12 +143,16 @@ pub enum Admit {
 
 pub struct RedisGate {
     bp: Arc<RedisBackplane>,
-    peek: Script,
-    admit: Script,
+    /// The first look and admission go in batches (one round trip for all the requests
+    /// waiting): in a rush they are most of what a node asks Redis.
+    peek: ScriptBatcher,
+    admit: ScriptBatcher,
     give_back: Script,
 }
 
 struct Keys {
+    /// The hash tag they share (a batch of script calls stays in one slot).
+    group: String,
     loaded: String,
     stock: String,
     pdisc: String,
@@ -160,6 +165,7 @@ struct Keys {
 fn keys(session_id: i64) -> Keys {
     let k = |what: &str| format!("{{s:{session_id}}}:{what}");
     Keys {
+        group: format!("s:{session_id}"),
         loaded: k("loaded"),
         stock: k("stock"),
         pdisc: k("pdisc"),
@@ -214,9 +220,9 @@ fn text(v: Option<&Value>) -> String {
 impl RedisGate {
     pub fn new(bp: Arc<RedisBackplane>) -> RedisGate {
         RedisGate {
+            peek: ScriptBatcher::new(bp.sale_conn(), PEEK),
+            admit: ScriptBatcher::new(bp.sale_conn(), ADMIT),
             bp,
-            peek: Script::new(PEEK),
-            admit: Script::new(ADMIT),
             give_back: Script::new(GIVE_BACK),
         }
     }
@@ -235,16 +241,22 @@ impl RedisGate {
         let (burst, period) = limit.unwrap_or((0, std::time::Duration::ZERO));
         let v: Vec<Value> = self
             .peek
-            .key(&k.loaded)
-            .key(&k.stock)
-            .key(&k.keys)
-            .key(format!("{{s:{session_id}}}:rl:Order:{shopper_id}"))
-            .arg(product_id)
-            .arg(key_field)
-            .arg(burst)
-            .arg(period.as_millis().max(1) as u64)
-            .arg(crate::backend::now_ms())
-            .invoke_async(&mut self.bp.sale_conn())
+            .call(
+                k.group,
+                vec![
+                    k.loaded,
+                    k.stock,
+                    k.keys,
+                    format!("{{s:{session_id}}}:rl:Order:{shopper_id}"),
+                ],
+                vec![
+                    product_id.to_string(),
+                    key_field.to_string(),
+                    burst.to_string(),
+                    (period.as_millis().max(1) as u64).to_string(),
+                    crate::backend::now_ms().to_string(),
+                ],
+            )
             .await
             .map_err(unavailable)?;
         Ok(match int(v.first()) {
@@ -269,17 +281,23 @@ impl RedisGate {
         cap: i64,
     ) -> Result<Admit, AppError> {
         let k = keys(session_id);
-        let v: Vec<Value> = with_state_keys(&self.admit, &k)
-            .arg(product_id)
-            .arg(key_field)
-            .arg(counter_field(product_id, shopper_id))
-            .arg(request_hash)
-            .arg(quantity)
-            .arg(purchase_limit)
-            .arg(allowance)
-            .arg(cap)
-            .arg(crate::backend::now_ms())
-            .invoke_async(&mut self.bp.sale_conn())
+        let v: Vec<Value> = self
+            .admit
+            .call(
+                k.group,
+                vec![k.loaded, k.stock, k.pdisc, k.units, k.sdisc, k.keys],
+                vec![
+                    product_id.to_string(),
+                    key_field.to_string(),
+                    counter_field(product_id, shopper_id),
+                    request_hash.to_string(),
+                    quantity.to_string(),
+                    purchase_limit.to_string(),
+                    allowance.to_string(),
+                    cap.to_string(),
+                    crate::backend::now_ms().to_string(),
+                ],
+            )
             .await
             .map_err(unavailable)?;
         Ok(match int(v.first()) {
