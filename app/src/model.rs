@@ -65,6 +65,33 @@ pub struct ProductView {
     pub price: Fen,
     pub stock: i64,
     pub image_url: String,
+    /// Its shades or sizes, when it has any: the shopper picks one.
+    #[serde(default)]
+    pub variants: Vec<VariantView>,
+}
+
+/// A product's variant (shade, size), with its own stock and maybe its own price.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VariantView {
+    pub id: i64,
+    pub name: String,
+    /// `None`: the product's price.
+    pub price: Option<Fen>,
+    pub stock: i64,
+}
+
+/// A variant as the studio edits it: `id` for an existing one; `price` empty for the
+/// product's price; `stock_was` the stock the form showed (the edit applies the difference).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VariantForm {
+    #[serde(default)]
+    pub id: Option<i64>,
+    pub name: String,
+    pub stock: i64,
+    #[serde(default)]
+    pub stock_was: Option<i64>,
+    #[serde(default)]
+    pub price: String,
 }
 
 /// Everything the session page shows.
@@ -162,6 +189,22 @@ impl ProductOffer {
             .0
             .saturating_mul(q)
             .saturating_sub(self.discount_per_unit.0.saturating_mul(discounted)))
+    }
+
+    /// This offer for a variant sold at its own `price`: the same discounted units, each
+    /// saving `percent_off` of that price (the server's rule, `discount_per_unit`).
+    pub fn at_price(&self, price: Fen, percent_off: i64) -> ProductOffer {
+        use crate::domain::discount::discount_per_unit;
+        let mut o = self.clone();
+        let pct = u8::try_from(percent_off.clamp(0, 100)).unwrap_or(0);
+        o.price = price;
+        o.discount_per_unit = if o.discounted_units_left > 0 {
+            discount_per_unit(price, pct)
+        } else {
+            Fen::ZERO
+        };
+        o.your_price = Fen(price.0 - o.discount_per_unit.0);
+        o
     }
 
     /// Units this viewer may still add in one order: the stock, and what is left of the
@@ -286,6 +329,9 @@ impl OrderStatus {
 pub struct OrderLineView {
     pub product_id: i64,
     pub product_name: String,
+    /// The variant bought ("Rose 02"), empty for a product without variants.
+    #[serde(default)]
+    pub variant: String,
     pub image_url: String,
     pub quantity: i64,
     pub unit_price: Fen,
@@ -459,6 +505,8 @@ pub struct StudioProduct {
     pub stock: i64,
     pub image_url: String,
     pub presented: bool,
+    #[serde(default)]
+    pub variants: Vec<VariantView>,
 }
 
 /// A session as its host sees it in the studio.
@@ -663,4 +711,42 @@ pub struct VideoInfo {
     pub live: bool,
     /// Where each presented product starts in the recording.
     pub markers: Vec<ReplayMarker>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offer(price: i64, left: i64, per_unit: i64) -> ProductOffer {
+        ProductOffer {
+            product_id: 1,
+            presented: true,
+            explaining_now: true,
+            stock: 10,
+            price: Fen(price),
+            your_price: Fen(price - if left > 0 { per_unit } else { 0 }),
+            discounted: left > 0,
+            bought_units: 0,
+            discounted_units_left: left,
+            discount_per_unit: Fen(per_unit),
+            discounted_bought: 0,
+        }
+    }
+
+    /// A variant at its own price keeps the viewer's discounted units and takes the same
+    /// share off its price (the server's `discount_per_unit`, rounded down to the fen).
+    #[test]
+    fn a_variant_price_keeps_the_discount_share() {
+        let o = offer(12_900, 1, 6_450).at_price(Fen(13_999), 50);
+        assert_eq!(
+            (o.price, o.discount_per_unit, o.your_price),
+            (Fen(13_999), Fen(6_999), Fen(7_000))
+        );
+        assert_eq!(o.total(2), Fen(13_999 * 2 - 6_999));
+        let full = offer(12_900, 0, 0).at_price(Fen(9_900), 50);
+        assert_eq!(
+            (full.discount_per_unit, full.your_price),
+            (Fen::ZERO, Fen(9_900))
+        );
+    }
 }

@@ -55,7 +55,7 @@ fn iso_utc(ms: i64) -> String {
     )
 }
 
-pub const CSV_HEADER: &str = "order_id,created_at_utc,status,shopper_id,shopper_nickname,shopper_phone,product_id,product_name,quantity,unit_price_cny,full_amount_cny,discount_cny,paid_cny,discount_rule,fulfilment,carrier,tracking_number,ship_to_recipient,ship_to_phone,ship_to_province,ship_to_city,ship_to_district,ship_to_street,invite_code";
+pub const CSV_HEADER: &str = "order_id,created_at_utc,status,shopper_id,shopper_nickname,shopper_phone,product_id,product_name,variant,quantity,unit_price_cny,full_amount_cny,discount_cny,paid_cny,discount_rule,fulfilment,carrier,tracking_number,ship_to_recipient,ship_to_phone,ship_to_province,ship_to_city,ship_to_district,ship_to_street,invite_code";
 
 /// `GET /studio/s/{id}/orders.csv`: one row per order line. Owner only (401/403 otherwise).
 pub async fn orders_csv(
@@ -91,6 +91,7 @@ pub async fn orders_csv(
             l.shopper_phone.unwrap_or_default(),
             l.product_id.to_string(),
             csv_field(&l.product_name),
+            csv_field(&l.variant),
             l.quantity.to_string(),
             l.unit_price.to_yuan_string(),
             l.full_amount.to_yuan_string(),

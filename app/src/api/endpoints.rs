@@ -106,6 +106,7 @@ pub fn all() -> Vec<Endpoint> {
         StudioDeleteSession,
         StudioAddProduct,
         StudioUpdateProduct,
+        StudioSetVariants,
         StudioDeleteProduct,
         StudioMoveProduct,
         StudioUploadImage => MAX_UPLOAD_BODY, Caller::Host,

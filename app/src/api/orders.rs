@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use crate::{domain::money::Fen, error::AppError, model::OrderView};
 
-/// Buys `quantity` of a product. The price is computed by the server; `expected_total` is the
+/// Buys `quantity` of a product (of one of its variants, `variant_id`, when it has any). The price is computed by the server; `expected_total` is the
 /// total the shopper saw (optional for older clients): when the server's total differs the
 /// order is refused with 409 and the current total, and nothing is charged. The same
 /// `idempotency_key` always yields the same order.
@@ -15,6 +15,7 @@ pub async fn place_order(
     quantity: i64,
     idempotency_key: String,
     #[server(default)] expected_total: Option<Fen>,
+    #[server(default)] variant_id: Option<i64>,
     #[server(default)] address_id: Option<i64>,
 ) -> Result<OrderView, AppError> {
     use crate::{
@@ -25,6 +26,7 @@ pub async fn place_order(
     let req = orders::PlaceOrder {
         session_id,
         product_id,
+        variant_id,
         quantity: Quantity::parse(quantity)?,
         key: IdempotencyKey::parse(&idempotency_key)?,
         expected_total,

@@ -10,7 +10,7 @@ use crate::{
     error::AppError,
     model::{
         Dashboard, HostMe, ProductForm, RefundState, SessionForm, SessionSummary, ShipImport,
-        StudioOrder, StudioSession,
+        StudioOrder, StudioSession, VariantForm, VariantView,
     },
 };
 
@@ -165,6 +165,23 @@ pub async fn studio_update_product(product_id: i64, form: ProductForm) -> Result
         );
     }
     Ok(())
+}
+
+/// Replaces a product's variants (shade, size): each with its own stock and optional price;
+/// an empty list leaves it without. The product's stock becomes the sum of theirs.
+#[server(endpoint = "studio/product/variants", input = Json)]
+pub async fn studio_set_variants(
+    product_id: i64,
+    variants: Vec<VariantForm>,
+) -> Result<Vec<VariantView>, AppError> {
+    let list = crate::domain::variant::parse_variants(&variants)?;
+    let st = crate::backend::state()?;
+    let (_, session_id) = ssr::product_owner(&st, product_id).await?;
+    let _sale = crate::backend::sale::pause(&st, session_id).await;
+    use crate::backend::repo::variants;
+    let stock = variants::replace(&st.db, product_id, &list).await?;
+    crate::backend::live::told(st.live.stock_changed(session_id, product_id, stock).await);
+    variants::of_product(&st.db, product_id).await
 }
 
 #[server(endpoint = "studio/product/delete")]

@@ -50,6 +50,7 @@ use crate::{
         },
         money::Fen,
         session::{allows, Activity},
+        variant::unit_price,
     },
     error::AppError,
     model::{OrderView, SessionStatus},
@@ -130,6 +131,14 @@ struct ProductStock {
     discounted: i64,
 }
 
+/// A variant's own stock (and price, name) in the gate; the product's stock is their sum.
+#[derive(Debug, Clone)]
+struct VariantStock {
+    name: String,
+    price: Option<Fen>,
+    stock: i64,
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 struct Counter {
     units: i64,
@@ -150,6 +159,9 @@ struct SaleState {
     /// Product names and images, for the order the buyer sees.
     names: HashMap<i64, (String, String)>,
     products: HashMap<i64, ProductStock>,
+    variants: HashMap<i64, VariantStock>,
+    /// Each product's variant ids (none: the product has no variants).
+    variants_of: HashMap<i64, Vec<i64>>,
     counters: HashMap<(i64, i64), Counter>,
     keys: HashMap<(i64, String), KeyEntry>,
     /// Eligibility facts: `Some` known, `None` forgotten (read again when needed).
@@ -501,7 +513,15 @@ impl Sale {
                     facts.insert((sale, shopper)).clone()
                 }
             };
-            let (policy, price, presented) = (sale.policy, sale.price, sale.presented);
+            let (policy, presented) = (sale.policy, sale.presented);
+            let (price, variant) =
+                match repo::pick_variant(&sale.variants, |v| v.0, req.variant_id)? {
+                    None => (sale.price, None),
+                    Some((id, name, own)) => {
+                        (unit_price(sale.price, *own), Some((*id, name.clone())))
+                    }
+                };
+            let variant_id = variant.as_ref().map(|v| v.0);
             if req.quantity.get() > policy.purchase_limit {
                 return Err(repo::over_purchase_limit(policy.purchase_limit));
             }
@@ -511,7 +531,15 @@ impl Sale {
             let limit = i64::from(policy.purchase_limit);
             let admitted = gate
                 .admit(
-                    sid, pid, shopper_id, &field, &hash, qty, limit, allowance, cap,
+                    sid,
+                    (pid, variant_id),
+                    shopper_id,
+                    &field,
+                    &hash,
+                    qty,
+                    limit,
+                    allowance,
+                    cap,
                 )
                 .await?;
             let (stock_after, shopper_disc, product_disc, discounted) = match admitted {
@@ -537,7 +565,16 @@ impl Sale {
                     discounted,
                 ),
             };
-            let give_back = || gate.give_back(sid, pid, shopper_id, qty, discounted, Some(&field));
+            let give_back = || {
+                gate.give_back(
+                    sid,
+                    (pid, variant_id),
+                    shopper_id,
+                    qty,
+                    discounted,
+                    Some(&field),
+                )
+            };
             let priced = new_order(
                 shopper_id,
                 req,
@@ -547,6 +584,7 @@ impl Sale {
                 &elig,
                 (price, presented),
                 (product_disc, shopper_disc),
+                variant,
             );
             let Some(order) = priced.filter(|o| i64::from(o.quote.discounted_units) == discounted)
             else {
@@ -683,7 +721,20 @@ impl SaleState {
         facts: Option<HashMap<i64, ShopperFacts>>,
     ) -> SaleState {
         let facts_complete = facts.is_some();
+        let mut variants_of: HashMap<i64, Vec<i64>> = HashMap::new();
+        for (id, product_id, ..) in &snap.variants {
+            variants_of.entry(*product_id).or_default().push(*id);
+        }
         SaleState {
+            variants: snap
+                .variants
+                .into_iter()
+                .map(|(id, _, name, price, stock)| {
+                    let v = VariantStock { name, price, stock };
+                    (id, v)
+                })
+                .collect(),
+            variants_of,
             retired: false,
             status: snap.status,
             policy: snap.policy,
@@ -767,6 +818,23 @@ impl SaleState {
         if product.stock < qty_i {
             return Err(repo::not_enough_stock(Some(product.stock)));
         }
+        let ids = self
+            .variants_of
+            .get(&req.product_id)
+            .map_or(&[][..], Vec::as_slice);
+        let (price, variant) = match repo::pick_variant(ids, |id| *id, req.variant_id)? {
+            None => (product.price, None),
+            Some(id) => {
+                let v = self.variants.get(id).ok_or(AppError::Internal)?;
+                if v.stock < qty_i {
+                    return Err(repo::not_enough_stock(Some(v.stock)));
+                }
+                (
+                    unit_price(product.price, v.price),
+                    Some((*id, v.name.clone())),
+                )
+            }
+        };
         let counter = self
             .counters
             .get(&(req.product_id, shopper_id))
@@ -789,8 +857,9 @@ impl SaleState {
             provider,
             &policy,
             &elig,
-            (product.price, product.presented),
+            (price, product.presented),
             (product.discounted, counter.discounted),
+            variant,
         )
         .ok_or_else(|| AppError::bad_request("That order is too large."))?;
         if req
@@ -822,10 +891,21 @@ impl SaleState {
     fn apply(&mut self, o: &NewOrder, sign: i64) -> i64 {
         let units = i64::from(o.quote.quantity) * sign;
         let discounted = i64::from(o.quote.discounted_units) * sign;
-        self.apply_line(o.product_id, o.shopper_id, units, discounted)
+        let variant = o.variant.as_ref().map(|v| v.0);
+        self.apply_line(o.product_id, variant, o.shopper_id, units, discounted)
     }
 
-    fn apply_line(&mut self, product_id: i64, shopper_id: i64, units: i64, discounted: i64) -> i64 {
+    fn apply_line(
+        &mut self,
+        product_id: i64,
+        variant_id: Option<i64>,
+        shopper_id: i64,
+        units: i64,
+        discounted: i64,
+    ) -> i64 {
+        if let Some(v) = variant_id.and_then(|id| self.variants.get_mut(&id)) {
+            v.stock -= units;
+        }
         let c = self.counters.entry((product_id, shopper_id)).or_default();
         c.units += units;
         c.discounted += discounted;
@@ -869,6 +949,7 @@ fn new_order(
     elig: &Eligibility,
     (price, presented): (Fen, bool),
     (product_discounted, shopper_discounted): (i64, i64),
+    variant: Option<(i64, String)>,
 ) -> Option<NewOrder> {
     let quote = quote_line(
         policy,
@@ -885,6 +966,7 @@ fn new_order(
         shopper_id,
         session_id: req.session_id,
         product_id: req.product_id,
+        variant,
         key: req.key.as_str().to_string(),
         request_hash,
         rule: line_rule(elig, presented, &quote),
@@ -1116,10 +1198,10 @@ async fn release(inner: &Inner, db: &Db, order_id: i64) -> Result<bool, AppError
         return Ok(false);
     };
     if let Some(gate) = &inner.redis {
-        for &(product_id, units, discounted) in &released.lines {
+        for &(product_id, units, discounted, variant_id) in &released.lines {
             gate.give_back(
                 released.session_id,
-                product_id,
+                (product_id, variant_id),
                 released.shopper_id,
                 units,
                 discounted,
@@ -1135,8 +1217,14 @@ async fn release(inner: &Inner, db: &Db, order_id: i64) -> Result<bool, AppError
     if let Some(sale) = current {
         let mut s = lock(&sale.state);
         if !s.retired {
-            for &(product_id, units, discounted) in &released.lines {
-                s.apply_line(product_id, released.shopper_id, -units, -discounted);
+            for &(product_id, units, discounted, variant_id) in &released.lines {
+                s.apply_line(
+                    product_id,
+                    variant_id,
+                    released.shopper_id,
+                    -units,
+                    -discounted,
+                );
             }
         }
     }

@@ -65,8 +65,9 @@ return {3, tonumber(stock), token}
 /// Admission: KEYS loaded, stock, pdisc, units, sdisc, keys; ARGV product, shopper key
 /// field, counter field, request hash, quantity, purchase limit, discounted units this shopper
 /// may have (0: not eligible), cap on discounted units of the product (-1: none), the time
-/// (ms, kept with the key while its batch is on its way). The
-/// discounted units are worked out as `domain::discount::quote_line` does.
+/// (ms, kept with the key while its batch is on its way), the variant's stock field ('' for a
+/// product without variants: its units come out of the product's and the variant's stock).
+/// The discounted units are worked out as `domain::discount::quote_line` does.
 const ADMIT: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return {1} end
 local prior = redis.call('HGET', KEYS[6], ARGV[2])
@@ -74,6 +75,10 @@ if prior then return {2, prior} end
 local stock = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '-1')
 local qty = tonumber(ARGV[5])
 if stock < qty then return {3, stock} end
+if ARGV[10] ~= '' then
+  local vstock = tonumber(redis.call('HGET', KEYS[2], ARGV[10]) or '-1')
+  if vstock < qty then return {3, vstock} end
+end
 local units = tonumber(redis.call('HGET', KEYS[4], ARGV[3]) or '0')
 if units + qty > tonumber(ARGV[6]) then return {4} end
 local sdisc = tonumber(redis.call('HGET', KEYS[5], ARGV[3]) or '0')
@@ -86,6 +91,7 @@ if allow > 0 then
   if cap >= 0 then d = math.min(d, math.max(cap - pdisc, 0)) end
 end
 redis.call('HINCRBY', KEYS[2], ARGV[1], -qty)
+if ARGV[10] ~= '' then redis.call('HINCRBY', KEYS[2], ARGV[10], -qty) end
 redis.call('HINCRBY', KEYS[4], ARGV[3], qty)
 if d > 0 then
   redis.call('HINCRBY', KEYS[5], ARGV[3], d)
@@ -97,13 +103,14 @@ return {0, stock - qty, sdisc, pdisc, d}
 
 /// Gives units and discounted units back (an admitted order not written, a released order):
 /// KEYS loaded, stock, pdisc, units, sdisc, keys; ARGV product, counter field, units,
-/// discounted, key field to forget ('' keeps the key). Nothing when the state is not loaded
-/// (the next load reads the database).
+/// discounted, key field to forget ('' keeps the key), variant stock field (''). Nothing
+/// when the state is not loaded (the next load reads the database).
 const GIVE_BACK: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local qty = tonumber(ARGV[3])
 local d = tonumber(ARGV[4])
 redis.call('HINCRBY', KEYS[2], ARGV[1], qty)
+if ARGV[6] ~= '' then redis.call('HINCRBY', KEYS[2], ARGV[6], qty) end
 redis.call('HINCRBY', KEYS[4], ARGV[2], -qty)
 if d > 0 then
   redis.call('HINCRBY', KEYS[5], ARGV[2], -d)
@@ -183,6 +190,11 @@ fn with_state_keys<'a>(script: &'a Script, k: &Keys) -> redis::ScriptInvocation<
         call.key(key);
     }
     call
+}
+
+/// A variant's field in the `stock` hash (beside the products', which are plain ids).
+fn variant_field(variant_id: Option<i64>) -> String {
+    variant_id.map_or(String::new(), |v| format!("v{v}"))
 }
 
 pub fn key_field(shopper_id: i64, key: &str) -> String {
@@ -271,7 +283,7 @@ impl RedisGate {
     pub async fn admit(
         &self,
         session_id: i64,
-        product_id: i64,
+        (product_id, variant_id): (i64, Option<i64>),
         shopper_id: i64,
         key_field: &str,
         request_hash: &str,
@@ -296,6 +308,7 @@ impl RedisGate {
                     allowance.to_string(),
                     cap.to_string(),
                     crate::backend::now_ms().to_string(),
+                    variant_field(variant_id),
                 ],
             )
             .await
@@ -319,7 +332,7 @@ impl RedisGate {
     pub async fn give_back(
         &self,
         session_id: i64,
-        product_id: i64,
+        (product_id, variant_id): (i64, Option<i64>),
         shopper_id: i64,
         units: i64,
         discounted: i64,
@@ -332,6 +345,7 @@ impl RedisGate {
             .arg(units)
             .arg(discounted)
             .arg(forget_key.unwrap_or(""))
+            .arg(variant_field(variant_id))
             .invoke_async(&mut self.bp.sale_conn())
             .await
             .map_err(unavailable)?;
@@ -342,7 +356,7 @@ impl RedisGate {
     pub async fn undo(&self, o: &NewOrder) -> Result<(), AppError> {
         self.give_back(
             o.session_id,
-            o.product_id,
+            (o.product_id, o.variant.as_ref().map(|v| v.0)),
             o.shopper_id,
             i64::from(o.quote.quantity),
             i64::from(o.quote.discounted_units),
@@ -407,6 +421,9 @@ impl RedisGate {
         for (id, _, left, _, discounted, ..) in &snap.products {
             stock.push((id.to_string(), *left));
             pdisc.push((id.to_string(), *discounted));
+        }
+        for (id, _, _, _, left) in &snap.variants {
+            stock.push((variant_field(Some(*id)), *left));
         }
         let units: Vec<(String, i64)> = snap
             .counters

@@ -20,7 +20,9 @@ use crate::{
     },
     domain::money::Fen,
     error::AppError,
-    model::{OrderStatus, OrderView, PayAction, ProductOffer, SessionStatus, ViewerState},
+    model::{
+        OrderStatus, OrderView, PayAction, ProductOffer, SessionStatus, VariantView, ViewerState,
+    },
 };
 
 /// How many times the Pay button waits in the queue (about a second each) before it gives up
@@ -219,6 +221,8 @@ pub struct Checkout {
     target: RwSignal<Option<SheetTarget>>,
     confirmation: RwSignal<Option<OrderView>>,
     refresh: Callback<()>,
+    /// Products' variants (shade, size), from the session's catalogue.
+    variants: StoredValue<std::collections::HashMap<i64, Vec<VariantView>>>,
 }
 
 impl Checkout {
@@ -227,6 +231,7 @@ impl Checkout {
         session_id: i64,
         viewer: RwSignal<Option<ViewerState>>,
         refresh: Callback<()>,
+        variants: std::collections::HashMap<i64, Vec<VariantView>>,
     ) -> Checkout {
         let c = Checkout {
             session_id,
@@ -234,6 +239,7 @@ impl Checkout {
             target: RwSignal::new(None),
             confirmation: RwSignal::new(None),
             refresh,
+            variants: StoredValue::new(variants),
         };
         provide_context(c);
         wechat_auth_if_needed();
@@ -310,8 +316,28 @@ pub fn PaySheet() -> impl IntoView {
 fn PaySheetBody(target: SheetTarget, checkout: Checkout) -> impl IntoView {
     let product_id = target.product_id;
     let opened = target.opened;
-    let offer = checkout.offer(product_id);
     let viewer = checkout.viewer;
+    let variants: Vec<VariantView> = checkout
+        .variants
+        .with_value(|m| m.get(&product_id).cloned())
+        .unwrap_or_default();
+    let has_variants = !variants.is_empty();
+    // The chosen variant: its own price (if any) is what the sheet shows and charges.
+    let variant = RwSignal::new(None::<i64>);
+    // Variants the server said are sold out since the catalogue was read.
+    let gone = RwSignal::new(Vec::<i64>::new());
+    let own_prices: Vec<(i64, Option<Fen>)> = variants.iter().map(|v| (v.id, v.price)).collect();
+    let product_offer = checkout.offer(product_id);
+    let offer = Memo::new(move |_| {
+        let pct = viewer.with(|v| v.as_ref().map_or(0, |v| v.percent_off));
+        let own = variant
+            .get()
+            .and_then(|id| own_prices.iter().find(|(v, _)| *v == id).and_then(|v| v.1));
+        product_offer.get().map(|o| match own {
+            Some(price) => o.at_price(price, pct),
+            None => o,
+        })
+    });
     let session = Memo::new(move |_| {
         viewer.with(|v| {
             v.as_ref()
@@ -352,7 +378,11 @@ fn PaySheetBody(target: SheetTarget, checkout: Checkout) -> impl IntoView {
             })
         })
     });
-    let can_pay = move || model.with(|m| m.as_ref().is_some_and(|m| m.can_pay)) && !busy.get();
+    let can_pay = move || {
+        model.with(|m| m.as_ref().is_some_and(|m| m.can_pay))
+            && !busy.get()
+            && (!has_variants || variant.get().is_some())
+    };
     let total = move || model.with(|m| m.as_ref().map(|m| m.total));
     let max = move || model.with(|m| m.as_ref().map_or(1, |m| m.max_quantity));
 
@@ -379,9 +409,19 @@ fn PaySheetBody(target: SheetTarget, checkout: Checkout) -> impl IntoView {
             // A rush answers 503 "you're in the queue": the same key again after the
             // server's Retry-After (with jitter), so waiting can never buy twice.
             let mut tries = 0;
+            let chosen = variant.get_untracked();
             let placed = loop {
                 let to = address.get_untracked();
-                match place_order(c.session_id, product_id, q, k.clone(), Some(expected), to).await
+                match place_order(
+                    c.session_id,
+                    product_id,
+                    q,
+                    k.clone(),
+                    Some(expected),
+                    to,
+                    chosen,
+                )
+                .await
                 {
                     Err(AppError::Busy) if tries < MAX_QUEUED_TRIES => {
                         tries += 1;
@@ -405,6 +445,15 @@ fn PaySheetBody(target: SheetTarget, checkout: Checkout) -> impl IntoView {
                 // The server priced it differently: fetch the current prices; the sheet then
                 // shows the change and asks for a fresh tap.
                 Err(e @ AppError::PriceChanged { .. }) => error.set(Some(e.to_string())),
+                // This variant sold out: it cannot be chosen again.
+                Err(AppError::Conflict(m)) if chosen.is_some() && m == "Sold out." => {
+                    if let Some(id) = chosen {
+                        gone.update(|g| g.push(id));
+                    }
+                    variant.set(None);
+                    key.set(new_idempotency_key());
+                    error.set(Some("That variant just sold out: choose another.".into()));
+                }
                 // Network failures keep the key, so tapping again cannot buy twice.
                 Err(e) => error.set(Some(e.to_string())),
             }
@@ -445,6 +494,39 @@ fn PaySheetBody(target: SheetTarget, checkout: Checkout) -> impl IntoView {
                     <p>"The price changed: " <s>{was.to_string()}</s> " → " <strong>{now.to_string()}</strong></p>
                     <button type="button" class="btn btn-small" on:click=accept>"Use the new price"</button>
                 </div>
+            })}
+            {has_variants.then(|| {
+                let chips = variants.clone().into_iter().map(|v| {
+                    let id = v.id;
+                    let out = v.stock <= 0;
+                    let label = match v.price {
+                        Some(p) => format!("{} · {p}", v.name),
+                        None => v.name.clone(),
+                    };
+                    let pick = move |_| {
+                        variant.set(Some(id));
+                        // The price shown for this variant is the one agreed to.
+                        if let Some(o) = offer.get_untracked() {
+                            agreed.set(Some(AgreedPrice::of(&o)));
+                        }
+                        key.set(new_idempotency_key());
+                        error.set(None);
+                    };
+                    view! {
+                        <button type="button" role="radio" class="chip variant-chip"
+                            aria-checked=move || if variant.get() == Some(id) { "true" } else { "false" }
+                            disabled=move || out || gone.with(|g| g.contains(&id))
+                            on:click=pick>
+                            {label}{out.then_some(" (sold out)")}
+                        </button>
+                    }
+                }).collect_view();
+                view! {
+                    <div class="variants" role="radiogroup" aria-label="Choose a variant">{chips}</div>
+                    <Show when=move || variant.get().is_none()>
+                        <p class="muted small">"Choose a shade or size to pay."</p>
+                    </Show>
+                }
             })}
             <div class="stepper">
                 <button type="button" class="btn" aria-label="Fewer" disabled=move || qty.get() <= 1

@@ -11,3 +11,4 @@ pub mod session;
 pub mod shipping;
 pub mod text;
 pub mod time;
+pub mod variant;

@@ -107,7 +107,7 @@ fn OrderCard(order: OrderView) -> impl IntoView {
                     <li class="order-line">
                         <img src=l.image_url alt="" width="48" height="48" loading="lazy"/>
                         <div>
-                            <p class="order-line-name">{format!("{} × {}", l.product_name, l.quantity)}</p>
+                            <p class="order-line-name">{if l.variant.is_empty() { format!("{} × {}", l.product_name, l.quantity) } else { format!("{} ({}) × {}", l.product_name, l.variant, l.quantity) }}</p>
                             <p class="muted small">{l.rule}</p>
                         </div>
                         <div class="order-line-amounts">

@@ -77,7 +77,13 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
         });
     });
     refresh.run(());
-    Checkout::provide(session_id, viewer, refresh);
+    let variants = session
+        .products
+        .iter()
+        .filter(|p| !p.variants.is_empty())
+        .map(|p| (p.id, p.variants.clone()))
+        .collect();
+    Checkout::provide(session_id, viewer, refresh, variants);
 
     // Memos: each poll sets `viewer`, but only a change of these may rebuild what depends on
     // them (rebuilding the share panel would drop its local state: poster, status, name input).

@@ -93,6 +93,7 @@ impl From<ProductRow> for ProductView {
             price: Fen(r.price_fen),
             stock: r.stock,
             image_url: r.image_url,
+            variants: Vec::new(),
         }
     }
 }
@@ -138,6 +139,15 @@ pub async fn session_detail(db: &Db, session_id: i64) -> Result<SessionDetail, A
     .bind(session_id)
     .fetch_all(db.pool())
     .await?;
+    let mut variants = super::variants::of_session(db, session_id).await?;
+    let products = products
+        .into_iter()
+        .map(|r| {
+            let mut p = ProductView::from(r);
+            p.variants = variants.remove(&p.id).unwrap_or_default();
+            p
+        })
+        .collect();
     Ok(SessionDetail {
         id: s.id,
         title: s.title,
@@ -147,7 +157,7 @@ pub async fn session_detail(db: &Db, session_id: i64) -> Result<SessionDetail, A
         status: parse_status(&s.status)?,
         scheduled_start_ms: s.scheduled_start_ms,
         currency: s.currency,
-        products: products.into_iter().map(ProductView::from).collect(),
+        products,
     })
 }
 

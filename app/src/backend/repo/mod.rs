@@ -11,4 +11,5 @@ pub mod phones;
 pub mod shoppers;
 pub mod shopping;
 pub mod studio;
+pub mod variants;
 pub mod video;

@@ -21,6 +21,8 @@ use crate::{
 pub struct PlaceOrder {
     pub session_id: i64,
     pub product_id: i64,
+    /// The shade or size, for a product with variants (required then, refused otherwise).
+    pub variant_id: Option<i64>,
     pub quantity: Quantity,
     pub key: IdempotencyKey,
     /// The total the shopper saw and agreed to pay, when the client sent one: an order whose
@@ -31,12 +33,20 @@ pub struct PlaceOrder {
 impl PlaceOrder {
     /// Same key + same hash = a retry of the same order.
     pub fn request_hash(&self) -> String {
-        crypto::sha256_hex(&format!(
-            "v1:{}:{}:{}",
-            self.session_id,
-            self.product_id,
-            self.quantity.get()
-        ))
+        match self.variant_id {
+            None => crypto::sha256_hex(&format!(
+                "v1:{}:{}:{}",
+                self.session_id,
+                self.product_id,
+                self.quantity.get()
+            )),
+            Some(v) => crypto::sha256_hex(&format!(
+                "v2:{}:{}:{v}:{}",
+                self.session_id,
+                self.product_id,
+                self.quantity.get()
+            )),
+        }
     }
 }
 
@@ -86,6 +96,26 @@ pub fn purchase_limit_reached(limit: u32) -> AppError {
 }
 
 /// The answer to an order for more than `stock` units left; `None`: not in the session.
+/// The variant an order names, checked against the product's (`id_of` gives each one's id):
+/// a product with variants needs one of them, a product without takes none.
+pub fn pick_variant<V>(
+    variants: &[V],
+    id_of: impl Fn(&V) -> i64,
+    wanted: Option<i64>,
+) -> Result<Option<&V>, AppError> {
+    match wanted {
+        None if variants.is_empty() => Ok(None),
+        None => Err(AppError::bad_request(
+            "Choose a variant (shade or size) of this product.",
+        )),
+        Some(id) => variants
+            .iter()
+            .find(|v| id_of(v) == id)
+            .map(Some)
+            .ok_or_else(|| AppError::not_found("This variant is not part of the product.")),
+    }
+}
+
 pub fn not_enough_stock(stock: Option<i64>) -> AppError {
     match stock {
         None => AppError::not_found("This product is not part of the session."),
@@ -153,7 +183,34 @@ pub async fn reserve_order(
                 .await?;
         return Err(not_enough_stock(stock));
     };
-    let price = Fen(product.try_get("price_fen")?);
+    // The variant: its own stock (and price) too.
+    let variants: Vec<(i64, String, Option<i64>)> =
+        sqlx::query_as("SELECT id, name, price_fen FROM product_variants WHERE product_id = $1")
+            .bind(req.product_id)
+            .fetch_all(&mut *w.tx)
+            .await?;
+    let variant = pick_variant(&variants, |v| v.0, req.variant_id)?.cloned();
+    if let Some((variant_id, ..)) = &variant {
+        let left: Option<i64> = sqlx::query_scalar(
+            "UPDATE product_variants SET stock = stock - $1 WHERE id = $2 AND stock >= $1 RETURNING stock",
+        )
+        .bind(qty_i)
+        .bind(variant_id)
+        .fetch_optional(&mut *w.tx)
+        .await?;
+        if left.is_none() {
+            let stock: Option<i64> =
+                sqlx::query_scalar("SELECT stock FROM product_variants WHERE id = $1")
+                    .bind(variant_id)
+                    .fetch_optional(&mut *w.tx)
+                    .await?;
+            return Err(not_enough_stock(stock));
+        }
+    }
+    let price = crate::domain::variant::unit_price(
+        Fen(product.try_get("price_fen")?),
+        variant.as_ref().and_then(|v| v.2).map(Fen),
+    );
     let presented = product
         .try_get::<Option<i64>, _>("presented_at_ms")?
         .is_some();
@@ -242,8 +299,9 @@ pub async fn reserve_order(
     let rule = line_rule(&elig, presented, &quote);
     sqlx::query(
         "INSERT INTO order_lines (order_id, product_id, quantity, unit_price_fen, discounted_units, discount_per_unit_fen,
-                                  full_amount_fen, discount_fen, paid_amount_fen, rule, percent_off, invite_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                                  full_amount_fen, discount_fen, paid_amount_fen, rule, percent_off, invite_id,
+                                  variant_id, variant_name)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(order_id)
     .bind(req.product_id)
@@ -257,6 +315,8 @@ pub async fn reserve_order(
     .bind(rule)
     .bind(i64::from(policy.percent_off))
     .bind(if elig.is_eligible() { elig.invite_id() } else { None })
+    .bind(variant.as_ref().map(|v| v.0))
+    .bind(variant.as_ref().map_or(String::new(), |v| v.1.clone()))
     .execute(&mut *w.tx)
     .await?;
     w.commit().await?;
@@ -284,8 +344,8 @@ pub async fn mark_paid(db: &Db, order_id: i64, reference: &str) -> Result<bool, 
 pub struct Released {
     pub session_id: i64,
     pub shopper_id: i64,
-    /// (product id, units, discounted units) per line.
-    pub lines: Vec<(i64, i64, i64)>,
+    /// (product id, units, discounted units, variant id) per line.
+    pub lines: Vec<(i64, i64, i64, Option<i64>)>,
 }
 
 /// Gives an order's lines back: their units to stock (`restock`), their discounted units to
@@ -293,10 +353,17 @@ pub struct Released {
 async fn give_back(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     shopper_id: i64,
-    lines: &[(i64, i64, i64)],
+    lines: &[(i64, i64, i64, Option<i64>)],
     restock: bool,
 ) -> Result<(), sqlx::Error> {
-    for &(product_id, qty, discounted) in lines {
+    for &(product_id, qty, discounted, variant_id) in lines {
+        if let (true, Some(variant_id)) = (restock, variant_id) {
+            sqlx::query("UPDATE product_variants SET stock = stock + $1 WHERE id = $2")
+                .bind(qty)
+                .bind(variant_id)
+                .execute(&mut **tx)
+                .await?;
+        }
         sqlx::query(
             "UPDATE products SET stock = stock + $1, discounted_units = discounted_units - $2 WHERE id = $3",
         )
@@ -337,8 +404,8 @@ pub async fn release_order(db: &Db, order_id: i64) -> Result<Option<Released>, A
             .bind(order_id)
             .fetch_one(&mut *w.tx)
             .await?;
-    let lines: Vec<(i64, i64, i64)> = sqlx::query_as(
-        "SELECT product_id, quantity, discounted_units FROM order_lines WHERE order_id = $1",
+    let lines: Vec<(i64, i64, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT product_id, quantity, discounted_units, variant_id FROM order_lines WHERE order_id = $1",
     )
     .bind(order_id)
     .fetch_all(&mut *w.tx)
@@ -358,6 +425,8 @@ pub struct NewOrder {
     pub shopper_id: i64,
     pub session_id: i64,
     pub product_id: i64,
+    /// The variant bought and its name, for a product with variants.
+    pub variant: Option<(i64, String)>,
     pub key: String,
     pub request_hash: String,
     pub quote: LineQuote,
@@ -402,6 +471,7 @@ pub async fn write_batch(
     let mut ids = Vec::with_capacity(orders.len());
     // BTreeMaps: rows are updated in a fixed order, so two writers cannot deadlock.
     let mut stock: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
+    let mut variant_stock: BTreeMap<i64, i64> = BTreeMap::new();
     let mut counters: BTreeMap<(i64, i64), (i64, i64, i64, i64)> = BTreeMap::new();
     // Multi-row statements, a few hundred rows each: a batch costs a handful of round trips.
     let per_statement = rows_per_statement(db);
@@ -448,9 +518,10 @@ pub async fn write_batch(
         }
         let mut sql = String::from(
             "INSERT INTO order_lines (order_id, product_id, quantity, unit_price_fen, discounted_units, discount_per_unit_fen,
-                                      full_amount_fen, discount_fen, paid_amount_fen, rule, percent_off, invite_id) VALUES ",
+                                      full_amount_fen, discount_fen, paid_amount_fen, rule, percent_off, invite_id,
+                                      variant_id, variant_name) VALUES ",
         );
-        push_rows(&mut sql, lines.len(), 12, None);
+        push_rows(&mut sql, lines.len(), 14, None);
         let mut query = sqlx::query(&sql);
         for (o, order_id) in &lines {
             let q = &o.quote;
@@ -466,8 +537,13 @@ pub async fn write_batch(
                 .bind(q.paid.0)
                 .bind(o.rule)
                 .bind(i64::from(o.percent_off))
-                .bind(o.invite_id);
+                .bind(o.invite_id)
+                .bind(o.variant.as_ref().map(|v| v.0))
+                .bind(o.variant.as_ref().map_or("", |v| v.1.as_str()));
             let (units, discounted) = (i64::from(q.quantity), i64::from(q.discounted_units));
+            if let Some((variant_id, _)) = &o.variant {
+                *variant_stock.entry(*variant_id).or_default() += units;
+            }
             let s = stock.entry(o.product_id).or_default();
             s.0 += units;
             s.1 += discounted;
@@ -539,6 +615,18 @@ pub async fn write_batch(
             return Err(BatchError::Refused(AppError::Conflict("Sold out.".into())));
         }
     }
+    for (variant_id, units) in variant_stock {
+        let res = sqlx::query(
+            "UPDATE product_variants SET stock = stock - $1 WHERE id = $2 AND stock >= $1",
+        )
+        .bind(units)
+        .bind(variant_id)
+        .execute(&mut *w.tx)
+        .await?;
+        if res.rows_affected() != 1 {
+            return Err(BatchError::Refused(AppError::Conflict("Sold out.".into())));
+        }
+    }
     let mut marked = Vec::with_capacity(paid.len());
     for chunk in paid.chunks(per_statement) {
         // One UPDATE per chunk, joined to the (order, reference) pairs: a CASE with a branch
@@ -568,6 +656,8 @@ pub struct SaleFacts {
     pub title: String,
     pub policy: DiscountPolicy,
     pub price: Fen,
+    /// The product's variants: (id, name, own price).
+    pub variants: Vec<(i64, String, Option<Fen>)>,
     pub presented: bool,
     pub name: String,
     pub image_url: String,
@@ -630,11 +720,20 @@ pub async fn sale_facts(db: &Db, session_id: i64, product_id: i64) -> Result<Sal
         }
         _ => DiscountPolicy::default(),
     };
+    let variants: Vec<(i64, String, Option<i64>)> =
+        sqlx::query_as("SELECT id, name, price_fen FROM product_variants WHERE product_id = $1")
+            .bind(product_id)
+            .fetch_all(db.pool())
+            .await?;
     Ok(SaleFacts {
         status: SessionStatus::parse(&status).ok_or(AppError::Internal)?,
         title,
         policy,
         price: Fen(price),
+        variants: variants
+            .into_iter()
+            .map(|(id, name, price)| (id, name, price.map(Fen)))
+            .collect(),
         presented: presented.is_some(),
         name,
         image_url,
@@ -660,6 +759,7 @@ pub fn order_view(
         lines: vec![OrderLineView {
             product_id: o.product_id,
             product_name: product_name.to_string(),
+            variant: o.variant.as_ref().map(|v| v.1.clone()).unwrap_or_default(),
             image_url: image_url.to_string(),
             quantity: i64::from(q.quantity),
             unit_price: q.unit_price,
@@ -723,6 +823,8 @@ pub struct SaleSnapshot {
     pub policy: DiscountPolicy,
     /// (product id, price, stock, presented, discounted units sold, name, image URL).
     pub products: Vec<(i64, Fen, i64, bool, i64, String, String)>,
+    /// (variant id, product id, name, own price, stock).
+    pub variants: Vec<(i64, i64, String, Option<Fen>, i64)>,
     /// (product id, shopper id, units, discounted units).
     pub counters: Vec<(i64, i64, i64, i64)>,
     /// The session's orders: (shopper id, idempotency key, request hash, order id).
@@ -763,11 +865,22 @@ pub async fn sale_snapshot(db: &Db, session_id: i64) -> Result<SaleSnapshot, App
     .bind(session_id)
     .fetch_all(db.pool())
     .await?;
+    let variants: Vec<(i64, i64, String, Option<i64>, i64)> = sqlx::query_as(
+        "SELECT v.id, v.product_id, v.name, v.price_fen, v.stock
+           FROM product_variants v JOIN products p ON p.id = v.product_id WHERE p.session_id = $1",
+    )
+    .bind(session_id)
+    .fetch_all(db.pool())
+    .await?;
     Ok(SaleSnapshot {
         status,
         title,
         policy,
         products,
+        variants: variants
+            .into_iter()
+            .map(|(id, product, name, price, stock)| (id, product, name, price.map(Fen), stock))
+            .collect(),
         counters,
         keys,
     })
@@ -825,7 +938,7 @@ const ORDER_SELECT: &str = concat!(
     " AS status,
         o.created_at_ms, o.payment_provider,
         o.full_amount_fen, o.discount_fen, o.paid_amount_fen,
-        l.product_id, p.name, p.image_url, l.quantity, l.unit_price_fen, l.discounted_units,
+        l.product_id, p.name, l.variant_name, p.image_url, l.quantity, l.unit_price_fen, l.discounted_units,
         l.full_amount_fen AS l_full, l.discount_fen AS l_discount, l.paid_amount_fen AS l_paid, l.rule, l.percent_off,
         sh.carrier, sh.tracking_no, sh.shipped_at_ms,
         oa.recipient, oa.phone AS oa_phone, oa.province, oa.city, oa.district, oa.street
@@ -875,6 +988,7 @@ fn rows_to_orders(rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<OrderView>, AppErr
         let line = OrderLineView {
             product_id: r.try_get("product_id")?,
             product_name: r.try_get("name")?,
+            variant: r.try_get("variant_name")?,
             image_url: r.try_get("image_url")?,
             quantity: r.try_get("quantity")?,
             unit_price: Fen(r.try_get("unit_price_fen")?),
@@ -1064,8 +1178,8 @@ pub async fn complete_refund(
         .bind(order_id)
         .fetch_one(&mut *w.tx)
         .await?;
-    let lines: Vec<(i64, i64, i64)> = sqlx::query_as(
-        "SELECT product_id, quantity, discounted_units FROM order_lines WHERE order_id = $1",
+    let lines: Vec<(i64, i64, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT product_id, quantity, discounted_units, variant_id FROM order_lines WHERE order_id = $1",
     )
     .bind(order_id)
     .fetch_all(&mut *w.tx)
@@ -1175,7 +1289,9 @@ pub async fn studio_orders(
     let rows: Vec<Flat> = sqlx::query_as(concat!(
         "SELECT * FROM (SELECT o.id, o.created_at_ms, ",
         status_seen!(),
-        " AS seen, s.nickname, p.name, l.quantity, o.paid_amount_fen, sh.carrier, sh.tracking_no, sh.shipped_at_ms,
+        " AS seen, s.nickname,
+                CASE WHEN l.variant_name = '' THEN p.name ELSE p.name || ' (' || l.variant_name || ')' END,
+                l.quantity, o.paid_amount_fen, sh.carrier, sh.tracking_no, sh.shipped_at_ms,
                 oa.recipient, oa.phone, oa.province, oa.city, oa.district, oa.street
            FROM orders o
            JOIN order_lines l ON l.order_id = o.id

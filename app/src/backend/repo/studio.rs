@@ -243,7 +243,7 @@ pub async fn update_product(
         None => (0, Some(p.stock)),
     };
     let mut w = db.begin_write().await?;
-    let stock: i64 = sqlx::query_scalar(
+    let _typed: i64 = sqlx::query_scalar(
         "UPDATE products SET name = $1, description = $2, category = $3, price_fen = $4,
                 stock = CASE WHEN $5 >= 0 THEN $5
                              WHEN stock + $6 < 0 THEN 0
@@ -260,6 +260,8 @@ pub async fn update_product(
     .bind(product_id)
     .fetch_one(&mut *w.tx)
     .await?;
+    // A product with variants: its stock is theirs (edited with them), whatever was typed.
+    let stock = super::variants::resync_stock(&mut w.tx, product_id).await?;
     if price_changed && presented.is_some() {
         sqlx::query(
             "INSERT INTO audit_log (session_id, host_id, action, detail, reason, created_at_ms) VALUES ($1, $2, 'price_change', $3, $4, $5)",
@@ -429,6 +431,7 @@ pub async fn studio_session(db: &Db, session_id: i64) -> Result<StudioSession, A
     .bind(session_id)
     .fetch_all(db.pool())
     .await?;
+    let mut variants = super::variants::of_session(db, session_id).await?;
     Ok(StudioSession {
         id,
         title,
@@ -468,6 +471,7 @@ pub async fn studio_session(db: &Db, session_id: i64) -> Result<StudioSession, A
                     stock,
                     image_url,
                     presented: presented.is_some(),
+                    variants: variants.remove(&id).unwrap_or_default(),
                 },
             )
             .collect(),
@@ -568,6 +572,8 @@ pub struct ExportLine {
     pub shopper_phone: Option<String>,
     pub product_id: i64,
     pub product_name: String,
+    /// The shade or size bought; empty for a product without variants.
+    pub variant: String,
     pub quantity: i64,
     pub unit_price: Fen,
     pub full_amount: Fen,
@@ -600,6 +606,7 @@ pub async fn export_lines(db: &Db, session_id: i64) -> Result<Vec<ExportLine>, A
         String,
         Option<String>,
         Option<String>,
+        String,
     );
     type Extra = (
         String,
@@ -632,7 +639,7 @@ pub async fn export_lines(db: &Db, session_id: i64) -> Result<Vec<ExportLine>, A
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT o.id, o.created_at_ms, o.status, o.shopper_id, s.nickname, l.product_id, p.name, l.quantity,
                 l.unit_price_fen, l.full_amount_fen, l.discount_fen, l.paid_amount_fen, l.rule, i.code,
-                ph.phone
+                ph.phone, l.variant_name
            FROM orders o
            JOIN order_lines l ON l.order_id = o.id
            JOIN products p ON p.id = l.product_id
@@ -655,6 +662,7 @@ pub async fn export_lines(db: &Db, session_id: i64) -> Result<Vec<ExportLine>, A
             shopper_nickname: r.4,
             product_id: r.5,
             product_name: r.6,
+            variant: r.15,
             quantity: r.7,
             unit_price: Fen(r.8),
             full_amount: Fen(r.9),

@@ -9,11 +9,11 @@ use super::{report, studio_action, upload::ImageUpload, StatusLine};
 use crate::{
     api::studio::{
         mark_sold_out, present_product, studio_add_product, studio_delete_product,
-        studio_move_product, studio_update_product,
+        studio_move_product, studio_set_variants, studio_update_product,
     },
     components::browser::confirm,
     error::AppError,
-    model::{ProductForm, SessionStatus, StudioProduct, StudioSession},
+    model::{ProductForm, SessionStatus, StudioProduct, StudioSession, VariantForm, VariantView},
 };
 
 /// The product list. Rows are keyed by everything they show, so a reload rebuilds only the
@@ -53,8 +53,14 @@ pub(super) fn ProductsEditor(
         Option<i64>,
     )| {
         // Not the stock: it changes with every sale and the row shows it live.
+        // Variants by id, name and price: saved new ones get their ids (a rebuilt row).
+        let variants: Vec<(i64, &str, Option<i64>)> = p
+            .variants
+            .iter()
+            .map(|v| (v.id, v.name.as_str(), v.price.map(|f| f.0)))
+            .collect();
         format!(
-            "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{:?}|{}",
+            "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{:?}|{}|{variants:?}",
             p.id,
             p.position,
             p.name,
@@ -241,9 +247,81 @@ fn ProductEditorRow(
                         <ProductFields form=form ask_reason=presented/>
                         <button type="submit" class="btn btn-primary">"Save product"</button>
                     </form>
+                    <VariantsEditor product_id=pid variants=product.variants.clone() reload=reload msg=msg/>
                     <ImageUpload kind="product" target_id=pid label="Upload image" reload=reload msg=msg/>
                 </div>
             </Show>
         </li>
+    }
+}
+
+/// A product's variants (shade, size): name, own stock, optional own price. Saving replaces
+/// the list; stock edits apply the difference to the stock as it was when the panel opened.
+#[component]
+fn VariantsEditor(
+    product_id: i64,
+    variants: Vec<VariantView>,
+    reload: Callback<()>,
+    msg: StatusLine,
+) -> impl IntoView {
+    let rows = RwSignal::new(
+        variants
+            .iter()
+            .map(|v| VariantForm {
+                id: Some(v.id),
+                name: v.name.clone(),
+                stock: v.stock,
+                stock_was: Some(v.stock),
+                price: v.price.map(|p| p.to_yuan_string()).unwrap_or_default(),
+            })
+            .collect::<Vec<_>>(),
+    );
+    let add = move |_| {
+        rows.update(|r| {
+            r.push(VariantForm {
+                id: None,
+                name: String::new(),
+                stock: 0,
+                stock_was: None,
+                price: String::new(),
+            })
+        })
+    };
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let list = rows.get_untracked();
+        spawn_local(async move {
+            let res = studio_set_variants(product_id, list).await;
+            report(msg, res.map(|_| "Variants saved.".into()));
+            reload.try_run(());
+        });
+    };
+    let field = move |i: usize, f: fn(&VariantForm) -> String| {
+        move || rows.with(|r| r.get(i).map(f).unwrap_or_default())
+    };
+    view! {
+        <form class="stack variants-editor" on:submit=save aria-label="Variants">
+            <h4>"Variants (shade, size)"</h4>
+            <p class="muted small">"Each with its own stock; leave the price empty to sell it at the product's. The product's stock is theirs added up."</p>
+            {move || (0..rows.with(Vec::len)).map(|i| view! {
+                <div class="variant-row">
+                    <input type="text" maxlength="40" required aria-label=format!("Variant {} name", i + 1)
+                        prop:value=field(i, |v| v.name.clone())
+                        on:input=move |ev| rows.update(|r| if let Some(v) = r.get_mut(i) { v.name = event_target_value(&ev) })/>
+                    <input type="number" min="0" max="1000000" required aria-label=format!("Variant {} stock", i + 1)
+                        prop:value=field(i, |v| v.stock.to_string())
+                        on:input=move |ev| rows.update(|r| if let Some(v) = r.get_mut(i) { v.stock = event_target_value(&ev).parse().unwrap_or(0) })/>
+                    <input type="text" inputmode="decimal" placeholder="price" aria-label=format!("Variant {} price", i + 1)
+                        prop:value=field(i, |v| v.price.clone())
+                        on:input=move |ev| rows.update(|r| if let Some(v) = r.get_mut(i) { v.price = event_target_value(&ev) })/>
+                    <button type="button" class="btn btn-small" aria-label=format!("Remove variant {}", i + 1)
+                        on:click=move |_| rows.update(|r| { if i < r.len() { r.remove(i); } })>"×"</button>
+                </div>
+            }).collect_view()}
+            <div class="row">
+                <button type="button" class="btn btn-small" on:click=add>"Add variant"</button>
+                <button type="submit" class="btn btn-small btn-primary">"Save variants"</button>
+            </div>
+        </form>
     }
 }
