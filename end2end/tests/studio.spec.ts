@@ -188,6 +188,19 @@ test.describe('studio', () => {
     await p2Row.locator('button', { hasText: 'Upload image' }).click();
     await expect(p2Row.locator('img').first()).toHaveAttribute('src', /^\/media\/[0-9a-f]{24}\.jpg$/);
 
+    // Two sizes with their own stock (together the product's), one at its own price.
+    const variantsForm = p2Row.getByRole('form', { name: 'Variants' });
+    await variantsForm.getByRole('button', { name: 'Add variant' }).click();
+    await variantsForm.getByRole('button', { name: 'Add variant' }).click();
+    await variantsForm.getByLabel('Variant 1 name').fill('30ml');
+    await variantsForm.getByLabel('Variant 1 stock').fill('10');
+    await variantsForm.getByLabel('Variant 1 price').fill('199.00');
+    await variantsForm.getByLabel('Variant 2 name').fill('50ml');
+    await variantsForm.getByLabel('Variant 2 stock').fill(String(P2.stock - 10));
+    await variantsForm.getByRole('button', { name: 'Save variants' }).click();
+    await expect(statusLine('Variants saved.')).toBeVisible();
+    await expect(rows.nth(1)).toContainText(`stock ${P2.stock}`);
+
     expect(await fitsWidth(page), 'no horizontal scrolling at 768 px').toBe(true);
     await shot(page, testInfo, 'studio-scheduled-768.png');
 
@@ -255,6 +268,14 @@ test.describe('studio', () => {
     await bRow.getByRole('button', { name: `Buy ${P2.name}` }).click();
     const sheet = b.page.getByRole('dialog', { name: 'Choose quantity and pay' });
     await expect(sheet.getByLabel('Quantity')).toHaveText('1');
+    // A size first: Pay waits for one; the 30ml's own price shows at half, then 50ml.
+    const sizes = sheet.getByRole('radiogroup', { name: 'Choose a variant' });
+    await expect(sizes.getByRole('radio')).toHaveText(['30ml · ¥199.00', '50ml']);
+    await expect(sheet.getByRole('button', { name: /^Pay / })).toBeDisabled();
+    await sizes.getByRole('radio', { name: '30ml · ¥199.00' }).click();
+    await expect(sheet.getByRole('button', { name: 'Pay ¥99.50' })).toBeVisible();
+    await sizes.getByRole('radio', { name: '50ml' }).click();
+    await expect(sizes.getByRole('radio', { name: '50ml' })).toHaveAttribute('aria-checked', 'true');
     // Where it ships: the first time typed in, then remembered.
     const deliver = sheet.getByRole('group', { name: 'Deliver to' });
     await deliver.getByLabel('Recipient').fill('王小明');
@@ -306,6 +327,7 @@ test.describe('studio', () => {
     await b.page.goto('/orders');
     const card = b.page.locator(`li.order[data-order-id="${orderId}"]`);
     await expect(card.locator('.badge')).toHaveText('Shipped');
+    await expect(card.locator('.order-line-name')).toHaveText(`${P2.name} (50ml) × 1`);
     await expect(card.locator('.tracking')).toHaveText('SF1234567890');
     await expect(card).toContainText('Shipped by SF Express');
     await expect(card.locator('.order-ship-to')).toContainText('王小明 · +86 138****5678');
@@ -336,6 +358,7 @@ test.describe('studio', () => {
       order_id: String(orderId),
       status: 'paid',
       product_name: P2.name,
+      variant: '50ml',
       quantity: '1',
       unit_price_cny: '259.00',
       full_amount_cny: '259.00',

@@ -127,6 +127,7 @@ fn request(sid: i64, product: i64, key: &str) -> PlaceOrder {
     PlaceOrder {
         session_id: sid,
         product_id: product,
+        variant_id: None,
         quantity: Quantity::parse(1).expect("1"),
         key: IdempotencyKey::parse(key).expect("key"),
         expected_total: None,
