@@ -188,7 +188,9 @@ test.describe('studio', () => {
     await p2Row.locator('button', { hasText: 'Upload image' }).click();
     await expect(p2Row.locator('img').first()).toHaveAttribute('src', /^\/media\/[0-9a-f]{24}\.jpg$/);
 
-    // Two sizes with their own stock (together the product's), one at its own price.
+    // Two sizes with their own stock (together the product's), one at its own price. (The
+    // new image rebuilt the row: its edit panel opens again.)
+    await productsCard.getByRole('button', { name: `Edit ${P2.name}` }).click();
     const variantsForm = p2Row.getByRole('form', { name: 'Variants' });
     await variantsForm.getByRole('button', { name: 'Add variant' }).click();
     await variantsForm.getByRole('button', { name: 'Add variant' }).click();

@@ -15,8 +15,8 @@ pub async fn place_order(
     quantity: i64,
     idempotency_key: String,
     #[server(default)] expected_total: Option<Fen>,
-    #[server(default)] variant_id: Option<i64>,
     #[server(default)] address_id: Option<i64>,
+    #[server(default)] variant_id: Option<i64>,
 ) -> Result<OrderView, AppError> {
     use crate::{
         backend::{identity, repo::orders},
