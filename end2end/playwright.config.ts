@@ -9,6 +9,11 @@ const port = Number(process.env.E2E_PORT ?? 3107);
 const root = path.resolve(__dirname, '..');
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'live-e2e-'));
 const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// real-sale.spec.ts: the app that takes WeChat Pay, and the local WeChat Pay server.
+const wechatPort = port + 1;
+const simPort = port + 2;
+const wechatAppUrl = `http://127.0.0.1:${wechatPort}`;
+const simDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wechat-sim-'));
 
 // Flags that keep headless Chromium from stalling on a closed network (see shared TOOLCHAIN notes).
 const chromiumArgs = [
@@ -60,25 +65,72 @@ export default defineConfig({
       },
     },
   ],
-  webServer: {
-    command: path.join(root, 'target/release/server'),
-    cwd: root,
-    url: `http://127.0.0.1:${port}/healthz`,
-    timeout: 60_000,
-    reuseExistingServer: false,
-    stdout: 'pipe',
-    stderr: 'pipe',
-    env: {
-      APP_BIND: `127.0.0.1:${port}`,
-      DATABASE_URL: `sqlite://${path.join(dataDir, 'e2e.db')}`,
-      APP_DIST_DIR: path.join(root, 'dist'),
-      APP_DEMO_DATA: 'true',
-      APP_LOG: 'warn',
-      // Every browser in the suite comes from 127.0.0.1: per-IP limits sized for one person
-      // would refuse the suite's many shoppers (the limits themselves are tested in Rust).
-      APP_RATE_LIMIT_SCALE: '10',
-      APP_MEDIA_DIR: path.join(dataDir, 'media'),
-      APP_UPLOAD_DIR: path.join(dataDir, 'uploads'),
+  webServer: [
+    {
+      command: path.join(root, 'target/release/server'),
+      cwd: root,
+      url: `http://127.0.0.1:${port}/healthz`,
+      timeout: 60_000,
+      reuseExistingServer: false,
+      stdout: 'pipe',
+      stderr: 'pipe',
+      env: {
+        APP_BIND: `127.0.0.1:${port}`,
+        DATABASE_URL: `sqlite://${path.join(dataDir, 'e2e.db')}`,
+        APP_DIST_DIR: path.join(root, 'dist'),
+        APP_DEMO_DATA: 'true',
+        APP_LOG: 'warn',
+        // Every browser in the suite comes from 127.0.0.1: per-IP limits sized for one person
+        // would refuse the suite's many shoppers (the limits themselves are tested in Rust).
+        APP_RATE_LIMIT_SCALE: '10',
+        APP_MEDIA_DIR: path.join(dataDir, 'media'),
+        APP_UPLOAD_DIR: path.join(dataDir, 'uploads'),
+      },
     },
-  },
+    // A real sale (real-sale.spec.ts): the local WeChat Pay server with its own keys, and a
+    // second app that takes payment through it (WeChat Pay API v3 and web authorisation).
+    {
+      command: `${path.join(root, 'target/release/wechat-sim')} --port ${simPort} --dir ${simDir} --notify-url ${wechatAppUrl}/payments/wechat/notify`,
+      cwd: root,
+      url: `http://127.0.0.1:${simPort}/sns/oauth2/access_token`,
+      timeout: 30_000,
+      reuseExistingServer: false,
+      stdout: 'pipe',
+      stderr: 'pipe',
+    },
+    {
+      // Waits for the simulator's keys, then starts.
+      command: `sh -c 'while [ ! -f ${simDir}/ready ]; do sleep 0.1; done; exec ${path.join(root, 'target/release/server')}'`,
+      cwd: root,
+      url: `${wechatAppUrl}/healthz`,
+      timeout: 60_000,
+      reuseExistingServer: false,
+      stdout: 'pipe',
+      stderr: 'pipe',
+      env: {
+        APP_BIND: `127.0.0.1:${wechatPort}`,
+        APP_PUBLIC_URL: wechatAppUrl,
+        DATABASE_URL: `sqlite://${path.join(dataDir, 'wechat.db')}`,
+        APP_DIST_DIR: path.join(root, 'dist'),
+        APP_DEMO_DATA: 'true',
+        APP_LOG: 'warn',
+        APP_RATE_LIMIT_SCALE: '10',
+        APP_MEDIA_DIR: path.join(dataDir, 'wechat-media'),
+        APP_UPLOAD_DIR: path.join(dataDir, 'wechat-uploads'),
+        APP_PAYMENT_PROVIDER: 'wechat',
+        APP_WECHATPAY_MCHID: '1900000109',
+        APP_WECHATPAY_APPID: 'wx8888888888888888',
+        APP_WECHATPAY_SERIAL_NO: '5157F09EFDC096DE15EBE81A47057A7232F1B8E1',
+        APP_WECHATPAY_PRIVATE_KEY_FILE: path.join(simDir, 'merchant.pem'),
+        APP_WECHATPAY_PLATFORM_KEY_FILE: path.join(simDir, 'platform.pem'),
+        APP_WECHATPAY_PLATFORM_SERIAL: 'PUB_KEY_ID_0114232134912410000000000000',
+        APP_WECHATPAY_APIV3_KEY: '0123456789abcdefghijklmnopqrstuv',
+        APP_WECHATPAY_NOTIFY_URL: `${wechatAppUrl}/payments/wechat/notify`,
+        APP_WECHATPAY_API_BASE: `http://127.0.0.1:${simPort}`,
+        APP_WECHAT_APPSECRET: 'test-app-secret-0123456789abcdef',
+        APP_WECHAT_OAUTH_URL: `http://127.0.0.1:${simPort}/connect/oauth2/authorize`,
+        APP_WECHAT_API_BASE: `http://127.0.0.1:${simPort}`,
+      },
+    },
+  ],
 });

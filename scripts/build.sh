@@ -19,5 +19,6 @@ ls dist/*_bg.wasm >/dev/null 2>&1 || fail "client build produced no .wasm in dis
 ok "$(du -k dist/*_bg.wasm | awk '{print $1 " KiB wasm"}')"
 
 step "server: cargo build --release"
-cargo build --release -p server --quiet || fail "server build failed"
+# wechat-sim: the local WeChat Pay server the browser tests pay through (never deployed).
+cargo build --release -p server -p wechat-sim --quiet || fail "server build failed"
 ok "target/release/server"

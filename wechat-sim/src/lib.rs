@@ -1,9 +1,14 @@
 //! A local WeChat Pay API v3 server for the tests: the parts the project uses (create order,
-//! query, refund, payment and refund notifications), with keys generated per test run and
-//! the documented cryptography: it checks every request's merchant signature and signs every
-//! answer and notification with its platform key; notification bodies are AES-256-GCM
-//! encrypted with the APIv3 key. A test "pays" the way a phone does: `bridge_pay` checks the
-//! JSAPI parameters' `paySign` like `WeixinJSBridge` would, then the platform notifies.
+//! query, refund, payment and refund notifications) and WeChat's web authorisation
+//! (`snsapi_base`), with keys generated per process and the documented cryptography: it
+//! checks every request's merchant signature and signs every answer and notification with its
+//! platform key; notification bodies are AES-256-GCM encrypted with the APIv3 key. A test
+//! "pays" the way a phone does: `bridge_pay` checks the JSAPI parameters' `paySign` like
+//! `WeixinJSBridge` would, then the platform notifies.
+//!
+//! The cargo tests start it in-process (`WechatPayServer::start`); the browser tests run the
+//! `wechat-sim` binary (`src/main.rs`), whose `POST /test/bridge_pay` is what a page's
+//! stand-in `WeixinJSBridge` calls. Never part of a deployment.
 
 use std::{
     collections::HashMap,
@@ -117,6 +122,11 @@ impl WechatPayServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
+        Self::serve(listener)
+    }
+
+    /// Serves on `listener` (the binary: a fixed port).
+    pub fn serve(listener: tokio::net::TcpListener) -> WechatPayServer {
         let addr = listener.local_addr().expect("addr");
         let server = WechatPayServer {
             addr,
@@ -131,6 +141,8 @@ impl WechatPayServer {
             .route("/v3/pay/transactions/out-trade-no/{no}/close", post(close))
             .route("/v3/refund/domestic/refunds", post(refund))
             .route("/sns/oauth2/access_token", get(access_token))
+            .route("/connect/oauth2/authorize", get(authorize))
+            .route("/test/bridge_pay", post(bridge))
             .with_state(server.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
         server
@@ -570,6 +582,51 @@ async fn refund(
             s.answer(StatusCode::OK, r)
         }
     }
+}
+
+/// WeChat's authorisation page (`snsapi_base`: silent): straight back to `redirect_uri` with
+/// a one-time code for a new openid (each visit is a new WeChat user here).
+async fn authorize(
+    State(s): State<WechatPayServer>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let get = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
+    if get("appid") != APPID || get("scope") != "snsapi_base" || get("response_type") != "code" {
+        return (
+            StatusCode::BAD_REQUEST,
+            "wrong appid, scope or response_type",
+        )
+            .into_response();
+    }
+    let redirect = get("redirect_uri");
+    if !redirect.starts_with("http") {
+        return (StatusCode::BAD_REQUEST, "redirect_uri").into_response();
+    }
+    let code = s.issue_code(&format!("oSim{:024x}", rand_u128() >> 32));
+    let sep = if redirect.contains('?') { '&' } else { '?' };
+    let state: String = get("state")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-_.~".contains(*c))
+        .collect();
+    let to = format!("{redirect}{sep}code={code}&state={state}");
+    (StatusCode::FOUND, [("Location", to)]).into_response()
+}
+
+/// What the WeChat app does when a page calls `getBrandWCPayRequest` and the shopper
+/// confirms (`bridge_pay`), for a page whose stand-in bridge posts the parameters here
+/// (any origin: the page is the merchant's). Answers WeChat's `err_msg`.
+async fn bridge(State(s): State<WechatPayServer>, body: Bytes) -> Response {
+    let params: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let err_msg = match s.bridge_pay(&params).await {
+        Ok(200 | 204) => "get_brand_wcpay_request:ok".to_string(),
+        Ok(status) => format!("get_brand_wcpay_request:fail merchant answered {status}"),
+        Err(e) => format!("get_brand_wcpay_request:fail {e}"),
+    };
+    (
+        [("Access-Control-Allow-Origin", "*")],
+        axum::Json(json!({ "err_msg": err_msg })),
+    )
+        .into_response()
 }
 
 /// `GET /sns/oauth2/access_token?appid&secret&code&grant_type=authorization_code`.
