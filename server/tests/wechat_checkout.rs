@@ -289,6 +289,49 @@ async fn the_resolver_asks_the_platform_and_closes_what_was_never_paid(b: Backen
     assert_eq!(trade.state, "CLOSED");
     let late: Value = serde_json::json!(platform.pay(&format!("order-{unpaid}")).await.is_err());
     assert_eq!(late, true, "a closed order takes no payment");
+    // Unless the payment raced the close: then the money goes straight back (one refund of
+    // the whole amount, asked for once however often the notification comes), and the
+    // released order gives nothing back a second time.
+    let (_, session) = buyer.get(&format!("/api/sessions/get?id={sid}")).await;
+    let stock_of = |s: &Value| {
+        s["products"]
+            .as_array()
+            .and_then(|a| a.iter().find(|p| p["id"] == product))
+            .map(|p| p["stock"].as_i64().unwrap_or(-1))
+    };
+    let stock_before = stock_of(&session);
+    let no = format!("order-{unpaid}");
+    assert_eq!(platform.pay_despite_close(&no).await, Ok(204));
+    let mut refunded = None;
+    for _ in 0..100 {
+        let t = platform.trade(&format!("order-{unpaid}")).expect("trade");
+        if t.refunded > 0 && status_of(&buyer, unpaid).await == "refunded" {
+            refunded = Some(t);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let t = refunded.expect("the late payment refunded");
+    assert_eq!((t.state.as_str(), t.refunded), ("REFUND", t.total));
+    // The same notification again (WeChat repeats until it hears 2xx): no second refund.
+    let mut paid_again = t.clone();
+    paid_again.state = "SUCCESS".into();
+    let body = wx::notification(
+        "TRANSACTION.SUCCESS",
+        "transaction",
+        &wx::trade_json(&no, &paid_again),
+    );
+    let url = app.url("/payments/wechat/notify");
+    assert_eq!(
+        platform
+            .notify(&url, &body, wx::now_s(), &wx::keys().1)
+            .await,
+        Ok(204)
+    );
+    let after = platform.trade(&no).expect("trade");
+    assert_eq!(after.refunded, t.total, "refunded once");
+    let (_, session) = buyer.get(&format!("/api/sessions/get?id={sid}")).await;
+    assert_eq!(stock_of(&session), stock_before, "nothing given back twice");
     app.stop().await;
 }
 

@@ -245,7 +245,7 @@ pub async fn refund_notified(
 pub enum Notified {
     /// The order is paid now (or was already: a repeated notification).
     Paid,
-    /// The order was released before the payment came: the payment must be refunded.
+    /// The order was released before the payment came: the payment is refunded.
     PaidTooLate,
     /// The payment failed or was closed: the order's units went back.
     Released,
@@ -282,10 +282,9 @@ pub async fn payment_notified(
             Ok(Notified::Paid)
         }
         (OrderStatus::PaymentFailed, true) => {
-            tracing::error!(
-                order_id,
-                "paid after the order was released: the payment needs a refund"
-            );
+            // The units went back on sale when the order was released: the money goes back.
+            tracing::warn!(order_id, "paid after the order was released: refunding");
+            refund_late_payment(st, order_id, amount).await?;
             Ok(Notified::PaidTooLate)
         }
         (OrderStatus::PendingPayment, _) => {
@@ -298,6 +297,52 @@ pub async fn payment_notified(
         }
         (_, false) => Ok(Notified::Unchanged),
     }
+}
+
+/// A payment that came after its order was released (the shopper paid past the timeout, or
+/// a notification arrived after the resolver closed the order) is refunded in full at once,
+/// through the provider, as one refund of the order (the same refund number however often the
+/// notification comes). The order took nothing back on sale, so its refund gives nothing
+/// back either (`repo::orders::complete_refund`).
+async fn refund_late_payment(st: &AppState, order_id: i64, amount: Fen) -> Result<(), AppError> {
+    let out_refund_no = format!("refund-{order_id}");
+    let facts = orders::refund_facts(&st.db, order_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no such order".into()))?;
+    match facts.refund.as_ref().map(|(_, s)| s.as_str()) {
+        Some("succeeded") => return Ok(()),
+        Some("failed") => {
+            tracing::error!(
+                order_id,
+                "a late payment's refund was refused: refund it by hand"
+            );
+            return Ok(());
+        }
+        Some(_) => {}
+        None => {
+            let reason = "Paid after the order was released";
+            orders::start_refund(&st.db, order_id, &out_refund_no, amount, reason, now_ms())
+                .await?;
+        }
+    }
+    let request = RefundRequest {
+        merchant_ref: merchant_ref(order_id),
+        out_refund_no: out_refund_no.clone(),
+        amount,
+        total: amount,
+        reason: "Paid after the order was released".into(),
+    };
+    match st.payments.refund(&request).await {
+        RefundOutcome::Succeeded { reference } => {
+            refund_done(st, facts.session_id, &out_refund_no, &reference).await?;
+        }
+        RefundOutcome::Pending => {}
+        RefundOutcome::Refused { reason } => {
+            tracing::error!(order_id, %reason, "a late payment's refund was refused: refund it by hand");
+            orders::fail_refund(&st.db, &out_refund_no).await?;
+        }
+    }
+    Ok(())
 }
 
 async fn release(st: &AppState, order_id: i64) -> Result<bool, AppError> {
