@@ -24,9 +24,7 @@ use app::backend::{
     AppState,
 };
 use app::domain::order::{IdempotencyKey, Quantity};
-use common::{
-    db, demo_host, demo_session, exec, scalar, spawn_with, Backend, Client, Options, TestApp,
-};
+use common::{db, exec, scalar, spawn_with, Backend, Client, Options, TestApp};
 use serde_json::Value;
 
 both_databases!(
@@ -92,22 +90,7 @@ fn with_provider(app: &TestApp, provider: Arc<dyn PaymentProvider>) -> AppState 
 
 /// Live, product 1 presented; an inviter and `friends` friends who joined through the invite.
 async fn live_sale(app: &TestApp, friends: usize) -> (i64, i64, Client, Vec<Client>) {
-    let (sid, products) = demo_session(app).await;
-    let inviter = Client::new(app);
-    assert_eq!(inviter.reserve(sid).await.0, 200);
-    let (_, inv) = inviter.create_invite(sid).await;
-    let code = inv["code"].as_str().expect("code").to_string();
-    let mut buyers = Vec::new();
-    for _ in 0..friends {
-        let c = Client::new(app);
-        assert_eq!(c.join(&code).await.0, 200);
-        buyers.push(c);
-    }
-    let host = demo_host(app).await;
-    let (s, v) = host
-        .call("studio/go_live", &[("session_id", sid.to_string())])
-        .await;
-    assert_eq!(s, 200, "{v}");
+    let (sid, products, host, buyers) = common::live_with_invited_friends(app, friends).await;
     let (s, v) = host
         .call("studio/present", &[("product_id", products[1].to_string())])
         .await;

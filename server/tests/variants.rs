@@ -51,25 +51,10 @@ async fn listed(app: &TestApp, sid: i64, product: i64) -> Value {
         .expect("the product")
 }
 
-/// A live session whose first product is presented, and `n` shoppers who joined through an
-/// invite (eligible for the discount).
+/// A live session (its first product not yet presented) and `n` shoppers who joined through
+/// an invite (eligible for the discount).
 async fn live_with_friends(app: &TestApp, n: usize) -> (i64, i64, Client, Vec<Client>) {
-    let (sid, products) = demo_session(app).await;
-    let inviter = Client::new(app);
-    assert_eq!(inviter.reserve(sid).await.0, 200);
-    let (_, inv) = inviter.create_invite(sid).await;
-    let code = inv["code"].as_str().expect("code").to_string();
-    let mut friends = Vec::new();
-    for _ in 0..n {
-        let c = Client::new(app);
-        assert_eq!(c.join(&code).await.0, 200);
-        friends.push(c);
-    }
-    let host = demo_host(app).await;
-    let (s, v) = host
-        .call("studio/go_live", &[("session_id", sid.to_string())])
-        .await;
-    assert_eq!(s, 200, "{v}");
+    let (sid, products, host, friends) = live_with_invited_friends(app, n).await;
     (sid, products[0], host, friends)
 }
 

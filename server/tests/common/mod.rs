@@ -369,6 +369,31 @@ pub async fn demo_session(app: &TestApp) -> (i64, Vec<i64>) {
     (id, products)
 }
 
+/// The demo session, live (nothing presented yet), with `friends` shoppers who joined
+/// through one reserved shopper's invite (eligible for the discount), and its host.
+pub async fn live_with_invited_friends(
+    app: &TestApp,
+    friends: usize,
+) -> (i64, Vec<i64>, Client, Vec<Client>) {
+    let (sid, products) = demo_session(app).await;
+    let inviter = Client::new(app);
+    assert_eq!(inviter.reserve(sid).await.0, 200);
+    let (_, inv) = inviter.create_invite(sid).await;
+    let code = inv["code"].as_str().expect("code").to_string();
+    let mut joined = Vec::new();
+    for _ in 0..friends {
+        let c = Client::new(app);
+        assert_eq!(c.join(&code).await.0, 200);
+        joined.push(c);
+    }
+    let host = demo_host(app).await;
+    let (s, v) = host
+        .call("studio/go_live", &[("session_id", sid.to_string())])
+        .await;
+    assert_eq!(s, 200, "{v}");
+    (sid, products, host, joined)
+}
+
 /// The demo host, signed in.
 /// The demo session live, presenting its product `index`: (session, product, the demo host).
 pub async fn live_presenting(app: &TestApp, index: usize) -> (i64, i64, Client) {
