@@ -17,6 +17,12 @@ step "client: trunk build ${client_mode:-(development)} (dist/)"
 ) || fail "client build failed"
 ls dist/*_bg.wasm >/dev/null 2>&1 || fail "client build produced no .wasm in dist/"
 ok "$(du -k dist/*_bg.wasm | awk '{print $1 " KiB wasm"}')"
+# WeChat's JS-SDK, served from this site (never WeChat's CDN): the pinned npm package
+# `weixin-js-sdk` (end2end/package.json) is CommonJS; wrapped so a <script> defines `wx`.
+sdk="$ROOT/end2end/node_modules/weixin-js-sdk/index.js"
+[ -f "$sdk" ] || fail "missing $sdk: run scripts/setup.sh"
+mkdir -p dist/public/vendor
+{ echo '(function(){var module={exports:{}};'; cat "$sdk"; echo ';window.wx=module.exports;})();'; } >dist/public/vendor/jweixin.js
 
 step "server: cargo build --release"
 # wechat-sim: the local WeChat Pay server the browser tests pay through (never deployed).

@@ -31,6 +31,8 @@ use crate::pages::{
 
 #[component]
 pub fn App() -> impl IntoView {
+    // Inside WeChat: its JS-SDK, configured for this site (sharing cards, address picker).
+    components::wechat::WechatSdk::provide();
     view! {
         <Router>
             <main class="app">

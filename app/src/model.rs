@@ -70,6 +70,17 @@ pub struct ProductView {
     pub variants: Vec<VariantView>,
 }
 
+/// `wx.config`'s parameters for one page URL (`GET /api/wechat/jssdk`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JsSdkSignature {
+    #[serde(rename = "appId")]
+    pub app_id: String,
+    pub timestamp: i64,
+    #[serde(rename = "nonceStr")]
+    pub nonce_str: String,
+    pub signature: String,
+}
+
 /// A product's variant (shade, size), with its own stock and maybe its own price.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VariantView {
@@ -117,6 +128,9 @@ pub struct Me {
     /// (`/wechat/auth`) so that WeChat Pay can be opened in WeChat itself.
     #[serde(default)]
     pub wechat_auth_needed: bool,
+    /// WeChat's JS-SDK can be configured here (`GET /api/wechat/jssdk` answers).
+    #[serde(default)]
+    pub wechat_jssdk: bool,
 }
 
 /// A shopper's personal invite for a session.

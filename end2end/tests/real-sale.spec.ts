@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { test, expect } from './fixtures';
 import { hostWithSession, newPhone } from './helpers';
 
@@ -11,6 +12,9 @@ import { hostWithSession, newPhone } from './helpers';
 const port = Number(process.env.E2E_PORT ?? 3107);
 const WECHAT_APP = `http://127.0.0.1:${port + 1}`;
 const SIM = `http://127.0.0.1:${port + 2}`;
+// The simulator's official account and its JS-SDK ticket (wechat-sim/src/lib.rs).
+const APPID = 'wx8888888888888888';
+const JSAPI_TICKET = 'sim-jsapi-ticket-5d41402abc4b2a76b9719d911017c592';
 
 const BALM = { name: 'Rose Lip Balm', category: 'Beauty', price: '80.00', stock: 5 };
 
@@ -23,19 +27,39 @@ test('real sale: a phone in WeChat pays with WeChat Pay, the host ships, the sho
 
   const phone = await newPhone(browser, testInfo, WECHAT_APP);
   // WeChat's in-app bridge is native (outside the page and its Content Security Policy):
-  // it checks the merchant's paySign, charges, and WeChat Pay notifies the merchant. Here the
-  // test process plays the WeChat app, handing the parameters to the simulator.
-  await phone.context.exposeFunction('__wechatApp', async (params: unknown) => {
-    const res = await fetch(`${SIM}/test/bridge_pay`, { method: 'POST', body: JSON.stringify(params) });
-    return res.json();
+  // the test process plays the WeChat app. It checks the JS-SDK's signature of the page
+  // (sha1 over the official account's ticket, as WeChat does), hands a payment's signed
+  // parameters to the simulator (which checks the merchant's paySign, charges and notifies
+  // the merchant), and answers the address picker with a WeChat address.
+  const bridgeCalls: string[] = [];
+  await phone.context.exposeBinding('__wechatApp', async ({ page: from }, name: string, params: Record<string, string>) => {
+    bridgeCalls.push(name);
+    if (name === 'preVerifyJSAPI') {
+      const url = from.url().split('#')[0];
+      const text = `jsapi_ticket=${JSAPI_TICKET}&noncestr=${params.verifyNonceStr}&timestamp=${params.verifyTimestamp}&url=${url}`;
+      const ok = createHash('sha1').update(text).digest('hex') === params.verifySignature && params.verifyAppId === APPID;
+      return { err_msg: ok ? 'config:ok' : 'config:invalid signature' };
+    }
+    if (name === 'editAddress') {
+      return {
+        err_msg: 'edit_address:ok', userName: '李小红', telNumber: '13987654321', addressPostalCode: '310012',
+        proviceFirstStageName: '浙江省', addressCitySecondStageName: '杭州市', addressCountiesThirdStageName: '西湖区',
+        addressDetailInfo: '文三路90号', nationalCode: '330106',
+      };
+    }
+    if (name === 'getBrandWCPayRequest') {
+      const res = await fetch(`${SIM}/test/bridge_pay`, { method: 'POST', body: JSON.stringify(params) });
+      return res.json();
+    }
+    return { err_msg: `${name}:fail` };
   });
   await phone.context.addInitScript(() => {
     const app = (window as any).__wechatApp;
     (window as any).WeixinJSBridge = {
       invoke(name: string, params: unknown, done: (res: { err_msg: string }) => void) {
-        if (name !== 'getBrandWCPayRequest') return done({ err_msg: `${name}:fail` });
-        app(params).then(done, () => done({ err_msg: 'get_brand_wcpay_request:fail' }));
+        app(name, params).then(done, () => done({ err_msg: `${name}:fail` }));
       },
+      on() {},
     };
   });
   const page = phone.page;
@@ -46,12 +70,13 @@ test('real sale: a phone in WeChat pays with WeChat Pay, the host ships, the sho
   await row.getByRole('button', { name: `Buy ${BALM.name}` }).click();
   const sheet = page.getByRole('dialog', { name: 'Choose quantity and pay' });
   const deliver = sheet.getByRole('group', { name: 'Deliver to' });
-  await deliver.getByLabel('Recipient').fill('李小红');
-  await deliver.getByLabel('Mobile number').fill('139 8765 4321');
-  await deliver.getByLabel('Province').fill('浙江省');
-  await deliver.getByLabel('City').fill('杭州市');
-  await deliver.getByLabel('District').fill('西湖区');
-  await deliver.getByLabel('Street address').fill('文三路90号');
+  // The JS-SDK is configured for this page (WeChat checked the signature): WeChat's own
+  // address picker fills the form.
+  await deliver.getByRole('button', { name: 'Use a WeChat address' }).click();
+  await expect(deliver.getByLabel('Recipient')).toHaveValue('李小红');
+  await expect(deliver.getByLabel('District')).toHaveValue('西湖区');
+  await expect(deliver.getByLabel('Street address')).toHaveValue('文三路90号');
+  expect(bridgeCalls).toContain('preVerifyJSAPI');
   await deliver.getByRole('button', { name: 'Save address' }).click();
   await expect(deliver.getByLabel('Delivery address')).toContainText('李小红');
   await sheet.getByRole('button', { name: 'Pay ¥80.00' }).click();

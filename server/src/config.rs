@@ -69,6 +69,10 @@ pub struct Config {
     /// that JSAPI payments inside WeChat need. Without it, shoppers inside WeChat get the QR
     /// code (press and hold to pay).
     pub wechat_oauth: Option<app::backend::wechat_auth::WechatOAuthConfig>,
+    /// `APP_WECHAT_APPID` (default: WeChat Pay's app id) with `APP_WECHAT_SECRET` (or
+    /// `APP_WECHAT_APPSECRET`) or a fixed `APP_WECHAT_JSAPI_TICKET`: the JS-SDK's signature
+    /// (`GET /api/wechat/jssdk`), for sharing cards and WeChat's address picker.
+    pub wechat_jssdk: Option<app::backend::wechat_jssdk::JsSdkConfig>,
 }
 
 /// Who takes the shoppers' money.
@@ -204,6 +208,9 @@ const SETTINGS: &[(&str, &str)] = &[
     ("APP_WECHAT_APPSECRET", "wechat_appsecret"),
     ("APP_WECHAT_OAUTH_URL", "wechat_oauth_url"),
     ("APP_WECHAT_API_BASE", "wechat_api_base"),
+    ("APP_WECHAT_APPID", "wechat_appid"),
+    ("APP_WECHAT_SECRET", "wechat_secret"),
+    ("APP_WECHAT_JSAPI_TICKET", "wechat_jsapi_ticket"),
 ];
 
 /// A setting as the file or the environment gives it: text, a number or a boolean (all read
@@ -553,9 +560,47 @@ impl Config {
             _ => None,
         };
 
+        let nonempty = |k: &str| get(k).filter(|v| !v.is_empty());
+        let jssdk_appid = nonempty("wechat_appid").or_else(|| match &payment {
+            PaymentSettings::Wechat(w) => Some(w.appid.clone()),
+            PaymentSettings::Demo => None,
+        });
+        let jssdk_secret = nonempty("wechat_secret").or_else(|| nonempty("wechat_appsecret"));
+        let jssdk_ticket = nonempty("wechat_jsapi_ticket");
+        let wechat_jssdk = match (jssdk_appid, jssdk_secret, jssdk_ticket) {
+            (Some(appid), secret, ticket) if secret.is_some() || ticket.is_some() => {
+                Some(app::backend::wechat_jssdk::JsSdkConfig {
+                    appid,
+                    secret,
+                    fixed_ticket: ticket,
+                    api_base: nonempty("wechat_api_base")
+                        .unwrap_or_else(|| "https://api.weixin.qq.com".into()),
+                })
+            }
+            (Some(_), None, None) if nonempty("wechat_appid").is_some() => {
+                return Err(invalid(
+                    "APP_WECHAT_APPID",
+                    "(set)",
+                    "needs APP_WECHAT_SECRET or APP_WECHAT_JSAPI_TICKET",
+                ))
+            }
+            (None, ..)
+                if nonempty("wechat_secret").is_some()
+                    || nonempty("wechat_jsapi_ticket").is_some() =>
+            {
+                return Err(invalid(
+                    "APP_WECHAT_SECRET",
+                    "(hidden)",
+                    "needs APP_WECHAT_APPID (or WeChat Pay's app id)",
+                ))
+            }
+            _ => None,
+        };
+
         Ok(Config {
             payment,
             wechat_oauth,
+            wechat_jssdk,
             redis_url,
             trusted_proxies,
             metrics_allow,

@@ -299,6 +299,10 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
                 .wechat_oauth
                 .clone()
                 .map(|c| Arc::new(app::backend::wechat_auth::WechatOAuth::new(c))),
+            wechat_jssdk: config
+                .wechat_jssdk
+                .clone()
+                .map(|c| Arc::new(app::backend::wechat_jssdk::JsSdk::new(c, backplane.clone()))),
             live,
             decodes: Arc::new(tokio::sync::Semaphore::new(
                 app::backend::uploads::CONCURRENT_DECODES,

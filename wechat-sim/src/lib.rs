@@ -100,6 +100,9 @@ struct Books {
     refunds: HashMap<String, Value>,
     /// Request nonces seen: a replayed request is refused.
     nonces: std::collections::HashSet<String>,
+    /// `cgi-bin/token` and `cgi-bin/ticket/getticket` answered (a cache should keep these low).
+    pub token_fetches: usize,
+    pub ticket_fetches: usize,
     /// Web-authorisation codes handed out, each good once: code → openid.
     codes: HashMap<String, String>,
     requests: usize,
@@ -142,6 +145,8 @@ impl WechatPayServer {
             .route("/v3/refund/domestic/refunds", post(refund))
             .route("/sns/oauth2/access_token", get(access_token))
             .route("/connect/oauth2/authorize", get(authorize))
+            .route("/cgi-bin/token", get(cgi_token))
+            .route("/cgi-bin/ticket/getticket", get(cgi_ticket))
             .route("/test/bridge_pay", post(bridge))
             .with_state(server.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -182,6 +187,12 @@ impl WechatPayServer {
 
     pub fn trade(&self, out_trade_no: &str) -> Option<Trade> {
         self.books.lock().unwrap().trades.get(out_trade_no).cloned()
+    }
+
+    /// How many access tokens and JS-SDK tickets were handed out.
+    pub fn fetches(&self) -> (usize, usize) {
+        let b = self.books.lock().unwrap();
+        (b.token_fetches, b.ticket_fetches)
     }
 
     pub fn requests(&self) -> usize {
@@ -594,6 +605,43 @@ async fn refund(
             s.answer(StatusCode::OK, r)
         }
     }
+}
+
+/// The official account's JS-SDK ticket: the same for the server's lifetime (WeChat's lives
+/// 7,200 s), so a test can check a `wx.config` signature.
+pub const JSAPI_TICKET: &str = "sim-jsapi-ticket-5d41402abc4b2a76b9719d911017c592";
+const ACCESS_TOKEN: &str = "sim-access-token-7215ee9c7d9dc229d2921a40e899ec5f";
+
+/// `GET /cgi-bin/token?grant_type=client_credential&appid&secret`.
+async fn cgi_token(
+    State(s): State<WechatPayServer>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let get = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
+    if get("grant_type") != "client_credential"
+        || get("appid") != APPID
+        || get("secret") != APP_SECRET
+    {
+        return axum::Json(json!({ "errcode": 40125, "errmsg": "invalid appsecret" }))
+            .into_response();
+    }
+    s.books.lock().unwrap().token_fetches += 1;
+    axum::Json(json!({ "access_token": ACCESS_TOKEN, "expires_in": 7200 })).into_response()
+}
+
+/// `GET /cgi-bin/ticket/getticket?access_token&type=jsapi`.
+async fn cgi_ticket(
+    State(s): State<WechatPayServer>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let get = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
+    if get("access_token") != ACCESS_TOKEN || get("type") != "jsapi" {
+        return axum::Json(json!({ "errcode": 40001, "errmsg": "invalid credential" }))
+            .into_response();
+    }
+    s.books.lock().unwrap().ticket_fetches += 1;
+    axum::Json(json!({ "errcode": 0, "errmsg": "ok", "ticket": JSAPI_TICKET, "expires_in": 7200 }))
+        .into_response()
 }
 
 /// WeChat's authorisation page (`snsapi_base`: silent): straight back to `redirect_uri` with

@@ -76,7 +76,7 @@ macro_rules! endpoints {
 pub fn all() -> Vec<Endpoint> {
     use super::{
         addresses::*, catalog::*, invites::*, live::*, orders::*, phone::*, shopper::*, studio::*,
-        video::*,
+        video::*, wechat::*,
     };
     endpoints![
         ListSessions,
@@ -106,6 +106,7 @@ pub fn all() -> Vec<Endpoint> {
         StudioDeleteSession,
         StudioAddProduct,
         StudioUpdateProduct,
+        WechatJssdk,
         StudioSetVariants,
         StudioDeleteProduct,
         StudioMoveProduct,

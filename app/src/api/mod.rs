@@ -16,3 +16,4 @@ pub mod phone;
 pub mod shopper;
 pub mod studio;
 pub mod video;
+pub mod wechat;

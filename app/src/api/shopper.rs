@@ -14,6 +14,7 @@ pub async fn whoami() -> Result<Me, AppError> {
     let st = crate::backend::state()?;
     let shopper = crate::backend::identity::shopper_or_create(&st).await?;
     let mut me = shopper.me();
+    me.wechat_jssdk = st.wechat_jssdk.is_some();
     if st.wechat_auth.is_some() {
         me.wechat_auth_needed = crate::backend::repo::shoppers::wechat_openid(&st.db, shopper.id)
             .await?

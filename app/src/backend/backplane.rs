@@ -623,6 +623,52 @@ impl RedisBackplane {
         Ok(())
     }
 
+    /// A shared value and how long it still lives (`None`: missing or without expiry).
+    pub async fn get_with_ttl(&self, key: &str) -> Result<Option<(String, Duration)>, AppError> {
+        let (value, ttl_ms): (Option<String>, i64) = redis::pipe()
+            .get(key)
+            .pttl(key)
+            .query_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(value
+            .filter(|_| ttl_ms > 0)
+            .map(|v| (v, Duration::from_millis(ttl_ms as u64))))
+    }
+
+    pub async fn set_with_ttl(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<(), AppError> {
+        let _: () = self
+            .conn()
+            .pset_ex(key, value, ttl.as_millis().max(1) as u64)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Takes `key` as a lock for `hold` unless another node holds it.
+    pub async fn try_lock(&self, key: &str, hold: Duration) -> Result<bool, AppError> {
+        let got: Option<String> = redis::cmd("SET")
+            .arg(key)
+            .arg(&self.node)
+            .arg("NX")
+            .arg("PX")
+            .arg(hold.as_millis().max(1) as u64)
+            .query_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(got.is_some())
+    }
+
+    pub async fn unlock(&self, key: &str) -> Result<(), AppError> {
+        let _: () = self.conn().del(key).await.map_err(unavailable)?;
+        Ok(())
+    }
+
     /// Takes a token from the shared bucket `key` (`burst` tokens per `period`). Refuses when
     /// Redis cannot be asked (fail closed).
     pub async fn take(&self, key: &str, burst: u32, period: Duration) -> Result<bool, AppError> {

@@ -35,6 +35,7 @@ impl Shopper {
             id: self.id,
             nickname: self.nickname.clone(),
             wechat_auth_needed: false,
+            wechat_jssdk: false,
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod sale;
 pub mod sale_redis;
 pub mod uploads;
 pub mod wechat_auth;
+pub mod wechat_jssdk;
 pub mod wechat_pay;
 
 use std::sync::Arc;
@@ -74,6 +75,8 @@ pub struct Services {
     pub payments: Arc<dyn payment::PaymentProvider>,
     /// WeChat's web authorisation, when WeChat Pay's JSAPI is set up (the shoppers' openids).
     pub wechat_auth: Option<Arc<wechat_auth::WechatOAuth>>,
+    /// WeChat's JS-SDK signature (`wx.config`), when an official account is set up.
+    pub wechat_jssdk: Option<Arc<wechat_jssdk::JsSdk>>,
     /// The flash-sale order path: the gate (in memory on one node, a Redis script with
     /// several) and the batch writer. `None` only where a caller builds a state without it:
     /// each order is then one database transaction.

@@ -6,6 +6,7 @@ use leptos::{prelude::*, task::spawn_local};
 
 use crate::{
     api::addresses::{my_addresses, save_address},
+    components::wechat,
     domain::{address::AddressForm, phone::mask},
     model::SavedAddress,
 };
@@ -82,6 +83,22 @@ pub fn DeliverTo(chosen: RwSignal<Option<i64>>) -> impl IntoView {
             {move || if adding.get() {
                 view! {
                     <form class="address-form" on:submit=save>
+                        {move || wechat::sdk().filter(|s| s.ready.get()).map(|sdk| view! {
+                            <button type="button" class="btn btn-small" on:click=move |_| {
+                                spawn_local(async move {
+                                    if let Some(a) = sdk.open_address().await {
+                                        form.try_set(AddressForm {
+                                            recipient: a.recipient,
+                                            phone: a.phone,
+                                            province: a.province,
+                                            city: a.city,
+                                            district: a.district,
+                                            street: a.street,
+                                        });
+                                    }
+                                });
+                            }>"Use a WeChat address"</button>
+                        })}
                         {field("Recipient", "name", |f| f.recipient.clone(), |f, v| f.recipient = v)}
                         {field("Mobile number", "tel", |f| f.phone.clone(), |f, v| f.phone = v)}
                         {field("Province", "address-level1", |f| f.province.clone(), |f, v| f.province = v)}

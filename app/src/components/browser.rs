@@ -194,6 +194,20 @@ pub async fn sleep_ms(ms: u64) {
     }
 }
 
+/// This page's origin (`https://live.example.com`); empty outside a browser.
+pub fn origin() -> String {
+    #[cfg(feature = "csr")]
+    {
+        web_sys::window()
+            .and_then(|w| w.location().origin().ok())
+            .unwrap_or_default()
+    }
+    #[cfg(not(feature = "csr"))]
+    {
+        String::new()
+    }
+}
+
 /// True inside WeChat's built-in browser (where `WeixinJSBridge` pays).
 pub fn in_wechat() -> bool {
     #[cfg(feature = "csr")]

@@ -39,3 +39,4 @@ pub fn ErrorNotice(error: AppError, #[prop(into)] on_retry: Callback<()>) -> imp
         </div>
     }
 }
+pub mod wechat;

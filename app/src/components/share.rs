@@ -39,6 +39,22 @@ pub fn SharePanel(
         }
     });
 
+    // Inside WeChat with the JS-SDK: sharing from WeChat's menu sends the invite as a card
+    // with the poster, not the bare page.
+    let card_title = title.clone();
+    Effect::new(move |_| {
+        let (Some(link), Some(sdk)) = (invite.get(), crate::components::wechat::sdk()) else {
+            return;
+        };
+        let origin = crate::components::browser::origin();
+        sdk.share(
+            card_title.clone(),
+            "Join through my invite: we both get 50% off.".into(),
+            link.url.clone(),
+            format!("{origin}{}", link.poster_path),
+        );
+    });
+
     let share = move |_| {
         let Some(link) = invite.get() else { return };
         let title = title.clone();

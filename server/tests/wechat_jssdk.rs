@@ -1,0 +1,114 @@
+//! WeChat's JS-SDK signature (`GET /api/wechat/jssdk`): WeChat's own algorithm over a page of
+//! this site, with the official account's `jsapi_ticket` fetched once and cached (one node:
+//! in memory; several nodes: in Redis, one node refreshing it), or a fixed ticket; 404 where
+//! no official account is set up, 400 for another site's page.
+
+mod common;
+
+use common::{wechat_pay as wx, *};
+
+both_databases!(the_jssdk_signature_is_wechats_and_its_ticket_is_fetched_once);
+
+/// The path and query that ask for `page`'s signature.
+fn jssdk(page: &str) -> String {
+    let u = reqwest::Url::parse_with_params("http://x/api/wechat/jssdk", &[("url", page)])
+        .expect("url");
+    format!("{}?{}", u.path(), u.query().unwrap_or(""))
+}
+
+fn check(v: &serde_json::Value, ticket: &str, page: &str) {
+    assert_eq!(v["appId"], wx::APPID, "{v}");
+    let expected = app::backend::wechat_jssdk::signature(
+        ticket,
+        v["nonceStr"].as_str().expect("nonceStr"),
+        v["timestamp"].as_i64().expect("timestamp"),
+        page,
+    );
+    assert_eq!(v["signature"], expected.as_str(), "{v}");
+}
+
+async fn the_jssdk_signature_is_wechats_and_its_ticket_is_fetched_once(b: Backend) {
+    // No official account: nothing to sign.
+    let Some(plain) = spawn(b).await else { return };
+    let (s, _) = Client::new(&plain).get(&jssdk(&plain.url("/s/1"))).await;
+    assert_eq!(s, 404);
+    plain.stop().await;
+
+    let platform = wx::WechatPayServer::start().await;
+    let opts = Options {
+        extra: vec![
+            ("wechat_appid", wx::APPID.into()),
+            ("wechat_secret", wx::APP_SECRET.into()),
+            ("wechat_api_base", platform.url()),
+        ],
+        ..Options::default()
+    };
+    let Some(app) = spawn_with(b, opts).await else {
+        return;
+    };
+    let c = Client::new(&app);
+    let page = app.url("/s/1?from=share");
+    // The fragment is not signed; the same signature follows for the page without it.
+    let (s, v) = c.get(&jssdk(&format!("{page}#/orders"))).await;
+    assert_eq!(s, 200, "{v}");
+    check(&v, wx::JSAPI_TICKET, &page);
+    for _ in 0..3 {
+        let (s, v) = c.get(&jssdk(&page)).await;
+        assert_eq!(s, 200, "{v}");
+    }
+    assert_eq!(platform.fetches(), (1, 1), "one token, one ticket");
+    // Another site's pages are not ours to sign.
+    for other in ["https://evil.example/s/1", "javascript:alert(1)", ""] {
+        let (s, v) = c.get(&jssdk(other)).await;
+        assert_eq!(s, 400, "{other}: {v}");
+    }
+    app.stop().await;
+
+    // A ticket someone else keeps fresh: used as it is, WeChat is never asked.
+    let opts = Options {
+        extra: vec![
+            ("wechat_appid", wx::APPID.into()),
+            (
+                "wechat_jsapi_ticket",
+                "ticket-from-the-token-service".into(),
+            ),
+            ("wechat_api_base", platform.url()),
+        ],
+        ..Options::default()
+    };
+    let Some(app) = spawn_with(b, opts).await else {
+        return;
+    };
+    let page = app.url("/");
+    let (s, v) = Client::new(&app).get(&jssdk(&page)).await;
+    assert_eq!(s, 200, "{v}");
+    check(&v, "ticket-from-the-token-service", &page);
+    assert_eq!(platform.fetches(), (1, 1));
+    app.stop().await;
+}
+
+/// Several nodes sign with one ticket, fetched by one of them and shared through Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_share_one_ticket_through_redis() {
+    let platform = wx::WechatPayServer::start().await;
+    let base = platform.url();
+    let Some(cluster) = common::cluster::Cluster::start_with(
+        2,
+        &[
+            ("wechat_appid", wx::APPID),
+            ("wechat_secret", wx::APP_SECRET),
+            ("wechat_api_base", base.as_str()),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    for node in &cluster.nodes {
+        let page = node.url("/s/1");
+        let (s, v) = Client::new(node).get(&jssdk(&page)).await;
+        assert_eq!(s, 200, "{v}");
+        check(&v, wx::JSAPI_TICKET, &page);
+    }
+    assert_eq!(platform.fetches(), (1, 1), "one node fetched it for both");
+}
