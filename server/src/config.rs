@@ -73,6 +73,9 @@ pub struct Config {
     /// `APP_WECHAT_APPSECRET`) or a fixed `APP_WECHAT_JSAPI_TICKET`: the JS-SDK's signature
     /// (`GET /api/wechat/jssdk`), for sharing cards and WeChat's address picker.
     pub wechat_jssdk: Option<app::backend::wechat_jssdk::JsSdkConfig>,
+    /// `APP_WECHAT_VERIFY_DIR`: the `MP_verify_*.txt` files WeChat asks a domain to serve at
+    /// its root (JS-SDK and web-authorisation domains), served from here.
+    pub wechat_verify_dir: Option<PathBuf>,
 }
 
 /// Who takes the shoppers' money.
@@ -211,6 +214,7 @@ const SETTINGS: &[(&str, &str)] = &[
     ("APP_WECHAT_APPID", "wechat_appid"),
     ("APP_WECHAT_SECRET", "wechat_secret"),
     ("APP_WECHAT_JSAPI_TICKET", "wechat_jsapi_ticket"),
+    ("APP_WECHAT_VERIFY_DIR", "wechat_verify_dir"),
 ];
 
 /// A setting as the file or the environment gives it: text, a number or a boolean (all read
@@ -597,10 +601,15 @@ impl Config {
             _ => None,
         };
 
+        let wechat_verify_dir = get("wechat_verify_dir")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+
         Ok(Config {
             payment,
             wechat_oauth,
             wechat_jssdk,
+            wechat_verify_dir,
             redis_url,
             trusted_proxies,
             metrics_allow,

@@ -70,6 +70,8 @@ pub struct ServerParts {
     pub metrics_allow: Arc<[ipnet::IpNet]>,
     /// WeChat Pay, when it is the payment provider (its notifications come to us).
     pub wechat: Option<Arc<app::backend::wechat_pay::WechatPay>>,
+    /// Where WeChat's domain verification files (`MP_verify_*.txt`) are.
+    pub wechat_verify_dir: Option<Arc<std::path::Path>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -195,10 +197,34 @@ async fn static_or_spa(State(state): State<ServerState>, req: Request) -> Respon
     }
     // A missing file (has an extension) or API path is a plain 404, not the app shell.
     let last = path.rsplit('/').next().unwrap_or("");
+    if let Some(dir) = &state.wechat_verify_dir {
+        if let Some(file) = wechat_verify_file(path) {
+            return match tokio::fs::read(dir.join(file)).await {
+                Ok(body) if body.len() <= 1024 => (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; charset=utf-8",
+                    )],
+                    if head_only { Vec::new() } else { body },
+                )
+                    .into_response(),
+                _ => (StatusCode::NOT_FOUND, "Not found").into_response(),
+            };
+        }
+    }
     if last.contains('.') || path.starts_with("/api/") {
         return (StatusCode::NOT_FOUND, "Not found").into_response();
     }
     share::shell(&state, None, StatusCode::OK, head_only)
+}
+
+/// `/MP_verify_<token>.txt` (WeChat's domain verification): the file name, nothing else (no
+/// other characters, so no way out of the directory).
+fn wechat_verify_file(path: &str) -> Option<&str> {
+    let name = path.strip_prefix('/')?;
+    let token = name.strip_prefix("MP_verify_")?.strip_suffix(".txt")?;
+    (!token.is_empty() && token.len() <= 64 && token.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .then_some(name)
 }
 
 /// Connects the database, applies migrations, loads demo data if asked, loads the client.
@@ -328,6 +354,7 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
         trusted_proxies: config.trusted_proxies.clone().into(),
         metrics_allow: config.metrics_allow.clone().into(),
         wechat,
+        wechat_verify_dir: config.wechat_verify_dir.clone().map(Into::into),
     }));
     // Orders left awaiting payment (by a crash, or a provider that settles later): resolved
     // now and then every so often, well within the payment timeout.

@@ -112,3 +112,45 @@ async fn nodes_share_one_ticket_through_redis() {
     }
     assert_eq!(platform.fetches(), (1, 1), "one node fetched it for both");
 }
+
+/// WeChat's domain verification files are served from their directory at the site's root,
+/// by exact name only; nothing else comes out of that directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wechat_verification_files_are_served_by_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("MP_verify_Ab12Cd34.txt"), "Ab12Cd34").expect("write");
+    std::fs::write(dir.path().join("secret.txt"), "no").expect("write");
+    let opts = Options {
+        extra: vec![("wechat_verify_dir", dir.path().display().to_string())],
+        ..Options::default()
+    };
+    let Some(app) = spawn_with(Backend::Sqlite, opts).await else {
+        return;
+    };
+    let get = |path: &str| {
+        let url = app.url(path);
+        async move {
+            let res = reqwest::get(url).await.expect("get");
+            let status = res.status().as_u16();
+            let kind = res
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap_or("").to_string())
+                .unwrap_or_default();
+            (status, kind, res.text().await.unwrap_or_default())
+        }
+    };
+    let (s, kind, body) = get("/MP_verify_Ab12Cd34.txt").await;
+    assert_eq!((s, body.as_str()), (200, "Ab12Cd34"));
+    assert!(kind.starts_with("text/plain"), "{kind}");
+    for missing in [
+        "/MP_verify_Zz99.txt",
+        "/secret.txt",
+        "/MP_verify_..%2Fsecret.txt",
+        "/MP_verify_.txt",
+        "/x/MP_verify_Ab12Cd34.txt",
+    ] {
+        assert_eq!(get(missing).await.0, 404, "{missing}");
+    }
+    app.stop().await;
+}
