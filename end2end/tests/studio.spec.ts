@@ -267,6 +267,7 @@ test.describe('studio', () => {
     await expect(bRow.locator('.badge-discount')).toHaveText('50% off');
     await expect(bRow.locator('.price').first()).toHaveText(P2_HALF);
     await expect(bRow.getByLabel(`was ${P2_PRICE}`)).toHaveText(P2_PRICE);
+    await expect(bRow.locator('.variant-hint')).toHaveText('Choose: 30ml · 50ml');
     await bRow.getByRole('button', { name: `Buy ${P2.name}` }).click();
     const sheet = b.page.getByRole('dialog', { name: 'Choose quantity and pay' });
     await expect(sheet.getByLabel('Quantity')).toHaveText('1');

@@ -262,6 +262,16 @@ impl Checkout {
         self.target.set(None);
     }
 
+    /// "Choose: Rose 02 · Coral 05" for a product with variants (the sheet picks one).
+    pub fn variants_hint(&self, product_id: i64) -> Option<String> {
+        self.variants.with_value(|m| {
+            m.get(&product_id).filter(|v| !v.is_empty()).map(|v| {
+                let names: Vec<&str> = v.iter().map(|v| v.name.as_str()).collect();
+                format!("Choose: {}", names.join(" · "))
+            })
+        })
+    }
+
     /// The viewer's offer for one product, as a memo: it changes only when that offer does.
     fn offer(&self, product_id: i64) -> Memo<Option<ProductOffer>> {
         let viewer = self.viewer;

@@ -285,6 +285,9 @@ fn ExplainingCard(product: PresentingView, viewer: RwSignal<Option<ViewerState>>
                 <span class="explaining-label">"Explaining now"</span>
                 <h2 class="explaining-name">{product.name.clone()}</h2>
                 <p class="explaining-price"><OfferPrice offer=offer viewer=viewer fallback=product.pricing.price/></p>
+                {use_context::<crate::components::checkout::Checkout>().and_then(|c| c.variants_hint(id)).map(|hint| view! {
+                    <p class="muted small variant-hint">{hint}</p>
+                })}
             </div>
             <div class="buy">
                 <BuyButton product_id=id name=product.name.clone() image_url=product.image_url.clone()/>
