@@ -34,6 +34,13 @@
       }
     };
     report("loading");
+    // Inside WeChat, playback may start only once WeChat's bridge is ready (its webview
+    // refuses an earlier play()); tap-to-play stays for when it still refuses.
+    if (window.WeixinJSBridge) {
+      if (video.readyState >= 2) { play(); }
+    } else {
+      document.addEventListener("WeixinJSBridgeReady", function () { if (video.src || handle.hls) { play(); } }, { once: true });
+    }
     video.addEventListener("playing", function () { report("playing"); });
     video.addEventListener("waiting", function () { report("stalled"); });
     if (native(video) || !window.MediaSource) {

@@ -294,6 +294,21 @@ pub fn path_and_query() -> String {
 }
 
 /// Leaves for `url` without a history entry for this page.
+/// Shows `path` (same origin) in the address bar without navigating (what WeChat's own ···
+/// menu shares is the address shown).
+pub fn show_address(path: &str) {
+    #[cfg(feature = "csr")]
+    {
+        if let Some(h) = web_sys::window().and_then(|w| w.history().ok()) {
+            let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(path));
+        }
+    }
+    #[cfg(not(feature = "csr"))]
+    {
+        let _ = path;
+    }
+}
+
 pub fn replace_location(url: &str) {
     #[cfg(feature = "csr")]
     {

@@ -55,8 +55,27 @@ pub fn SharePanel(
         );
     });
 
+    // Inside WeChat a page cannot open WeChat's share sheet: the way is the ··· menu at the
+    // top right, which shares the address shown, so the invite's address is shown meanwhile.
+    let wechat_hint = RwSignal::new(None::<String>);
+    let dismiss_hint = move || {
+        if let Some(back) = wechat_hint.get_untracked() {
+            crate::components::browser::show_address(&back);
+        }
+        wechat_hint.set(None);
+    };
     let share = move |_| {
         let Some(link) = invite.get() else { return };
+        if crate::components::browser::in_wechat() {
+            let here = crate::components::browser::path_and_query();
+            let path = link
+                .url
+                .find("/i/")
+                .map_or(link.url.as_str(), |at| &link.url[at..]);
+            crate::components::browser::show_address(path);
+            wechat_hint.set(Some(here));
+            return;
+        }
         let title = title.clone();
         spawn_local(async move {
             let text = format!("Join me at \"{title}\": we both get 50% off.");
@@ -124,6 +143,21 @@ pub fn SharePanel(
                             <button type="button" class="btn btn-primary" on:click=share.clone()>"Share"</button>
                             <button type="button" class="btn" on:click=move |_| show_poster.set(true)>"Create poster"</button>
                         </div>
+                        {move || wechat_hint.get().map(|_| {
+                            let card = crate::components::wechat::sdk().is_some_and(|s| s.ready.get());
+                            view! {
+                                <div class="wechat-share-hint" role="dialog" aria-modal="true" aria-label="Share in WeChat"
+                                    on:click=move |_| dismiss_hint()>
+                                    <span class="wechat-share-arrow" aria-hidden="true">"↗"</span>
+                                    <p>{if card {
+                                        "Tap ··· at the top right, then Send to Friend or Share to Moments: your invite goes as a card."
+                                    } else {
+                                        "Tap ··· at the top right, then Send to Friend or Share to Moments: your invite link goes with it. For Moments, the poster works too."
+                                    }}</p>
+                                    <button type="button" class="btn">"Got it"</button>
+                                </div>
+                            }
+                        })}
                         <Show when=move || show_poster.get()>
                             <figure class="poster">
                                 <img src=poster.clone() alt="Invite poster with a QR code of your link" width="375" height="667"/>
