@@ -164,6 +164,17 @@ test('shopper flow: reserve, invite a friend, both buy at 50% off, a stranger pa
   const inviteUrl = await linkInput.inputValue();
   const inviteCode = inviteUrl.match(/\/i\/([A-Za-z0-9_-]{16})$/)![1];
 
+  // Inside WeChat (this project's user agent) Share explains WeChat's ··· menu, and the
+  // address shown meanwhile (what that menu shares) is the invite's.
+  const sessionPath = new URL(a.page.url()).pathname;
+  await sharePanel.getByRole('button', { name: 'Share', exact: true }).click();
+  const hint = a.page.getByRole('dialog', { name: 'Share in WeChat' });
+  await expect(hint).toContainText('Tap ··· at the top right');
+  await expect(a.page).toHaveURL(new RegExp(`/i/${inviteCode}$`));
+  await hint.getByRole('button', { name: 'Got it' }).click();
+  await expect(hint).toHaveCount(0);
+  expect(new URL(a.page.url()).pathname).toBe(sessionPath);
+
   await sharePanel.getByRole('textbox', { name: 'Your name on invites' }).fill(INVITER_NAME);
   await sharePanel.getByRole('button', { name: 'Save name' }).click();
   await expect(sharePanel.getByRole('status')).toHaveText(`Saved. Friends will see "${INVITER_NAME}".`);
