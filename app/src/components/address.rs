@@ -87,14 +87,7 @@ pub fn DeliverTo(chosen: RwSignal<Option<i64>>) -> impl IntoView {
                             <button type="button" class="btn btn-small" on:click=move |_| {
                                 spawn_local(async move {
                                     if let Some(a) = sdk.open_address().await {
-                                        form.try_set(AddressForm {
-                                            recipient: a.recipient,
-                                            phone: a.phone,
-                                            province: a.province,
-                                            city: a.city,
-                                            district: a.district,
-                                            street: a.street,
-                                        });
+                                        form.try_set(a);
                                     }
                                 });
                             }>"Use a WeChat address"</button>

@@ -10,16 +10,7 @@
 
 use leptos::prelude::*;
 
-/// An address WeChat handed back (`wx.openAddress`), in our form's terms.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct WechatAddress {
-    pub recipient: String,
-    pub phone: String,
-    pub province: String,
-    pub city: String,
-    pub district: String,
-    pub street: String,
-}
+use crate::domain::address::AddressForm;
 
 /// Whether the SDK is configured for this page (a signal: buttons that need it appear then).
 #[derive(Clone, Copy)]
@@ -98,8 +89,9 @@ impl WechatSdk {
         });
     }
 
-    /// WeChat's own address picker; `None` when cancelled or unavailable.
-    pub async fn open_address(&self) -> Option<WechatAddress> {
+    /// WeChat's own address picker, as our form (checked when saved); `None` when cancelled
+    /// or unavailable.
+    pub async fn open_address(&self) -> Option<AddressForm> {
         if !self.ensure().await {
             return None;
         }
@@ -144,8 +136,7 @@ mod js {
     use js_sys::{Function, Object, Promise, Reflect};
     use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 
-    use super::WechatAddress;
-    use crate::model::JsSdkSignature;
+    use crate::{domain::address::AddressForm, model::JsSdkSignature};
 
     const SDK_URL: &str = "/public/vendor/jweixin.js";
 
@@ -257,7 +248,7 @@ mod js {
         }
     }
 
-    pub async fn open_address() -> Option<WechatAddress> {
+    pub async fn open_address() -> Option<AddressForm> {
         let wx = wx()?;
         let open = method(&wx, "openAddress")?;
         let picked = Promise::new(&mut |resolve, _| {
@@ -287,7 +278,7 @@ mod js {
                 .and_then(|v| v.as_string())
                 .unwrap_or_default()
         };
-        Some(WechatAddress {
+        Some(AddressForm {
             recipient: text("userName"),
             phone: text("telNumber"),
             province: text("provinceName"),
@@ -300,8 +291,7 @@ mod js {
 
 #[cfg(not(feature = "csr"))]
 mod js {
-    use super::WechatAddress;
-    use crate::model::JsSdkSignature;
+    use crate::{domain::address::AddressForm, model::JsSdkSignature};
 
     pub async fn load_sdk() -> bool {
         false
@@ -310,7 +300,7 @@ mod js {
         false
     }
     pub fn share(_: &str, _: &str, _: &str, _: &str) {}
-    pub async fn open_address() -> Option<WechatAddress> {
+    pub async fn open_address() -> Option<AddressForm> {
         None
     }
 }
