@@ -229,6 +229,17 @@ async fn variants_sell_from_their_own_stock_at_their_own_price(b: Backend) {
     )
     .await;
     assert_eq!(s, 409, "{v}");
+    // The product was presented: a variant's price stands.
+    let (s, v) = set_variants(
+        &host,
+        product,
+        json!([
+            {"id": rose, "name": "Rose 02", "stock": 5, "price": "1.00"},
+            {"id": coral, "name": "Coral 05", "stock": 1, "price": "139.00"},
+        ]),
+    )
+    .await;
+    assert_eq!(s, 409, "{v}");
     app.stop().await;
 }
 

@@ -57,18 +57,31 @@ pub async fn of_product(db: &Db, product_id: i64) -> Result<Vec<VariantView>, Ap
 /// Replaces a product's variants with `list` (in its order): existing ones (by id) are
 /// renamed, repriced and restocked (by the difference the host typed when `stock_was` is
 /// given), new ones added, missing ones removed unless an order bought them (409: set its
-/// stock to 0 instead). The product's stock becomes the sum of theirs. Returns it.
+/// stock to 0 instead). Once the product was presented an existing variant's price stands
+/// (409), as shoppers were shown it. The product's stock becomes the sum of theirs. Returns it.
 pub async fn replace(db: &Db, product_id: i64, list: &[VariantInput]) -> Result<i64, AppError> {
     let mut w = db.begin_write().await?;
-    let existing: Vec<i64> =
-        sqlx::query_scalar("SELECT id FROM product_variants WHERE product_id = $1")
+    let prices: Vec<(i64, Option<i64>)> =
+        sqlx::query_as("SELECT id, price_fen FROM product_variants WHERE product_id = $1")
             .bind(product_id)
             .fetch_all(&mut *w.tx)
             .await?;
+    let existing: Vec<i64> = prices.iter().map(|(id, _)| *id).collect();
+    let presented: Option<i64> =
+        sqlx::query_scalar("SELECT presented_at_ms FROM products WHERE id = $1")
+            .bind(product_id)
+            .fetch_one(&mut *w.tx)
+            .await?;
     for v in list {
-        if v.id.is_some_and(|id| !existing.contains(&id)) {
+        let Some(id) = v.id else { continue };
+        let Some((_, was)) = prices.iter().find(|(p, _)| *p == id) else {
             return Err(AppError::not_found(
                 "This variant is not part of the product.",
+            ));
+        };
+        if presented.is_some() && *was != v.price.map(|p| p.0) {
+            return Err(AppError::Conflict(
+                "This product was already presented: its variants' prices stand (add a new variant instead).".into(),
             ));
         }
     }
