@@ -46,9 +46,9 @@ impl WechatOAuth {
         format!(
             "{}?appid={}&redirect_uri={}&response_type=code&scope=snsapi_base&state={}#wechat_redirect",
             self.cfg.authorize_url,
-            encode(&self.cfg.appid),
-            encode(redirect_uri),
-            encode(state)
+            crate::domain::text::percent_encode(&self.cfg.appid),
+            crate::domain::text::percent_encode(redirect_uri),
+            crate::domain::text::percent_encode(state)
         )
     }
 
@@ -57,9 +57,9 @@ impl WechatOAuth {
         let url = format!(
             "{}/sns/oauth2/access_token?appid={}&secret={}&code={}&grant_type=authorization_code",
             self.cfg.api_base.trim_end_matches('/'),
-            encode(&self.cfg.appid),
-            encode(&self.cfg.secret),
-            encode(code)
+            crate::domain::text::percent_encode(&self.cfg.appid),
+            crate::domain::text::percent_encode(&self.cfg.secret),
+            crate::domain::text::percent_encode(code)
         );
         let res = self.client.get(&url).send().await.map_err(|e| {
             tracing::warn!(error = %e.without_url(), "WeChat authorisation: the API could not be reached");
@@ -78,17 +78,6 @@ impl WechatOAuth {
             }
         }
     }
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// A path on this site to come back to (never another site: `//host` or `\\` are refused).

@@ -13,7 +13,10 @@ use std::{sync::Arc, time::Duration};
 use serde_json::Value;
 use sha1::{Digest, Sha1};
 
-use crate::{backend::backplane::RedisBackplane, error::AppError, model::JsSdkSignature};
+use crate::{
+    backend::backplane::RedisBackplane, domain::text::percent_encode, error::AppError,
+    model::JsSdkSignature,
+};
 
 /// Refresh this long before WeChat's expiry.
 const EARLY: Duration = Duration::from_secs(300);
@@ -155,7 +158,8 @@ impl JsSdk {
         let token = self
             .get_json(&format!(
                 "{base}/cgi-bin/token?grant_type=client_credential&appid={}&secret={}",
-                self.cfg.appid, secret
+                percent_encode(&self.cfg.appid),
+                percent_encode(secret)
             ))
             .await?;
         let access_token = token["access_token"].as_str().ok_or_else(|| {
@@ -164,7 +168,8 @@ impl JsSdk {
         })?;
         let ticket = self
             .get_json(&format!(
-                "{base}/cgi-bin/ticket/getticket?access_token={access_token}&type=jsapi"
+                "{base}/cgi-bin/ticket/getticket?access_token={}&type=jsapi",
+                percent_encode(access_token)
             ))
             .await?;
         match (

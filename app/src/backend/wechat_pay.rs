@@ -489,8 +489,8 @@ impl WechatPay {
     pub async fn query(&self, out_trade_no: &str) -> Result<Option<Transaction>, WxError> {
         let path = format!(
             "/v3/pay/transactions/out-trade-no/{}?mchid={}",
-            url_part(out_trade_no),
-            url_part(&self.cfg.mchid)
+            crate::domain::text::percent_encode(out_trade_no),
+            crate::domain::text::percent_encode(&self.cfg.mchid)
         );
         let (status, v) = self.call("GET", &path, None).await?;
         match status {
@@ -530,7 +530,7 @@ impl WechatPay {
     pub async fn close(&self, out_trade_no: &str) -> Result<(), WxError> {
         let path = format!(
             "/v3/pay/transactions/out-trade-no/{}/close",
-            url_part(out_trade_no)
+            crate::domain::text::percent_encode(out_trade_no)
         );
         let body = json!({ "mchid": self.cfg.mchid });
         let (status, v) = self.call("POST", &path, Some(&body)).await?;
@@ -566,19 +566,6 @@ fn refund_from(v: &Value) -> Result<Refund, WxError> {
             .unwrap_or_default(),
         refund: v["amount"]["refund"].as_i64().unwrap_or(0),
     })
-}
-
-/// Percent-encodes a path or query part (merchant numbers are `[A-Za-z0-9_-|*]`, but never
-/// trust that).
-fn url_part(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn now_s() -> i64 {
@@ -1109,6 +1096,9 @@ mod tests {
                 "{s}"
             );
         }
-        assert_eq!(url_part("order-1/../x?y"), "order-1%2F..%2Fx%3Fy");
+        assert_eq!(
+            crate::domain::text::percent_encode("order-1/../x?y"),
+            "order-1%2F..%2Fx%3Fy"
+        );
     }
 }

@@ -596,7 +596,10 @@ fn wechat_auth_if_needed() {
             .await
             .is_ok_and(|me| me.wechat_auth_needed)
         {
-            browser::replace_location(&format!("/wechat/auth?next={}", url_encode(&here)));
+            browser::replace_location(&format!(
+                "/wechat/auth?next={}",
+                crate::domain::text::percent_encode(&here)
+            ));
         }
     });
 }
@@ -684,21 +687,10 @@ fn PayStep(
 
 /// The QR code image of a WeChat Pay `code_url`, drawn by the server.
 pub fn pay_qr_src(code_url: &str) -> String {
-    format!("/payments/qr.svg?data={}", url_encode(code_url))
-}
-
-/// Percent-encodes everything but unreserved characters (a query value).
-fn url_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    format!(
+        "/payments/qr.svg?data={}",
+        crate::domain::text::percent_encode(code_url)
+    )
 }
 
 #[cfg(test)]

@@ -42,6 +42,21 @@ fn is_forbidden(c: char) -> bool {
             | '\u{FEFF}')
 }
 
+/// Percent-encodes everything but RFC 3986's unreserved characters: a query value or a path
+/// segment, whatever it holds.
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 /// One line of text: every kind of line break and tab becomes a space, runs of spaces made by
 /// that collapse, forbidden characters go, the ends are trimmed.
 pub fn clean_line(raw: &str, max_chars: usize) -> Result<String, TextError> {
