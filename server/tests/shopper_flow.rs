@@ -27,20 +27,10 @@ both_databases!(
     product_edits_during_the_session_keep_units_sold,
 );
 
+/// `common::live_presenting`, with all the session's product ids.
 async fn live_with_presented(app: &TestApp, product_index: usize) -> (i64, Vec<i64>, Client) {
-    let (sid, products) = demo_session(app).await;
-    let host = demo_host(app).await;
-    let (s, v) = host
-        .call("studio/go_live", &[("session_id", sid.to_string())])
-        .await;
-    assert_eq!(s, 200, "{v}");
-    let (s, v) = host
-        .call(
-            "studio/present",
-            &[("product_id", products[product_index].to_string())],
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
+    let (_, products) = demo_session(app).await;
+    let (sid, _, host) = common::live_presenting(app, product_index).await;
     (sid, products, host)
 }
 

@@ -157,7 +157,7 @@ pub async fn refund(st: &AppState, order_id: i64, reason: &str) -> Result<Refund
             "Only a paid order can be refunded.".into(),
         ));
     }
-    let out_refund_no = format!("refund-{order_id}");
+    let out_refund_no = refund_no(order_id);
     match facts.refund.as_ref().map(|(_, s)| s.as_str()) {
         Some("succeeded") => {
             return Err(AppError::Conflict("This order is already refunded.".into()))
@@ -180,26 +180,44 @@ pub async fn refund(st: &AppState, order_id: i64, reason: &str) -> Result<Refund
             }
         }
     }
+    match ask_refund(st, &facts, reason).await? {
+        RefundOutcome::Succeeded { .. } => Ok(RefundState::Refunded),
+        RefundOutcome::Pending => Ok(RefundState::Pending),
+        RefundOutcome::Refused { reason } => Err(AppError::Conflict(format!(
+            "The payment provider refused the refund ({reason})."
+        ))),
+    }
+}
+
+/// The order's one refund number (a second request for it is never a second refund).
+fn refund_no(order_id: i64) -> String {
+    format!("refund-{order_id}")
+}
+
+/// Asks the provider to refund the whole order (its refund recorded as asked for) and
+/// applies what it answers at once: done, or refused (the refund marked failed).
+async fn ask_refund(
+    st: &AppState,
+    facts: &orders::RefundFacts,
+    reason: &str,
+) -> Result<RefundOutcome, AppError> {
+    let out_refund_no = refund_no(facts.order_id);
     let request = RefundRequest {
-        merchant_ref: merchant_ref(order_id),
+        merchant_ref: merchant_ref(facts.order_id),
         out_refund_no: out_refund_no.clone(),
         amount: facts.paid,
         total: facts.paid,
         reason: reason.to_string(),
     };
-    match st.payments.refund(&request).await {
+    let outcome = st.payments.refund(&request).await;
+    match &outcome {
         RefundOutcome::Succeeded { reference } => {
-            refund_done(st, facts.session_id, &out_refund_no, &reference).await?;
-            Ok(RefundState::Refunded)
+            refund_done(st, facts.session_id, &out_refund_no, reference).await?;
         }
-        RefundOutcome::Pending => Ok(RefundState::Pending),
-        RefundOutcome::Refused { reason } => {
-            orders::fail_refund(&st.db, &out_refund_no).await?;
-            Err(AppError::Conflict(format!(
-                "The payment provider refused the refund ({reason})."
-            )))
-        }
+        RefundOutcome::Refused { .. } => orders::fail_refund(&st.db, &out_refund_no).await?,
+        RefundOutcome::Pending => {}
     }
+    Ok(outcome)
 }
 
 /// A refund went through: recorded, and the order's units and discount given back (the
@@ -284,7 +302,7 @@ pub async fn payment_notified(
         (OrderStatus::PaymentFailed, true) => {
             // The units went back on sale when the order was released: the money goes back.
             tracing::warn!(order_id, "paid after the order was released: refunding");
-            refund_late_payment(st, order_id, amount).await?;
+            refund_late_payment(st, order_id).await?;
             Ok(Notified::PaidTooLate)
         }
         (OrderStatus::PendingPayment, _) => {
@@ -304,8 +322,8 @@ pub async fn payment_notified(
 /// through the provider, as one refund of the order (the same refund number however often the
 /// notification comes). The order took nothing back on sale, so its refund gives nothing
 /// back either (`repo::orders::complete_refund`).
-async fn refund_late_payment(st: &AppState, order_id: i64, amount: Fen) -> Result<(), AppError> {
-    let out_refund_no = format!("refund-{order_id}");
+async fn refund_late_payment(st: &AppState, order_id: i64) -> Result<(), AppError> {
+    const REASON: &str = "Paid after the order was released";
     let facts = orders::refund_facts(&st.db, order_id)
         .await?
         .ok_or_else(|| AppError::NotFound("no such order".into()))?;
@@ -320,27 +338,12 @@ async fn refund_late_payment(st: &AppState, order_id: i64, amount: Fen) -> Resul
         }
         Some(_) => {}
         None => {
-            let reason = "Paid after the order was released";
-            orders::start_refund(&st.db, order_id, &out_refund_no, amount, reason, now_ms())
-                .await?;
+            let no = refund_no(order_id);
+            orders::start_refund(&st.db, order_id, &no, facts.paid, REASON, now_ms()).await?;
         }
     }
-    let request = RefundRequest {
-        merchant_ref: merchant_ref(order_id),
-        out_refund_no: out_refund_no.clone(),
-        amount,
-        total: amount,
-        reason: "Paid after the order was released".into(),
-    };
-    match st.payments.refund(&request).await {
-        RefundOutcome::Succeeded { reference } => {
-            refund_done(st, facts.session_id, &out_refund_no, &reference).await?;
-        }
-        RefundOutcome::Pending => {}
-        RefundOutcome::Refused { reason } => {
-            tracing::error!(order_id, %reason, "a late payment's refund was refused: refund it by hand");
-            orders::fail_refund(&st.db, &out_refund_no).await?;
-        }
+    if let RefundOutcome::Refused { reason } = ask_refund(st, &facts, REASON).await? {
+        tracing::error!(order_id, %reason, "a late payment's refund was refused: refund it by hand");
     }
     Ok(())
 }

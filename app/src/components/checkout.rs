@@ -184,6 +184,14 @@ pub fn price_note(agreed: &AgreedPrice) -> String {
     }
 }
 
+/// "Choose: Rose 02 · Coral 05" for a product with variants (the sheet picks one).
+pub fn variants_hint(variants: &[VariantView]) -> Option<String> {
+    (!variants.is_empty()).then(|| {
+        let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
+        format!("Choose: {}", names.join(" · "))
+    })
+}
+
 /// The confirmation's first line: "Order #12 paid: ¥64.50".
 pub fn confirmation_text(order: &OrderView) -> String {
     match order.status {
@@ -262,14 +270,10 @@ impl Checkout {
         self.target.set(None);
     }
 
-    /// "Choose: Rose 02 · Coral 05" for a product with variants (the sheet picks one).
+    /// [`variants_hint`] for one of the session's products.
     pub fn variants_hint(&self, product_id: i64) -> Option<String> {
-        self.variants.with_value(|m| {
-            m.get(&product_id).filter(|v| !v.is_empty()).map(|v| {
-                let names: Vec<&str> = v.iter().map(|v| v.name.as_str()).collect();
-                format!("Choose: {}", names.join(" · "))
-            })
-        })
+        self.variants
+            .with_value(|m| m.get(&product_id).and_then(|v| variants_hint(v)))
     }
 
     /// The viewer's offer for one product, as a memo: it changes only when that offer does.
@@ -457,9 +461,7 @@ fn PaySheetBody(target: SheetTarget, checkout: Checkout) -> impl IntoView {
                 Err(e @ AppError::PriceChanged { .. }) => error.set(Some(e.to_string())),
                 // This variant sold out: it cannot be chosen again.
                 Err(AppError::Conflict(m)) if chosen.is_some() && m == "Sold out." => {
-                    if let Some(id) = chosen {
-                        gone.update(|g| g.push(id));
-                    }
+                    gone.update(|g| g.extend(chosen));
                     variant.set(None);
                     key.set(new_idempotency_key());
                     error.set(Some("That variant just sold out: choose another.".into()));

@@ -303,9 +303,8 @@ fn ProductRow(product: ProductView, viewer: RwSignal<Option<ViewerState>>) -> im
                 <Show when=explaining><span class="badge badge-live">"Explaining now"</span></Show>
                 <h3 class="product-name">{product.name.clone()}</h3>
                 <p class="product-desc">{product.description.clone()}</p>
-                {(!product.variants.is_empty()).then(|| {
-                    let names: Vec<&str> = product.variants.iter().map(|v| v.name.as_str()).collect();
-                    view! { <p class="muted small variant-hint">{format!("Choose: {}", names.join(" · "))}</p> }
+                {crate::components::checkout::variants_hint(&product.variants).map(|hint| view! {
+                    <p class="muted small variant-hint">{hint}</p>
                 })}
                 <p class="product-foot">
                     {move || match offer.get() {

@@ -394,7 +394,6 @@ pub async fn live_with_invited_friends(
     (sid, products, host, joined)
 }
 
-/// The demo host, signed in.
 /// The demo session live, presenting its product `index`: (session, product, the demo host).
 pub async fn live_presenting(app: &TestApp, index: usize) -> (i64, i64, Client) {
     let (sid, products) = demo_session(app).await;
@@ -413,6 +412,7 @@ pub async fn live_presenting(app: &TestApp, index: usize) -> (i64, i64, Client) 
     (sid, products[index], host)
 }
 
+/// The demo host, signed in.
 pub async fn demo_host(app: &TestApp) -> Client {
     let h = Client::new(app);
     h.sign_in_host(

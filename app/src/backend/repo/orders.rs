@@ -95,7 +95,6 @@ pub fn purchase_limit_reached(limit: u32) -> AppError {
     ))
 }
 
-/// The answer to an order for more than `stock` units left; `None`: not in the session.
 /// The variant an order names, checked against the product's (`id_of` gives each one's id):
 /// a product with variants needs one of them, a product without takes none.
 pub fn pick_variant<V>(
@@ -116,6 +115,7 @@ pub fn pick_variant<V>(
     }
 }
 
+/// The answer to an order for more than `stock` units left; `None`: not in the session.
 pub fn not_enough_stock(stock: Option<i64>) -> AppError {
     match stock {
         None => AppError::not_found("This product is not part of the session."),
@@ -348,6 +348,19 @@ pub struct Released {
     pub lines: Vec<(i64, i64, i64, Option<i64>)>,
 }
 
+/// What an order's lines took: (product id, units, discounted units, variant id) each.
+async fn taken_by(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    order_id: i64,
+) -> Result<Vec<(i64, i64, i64, Option<i64>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT product_id, quantity, discounted_units, variant_id FROM order_lines WHERE order_id = $1",
+    )
+    .bind(order_id)
+    .fetch_all(&mut **tx)
+    .await
+}
+
 /// Gives an order's lines back: their units to stock (`restock`), their discounted units to
 /// the product's count and, with the units, to the shopper's counters.
 async fn give_back(
@@ -404,12 +417,7 @@ pub async fn release_order(db: &Db, order_id: i64) -> Result<Option<Released>, A
             .bind(order_id)
             .fetch_one(&mut *w.tx)
             .await?;
-    let lines: Vec<(i64, i64, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT product_id, quantity, discounted_units, variant_id FROM order_lines WHERE order_id = $1",
-    )
-    .bind(order_id)
-    .fetch_all(&mut *w.tx)
-    .await?;
+    let lines = taken_by(&mut w.tx, order_id).await?;
     give_back(&mut w.tx, shopper_id, &lines, true).await?;
     w.commit().await?;
     Ok(Some(Released {
@@ -1183,12 +1191,7 @@ pub async fn complete_refund(
         .bind(order_id)
         .fetch_one(&mut *w.tx)
         .await?;
-    let lines: Vec<(i64, i64, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT product_id, quantity, discounted_units, variant_id FROM order_lines WHERE order_id = $1",
-    )
-    .bind(order_id)
-    .fetch_all(&mut *w.tx)
-    .await?;
+    let lines = taken_by(&mut w.tx, order_id).await?;
     give_back(&mut w.tx, shopper_id, &lines, shipped == 0).await?;
     w.commit().await?;
     Ok(true)
