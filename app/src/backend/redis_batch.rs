@@ -132,7 +132,14 @@ async fn send(script: &Script, conn: &mut ConnectionManager, calls: Vec<Call>) {
             invocation.arg(arg);
         }
     }
-    match invocation.invoke_async::<Value>(conn).await {
+    let started = std::time::Instant::now();
+    let answered = invocation.invoke_async::<Value>(conn).await;
+    tracing::debug!(
+        calls = calls.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "script batch answered"
+    );
+    match answered {
         Ok(Value::Array(answers)) if answers.len() == calls.len() => {
             for (call, answer) in calls.into_iter().zip(answers) {
                 let _ = call.reply.send(unwrap_answer(answer));

@@ -996,7 +996,13 @@ async fn read_facts(db: Db, mut rx: mpsc::Receiver<FactsRead>) {
             let mut ids: Vec<i64> = reads.iter().map(|r| r.shopper_id).collect();
             ids.sort_unstable();
             ids.dedup();
+            let started = std::time::Instant::now();
             let found = shopping::shoppers_facts(&db, session_id, &ids).await;
+            tracing::debug!(
+                shoppers = ids.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "shoppers' facts read"
+            );
             for r in reads {
                 let answer = match &found {
                     Ok(facts) => Ok(facts.get(&r.shopper_id).cloned().unwrap_or_default()),
