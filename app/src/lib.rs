@@ -21,6 +21,7 @@ use leptos_router::{
 };
 
 use crate::pages::{
+    embed::EmbedPage,
     home::HomePage,
     invite::InvitePage,
     not_found::NotFoundPage,
@@ -41,6 +42,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/s/:id") view=SessionPage/>
                     <Route path=path!("/i/:code") view=InvitePage/>
                     <Route path=path!("/orders") view=OrdersPage/>
+                    <Route path=path!("/embed/:id") view=EmbedPage/>
                     <Route path=path!("/studio") view=StudioHome/>
                     <Route path=path!("/studio/s/:id") view=StudioSessionPage/>
                     <Route path=path!("/studio/s/:id/summary") view=StudioSummaryPage/>

@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod client_addr;
 pub mod config;
 pub mod demo;
+pub mod embed;
 pub mod export;
 pub mod live_sse;
 pub mod media;
@@ -119,6 +120,7 @@ pub fn app(state: ServerState) -> Router {
         .route("/s/{id}", get(share::session_page))
         .route("/s/{id}/calendar.ics", get(calendar::session_ics))
         .route("/i/{code}", get(share::invite_page))
+        .route("/embed/{id}", get(embed::room))
         .route("/i/{code}/poster.png", get(share::poster_png))
         .route("/media/{name}", get(export::media))
         .route("/live/{id}/events", get(live_sse::events))
@@ -193,7 +195,11 @@ async fn static_or_spa(State(state): State<ServerState>, req: Request) -> Respon
     }
     let path = req.uri().path();
     if let Some(asset) = state.assets.get(path) {
-        return asset.respond(req.headers(), head_only);
+        let mut res = asset.respond(req.headers(), head_only);
+        if path == embed::DEMO_PAGE {
+            embed::allow_framing_rooms(&state, &mut res);
+        }
+        return res;
     }
     // A missing file (has an extension) or API path is a plain 404, not the app shell.
     let last = path.rsplit('/').next().unwrap_or("");

@@ -33,6 +33,18 @@ pub fn content_security_policy(index_html: Option<&str>, frame_ancestors: &str) 
     )
 }
 
+/// `csp` with its `frame-ancestors` directive replaced by `ancestors` (already validated
+/// sources: `domain::embed::frame_ancestors`). The embeddable room's policy is the site's own
+/// with another list of who may frame it.
+pub fn with_frame_ancestors(csp: &str, ancestors: &str) -> String {
+    let kept: Vec<&str> = csp
+        .split(';')
+        .map(str::trim)
+        .filter(|d| !d.is_empty() && !d.starts_with("frame-ancestors"))
+        .collect();
+    format!("{}; frame-ancestors {ancestors}", kept.join("; "))
+}
+
 /// Base64 SHA-256 of the body of each inline `<script>` (one without `src`).
 pub fn inline_script_hashes(html: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -57,7 +69,8 @@ pub fn inline_script_hashes(html: &str) -> Vec<String> {
 }
 
 /// Adds the security headers to every response of `router` (tower-http layers; `csp` is
-/// computed once from the built client).
+/// computed once from the built client). A handler that sets its own policy keeps it (the
+/// embeddable room: `embed::room`).
 pub fn with_security_headers<S: Clone + Send + Sync + 'static>(
     router: axum::Router<S>,
     csp: &str,
@@ -68,7 +81,10 @@ pub fn with_security_headers<S: Clone + Send + Sync + 'static>(
         SetResponseHeaderLayer::overriding(name, value)
     };
     router
-        .layer(set(header::CONTENT_SECURITY_POLICY, csp))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            csp,
+        ))
         .layer(set(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -191,6 +207,22 @@ mod tests {
         let expected = base64::engine::general_purpose::STANDARD
             .encode(Sha256::digest(b"import init from '/app.js';"));
         assert_eq!(hashes[0], expected);
+    }
+
+    #[test]
+    fn frame_ancestors_replaced_and_nothing_else() {
+        let csp = content_security_policy(None, "'self' https://wx.example.com");
+        let embed = with_frame_ancestors(&csp, "'self' http://localhost:3107");
+        assert!(embed.ends_with("; frame-ancestors 'self' http://localhost:3107"));
+        assert_eq!(embed.matches("frame-ancestors").count(), 1);
+        assert!(!embed.contains("wx.example.com"));
+        let others = |p: &str| -> Vec<String> {
+            p.split(';')
+                .map(|d| d.trim().to_string())
+                .filter(|d| !d.starts_with("frame-ancestors"))
+                .collect()
+        };
+        assert_eq!(others(&csp), others(&embed));
     }
 
     #[test]

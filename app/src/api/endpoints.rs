@@ -75,8 +75,8 @@ macro_rules! endpoints {
 /// Every server function of the app.
 pub fn all() -> Vec<Endpoint> {
     use super::{
-        addresses::*, catalog::*, invites::*, live::*, orders::*, phone::*, shopper::*, studio::*,
-        video::*, wechat::*,
+        addresses::*, catalog::*, embed::*, invites::*, live::*, orders::*, phone::*, shopper::*,
+        studio::*, video::*, wechat::*,
     };
     endpoints![
         ListSessions,
@@ -107,6 +107,10 @@ pub fn all() -> Vec<Endpoint> {
         StudioAddProduct,
         StudioUpdateProduct,
         WechatJssdk,
+        EmbedOrigins,
+        StudioEmbedOrigins,
+        StudioAddEmbedOrigin,
+        StudioRemoveEmbedOrigin,
         StudioSetVariants,
         StudioDeleteProduct,
         StudioMoveProduct,

@@ -7,6 +7,7 @@
 
 pub mod addresses;
 pub mod catalog;
+pub mod embed;
 #[cfg(feature = "ssr")]
 pub mod endpoints;
 pub mod invites;

@@ -3,6 +3,7 @@
 
 pub mod address;
 pub mod discount;
+pub mod embed;
 pub mod forms;
 pub mod money;
 pub mod order;

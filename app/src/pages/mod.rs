@@ -1,5 +1,6 @@
 //! One module per route.
 
+pub mod embed;
 pub mod home;
 pub mod invite;
 pub mod live;

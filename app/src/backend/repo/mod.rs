@@ -3,6 +3,7 @@
 
 pub mod addresses;
 pub mod catalog;
+pub mod embed;
 pub mod hosts;
 pub mod live;
 pub mod orders;

@@ -2,6 +2,7 @@
 //! 768 px tablet and a desktop.
 
 pub mod broadcast;
+pub mod embed;
 pub mod session;
 pub mod summary;
 
@@ -61,6 +62,7 @@ pub fn StudioHome() -> impl IntoView {
                             <div class="studio-main">
                                 <NewSessionForm/>
                                 <HostSessions/>
+                                <embed::EmbedSettings/>
                             </div>
                         }.into_any(),
                         Ok(None) => view! {
