@@ -30,6 +30,9 @@ pkgs+=(ffmpeg)
 if [ $want_test -eq 1 ]; then
   # Redis: the tests run server nodes sharing live rooms, counters and limits through it.
   pkgs+=(chromium chromium-driver postgresql-15 redis-server)
+  # A CJK font for Chromium: Chinese pages and their screenshots render readable glyphs,
+  # not boxes (WenQuanYi Micro Hei: 1.6 MB, against 56 MB for Noto CJK).
+  pkgs+=(fonts-wqy-microhei)
 fi
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
