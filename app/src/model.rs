@@ -49,9 +49,19 @@ pub struct SessionSummary {
     pub host_name: String,
     pub cover_url: String,
     pub status: SessionStatus,
-    /// Unix epoch milliseconds; the client shows it in the viewer's locale and time zone.
+    /// Unix epoch milliseconds; shown in the session's time zone (and the viewer's).
     pub scheduled_start_ms: i64,
     pub product_count: i64,
+    /// The session's IANA time zone (`Asia/Shanghai`).
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+}
+
+/// The time zone of a session that names none (sessions made before zones, API callers).
+pub const DEFAULT_TIME_ZONE: &str = "Asia/Shanghai";
+
+pub fn default_time_zone() -> String {
+    DEFAULT_TIME_ZONE.to_string()
 }
 
 /// A product as a shopper sees it on the session page.
@@ -117,6 +127,9 @@ pub struct SessionDetail {
     pub scheduled_start_ms: i64,
     pub currency: String,
     pub products: Vec<ProductView>,
+    /// The session's IANA time zone: its times are shown there (and in the viewer's own).
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
 }
 
 /// The calling shopper.
@@ -489,6 +502,9 @@ pub struct SessionForm {
     /// Unix epoch milliseconds.
     pub scheduled_start_ms: i64,
     pub policy: PolicyForm,
+    /// IANA time zone the session's times are shown in (default Asia/Shanghai).
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
 }
 
 /// Create or edit a product. The price is typed in yuan ("129.90") and parsed by the server.
@@ -532,6 +548,7 @@ pub struct StudioSession {
     pub cover_url: String,
     pub status: SessionStatus,
     pub scheduled_start_ms: i64,
+    pub time_zone: String,
     pub current_product_id: Option<i64>,
     pub policy: PolicyForm,
     pub products: Vec<StudioProduct>,

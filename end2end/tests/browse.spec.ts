@@ -27,6 +27,28 @@ test('opening the demo session shows its 16 products with prices', async ({ page
   await expect(page.locator('.session-start time')).toHaveAttribute('datetime', /^\d{4}-\d{2}-\d{2}T/);
 });
 
+test('a session time is shown in the session\'s zone, named, with the viewer\'s own beside it', async ({ browser }, testInfo) => {
+  test.skip(testInfo.project.name !== 'desktop', 'contexts of their own: one project is enough');
+  const baseURL = testInfo.project.use.baseURL!;
+  // A viewer in Rome: the demo session (Asia/Shanghai) in Beijing time, and in Rome time.
+  const rome = await browser.newContext({ baseURL, timezoneId: 'Europe/Rome', locale: 'en-US' });
+  const page = await rome.newPage();
+  await page.goto('/');
+  await page.getByRole('link', { name: /Xiaoxiaobao Mama live/ }).click();
+  const start = page.locator('.session-start');
+  await expect(start.locator('.session-time')).toContainText('GMT+8');
+  await expect(start.locator('.your-time')).toContainText(/GMT\+[12], your time/);
+  const url = page.url();
+  await rome.close();
+  // A viewer in Shanghai: one time, the session's.
+  const shanghai = await browser.newContext({ baseURL, timezoneId: 'Asia/Shanghai', locale: 'en-US' });
+  const p2 = await shanghai.newPage();
+  await p2.goto(url);
+  await expect(p2.locator('.session-start .session-time')).toContainText('GMT+8');
+  await expect(p2.locator('.session-start .your-time')).toHaveCount(0);
+  await shanghai.close();
+});
+
 test('an unknown session id shows a not-found page', async ({ page, allowConsoleErrors }) => {
   allowConsoleErrors(/status of 404/); // the session lookup answers 404, as it should
   await page.goto('/s/987654321');

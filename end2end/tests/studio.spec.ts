@@ -108,7 +108,13 @@ test.describe('studio', () => {
     await page.getByLabel('Title').fill(title);
     await page.getByLabel('Description').fill('Night care and baby bath picks, explained live.');
     // Starts tomorrow by default; the invite discount defaults to 50% off with 1 friend.
-    await expect(page.getByLabel('Starts at (your time zone)')).toHaveValue(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/);
+    const startField = page.getByLabel("Starts at (in the session's time zone)");
+    await expect(startField).toHaveValue(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/);
+    // Sessions are in Beijing time unless the host picks another zone: the same wall-clock
+    // time, read in the zone chosen.
+    await expect(page.getByRole('combobox', { name: /^Time zone/ })).toHaveValue('Asia/Shanghai');
+    const wallClock = await startField.inputValue();
+    await page.getByRole('combobox', { name: /^Time zone/ }).selectOption('Europe/Rome');
     const policy = page.getByRole('group', { name: 'Invite discount' });
     await expect(policy.getByLabel('Percent off')).toHaveValue('50');
     // New sessions require verified phone numbers by default (tested in verified-discount);
@@ -123,6 +129,11 @@ test.describe('studio', () => {
     const sessionId = Number(new URL(page.url()).pathname.match(/(\d+)$/)![1]);
     await expect(page.getByRole('heading', { level: 1, name: title })).toBeVisible();
     await expect(page.getByRole('link', { name: 'Shopper view' })).toHaveAttribute('href', `/s/${sessionId}`);
+    // Kept in its zone: the same wall-clock time in Rome, named.
+    const detailsForm = page.getByRole('region', { name: 'Session details' });
+    await expect(detailsForm.getByRole('combobox', { name: /^Time zone/ })).toHaveValue('Europe/Rome');
+    await expect(detailsForm.getByLabel("Starts at (in the session's time zone)")).toHaveValue(wallClock);
+    await expect(page.locator('.studio-head .session-time')).toContainText(/GMT\+[12]/);
 
     // ---------------------------------------------------------------- cover upload
     const details = page.getByRole('region', { name: 'Session details' });

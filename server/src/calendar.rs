@@ -104,7 +104,13 @@ pub async fn session_ics(State(state): State<ServerState>, Path(id): Path<String
     let body = ics(&Event {
         uid: format!("session-{id}@{host}"),
         title: &session.title,
-        description: format!("Live shopping with {}. Join here: {url}", session.host_name),
+        // DTSTART is UTC (every calendar shows it in its owner's zone); the text names the
+        // session's own time and zone, as the session page and poster do.
+        description: format!(
+            "Live shopping with {}, starting {}. Join here: {url}",
+            session.host_name,
+            app::backend::zones::describe(session.scheduled_start_ms, &session.time_zone)
+        ),
         url: &url,
         start_ms: session.scheduled_start_ms,
         now_ms: app::backend::now_ms(),

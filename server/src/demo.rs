@@ -168,6 +168,7 @@ pub async fn ensure_demo_data(db: &Db) -> Result<(), AppError> {
         description: "Sun Jing brings 16 family favourites, from skincare to baby care and health. Reserve a seat, invite a friend, and you both get 50% off what she presents live.".to_string(),
         cover_url: "/public/covers/xiaoxiaobao-mama.svg".to_string(),
         scheduled_start_ms: start,
+        time_zone: app::model::DEFAULT_TIME_ZONE.to_string(),
     };
     let products: Vec<NewProduct> = PRODUCTS
         .iter()

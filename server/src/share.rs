@@ -153,8 +153,10 @@ pub async fn session_page(State(state): State<ServerState>, Path(id): Path<Strin
             let meta = Meta {
                 title: s.title.clone(),
                 description: format!(
-                    "Live shopping with {}: {} products. Reserve a seat and invite friends.",
-                    s.host_name, s.product_count
+                    "Live shopping with {}: {} products, starting {}. Reserve a seat and invite friends.",
+                    s.host_name,
+                    s.product_count,
+                    app::backend::zones::describe(s.scheduled_start_ms, &s.time_zone)
                 ),
                 image: format!("{base}{}", s.cover_url),
                 url: format!("{base}/s/{}", s.id),
@@ -245,15 +247,17 @@ async fn render_poster(state: &ServerState, code: &str) -> Result<(Arc<[u8]>, St
         title: session.title,
         host_name: session.host_name,
         starts_at_ms: session.scheduled_start_ms,
+        time_zone: session.time_zone.clone(),
         inviter_nickname: invite.inviter_nickname,
         invite_url: format!("{}/i/{}", state.app.settings.public_url, invite.code),
         cover: cover_bytes(state, &session.cover_url).await,
     };
     let key = app::backend::crypto::sha256_hex(&format!(
-        "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
+        "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
         data.title,
         data.host_name,
         data.starts_at_ms,
+        data.time_zone,
         data.inviter_nickname,
         data.invite_url,
         session.cover_url

@@ -24,6 +24,7 @@ pub mod uploads;
 pub mod wechat_auth;
 pub mod wechat_jssdk;
 pub mod wechat_pay;
+pub mod zones;
 
 use std::sync::Arc;
 

@@ -105,48 +105,6 @@ pub async fn copy_text(text: &str) -> Shared {
     }
 }
 
-/// Epoch milliseconds for a `<input type="datetime-local">` value, read in the device's time
-/// zone ("2026-11-28T20:00").
-pub fn datetime_local_to_ms(value: &str) -> Option<i64> {
-    #[cfg(feature = "csr")]
-    {
-        if value.is_empty() {
-            return None;
-        }
-        let t = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(value)).get_time();
-        (!t.is_nan()).then_some(t as i64)
-    }
-    #[cfg(not(feature = "csr"))]
-    {
-        let _ = value;
-        None
-    }
-}
-
-/// The `datetime-local` input value for epoch milliseconds, in the device's time zone.
-pub fn ms_to_datetime_local(ms: i64) -> String {
-    #[cfg(feature = "csr")]
-    {
-        let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
-        format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}",
-            d.get_full_year(),
-            d.get_month() + 1,
-            d.get_date(),
-            d.get_hours(),
-            d.get_minutes()
-        )
-    }
-    #[cfg(not(feature = "csr"))]
-    {
-        let t = crate::domain::time::datetime(ms, 0);
-        format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}",
-            t.year, t.month, t.day, t.hour, t.minute
-        )
-    }
-}
-
 /// Asks the person to confirm a destructive action (the browser's own dialog).
 pub fn confirm(message: &str) -> bool {
     #[cfg(feature = "csr")]

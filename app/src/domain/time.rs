@@ -45,6 +45,33 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+/// Epoch milliseconds of a civil date and time read as UTC (Hinnant's days-from-civil); the
+/// inverse of [`datetime`] with offset 0.
+pub fn utc_ms(year: i64, month: u32, day: u32, hour: u32, minute: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    days * 86_400_000 + i64::from(hour) * 3_600_000 + i64::from(minute) * 60_000
+}
+
+/// A `datetime-local` value ("2026-11-28T20:00") as its parts.
+pub fn parse_datetime_local(value: &str) -> Option<(i64, u32, u32, u32, u32)> {
+    let (date, time) = value.split_once('T')?;
+    let mut d = date.splitn(3, '-');
+    let year: i64 = d.next()?.parse().ok()?;
+    let month: u32 = d.next()?.parse().ok()?;
+    let day: u32 = d.next()?.parse().ok()?;
+    let mut t = time.splitn(3, ':');
+    let hour: u32 = t.next()?.parse().ok()?;
+    let minute: u32 = t.next()?.parse().ok()?;
+    ((1..=12).contains(&month) && (1..=31).contains(&day) && hour < 24 && minute < 60)
+        .then_some((year, month, day, hour, minute))
+}
+
 pub const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 pub const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -74,5 +101,39 @@ mod tests {
         assert_eq!((t.year, t.month, t.day), (2000, 2, 29));
         let t = datetime(-86_400_000, 0);
         assert_eq!((t.year, t.month, t.day), (1969, 12, 31));
+    }
+
+    #[test]
+    fn utc_ms_inverts_datetime() {
+        for ms in [
+            0,
+            951_782_400_000,
+            1_795_600_620_000,
+            -86_400_000,
+            4_102_444_800_000,
+        ] {
+            let t = datetime(ms, 0);
+            assert_eq!(
+                utc_ms(t.year, t.month, t.day, t.hour, t.minute),
+                ms - ms.rem_euclid(60_000)
+            );
+        }
+        assert_eq!(
+            parse_datetime_local("2026-11-28T20:05"),
+            Some((2026, 11, 28, 20, 5))
+        );
+        assert_eq!(
+            parse_datetime_local("2026-11-28T20:05:30").map(|p| p.4),
+            Some(5)
+        );
+        for bad in [
+            "",
+            "2026-13-01T10:00",
+            "2026-11-28",
+            "2026-11-28T24:00",
+            "x-y-zTa:b",
+        ] {
+            assert_eq!(parse_datetime_local(bad), None, "{bad}");
+        }
     }
 }

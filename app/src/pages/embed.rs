@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use crate::{
     api::{catalog::get_session, embed::embed_origins},
     components::{
-        browser::origin, live_stream::use_live_stream, scoped::every, time::LocalTime,
+        browser::origin, live_stream::use_live_stream, scoped::every, time::SessionTime,
         video::LiveVideo, Loading,
     },
     domain::embed::{COMMANDS, ENVELOPE_VERSION, EVENTS},
@@ -242,6 +242,7 @@ fn EmbedRoom(session: SessionDetail, bridge: Bridge, locale: String) -> impl Int
     let can_add = bridge.active();
     let title = session.title.clone();
     let start = session.scheduled_start_ms;
+    let zone = session.time_zone.clone();
     let cover = session.cover_url.clone();
     view! {
         <section class="embed-room" aria-label=format!("Live room: {title}")>
@@ -270,7 +271,7 @@ fn EmbedRoom(session: SessionDetail, bridge: Bridge, locale: String) -> impl Int
             {move || match status.get() {
                 SessionStatus::Scheduled => view! {
                     <div class="embed-panel">
-                        <p>"Starts " <LocalTime ms=start/></p>
+                        <p>"Starts " <SessionTime ms=start zone=zone.clone()/></p>
                         <a class="btn btn-primary" href=room_url.clone() target="_blank" rel="noopener"
                             on:click=reserve.clone()>"Reserve a seat"</a>
                     </div>

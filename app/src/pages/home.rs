@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use crate::{
     api::catalog::list_sessions,
-    components::{status::StatusBadge, time::LocalTime, ErrorNotice, Loading},
+    components::{status::StatusBadge, time::SessionTime, ErrorNotice, Loading},
     model::SessionSummary,
 };
 
@@ -54,7 +54,7 @@ fn SessionCard(session: SessionSummary) -> impl IntoView {
                     <p class="session-card-meta">
                         <span class="host">{session.host_name}</span>
                         " · "
-                        <LocalTime ms=session.scheduled_start_ms/>
+                        <SessionTime ms=session.scheduled_start_ms zone=session.time_zone/>
                         " · "
                         <span>{products}</span>
                     </p>

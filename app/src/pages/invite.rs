@@ -5,7 +5,7 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 
 use crate::{
     api::invites::{get_invite, join_invite},
-    components::{time::LocalTime, ErrorNotice, Loading},
+    components::{time::SessionTime, ErrorNotice, Loading},
     model::InviteView,
     pages::not_found::NotFound,
 };
@@ -68,7 +68,7 @@ fn InviteCard(invite: InviteView) -> impl IntoView {
             <div class="session-head">
                 <h1 id="invite-title">{s.title.clone()}</h1>
                 <p class="session-host">"Host: " <strong>{s.host_name.clone()}</strong></p>
-                <p class="session-start">"Starts " <LocalTime ms=s.scheduled_start_ms/></p>
+                <p class="session-start">"Starts " <SessionTime ms=s.scheduled_start_ms zone=s.time_zone.clone()/></p>
                 <p class="invite-offer">{format!("Join through this invite and you both get {}% off the products presented live.", invite.percent_off)}</p>
                 {if invite.is_own {
                     view! {

@@ -20,7 +20,7 @@ use crate::{
         scoped::{every, spawn_owned},
         share::SharePanel,
         status::StatusBadge,
-        time::LocalTime,
+        time::SessionTime,
         ErrorNotice, Loading,
     },
     error::AppError,
@@ -134,7 +134,7 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
                 <p class="session-host">"Host: " <strong>{session.host_name.clone()}</strong></p>
                 <p class="session-start">
                     {move || match status.get() { SessionStatus::Scheduled => "Starts ", SessionStatus::Live => "Live now · scheduled for ", SessionStatus::Ended => "Scheduled for " }}
-                    <LocalTime ms=start/>
+                    <SessionTime ms=start zone=session.time_zone.clone()/>
                 </p>
                 {(!session.description.is_empty()).then(|| view! { <p class="session-desc">{session.description.clone()}</p> })}
             </div>

@@ -45,21 +45,6 @@ pub(crate) struct ComposedPoster {
     pub url_lines: Vec<String>,
 }
 
-/// `Sat 28 Nov 2026, 20:00 (Beijing time)`: the instant in China Standard Time (UTC+8).
-pub fn format_beijing_time(epoch_ms: i64) -> String {
-    use app::domain::time::{datetime, MONTHS, WEEKDAYS};
-    let t = datetime(epoch_ms, 8 * 60);
-    format!(
-        "{} {} {} {}, {:02}:{:02} (Beijing time)",
-        WEEKDAYS[t.weekday as usize % 7],
-        t.day,
-        MONTHS[(t.month as usize).saturating_sub(1) % 12],
-        t.year,
-        t.hour,
-        t.minute
-    )
-}
-
 /// Builds the poster's SVG source.
 pub(crate) fn compose(
     r: &PosterRenderer,
@@ -72,7 +57,8 @@ pub(crate) fn compose(
     let host = r.sanitize(&data.host_name, "Host");
     let nickname = r.sanitize(&data.inviter_nickname, "A friend");
     let url = r.sanitize(&data.invite_url, "");
-    let when = format_beijing_time(data.starts_at_ms);
+    let (when, offset, zone_name) =
+        app::backend::zones::describe_parts(data.starts_at_ms, &data.time_zone);
 
     let mut s = String::with_capacity(64 * 1024);
     let (w, h) = (POSTER_WIDTH, POSTER_HEIGHT);
@@ -199,14 +185,31 @@ pub(crate) fn compose(
         by = y - 0.5,
     );
     y += 50.0;
+    // The time, then its zone in smaller type: the offset always, the IANA name (or its last
+    // part, "Shanghai") when it fits.
+    const ZONE_SIZE: f32 = 20.0;
     let when_line = truncate_to_width(&when, meta_w, &reg(META_SIZE));
+    let zone_w = meta_w - text_width(&when_line, &reg(META_SIZE)) - 8.0;
+    let short_name = zone_name
+        .as_deref()
+        .map(|n| n.rsplit('/').next().unwrap_or(n).replace('_', " "));
+    let zone_label = [
+        zone_name.as_ref().map(|n| format!("{offset} {n}")),
+        short_name.map(|n| format!("{offset} {n}")),
+        Some(offset.clone()),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|l| text_width(l, &reg(ZONE_SIZE)) <= zone_w)
+    .unwrap_or_default();
     // Clock icon.
     let _ = write!(
         s,
         r##"<circle cx="{cx}" cy="{cy:.1}" r="17" fill="{BRAND_TINT}"/><circle cx="{cx}" cy="{cy:.1}" r="9.5" fill="none" stroke="{BRAND}" stroke-width="2.6"/><path d="M{cx} {t:.1} V{cy:.1} H{r}" fill="none" stroke="{BRAND}" stroke-width="2.6" stroke-linecap="round" stroke-linejoin="round"/>
-<text x="{meta_x}" y="{y:.1}" font-size="{META_SIZE}" fill="{INK}">{}</text>
+<text x="{meta_x}" y="{y:.1}" font-size="{META_SIZE}" fill="{INK}">{} <tspan font-size="{ZONE_SIZE}" fill="{MUTED}">{}</tspan></text>
 "##,
         xml_escape(&when_line),
+        xml_escape(&zone_label),
         cx = TEXT_X + 17.0,
         cy = y - 9.0,
         t = y - 15.0,

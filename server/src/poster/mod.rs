@@ -41,8 +41,10 @@ static FONT_BOLD: &[u8] = include_bytes!("../../assets/fonts/NotoSansSC-Subset-B
 pub struct PosterData {
     pub title: String,
     pub host_name: String,
-    /// Unix epoch milliseconds; printed in China Standard Time (UTC+8).
+    /// Unix epoch milliseconds; printed in `time_zone`, named.
     pub starts_at_ms: i64,
+    /// The session's IANA time zone.
+    pub time_zone: String,
     pub inviter_nickname: String,
     /// Encoded in the QR code, also printed small under it.
     pub invite_url: String,

@@ -1,7 +1,7 @@
 use super::*;
 use crate::poster::{
     cover::{raster_size, sniff_image},
-    layout::{compose, format_beijing_time, QR_BOX, QR_BOX_X, QR_BOX_Y},
+    layout::{compose, QR_BOX, QR_BOX_X, QR_BOX_Y},
     text::{estimate_em, text_width, truncate_to_width, wrap_lines, xml_escape},
 };
 use qrcode::{Color as QrColor, EcLevel, QrCode};
@@ -23,6 +23,7 @@ fn sample(cover: Option<Vec<u8>>) -> PosterData {
         host_name: "孙静 Sun Jing".into(),
         // 2026-11-28 12:00 UTC = 20:00 in Beijing.
         starts_at_ms: 1_795_867_200_000,
+        time_zone: "Asia/Shanghai".into(),
         inviter_nickname: "小美 Mei".into(),
         invite_url: "https://live.example.com/s/xiaoxiaobao-mama?invite=AbC123xyz".into(),
         cover,
@@ -248,30 +249,36 @@ fn jpeg_size_is_read_from_the_frame_header() {
 }
 
 #[test]
-fn formats_start_time_in_beijing() {
-    assert_eq!(
-        format_beijing_time(1_795_867_200_000),
-        "Sat 28 Nov 2026, 20:00 (Beijing time)"
-    );
-    assert_eq!(
-        format_beijing_time(0),
-        "Thu 1 Jan 1970, 08:00 (Beijing time)"
-    );
-    // 2024-02-29 23:30 in Beijing (15:30 UTC), a leap day.
-    assert_eq!(
-        format_beijing_time(1_709_220_600_000),
-        "Thu 29 Feb 2024, 23:30 (Beijing time)"
-    );
-    // Crossing midnight: 2025-12-31 16:05 UTC is 1 Jan 2026 in Beijing.
-    assert_eq!(
-        format_beijing_time(1_767_197_100_000),
-        "Thu 1 Jan 2026, 00:05 (Beijing time)"
-    );
-    assert_eq!(
-        format_beijing_time(-1),
-        "Thu 1 Jan 1970, 07:59 (Beijing time)"
-    );
-    // Extremes do not panic.
-    let _ = format_beijing_time(i64::MAX);
-    let _ = format_beijing_time(i64::MIN);
+fn start_time_printed_in_the_session_zone_and_named() {
+    let r = renderer();
+    for (zone, when, label) in [
+        (
+            "Asia/Shanghai",
+            "Sat 28 Nov 2026, 20:00",
+            "UTC+08:00 Asia/Shanghai",
+        ),
+        (
+            "Europe/Rome",
+            "Sat 28 Nov 2026, 13:00",
+            "UTC+01:00 Europe/Rome",
+        ),
+        // A long name: its last part.
+        (
+            "America/Argentina/Buenos_Aires",
+            "Sat 28 Nov 2026, 09:00",
+            "UTC-03:00 Buenos Aires",
+        ),
+        ("UTC", "Sat 28 Nov 2026, 12:00", "UTC<"),
+    ] {
+        let data = PosterData {
+            time_zone: zone.into(),
+            ..sample(None)
+        };
+        let composed = compose(r, &data).expect("test fixture");
+        assert!(composed.svg.contains(when), "{zone}: {when}");
+        assert!(
+            composed.svg.contains(&format!(">{label}")),
+            "{zone}: {label}"
+        );
+    }
 }

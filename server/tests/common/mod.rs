@@ -509,6 +509,7 @@ pub fn sample_png() -> Vec<u8> {
             title: "Upload test".into(),
             host_name: "Host".into(),
             starts_at_ms: 0,
+            time_zone: "Asia/Shanghai".into(),
             inviter_nickname: "Tester".into(),
             invite_url: "https://example.com/i/x".into(),
             cover: None,

@@ -17,6 +17,8 @@ pub struct NewSession {
     pub description: String,
     pub cover_url: String,
     pub scheduled_start_ms: i64,
+    /// IANA name, already checked (`backend::zones::canonical`).
+    pub time_zone: String,
 }
 
 #[derive(Debug, Clone)]
@@ -38,10 +40,12 @@ struct SummaryRow {
     status: String,
     scheduled_start_ms: i64,
     product_count: i64,
+    time_zone: String,
 }
 
 const SUMMARY_SELECT: &str = "SELECT s.id, s.title, h.display_name AS host_name, s.cover_url, s.status,
-        s.scheduled_start_ms, (SELECT COUNT(*) FROM products p WHERE p.session_id = s.id) AS product_count
+        s.scheduled_start_ms, (SELECT COUNT(*) FROM products p WHERE p.session_id = s.id) AS product_count,
+        s.time_zone
    FROM live_sessions s JOIN hosts h ON h.id = s.host_id";
 
 impl SummaryRow {
@@ -54,6 +58,7 @@ impl SummaryRow {
             status: parse_status(&self.status)?,
             scheduled_start_ms: self.scheduled_start_ms,
             product_count: self.product_count,
+            time_zone: self.time_zone,
         })
     }
 }
@@ -68,6 +73,7 @@ struct SessionRow {
     status: String,
     scheduled_start_ms: i64,
     currency: String,
+    time_zone: String,
 }
 
 #[derive(FromRow)]
@@ -122,7 +128,7 @@ pub async fn list_current_sessions(db: &Db) -> Result<Vec<SessionSummary>, AppEr
 pub async fn session_detail(db: &Db, session_id: i64) -> Result<SessionDetail, AppError> {
     let row: Option<SessionRow> = sqlx::query_as(
         "SELECT s.id, s.title, s.description, h.display_name AS host_name, s.cover_url,
-                s.status, s.scheduled_start_ms, s.currency
+                s.status, s.scheduled_start_ms, s.currency, s.time_zone
            FROM live_sessions s JOIN hosts h ON h.id = s.host_id
           WHERE s.id = $1",
     )
@@ -158,6 +164,7 @@ pub async fn session_detail(db: &Db, session_id: i64) -> Result<SessionDetail, A
         scheduled_start_ms: s.scheduled_start_ms,
         currency: s.currency,
         products,
+        time_zone: s.time_zone,
     })
 }
 
@@ -181,8 +188,8 @@ pub async fn create_session(
     let now = now_ms();
     let mut w = db.begin_write().await?;
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO live_sessions (host_id, title, description, cover_url, scheduled_start_ms, created_at_ms)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        "INSERT INTO live_sessions (host_id, title, description, cover_url, scheduled_start_ms, created_at_ms, time_zone)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(session.host_id)
     .bind(&session.title)
@@ -190,6 +197,7 @@ pub async fn create_session(
     .bind(&session.cover_url)
     .bind(session.scheduled_start_ms)
     .bind(now)
+    .bind(&session.time_zone)
     .fetch_one(&mut *w.tx)
     .await?;
     // Every session starts with the default discount policy (50% off, 1 friend, 1 unit).

@@ -92,12 +92,14 @@ use crate::{
 /// Checks a session form. Start times may be in the past only by a minute (clock skew).
 pub async fn create_session(db: &Db, host_id: i64, form: &SessionForm) -> Result<i64, AppError> {
     let v = SessionInput::parse(form, now_ms())?;
+    let time_zone = crate::backend::zones::canonical(&form.time_zone)?;
     let session = super::catalog::NewSession {
         host_id,
         title: v.title,
         description: v.description,
         cover_url: DEFAULT_COVER.to_string(),
         scheduled_start_ms: v.scheduled_start_ms,
+        time_zone,
     };
     let id = super::catalog::create_session(db, &session, &[]).await?;
     save_policy(db, id, &form.policy).await?;
@@ -129,11 +131,13 @@ async fn save_policy(db: &Db, session_id: i64, p: &PolicyForm) -> Result<(), App
 
 pub async fn update_session(db: &Db, session_id: i64, form: &SessionForm) -> Result<(), AppError> {
     let v = SessionInput::parse(form, now_ms())?;
+    let time_zone = crate::backend::zones::canonical(&form.time_zone)?;
     require(db, session_id, Activity::EditDetails).await?;
-    sqlx::query("UPDATE live_sessions SET title = $1, description = $2, scheduled_start_ms = $3 WHERE id = $4 AND status = 'scheduled'")
+    sqlx::query("UPDATE live_sessions SET title = $1, description = $2, scheduled_start_ms = $3, time_zone = $4 WHERE id = $5 AND status = 'scheduled'")
         .bind(&v.title)
         .bind(&v.description)
         .bind(v.scheduled_start_ms)
+        .bind(&time_zone)
         .bind(session_id)
         .execute(db.pool())
         .await?;
@@ -404,13 +408,24 @@ pub async fn host_sessions(
 }
 
 pub async fn studio_session(db: &Db, session_id: i64) -> Result<StudioSession, AppError> {
-    let row: Option<(i64, String, String, String, String, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT id, title, description, cover_url, status, scheduled_start_ms, current_product_id FROM live_sessions WHERE id = $1",
+    type Row = (
+        i64,
+        String,
+        String,
+        String,
+        String,
+        i64,
+        Option<i64>,
+        String,
+    );
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT id, title, description, cover_url, status, scheduled_start_ms, current_product_id, time_zone
+           FROM live_sessions WHERE id = $1",
     )
     .bind(session_id)
     .fetch_optional(db.pool())
     .await?;
-    let (id, title, description, cover_url, status, start, current) =
+    let (id, title, description, cover_url, status, start, current, time_zone) =
         row.ok_or_else(|| AppError::not_found("This live session does not exist."))?;
     let policy: DiscountPolicy = super::shopping::policy(db, session_id).await?;
     type P = (
@@ -439,6 +454,7 @@ pub async fn studio_session(db: &Db, session_id: i64) -> Result<StudioSession, A
         cover_url,
         status: SessionStatus::parse(&status).ok_or(AppError::Internal)?,
         scheduled_start_ms: start,
+        time_zone,
         current_product_id: current,
         policy: PolicyForm {
             percent_off: i64::from(policy.percent_off),

@@ -15,12 +15,12 @@ use crate::{
         studio_sessions,
     },
     components::{
-        browser::{datetime_local_to_ms, ms_to_datetime_local, now_ms},
+        browser::now_ms,
         status::StatusBadge,
-        time::LocalTime,
+        time::{ms_to_zoned_input, zoned_input_to_ms, SessionTime},
         ErrorNotice, Loading,
     },
-    model::{HostMe, PolicyForm, SessionForm},
+    model::{HostMe, PolicyForm, SessionForm, DEFAULT_TIME_ZONE},
 };
 
 /// The studio's top bar.
@@ -167,9 +167,17 @@ pub fn SessionFields(
                 prop:value=move || form.with(|f| f.description.clone())
                 on:input=move |ev| form.update(|f| f.description = event_target_value(&ev))></textarea>
         </label>
-        <label class="field"><span>"Starts at (your time zone)"</span>
+        <label class="field"><span>"Starts at (in the session's time zone)"</span>
             <input type="datetime-local" name="start" required
                 prop:value=move || start_text.get() on:input=move |ev| start_text.set(event_target_value(&ev))/>
+        </label>
+        <label class="field"><span>"Time zone"</span>
+            <select name="time_zone" on:change=move |ev| form.update(|f| f.time_zone = event_target_value(&ev))>
+                {move || zone_choices(&form.with(|f| f.time_zone.clone())).into_iter().map(|z| {
+                    let selected = form.with(|f| f.time_zone == z);
+                    view! { <option value=z.clone() selected=selected>{z.replace('_', " ")}</option> }
+                }).collect_view()}
+            </select>
         </label>
         <fieldset class="policy">
             <legend>"Invite discount"</legend>
@@ -204,6 +212,60 @@ pub fn SessionFields(
     }
 }
 
+/// Time zones a host picks from (China first), with the session's own and the device's.
+const ZONES: &[&str] = &[
+    "Asia/Shanghai",
+    "Asia/Hong_Kong",
+    "Asia/Taipei",
+    "Asia/Singapore",
+    "Asia/Kuala_Lumpur",
+    "Asia/Bangkok",
+    "Asia/Jakarta",
+    "Asia/Tokyo",
+    "Asia/Seoul",
+    "Asia/Kolkata",
+    "Asia/Dubai",
+    "Australia/Sydney",
+    "Europe/London",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Europe/Rome",
+    "Europe/Madrid",
+    "Europe/Moscow",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "America/Sao_Paulo",
+    "UTC",
+];
+
+fn zone_choices(current: &str) -> Vec<String> {
+    let mut out: Vec<String> = ZONES.iter().map(|z| z.to_string()).collect();
+    for extra in [current.to_string(), device_zone()] {
+        if !extra.is_empty() && !out.contains(&extra) {
+            out.push(extra);
+        }
+    }
+    out
+}
+
+/// The device's IANA zone (`Intl.DateTimeFormat().resolvedOptions().timeZone`).
+fn device_zone() -> String {
+    #[cfg(feature = "csr")]
+    {
+        let f = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new());
+        js_sys::Reflect::get(&f.resolved_options(), &"timeZone".into())
+            .ok()
+            .and_then(|z| z.as_string())
+            .unwrap_or_default()
+    }
+    #[cfg(not(feature = "csr"))]
+    {
+        String::new()
+    }
+}
+
 #[component]
 fn NewSessionForm() -> impl IntoView {
     let navigate = use_navigate();
@@ -212,20 +274,22 @@ fn NewSessionForm() -> impl IntoView {
         description: String::new(),
         scheduled_start_ms: 0,
         policy: PolicyForm::default(),
+        time_zone: DEFAULT_TIME_ZONE.to_string(),
     });
     // Default: one day from now, on the hour.
-    let start_text = RwSignal::new(ms_to_datetime_local(
+    let start_text = RwSignal::new(ms_to_zoned_input(
         (now_ms() / 3_600_000 + 25) * 3_600_000,
+        DEFAULT_TIME_ZONE,
     ));
     let error = RwSignal::new(None::<String>);
     let open = RwSignal::new(false);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let Some(start) = datetime_local_to_ms(&start_text.get_untracked()) else {
+        let mut f = form.get_untracked();
+        let Some(start) = zoned_input_to_ms(&start_text.get_untracked(), &f.time_zone) else {
             error.set(Some("Choose when the session starts.".into()));
             return;
         };
-        let mut f = form.get_untracked();
         f.scheduled_start_ms = start;
         let navigate = navigate.clone();
         spawn_local(async move {
@@ -273,7 +337,7 @@ fn HostSessions() -> impl IntoView {
                                             <span>
                                                 <StatusBadge status=s.status/>
                                                 <strong>{s.title}</strong>
-                                                <span class="muted small"><LocalTime ms=s.scheduled_start_ms/>{format!(" · {} products", s.product_count)}</span>
+                                                <span class="muted small"><SessionTime ms=s.scheduled_start_ms zone=s.time_zone/>{format!(" · {} products", s.product_count)}</span>
                                             </span>
                                         </a>
                                     </li>

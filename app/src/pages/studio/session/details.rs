@@ -6,7 +6,10 @@ use leptos::{prelude::*, task::spawn_local};
 use super::{report, upload::ImageUpload, StatusLine};
 use crate::{
     api::studio::{studio_delete_session, studio_update_session},
-    components::browser::{confirm, datetime_local_to_ms, ms_to_datetime_local},
+    components::{
+        browser::confirm,
+        time::{ms_to_zoned_input, zoned_input_to_ms},
+    },
     model::{SessionForm, SessionStatus, StudioSession},
     pages::studio::SessionFields,
 };
@@ -24,12 +27,16 @@ pub(super) fn DetailsEditor(
         description: session.description.clone(),
         scheduled_start_ms: session.scheduled_start_ms,
         policy: session.policy.clone(),
+        time_zone: session.time_zone.clone(),
     });
-    let start_text = RwSignal::new(ms_to_datetime_local(session.scheduled_start_ms));
+    let start_text = RwSignal::new(ms_to_zoned_input(
+        session.scheduled_start_ms,
+        &session.time_zone,
+    ));
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let mut f = form.get_untracked();
-        match datetime_local_to_ms(&start_text.get_untracked()) {
+        match zoned_input_to_ms(&start_text.get_untracked(), &f.time_zone) {
             Some(ms) => f.scheduled_start_ms = ms,
             None => return msg.set(Some(Err("Choose when the session starts.".into()))),
         }

@@ -24,7 +24,7 @@ pub use dashboard::{DashboardFigures, DashboardPanel};
 
 use crate::{
     api::studio::{current_host, get_studio_session},
-    components::{status::StatusBadge, time::LocalTime, ErrorNotice, Loading},
+    components::{status::StatusBadge, time::SessionTime, ErrorNotice, Loading},
     error::AppError,
     model::{HostMe, SessionStatus, StudioSession},
     pages::studio::{broadcast::BroadcastPanel, StudioBar},
@@ -154,7 +154,7 @@ fn SessionHeader(session: StudioSession) -> impl IntoView {
             <div>
                 <StatusBadge status=status/>
                 <h1>{session.title.clone()}</h1>
-                <p class="muted small">"Starts " <LocalTime ms=session.scheduled_start_ms/></p>
+                <p class="muted small">"Starts " <SessionTime ms=session.scheduled_start_ms zone=session.time_zone.clone()/></p>
             </div>
             <nav class="studio-links" aria-label="Session links">
                 <a class="btn btn-small" href=format!("/s/{id}") target="_blank" rel="noopener">"Shopper view"</a>
