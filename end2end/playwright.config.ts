@@ -61,6 +61,12 @@ export default defineConfig({
         hasTouch: true,
         userAgent: wechatUA,
         locale: 'zh-CN',
+        // A Chinese phone whose shopper chose English (the cookie the language switcher sets):
+        // the specs read English texts. The zh-CN pages are tested in zh-cn.spec.ts.
+        storageState: {
+          cookies: [{ name: 'ls_locale', value: 'en', domain: '127.0.0.1', path: '/', expires: -1, httpOnly: false, secure: false, sameSite: 'Lax' }],
+          origins: [],
+        },
         launchOptions: { executablePath: chromium, args: chromiumArgs },
       },
     },

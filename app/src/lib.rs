@@ -8,6 +8,7 @@ pub mod api;
 pub mod components;
 pub mod domain;
 pub mod error;
+pub mod i18n;
 pub mod model;
 pub mod pages;
 
@@ -47,6 +48,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/studio/s/:id") view=StudioSessionPage/>
                     <Route path=path!("/studio/s/:id/summary") view=StudioSummaryPage/>
                 </Routes>
+                <footer class="app-footer">
+                    <components::language::LanguageSwitcher/>
+                </footer>
             </main>
         </Router>
     }

@@ -75,6 +75,8 @@ export async function newPhone(browser: Browser, testInfo: TestInfo, baseURL?: s
     hasTouch: true,
     userAgent: testInfo.project.use.userAgent,
     locale: testInfo.project.use.locale,
+    // The project's language choice (mobile-wechat: a Chinese phone set to English).
+    storageState: testInfo.project.use.storageState,
     baseURL: baseURL ?? testInfo.project.use.baseURL,
   });
   return { context, page: await context.newPage() };

@@ -23,8 +23,8 @@ const INVITER_NAME = 'Xiaomei';
 
 /** A new shopper: a browser context with the project's device settings and its own cookies. */
 async function newShopper(browser: Browser, testInfo: TestInfo): Promise<{ context: BrowserContext; page: Page }> {
-  const { viewport, deviceScaleFactor, isMobile, hasTouch, userAgent, locale, baseURL } = testInfo.project.use;
-  const context = await browser.newContext({ viewport, deviceScaleFactor, isMobile, hasTouch, userAgent, locale, baseURL });
+  const { viewport, deviceScaleFactor, isMobile, hasTouch, userAgent, locale, baseURL, storageState } = testInfo.project.use;
+  const context = await browser.newContext({ viewport, deviceScaleFactor, isMobile, hasTouch, userAgent, locale, baseURL, storageState });
   return { context, page: await context.newPage() };
 }
 

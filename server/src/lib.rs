@@ -10,6 +10,7 @@ pub mod demo;
 pub mod embed;
 pub mod export;
 pub mod live_sse;
+pub mod locales;
 pub mod media;
 pub mod metrics;
 pub mod payments;
@@ -121,6 +122,7 @@ pub fn app(state: ServerState) -> Router {
         .route("/s/{id}/calendar.ics", get(calendar::session_ics))
         .route("/i/{code}", get(share::invite_page))
         .route("/embed/{id}", get(embed::room))
+        .route("/i18n/{file}", get(locales::catalogue))
         .route("/i/{code}/poster.png", get(share::poster_png))
         .route("/media/{name}", get(export::media))
         .route("/live/{id}/events", get(live_sse::events))

@@ -6,6 +6,7 @@ pub mod checkout;
 pub mod countdown;
 #[cfg(feature = "csr")]
 pub mod js;
+pub mod language;
 pub mod live_stream;
 pub mod phone;
 pub mod scoped;
@@ -16,7 +17,10 @@ pub mod video;
 
 use leptos::prelude::*;
 
-use crate::error::AppError;
+use crate::{
+    error::AppError,
+    i18n::{t, K},
+};
 
 /// A loading placeholder that screen readers announce.
 #[component]
@@ -35,7 +39,7 @@ pub fn ErrorNotice(error: AppError, #[prop(into)] on_retry: Callback<()>) -> imp
     view! {
         <div class="notice notice-error" role="alert">
             <p>{error.to_string()}</p>
-            <button type="button" class="btn" on:click=move |_| on_retry.run(())>"Try again"</button>
+            <button type="button" class="btn" on:click=move |_| on_retry.run(())>{t(K::common_try_again)}</button>
         </div>
     }
 }

@@ -179,7 +179,7 @@ pub fn SessionTime(ms: i64, #[prop(into)] zone: String) -> impl IntoView {
     let (there, yours) = (format!("{} ({zone})", local_datetime(ms)), None::<String>);
     view! {
         <time datetime=iso class="session-time">{there}</time>
-        {yours.map(|y| view! { <span class="your-time">{format!(" · {y}, your time")}</span> })}
+        {yours.map(|y| view! { <span class="your-time">" · "{crate::i18n::tf(crate::i18n::K::common_your_time, &[("time", &y)])}</span> })}
     }
 }
 

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use crate::{
     api::catalog::list_sessions,
     components::{status::StatusBadge, time::SessionTime, ErrorNotice, Loading},
+    i18n::{t, tp, K},
     model::SessionSummary,
 };
 
@@ -14,15 +15,15 @@ pub fn HomePage() -> impl IntoView {
     let retry = Callback::new(move |_| sessions.refetch());
     view! {
         <header class="top-bar">
-            <h1 class="brand">"Live Shopping"</h1>
+            <h1 class="brand">{t(K::common_brand)}</h1>
         </header>
         <section class="home" aria-labelledby="home-title">
-            <h2 id="home-title">"Live and upcoming"</h2>
-            <Suspense fallback=|| view! { <Loading label="Loading sessions…"/> }>
+            <h2 id="home-title">{t(K::shop_home_title)}</h2>
+            <Suspense fallback=|| view! { <Loading label=t(K::shop_home_loading)/> }>
                 {move || Suspend::new(async move {
                     match sessions.await {
                         Ok(list) if list.is_empty() => view! {
-                            <p class="empty">"No live or upcoming sessions right now. Check back soon."</p>
+                            <p class="empty">{t(K::shop_home_empty)}</p>
                         }.into_any(),
                         Ok(list) => view! {
                             <ul class="session-list">
@@ -40,10 +41,7 @@ pub fn HomePage() -> impl IntoView {
 #[component]
 fn SessionCard(session: SessionSummary) -> impl IntoView {
     let href = format!("/s/{}", session.id);
-    let products = match session.product_count {
-        1 => "1 product".to_string(),
-        n => format!("{n} products"),
-    };
+    let products = tp(K::common_products, session.product_count, &[]);
     view! {
         <li class="session-card">
             <a href=href class="session-card-link">

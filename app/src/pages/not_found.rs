@@ -1,8 +1,10 @@
 use leptos::prelude::*;
 
+use crate::i18n::{t, K};
+
 #[component]
 pub fn NotFoundPage() -> impl IntoView {
-    view! { <NotFound message="This page does not exist."/> }
+    view! { <NotFound message=t(K::common_page_not_found)/> }
 }
 
 /// Shown for unknown routes and for ids the server does not know.
@@ -10,9 +12,9 @@ pub fn NotFoundPage() -> impl IntoView {
 pub fn NotFound(#[prop(into)] message: String) -> impl IntoView {
     view! {
         <section class="not-found" aria-labelledby="nf-title">
-            <h1 id="nf-title">"Not found"</h1>
+            <h1 id="nf-title">{t(K::common_not_found)}</h1>
             <p>{message}</p>
-            <a class="btn btn-primary" href="/">"See live and upcoming sessions"</a>
+            <a class="btn btn-primary" href="/">{t(K::common_see_sessions)}</a>
         </section>
     }
 }

@@ -1,0 +1,383 @@
+//! The UI's languages: Chinese (zh-CN), English and Italian. Texts live in catalogues,
+//! `app/locales/{locale}/{namespace}.json`, compiled by `build.rs` into the key enum [`K`]
+//! (an unknown key does not compile; a key some locale lacks fails the build).
+//!
+//! - **Browser**: English is built in (the fallback); the page's locale is chosen once at start
+//!   (`?locale=` for an embedded room, then the `ls_locale` cookie, then the browser's preferred
+//!   languages: Chinese ones choose zh-CN) and its catalogue fetched from `/i18n/{locale}.json`
+//!   before the app mounts, so no other language is in the Wasm and no text flashes in English.
+//!   Switching language sets the cookie and reloads the page.
+//! - **Server**: every catalogue is built in; [`text`] gives a key's text in a locale
+//!   (error messages, calendar files, link previews, posters, CSV headers).
+//!
+//! Plurals: an entry may be `{"one": ..., "other": ...}` (Chinese has only `other`); [`tp`]
+//! picks the form for a count. Placeholders are `{name}`, filled by [`tf`] and [`tp`].
+
+use serde::{Deserialize, Serialize};
+
+include!(concat!(env!("OUT_DIR"), "/catalogue.rs"));
+
+/// The cookie that keeps a shopper's choice of language (a year; not secret, not HttpOnly:
+/// the page sets it).
+pub const COOKIE: &str = "ls_locale";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Locale {
+    ZhCn,
+    En,
+    It,
+}
+
+/// In the order the language switcher offers them.
+pub const LOCALES: [Locale; 3] = [Locale::ZhCn, Locale::En, Locale::It];
+
+impl Locale {
+    /// The BCP 47 tag (`zh-CN`, `en`, `it`).
+    pub fn tag(self) -> &'static str {
+        match self {
+            Locale::ZhCn => "zh-CN",
+            Locale::En => "en",
+            Locale::It => "it",
+        }
+    }
+
+    /// The language's name in itself, for the switcher.
+    pub fn native_name(self) -> &'static str {
+        match self {
+            Locale::ZhCn => "中文",
+            Locale::En => "English",
+            Locale::It => "Italiano",
+        }
+    }
+
+    /// One of our tags exactly (any letter case).
+    pub fn parse(tag: &str) -> Option<Locale> {
+        LOCALES
+            .into_iter()
+            .find(|l| l.tag().eq_ignore_ascii_case(tag.trim()))
+    }
+
+    /// The locale for a language tag the browser prefers: any Chinese (`zh`, `zh-TW`,
+    /// `zh-Hans-CN`) is zh-CN; `en-*` English; `it-*` Italian.
+    pub fn for_language(tag: &str) -> Option<Locale> {
+        let primary = tag
+            .trim()
+            .split(['-', '_'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        match primary.as_str() {
+            "zh" => Some(Locale::ZhCn),
+            "en" => Some(Locale::En),
+            "it" => Some(Locale::It),
+            _ => None,
+        }
+    }
+
+    /// The first of the preferred languages we have (English when none).
+    pub fn negotiate<'a>(preferred: impl IntoIterator<Item = &'a str>) -> Locale {
+        preferred
+            .into_iter()
+            .find_map(Locale::for_language)
+            .unwrap_or(Locale::En)
+    }
+
+    /// From an `Accept-Language` header, by quality (`zh-CN,zh;q=0.9,en;q=0.8`).
+    pub fn from_accept_language(header: &str) -> Locale {
+        let mut prefs: Vec<(f32, usize, &str)> = header
+            .split(',')
+            .enumerate()
+            .filter_map(|(i, part)| {
+                let mut it = part.split(';');
+                let tag = it.next()?.trim();
+                let q = it
+                    .find_map(|p| p.trim().strip_prefix("q="))
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .unwrap_or(1.0);
+                (!tag.is_empty() && q > 0.0).then_some((q, i, tag))
+            })
+            .collect();
+        prefs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        Locale::negotiate(prefs.into_iter().map(|p| p.2))
+    }
+
+    /// Which plural form (index into the entry's forms) a count takes.
+    fn plural_form(self, n: i64) -> usize {
+        match self {
+            // Chinese: one form.
+            Locale::ZhCn => 0,
+            // English and Italian: "one" for exactly 1, "other" otherwise.
+            Locale::En | Locale::It => usize::from(n != 1),
+        }
+    }
+
+    /// Every text in this locale (built into the server; the browser fetches its own).
+    #[cfg(any(feature = "ssr", test))]
+    fn table(self) -> &'static [&'static str; COUNT] {
+        match self {
+            Locale::En => &EN,
+            Locale::ZhCn => &ZH_CN,
+            Locale::It => &IT,
+        }
+    }
+}
+
+/// One form of an entry (forms are joined by U+001F).
+fn form(text: &str, index: usize) -> &str {
+    text.split('\u{1f}')
+        .nth(index)
+        .or_else(|| text.split('\u{1f}').next_back())
+        .unwrap_or(text)
+}
+
+/// `template` with each `{name}` replaced by its value.
+pub fn fill(template: &str, args: &[(&str, &str)]) -> String {
+    let mut out = template.to_string();
+    for (name, value) in args {
+        out = out.replace(&format!("{{{name}}}"), value);
+    }
+    out
+}
+
+/// A key's text in `locale`, built in (the server; tests).
+#[cfg(any(feature = "ssr", test))]
+pub fn text(locale: Locale, key: K) -> &'static str {
+    form(locale.table()[key as usize], 0)
+}
+
+/// The `index`th entry of `locale`'s table as stored (plural forms joined by U+001F): what
+/// `/i18n/{locale}.json` sends the browser.
+#[cfg(any(feature = "ssr", test))]
+pub fn raw(locale: Locale, index: usize) -> &'static str {
+    locale.table().get(index).copied().unwrap_or("")
+}
+
+/// [`text`] with placeholders filled.
+#[cfg(any(feature = "ssr", test))]
+pub fn text_f(locale: Locale, key: K, args: &[(&str, &str)]) -> String {
+    fill(text(locale, key), args)
+}
+
+/// [`text`] in the form for `n`, placeholders filled (`{n}` is the count).
+#[cfg(any(feature = "ssr", test))]
+pub fn text_p(locale: Locale, key: K, n: i64, args: &[(&str, &str)]) -> String {
+    plural(locale, locale.table()[key as usize], n, args)
+}
+
+fn plural(locale: Locale, entry: &str, n: i64, args: &[(&str, &str)]) -> String {
+    let n_text = n.to_string();
+    let mut all = vec![("n", n_text.as_str())];
+    all.extend_from_slice(args);
+    fill(form(entry, locale.plural_form(n)), &all)
+}
+
+#[cfg(feature = "csr")]
+mod page {
+    //! The page's catalogue: chosen and fetched once, before the app mounts.
+    use std::sync::OnceLock;
+
+    use super::{Locale, COOKIE, VERSION};
+
+    pub(super) static CURRENT: OnceLock<(Locale, Vec<String>)> = OnceLock::new();
+
+    fn cookie_locale() -> Option<Locale> {
+        use wasm_bindgen::JsCast;
+        let doc = web_sys::window()?
+            .document()?
+            .dyn_into::<web_sys::HtmlDocument>()
+            .ok()?;
+        let cookies = doc.cookie().ok()?;
+        cookies
+            .split(';')
+            .find_map(|c| c.trim().strip_prefix(&format!("{COOKIE}=")))
+            .and_then(Locale::parse)
+    }
+
+    fn url_locale() -> Option<Locale> {
+        let search = web_sys::window()?.location().search().ok()?;
+        let params = web_sys::UrlSearchParams::new_with_str(&search).ok()?;
+        params.get("locale").as_deref().and_then(Locale::parse)
+    }
+
+    fn browser_locale() -> Locale {
+        let langs: Vec<String> = web_sys::window()
+            .map(|w| {
+                w.navigator()
+                    .languages()
+                    .iter()
+                    .filter_map(|l| l.as_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Locale::negotiate(langs.iter().map(String::as_str))
+    }
+
+    /// The page's locale: an embedded room's `?locale=`, the shopper's choice, the browser's
+    /// preference.
+    pub fn choose() -> Locale {
+        url_locale()
+            .or_else(cookie_locale)
+            .unwrap_or_else(browser_locale)
+    }
+
+    /// Fetches `locale`'s texts (English is built in). On failure the page stays English.
+    pub async fn load(locale: Locale) {
+        if let Some(html) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.document_element())
+        {
+            let _ = html.set_attribute("lang", locale.tag());
+        }
+        if locale == Locale::En {
+            return;
+        }
+        let url = format!("/i18n/{}.json?v={VERSION}", locale.tag());
+        let fetched = async {
+            let window = web_sys::window()?;
+            let resp = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(&url))
+                .await
+                .ok()?;
+            let resp: web_sys::Response = wasm_bindgen::JsCast::dyn_into(resp).ok()?;
+            if !resp.ok() {
+                return None;
+            }
+            let text = wasm_bindgen_futures::JsFuture::from(resp.text().ok()?)
+                .await
+                .ok()?
+                .as_string()?;
+            serde_json::from_str::<Vec<String>>(&text).ok()
+        }
+        .await;
+        match fetched {
+            Some(texts) if texts.len() == super::COUNT => {
+                let _ = CURRENT.set((locale, texts));
+            }
+            _ => {
+                web_sys::console::warn_1(&format!("texts for {} unavailable", locale.tag()).into());
+                if let Some(html) = web_sys::window()
+                    .and_then(|w| w.document())
+                    .and_then(|d| d.document_element())
+                {
+                    let _ = html.set_attribute("lang", "en");
+                }
+            }
+        }
+    }
+
+    /// Keeps the choice (a year) and reloads the page in that language.
+    pub fn switch_to(locale: Locale) {
+        use wasm_bindgen::JsCast;
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        if let Some(doc) = window
+            .document()
+            .and_then(|d| d.dyn_into::<web_sys::HtmlDocument>().ok())
+        {
+            let _ = doc.set_cookie(&format!(
+                "{COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+                locale.tag()
+            ));
+        }
+        let _ = window.location().reload();
+    }
+}
+
+#[cfg(feature = "csr")]
+pub use page::{choose, load, switch_to};
+
+/// The page's locale (English until a catalogue was loaded; always outside the browser).
+pub fn current() -> Locale {
+    #[cfg(feature = "csr")]
+    if let Some((l, _)) = page::CURRENT.get() {
+        return *l;
+    }
+    Locale::En
+}
+
+fn entry(key: K) -> &'static str {
+    #[cfg(feature = "csr")]
+    if let Some((_, texts)) = page::CURRENT.get() {
+        if let Some(t) = texts.get(key as usize) {
+            return t;
+        }
+    }
+    EN[key as usize]
+}
+
+/// The page's text for `key`.
+pub fn t(key: K) -> String {
+    form(entry(key), 0).to_string()
+}
+
+/// [`t`] with placeholders filled: `tf(K::x, &[("name", "Mei")])`.
+pub fn tf(key: K, args: &[(&str, &str)]) -> String {
+    fill(form(entry(key), 0), args)
+}
+
+/// The page's text for `key` in the form for `n` (`{n}` is the count).
+pub fn tp(key: K, n: i64, args: &[(&str, &str)]) -> String {
+    plural(current(), entry(key), n, args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn browsers_preferring_chinese_get_zh_cn() {
+        assert_eq!(Locale::negotiate(["zh-TW", "en"]), Locale::ZhCn);
+        assert_eq!(Locale::negotiate(["zh"]), Locale::ZhCn);
+        assert_eq!(Locale::negotiate(["zh_CN"]), Locale::ZhCn);
+        assert_eq!(Locale::negotiate(["de-DE", "it-IT", "en"]), Locale::It);
+        assert_eq!(Locale::negotiate(["fr"]), Locale::En);
+        assert_eq!(Locale::negotiate(Vec::<&str>::new()), Locale::En);
+        assert_eq!(
+            Locale::from_accept_language("en-US;q=0.5, zh-CN;q=0.9, it;q=0.1"),
+            Locale::ZhCn
+        );
+        assert_eq!(Locale::from_accept_language("fr, it;q=0.8"), Locale::It);
+        assert_eq!(Locale::from_accept_language("zh;q=0, en"), Locale::En);
+        assert_eq!(Locale::from_accept_language(""), Locale::En);
+        assert_eq!(Locale::from_accept_language(";;,q=,"), Locale::En);
+        assert_eq!(Locale::parse("ZH-cn"), Some(Locale::ZhCn));
+        assert_eq!(Locale::parse("de"), None);
+    }
+
+    #[test]
+    fn plurals_and_placeholders() {
+        let k = K::common_products;
+        assert_eq!(text_p(Locale::En, k, 1, &[]), "1 product");
+        assert_eq!(text_p(Locale::En, k, 16, &[]), "16 products");
+        assert_eq!(text_p(Locale::It, k, 1, &[]), "1 prodotto");
+        assert_eq!(text_p(Locale::It, k, 0, &[]), "0 prodotti");
+        assert_eq!(text_p(Locale::ZhCn, k, 1, &[]), "1 件商品");
+        assert_eq!(
+            fill("{a} and {b} and {a}", &[("a", "x"), ("b", "y")]),
+            "x and y and x"
+        );
+    }
+
+    /// Every text is translated: Chinese and Italian differ from English except where the
+    /// same word is right (brand names, symbols).
+    #[test]
+    fn nothing_left_in_english() {
+        let same_allowed = ["common_brand"];
+        for (i, name) in NAMES.iter().enumerate() {
+            if same_allowed.contains(name) {
+                continue;
+            }
+            assert_ne!(ZH_CN[i], EN[i], "{name} is not translated to zh-CN");
+            let latin = EN[i].chars().filter(|c| c.is_ascii_alphabetic()).count();
+            if latin > 3 {
+                assert!(
+                    ZH_CN[i]
+                        .chars()
+                        .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                    "{name}: zh-CN text has no Chinese: {:?}",
+                    ZH_CN[i]
+                );
+            }
+        }
+    }
+}
