@@ -164,6 +164,61 @@ pub fn text_p(locale: Locale, key: K, n: i64, args: &[(&str, &str)]) -> String {
     plural(locale, locale.table()[key as usize], n, args)
 }
 
+/// The pieces of a template: literal text and placeholder names, alternating (literal first).
+fn pieces(template: &str) -> (Vec<&str>, Vec<&str>) {
+    let (mut literals, mut names) = (Vec::new(), Vec::new());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        match rest[open..].find('}') {
+            Some(close) => {
+                literals.push(&rest[..open]);
+                names.push(&rest[open + 1..open + close]);
+                rest = &rest[open + close + 1..];
+            }
+            None => break,
+        }
+    }
+    literals.push(rest);
+    (literals, names)
+}
+
+/// The placeholder values that make `template` read `text`, if it can.
+fn match_template<'t>(template: &'t str, text: &str) -> Option<Vec<(&'t str, String)>> {
+    let (literals, names) = pieces(template);
+    let mut rest = text.strip_prefix(literals[0])?;
+    let mut args = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        let next = literals[i + 1];
+        let last = i + 1 == names.len();
+        let end = if last {
+            rest.len().checked_sub(next.len())?
+        } else if next.is_empty() {
+            return None;
+        } else {
+            rest.find(next)?
+        };
+        args.push((*name, rest[..end].to_string()));
+        rest = &rest[end..];
+        rest = rest.strip_prefix(next)?;
+    }
+    rest.is_empty().then_some(args)
+}
+
+/// A message the server wrote in English (`AppError`'s text), in `locale`: found by its
+/// `errors` catalogue entry, whose placeholders stand for the parts that vary. `None` when no
+/// entry reads like it (the English then stands).
+#[cfg(any(feature = "ssr", test))]
+pub fn translate_message(locale: Locale, english: &str) -> Option<String> {
+    NAMES.iter().enumerate().find_map(|(i, name)| {
+        if !name.starts_with("errors_") {
+            return None;
+        }
+        let args = match_template(form(EN[i], 0), english)?;
+        let args: Vec<(&str, &str)> = args.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        Some(fill(form(locale.table()[i], 0), &args))
+    })
+}
+
 fn plural(locale: Locale, entry: &str, n: i64, args: &[(&str, &str)]) -> String {
     let n_text = n.to_string();
     let mut all = vec![("n", n_text.as_str())];
@@ -356,6 +411,134 @@ mod tests {
             fill("{a} and {b} and {a}", &[("a", "x"), ("b", "y")]),
             "x and y and x"
         );
+    }
+
+    #[test]
+    fn templates_match_what_they_produce() {
+        let m = |t, x| {
+            match_template(t, x).map(|a| {
+                a.into_iter()
+                    .map(|(n, v)| format!("{n}={v}"))
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(m("Sold out.", "Sold out."), Some(vec![]));
+        assert_eq!(m("Sold out.", "Sold out!"), None);
+        assert_eq!(
+            m("Only {n} left of {name}.", "Only 3 left of Rose Toner."),
+            Some(vec!["n=3".into(), "name=Rose Toner".into()])
+        );
+        assert_eq!(m("{a} x", "hello x"), Some(vec!["a=hello".into()]));
+        assert_eq!(m("x {a}", "x "), Some(vec!["a=".into()]));
+        assert_eq!(m("x {a}", "y z"), None);
+        assert_eq!(m("{a}{b}", "ab"), None);
+    }
+
+    /// Every message the server code writes for people (`AppError::bad_request("...")`,
+    /// `AppError::Conflict(format!("..."))` and the like) has its `errors` entry, so it is
+    /// translated: the source is read and each literal (format arguments as "x") matched.
+    #[test]
+    fn every_error_message_is_in_the_catalogue() {
+        let mut missing = Vec::new();
+        let mut found = 0;
+        for dir in ["src", "../server/src"] {
+            let mut stack =
+                vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/")).join(dir)];
+            while let Some(d) = stack.pop() {
+                for entry in std::fs::read_dir(&d).unwrap().flatten() {
+                    let path = entry.path();
+                    if path.is_dir() {
+                        stack.push(path);
+                        continue;
+                    }
+                    if path.extension().is_none_or(|e| e != "rs") || path.ends_with("i18n.rs") {
+                        continue;
+                    }
+                    let src = std::fs::read_to_string(&path).unwrap();
+                    // Tests' placeholder messages ("x") are not for people.
+                    for message in error_literals(&src)
+                        .into_iter()
+                        .filter(|m| m.chars().filter(|c| c.is_alphabetic()).count() > 2)
+                    {
+                        found += 1;
+                        if translate_message(Locale::ZhCn, &message).is_none() {
+                            missing.push(format!("{}: {message:?}", path.display()));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(found > 50, "the scan found only {found} messages");
+        assert!(
+            missing.is_empty(),
+            "messages without an errors entry:\n{}",
+            missing.join("\n")
+        );
+    }
+
+    /// String literals passed to `AppError`'s message-carrying constructors; `{...}` format
+    /// arguments become "x".
+    fn error_literals(src: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for ctor in [
+            "AppError::bad_request(",
+            "AppError::not_found(",
+            "AppError::BadRequest(",
+            "AppError::NotFound(",
+            "AppError::Conflict(",
+            "AppError::Forbidden(",
+        ] {
+            let mut rest = src;
+            while let Some(at) = rest.find(ctor) {
+                rest = &rest[at + ctor.len()..];
+                let arg = rest.trim_start();
+                let arg = arg
+                    .strip_prefix("format!(")
+                    .map(str::trim_start)
+                    .unwrap_or(arg);
+                let Some(body) = arg.strip_prefix('"') else {
+                    continue;
+                };
+                let mut lit = String::new();
+                let mut chars = body.chars();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => match chars.next() {
+                            Some('n') => lit.push('\n'),
+                            Some('\n') => {
+                                // A line continuation: the next line's leading spaces go.
+                                let rest: String = chars.clone().collect();
+                                let skip = rest.len() - rest.trim_start().len();
+                                for _ in 0..skip {
+                                    chars.next();
+                                }
+                            }
+                            Some(o) => lit.push(o),
+                            None => {}
+                        },
+                        _ => lit.push(c),
+                    }
+                }
+                // Format arguments ("{MAX}", "{n}") as sample values; "{{" stays a brace.
+                let mut sample = String::new();
+                let mut it = lit.chars().peekable();
+                while let Some(c) = it.next() {
+                    if c == '{' && it.peek() != Some(&'{') {
+                        for d in it.by_ref() {
+                            if d == '}' {
+                                break;
+                            }
+                        }
+                        sample.push('x');
+                    } else {
+                        sample.push(c);
+                    }
+                }
+                out.push(sample);
+            }
+        }
+        out
     }
 
     /// Every text is translated: Chinese and Italian differ from English except where the
