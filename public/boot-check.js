@@ -1,21 +1,37 @@
 // Runs before the Wasm client. Where WebAssembly is unavailable (old webviews, some locked-down
 // browsers) the app cannot start: say so plainly instead of spinning forever.
 (function () {
+  // The page's language, as the server set it on <html lang> (zh-CN, en, it).
+  var TEXT = {
+    "zh-CN": {
+      noWasm: "你的浏览器无法运行这个页面（不支持 WebAssembly）。请升级浏览器，或用 Chrome、Safari 打开链接。",
+      slow: "加载时间比平时长。请检查网络后刷新页面。",
+    },
+    it: {
+      noWasm: "Il tuo browser non può aprire questa pagina (WebAssembly non è disponibile). Aggiorna il browser o apri il link in Chrome o Safari.",
+      slow: "Ci sta mettendo più del solito. Controlla la connessione e ricarica la pagina.",
+    },
+    en: {
+      noWasm: "Your browser can't run this page (WebAssembly is not available). Please update your browser or open the link in Chrome or Safari.",
+      slow: "This is taking longer than usual. Check your connection and reload the page.",
+    },
+  };
+  var text = TEXT[document.documentElement.lang] || TEXT.en;
   var supported = typeof WebAssembly === "object" && typeof WebAssembly.instantiate === "function";
-  function show(text) {
+  function show(message) {
     var msg = document.getElementById("boot-message");
-    if (msg) { msg.textContent = text; }
+    if (msg) { msg.textContent = message; }
     var boot = document.getElementById("boot");
     if (boot) { boot.classList.add("boot-failed"); boot.setAttribute("role", "alert"); }
   }
   if (!supported) {
-    show("Your browser can't run this page (WebAssembly is not available). Please update your browser or open the link in Chrome or Safari.");
+    show(text.noWasm);
     return;
   }
   // If the client has not started after 20 s, the download probably failed.
   setTimeout(function () {
     if (document.getElementById("boot")) {
-      show("This is taking longer than usual. Check your connection and reload the page.");
+      show(text.slow);
     }
   }, 20000);
 })();

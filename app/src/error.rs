@@ -2,7 +2,9 @@
 //!
 //! Every failure a shopper or host can meet is a variant here. The server maps each variant to
 //! an HTTP status in one place (`AppError::status`, applied by the server's `/api` middleware),
-//! and the UI shows `Display` text, which is written for people, not developers.
+//! and the UI shows `Display` text, which is written for people, not developers: in the page's
+//! language (`i18n`) for the fixed messages; the server writes the others in English and its
+//! `/api` middleware translates them into the request's language (`i18n::translate_message`).
 
 use serde::{Deserialize, Serialize};
 use server_fn::{
@@ -19,7 +21,7 @@ pub enum AppError {
     #[error("{0}")]
     BadRequest(String),
     /// Sign-in is required.
-    #[error("Please sign in to continue.")]
+    #[error("{}", crate::i18n::t(crate::i18n::K::errors_unauthorized))]
     Unauthorized,
     /// Signed in, but not allowed to do this.
     #[error("{0}")]
@@ -29,25 +31,25 @@ pub enum AppError {
     Conflict(String),
     /// The order's total differs from the one the shopper saw (a price or discount changed
     /// meanwhile). Carries the current total for the same quantity; nothing was charged.
-    #[error("The price changed: the total is now {total}. Check it and tap Pay again.")]
+    #[error("{}", crate::i18n::tf(crate::i18n::K::errors_price_changed, &[("total", &total.to_string())]))]
     PriceChanged { total: crate::domain::money::Fen },
     /// Too many requests from this client.
-    #[error("You're going a bit fast. Please wait a moment and try again.")]
+    #[error("{}", crate::i18n::t(crate::i18n::K::errors_rate_limited))]
     RateLimited,
     /// A shared service this server depends on (Redis in distributed mode) is unreachable for
     /// now: try again shortly (503 with `Retry-After`).
-    #[error("The live room is reconnecting. Please try again in a few seconds.")]
+    #[error("{}", crate::i18n::t(crate::i18n::K::errors_unavailable))]
     Unavailable,
     /// Too many orders at once for this server right now (a flash sale's rush): the shopper
     /// is in the queue and the client retries with the same idempotency key (503 with
     /// `Retry-After`).
-    #[error("Lots of shoppers are buying right now: you're in the queue.")]
+    #[error("{}", crate::i18n::t(crate::i18n::K::errors_busy))]
     Busy,
     /// A fault on the server; details are logged, never shown.
-    #[error("Something went wrong on our side. Please try again.")]
+    #[error("{}", crate::i18n::t(crate::i18n::K::errors_internal))]
     Internal,
     /// Client side only: the server could not be reached.
-    #[error("Can't reach the server. Check your connection and try again.")]
+    #[error("{}", crate::i18n::t(crate::i18n::K::errors_network))]
     Network(String),
 }
 
@@ -85,6 +87,23 @@ impl AppError {
 
     pub fn is_not_found(&self) -> bool {
         matches!(self, AppError::NotFound(_))
+    }
+
+    /// The message in `locale` (the server writes it in English; see `i18n::translate_message`).
+    #[cfg(feature = "ssr")]
+    pub fn translated(self, locale: crate::i18n::Locale) -> AppError {
+        use crate::i18n::{translate_message, Locale};
+        if locale == Locale::En {
+            return self;
+        }
+        let tr = |m: String| translate_message(locale, &m).unwrap_or(m);
+        match self {
+            AppError::NotFound(m) => AppError::NotFound(tr(m)),
+            AppError::BadRequest(m) => AppError::BadRequest(tr(m)),
+            AppError::Forbidden(m) => AppError::Forbidden(tr(m)),
+            AppError::Conflict(m) => AppError::Conflict(tr(m)),
+            other => other,
+        }
     }
 }
 

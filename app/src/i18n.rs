@@ -165,6 +165,7 @@ pub fn text_p(locale: Locale, key: K, n: i64, args: &[(&str, &str)]) -> String {
 }
 
 /// The pieces of a template: literal text and placeholder names, alternating (literal first).
+#[cfg(any(feature = "ssr", test))]
 fn pieces(template: &str) -> (Vec<&str>, Vec<&str>) {
     let (mut literals, mut names) = (Vec::new(), Vec::new());
     let mut rest = template;
@@ -183,6 +184,7 @@ fn pieces(template: &str) -> (Vec<&str>, Vec<&str>) {
 }
 
 /// The placeholder values that make `template` read `text`, if it can.
+#[cfg(any(feature = "ssr", test))]
 fn match_template<'t>(template: &'t str, text: &str) -> Option<Vec<(&'t str, String)>> {
     let (literals, names) = pieces(template);
     let mut rest = text.strip_prefix(literals[0])?;

@@ -31,13 +31,14 @@ impl SessionStatus {
         }
     }
 
-    /// The badge a viewer sees on a session card.
-    pub fn label(self) -> &'static str {
-        match self {
-            SessionStatus::Scheduled => "Upcoming",
-            SessionStatus::Live => "LIVE",
-            SessionStatus::Ended => "Ended",
-        }
+    /// The badge a viewer sees on a session card, in the page's language.
+    pub fn label(self) -> String {
+        use crate::i18n::{t, K};
+        t(match self {
+            SessionStatus::Scheduled => K::shop_status_upcoming,
+            SessionStatus::Live => K::shop_status_live,
+            SessionStatus::Ended => K::shop_status_ended,
+        })
     }
 }
 
@@ -341,14 +342,16 @@ impl OrderStatus {
             _ => None,
         }
     }
-    pub fn label(&self) -> &'static str {
-        match self {
-            OrderStatus::PendingPayment => "Awaiting payment",
-            OrderStatus::Paid => "Paid",
-            OrderStatus::PaymentFailed => "Payment failed",
-            OrderStatus::Refunded => "Refunded",
-            OrderStatus::Shipped => "Shipped",
-        }
+    /// The status as shoppers and hosts read it, in the page's language.
+    pub fn label(&self) -> String {
+        use crate::i18n::{t, K};
+        t(match self {
+            OrderStatus::PendingPayment => K::shop_orders_status_pending_payment,
+            OrderStatus::Paid => K::shop_orders_status_paid,
+            OrderStatus::PaymentFailed => K::shop_orders_status_payment_failed,
+            OrderStatus::Refunded => K::shop_orders_status_refunded,
+            OrderStatus::Shipped => K::shop_orders_status_shipped,
+        })
     }
 }
 

@@ -6,7 +6,12 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use app::{backend::repo::catalog, domain::time::datetime, error::AppError};
+use app::{
+    backend::repo::catalog,
+    domain::time::datetime,
+    error::AppError,
+    i18n::{self, K},
+};
 
 use crate::{security::error_response, ServerState};
 
@@ -50,6 +55,8 @@ pub struct Event<'a> {
     pub uid: String,
     pub title: &'a str,
     pub description: String,
+    /// The reminder's text ("Starting soon: ...").
+    pub alarm: String,
     pub url: &'a str,
     pub start_ms: i64,
     pub now_ms: i64,
@@ -73,10 +80,7 @@ pub fn ics(e: &Event<'_>) -> String {
         "BEGIN:VALARM".to_string(),
         "ACTION:DISPLAY".to_string(),
         "TRIGGER:-PT10M".to_string(),
-        format!(
-            "DESCRIPTION:{}",
-            escape_text(&format!("Starting soon: {}", e.title))
-        ),
+        format!("DESCRIPTION:{}", escape_text(&e.alarm)),
         "END:VALARM".to_string(),
         "END:VEVENT".to_string(),
         "END:VCALENDAR".to_string(),
@@ -90,7 +94,12 @@ pub fn ics(e: &Event<'_>) -> String {
 }
 
 /// `GET /s/{id}/calendar.ics`
-pub async fn session_ics(State(state): State<ServerState>, Path(id): Path<String>) -> Response {
+pub async fn session_ics(
+    State(state): State<ServerState>,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let locale = crate::security::request_locale(&headers);
     let Ok(id) = id.parse::<i64>() else {
         return error_response(&AppError::not_found("This live session does not exist."));
     };
@@ -106,11 +115,19 @@ pub async fn session_ics(State(state): State<ServerState>, Path(id): Path<String
         title: &session.title,
         // DTSTART is UTC (every calendar shows it in its owner's zone); the text names the
         // session's own time and zone, as the session page and poster do.
-        description: format!(
-            "Live shopping with {}, starting {}. Join here: {url}",
-            session.host_name,
-            app::backend::zones::describe(session.scheduled_start_ms, &session.time_zone)
+        description: i18n::text_f(
+            locale,
+            K::server_ics_description,
+            &[
+                ("host", &session.host_name),
+                (
+                    "time",
+                    &app::backend::zones::describe(session.scheduled_start_ms, &session.time_zone),
+                ),
+                ("url", &url),
+            ],
         ),
+        alarm: i18n::text_f(locale, K::server_ics_alarm, &[("title", &session.title)]),
         url: &url,
         start_ms: session.scheduled_start_ms,
         now_ms: app::backend::now_ms(),
@@ -139,6 +156,7 @@ mod tests {
             uid: "session-1@example.com".into(),
             title: "Sale; big, bigger\\best",
             description: "line1\nline2".into(),
+            alarm: "Starting soon: x".into(),
             url: "https://example.com/s/1",
             start_ms: 1_795_600_620_000,
             now_ms: 0,

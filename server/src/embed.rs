@@ -21,7 +21,9 @@ pub async fn room(
     State(state): State<ServerState>,
     method: Method,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
 ) -> Response {
+    let locale = security::request_locale(&headers);
     let head_only = method == Method::HEAD;
     // An id that is not a number, or no such session: the app explains, with 404, and only
     // this site may frame that page.
@@ -38,7 +40,7 @@ pub async fn room(
         StatusCode::NOT_FOUND
     };
     let ancestors = frame_ancestors(origins.as_deref().unwrap_or_default());
-    let mut res = share::shell(&state, None, status, head_only);
+    let mut res = share::shell(&state, None, status, head_only, locale);
     let csp = security::with_frame_ancestors(&state.csp, &ancestors);
     match HeaderValue::from_str(&csp) {
         Ok(v) => {

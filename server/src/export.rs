@@ -62,7 +62,9 @@ pub async fn orders_csv(
     State(state): State<ServerState>,
     Path(id): Path<String>,
     host: Result<Host, AppError>,
+    headers: axum::http::HeaderMap,
 ) -> Response {
+    let locale = crate::security::request_locale(&headers);
     let Ok(session_id) = id.parse::<i64>() else {
         return error_response(&AppError::not_found("This live session does not exist."));
     };
@@ -79,7 +81,8 @@ pub async fn orders_csv(
         Err(e) => return error_response(&e),
     };
     let mut out = String::with_capacity(128 * (lines.len() + 1));
-    out.push_str(CSV_HEADER);
+    // Column names in the host's language (English: `CSV_HEADER`).
+    out.push_str(app::i18n::text(locale, app::i18n::K::server_csv_header));
     out.push_str("\r\n");
     for l in lines {
         let row = [
@@ -139,5 +142,27 @@ mod tests {
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
         assert_eq!(csv_field("小小包"), "小小包");
+    }
+}
+
+#[cfg(test)]
+mod header_tests {
+    use app::i18n::{self, Locale, K};
+
+    /// The English column names are `CSV_HEADER`; every language names the same columns.
+    #[test]
+    fn every_language_names_every_column() {
+        assert_eq!(
+            i18n::text(Locale::En, K::server_csv_header),
+            super::CSV_HEADER
+        );
+        let n = super::CSV_HEADER.split(',').count();
+        for l in i18n::LOCALES {
+            assert_eq!(
+                i18n::text(l, K::server_csv_header).split(',').count(),
+                n,
+                "{l:?}"
+            );
+        }
     }
 }

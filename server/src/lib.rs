@@ -223,7 +223,8 @@ async fn static_or_spa(State(state): State<ServerState>, req: Request) -> Respon
     if last.contains('.') || path.starts_with("/api/") {
         return (StatusCode::NOT_FOUND, "Not found").into_response();
     }
-    share::shell(&state, None, StatusCode::OK, head_only)
+    let locale = security::request_locale(req.headers());
+    share::shell(&state, None, StatusCode::OK, head_only, locale)
 }
 
 /// `/MP_verify_<token>.txt` (WeChat's domain verification): the file name, nothing else (no

@@ -11,7 +11,7 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use app::error::AppError;
+use app::{error::AppError, i18n::Locale};
 
 use crate::ServerState;
 
@@ -151,7 +151,10 @@ fn origin_host(origin: &str) -> Option<&str> {
 /// Server functions answer every error with status 500 and the encoded `AppError` in the
 /// body. This restores the status each error deserves (404, 400, 409...), in one place, for
 /// errors raised in a function body and for arguments that failed to decode alike.
+/// The message is also put in the caller's language (`ls_locale` cookie, else
+/// `Accept-Language`).
 pub async fn api_error_status(req: Request, next: Next) -> Response {
+    let locale = request_locale(req.headers());
     let res = next.run(req).await;
     if res.status() != StatusCode::INTERNAL_SERVER_ERROR
         || !res.headers().contains_key("serverfnerror")
@@ -162,6 +165,7 @@ pub async fn api_error_status(req: Request, next: Next) -> Response {
     let Ok(bytes) = to_bytes(body, 64 * 1024).await else {
         return error_response(&AppError::Internal);
     };
+    let mut body = bytes.to_vec();
     if let Ok(err) = serde_json::from_slice::<AppError>(&bytes) {
         parts.status =
             StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -170,12 +174,38 @@ pub async fn api_error_status(req: Request, next: Next) -> Response {
                 .headers
                 .insert(header::RETRY_AFTER, HeaderValue::from_static(secs));
         }
+        if locale != Locale::En {
+            if let Ok(translated) = serde_json::to_vec(&err.translated(locale)) {
+                body = translated;
+                parts.headers.remove(header::CONTENT_LENGTH);
+            }
+        }
     }
     parts.headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    Response::from_parts(parts, Body::from(bytes))
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// The language a request asks for: the shopper's choice (`ls_locale` cookie), else the
+/// browser's `Accept-Language`.
+pub fn request_locale(headers: &axum::http::HeaderMap) -> Locale {
+    let chosen = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(app::i18n::COOKIE)?.strip_prefix('='))
+        .and_then(Locale::parse);
+    chosen.unwrap_or_else(|| {
+        Locale::from_accept_language(
+            headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(""),
+        )
+    })
 }
 
 /// What a panicking handler answers (tower-http's catch-panic layer): logged with its message,

@@ -16,6 +16,7 @@ use axum::{
 use app::{
     backend::repo::{catalog, shopping},
     error::AppError,
+    i18n::{self, Locale, K},
 };
 
 use crate::{
@@ -79,6 +80,7 @@ pub fn shell(
     meta: Option<&Meta>,
     status: StatusCode,
     head_only: bool,
+    locale: Locale,
 ) -> Response {
     let Some(html) = state.assets.index_html() else {
         return (
@@ -91,6 +93,7 @@ pub fn shell(
         Some(m) => with_meta(html, m),
         None => html.to_owned(),
     };
+    let body = localized(&body, locale);
     let mut res = if head_only {
         Response::new(Body::empty())
     } else {
@@ -106,12 +109,51 @@ pub fn shell(
         header::CACHE_CONTROL,
         HeaderValue::from_static(assets::REVALIDATE),
     );
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("Cookie, Accept-Language"),
+    );
     res
+}
+
+/// The shell in `locale`: its `lang`, the texts shown before the app starts (or without
+/// JavaScript), and a preload of the locale's texts so they download beside the Wasm.
+pub fn localized(html: &str, locale: Locale) -> String {
+    if locale == Locale::En {
+        return html.to_owned();
+    }
+    let mut out = html
+        .replacen("<html lang=\"en\">", &format!("<html lang=\"{}\">", locale.tag()), 1)
+        .replacen(
+            ">Loading…</p>",
+            &format!(">{}</p>", escape_html(i18n::text(locale, K::server_boot_loading))),
+            1,
+        )
+        .replacen(
+            "<noscript><p>This page needs JavaScript. Please enable it, or open the link in your phone's browser.</p></noscript>",
+            &format!(
+                "<noscript><p>{}</p></noscript>",
+                escape_html(i18n::text(locale, K::server_noscript))
+            ),
+            1,
+        );
+    let preload = format!(
+        "<link rel=\"preload\" href=\"/i18n/{}.json?v={}\" as=\"fetch\" crossorigin>\n</head>",
+        locale.tag(),
+        i18n::VERSION
+    );
+    out = out.replacen("</head>", &preload, 1);
+    out
 }
 
 /// `GET /i/{code}`: the invite page, with a preview card naming the inviter and session.
 /// Unknown codes still get the app (which explains), with status 404.
-pub async fn invite_page(State(state): State<ServerState>, Path(code): Path<String>) -> Response {
+pub async fn invite_page(
+    State(state): State<ServerState>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let locale = crate::security::request_locale(&headers);
     let db = &state.app.db;
     let base = &state.app.settings.public_url;
     let found = match shopping::invite_by_code(db, &code).await {
@@ -127,44 +169,67 @@ pub async fn invite_page(State(state): State<ServerState>, Path(code): Path<Stri
                 .map(|p| p.percent_off)
                 .unwrap_or(50);
             let meta = Meta {
-                title: format!("{} invites you: {}", inv.inviter_nickname, session.title),
-                description: format!(
-                    "Join {}'s live session with {} and you both get {percent}% off the products presented live.",
-                    session.host_name, inv.inviter_nickname
+                title: i18n::text_f(
+                    locale,
+                    K::server_og_invite_title,
+                    &[
+                        ("inviter", &inv.inviter_nickname),
+                        ("title", &session.title),
+                    ],
+                ),
+                description: i18n::text_f(
+                    locale,
+                    K::server_og_invite_description,
+                    &[
+                        ("host", &session.host_name),
+                        ("inviter", &inv.inviter_nickname),
+                        ("percent", &percent.to_string()),
+                    ],
                 ),
                 image: format!("{base}/i/{}/poster.png", inv.code),
                 url: format!("{base}/i/{}", inv.code),
             };
-            shell(&state, Some(&meta), StatusCode::OK, false)
+            shell(&state, Some(&meta), StatusCode::OK, false, locale)
         }
-        Err(e) if e.is_not_found() => shell(&state, None, StatusCode::NOT_FOUND, false),
-        Err(_) => shell(&state, None, StatusCode::OK, false),
+        Err(e) if e.is_not_found() => shell(&state, None, StatusCode::NOT_FOUND, false, locale),
+        Err(_) => shell(&state, None, StatusCode::OK, false, locale),
     }
 }
 
 /// `GET /s/{id}`: the session page, with its cover as the preview image.
-pub async fn session_page(State(state): State<ServerState>, Path(id): Path<String>) -> Response {
+pub async fn session_page(
+    State(state): State<ServerState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let locale = crate::security::request_locale(&headers);
     let base = &state.app.settings.public_url;
     let Ok(id) = id.parse::<i64>() else {
-        return shell(&state, None, StatusCode::NOT_FOUND, false);
+        return shell(&state, None, StatusCode::NOT_FOUND, false, locale);
     };
     match catalog::session_summary(&state.app.db, id).await {
         Ok(s) => {
             let meta = Meta {
                 title: s.title.clone(),
-                description: format!(
-                    "Live shopping with {}: {} products, starting {}. Reserve a seat and invite friends.",
-                    s.host_name,
+                description: i18n::text_p(
+                    locale,
+                    K::server_og_session_description,
                     s.product_count,
-                    app::backend::zones::describe(s.scheduled_start_ms, &s.time_zone)
+                    &[
+                        ("host", &s.host_name),
+                        (
+                            "time",
+                            &app::backend::zones::describe(s.scheduled_start_ms, &s.time_zone),
+                        ),
+                    ],
                 ),
                 image: format!("{base}{}", s.cover_url),
                 url: format!("{base}/s/{}", s.id),
             };
-            shell(&state, Some(&meta), StatusCode::OK, false)
+            shell(&state, Some(&meta), StatusCode::OK, false, locale)
         }
-        Err(e) if e.is_not_found() => shell(&state, None, StatusCode::NOT_FOUND, false),
-        Err(_) => shell(&state, None, StatusCode::OK, false),
+        Err(e) if e.is_not_found() => shell(&state, None, StatusCode::NOT_FOUND, false, locale),
+        Err(_) => shell(&state, None, StatusCode::OK, false, locale),
     }
 }
 

@@ -105,10 +105,14 @@ pub async fn sign_in(st: &AppState, email: &str, password: &str) -> Result<Host,
     let now = now_ms();
     if let Some(until) = locked_until.filter(|u| *u > now) {
         let minutes = (until - now + 59_999) / 60_000;
-        return Err(AppError::Forbidden(format!(
-            "Too many failed sign-ins: this account is locked. Try again in {minutes} minute{}.",
-            if minutes == 1 { "" } else { "s" }
-        )));
+        // Two whole sentences (not "minute{s}"): each has its translation (`i18n`).
+        return Err(AppError::Forbidden(if minutes == 1 {
+            "Too many failed sign-ins: this account is locked. Try again in 1 minute.".into()
+        } else {
+            format!(
+                "Too many failed sign-ins: this account is locked. Try again in {minutes} minutes."
+            )
+        }));
     }
     let password = password.to_string();
     let ok = tokio::task::spawn_blocking(move || password_matches(&password, &stored))

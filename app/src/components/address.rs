@@ -8,6 +8,7 @@ use crate::{
     api::addresses::{my_addresses, save_address},
     components::wechat,
     domain::{address::AddressForm, phone::mask},
+    i18n::{t, K},
     model::SavedAddress,
 };
 
@@ -51,13 +52,13 @@ pub fn DeliverTo(chosen: RwSignal<Option<i64>>) -> impl IntoView {
         });
     };
     // One text field of the form, with its accessible name and autofill hint.
-    let field = move |label: &'static str,
+    let field = move |label: K,
                       auto: &'static str,
                       get: fn(&AddressForm) -> String,
                       set: fn(&mut AddressForm, String)| {
         view! {
             <label class="address-field">
-                <span>{label}</span>
+                <span>{t(label)}</span>
                 <input type="text" autocomplete=auto required
                     prop:value=move || form.with(get)
                     on:input=move |ev| form.update(|f| set(f, event_target_value(&ev)))/>
@@ -66,9 +67,9 @@ pub fn DeliverTo(chosen: RwSignal<Option<i64>>) -> impl IntoView {
     };
     view! {
         <fieldset class="deliver-to">
-            <legend>"Deliver to"</legend>
+            <legend>{t(K::shop_address_deliver_to)}</legend>
             {move || (!saved.with(Vec::is_empty)).then(|| view! {
-                <select aria-label="Delivery address"
+                <select aria-label=t(K::shop_address_select)
                     on:change=move |ev| chosen.set(event_target_value(&ev).parse().ok())>
                     {move || saved.get().into_iter().map(|a| {
                         let id = a.id;
@@ -90,20 +91,20 @@ pub fn DeliverTo(chosen: RwSignal<Option<i64>>) -> impl IntoView {
                                         form.try_set(a);
                                     }
                                 });
-                            }>"Use a WeChat address"</button>
+                            }>{t(K::shop_address_use_wechat)}</button>
                         })}
-                        {field("Recipient", "name", |f| f.recipient.clone(), |f, v| f.recipient = v)}
-                        {field("Mobile number", "tel", |f| f.phone.clone(), |f, v| f.phone = v)}
-                        {field("Province", "address-level1", |f| f.province.clone(), |f, v| f.province = v)}
-                        {field("City", "address-level2", |f| f.city.clone(), |f, v| f.city = v)}
-                        {field("District", "address-level3", |f| f.district.clone(), |f, v| f.district = v)}
-                        {field("Street address", "street-address", |f| f.street.clone(), |f, v| f.street = v)}
-                        <button type="submit" class="btn btn-small" disabled=move || busy.get()>"Save address"</button>
+                        {field(K::shop_address_recipient, "name", |f| f.recipient.clone(), |f, v| f.recipient = v)}
+                        {field(K::shop_address_phone, "tel", |f| f.phone.clone(), |f, v| f.phone = v)}
+                        {field(K::shop_address_province, "address-level1", |f| f.province.clone(), |f, v| f.province = v)}
+                        {field(K::shop_address_city, "address-level2", |f| f.city.clone(), |f, v| f.city = v)}
+                        {field(K::shop_address_district, "address-level3", |f| f.district.clone(), |f, v| f.district = v)}
+                        {field(K::shop_address_street, "street-address", |f| f.street.clone(), |f, v| f.street = v)}
+                        <button type="submit" class="btn btn-small" disabled=move || busy.get()>{t(K::shop_address_save)}</button>
                         {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
                     </form>
                 }.into_any()
             } else if loaded.get() {
-                view! { <button type="button" class="btn btn-small" on:click=move |_| adding.set(true)>"New address"</button> }.into_any()
+                view! { <button type="button" class="btn btn-small" on:click=move |_| adding.set(true)>{t(K::shop_address_new)}</button> }.into_any()
             } else {
                 ().into_any()
             }}

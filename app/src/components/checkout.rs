@@ -20,6 +20,7 @@ use crate::{
     },
     domain::money::Fen,
     error::AppError,
+    i18n::{t, tf, tp, K},
     model::{
         OrderStatus, OrderView, PayAction, ProductOffer, SessionStatus, VariantView, ViewerState,
     },
@@ -88,15 +89,11 @@ pub enum SheetNote {
 impl std::fmt::Display for SheetNote {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SheetNote::Closed => f.write_str("The session has ended: buying is closed."),
-            SheetNote::SoldOut => f.write_str("Sold out while you were choosing."),
-            SheetNote::OnlyLeft(n) => write!(f, "Only {n} left: choose fewer."),
-            SheetNote::LimitReached => {
-                f.write_str("You have bought as many of this product as the session allows.")
-            }
-            SheetNote::NoLongerPresented => {
-                f.write_str("The host moved on to another product. You can still buy this one.")
-            }
+            SheetNote::Closed => f.write_str(&t(K::live_pay_closed)),
+            SheetNote::SoldOut => f.write_str(&t(K::live_pay_sold_out_while_choosing)),
+            SheetNote::OnlyLeft(n) => f.write_str(&tp(K::live_pay_only_left, *n, &[])),
+            SheetNote::LimitReached => f.write_str(&t(K::live_pay_limit_reached)),
+            SheetNote::NoLongerPresented => f.write_str(&t(K::live_pay_no_longer_presented)),
         }
     }
 }
@@ -175,12 +172,20 @@ pub fn sheet_model(
 pub fn price_note(agreed: &AgreedPrice) -> String {
     if agreed.discounted_units_left > 0 && agreed.discount_per_unit.0 > 0 {
         let each = Fen(agreed.price.0 - agreed.discount_per_unit.0);
-        format!(
-            "{} at {each} ({} off), more at {} each",
-            agreed.discounted_units_left, agreed.discount_per_unit, agreed.price
+        tp(
+            K::live_pay_price_note_discount,
+            agreed.discounted_units_left,
+            &[
+                ("each", &each.to_string()),
+                ("off", &agreed.discount_per_unit.to_string()),
+                ("price", &agreed.price.to_string()),
+            ],
         )
     } else {
-        format!("{} each", agreed.price)
+        tf(
+            K::live_pay_price_each,
+            &[("price", &agreed.price.to_string())],
+        )
     }
 }
 
@@ -188,24 +193,23 @@ pub fn price_note(agreed: &AgreedPrice) -> String {
 pub fn variants_hint(variants: &[VariantView]) -> Option<String> {
     (!variants.is_empty()).then(|| {
         let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
-        format!("Choose: {}", names.join(" · "))
+        tf(K::live_pay_variants_hint, &[("names", &names.join(" · "))])
     })
 }
 
 /// The confirmation's first line: "Order #12 paid: ¥64.50".
 pub fn confirmation_text(order: &OrderView) -> String {
-    match order.status {
-        OrderStatus::Paid => format!("Order #{} paid: {}", order.id, order.paid),
-        OrderStatus::PendingPayment => {
-            format!(
-                "Order #{} placed: {} awaiting payment",
-                order.id, order.paid
-            )
-        }
-        OrderStatus::PaymentFailed => format!("Order #{}: the payment failed", order.id),
-        OrderStatus::Refunded => format!("Order #{} refunded: {}", order.id, order.paid),
-        OrderStatus::Shipped => format!("Order #{} shipped", order.id),
-    }
+    let id = order.id.to_string();
+    let amount = order.paid.to_string();
+    let args = [("id", id.as_str()), ("amount", amount.as_str())];
+    let key = match order.status {
+        OrderStatus::Paid => K::live_order_paid,
+        OrderStatus::PendingPayment => K::live_order_pending,
+        OrderStatus::PaymentFailed => K::live_order_failed,
+        OrderStatus::Refunded => K::live_order_refunded,
+        OrderStatus::Shipped => K::live_order_shipped,
+    };
+    tf(key, &args)
 }
 
 // ---- The page's checkout state ----
@@ -301,12 +305,12 @@ pub fn BuyButton(
     };
     let offer = checkout.offer(product_id);
     let sold_out = move || offer.with(|o| o.as_ref().is_none_or(|o| o.stock <= 0));
-    let label = format!("Buy {name}");
+    let label = tf(K::live_pay_buy_label, &[("name", &name)]);
     view! {
         <button type="button" class="btn btn-primary btn-buy" aria-label=label aria-haspopup="dialog"
             disabled=sold_out
             on:click=move |_| checkout.open(product_id, name.clone(), image_url.clone())>
-            {move || if sold_out() { "Sold out" } else { "Buy" }}
+            {move || if sold_out() { t(K::live_stock_sold_out) } else { t(K::live_pay_buy) }}
         </button>
     }
     .into_any()
@@ -460,11 +464,15 @@ fn PaySheetBody(target: SheetTarget, checkout: Checkout) -> impl IntoView {
                 // shows the change and asks for a fresh tap.
                 Err(e @ AppError::PriceChanged { .. }) => error.set(Some(e.to_string())),
                 // This variant sold out: it cannot be chosen again.
-                Err(AppError::Conflict(m)) if chosen.is_some() && m == "Sold out." => {
+                // (The server words it in the shopper's language.)
+                Err(AppError::Conflict(m))
+                    if chosen.is_some()
+                        && (m == "Sold out." || m == t(K::errors_order_sold_out)) =>
+                {
                     gone.update(|g| g.extend(chosen));
                     variant.set(None);
                     key.set(new_idempotency_key());
-                    error.set(Some("That variant just sold out: choose another.".into()));
+                    error.set(Some(t(K::live_pay_variant_just_sold_out)));
                 }
                 // Network failures keep the key, so tapping again cannot buy twice.
                 Err(e) => error.set(Some(e.to_string())),
@@ -487,24 +495,24 @@ fn PaySheetBody(target: SheetTarget, checkout: Checkout) -> impl IntoView {
     let name = target.name.clone();
     view! {
         <div class="sheet-backdrop" on:click=move |_| close()></div>
-        <div class="pay-sheet" role="dialog" aria-modal="true" aria-label="Choose quantity and pay"
+        <div class="pay-sheet" role="dialog" aria-modal="true" aria-label=t(K::live_pay_title)
             tabindex="-1" node_ref=dialog on:keydown=on_key data-product-id=product_id>
             <header class="pay-sheet-head">
                 <img src=target.image_url.clone() alt="" width="64" height="64"/>
                 <div class="pay-sheet-title">
                     <h2>{name}</h2>
                     <p class="muted small pay-note">{move || agreed.get().map(|a| price_note(&a))}</p>
-                    <p class="muted small">{move || offer.with(|o| o.as_ref().map(|o| if o.stock > 0 { format!("{} left", o.stock) } else { "Sold out".into() }))}</p>
+                    <p class="muted small">{move || offer.with(|o| o.as_ref().map(|o| if o.stock > 0 { tp(K::live_stock_left, o.stock, &[]) } else { t(K::live_stock_sold_out) }))}</p>
                 </div>
-                <button type="button" class="sheet-close" aria-label="Close" on:click=move |_| close()>"×"</button>
+                <button type="button" class="sheet-close" aria-label=t(K::live_pay_close) on:click=move |_| close()>"×"</button>
             </header>
             {move || model.with(|m| m.as_ref().map(|m| m.notes.clone())).unwrap_or_default().into_iter().map(|n| view! {
                 <p class="sheet-note" role="status">{n.to_string()}</p>
             }).collect_view()}
             {move || model.with(|m| m.as_ref().and_then(|m| m.new_total.map(|n| (m.total, n)))).map(|(was, now)| view! {
                 <div class="price-changed" role="alert">
-                    <p>"The price changed: " <s>{was.to_string()}</s> " → " <strong>{now.to_string()}</strong></p>
-                    <button type="button" class="btn btn-small" on:click=accept>"Use the new price"</button>
+                    <p>{t(K::live_pay_price_changed)}<s>{was.to_string()}</s> " → " <strong>{now.to_string()}</strong></p>
+                    <button type="button" class="btn btn-small" on:click=accept>{t(K::live_pay_use_new_price)}</button>
                 </div>
             })}
             {has_variants.then(|| {
@@ -529,30 +537,30 @@ fn PaySheetBody(target: SheetTarget, checkout: Checkout) -> impl IntoView {
                             aria-checked=move || if variant.get() == Some(id) { "true" } else { "false" }
                             disabled=move || out || gone.with(|g| g.contains(&id))
                             on:click=pick>
-                            {label}{out.then_some(" (sold out)")}
+                            {if out { tf(K::live_pay_variant_sold_out, &[("name", &label)]) } else { label }}
                         </button>
                     }
                 }).collect_view();
                 view! {
-                    <div class="variants" role="radiogroup" aria-label="Choose a variant">{chips}</div>
+                    <div class="variants" role="radiogroup" aria-label=t(K::live_pay_choose_variant)>{chips}</div>
                     <Show when=move || variant.get().is_none()>
-                        <p class="muted small">"Choose a shade or size to pay."</p>
+                        <p class="muted small">{t(K::live_pay_choose_variant_hint)}</p>
                     </Show>
                 }
             })}
             <div class="stepper">
-                <button type="button" class="btn" aria-label="Fewer" disabled=move || qty.get() <= 1
+                <button type="button" class="btn" aria-label=t(K::live_pay_fewer) disabled=move || qty.get() <= 1
                     on:click=move |_| qty.update(|q| *q = (*q - 1).max(1))>"−"</button>
-                <output aria-live="polite" aria-label="Quantity">{move || qty.get()}</output>
-                <button type="button" class="btn" aria-label="More" disabled=move || { qty.get() >= max() }
+                <output aria-live="polite" aria-label=t(K::live_pay_quantity)>{move || qty.get()}</output>
+                <button type="button" class="btn" aria-label=t(K::live_pay_more) disabled=move || { qty.get() >= max() }
                     on:click=move |_| qty.update(|q| *q = (*q + 1).min(max()))>"+"</button>
             </div>
             <DeliverTo chosen=address/>
-            <p class="pay-total">"Total " <strong class="price">{move || total().map(|t| t.to_string())}</strong></p>
+            <p class="pay-total">{t(K::live_pay_total)}<strong class="price">{move || total().map(|t| t.to_string())}</strong></p>
             <button type="button" class="btn btn-primary btn-pay" on:click=pay disabled=move || !can_pay()>
-                {move || if queued.get() { "In the queue…".to_string() } else if busy.get() { "Paying…".to_string() } else { format!("Pay {}", total().unwrap_or(Fen::ZERO)) }}
+                {move || if queued.get() { t(K::live_pay_in_queue) } else if busy.get() { t(K::live_pay_paying) } else { tf(K::live_pay_pay, &[("amount", &total().unwrap_or(Fen::ZERO).to_string())]) }}
             </button>
-            {move || queued.get().then(|| view! { <p class="sheet-note queued" role="status">{AppError::Busy.to_string()}" Hold on: your order goes through as soon as it's your turn."</p> })}
+            {move || queued.get().then(|| view! { <p class="sheet-note queued" role="status">{AppError::Busy.to_string()}" "{t(K::live_pay_queued)}</p> })}
             {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             <p class="muted small">{move || session.with(|s| s.as_ref().map(|s| s.2.clone()))}</p>
         </div>
@@ -572,13 +580,13 @@ pub fn OrderConfirmation() -> impl IntoView {
             <div class="order-ok" role="status" data-order-id=o.id>
                 <p>
                     {confirmation_text(&o)}
-                    {(o.discount.0 > 0).then(|| format!(" (you saved {})", o.discount))}
+                    {(o.discount.0 > 0).then(|| tf(K::live_order_saved, &[("amount", &o.discount.to_string())]))}
                 </p>
                 {(o.status == OrderStatus::PendingPayment).then(|| o.pay.clone()).flatten().map(|action| view! {
                     <PayStep order_id=o.id action=action confirmation=confirmation refresh=checkout.refresh/>
                 })}
-                <a href=format!("/orders#order-{}", o.id)>"My orders"</a>
-                <button type="button" class="sheet-close" aria-label="Dismiss" on:click=move |_| confirmation.set(None)>"×"</button>
+                <a href=format!("/orders#order-{}", o.id)>{t(K::live_stage_my_orders)}</a>
+                <button type="button" class="sheet-close" aria-label=t(K::live_order_dismiss) on:click=move |_| confirmation.set(None)>"×"</button>
             </div>
         })}
     }
@@ -641,18 +649,18 @@ fn PayStep(
             }
         }
     });
-    let note = RwSignal::new(None::<&'static str>);
+    let note = RwSignal::new(None::<String>);
     match action {
         PayAction::QrCode { code_url } => {
             let hint = if browser::in_wechat() {
-                "Press and hold the code to pay with WeChat Pay."
+                t(K::live_pay_wechat_press_hold)
             } else {
-                "Scan the code with WeChat to pay."
+                t(K::live_pay_wechat_scan)
             };
             view! {
                 <div class="pay-step">
                     <img class="pay-qr" src=pay_qr_src(&code_url) width="200" height="200"
-                        alt="WeChat Pay code for this order"/>
+                        alt=t(K::live_pay_wechat_qr_alt)/>
                     <p>{hint}</p>
                 </div>
             }
@@ -660,8 +668,8 @@ fn PayStep(
         }
         PayAction::Redirect { url } => view! {
             <div class="pay-step">
-                <a class="btn btn-primary btn-pay" href=url>"Pay in WeChat"</a>
-                <p class="muted small">"WeChat opens to take the payment, then brings you back."</p>
+                <a class="btn btn-primary btn-pay" href=url>{t(K::live_pay_wechat_pay_in)}</a>
+                <p class="muted small">{t(K::live_pay_wechat_redirect_note)}</p>
             </div>
         }
         .into_any(),
@@ -670,15 +678,15 @@ fn PayStep(
                 let params = params.clone();
                 spawn_local(async move {
                     note.set(Some(if browser::wechat_jsapi_pay(&params).await {
-                        "Paid: confirming with WeChat Pay…"
+                        t(K::live_pay_wechat_confirming)
                     } else {
-                        "Not paid. Tap again to pay."
+                        t(K::live_pay_wechat_not_paid)
                     }));
                 });
             };
             view! {
                 <div class="pay-step">
-                    <button type="button" class="btn btn-primary btn-pay" on:click=open>"Pay with WeChat Pay"</button>
+                    <button type="button" class="btn btn-primary btn-pay" on:click=open>{t(K::live_pay_wechat_pay_with)}</button>
                     {move || note.get().map(|n| view! { <p class="sheet-note" role="status">{n}</p> })}
                 </div>
             }

@@ -4,19 +4,26 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 
-use crate::components::browser::now_ms;
+use crate::{
+    components::browser::now_ms,
+    i18n::{t, tf, K},
+};
 
 /// "2d 03:14:07", "03:14:07" or "starting now".
 pub fn format_remaining(ms: i64) -> String {
     if ms <= 0 {
-        return "starting now".to_string();
+        return t(K::shop_countdown_starting_now);
     }
     let s = ms / 1000;
     let (d, h, m, sec) = (s / 86_400, (s % 86_400) / 3600, (s % 3600) / 60, s % 60);
+    let time = format!("{h:02}:{m:02}:{sec:02}");
     if d > 0 {
-        format!("{d}d {h:02}:{m:02}:{sec:02}")
+        tf(
+            K::shop_countdown_days,
+            &[("days", &d.to_string()), ("time", &time)],
+        )
     } else {
-        format!("{h:02}:{m:02}:{sec:02}")
+        time
     }
 }
 
@@ -27,9 +34,13 @@ pub fn Countdown(start_ms: i64) -> impl IntoView {
     {
         on_cleanup(move || handle.clear());
     }
+    // The sentence has the time in the middle (or at either end) in some languages.
+    let text = t(K::shop_countdown_starts_in);
+    let (before, after) = text.split_once("{time}").unwrap_or((&text, ""));
+    let (before, after) = (before.to_string(), after.to_string());
     view! {
         <p class="countdown" role="timer" aria-live="off">
-            "Starts in " <strong>{move || format_remaining(start_ms - now.get())}</strong>
+            {before} <strong>{move || format_remaining(start_ms - now.get())}</strong> {after}
         </p>
     }
 }

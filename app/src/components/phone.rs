@@ -9,31 +9,16 @@ use leptos::prelude::*;
 use crate::{
     api::phone::{send_phone_code, verify_phone},
     components::scoped::{every, spawn_owned},
+    i18n::{t, tf, K},
     model::{CodeSent, PhoneVerified},
 };
 
 /// Seconds before "Send code" may be tapped again.
 const RESEND_AFTER_S: i64 = 60;
 
-/// The SMS language: Chinese when the browser prefers it.
+/// The SMS language: the page's.
 fn sms_locale() -> String {
-    #[cfg(feature = "csr")]
-    {
-        let lang = web_sys::window()
-            .and_then(|w| w.navigator().language())
-            .unwrap_or_default();
-        if lang.starts_with("zh") {
-            return "zh-CN".into();
-        }
-        if lang.starts_with("it") {
-            return "it".into();
-        }
-        "en".into()
-    }
-    #[cfg(not(feature = "csr"))]
-    {
-        "zh-CN".into()
-    }
+    crate::i18n::current().tag().to_string()
 }
 
 #[component]
@@ -95,29 +80,29 @@ pub fn PhoneVerify(
             <h2>{heading}</h2>
             <p class="muted small">{intro}</p>
             <form class="phone-row" on:submit=send>
-                <label class="field"><span>"Mobile number"</span>
+                <label class="field"><span>{t(K::shop_phone_number)}</span>
                     <input type="tel" name="phone" inputmode="tel" autocomplete="tel" required maxlength="24"
                         placeholder="138 1234 5678"
                         prop:value=move || phone.get() on:input=move |ev| phone.set(event_target_value(&ev))/>
                 </label>
                 <button type="submit" class="btn" disabled=move || { busy.get() || wait.get() > 0 }>
                     {move || match (wait.get(), sent.with(Option::is_some)) {
-                        (w, _) if w > 0 => format!("Resend in {w}s"),
-                        (_, true) => "Send a new code".to_string(),
-                        _ => "Send code".to_string(),
+                        (w, _) if w > 0 => tf(K::shop_phone_resend_in, &[("seconds", &w.to_string())]),
+                        (_, true) => t(K::shop_phone_send_new),
+                        _ => t(K::shop_phone_send),
                     }}
                 </button>
             </form>
             {move || sent.get().map(|s| view! {
-                <p class="status" role="status">{format!("We sent a 6-digit code to {}. It is valid for {} minutes.", s.masked, s.expires_in_s / 60)}</p>
-                {s.dev_code.map(|c| view! { <p class="dev-code" role="status">{format!("Development: your code is {c}")}</p> })}
+                <p class="status" role="status">{tf(K::shop_phone_code_sent, &[("phone", &s.masked), ("minutes", &(s.expires_in_s / 60).to_string())])}</p>
+                {s.dev_code.map(|c| view! { <p class="dev-code" role="status">{tf(K::shop_phone_dev_code, &[("code", &c)])}</p> })}
                 <form class="phone-row" on:submit=verify>
-                    <label class="field"><span>"Code"</span>
+                    <label class="field"><span>{t(K::shop_phone_code)}</span>
                         <input type="text" name="code" inputmode="numeric" autocomplete="one-time-code" required
                             maxlength="6" pattern="[0-9]{6}"
                             prop:value=move || code.get() on:input=move |ev| code.set(event_target_value(&ev))/>
                     </label>
-                    <button type="submit" class="btn btn-primary" disabled=move || busy.get()>"Verify"</button>
+                    <button type="submit" class="btn btn-primary" disabled=move || busy.get()>{t(K::shop_phone_verify)}</button>
                 </form>
             })}
             {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}

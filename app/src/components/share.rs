@@ -6,6 +6,7 @@ use leptos::{prelude::*, task::spawn_local};
 use crate::{
     api::{invites::create_invite, shopper::set_nickname},
     components::browser::{share_or_copy, Shared},
+    i18n::{t, tf, tp, K},
     model::ViewerState,
 };
 
@@ -49,7 +50,7 @@ pub fn SharePanel(
         let origin = crate::components::browser::origin();
         sdk.share(
             card_title.clone(),
-            "Join through my invite: we both get 50% off.".into(),
+            t(K::shop_share_card_desc),
             link.url.clone(),
             format!("{origin}{}", link.poster_path),
         );
@@ -78,13 +79,13 @@ pub fn SharePanel(
         }
         let title = title.clone();
         spawn_local(async move {
-            let text = format!("Join me at \"{title}\": we both get 50% off.");
+            let text = tf(K::shop_share_text, &[("title", &title)]);
             let msg = match share_or_copy(&title, &text, &link.url).await {
-                Shared::ShareSheet => "Shared!",
-                Shared::Copied => "Link copied. Paste it into a chat.",
-                Shared::Manual => "Press and hold the link above to copy it.",
+                Shared::ShareSheet => K::shop_share_shared,
+                Shared::Copied => K::shop_share_copied,
+                Shared::Manual => K::shop_share_manual,
             };
-            status.set(msg.to_string());
+            status.set(t(msg));
         });
     };
 
@@ -105,7 +106,7 @@ pub fn SharePanel(
         spawn_local(async move {
             match set_nickname(name).await {
                 Ok(me) => {
-                    status.set(format!("Saved. Friends will see \"{}\".", me.nickname));
+                    status.set(tf(K::shop_share_saved, &[("name", &me.nickname)]));
                     refresh.try_run(());
                 }
                 Err(e) => status.set(e.to_string()),
@@ -115,54 +116,53 @@ pub fn SharePanel(
 
     view! {
         <section class="share-panel" aria-labelledby="share-title">
-            <h2 id="share-title">"Invite friends, both get 50% off"</h2>
+            <h2 id="share-title">{t(K::shop_share_title)}</h2>
             <p class="friends" aria-live="polite">
                 {move || friends().map(|(n, eligible, text)| {
-                    let who = if n == 1 { "1 friend joined".to_string() } else { format!("{n} friends joined") };
                     if eligible && n > 0 {
-                        format!("{who}, discount unlocked")
+                        tp(K::shop_share_friends_unlocked, n, &[])
                     } else if n > 0 {
-                        format!("{who}. {text}")
+                        tp(K::shop_share_friends_joined, n, &[("text", &text)])
                     } else {
-                        format!("No friends joined yet. {text}")
+                        tf(K::shop_share_no_friends, &[("text", &text)])
                     }
                 })}
             </p>
             {move || match invite.get() {
-                None => view! { <p class="muted">"Creating your invite link…"</p> }.into_any(),
+                None => view! { <p class="muted">{t(K::shop_share_creating)}</p> }.into_any(),
                 Some(link) => {
                     let poster = link.poster_path.clone();
                     let poster_dl = link.poster_path.clone();
                     view! {
                         <label class="field">
-                            <span>"Your invite link"</span>
-                            <input class="invite-url" type="text" readonly value=link.url.clone() aria-label="Your invite link"
+                            <span>{t(K::shop_share_link)}</span>
+                            <input class="invite-url" type="text" readonly value=link.url.clone() aria-label=t(K::shop_share_link)
                                 on:focus=|ev| { let _ = event_target::<leptos::web_sys::HtmlInputElement>(&ev).select(); }/>
                         </label>
                         <div class="share-actions">
-                            <button type="button" class="btn btn-primary" on:click=share.clone()>"Share"</button>
-                            <button type="button" class="btn" on:click=move |_| show_poster.set(true)>"Create poster"</button>
+                            <button type="button" class="btn btn-primary" on:click=share.clone()>{t(K::shop_share_share)}</button>
+                            <button type="button" class="btn" on:click=move |_| show_poster.set(true)>{t(K::shop_share_create_poster)}</button>
                         </div>
                         {move || wechat_hint.get().map(|_| {
                             let card = crate::components::wechat::sdk().is_some_and(|s| s.ready.get());
                             view! {
-                                <div class="wechat-share-hint" role="dialog" aria-modal="true" aria-label="Share in WeChat"
+                                <div class="wechat-share-hint" role="dialog" aria-modal="true" aria-label=t(K::shop_share_wechat_dialog)
                                     on:click=move |_| dismiss_hint()>
                                     <span class="wechat-share-arrow" aria-hidden="true">"↗"</span>
                                     <p>{if card {
-                                        "Tap ··· at the top right, then Send to Friend or Share to Moments: your invite goes as a card."
+                                        t(K::shop_share_wechat_hint_card)
                                     } else {
-                                        "Tap ··· at the top right, then Send to Friend or Share to Moments: your invite link goes with it. For Moments, the poster works too."
+                                        t(K::shop_share_wechat_hint_link)
                                     }}</p>
-                                    <button type="button" class="btn">"Got it"</button>
+                                    <button type="button" class="btn">{t(K::shop_share_got_it)}</button>
                                 </div>
                             }
                         })}
                         <Show when=move || show_poster.get()>
                             <figure class="poster">
-                                <img src=poster.clone() alt="Invite poster with a QR code of your link" width="375" height="667"/>
-                                <figcaption>"Press and hold the poster to save it, then share it to Moments."</figcaption>
-                                <a class="btn" href=poster_dl.clone() download="invite-poster.png">"Download poster"</a>
+                                <img src=poster.clone() alt=t(K::shop_share_poster_alt) width="375" height="667"/>
+                                <figcaption>{t(K::shop_share_poster_caption)}</figcaption>
+                                <a class="btn" href=poster_dl.clone() download="invite-poster.png">{t(K::shop_share_download_poster)}</a>
                             </figure>
                         </Show>
                     }.into_any()
@@ -170,12 +170,12 @@ pub fn SharePanel(
             }}
             <form class="nickname-form" on:submit=save_nickname>
                 <label class="field">
-                    <span>"Your name on invites"</span>
+                    <span>{t(K::shop_share_name_label)}</span>
                     <input type="text" maxlength="24" required
                         prop:value=move || nickname.get()
                         on:input=move |ev| nickname.set(event_target_value(&ev))/>
                 </label>
-                <button type="submit" class="btn">"Save name"</button>
+                <button type="submit" class="btn">{t(K::shop_share_save_name)}</button>
             </form>
             <p class="status" role="status" aria-live="polite">{move || status.get()}</p>
         </section>

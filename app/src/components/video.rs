@@ -3,7 +3,11 @@
 
 use leptos::{html, prelude::*, task::spawn_local};
 
-use crate::{api::video::get_video, model::VideoInfo};
+use crate::{
+    api::video::get_video,
+    i18n::{t, K},
+    model::VideoInfo,
+};
 
 /// Playback state reported by the player (only the browser build constructs most of them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +76,7 @@ fn Player(
     view! {
         <video node_ref=node class="live-player" muted=true autoplay=true playsinline=true
             attr:webkit-playsinline="true" attr:x5-playsinline="true" attr:x5-video-player-type="h5"
-            aria-label="Live video"></video>
+            aria-label=t(K::live_video_label)></video>
     }
 }
 
@@ -106,15 +110,15 @@ pub fn LiveVideo(session_id: i64, #[prop(into)] version: Signal<u32>) -> impl In
         <div class="video-area">
             {move || url.get().map(|u| view! { <Player url=u live=true node=node state=state/> })}
             {move || match (url.get().is_some(), state.get()) {
-                (false, _) => Some(view! { <p class="video-note" role="status">"The host's camera will appear here when the broadcast starts."</p> }.into_any()),
-                (true, Playback::Stalled | Playback::Loading) => Some(view! { <p class="video-note" role="status">"Loading video…"</p> }.into_any()),
-                (true, Playback::Error) => Some(view! { <p class="video-note" role="status">"The video is reconnecting…"</p> }.into_any()),
+                (false, _) => Some(view! { <p class="video-note" role="status">{t(K::live_video_waiting)}</p> }.into_any()),
+                (true, Playback::Stalled | Playback::Loading) => Some(view! { <p class="video-note" role="status">{t(K::live_video_loading)}</p> }.into_any()),
+                (true, Playback::Error) => Some(view! { <p class="video-note" role="status">{t(K::live_video_reconnecting)}</p> }.into_any()),
                 _ => None,
             }}
             <Show when=move || url.get().is_some() && !unmuted.get()>
                 <button type="button" class="video-unmute" on:click=move |_| { tap_to_play(node); unmuted.set(true); }
-                    aria-label="Tap to play with sound">
-                    {move || if state.get() == Playback::Blocked { "▶ Tap to play" } else { "🔇 Tap for sound" }}
+                    aria-label=t(K::live_video_tap_label)>
+                    {move || if state.get() == Playback::Blocked { t(K::live_video_tap_to_play) } else { t(K::live_video_tap_for_sound) }}
                 </button>
             </Show>
         </div>
@@ -140,10 +144,10 @@ pub fn Replay(session_id: i64) -> impl IntoView {
                 match info.await {
                     Ok(VideoInfo { hls_url: Some(url), markers, .. }) => view! {
                         <section class="replay" aria-labelledby="replay-title">
-                            <h2 id="replay-title">"Replay"</h2>
+                            <h2 id="replay-title">{t(K::live_video_replay)}</h2>
                             <div class="video-area replay-video"><Player url=url live=false node=node state=state/></div>
                             {(!markers.is_empty()).then(|| view! {
-                                <ol class="replay-markers" aria-label="Jump to a product">
+                                <ol class="replay-markers" aria-label=t(K::live_video_jump)>
                                     {markers.into_iter().map(|m| {
                                         let offset = m.offset_s;
                                         let label = format!("{} ({})", m.name, clock(offset));

@@ -24,6 +24,7 @@ use crate::{
     },
     domain::embed::{COMMANDS, ENVELOPE_VERSION, EVENTS},
     error::AppError,
+    i18n::{t, tf, tp, K},
     model::{LiveEvent, PresentingView, SessionDetail, SessionStatus},
     pages::not_found::NotFound,
 };
@@ -43,7 +44,7 @@ pub fn EmbedPage() -> impl IntoView {
         let id = id();
         async move {
             let Some(id) = id else {
-                return Err(AppError::not_found("This live session does not exist."));
+                return Err(AppError::not_found(t(K::live_embed_not_found)));
             };
             let session = get_session(id).await?;
             let origins = embed_origins(id).await?;
@@ -53,7 +54,7 @@ pub fn EmbedPage() -> impl IntoView {
     let claimed_parent = query.read_untracked().get("parent").unwrap_or_default();
     let locale = query.read_untracked().get("locale").unwrap_or_default();
     view! {
-        <Suspense fallback=|| view! { <Loading label="Loading the live room…"/> }>
+        <Suspense fallback=|| view! { <Loading label=t(K::live_embed_loading)/> }>
             {move || {
                 let claimed_parent = claimed_parent.clone();
                 let locale = locale.clone();
@@ -218,13 +219,15 @@ fn EmbedRoom(session: SessionDetail, bridge: Bridge, locale: String) -> impl Int
                 Callback::new(move |answer: Option<Value>| {
                     cart.set(Some(match answer {
                         Some(a) if a["accepted"] == json!(true) => {
-                            CartAnswer::Added(format!("Added to your cart: {name}"))
+                            CartAnswer::Added(tf(K::live_embed_added, &[("name", &name)]))
                         }
-                        Some(a) => CartAnswer::Refused(format!(
-                            "Not added: {}",
-                            a["reason"].as_str().unwrap_or("the shop refused it")
-                        )),
-                        None => CartAnswer::Refused("Not added: the shop did not answer".into()),
+                        Some(a) => {
+                            let reason = a["reason"]
+                                .as_str()
+                                .map_or_else(|| t(K::live_embed_shop_refused), str::to_string);
+                            CartAnswer::Refused(tf(K::live_embed_not_added, &[("reason", &reason)]))
+                        }
+                        None => CartAnswer::Refused(t(K::live_embed_no_answer)),
                     }))
                 }),
             );
@@ -245,7 +248,7 @@ fn EmbedRoom(session: SessionDetail, bridge: Bridge, locale: String) -> impl Int
     let zone = session.time_zone.clone();
     let cover = session.cover_url.clone();
     view! {
-        <section class="embed-room" aria-label=format!("Live room: {title}")>
+        <section class="embed-room" aria-label=tf(K::live_embed_label, &[("title", &title)])>
             <div class="embed-stage" style=format!("background-image: url('{cover}')")>
                 {move || (status.get() == SessionStatus::Live).then(|| view! {
                     <LiveVideo session_id=session_id version=video_version/>
@@ -253,15 +256,15 @@ fn EmbedRoom(session: SessionDetail, bridge: Bridge, locale: String) -> impl Int
                 <div class="embed-top">
                     <span class="badge" class:badge-live=move || status.get() == SessionStatus::Live>
                         {move || match status.get() {
-                            SessionStatus::Live => "LIVE",
-                            SessionStatus::Scheduled => "Soon",
-                            SessionStatus::Ended => "Ended",
+                            SessionStatus::Live => t(K::live_stage_live_badge),
+                            SessionStatus::Scheduled => t(K::live_embed_soon),
+                            SessionStatus::Ended => t(K::live_embed_ended),
                         }}
                     </span>
-                    <span class="live-viewers">{move || format!("{} watching", viewers.get())}</span>
+                    <span class="live-viewers">{move || tp(K::live_stage_watching, viewers.get(), &[])}</span>
                 </div>
                 <Show when=move || status.get() == SessionStatus::Live && !connected.get()>
-                    <p class="live-conn" role="status">"Reconnecting…"</p>
+                    <p class="live-conn" role="status">{t(K::live_stage_reconnecting)}</p>
                 </Show>
             </div>
             <header class="embed-head">
@@ -271,35 +274,35 @@ fn EmbedRoom(session: SessionDetail, bridge: Bridge, locale: String) -> impl Int
             {move || match status.get() {
                 SessionStatus::Scheduled => view! {
                     <div class="embed-panel">
-                        <p>"Starts " <SessionTime ms=start zone=zone.clone()/></p>
+                        <p>{t(K::live_embed_starts)}<SessionTime ms=start zone=zone.clone()/></p>
                         <a class="btn btn-primary" href=room_url.clone() target="_blank" rel="noopener"
-                            on:click=reserve.clone()>"Reserve a seat"</a>
+                            on:click=reserve.clone()>{t(K::live_embed_reserve)}</a>
                     </div>
                 }.into_any(),
                 SessionStatus::Ended => view! {
                     <div class="embed-panel">
-                        <p>"This live session has ended."</p>
-                        <a class="btn" href=room_url.clone() target="_blank" rel="noopener">"Watch the replay"</a>
+                        <p>{t(K::live_embed_ended_text)}</p>
+                        <a class="btn" href=room_url.clone() target="_blank" rel="noopener">{t(K::live_embed_watch_replay)}</a>
                     </div>
                 }.into_any(),
                 SessionStatus::Live => view! {
                     <div class="embed-panel">
                         {move || match presenting.get() {
-                            None => view! { <p class="muted">"The host will present a product shortly."</p> }.into_any(),
+                            None => view! { <p class="muted">{t(K::live_embed_host_will_present)}</p> }.into_any(),
                             Some(p) => {
                                 let left = move || stock.with(|s| s.get(&p.product_id).copied());
                                 let sold_out = move || left().is_some_and(|n| n <= 0);
                                 view! {
-                                    <article class="embed-product" aria-label="Explaining now">
+                                    <article class="embed-product" aria-label=t(K::live_stage_explaining_now)>
                                         <img src=p.image_url.clone() alt="" width="72" height="72"/>
                                         <div>
                                             <h2>{p.name.clone()}</h2>
                                             <p class="price">{p.pricing.price.to_string()}</p>
                                             {(p.pricing.percent_off > 0).then(|| view! {
-                                                <p class="small">{format!("{} with the {}% reservation discount", p.pricing.discounted_price, p.pricing.percent_off)}</p>
+                                                <p class="small">{tf(K::live_embed_reservation_discount, &[("price", &p.pricing.discounted_price.to_string()), ("percent", &p.pricing.percent_off.to_string())])}</p>
                                             })}
                                             <Show when=sold_out>
-                                                <p class="badge">"Sold out"</p>
+                                                <p class="badge">{t(K::live_stock_sold_out)}</p>
                                             </Show>
                                         </div>
                                     </article>
@@ -310,12 +313,12 @@ fn EmbedRoom(session: SessionDetail, bridge: Bridge, locale: String) -> impl Int
                             {can_add.then(|| view! {
                                 <button type="button" class="btn btn-primary"
                                     disabled=move || presenting.with(|p| p.is_none()) || cart.get() == Some(CartAnswer::Waiting)
-                                    on:click=add_to_cart.clone()>"Add to cart"</button>
+                                    on:click=add_to_cart.clone()>{t(K::live_embed_add_to_cart)}</button>
                             })}
-                            <a class="btn" href=room_url.clone() target="_blank" rel="noopener">"Buy in the live room"</a>
+                            <a class="btn" href=room_url.clone() target="_blank" rel="noopener">{t(K::live_embed_buy_in_room)}</a>
                         </div>
                         {move || cart.get().map(|c| match c {
-                            CartAnswer::Waiting => view! { <p class="muted" role="status">"Adding…"</p> }.into_any(),
+                            CartAnswer::Waiting => view! { <p class="muted" role="status">{t(K::live_embed_adding)}</p> }.into_any(),
                             CartAnswer::Added(t) => view! { <p class="ok" role="status">{t}</p> }.into_any(),
                             CartAnswer::Refused(t) => view! { <p class="error" role="status">{t}</p> }.into_any(),
                         })}

@@ -6,8 +6,9 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 use crate::{
     api::invites::{get_invite, join_invite},
     components::{time::SessionTime, ErrorNotice, Loading},
+    i18n::{t, tf, K},
     model::InviteView,
-    pages::not_found::NotFound,
+    pages::{not_found::NotFound, session::around},
 };
 
 #[component]
@@ -18,9 +19,9 @@ pub fn InvitePage() -> impl IntoView {
     let retry = Callback::new(move |_| invite.refetch());
     view! {
         <header class="top-bar">
-            <a href="/" class="brand-link">"Live Shopping"</a>
+            <a href="/" class="brand-link">{t(K::common_brand)}</a>
         </header>
-        <Suspense fallback=|| view! { <Loading label="Opening your invite…"/> }>
+        <Suspense fallback=|| view! { <Loading label=t(K::shop_invite_loading)/> }>
             {move || Suspend::new(async move {
                 match invite.await {
                     Ok(inv) => view! { <InviteCard invite=inv/> }.into_any(),
@@ -61,29 +62,31 @@ fn InviteCard(invite: InviteView) -> impl IntoView {
         }
     };
     let s = invite.session.clone();
+    let (host_before, host_after) = around(&t(K::shop_session_host), "{name}");
+    let (starts_before, starts_after) = around(&t(K::shop_session_starts), "{time}");
     view! {
         <section class="invite" aria-labelledby="invite-title">
-            <p class="invite-from">{format!("{} invites you", invite.inviter_nickname)}</p>
+            <p class="invite-from">{tf(K::shop_invite_from, &[("name", &invite.inviter_nickname)])}</p>
             <img class="session-cover" src=s.cover_url.clone() alt="" width="800" height="450"/>
             <div class="session-head">
                 <h1 id="invite-title">{s.title.clone()}</h1>
-                <p class="session-host">"Host: " <strong>{s.host_name.clone()}</strong></p>
-                <p class="session-start">"Starts " <SessionTime ms=s.scheduled_start_ms zone=s.time_zone.clone()/></p>
-                <p class="invite-offer">{format!("Join through this invite and you both get {}% off the products presented live.", invite.percent_off)}</p>
+                <p class="session-host">{host_before} <strong>{s.host_name.clone()}</strong> {host_after}</p>
+                <p class="session-start">{starts_before} <SessionTime ms=s.scheduled_start_ms zone=s.time_zone.clone()/> {starts_after}</p>
+                <p class="invite-offer">{tf(K::shop_invite_offer, &[("percent", &invite.percent_off.to_string())])}</p>
                 {if invite.is_own {
                     view! {
-                        <p class="notice">"This is your own invite link. Share it with friends: each one who joins unlocks your discount."</p>
-                        <a class="btn" href=session_href.clone()>"Back to the session"</a>
+                        <p class="notice">{t(K::shop_invite_own)}</p>
+                        <a class="btn" href=session_href.clone()>{t(K::shop_invite_back)}</a>
                     }.into_any()
                 } else if invite.joined {
                     view! {
-                        <p class="reserved-ok" role="status">"✓ You joined through this invite"</p>
-                        <a class="btn btn-primary" href=session_href.clone()>"Go to the session"</a>
+                        <p class="reserved-ok" role="status">{t(K::shop_invite_joined)}</p>
+                        <a class="btn btn-primary" href=session_href.clone()>{t(K::shop_invite_go)}</a>
                     }.into_any()
                 } else {
                     view! {
                         <button type="button" class="btn btn-primary btn-block" on:click=join disabled=move || busy.get()>
-                            {format!("Join {}'s invite", invite.inviter_nickname)}
+                            {tf(K::shop_invite_join, &[("name", &invite.inviter_nickname)])}
                         </button>
                     }.into_any()
                 }}

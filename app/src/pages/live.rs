@@ -23,6 +23,7 @@ use crate::{
         scoped::{every, spawn_owned, Timers},
         video::LiveVideo,
     },
+    i18n::{t, tf, tp, K},
     model::{
         ChatLine, LiveEvent, PresentingView, ProductOffer, ProductView, SessionDetail,
         SessionStatus, ViewerState,
@@ -152,10 +153,15 @@ pub fn LiveStage(
             more,
             ..
         } => {
+            let args = [("buyer", buyer.as_str()), ("product", product.as_str())];
             let text = if more > 0 {
-                format!("{buyer} and {more} more just bought {product}")
+                tp(
+                    K::live_stage_ticker_more,
+                    i64::try_from(more).unwrap_or(i64::MAX),
+                    &args,
+                )
             } else {
-                format!("{buyer} just bought {product}")
+                tf(K::live_stage_ticker, &args)
             };
             let mut gen = 0;
             ticker.update(|t| {
@@ -183,28 +189,28 @@ pub fn LiveStage(
     let ticker_text = Memo::new(move |_| ticker.get().map(|t| t.1));
     let product_count = session.products.len();
     view! {
-        <section class="live-stage" aria-label="Live room">
+        <section class="live-stage" aria-label=t(K::live_stage_label)>
             <div class="live-video" style=format!("background-image: url('{}')", session.cover_url)></div>
             <LiveVideo session_id=session_id version=video_version/>
-            <div class="live-video-placeholder"><span class="badge badge-live">"LIVE"</span></div>
+            <div class="live-video-placeholder"><span class="badge badge-live">{t(K::live_stage_live_badge)}</span></div>
             <header class="live-top">
                 <div class="live-host">
                     <strong>{session.host_name.clone()}</strong>
                     <span class="live-title">{session.title.clone()}</span>
                 </div>
-                <span class="live-viewers" aria-label=move || format!("{} watching", viewers.get())>
-                    {move || format!("{} watching", viewers.get())}
+                <span class="live-viewers" aria-label=move || tp(K::live_stage_watching, viewers.get(), &[])>
+                    {move || tp(K::live_stage_watching, viewers.get(), &[])}
                 </span>
-                <a class="live-orders" href="/orders" aria-label="My orders">
+                <a class="live-orders" href="/orders" aria-label=t(K::live_stage_my_orders)>
                     <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true"><path fill="currentColor" d="M6 2h12a1 1 0 0 1 1 1v19l-3-2-2 2-2-2-2 2-2-2-3 2V3a1 1 0 0 1 1-1zm2 5v2h8V7H8zm0 4v2h8v-2H8zm0 4v2h5v-2H8z"/></svg>
                 </a>
-                <a class="live-close" href="/" aria-label="Leave the live room">"×"</a>
+                <a class="live-close" href="/" aria-label=t(K::live_stage_leave)>"×"</a>
             </header>
             <Show when=move || !connected.get()>
-                <p class="live-conn" role="status">"Reconnecting…"</p>
+                <p class="live-conn" role="status">{t(K::live_stage_reconnecting)}</p>
             </Show>
             <div class="live-overlay">
-                <ul class="live-chat" aria-label="Chat" aria-live="polite">
+                <ul class="live-chat" aria-label=t(K::live_chat_label) aria-live="polite">
                     <For each=move || chat.get() key=|m| m.id let:m>
                         <li class="chat-line" class:chat-host=m.host data-chat-id=m.id>
                             <strong>{m.nickname}</strong>" "<span>{m.text}</span>
@@ -263,12 +269,19 @@ fn OfferPrice(
 ) -> impl IntoView {
     let percent = Memo::new(move |_| viewer.with(|v| v.as_ref().map_or(0, |v| v.percent_off)));
     move || match offer.get() {
-        Some(o) if o.discounted => view! {
-            <span class="price">{o.your_price.to_string()}</span>
-            <s class="price-was" aria-label=format!("was {}", o.price)>{o.price.to_string()}</s>
-            <span class="badge badge-discount">{format!("{}% off", percent.get())}</span>
+        Some(o) if o.discounted => {
+            let was = tf(K::live_offer_was, &[("price", &o.price.to_string())]);
+            let off = tf(
+                K::live_offer_percent_off,
+                &[("percent", &percent.get().to_string())],
+            );
+            view! {
+                <span class="price">{o.your_price.to_string()}</span>
+                <s class="price-was" aria-label=was>{o.price.to_string()}</s>
+                <span class="badge badge-discount">{off}</span>
+            }
+            .into_any()
         }
-        .into_any(),
         Some(o) => view! { <span class="price">{o.price.to_string()}</span> }.into_any(),
         None => view! { <span class="price">{fallback.to_string()}</span> }.into_any(),
     }
@@ -279,10 +292,10 @@ fn ExplainingCard(product: PresentingView, viewer: RwSignal<Option<ViewerState>>
     let id = product.product_id;
     let offer = offer_memo(viewer, id);
     view! {
-        <article class="explaining-card" aria-label="Explaining now" data-product-id=id>
+        <article class="explaining-card" aria-label=t(K::live_stage_explaining_now) data-product-id=id>
             <img src=product.image_url.clone() alt="" width="72" height="72"/>
             <div class="explaining-body">
-                <span class="explaining-label">"Explaining now"</span>
+                <span class="explaining-label">{t(K::live_stage_explaining_now)}</span>
                 <h2 class="explaining-name">{product.name.clone()}</h2>
                 <p class="explaining-price"><OfferPrice offer=offer viewer=viewer fallback=product.pricing.price/></p>
                 {use_context::<crate::components::checkout::Checkout>().and_then(|c| c.variants_hint(id)).map(|hint| view! {
@@ -318,11 +331,11 @@ fn ProductBag(
     };
     view! {
         <div class="sheet-backdrop bag-backdrop" on:click=move |_| open.set(false)></div>
-        <div class="bag" role="dialog" aria-label="Products" tabindex="-1" node_ref=panel on:keydown=on_key>
+        <div class="bag" role="dialog" aria-label=t(K::live_bag_label) tabindex="-1" node_ref=panel on:keydown=on_key>
             <header class="bag-head">
-                <h2>{format!("Products ({count})")}</h2>
-                <a class="btn btn-small" href="/orders">"My orders"</a>
-                <button type="button" class="sheet-close" aria-label="Close products" on:click=move |_| open.set(false)>"×"</button>
+                <h2>{tf(K::live_bag_title, &[("count", &count.to_string())])}</h2>
+                <a class="btn btn-small" href="/orders">{t(K::live_stage_my_orders)}</a>
+                <button type="button" class="sheet-close" aria-label=t(K::live_bag_close) on:click=move |_| open.set(false)>"×"</button>
             </header>
             <ul class="bag-list">
                 {products.into_iter().map(|p| view! { <BagRow product=p viewer=viewer/> }).collect_view()}
@@ -338,8 +351,8 @@ fn BagRow(product: ProductView, viewer: RwSignal<Option<ViewerState>>) -> impl I
     let explaining = move || offer.with(|o| o.as_ref().is_some_and(|o| o.explaining_now));
     let stock = move || {
         offer.with(|o| match o.as_ref().map(|o| o.stock) {
-            Some(0) => "Sold out".to_string(),
-            Some(n) => format!("{n} left"),
+            Some(0) => t(K::live_stock_sold_out),
+            Some(n) => tp(K::live_stock_left, n, &[]),
             None => String::new(),
         })
     };
@@ -347,7 +360,7 @@ fn BagRow(product: ProductView, viewer: RwSignal<Option<ViewerState>>) -> impl I
         <li class="bag-item" class:explaining=explaining data-product-id=id>
             <img src=product.image_url.clone() alt="" width="64" height="64" loading="lazy"/>
             <div class="bag-item-body">
-                <Show when=explaining><span class="badge badge-live">"Explaining now"</span></Show>
+                <Show when=explaining><span class="badge badge-live">{t(K::live_stage_explaining_now)}</span></Show>
                 <h3>{product.name.clone()}</h3>
                 <p class="product-foot"><span><OfferPrice offer=offer viewer=viewer fallback=product.price/></span><span class="stock">{stock}</span></p>
             </div>
@@ -420,16 +433,16 @@ fn LiveBar(
         {move || error.get().map(|e| view! { <p class="live-error" role="alert">{e}</p> })}
         <footer class="live-bar">
             <form class="live-chat-form" on:submit=send>
-                <input type="text" maxlength="200" placeholder="Say something…" aria-label="Say something"
+                <input type="text" maxlength="200" placeholder=t(K::live_chat_placeholder) aria-label=t(K::live_chat_input_label)
                     prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))/>
-                <button type="submit" class="btn btn-small">"Send"</button>
+                <button type="submit" class="btn btn-small">{t(K::live_chat_send)}</button>
             </form>
             <button type="button" class="live-bag" on:click=move |_| bag_open.set(true)
-                aria-label=format!("Products ({product_count})") aria-haspopup="dialog" aria-expanded=move || bag_open.get().to_string()>
+                aria-label=tf(K::live_bag_title, &[("count", &product_count.to_string())]) aria-haspopup="dialog" aria-expanded=move || bag_open.get().to_string()>
                 <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true"><path fill="currentColor" d="M7 7V6a5 5 0 0 1 10 0v1h3l-1 14H5L4 7h3zm2 0h6V6a3 3 0 0 0-6 0v1z"/></svg>
                 <span>{product_count}</span>
             </button>
-            <button type="button" class="live-heart" on:click=heart aria-label="Send a heart">
+            <button type="button" class="live-heart" on:click=heart aria-label=t(K::live_stage_heart)>
                 "♥" <span class="like-count">{move || likes.get()}</span>
             </button>
         </footer>

@@ -5,9 +5,12 @@ use leptos::prelude::*;
 use crate::{
     api::orders::my_orders,
     components::{phone::PhoneVerify, time::LocalTime, ErrorNotice, Loading},
+    i18n::{t, tf, K},
     model::{OrderStatus, OrderView, PhoneVerified},
+    pages::session::around,
 };
 
+/// An order's status as its badge says it.
 /// An order placed without a delivery address: pick or add one (the host ships after that).
 #[component]
 fn AddAddress(order_id: i64) -> impl IntoView {
@@ -29,11 +32,11 @@ fn AddAddress(order_id: i64) -> impl IntoView {
     view! {
         <div class="order-add-address">
             {move || match done.get() {
-                Some(Ok(())) => view! { <p class="ok" role="status">"Delivery address saved for this order."</p> }.into_any(),
+                Some(Ok(())) => view! { <p class="ok" role="status">{t(K::shop_orders_address_saved)}</p> }.into_any(),
                 other => view! {
-                    <p class="muted small">"No delivery address yet: the seller ships once you give one."</p>
+                    <p class="muted small">{t(K::shop_orders_no_address)}</p>
                     <DeliverTo chosen=chosen/>
-                    <button type="button" class="btn btn-small" disabled=move || chosen.get().is_none() on:click=use_it>"Ship this order there"</button>
+                    <button type="button" class="btn btn-small" disabled=move || chosen.get().is_none() on:click=use_it>{t(K::shop_orders_ship_there)}</button>
                     {other.and_then(|r| r.err()).map(|e| view! { <p class="error" role="alert">{e}</p> })}
                 }.into_any(),
             }}
@@ -48,14 +51,14 @@ pub fn OrdersPage() -> impl IntoView {
     let signed_in = Callback::new(move |_: PhoneVerified| orders.refetch());
     view! {
         <header class="top-bar">
-            <a href="/" class="back" aria-label="Back to all sessions">"‹"</a>
-            <h1 class="top-bar-title">"My orders"</h1>
+            <a href="/" class="back" aria-label=t(K::shop_session_back)>"‹"</a>
+            <h1 class="top-bar-title">{t(K::shop_orders_title)}</h1>
         </header>
         <section class="orders">
-            <Suspense fallback=|| view! { <Loading label="Loading your orders…"/> }>
+            <Suspense fallback=|| view! { <Loading label=t(K::shop_orders_loading)/> }>
                 {move || Suspend::new(async move {
                     match orders.await {
-                        Ok(list) if list.is_empty() => view! { <p class="empty">"No orders yet. Buy during a live session to see them here."</p> }.into_any(),
+                        Ok(list) if list.is_empty() => view! { <p class="empty">{t(K::shop_orders_empty)}</p> }.into_any(),
                         Ok(list) => view! {
                             <ul class="order-list">{list.into_iter().map(|o| view! { <OrderCard order=o/> }).collect_view()}</ul>
                         }.into_any(),
@@ -65,8 +68,8 @@ pub fn OrdersPage() -> impl IntoView {
             </Suspense>
         </section>
         <section class="orders-sign-in">
-            <PhoneVerify heading="Sign in with your mobile number"
-                intro="Verified your number on another phone, or cleared this browser? Sign in to see those orders here."
+            <PhoneVerify heading=t(K::shop_orders_sign_in_heading)
+                intro=t(K::shop_orders_sign_in_intro)
                 on_verified=signed_in/>
         </section>
     }
@@ -90,17 +93,21 @@ fn OrderCard(order: OrderView) -> impl IntoView {
     view! {
         <li class="order" class:order-target=targeted id=anchor data-order-id=order.id node_ref=node>
             <div class="order-head">
-                <strong>{format!("Order #{}", order.id)}</strong>
+                <strong>{tf(K::shop_orders_number, &[("id", &order.id.to_string())])}</strong>
                 <span class=format!("badge badge-{}", order.status.as_str())>{order.status.label()}</span>
             </div>
             <p class="muted small">{order.session_title.clone()} " · " <LocalTime ms=order.created_at_ms/>
-                {demo.then(|| " · demo payment")}</p>
-            {order.ship_to.clone().map(|to| view! { <p class="order-ship-to muted small">"Ship to: " {to}</p> })}
+                {demo.then(|| format!(" · {}", t(K::shop_orders_demo_payment)))}</p>
+            {order.ship_to.clone().map(|to| view! { <p class="order-ship-to muted small">{tf(K::shop_orders_ship_to, &[("address", &to)])}</p> })}
             {(order.ship_to.is_none() && matches!(order.status, OrderStatus::Paid | OrderStatus::PendingPayment)).then(|| view! {
                 <AddAddress order_id=order.id/>
             })}
-            {order.shipping.clone().map(|sh| view! {
-                <p class="order-shipping">"Shipped by " {sh.carrier} " · tracking number " <strong class="tracking">{sh.tracking_no}</strong></p>
+            {order.shipping.clone().map(|sh| {
+                let text = tf(K::shop_orders_shipped_by, &[("carrier", &sh.carrier)]);
+                let (before, after) = around(&text, "{tracking}");
+                view! {
+                    <p class="order-shipping">{before} <strong class="tracking">{sh.tracking_no}</strong> {after}</p>
+                }
             })}
             <ul class="order-lines">
                 {order.lines.into_iter().map(|l| view! {
@@ -118,9 +125,9 @@ fn OrderCard(order: OrderView) -> impl IntoView {
                 }).collect_view()}
             </ul>
             <dl class="order-totals">
-                <dt>"Full price"</dt><dd class="order-full">{order.full_amount.to_string()}</dd>
-                <dt>"Discount"</dt><dd class="order-discount">{format!("-{}", order.discount)}</dd>
-                <dt>"Paid"</dt><dd class="order-paid">{order.paid.to_string()}</dd>
+                <dt>{t(K::shop_orders_full_price)}</dt><dd class="order-full">{order.full_amount.to_string()}</dd>
+                <dt>{t(K::shop_orders_discount)}</dt><dd class="order-discount">{format!("-{}", order.discount)}</dd>
+                <dt>{t(K::shop_orders_paid)}</dt><dd class="order-paid">{order.paid.to_string()}</dd>
             </dl>
         </li>
     }

@@ -24,6 +24,7 @@ use crate::{
         ErrorNotice, Loading,
     },
     error::AppError,
+    i18n::{t, tf, tp, K},
     model::{PhoneVerified, ProductView, SessionDetail, SessionStatus, ViewerState},
     pages::{live::LiveStage, not_found::NotFound},
 };
@@ -42,13 +43,13 @@ pub fn SessionPage() -> impl IntoView {
         async move {
             match id {
                 Some(id) => get_session(id).await,
-                None => Err(AppError::not_found("This live session does not exist.")),
+                None => Err(AppError::not_found(t(K::shop_session_not_found))),
             }
         }
     });
     let retry = Callback::new(move |_| session.refetch());
     view! {
-        <Suspense fallback=|| view! { <Loading label="Loading session…"/> }>
+        <Suspense fallback=|| view! { <Loading label=t(K::shop_session_loading)/> }>
             {move || Suspend::new(async move {
                 match session.await {
                     Ok(s) => view! { <SessionView session=s/> }.into_any(),
@@ -115,13 +116,22 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
     let products = session.products.clone();
     let title = session.title.clone();
     let start = session.scheduled_start_ms;
+    // "Starts {time}": the words around the start time, which is a component of its own.
+    let start_text = Memo::new(move |_| {
+        t(match status.get() {
+            SessionStatus::Scheduled => K::shop_session_starts,
+            SessionStatus::Live => K::shop_session_live_scheduled,
+            SessionStatus::Ended => K::shop_session_was_scheduled,
+        })
+    });
+    let (host_before, host_after) = around(&t(K::shop_session_host), "{name}");
 
     view! {
         <article class="session" class:is-live=move || status.get() == SessionStatus::Live aria-labelledby="session-title">
             <header class="top-bar">
-                <a href="/" class="back" aria-label="Back to all sessions">"‹"</a>
-                <span class="top-bar-title">"Live session"</span>
-                <a href="/orders" class="top-bar-link">"My orders"</a>
+                <a href="/" class="back" aria-label=t(K::shop_session_back)>"‹"</a>
+                <span class="top-bar-title">{t(K::shop_session_top_title)}</span>
+                <a href="/orders" class="top-bar-link">{t(K::shop_orders_title)}</a>
             </header>
             {move || if status.get() == SessionStatus::Live {
                 view! { <LiveStage session=stage_session.clone() viewer=viewer refresh=refresh/> }.into_any()
@@ -131,10 +141,11 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
             <div class="session-head">
                 {move || view! { <StatusBadge status=status.get()/> }}
                 <h1 id="session-title">{session.title.clone()}</h1>
-                <p class="session-host">"Host: " <strong>{session.host_name.clone()}</strong></p>
+                <p class="session-host">{host_before} <strong>{session.host_name.clone()}</strong> {host_after}</p>
                 <p class="session-start">
-                    {move || match status.get() { SessionStatus::Scheduled => "Starts ", SessionStatus::Live => "Live now · scheduled for ", SessionStatus::Ended => "Scheduled for " }}
+                    {move || start_text.with(|s| around(s, "{time}").0)}
                     <SessionTime ms=start zone=session.time_zone.clone()/>
+                    {move || start_text.with(|s| around(s, "{time}").1)}
                 </p>
                 {(!session.description.is_empty()).then(|| view! { <p class="session-desc">{session.description.clone()}</p> })}
             </div>
@@ -148,7 +159,7 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
                 match (reserved.get(), ended) {
                     (true, false) => view! { <SharePanel viewer=viewer title=title.clone() refresh=refresh/> }.into_any(),
                     (false, false) => view! {
-                        <p class="share-locked">"Reserve to invite friends: you and each friend who joins get 50% off."</p>
+                        <p class="share-locked">{t(K::shop_session_share_locked)}</p>
                     }.into_any(),
                     _ => ().into_any(),
                 }
@@ -156,7 +167,7 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
 
             {move || (status.get() == SessionStatus::Ended).then(|| view! { <Replay session_id=session_id/> })}
             <section class="products" id="bag" aria-labelledby="products-title">
-                <h2 id="products-title">{format!("Products ({count})")}</h2>
+                <h2 id="products-title">{tf(K::shop_session_products, &[("count", &count.to_string())])}</h2>
                 <ul class="product-list">
                     {products.into_iter().map(|p| view! { <ProductRow product=p viewer=viewer/> }).collect_view()}
                 </ul>
@@ -181,12 +192,9 @@ fn PhoneStatus(viewer: RwSignal<Option<ViewerState>>, refresh: Callback<()>) -> 
     let welcome = RwSignal::new(None::<String>);
     let verified = Callback::new(move |v: PhoneVerified| {
         welcome.set(Some(if v.signed_in {
-            format!(
-                "Welcome back, {}: your reservations, invites and orders are here.",
-                v.me.nickname
-            )
+            tf(K::shop_session_welcome_back, &[("name", &v.me.nickname)])
         } else {
-            format!("Verified: {}.", v.masked)
+            tf(K::shop_session_verified, &[("phone", &v.masked)])
         }));
         refresh.run(());
     });
@@ -194,12 +202,12 @@ fn PhoneStatus(viewer: RwSignal<Option<ViewerState>>, refresh: Callback<()>) -> 
         {move || state.get().map(|(phone, percent)| match phone {
             None => view! {
                 <div class="panel">
-                    <PhoneVerify heading="Verify your mobile number"
-                        intro=format!("This session's {percent}% off needs a verified number, for you and for each friend you invite. We send a one-time code by SMS.")
+                    <PhoneVerify heading=t(K::shop_session_verify_heading)
+                        intro=tf(K::shop_session_verify_intro, &[("percent", &percent.to_string())])
                         on_verified=verified/>
                 </div>
             }.into_any(),
-            Some(masked) => view! { <p class="phone-ok" role="status">{format!("✓ Mobile number verified: {masked}")}</p> }.into_any(),
+            Some(masked) => view! { <p class="phone-ok" role="status">{tf(K::shop_session_phone_verified, &[("phone", &masked)])}</p> }.into_any(),
         })}
         {move || welcome.get().map(|w| view! { <p class="notice" role="status">{w}</p> })}
     }
@@ -239,35 +247,35 @@ fn ReservationBox(
         })
     });
     view! {
-        <section class="reserve-box" aria-label="Reservation">
+        <section class="reserve-box" aria-label=t(K::shop_session_reservation)>
             {move || facts.get().map(|(status, reserved, reservation_count, discount_text)| match status {
                 SessionStatus::Scheduled => view! {
                     <Countdown start_ms=start_ms/>
                     <p class="reservations" aria-live="polite">
-                        {match reservation_count { 1 => "1 reservation".to_string(), n => format!("{n} reservations") }}
+                        {tp(K::shop_session_reservations, reservation_count, &[])}
                     </p>
                     <div class="reserve-actions">
                         {if reserved {
-                            view! { <span class="reserved-ok" role="status">"✓ Reserved"</span> }.into_any()
+                            view! { <span class="reserved-ok" role="status">{t(K::shop_session_reserved)}</span> }.into_any()
                         } else {
                             view! {
                                 <button type="button" class="btn btn-primary" on:click=do_reserve disabled=move || busy.get()>
-                                    "Reserve"
+                                    {t(K::shop_session_reserve)}
                                 </button>
                             }.into_any()
                         }}
-                        <a class="btn" href=format!("/s/{session_id}/calendar.ics") download="live-session.ics">"Add to calendar"</a>
+                        <a class="btn" href=format!("/s/{session_id}/calendar.ics") download="live-session.ics">{t(K::shop_session_add_calendar)}</a>
                     </div>
                 }.into_any(),
                 SessionStatus::Live => view! {
-                    <p class="live-banner" role="status"><span class="badge badge-live">"LIVE"</span> " Happening now: buy while the host presents."</p>
+                    <p class="live-banner" role="status"><span class="badge badge-live">{t(K::shop_status_live)}</span> " " {t(K::shop_session_happening_now)}</p>
                     {(!reserved).then(|| view! {
-                        <button type="button" class="btn btn-primary" on:click=do_reserve disabled=move || busy.get()>"Join"</button>
+                        <button type="button" class="btn btn-primary" on:click=do_reserve disabled=move || busy.get()>{t(K::shop_session_join)}</button>
                     })}
                     <p class="discount-status">{discount_text}</p>
                 }.into_any(),
                 SessionStatus::Ended => view! {
-                    <p class="ended-banner" role="status">"This session has ended. Thanks for watching!"</p>
+                    <p class="ended-banner" role="status">{t(K::shop_session_ended)}</p>
                 }.into_any(),
             })}
             {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
@@ -300,7 +308,7 @@ fn ProductRow(product: ProductView, viewer: RwSignal<Option<ViewerState>>) -> im
             <img class="product-img" src=product.image_url.clone() alt="" loading="lazy" width="96" height="96"/>
             <div class="product-body">
                 <span class="product-cat">{product.category.clone()}</span>
-                <Show when=explaining><span class="badge badge-live">"Explaining now"</span></Show>
+                <Show when=explaining><span class="badge badge-live">{t(K::shop_session_explaining_now)}</span></Show>
                 <h3 class="product-name">{product.name.clone()}</h3>
                 <p class="product-desc">{product.description.clone()}</p>
                 {crate::components::checkout::variants_hint(&product.variants).map(|hint| view! {
@@ -310,23 +318,32 @@ fn ProductRow(product: ProductView, viewer: RwSignal<Option<ViewerState>>) -> im
                     {move || match offer.get() {
                         Some(o) if o.discounted => view! {
                             <span class="price">{o.your_price.to_string()}</span>
-                            <s class="price-was" aria-label=format!("was {}", o.price)>{o.price.to_string()}</s>
-                            <span class="badge badge-discount">{format!("{}% off", percent.get())}</span>
+                            <s class="price-was" aria-label=tf(K::shop_session_was_price, &[("price", &o.price.to_string())])>{o.price.to_string()}</s>
+                            <span class="badge badge-discount">{tf(K::shop_session_percent_off, &[("percent", &percent.get().to_string())])}</span>
                         }.into_any(),
                         Some(o) => view! { <span class="price">{o.price.to_string()}</span> }.into_any(),
                         None => view! { <span class="price">{list_price.to_string()}</span> }.into_any(),
                     }}
                     <span class="stock">{move || {
                         let stock = offer.with(|o| o.as_ref().map(|o| o.stock)).unwrap_or(list_stock);
-                        if stock == 0 { "Sold out".to_string() } else { format!("{stock} left") }
+                        if stock == 0 { t(K::shop_session_sold_out) } else { tp(K::shop_session_left, stock, &[]) }
                     }}</span>
                 </p>
                 {move || offer.with(|o| o.as_ref().map(|o| o.bought_units).filter(|n| *n > 0))
-                    .map(|n| view! { <p class="muted small">{format!("You bought {n}")}</p> })}
+                    .map(|n| view! { <p class="muted small">{tp(K::shop_session_you_bought, n, &[])}</p> })}
                 <Show when=move || can_buy.get()>
                     <div class="buy"><BuyButton product_id=id name=name.clone() image_url=image.clone()/></div>
                 </Show>
             </div>
         </li>
+    }
+}
+
+/// The parts of a sentence before and after its `placeholder`, for a sentence with a
+/// component (a time, a name in bold) in the middle: the words' order is the language's.
+pub(crate) fn around(text: &str, placeholder: &str) -> (String, String) {
+    match text.split_once(placeholder) {
+        Some((before, after)) => (before.to_string(), after.to_string()),
+        None => (text.to_string(), String::new()),
     }
 }

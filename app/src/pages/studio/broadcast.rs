@@ -7,7 +7,10 @@ use std::time::Duration;
 use leptos::task::spawn_local;
 use leptos::{html, prelude::*};
 
-use crate::api::video::get_broadcast_info;
+use crate::{
+    api::video::get_broadcast_info,
+    i18n::{t, tf, K},
+};
 
 #[derive(Debug, Clone, PartialEq, Default)]
 struct Health {
@@ -22,6 +25,17 @@ struct Device {
     id: String,
     kind: String,
     label: String,
+}
+
+/// The broadcaster's state (`public/broadcaster.js`) in words.
+fn state_text(state: &str) -> String {
+    match state {
+        "live" => t(K::studio_broadcast_state_live),
+        "connecting" => t(K::studio_broadcast_state_connecting),
+        "failed" => t(K::studio_broadcast_state_failed),
+        "stopped" => t(K::studio_broadcast_state_stopped),
+        other => other.to_string(),
+    }
 }
 
 #[component]
@@ -77,7 +91,10 @@ pub fn BroadcastPanel(
                             );
                         }
                     }
-                    Err(e) => msg.set(Some(Err(format!("Camera: {e}")))),
+                    Err(e) => msg.set(Some(Err(tf(
+                        K::studio_broadcast_camera_error,
+                        &[("error", &e.to_string())],
+                    )))),
                 }
             });
         }
@@ -106,10 +123,11 @@ pub fn BroadcastPanel(
                 // The state callback lives as long as the page.
                 cb.forget();
                 match res {
-                    Ok(_) => msg.set(Some(Ok(
-                        "Broadcasting: viewers see you in a few seconds.".into()
-                    ))),
-                    Err(e) => msg.set(Some(Err(format!("Broadcast: {e}")))),
+                    Ok(_) => msg.set(Some(Ok(t(K::studio_broadcast_started)))),
+                    Err(e) => msg.set(Some(Err(tf(
+                        K::studio_broadcast_error,
+                        &[("error", &e.to_string())],
+                    )))),
                 }
             });
         }
@@ -121,7 +139,7 @@ pub fn BroadcastPanel(
         spawn_local(async move {
             let _ = crate::components::js::call_async("LiveBroadcaster", "stop", &[]).await;
             state.set("stopped".into());
-            msg.set(Some(Ok("Broadcast stopped.".into())));
+            msg.set(Some(Ok(t(K::studio_broadcast_stopped))));
         });
     };
     // Health every second while broadcasting.
@@ -154,33 +172,36 @@ pub fn BroadcastPanel(
     };
     view! {
         <section class="card broadcast" aria-labelledby="bc-title">
-            <h2 id="bc-title">"Camera"</h2>
-            <video node_ref=preview class="broadcast-preview" muted=true autoplay=true playsinline=true aria-label="Camera preview"></video>
+            <h2 id="bc-title">{t(K::studio_broadcast_title)}</h2>
+            <video node_ref=preview class="broadcast-preview" muted=true autoplay=true playsinline=true aria-label=t(K::studio_broadcast_preview)></video>
             <div class="row">
-                <label class="field"><span>"Camera"</span>
+                <label class="field"><span>{t(K::studio_broadcast_camera)}</span>
                     <select on:change=move |ev| { camera.set(event_target_value(&ev)); if previewing.get_untracked() { start_preview() } }>
-                        <option value="">"Default camera"</option>
+                        <option value="">{t(K::studio_broadcast_default_camera)}</option>
                         {move || options("videoinput").into_iter().map(|(id, label)| view! { <option value=id>{label}</option> }).collect_view()}
                     </select>
                 </label>
-                <label class="field"><span>"Microphone"</span>
+                <label class="field"><span>{t(K::studio_broadcast_microphone)}</span>
                     <select on:change=move |ev| { mic.set(event_target_value(&ev)); if previewing.get_untracked() { start_preview() } }>
-                        <option value="">"Default microphone"</option>
+                        <option value="">{t(K::studio_broadcast_default_microphone)}</option>
                         {move || options("audioinput").into_iter().map(|(id, label)| view! { <option value=id>{label}</option> }).collect_view()}
                     </select>
                 </label>
             </div>
             <div class="row">
-                <button type="button" class="btn" on:click=move |_| start_preview()>"Start camera"</button>
-                <button type="button" class="btn btn-primary" on:click=start disabled=move || !previewing.get() || state.get() == "live">"Start broadcasting"</button>
-                <button type="button" class="btn btn-danger" on:click=stop disabled=move || state.get() != "live" && state.get() != "connecting">"Stop broadcasting"</button>
+                <button type="button" class="btn" on:click=move |_| start_preview()>{t(K::studio_broadcast_start_camera)}</button>
+                <button type="button" class="btn btn-primary" on:click=start disabled=move || !previewing.get() || state.get() == "live">{t(K::studio_broadcast_start)}</button>
+                <button type="button" class="btn btn-danger" on:click=stop disabled=move || state.get() != "live" && state.get() != "connecting">{t(K::studio_broadcast_stop)}</button>
             </div>
             <p class="broadcast-health" role="status" aria-live="polite">
                 {move || {
                     let h = health.get();
                     let s = state.get();
-                    if s == "idle" { "Not broadcasting.".to_string() }
-                    else { format!("Broadcast: {s} · {} kbps · {} fps{}", h.kbps, h.fps, if h.codec.is_empty() { String::new() } else { format!(" · {}", h.codec) }) }
+                    if s == "idle" { t(K::studio_broadcast_idle) }
+                    else {
+                        let codec = if h.codec.is_empty() { String::new() } else { format!(" · {}", h.codec) };
+                        tf(K::studio_broadcast_health, &[("state", &state_text(&s)), ("kbps", &h.kbps.to_string()), ("fps", &h.fps.to_string()), ("codec", &codec)])
+                    }
                 }}
             </p>
         </section>

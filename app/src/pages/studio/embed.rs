@@ -6,6 +6,7 @@ use leptos::{prelude::*, task::spawn_local};
 use crate::{
     api::embed::{studio_add_embed_origin, studio_embed_origins, studio_remove_embed_origin},
     error::AppError,
+    i18n::{t, tf, K},
 };
 
 #[component]
@@ -43,29 +44,29 @@ pub fn EmbedSettings() -> impl IntoView {
     };
     view! {
         <section class="card" aria-labelledby="embed-title">
-            <h2 id="embed-title">"Embed on your site"</h2>
-            <p class="muted small">"Sites listed here may show your live rooms in a frame, receive what you present and add it to their own cart. No other site can frame them."</p>
-            <ul class="embed-origins" aria-label="Sites that may embed your rooms">
-                {move || origins.get().is_empty().then(|| view! { <li class="muted">"No site yet."</li> })}
+            <h2 id="embed-title">{t(K::studio_embed_title)}</h2>
+            <p class="muted small">{t(K::studio_embed_hint)}</p>
+            <ul class="embed-origins" aria-label=t(K::studio_embed_list)>
+                {move || origins.get().is_empty().then(|| view! { <li class="muted">{t(K::studio_embed_none)}</li> })}
                 <For each=move || origins.get() key=|o| o.clone() let:o>
                     <li>
                         <code>{o.clone()}</code>
-                        <button type="button" class="btn btn-small" aria-label=format!("Remove {o}")
-                            on:click={let o = o.clone(); move |_| remove(o.clone())}>"Remove"</button>
+                        <button type="button" class="btn btn-small" aria-label=tf(K::studio_embed_remove_origin, &[("origin", &o)])
+                            on:click={let o = o.clone(); move |_| remove(o.clone())}>{t(K::studio_embed_remove)}</button>
                     </li>
                 </For>
             </ul>
             <form class="row" on:submit=add>
-                <label class="field"><span>"Site address"</span>
+                <label class="field"><span>{t(K::studio_embed_site)}</span>
                     <input type="url" name="origin" placeholder="https://shop.example.com" required=true
                         prop:value=move || draft.get() on:input=move |ev| draft.set(event_target_value(&ev))/>
                 </label>
-                <button type="submit" class="btn btn-primary">"Allow site"</button>
+                <button type="submit" class="btn btn-primary">{t(K::studio_embed_allow)}</button>
             </form>
             {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             <details>
-                <summary>"Code for your site"</summary>
-                <p class="muted small">"Replace SESSION_ID with the number in a session's address (/s/ID)."</p>
+                <summary>{t(K::studio_embed_code)}</summary>
+                <p class="muted small">{t(K::studio_embed_code_hint)}</p>
                 <pre class="embed-snippet"><code>{snippet}</code></pre>
             </details>
         </section>

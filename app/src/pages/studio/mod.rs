@@ -20,8 +20,20 @@ use crate::{
         time::{ms_to_zoned_input, zoned_input_to_ms, SessionTime},
         ErrorNotice, Loading,
     },
+    i18n::{t, tp, K},
     model::{HostMe, PolicyForm, SessionForm, DEFAULT_TIME_ZONE},
 };
+
+/// A text with one `{name}` placeholder that stands for an element (a link, a time): the text
+/// before it and after it, so a sentence keeps its word order in every language.
+pub(crate) fn around(key: K, name: &str) -> (String, String) {
+    let text = t(key);
+    let mark = format!("{{{name}}}");
+    match text.split_once(&mark) {
+        Some((before, after)) => (before.to_string(), after.to_string()),
+        None => (text, String::new()),
+    }
+}
 
 /// The studio's top bar.
 #[component]
@@ -39,10 +51,10 @@ pub fn StudioBar(
     };
     view! {
         <header class="top-bar studio-bar">
-            <a href="/studio" class="brand-link">"Studio"</a>
+            <a href="/studio" class="brand-link">{t(K::studio_bar_studio)}</a>
             {host.map(|h| view! {
                 <span class="studio-host">{h.display_name}</span>
-                <button type="button" class="btn btn-small" on:click=sign_out>"Sign out"</button>
+                <button type="button" class="btn btn-small" on:click=sign_out>{t(K::studio_bar_sign_out)}</button>
             })}
         </header>
     }
@@ -54,7 +66,7 @@ pub fn StudioHome() -> impl IntoView {
     let reload = Callback::new(move |_| me.refetch());
     view! {
         <div class="studio">
-            <Suspense fallback=|| view! { <Loading label="Loading the studio…"/> }>
+            <Suspense fallback=|| view! { <Loading label=t(K::studio_home_loading)/> }>
                 {move || Suspend::new(async move {
                     match me.await {
                         Ok(Some(host)) => view! {
@@ -114,30 +126,30 @@ fn AuthForms(#[prop(into)] on_done: Callback<()>) -> impl IntoView {
     };
     view! {
         <section class="auth card" aria-labelledby="auth-title">
-            <h1 id="auth-title">{move || if signing_up.get() { "Create a host account" } else { "Sign in to the studio" }}</h1>
+            <h1 id="auth-title">{move || if signing_up.get() { t(K::studio_auth_create_title) } else { t(K::studio_auth_sign_in_title) }}</h1>
             <form on:submit=submit class="stack">
                 <Show when=move || signing_up.get()>
-                    <label class="field"><span>"Display name"</span>
+                    <label class="field"><span>{t(K::studio_auth_display_name)}</span>
                         <input type="text" name="display_name" required maxlength="40" autocomplete="nickname"
                             prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
                     </label>
                 </Show>
-                <label class="field"><span>"Email"</span>
+                <label class="field"><span>{t(K::studio_auth_email)}</span>
                     <input type="email" name="email" required autocomplete="email"
                         prop:value=move || email.get() on:input=move |ev| email.set(event_target_value(&ev))/>
                 </label>
-                <label class="field"><span>"Password"</span>
+                <label class="field"><span>{t(K::studio_auth_password)}</span>
                     <input type="password" name="password" required minlength="1"
                         autocomplete=move || if signing_up.get() { "new-password" } else { "current-password" }
                         prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev))/>
                 </label>
                 {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
                 <button type="submit" class="btn btn-primary" disabled=move || busy.get()>
-                    {move || if signing_up.get() { "Create account" } else { "Sign in" }}
+                    {move || if signing_up.get() { t(K::studio_auth_create_account) } else { t(K::studio_auth_sign_in) }}
                 </button>
             </form>
             <button type="button" class="btn btn-link" on:click=move |_| { signing_up.update(|s| *s = !*s); error.set(None); }>
-                {move || if signing_up.get() { "I have an account: sign in" } else { "New host? Create an account" }}
+                {move || if signing_up.get() { t(K::studio_auth_have_account) } else { t(K::studio_auth_new_host) }}
             </button>
         </section>
     }
@@ -157,21 +169,21 @@ pub fn SessionFields(
         }
     };
     view! {
-        <label class="field"><span>"Title"</span>
+        <label class="field"><span>{t(K::studio_form_title)}</span>
             <input type="text" name="title" required maxlength="80"
                 prop:value=move || form.with(|f| f.title.clone())
                 on:input=move |ev| form.update(|f| f.title = event_target_value(&ev))/>
         </label>
-        <label class="field"><span>"Description"</span>
+        <label class="field"><span>{t(K::studio_form_description)}</span>
             <textarea name="description" rows="3" maxlength="2000"
                 prop:value=move || form.with(|f| f.description.clone())
                 on:input=move |ev| form.update(|f| f.description = event_target_value(&ev))></textarea>
         </label>
-        <label class="field"><span>"Starts at (in the session's time zone)"</span>
+        <label class="field"><span>{t(K::studio_form_start)}</span>
             <input type="datetime-local" name="start" required
                 prop:value=move || start_text.get() on:input=move |ev| start_text.set(event_target_value(&ev))/>
         </label>
-        <label class="field"><span>"Time zone"</span>
+        <label class="field"><span>{t(K::studio_form_time_zone)}</span>
             <select name="time_zone" on:change=move |ev| form.update(|f| f.time_zone = event_target_value(&ev))>
                 {move || zone_choices(&form.with(|f| f.time_zone.clone())).into_iter().map(|z| {
                     let selected = form.with(|f| f.time_zone == z);
@@ -180,25 +192,25 @@ pub fn SessionFields(
             </select>
         </label>
         <fieldset class="policy">
-            <legend>"Invite discount"</legend>
-            <label class="field"><span>"Percent off"</span>
+            <legend>{t(K::studio_form_invite_discount)}</legend>
+            <label class="field"><span>{t(K::studio_form_percent_off)}</span>
                 <input type="number" name="percent_off" min="1" max="100" required
                     prop:value=move || form.with(|f| f.policy.percent_off.to_string()) on:input=num(|p, v| p.percent_off = v)/>
             </label>
-            <label class="field"><span>"Friends needed to unlock"</span>
+            <label class="field"><span>{t(K::studio_form_friends_needed)}</span>
                 <input type="number" name="friends_needed" min="1" max="100" required
                     prop:value=move || form.with(|f| f.policy.friends_needed.to_string()) on:input=num(|p, v| p.friends_needed = v)/>
             </label>
-            <label class="field"><span>"Discounted units per shopper per product"</span>
+            <label class="field"><span>{t(K::studio_form_units_per_shopper)}</span>
                 <input type="number" name="units_per_shopper" min="0" max="100" required
                     prop:value=move || form.with(|f| f.policy.units_per_shopper.to_string()) on:input=num(|p, v| p.units_per_shopper = v)/>
             </label>
-            <label class="field"><span>"Discounted units per product (empty: no cap)"</span>
+            <label class="field"><span>{t(K::studio_form_units_cap)}</span>
                 <input type="number" name="units_cap" min="0"
                     prop:value=move || form.with(|f| f.policy.units_cap.map(|c| c.to_string()).unwrap_or_default())
                     on:input=move |ev| { let v = event_target_value(&ev); form.update(|f| f.policy.units_cap = v.parse().ok()); }/>
             </label>
-            <label class="field"><span>"Purchase limit per shopper per product"</span>
+            <label class="field"><span>{t(K::studio_form_purchase_limit)}</span>
                 <input type="number" name="purchase_limit" min="1" max="99" required
                     prop:value=move || form.with(|f| f.policy.purchase_limit.to_string()) on:input=num(|p, v| p.purchase_limit = v)/>
             </label>
@@ -206,7 +218,7 @@ pub fn SessionFields(
                 <input type="checkbox" name="verified_phone_required"
                     prop:checked=move || form.with(|f| f.policy.verified_phone_required)
                     on:change=move |ev| form.update(|f| f.policy.verified_phone_required = event_target_checked(&ev))/>
-                <span>"Verified phone required: shoppers and the friends they invite confirm a mobile number by SMS code before the discount applies (stops one person farming it with new accounts)"</span>
+                <span>{t(K::studio_form_verified_phone)}</span>
             </label>
         </fieldset>
     }
@@ -287,7 +299,7 @@ fn NewSessionForm() -> impl IntoView {
         ev.prevent_default();
         let mut f = form.get_untracked();
         let Some(start) = zoned_input_to_ms(&start_text.get_untracked(), &f.time_zone) else {
-            error.set(Some("Choose when the session starts.".into()));
+            error.set(Some(t(K::studio_form_choose_start)));
             return;
         };
         f.scheduled_start_ms = start;
@@ -302,15 +314,15 @@ fn NewSessionForm() -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="new-title">
             <div class="card-head">
-                <h2 id="new-title">"Schedule a live session"</h2>
+                <h2 id="new-title">{t(K::studio_new_title)}</h2>
                 <button type="button" class="btn btn-primary" on:click=move |_| open.update(|o| *o = !*o)
-                    aria-expanded=move || open.get().to_string()>"New session"</button>
+                    aria-expanded=move || open.get().to_string()>{t(K::studio_new_open)}</button>
             </div>
             <Show when=move || open.get()>
                 <form class="stack" on:submit=submit.clone()>
                     <SessionFields form=form start_text=start_text/>
                     {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-                    <button type="submit" class="btn btn-primary">"Create session"</button>
+                    <button type="submit" class="btn btn-primary">{t(K::studio_new_create)}</button>
                 </form>
             </Show>
         </section>
@@ -323,11 +335,11 @@ fn HostSessions() -> impl IntoView {
     let retry = Callback::new(move |_| sessions.refetch());
     view! {
         <section class="card" aria-labelledby="mine-title">
-            <h2 id="mine-title">"Your sessions"</h2>
-            <Suspense fallback=|| view! { <Loading label="Loading sessions…"/> }>
+            <h2 id="mine-title">{t(K::studio_mine_title)}</h2>
+            <Suspense fallback=|| view! { <Loading label=t(K::studio_mine_loading)/> }>
                 {move || Suspend::new(async move {
                     match sessions.await {
-                        Ok(list) if list.is_empty() => view! { <p class="muted">"No sessions yet: schedule your first one above."</p> }.into_any(),
+                        Ok(list) if list.is_empty() => view! { <p class="muted">{t(K::studio_mine_empty)}</p> }.into_any(),
                         Ok(list) => view! {
                             <ul class="studio-sessions">
                                 {list.into_iter().map(|s| view! {
@@ -337,7 +349,7 @@ fn HostSessions() -> impl IntoView {
                                             <span>
                                                 <StatusBadge status=s.status/>
                                                 <strong>{s.title}</strong>
-                                                <span class="muted small"><SessionTime ms=s.scheduled_start_ms zone=s.time_zone/>{format!(" · {} products", s.product_count)}</span>
+                                                <span class="muted small"><SessionTime ms=s.scheduled_start_ms zone=s.time_zone/>{format!(" · {}", tp(K::common_products, s.product_count, &[]))}</span>
                                             </span>
                                         </a>
                                     </li>

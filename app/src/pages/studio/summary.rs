@@ -6,17 +6,10 @@ use leptos_router::hooks::use_params_map;
 use crate::{
     api::studio::{current_host, get_studio_session, studio_dashboard},
     components::{ErrorNotice, Loading},
+    i18n::{t, tf, tp, K},
     model::HostMe,
     pages::studio::{session::DashboardFigures, StudioBar},
 };
-
-fn plural(n: i64, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
-    }
-}
 
 #[component]
 pub fn StudioSummaryPage() -> impl IntoView {
@@ -40,7 +33,7 @@ pub fn StudioSummaryPage() -> impl IntoView {
     let retry = Callback::new(move |_| data.refetch());
     view! {
         <div class="studio">
-            <Suspense fallback=|| view! { <Loading label="Loading the summary…"/> }>
+            <Suspense fallback=|| view! { <Loading label=t(K::studio_summary_loading)/> }>
                 {move || Suspend::new(async move {
                     match data.await {
                         Ok((host, s, d)) => view! {
@@ -48,13 +41,18 @@ pub fn StudioSummaryPage() -> impl IntoView {
                             <div class="studio-main">
                                 <header class="studio-head">
                                     <div>
-                                        <h1>{format!("Summary: {}", s.title)}</h1>
-                                        <p class="muted">{format!("{} · {} · GMV {} · discount given {}", plural(d.orders, "order"), plural(d.units_sold, "unit"), d.gmv, d.discount_given)}
-                                            {(d.refunds > 0).then(|| format!(" · {} ({})", plural(d.refunds, "refund"), d.refunded))}</p>
+                                        <h1>{tf(K::studio_summary_title, &[("title", &s.title)])}</h1>
+                                        <p class="muted">{tf(K::studio_summary_line, &[
+                                                ("orders", &tp(K::studio_summary_orders, d.orders, &[])),
+                                                ("units", &tp(K::studio_summary_units, d.units_sold, &[])),
+                                                ("gmv", &d.gmv.to_string()),
+                                                ("discount", &d.discount_given.to_string()),
+                                            ])}
+                                            {(d.refunds > 0).then(|| format!(" · {}", tp(K::studio_summary_refunds, d.refunds, &[("amount", &d.refunded.to_string())])))}</p>
                                     </div>
-                                    <nav class="studio-links" aria-label="Summary links">
-                                        <a class="btn btn-primary" href=format!("/studio/s/{}/orders.csv", s.id) download="">"Export orders (CSV)"</a>
-                                        <a class="btn" href=format!("/studio/s/{}", s.id)>"Back to the session"</a>
+                                    <nav class="studio-links" aria-label=t(K::studio_summary_links)>
+                                        <a class="btn btn-primary" href=format!("/studio/s/{}/orders.csv", s.id) download="">{t(K::studio_summary_export)}</a>
+                                        <a class="btn" href=format!("/studio/s/{}", s.id)>{t(K::studio_summary_back)}</a>
                                     </nav>
                                 </header>
                                 <section class="card"><DashboardFigures dashboard=d/></section>

@@ -4,6 +4,7 @@
 use leptos::{prelude::*, task::spawn_local};
 
 use super::{report, StatusLine};
+use crate::i18n::{t, tf, K};
 
 /// The live chat as the host sees it: every message, with Delete and Mute, and a box to
 /// speak as the host (always broadcast, marked as the host's).
@@ -42,8 +43,8 @@ pub(super) fn ChatModeration(session_id: i64, msg: StatusLine) -> impl IntoView 
     };
     view! {
         <section class="card moderation" aria-labelledby="mod-title">
-            <h2 id="mod-title">"Live chat"</h2>
-            <Show when=move || !connected.get()><p class="muted small" role="status">"Connecting…"</p></Show>
+            <h2 id="mod-title">{t(K::studio_chat_title)}</h2>
+            <Show when=move || !connected.get()><p class="muted small" role="status">{t(K::studio_chat_connecting)}</p></Show>
             <ul class="mod-lines">
                 {move || lines.get().into_iter().rev().map(|m| {
                     let (id, shopper, name) = (m.id, m.shopper_id, m.nickname.clone());
@@ -52,14 +53,14 @@ pub(super) fn ChatModeration(session_id: i64, msg: StatusLine) -> impl IntoView 
                             <span><strong>{m.nickname.clone()}</strong>" "{m.text.clone()}</span>
                             {(!m.host).then(|| view! {
                                 <span class="row">
-                                    <button type="button" class="btn btn-small" aria-label=format!("Delete message from {name}")
+                                    <button type="button" class="btn btn-small" aria-label=tf(K::studio_chat_delete_from, &[("name", &name)])
                                         on:click=move |_| spawn_local(async move {
-                                            report(msg, delete_chat(session_id, id).await.map(|_| "Message deleted.".into()));
-                                        })>"Delete"</button>
-                                    <button type="button" class="btn btn-small btn-danger" aria-label=format!("Mute {}", m.nickname)
+                                            report(msg, delete_chat(session_id, id).await.map(|_| t(K::studio_chat_deleted)));
+                                        })>{t(K::studio_chat_delete)}</button>
+                                    <button type="button" class="btn btn-small btn-danger" aria-label=tf(K::studio_chat_mute_name, &[("name", &m.nickname)])
                                         on:click=move |_| spawn_local(async move {
-                                            report(msg, mute_shopper(session_id, shopper).await.map(|_| "Shopper muted.".into()));
-                                        })>"Mute"</button>
+                                            report(msg, mute_shopper(session_id, shopper).await.map(|_| t(K::studio_chat_muted)));
+                                        })>{t(K::studio_chat_mute)}</button>
                                 </span>
                             })}
                         </li>
@@ -67,10 +68,10 @@ pub(super) fn ChatModeration(session_id: i64, msg: StatusLine) -> impl IntoView 
                 }).collect_view()}
             </ul>
             <form class="row" on:submit=send>
-                <label class="field"><span>"Say something as the host"</span>
+                <label class="field"><span>{t(K::studio_chat_say)}</span>
                     <input type="text" maxlength="200" required prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))/>
                 </label>
-                <button type="submit" class="btn btn-primary">"Send"</button>
+                <button type="submit" class="btn btn-primary">{t(K::studio_chat_send)}</button>
             </form>
         </section>
     }

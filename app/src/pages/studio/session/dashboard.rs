@@ -6,7 +6,11 @@ use std::{collections::HashMap, time::Duration};
 use leptos::{prelude::*, task::spawn_local};
 
 use crate::{
-    api::studio::studio_dashboard, components::Loading, error::AppError, model::Dashboard,
+    api::studio::studio_dashboard,
+    components::Loading,
+    error::AppError,
+    i18n::{t, K},
+    model::Dashboard,
 };
 
 const DASHBOARD_REFRESH: Duration = Duration::from_secs(3);
@@ -34,9 +38,9 @@ pub fn DashboardPanel(
     }
     view! {
         <section class="card dashboard" aria-labelledby="dash-title">
-            <h2 id="dash-title">"Live figures"</h2>
+            <h2 id="dash-title">{t(K::studio_dashboard_title)}</h2>
             {move || match data.get() {
-                None => view! { <Loading label="Loading figures…"/> }.into_any(),
+                None => view! { <Loading label=t(K::studio_dashboard_loading)/> }.into_any(),
                 Some(Err(e)) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                 Some(Ok(d)) => view! { <DashboardFigures dashboard=d/> }.into_any(),
             }}
@@ -47,30 +51,30 @@ pub fn DashboardPanel(
 #[component]
 pub fn DashboardFigures(dashboard: Dashboard) -> impl IntoView {
     let d = dashboard;
-    let figure = |label: &'static str, value: String, key: &'static str| {
+    let figure = |label: K, value: String, key: &'static str| {
         view! {
-            <div class="figure" data-figure=key><dt>{label}</dt><dd>{value}</dd></div>
+            <div class="figure" data-figure=key><dt>{t(label)}</dt><dd>{value}</dd></div>
         }
     };
     view! {
         <dl class="figures">
-            {figure("Reservations", d.reservations.to_string(), "reservations")}
-            {figure("Invites created", d.invites_created.to_string(), "invites")}
-            {figure("Friends joined", d.friends_joined.to_string(), "friends")}
-            {figure("Viewers now", d.viewers.map(|v| v.to_string()).unwrap_or_else(|| "—".into()), "viewers")}
-            {figure("Orders", d.orders.to_string(), "orders")}
-            {figure("Units sold", d.units_sold.to_string(), "units")}
-            {figure("GMV", d.gmv.to_string(), "gmv")}
-            {figure("Discount given", d.discount_given.to_string(), "discount")}
-            {figure("Refunds", format!("{} · {}", d.refunds, d.refunded), "refunds")}
+            {figure(K::studio_dashboard_reservations, d.reservations.to_string(), "reservations")}
+            {figure(K::studio_dashboard_invites, d.invites_created.to_string(), "invites")}
+            {figure(K::studio_dashboard_friends, d.friends_joined.to_string(), "friends")}
+            {figure(K::studio_dashboard_viewers, d.viewers.map(|v| v.to_string()).unwrap_or_else(|| "—".into()), "viewers")}
+            {figure(K::studio_dashboard_orders, d.orders.to_string(), "orders")}
+            {figure(K::studio_dashboard_units, d.units_sold.to_string(), "units")}
+            {figure(K::studio_dashboard_gmv, d.gmv.to_string(), "gmv")}
+            {figure(K::studio_dashboard_discount, d.discount_given.to_string(), "discount")}
+            {figure(K::studio_dashboard_refunds, format!("{} · {}", d.refunds, d.refunded), "refunds")}
         </dl>
         <table class="sales">
-            <caption class="sr-only">"Sales per product"</caption>
-            <thead><tr><th scope="col">"Product"</th><th scope="col">"Sold"</th><th scope="col">"Revenue"</th><th scope="col">"Stock"</th></tr></thead>
+            <caption class="sr-only">{t(K::studio_dashboard_sales)}</caption>
+            <thead><tr><th scope="col">{t(K::studio_dashboard_product)}</th><th scope="col">{t(K::studio_dashboard_sold)}</th><th scope="col">{t(K::studio_dashboard_revenue)}</th><th scope="col">{t(K::studio_dashboard_stock)}</th></tr></thead>
             <tbody>
                 {d.per_product.into_iter().map(|p| view! {
                     <tr data-product-id=p.product_id>
-                        <th scope="row">{p.name}{p.presented.then(|| view! { <span class="badge badge-presented">"presented"</span> })}</th>
+                        <th scope="row">{p.name}{p.presented.then(|| view! { <span class="badge badge-presented">{t(K::studio_dashboard_presented)}</span> })}</th>
                         <td>{p.units_sold}</td>
                         <td>{p.revenue.to_string()}</td>
                         <td>{p.stock}</td>

@@ -10,6 +10,7 @@ use crate::{
         browser::confirm,
         time::{ms_to_zoned_input, zoned_input_to_ms},
     },
+    i18n::{t, tf, K},
     model::{SessionForm, SessionStatus, StudioSession},
     pages::studio::SessionFields,
 };
@@ -38,20 +39,20 @@ pub(super) fn DetailsEditor(
         let mut f = form.get_untracked();
         match zoned_input_to_ms(&start_text.get_untracked(), &f.time_zone) {
             Some(ms) => f.scheduled_start_ms = ms,
-            None => return msg.set(Some(Err("Choose when the session starts.".into()))),
+            None => return msg.set(Some(Err(t(K::studio_form_choose_start)))),
         }
         spawn_local(async move {
             report(
                 msg,
                 studio_update_session(id, f)
                     .await
-                    .map(|_| "Session saved.".into()),
+                    .map(|_| t(K::studio_details_saved)),
             );
             reload.try_run(());
         });
     };
     let delete = move |_| {
-        if !confirm("Delete this session and its products? This cannot be undone.") {
+        if !confirm(&t(K::studio_details_delete_confirm)) {
             return;
         }
         spawn_local(async move {
@@ -67,27 +68,36 @@ pub(super) fn DetailsEditor(
     };
     view! {
         <section class="card" aria-labelledby="details-title">
-            <h2 id="details-title">"Session details"</h2>
-            <img class="studio-cover" src=session.cover_url.clone() alt="Session cover" width="320" height="180"/>
-            <ImageUpload kind="cover" target_id=id label="Upload cover" reload=reload msg=msg/>
+            <h2 id="details-title">{t(K::studio_details_title)}</h2>
+            <img class="studio-cover" src=session.cover_url.clone() alt=t(K::studio_details_cover) width="320" height="180"/>
+            <ImageUpload kind="cover" target_id=id label=t(K::studio_details_upload_cover) reload=reload msg=msg/>
             {if editable {
                 view! {
                     <form class="stack" on:submit=save>
                         <SessionFields form=form start_text=start_text/>
                         <div class="row">
-                            <button type="submit" class="btn btn-primary">"Save details"</button>
-                            <button type="button" class="btn btn-danger" on:click=delete>"Delete session"</button>
+                            <button type="submit" class="btn btn-primary">{t(K::studio_details_save)}</button>
+                            <button type="button" class="btn btn-danger" on:click=delete>{t(K::studio_details_delete)}</button>
                         </div>
                     </form>
                 }.into_any()
             } else {
                 let p = session.policy.clone();
+                let cap = p.units_cap
+                    .map(|c| tf(K::studio_details_policy_cap, &[("cap", &c.to_string())]))
+                    .unwrap_or_default();
+                let verified = if p.verified_phone_required { t(K::studio_details_policy_verified) } else { String::new() };
+                let policy = tf(K::studio_details_policy, &[
+                    ("percent", &p.percent_off.to_string()),
+                    ("friends", &p.friends_needed.to_string()),
+                    ("units", &p.units_per_shopper.to_string()),
+                    ("cap", &cap),
+                    ("limit", &p.purchase_limit.to_string()),
+                    ("verified", &verified),
+                ]);
                 view! {
-                    <p class="muted">"Details are locked once the session has gone live."</p>
-                    <p>{format!("{}% off · {} friend(s) to unlock · {} discounted unit(s) per shopper per product{} · limit {} per shopper{}",
-                        p.percent_off, p.friends_needed, p.units_per_shopper,
-                        p.units_cap.map(|c| format!(" · cap {c} per product")).unwrap_or_default(), p.purchase_limit,
-                        if p.verified_phone_required { " · verified phone required" } else { "" })}</p>
+                    <p class="muted">{t(K::studio_details_locked)}</p>
+                    <p>{policy}</p>
                 }.into_any()
             }}
         </section>

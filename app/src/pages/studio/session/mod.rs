@@ -26,8 +26,9 @@ use crate::{
     api::studio::{current_host, get_studio_session},
     components::{status::StatusBadge, time::SessionTime, ErrorNotice, Loading},
     error::AppError,
+    i18n::{t, K},
     model::{HostMe, SessionStatus, StudioSession},
-    pages::studio::{broadcast::BroadcastPanel, StudioBar},
+    pages::studio::{around, broadcast::BroadcastPanel, StudioBar},
 };
 
 use self::{
@@ -45,15 +46,18 @@ pub fn StudioSessionPage() -> impl IntoView {
     let host = LocalResource::new(current_host);
     view! {
         <div class="studio">
-            <Suspense fallback=|| view! { <Loading label="Loading the studio…"/> }>
+            <Suspense fallback=|| view! { <Loading label=t(K::studio_home_loading)/> }>
                 {move || Suspend::new(async move {
                     match (host.await, id()) {
                         (Ok(Some(h)), Some(id)) => view! { <StudioBar host=Some(h.clone())/><SessionStudio session_id=id host=h/> }.into_any(),
-                        (Ok(Some(h)), None) => view! { <StudioBar host=Some(h)/><p class="notice">"This session does not exist."</p> }.into_any(),
-                        (Ok(None), _) => view! {
-                            <StudioBar host={None::<HostMe>}/>
-                            <p class="notice">"Please " <a href="/studio">"sign in to the studio"</a> " first."</p>
-                        }.into_any(),
+                        (Ok(Some(h)), None) => view! { <StudioBar host=Some(h)/><p class="notice">{t(K::studio_session_not_found)}</p> }.into_any(),
+                        (Ok(None), _) => {
+                            let (before, after) = around(K::studio_session_sign_in_first, "link");
+                            view! {
+                                <StudioBar host={None::<HostMe>}/>
+                                <p class="notice">{before}<a href="/studio">{t(K::studio_session_sign_in_link)}</a>{after}</p>
+                            }.into_any()
+                        }
                         (Err(e), _) => view! { <ErrorNotice error=e on_retry=Callback::new(move |_| host.refetch())/> }.into_any(),
                     }
                 })}
@@ -68,7 +72,7 @@ pub fn StudioSessionPage() -> impl IntoView {
 pub(crate) fn studio_action<I, O, Fu>(
     msg: StatusLine,
     reload: Callback<()>,
-    done: &'static str,
+    done: K,
     run: impl Fn(I) -> Fu + 'static,
 ) -> Action<I, ()>
 where
@@ -78,7 +82,7 @@ where
     Action::new_local(move |input: &I| {
         let outcome = run(input.clone());
         async move {
-            report(msg, outcome.await.map(|_| done.to_string()));
+            report(msg, outcome.await.map(|_| t(done)));
             reload.try_run(());
         }
     })
@@ -115,7 +119,7 @@ fn SessionStudio(session_id: i64, host: HostMe) -> impl IntoView {
     });
     view! {
         {move || match session.with(|s| s.as_ref().map(|r| r.as_ref().err().cloned())) {
-            None => view! { <Loading label="Loading session…"/> }.into_any(),
+            None => view! { <Loading label=t(K::studio_session_loading)/> }.into_any(),
             Some(Some(e)) => view! { <ErrorNotice error=e on_retry=reload/> }.into_any(),
             Some(None) => view! {
                 <div class="studio-main studio-session">
@@ -149,16 +153,17 @@ fn SessionStudio(session_id: i64, host: HostMe) -> impl IntoView {
 fn SessionHeader(session: StudioSession) -> impl IntoView {
     let id = session.id;
     let status = session.status;
+    let (starts_before, starts_after) = around(K::studio_session_starts, "time");
     view! {
         <header class="studio-head">
             <div>
                 <StatusBadge status=status/>
                 <h1>{session.title.clone()}</h1>
-                <p class="muted small">"Starts " <SessionTime ms=session.scheduled_start_ms zone=session.time_zone.clone()/></p>
+                <p class="muted small">{starts_before}<SessionTime ms=session.scheduled_start_ms zone=session.time_zone.clone()/>{starts_after}</p>
             </div>
-            <nav class="studio-links" aria-label="Session links">
-                <a class="btn btn-small" href=format!("/s/{id}") target="_blank" rel="noopener">"Shopper view"</a>
-                {(status == SessionStatus::Ended).then(|| view! { <a class="btn btn-small" href=format!("/studio/s/{id}/summary")>"Summary"</a> })}
+            <nav class="studio-links" aria-label=t(K::studio_session_links)>
+                <a class="btn btn-small" href=format!("/s/{id}") target="_blank" rel="noopener">{t(K::studio_session_shopper_view)}</a>
+                {(status == SessionStatus::Ended).then(|| view! { <a class="btn btn-small" href=format!("/studio/s/{id}/summary")>{t(K::studio_session_summary)}</a> })}
             </nav>
         </header>
     }

@@ -7,6 +7,7 @@ use leptos::{prelude::*, task::spawn_local};
 use crate::{
     api::studio::{import_tracking, refund_order, ship_order, studio_orders},
     components::{browser, time::LocalTime},
+    i18n::{t, tf, tp, K},
     model::{OrderStatus, StudioOrder},
 };
 
@@ -15,13 +16,13 @@ use super::{report, StatusLine};
 /// How often the panel looks for new orders.
 const REFRESH_MS: u64 = 4000;
 
-const FILTERS: [(&str, &str); 6] = [
-    ("to_ship", "To ship"),
-    ("awaiting_payment", "Awaiting payment"),
-    ("paid", "Paid"),
-    ("shipped", "Shipped"),
-    ("refunded", "Refunded"),
-    ("all", "All"),
+const FILTERS: [(&str, K); 6] = [
+    ("to_ship", K::studio_orders_filter_to_ship),
+    ("awaiting_payment", K::studio_orders_filter_awaiting_payment),
+    ("paid", K::studio_orders_filter_paid),
+    ("shipped", K::studio_orders_filter_shipped),
+    ("refunded", K::studio_orders_filter_refunded),
+    ("all", K::studio_orders_filter_all),
 ];
 
 #[component]
@@ -60,11 +61,17 @@ pub fn OrdersPanel(session_id: i64, msg: StatusLine) -> impl IntoView {
         let text = csv.get_untracked();
         spawn_local(async move {
             let res = import_tracking(session_id, text).await.map(|r| {
-                let mut line = format!("{} orders marked shipped", r.shipped);
-                if !r.errors.is_empty() {
-                    line.push_str(&format!("; not applied: {}", r.errors.join("; ")));
+                let shipped = r.shipped;
+                if r.errors.is_empty() {
+                    tp(K::studio_orders_imported, shipped, &[])
+                } else {
+                    let errors = r.errors.join("; ");
+                    tp(
+                        K::studio_orders_imported_errors,
+                        shipped,
+                        &[("errors", &errors)],
+                    )
                 }
-                line
             });
             if res.is_ok() {
                 csv.set(String::new());
@@ -75,29 +82,29 @@ pub fn OrdersPanel(session_id: i64, msg: StatusLine) -> impl IntoView {
     };
     view! {
         <section class="panel orders-panel" aria-labelledby="orders-h">
-            <h2 id="orders-h">"Orders"</h2>
+            <h2 id="orders-h">{t(K::studio_orders_title)}</h2>
             <div class="orders-tools">
-                <label>"Show "
-                    <select aria-label="Which orders" on:change=move |ev| filter.set(event_target_value(&ev))>
+                <label>{t(K::studio_orders_show)}" "
+                    <select aria-label=t(K::studio_orders_which) on:change=move |ev| filter.set(event_target_value(&ev))>
                         {FILTERS.iter().map(|(value, label)| view! {
-                            <option value=*value selected=move || filter.get() == *value>{*label}</option>
+                            <option value=*value selected=move || filter.get() == *value>{t(*label)}</option>
                         }).collect_view()}
                     </select>
                 </label>
-                <a class="btn btn-small" href=format!("/studio/s/{session_id}/orders.csv") download="">"Export CSV"</a>
+                <a class="btn btn-small" href=format!("/studio/s/{session_id}/orders.csv") download="">{t(K::studio_orders_export)}</a>
             </div>
-            {move || orders.with(|l| l.as_ref().is_some_and(Vec::is_empty)).then(|| view! { <p class="muted">"No orders here."</p> })}
+            {move || orders.with(|l| l.as_ref().is_some_and(Vec::is_empty)).then(|| view! { <p class="muted">{t(K::studio_orders_empty)}</p> })}
             <ul class="studio-orders">
                 <For each=move || orders.get().unwrap_or_default()
                     key=|o| (o.id, o.status.as_str(), o.shipping.clone(), o.ship_to.clone())
                     children=move |o| view! { <OrderRow order=o msg=msg reload=load/> }/>
             </ul>
             <details class="import-tracking">
-                <summary>"Import tracking numbers (CSV)"</summary>
-                <p class="muted small">"One line per parcel: order_id,carrier,tracking_number"</p>
-                <textarea rows="4" aria-label="Tracking numbers as CSV" placeholder="12,SF Express,SF1234567890"
+                <summary>{t(K::studio_orders_import_title)}</summary>
+                <p class="muted small">{t(K::studio_orders_import_hint)}</p>
+                <textarea rows="4" aria-label=t(K::studio_orders_import_label) placeholder=t(K::studio_orders_import_placeholder)
                     prop:value=move || csv.get() on:input=move |ev| csv.set(event_target_value(&ev))></textarea>
-                <button type="button" class="btn btn-small" on:click=import disabled=move || csv.with(|c| c.trim().is_empty())>"Import"</button>
+                <button type="button" class="btn btn-small" on:click=import disabled=move || csv.with(|c| c.trim().is_empty())>{t(K::studio_orders_import)}</button>
             </details>
         </section>
     }
@@ -116,24 +123,26 @@ fn OrderRow(order: StudioOrder, msg: StatusLine, reload: Callback<()>) -> impl I
                 msg,
                 ship_order(id, c, n)
                     .await
-                    .map(|_| format!("Order #{id} shipped")),
+                    .map(|_| tf(K::studio_orders_shipped_done, &[("id", &id.to_string())])),
             );
             reload.run(());
         });
     };
     let refund = move |_| {
-        if !browser::confirm(&format!("Refund order #{id} in full?")) {
+        if !browser::confirm(&tf(
+            K::studio_orders_refund_confirm,
+            &[("id", &id.to_string())],
+        )) {
             return;
         }
         spawn_local(async move {
-            let res = refund_order(id, String::new())
-                .await
-                .map(|state| match state {
-                    crate::model::RefundState::Refunded => format!("Order #{id} refunded"),
-                    crate::model::RefundState::Pending => {
-                        format!("Refund of order #{id} asked for; the payment provider confirms it")
-                    }
-                });
+            let res = refund_order(id, String::new()).await.map(|state| {
+                let key = match state {
+                    crate::model::RefundState::Refunded => K::studio_orders_refunded_done,
+                    crate::model::RefundState::Pending => K::studio_orders_refund_pending,
+                };
+                tf(key, &[("id", &id.to_string())])
+            });
             report(msg, res);
             reload.run(());
         });
@@ -150,19 +159,19 @@ fn OrderRow(order: StudioOrder, msg: StatusLine, reload: Callback<()>) -> impl I
             </div>
             <p>{format!("{} × {} · {} · {}", order.product_name, order.quantity, order.paid, order.shopper_nickname)}</p>
             {order.ship_to.map(|to| view! { <p class="small ship-to">{to}</p> })}
-            {waiting.then(|| view! { <p class="muted small">"Waiting for the shopper's delivery address."</p> })}
+            {waiting.then(|| view! { <p class="muted small">{t(K::studio_orders_waiting_address)}</p> })}
             {order.shipping.map(|sh| view! { <p class="muted small">{format!("{} · {}", sh.carrier, sh.tracking_no)}</p> })}
             {can_ship.then(|| view! {
                 <form class="ship-form" on:submit=ship>
-                    <input type="text" aria-label=format!("Carrier for order {id}") placeholder="Carrier" maxlength="40" required
+                    <input type="text" aria-label=tf(K::studio_orders_carrier_for, &[("id", &id.to_string())]) placeholder=t(K::studio_orders_carrier) maxlength="40" required
                         prop:value=move || carrier.get() on:input=move |ev| carrier.set(event_target_value(&ev))/>
-                    <input type="text" aria-label=format!("Tracking number for order {id}") placeholder="Tracking number" maxlength="40" required
+                    <input type="text" aria-label=tf(K::studio_orders_tracking_for, &[("id", &id.to_string())]) placeholder=t(K::studio_orders_tracking) maxlength="40" required
                         prop:value=move || number.get() on:input=move |ev| number.set(event_target_value(&ev))/>
-                    <button type="submit" class="btn btn-small">"Ship"</button>
+                    <button type="submit" class="btn btn-small">{t(K::studio_orders_ship)}</button>
                 </form>
             })}
             {can_refund.then(|| view! {
-                <button type="button" class="btn btn-small btn-danger" on:click=refund aria-label=format!("Refund order {id}")>"Refund"</button>
+                <button type="button" class="btn btn-small btn-danger" on:click=refund aria-label=tf(K::studio_orders_refund_for, &[("id", &id.to_string())])>{t(K::studio_orders_refund)}</button>
             })}
         </li>
     }

@@ -13,6 +13,7 @@ use crate::{
     },
     components::browser::confirm,
     error::AppError,
+    i18n::{t, tf, K},
     model::{ProductForm, SessionStatus, StudioProduct, StudioSession, VariantForm, VariantView},
 };
 
@@ -77,7 +78,7 @@ pub(super) fn ProductsEditor(
     };
     view! {
         <section class="card" aria-labelledby="products-title">
-            <h2 id="products-title">{move || format!("Products ({})", count())}</h2>
+            <h2 id="products-title">{move || tf(K::studio_products_title, &[("n", &count().to_string())])}</h2>
             <ol class="studio-products">
                 <For each=rows key=key let:row>
                     <ProductEditorRow product=row.0 status=row.1 first=row.2 last=row.3
@@ -104,33 +105,34 @@ fn product_form(p: Option<&StudioProduct>) -> ProductForm {
 #[component]
 fn ProductFields(form: RwSignal<ProductForm>, #[prop(optional)] ask_reason: bool) -> impl IntoView {
     view! {
-        <label class="field"><span>"Name"</span>
+        <label class="field"><span>{t(K::studio_products_name)}</span>
             <input type="text" name="name" required maxlength="80" prop:value=move || form.with(|f| f.name.clone())
                 on:input=move |ev| form.update(|f| f.name = event_target_value(&ev))/>
         </label>
-        <label class="field"><span>"Category"</span>
+        <label class="field"><span>{t(K::studio_products_category)}</span>
             <input type="text" name="category" required maxlength="40" list="categories" prop:value=move || form.with(|f| f.category.clone())
                 on:input=move |ev| form.update(|f| f.category = event_target_value(&ev))/>
         </label>
         <datalist id="categories">
-            <option value="Cosmetics"/><option value="Skincare"/><option value="Baby care"/><option value="Health"/>
+            <option value=t(K::studio_products_cat_cosmetics)/><option value=t(K::studio_products_cat_skincare)/>
+            <option value=t(K::studio_products_cat_baby)/><option value=t(K::studio_products_cat_health)/>
         </datalist>
-        <label class="field"><span>"Description"</span>
+        <label class="field"><span>{t(K::studio_products_description)}</span>
             <textarea name="description" rows="2" maxlength="1000" prop:value=move || form.with(|f| f.description.clone())
                 on:input=move |ev| form.update(|f| f.description = event_target_value(&ev))></textarea>
         </label>
         <div class="row">
-            <label class="field"><span>"Price (¥)"</span>
+            <label class="field"><span>{t(K::studio_products_price)}</span>
                 <input type="text" name="price" inputmode="decimal" required placeholder="129.00" prop:value=move || form.with(|f| f.price.clone())
                     on:input=move |ev| form.update(|f| f.price = event_target_value(&ev))/>
             </label>
-            <label class="field"><span>"Stock"</span>
+            <label class="field"><span>{t(K::studio_products_stock)}</span>
                 <input type="number" name="stock" min="0" required prop:value=move || form.with(|f| f.stock.to_string())
                     on:input=move |ev| { if let Ok(v) = event_target_value(&ev).parse() { form.update(|f| f.stock = v) } }/>
             </label>
         </div>
         {ask_reason.then(|| view! {
-            <label class="field"><span>"Reason for a price change (recorded in the audit log)"</span>
+            <label class="field"><span>{t(K::studio_products_reason)}</span>
                 <input type="text" name="reason" maxlength="200" prop:value=move || form.with(|f| f.reason.clone().unwrap_or_default())
                     on:input=move |ev| form.update(|f| f.reason = Some(event_target_value(&ev)))/>
             </label>
@@ -151,16 +153,16 @@ fn AddProduct(session_id: i64, reload: Callback<()>, msg: StatusLine) -> impl In
                 form.set(product_form(None));
                 open.set(false);
             }
-            report(msg, res.map(|_| "Product added.".into()));
+            report(msg, res.map(|_| t(K::studio_products_added)));
             reload.try_run(());
         });
     };
     view! {
-        <button type="button" class="btn" on:click=move |_| open.update(|o| *o = !*o) aria-expanded=move || open.get().to_string()>"Add product"</button>
+        <button type="button" class="btn" on:click=move |_| open.update(|o| *o = !*o) aria-expanded=move || open.get().to_string()>{t(K::studio_products_add)}</button>
         <Show when=move || open.get()>
-            <form class="stack add-product" on:submit=submit aria-label="New product">
+            <form class="stack add-product" on:submit=submit aria-label=t(K::studio_products_new)>
                 <ProductFields form=form/>
-                <button type="submit" class="btn btn-primary">"Save product"</button>
+                <button type="submit" class="btn btn-primary">{t(K::studio_products_save)}</button>
             </form>
         </Show>
     }
@@ -184,12 +186,17 @@ fn ProductEditorRow(
     let form = RwSignal::new(product_form(Some(&product)));
     let presented = product.presented;
     let name = product.name.clone();
-    let present = studio_action(msg, reload, "Presenting now.", present_product);
-    let sold_out = studio_action(msg, reload, "Marked sold out.", mark_sold_out);
-    let moved = studio_action(msg, reload, "Moved.", |(id, delta)| {
+    let present = studio_action(msg, reload, K::studio_products_presenting, present_product);
+    let sold_out = studio_action(msg, reload, K::studio_products_sold_out_done, mark_sold_out);
+    let moved = studio_action(msg, reload, K::studio_products_moved, |(id, delta)| {
         studio_move_product(id, delta)
     });
-    let delete = studio_action(msg, reload, "Product deleted.", studio_delete_product);
+    let delete = studio_action(
+        msg,
+        reload,
+        K::studio_products_deleted,
+        studio_delete_product,
+    );
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let f = form.get_untracked();
@@ -198,7 +205,7 @@ fn ProductEditorRow(
             if res.is_ok() {
                 editing.set(false);
             }
-            report(msg, res.map(|_| "Product saved.".into()));
+            report(msg, res.map(|_| t(K::studio_products_saved)));
             reload.try_run(());
         });
     };
@@ -208,25 +215,25 @@ fn ProductEditorRow(
             <img src=product.image_url.clone() alt="" width="64" height="64"/>
             <div class="studio-product-body">
                 <strong>{product.name.clone()}</strong>
-                <span class="muted small">{format!("{} · {} · stock ", product.category, product.price)}<span class="live-stock">{stock_now}</span></span>
+                <span class="muted small">{tf(K::studio_products_meta, &[("category", &product.category), ("price", &product.price.to_string())])}<span class="live-stock">{stock_now}</span></span>
                 <span>
-                    {is_current.then(|| view! { <span class="badge badge-live">"Explaining now"</span> })}
-                    {presented.then(|| view! { <span class="badge badge-presented">"Presented"</span> })}
+                    {is_current.then(|| view! { <span class="badge badge-live">{t(K::studio_products_explaining)}</span> })}
+                    {presented.then(|| view! { <span class="badge badge-presented">{t(K::studio_products_presented)}</span> })}
                 </span>
             </div>
             <div class="studio-product-actions">
                 {(status == SessionStatus::Live).then(|| view! {
-                    <button type="button" class="btn btn-small btn-primary" aria-label=format!("Present {name}")
-                        on:click=move |_| { present.dispatch(pid); }>"Present"</button>
-                    <button type="button" class="btn btn-small" aria-label=format!("Mark {name} sold out")
-                        on:click=move |_| { sold_out.dispatch(pid); }>"Sold out"</button>
+                    <button type="button" class="btn btn-small btn-primary" aria-label=tf(K::studio_products_present_name, &[("name", &name)])
+                        on:click=move |_| { present.dispatch(pid); }>{t(K::studio_products_present)}</button>
+                    <button type="button" class="btn btn-small" aria-label=tf(K::studio_products_sold_out_name, &[("name", &name)])
+                        on:click=move |_| { sold_out.dispatch(pid); }>{t(K::studio_products_sold_out)}</button>
                 })}
-                <button type="button" class="btn btn-small" aria-label=format!("Move {} up", product.name) disabled=first
+                <button type="button" class="btn btn-small" aria-label=tf(K::studio_products_move_up, &[("name", &product.name)]) disabled=first
                     on:click=move |_| { moved.dispatch((pid, -1)); }>"↑"</button>
-                <button type="button" class="btn btn-small" aria-label=format!("Move {} down", product.name) disabled=last
+                <button type="button" class="btn btn-small" aria-label=tf(K::studio_products_move_down, &[("name", &product.name)]) disabled=last
                     on:click=move |_| { moved.dispatch((pid, 1)); }>"↓"</button>
                 {(status != SessionStatus::Ended).then(|| view! {
-                    <button type="button" class="btn btn-small" aria-label=format!("Edit {}", product.name)
+                    <button type="button" class="btn btn-small" aria-label=tf(K::studio_products_edit_name, &[("name", &product.name)])
                         on:click=move |_| {
                             if !editing.get_untracked() {
                                 // Edit from the stock as it is now; saving applies the difference.
@@ -234,21 +241,21 @@ fn ProductEditorRow(
                                 form.update(|f| { f.stock = now; f.stock_was = Some(now); });
                             }
                             editing.update(|e| *e = !*e)
-                        }>"Edit"</button>
+                        }>{t(K::studio_products_edit)}</button>
                 })}
                 {(status == SessionStatus::Scheduled).then(|| view! {
-                    <button type="button" class="btn btn-small btn-danger" aria-label=format!("Delete {}", product.name)
-                        on:click=move |_| { if confirm("Delete this product?") { delete.dispatch(pid); } }>"Delete"</button>
+                    <button type="button" class="btn btn-small btn-danger" aria-label=tf(K::studio_products_delete_name, &[("name", &product.name)])
+                        on:click=move |_| { if confirm(&t(K::studio_products_delete_confirm)) { delete.dispatch(pid); } }>{t(K::studio_products_delete)}</button>
                 })}
             </div>
             <Show when=move || editing.get()>
                 <div class="studio-product-edit">
-                    <form class="stack" on:submit=save aria-label="Edit product">
+                    <form class="stack" on:submit=save aria-label=t(K::studio_products_edit_form)>
                         <ProductFields form=form ask_reason=presented/>
-                        <button type="submit" class="btn btn-primary">"Save product"</button>
+                        <button type="submit" class="btn btn-primary">{t(K::studio_products_save)}</button>
                     </form>
                     <VariantsEditor product_id=pid variants=product.variants.clone() reload=reload msg=msg/>
-                    <ImageUpload kind="product" target_id=pid label="Upload image" reload=reload msg=msg/>
+                    <ImageUpload kind="product" target_id=pid label=t(K::studio_products_upload_image) reload=reload msg=msg/>
                 </div>
             </Show>
         </li>
@@ -292,7 +299,7 @@ fn VariantsEditor(
         let list = rows.get_untracked();
         spawn_local(async move {
             let res = studio_set_variants(product_id, list).await;
-            report(msg, res.map(|_| "Variants saved.".into()));
+            report(msg, res.map(|_| t(K::studio_products_variants_saved)));
             reload.try_run(());
         });
     };
@@ -300,27 +307,27 @@ fn VariantsEditor(
         move || rows.with(|r| r.get(i).map(f).unwrap_or_default())
     };
     view! {
-        <form class="stack variants-editor" on:submit=save aria-label="Variants">
-            <h4>"Variants (shade, size)"</h4>
-            <p class="muted small">"Each with its own stock; leave the price empty to sell it at the product's. The product's stock is theirs added up."</p>
+        <form class="stack variants-editor" on:submit=save aria-label=t(K::studio_products_variants)>
+            <h4>{t(K::studio_products_variants_title)}</h4>
+            <p class="muted small">{t(K::studio_products_variants_hint)}</p>
             {move || (0..rows.with(Vec::len)).map(|i| view! {
                 <div class="variant-row">
-                    <input type="text" maxlength="40" required aria-label=format!("Variant {} name", i + 1)
+                    <input type="text" maxlength="40" required aria-label=tf(K::studio_products_variant_name, &[("n", &(i + 1).to_string())])
                         prop:value=field(i, |v| v.name.clone())
                         on:input=move |ev| rows.update(|r| if let Some(v) = r.get_mut(i) { v.name = event_target_value(&ev) })/>
-                    <input type="number" min="0" max="1000000" required aria-label=format!("Variant {} stock", i + 1)
+                    <input type="number" min="0" max="1000000" required aria-label=tf(K::studio_products_variant_stock, &[("n", &(i + 1).to_string())])
                         prop:value=field(i, |v| v.stock.to_string())
                         on:input=move |ev| rows.update(|r| if let Some(v) = r.get_mut(i) { v.stock = event_target_value(&ev).parse().unwrap_or(0) })/>
-                    <input type="text" inputmode="decimal" placeholder="price" aria-label=format!("Variant {} price", i + 1)
+                    <input type="text" inputmode="decimal" placeholder=t(K::studio_products_price_placeholder) aria-label=tf(K::studio_products_variant_price, &[("n", &(i + 1).to_string())])
                         prop:value=field(i, |v| v.price.clone())
                         on:input=move |ev| rows.update(|r| if let Some(v) = r.get_mut(i) { v.price = event_target_value(&ev) })/>
-                    <button type="button" class="btn btn-small" aria-label=format!("Remove variant {}", i + 1)
+                    <button type="button" class="btn btn-small" aria-label=tf(K::studio_products_variant_remove, &[("n", &(i + 1).to_string())])
                         on:click=move |_| rows.update(|r| { if i < r.len() { r.remove(i); } })>"×"</button>
                 </div>
             }).collect_view()}
             <div class="row">
-                <button type="button" class="btn btn-small" on:click=add>"Add variant"</button>
-                <button type="submit" class="btn btn-small btn-primary">"Save variants"</button>
+                <button type="button" class="btn btn-small" on:click=add>{t(K::studio_products_variant_add)}</button>
+                <button type="submit" class="btn btn-small btn-primary">{t(K::studio_products_variants_save)}</button>
             </div>
         </form>
     }

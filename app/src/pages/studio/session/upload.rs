@@ -3,7 +3,10 @@
 use leptos::{prelude::*, task::spawn_local};
 
 use super::{report, StatusLine};
-use crate::api::studio::studio_upload_image;
+use crate::{
+    api::studio::studio_upload_image,
+    i18n::{t, tf, K},
+};
 
 /// Uploads an image file (validated and resized by the server).
 #[component]
@@ -30,7 +33,7 @@ pub(super) fn ImageUpload(
                 msg,
                 studio_upload_image(data.into())
                     .await
-                    .map(|_| "Image uploaded.".into()),
+                    .map(|_| t(K::studio_upload_done)),
             );
             busy.set(false);
             reload.try_run(());
@@ -40,7 +43,7 @@ pub(super) fn ImageUpload(
         <form class="upload" on:submit=submit>
             <input type="hidden" name="kind" value=kind/>
             <input type="hidden" name="id" value=target_id.to_string()/>
-            <input type="file" name="file" accept="image/jpeg,image/png,image/webp,image/gif" required aria-label=format!("{input_label}: choose a file")/>
+            <input type="file" name="file" accept="image/jpeg,image/png,image/webp,image/gif" required aria-label=tf(K::studio_upload_choose, &[("label", &input_label)])/>
             <button type="submit" class="btn btn-small" disabled=move || busy.get()>{label}</button>
         </form>
     }
