@@ -30,7 +30,9 @@ function zh(namespace: string, key: string, args: Record<string, string | number
 const ENGLISH: string[] = (() => {
   const out = new Set<string>();
   for (const ns of ['common', 'shop', 'live', 'errors']) {
-    for (const entry of Object.values(catalogue('en', ns))) {
+    for (const [key, entry] of Object.entries(catalogue('en', ns))) {
+      // The brand is the same in every language.
+      if (ns === 'common' && key === 'brand') continue;
       for (const text of typeof entry === 'string' ? [entry] : Object.values(entry)) {
         for (const piece of text.split(/\{[^}]+\}/)) {
           const p = piece.trim();
@@ -62,6 +64,8 @@ async function chinesePhone(browser: Browser, baseURL: string, userAgent: string
     locale: 'zh-CN',
     timezoneId: 'Asia/Shanghai',
     baseURL,
+    // Not the project's cookie (a Chinese phone set to English): no choice made yet.
+    storageState: { cookies: [], origins: [] },
   });
   return { context, page: await context.newPage() };
 }

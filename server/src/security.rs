@@ -188,24 +188,9 @@ pub async fn api_error_status(req: Request, next: Next) -> Response {
     Response::from_parts(parts, Body::from(body))
 }
 
-/// The language a request asks for: the shopper's choice (`ls_locale` cookie), else the
-/// browser's `Accept-Language`.
+/// The language a request asks for (`app::backend::request::locale_of`).
 pub fn request_locale(headers: &axum::http::HeaderMap) -> Locale {
-    let chosen = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix(app::i18n::COOKIE)?.strip_prefix('='))
-        .and_then(Locale::parse);
-    chosen.unwrap_or_else(|| {
-        Locale::from_accept_language(
-            headers
-                .get(header::ACCEPT_LANGUAGE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or(""),
-        )
-    })
+    app::backend::request::locale_of(headers)
 }
 
 /// What a panicking handler answers (tower-http's catch-panic layer): logged with its message,

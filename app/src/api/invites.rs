@@ -73,19 +73,18 @@ pub async fn join_invite(code: String) -> Result<JoinOutcome, AppError> {
     }
     let facts = shopping::shopper_facts(&st.db, invite.session_id, shopper.id).await?;
     let attributed_to = facts.joined_via.map(|(_, name)| name);
+    use crate::i18n::{text, text_f, K};
+    let locale = crate::backend::request::locale();
     let message = match (attributed, &attributed_to) {
-        (Some(id), Some(_)) if id == invite.id => {
-            format!(
-                "You're in! You joined through {}'s invite.",
-                invite.inviter_nickname
-            )
-        }
-        (_, Some(first)) => format!("You're in! You had already joined through {first}'s invite."),
+        (Some(id), Some(_)) if id == invite.id => text_f(
+            locale,
+            K::server_join_through,
+            &[("name", &invite.inviter_nickname)],
+        ),
+        (_, Some(first)) => text_f(locale, K::server_join_already_through, &[("name", first)]),
         // Only shoppers new to the session count as a friend who joined.
-        _ if was_participant => {
-            "You had already reserved this session, so joining through an invite doesn't count as a new friend.".to_string()
-        }
-        _ => "You're in!".to_string(),
+        _ if was_participant => text(locale, K::server_join_already_reserved).to_string(),
+        _ => text(locale, K::server_join_in).to_string(),
     };
     Ok(JoinOutcome {
         session_id: invite.session_id,

@@ -129,6 +129,7 @@ pub(crate) mod ssr {
                 },
             )
             .collect();
+        let locale = crate::backend::request::locale();
         Ok(ViewerState {
             me: shopper.me(),
             session_id,
@@ -140,8 +141,8 @@ pub(crate) mod ssr {
             joined_via: facts.joined_via.map(|(_, name)| name),
             eligible: elig.is_eligible(),
             percent_off: i64::from(policy.percent_off),
-            discount_text: elig.to_string(),
-            payment_label: st.payments.label().to_string(),
+            discount_text: crate::backend::texts::eligibility(&elig, locale),
+            payment_label: crate::backend::texts::payment_label(st.payments.label(), locale),
             purchase_limit: i64::from(policy.purchase_limit),
             offers,
             phone_required: policy.verified_phone_required,

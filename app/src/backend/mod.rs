@@ -20,6 +20,7 @@ pub mod repo;
 pub mod request;
 pub mod sale;
 pub mod sale_redis;
+pub mod texts;
 pub mod uploads;
 pub mod wechat_auth;
 pub mod wechat_jssdk;

@@ -37,6 +37,28 @@ pub fn headers() -> axum::http::HeaderMap {
     parts().map(|p| p.headers).unwrap_or_default()
 }
 
+/// The language the current request asks for: the shopper's choice (`ls_locale` cookie),
+/// else `Accept-Language` (`i18n`).
+pub fn locale() -> crate::i18n::Locale {
+    locale_of(&headers())
+}
+
+/// [`locale`] for a request's headers (also used by plain axum handlers).
+pub fn locale_of(headers: &axum::http::HeaderMap) -> crate::i18n::Locale {
+    use crate::i18n::Locale;
+    cookie_in(headers, crate::i18n::COOKIE)
+        .as_deref()
+        .and_then(Locale::parse)
+        .unwrap_or_else(|| {
+            Locale::from_accept_language(
+                headers
+                    .get(header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or(""),
+            )
+        })
+}
+
 /// The value of cookie `name` in a request's headers (also used by plain axum handlers).
 pub fn cookie_in(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
     headers
