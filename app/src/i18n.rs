@@ -211,8 +211,14 @@ fn match_template<'t>(template: &'t str, text: &str) -> Option<Vec<(&'t str, Str
 /// entry reads like it (the English then stands).
 #[cfg(any(feature = "ssr", test))]
 pub fn translate_message(locale: Locale, english: &str) -> Option<String> {
+    translate_from("errors_", locale, english)
+}
+
+/// [`translate_message`] among the entries whose key starts with `prefix`.
+#[cfg(any(feature = "ssr", test))]
+pub fn translate_from(prefix: &str, locale: Locale, english: &str) -> Option<String> {
     NAMES.iter().enumerate().find_map(|(i, name)| {
-        if !name.starts_with("errors_") {
+        if !name.starts_with(prefix) {
             return None;
         }
         let args = match_template(form(EN[i], 0), english)?;

@@ -110,7 +110,10 @@ test('zh-CN: the shopper flow in Chinese inside WeChat, no English text', async 
   await expect(b.page.getByText(zh('shop', 'invite_from', { name: me.nickname }))).toBeVisible();
   await expectNoEnglish(b.page, [...userContent, me.nickname]);
   await b.page.getByRole('button', { name: zh('shop', 'invite_join', { name: me.nickname }) }).click();
-  await expect(b.page.getByText(zh('shop', 'invite_joined'))).toBeVisible();
+  // B lands on the session: the discount explained in Chinese (a text the server writes).
+  await expect(b.page).toHaveURL(new RegExp(`/s/${sessionId}$`));
+  await expect(b.page.getByText(zh('server', 'discount_joined', { percent: 50, inviter: me.nickname }))).toBeVisible();
+  await expectNoEnglish(b.page, [...userContent, me.nickname]);
 
   // Live: A's room in Chinese; A buys at 50% off.
   await goLive();
@@ -130,7 +133,9 @@ test('zh-CN: the shopper flow in Chinese inside WeChat, no English text', async 
   // My orders, in Chinese.
   await a.page.goto('/orders');
   await expect(a.page.getByRole('heading', { level: 1, name: zh('shop', 'orders_title') })).toBeVisible();
-  await expect(a.page.locator('li.order').first()).toContainText(zh('shop', 'orders_status_paid'));
+  const order = a.page.locator('li.order').first();
+  await expect(order).toContainText(zh('shop', 'orders_status_paid'));
+  await expect(order).toContainText(zh('server', 'rule_friends', { percent: 50 }));
   await expectNoEnglish(a.page, userContent);
 
   // The language switcher: English, kept across pages.

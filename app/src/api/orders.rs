@@ -60,14 +60,24 @@ pub async fn place_order(
             }
         }
     }
-    Ok(order)
+    Ok(crate::backend::texts::order(
+        order,
+        crate::backend::request::locale(),
+    ))
 }
 
 #[server(endpoint = "orders/mine", input = server_fn::codec::GetUrl)]
 pub async fn my_orders() -> Result<Vec<OrderView>, AppError> {
     let st = crate::backend::state()?;
     match crate::backend::identity::current_shopper(&st).await? {
-        Some(s) => crate::backend::repo::orders::list_orders(&st.db, s.id).await,
+        Some(s) => {
+            let locale = crate::backend::request::locale();
+            let orders = crate::backend::repo::orders::list_orders(&st.db, s.id).await?;
+            Ok(orders
+                .into_iter()
+                .map(|o| crate::backend::texts::order(o, locale))
+                .collect())
+        }
         None => Ok(Vec::new()),
     }
 }

@@ -44,6 +44,19 @@ pub fn eligibility(e: &Eligibility, locale: Locale) -> String {
     }
 }
 
+/// An order as the caller reads it: each line's discount rule (written in English by
+/// `domain::discount::rule_text`) in `locale`.
+pub fn order(mut order: crate::model::OrderView, locale: Locale) -> crate::model::OrderView {
+    if locale != Locale::En {
+        for line in &mut order.lines {
+            if let Some(t) = crate::i18n::translate_from("server_rule_", locale, &line.rule) {
+                line.rule = t;
+            }
+        }
+    }
+    order
+}
+
 /// A payment provider's name for shoppers (`PaymentProvider::label`, in English), in
 /// `locale`.
 pub fn payment_label(english: &str, locale: Locale) -> String {
@@ -79,6 +92,21 @@ mod tests {
         for e in cases {
             assert_eq!(eligibility(&e, Locale::En), e.to_string());
             assert_ne!(eligibility(&e, Locale::ZhCn), e.to_string());
+        }
+        // Every rule text has its entry.
+        for code in [
+            "joined_through_invite",
+            "friends_joined",
+            "not_reserved",
+            "needs_phone",
+            "needs_friends",
+            "not_presented",
+            "discount_used",
+            "other",
+        ] {
+            let english = crate::domain::discount::rule_text(code, 50);
+            let zh = crate::i18n::translate_from("server_rule_", Locale::ZhCn, &english);
+            assert!(zh.is_some_and(|z| z != english), "{code}");
         }
         // Every provider's label has its entry.
         for label in ["WeChat Pay", "Demo payment: no money is charged"] {
