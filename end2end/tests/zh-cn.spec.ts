@@ -125,6 +125,8 @@ test('zh-CN: the shopper flow in Chinese inside WeChat, no English text', async 
   await buy.click();
   const sheet = a.page.getByRole('dialog', { name: zh('live', 'pay_title') });
   await expect(sheet).toBeVisible();
+  // For people to look at (CJK fonts installed by setup): the pay sheet over the live room.
+  await a.page.screenshot({ path: testInfo.outputPath('zh-CN-pay-sheet.png') });
   await expectNoEnglish(a.page, userContent);
   await sheet.getByRole('button', { name: zh('live', 'pay_pay', { amount: '¥44.00' }) }).click();
   await expect(a.page.getByRole('status').filter({ hasText: '¥44.00' }).first()).toBeVisible();
