@@ -278,7 +278,8 @@ pub async fn poster_png(
     Path(code): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    match render_poster(&state, &code).await {
+    let locale = crate::security::request_locale(&headers);
+    match render_poster(&state, &code, locale).await {
         Ok((png, etag)) => {
             if headers
                 .get(header::IF_NONE_MATCH)
@@ -298,13 +299,22 @@ pub async fn poster_png(
             if let Ok(v) = HeaderValue::from_str(&etag) {
                 h.insert(header::ETAG, v);
             }
+            // Its words follow the caller's language.
+            h.insert(
+                header::VARY,
+                HeaderValue::from_static("Cookie, Accept-Language"),
+            );
             res
         }
         Err(e) => error_response(&e),
     }
 }
 
-async fn render_poster(state: &ServerState, code: &str) -> Result<(Arc<[u8]>, String), AppError> {
+async fn render_poster(
+    state: &ServerState,
+    code: &str,
+    locale: Locale,
+) -> Result<(Arc<[u8]>, String), AppError> {
     let db = &state.app.db;
     let invite = shopping::invite_by_code(db, code).await?;
     let session = catalog::session_summary(db, invite.session_id).await?;
@@ -313,16 +323,18 @@ async fn render_poster(state: &ServerState, code: &str) -> Result<(Arc<[u8]>, St
         host_name: session.host_name,
         starts_at_ms: session.scheduled_start_ms,
         time_zone: session.time_zone.clone(),
+        locale,
         inviter_nickname: invite.inviter_nickname,
         invite_url: format!("{}/i/{}", state.app.settings.public_url, invite.code),
         cover: cover_bytes(state, &session.cover_url).await,
     };
     let key = app::backend::crypto::sha256_hex(&format!(
-        "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
+        "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
         data.title,
         data.host_name,
         data.starts_at_ms,
         data.time_zone,
+        data.locale.tag(),
         data.inviter_nickname,
         data.invite_url,
         session.cover_url

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use app::i18n::K;
 use qrcode::{Color as QrColor, EcLevel, QrCode};
 
 use super::{
@@ -60,6 +61,35 @@ pub(crate) fn compose(
     let (when, offset, zone_name) =
         app::backend::zones::describe_parts(data.starts_at_ms, &data.time_zone);
 
+    // The poster's own words, in the language of whoever asked for it, each cut to its space.
+    let words = |key: K, max_w: f32, size: f32, heavy: bool| -> String {
+        let text = app::i18n::text(data.locale, key);
+        let line = if heavy {
+            truncate_to_width(text, max_w, &bold(size))
+        } else {
+            truncate_to_width(text, max_w, &reg(size))
+        };
+        xml_escape(&line)
+    };
+    let tagline = words(K::server_poster_tagline, 220.0, 19.0, false);
+    let host_label = format!("{}  ", app::i18n::text(data.locale, K::server_poster_host));
+    let invites_you = words(K::server_poster_invites_you, 380.0 - 144.0, 24.0, false);
+    // The call to action is set smaller rather than cut when a language needs more room.
+    let fitted = |key: K| -> (String, f32) {
+        let text = app::i18n::text(data.locale, key);
+        let natural = text_width(text, &bold(38.0));
+        let size = if natural > 300.0 {
+            (38.0 * 300.0 / natural).max(22.0)
+        } else {
+            38.0
+        };
+        (xml_escape(&truncate_to_width(text, 300.0, &bold(size))), size)
+    };
+    let (scan, scan_size) = fitted(K::server_poster_scan);
+    let (together, together_size) = fitted(K::server_poster_together);
+    let press = words(K::server_poster_press, 280.0, 20.0, false);
+    let footer = words(K::server_poster_footer, 680.0, 22.0, false);
+
     let mut s = String::with_capacity(64 * 1024);
     let (w, h) = (POSTER_WIDTH, POSTER_HEIGHT);
     // Writing into a String cannot fail; the results of write! are ignored below.
@@ -86,7 +116,7 @@ pub(crate) fn compose(
 <path d="M58 45 L75 56 L58 67 Z" fill="{BRAND}" stroke="{BRAND}" stroke-width="3" stroke-linejoin="round"/>
 <text x="102" y="67" font-size="30" font-weight="700" fill="#fff">Live Shopping</text>
 <rect x="470" y="38" width="240" height="36" rx="18" fill="#fff" fill-opacity=".2" stroke="#fff" stroke-opacity=".55"/>
-<text x="590" y="63" font-size="19" fill="#fff" text-anchor="middle">Shop live with friends</text>
+<text x="590" y="63" font-size="19" fill="#fff" text-anchor="middle">{tagline}</text>
 "##
         ));
 
@@ -168,8 +198,7 @@ pub(crate) fn compose(
     const META_SIZE: f32 = 27.0;
     let meta_x = TEXT_X + 50.0;
     let meta_w = TEXT_W - 50.0;
-    let host_label = "Host  ";
-    let label_w = text_width(host_label, &reg(META_SIZE));
+    let label_w = text_width(&host_label, &reg(META_SIZE));
     let host_line = truncate_to_width(&host, meta_w - label_w, &bold(META_SIZE));
     // Person icon.
     let _ = write!(
@@ -225,11 +254,11 @@ pub(crate) fn compose(
         r##"<circle cx="94" cy="942" r="36" fill="{BRAND_TINT}" stroke="{BRAND}" stroke-width="2.5"/>
 <text x="94" y="{ay:.1}" font-size="{avatar_size}" font-weight="700" fill="{BRAND}" text-anchor="middle">{}</text>
 <text x="144" y="935" font-size="29" font-weight="700" fill="{INK}">{}</text>
-<text x="144" y="971" font-size="24" fill="{MUTED}">invites you</text>
-<text x="60" y="1070" font-size="38" font-weight="700" fill="{BRAND}">Scan to join:</text>
-<text x="60" y="1120" font-size="38" font-weight="700" fill="{BRAND_DARK}">50% off together</text>
+<text x="144" y="971" font-size="24" fill="{MUTED}">{invites_you}</text>
+<text x="60" y="1070" font-size="{scan_size:.1}" font-weight="700" fill="{BRAND}">{scan}</text>
+<text x="60" y="1120" font-size="{together_size:.1}" font-weight="700" fill="{BRAND_DARK}">{together}</text>
 <rect x="60" y="1156" width="300" height="44" rx="22" fill="{BRAND_TINT}"/>
-<text x="210" y="1185" font-size="20" fill="{BRAND}" text-anchor="middle">Long-press or scan the code ›</text>
+<text x="210" y="1185" font-size="20" fill="{BRAND}" text-anchor="middle">{press}</text>
 "##,
         xml_escape(&avatar.to_string()),
         xml_escape(&nick_line),
@@ -251,11 +280,12 @@ pub(crate) fn compose(
         s.push('\n');
         url_y += 20.0;
     }
-    s.push_str(
-            r##"<text x="375" y="1293" font-size="22" fill="#fff" fill-opacity=".92" text-anchor="middle">Watch live, chat and buy together</text>
+    let _ = write!(
+        s,
+        r##"<text x="375" y="1293" font-size="22" fill="#fff" fill-opacity=".92" text-anchor="middle">{footer}</text>
 </svg>
 "##,
-        );
+    );
     Ok(ComposedPoster {
         svg: s,
         qr,

@@ -45,6 +45,8 @@ pub struct PosterData {
     pub starts_at_ms: i64,
     /// The session's IANA time zone.
     pub time_zone: String,
+    /// The language of the poster's own words (the caller's).
+    pub locale: app::i18n::Locale,
     pub inviter_nickname: String,
     /// Encoded in the QR code, also printed small under it.
     pub invite_url: String,

@@ -510,6 +510,7 @@ pub fn sample_png() -> Vec<u8> {
             host_name: "Host".into(),
             starts_at_ms: 0,
             time_zone: "Asia/Shanghai".into(),
+            locale: app::i18n::Locale::En,
             inviter_nickname: "Tester".into(),
             invite_url: "https://example.com/i/x".into(),
             cover: None,
