@@ -122,7 +122,11 @@ pub async fn session_ics(
                 ("host", &session.host_name),
                 (
                     "time",
-                    &app::backend::zones::describe(session.scheduled_start_ms, &session.time_zone),
+                    &app::backend::zones::describe_in(
+                        session.scheduled_start_ms,
+                        &session.time_zone,
+                        locale,
+                    ),
                 ),
                 ("url", &url),
             ],

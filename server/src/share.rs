@@ -219,7 +219,11 @@ pub async fn session_page(
                         ("host", &s.host_name),
                         (
                             "time",
-                            &app::backend::zones::describe(s.scheduled_start_ms, &s.time_zone),
+                            &app::backend::zones::describe_in(
+                                s.scheduled_start_ms,
+                                &s.time_zone,
+                                locale,
+                            ),
                         ),
                     ],
                 ),

@@ -2,7 +2,7 @@
 //! zone is checked when saved, and its times are written in it on posters and calendar files.
 //! The browser formats times itself (`Intl`), so no zone data goes into the Wasm client.
 
-use crate::error::AppError;
+use crate::{error::AppError, i18n::Locale};
 
 /// The zone's name as the database spells it (`asia/shanghai` is `Asia/Shanghai`), or 400.
 pub fn canonical(name: &str) -> Result<String, AppError> {
@@ -35,7 +35,13 @@ pub fn local(ms: i64, zone: &str) -> Option<(crate::domain::time::DateTime, i64)
 /// named by its offset then and its IANA name (posters, calendar files, link previews). An
 /// unknown zone is written in UTC.
 pub fn describe(ms: i64, zone: &str) -> String {
-    let (when, offset, name) = describe_parts(ms, zone);
+    describe_in(ms, zone, Locale::En)
+}
+
+/// [`describe`] with the date written as `locale` writes it (`2026年11月28日 周六 20:00`,
+/// `sab 28 nov 2026, 20:00`).
+pub fn describe_in(ms: i64, zone: &str, locale: Locale) -> String {
+    let (when, offset, name) = describe_parts_in(ms, zone, locale);
     match name {
         Some(name) => format!("{when} ({offset} {name})"),
         None => format!("{when} ({offset})"),
@@ -46,20 +52,39 @@ pub fn describe(ms: i64, zone: &str) -> String {
 /// offset then (`UTC+08:00`, or `UTC`), and the zone's IANA name (`None` for UTC, or an
 /// unknown zone, written in UTC).
 pub fn describe_parts(ms: i64, zone: &str) -> (String, String, Option<String>) {
+    describe_parts_in(ms, zone, Locale::En)
+}
+
+/// [`describe_parts`] with the date written as `locale` writes it.
+pub fn describe_parts_in(ms: i64, zone: &str, locale: Locale) -> (String, String, Option<String>) {
     use crate::domain::time::{datetime, MONTHS, WEEKDAYS};
+    const ZH_WEEKDAYS: [&str; 7] = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"];
+    const IT_WEEKDAYS: [&str; 7] = ["lun", "mar", "mer", "gio", "ven", "sab", "dom"];
+    const IT_MONTHS: [&str; 12] = [
+        "gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott", "nov", "dic",
+    ];
     let (t, offset, name) = match local(ms, zone) {
         Some((t, offset)) if zone != "UTC" => (t, utc_offset(offset), Some(zone.to_string())),
         _ => (datetime(ms, 0), "UTC".to_string(), None),
     };
-    let when = format!(
-        "{} {} {} {}, {:02}:{:02}",
-        WEEKDAYS[t.weekday as usize % 7],
-        t.day,
-        MONTHS[(t.month as usize).saturating_sub(1) % 12],
-        t.year,
-        t.hour,
-        t.minute
+    let (wd, mi) = (
+        t.weekday as usize % 7,
+        (t.month as usize).saturating_sub(1) % 12,
     );
+    let when = match locale {
+        Locale::En => format!(
+            "{} {} {} {}, {:02}:{:02}",
+            WEEKDAYS[wd], t.day, MONTHS[mi], t.year, t.hour, t.minute
+        ),
+        Locale::ZhCn => format!(
+            "{}年{}月{}日 {} {:02}:{:02}",
+            t.year, t.month, t.day, ZH_WEEKDAYS[wd], t.hour, t.minute
+        ),
+        Locale::It => format!(
+            "{} {} {} {}, {:02}:{:02}",
+            IT_WEEKDAYS[wd], t.day, IT_MONTHS[mi], t.year, t.hour, t.minute
+        ),
+    };
     (when, offset, name)
 }
 
@@ -132,6 +157,14 @@ mod tests {
         assert_eq!(
             describe(1_767_197_100_000, "Asia/Shanghai"),
             "Thu 1 Jan 2026, 00:05 (UTC+08:00 Asia/Shanghai)"
+        );
+        assert_eq!(
+            describe_in(ms, "Asia/Shanghai", Locale::ZhCn),
+            "2026年11月28日 周六 20:00 (UTC+08:00 Asia/Shanghai)"
+        );
+        assert_eq!(
+            describe_in(ms, "Europe/Rome", Locale::It),
+            "sab 28 nov 2026, 13:00 (UTC+01:00 Europe/Rome)"
         );
         // Out of range: no panic.
         let _ = describe(i64::MAX, "Asia/Shanghai");

@@ -59,7 +59,7 @@ pub(crate) fn compose(
     let nickname = r.sanitize(&data.inviter_nickname, "A friend");
     let url = r.sanitize(&data.invite_url, "");
     let (when, offset, zone_name) =
-        app::backend::zones::describe_parts(data.starts_at_ms, &data.time_zone);
+        app::backend::zones::describe_parts_in(data.starts_at_ms, &data.time_zone, data.locale);
 
     // The poster's own words, in the language of whoever asked for it, each cut to its space.
     let words = |key: K, max_w: f32, size: f32, heavy: bool| -> String {
@@ -83,7 +83,10 @@ pub(crate) fn compose(
         } else {
             38.0
         };
-        (xml_escape(&truncate_to_width(text, 300.0, &bold(size))), size)
+        (
+            xml_escape(&truncate_to_width(text, 300.0, &bold(size))),
+            size,
+        )
     };
     let (scan, scan_size) = fitted(K::server_poster_scan);
     let (together, together_size) = fitted(K::server_poster_together);
