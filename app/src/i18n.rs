@@ -349,6 +349,38 @@ mod page {
 #[cfg(feature = "csr")]
 pub use page::{choose, load, switch_to};
 
+/// An amount of fen as the page's language writes yuan (`Intl.NumberFormat`, the narrow `¥`
+/// symbol), or `None` where `Intl` cannot (the caller writes `¥199.00`).
+#[cfg(feature = "csr")]
+pub fn format_yuan(fen: i64) -> Option<String> {
+    use wasm_bindgen::{JsCast, JsValue};
+    thread_local! {
+        static FORMAT: Option<js_sys::Intl::NumberFormat> = {
+            let opts = js_sys::Object::new();
+            for (k, v) in [("style", "currency"), ("currency", "CNY"), ("currencyDisplay", "narrowSymbol")] {
+                let _ = js_sys::Reflect::set(&opts, &JsValue::from_str(k), &JsValue::from_str(v));
+            }
+            let locales = js_sys::Array::of1(&JsValue::from_str(current().tag()));
+            // Built through Reflect: an engine without narrowSymbol throws, which is caught here.
+            js_sys::Reflect::get(&js_sys::global(), &"Intl".into())
+                .and_then(|intl| js_sys::Reflect::get(&intl, &"NumberFormat".into()))
+                .ok()
+                .and_then(|c| c.dyn_into::<js_sys::Function>().ok())
+                .and_then(|c| js_sys::Reflect::construct(&c, &js_sys::Array::of2(&locales, &opts)).ok())
+                .and_then(|f| f.dyn_into::<js_sys::Intl::NumberFormat>().ok())
+        };
+    }
+    FORMAT.with(|f| {
+        let f = f.as_ref()?;
+        let format: js_sys::Function = f.format();
+        // Fen to yuan: exact for any amount a shop charges (below 2^53 fen).
+        format
+            .call1(&JsValue::NULL, &JsValue::from_f64(fen as f64 / 100.0))
+            .ok()?
+            .as_string()
+    })
+}
+
 /// The page's locale (English until a catalogue was loaded; always outside the browser).
 pub fn current() -> Locale {
     #[cfg(feature = "csr")]

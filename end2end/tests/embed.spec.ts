@@ -1,5 +1,7 @@
 import { test, expect } from './fixtures';
 import { hostWithSession } from './helpers';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 // The embeddable live room: a page on another site (the demo shop, served from `localhost`
 // while the room is on `127.0.0.1`: another site to the browser) embeds the room with
@@ -63,7 +65,7 @@ test('embed', async ({ browser, allowConsoleErrors }, testInfo) => {
   await expect(frame.getByRole('link', { name: 'Buy in the live room' })).toHaveAttribute('href', `${room.origin}/s/${sessionId}`);
   await expect(frame.getByRole('link', { name: 'Buy in the live room' })).toHaveAttribute('target', '_blank');
 
-  // Commands from the shop: answered, and acted on.
+  // Commands from the shop: answered, and acted on (a new language reloads the room in it).
   await page.getByRole('button', { name: '中文' }).click();
   await expect(log.locator('li[data-event="reply:setLocale"]')).toContainText('"ok":true');
   const roomFrame = page.frames().find((f) => f.url().startsWith(`${room.origin}/embed/`))!;
@@ -93,7 +95,9 @@ test('embed', async ({ browser, allowConsoleErrors }, testInfo) => {
   // The session ends: the shop hears it.
   await end();
   await expect(page.locator('#state')).toHaveText('ended');
-  await expect(frame.getByText('This live session has ended.')).toBeVisible();
+  // The room now speaks Italian (setLocale reloaded it with its texts).
+  const italian = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../app/locales/it/live.json'), 'utf8'));
+  await expect(frame.getByText(italian.embed_ended_text)).toBeVisible();
 
   // A site not on the host's list cannot frame the room: the browser refuses it, the room
   // never says ready.

@@ -538,13 +538,18 @@ fn run_command(name: &str, data: &Value, locale: RwSignal<String>) -> Result<(),
             if !["zh-CN", "en", "it"].contains(&l) {
                 return Err(format!("unknown locale {l:?}"));
             }
-            if let Some(html) = web_sys::window()
-                .and_then(|w| w.document())
-                .and_then(|d| d.document_element())
-            {
-                let _ = html.set_attribute("lang", l);
-            }
             locale.set(l.to_string());
+            // The room's texts are fetched once per page: it reloads in that language (the
+            // page around it hears `ready` again). No cookie: a framed page may have none.
+            if crate::i18n::current().tag() != l {
+                if let Some(w) = web_sys::window() {
+                    let href = w.location().href().unwrap_or_default();
+                    if let Ok(url) = web_sys::Url::new(&href) {
+                        url.search_params().set("locale", l);
+                        let _ = w.location().replace(&url.href());
+                    }
+                }
+            }
             Ok(())
         }
         other => Err(format!("unknown command {other:?}")),
