@@ -400,6 +400,15 @@ fn entry(key: K) -> &'static str {
     EN[key as usize]
 }
 
+/// A text split around its `{name}` placeholder, for markup in between (a link, a bold name,
+/// a `<time>`): `(before, after)`. Each language keeps its own word order.
+pub fn around(text: &str, name: &str) -> (String, String) {
+    match text.split_once(&format!("{{{name}}}")) {
+        Some((before, after)) => (before.to_string(), after.to_string()),
+        None => (text.to_string(), String::new()),
+    }
+}
+
 /// The page's text for `key`.
 pub fn t(key: K) -> String {
     form(entry(key), 0).to_string()

@@ -6,9 +6,9 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 use crate::{
     api::invites::{get_invite, join_invite},
     components::{time::SessionTime, ErrorNotice, Loading},
-    i18n::{t, tf, K},
+    i18n::{around, t, tf, K},
     model::InviteView,
-    pages::{not_found::NotFound, session::around},
+    pages::not_found::NotFound,
 };
 
 #[component]
@@ -62,8 +62,8 @@ fn InviteCard(invite: InviteView) -> impl IntoView {
         }
     };
     let s = invite.session.clone();
-    let (host_before, host_after) = around(&t(K::shop_session_host), "{name}");
-    let (starts_before, starts_after) = around(&t(K::shop_session_starts), "{time}");
+    let (host_before, host_after) = around(&t(K::shop_session_host), "name");
+    let (starts_before, starts_after) = around(&t(K::shop_session_starts), "time");
     view! {
         <section class="invite" aria-labelledby="invite-title">
             <p class="invite-from">{tf(K::shop_invite_from, &[("name", &invite.inviter_nickname)])}</p>

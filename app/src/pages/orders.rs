@@ -5,9 +5,8 @@ use leptos::prelude::*;
 use crate::{
     api::orders::my_orders,
     components::{phone::PhoneVerify, time::LocalTime, ErrorNotice, Loading},
-    i18n::{t, tf, K},
+    i18n::{around, t, tf, K},
     model::{OrderStatus, OrderView, PhoneVerified},
-    pages::session::around,
 };
 
 /// An order's status as its badge says it.
@@ -104,7 +103,7 @@ fn OrderCard(order: OrderView) -> impl IntoView {
             })}
             {order.shipping.clone().map(|sh| {
                 let text = tf(K::shop_orders_shipped_by, &[("carrier", &sh.carrier)]);
-                let (before, after) = around(&text, "{tracking}");
+                let (before, after) = around(&text, "tracking");
                 view! {
                     <p class="order-shipping">{before} <strong class="tracking">{sh.tracking_no}</strong> {after}</p>
                 }

@@ -24,7 +24,7 @@ use crate::{
         ErrorNotice, Loading,
     },
     error::AppError,
-    i18n::{t, tf, tp, K},
+    i18n::{around, t, tf, tp, K},
     model::{PhoneVerified, ProductView, SessionDetail, SessionStatus, ViewerState},
     pages::{live::LiveStage, not_found::NotFound},
 };
@@ -124,7 +124,7 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
             SessionStatus::Ended => K::shop_session_was_scheduled,
         })
     });
-    let (host_before, host_after) = around(&t(K::shop_session_host), "{name}");
+    let (host_before, host_after) = around(&t(K::shop_session_host), "name");
 
     view! {
         <article class="session" class:is-live=move || status.get() == SessionStatus::Live aria-labelledby="session-title">
@@ -143,9 +143,9 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
                 <h1 id="session-title">{session.title.clone()}</h1>
                 <p class="session-host">{host_before} <strong>{session.host_name.clone()}</strong> {host_after}</p>
                 <p class="session-start">
-                    {move || start_text.with(|s| around(s, "{time}").0)}
+                    {move || start_text.with(|s| around(s, "time").0)}
                     <SessionTime ms=start zone=session.time_zone.clone()/>
-                    {move || start_text.with(|s| around(s, "{time}").1)}
+                    {move || start_text.with(|s| around(s, "time").1)}
                 </p>
                 {(!session.description.is_empty()).then(|| view! { <p class="session-desc">{session.description.clone()}</p> })}
             </div>
@@ -336,14 +336,5 @@ fn ProductRow(product: ProductView, viewer: RwSignal<Option<ViewerState>>) -> im
                 </Show>
             </div>
         </li>
-    }
-}
-
-/// The parts of a sentence before and after its `placeholder`, for a sentence with a
-/// component (a time, a name in bold) in the middle: the words' order is the language's.
-pub(crate) fn around(text: &str, placeholder: &str) -> (String, String) {
-    match text.split_once(placeholder) {
-        Some((before, after)) => (before.to_string(), after.to_string()),
-        None => (text.to_string(), String::new()),
     }
 }

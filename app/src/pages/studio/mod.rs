@@ -24,17 +24,6 @@ use crate::{
     model::{HostMe, PolicyForm, SessionForm, DEFAULT_TIME_ZONE},
 };
 
-/// A text with one `{name}` placeholder that stands for an element (a link, a time): the text
-/// before it and after it, so a sentence keeps its word order in every language.
-pub(crate) fn around(key: K, name: &str) -> (String, String) {
-    let text = t(key);
-    let mark = format!("{{{name}}}");
-    match text.split_once(&mark) {
-        Some((before, after)) => (before.to_string(), after.to_string()),
-        None => (text, String::new()),
-    }
-}
-
 /// The studio's top bar.
 #[component]
 pub fn StudioBar(

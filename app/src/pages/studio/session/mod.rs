@@ -26,9 +26,9 @@ use crate::{
     api::studio::{current_host, get_studio_session},
     components::{status::StatusBadge, time::SessionTime, ErrorNotice, Loading},
     error::AppError,
-    i18n::{t, K},
+    i18n::{around, t, K},
     model::{HostMe, SessionStatus, StudioSession},
-    pages::studio::{around, broadcast::BroadcastPanel, StudioBar},
+    pages::studio::{broadcast::BroadcastPanel, StudioBar},
 };
 
 use self::{
@@ -52,7 +52,7 @@ pub fn StudioSessionPage() -> impl IntoView {
                         (Ok(Some(h)), Some(id)) => view! { <StudioBar host=Some(h.clone())/><SessionStudio session_id=id host=h/> }.into_any(),
                         (Ok(Some(h)), None) => view! { <StudioBar host=Some(h)/><p class="notice">{t(K::studio_session_not_found)}</p> }.into_any(),
                         (Ok(None), _) => {
-                            let (before, after) = around(K::studio_session_sign_in_first, "link");
+                            let (before, after) = around(&t(K::studio_session_sign_in_first), "link");
                             view! {
                                 <StudioBar host={None::<HostMe>}/>
                                 <p class="notice">{before}<a href="/studio">{t(K::studio_session_sign_in_link)}</a>{after}</p>
@@ -153,7 +153,7 @@ fn SessionStudio(session_id: i64, host: HostMe) -> impl IntoView {
 fn SessionHeader(session: StudioSession) -> impl IntoView {
     let id = session.id;
     let status = session.status;
-    let (starts_before, starts_after) = around(K::studio_session_starts, "time");
+    let (starts_before, starts_after) = around(&t(K::studio_session_starts), "time");
     view! {
         <header class="studio-head">
             <div>
