@@ -434,22 +434,38 @@ pub async fn import_tracking(session_id: i64, csv: String) -> Result<ShipImport,
         errors: Vec::new(),
     };
     let now = crate::backend::now_ms();
+    let locale = crate::backend::request::locale();
     for (i, line) in lines.iter().enumerate() {
         if line.trim().is_empty() || (i == 0 && is_import_header(line)) {
             continue;
         }
+        // What is wrong with a line, in the host's language (the reasons are `errors` texts).
+        let said = |e: String| crate::i18n::translate_message(locale, &e).unwrap_or(e);
         let outcome = match parse_import_line(line) {
             Ok((order_id, tracking)) => {
                 crate::backend::repo::orders::ship(&st.db, session_id, order_id, &tracking, now)
                     .await
-                    .map_err(|e| format!("order {order_id}: {e}"))
+                    .map_err(|e| {
+                        crate::i18n::text_f(
+                            locale,
+                            crate::i18n::K::server_import_order,
+                            &[
+                                ("id", &order_id.to_string()),
+                                ("reason", &said(e.to_string())),
+                            ],
+                        )
+                    })
             }
-            Err(e) => Err(e),
+            Err(e) => Err(said(e)),
         };
         match outcome {
             Ok(()) => result.shipped += 1,
             Err(e) if result.errors.len() < MAX_IMPORT_ERRORS => {
-                result.errors.push(format!("line {}: {e}", i + 1))
+                result.errors.push(crate::i18n::text_f(
+                    locale,
+                    crate::i18n::K::server_import_line,
+                    &[("n", &(i + 1).to_string()), ("reason", &e)],
+                ))
             }
             Err(_) => {}
         }
