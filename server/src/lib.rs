@@ -263,7 +263,7 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
         upload_dir: config.upload_dir.clone(),
         media: config.media.clone(),
     };
-    // The session events, and the live rooms and media pipeline that follow them.
+    // The session events (the live rooms are told directly) and the media pipeline that follows them.
     // Distributed mode (REDIS_URL): rooms, counters and limits shared through Redis.
     let backplane = match &config.redis_url {
         Some(url) => Some(
@@ -285,7 +285,6 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
         ),
     };
     let events = app::backend::events::SessionEvents::default();
-    live.follow(db.clone(), &events);
     let broadcasts = Arc::new(media::Broadcasts::default());
     media::follow(&broadcasts, &events);
     let media_dir = match &config.media {

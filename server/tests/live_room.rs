@@ -48,17 +48,21 @@ async fn reconnecting_viewers_resume_without_loss(b: Backend) {
 
     // While the viewer is away: three products presented and a host chat message.
     for p in &products[1..4] {
-        host.call("studio/present", &[("product_id", p.to_string())])
+        let (status, body) = host
+            .call("studio/present", &[("product_id", p.to_string())])
             .await;
+        assert_eq!(status, 200, "present: {body}");
     }
-    host.call(
-        "live/chat",
-        &[
-            ("session_id", sid.to_string()),
-            ("text", "Back in a minute!".into()),
-        ],
-    )
-    .await;
+    let (status, body) = host
+        .call(
+            "live/chat",
+            &[
+                ("session_id", sid.to_string()),
+                ("text", "Back in a minute!".into()),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "the host's chat: {body}");
 
     // Reconnect with Last-Event-ID: exactly the missed events, in order, no snapshot.
     let mut again = Sse::open(&viewer, sid, Some(last_seen)).await;

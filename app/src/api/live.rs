@@ -51,8 +51,10 @@ pub async fn post_chat(session_id: i64, text: String) -> Result<ChatPosted, AppE
     // The host speaks as the host; everyone else as a shopper.
     let host = match host_auth::require_session_owner(&st, session_id).await {
         Ok(h) => Some(h),
-        Err(AppError::NotFound(m)) => return Err(AppError::NotFound(m)),
-        Err(_) => None,
+        // Not signed in as a host, or not this session's host: speaks as a shopper. Any other
+        // failure (the database, a missing session) is answered as what it is.
+        Err(AppError::Unauthorized | AppError::Forbidden(_)) => None,
+        Err(e) => return Err(e),
     };
     let (speaker_id, nickname) = match &host {
         Some(h) => (0, host_auth::display_name(&st, h).await?),

@@ -295,7 +295,7 @@ pub async fn go_live(session_id: i64) -> Result<(), AppError> {
     crate::backend::host_auth::require_session_owner(&st, session_id).await?;
     let _sale = crate::backend::sale::pause(&st, session_id).await;
     crate::backend::repo::studio::go_live(&st.db, session_id).await?;
-    st.events.publish(SessionEvent::WentLive { session_id });
+    crate::backend::events::happened(&st, SessionEvent::WentLive { session_id }).await;
     Ok(())
 }
 
@@ -306,10 +306,14 @@ pub async fn present_product(product_id: i64) -> Result<(), AppError> {
     let (_, session_id) = ssr::product_owner(&st, product_id).await?;
     let _sale = crate::backend::sale::pause(&st, session_id).await;
     crate::backend::repo::studio::present_product(&st.db, session_id, product_id).await?;
-    st.events.publish(SessionEvent::Presented {
-        session_id,
-        product_id,
-    });
+    crate::backend::events::happened(
+        &st,
+        SessionEvent::Presented {
+            session_id,
+            product_id,
+        },
+    )
+    .await;
     Ok(())
 }
 
@@ -320,10 +324,14 @@ pub async fn present_next(session_id: i64) -> Result<i64, AppError> {
     crate::backend::host_auth::require_session_owner(&st, session_id).await?;
     let _sale = crate::backend::sale::pause(&st, session_id).await;
     let product_id = crate::backend::repo::studio::present_next(&st.db, session_id).await?;
-    st.events.publish(SessionEvent::Presented {
-        session_id,
-        product_id,
-    });
+    crate::backend::events::happened(
+        &st,
+        SessionEvent::Presented {
+            session_id,
+            product_id,
+        },
+    )
+    .await;
     Ok(product_id)
 }
 
@@ -351,7 +359,7 @@ pub async fn end_session(session_id: i64) -> Result<(), AppError> {
     crate::backend::host_auth::require_session_owner(&st, session_id).await?;
     let _sale = crate::backend::sale::pause(&st, session_id).await;
     crate::backend::repo::studio::end_session(&st.db, session_id).await?;
-    st.events.publish(SessionEvent::Ended { session_id });
+    crate::backend::events::happened(&st, SessionEvent::Ended { session_id }).await;
     Ok(())
 }
 

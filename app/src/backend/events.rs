@@ -1,6 +1,7 @@
-//! What happens to a session (it went live, a product was presented, it ended), told once to
-//! whoever follows sessions: the live rooms (`live::Hub::follow`) and the media pipeline (the
-//! server's `media::follow`). Server functions publish; nobody polls the database for it.
+//! What happens to a session (it went live, a product was presented, it ended): the studio's
+//! server functions tell the live rooms before they answer ([`happened`]), then publish it once
+//! to whoever follows sessions (the server's media pipeline, `media::follow`). Nobody polls the
+//! database for it.
 
 use tokio::sync::broadcast;
 
@@ -33,4 +34,13 @@ impl SessionEvents {
     pub fn subscribe(&self) -> broadcast::Receiver<SessionEvent> {
         self.0.subscribe()
     }
+}
+
+/// Something the host did to the session: shown in its live rooms first (awaited, so the host's
+/// next action, such as a chat line, reaches viewers after it), then told to the followers.
+/// The database already holds it; a room that could not be told (Redis down) is logged and
+/// catches up from the database when viewers reconnect.
+pub async fn happened(st: &super::AppState, event: SessionEvent) {
+    super::live::told(st.live.run_of_show(&st.db, event).await);
+    st.events.publish(event);
 }

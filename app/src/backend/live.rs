@@ -27,11 +27,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::{
     backend::{
-        backplane::RedisBackplane,
-        db::Db,
-        events::{SessionEvent, SessionEvents},
-        metrics::Metrics,
-        now_ms, repo,
+        backplane::RedisBackplane, db::Db, events::SessionEvent, metrics::Metrics, now_ms, repo,
     },
     domain::{discount::LivePrice, money::Fen},
     error::AppError,
@@ -1022,67 +1018,20 @@ async fn listen_personal(hub: Weak<Hub>, bp: Arc<RedisBackplane>) {
 // ---- What the rest of the backend calls when something happens ----
 
 impl Hub {
-    /// Follows the session events for as long as the hub lives: rooms show what the run of
-    /// show does (status, the product presented). A follower that lagged resyncs the status
-    /// of its open rooms from the database.
-    pub fn follow(self: &Arc<Self>, db: Db, events: &SessionEvents) {
-        let hub = Arc::downgrade(self);
-        let mut rx = events.subscribe();
-        tokio::spawn(async move {
-            loop {
-                let event = match rx.recv().await {
-                    Ok(e) => e,
-                    Err(broadcast::error::RecvError::Closed) => break,
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "live rooms missed session events; resyncing");
-                        let Some(hub) = hub.upgrade() else { break };
-                        hub.resync_statuses(&db).await;
-                        continue;
-                    }
-                };
-                let Some(hub) = hub.upgrade() else { break };
-                let result = match event {
-                    SessionEvent::WentLive { session_id } => {
-                        hub.status_changed(session_id, SessionStatus::Live).await
-                    }
-                    SessionEvent::Presented {
-                        session_id,
-                        product_id,
-                    } => hub.presented(&db, session_id, product_id).await,
-                    SessionEvent::Ended { session_id } => {
-                        hub.status_changed(session_id, SessionStatus::Ended).await
-                    }
-                };
-                if let Err(e) = result {
-                    tracing::warn!(?event, error = %e, "a live room could not follow an event");
-                }
+    /// Shows what the run of show did (went live, a product presented, ended) in the session's
+    /// rooms. The studio's server functions call it before they answer, so what the host does
+    /// next (a chat line right after presenting) reaches viewers after it, never before.
+    pub async fn run_of_show(&self, db: &Db, event: SessionEvent) -> Result<(), AppError> {
+        match event {
+            SessionEvent::WentLive { session_id } => {
+                self.status_changed(session_id, SessionStatus::Live).await
             }
-        });
-    }
-
-    /// After missed events: every open room whose status differs from the database's gets
-    /// the database's (the presented product is reloaded with it).
-    async fn resync_statuses(&self, db: &Db) {
-        for room in self.open_rooms() {
-            let Ok(facts) = load_room_facts(db, room.session_id).await else {
-                continue;
-            };
-            let (status, current) = {
-                let st = room.lock();
-                (st.status, st.presenting.as_ref().map(|c| c.product_id))
-            };
-            if status != facts.status {
-                let _ = self.status_changed(room.session_id, facts.status).await;
-            }
-            if let Some(p) = facts.presenting {
-                if current != Some(p.product_id) {
-                    let _ = self
-                        .publish(
-                            room.session_id,
-                            LiveEvent::Presenting { seq: 0, product: p },
-                        )
-                        .await;
-                }
+            SessionEvent::Presented {
+                session_id,
+                product_id,
+            } => self.presented(db, session_id, product_id).await,
+            SessionEvent::Ended { session_id } => {
+                self.status_changed(session_id, SessionStatus::Ended).await
             }
         }
     }
