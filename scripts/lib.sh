@@ -3,7 +3,8 @@
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TRUNK_VERSION="0.21.14"
-NODE_BIN="$ROOT/end2end/node_modules/.bin"
+# The client build's Node tools (wasm-opt from binaryen): app/package.json.
+NODE_BIN="$ROOT/app/node_modules/.bin"
 # Where the benchmarks find PostgreSQL 15 and nchan: Debian's by default; another machine
 # (one without Debian's packages, say) points these at its own builds.
 PGBIN="${PGBIN:-/usr/lib/postgresql/15/bin}"

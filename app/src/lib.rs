@@ -31,8 +31,11 @@ use crate::pages::{
     studio::{session::StudioSessionPage, summary::StudioSummaryPage, StudioHome},
 };
 
+/// The shoppers' app (`src/main.rs`): session, invite, live room, orders, the embedded room.
+/// The studio is a separate bundle ([`StudioApp`]), so shoppers never download it; links
+/// between the two are full page loads.
 #[component]
-pub fn App() -> impl IntoView {
+pub fn ShopApp() -> impl IntoView {
     // Inside WeChat: its JS-SDK, configured for this site (sharing cards, address picker).
     components::wechat::WechatSdk::provide();
     view! {
@@ -44,14 +47,68 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/i/:code") view=InvitePage/>
                     <Route path=path!("/orders") view=OrdersPage/>
                     <Route path=path!("/embed/:id") view=EmbedPage/>
+                </Routes>
+                <Footer/>
+            </main>
+        </Router>
+    }
+}
+
+/// The hosts' studio (`src/bin/studio.rs`), served for `/studio` and below.
+#[component]
+pub fn StudioApp() -> impl IntoView {
+    view! {
+        <Router>
+            <main class="app">
+                <Routes fallback=|| view! { <NotFoundPage/> }>
                     <Route path=path!("/studio") view=StudioHome/>
                     <Route path=path!("/studio/s/:id") view=StudioSessionPage/>
                     <Route path=path!("/studio/s/:id/summary") view=StudioSummaryPage/>
                 </Routes>
-                <footer class="app-footer">
-                    <components::language::LanguageSwitcher/>
-                </footer>
+                <Footer/>
             </main>
         </Router>
     }
+}
+
+#[component]
+fn Footer() -> impl IntoView {
+    view! {
+        <footer class="app-footer">
+            <components::language::LanguageSwitcher/>
+        </footer>
+    }
+}
+
+/// Browser entry (both bundles): chooses the page's language and fetches its texts (`i18n`),
+/// then mounts `app` into `#app`, replacing the boot notice, or off the document until it takes
+/// the place of the server's first paint.
+#[cfg(feature = "csr")]
+pub fn start<F, V>(app: F)
+where
+    F: FnOnce() -> V + 'static,
+    V: IntoView + 'static,
+{
+    use wasm_bindgen::JsCast;
+    console_error_panic_hook::set_once();
+    wasm_bindgen_futures::spawn_local(async move {
+        i18n::load(i18n::choose()).await;
+        let document = document();
+        // Under the server's first paint the app renders off the document and takes its
+        // place when its page is ready (`components::first_paint`); otherwise it replaces the
+        // loading notice.
+        let root = match components::first_paint::csr::detached_root() {
+            Some(root) => root,
+            None => {
+                if let Some(boot) = document.get_element_by_id("boot") {
+                    boot.remove();
+                }
+                document
+                    .get_element_by_id("app")
+                    .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok())
+                    .unwrap_or_else(|| document.body().expect("document has a body"))
+            }
+        };
+        leptos::mount::mount_to(root, app).forget();
+    });
 }

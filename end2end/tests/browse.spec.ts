@@ -1,4 +1,5 @@
 import { test, expect } from './fixtures';
+import { appReady } from './helpers';
 
 // Foundation: the list and the session page render from the database in the Wasm client.
 
@@ -24,6 +25,7 @@ test('opening the demo session shows its 16 products with prices', async ({ page
   await expect(toner).toContainText('¥129.00');
   await expect(products.filter({ hasText: 'Organic Cotton Baby Wipes' })).toContainText('¥49.90');
   // The start time is rendered by the browser, in a machine-readable <time> element too.
+  await appReady(page);
   await expect(page.locator('.session-start time')).toHaveAttribute('datetime', /^\d{4}-\d{2}-\d{2}T/);
 });
 
@@ -35,6 +37,8 @@ test('a session time is shown in the session\'s zone, named, with the viewer\'s 
   const page = await rome.newPage();
   await page.goto('/');
   await page.getByRole('link', { name: /Xiaoxiaobao Mama live/ }).click();
+  await expect(page).toHaveURL(/\/s\/\d+$/);
+  await appReady(page);
   const start = page.locator('.session-start');
   await expect(start.locator('.session-time')).toContainText('GMT+8');
   await expect(start.locator('.your-time')).toContainText(/GMT\+[12], your time/);
@@ -44,6 +48,7 @@ test('a session time is shown in the session\'s zone, named, with the viewer\'s 
   const shanghai = await browser.newContext({ baseURL, timezoneId: 'Asia/Shanghai', locale: 'en-US' });
   const p2 = await shanghai.newPage();
   await p2.goto(url);
+  await appReady(p2);
   await expect(p2.locator('.session-start .session-time')).toContainText('GMT+8');
   await expect(p2.locator('.session-start .your-time')).toHaveCount(0);
   await shanghai.close();

@@ -5,6 +5,12 @@ import { expect, request as pwRequest, type APIRequestContext, type Browser, typ
 
 export const PHONE = { width: 390, height: 844 };
 
+/** Waits until the app has taken over from the server's first paint (`/`, `/s/{id}`,
+ *  `/i/{code}`): until then the page holds the painted copy and the app's, hidden. */
+export async function appReady(page: Page): Promise<void> {
+  await expect(page.locator('#first-paint')).toHaveCount(0, { timeout: 15_000 });
+}
+
 export type ProductSpec = { name: string; category: string; price: string; stock: number };
 
 export type HostSession = {

@@ -1,5 +1,5 @@
 import { test, expect, type Browser, type Page } from './fixtures';
-import { hostWithSession, PHONE } from './helpers';
+import { appReady, hostWithSession, PHONE } from './helpers';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -90,6 +90,7 @@ test('zh-CN: the shopper flow in Chinese inside WeChat, no English text', async 
   const a = await chinesePhone(browser, baseURL, ua);
   await a.page.goto(`/s/${sessionId}`);
   await expect(a.page.getByRole('heading', { level: 1, name: session.title })).toBeVisible();
+  await appReady(a.page);
   await expect(a.page.locator('.session-start .session-time')).toBeVisible();
   await expect(a.page.getByText(zh('shop', 'session_share_locked'))).toBeVisible();
   await expectNoEnglish(a.page, userContent);

@@ -31,9 +31,14 @@ pub struct Asset {
 #[derive(Default)]
 pub struct Assets {
     files: HashMap<String, Asset>,
-    /// `index.html` as built; `None` when the client has not been built.
+    /// The shoppers' `index.html` as built; `None` when the client has not been built.
     index_html: Option<String>,
+    /// The studio's page (`studio-app/index.html`, its own bundle).
+    studio_html: Option<String>,
 }
+
+/// Where the studio's build lies under `dist/` (Trunk's `--public-url` for app/studio.html).
+pub const STUDIO_SHELL: &str = "/studio-app/index.html";
 
 pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 pub const REVALIDATE: &str = "no-cache";
@@ -64,6 +69,8 @@ impl Assets {
                 let bytes = std::fs::read(&path)?;
                 if url == "/index.html" {
                     assets.index_html = Some(String::from_utf8_lossy(&bytes).into_owned());
+                } else if url == STUDIO_SHELL {
+                    assets.studio_html = Some(String::from_utf8_lossy(&bytes).into_owned());
                 }
                 assets
                     .files
@@ -78,9 +85,21 @@ impl Assets {
         self.index_html.as_deref()
     }
 
+    pub fn studio_html(&self) -> Option<&str> {
+        self.studio_html.as_deref()
+    }
+
+    /// Both built pages (for the inline-script hashes of the content security policy).
+    pub fn shells(&self) -> Vec<&str> {
+        [self.index_html(), self.studio_html()]
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
     pub fn get(&self, path: &str) -> Option<&Asset> {
-        if path == "/index.html" {
-            return None; // always served through the SPA route, with the page's headers
+        if path == "/index.html" || path == STUDIO_SHELL {
+            return None; // always served through the page routes, with the page's headers
         }
         self.files.get(path)
     }

@@ -9,6 +9,7 @@ pub mod config;
 pub mod demo;
 pub mod embed;
 pub mod export;
+pub mod first_paint;
 pub mod live_sse;
 pub mod locales;
 pub mod media;
@@ -118,6 +119,7 @@ pub fn app(state: ServerState) -> Router {
     let routes = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::serve))
+        .route("/", get(share::home_page))
         .route("/s/{id}", get(share::session_page))
         .route("/s/{id}/calendar.ics", get(calendar::session_ics))
         .route("/i/{code}", get(share::invite_page))
@@ -224,6 +226,9 @@ async fn static_or_spa(State(state): State<ServerState>, req: Request) -> Respon
         return (StatusCode::NOT_FOUND, "Not found").into_response();
     }
     let locale = security::request_locale(req.headers());
+    if path == "/studio" || path.starts_with("/studio/") {
+        return share::studio_shell(&state, head_only, locale);
+    }
     share::shell(&state, None, StatusCode::OK, head_only, locale)
 }
 
@@ -249,7 +254,7 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
         dir: config.dist_dir.display().to_string(),
         source,
     })?;
-    let csp = security::content_security_policy(assets.index_html(), &config.frame_ancestors);
+    let csp = security::content_security_policy(&assets.shells(), &config.frame_ancestors);
     let cookie_key: Arc<[u8]> = match &config.cookie_secret {
         Some(secret) => secret.0.as_bytes().into(),
         None => identity::load_or_create_cookie_key(&db)

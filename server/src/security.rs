@@ -18,11 +18,12 @@ use crate::ServerState;
 /// The Content-Security-Policy for every response. Trunk's loader is an inline module script,
 /// so its exact text is allowed by hash (computed from the built `index.html`), not by
 /// `'unsafe-inline'`. `'wasm-unsafe-eval'` lets the page compile WebAssembly.
-pub fn content_security_policy(index_html: Option<&str>, frame_ancestors: &str) -> String {
-    let hashes: String = index_html
-        .map(inline_script_hashes)
-        .unwrap_or_default()
-        .into_iter()
+/// The site's policy; `shells` are the built pages (the shoppers' and the studio's), whose
+/// inline scripts are allowed by hash.
+pub fn content_security_policy(shells: &[&str], frame_ancestors: &str) -> String {
+    let hashes: String = shells
+        .iter()
+        .flat_map(|html| inline_script_hashes(html))
         .map(|h| format!(" 'sha256-{h}'"))
         .collect();
     format!(
@@ -226,7 +227,7 @@ mod tests {
 
     #[test]
     fn frame_ancestors_replaced_and_nothing_else() {
-        let csp = content_security_policy(None, "'self' https://wx.example.com");
+        let csp = content_security_policy(&[], "'self' https://wx.example.com");
         let embed = with_frame_ancestors(&csp, "'self' http://localhost:3107");
         assert!(embed.ends_with("; frame-ancestors 'self' http://localhost:3107"));
         assert_eq!(embed.matches("frame-ancestors").count(), 1);
@@ -243,11 +244,11 @@ mod tests {
     #[test]
     fn csp_names_frame_ancestors_and_script_hashes() {
         let csp = content_security_policy(
-            Some("<script>a()</script>"),
+            &["<script>a()</script>", "<script>b()</script>"],
             "'self' https://wx.example.com",
         );
         assert!(csp.contains("frame-ancestors 'self' https://wx.example.com"));
-        assert!(csp.contains("'sha256-"));
+        assert_eq!(csp.matches("'sha256-").count(), 2, "both shells' scripts");
         assert!(!csp.contains("script-src 'self' 'unsafe-inline'"));
     }
 }

@@ -74,7 +74,7 @@ pub fn with_meta(index_html: &str, meta: &Meta) -> String {
     }
 }
 
-/// The app shell (`index.html`), optionally with meta tags, with the given status.
+/// The shoppers' app shell (`index.html`), optionally with meta tags, with the given status.
 pub fn shell(
     state: &ServerState,
     meta: Option<&Meta>,
@@ -82,7 +82,54 @@ pub fn shell(
     head_only: bool,
     locale: Locale,
 ) -> Response {
-    let Some(html) = state.assets.index_html() else {
+    page(
+        state.assets.index_html(),
+        meta,
+        None,
+        status,
+        head_only,
+        locale,
+    )
+}
+
+/// [`shell`] with the page's first paint (`first_paint`) in place of the loading notice.
+pub fn painted_shell(
+    state: &ServerState,
+    meta: Option<&Meta>,
+    paint: &str,
+    locale: Locale,
+) -> Response {
+    page(
+        state.assets.index_html(),
+        meta,
+        Some(paint),
+        StatusCode::OK,
+        false,
+        locale,
+    )
+}
+
+/// The studio's shell (its own bundle: shoppers never download the studio).
+pub fn studio_shell(state: &ServerState, head_only: bool, locale: Locale) -> Response {
+    page(
+        state.assets.studio_html(),
+        None,
+        None,
+        StatusCode::OK,
+        head_only,
+        locale,
+    )
+}
+
+fn page(
+    html: Option<&str>,
+    meta: Option<&Meta>,
+    paint: Option<&str>,
+    status: StatusCode,
+    head_only: bool,
+    locale: Locale,
+) -> Response {
+    let Some(html) = html else {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             "The web client has not been built. Run ./scripts/run.sh to build and start the app.",
@@ -93,7 +140,10 @@ pub fn shell(
         Some(m) => with_meta(html, m),
         None => html.to_owned(),
     };
-    let body = localized(&body, locale);
+    let mut body = localized(&body, locale);
+    if let Some(paint) = paint {
+        body = crate::first_paint::into_shell(&body, paint);
+    }
     let mut res = if head_only {
         Response::new(Body::empty())
     } else {
@@ -189,7 +239,9 @@ pub async fn invite_page(
                 image: format!("{base}/i/{}/poster.png", inv.code),
                 url: format!("{base}/i/{}", inv.code),
             };
-            shell(&state, Some(&meta), StatusCode::OK, false, locale)
+            let paint =
+                crate::first_paint::invite(locale, &inv.inviter_nickname, &session, percent);
+            painted_shell(&state, Some(&meta), &paint, locale)
         }
         Err(e) if e.is_not_found() => shell(&state, None, StatusCode::NOT_FOUND, false, locale),
         Err(_) => shell(&state, None, StatusCode::OK, false, locale),
@@ -230,9 +282,29 @@ pub async fn session_page(
                 image: format!("{base}{}", s.cover_url),
                 url: format!("{base}/s/{}", s.id),
             };
-            shell(&state, Some(&meta), StatusCode::OK, false, locale)
+            painted_shell(
+                &state,
+                Some(&meta),
+                &crate::first_paint::session(locale, &s),
+                locale,
+            )
         }
         Err(e) if e.is_not_found() => shell(&state, None, StatusCode::NOT_FOUND, false, locale),
+        Err(_) => shell(&state, None, StatusCode::OK, false, locale),
+    }
+}
+
+/// `GET /`: the live and upcoming sessions, painted by the server (the app takes over).
+pub async fn home_page(State(state): State<ServerState>, headers: HeaderMap) -> Response {
+    let locale = crate::security::request_locale(&headers);
+    match catalog::list_current_sessions(&state.app.db).await {
+        Ok(list) => painted_shell(
+            &state,
+            None,
+            &crate::first_paint::home(locale, &list),
+            locale,
+        ),
+        // The app shows the error and offers to try again.
         Err(_) => shell(&state, None, StatusCode::OK, false, locale),
     }
 }

@@ -48,14 +48,9 @@ pub fn describe_in(ms: i64, zone: &str, locale: Locale) -> String {
     }
 }
 
-/// [`describe`] in parts, for a layout that sets them apart: the civil date and time, the
-/// offset then (`UTC+08:00`, or `UTC`), and the zone's IANA name (`None` for UTC, or an
-/// unknown zone, written in UTC).
-pub fn describe_parts(ms: i64, zone: &str) -> (String, String, Option<String>) {
-    describe_parts_in(ms, zone, Locale::En)
-}
-
-/// [`describe_parts`] with the date written as `locale` writes it.
+/// [`describe`] in parts, for a layout that sets them apart, with the date written as `locale`
+/// writes it: the civil date and time, the offset then (`UTC+08:00`, or `UTC`), and the
+/// zone's IANA name (`None` for UTC, or an unknown zone, written in UTC).
 pub fn describe_parts_in(ms: i64, zone: &str, locale: Locale) -> (String, String, Option<String>) {
     use crate::domain::time::{datetime, MONTHS, WEEKDAYS};
     const ZH_WEEKDAYS: [&str; 7] = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"];
@@ -86,6 +81,13 @@ pub fn describe_parts_in(ms: i64, zone: &str, locale: Locale) -> (String, String
         ),
     };
     (when, offset, name)
+}
+
+/// The instant in UTC as a `<time datetime>` takes it (`2026-11-28T12:00:00Z`).
+pub fn iso_utc(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
 }
 
 /// `UTC+08:00`, `UTC-04:30`, `UTC`.

@@ -4,6 +4,7 @@ pub mod address;
 pub mod browser;
 pub mod checkout;
 pub mod countdown;
+pub mod first_paint;
 #[cfg(feature = "csr")]
 pub mod js;
 pub mod language;

@@ -4,7 +4,9 @@ use leptos::prelude::*;
 
 use crate::{
     api::catalog::list_sessions,
-    components::{status::StatusBadge, time::SessionTime, ErrorNotice, Loading},
+    components::{
+        first_paint::FirstPaintDone, status::StatusBadge, time::SessionTime, ErrorNotice, Loading,
+    },
     i18n::{t, tp, K},
     model::SessionSummary,
 };
@@ -21,7 +23,7 @@ pub fn HomePage() -> impl IntoView {
             <h2 id="home-title">{t(K::shop_home_title)}</h2>
             <Suspense fallback=|| view! { <Loading label=t(K::shop_home_loading)/> }>
                 {move || Suspend::new(async move {
-                    match sessions.await {
+                    let page = match sessions.await {
                         Ok(list) if list.is_empty() => view! {
                             <p class="empty">{t(K::shop_home_empty)}</p>
                         }.into_any(),
@@ -31,7 +33,8 @@ pub fn HomePage() -> impl IntoView {
                             </ul>
                         }.into_any(),
                         Err(e) => view! { <ErrorNotice error=e on_retry=retry/> }.into_any(),
-                    }
+                    };
+                    view! { {page} <FirstPaintDone/> }
                 })}
             </Suspense>
         </section>

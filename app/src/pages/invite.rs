@@ -5,7 +5,7 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 
 use crate::{
     api::invites::{get_invite, join_invite},
-    components::{time::SessionTime, ErrorNotice, Loading},
+    components::{first_paint::FirstPaintDone, time::SessionTime, ErrorNotice, Loading},
     i18n::{around, t, tf, K},
     model::InviteView,
     pages::not_found::NotFound,
@@ -23,11 +23,12 @@ pub fn InvitePage() -> impl IntoView {
         </header>
         <Suspense fallback=|| view! { <Loading label=t(K::shop_invite_loading)/> }>
             {move || Suspend::new(async move {
-                match invite.await {
+                let page = match invite.await {
                     Ok(inv) => view! { <InviteCard invite=inv/> }.into_any(),
                     Err(e) if e.is_not_found() => view! { <NotFound message=e.to_string()/> }.into_any(),
                     Err(e) => view! { <ErrorNotice error=e on_retry=retry/> }.into_any(),
-                }
+                };
+                view! { {page} <FirstPaintDone/> }
             })}
         </Suspense>
     }

@@ -14,7 +14,7 @@ pub fn NotFound(#[prop(into)] message: String) -> impl IntoView {
         <section class="not-found" aria-labelledby="nf-title">
             <h1 id="nf-title">{t(K::common_not_found)}</h1>
             <p>{message}</p>
-            <a class="btn btn-primary" href="/">{t(K::common_see_sessions)}</a>
+            <a class="btn btn-primary" href="/" rel="external">{t(K::common_see_sessions)}</a>
         </section>
     }
 }

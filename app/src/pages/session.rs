@@ -16,6 +16,7 @@ use crate::{
     components::{
         checkout::{BuyButton, Checkout, OrderConfirmation, PaySheet},
         countdown::Countdown,
+        first_paint::FirstPaintDone,
         phone::PhoneVerify,
         scoped::{every, spawn_owned},
         share::SharePanel,
@@ -51,10 +52,12 @@ pub fn SessionPage() -> impl IntoView {
     view! {
         <Suspense fallback=|| view! { <Loading label=t(K::shop_session_loading)/> }>
             {move || Suspend::new(async move {
+                // The session's view takes over from the first paint once it knows the viewer
+                // (its reservation box is then final: nothing below it moves after the swap).
                 match session.await {
                     Ok(s) => view! { <SessionView session=s/> }.into_any(),
-                    Err(e) if e.is_not_found() => view! { <NotFound message=e.to_string()/> }.into_any(),
-                    Err(e) => view! { <ErrorNotice error=e on_retry=retry/> }.into_any(),
+                    Err(e) if e.is_not_found() => view! { <NotFound message=e.to_string()/> <FirstPaintDone/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e on_retry=retry/> <FirstPaintDone/> }.into_any(),
                 }
             })}
         </Suspense>
@@ -125,6 +128,8 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
         })
     });
     let (host_before, host_after) = around(&t(K::shop_session_host), "name");
+    let viewer_known =
+        Memo::new(move |_| viewer.with(Option::is_some) || viewer_error.with(Option::is_some));
 
     view! {
         <article class="session" class:is-live=move || status.get() == SessionStatus::Live aria-labelledby="session-title">
@@ -174,6 +179,7 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
             </section>
             <PaySheet/>
             <OrderConfirmation/>
+            {move || viewer_known.get().then(|| view! { <FirstPaintDone/> })}
         </article>
     }
 }

@@ -1,0 +1,87 @@
+//! Taking over from the server's first paint (`server/src/first_paint.rs`): on `/`, `/s/{id}`
+//! and `/i/{code}` the server writes the page's content into the shell, and the app renders
+//! off the document. When the page has rendered its data, [`FirstPaintDone`] swaps the two in
+//! one frame: nothing moves on screen, and the largest paint stays the server's.
+
+use leptos::prelude::*;
+
+/// Placed in a page's view once its data is there (or its error is shown).
+#[component]
+pub fn FirstPaintDone() -> impl IntoView {
+    // Effects run after the view is in the document.
+    Effect::new(move |_| ready());
+}
+
+/// Shows the app in place of the server's first paint (nothing when there is none).
+pub fn ready() {
+    #[cfg(feature = "csr")]
+    csr::ready();
+}
+
+#[cfg(feature = "csr")]
+pub(crate) mod csr {
+    use std::cell::RefCell;
+
+    use wasm_bindgen::{prelude::Closure, JsCast};
+
+    /// How long the app may take to show a painted page's data before it is shown anyway
+    /// (its loading or error state is better than a page whose buttons never work).
+    const FALLBACK_MS: i32 = 8_000;
+
+    thread_local! {
+        /// The app's root while it renders off the document, until the swap.
+        static PENDING: RefCell<Option<web_sys::HtmlElement>> = const { RefCell::new(None) };
+    }
+
+    /// Where the app mounts when the server painted this page first: an element outside the
+    /// document (the page holds one copy of everything until the swap), which takes the
+    /// place of the hidden `#app` at the swap, at the latest after [`FALLBACK_MS`].
+    pub fn detached_root() -> Option<web_sys::HtmlElement> {
+        let document = leptos::prelude::document();
+        document.get_element_by_id("first-paint")?;
+        let root: web_sys::HtmlElement = document.create_element("div").ok()?.dyn_into().ok()?;
+        root.set_id("app");
+        PENDING.with(|p| *p.borrow_mut() = Some(root.clone()));
+        let later = Closure::once_into_js(swap_now);
+        let _ = leptos::prelude::window().set_timeout_with_callback_and_timeout_and_arguments_0(
+            later.unchecked_ref(),
+            FALLBACK_MS,
+        );
+        Some(root)
+    }
+
+    pub fn ready() {
+        if PENDING.with(|p| p.borrow().is_none()) {
+            return;
+        }
+        let swap = Closure::once_into_js(swap_now);
+        if leptos::prelude::window()
+            .request_animation_frame(swap.unchecked_ref())
+            .is_err()
+        {
+            swap_now();
+        }
+    }
+
+    fn swap_now() {
+        let Some(root) = PENDING.with(|p| p.borrow_mut().take()) else {
+            return;
+        };
+        let document = leptos::prelude::document();
+        match document.get_element_by_id("app") {
+            Some(placeholder) => {
+                let _ = placeholder.replace_with_with_node_1(&root);
+            }
+            None => {
+                if let Some(body) = document.body() {
+                    let _ = body.append_child(&root);
+                }
+            }
+        }
+        for id in ["first-paint", "boot"] {
+            if let Some(el) = document.get_element_by_id(id) {
+                el.remove();
+            }
+        }
+    }
+}
