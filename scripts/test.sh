@@ -7,6 +7,9 @@ cd "$ROOT"
 "$ROOT/scripts/setup.sh" test
 "$ROOT/scripts/build.sh"
 
+step "bundle check (what a shopper downloads)"
+"$ROOT/scripts/check-bundle.sh"
+
 step "format check"
 cargo fmt --all --check || fail "code is not formatted: run cargo fmt --all"
 
