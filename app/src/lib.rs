@@ -92,7 +92,11 @@ where
     use wasm_bindgen::JsCast;
     console_error_panic_hook::set_once();
     wasm_bindgen_futures::spawn_local(async move {
+        // Instantiating the module, choosing the language and building the page are three
+        // tasks, not one: on a slow phone one long task blocks taps (total blocking time).
+        next_task().await;
         i18n::load(i18n::choose()).await;
+        next_task().await;
         let document = document();
         // Under the server's first paint the app renders off the document and takes its
         // place when its page is ready (`components::first_paint`); otherwise it replaces the
@@ -111,4 +115,19 @@ where
         };
         leptos::mount::mount_to(root, app).forget();
     });
+}
+
+/// Resolves in a later task of the event loop (`setTimeout(0)`), so the browser may handle
+/// input and paint in between.
+#[cfg(feature = "csr")]
+async fn next_task() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            if window.set_timeout_with_callback(&resolve).is_ok() {
+                return;
+            }
+        }
+        let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
