@@ -1,0 +1,77 @@
+import { test, expect } from './fixtures';
+import type { Page } from './fixtures';
+
+// The pages people land on from a link are painted by the server before the Wasm bundle
+// arrives (title, host, cover, start, the Reserve button disabled), and the app takes their
+// place without moving anything on screen. The bundle is held back by the test until the
+// painted page has been checked.
+
+/** Holds every request for a Wasm bundle until the returned function is called. */
+async function holdWasm(page: Page): Promise<() => void> {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await page.route(/_bg\.wasm$/, async (route) => {
+    await held;
+    await route.continue();
+  });
+  return release;
+}
+
+/** Sums the page's layout shifts (as CLS counts them: none right after input). */
+async function watchShifts(page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    const w = window as unknown as { shifts: number };
+    w.shifts = 0;
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries() as unknown as { value: number; hadRecentInput: boolean }[]) {
+        if (!e.hadRecentInput) w.shifts += e.value;
+      }
+    }).observe({ type: 'layout-shift', buffered: true });
+  });
+}
+
+test('the session page paints before the app and the app takes over without a layout shift', async ({ page }) => {
+  await watchShifts(page);
+  const release = await holdWasm(page);
+  await page.goto('/');
+  // Home, painted: the demo session's card links to its page.
+  const card = page.locator('#first-paint').getByRole('link', { name: /Xiaoxiaobao Mama live/ });
+  await expect(card).toBeVisible();
+  const href = await card.getAttribute('href');
+  expect(href).toMatch(/^\/s\/\d+$/);
+
+  await page.goto(href!);
+  const painted = page.locator('#first-paint');
+  await expect(painted.getByRole('heading', { level: 1, name: 'Xiaoxiaobao Mama live' })).toBeVisible();
+  await expect(painted.getByText('Host:')).toContainText('Sun Jing');
+  await expect(painted.locator('img.session-cover')).toBeVisible();
+  await expect(painted.locator('.session-start time')).toHaveAttribute('datetime', /^\d{4}-\d{2}-\d{2}T/);
+  // Nothing works before the app: the button says so by being disabled.
+  await expect(page.getByRole('button', { name: 'Reserve' })).toBeDisabled();
+  // The app has not started (its bundle is held): one copy of the page, no second mount.
+  await expect(page.locator('#app')).toBeEmpty();
+
+  release();
+  await expect(page.locator('#first-paint')).toHaveCount(0, { timeout: 15_000 });
+  await expect(page.getByRole('button', { name: 'Reserve' })).toBeEnabled();
+  await expect(page.getByRole('heading', { name: 'Products (16)' })).toBeVisible();
+  const shifts = await page.evaluate(() => (window as unknown as { shifts: number }).shifts);
+  expect(shifts).toBe(0);
+});
+
+test('the studio is a bundle of its own, and shoppers never load it', async ({ page }) => {
+  const scripts: string[] = [];
+  page.on('request', (r) => {
+    if (/\.(js|wasm)$/.test(new URL(r.url()).pathname)) scripts.push(new URL(r.url()).pathname);
+  });
+  await page.goto('/');
+  await expect(page.locator('#first-paint')).toHaveCount(0, { timeout: 15_000 });
+  expect(scripts.some((s) => s.startsWith('/studio-app/'))).toBe(false);
+  expect(scripts.some((s) => s.includes('broadcaster'))).toBe(false);
+  expect(scripts.some((s) => s.includes('hls'))).toBe(false);
+  scripts.length = 0;
+  await page.goto('/studio');
+  await expect(page.getByRole('heading', { level: 1, name: 'Sign in to the studio' })).toBeVisible();
+  expect(scripts.some((s) => /^\/studio-app\/studio-[0-9a-f]+_bg\.wasm$/.test(s))).toBe(true);
+  expect(scripts.some((s) => /^\/app-[0-9a-f]+_bg\.wasm$/.test(s))).toBe(false);
+});
