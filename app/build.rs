@@ -146,7 +146,11 @@ fn main() {
     out.push_str("];\n\n");
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for ((tag, name, _), table) in LOCALES.iter().zip(&tables) {
-        if *tag != "en" {
+        // The browser fetches its language's texts, English too (`i18n::load`): no table is
+        // built into the Wasm. The server and the tests have them all.
+        if *tag == "en" {
+            out.push_str("#[cfg(any(not(feature = \"csr\"), feature = \"ssr\", test))]\n");
+        } else {
             out.push_str("#[cfg(any(feature = \"ssr\", test))]\n");
         }
         let _ = writeln!(out, "pub static {name}: [&str; COUNT] = [");

@@ -28,6 +28,8 @@
     show(text.noWasm);
     return;
   }
+  // The client calls this when it cannot start (its texts could not be fetched).
+  window.bootFailed = function () { show(text.slow); };
   // If the client has not started after 20 s, the download probably failed.
   setTimeout(function () {
     if (document.getElementById("boot")) {

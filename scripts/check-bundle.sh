@@ -8,7 +8,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-BUDGET="${BUDGET:-330000}"
+BUDGET="${BUDGET:-320000}"
 shop=(dist/app-*_bg.wasm dist/app-*.js)
 [ -f "${shop[0]}" ] && [ -f dist/studio-app/index.html ] || fail "no client build: run scripts/build.sh"
 total="$(node -e '

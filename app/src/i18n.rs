@@ -2,10 +2,11 @@
 //! `app/locales/{locale}/{namespace}.json`, compiled by `build.rs` into the key enum [`K`]
 //! (an unknown key does not compile; a key some locale lacks fails the build).
 //!
-//! - **Browser**: English is built in (the fallback); the page's locale is chosen once at start
+//! - **Browser**: no texts are built into the Wasm; the page's locale is chosen once at start
 //!   (`?locale=` for an embedded room, then the `ls_locale` cookie, then the browser's preferred
 //!   languages: Chinese ones choose zh-CN) and its catalogue fetched from `/i18n/{locale}.json`
-//!   before the app mounts, so no other language is in the Wasm and no text flashes in English.
+//!   (preloaded by the server's HTML, English as the fallback) before the app mounts, so the
+//!   bundle carries no language and no text flashes in another one.
 //!   Switching language sets the cookie and reloads the page.
 //! - **Server**: every catalogue is built in; [`text`] gives a key's text in a locale
 //!   (error messages, calendar files, link previews, posters, CSV headers).
@@ -283,48 +284,50 @@ mod page {
             .unwrap_or_else(browser_locale)
     }
 
-    /// Fetches `locale`'s texts (English is built in). On failure the page stays English.
-    pub async fn load(locale: Locale) {
+    /// Fetches the page's texts: `locale`'s, or English when those cannot be had (each asked
+    /// twice). False when there are none (the app cannot start: the page says so).
+    pub async fn load(locale: Locale) -> bool {
+        let mut tries = vec![locale, locale];
+        if locale != Locale::En {
+            tries.extend([Locale::En, Locale::En]);
+        }
+        for l in tries {
+            if let Some(texts) = fetch(l).await {
+                set_lang(l);
+                let _ = CURRENT.set((l, texts));
+                return true;
+            }
+            web_sys::console::warn_1(&format!("texts for {} unavailable", l.tag()).into());
+        }
+        false
+    }
+
+    fn set_lang(locale: Locale) {
         if let Some(html) = web_sys::window()
             .and_then(|w| w.document())
             .and_then(|d| d.document_element())
         {
             let _ = html.set_attribute("lang", locale.tag());
         }
-        if locale == Locale::En {
-            return;
-        }
+    }
+
+    async fn fetch(locale: Locale) -> Option<Vec<String>> {
         let url = format!("/i18n/{}.json?v={VERSION}", locale.tag());
-        let fetched = async {
-            let window = web_sys::window()?;
-            let resp = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(&url))
-                .await
-                .ok()?;
-            let resp: web_sys::Response = wasm_bindgen::JsCast::dyn_into(resp).ok()?;
-            if !resp.ok() {
-                return None;
-            }
-            let text = wasm_bindgen_futures::JsFuture::from(resp.text().ok()?)
-                .await
-                .ok()?
-                .as_string()?;
-            serde_json::from_str::<Vec<String>>(&text).ok()
+        let window = web_sys::window()?;
+        let resp = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(&url))
+            .await
+            .ok()?;
+        let resp: web_sys::Response = wasm_bindgen::JsCast::dyn_into(resp).ok()?;
+        if !resp.ok() {
+            return None;
         }
-        .await;
-        match fetched {
-            Some(texts) if texts.len() == super::COUNT => {
-                let _ = CURRENT.set((locale, texts));
-            }
-            _ => {
-                web_sys::console::warn_1(&format!("texts for {} unavailable", locale.tag()).into());
-                if let Some(html) = web_sys::window()
-                    .and_then(|w| w.document())
-                    .and_then(|d| d.document_element())
-                {
-                    let _ = html.set_attribute("lang", "en");
-                }
-            }
-        }
+        let text = wasm_bindgen_futures::JsFuture::from(resp.text().ok()?)
+            .await
+            .ok()?
+            .as_string()?;
+        serde_json::from_str::<Vec<String>>(&text)
+            .ok()
+            .filter(|texts| texts.len() == super::COUNT)
     }
 
     /// Keeps the choice (a year) and reloads the page in that language.
@@ -391,12 +394,14 @@ pub fn current() -> Locale {
 }
 
 fn entry(key: K) -> &'static str {
+    // The browser: the catalogue fetched before the app mounted (the app does not mount
+    // without one).
     #[cfg(feature = "csr")]
-    if let Some((_, texts)) = page::CURRENT.get() {
-        if let Some(t) = texts.get(key as usize) {
-            return t;
-        }
-    }
+    return page::CURRENT
+        .get()
+        .and_then(|(_, texts)| texts.get(key as usize))
+        .map_or("", String::as_str);
+    #[cfg(not(feature = "csr"))]
     EN[key as usize]
 }
 

@@ -95,7 +95,11 @@ where
         // Instantiating the module, choosing the language and building the page are three
         // tasks, not one: on a slow phone one long task blocks taps (total blocking time).
         next_task().await;
-        i18n::load(i18n::choose()).await;
+        if !i18n::load(i18n::choose()).await {
+            // No texts could be fetched: the boot notice says the page could not load.
+            start_failed();
+            return;
+        }
         next_task().await;
         let document = document();
         // Under the server's first paint the app renders off the document and takes its
@@ -130,4 +134,17 @@ async fn next_task() {
         let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
     });
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// Tells the page the app cannot start (`public/boot-check.js` shows why, in the page's
+/// language, in place of the loading notice).
+#[cfg(feature = "csr")]
+fn start_failed() {
+    use wasm_bindgen::JsCast;
+    let failed = web_sys::window()
+        .and_then(|w| js_sys::Reflect::get(&w, &"bootFailed".into()).ok())
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+    if let Some(f) = failed {
+        let _ = f.call0(&wasm_bindgen::JsValue::NULL);
+    }
 }

@@ -106,3 +106,11 @@ test('without WebAssembly the page says so plainly', async ({ page, allowPageErr
   await page.goto('/');
   await expect(page.getByRole('alert')).toContainText('WebAssembly is not available');
 });
+
+test('when the page\'s texts cannot be fetched it says so instead of starting blank', async ({ page, allowConsoleErrors }) => {
+  allowConsoleErrors(/Failed to load resource|net::ERR_FAILED/);
+  await page.route('**/i18n/**', (route) => route.abort());
+  await page.goto('/orders');
+  await expect(page.getByRole('alert')).toContainText('taking longer than usual');
+  await expect(page.locator('#app')).toBeEmpty();
+});

@@ -169,10 +169,15 @@ fn page(
 /// The shell in `locale`: its `lang`, the texts shown before the app starts (or without
 /// JavaScript), and a preload of the locale's texts so they download beside the Wasm.
 pub fn localized(html: &str, locale: Locale) -> String {
+    let preload = format!(
+        "<link rel=\"preload\" href=\"/i18n/{}.json?v={}\" as=\"fetch\" crossorigin>\n</head>",
+        locale.tag(),
+        i18n::VERSION
+    );
     if locale == Locale::En {
-        return html.to_owned();
+        return html.replacen("</head>", &preload, 1);
     }
-    let mut out = html
+    html
         .replacen("<html lang=\"en\">", &format!("<html lang=\"{}\">", locale.tag()), 1)
         .replacen(
             ">Loading…</p>",
@@ -186,14 +191,8 @@ pub fn localized(html: &str, locale: Locale) -> String {
                 escape_html(i18n::text(locale, K::server_noscript))
             ),
             1,
-        );
-    let preload = format!(
-        "<link rel=\"preload\" href=\"/i18n/{}.json?v={}\" as=\"fetch\" crossorigin>\n</head>",
-        locale.tag(),
-        i18n::VERSION
-    );
-    out = out.replacen("</head>", &preload, 1);
-    out
+        )
+        .replacen("</head>", &preload, 1)
 }
 
 /// `GET /i/{code}`: the invite page, with a preview card naming the inviter and session.

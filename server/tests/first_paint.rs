@@ -41,6 +41,11 @@ async fn session_page_paints_title_host_cover_start_and_a_disabled_reserve(b: Ba
     assert!(html.contains("class=\"boot boot-quiet\""));
     // The link preview is still there, and the page is in the shopper's language.
     assert!(html.contains("<meta property=\"og:title\" content=\"Xiaoxiaobao Mama live\">"));
+    // The page's texts (English too: none are built into the Wasm) download beside it.
+    assert!(html.contains(&format!(
+        "<link rel=\"preload\" href=\"/i18n/en.json?v={}\" as=\"fetch\" crossorigin>",
+        app::i18n::VERSION
+    )));
     let (_, zh) = page(&app, &format!("/s/{sid}"), "zh-CN,zh;q=0.9").await;
     assert!(zh.contains("<html lang=\"zh-CN\">"));
     assert!(zh.contains("disabled>预约</button>"), "{zh}");
