@@ -167,10 +167,12 @@ fn page(
 }
 
 /// The shell in `locale`: its `lang`, the texts shown before the app starts (or without
-/// JavaScript), and a preload of the locale's texts so they download beside the Wasm.
+/// JavaScript), and where the locale's texts are, so they download beside the Wasm.
 pub fn localized(html: &str, locale: Locale) -> String {
+    // Where the page's texts are: the loader (Trunk.toml) preloads them when it starts the
+    // Wasm download, after the first paint (a preload in the HTML would compete with it).
     let preload = format!(
-        "<link rel=\"preload\" href=\"/i18n/{}.json?v={}\" as=\"fetch\" crossorigin>\n</head>",
+        "<meta name=\"texts\" content=\"/i18n/{}.json?v={}\">\n</head>",
         locale.tag(),
         i18n::VERSION
     );
