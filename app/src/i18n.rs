@@ -5,7 +5,8 @@
 //! - **Browser**: no texts are built into the Wasm; the page's locale is chosen once at start
 //!   (`?locale=` for an embedded room, then the `ls_locale` cookie, then the browser's preferred
 //!   languages: Chinese ones choose zh-CN) and its catalogue fetched from `/i18n/{locale}.json`
-//!   (preloaded by the server's HTML, English as the fallback) before the app mounts, so the
+//!   (named by the server's HTML, preloaded when the Wasm download starts; English the
+//!   fallback) before the app mounts, so the
 //!   bundle carries no language and no text flashes in another one.
 //!   Switching language sets the cookie and reloads the page.
 //! - **Server**: every catalogue is built in; [`text`] gives a key's text in a locale

@@ -33,12 +33,27 @@ impl SessionStatus {
 
     /// The badge a viewer sees on a session card, in the page's language.
     pub fn label(self) -> String {
-        use crate::i18n::{t, K};
-        t(match self {
+        crate::i18n::t(self.label_key())
+    }
+
+    /// The badge's text (the server's first paint writes it in the request's language).
+    pub fn label_key(self) -> crate::i18n::K {
+        use crate::i18n::K;
+        match self {
             SessionStatus::Scheduled => K::shop_status_upcoming,
             SessionStatus::Live => K::shop_status_live,
             SessionStatus::Ended => K::shop_status_ended,
-        })
+        }
+    }
+
+    /// The words around a session's start time on its page ("Starts {time}").
+    pub fn start_key(self) -> crate::i18n::K {
+        use crate::i18n::K;
+        match self {
+            SessionStatus::Scheduled => K::shop_session_starts,
+            SessionStatus::Live => K::shop_session_live_scheduled,
+            SessionStatus::Ended => K::shop_session_was_scheduled,
+        }
     }
 }
 

@@ -99,7 +99,7 @@ pub async fn session_ics(
     Path(id): Path<String>,
     headers: axum::http::HeaderMap,
 ) -> Response {
-    let locale = crate::security::request_locale(&headers);
+    let locale = app::backend::request::locale_of(&headers);
     let Ok(id) = id.parse::<i64>() else {
         return error_response(&AppError::not_found("This live session does not exist."));
     };

@@ -23,7 +23,7 @@ pub async fn room(
     Path(id): Path<String>,
     headers: axum::http::HeaderMap,
 ) -> Response {
-    let locale = security::request_locale(&headers);
+    let locale = app::backend::request::locale_of(&headers);
     let head_only = method == Method::HEAD;
     // An id that is not a number, or no such session: the app explains, with 404, and only
     // this site may frame that page.

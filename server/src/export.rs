@@ -64,7 +64,7 @@ pub async fn orders_csv(
     host: Result<Host, AppError>,
     headers: axum::http::HeaderMap,
 ) -> Response {
-    let locale = crate::security::request_locale(&headers);
+    let locale = app::backend::request::locale_of(&headers);
     let Ok(session_id) = id.parse::<i64>() else {
         return error_response(&AppError::not_found("This live session does not exist."));
     };

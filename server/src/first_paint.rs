@@ -38,14 +38,7 @@ pub fn into_shell(html: &str, fragment: &str) -> String {
 const APP_MOUNT: &str = "<div id=\"app\"></div>";
 
 fn status_badge(locale: Locale, status: SessionStatus) -> String {
-    let label = i18n::text(
-        locale,
-        match status {
-            SessionStatus::Scheduled => K::shop_status_upcoming,
-            SessionStatus::Live => K::shop_status_live,
-            SessionStatus::Ended => K::shop_status_ended,
-        },
-    );
+    let label = i18n::text(locale, status.label_key());
     format!(
         "<span class=\"badge badge-{}\">{}</span>",
         status.as_str(),
@@ -75,13 +68,8 @@ fn cover_and_head(locale: Locale, s: &SessionSummary, heading_id: &str, badge: b
         "name",
         &format!("<strong>{}</strong>", escape_html(&s.host_name)),
     );
-    let start_key = match s.status {
-        SessionStatus::Scheduled => K::shop_session_starts,
-        SessionStatus::Live => K::shop_session_live_scheduled,
-        SessionStatus::Ended => K::shop_session_was_scheduled,
-    };
     let start = around(
-        i18n::text(locale, start_key),
+        i18n::text(locale, s.status.start_key()),
         "time",
         &start_time(locale, s),
     );

@@ -225,7 +225,7 @@ async fn static_or_spa(State(state): State<ServerState>, req: Request) -> Respon
     if last.contains('.') || path.starts_with("/api/") {
         return (StatusCode::NOT_FOUND, "Not found").into_response();
     }
-    let locale = security::request_locale(req.headers());
+    let locale = app::backend::request::locale_of(req.headers());
     if path == "/studio" || path.starts_with("/studio/") {
         return share::studio_shell(&state, head_only, locale);
     }

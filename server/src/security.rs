@@ -16,10 +16,9 @@ use app::{error::AppError, i18n::Locale};
 use crate::ServerState;
 
 /// The Content-Security-Policy for every response. Trunk's loader is an inline module script,
-/// so its exact text is allowed by hash (computed from the built `index.html`), not by
-/// `'unsafe-inline'`. `'wasm-unsafe-eval'` lets the page compile WebAssembly.
-/// The site's policy; `shells` are the built pages (the shoppers' and the studio's), whose
-/// inline scripts are allowed by hash.
+/// so its exact text is allowed by hash (computed from `shells`, the built pages: the
+/// shoppers' and the studio's), not by `'unsafe-inline'`. `'wasm-unsafe-eval'` lets the page
+/// compile WebAssembly.
 pub fn content_security_policy(shells: &[&str], frame_ancestors: &str) -> String {
     let hashes: String = shells
         .iter()
@@ -155,7 +154,7 @@ fn origin_host(origin: &str) -> Option<&str> {
 /// The message is also put in the caller's language (`ls_locale` cookie, else
 /// `Accept-Language`).
 pub async fn api_error_status(req: Request, next: Next) -> Response {
-    let locale = request_locale(req.headers());
+    let locale = app::backend::request::locale_of(req.headers());
     let res = next.run(req).await;
     if res.status() != StatusCode::INTERNAL_SERVER_ERROR
         || !res.headers().contains_key("serverfnerror")
@@ -187,11 +186,6 @@ pub async fn api_error_status(req: Request, next: Next) -> Response {
         HeaderValue::from_static("application/json"),
     );
     Response::from_parts(parts, Body::from(body))
-}
-
-/// The language a request asks for (`app::backend::request::locale_of`).
-pub fn request_locale(headers: &axum::http::HeaderMap) -> Locale {
-    app::backend::request::locale_of(headers)
 }
 
 /// What a panicking handler answers (tower-http's catch-panic layer): logged with its message,

@@ -204,7 +204,7 @@ pub async fn invite_page(
     Path(code): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let locale = crate::security::request_locale(&headers);
+    let locale = app::backend::request::locale_of(&headers);
     let db = &state.app.db;
     let base = &state.app.settings.public_url;
     let found = match shopping::invite_by_code(db, &code).await {
@@ -255,7 +255,7 @@ pub async fn session_page(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let locale = crate::security::request_locale(&headers);
+    let locale = app::backend::request::locale_of(&headers);
     let base = &state.app.settings.public_url;
     let Ok(id) = id.parse::<i64>() else {
         return shell(&state, None, StatusCode::NOT_FOUND, false, locale);
@@ -297,7 +297,7 @@ pub async fn session_page(
 
 /// `GET /`: the live and upcoming sessions, painted by the server (the app takes over).
 pub async fn home_page(State(state): State<ServerState>, headers: HeaderMap) -> Response {
-    let locale = crate::security::request_locale(&headers);
+    let locale = app::backend::request::locale_of(&headers);
     match catalog::list_current_sessions(&state.app.db).await {
         Ok(list) => painted_shell(
             &state,
@@ -355,7 +355,7 @@ pub async fn poster_png(
     Path(code): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let locale = crate::security::request_locale(&headers);
+    let locale = app::backend::request::locale_of(&headers);
     match render_poster(&state, &code, locale).await {
         Ok((png, etag)) => {
             if headers

@@ -52,17 +52,15 @@ pub fn EmbedPage() -> impl IntoView {
         }
     });
     let claimed_parent = query.read_untracked().get("parent").unwrap_or_default();
-    let locale = query.read_untracked().get("locale").unwrap_or_default();
     view! {
         <Suspense fallback=|| view! { <Loading label=t(K::live_embed_loading)/> }>
             {move || {
                 let claimed_parent = claimed_parent.clone();
-                let locale = locale.clone();
                 Suspend::new(async move {
                     match loaded.await {
                         Ok((session, origins)) => {
                             let bridge = Bridge::connect(&claimed_parent, &origins);
-                            view! { <EmbedRoom session=session bridge=bridge locale=locale/> }.into_any()
+                            view! { <EmbedRoom session=session bridge=bridge/> }.into_any()
                         }
                         Err(e) if e.is_not_found() => view! { <NotFound message=e.to_string()/> }.into_any(),
                         Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
@@ -82,7 +80,7 @@ enum CartAnswer {
 }
 
 #[component]
-fn EmbedRoom(session: SessionDetail, bridge: Bridge, locale: String) -> impl IntoView {
+fn EmbedRoom(session: SessionDetail, bridge: Bridge) -> impl IntoView {
     let session_id = session.id;
     let status = RwSignal::new(session.status);
     let presenting = RwSignal::new(None::<PresentingView>);
@@ -97,7 +95,6 @@ fn EmbedRoom(session: SessionDetail, bridge: Bridge, locale: String) -> impl Int
     let connected = RwSignal::new(false);
     let video_version = RwSignal::new(0u32);
     let cart = RwSignal::new(None::<CartAnswer>);
-    let locale = RwSignal::new(locale);
     let room_url = format!("{}/s/{session_id}", origin());
     let currency = session.currency.clone();
 
@@ -159,7 +156,7 @@ fn EmbedRoom(session: SessionDetail, bridge: Bridge, locale: String) -> impl Int
             }
         });
     }
-    bridge.listen(locale);
+    bridge.listen();
 
     let on_event = Callback::new(move |ev: LiveEvent| match ev {
         LiveEvent::Snapshot {
@@ -445,7 +442,7 @@ impl Bridge {
 
     /// Acts on the page's commands and replies, for as long as the room lives.
     #[cfg(feature = "csr")]
-    fn listen(&self, locale: RwSignal<String>) {
+    fn listen(&self) {
         use wasm_bindgen::JsValue;
         let Some(origin) = self.parent_origin.clone() else {
             return;
@@ -484,7 +481,7 @@ impl Bridge {
                 }
                 Some("command") => {
                     let name = msg["name"].as_str().unwrap_or("");
-                    let outcome = run_command(name, &msg["data"], locale);
+                    let outcome = run_command(name, &msg["data"]);
                     if let Some(id) = msg["id"].as_u64() {
                         this.send(json!({
                             "ls": ENVELOPE_VERSION, "kind": "reply", "to": id,
@@ -502,15 +499,13 @@ impl Bridge {
     }
 
     #[cfg(not(feature = "csr"))]
-    fn listen(&self, locale: RwSignal<String>) {
-        let _ = locale;
-    }
+    fn listen(&self) {}
 }
 
 /// `play`, `pause`, `mute`, `unmute` act on the room's video; `setLocale` sets the room's
 /// language (`{locale: "zh-CN" | "en" | "it"}`).
 #[cfg(feature = "csr")]
-fn run_command(name: &str, data: &Value, locale: RwSignal<String>) -> Result<(), String> {
+fn run_command(name: &str, data: &Value) -> Result<(), String> {
     use wasm_bindgen::JsCast;
     let video = || {
         web_sys::window()
@@ -535,17 +530,16 @@ fn run_command(name: &str, data: &Value, locale: RwSignal<String>) -> Result<(),
         }
         "setLocale" => {
             let l = data["locale"].as_str().unwrap_or("");
-            if !["zh-CN", "en", "it"].contains(&l) {
+            let Some(locale) = crate::i18n::Locale::parse(l) else {
                 return Err(format!("unknown locale {l:?}"));
-            }
-            locale.set(l.to_string());
+            };
             // The room's texts are fetched once per page: it reloads in that language (the
             // page around it hears `ready` again). No cookie: a framed page may have none.
-            if crate::i18n::current().tag() != l {
+            if crate::i18n::current() != locale {
                 if let Some(w) = web_sys::window() {
                     let href = w.location().href().unwrap_or_default();
                     if let Ok(url) = web_sys::Url::new(&href) {
-                        url.search_params().set("locale", l);
+                        url.search_params().set("locale", locale.tag());
                         let _ = w.location().replace(&url.href());
                     }
                 }

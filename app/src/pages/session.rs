@@ -120,13 +120,7 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
     let title = session.title.clone();
     let start = session.scheduled_start_ms;
     // "Starts {time}": the words around the start time, which is a component of its own.
-    let start_text = Memo::new(move |_| {
-        t(match status.get() {
-            SessionStatus::Scheduled => K::shop_session_starts,
-            SessionStatus::Live => K::shop_session_live_scheduled,
-            SessionStatus::Ended => K::shop_session_was_scheduled,
-        })
-    });
+    let start_text = Memo::new(move |_| t(status.get().start_key()));
     let (host_before, host_after) = around(&t(K::shop_session_host), "name");
     let viewer_known =
         Memo::new(move |_| viewer.with(Option::is_some) || viewer_error.with(Option::is_some));
