@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What a phone downloads and how fast the pages paint, on the release build:
-#  - bundle sizes per entry (the shoppers' app, the studio), raw and brotli as the server
-#    sends them (`Accept-Encoding: br`), and hls.js (loaded only when a live stage opens);
+#  - bundle sizes per entry (the shoppers' app, the live room, the studio), raw and brotli as
+#    the server sends them (`Accept-Encoding: br`), and hls.js (loaded only when a live stage
+#    opens);
 #  - Lighthouse 12.2.3 (scripts/lighthouse/, installed here on first use) against Debian's
 #    Chromium, mobile preset (simulated slow 4G, 4x CPU slowdown), on `/`, `/s/{id}` and
 #    `/i/{code}`: performance score, LCP, TBT, CLS, FCP, the median run of RUNS by score.
@@ -11,7 +12,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 runs="${1:-3}"
-[ -f dist/index.html ] && [ -f dist/studio-app/index.html ] || "$ROOT/scripts/build.sh"
+[ -f dist/index.html ] && [ -f dist/live-app/index.html ] && [ -f dist/studio-app/index.html ] \
+  || "$ROOT/scripts/build.sh"
 [ -x target/release/server ] || "$ROOT/scripts/build.sh"
 command -v chromium >/dev/null || fail "Chromium missing: run scripts/setup.sh --test"
 
@@ -48,18 +50,20 @@ size() { # raw and brotli bytes of URL path $1, as served
 }
 entry_sizes() { # the wasm and js a shell at page $1 loads (Trunk's hashed names)
   local html; html="$(curl -fsS "$base$1")"
-  grep -oE "/[a-z-]*/?[a-z]+-[0-9a-f]{16}(_bg\.wasm|\.js)" <<<"$html" | sort -u
+  grep -oE "/[a-z-]*/?[a-z]+-[0-9a-f]{8,16}(_bg\.wasm|\.js)" <<<"$html" | sort -u
 }
 sizes_json="["
 printf '\n%-22s %10s %10s\n' "file" "raw" "brotli"
-for page in "/s/$sid" "/studio"; do
+# The demo session is scheduled: its page loads the shoppers' bundle; "My orders" always the
+# live room's.
+for page in "/s/$sid" "/orders" "/studio"; do
   total_raw=0; total_br=0
   for f in $(entry_sizes "$page"); do
     read -r raw br < <(size "$f")
     printf '%-22s %10d %10d\n' "$(basename "$f")" "$raw" "$br"
     total_raw=$((total_raw + raw)); total_br=$((total_br + br))
   done
-  name=$([ "$page" = /studio ] && echo studio || echo shoppers)
+  case "$page" in /studio) name=studio ;; /orders) name="live room" ;; *) name=shoppers ;; esac
   printf '%-22s %10d %10d\n' "= $name wasm+js" "$total_raw" "$total_br"
   sizes_json+="{\"entry\":\"$name\",\"raw\":$total_raw,\"brotli\":$total_br},"
 done

@@ -9,20 +9,25 @@ cd "$ROOT"
 client_mode="--release"
 [ "${1:-}" = "dev" ] && client_mode=""
 
-# Two bundles: the shoppers' app (dist/) and the studio (dist/studio-app/), so shoppers never
-# download the studio. The shoppers' build first: a Trunk build empties its dist folder.
-step "client: trunk build ${client_mode:-(development)} (dist/, dist/studio-app/)"
+# Three bundles: the shoppers' app (dist/), the live room (dist/live-app/) and the studio
+# (dist/studio-app/), so a shopper waiting for a session downloads neither of the others. The
+# shoppers' build first: a Trunk build empties its dist folder.
+step "client: trunk build ${client_mode:-(development)} (dist/, dist/live-app/, dist/studio-app/)"
 (
   wasm_build_env
   # shellcheck disable=SC2086 # empty for the development build
   trunk build $client_mode 2>&1 | grep -vE '^\s*$' | tail -n 5
   # shellcheck disable=SC2086
+  trunk build app/live.html $client_mode --dist dist/live-app --public-url /live-app/ 2>&1 \
+    | grep -vE '^\s*$' | tail -n 5
+  # shellcheck disable=SC2086
   trunk build app/studio.html $client_mode --dist dist/studio-app --public-url /studio-app/ 2>&1 \
     | grep -vE '^\s*$' | tail -n 5
 ) || fail "client build failed"
 ls dist/*_bg.wasm >/dev/null 2>&1 || fail "client build produced no .wasm in dist/"
+ls dist/live-app/*_bg.wasm >/dev/null 2>&1 || fail "live room build produced no .wasm in dist/live-app/"
 ls dist/studio-app/*_bg.wasm >/dev/null 2>&1 || fail "studio build produced no .wasm in dist/studio-app/"
-ok "$(du -k dist/*_bg.wasm | awk '{print $1 " KiB shoppers wasm"}'), $(du -k dist/studio-app/*_bg.wasm | awk '{print $1 " KiB studio wasm"}')"
+ok "$(du -k dist/*_bg.wasm | awk '{print $1 " KiB shoppers wasm"}'), $(du -k dist/live-app/*_bg.wasm | awk '{print $1 " KiB live room wasm"}'), $(du -k dist/studio-app/*_bg.wasm | awk '{print $1 " KiB studio wasm"}')"
 # WeChat's JS-SDK, served from this site (never WeChat's CDN): the pinned npm package
 # `weixin-js-sdk` (app/package.json) is CommonJS; wrapped so a <script> defines `wx`.
 sdk="$ROOT/app/node_modules/weixin-js-sdk/index.js"

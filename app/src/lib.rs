@@ -4,6 +4,10 @@
 //! Features: `csr` builds the browser client (Trunk: `--no-default-features --features csr`);
 //! `ssr` builds the server side of the server functions plus the server-only `backend`.
 
+// The server-side build types whole pages' views (`LiveRoom`'s parts turn them into `AnyView`):
+// deeper than the compiler's default of 128.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod components;
 pub mod domain;
@@ -22,20 +26,34 @@ use leptos_router::{
 };
 
 use crate::pages::{
-    embed::EmbedPage,
     home::HomePage,
     invite::InvitePage,
+    live_room::{EmbedRoute, LiveRoom, OrdersRoute},
     not_found::NotFoundPage,
-    orders::OrdersPage,
     session::SessionPage,
     studio::{session::StudioSessionPage, summary::StudioSummaryPage, StudioHome},
 };
 
-/// The shoppers' app (`src/main.rs`): session, invite, live room, orders, the embedded room.
-/// The studio is a separate bundle ([`StudioApp`]), so shoppers never download it; links
-/// between the two are full page loads.
+/// The shoppers' app (`src/main.rs`): home, session (before and after it is live) and invite
+/// pages. Neither the live room nor the studio is in it: each is a bundle of its own
+/// ([`LiveApp`], [`StudioApp`]), so a shopper waiting for a session downloads neither; links
+/// between bundles are page loads.
 #[component]
 pub fn ShopApp() -> impl IntoView {
+    shopper_routes()
+}
+
+/// The live room's app (`src/bin/live.rs`): the shoppers' pages with the live room's parts
+/// (stage, chat, pay sheet, "My orders") and the embedded room. The server sends it for a
+/// session page while its session is live, for `/orders` and for `/embed/{id}`.
+#[component]
+pub fn LiveApp() -> impl IntoView {
+    provide_context(LiveRoom::parts());
+    shopper_routes()
+}
+
+/// The routes both shoppers' bundles answer; what the live room adds comes from the context.
+fn shopper_routes() -> impl IntoView {
     // Inside WeChat: its JS-SDK, configured for this site (sharing cards, address picker).
     components::wechat::WechatSdk::provide();
     view! {
@@ -45,8 +63,8 @@ pub fn ShopApp() -> impl IntoView {
                     <Route path=path!("/") view=HomePage/>
                     <Route path=path!("/s/:id") view=SessionPage/>
                     <Route path=path!("/i/:code") view=InvitePage/>
-                    <Route path=path!("/orders") view=OrdersPage/>
-                    <Route path=path!("/embed/:id") view=EmbedPage/>
+                    <Route path=path!("/orders") view=OrdersRoute/>
+                    <Route path=path!("/embed/:id") view=EmbedRoute/>
                 </Routes>
                 <Footer/>
             </main>

@@ -1,5 +1,6 @@
 import { test, expect } from './fixtures';
 import type { Page } from './fixtures';
+import { appReady, hostWithSession, newPhone } from './helpers';
 
 // The pages people land on from a link are painted by the server before the Wasm bundle
 // arrives (title, host, cover, start, the Reserve button disabled), and the app takes their
@@ -67,6 +68,7 @@ test('the studio is a bundle of its own, and shoppers never load it', async ({ p
   await page.goto('/');
   await expect(page.locator('#first-paint')).toHaveCount(0, { timeout: 15_000 });
   expect(scripts.some((s) => s.startsWith('/studio-app/'))).toBe(false);
+  expect(scripts.some((s) => s.startsWith('/live-app/'))).toBe(false);
   expect(scripts.some((s) => s.includes('broadcaster'))).toBe(false);
   expect(scripts.some((s) => s.includes('hls'))).toBe(false);
   scripts.length = 0;
@@ -74,4 +76,63 @@ test('the studio is a bundle of its own, and shoppers never load it', async ({ p
   await expect(page.getByRole('heading', { level: 1, name: 'Sign in to the studio' })).toBeVisible();
   expect(scripts.some((s) => /^\/studio-app\/studio-[0-9a-f]+_bg\.wasm$/.test(s))).toBe(true);
   expect(scripts.some((s) => /^\/app-[0-9a-f]+_bg\.wasm$/.test(s))).toBe(false);
+});
+
+/** Which bundle the page runs: the shell the server sent names it. */
+async function bundleOf(page: Page): Promise<'shop' | 'live' | 'studio'> {
+  const html = await page.content();
+  if (html.includes('/live-app/live-')) return 'live';
+  if (html.includes('/studio-app/studio-')) return 'studio';
+  return 'shop';
+}
+
+test('the live room is a bundle of its own: a waiting shopper\'s page enters it when the session goes live', async ({ browser }, testInfo) => {
+  const { host, sessionId, productIds, goLive, present, end } = await hostWithSession(testInfo, 'Bundles', [
+    { name: 'Silk Eye Mask', category: 'Sleep', price: '59.00', stock: 20 },
+  ]);
+  const { context, page } = await newPhone(browser, testInfo);
+  const scripts: string[] = [];
+  page.on('request', (r) => {
+    const path = new URL(r.url()).pathname;
+    if (/\.(js|wasm)$/.test(path)) scripts.push(path);
+  });
+  // Before the session: the shoppers' bundle, without the live room.
+  await page.goto(`/s/${sessionId}`);
+  await appReady(page);
+  await expect(page.getByRole('button', { name: 'Reserve' })).toBeEnabled();
+  expect(await bundleOf(page)).toBe('shop');
+  expect(scripts.some((s) => /^\/app-[0-9a-f]+_bg\.wasm$/.test(s))).toBe(true);
+  expect(scripts.some((s) => s.startsWith('/live-app/'))).toBe(false);
+
+  // "My orders" is in the live room's bundle: its link loads that page.
+  await page.getByRole('link', { name: 'My orders' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'My orders' })).toBeVisible();
+  expect(await bundleOf(page)).toBe('live');
+  expect(scripts.some((s) => /^\/live-app\/live-[0-9a-f]+_bg\.wasm$/.test(s))).toBe(true);
+  await page.goto(`/s/${sessionId}`);
+  await appReady(page);
+  expect(await bundleOf(page)).toBe('shop');
+
+  // The host goes live: the waiting page (it polls) loads again into the live room's bundle.
+  await goLive();
+  await expect(page.getByRole('region', { name: 'Live room' })).toBeVisible({ timeout: 30_000 });
+  expect(await bundleOf(page)).toBe('live');
+  await present(productIds[0]);
+  const card = page.getByRole('article', { name: 'Explaining now' });
+  await expect(card).toContainText('Silk Eye Mask');
+  await expect(card.getByRole('button', { name: 'Buy Silk Eye Mask' })).toBeVisible();
+
+  // Opened while live, the page is the live room at once.
+  await page.reload();
+  await expect(page.getByRole('article', { name: 'Explaining now' })).toContainText('Silk Eye Mask');
+  expect(await bundleOf(page)).toBe('live');
+
+  // After the session: the shoppers' bundle again.
+  await end();
+  await page.reload();
+  await appReady(page);
+  expect(await bundleOf(page)).toBe('shop');
+  await expect(page.getByText('This session has ended', { exact: false })).toBeVisible();
+  await context.close();
+  await host.dispose();
 });

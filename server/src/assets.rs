@@ -31,14 +31,35 @@ pub struct Asset {
 #[derive(Default)]
 pub struct Assets {
     files: HashMap<String, Asset>,
-    /// The shoppers' `index.html` as built; `None` when the client has not been built.
-    index_html: Option<String>,
-    /// The studio's page (`studio-app/index.html`, its own bundle).
-    studio_html: Option<String>,
+    /// Each bundle's page as built (by [`Bundle`]); `None` when it has not been built.
+    pages: [Option<String>; 3],
 }
 
-/// Where the studio's build lies under `dist/` (Trunk's `--public-url` for app/studio.html).
-pub const STUDIO_SHELL: &str = "/studio-app/index.html";
+/// The client's bundles, each a Trunk build with its own page: a shopper waiting for a session
+/// downloads neither the live room nor the studio.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bundle {
+    /// Home, session (before and after it is live) and invite pages (`app/index.html`).
+    Shop = 0,
+    /// The live room: the shoppers' pages with the stage, the pay sheet and "My orders", and
+    /// the embedded room (`app/live.html`).
+    Live = 1,
+    /// The hosts' studio (`app/studio.html`).
+    Studio = 2,
+}
+
+impl Bundle {
+    const ALL: [Bundle; 3] = [Bundle::Shop, Bundle::Live, Bundle::Studio];
+
+    /// Where its page lies under `dist/` (Trunk's `--public-url` for its build).
+    pub const fn page(self) -> &'static str {
+        match self {
+            Bundle::Shop => "/index.html",
+            Bundle::Live => "/live-app/index.html",
+            Bundle::Studio => "/studio-app/index.html",
+        }
+    }
+}
 
 pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 pub const REVALIDATE: &str = "no-cache";
@@ -67,10 +88,8 @@ impl Assets {
                 };
                 let url = format!("/{}", rel.to_string_lossy().replace('\\', "/"));
                 let bytes = std::fs::read(&path)?;
-                if url == "/index.html" {
-                    assets.index_html = Some(String::from_utf8_lossy(&bytes).into_owned());
-                } else if url == STUDIO_SHELL {
-                    assets.studio_html = Some(String::from_utf8_lossy(&bytes).into_owned());
+                if let Some(b) = Bundle::ALL.into_iter().find(|b| b.page() == url) {
+                    assets.pages[b as usize] = Some(String::from_utf8_lossy(&bytes).into_owned());
                 }
                 assets
                     .files
@@ -81,24 +100,18 @@ impl Assets {
         Ok(assets)
     }
 
-    pub fn index_html(&self) -> Option<&str> {
-        self.index_html.as_deref()
+    /// A bundle's page as built.
+    pub fn page(&self, bundle: Bundle) -> Option<&str> {
+        self.pages[bundle as usize].as_deref()
     }
 
-    pub fn studio_html(&self) -> Option<&str> {
-        self.studio_html.as_deref()
-    }
-
-    /// Both built pages (for the inline-script hashes of the content security policy).
+    /// Every built page (for the inline-script hashes of the content security policy).
     pub fn shells(&self) -> Vec<&str> {
-        [self.index_html(), self.studio_html()]
-            .into_iter()
-            .flatten()
-            .collect()
+        self.pages.iter().flatten().map(String::as_str).collect()
     }
 
     pub fn get(&self, path: &str) -> Option<&Asset> {
-        if path == "/index.html" || path == STUDIO_SHELL {
+        if Bundle::ALL.iter().any(|b| b.page() == path) {
             return None; // always served through the page routes, with the page's headers
         }
         self.files.get(path)

@@ -15,7 +15,7 @@ use app::{
     domain::embed::{frame_ancestors, EmbedOrigin},
 };
 
-use crate::{security, share, ServerState};
+use crate::{assets::Bundle, security, share, ServerState};
 
 pub async fn room(
     State(state): State<ServerState>,
@@ -40,7 +40,7 @@ pub async fn room(
         StatusCode::NOT_FOUND
     };
     let ancestors = frame_ancestors(origins.as_deref().unwrap_or_default());
-    let mut res = share::shell(&state, None, status, head_only, locale);
+    let mut res = share::shell(&state, Bundle::Live, None, status, head_only, locale);
     let csp = security::with_frame_ancestors(&state.csp, &ancestors);
     match HeaderValue::from_str(&csp) {
         Ok(v) => {

@@ -41,7 +41,10 @@ use app::{
     error::AppError,
 };
 
-use crate::{assets::Assets, config::Config};
+use crate::{
+    assets::{Assets, Bundle},
+    config::Config,
+};
 
 /// Everything a request handler may need; cheap to clone.
 #[derive(Clone)]
@@ -226,10 +229,16 @@ async fn static_or_spa(State(state): State<ServerState>, req: Request) -> Respon
         return (StatusCode::NOT_FOUND, "Not found").into_response();
     }
     let locale = app::backend::request::locale_of(req.headers());
-    if path == "/studio" || path.starts_with("/studio/") {
-        return share::studio_shell(&state, head_only, locale);
-    }
-    share::shell(&state, None, StatusCode::OK, head_only, locale)
+    // The studio is a bundle of its own; so is the live room, which has "My orders" (with the
+    // pay sheet's addresses).
+    let bundle = if path == "/studio" || path.starts_with("/studio/") {
+        Bundle::Studio
+    } else if path == "/orders" {
+        Bundle::Live
+    } else {
+        Bundle::Shop
+    };
+    share::shell(&state, bundle, None, StatusCode::OK, head_only, locale)
 }
 
 /// `/MP_verify_<token>.txt` (WeChat's domain verification): the file name, nothing else (no

@@ -17,10 +17,11 @@ use app::{
     backend::repo::{catalog, shopping},
     error::AppError,
     i18n::{self, Locale, K},
+    model::SessionStatus,
 };
 
 use crate::{
-    assets,
+    assets::{self, Bundle},
     poster::{PosterData, PosterRenderer},
     security::error_response,
     ServerState,
@@ -74,16 +75,17 @@ pub fn with_meta(index_html: &str, meta: &Meta) -> String {
     }
 }
 
-/// The shoppers' app shell (`index.html`), optionally with meta tags, with the given status.
+/// A bundle's page (the app shell), optionally with meta tags, with the given status.
 pub fn shell(
     state: &ServerState,
+    bundle: Bundle,
     meta: Option<&Meta>,
     status: StatusCode,
     head_only: bool,
     locale: Locale,
 ) -> Response {
     page(
-        state.assets.index_html(),
+        state.assets.page(bundle),
         meta,
         None,
         status,
@@ -92,31 +94,25 @@ pub fn shell(
     )
 }
 
+/// The shoppers' shell without a first paint: the app explains (an unknown page, an error).
+fn shop_shell(state: &ServerState, status: StatusCode, locale: Locale) -> Response {
+    shell(state, Bundle::Shop, None, status, false, locale)
+}
+
 /// [`shell`] with the page's first paint (`first_paint`) in place of the loading notice.
 pub fn painted_shell(
     state: &ServerState,
+    bundle: Bundle,
     meta: Option<&Meta>,
     paint: &str,
     locale: Locale,
 ) -> Response {
     page(
-        state.assets.index_html(),
+        state.assets.page(bundle),
         meta,
         Some(paint),
         StatusCode::OK,
         false,
-        locale,
-    )
-}
-
-/// The studio's shell (its own bundle: shoppers never download the studio).
-pub fn studio_shell(state: &ServerState, head_only: bool, locale: Locale) -> Response {
-    page(
-        state.assets.studio_html(),
-        None,
-        None,
-        StatusCode::OK,
-        head_only,
         locale,
     )
 }
@@ -242,10 +238,10 @@ pub async fn invite_page(
             };
             let paint =
                 crate::first_paint::invite(locale, &inv.inviter_nickname, &session, percent);
-            painted_shell(&state, Some(&meta), &paint, locale)
+            painted_shell(&state, Bundle::Shop, Some(&meta), &paint, locale)
         }
-        Err(e) if e.is_not_found() => shell(&state, None, StatusCode::NOT_FOUND, false, locale),
-        Err(_) => shell(&state, None, StatusCode::OK, false, locale),
+        Err(e) if e.is_not_found() => shop_shell(&state, StatusCode::NOT_FOUND, locale),
+        Err(_) => shop_shell(&state, StatusCode::OK, locale),
     }
 }
 
@@ -258,7 +254,7 @@ pub async fn session_page(
     let locale = app::backend::request::locale_of(&headers);
     let base = &state.app.settings.public_url;
     let Ok(id) = id.parse::<i64>() else {
-        return shell(&state, None, StatusCode::NOT_FOUND, false, locale);
+        return shop_shell(&state, StatusCode::NOT_FOUND, locale);
     };
     match catalog::session_summary(&state.app.db, id).await {
         Ok(s) => {
@@ -283,15 +279,22 @@ pub async fn session_page(
                 image: format!("{base}{}", s.cover_url),
                 url: format!("{base}/s/{}", s.id),
             };
+            // While the session is live the page is the live room, a bundle of its own.
+            let bundle = if s.status == SessionStatus::Live {
+                Bundle::Live
+            } else {
+                Bundle::Shop
+            };
             painted_shell(
                 &state,
+                bundle,
                 Some(&meta),
                 &crate::first_paint::session(locale, &s),
                 locale,
             )
         }
-        Err(e) if e.is_not_found() => shell(&state, None, StatusCode::NOT_FOUND, false, locale),
-        Err(_) => shell(&state, None, StatusCode::OK, false, locale),
+        Err(e) if e.is_not_found() => shop_shell(&state, StatusCode::NOT_FOUND, locale),
+        Err(_) => shop_shell(&state, StatusCode::OK, locale),
     }
 }
 
@@ -301,12 +304,13 @@ pub async fn home_page(State(state): State<ServerState>, headers: HeaderMap) -> 
     match catalog::list_current_sessions(&state.app.db).await {
         Ok(list) => painted_shell(
             &state,
+            Bundle::Shop,
             None,
             &crate::first_paint::home(locale, &list),
             locale,
         ),
         // The app shows the error and offers to try again.
-        Err(_) => shell(&state, None, StatusCode::OK, false, locale),
+        Err(_) => shop_shell(&state, StatusCode::OK, locale),
     }
 }
 

@@ -9,6 +9,7 @@ both_databases!(
     session_page_paints_title_host_cover_start_and_a_disabled_reserve,
     home_and_invite_pages_paint_their_content,
     studio_paths_get_the_studio_bundle_and_shoppers_never_do,
+    a_live_session_page_the_embedded_room_and_my_orders_get_the_live_room_bundle,
 );
 
 async fn page(app: &TestApp, path: &str, lang: &str) -> (u16, String) {
@@ -107,11 +108,61 @@ async fn studio_paths_get_the_studio_bundle_and_shoppers_never_do(b: Backend) {
     }
     // The shells are pages, not files: only through their routes, with their headers.
     assert_eq!(app.get("/studio-app/index.html").await.status(), 404);
-    // One policy allows both shells' inline scripts (by hash).
+    // One policy allows every shell's inline scripts (by hash).
     let csp = app.get("/studio").await.headers()["content-security-policy"]
         .to_str()
         .expect("csp")
         .to_string();
-    assert_eq!(csp.matches("'sha256-").count(), 2, "{csp}");
+    assert_eq!(csp.matches("'sha256-").count(), 3, "{csp}");
+    app.stop().await;
+}
+
+/// The live room is a bundle of its own: a session page gets it while its session is live
+/// (painted first all the same), before and after that the shoppers' bundle; the embedded room
+/// and "My orders" always get it.
+async fn a_live_session_page_the_embedded_room_and_my_orders_get_the_live_room_bundle(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    const SHOP: &str = "/app-0123456789abcdef.js";
+    const LIVE: &str = "/live-app/live-0123456789abcdef.js";
+    let (sid, _) = demo_session(&app).await;
+    let session_page = format!("/s/{sid}");
+    let (status, before) = page(&app, &session_page, "en").await;
+    assert_eq!(status, 200);
+    assert!(
+        before.contains(SHOP) && !before.contains("live-app"),
+        "{before}"
+    );
+    let (_, home) = page(&app, "/", "en").await;
+    assert!(home.contains(SHOP) && !home.contains("live-app"), "{home}");
+    // "My orders" (what follows a purchase) is in the live room's bundle, live or not.
+    let (status, orders) = page(&app, "/orders", "en").await;
+    assert_eq!(status, 200);
+    assert!(orders.contains(LIVE) && !orders.contains(SHOP), "{orders}");
+
+    let host = demo_host(&app).await;
+    let (status, body) = host
+        .call("studio/go_live", &[("session_id", sid.to_string())])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, live) = page(&app, &session_page, "en").await;
+    assert_eq!(status, 200);
+    assert!(live.contains(LIVE) && !live.contains(SHOP), "{live}");
+    assert!(live.contains("id=\"first-paint\""), "{live}");
+    assert!(live.contains("<h1 id=\"session-title\">Xiaoxiaobao Mama live</h1>"));
+    let (status, embed) = page(&app, &format!("/embed/{sid}"), "en").await;
+    assert_eq!(status, 200);
+    assert!(embed.contains(LIVE) && !embed.contains(SHOP), "{embed}");
+    // The shells are pages, not files.
+    assert_eq!(app.get("/live-app/index.html").await.status(), 404);
+
+    let (status, body) = host
+        .call("studio/end", &[("session_id", sid.to_string())])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, after) = page(&app, &session_page, "en").await;
+    assert!(
+        after.contains(SHOP) && !after.contains("live-app"),
+        "{after}"
+    );
     app.stop().await;
 }

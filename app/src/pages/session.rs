@@ -14,7 +14,6 @@ use crate::{
     },
     components::video::Replay,
     components::{
-        checkout::{BuyButton, Checkout, OrderConfirmation, PaySheet},
         countdown::Countdown,
         first_paint::FirstPaintDone,
         phone::PhoneVerify,
@@ -27,7 +26,10 @@ use crate::{
     error::AppError,
     i18n::{around, t, tf, tp, K},
     model::{PhoneVerified, ProductView, SessionDetail, SessionStatus, ViewerState},
-    pages::{live::LiveStage, not_found::NotFound},
+    pages::{
+        live_room::{EnterLiveRoom, LiveRoom},
+        not_found::NotFound,
+    },
 };
 
 /// How often the page refreshes the viewer's state (friends joined, going live, presenting).
@@ -87,7 +89,11 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
         .filter(|p| !p.variants.is_empty())
         .map(|p| (p.id, p.variants.clone()))
         .collect();
-    Checkout::provide(session_id, viewer, refresh, variants);
+    // The live room's parts (stage, pay sheet, Buy): only in the live room's bundle.
+    let room = LiveRoom::here();
+    if let Some(room) = room {
+        (room.checkout)(session_id, viewer, refresh, variants);
+    }
 
     // Memos: each poll sets `viewer`, but only a change of these may rebuild what depends on
     // them (rebuilding the share panel would drop its local state: poster, status, name input).
@@ -133,7 +139,10 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
                 <a href="/orders" class="top-bar-link">{t(K::shop_orders_title)}</a>
             </header>
             {move || if status.get() == SessionStatus::Live {
-                view! { <LiveStage session=stage_session.clone() viewer=viewer refresh=refresh/> }.into_any()
+                match room {
+                    Some(room) => (room.stage)(stage_session.clone(), viewer, refresh),
+                    None => view! { <EnterLiveRoom/> }.into_any(),
+                }
             } else {
                 view! { <img class="session-cover" src=stage_session.cover_url.clone() alt="" width="800" height="450"/> }.into_any()
             }}
@@ -171,8 +180,7 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
                     {products.into_iter().map(|p| view! { <ProductRow product=p viewer=viewer/> }).collect_view()}
                 </ul>
             </section>
-            <PaySheet/>
-            <OrderConfirmation/>
+            {room.map(|room| (room.sheets)())}
             {move || viewer_known.get().then(|| view! { <FirstPaintDone/> })}
         </article>
     }
@@ -331,9 +339,11 @@ fn ProductRow(product: ProductView, viewer: RwSignal<Option<ViewerState>>) -> im
                 </p>
                 {move || offer.with(|o| o.as_ref().map(|o| o.bought_units).filter(|n| *n > 0))
                     .map(|n| view! { <p class="muted small">{tp(K::shop_session_you_bought, n, &[])}</p> })}
-                <Show when=move || can_buy.get()>
-                    <div class="buy"><BuyButton product_id=id name=name.clone() image_url=image.clone()/></div>
-                </Show>
+                {LiveRoom::here().map(|room| view! {
+                    <Show when=move || can_buy.get()>
+                        <div class="buy">{(room.buy)(id, name.clone(), image.clone())}</div>
+                    </Show>
+                })}
             </div>
         </li>
     }

@@ -37,6 +37,9 @@ pub struct TestApp {
 /// A minimal built client: an index.html with an inline module script, like Trunk's output.
 pub const TEST_INDEX_HTML: &str = "<!doctype html><html lang=\"en\"><head><title>Live Shopping</title><script type=\"module\">import init from '/app-0123456789abcdef.js'; await init();</script></head><body>\n  <div id=\"boot\" class=\"boot\" role=\"status\"><p id=\"boot-message\">Loading…</p></div>\n  <div id=\"app\"></div>\n</body></html>";
 
+/// The live room's page (its own bundle, under `dist/live-app/`).
+pub const TEST_LIVE_HTML: &str = "<!doctype html><html lang=\"en\"><head><title>Live Shopping</title><script type=\"module\">import init from '/live-app/live-0123456789abcdef.js'; await init();</script></head><body>\n  <div id=\"boot\" class=\"boot\" role=\"status\"><p id=\"boot-message\">Loading…</p></div>\n  <div id=\"app\"></div>\n</body></html>";
+
 /// The studio's page (its own bundle, under `dist/studio-app/`).
 pub const TEST_STUDIO_HTML: &str = "<!doctype html><html lang=\"en\"><head><title>Live Shopping Studio</title><script type=\"module\">import init from '/studio-app/studio-0123456789abcdef.js'; await init();</script></head><body><div id=\"app\"></div></body></html>";
 
@@ -194,6 +197,8 @@ pub async fn spawn_on(database_url: String, dir: tempfile::TempDir, opts: Option
     if opts.with_client {
         std::fs::create_dir_all(&dist).expect("dist dir");
         std::fs::write(dist.join("index.html"), TEST_INDEX_HTML).expect("index.html");
+        std::fs::create_dir_all(dist.join("live-app")).expect("live dir");
+        std::fs::write(dist.join("live-app/index.html"), TEST_LIVE_HTML).expect("live");
         std::fs::create_dir_all(dist.join("studio-app")).expect("studio dir");
         std::fs::write(dist.join("studio-app/index.html"), TEST_STUDIO_HTML).expect("studio");
         std::fs::write(
