@@ -118,6 +118,13 @@ pub fn EnterLiveRoom() -> impl IntoView {
     }
 }
 
+/// A path on this site: one leading slash, not two (nor a slash and a backslash, which
+/// browsers read as two): `//host/...` is another site.
+#[cfg_attr(not(feature = "csr"), allow(dead_code))]
+fn same_site_path(p: &str) -> bool {
+    p.starts_with('/') && !p.starts_with("//") && !p.starts_with("/\\")
+}
+
 #[cfg(feature = "csr")]
 mod reload {
     /// The page and time of the last load this tab asked for (session storage).
@@ -148,11 +155,17 @@ mod reload {
         if let Some(s) = &storage {
             let _ = s.set_item(KEY, &format!("{page}|{now}"));
         }
-        // In the next task, once the router has put the page in the history.
+        // In the next task, once the router has put the page in the history. Only a path of
+        // this site: `//host/...` would leave it (the page reloads instead).
         let target = page.to_string();
         let go = Closure::once_into_js(move || {
             if let Some(window) = web_sys::window() {
-                let _ = window.location().replace(&target);
+                let location = window.location();
+                let _ = if super::same_site_path(&target) {
+                    location.replace(&target)
+                } else {
+                    location.reload()
+                };
             }
         });
         window.set_timeout_with_callback(go.unchecked_ref()).is_ok()
@@ -175,4 +188,24 @@ mod reload {
         false
     }
     pub fn again() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_site_path;
+
+    #[test]
+    fn only_paths_of_this_site_are_loaded() {
+        assert!(same_site_path("/s/12"));
+        assert!(same_site_path("/orders?x=1"));
+        for other in [
+            "//evil.example/s/1",
+            "/\\evil.example",
+            "https://evil.example/",
+            "s/1",
+            "",
+        ] {
+            assert!(!same_site_path(other), "{other}");
+        }
+    }
 }
