@@ -353,36 +353,30 @@ mod page {
 #[cfg(feature = "csr")]
 pub use page::{choose, load, switch_to};
 
-/// An amount of fen as the page's language writes yuan (`Intl.NumberFormat`, the narrow `¥`
-/// symbol), or `None` where `Intl` cannot (the caller writes `¥199.00`).
-#[cfg(feature = "csr")]
-pub fn format_yuan(fen: i64) -> Option<String> {
-    use wasm_bindgen::{JsCast, JsValue};
-    thread_local! {
-        static FORMAT: Option<js_sys::Intl::NumberFormat> = {
-            let opts = js_sys::Object::new();
-            for (k, v) in [("style", "currency"), ("currency", "CNY"), ("currencyDisplay", "narrowSymbol")] {
-                let _ = js_sys::Reflect::set(&opts, &JsValue::from_str(k), &JsValue::from_str(v));
+/// An amount of fen as `locale` writes yuan, exactly as the browser's `Intl.NumberFormat`
+/// writes it with the narrow `¥`: `¥1,299.00` and `-¥5.50` in Chinese and English,
+/// `1299,00 ¥` in Italian (which groups thousands from five digits on: `12.999,00 ¥`, and puts
+/// a no-break space before the sign). Plain Rust: `Intl`'s first use loads the browser's locale
+/// data, tens of milliseconds in a phone's first task.
+pub fn yuan(fen: i64, locale: Locale) -> String {
+    let sign = if fen < 0 { "-" } else { "" };
+    let abs = fen.unsigned_abs();
+    let (whole, cents) = ((abs / 100).to_string(), abs % 100);
+    let grouped = |sep: char| {
+        let mut out = String::with_capacity(whole.len() + whole.len() / 3);
+        for (i, c) in whole.chars().enumerate() {
+            if i > 0 && (whole.len() - i) % 3 == 0 {
+                out.push(sep);
             }
-            let locales = js_sys::Array::of1(&JsValue::from_str(current().tag()));
-            // Built through Reflect: an engine without narrowSymbol throws, which is caught here.
-            js_sys::Reflect::get(&js_sys::global(), &"Intl".into())
-                .and_then(|intl| js_sys::Reflect::get(&intl, &"NumberFormat".into()))
-                .ok()
-                .and_then(|c| c.dyn_into::<js_sys::Function>().ok())
-                .and_then(|c| js_sys::Reflect::construct(&c, &js_sys::Array::of2(&locales, &opts)).ok())
-                .and_then(|f| f.dyn_into::<js_sys::Intl::NumberFormat>().ok())
-        };
+            out.push(c);
+        }
+        out
+    };
+    match locale {
+        Locale::It if whole.len() >= 5 => format!("{sign}{},{cents:02}\u{a0}¥", grouped('.')),
+        Locale::It => format!("{sign}{whole},{cents:02}\u{a0}¥"),
+        Locale::En | Locale::ZhCn => format!("{sign}¥{}.{cents:02}", grouped(',')),
     }
-    FORMAT.with(|f| {
-        let f = f.as_ref()?;
-        let format: js_sys::Function = f.format();
-        // Fen to yuan: exact for any amount a shop charges (below 2^53 fen).
-        format
-            .call1(&JsValue::NULL, &JsValue::from_f64(fen as f64 / 100.0))
-            .ok()?
-            .as_string()
-    })
 }
 
 /// The page's locale (English until a catalogue was loaded; always outside the browser).
@@ -433,6 +427,28 @@ pub fn tp(key: K, n: i64, args: &[(&str, &str)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The texts Chromium's `Intl.NumberFormat(locale, {style: "currency", currency: "CNY",
+    /// currencyDisplay: "narrowSymbol"})` writes, which the pages wrote before.
+    #[test]
+    fn yuan_is_written_as_intl_writes_it() {
+        let cases: [(i64, &str, &str); 8] = [
+            (0, "¥0.00", "0,00\u{a0}¥"),
+            (5, "¥0.05", "0,05\u{a0}¥"),
+            (1999, "¥19.99", "19,99\u{a0}¥"),
+            (12_900, "¥129.00", "129,00\u{a0}¥"),
+            (129_900, "¥1,299.00", "1299,00\u{a0}¥"),
+            (1_299_900, "¥12,999.00", "12.999,00\u{a0}¥"),
+            (100_000_000, "¥1,000,000.00", "1.000.000,00\u{a0}¥"),
+            (-550, "-¥5.50", "-5,50\u{a0}¥"),
+        ];
+        for (fen, en, it) in cases {
+            assert_eq!(yuan(fen, Locale::En), en);
+            assert_eq!(yuan(fen, Locale::ZhCn), en);
+            assert_eq!(yuan(fen, Locale::It), it);
+        }
+        assert_eq!(yuan(i64::MIN, Locale::En), "-¥92,233,720,368,547,758.08");
+    }
 
     #[test]
     fn browsers_preferring_chinese_get_zh_cn() {

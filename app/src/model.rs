@@ -71,6 +71,10 @@ pub struct SessionSummary {
     /// The session's IANA time zone (`Asia/Shanghai`).
     #[serde(default = "default_time_zone")]
     pub time_zone: String,
+    /// The zone's offset from UTC at the start, in minutes (480 for Asia/Shanghai), worked out
+    /// by the server (which has the zone database) so the browser writes the time without one.
+    #[serde(default)]
+    pub start_offset_minutes: Option<i64>,
 }
 
 /// The time zone of a session that names none (sessions made before zones, API callers).
@@ -146,6 +150,10 @@ pub struct SessionDetail {
     /// The session's IANA time zone: its times are shown there (and in the viewer's own).
     #[serde(default = "default_time_zone")]
     pub time_zone: String,
+    /// The zone's offset from UTC at the start, in minutes (480 for Asia/Shanghai), worked out
+    /// by the server (which has the zone database) so the browser writes the time without one.
+    #[serde(default)]
+    pub start_offset_minutes: Option<i64>,
 }
 
 /// The calling shopper.
@@ -567,6 +575,10 @@ pub struct StudioSession {
     pub status: SessionStatus,
     pub scheduled_start_ms: i64,
     pub time_zone: String,
+    /// The zone's offset from UTC at the start, in minutes (480 for Asia/Shanghai), worked out
+    /// by the server (which has the zone database) so the browser writes the time without one.
+    #[serde(default)]
+    pub start_offset_minutes: Option<i64>,
     pub current_product_id: Option<i64>,
     pub policy: PolicyForm,
     pub products: Vec<StudioProduct>,

@@ -133,7 +133,7 @@ test.describe('studio', () => {
     const detailsForm = page.getByRole('region', { name: 'Session details' });
     await expect(detailsForm.getByRole('combobox', { name: /^Time zone/ })).toHaveValue('Europe/Rome');
     await expect(detailsForm.getByLabel("Starts at (in the session's time zone)")).toHaveValue(wallClock);
-    await expect(page.locator('.studio-head .session-time')).toContainText(/GMT\+[12]/);
+    await expect(page.locator('.studio-head .session-time')).toContainText(/\(UTC\+0[12]:00 Europe\/Rome\)/);
 
     // ---------------------------------------------------------------- cover upload
     const details = page.getByRole('region', { name: 'Session details' });

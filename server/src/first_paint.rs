@@ -189,6 +189,7 @@ mod tests {
             scheduled_start_ms: 1_800_000_000_000,
             product_count: 16,
             time_zone: "Asia/Shanghai".into(),
+            start_offset_minutes: Some(480),
         }
     }
 

@@ -39,48 +39,27 @@ pub fn describe(ms: i64, zone: &str) -> String {
 }
 
 /// [`describe`] with the date written as `locale` writes it (`2026年11月28日 周六 20:00`,
-/// `sab 28 nov 2026, 20:00`).
+/// `sab 28 nov 2026, 20:00`): the same text the browser writes (`components::time`).
 pub fn describe_in(ms: i64, zone: &str, locale: Locale) -> String {
-    let (when, offset, name) = describe_parts_in(ms, zone, locale);
-    match name {
-        Some(name) => format!("{when} ({offset} {name})"),
-        None => format!("{when} ({offset})"),
-    }
+    crate::domain::time::describe(ms, zone, offset_at(ms, zone), locale)
+}
+
+/// The zone's offset from UTC at `ms` in minutes (`None`: an unknown zone), sent with a
+/// session so the browser writes its times without a zone database.
+pub fn offset_at(ms: i64, zone: &str) -> Option<i64> {
+    local(ms, zone).map(|(_, offset)| offset)
 }
 
 /// [`describe`] in parts, for a layout that sets them apart, with the date written as `locale`
 /// writes it: the civil date and time, the offset then (`UTC+08:00`, or `UTC`), and the
 /// zone's IANA name (`None` for UTC, or an unknown zone, written in UTC).
 pub fn describe_parts_in(ms: i64, zone: &str, locale: Locale) -> (String, String, Option<String>) {
-    use crate::domain::time::{datetime, MONTHS, WEEKDAYS};
-    const ZH_WEEKDAYS: [&str; 7] = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"];
-    const IT_WEEKDAYS: [&str; 7] = ["lun", "mar", "mer", "gio", "ven", "sab", "dom"];
-    const IT_MONTHS: [&str; 12] = [
-        "gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott", "nov", "dic",
-    ];
+    use crate::domain::time::{datetime, written};
     let (t, offset, name) = match local(ms, zone) {
         Some((t, offset)) if zone != "UTC" => (t, utc_offset(offset), Some(zone.to_string())),
         _ => (datetime(ms, 0), "UTC".to_string(), None),
     };
-    let (wd, mi) = (
-        t.weekday as usize % 7,
-        (t.month as usize).saturating_sub(1) % 12,
-    );
-    let when = match locale {
-        Locale::En => format!(
-            "{} {} {} {}, {:02}:{:02}",
-            WEEKDAYS[wd], t.day, MONTHS[mi], t.year, t.hour, t.minute
-        ),
-        Locale::ZhCn => format!(
-            "{}年{}月{}日 {} {:02}:{:02}",
-            t.year, t.month, t.day, ZH_WEEKDAYS[wd], t.hour, t.minute
-        ),
-        Locale::It => format!(
-            "{} {} {} {}, {:02}:{:02}",
-            IT_WEEKDAYS[wd], t.day, IT_MONTHS[mi], t.year, t.hour, t.minute
-        ),
-    };
-    (when, offset, name)
+    (written(&t, locale, true), offset, name)
 }
 
 /// The instant in UTC as a `<time datetime>` takes it (`2026-11-28T12:00:00Z`).
@@ -90,15 +69,7 @@ pub fn iso_utc(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// `UTC+08:00`, `UTC-04:30`, `UTC`.
-pub fn utc_offset(minutes: i64) -> String {
-    if minutes == 0 {
-        return "UTC".into();
-    }
-    let sign = if minutes < 0 { '-' } else { '+' };
-    let m = minutes.abs();
-    format!("UTC{sign}{:02}:{:02}", m / 60, m % 60)
-}
+pub use crate::domain::time::utc_offset;
 
 #[cfg(test)]
 mod tests {

@@ -1,28 +1,25 @@
 //! Times as people read them: a session's start in the session's own time zone (named), with
 //! the viewer's local time beside it where the two differ; other times in the viewer's zone,
-//! named too. The browser's `Intl` does the formatting and knows the zones, so no time-zone
-//! data goes into the Wasm.
+//! named too. No time-zone data goes into the Wasm: a session's start is written in Rust from
+//! the zone's offset the server sends (the shoppers' pages never touch `Intl`, whose first use
+//! is slow); order times and the studio's zoned inputs use the browser's `Intl`.
 
 use leptos::prelude::*;
 
 /// `Intl` options for a date and time, with the zone's short name ("GMT+8", "CET").
 #[cfg(feature = "csr")]
-fn intl_options(zone: Option<&str>, date: bool) -> js_sys::Object {
+fn intl_options() -> js_sys::Object {
     use wasm_bindgen::JsValue;
     let opts = js_sys::Object::new();
-    let set = |k: &str, v: &str| {
+    for (k, v) in [
+        ("weekday", "short"),
+        ("month", "short"),
+        ("day", "numeric"),
+        ("hour", "numeric"),
+        ("minute", "2-digit"),
+        ("timeZoneName", "short"),
+    ] {
         let _ = js_sys::Reflect::set(&opts, &JsValue::from_str(k), &JsValue::from_str(v));
-    };
-    if date {
-        set("weekday", "short");
-        set("month", "short");
-        set("day", "numeric");
-    }
-    set("hour", "numeric");
-    set("minute", "2-digit");
-    set("timeZoneName", "short");
-    if let Some(z) = zone {
-        set("timeZone", z);
     }
     opts
 }
@@ -35,20 +32,12 @@ fn viewer_language() -> String {
         .unwrap_or_else(|| "en".to_string())
 }
 
-/// `ms` in `zone` (`None`: the viewer's own), e.g. "Sat, Nov 28, 8:00 PM GMT+8".
-#[cfg(feature = "csr")]
-fn format_in(ms: i64, zone: Option<&str>, date: bool) -> String {
-    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
-    // A zone this browser does not know would make Intl throw: the viewer's zone instead.
-    let zone = zone.filter(|z| offset_minutes(ms, Some(z)).is_some());
-    d.to_locale_string(&viewer_language(), &intl_options(zone, date))
-        .into()
-}
-
 /// Formats epoch milliseconds in the viewer's locale and zone, naming the zone.
 #[cfg(feature = "csr")]
 pub fn local_datetime(ms: i64) -> String {
-    format_in(ms, None, true)
+    js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64))
+        .to_locale_string(&viewer_language(), &intl_options())
+        .into()
 }
 
 /// Outside the browser (tests, server) there is no viewer locale: show UTC in ISO form.
@@ -61,15 +50,11 @@ pub fn local_datetime(ms: i64) -> String {
     )
 }
 
-/// The offset of `zone` (`None`: the viewer's) from UTC at `ms`, in minutes, from `Intl`'s
-/// civil time there.
+/// The offset of `zone` from UTC at `ms`, in minutes, from `Intl`'s civil time there (the
+/// studio's time inputs).
 #[cfg(feature = "csr")]
-fn offset_minutes(ms: i64, zone: Option<&str>) -> Option<i64> {
+fn offset_minutes(ms: i64, zone: &str) -> Option<i64> {
     use wasm_bindgen::{JsCast, JsValue};
-    let Some(zone) = zone else {
-        let d = js_sys::Date::new(&JsValue::from_f64(ms as f64));
-        return Some(-(d.get_timezone_offset() as i64));
-    };
     let opts = js_sys::Object::new();
     for (k, v) in [
         ("timeZone", zone),
@@ -128,8 +113,8 @@ pub fn zoned_input_to_ms(value: &str, zone: &str) -> Option<i64> {
     let wall = crate::domain::time::utc_ms(y, mo, d, h, mi);
     #[cfg(feature = "csr")]
     {
-        let first = wall - offset_minutes(wall, Some(zone))? * 60_000;
-        Some(wall - offset_minutes(first, Some(zone))? * 60_000)
+        let first = wall - offset_minutes(wall, zone)? * 60_000;
+        Some(wall - offset_minutes(first, zone)? * 60_000)
     }
     #[cfg(not(feature = "csr"))]
     {
@@ -141,7 +126,7 @@ pub fn zoned_input_to_ms(value: &str, zone: &str) -> Option<i64> {
 /// The `datetime-local` value for `ms` as the civil time in `zone`.
 pub fn ms_to_zoned_input(ms: i64, zone: &str) -> String {
     #[cfg(feature = "csr")]
-    let offset = offset_minutes(ms, Some(zone)).unwrap_or(0);
+    let offset = offset_minutes(ms, zone).unwrap_or(0);
     #[cfg(not(feature = "csr"))]
     let offset = {
         let _ = zone;
@@ -162,24 +147,39 @@ pub fn LocalTime(ms: i64) -> impl IntoView {
     view! { <time datetime=iso>{local_datetime(ms)}</time> }
 }
 
-/// A session's time: in the session's zone, named ("Sat, Nov 28, 8:00 PM GMT+8"), and the
-/// viewer's own time beside it when their clocks differ then ("1:00 PM GMT+1, your time").
+/// A session's time: in the session's zone, named, as the server's first paint writes it
+/// (`Sat 28 Nov 2026, 20:00 (UTC+08:00 Asia/Shanghai)`), and the viewer's own clock beside it
+/// when it differs then (`13:00 UTC+01:00, your time`). Written in Rust from the zone's offset
+/// the server sends (`offset`; `None`: written in UTC), not with `Intl`: its first use loads
+/// the browser's locale data, tens of milliseconds of a phone's first task.
 #[component]
-pub fn SessionTime(ms: i64, #[prop(into)] zone: String) -> impl IntoView {
+pub fn SessionTime(ms: i64, #[prop(into)] zone: String, offset: Option<i64>) -> impl IntoView {
+    use crate::domain::time::{describe, describe_for_viewer};
+    let locale = crate::i18n::current();
     let iso = iso_utc(ms);
-    #[cfg(feature = "csr")]
-    let (there, yours) = {
-        let differs = offset_minutes(ms, Some(&zone)) != offset_minutes(ms, None);
-        (
-            format_in(ms, Some(&zone), true),
-            differs.then(|| format_in(ms, None, false)),
-        )
-    };
-    #[cfg(not(feature = "csr"))]
-    let (there, yours) = (format!("{} ({zone})", local_datetime(ms)), None::<String>);
+    let there = describe(ms, &zone, offset, locale);
+    let shown = offset.filter(|_| zone != "UTC").unwrap_or(0);
+    let yours = viewer_offset(ms)
+        .filter(|mine| *mine != shown)
+        .map(|mine| describe_for_viewer(ms, mine, shown, locale));
     view! {
         <time datetime=iso class="session-time">{there}</time>
         {yours.map(|y| view! { <span class="your-time">" · "{crate::i18n::tf(crate::i18n::K::common_your_time, &[("time", &y)])}</span> })}
+    }
+}
+
+/// The viewer's offset from UTC at `ms`, in minutes (`Date`, which needs no locale data);
+/// `None` outside the browser.
+fn viewer_offset(ms: i64) -> Option<i64> {
+    #[cfg(feature = "csr")]
+    {
+        let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+        Some(-(d.get_timezone_offset() as i64))
+    }
+    #[cfg(not(feature = "csr"))]
+    {
+        let _ = ms;
+        None
     }
 }
 

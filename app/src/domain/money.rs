@@ -18,15 +18,16 @@ impl Fen {
 
 impl fmt::Display for Fen {
     /// `¥199.00`; negative amounts as `-¥5.50`. In the browser, as the page's language writes
-    /// yuan (`Intl`: `¥199.00`, `199,00 ¥`), so no currency data goes into the Wasm.
+    /// yuan (`i18n::yuan`: `¥1,299.00`, `1299,00 ¥`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         #[cfg(feature = "csr")]
-        if let Some(text) = crate::i18n::format_yuan(self.0) {
-            return f.write_str(&text);
+        return f.write_str(&crate::i18n::yuan(self.0, crate::i18n::current()));
+        #[cfg(not(feature = "csr"))]
+        {
+            let sign = if self.0 < 0 { "-" } else { "" };
+            let abs = self.0.unsigned_abs();
+            write!(f, "{sign}¥{}.{:02}", abs / 100, abs % 100)
         }
-        let sign = if self.0 < 0 { "-" } else { "" };
-        let abs = self.0.unsigned_abs();
-        write!(f, "{sign}¥{}.{:02}", abs / 100, abs % 100)
     }
 }
 

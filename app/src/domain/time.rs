@@ -1,5 +1,7 @@
 //! Calendar arithmetic on epoch milliseconds (proleptic Gregorian, no time-zone database):
-//! enough for UTC timestamps in calendar files and fixed-offset times on posters.
+//! enough for UTC timestamps in calendar files and fixed-offset times on posters and pages.
+
+use crate::i18n::Locale;
 
 /// Date and time of day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +79,87 @@ pub const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
+/// A civil date and time as `locale` writes it: `Sat 28 Nov 2026, 20:00`,
+/// `2026年11月28日 周六 20:00`, `sab 28 nov 2026, 20:00` (without the year when `year` is false).
+/// Plain Rust, the same on the server and in the browser: the browser's `Intl` costs a phone
+/// tens of milliseconds on its first use (its locale data loads), in the page's first task.
+pub fn written(t: &DateTime, locale: Locale, year: bool) -> String {
+    const ZH_WEEKDAYS: [&str; 7] = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"];
+    const IT_WEEKDAYS: [&str; 7] = ["lun", "mar", "mer", "gio", "ven", "sab", "dom"];
+    const IT_MONTHS: [&str; 12] = [
+        "gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott", "nov", "dic",
+    ];
+    let (wd, mi) = (
+        t.weekday as usize % 7,
+        (t.month as usize).saturating_sub(1) % 12,
+    );
+    let clock = clock(t);
+    match (locale, year) {
+        (Locale::En, true) => format!(
+            "{} {} {} {}, {clock}",
+            WEEKDAYS[wd], t.day, MONTHS[mi], t.year
+        ),
+        (Locale::En, false) => format!("{} {} {}, {clock}", WEEKDAYS[wd], t.day, MONTHS[mi]),
+        (Locale::ZhCn, true) => format!(
+            "{}年{}月{}日 {} {clock}",
+            t.year, t.month, t.day, ZH_WEEKDAYS[wd]
+        ),
+        (Locale::ZhCn, false) => format!("{}月{}日 {} {clock}", t.month, t.day, ZH_WEEKDAYS[wd]),
+        (Locale::It, true) => format!(
+            "{} {} {} {}, {clock}",
+            IT_WEEKDAYS[wd], t.day, IT_MONTHS[mi], t.year
+        ),
+        (Locale::It, false) => format!("{} {} {}, {clock}", IT_WEEKDAYS[wd], t.day, IT_MONTHS[mi]),
+    }
+}
+
+/// `20:00` (every language here writes a 24-hour clock).
+pub fn clock(t: &DateTime) -> String {
+    format!("{:02}:{:02}", t.hour, t.minute)
+}
+
+/// `UTC+08:00`, `UTC-04:30`, `UTC`.
+pub fn utc_offset(minutes: i64) -> String {
+    if minutes == 0 {
+        return "UTC".into();
+    }
+    let sign = if minutes < 0 { '-' } else { '+' };
+    let m = minutes.abs();
+    format!("UTC{sign}{:02}:{:02}", m / 60, m % 60)
+}
+
+/// A session's start as everyone reads it, in its own zone, named by its offset then and its
+/// IANA name: `Sat 28 Nov 2026, 20:00 (UTC+08:00 Asia/Shanghai)`. `offset_minutes` is the
+/// zone's offset at `ms` (the server knows zones; `None`: unknown, written in UTC).
+pub fn describe(ms: i64, zone: &str, offset_minutes: Option<i64>, locale: Locale) -> String {
+    match offset_minutes.filter(|_| zone != "UTC") {
+        Some(offset) => format!(
+            "{} ({} {zone})",
+            written(&datetime(ms, offset), locale, true),
+            utc_offset(offset)
+        ),
+        None => format!("{} (UTC)", written(&datetime(ms, 0), locale, true)),
+    }
+}
+
+/// The same instant on a viewer's clock (`offset_minutes` theirs), next to [`describe`]'s:
+/// `13:00 UTC+01:00`, with the date as well when it is another day there than in the session's
+/// zone (`session_offset`).
+pub fn describe_for_viewer(
+    ms: i64,
+    offset_minutes: i64,
+    session_offset: i64,
+    locale: Locale,
+) -> String {
+    let (here, there) = (datetime(ms, offset_minutes), datetime(ms, session_offset));
+    let when = if (here.year, here.month, here.day) == (there.year, there.month, there.day) {
+        clock(&here)
+    } else {
+        written(&here, locale, false)
+    };
+    format!("{when} {}", utc_offset(offset_minutes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +184,49 @@ mod tests {
         assert_eq!((t.year, t.month, t.day), (2000, 2, 29));
         let t = datetime(-86_400_000, 0);
         assert_eq!((t.year, t.month, t.day), (1969, 12, 31));
+    }
+
+    #[test]
+    fn each_language_writes_a_session_start_its_way() {
+        // 2026-11-28 12:00 UTC, a Saturday: 20:00 in Shanghai.
+        let ms = 1_795_867_200_000;
+        assert_eq!(
+            describe(ms, "Asia/Shanghai", Some(480), Locale::En),
+            "Sat 28 Nov 2026, 20:00 (UTC+08:00 Asia/Shanghai)"
+        );
+        assert_eq!(
+            describe(ms, "Asia/Shanghai", Some(480), Locale::ZhCn),
+            "2026年11月28日 周六 20:00 (UTC+08:00 Asia/Shanghai)"
+        );
+        assert_eq!(
+            describe(ms, "Asia/Shanghai", Some(480), Locale::It),
+            "sab 28 nov 2026, 20:00 (UTC+08:00 Asia/Shanghai)"
+        );
+        // An unknown zone, or UTC itself: UTC, named once.
+        assert_eq!(
+            describe(ms, "Mars/Base", None, Locale::En),
+            "Sat 28 Nov 2026, 12:00 (UTC)"
+        );
+        assert_eq!(
+            describe(ms, "UTC", Some(0), Locale::En),
+            "Sat 28 Nov 2026, 12:00 (UTC)"
+        );
+        assert_eq!(utc_offset(-270), "UTC-04:30");
+        // A viewer in Rome: the same day, the clock only...
+        assert_eq!(
+            describe_for_viewer(ms, 60, 480, Locale::En),
+            "13:00 UTC+01:00"
+        );
+        // ...and a start at 02:00 in Shanghai is the evening before in Rome.
+        let early = ms - 18 * 3_600_000;
+        assert_eq!(
+            describe_for_viewer(early, 60, 480, Locale::En),
+            "Fri 27 Nov, 19:00 UTC+01:00"
+        );
+        assert_eq!(
+            describe_for_viewer(early, 60, 480, Locale::ZhCn),
+            "11月27日 周五 19:00 UTC+01:00"
+        );
     }
 
     #[test]

@@ -243,6 +243,7 @@ fn EmbedRoom(session: SessionDetail, bridge: Bridge) -> impl IntoView {
     let title = session.title.clone();
     let start = session.scheduled_start_ms;
     let zone = session.time_zone.clone();
+    let offset = session.start_offset_minutes;
     let cover = session.cover_url.clone();
     view! {
         <section class="embed-room" aria-label=tf(K::live_embed_label, &[("title", &title)])>
@@ -271,7 +272,7 @@ fn EmbedRoom(session: SessionDetail, bridge: Bridge) -> impl IntoView {
             {move || match status.get() {
                 SessionStatus::Scheduled => view! {
                     <div class="embed-panel">
-                        <p>{t(K::live_embed_starts)}<SessionTime ms=start zone=zone.clone()/></p>
+                        <p>{t(K::live_embed_starts)}<SessionTime ms=start zone=zone.clone() offset=offset/></p>
                         <a class="btn btn-primary" href=room_url.clone() target="_blank" rel="noopener"
                             on:click=reserve.clone()>{t(K::live_embed_reserve)}</a>
                     </div>

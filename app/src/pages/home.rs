@@ -55,7 +55,7 @@ fn SessionCard(session: SessionSummary) -> impl IntoView {
                     <p class="session-card-meta">
                         <span class="host">{session.host_name}</span>
                         " · "
-                        <SessionTime ms=session.scheduled_start_ms zone=session.time_zone/>
+                        <SessionTime ms=session.scheduled_start_ms zone=session.time_zone offset=session.start_offset_minutes/>
                         " · "
                         <span>{products}</span>
                     </p>

@@ -72,7 +72,7 @@ fn InviteCard(invite: InviteView) -> impl IntoView {
             <div class="session-head">
                 <h1 id="invite-title">{s.title.clone()}</h1>
                 <p class="session-host">{host_before} <strong>{s.host_name.clone()}</strong> {host_after}</p>
-                <p class="session-start">{starts_before} <SessionTime ms=s.scheduled_start_ms zone=s.time_zone.clone()/> {starts_after}</p>
+                <p class="session-start">{starts_before} <SessionTime ms=s.scheduled_start_ms zone=s.time_zone.clone() offset=s.start_offset_minutes/> {starts_after}</p>
                 <p class="invite-offer">{tf(K::shop_invite_offer, &[("percent", &invite.percent_off.to_string())])}</p>
                 {if invite.is_own {
                     view! {

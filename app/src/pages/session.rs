@@ -152,7 +152,7 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
                 <p class="session-host">{host_before} <strong>{session.host_name.clone()}</strong> {host_after}</p>
                 <p class="session-start">
                     {move || start_text.with(|s| around(s, "time").0)}
-                    <SessionTime ms=start zone=session.time_zone.clone()/>
+                    <SessionTime ms=start zone=session.time_zone.clone() offset=session.start_offset_minutes/>
                     {move || start_text.with(|s| around(s, "time").1)}
                 </p>
                 {(!session.description.is_empty()).then(|| view! { <p class="session-desc">{session.description.clone()}</p> })}

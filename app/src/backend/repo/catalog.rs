@@ -58,6 +58,10 @@ impl SummaryRow {
             status: parse_status(&self.status)?,
             scheduled_start_ms: self.scheduled_start_ms,
             product_count: self.product_count,
+            start_offset_minutes: crate::backend::zones::offset_at(
+                self.scheduled_start_ms,
+                &self.time_zone,
+            ),
             time_zone: self.time_zone,
         })
     }
@@ -164,6 +168,7 @@ pub async fn session_detail(db: &Db, session_id: i64) -> Result<SessionDetail, A
         scheduled_start_ms: s.scheduled_start_ms,
         currency: s.currency,
         products,
+        start_offset_minutes: crate::backend::zones::offset_at(s.scheduled_start_ms, &s.time_zone),
         time_zone: s.time_zone,
     })
 }

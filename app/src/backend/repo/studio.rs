@@ -454,6 +454,7 @@ pub async fn studio_session(db: &Db, session_id: i64) -> Result<StudioSession, A
         cover_url,
         status: SessionStatus::parse(&status).ok_or(AppError::Internal)?,
         scheduled_start_ms: start,
+        start_offset_minutes: crate::backend::zones::offset_at(start, &time_zone),
         time_zone,
         current_product_id: current,
         policy: PolicyForm {

@@ -338,7 +338,7 @@ fn HostSessions() -> impl IntoView {
                                             <span>
                                                 <StatusBadge status=s.status/>
                                                 <strong>{s.title}</strong>
-                                                <span class="muted small"><SessionTime ms=s.scheduled_start_ms zone=s.time_zone/>{format!(" · {}", tp(K::common_products, s.product_count, &[]))}</span>
+                                                <span class="muted small"><SessionTime ms=s.scheduled_start_ms zone=s.time_zone offset=s.start_offset_minutes/>{format!(" · {}", tp(K::common_products, s.product_count, &[]))}</span>
                                             </span>
                                         </a>
                                     </li>

@@ -159,7 +159,7 @@ fn SessionHeader(session: StudioSession) -> impl IntoView {
             <div>
                 <StatusBadge status=status/>
                 <h1>{session.title.clone()}</h1>
-                <p class="muted small">{starts_before}<SessionTime ms=session.scheduled_start_ms zone=session.time_zone.clone()/>{starts_after}</p>
+                <p class="muted small">{starts_before}<SessionTime ms=session.scheduled_start_ms zone=session.time_zone.clone() offset=session.start_offset_minutes/>{starts_after}</p>
             </div>
             <nav class="studio-links" aria-label=t(K::studio_session_links)>
                 <a class="btn btn-small" href=format!("/s/{id}") target="_blank" rel="noopener">{t(K::studio_session_shopper_view)}</a>
