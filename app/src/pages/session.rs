@@ -14,6 +14,7 @@ use crate::{
     },
     components::video::Replay,
     components::{
+        browser::sleep_ms,
         countdown::Countdown,
         first_paint::FirstPaintDone,
         phone::PhoneVerify,
@@ -35,6 +36,11 @@ use crate::{
 /// How often the page refreshes the viewer's state (friends joined, going live, presenting).
 /// The live room's event stream replaces this polling for the live phase.
 const REFRESH: Duration = Duration::from_secs(4);
+
+/// Product rows built with the page (about a phone's screenful below the reservation box);
+/// the rest follow this many at a time, each batch in a task of its own.
+const FIRST_ROWS: usize = 4;
+const ROWS_PER_TASK: usize = 4;
 
 #[component]
 pub fn SessionPage() -> impl IntoView {
@@ -122,7 +128,17 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
     let stage_session = session.clone();
     let reserved = Memo::new(move |_| viewer.with(|v| v.as_ref().is_some_and(|v| v.reserved)));
     let count = session.products.len();
-    let products = session.products.clone();
+    // Sixteen rows built in one go were one long task on a slow phone (total blocking time):
+    // the first few come with the page, the others in later tasks, while the page is still
+    // built off the document (the swap waits for the viewer's state, a round trip later).
+    let products = StoredValue::new(session.products.clone());
+    let shown = RwSignal::new(count.min(FIRST_ROWS));
+    spawn_owned(async move {
+        while shown.get_untracked() < count {
+            sleep_ms(0).await;
+            shown.update(|n| *n = (*n + ROWS_PER_TASK).min(count));
+        }
+    });
     let title = session.title.clone();
     let start = session.scheduled_start_ms;
     // "Starts {time}": the words around the start time, which is a component of its own.
@@ -177,7 +193,8 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
             <section class="products" id="bag" aria-labelledby="products-title">
                 <h2 id="products-title">{tf(K::shop_session_products, &[("count", &count.to_string())])}</h2>
                 <ul class="product-list">
-                    {products.into_iter().map(|p| view! { <ProductRow product=p viewer=viewer/> }).collect_view()}
+                    <For each=move || 0..shown.get() key=|i| *i
+                        children=move |i| view! { <ProductRow product=products.with_value(|p| p[i].clone()) viewer=viewer/> }/>
                 </ul>
             </section>
             {room.map(|room| (room.sheets)())}
