@@ -127,6 +127,20 @@ test('the live room is a bundle of its own: a waiting shopper\'s page enters it 
   await expect(page.getByRole('article', { name: 'Explaining now' })).toContainText('Silk Eye Mask');
   expect(await bundleOf(page)).toBe('live');
 
+  // From the home page (shoppers' bundle), a live session's card loads its page: the live
+  // room at once, not the shoppers' page first.
+  await page.goto('/');
+  await appReady(page);
+  expect(await bundleOf(page)).toBe('shop');
+  await page.evaluate(() => sessionStorage.clear());
+  const cardLink = page.locator(`a.session-card-link[href="/s/${sessionId}"]`);
+  await expect(cardLink).toHaveAttribute('rel', 'external');
+  await cardLink.click();
+  await expect(page.getByRole('article', { name: 'Explaining now' })).toContainText('Silk Eye Mask');
+  expect(await bundleOf(page)).toBe('live');
+  // No "entering the live room" reload was needed (it leaves its mark in session storage).
+  expect(await page.evaluate(() => sessionStorage.getItem('live-room-reload'))).toBeNull();
+
   // After the session: the shoppers' bundle again.
   await end();
   await page.reload();

@@ -8,7 +8,8 @@ use crate::{
         first_paint::FirstPaintDone, status::StatusBadge, time::SessionTime, ErrorNotice, Loading,
     },
     i18n::{t, tp, K},
-    model::SessionSummary,
+    model::{SessionStatus, SessionSummary},
+    pages::live_room::LiveRoom,
 };
 
 #[component]
@@ -45,9 +46,13 @@ pub fn HomePage() -> impl IntoView {
 fn SessionCard(session: SessionSummary) -> impl IntoView {
     let href = format!("/s/{}", session.id);
     let products = tp(K::common_products, session.product_count, &[]);
+    // A live session's page is the live room's bundle: without it here, the browser loads
+    // the page (the server sends that bundle) instead of the router rendering it and reloading.
+    let rel =
+        (session.status == SessionStatus::Live && LiveRoom::here().is_none()).then_some("external");
     view! {
         <li class="session-card">
-            <a href=href class="session-card-link">
+            <a href=href rel=rel class="session-card-link">
                 <img class="session-card-cover" src=session.cover_url alt="" loading="lazy" width="400" height="225"/>
                 <div class="session-card-body">
                     <StatusBadge status=session.status/>

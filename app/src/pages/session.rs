@@ -89,15 +89,15 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
         });
     });
     refresh.run(());
-    let variants = session
-        .products
-        .iter()
-        .filter(|p| !p.variants.is_empty())
-        .map(|p| (p.id, p.variants.clone()))
-        .collect();
     // The live room's parts (stage, pay sheet, Buy): only in the live room's bundle.
     let room = LiveRoom::here();
     if let Some(room) = room {
+        let variants = session
+            .products
+            .iter()
+            .filter(|p| !p.variants.is_empty())
+            .map(|p| (p.id, p.variants.clone()))
+            .collect();
         (room.checkout)(session_id, viewer, refresh, variants);
     }
 
@@ -194,7 +194,7 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
                 <h2 id="products-title">{tf(K::shop_session_products, &[("count", &count.to_string())])}</h2>
                 <ul class="product-list">
                     <For each=move || 0..shown.get() key=|i| *i
-                        children=move |i| view! { <ProductRow product=products.with_value(|p| p[i].clone()) viewer=viewer/> }/>
+                        children=move |i| view! { <ProductRow product=products.with_value(|p| p[i].clone()) viewer=viewer room=room/> }/>
                 </ul>
             </section>
             {room.map(|room| (room.sheets)())}
@@ -309,7 +309,11 @@ fn ReservationBox(
 }
 
 #[component]
-fn ProductRow(product: ProductView, viewer: RwSignal<Option<ViewerState>>) -> impl IntoView {
+fn ProductRow(
+    product: ProductView,
+    viewer: RwSignal<Option<ViewerState>>,
+    room: Option<LiveRoom>,
+) -> impl IntoView {
     let id = product.id;
     // Memos: the row's parts change only when this product's offer (or the session's state)
     // does, not on every update of the viewer state.
@@ -356,7 +360,7 @@ fn ProductRow(product: ProductView, viewer: RwSignal<Option<ViewerState>>) -> im
                 </p>
                 {move || offer.with(|o| o.as_ref().map(|o| o.bought_units).filter(|n| *n > 0))
                     .map(|n| view! { <p class="muted small">{tp(K::shop_session_you_bought, n, &[])}</p> })}
-                {LiveRoom::here().map(|room| view! {
+                {room.map(|room| view! {
                     <Show when=move || can_buy.get()>
                         <div class="buy">{(room.buy)(id, name.clone(), image.clone())}</div>
                     </Show>
