@@ -12,6 +12,14 @@ pub fn FirstPaintDone() -> impl IntoView {
     Effect::new(move |_| ready());
 }
 
+/// Whether the app is still rendering off the document, under the server's first paint.
+pub fn pending() -> bool {
+    #[cfg(feature = "csr")]
+    return csr::PENDING.with(|p| p.borrow().is_some());
+    #[cfg(not(feature = "csr"))]
+    false
+}
+
 /// Shows the app in place of the server's first paint (nothing when there is none).
 pub fn ready() {
     #[cfg(feature = "csr")]
@@ -30,7 +38,7 @@ pub(crate) mod csr {
 
     thread_local! {
         /// The app's root while it renders off the document, until the swap.
-        static PENDING: RefCell<Option<web_sys::HtmlElement>> = const { RefCell::new(None) };
+        pub(super) static PENDING: RefCell<Option<web_sys::HtmlElement>> = const { RefCell::new(None) };
     }
 
     /// Where the app mounts when the server painted this page first: an element outside the

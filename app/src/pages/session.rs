@@ -16,7 +16,7 @@ use crate::{
     components::{
         browser::sleep_ms,
         countdown::Countdown,
-        first_paint::FirstPaintDone,
+        first_paint::{self, FirstPaintDone},
         phone::PhoneVerify,
         scoped::{every, spawn_owned},
         share::SharePanel,
@@ -129,11 +129,15 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
     let reserved = Memo::new(move |_| viewer.with(|v| v.as_ref().is_some_and(|v| v.reserved)));
     let count = session.products.len();
     // Sixteen rows built in one go were one long task on a slow phone (total blocking time):
-    // the first few come with the page, the others in later tasks, while the page is still
-    // built off the document (the swap waits for the viewer's state, a round trip later).
+    // the first few come with the page, the others in later tasks, after the page took the
+    // server's first paint's place (its swap lays out the whole page at once: the fewer rows
+    // then, the shorter), below the screenful the shopper sees.
     let products = StoredValue::new(session.products.clone());
     let shown = RwSignal::new(count.min(FIRST_ROWS));
     spawn_owned(async move {
+        while first_paint::pending() {
+            sleep_ms(20).await;
+        }
         while shown.get_untracked() < count {
             sleep_ms(0).await;
             shown.update(|n| *n = (*n + ROWS_PER_TASK).min(count));
