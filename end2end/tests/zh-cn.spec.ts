@@ -26,10 +26,10 @@ function zh(namespace: string, key: string, args: Record<string, string | number
   return text;
 }
 
-/** Phrases of the English catalogue a shopper could meet (placeholders cut out). */
-const ENGLISH: string[] = (() => {
+/** Phrases of the English catalogue's `namespaces` (placeholders cut out). */
+function englishPhrases(namespaces: string[]): string[] {
   const out = new Set<string>();
-  for (const ns of ['common', 'shop', 'live', 'errors']) {
+  for (const ns of namespaces) {
     for (const [key, entry] of Object.entries(catalogue('en', ns))) {
       // The brand is the same in every language.
       if (ns === 'common' && key === 'brand') continue;
@@ -43,13 +43,16 @@ const ENGLISH: string[] = (() => {
     }
   }
   return [...out];
-})();
+}
 
-async function expectNoEnglish(page: Page, userContent: string[]) {
+/** What a shopper could meet. */
+const ENGLISH = englishPhrases(['common', 'shop', 'live', 'errors']);
+
+async function expectNoEnglish(page: Page, userContent: string[], phrases: string[] = ENGLISH) {
   await expect(page.locator('html')).toHaveAttribute('lang', 'zh-CN');
   let text = await page.locator('body').innerText();
   for (const u of userContent) text = text.split(u).join(' ');
-  const found = ENGLISH.filter((phrase) => text.includes(phrase));
+  const found = phrases.filter((phrase) => text.includes(phrase));
   expect(found, `English texts on ${page.url()}`).toEqual([]);
 }
 
@@ -150,4 +153,87 @@ test('zh-CN: the shopper flow in Chinese inside WeChat, no English text', async 
   await a.context.close();
   await b.context.close();
   await host.dispose();
+});
+
+// The studio in Chinese: a host whose browser prefers Chinese signs up, schedules a session,
+// adds a product, goes live, presents it and ends the session, on a tablet; on every screen
+// the studio's texts are Chinese (no phrase of the English catalogue shows) and the page
+// says zh-CN. Hosts in this field are Chinese KOLs: the studio is Chinese first too.
+test('zh-CN: the studio in Chinese, from sign-up to the end of a session, no English text', async ({ browser }, testInfo) => {
+  test.skip(testInfo.project.name !== 'desktop', 'the studio is for tablets and desktops');
+  test.setTimeout(120_000);
+  const studioEnglish = englishPhrases(['common', 'studio', 'errors']);
+  const context = await browser.newContext({
+    viewport: { width: 768, height: 1024 },
+    locale: 'zh-CN',
+    timezoneId: 'Asia/Shanghai',
+    baseURL: testInfo.project.use.baseURL,
+    storageState: { cookies: [], origins: [] },
+  });
+  const page = await context.newPage();
+  const stamp = `${Date.now()}-${testInfo.repeatEachIndex}`;
+  const hostName = `主播${stamp.slice(-6)}`;
+  const title = `中文直播间 ${stamp}`;
+  const product = { name: '玫瑰保湿爽肤水', category: '护肤', price: '88.00', stock: '50' };
+  const user = [hostName, title, product.name, product.category, `host-${stamp}@studio.test`];
+  const s = (key: string, args: Record<string, string | number> = {}) => zh('studio', key, args);
+  const status = (key: string) => page.getByRole('status').filter({ hasText: s(key) });
+
+  await page.goto('/studio');
+  await expect(page.getByRole('heading', { level: 1, name: s('auth_sign_in_title') })).toBeVisible();
+  await expectNoEnglish(page, user, studioEnglish);
+  await page.getByRole('button', { name: s('auth_new_host') }).click();
+  await expect(page.getByRole('heading', { level: 1, name: s('auth_create_title') })).toBeVisible();
+  await page.getByLabel(s('auth_display_name')).fill(hostName);
+  await page.getByLabel(s('auth_email')).fill(`host-${stamp}@studio.test`);
+  await page.getByLabel(s('auth_password')).fill('correct-horse-battery');
+  await page.getByRole('button', { name: s('auth_create_account') }).click();
+  await expect(page.getByRole('button', { name: s('bar_sign_out') })).toBeVisible();
+  await expectNoEnglish(page, user, studioEnglish);
+
+  // A new session, in Beijing time by default.
+  await page.getByRole('button', { name: s('new_open') }).click();
+  await page.getByLabel(s('form_title'), { exact: true }).fill(title);
+  await page.getByLabel(s('form_description'), { exact: true }).fill('晚间护肤好物，直播讲解。');
+  await expectNoEnglish(page, [...user, '晚间护肤好物，直播讲解。'], studioEnglish);
+  await page.getByRole('button', { name: s('new_create') }).click();
+  await expect(page).toHaveURL(/\/studio\/s\/\d+$/);
+  await expect(page.getByRole('heading', { level: 1, name: title })).toBeVisible();
+  // Its start, in the session's zone, written the Chinese way.
+  await expect(page.locator('.studio-head .session-time')).toContainText(/^\d{4}年\d{1,2}月\d{1,2}日 周. \d\d:\d\d \(UTC\+08:00 Asia\/Shanghai\)$/);
+  await expectNoEnglish(page, [...user, '晚间护肤好物，直播讲解。'], studioEnglish);
+
+  // A product.
+  const productsCard = page.getByRole('region', { name: s('products_title', { n: 0 }) });
+  await productsCard.getByRole('button', { name: s('products_add') }).click();
+  const form = productsCard.getByRole('form', { name: s('products_new') });
+  await form.getByLabel(s('products_name'), { exact: true }).fill(product.name);
+  await form.getByLabel(s('products_category'), { exact: true }).fill(product.category);
+  await form.getByLabel(s('products_description'), { exact: true }).fill('清爽补水。');
+  await form.getByLabel(s('products_price'), { exact: true }).fill(product.price);
+  await form.getByLabel(s('products_stock'), { exact: true }).fill(product.stock);
+  await form.getByRole('button', { name: s('products_save') }).click();
+  const withOne = page.getByRole('region', { name: s('products_title', { n: 1 }) });
+  await expect(withOne.getByRole('listitem')).toHaveCount(1);
+  await expect(withOne.getByRole('listitem')).toContainText('¥88.00');
+  await expectNoEnglish(page, [...user, '晚间护肤好物，直播讲解。', '清爽补水。'], studioEnglish);
+
+  // Live: present the product, the figures, then the end.
+  const ros = page.getByRole('region', { name: s('run_title') });
+  await ros.getByRole('button', { name: s('run_go_live') }).click();
+  await expect(status('run_live_done')).toBeVisible();
+  await withOne.getByRole('button', { name: s('products_present_name', { name: product.name }) }).click();
+  await expect(status('products_presenting')).toBeVisible();
+  await expect(page.getByRole('region', { name: s('dashboard_title') })).toBeVisible();
+  await expectNoEnglish(page, [...user, '晚间护肤好物，直播讲解。', '清爽补水。'], studioEnglish);
+  page.once('dialog', (d) => {
+    expect(d.message()).toBe(s('run_end_confirm'));
+    void d.accept();
+  });
+  await ros.getByRole('button', { name: s('run_end') }).click();
+  await expect(status('run_ended_done')).toBeVisible();
+  await ros.getByRole('link', { name: s('run_see_summary') }).click();
+  await expect(page).toHaveURL(/\/summary$/);
+  await expectNoEnglish(page, [...user, '晚间护肤好物，直播讲解。', '清爽补水。'], studioEnglish);
+  await context.close();
 });
