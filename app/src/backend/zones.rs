@@ -54,12 +54,14 @@ pub fn offset_at(ms: i64, zone: &str) -> Option<i64> {
 /// writes it: the civil date and time, the offset then (`UTC+08:00`, or `UTC`), and the
 /// zone's IANA name (`None` for UTC, or an unknown zone, written in UTC).
 pub fn describe_parts_in(ms: i64, zone: &str, locale: Locale) -> (String, String, Option<String>) {
-    use crate::domain::time::{datetime, written};
-    let (t, offset, name) = match local(ms, zone) {
-        Some((t, offset)) if zone != "UTC" => (t, utc_offset(offset), Some(zone.to_string())),
-        _ => (datetime(ms, 0), "UTC".to_string(), None),
-    };
-    (written(&t, locale, true), offset, name)
+    use crate::domain::time::{datetime, named_offset, written};
+    let offset = named_offset(zone, offset_at(ms, zone));
+    let at = offset.unwrap_or(0);
+    (
+        written(&datetime(ms, at), locale, true),
+        utc_offset(at),
+        offset.map(|_| zone.to_string()),
+    )
 }
 
 /// The instant in UTC as a `<time datetime>` takes it (`2026-11-28T12:00:00Z`).

@@ -154,11 +154,11 @@ pub fn LocalTime(ms: i64) -> impl IntoView {
 /// the browser's locale data, tens of milliseconds of a phone's first task.
 #[component]
 pub fn SessionTime(ms: i64, #[prop(into)] zone: String, offset: Option<i64>) -> impl IntoView {
-    use crate::domain::time::{describe, describe_for_viewer};
+    use crate::domain::time::{describe, describe_for_viewer, named_offset};
     let locale = crate::i18n::current();
     let iso = iso_utc(ms);
     let there = describe(ms, &zone, offset, locale);
-    let shown = offset.filter(|_| zone != "UTC").unwrap_or(0);
+    let shown = named_offset(&zone, offset).unwrap_or(0);
     let yours = viewer_offset(ms)
         .filter(|mine| *mine != shown)
         .map(|mine| describe_for_viewer(ms, mine, shown, locale));

@@ -128,11 +128,17 @@ pub fn utc_offset(minutes: i64) -> String {
     format!("UTC{sign}{:02}:{:02}", m / 60, m % 60)
 }
 
+/// The offset a session's times are written at, when they name their zone: `None` for a zone
+/// of unknown offset and for UTC itself (both written in UTC, named once).
+pub fn named_offset(zone: &str, offset_minutes: Option<i64>) -> Option<i64> {
+    offset_minutes.filter(|_| zone != "UTC")
+}
+
 /// A session's start as everyone reads it, in its own zone, named by its offset then and its
 /// IANA name: `Sat 28 Nov 2026, 20:00 (UTC+08:00 Asia/Shanghai)`. `offset_minutes` is the
 /// zone's offset at `ms` (the server knows zones; `None`: unknown, written in UTC).
 pub fn describe(ms: i64, zone: &str, offset_minutes: Option<i64>, locale: Locale) -> String {
-    match offset_minutes.filter(|_| zone != "UTC") {
+    match named_offset(zone, offset_minutes) {
         Some(offset) => format!(
             "{} ({} {zone})",
             written(&datetime(ms, offset), locale, true),
