@@ -10,6 +10,9 @@
 #       live   smoke, then 50,000 viewers over 3 nodes with the references, then 100,000
 #              over 6 nodes if less than BUDGET_100K seconds (default 300) have passed
 #       rush   smoke, then ./scripts/bench-rush.sh 50000 10000 (DATABASES, TARGETS... pass on)
+#       rush2  ./scripts/bench-rush.sh 50000 10000 on two cores (`taskset -c 0,1`: server,
+#              databases and load generator share them, as on the 2-core machines), no smoke;
+#              CORES=0-3 pins to those instead
 # Results are printed and, with OUT set, kept in $OUT.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -18,15 +21,17 @@ cd "$ROOT"
 pack() {
   local dir="$1" k; k="$(mktemp -d /tmp/bench-kit.XXXXXX)"
   command -v patchelf >/dev/null || as_root apt-get install -y -qq patchelf >/dev/null || fail "could not install patchelf"
-  [ -x /usr/lib/postgresql/15/bin/postgres ] && command -v redis-server >/dev/null && [ -f "$NCHAN_MODULE" ] \
-    || fail "PostgreSQL 15, redis-server and nginx + nchan first: ./scripts/setup.sh test and ./scripts/bench-live.sh"
+  [ -x /usr/lib/postgresql/15/bin/postgres ] && command -v redis-server >/dev/null \
+    || fail "PostgreSQL 15 and redis-server first: ./scripts/setup.sh test"
+  # nginx + nchan (./scripts/bench-live.sh installs them) only for the live-room runs.
+  local nchan=1; [ -f "$NCHAN_MODULE" ] && command -v nginx >/dev/null || { nchan=0; step "no nginx + nchan here: a kit for rush2 only"; }
   mkdir -p "$dir" "$k/bin" "$k/lib" "$k/usr/lib/postgresql/15/bin" "$k/usr/lib/postgresql/15/lib" "$k/usr/share/postgresql" "$k/zoneinfo"
   for b in postgres initdb pg_ctl psql; do cp "/usr/lib/postgresql/15/bin/$b" "$k/usr/lib/postgresql/15/bin/"; done
   for f in /usr/lib/postgresql/15/lib/*.so; do case "$(basename "$f")" in llvmjit*) ;; *) cp "$f" "$k/usr/lib/postgresql/15/lib/" ;; esac; done
   cp -r /usr/share/postgresql/15 "$k/usr/share/postgresql/"
-  cp /usr/bin/redis-server /usr/bin/redis-cli /usr/sbin/nginx "$k/bin/"
+  cp /usr/bin/redis-server /usr/bin/redis-cli "$k/bin/"
   ln -s ../usr/lib/postgresql/15/bin/psql "$k/bin/psql"
-  cp "$NCHAN_MODULE" "$k/lib/"
+  if [ "$nchan" = 1 ]; then cp /usr/sbin/nginx "$k/bin/"; cp "$NCHAN_MODULE" "$k/lib/"; fi
   cp -r /usr/share/zoneinfo/UTC /usr/share/zoneinfo/Etc /usr/share/zoneinfo/GMT "$k/zoneinfo/"
   local elfs; elfs="$(find "$k/bin" "$k/usr/lib/postgresql/15" "$k/lib" -type f)"
   # Every library but glibc's own travels along.
@@ -64,7 +69,12 @@ PY
   [ -e /usr/share/zoneinfo/UTC ] || { mkdir -p /usr/share/zoneinfo && cp -r /opt/kit/zoneinfo/* /usr/share/zoneinfo/; }
   mkdir -p /var/lib/nginx /var/log/nginx
   id postgres >/dev/null 2>&1 || useradd -r -M -s /bin/sh postgres
-  echo "== $("$PGBIN/postgres" --version); $(redis-server --version | cut -d' ' -f1-3); $(nginx -v 2>&1)"
+  echo "== $("$PGBIN/postgres" --version); $(redis-server --version | cut -d' ' -f1-3); $(command -v nginx >/dev/null && nginx -v 2>&1 || echo "no nginx")"
+  if [ "$what" = rush2 ]; then
+    echo "== flash sale on cores ${CORES:-0,1} ($(el) s; $(grep -m1 'model name' /proc/cpuinfo))"
+    taskset -c "${CORES:-0,1}" ./scripts/bench-rush.sh 50000 10000 2>&1 | tee -a "$out/rush2.txt"
+    echo "== done ($(el) s)"; return
+  fi
   echo "== smoke ($(el) s)"
   REFERENCE=0 DURATION=5 ./scripts/bench-live.sh cluster 3000 2>&1 | tee "$out/smoke.txt"
   [ "${PIPESTATUS[0]}" = 0 ] || fail "smoke run failed"
@@ -80,13 +90,13 @@ PY
     rush)
       echo "== flash sale ($(el) s)"
       ./scripts/bench-rush.sh 50000 10000 2>&1 | tee "$out/rush.txt" ;;
-    *) fail "run DIR smoke|live|rush" ;;
+    *) fail "run DIR smoke|live|rush|rush2" ;;
   esac
   echo "== done ($(el) s)"
 }
 
 case "${1:-}" in
   pack) [ $# -eq 2 ] || fail "usage: bench-kit.sh pack DIR"; pack "$2" ;;
-  run) [ $# -ge 2 ] || fail "usage: bench-kit.sh run DIR [smoke|live|rush]"; run "$2" "${3:-live}" ;;
-  *) fail "usage: bench-kit.sh pack DIR | run DIR [smoke|live|rush]" ;;
+  run) [ $# -ge 2 ] || fail "usage: bench-kit.sh run DIR [smoke|live|rush|rush2]"; run "$2" "${3:-live}" ;;
+  *) fail "usage: bench-kit.sh pack DIR | run DIR [smoke|live|rush|rush2]" ;;
 esac

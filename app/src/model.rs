@@ -121,6 +121,9 @@ pub struct VariantView {
     pub stock: i64,
 }
 
+/// A session's products' variants, by product id.
+pub type VariantsByProduct = std::collections::HashMap<i64, Vec<VariantView>>;
+
 /// A variant as the studio edits it: `id` for an existing one; `price` empty for the
 /// product's price; `stock_was` the stock the form showed (the edit applies the difference).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -55,7 +55,7 @@ pub async fn place(
             Admitted::New { order, stock_after } => (*order, Some(stock_after)),
         },
         None => match orders::reserve_order(&st.db, st.payments.name(), shopper.id, req).await? {
-            Reservation::Existing(order) => (order, None),
+            Reservation::Existing(order) => (*order, None),
             Reservation::New {
                 order_id,
                 stock_after,

@@ -234,7 +234,7 @@ pub struct Checkout {
     confirmation: RwSignal<Option<OrderView>>,
     refresh: Callback<()>,
     /// Products' variants (shade, size), from the session's catalogue.
-    variants: StoredValue<std::collections::HashMap<i64, Vec<VariantView>>>,
+    variants: StoredValue<crate::model::VariantsByProduct>,
 }
 
 impl Checkout {
@@ -243,7 +243,7 @@ impl Checkout {
         session_id: i64,
         viewer: RwSignal<Option<ViewerState>>,
         refresh: Callback<()>,
-        variants: std::collections::HashMap<i64, Vec<VariantView>>,
+        variants: crate::model::VariantsByProduct,
     ) -> Checkout {
         let c = Checkout {
             session_id,

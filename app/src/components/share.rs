@@ -137,7 +137,7 @@ pub fn SharePanel(
                         <label class="field">
                             <span>{t(K::shop_share_link)}</span>
                             <input class="invite-url" type="text" readonly value=link.url.clone() aria-label=t(K::shop_share_link)
-                                on:focus=|ev| { let _ = event_target::<leptos::web_sys::HtmlInputElement>(&ev).select(); }/>
+                                on:focus=|ev| { event_target::<leptos::web_sys::HtmlInputElement>(&ev).select() }/>
                         </label>
                         <div class="share-actions">
                             <button type="button" class="btn btn-primary" on:click=share.clone()>{t(K::shop_share_share)}</button>

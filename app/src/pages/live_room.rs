@@ -9,14 +9,12 @@
 //! their code out. A page of that bundle that needs them (its session went live, a link to
 //! `/orders`) loads again ([`EnterLiveRoom`]) and gets the live room's bundle.
 
-use std::collections::HashMap;
-
 use leptos::prelude::*;
 
 use crate::{
     components::checkout::{BuyButton, Checkout, OrderConfirmation, PaySheet},
     i18n::{t, K},
-    model::{SessionDetail, VariantView, ViewerState},
+    model::{SessionDetail, VariantsByProduct, ViewerState},
     pages::{embed::EmbedPage, live::LiveStage, orders::OrdersPage},
 };
 
@@ -25,8 +23,7 @@ use crate::{
 #[derive(Clone, Copy)]
 pub struct LiveRoom {
     /// Provides the pay sheet's state for a session (`Checkout`).
-    pub checkout:
-        fn(i64, RwSignal<Option<ViewerState>>, Callback<()>, HashMap<i64, Vec<VariantView>>),
+    pub checkout: fn(i64, RwSignal<Option<ViewerState>>, Callback<()>, VariantsByProduct),
     /// The stage: video, chat, the explaining-now card.
     pub stage: fn(SessionDetail, RwSignal<Option<ViewerState>>, Callback<()>) -> AnyView,
     /// A product's Buy button: (product id, name, image URL).

@@ -127,7 +127,7 @@ pub fn not_enough_stock(stock: Option<i64>) -> AppError {
 /// What `reserve_order` did.
 pub enum Reservation {
     /// The same idempotency key was used before: that order, unchanged.
-    Existing(OrderView),
+    Existing(Box<OrderView>),
     /// A new order awaiting payment: its units are held and its ledger line written.
     New {
         order_id: i64,
@@ -147,7 +147,7 @@ pub async fn reserve_order(
     shopper_id: i64,
     req: &PlaceOrder,
 ) -> Result<Reservation, AppError> {
-    let replay = Reservation::Existing;
+    let replay = |order| Reservation::Existing(Box::new(order));
     match existing_order(db, shopper_id, req).await? {
         Some(Existing::Same(id)) => return load_order(db, shopper_id, id).await.map(replay),
         Some(Existing::Different) => return Err(key_reused()),
@@ -564,7 +564,9 @@ pub async fn write_batch(
         query.execute(&mut *w.tx).await?;
     }
     // Counters, grouped by the limits they are checked against (one policy per session).
-    let mut by_limits: BTreeMap<(i64, i64), Vec<(i64, i64, i64, i64)>> = BTreeMap::new();
+    // (product, shopper, units, discounted units) by (purchase limit, discount allowance).
+    type Counter = (i64, i64, i64, i64);
+    let mut by_limits: BTreeMap<(i64, i64), Vec<Counter>> = BTreeMap::new();
     for ((product_id, shopper_id), (units, discounted, limit, allowance)) in counters {
         if units > limit || discounted > allowance {
             return Err(limit_refused());
@@ -1100,7 +1102,9 @@ pub struct RefundFacts {
 }
 
 pub async fn refund_facts(db: &Db, order_id: i64) -> Result<Option<RefundFacts>, AppError> {
-    let row: Option<(i64, String, i64, Option<String>, Option<String>)> = sqlx::query_as(
+    // (session, status, paid, out_refund_no, refund status)
+    type Row = (i64, String, i64, Option<String>, Option<String>);
+    let row: Option<Row> = sqlx::query_as(
         "SELECT o.session_id, o.status, o.paid_amount_fen, r.out_refund_no, r.status
            FROM orders o LEFT JOIN refunds r ON r.order_id = o.id
           WHERE o.id = $1",

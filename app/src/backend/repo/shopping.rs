@@ -226,7 +226,10 @@ pub async fn shopper_facts(
     session_id: i64,
     shopper_id: i64,
 ) -> Result<ShopperFacts, AppError> {
-    let row: Option<(Option<i64>, Option<String>, Option<i64>, i64, i64, i64)> = sqlx::query_as(
+    // (invite joined through, its inviter's nickname, own invite, friends joined, friends
+    // verified, phones)
+    type Row = (Option<i64>, Option<String>, Option<i64>, i64, i64, i64);
+    let row: Option<Row> = sqlx::query_as(
         "SELECT r.invite_id, s.nickname,
                 (SELECT o.id FROM invites o WHERE o.session_id = $1 AND o.inviter_id = $2),
                 (SELECT COUNT(*) FROM reservations f JOIN invites o ON o.id = f.invite_id
@@ -289,8 +292,6 @@ pub async fn current_product(db: &Db, session_id: i64) -> Result<Option<i64>, Ap
     )
 }
 
-/// `shopper_facts` for every shopper who reserved a seat in the session, in three queries
-/// (the flash-sale gate loads them all at once; a shopper missing here had not reserved).
 /// `shopper_facts` for several shoppers of one session at once (two queries): a flash sale's
 /// winners on several nodes are read in batches rather than one round trip each. Shoppers who
 /// did not reserve get the default (not reserved). At most a few hundred ids per call.

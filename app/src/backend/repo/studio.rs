@@ -228,7 +228,7 @@ pub async fn update_product(
     .bind(session_id)
     .fetch_optional(db.pool())
     .await?;
-    let (old_price, presented) = row.ok_or_else(|| not_in_session())?;
+    let (old_price, presented) = row.ok_or_else(not_in_session)?;
     let reason = form
         .reason
         .as_deref()

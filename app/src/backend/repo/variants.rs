@@ -8,7 +8,7 @@ use crate::{
     backend::db::Db,
     domain::{money::Fen, variant::VariantInput},
     error::AppError,
-    model::VariantView,
+    model::{VariantView, VariantsByProduct},
 };
 
 type Row = (i64, i64, String, Option<i64>, i64);
@@ -23,10 +23,7 @@ fn view((id, _, name, price, stock): Row) -> VariantView {
 }
 
 /// Every variant of the session's products, by product id, in their order.
-pub async fn of_session(
-    db: &Db,
-    session_id: i64,
-) -> Result<HashMap<i64, Vec<VariantView>>, AppError> {
+pub async fn of_session(db: &Db, session_id: i64) -> Result<VariantsByProduct, AppError> {
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT v.id, v.product_id, v.name, v.price_fen, v.stock
            FROM product_variants v JOIN products p ON p.id = v.product_id
@@ -35,7 +32,7 @@ pub async fn of_session(
     .bind(session_id)
     .fetch_all(db.pool())
     .await?;
-    let mut out: HashMap<i64, Vec<VariantView>> = HashMap::new();
+    let mut out: VariantsByProduct = HashMap::new();
     for row in rows {
         out.entry(row.1).or_default().push(view(row));
     }
