@@ -90,7 +90,9 @@ async fn check(state: &ServerState, parts: &Parts) -> Result<&'static Endpoint, 
     // one that turns out not to be empty.
     let untyped_empty = media_type(&parts.headers).is_none() && declared.unwrap_or(0) == 0;
     if ep.method != Method::GET && !untyped_empty {
-        check_content_type(ep, &parts.headers)?;
+        if let Some(refusal) = content_type_refusal(ep, &parts.headers) {
+            return Err(refusal);
+        }
     }
     if declared.is_some_and(|n| n > ep.max_body as u64) {
         return Err(too_large(ep));
@@ -132,15 +134,11 @@ async fn buffer(ep: &Endpoint, parts: Parts, body: Body) -> Result<Request, Resp
     };
     match media_type(&parts.headers).as_deref() {
         None if !bytes.is_empty() => return Err(unsupported(ep)),
-        Some("application/json") => {
-            if std::str::from_utf8(&bytes).is_err() {
-                return Err(bad("The request body is not valid UTF-8."));
-            }
+        Some("application/json") if std::str::from_utf8(&bytes).is_err() => {
+            return Err(bad("The request body is not valid UTF-8."));
         }
-        Some("application/x-www-form-urlencoded") => {
-            if !form_is_utf8(&bytes) {
-                return Err(bad("The form is not valid UTF-8."));
-            }
+        Some("application/x-www-form-urlencoded") if !form_is_utf8(&bytes) => {
+            return Err(bad("The form is not valid UTF-8."));
         }
         _ => {}
     }
@@ -194,7 +192,7 @@ async fn read_body(mut body: Body, max: usize, cap: usize) -> Result<Bytes, Body
 
 /// Reads and drops a body up to `cap` bytes; true when it ended within that.
 async fn drain(body: Body, cap: usize) -> bool {
-    !matches!(read_body(body, cap, cap).await, Err(_))
+    read_body(body, cap, cap).await.is_ok()
 }
 
 /// Marks a response as the last on its connection (the body was not read to its end).
@@ -204,20 +202,21 @@ fn closing(mut res: Response) -> Response {
     res
 }
 
-/// 415 unless the body's media type is the endpoint's; 400 for multipart without a boundary.
-fn check_content_type(ep: &Endpoint, headers: &HeaderMap) -> Result<(), Response> {
+/// 415 unless the body's media type is the endpoint's; 400 for multipart without a boundary;
+/// `None` when the body may be read.
+fn content_type_refusal(ep: &Endpoint, headers: &HeaderMap) -> Option<Response> {
     let Some(media) = media_type(headers) else {
-        return Err(unsupported(ep));
+        return Some(unsupported(ep));
     };
     if media != ep.content_type {
-        return Err(unsupported(ep));
+        return Some(unsupported(ep));
     }
     if media == "multipart/form-data" && !has_valid_boundary(headers) {
-        return Err(bad(
+        return Some(bad(
             "A multipart body needs a boundary (RFC 2046) in its content type.",
         ));
     }
-    Ok(())
+    None
 }
 
 /// The `type/subtype` of the Content-Type header, lower case, without parameters.

@@ -283,6 +283,40 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Serves one file from disk with tower-http's `ServeFile` (Range and conditional requests,
+/// Last-Modified, streamed rather than read whole), with our content type and caching.
+pub async fn serve_file(
+    path: &std::path::Path,
+    req: axum::extract::Request,
+    content_type: &'static str,
+    cache_control: &'static str,
+) -> axum::response::Response {
+    use axum::{
+        http::{header, HeaderValue, StatusCode},
+        response::IntoResponse,
+    };
+    use tower::ServiceExt;
+    match tower_http::services::ServeFile::new(path)
+        .oneshot(req)
+        .await
+    {
+        Ok(res) if res.status() == StatusCode::NOT_FOUND => {
+            (StatusCode::NOT_FOUND, "Not found").into_response()
+        }
+        Ok(res) => {
+            let mut res = res.map(axum::body::Body::new);
+            let h = res.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static(cache_control),
+            );
+            res
+        }
+        Err(never) => match never {},
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,39 +369,5 @@ mod tests {
             plain.headers()[header::CONTENT_LENGTH],
             body.len().to_string().as_str()
         );
-    }
-}
-
-/// Serves one file from disk with tower-http's `ServeFile` (Range and conditional requests,
-/// Last-Modified, streamed rather than read whole), with our content type and caching.
-pub async fn serve_file(
-    path: &std::path::Path,
-    req: axum::extract::Request,
-    content_type: &'static str,
-    cache_control: &'static str,
-) -> axum::response::Response {
-    use axum::{
-        http::{header, HeaderValue, StatusCode},
-        response::IntoResponse,
-    };
-    use tower::ServiceExt;
-    match tower_http::services::ServeFile::new(path)
-        .oneshot(req)
-        .await
-    {
-        Ok(res) if res.status() == StatusCode::NOT_FOUND => {
-            (StatusCode::NOT_FOUND, "Not found").into_response()
-        }
-        Ok(res) => {
-            let mut res = res.map(axum::body::Body::new);
-            let h = res.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-            h.insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static(cache_control),
-            );
-            res
-        }
-        Err(never) => match never {},
     }
 }

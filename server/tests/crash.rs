@@ -86,7 +86,7 @@ impl Node {
         if let Some(url) = redis {
             cmd.env("REDIS_URL", url);
         }
-        let child = cmd
+        let mut child = cmd
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("APP_BIND", format!("127.0.0.1:{port}"))
             .env("DATABASE_URL", database_url)
@@ -111,6 +111,8 @@ impl Node {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("the server did not start on port {port}");
     }
 
@@ -280,7 +282,7 @@ async fn crash_round(
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         node.kill_9();
-        if let Some(r) = redis.as_mut().filter(|_| round % 2 == 0) {
+        if let Some(r) = redis.as_mut().filter(|_| round.is_multiple_of(2)) {
             r.kill();
         }
     };
@@ -298,7 +300,7 @@ async fn crash_round(
     );
 
     // Restart on the same database: the truth is what was committed.
-    if let Some(r) = redis.as_mut().filter(|_| round % 2 == 0) {
+    if let Some(r) = redis.as_mut().filter(|_| round.is_multiple_of(2)) {
         r.restart();
     }
     let node = Node::start(&url, port, dir.path(), redis_url.as_deref()).await;

@@ -427,7 +427,9 @@ async fn bad_orders_are_refused_and_write_nothing(b: Backend) {
         &format!("UPDATE products SET stock = 3 WHERE id = {}", products[2]),
     )
     .await;
-    let cases: Vec<(&str, Vec<(&str, String)>, u16)> = vec![
+    // (what, form fields changed, status expected)
+    type Case<'a> = (&'a str, Vec<(&'a str, String)>, u16);
+    let cases: Vec<Case> = vec![
         ("zero", vec![("quantity", "0".into())], 400),
         ("negative", vec![("quantity", "-1".into())], 400),
         ("too many at once", vec![("quantity", "100".into())], 400),
