@@ -22,7 +22,8 @@ use crate::{
     error::AppError,
     i18n::{t, tf, tp, K},
     model::{
-        OrderStatus, OrderView, PayAction, ProductOffer, SessionStatus, VariantView, ViewerState,
+        OrderStatus, OrderView, PayAction, ProductOffer, SessionStatus, VariantView,
+        VariantsByProduct, ViewerState,
     },
 };
 
@@ -234,7 +235,7 @@ pub struct Checkout {
     confirmation: RwSignal<Option<OrderView>>,
     refresh: Callback<()>,
     /// Products' variants (shade, size), from the session's catalogue.
-    variants: StoredValue<crate::model::VariantsByProduct>,
+    variants: StoredValue<VariantsByProduct>,
 }
 
 impl Checkout {
@@ -243,7 +244,7 @@ impl Checkout {
         session_id: i64,
         viewer: RwSignal<Option<ViewerState>>,
         refresh: Callback<()>,
-        variants: crate::model::VariantsByProduct,
+        variants: VariantsByProduct,
     ) -> Checkout {
         let c = Checkout {
             session_id,
