@@ -53,8 +53,22 @@
     var pc = new RTCPeerConnection({ bundlePolicy: "max-bundle" });
     state.pc = pc; state.token = token; state.whipUrl = whipUrl;
     state.stream.getTracks().forEach(function (track) {
-      var t = pc.addTransceiver(track, { direction: "sendonly", streams: [state.stream] });
-      if (track.kind === "video") { preferCodecs(t); }
+      var init = { direction: "sendonly", streams: [state.stream] };
+      if (track.kind === "video") {
+        // Keep the camera's resolution when the uplink is short (drop frames instead): the
+        // server's bitrate ladder is planned from it, and the products should stay sharp.
+        if ("contentHint" in track) { track.contentHint = "detail"; }
+        init.sendEncodings = [{ maxBitrate: 2500000 }];
+      }
+      var t = pc.addTransceiver(track, init);
+      if (track.kind === "video") {
+        preferCodecs(t);
+        try {
+          var p = t.sender.getParameters();
+          p.degradationPreference = "maintain-resolution";
+          t.sender.setParameters(p).catch(function () { /* not supported: contentHint does it */ });
+        } catch (e) { /* older browsers */ }
+      }
     });
     pc.addEventListener("connectionstatechange", function () {
       var s = pc.connectionState;

@@ -9,7 +9,7 @@
     if (!hlsLoading) {
       hlsLoading = new Promise(function (resolve, reject) {
         var s = document.createElement("script");
-        s.src = "/public/vendor/hls.light.min.js";
+        s.src = "/public/vendor/hls.min.js";
         s.onload = function () { resolve(window.Hls); };
         s.onerror = function () { reject(new Error("could not load the video player")); };
         document.head.appendChild(s);

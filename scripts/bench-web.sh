@@ -67,8 +67,8 @@ for page in "/s/$sid" "/orders" "/studio"; do
   printf '%-22s %10d %10d\n' "= $name wasm+js" "$total_raw" "$total_br"
   sizes_json+="{\"entry\":\"$name\",\"raw\":$total_raw,\"brotli\":$total_br},"
 done
-read -r raw br < <(size /public/vendor/hls.light.min.js)
-printf '%-22s %10d %10d\n' "hls.light.min.js" "$raw" "$br"
+read -r raw br < <(size /public/vendor/hls.min.js)
+printf '%-22s %10d %10d\n' "hls.min.js" "$raw" "$br"
 sizes_json+="{\"entry\":\"hls.js (live stage only)\",\"raw\":$raw,\"brotli\":$br}]"
 
 step "Lighthouse 12.2.3, mobile, median of $runs"

@@ -22,7 +22,7 @@ for (const f of process.argv.slice(1)) {
 }
 console.log(t);' "${shop[@]}")"
 [ "$total" -le "$BUDGET" ] || fail "shoppers' Wasm+JS is $total bytes brotli, over the budget of $BUDGET"
-for bad in studio- live-app broadcaster.js hls.light; do
+for bad in studio- live-app broadcaster.js hls.min; do
   ! grep -q "$bad" dist/index.html || fail "the shoppers' page loads $bad"
 done
 grep -q "broadcaster.js" dist/studio-app/index.html || fail "the studio page does not load broadcaster.js"

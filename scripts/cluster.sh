@@ -9,8 +9,10 @@
 #                                     (SEPARATE_PORTS=1: node i gets its own port)
 #   scripts/cluster.sh stop DIR       stops what `start` started in DIR
 # Nodes inherit APP_* settings from the environment (APP_RATE_LIMIT_SCALE, APP_LOG...).
-# Video: every node serves /hls/ from one shared media directory (DIR/media); the WHIP
-# publish stays on the node that took it (docs/ARCHITECTURE.md, "Several nodes").
+# Video: each node has its own media directory (DIR/media-i), as on separate machines; the
+# WHIP publish stays on the node that took it and the others fetch its HLS from it (their
+# origin shield finds it through Redis; APP_NODE_BIND gives each node an address of its own
+# when they share a port). docs/ARCHITECTURE.md, "Several nodes".
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -18,7 +20,6 @@ cd "$ROOT"
 start() {
   local n="$1" dir="$2"
   [ -x "$ROOT/target/release/server" ] || fail "no release server: run ./scripts/build.sh"
-  mkdir -p "$dir/media"
   chmod 755 "$dir" # PostgreSQL runs as the postgres user when we are root
   local rport; rport="$(start_redis "$dir")"
   local pgenv; pgenv="$("$ROOT/scripts/pg-cluster.sh" start "$dir/pg")" || fail "PostgreSQL did not start"
@@ -29,11 +30,12 @@ start() {
   local base_port="${PORT:-3000}" urls=() pids=()
   [ "${SEPARATE_PORTS:-0}" = 1 ] || [ -n "${PORT:-}" ] || base_port="$(free_port)"
   for i in $(seq 1 "$n"); do
-    local port="$base_port" reuse=true
-    if [ "${SEPARATE_PORTS:-0}" = 1 ]; then port="$(free_port)"; reuse=false; fi
-    APP_BIND="127.0.0.1:$port" APP_REUSE_PORT="$reuse" DATABASE_URL="$db" \
+    local port="$base_port" reuse=true node_bind=""
+    if [ "${SEPARATE_PORTS:-0}" = 1 ]; then port="$(free_port)"; reuse=false; else node_bind="127.0.0.1:$(free_port)"; fi
+    mkdir -p "$dir/media-$i"
+    APP_BIND="127.0.0.1:$port" APP_REUSE_PORT="$reuse" APP_NODE_BIND="$node_bind" DATABASE_URL="$db" \
       REDIS_URL="redis://127.0.0.1:$rport/" APP_DEMO_DATA="$([ "$i" = 1 ] && echo true || echo false)" \
-      APP_MEDIA_DIR="$dir/media" APP_UPLOAD_DIR="$dir/uploads" \
+      APP_MEDIA_DIR="$dir/media-$i" APP_UPLOAD_DIR="$dir/uploads" \
       APP_PUBLIC_URL="${APP_PUBLIC_URL:-http://127.0.0.1:$port}" \
       "$ROOT/target/release/server" >"$dir/node-$i.log" 2>&1 &
     local pid=$!

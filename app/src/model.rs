@@ -754,6 +754,7 @@ pub struct BroadcastInfo {
     pub whip_url: String,
     /// Bearer token for the WHIP request.
     pub token: String,
+    /// The live playlist viewers play.
     pub hls_url: String,
 }
 
@@ -769,7 +770,8 @@ pub struct ReplayMarker {
 /// The video a viewer can play for a session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VideoInfo {
-    /// The HLS playlist, once the host has started broadcasting (live or recorded).
+    /// The HLS playlist once the host has broadcast: the live one while a broadcast is on
+    /// (`live`), the recording otherwise.
     pub hls_url: Option<String>,
     /// The broadcast is on now.
     pub live: bool,

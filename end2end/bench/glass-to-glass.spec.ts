@@ -13,7 +13,9 @@ test('glass-to-glass latency', async ({ browser }, testInfo) => {
   const baseURL = testInfo.project.use.baseURL!;
   const host = await browser.newContext({ baseURL });
   const pub = await host.newPage();
-  await pub.goto('/');
+  // The studio's bundle carries the broadcaster (public/broadcaster.js).
+  await pub.goto('/studio');
+  await pub.waitForFunction(() => (window as any).LiveBroadcaster !== undefined);
   const tag = `${Date.now()}`;
   expect((await pub.request.post('/api/host/sign_up', { form: { display_name: 'Bench', email: `g2g-${tag}@example.com`, password: 'a long password' } })).status()).toBe(200);
   const created = await pub.request.post('/api/studio/session/create', {
@@ -54,10 +56,10 @@ test('glass-to-glass latency', async ({ browser }, testInfo) => {
     const v = document.createElement('video');
     v.muted = true; v.playsInline = true; v.width = 640; v.height = 360;
     document.body.appendChild(v);
-    // Wait for the playlist to exist.
+    // Wait for the live (multivariant) playlist to be out.
     for (let i = 0; i < 60; i++) {
       const r = await fetch(url);
-      if (r.ok && (await r.text()).includes('.m4s')) break;
+      if (r.ok && /#EXT-X-STREAM-INF|\.m4s/.test(await r.text())) break;
       await new Promise((r) => setTimeout(r, 1000));
     }
     v.autoplay = true;
@@ -70,6 +72,7 @@ test('glass-to-glass latency', async ({ browser }, testInfo) => {
     c.width = 640; c.height = 360;
     const ctx = c.getContext('2d', { willReadFrequently: true })!;
     const out: number[] = [];
+    const heights: number[] = []; // the rendition each sample was read from
     const start = Date.now();
     while (out.length < samples && Date.now() - start < 180_000) {
       await new Promise((r) => setTimeout(r, 500));
@@ -82,15 +85,18 @@ test('glass-to-glass latency', async ({ browser }, testInfo) => {
       }
       const now = Date.now();
       const lat = now - t;
-      if (lat > 0 && lat < 60_000) out.push(lat);
+      if (lat > 0 && lat < 60_000) { out.push(lat); heights.push(v.videoHeight); }
     }
-    return out;
+    return { out, heights };
   }, { url: info.hls_url, samples: SAMPLES });
   await pub.evaluate(() => (window as any).LiveBroadcaster.stop());
   await pub.request.post('/api/studio/end', { form: { session_id: String(sid) } });
-  expect(result.length).toBeGreaterThan(5);
-  const sorted = [...result].sort((a, b) => a - b);
+  // Counts, not timings: every sample asked for was read (the smoke run of the test command).
+  expect(result.out.length).toBeGreaterThanOrEqual(Math.min(SAMPLES, 30));
+  const sorted = [...result.out].sort((a, b) => a - b);
   const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * p) - 1)];
-  console.log(JSON.stringify({ scenario: 'glass-to-glass', path: 'WHIP -> ffmpeg fMP4 HLS (1 s segments) -> hls.js', samples: sorted.length,
-    latency_ms: { min: sorted[0], p50: pct(0.5), p95: pct(0.95), max: sorted[sorted.length - 1] } }));
+  const renditions: Record<string, number> = {};
+  for (const h of result.heights) renditions[`${h}p`] = (renditions[`${h}p`] ?? 0) + 1;
+  console.log(JSON.stringify({ scenario: 'glass-to-glass', path: 'WHIP -> ffmpeg fMP4 HLS ladder (1 s segments, live window) -> hls.js', samples: sorted.length,
+    renditions, latency_ms: { min: sorted[0], p50: pct(0.5), p95: pct(0.95), max: sorted[sorted.length - 1] } }));
 });

@@ -50,6 +50,27 @@ test.describe('video', () => {
     // A tap turns the sound on.
     await viewer.getByRole('button', { name: 'Tap to play with sound' }).click();
     await expect.poll(() => video.evaluate((v: HTMLVideoElement) => v.muted)).toBe(false);
+    // The ladder: the live playlist offers the camera's own 480p and a 240p rendition
+    // (default APP_MEDIA_LADDER), with the audio shared. On loopback the player takes a tall one.
+    const master = await (await page.request.get(`/hls/${sessionId}/live.m3u8`)).text();
+    expect(master).toContain('RESOLUTION=320x240');
+    expect(master).toContain('TYPE=AUDIO');
+    await expect.poll(() => video.evaluate((v: HTMLVideoElement) => v.videoHeight), { timeout: 20_000 }).toBe(480);
+
+    // A phone on a weak network (300 kbit/s once the page is up): the player moves down to
+    // the 240p rendition on its own and keeps playing.
+    const weak = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, baseURL: testInfo.project.use.baseURL });
+    const slow = await weak.newPage();
+    await slow.goto(`/s/${sessionId}`);
+    await expect(slow.getByRole('region', { name: 'Live room' })).toBeVisible();
+    const cdp = await weak.newCDPSession(slow);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 80, downloadThroughput: 300_000 / 8, uploadThroughput: 300_000 / 8 });
+    const slowVideo = slow.getByLabel('Live video');
+    await expect.poll(() => slowVideo.evaluate((v: HTMLVideoElement) => v.videoHeight), { timeout: 60_000, intervals: [1000] }).toBe(240);
+    const s1 = await slowVideo.evaluate((v: HTMLVideoElement) => v.currentTime);
+    await expect.poll(() => slowVideo.evaluate((v: HTMLVideoElement) => v.currentTime), { timeout: 20_000 }).toBeGreaterThan(s1);
+    await weak.close();
 
     // Stop: the viewer's stream ends; after the session, the recording replays.
     await camera.getByRole('button', { name: 'Stop broadcasting' }).click();

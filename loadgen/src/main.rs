@@ -38,7 +38,37 @@
 //! fed the publish times over stdin), each from its own 127.0.P.x source addresses: one
 //! process may hold at most 20,000 open files. `--target nchan` runs the same workload
 //! against nginx + nchan (subscribe `/sub?id=..`, publish `/pub?id=..`) as a reference.
+//!
+//!   loadgen hls --url http://127.0.0.1:3000/hls/SID/live.m3u8[,URL2,...] --players 2000
+//!               --duration 60 [--ramp 5] [--bandwidth-kbps 0|K|K1,K2,...] [--abr true]
+//!               [--live-sync 3] [--pids 123] [--proxy-pids 456,457]
+//!               [--metrics http://127.0.0.1:3000/metrics[,...]] [--processes P] [--source-ips 4]
+//!
+//! `hls`: simulated hls.js players of a live HLS ladder, round-robin over the URLs (nodes or
+//! caches), their starts spread over `--ramp` s, then measured for `--duration` s: start level
+//! by the download cap (caps assigned round-robin, 0 = none), audio rendition followed, live
+//! edge minus 3 segments, playlist reloads every target duration, bodies paced to the cap, a
+//! playback model counting stalls, simple ABR (see `hls.rs`). Reports requests (playlist /
+//! segment) and bytes per second, time-to-last-byte percentiles, stalls per player-minute,
+//! errors by kind, variants chosen; the `--pids` (and `--proxy-pids`) CPU and memory over the
+//! window; with `--metrics`, the nodes' own HLS request and landed-segment rates over it. At
+//! most 9,000 players per process (open files): `--processes P` runs P worker processes.
+//!
+//!   loadgen hls-setup --url http://127.0.0.1:3000 [--session ID]
+//!
+//! `hls-setup`: the demo host signs in, goes live and asks for the broadcast credentials;
+//! prints `{"session_id", "whip_url", "token", "hls_url", "live_url"}`.
+//!
+//!   loadgen publish --whip URL --token T --seconds 120 [--size 1280x720] [--fps 30]
+//!                   [--kbps 2000] [--audio true] [--clip 10] [--preset veryfast]
+//!
+//! `publish`: a synthetic WHIP broadcaster (the tests' str0m publisher): a testsrc2 clip of
+//! `--clip` s encoded once with ffmpeg (x264 baseline at `--kbps`, an IDR every second) and
+//! looped in real time with a 440 Hz Opus tone for `--seconds` (SIGTERM ends it early, with the
+//! WHIP DELETE); prints the publisher's report (frames, audio packets, keyframe requests).
 
+mod hls;
+mod publish;
 mod rush;
 mod statics;
 mod viewers;
@@ -58,7 +88,7 @@ struct Args {
 fn parse_args() -> Result<(String, Args), String> {
     let mut it = std::env::args().skip(1);
     let scenario = it.next().ok_or(
-        "usage: loadgen checkout|viewers [options] (see the header of loadgen/src/main.rs)",
+        "usage: loadgen checkout|rush|viewers|static|serve-dir|hls|hls-setup|publish [options] (see the header of loadgen/src/main.rs)",
     )?;
     let mut args = Args {
         url: "http://127.0.0.1:3000".into(),
@@ -68,7 +98,14 @@ fn parse_args() -> Result<(String, Args), String> {
     };
     if matches!(
         scenario.as_str(),
-        "viewers" | "viewers-worker" | "static" | "serve-dir" | "rush"
+        "viewers"
+            | "viewers-worker"
+            | "static"
+            | "serve-dir"
+            | "rush"
+            | "hls"
+            | "hls-setup"
+            | "publish"
     ) {
         return Ok((scenario, args)); // parses its own flags
     }
@@ -278,8 +315,12 @@ async fn main() {
         "viewers-worker" => viewers::worker(std::env::args().skip(2).collect()).await,
         "static" => statics::run(std::env::args().skip(2).collect()).await,
         "serve-dir" => statics::serve_dir(std::env::args().skip(2).collect()).await,
+        "hls" => hls::run(std::env::args().skip(2).collect()).await,
+        "hls-setup" => hls::setup(std::env::args().skip(2).collect()).await,
+        "publish" => publish::run(std::env::args().skip(2).collect()).await,
         other => Err(format!(
-            "unknown scenario {other}; known: checkout, rush, viewers, static, serve-dir"
+            "unknown scenario {other}; known: checkout, rush, viewers, static, serve-dir, hls, \
+             hls-setup, publish"
         )),
     };
     match result {

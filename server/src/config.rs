@@ -47,6 +47,18 @@ pub struct Config {
     pub media_ip: std::net::IpAddr,
     /// `APP_FFMPEG`: the ffmpeg binary. Default `ffmpeg`.
     pub ffmpeg: String,
+    /// `APP_MEDIA_LADDER`: the renditions a broadcast is packaged into. Default
+    /// `source,480p:1000k,240p:300k`.
+    pub media_ladder: crate::media::ladder::Ladder,
+    /// `APP_HLS_LIVE_SEGMENTS`: segments in each live playlist's sliding window (3 to 30).
+    /// Default 6.
+    pub hls_live_segments: usize,
+    /// `APP_NODE_BIND`: a second listen address of this node alone, for the other nodes (with
+    /// `APP_REUSE_PORT` several nodes share `APP_BIND`, so it cannot name one of them).
+    pub node_bind: Option<SocketAddr>,
+    /// `APP_NODE_URL`: how the other nodes reach this node (it serves them the video it
+    /// ingests). Default `http://{APP_NODE_BIND or APP_BIND}`.
+    pub node_url: String,
     /// `APP_SMS_SENDER` (`log` or `webhook`) and its settings: how one-time codes for phone
     /// verification are delivered.
     pub sms: SmsSender,
@@ -106,6 +118,10 @@ impl std::fmt::Debug for Config {
             .field("media", &self.media)
             .field("media_ip", &self.media_ip)
             .field("ffmpeg", &self.ffmpeg)
+            .field("media_ladder", &self.media_ladder.to_string())
+            .field("hls_live_segments", &self.hls_live_segments)
+            .field("node_bind", &self.node_bind)
+            .field("node_url", &self.node_url)
             .field("sms", &self.sms)
             .field(
                 "redis_url",
@@ -118,6 +134,20 @@ impl std::fmt::Debug for Config {
             .field("wechat_oauth", &self.wechat_oauth)
             .finish()
     }
+}
+
+/// `http://{addr}`, with an unspecified address (`0.0.0.0`) read as loopback.
+pub fn default_node_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(v4) if v4.is_unspecified() => {
+            std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+        }
+        std::net::IpAddr::V6(v6) if v6.is_unspecified() => {
+            std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+        }
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
 /// A database URL with its password hidden (logs, `Debug`).
@@ -182,6 +212,10 @@ const SETTINGS: &[(&str, &str)] = &[
     ("APP_MEDIA_DIR", "media_dir"),
     ("APP_MEDIA_IP", "media_ip"),
     ("APP_FFMPEG", "ffmpeg"),
+    ("APP_MEDIA_LADDER", "media_ladder"),
+    ("APP_HLS_LIVE_SEGMENTS", "hls_live_segments"),
+    ("APP_NODE_BIND", "node_bind"),
+    ("APP_NODE_URL", "node_url"),
     ("APP_MEDIA_WHIP_URL", "media_whip_url"),
     ("APP_MEDIA_HLS_URL", "media_hls_url"),
     ("APP_MEDIA_WHEP_URL", "media_whep_url"),
@@ -459,6 +493,56 @@ impl Config {
             .parse()
             .map_err(|_| invalid("APP_MEDIA_IP", &ip_raw, "expected an IP address"))?;
         let ffmpeg = get("ffmpeg").unwrap_or_else(|| "ffmpeg".into());
+        let media_ladder = match get("media_ladder").filter(|v| !v.is_empty()) {
+            Some(raw) => raw
+                .parse()
+                .map_err(|e: crate::media::ladder::LadderError| {
+                    invalid(
+                        "APP_MEDIA_LADDER",
+                        &raw,
+                        &format!("{e}; expected e.g. source,720p:2500k,480p:1000k,240p:400k"),
+                    )
+                })?,
+            None => crate::media::ladder::Ladder::default(),
+        };
+        let window_raw = get("hls_live_segments").unwrap_or_else(|| "6".into());
+        let hls_live_segments: usize = window_raw
+            .parse()
+            .ok()
+            .filter(|n| (3..=30).contains(n))
+            .ok_or_else(|| {
+                invalid(
+                    "APP_HLS_LIVE_SEGMENTS",
+                    &window_raw,
+                    "expected a whole number from 3 to 30",
+                )
+            })?;
+        let node_bind = match get("node_bind").filter(|v| !v.is_empty()) {
+            Some(raw) => Some(raw.parse::<SocketAddr>().map_err(|_| {
+                invalid(
+                    "APP_NODE_BIND",
+                    &raw,
+                    "expected host:port, e.g. 10.0.0.11:3100",
+                )
+            })?),
+            None => None,
+        };
+        let node_url = match get("node_url").filter(|v| !v.is_empty()) {
+            Some(url) => {
+                let url = url.trim_end_matches('/').to_string();
+                if !(url.starts_with("http://") || url.starts_with("https://"))
+                    || url.contains(char::is_whitespace)
+                {
+                    return Err(invalid(
+                        "APP_NODE_URL",
+                        &url,
+                        "expected an http(s) URL, e.g. http://10.0.0.11:3000",
+                    ));
+                }
+                url
+            }
+            None => default_node_url(node_bind.unwrap_or(bind)),
+        };
 
         let https = public_url.starts_with("https://");
         let sms = match get("sms_sender").filter(|v| !v.is_empty()).as_deref() {
@@ -618,6 +702,10 @@ impl Config {
             media,
             media_ip,
             ffmpeg,
+            media_ladder,
+            hls_live_segments,
+            node_bind,
+            node_url,
             upload_dir,
             cookie_secret,
             rate_limit_scale,

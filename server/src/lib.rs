@@ -136,7 +136,7 @@ pub fn app(state: ServerState) -> Router {
             "/whip/{session}/{resource}",
             axum::routing::delete(media::whip::unpublish),
         )
-        .route("/hls/{session}/{file}", get(media::hls::serve))
+        .route("/hls/{session}/{file}", get(media::serve::serve))
         .route("/media/auth", post(media::whip::external_auth))
         .route("/studio/s/{id}/orders.csv", get(export::orders_csv))
         .route("/payments/qr.svg", get(payments::qr_svg))
@@ -307,6 +307,10 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
             std::path::PathBuf::from("data/media")
         }
     };
+    let streams = Arc::new(media::stream::Streams::new(
+        media_dir.clone(),
+        config.hls_live_segments,
+    ));
     let (payments, wechat): (Arc<dyn app::backend::payment::PaymentProvider>, _) =
         match &config.payment {
             config::PaymentSettings::Demo => (Arc::new(DemoPayment::new(db.clone())), None),
@@ -369,8 +373,17 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
                 media_dir,
                 ip: config.media_ip,
                 ffmpeg: config.ffmpeg.clone(),
+                ladder: config.media_ladder.clone(),
             }),
             broadcasts,
+            shield: backplane.as_ref().map(|bp| {
+                Arc::new(media::shield::Shield::new(
+                    bp.clone(),
+                    config.node_url.clone(),
+                    streams.metrics.clone(),
+                ))
+            }),
+            streams,
         },
         shutdown: Arc::new(tokio::sync::watch::channel(false).0),
         trusted_proxies: config.trusted_proxies.clone().into(),
@@ -425,6 +438,8 @@ async fn listen(addr: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListen
 /// A bound, not yet running server.
 pub struct Server {
     listener: TcpListener,
+    /// `APP_NODE_BIND`: this node alone, for the other nodes.
+    node_listener: Option<TcpListener>,
     state: ServerState,
     config: Config,
 }
@@ -437,15 +452,40 @@ impl Server {
                 addr: config.bind,
                 source,
             })?;
-        // The default public URL names the bound address; with port 0 that is known only now.
+        let node_listener = match config.node_bind {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
+        // The default public and node URLs name the bound address; with port 0 that is known
+        // only now.
+        let node_addr = match (&node_listener, config.node_bind) {
+            (Some(l), Some(configured)) => l.local_addr().ok().map(|a| (configured, a)),
+            _ => listener.local_addr().ok().map(|a| (config.bind, a)),
+        };
+        if let Some((configured, actual)) = node_addr {
+            if config.node_url == config::default_node_url(configured) {
+                config.node_url = config::default_node_url(actual);
+            }
+        }
         if config.public_url == format!("http://{}", config.bind) {
             if let Ok(addr) = listener.local_addr() {
                 config.public_url = format!("http://{addr}");
             }
         }
+        if config.reuse_port && config.redis_url.is_some() && config.node_bind.is_none() {
+            tracing::warn!(
+                node_url = %config.node_url,
+                "APP_REUSE_PORT without APP_NODE_BIND: other nodes fetching this node's video may reach a sibling instead"
+            );
+        }
         let state = build_state(&config).await?;
         Ok(Server {
             listener,
+            node_listener,
             state,
             config,
         })
@@ -477,6 +517,7 @@ impl Server {
         };
         let Server {
             listener,
+            node_listener,
             state,
             config,
         } = self;
@@ -486,8 +527,22 @@ impl Server {
         let builder = auto::Builder::new(TokioExecutor::new());
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
+            let from_node = async {
+                match &node_listener {
+                    Some(l) => l.accept().await,
+                    None => std::future::pending().await,
+                }
+            };
             let (tcp, peer) = tokio::select! {
                 () = &mut shutdown => break,
+                accepted = from_node => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed (node address)");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
                 accepted = listener.accept() => match accepted {
                     Ok(a) => a,
                     Err(e) => {
@@ -530,6 +585,7 @@ impl Server {
             });
         }
         drop(listener);
+        drop(node_listener);
         tracing::info!("shutting down: finishing in-flight requests");
         state.shutdown.send_replace(true);
         tokio::select! {

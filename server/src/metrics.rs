@@ -47,7 +47,9 @@ pub async fn serve(State(state): State<ServerState>, req: Request) -> Response {
         open_fds: open_fds(),
         redis: live.backplane().map(|bp| (bp.up(), bp.rtt())),
     };
-    let mut res = (StatusCode::OK, state.app.metrics.render(&gauges)).into_response();
+    let mut body = state.app.metrics.render(&gauges);
+    state.media.streams.metrics.render(&mut body);
+    let mut res = (StatusCode::OK, body).into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

@@ -42,6 +42,53 @@ fn ffprobe_streams(playlist: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
+/// The test publisher (320x240 with audio) broadcasting for `secs` with the host's
+/// credentials (`studio/broadcast`'s answer).
+fn broadcast(
+    info: &Value,
+    secs: u64,
+) -> tokio::task::JoinHandle<Result<whip_publisher::PublishReport, String>> {
+    let mut opts =
+        whip_publisher::PublishOptions::new(info["whip_url"].as_str().expect("url").to_string());
+    opts.bearer_token = info["token"].as_str().map(String::from);
+    opts.duration = Duration::from_secs(secs);
+    opts.audio = true;
+    tokio::spawn(whip_publisher::publish(opts))
+}
+
+/// GET with headers; (status, headers, body).
+async fn fetch(
+    http: &reqwest::Client,
+    url: &str,
+    headers: &[(&str, &str)],
+) -> (u16, reqwest::header::HeaderMap, String) {
+    let mut req = http.get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let res = req.send().await.expect("request");
+    let status = res.status().as_u16();
+    let h = res.headers().clone();
+    (status, h, res.text().await.unwrap_or_default())
+}
+
+/// The URIs a playlist lists (variants or segments).
+fn uris(playlist: &str) -> Vec<String> {
+    playlist
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(String::from)
+        .collect()
+}
+
+fn durations(playlist: &str) -> Vec<f64> {
+    playlist
+        .lines()
+        .filter_map(|l| l.strip_prefix("#EXTINF:"))
+        .filter_map(|d| d.trim_end_matches(',').parse().ok())
+        .collect()
+}
+
 async fn a_broadcast_becomes_decodable_hls_with_replay_markers(b: Backend) {
     let _serial = SERIAL.lock().await;
     let Some(app) = spawn(b).await else { return };
@@ -55,7 +102,7 @@ async fn a_broadcast_becomes_decodable_hls_with_replay_markers(b: Backend) {
     assert_eq!(s, 200, "{info}");
     let whip_url = info["whip_url"].as_str().expect("whip url").to_string();
     assert_eq!(whip_url, format!("http://{}/whip/{sid}", app.addr));
-    assert_eq!(info["hls_url"], format!("/hls/{sid}/index.m3u8"));
+    assert_eq!(info["hls_url"], format!("/hls/{sid}/live.m3u8"));
     let viewer = Client::new(&app);
     let mut sse = Sse::open(&viewer, sid, None).await;
     let (_, before) = viewer
@@ -76,11 +123,68 @@ async fn a_broadcast_becomes_decodable_hls_with_replay_markers(b: Backend) {
                 .await
         })
     };
-    let mut opts = whip_publisher::PublishOptions::new(whip_url);
-    opts.bearer_token = info["token"].as_str().map(String::from);
-    opts.duration = Duration::from_secs(7);
-    opts.audio = true;
-    let report = whip_publisher::publish(opts).await.expect("publisher runs");
+    let publisher = broadcast(&info, 9);
+    let live = sse
+        .next_of("video", Duration::from_secs(15))
+        .await
+        .expect("video event");
+    assert_eq!(live.data["live"], true);
+
+    // While live: the multivariant playlist of the ladder, from memory. The test publisher
+    // sends 320x240, so of the default ladder (source, 480p, 240p) 480p is left out.
+    let (_, during) = viewer
+        .get(&format!("/api/sessions/video?session_id={sid}"))
+        .await;
+    assert_eq!(during["hls_url"], format!("/hls/{sid}/live.m3u8"));
+    assert_eq!(during["live"], true);
+    let base = format!("{}/hls/{sid}", viewer.base);
+    let (status, h, master) = fetch(&viewer.http, &format!("{base}/live.m3u8"), &[]).await;
+    assert_eq!(status, 200, "{master}");
+    assert_eq!(h["cache-control"], "public, max-age=0, s-maxage=1");
+    assert_eq!(h["content-type"], "application/vnd.apple.mpegurl");
+    assert!(h.contains_key("last-modified"));
+    let etag = h["etag"].to_str().expect("etag").to_string();
+    let mut variants = uris(&master);
+    variants.sort();
+    assert_eq!(variants, ["live_240p.m3u8", "live_source.m3u8"], "{master}");
+    assert!(
+        master.contains("#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aud\""),
+        "{master}"
+    );
+    assert!(master.contains("URI=\"live_audio.m3u8\""), "{master}");
+    for attr in [
+        "BANDWIDTH=",
+        "AVERAGE-BANDWIDTH=",
+        "RESOLUTION=320x240",
+        "RESOLUTION=320x240,CODECS=\"avc1.42c0",
+        "mp4a.40.2\"",
+        "FRAME-RATE=30.000",
+        "AUDIO=\"aud\"",
+    ] {
+        assert!(master.contains(attr), "{attr} missing: {master}");
+    }
+    let (status, _, _) = fetch(
+        &viewer.http,
+        &format!("{base}/live.m3u8"),
+        &[("if-none-match", &etag)],
+    )
+    .await;
+    assert_eq!(status, 304, "revalidation costs no body");
+    let (_, h, media) = fetch(&viewer.http, &format!("{base}/live_240p.m3u8"), &[]).await;
+    assert_eq!(h["cache-control"], "public, max-age=0, s-maxage=1");
+    assert!(media.contains("#EXT-X-MEDIA-SEQUENCE:"), "{media}");
+    assert!(media.contains("#EXT-X-DISCONTINUITY-SEQUENCE:0"), "{media}");
+    assert!(media.contains("#EXT-X-PROGRAM-DATE-TIME:"), "{media}");
+    assert!(!media.contains("#EXT-X-ENDLIST"));
+    let first = uris(&media)[0].clone();
+    let (status, h, _) = fetch(&viewer.http, &format!("{base}/{first}"), &[]).await;
+    assert_eq!(status, 200);
+    assert!(h["cache-control"]
+        .to_str()
+        .expect("cc")
+        .contains("immutable"));
+
+    let report = publisher.await.expect("publisher").expect("publisher runs");
     assert_eq!(report.status, 201);
     assert!(report.connected, "{report:?}");
     assert!(
@@ -89,82 +193,71 @@ async fn a_broadcast_becomes_decodable_hls_with_replay_markers(b: Backend) {
     );
     assert_eq!(report.delete_status, Some(200));
     assert_eq!(presenter.await.expect("presenter").0, 200);
-
-    let live = sse
-        .next_of("video", Duration::from_secs(10))
-        .await
-        .expect("video event");
-    assert_eq!(live.data["live"], true);
     let ended = sse
         .next_of("video", Duration::from_secs(15))
         .await
         .expect("video stopped event");
     assert_eq!(ended.data["live"], false);
 
-    // The playlist: served uncached, complete (the broadcast ended), fMP4 segments of ~1 s.
-    let res = viewer
-        .http
-        .get(format!("{}/hls/{sid}/index.m3u8", viewer.base))
-        .send()
-        .await
-        .expect("playlist");
-    assert_eq!(res.status(), 200);
-    assert_eq!(res.headers()["cache-control"], "no-cache");
-    assert_eq!(
-        res.headers()["content-type"],
-        "application/vnd.apple.mpegurl"
-    );
-    let playlist = res.text().await.expect("text");
-    assert!(playlist.contains("#EXT-X-MAP:URI=\"init_"), "{playlist}");
+    // The live playlists end; the recording is complete, with every rendition.
+    let (_, _, media) = fetch(&viewer.http, &format!("{base}/live_source.m3u8"), &[]).await;
+    assert!(media.ends_with("#EXT-X-ENDLIST\n"), "{media}");
+    let (status, h, index) = fetch(&viewer.http, &format!("{base}/index.m3u8"), &[]).await;
+    assert_eq!(status, 200, "{index}");
+    assert_eq!(h["content-type"], "application/vnd.apple.mpegurl");
+    let mut variants = uris(&index);
+    variants.sort();
+    assert_eq!(variants, ["rec_240p.m3u8", "rec_source.m3u8"], "{index}");
+    assert!(index.contains("URI=\"rec_audio.m3u8\""), "{index}");
+    let (_, _, rec_source) = fetch(&viewer.http, &format!("{base}/rec_source.m3u8"), &[]).await;
+    let (_, _, rec_240) = fetch(&viewer.http, &format!("{base}/rec_240p.m3u8"), &[]).await;
     assert!(
-        playlist.contains("#EXT-X-ENDLIST"),
-        "a finished broadcast is a complete recording: {playlist}"
+        rec_source.contains("#EXT-X-MAP:URI=\"source_"),
+        "{rec_source}"
     );
-    let segments: Vec<&str> = playlist.lines().filter(|l| l.ends_with(".m4s")).collect();
-    assert!(segments.len() >= 3, "{playlist}");
-    let durations: Vec<f64> = playlist
-        .lines()
-        .filter_map(|l| l.strip_prefix("#EXTINF:"))
-        .filter_map(|d| d.trim_end_matches(',').parse().ok())
-        .collect();
+    assert!(rec_source.ends_with("#EXT-X-ENDLIST\n"), "{rec_source}");
+    let (src_d, low_d) = (durations(&rec_source), durations(&rec_240));
+    assert!(src_d.len() >= 4, "{rec_source}");
     assert!(
-        durations.iter().all(|d| *d <= 2.1),
-        "segments about 1 s: {durations:?}"
+        src_d.iter().all(|d| *d <= 2.1),
+        "segments about 1 s: {src_d:?}"
     );
-    let seg = viewer
-        .http
-        .get(format!("{}/hls/{sid}/{}", viewer.base, segments[0]))
-        .send()
-        .await
-        .expect("segment");
-    assert_eq!(seg.status(), 200);
-    assert!(seg.headers()["cache-control"]
-        .to_str()
-        .expect("cc")
-        .contains("immutable"));
+    // Key frames aligned: the encoded rendition is cut where the copied source is.
+    assert_eq!(src_d.len(), low_d.len(), "{rec_source}\n{rec_240}");
+    for (a, b) in src_d.iter().zip(&low_d) {
+        assert!((a - b).abs() < 0.05, "{src_d:?} vs {low_d:?}");
+    }
     assert_eq!(
         viewer
             .http
-            .get(format!("{}/hls/{sid}/stream.sdp", viewer.base))
+            .get(format!("{base}/stream.sdp"))
             .send()
             .await
             .expect("sdp")
             .status(),
         404
     );
+    assert_eq!(
+        viewer
+            .http
+            .get(format!("{base}/ff_0_source.m3u8"))
+            .send()
+            .await
+            .expect("ffmpeg's own")
+            .status(),
+        404
+    );
 
-    // The segments decode: H.264 video and AAC audio.
-    let path = app
-        .dir
-        .path()
-        .join("media")
-        .join(sid.to_string())
-        .join("index.m3u8");
-    let streams = ffprobe_streams(&path);
+    // The recordings decode: H.264 video at both sizes, AAC audio.
+    let dir = app.dir.path().join("media").join(sid.to_string());
+    let streams = ffprobe_streams(&dir.join("rec_source.m3u8"));
     assert!(streams.iter().any(|s| s == "h264"), "{streams:?}");
-    assert!(streams.iter().any(|s| s == "aac"), "{streams:?}");
+    let audio = ffprobe_streams(&dir.join("rec_audio.m3u8"));
+    assert!(audio.iter().any(|s| s == "aac"), "{audio:?}");
+    let low = ffprobe_size(&dir.join("rec_240p.m3u8"));
+    assert_eq!(low, "320x240");
 
-    // Viewers get the playlist and the replay markers.
+    // Viewers get the recording and the replay markers.
     let (_, video) = viewer
         .get(&format!("/api/sessions/video?session_id={sid}"))
         .await;
@@ -175,10 +268,28 @@ async fn a_broadcast_becomes_decodable_hls_with_replay_markers(b: Backend) {
     assert_eq!(markers[0]["product_id"], products[2]);
     let offset = markers[0]["offset_s"].as_f64().expect("offset");
     assert!(
-        (1.0..7.0).contains(&offset),
-        "presented about 3 s into the recording: {offset}"
+        (0.0..7.0).contains(&offset),
+        "presented about 3 s into the broadcast: {offset}"
     );
     app.stop().await;
+}
+
+fn ffprobe_size(playlist: &std::path::Path) -> String {
+    let out = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=width,height",
+            "-of",
+            "csv=s=x:p=0",
+        ])
+        .arg(playlist)
+        .output()
+        .expect("ffprobe runs");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -354,9 +465,9 @@ async fn a_crashed_packager_is_restarted_and_the_recording_continues() {
     let killer = {
         let dir = dir.clone();
         tokio::spawn(async move {
-            for _ in 0..100 {
+            for _ in 0..150 {
                 tokio::time::sleep(Duration::from_millis(100)).await;
-                if dir.join("index.m3u8").exists() {
+                if dir.join("live.m3u8").exists() {
                     break;
                 }
             }
@@ -376,7 +487,7 @@ async fn a_crashed_packager_is_restarted_and_the_recording_continues() {
     let killed = killer.await.expect("killer");
     // Wait for the broadcast to wind down.
     for _ in 0..100 {
-        if std::fs::read_to_string(dir.join("index.m3u8"))
+        if std::fs::read_to_string(dir.join("rec_source.m3u8"))
             .unwrap_or_default()
             .contains("#EXT-X-ENDLIST")
         {
@@ -384,21 +495,256 @@ async fn a_crashed_packager_is_restarted_and_the_recording_continues() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let playlist = std::fs::read_to_string(dir.join("index.m3u8")).expect("playlist");
+    let rec = std::fs::read_to_string(dir.join("rec_source.m3u8")).expect("recording");
     let files: Vec<String> = std::fs::read_dir(&dir)
         .expect("dir")
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    let run1 = std::fs::read_to_string(dir.join("run_1.m3u8")).unwrap_or_default();
     assert!(
-        playlist.matches("#EXT-X-MAP:URI=\"init_").count() >= 2,
-        "a second ffmpeg run continued the playlist: {playlist}\nfiles: {files:?}\nrun_1: {run1}"
+        rec.matches("#EXT-X-MAP:URI=\"source_").count() >= 2,
+        "a second ffmpeg run continued the recording: {rec}\nfiles: {files:?}"
     );
-    assert!(playlist.contains("#EXT-X-DISCONTINUITY"), "{playlist}");
-    assert!(playlist.contains("#EXT-X-ENDLIST"), "{playlist}");
+    assert_eq!(rec.matches("#EXT-X-DISCONTINUITY").count(), 1, "{rec}");
+    assert!(rec.ends_with("#EXT-X-ENDLIST\n"), "{rec}");
+    // The live playlist numbers its window as the recording does, discontinuity included.
+    let live = std::fs::read_to_string(dir.join("live_source.m3u8")).expect("live playlist");
+    let seq: usize = live
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:"))
+        .and_then(|v| v.parse().ok())
+        .expect("media sequence");
+    let window = uris(&live);
+    let all = uris(&rec);
+    assert!(window.len() <= 6, "{live}");
+    assert_eq!(&all[seq..], &window[..], "{live}\n{rec}");
+    assert!(live.contains("#EXT-X-DISCONTINUITY-SEQUENCE:"), "{live}");
     assert_ne!(ffmpeg_in(&dir), Some(killed));
     app.stop().await;
+}
+
+/// Live playlists are built when a segment lands, never on a request: a thousand viewers
+/// asking at once read one build. Driven through the session's stream directly (segments
+/// written as ffmpeg would), served by the real server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_playlist_requests_cost_no_build() {
+    use bytes::Bytes;
+    use server::media::{
+        ladder::{Ladder, Source, SourceCodec},
+        playlist::Listed,
+    };
+    let app = spawn(Backend::Sqlite).await.expect("sqlite");
+    let (sid, _) = demo_session(&app).await;
+    let streams = app.state.media.streams.clone();
+    let stream = tokio::task::spawn_blocking(move || streams.open(sid))
+        .await
+        .expect("open");
+    std::fs::create_dir_all(stream.dir()).expect("dir");
+    let plan = Ladder::default().plan(Source {
+        codec: SourceCodec::H264 {
+            codecs: [0x42, 0xe0, 0x1f],
+        },
+        width: 1280,
+        height: 720,
+    });
+    let names: Vec<String> = plan
+        .iter()
+        .map(|r| r.name.clone())
+        .chain(["audio".to_string()])
+        .collect();
+    stream.begin_run(0, plan, true);
+    let land = |n: u32| {
+        for name in &names {
+            let seg = Listed {
+                uri: format!("{name}_0_t_{n:05}.m4s"),
+                duration: 1.0,
+                pdt: None,
+                map: Some(format!("{name}_0_t_init.mp4")),
+            };
+            let body = vec![7u8; 1000 + n as usize];
+            std::fs::write(stream.dir().join(&seg.uri), &body).expect("segment");
+            stream
+                .land(0, name, &seg, Bytes::from(body))
+                .expect("landed");
+        }
+        stream.publish().expect("published");
+    };
+    for n in 0..3 {
+        land(n);
+    }
+    let metrics = &app.state.media.streams.metrics;
+    let builds = || metrics.builds.load(std::sync::atomic::Ordering::Relaxed);
+    let before = builds();
+    let url = format!("http://{}/hls/{sid}/live_480p.m3u8", app.addr);
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(200)
+        .build()
+        .expect("client");
+    let answers = futures::future::join_all((0..1000).map(|_| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            let r = http.get(url).send().await.expect("request");
+            let etag = r.headers()["etag"].to_str().expect("etag").to_string();
+            (r.status().as_u16(), etag, r.text().await.expect("body"))
+        }
+    }))
+    .await;
+    assert!(answers.iter().all(|(s, ..)| *s == 200));
+    assert!(answers
+        .iter()
+        .all(|a| a.1 == answers[0].1 && a.2 == answers[0].2));
+    assert!(answers[0].2.contains("480p_0_t_00002.m4s"));
+    assert_eq!(builds(), before, "requests build nothing");
+    // One more segment of every rendition: each playlist and the master are built once.
+    land(3);
+    assert_eq!(builds(), before + names.len() as u64 + 1);
+    let (_, h, text) = fetch(&http, &url, &[]).await;
+    assert!(text.contains("480p_0_t_00003.m4s"));
+    assert_ne!(h["etag"].to_str().expect("etag"), answers[0].1);
+    // Recent segments come from memory, older ones from disk, all immutable.
+    let (status, h, _) = fetch(
+        &http,
+        &format!("http://{}/hls/{sid}/source_0_t_00003.m4s", app.addr),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(h["cache-control"]
+        .to_str()
+        .expect("cc")
+        .contains("immutable"));
+    app.stop().await;
+}
+
+/// Distributed mode without a shared filesystem: a viewer on node 2 plays a broadcast that
+/// node 1 ingests (node 2 finds it through Redis) and node 2 fetches each file from node 1
+/// once, however many of its viewers ask at the same moment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_on_another_node_plays_what_node_one_ingests() {
+    let _serial = SERIAL.lock().await;
+    let Some(c) = common::cluster::Cluster::start(2).await else {
+        return;
+    };
+    let (n1, n2) = (&c.nodes[0], &c.nodes[1]);
+    let (sid, _) = demo_session(n1).await;
+    let host = demo_host(n1).await;
+    host.call("studio/go_live", &[("session_id", sid.to_string())])
+        .await;
+    let (_, info) = host
+        .call("studio/broadcast", &[("session_id", sid.to_string())])
+        .await;
+    let viewer = c.client(1);
+    let mut sse = Sse::open(&viewer, sid, None).await;
+    let publisher = broadcast(&info, 10);
+    let live = sse
+        .next_of("video", Duration::from_secs(20))
+        .await
+        .expect("video event on node 2");
+    assert_eq!(live.data["live"], true);
+    let (_, video) = viewer
+        .get(&format!("/api/sessions/video?session_id={sid}"))
+        .await;
+    assert_eq!(video["hls_url"], format!("/hls/{sid}/live.m3u8"));
+
+    let on = |node: &common::TestApp, file: &str| format!("http://{}/hls/{sid}/{file}", node.addr);
+    let (status, _, master) = fetch(&viewer.http, &on(n2, "live.m3u8"), &[]).await;
+    assert_eq!(status, 200, "{master}");
+    assert!(master.contains("live_source.m3u8"), "{master}");
+    let (status, _, media) = fetch(&viewer.http, &on(n2, "live_source.m3u8"), &[]).await;
+    assert_eq!(status, 200, "{media}");
+    let segment = uris(&media).last().expect("a segment").clone();
+    let from_2 = viewer
+        .http
+        .get(on(n2, &segment))
+        .send()
+        .await
+        .expect("segment")
+        .bytes()
+        .await
+        .expect("bytes");
+    let from_1 = viewer
+        .http
+        .get(on(n1, &segment))
+        .send()
+        .await
+        .expect("segment")
+        .bytes()
+        .await
+        .expect("bytes");
+    assert!(!from_2.is_empty());
+    assert_eq!(from_2, from_1, "the same bytes through node 2");
+    assert!(
+        !n2.dir.path().join("media").join(sid.to_string()).exists(),
+        "node 2 keeps nothing on disk"
+    );
+
+    // A thousand requests at once on node 2: one origin fetch for the playlist (perhaps two,
+    // if it went stale during the burst), one for a segment.
+    let metrics = &n2.state.media.streams.metrics;
+    let fetches = || {
+        metrics
+            .origin_fetches
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(200)
+        .build()
+        .expect("client");
+    let burst = |url: String| {
+        let http = http.clone();
+        async move {
+            futures::future::join_all((0..1000).map(|_| {
+                let (http, url) = (http.clone(), url.clone());
+                async move { http.get(url).send().await.map(|r| r.status().as_u16()) }
+            }))
+            .await
+        }
+    };
+    // A segment node 2 has not fetched yet.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, _, media) = fetch(&http, &on(n1, "live_240p.m3u8"), &[]).await;
+    let fresh = uris(&media).last().expect("a segment").clone();
+    let before = fetches();
+    let answers = burst(on(n2, &fresh)).await;
+    assert!(
+        answers.iter().all(|a| a.as_ref().ok() == Some(&200)),
+        "{answers:?}"
+    );
+    assert_eq!(
+        fetches() - before,
+        1,
+        "one origin fetch for 1,000 segment requests"
+    );
+    let before = fetches();
+    let answers = burst(on(n2, "live_240p.m3u8")).await;
+    assert!(answers.iter().all(|a| a.as_ref().ok() == Some(&200)));
+    assert!(
+        fetches() - before <= 3,
+        "{} origin fetches",
+        fetches() - before
+    );
+
+    let report = publisher.await.expect("publisher").expect("runs");
+    assert!(report.connected);
+    let ended = sse
+        .next_of("video", Duration::from_secs(20))
+        .await
+        .expect("video stopped");
+    assert_eq!(ended.data["live"], false);
+    // The recording replays through node 2 too.
+    let (status, _, index) = fetch(&viewer.http, &on(n2, "index.m3u8"), &[]).await;
+    assert_eq!(status, 200, "{index}");
+    assert!(index.contains("rec_source.m3u8"), "{index}");
+    let mut done = false;
+    for _ in 0..20 {
+        let (_, _, rec) = fetch(&viewer.http, &on(n2, "rec_source.m3u8"), &[]).await;
+        if rec.ends_with("#EXT-X-ENDLIST\n") {
+            done = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(done, "the recording through node 2 is complete");
 }
 
 /// SIGKILL (the crash the supervisor must survive).

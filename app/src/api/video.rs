@@ -20,35 +20,33 @@ pub async fn get_broadcast_info(session_id: i64) -> Result<BroadcastInfo, AppErr
             .media
             .whip_url(&st.settings.public_url, session_id),
         token: media::publish_token(&st.cookie_key, session_id),
-        hls_url: st.settings.media.hls_url(session_id),
+        hls_url: st.settings.media.live_hls_url(session_id),
     })
 }
 
-/// The session's video: its HLS playlist once broadcasting started, whether it is on now, and
-/// replay markers for the products presented.
+/// The session's video: while a broadcast is on, its live playlist; after, the recording;
+/// whether it is on now, and replay markers for the products presented. A broadcast counts
+/// from when its first playlist is out (the ingest records it then), on whichever node
+/// ingests it: every node serves it.
 #[server(endpoint = "sessions/video", input = GetUrl)]
 pub async fn get_video(session_id: i64) -> Result<VideoInfo, AppError> {
-    use crate::backend::{
-        media::MediaBackend,
-        repo::{shopping, video},
-    };
+    use crate::backend::repo::{shopping, video};
     let st = crate::backend::state()?;
     shopping::session_status(&st.db, session_id).await?;
     let (start, live) = video::broadcast_state(&st.db, session_id).await?;
-    let has_playlist = match &st.settings.media {
-        MediaBackend::Embedded { media_dir } => {
-            tokio::fs::metadata(media_dir.join(session_id.to_string()).join("index.m3u8"))
-                .await
-                .is_ok()
-        }
-        MediaBackend::External { .. } => start.is_some(),
-    };
     let markers = match start {
         Some(s) => video::markers(&st.db, session_id, s).await?,
         None => Vec::new(),
     };
+    let media = &st.settings.media;
     Ok(VideoInfo {
-        hls_url: has_playlist.then(|| st.settings.media.hls_url(session_id)),
+        hls_url: start.map(|_| {
+            if live {
+                media.live_hls_url(session_id)
+            } else {
+                media.hls_url(session_id)
+            }
+        }),
         live,
         markers,
     })

@@ -29,13 +29,23 @@ impl MediaBackend {
         }
     }
 
-    /// The HLS playlist URL (relative for the embedded backend, so it is same-origin).
+    /// The recording's HLS playlist URL (relative for the embedded backend, so it is
+    /// same-origin).
     pub fn hls_url(&self, session_id: i64) -> String {
         match self {
             MediaBackend::Embedded { .. } => format!("/hls/{session_id}/index.m3u8"),
             MediaBackend::External { hls_template, .. } => {
                 hls_template.replace("{session}", &session_id.to_string())
             }
+        }
+    }
+
+    /// The live HLS playlist URL: the embedded backend's live ladder (sliding windows, served
+    /// from memory) is apart from its recording; an external server has one URL for both.
+    pub fn live_hls_url(&self, session_id: i64) -> String {
+        match self {
+            MediaBackend::Embedded { .. } => format!("/hls/{session_id}/live.m3u8"),
+            MediaBackend::External { .. } => self.hls_url(session_id),
         }
     }
 }
@@ -73,6 +83,7 @@ mod tests {
             "https://live.example.com/whip/3"
         );
         assert_eq!(e.hls_url(3), "/hls/3/index.m3u8");
+        assert_eq!(e.live_hls_url(3), "/hls/3/live.m3u8");
         let x = MediaBackend::External {
             whip_template: "https://media.example.com/live/{session}/whip".into(),
             hls_template: "https://cdn.example.com/live/{session}/index.m3u8".into(),
@@ -83,5 +94,6 @@ mod tests {
             "https://media.example.com/live/3/whip"
         );
         assert_eq!(x.hls_url(3), "https://cdn.example.com/live/3/index.m3u8");
+        assert_eq!(x.live_hls_url(3), x.hls_url(3));
     }
 }

@@ -102,7 +102,14 @@ pub fn LiveVideo(session_id: i64, #[prop(into)] version: Signal<u32>) -> impl In
             }
         });
     });
-    let url = Memo::new(move |_| info.with(|i| i.as_ref().and_then(|i| i.hls_url.clone())));
+    // Only a broadcast that is on: between broadcasts the URL is the recording's.
+    let url = Memo::new(move |_| {
+        info.with(|i| {
+            i.as_ref()
+                .filter(|i| i.live)
+                .and_then(|i| i.hls_url.clone())
+        })
+    });
     let state = RwSignal::new(Playback::Waiting);
     let node = NodeRef::<html::Video>::new();
     let unmuted = RwSignal::new(false);

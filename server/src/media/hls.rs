@@ -1,20 +1,22 @@
-//! HLS packaging by Debian's ffmpeg, supervised, and serving the result.
+//! HLS packaging by Debian's ffmpeg, supervised: the ladder's renditions from one ffmpeg,
+//! and the watcher that hands their segments to the session's [`Stream`].
 
 use std::{
+    collections::HashMap,
     net::SocketAddr,
-    path::{Path, PathBuf},
+    path::Path,
     process::Stdio,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
-use axum::{
-    extract::{Path as UrlPath, State},
-    http::{header, HeaderValue, StatusCode},
-    response::{IntoResponse, Response},
-};
+use bytes::Bytes;
 use tokio::{io::AsyncWriteExt, process::Child};
 
-use crate::ServerState;
+use super::{
+    ladder::{x264_level, Make, Rendition},
+    stream::{Stream, AUDIO},
+};
 
 /// The video codec the publisher sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,10 +67,14 @@ pub fn sdp(codec: VideoCodec, ports: RtpPorts) -> String {
     s
 }
 
-/// ffmpeg's arguments for run number `run`. Each run (a restart after a failure, or another
-/// broadcast of the same session) writes its own `run_{n}.m3u8` with its own init segment;
-/// [`merge_playlists`] joins the runs into the `index.m3u8` that players load.
-pub fn ffmpeg_args(codec: VideoCodec, audio: bool, run: u32) -> Vec<String> {
+/// ffmpeg's arguments for run number `run` of a broadcast: one HLS output per rendition
+/// (`ff_{run}_{name}.m3u8`, ffmpeg's own short playlist, which the watcher reads) and one for
+/// the shared audio. The source is copied when it is H.264; every other rendition is scaled
+/// and encoded with x264, with a key frame wherever the source has one
+/// (`-force_key_frames source`), so every rendition cuts its 1 s segments at the same instants
+/// and a player can switch between them at any segment. `tag` keeps file names unique across
+/// broadcasts (segments are cached for good).
+pub fn ffmpeg_args(plan: &[Rendition], audio: bool, run: u32, tag: &str) -> Vec<String> {
     let mut a: Vec<String> = [
         "-hide_banner",
         "-loglevel",
@@ -90,68 +96,107 @@ pub fn ffmpeg_args(codec: VideoCodec, audio: bool, run: u32) -> Vec<String> {
         "500000",
         "-i",
         "stream.sdp",
-        "-map",
-        "0:v:0",
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
-    match codec {
-        VideoCodec::H264 => a.extend(["-c:v", "copy"].map(String::from)),
-        VideoCodec::Vp8 => a.extend(
-            [
-                "-c:v",
-                "libx264",
-                "-preset",
-                "veryfast",
-                "-tune",
-                "zerolatency",
-                "-pix_fmt",
-                "yuv420p",
-                "-g",
-                "30",
-                "-keyint_min",
-                "30",
-                "-sc_threshold",
-                "0",
-            ]
-            .map(String::from),
-        ),
+    let encoded: Vec<(usize, &Rendition)> = plan
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| matches!(r.make, Make::Encode { .. }))
+        .collect();
+    if !encoded.is_empty() {
+        let scale = |(i, r): &(usize, &Rendition), input: &str| {
+            format!("{input}scale={}:{}:flags=bilinear[v{i}]", r.width, r.height)
+        };
+        let graph = if encoded.len() == 1 {
+            scale(&encoded[0], "[0:v:0]")
+        } else {
+            let taps: String = (0..encoded.len()).map(|k| format!("[t{k}]")).collect();
+            let mut g = format!("[0:v:0]split={}{taps}", encoded.len());
+            for (k, e) in encoded.iter().enumerate() {
+                g.push(';');
+                g.push_str(&scale(e, &format!("[t{k}]")));
+            }
+            g
+        };
+        a.extend(["-filter_complex".into(), graph]);
+    }
+    for (i, r) in plan.iter().enumerate() {
+        match r.make {
+            Make::Copy => a.extend(["-map", "0:v:0", "-c:v", "copy"].map(String::from)),
+            Make::Encode { kbps } => {
+                let level = x264_level(r.width, r.height);
+                a.extend([
+                    "-map".into(),
+                    format!("[v{i}]"),
+                    "-c:v".into(),
+                    "libx264".into(),
+                    "-preset".into(),
+                    "veryfast".into(),
+                    "-tune".into(),
+                    "zerolatency".into(),
+                    "-profile:v".into(),
+                    "main".into(),
+                    "-level:v".into(),
+                    format!("{}.{}", level / 10, level % 10),
+                    "-pix_fmt".into(),
+                    "yuv420p".into(),
+                    "-b:v".into(),
+                    format!("{kbps}k"),
+                    "-maxrate".into(),
+                    format!("{kbps}k"),
+                    "-bufsize".into(),
+                    format!("{kbps}k"),
+                    "-force_key_frames".into(),
+                    "source".into(),
+                    "-g".into(),
+                    "300".into(),
+                    "-sc_threshold".into(),
+                    "0".into(),
+                ]);
+            }
+        }
+        a.extend(hls_output(&r.name, run, tag));
     }
     if audio {
         a.extend(
             [
-                "-map", "0:a:0?", "-c:a", "aac", "-b:a", "96k", "-ar", "48000",
+                "-map", "0:a:0", "-c:a", "aac", "-b:a", "64k", "-ar", "48000", "-ac", "2",
             ]
             .map(String::from),
         );
+        a.extend(hls_output(AUDIO, run, tag));
     }
-    let tag = stamp();
-    a.extend([
-        "-f".to_string(),
-        "hls".into(),
-        "-hls_time".into(),
-        "1".into(),
-        "-hls_list_size".into(),
-        "0".into(),
-        "-hls_playlist_type".into(),
-        "event".into(),
-        "-hls_segment_type".into(),
-        "fmp4".into(),
-        "-hls_fmp4_init_filename".into(),
-        format!("init_{run}_{tag}.mp4"),
-        "-hls_segment_filename".into(),
-        format!("seg_{run}_{tag}_%05d.m4s"),
-        "-hls_flags".into(),
-        "independent_segments+program_date_time".into(),
-        format!("run_{run}.m3u8"),
-    ]);
     a
 }
 
-/// A short unique tag so file names never repeat across broadcasts (segments are cached forever).
+/// The HLS muxer's options for one rendition's output.
+fn hls_output(name: &str, run: u32, tag: &str) -> Vec<String> {
+    vec![
+        "-f".into(),
+        "hls".into(),
+        "-hls_time".into(),
+        "1".into(),
+        // ffmpeg's own list only has to outlast the watcher's 100 ms look.
+        "-hls_list_size".into(),
+        "10".into(),
+        "-hls_segment_type".into(),
+        "fmp4".into(),
+        "-hls_fmp4_init_filename".into(),
+        format!("{name}_{run}_{tag}_init.mp4"),
+        "-hls_segment_filename".into(),
+        format!("{name}_{run}_{tag}_%05d.m4s"),
+        // temp_file: a segment appears under its name only once complete.
+        "-hls_flags".into(),
+        "independent_segments+program_date_time+temp_file".into(),
+        format!("ff_{run}_{name}.m3u8"),
+    ]
+}
+
+/// A short tag so file names never repeat across broadcasts (segments are cached forever).
 fn stamp() -> String {
-    format!("{:x}", app::backend::now_ms())
+    format!("{:x}", app::backend::now_ms() / 1000)
 }
 
 /// A free UDP port on loopback for ffmpeg to listen on.
@@ -160,54 +205,89 @@ pub fn free_udp_port() -> std::io::Result<u16> {
     Ok(s.local_addr()?.port())
 }
 
+/// What the watcher is asked to do next.
+#[derive(Default)]
+struct WatchOrders {
+    /// A new run began (ffmpeg started or restarted): finish reading the old one, then follow it.
+    next: Option<(u32, Vec<Rendition>, bool)>,
+    /// ffmpeg has stopped for good: read what is left, then end the run.
+    stop: bool,
+}
+
 /// A supervised ffmpeg packaging one broadcast: restarted when it fails, stopped cleanly
-/// (so the playlist gets its end marker) when the broadcast ends.
+/// (so every playlist gets its end marker) when the broadcast ends. Its watcher thread reads
+/// ffmpeg's playlists every 100 ms and hands each new segment to the session's [`Stream`].
 pub struct Packager {
-    dir: PathBuf,
+    stream: Arc<Stream>,
     ffmpeg: String,
     codec: VideoCodec,
+    plan: Vec<Rendition>,
+    audio: bool,
     pub ports: RtpPorts,
     child: Option<Child>,
-    runs: u32,
+    run: u32,
+    tag: String,
     restarts: Vec<Instant>,
+    orders: Arc<Mutex<WatchOrders>>,
+    watcher: Option<tokio::sync::oneshot::Receiver<()>>,
+    /// One packager per session at a time: a host who reconnects waits for the old one to
+    /// finish its recording before the new one starts numbering.
+    _turn: tokio::sync::OwnedMutexGuard<()>,
 }
 
 impl Packager {
     pub async fn start(
-        dir: &Path,
+        stream: Arc<Stream>,
         ffmpeg: &str,
         codec: VideoCodec,
+        plan: Vec<Rendition>,
         audio: bool,
     ) -> std::io::Result<Packager> {
-        tokio::fs::create_dir_all(dir).await?;
+        let turn = stream.packaging().lock_owned().await;
+        let dir = stream.dir().to_path_buf();
+        tokio::fs::create_dir_all(&dir).await?;
         let ports = RtpPorts {
             video: free_udp_port()?,
             audio: if audio { Some(free_udp_port()?) } else { None },
         };
         tokio::fs::write(dir.join("stream.sdp"), sdp(codec, ports)).await?;
-        // Continue numbering after an earlier broadcast of the same session.
-        let runs = count_runs(dir).await;
+        // Continue numbering runs after an earlier broadcast of the same session.
+        let run = next_run(&dir).await;
+        let orders = Arc::new(Mutex::new(WatchOrders::default()));
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        {
+            let (stream, orders) = (stream.clone(), orders.clone());
+            std::thread::Builder::new()
+                .name(format!("hls-watch-{}", stream.session_id))
+                .spawn(move || {
+                    watch(&stream, &orders);
+                    let _ = done_tx.send(());
+                })?;
+        }
         let mut p = Packager {
-            dir: dir.to_path_buf(),
+            stream,
             ffmpeg: ffmpeg.to_string(),
             codec,
+            plan,
+            audio,
             ports,
             child: None,
-            runs,
+            run,
+            tag: stamp(),
             restarts: Vec::new(),
+            orders,
+            watcher: Some(done_rx),
+            _turn: turn,
         };
         p.spawn()?;
         Ok(p)
     }
 
     fn spawn(&mut self) -> std::io::Result<()> {
+        let dir = self.stream.dir().to_path_buf();
         let mut child = tokio::process::Command::new(&self.ffmpeg)
-            .args(ffmpeg_args(
-                self.codec,
-                self.ports.audio.is_some(),
-                self.runs,
-            ))
-            .current_dir(&self.dir)
+            .args(ffmpeg_args(&self.plan, self.audio, self.run, &self.tag))
+            .current_dir(&dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -229,8 +309,10 @@ impl Packager {
                 }
             });
         }
-        tracing::info!(dir = %self.dir.display(), run = self.runs, codec = self.codec.as_str(), "HLS packager started");
-        self.runs += 1;
+        let renditions: Vec<&str> = self.plan.iter().map(|r| r.name.as_str()).collect();
+        tracing::info!(dir = %dir.display(), run = self.run, ?renditions, audio = self.audio, "HLS packager started");
+        self.orders.lock().unwrap_or_else(|p| p.into_inner()).next =
+            Some((self.run, self.plan.clone(), self.audio));
         self.child = Some(child);
         Ok(())
     }
@@ -242,19 +324,41 @@ impl Packager {
             _ => None,
         };
         let Some(status) = exited else { return };
-        tracing::warn!(%status, dir = %self.dir.display(), "ffmpeg exited during a broadcast");
+        tracing::warn!(%status, session_id = self.stream.session_id, "ffmpeg exited during a broadcast");
         let now = Instant::now();
         self.restarts
             .retain(|t| now.duration_since(*t) < Duration::from_secs(60));
         if self.restarts.len() >= 5 {
-            tracing::error!(dir = %self.dir.display(), "ffmpeg keeps failing; giving up on this broadcast's recording");
+            tracing::error!(
+                session_id = self.stream.session_id,
+                "ffmpeg keeps failing; giving up on this broadcast's recording"
+            );
             self.child = None;
             return;
         }
         self.restarts.push(now);
+        self.run += 1;
         if let Err(e) = self.spawn() {
             tracing::error!(error = %e, "could not restart ffmpeg");
             self.child = None;
+        }
+    }
+
+    /// The renditions being made.
+    pub fn plan(&self) -> &[Rendition] {
+        &self.plan
+    }
+
+    /// The source changed size (a camera switched, a browser scaled its picture): ffmpeg is
+    /// stopped cleanly and started again with the ladder for the new size, as a new run.
+    pub async fn replan(&mut self, plan: Vec<Rendition>) {
+        if let Some(child) = self.child.take() {
+            finish(child, Duration::from_secs(2)).await;
+        }
+        self.plan = plan;
+        self.run += 1;
+        if let Err(e) = self.spawn() {
+            tracing::error!(error = %e, "could not restart ffmpeg for the new source size");
         }
     }
 
@@ -268,161 +372,139 @@ impl Packager {
             .map(|p| SocketAddr::from(([127, 0, 0, 1], p)))
     }
 
-    /// Asks ffmpeg to finish (writing the playlist's end), waits up to 5 s, then kills it.
+    pub fn stream(&self) -> &Arc<Stream> {
+        &self.stream
+    }
+
+    pub fn codec(&self) -> VideoCodec {
+        self.codec
+    }
+
+    /// Asks ffmpeg to finish (writing its playlists' ends), waits up to 5 s, then kills it;
+    /// then the watcher reads the last segments and ends the live playlists and the recording.
     pub async fn stop(mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        if let Some(mut stdin) = child.stdin.take() {
-            let _ = stdin.write_all(b"q").await;
+        if let Some(child) = self.child.take() {
+            finish(child, Duration::from_secs(5)).await;
         }
-        match tokio::time::timeout(Duration::from_secs(5), child.wait()).await {
-            Ok(_) => {}
-            Err(_) => {
-                let _ = child.kill().await;
-            }
+        self.orders.lock().unwrap_or_else(|p| p.into_inner()).stop = true;
+        if let Some(done) = self.watcher.take() {
+            let _ = done.await;
         }
-        merge_playlists(&self.dir, true).await;
-        tracing::info!(dir = %self.dir.display(), "HLS packager stopped");
+        tracing::info!(session_id = self.stream.session_id, "HLS packager stopped");
     }
 }
 
-/// Joins every run's playlist (in order) into `index.m3u8`: each run starts after a
-/// discontinuity with its own init segment. `finished` adds `#EXT-X-ENDLIST`, which makes the
-/// playlist a recording. Written atomically; a run with no segment yet is left out.
-pub async fn merge_playlists(dir: &Path, finished: bool) {
-    let mut runs: Vec<(u32, String)> = Vec::new();
+/// Asks ffmpeg to finish (`q`: it writes its segments' and playlists' ends), and kills it if
+/// it has not within `grace`.
+async fn finish(mut child: Child, grace: Duration) {
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(b"q").await;
+    }
+    if tokio::time::timeout(grace, child.wait()).await.is_err() {
+        let _ = child.kill().await;
+    }
+}
+
+/// The watcher: every 100 ms, the new segments of the current run's renditions go to the
+/// stream, which then builds its playlists. Runs on a thread of its own (file reads).
+fn watch(stream: &Stream, orders: &Mutex<WatchOrders>) {
+    let mut current: Option<(u32, Vec<String>)> = None;
+    let mut seen: HashMap<String, String> = HashMap::new();
+    loop {
+        let (next, stop) = {
+            let mut o = orders.lock().unwrap_or_else(|p| p.into_inner());
+            (o.next.take(), o.stop)
+        };
+        if let Some((run, plan, audio)) = next {
+            // A restart: what the old run wrote last, then the new run continues the live
+            // playlists (after a discontinuity) without ending them.
+            if let Some(cur) = &current {
+                if collect(stream, cur, &mut seen) {
+                    let _ = stream.publish().map_err(log_io);
+                }
+            }
+            let mut names: Vec<String> = plan.iter().map(|r| r.name.clone()).collect();
+            if audio {
+                names.push(AUDIO.to_string());
+            }
+            stream.begin_run(run, plan, audio);
+            current = Some((run, names));
+            seen.clear();
+        }
+        if let Some(cur) = &current {
+            if collect(stream, cur, &mut seen) {
+                let _ = stream.publish().map_err(log_io);
+            }
+        }
+        if stop {
+            if let Some(cur) = &current {
+                collect(stream, cur, &mut seen);
+                let _ = stream.end_run(cur.0).map_err(log_io);
+            }
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn log_io(e: std::io::Error) {
+    tracing::error!(error = %e, "could not write the HLS playlists");
+}
+
+/// Reads ffmpeg's playlists of one run and lands their new segments. Returns whether any came.
+fn collect(
+    stream: &Stream,
+    (run, names): &(u32, Vec<String>),
+    seen: &mut HashMap<String, String>,
+) -> bool {
+    let mut any = false;
+    for name in names {
+        let Ok(text) = std::fs::read_to_string(stream.dir().join(format!("ff_{run}_{name}.m3u8")))
+        else {
+            continue;
+        };
+        let (segments, _) = super::playlist::parse_media(&text);
+        // Those after the last one taken (all of them if it has left ffmpeg's short list).
+        let from = seen
+            .get(name)
+            .and_then(|last| segments.iter().position(|s| &s.uri == last).map(|i| i + 1))
+            .unwrap_or(0);
+        for seg in &segments[from..] {
+            let Ok(bytes) = std::fs::read(stream.dir().join(&seg.uri)) else {
+                break; // not there yet: next time
+            };
+            if let Err(e) = stream.land(*run, name, seg, Bytes::from(bytes)) {
+                log_io(e);
+            }
+            seen.insert(name.clone(), seg.uri.clone());
+            any = true;
+        }
+    }
+    any
+}
+
+/// The number of the next ffmpeg run in a session's directory (runs are never reused).
+async fn next_run(dir: &Path) -> u32 {
+    let mut next = 0;
     if let Ok(mut rd) = tokio::fs::read_dir(dir).await {
         while let Ok(Some(e)) = rd.next_entry().await {
             let name = e.file_name().to_string_lossy().into_owned();
-            let n = name
-                .strip_prefix("run_")
-                .and_then(|r| r.strip_suffix(".m3u8"))
-                .and_then(|n| n.parse::<u32>().ok());
-            if let (Some(n), Ok(text)) = (n, tokio::fs::read_to_string(e.path()).await) {
-                runs.push((n, text));
-            }
-        }
-    }
-    runs.sort_by_key(|r| r.0);
-    let texts: Vec<&str> = runs.iter().map(|r| r.1.as_str()).collect();
-    let Some(merged) = merge(&texts, finished) else {
-        return;
-    };
-    let tmp = dir.join("index.m3u8.tmp");
-    if tokio::fs::write(&tmp, merged).await.is_ok() {
-        let _ = tokio::fs::rename(&tmp, dir.join("index.m3u8")).await;
-    }
-}
-
-/// The merge itself (pure): `None` until some run has a segment.
-pub fn merge(runs: &[&str], finished: bool) -> Option<String> {
-    let mut body = String::new();
-    let mut target = 1u32;
-    let mut any = false;
-    for run in runs {
-        let map = run.lines().find(|l| l.starts_with("#EXT-X-MAP:"));
-        let mut entries = String::new();
-        let mut pending = String::new();
-        for line in run.lines() {
-            if let Some(d) = line.strip_prefix("#EXT-X-TARGETDURATION:") {
-                target = target.max(d.trim().parse().unwrap_or(1));
-            } else if line.starts_with("#EXTINF:") || line.starts_with("#EXT-X-PROGRAM-DATE-TIME:")
+            if let Some(run) = name
+                .strip_prefix("ff_")
+                .and_then(|r| r.split('_').next())
+                .and_then(|r| r.parse::<u32>().ok())
             {
-                pending.push_str(line);
-                pending.push('\n');
-            } else if !line.starts_with('#') && !line.trim().is_empty() {
-                entries.push_str(&pending);
-                entries.push_str(line.trim());
-                entries.push('\n');
-                pending.clear();
-            }
-        }
-        let (Some(map), false) = (map, entries.is_empty()) else {
-            continue;
-        };
-        if any {
-            body.push_str("#EXT-X-DISCONTINUITY\n");
-        }
-        body.push_str(map);
-        body.push('\n');
-        body.push_str(&entries);
-        any = true;
-    }
-    if !any {
-        return None;
-    }
-    let mut out = format!(
-        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:EVENT\n#EXT-X-INDEPENDENT-SEGMENTS\n"
-    );
-    out.push_str(&body);
-    if finished {
-        out.push_str("#EXT-X-ENDLIST\n");
-    }
-    Some(out)
-}
-
-async fn count_runs(dir: &Path) -> u32 {
-    let mut n = 0;
-    if let Ok(mut rd) = tokio::fs::read_dir(dir).await {
-        while let Ok(Some(e)) = rd.next_entry().await {
-            if e.file_name().to_string_lossy().starts_with("run_") {
-                n += 1;
+                next = next.max(run + 1);
             }
         }
     }
-    n
-}
-
-/// File names we serve: `index.m3u8`, `init_*.mp4`, `seg_*.m4s` (no paths).
-pub fn is_servable(name: &str) -> bool {
-    let safe = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
-        && !name.contains("..");
-    safe && (name == "index.m3u8"
-        || (name.starts_with("init_") && name.ends_with(".mp4"))
-        || (name.starts_with("seg_") && name.ends_with(".m4s")))
-}
-
-/// `GET /hls/{session}/{file}`: playlists are revalidated every time (they grow while live);
-/// segments never change, so they are cached for good (a CDN serves them).
-pub async fn serve(
-    State(state): State<ServerState>,
-    UrlPath((session, file)): UrlPath<(String, String)>,
-    req: axum::extract::Request,
-) -> Response {
-    let Ok(session_id) = session.parse::<i64>() else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    if !is_servable(&file) {
-        return StatusCode::NOT_FOUND.into_response();
-    }
-    let path = state
-        .media
-        .settings
-        .media_dir
-        .join(session_id.to_string())
-        .join(&file);
-    let (ctype, cache) = if file.ends_with(".m3u8") {
-        ("application/vnd.apple.mpegurl", "no-cache")
-    } else if file.ends_with(".mp4") {
-        ("video/mp4", crate::assets::IMMUTABLE)
-    } else {
-        ("video/iso.segment", crate::assets::IMMUTABLE)
-    };
-    let mut res = crate::assets::serve_file(&path, req, ctype, cache).await;
-    res.headers_mut().insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    res
+    next
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::ladder::{Ladder, Source, SourceCodec};
 
     #[test]
     fn sdp_describes_the_forwarded_streams() {
@@ -446,48 +528,41 @@ mod tests {
     }
 
     #[test]
-    fn ffmpeg_copies_h264_and_transcodes_vp8_into_1s_fmp4_hls() {
-        let a = ffmpeg_args(VideoCodec::H264, true, 0).join(" ");
+    fn one_ffmpeg_copies_the_source_and_encodes_the_rungs_on_its_key_frames() {
+        let h264 = Source {
+            codec: SourceCodec::H264 {
+                codecs: [0x42, 0xe0, 0x1f],
+            },
+            width: 1280,
+            height: 720,
+        };
+        let a = ffmpeg_args(&Ladder::default().plan(h264), true, 3, "t").join(" ");
+        assert!(a.contains("-filter_complex [0:v:0]split=2[t0][t1];[t0]scale=854:480:flags=bilinear[v1];[t1]scale=426:240:flags=bilinear[v2]"), "{a}");
+        assert!(a.contains("-map 0:v:0 -c:v copy -f hls"), "{a}");
+        assert!(a.contains("-map [v1] -c:v libx264"), "{a}");
+        assert!(a.contains("-b:v 1000k -maxrate 1000k"), "{a}");
+        assert_eq!(a.matches("-force_key_frames source").count(), 2);
+        assert!(a.contains("-hls_segment_filename 480p_3_t_%05d.m4s"), "{a}");
+        assert!(a.contains("-map 0:a:0 -c:a aac"), "{a}");
+        assert!(a.ends_with("ff_3_audio.m3u8"), "{a}");
+        assert_eq!(a.matches("-hls_segment_type fmp4").count(), 4);
+        // VP8: every rendition is encoded; one rung alone needs no split.
+        let vp8 = Source {
+            codec: SourceCodec::Vp8,
+            width: 320,
+            height: 240,
+        };
+        let v = ffmpeg_args(
+            &"source".parse::<Ladder>().unwrap().plan(vp8),
+            false,
+            0,
+            "t",
+        )
+        .join(" ");
         assert!(
-            a.contains("-c:v copy")
-                && a.contains("-c:a aac")
-                && a.contains("-hls_time 1")
-                && a.contains("-hls_segment_type fmp4")
+            v.contains("-filter_complex [0:v:0]scale=320:240:flags=bilinear[v0]"),
+            "{v}"
         );
-        let v = ffmpeg_args(VideoCodec::Vp8, false, 2).join(" ");
-        assert!(v.contains("-c:v libx264") && !v.contains("-c:a") && v.ends_with("run_2.m3u8"));
-    }
-
-    #[test]
-    fn runs_are_merged_with_discontinuities_and_their_own_init_segments() {
-        let run0 = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:1\n#EXT-X-MAP:URI=\"init_0_a.mp4\"\n#EXTINF:1.000000,\n#EXT-X-PROGRAM-DATE-TIME:2026-11-25T12:00:00.000+0000\nseg_0_a_00000.m4s\n#EXTINF:1.000000,\nseg_0_a_00001.m4s\n";
-        let run1 = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"init_1_b.mp4\"\n#EXTINF:1.500000,\nseg_1_b_00000.m4s\n";
-        let empty = "#EXTM3U\n#EXT-X-MAP:URI=\"init_2_c.mp4\"\n";
-        let m = merge(&[run0, run1, empty], true).expect("segments");
-        assert!(m.starts_with("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n"));
-        let map0 = m.find("init_0_a.mp4").expect("map 0");
-        let disc = m.find("#EXT-X-DISCONTINUITY").expect("discontinuity");
-        let map1 = m.find("init_1_b.mp4").expect("map 1");
-        assert!(map0 < disc && disc < map1);
-        assert!(m.contains(
-            "#EXT-X-PROGRAM-DATE-TIME:2026-11-25T12:00:00.000+0000\nseg_0_a_00000.m4s\n"
-        ));
-        assert!(
-            !m.contains("init_2_c"),
-            "a run without segments is left out"
-        );
-        assert!(m.ends_with("#EXT-X-ENDLIST\n"));
-        assert_eq!(merge(&[empty], false), None);
-        assert!(!merge(&[run0], false).expect("live").contains("ENDLIST"));
-    }
-
-    #[test]
-    fn only_playlists_and_segments_are_served() {
-        assert!(is_servable("index.m3u8"));
-        assert!(is_servable("seg_0_18c_00012.m4s"));
-        assert!(is_servable("init_0_18c.mp4"));
-        assert!(!is_servable("stream.sdp"));
-        assert!(!is_servable("../index.m3u8"));
-        assert!(!is_servable("seg_0/../../x.m4s"));
+        assert!(!v.contains("-c:a") && !v.contains("copy"), "{v}");
     }
 }

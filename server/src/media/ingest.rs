@@ -1,6 +1,7 @@
 //! One broadcast: the WebRTC session with the host's browser (str0m, RTP mode) and the
-//! forwarding of its RTP to the HLS packager. Keyframes are requested every second so 1 s
-//! segments can start cleanly.
+//! forwarding of its RTP to the HLS packager. Packaging starts at the first key frame (its
+//! size decides which rungs of the ladder are made); key frames are requested every second so
+//! every rendition's 1 s segments start cleanly.
 
 use std::{
     net::SocketAddr,
@@ -16,7 +17,11 @@ use str0m::{
 };
 use tokio::{net::UdpSocket, sync::watch};
 
-use super::hls::{Packager, VideoCodec};
+use super::{
+    bitstream,
+    hls::{Packager, VideoCodec},
+    ladder::{Source, SourceCodec},
+};
 use crate::ServerState;
 
 /// A plain RTP packet (12-byte header, no extensions) for ffmpeg, with a normalised payload type.
@@ -56,7 +61,6 @@ pub async fn run(state: ServerState, args: IngestArgs) {
         audio,
     } = args;
     let media = state.media.clone();
-    let dir = media.settings.media_dir.join(session_id.to_string());
     let local = match socket.local_addr() {
         Ok(a) => a,
         Err(_) => return,
@@ -74,6 +78,15 @@ pub async fn run(state: ServerState, args: IngestArgs) {
     let mut last_keyframe_request = Instant::now();
     let mut last_supervise = Instant::now();
     let mut announced = false;
+    let mut frames = FrameRate::default();
+    // What the packager was planned for, and when it was last re-planned.
+    let mut source = Source {
+        codec: SourceCodec::Vp8,
+        width: 0,
+        height: 0,
+    };
+    let mut source_size = (0, 0);
+    let mut last_replan = Instant::now();
     // Payload type -> codec, learnt on the first packet of each type.
     let mut codecs: std::collections::HashMap<str0m::media::Pt, Option<Codec>> = Default::default();
     let mut buf = vec![0u8; 2048];
@@ -98,27 +111,98 @@ pub async fn run(state: ServerState, args: IngestArgs) {
                                 .map(|c| c.spec().codec)
                         });
                         let is_video = matches!(codec, Some(Codec::H264 | Codec::Vp8));
+                        if is_video {
+                            frames.packet(p.header.timestamp);
+                        }
+                        if let (true, Some(pk)) = (is_video, packager.as_mut()) {
+                            // A new source size gets the ladder planned for it (at most every
+                            // 10 s: a browser settling on a size may step through a few).
+                            let size = match codec {
+                                Some(Codec::Vp8) => bitstream::vp8_keyframe_size(&p.payload),
+                                _ => bitstream::h264_sps_in_rtp(&p.payload)
+                                    .map(|s| (s.width, s.height)),
+                            };
+                            if let Some((width, height)) = size.filter(|s| *s != source_size) {
+                                let plan = media.settings.ladder.plan(Source {
+                                    width,
+                                    height,
+                                    ..source
+                                });
+                                if plan.as_slice() == pk.plan() {
+                                    source_size = (width, height);
+                                } else if last_replan.elapsed() >= Duration::from_secs(10) {
+                                    tracing::info!(
+                                        session_id,
+                                        width,
+                                        height,
+                                        "broadcast source changed size; new ladder"
+                                    );
+                                    source_size = (width, height);
+                                    last_replan = Instant::now();
+                                    pk.replan(plan).await;
+                                }
+                            }
+                        }
                         if is_video && packager.is_none() {
+                            if video_ssrc.is_none() {
+                                // Packaging starts at a key frame (its size picks the ladder):
+                                // ask for one now rather than at the next second.
+                                video_ssrc = Some(p.header.ssrc);
+                                if let Some(rx) = rtc.direct_api().stream_rx(&p.header.ssrc) {
+                                    rx.request_keyframe(KeyframeRequestKind::Pli);
+                                }
+                                last_keyframe_request = Instant::now();
+                            }
+                            let source_found = match codec {
+                                Some(Codec::Vp8) => bitstream::vp8_keyframe_size(&p.payload).map(
+                                    |(width, height)| Source {
+                                        codec: SourceCodec::Vp8,
+                                        width,
+                                        height,
+                                    },
+                                ),
+                                _ => bitstream::h264_sps_in_rtp(&p.payload).map(|sps| Source {
+                                    codec: SourceCodec::H264 {
+                                        codecs: [sps.profile_idc, sps.constraints, sps.level_idc],
+                                    },
+                                    width: sps.width,
+                                    height: sps.height,
+                                }),
+                            };
+                            let Some(found) = source_found else { continue };
+                            source = found;
+                            source_size = (found.width, found.height);
+                            last_replan = Instant::now();
+                            let plan = media.settings.ladder.plan(found);
                             let vc = if codec == Some(Codec::Vp8) {
                                 VideoCodec::Vp8
                             } else {
                                 VideoCodec::H264
                             };
-                            match Packager::start(&dir, &media.settings.ffmpeg, vc, audio).await {
+                            let streams = media.streams.clone();
+                            let stream =
+                                match tokio::task::spawn_blocking(move || streams.open(session_id))
+                                    .await
+                                {
+                                    Ok(s) => s,
+                                    Err(_) => break 'run,
+                                };
+                            tracing::info!(
+                                session_id,
+                                width = found.width,
+                                height = found.height,
+                                codec = vc.as_str(),
+                                "broadcast source"
+                            );
+                            match Packager::start(stream, &media.settings.ffmpeg, vc, plan, audio)
+                                .await
+                            {
                                 Ok(p) => packager = Some(p),
                                 Err(e) => {
                                     tracing::error!(error = %e, ffmpeg = %media.settings.ffmpeg, "could not start ffmpeg");
                                     break 'run;
                                 }
                             }
-                            broadcast_id = app::backend::repo::video::start_broadcast(
-                                &state.app.db,
-                                session_id,
-                                vc.as_str(),
-                            )
-                            .await
-                            .ok();
-                            video_ssrc = Some(p.header.ssrc);
                         }
                         if let Some(pk) = &packager {
                             let target = match codec {
@@ -139,7 +223,7 @@ pub async fn run(state: ServerState, args: IngestArgs) {
                 }
             }
         };
-        // Keyframes every second, and a look at ffmpeg and the playlist.
+        // Keyframes every second (every rendition's segments start at one).
         if let Some(ssrc) = video_ssrc {
             if last_keyframe_request.elapsed() >= Duration::from_secs(1) {
                 if let Some(rx) = rtc.direct_api().stream_rx(&ssrc) {
@@ -153,18 +237,30 @@ pub async fn run(state: ServerState, args: IngestArgs) {
             // (A session that ends stops this broadcast through `stop`: media::follow.)
             if let Some(p) = packager.as_mut() {
                 p.supervise();
-                super::hls::merge_playlists(&dir, false).await;
-            }
-            if !announced && tokio::fs::metadata(dir.join("index.m3u8")).await.is_ok() {
-                announced = true;
-                video_event(&state, session_id, true).await;
+                if let Some(fps) = frames.per_second() {
+                    p.stream().set_frame_rate(fps);
+                }
+                if !announced && p.stream().is_ready() {
+                    announced = true;
+                    broadcast_id = app::backend::repo::video::start_broadcast(
+                        &state.app.db,
+                        session_id,
+                        p.codec().as_str(),
+                    )
+                    .await
+                    .ok();
+                    if let Some(shield) = &media.shield {
+                        shield.announce(session_id).await;
+                    }
+                    video_event(&state, session_id, true).await;
+                }
             }
         }
         // A publisher that never connects is given up after 30 s.
         if packager.is_none() && started.elapsed() > Duration::from_secs(30) {
             tracing::info!(
                 session_id,
-                "publisher never sent media; ending the broadcast"
+                "publisher never sent a key frame; ending the broadcast"
             );
             break;
         }
@@ -195,6 +291,37 @@ pub async fn run(state: ServerState, args: IngestArgs) {
     media.broadcasts.finished(session_id, &resource);
     video_event(&state, session_id, false).await;
     tracing::info!(session_id, "broadcast ended");
+}
+
+/// The video's frame rate, from the RTP timestamps of its frames (90 kHz clock).
+#[derive(Default)]
+struct FrameRate {
+    last_ts: Option<u32>,
+    frames: u32,
+    since: Option<Instant>,
+    estimate: Option<f64>,
+}
+
+impl FrameRate {
+    fn packet(&mut self, ts: u32) {
+        if self.last_ts != Some(ts) {
+            self.last_ts = Some(ts);
+            self.frames += 1;
+        }
+        self.since.get_or_insert_with(Instant::now);
+    }
+
+    /// Frames a second over the last 2 s or more, rounded to a whole number.
+    fn per_second(&mut self) -> Option<f64> {
+        let since = self.since?;
+        let secs = since.elapsed().as_secs_f64();
+        if secs >= 2.0 {
+            self.estimate = Some((f64::from(self.frames) / secs).round().max(1.0));
+            self.frames = 0;
+            self.since = Some(Instant::now());
+        }
+        self.estimate
+    }
 }
 
 /// Tells every viewer (on every node) that the video started or stopped.

@@ -1,13 +1,22 @@
 //! Live video (embedded backend): WHIP ingest over WebRTC (str0m) → RTP to a supervised ffmpeg
-//! → fMP4 HLS with 1 s segments in `APP_MEDIA_DIR/{session}/`, served at `/hls/{session}/...`.
-//! With `APP_MEDIA_BACKEND=external` an existing media server (mediamtx/SRS style) does all of
-//! this; we only hand out its URLs and answer its auth webhook (`POST /media/auth`).
+//! → an adaptive ladder of fMP4 HLS renditions with 1 s segments (`ladder`, `hls`), whose
+//! live playlists are sliding windows built in memory when a segment lands (`stream`) and
+//! whose full history is the recording in `APP_MEDIA_DIR/{session}/`; served at
+//! `/hls/{session}/...` (`serve`), by any node (`shield`: other nodes fetch from the ingest
+//! node once). With `APP_MEDIA_BACKEND=external` an existing media server (mediamtx/SRS style)
+//! does all of this; we only hand out its URLs and answer its auth webhook (`POST /media/auth`).
 //!
-//! Scaling out: the HLS files are plain static files; a CDN in front of `/hls/` serves 50,000
-//! viewers (playlists no-cache, segments immutable), see docs/ARCHITECTURE.md.
+//! In front of `/hls/`, a CDN or nginx collapses requests: playlists may be shared for a
+//! second, segments forever (docs/ARCHITECTURE.md, "Live video").
 
+pub mod bitstream;
 pub mod hls;
 pub mod ingest;
+pub mod ladder;
+pub mod playlist;
+pub mod serve;
+pub mod shield;
+pub mod stream;
 pub mod whip;
 
 use std::{
@@ -26,6 +35,8 @@ pub struct MediaSettings {
     /// The address put in our ICE host candidates (reachable by the broadcasting browser).
     pub ip: IpAddr,
     pub ffmpeg: String,
+    /// The renditions a broadcast is packaged into (`APP_MEDIA_LADDER`).
+    pub ladder: ladder::Ladder,
 }
 
 /// Broadcasts running on this node, one per session.
@@ -127,4 +138,8 @@ pub fn follow(broadcasts: &Arc<Broadcasts>, events: &app::backend::events::Sessi
 pub struct Media {
     pub settings: Arc<MediaSettings>,
     pub broadcasts: Arc<Broadcasts>,
+    /// The live HLS this node packages.
+    pub streams: Arc<stream::Streams>,
+    /// With several nodes: fetches other nodes' streams once for this node's viewers.
+    pub shield: Option<Arc<shield::Shield>>,
 }

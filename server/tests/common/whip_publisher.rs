@@ -6,11 +6,19 @@
 //! 20 ms), then DELETEs the WHIP resource and closes the peer connection.
 //!
 //! Needs `/usr/bin/ffmpeg` with libx264 (and libopus for audio).
+//!
+//! [`publish_with`] takes [`MediaOptions`] besides: picture size, video bitrate, x264 preset,
+//! a short clip looped for long runs (RTP timestamps keep counting, str0m numbers the packets)
+//! and a stop flag. `loadgen publish` uses it as a synthetic broadcaster for benchmarks.
+//! Keyframe requests (PLI/FIR) are counted; the clip has an IDR every `fps` frames (one per
+//! second), so the next keyframe is never more than a second away.
 
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use str0m::change::{SdpAnswer, SdpPendingOffer};
@@ -56,6 +64,40 @@ impl PublishOptions {
     }
 }
 
+/// Encoding and run options beyond [`PublishOptions`] (for [`publish_with`]). The defaults
+/// are what [`publish`] does: 320x240, x264's default rate control and preset, the whole
+/// duration generated up front, no stop flag.
+#[derive(Debug, Clone)]
+pub struct MediaOptions {
+    /// Picture width and height (even numbers).
+    pub width: u32,
+    pub height: u32,
+    /// Target video bitrate in kbit/s (`-b:v`, with `-maxrate` and a one-second `-bufsize`);
+    /// None: x264's default (CRF 23).
+    pub video_kbps: Option<u32>,
+    /// x264 preset (e.g. `veryfast`: a 720p clip encodes in a few seconds); None: x264's default.
+    pub preset: Option<String>,
+    /// Encode only this much (rounded up to whole seconds) and loop it for the whole duration,
+    /// RTP timestamps continuing; None, or a clip at least as long as the duration: the whole
+    /// duration is encoded up front.
+    pub clip: Option<Duration>,
+    /// Set to stop sending early (the DELETE and close follow as after a full run).
+    pub stop: Option<Arc<AtomicBool>>,
+}
+
+impl Default for MediaOptions {
+    fn default() -> Self {
+        MediaOptions {
+            width: 320,
+            height: 240,
+            video_kbps: None,
+            preset: None,
+            clip: None,
+            stop: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct PublishReport {
     /// HTTP status of the POST (201 on success).
@@ -83,13 +125,31 @@ pub struct PublishReport {
 /// If ICE/DTLS does not come up within 10 s it returns Ok(report) with connected=false
 /// (after the DELETE). Errors are for local failures (ffmpeg, sockets, unparsable answer).
 pub async fn publish(opts: PublishOptions) -> Result<PublishReport, String> {
+    publish_with(opts, MediaOptions::default()).await
+}
+
+/// [`publish`] with the encoding and run options of `m` (size, bitrate, preset, a looped
+/// clip, a stop flag).
+pub async fn publish_with(opts: PublishOptions, m: MediaOptions) -> Result<PublishReport, String> {
     if opts.fps == 0 {
         return Err("fps must be > 0".into());
     }
+    if m.width == 0 || m.height == 0 || m.width % 2 == 1 || m.height % 2 == 1 {
+        return Err(format!("bad picture size {}x{}", m.width, m.height));
+    }
     let mut report = PublishReport::default();
+    let total_frames = ((opts.duration.as_secs_f64() * opts.fps as f64).ceil() as u64).max(1);
+    // A looped clip: whole seconds, so that it starts and ends on an IDR boundary.
+    let clip_secs = m
+        .clip
+        .map(|c| c.as_secs() + u64::from(c.subsec_nanos() > 0))
+        .map(|s| s.max(1))
+        .filter(|s| s * u64::from(opts.fps) < total_frames);
+    let stopped = || m.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed));
 
     // --- Media, generated up front so encoding time does not eat into the send schedule.
-    let media = generate_media(opts.duration, opts.fps, opts.audio).await?;
+    let generate_for = clip_secs.map_or(opts.duration, Duration::from_secs);
+    let media = generate_media_with(generate_for, opts.fps, opts.audio, &m).await?;
 
     // --- Local peer: H.264 (+ Opus) send-only, one host candidate on loopback.
     let mut config = RtcConfig::new().clear_codecs().enable_h264(true);
@@ -196,13 +256,26 @@ pub async fn publish(opts: PublishOptions) -> Result<PublishReport, String> {
     if peer.connected {
         let start = Instant::now();
         let frame_interval = Duration::from_secs(1) / opts.fps;
-        let n_frames = media.video.len();
+        // Looping: the clip's frames and 20 ms packets over and over (the clip is whole
+        // seconds; the encoder's padded audio tail is left out).
+        let clip_video = media.video.len();
+        let clip_audio = match clip_secs {
+            Some(s) => media.audio.len().min((s * 1000 / 20) as usize),
+            None => media.audio.len(),
+        };
+        let n_frames = if clip_secs.is_some() {
+            total_frames as usize
+        } else {
+            clip_video
+        };
         // Audio is capped at `duration` (the encoder pads the tail a little).
         let audio_cap = opts.duration.as_millis().div_ceil(OPUS_FRAME.as_millis()) as usize;
-        let n_audio = if opts.audio {
-            media.audio.len().min(audio_cap)
-        } else {
+        let n_audio = if !opts.audio || clip_audio == 0 {
             0
+        } else if clip_secs.is_some() {
+            audio_cap
+        } else {
+            media.audio.len().min(audio_cap)
         };
         let end = start + opts.duration;
         let mut vi = 0usize;
@@ -211,7 +284,7 @@ pub async fn publish(opts: PublishOptions) -> Result<PublishReport, String> {
             let now = Instant::now();
             while vi < n_frames && start + frame_interval * vi as u32 <= now {
                 let rtp_time = MediaTime::from_90khz(vi as u64 * 90_000 / opts.fps as u64);
-                let au = media.video[vi].clone();
+                let au = media.video[vi % clip_video].clone();
                 if let Some(w) = peer.rtc.writer(video_mid) {
                     w.write(video_pt, now, rtp_time, au)
                         .map_err(|e| format!("write video: {e}"))?;
@@ -226,7 +299,7 @@ pub async fn publish(opts: PublishOptions) -> Result<PublishReport, String> {
                         ai as u64 * OPUS_FRAME_SAMPLES,
                         str0m::media::Frequency::FORTY_EIGHT_KHZ,
                     );
-                    let pkt = media.audio[ai].clone();
+                    let pkt = media.audio[ai % clip_audio].clone();
                     if let Some(w) = peer.rtc.writer(mid) {
                         w.write(pt, now, rtp_time, pkt)
                             .map_err(|e| format!("write audio: {e}"))?;
@@ -238,6 +311,9 @@ pub async fn publish(opts: PublishOptions) -> Result<PublishReport, String> {
             }
             if peer.dead {
                 report.disconnected_early = true;
+                break;
+            }
+            if stopped() {
                 break;
             }
             let video_done = vi >= n_frames;
@@ -402,42 +478,91 @@ pub async fn generate_media(
     fps: u32,
     audio: bool,
 ) -> Result<TestMedia, String> {
-    tokio::task::spawn_blocking(move || generate_media_blocking(duration, fps, audio))
+    generate_media_with(duration, fps, audio, &MediaOptions::default()).await
+}
+
+/// [`generate_media`] at the size, bitrate and preset of `m` (its `clip` and `stop` are for
+/// [`publish_with`] and not used here).
+pub async fn generate_media_with(
+    duration: Duration,
+    fps: u32,
+    audio: bool,
+    m: &MediaOptions,
+) -> Result<TestMedia, String> {
+    let m = m.clone();
+    tokio::task::spawn_blocking(move || generate_media_blocking(duration, fps, audio, &m))
         .await
         .map_err(|e| e.to_string())?
 }
 
-fn generate_media_blocking(duration: Duration, fps: u32, audio: bool) -> Result<TestMedia, String> {
+/// The lowest H.264 level (from 3.1 up) whose frame size and macroblock rate fit.
+fn h264_level(width: u32, height: u32, fps: u32) -> &'static str {
+    let frame = u64::from(width.div_ceil(16)) * u64::from(height.div_ceil(16));
+    let rate = frame * u64::from(fps);
+    [
+        ("3.1", 3_600, 108_000),
+        ("3.2", 5_120, 216_000),
+        ("4.0", 8_192, 245_760),
+        ("4.2", 8_704, 522_240),
+        ("5.0", 22_080, 589_824),
+        ("5.1", 36_864, 983_040),
+        ("5.2", 36_864, 2_073_600),
+    ]
+    .iter()
+    .find(|(_, f, r)| frame <= *f && rate <= *r)
+    .map_or("6.2", |(l, ..)| l)
+}
+
+fn generate_media_blocking(
+    duration: Duration,
+    fps: u32,
+    audio: bool,
+    m: &MediaOptions,
+) -> Result<TestMedia, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let frames = ((duration.as_secs_f64() * fps as f64).ceil() as u64).max(1);
     let secs = format!("{:.3}", frames as f64 / fps as f64 + 0.1);
 
     let h264 = dir.path().join("out.h264");
-    run_ffmpeg(&[
+    let source = format!("testsrc2=size={}x{}:rate={fps}", m.width, m.height);
+    let frames_arg = frames.to_string();
+    let gop = fps.to_string();
+    let mut args: Vec<&str> = vec![
         "-f",
         "lavfi",
         "-i",
-        &format!("testsrc2=size=320x240:rate={fps}"),
+        &source,
         "-frames:v",
-        &frames.to_string(),
+        &frames_arg,
         "-c:v",
         "libx264",
         "-profile:v",
         "baseline",
         "-level",
-        "3.1",
+        h264_level(m.width, m.height, fps),
         "-pix_fmt",
         "yuv420p",
         "-g",
-        &fps.to_string(),
+        &gop,
         "-bf",
         "0",
+    ];
+    // A one-second VBV buffer: the rate holds over every segment, not just on average.
+    let rate = m.video_kbps.map(|k| format!("{k}k"));
+    if let Some(rate) = &rate {
+        args.extend(["-b:v", rate, "-maxrate", rate, "-bufsize", rate]);
+    }
+    if let Some(preset) = &m.preset {
+        args.extend(["-preset", preset]);
+    }
+    args.extend([
         "-x264-params",
         "repeat-headers=1",
         "-f",
         "h264",
         path_str(&h264)?,
-    ])?;
+    ]);
+    run_ffmpeg(&args)?;
     let video = h264_access_units(&std::fs::read(&h264).map_err(|e| e.to_string())?);
     if video.is_empty() {
         return Err("ffmpeg produced no H.264 access units".into());
