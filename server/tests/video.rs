@@ -225,7 +225,10 @@ async fn a_broadcast_becomes_decodable_hls_with_replay_markers(b: Backend) {
     // Key frames aligned: the encoded rendition is cut where the copied source is.
     assert_eq!(src_d.len(), low_d.len(), "{rec_source}\n{rec_240}");
     for (a, b) in src_d.iter().zip(&low_d) {
-        assert!((a - b).abs() < 0.05, "{src_d:?} vs {low_d:?}");
+        assert!(
+            (a - b).abs() < 0.05,
+            "{src_d:?} vs {low_d:?}\n{rec_source}\n{rec_240}"
+        );
     }
     assert_eq!(
         viewer
@@ -289,7 +292,13 @@ fn ffprobe_size(playlist: &std::path::Path) -> String {
         .arg(playlist)
         .output()
         .expect("ffprobe runs");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    // One line per segment file read; the first is enough.
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -130,6 +130,11 @@ pub fn ffmpeg_args(plan: &[Rendition], audio: bool, run: u32, tag: &str) -> Vec<
                 a.extend([
                     "-map".into(),
                     format!("[v{i}]"),
+                    // Frames keep the source's times: no frames made up to fill a constant
+                    // rate (which would start this rendition before the source's first key
+                    // frame and shift every cut).
+                    "-fps_mode".into(),
+                    "passthrough".into(),
                     "-c:v".into(),
                     "libx264".into(),
                     "-preset".into(),
@@ -176,8 +181,11 @@ fn hls_output(name: &str, run: u32, tag: &str) -> Vec<String> {
     vec![
         "-f".into(),
         "hls".into(),
+        // Cut at every key frame (about one a second, asked for by the ingest): a target a
+        // little under the interval, so the copied source's timestamps, which jitter by
+        // tens of microseconds, are cut where the encoded renditions' exact ones are.
         "-hls_time".into(),
-        "1".into(),
+        "0.9".into(),
         // ffmpeg's own list only has to outlast the watcher's 100 ms look.
         "-hls_list_size".into(),
         "10".into(),
@@ -539,7 +547,10 @@ mod tests {
         let a = ffmpeg_args(&Ladder::default().plan(h264), true, 3, "t").join(" ");
         assert!(a.contains("-filter_complex [0:v:0]split=2[t0][t1];[t0]scale=854:480:flags=bilinear[v1];[t1]scale=426:240:flags=bilinear[v2]"), "{a}");
         assert!(a.contains("-map 0:v:0 -c:v copy -f hls"), "{a}");
-        assert!(a.contains("-map [v1] -c:v libx264"), "{a}");
+        assert!(
+            a.contains("-map [v1] -fps_mode passthrough -c:v libx264"),
+            "{a}"
+        );
         assert!(a.contains("-b:v 1000k -maxrate 1000k"), "{a}");
         assert_eq!(a.matches("-force_key_frames source").count(), 2);
         assert!(a.contains("-hls_segment_filename 480p_3_t_%05d.m4s"), "{a}");
