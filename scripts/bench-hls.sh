@@ -23,16 +23,12 @@
 #      TARGETS (default "direct cache nginx-files"; full mode only), LOADGEN and SERVER (the
 #      binaries, default target/release/{loadgen,server}; with PREBUILT=1 nothing is built),
 #      DIST_DIR (the built client, default dist/),
-#      REQUIRE_METRICS=0 (a server without the live_hls_* counters: no origin figures or checks),
-#      ORIGIN=ffmpeg: a self-test of this script without the server's packager: ffmpeg writes a
-#      live ladder, an nginx with the node's headers stands in for the node and a small Python
-#      server answers /metrics from its access log and the segments that appeared.
+#      REQUIRE_METRICS=0 (a server without the live_hls_* counters: no origin figures or checks).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 mode=full
 [ "${1:-}" = smoke ] && { mode=smoke; shift; }
-origin="${ORIGIN:-server}"
 workers="${NGINX_WORKERS:-2}"
 per_process="${PER_PROCESS:-8000}"
 caps="${BANDWIDTH_KBPS:-0}"
@@ -51,15 +47,12 @@ command -v curl >/dev/null || fail "curl is needed"
 LOADGEN="${LOADGEN:-$ROOT/target/release/loadgen}"
 SERVER="${SERVER:-$ROOT/target/release/server}"
 dist="${DIST_DIR:-$ROOT/dist}"
-if [ "$origin" = server ]; then
-  [ -d "$dist" ] && ls "$dist"/*.html >/dev/null 2>&1 \
-    || fail "$dist is missing: build the client first (./scripts/build.sh)"
-  [ -x /usr/bin/ffmpeg ] || fail "/usr/bin/ffmpeg is needed (Debian package ffmpeg)"
-  [ "${PREBUILT:-0}" = 1 ] || build_release
-  [ -x "$SERVER" ] || fail "no server binary at $SERVER"
-else
-  [ "${PREBUILT:-0}" = 1 ] && [ -x "$LOADGEN" ] || cargo build --release -p loadgen --quiet
-fi
+[ -d "$dist" ] && ls "$dist"/*.html >/dev/null 2>&1 \
+  || fail "$dist is missing: build the client first (./scripts/build.sh)"
+[ -x /usr/bin/ffmpeg ] || fail "/usr/bin/ffmpeg is needed (Debian package ffmpeg)"
+[ "${PREBUILT:-0}" = 1 ] || build_release
+[ -x "$SERVER" ] || fail "no server binary at $SERVER"
+
 [ -x "$LOADGEN" ] || fail "no load generator at $LOADGEN"
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -167,85 +160,33 @@ sys.exit(1)
 PY
 }
 
-# --- The origin: the release server with a synthetic broadcast, or the ffmpeg stand-in.
+# --- The origin: the release server with a synthetic broadcast.
 port="$(free_port)"
-if [ "$origin" = server ]; then
-  step "server (SQLite, demo data) and a synthetic broadcast ($size, $kbps kbit/s)"
-  APP_BIND="127.0.0.1:$port" DATABASE_URL="sqlite://$work/bench.db" APP_DEMO_DATA=true \
-    APP_RATE_LIMIT_SCALE=1000 APP_MEDIA_DIR="$work/media" APP_LOG=warn APP_DIST_DIR="$dist" \
-    "$SERVER" >"$work/server.log" 2>&1 &
-  spid=$!; pids_to_stop+=("$spid")
-  wait_port "$port" || fail "server did not start: $(cat "$work/server.log")"
-  setup="$("$LOADGEN" hls-setup --url "http://127.0.0.1:$port")" || fail "hls-setup failed"
-  # The live playlist: the path the studio is given (hls_url), else /hls/SID/live.m3u8.
-  read -r sid whip token live <<<"$(python3 -c '
+step "server (SQLite, demo data) and a synthetic broadcast ($size, $kbps kbit/s)"
+APP_BIND="127.0.0.1:$port" DATABASE_URL="sqlite://$work/bench.db" APP_DEMO_DATA=true \
+  APP_RATE_LIMIT_SCALE=1000 APP_MEDIA_DIR="$work/media" APP_LOG=warn APP_DIST_DIR="$dist" \
+  "$SERVER" >"$work/server.log" 2>&1 &
+spid=$!; pids_to_stop+=("$spid")
+wait_port "$port" || fail "server did not start: $(cat "$work/server.log")"
+setup="$("$LOADGEN" hls-setup --url "http://127.0.0.1:$port")" || fail "hls-setup failed"
+# The live playlist: the path the studio is given (hls_url), else /hls/SID/live.m3u8.
+read -r sid whip token live <<<"$(python3 -c '
 import json, sys
 o = json.loads(sys.argv[1])
 h = o.get("hls_url") or ""
 path = h if h.startswith("/") else "/hls/%s/live.m3u8" % o["session_id"]
 print(o["session_id"], o["whip_url"], o["token"], path)' "$setup")"
-  # Long enough for every run; ended early (SIGTERM, WHIP DELETE) by the cleanup.
-  pub_secs=600
-  [ "$mode" = full ] && pub_secs=$(( 120 + 3 * (duration + ramp + 60) ))
-  "$LOADGEN" publish --whip "$whip" --token "$token" --seconds "$pub_secs" --size "$size" \
-    --kbps "$kbps" --audio true >"$work/publish.json" 2>"$work/publish.log" &
-  pubpid=$!
-  node_pids="$spid"
-  metrics_url="http://127.0.0.1:$port/metrics"
-else
-  step "stand-in origin: ffmpeg ladder + nginx with the node's headers (ORIGIN=ffmpeg)"
-  sid=1; mkdir -p "$work/media/$sid"; live="/hls/$sid/live.m3u8"
-  (cd "$work/media/$sid" && exec ffmpeg -hide_banner -loglevel error -nostdin -re \
-    -f lavfi -i "testsrc2=size=$size:rate=30" -f lavfi -i sine=f=440:r=48000 \
-    -filter_complex '[0:v]split=2[a][b];[b]scale=-2:240[b2]' -map '[a]' -map '[b2]' -map 1:a \
-    -c:v libx264 -preset ultrafast -g 30 -keyint_min 30 -sc_threshold 0 \
-    -b:v:0 "${kbps}k" -maxrate:v:0 "${kbps}k" -bufsize:v:0 "${kbps}k" \
-    -b:v:1 150k -maxrate:v:1 150k -bufsize:v:1 150k -c:a aac -b:a 64k \
-    -f hls -hls_time 1 -hls_list_size 6 -hls_segment_type fmp4 \
-    -hls_flags delete_segments+independent_segments+program_date_time+temp_file \
-    -var_stream_map 'v:0,agroup:aud v:1,agroup:aud a:0,agroup:aud' \
-    -master_pl_name live.m3u8 'live_%v.m3u8') >"$work/ffmpeg.log" 2>&1 &
-  pids_to_stop+=("$!")
-  start_nginx_files "$port" origin "$work/origin-access.log"
-  node_pids="$(nginx_pids "$work/origin.pid")"
-  mport="$(free_port)"
-  python3 - "$mport" "$work/origin-access.log" "$work/media" <<'PY' >"$work/metrics.log" 2>&1 &
-import http.server, os, sys, threading, time
-port, log, media = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-seen = set()
-def watch():
-    while True:
-        for root, _, files in os.walk(media):
-            seen.update(os.path.join(root, f) for f in files if f.endswith(".m4s"))
-        time.sleep(0.1)
-threading.Thread(target=watch, daemon=True).start()
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        pl = seg = 0
-        try:
-            with open(log) as f:
-                for line in f:
-                    path = line.split('"')[1] if '"' in line else ""
-                    if ".m3u8" in path: pl += 1
-                    elif ".m4s" in path or ".mp4" in path: seg += 1
-        except FileNotFoundError:
-            pass
-        body = (f'live_hls_requests_total{{kind="playlist"}} {pl}\n'
-                f'live_hls_requests_total{{kind="segment"}} {seg}\n'
-                f'live_hls_segments_total {len(seen)}\n').encode()
-        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a): pass
-http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
-PY
-  pids_to_stop+=("$!")
-  wait_port "$mport" || fail "the stand-in metrics server did not start: $(cat "$work/metrics.log")"
-  metrics_url="http://127.0.0.1:$mport/metrics"
-fi
+# Long enough for every run; ended early (SIGTERM, WHIP DELETE) by the cleanup.
+pub_secs=600
+[ "$mode" = full ] && pub_secs=$(( 120 + 3 * (duration + ramp + 60) ))
+"$LOADGEN" publish --whip "$whip" --token "$token" --seconds "$pub_secs" --size "$size" \
+  --kbps "$kbps" --audio true >"$work/publish.json" 2>"$work/publish.log" &
+pubpid=$!
+node_pids="$spid"
+metrics_url="http://127.0.0.1:$port/metrics"
 if ! wait_hls "http://127.0.0.1:$port$live" 90; then
   [ -f "$work/publish.log" ] && cat "$work/publish.log" >&2
   [ -f "$work/server.log" ] && tail -n 20 "$work/server.log" >&2
-  [ -f "$work/ffmpeg.log" ] && tail -n 20 "$work/ffmpeg.log" >&2
   fail "no live HLS at http://127.0.0.1:$port$live after 90 s"
 fi
 if [ "${REQUIRE_METRICS:-1}" = 1 ]; then

@@ -30,6 +30,8 @@ pkgs+=(ffmpeg)
 if [ $want_test -eq 1 ]; then
   # Redis: the tests run server nodes sharing live rooms, counters and limits through it.
   pkgs+=(chromium chromium-driver postgresql-15 redis-server)
+  # nginx: the HLS smoke run puts a proxy cache in front of a node (scripts/bench-hls.sh).
+  pkgs+=(nginx-light)
   # A CJK font for Chromium: Chinese pages and their screenshots render readable glyphs,
   # not boxes (WenQuanYi Micro Hei: 1.6 MB, against 56 MB for Noto CJK).
   pkgs+=(fonts-wqy-microhei)
@@ -78,13 +80,20 @@ for dir in app end2end; do
 done
 
 if [ $want_test -eq 1 ]; then
-  step "Chromium, PostgreSQL and Redis"
+  step "Chromium, PostgreSQL, Redis and nginx"
+  command -v nginx >/dev/null || fail "nginx missing after install"
   [ -x /usr/bin/chromium ] || fail "/usr/bin/chromium missing after install"
   [ -x /usr/lib/postgresql/15/bin/initdb ] || fail "PostgreSQL 15 binaries missing after install"
   command -v redis-server >/dev/null || fail "redis-server missing after install"
   # The package starts a system-wide instance; tests start their own on free ports.
   if command -v systemctl >/dev/null && systemctl is-active --quiet redis-server 2>/dev/null; then
     as_root systemctl disable --now redis-server >/dev/null 2>&1 || true
+  fi
+  # Likewise nginx on port 80 (only the system instance, by its own pid file).
+  if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then
+    as_root systemctl disable --now nginx >/dev/null 2>&1 || true
+  elif [ -s /run/nginx.pid ] && kill -0 "$(cat /run/nginx.pid)" 2>/dev/null; then
+    as_root nginx -s quit 2>/dev/null || true
   fi
   ok "$(/usr/bin/chromium --version 2>/dev/null | head -n1); PostgreSQL $(/usr/lib/postgresql/15/bin/postgres --version | awk '{print $3}'); $(redis-server --version | awk '{print $1, $2, $3}')"
 fi

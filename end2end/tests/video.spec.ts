@@ -50,12 +50,14 @@ test.describe('video', () => {
     // A tap turns the sound on.
     await viewer.getByRole('button', { name: 'Tap to play with sound' }).click();
     await expect.poll(() => video.evaluate((v: HTMLVideoElement) => v.muted)).toBe(false);
-    // The ladder: the live playlist offers the camera's own 480p and a 240p rendition
-    // (default APP_MEDIA_LADDER), with the audio shared. On loopback the player takes a tall one.
+    // The ladder: the live playlist offers the camera's own 720p (the studio asks for it and
+    // keeps it) with 480p and 240p renditions (default APP_MEDIA_LADDER) and one shared audio
+    // rendition. On loopback the phone plays a rendition taller than 240p.
     const master = await (await page.request.get(`/hls/${sessionId}/live.m3u8`)).text();
-    expect(master).toContain('RESOLUTION=320x240');
-    expect(master).toContain('TYPE=AUDIO');
-    await expect.poll(() => video.evaluate((v: HTMLVideoElement) => v.videoHeight), { timeout: 20_000 }).toBe(480);
+    for (const r of ['RESOLUTION=1280x720', 'RESOLUTION=854x480', 'RESOLUTION=426x240', 'TYPE=AUDIO']) {
+      expect(master).toContain(r);
+    }
+    await expect.poll(() => video.evaluate((v: HTMLVideoElement) => v.videoHeight), { timeout: 20_000 }).toBeGreaterThan(240);
 
     // A phone on a weak network (300 kbit/s once the page is up): the player moves down to
     // the 240p rendition on its own and keeps playing.
@@ -76,9 +78,11 @@ test.describe('video', () => {
     await camera.getByRole('button', { name: 'Stop broadcasting' }).click();
     await expect(health).toContainText('stopped', { timeout: 10_000 });
     expect((await page.request.post('/api/studio/end', { form: { session_id: String(sessionId) } })).status()).toBe(200);
-    const res = await page.request.get(`/hls/${sessionId}/index.m3u8`);
-    expect(res.status()).toBe(200);
-    await expect.poll(async () => (await (await page.request.get(`/hls/${sessionId}/index.m3u8`)).text()).includes('#EXT-X-ENDLIST'), { timeout: 15_000 }).toBe(true);
+    // The recording: every rendition closed (its live playlist ended too).
+    await expect.poll(async () => (await (await page.request.get(`/hls/${sessionId}/rec_source.m3u8`)).text()).endsWith('#EXT-X-ENDLIST\n'), { timeout: 15_000 }).toBe(true);
+    const recording = await (await page.request.get(`/hls/${sessionId}/index.m3u8`)).text();
+    expect(recording).toContain('rec_240p.m3u8');
+    expect(await (await page.request.get(`/hls/${sessionId}/live_240p.m3u8`)).text()).toContain('#EXT-X-ENDLIST');
     await viewer.goto(`/s/${sessionId}`);
     await expect(viewer.getByRole('region', { name: 'Replay' })).toBeVisible();
     await phone.close();

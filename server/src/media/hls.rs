@@ -207,6 +207,21 @@ fn stamp() -> String {
     format!("{:x}", app::backend::now_ms() / 1000)
 }
 
+/// Whether some process has a UDP socket bound to `port` (`/proc/net/udp`): asked without
+/// binding it ourselves, which could make ffmpeg's own bind fail.
+fn udp_port_bound(port: u16) -> bool {
+    let hex = format!(":{port:04X} ");
+    ["/proc/net/udp", "/proc/net/udp6"].iter().any(|f| {
+        std::fs::read_to_string(f).is_ok_and(|t| {
+            t.lines().skip(1).any(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .is_some_and(|a| format!("{a} ").ends_with(&hex))
+            })
+        })
+    })
+}
+
 /// A free UDP port on loopback for ffmpeg to listen on.
 pub fn free_udp_port() -> std::io::Result<u16> {
     let s = std::net::UdpSocket::bind("127.0.0.1:0")?;
@@ -288,6 +303,14 @@ impl Packager {
             _turn: turn,
         };
         p.spawn()?;
+        // RTP sent before ffmpeg listens is lost (the key frame that started packaging among
+        // it): wait until its port is open, up to 3 s.
+        for _ in 0..150 {
+            if udp_port_bound(p.ports.video) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         Ok(p)
     }
 

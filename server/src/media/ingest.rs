@@ -197,7 +197,14 @@ pub async fn run(state: ServerState, args: IngestArgs) {
                             match Packager::start(stream, &media.settings.ffmpeg, vc, plan, audio)
                                 .await
                             {
-                                Ok(p) => packager = Some(p),
+                                Ok(pk) => {
+                                    packager = Some(pk);
+                                    // A key frame now that ffmpeg listens.
+                                    if let Some(rx) = rtc.direct_api().stream_rx(&p.header.ssrc) {
+                                        rx.request_keyframe(KeyframeRequestKind::Pli);
+                                    }
+                                    last_keyframe_request = Instant::now();
+                                }
                                 Err(e) => {
                                     tracing::error!(error = %e, ffmpeg = %media.settings.ffmpeg, "could not start ffmpeg");
                                     break 'run;
