@@ -54,19 +54,19 @@
     state.pc = pc; state.token = token; state.whipUrl = whipUrl;
     state.stream.getTracks().forEach(function (track) {
       var init = { direction: "sendonly", streams: [state.stream] };
-      if (track.kind === "video") {
-        // Keep the camera's resolution when the uplink is short (drop frames instead): the
-        // server's bitrate ladder is planned from it, and the products should stay sharp.
-        if ("contentHint" in track) { track.contentHint = "detail"; }
-        init.sendEncodings = [{ maxBitrate: 2500000 }];
-      }
+      // At most 2.5 Mbit/s: the top of the server's ladder. (No contentHint "detail": Chrome
+      // then encodes the camera like a screen share, at lower frame rates.)
+      if (track.kind === "video") { init.sendEncodings = [{ maxBitrate: 2500000 }]; }
       var t = pc.addTransceiver(track, init);
       if (track.kind === "video") {
         preferCodecs(t);
+        // Keep the camera's resolution when the uplink is short (drop frames instead), where
+        // the browser lets us: the server plans its ladder from the size it receives (and
+        // plans again when the size changes).
         try {
           var p = t.sender.getParameters();
           p.degradationPreference = "maintain-resolution";
-          t.sender.setParameters(p).catch(function () { /* not supported: contentHint does it */ });
+          t.sender.setParameters(p).catch(function () { /* not supported */ });
         } catch (e) { /* older browsers */ }
       }
     });

@@ -10,8 +10,8 @@ import * as os from 'node:os';
 // and per phase one JSON line from pc1's getStats over a fixed window, then one ratio line per
 // codec. No server is needed. Run with:
 //   cd end2end && npx playwright test --config=bench.config.ts simulcast-uplink
-// Knobs: CODECS (default "h264,vp8"), RAMP_S (10), MEASURE_S (30), CONTENT_HINT ("detail", the
-// studio's; "" for none), DEGRADATION ("maintain-resolution", the studio's; or "balanced"),
+// Knobs: CODECS (default "h264,vp8"), RAMP_S (10), MEASURE_S (30), CONTENT_HINT ("", none, as the
+// studio; "detail" to try it), DEGRADATION ("maintain-resolution", the studio's; or "balanced"),
 // FAKE_VIDEO (a 1280x720 .y4m or .mjpeg file the fake camera plays instead of its drawing: the
 // drawing is nearly static and easy to encode, so the encoders stay far below the caps; a clip
 // with motion and detail shows the uplink of a real camera).
@@ -21,7 +21,7 @@ import * as os from 'node:os';
 const RAMP_S = Number(process.env.RAMP_S ?? 10);
 const MEASURE_S = Number(process.env.MEASURE_S ?? 30);
 const CODECS = (process.env.CODECS ?? 'h264,vp8').split(',').map((c) => c.trim().toUpperCase()).filter(Boolean);
-const CONTENT_HINT = process.env.CONTENT_HINT ?? 'detail';
+const CONTENT_HINT = process.env.CONTENT_HINT ?? '';
 const DEGRADATION = process.env.DEGRADATION ?? 'maintain-resolution';
 const FAKE_VIDEO = process.env.FAKE_VIDEO;
 
@@ -85,7 +85,7 @@ async function startPhase(page: Page, args: { phase: Phase; codec: string; encod
     // 1. The fake camera at the studio's resolution; the settings say what it really delivers.
     const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 1280, height: 720, frameRate: 30 } });
     const track = stream.getVideoTracks()[0];
-    if (contentHint) track.contentHint = contentHint; // the studio sets "detail"
+    if (contentHint) track.contentHint = contentHint; // the studio sets none
     const s = track.getSettings();
 
     // 2. The loopback pair. max-bundle as the studio: one transport, whose bytesSent is the uplink.

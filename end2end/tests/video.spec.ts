@@ -50,13 +50,13 @@ test.describe('video', () => {
     // A tap turns the sound on.
     await viewer.getByRole('button', { name: 'Tap to play with sound' }).click();
     await expect.poll(() => video.evaluate((v: HTMLVideoElement) => v.muted)).toBe(false);
-    // The ladder: the live playlist offers the camera's own 720p (the studio asks for it and
-    // keeps it) with 480p and 240p renditions (default APP_MEDIA_LADDER) and one shared audio
-    // rendition. On loopback the phone plays a rendition taller than 240p.
+    // The ladder: the live playlist offers the camera's own picture (up to the 720p the studio
+    // asks for) with the default rungs below it (APP_MEDIA_LADDER: 480p, 240p) and one shared
+    // audio rendition. On loopback the phone plays a rendition taller than 240p.
     const master = await (await page.request.get(`/hls/${sessionId}/live.m3u8`)).text();
-    for (const r of ['RESOLUTION=1280x720', 'RESOLUTION=854x480', 'RESOLUTION=426x240', 'TYPE=AUDIO']) {
-      expect(master).toContain(r);
-    }
+    expect(master).toContain('RESOLUTION=426x240');
+    expect(master).toContain('TYPE=AUDIO');
+    expect(master.match(/#EXT-X-STREAM-INF/g)?.length ?? 0).toBeGreaterThanOrEqual(2);
     await expect.poll(() => video.evaluate((v: HTMLVideoElement) => v.videoHeight), { timeout: 20_000 }).toBeGreaterThan(240);
 
     // A phone on a weak network (300 kbit/s once the page is up): the player moves down to

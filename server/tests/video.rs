@@ -763,3 +763,67 @@ unsafe fn libc_kill(pid: i32) {
     }
     kill(pid, 9);
 }
+
+/// Whatever is asked under `/hls/`: a clear 404 (or the file), never a 5xx, nothing served
+/// outside a session's directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_up_hls_paths_get_404_never_5xx() {
+    let app = spawn(Backend::Sqlite).await.expect("sqlite");
+    let (sid, _) = demo_session(&app).await;
+    let dir = app.dir.path().join("media").join(sid.to_string());
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("stream.sdp"), "v=0").expect("sdp");
+    std::fs::write(app.dir.path().join("media").join("secret.m4s"), "no").expect("secret");
+    let http = reqwest::Client::new();
+    let pieces = [
+        "live.m3u8",
+        "live_source.m3u8",
+        "index.m3u8",
+        "rec_240p.m3u8",
+        "stream.sdp",
+        "..%2Fsecret.m4s",
+        "%2e%2e%2fsecret.m4s",
+        "..",
+        "ff_0_source.m3u8",
+        "a.m4s",
+        "x_init.mp4",
+        "%00.m4s",
+        "%C3%A9.m3u8",
+        "live.m3u8%3F",
+        "",
+    ];
+    let sessions = [
+        sid.to_string(),
+        "0".into(),
+        "-1".into(),
+        "99999999999999999999".into(),
+        "abc".into(),
+        "..".into(),
+    ];
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..600 {
+        let s = &sessions[(next() % sessions.len() as u64) as usize];
+        let mut file = pieces[(next() % pieces.len() as u64) as usize].to_string();
+        if next() % 3 == 0 {
+            let len = (next() % 200) as usize;
+            file = (0..len)
+                .map(|_| char::from(b"abc_.%2F09zZ"[(next() % 12) as usize]))
+                .collect();
+        }
+        let url = format!("http://{}/hls/{s}/{file}", app.addr);
+        let res = http.get(&url).send().await.expect("answered");
+        let status = res.status().as_u16();
+        assert!(status < 500, "{url}: {status}");
+        if status == 200 {
+            let body = res.text().await.unwrap_or_default();
+            assert!(!body.contains("no") && !body.contains("v=0"), "{url} served {body}");
+        }
+    }
+    app.stop().await;
+}

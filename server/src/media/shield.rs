@@ -5,7 +5,7 @@
 //!
 //! Concurrent requests for the same file wait on the one fetch in flight (a `OnceCell` per
 //! file); a playlist is kept for half a segment, a segment for good (bounded in bytes, oldest
-//! out first), a failure for a second. Object storage would replace this later: the ingest
+//! out first), a failure not at all (the requests that waited for it share it). Object storage would replace this later: the ingest
 //! would upload segments and recordings and every node (or a CDN) would read them there.
 
 use std::{
@@ -30,10 +30,10 @@ use super::{
 /// How long a fetched playlist is served before the next request fetches it again: half the
 /// 1 s segment duration.
 const PLAYLIST_FRESH: Duration = Duration::from_millis(500);
-/// How long a failed or missing fetch is remembered.
-const FAILURE_FRESH: Duration = Duration::from_secs(1);
 /// How long the ingest node's address is remembered.
 const ORIGIN_FRESH: Duration = Duration::from_secs(2);
+/// Sessions whose origin is remembered at most (then the stale ones go).
+const MAX_ORIGINS: usize = 10_000;
 /// How long an origin request may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Segments kept, in bytes (about 3 minutes of a 4-rendition ladder at 3.5 Mbit/s in all).
@@ -124,10 +124,13 @@ impl Shield {
             Ok(v) => v.map(|(url, _)| url),
             Err(_) => None, // Redis down: serve what this node has
         };
-        self.origins
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(session_id, (url.clone(), Instant::now()));
+        let mut origins = self.origins.lock().unwrap_or_else(|p| p.into_inner());
+        if origins.len() >= MAX_ORIGINS {
+            // Made-up session ids must not grow this without bound.
+            origins.retain(|_, (_, at)| at.elapsed() < ORIGIN_FRESH);
+        }
+        origins.insert(session_id, (url.clone(), Instant::now()));
+        drop(origins);
         url.filter(|u| *u != self.me)
     }
 
@@ -160,7 +163,11 @@ impl Shield {
             .await
             .clone();
         if fetched_here {
-            if f.status == StatusCode::OK && !kind.is_playlist() {
+            if f.status != StatusCode::OK {
+                // Requests waiting now share the failure; later ones ask again (a flood of
+                // made-up names keeps nothing here).
+                self.forget(&key, &slot);
+            } else if !kind.is_playlist() {
                 self.keep(key, f.body.len());
             }
         } else {
@@ -215,6 +222,13 @@ impl Shield {
         }
     }
 
+    fn forget(&self, key: &Key, slot: &Arc<Slot>) {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        if slots.get(key).is_some_and(|s| Arc::ptr_eq(s, slot)) {
+            slots.remove(key);
+        }
+    }
+
     /// Keeps a fetched segment, dropping the oldest ones beyond the budget.
     fn keep(&self, key: Key, size: usize) {
         let mut dropped = Vec::new();
@@ -246,12 +260,7 @@ fn new_slot() -> Arc<Slot> {
 }
 
 fn stale(f: &Fetched, kind: Kind) -> bool {
-    let age = f.at.elapsed();
-    if f.status != StatusCode::OK {
-        age >= FAILURE_FRESH
-    } else {
-        kind.is_playlist() && age >= PLAYLIST_FRESH
-    }
+    f.status != StatusCode::OK || (kind.is_playlist() && f.at.elapsed() >= PLAYLIST_FRESH)
 }
 
 fn respond(f: &Fetched, kind: Kind, headers: &HeaderMap) -> Response {
