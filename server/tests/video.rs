@@ -822,7 +822,10 @@ async fn made_up_hls_paths_get_404_never_5xx() {
         assert!(status < 500, "{url}: {status}");
         if status == 200 {
             let body = res.text().await.unwrap_or_default();
-            assert!(!body.contains("no") && !body.contains("v=0"), "{url} served {body}");
+            assert!(
+                !body.contains("no") && !body.contains("v=0"),
+                "{url} served {body}"
+            );
         }
     }
     app.stop().await;

@@ -242,9 +242,22 @@ impl Stream {
                 .entry(AUDIO.to_string())
                 .or_insert_with(|| Track::new(window));
         }
-        for t in st.tracks.values_mut() {
+        let names: BTreeSet<String> = plan
+            .iter()
+            .map(|r| r.name.clone())
+            .chain(audio.then(|| AUDIO.to_string()))
+            .collect();
+        let mut ended = Vec::new();
+        for (name, t) in st.tracks.iter_mut() {
             t.start_run();
+            // A rendition this run does not make (the source changed size) ends, so players
+            // on it stop rather than wait for segments that will not come.
+            if !names.contains(name) && !t.is_ended() && !t.is_empty() {
+                t.end();
+                ended.push(name.clone());
+            }
         }
+        st.dirty.extend(ended);
         st.run = Some(run);
         st.plan = plan;
         st.audio = audio;
@@ -776,6 +789,25 @@ mod tests {
             .collect();
         let window: Vec<&str> = live.lines().filter(|l| l.ends_with(".m4s")).collect();
         assert_eq!(tail, window);
+    }
+
+    #[test]
+    fn a_rendition_the_next_run_does_not_make_ends() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("6")).unwrap();
+        let streams = Streams::new(tmp.path().to_path_buf(), 4);
+        let s = streams.open(6);
+        s.begin_run(0, plan(), false);
+        land_all(&s, 0, 0, false);
+        s.publish().unwrap();
+        // The source shrank to 360p: no 480p rung in the next run.
+        let smaller: Vec<Rendition> = plan().into_iter().filter(|r| r.name != "480p").collect();
+        s.begin_run(1, smaller, false);
+        s.publish().unwrap();
+        let gone = s.playlist("live_480p.m3u8").unwrap().body;
+        assert!(gone.ends_with(b"#EXT-X-ENDLIST\n"));
+        let kept = s.playlist("live_240p.m3u8").unwrap().body;
+        assert!(!kept.ends_with(b"#EXT-X-ENDLIST\n"));
     }
 
     #[test]
