@@ -20,6 +20,7 @@ cd "$ROOT"
 start() {
   local n="$1" dir="$2"
   [ -x "$ROOT/target/release/server" ] || fail "no release server: run ./scripts/build.sh"
+  mkdir -p "$dir"
   chmod 755 "$dir" # PostgreSQL runs as the postgres user when we are root
   local rport; rport="$(start_redis "$dir")"
   local pgenv; pgenv="$("$ROOT/scripts/pg-cluster.sh" start "$dir/pg")" || fail "PostgreSQL did not start"
