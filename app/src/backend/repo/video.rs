@@ -6,7 +6,16 @@ use crate::{
     model::ReplayMarker,
 };
 
+/// A broadcast of the session starts (its first playlist is out). One is on at a time: a row
+/// still open is one whose node died mid-broadcast, so it ends now.
 pub async fn start_broadcast(db: &Db, session_id: i64, codec: &str) -> Result<i64, AppError> {
+    sqlx::query(
+        "UPDATE broadcasts SET ended_at_ms = $1 WHERE session_id = $2 AND ended_at_ms IS NULL",
+    )
+    .bind(now_ms())
+    .bind(session_id)
+    .execute(db.pool())
+    .await?;
     Ok(sqlx::query_scalar("INSERT INTO broadcasts (session_id, codec, started_at_ms) VALUES ($1, $2, $3) RETURNING id")
         .bind(session_id)
         .bind(codec)
