@@ -56,6 +56,21 @@ fn broadcast(
     tokio::spawn(whip_publisher::publish(opts))
 }
 
+/// Waits for the room's `video` event saying the broadcast is on; then `sessions/video` names
+/// the live playlist. Returns what it answered.
+async fn video_goes_live(sse: &mut Sse, viewer: &Client, sid: i64) -> Value {
+    let live = sse
+        .next_of("video", Duration::from_secs(20))
+        .await
+        .expect("video event");
+    assert_eq!(live.data["live"], true);
+    let (_, video) = viewer
+        .get(&format!("/api/sessions/video?session_id={sid}"))
+        .await;
+    assert_eq!(video["hls_url"], format!("/hls/{sid}/live.m3u8"), "{video}");
+    video
+}
+
 /// GET with headers; (status, headers, body).
 async fn fetch(
     http: &reqwest::Client,
@@ -124,18 +139,9 @@ async fn a_broadcast_becomes_decodable_hls_with_replay_markers(b: Backend) {
         })
     };
     let publisher = broadcast(&info, 9);
-    let live = sse
-        .next_of("video", Duration::from_secs(15))
-        .await
-        .expect("video event");
-    assert_eq!(live.data["live"], true);
-
     // While live: the multivariant playlist of the ladder, from memory. The test publisher
     // sends 320x240, so of the default ladder (source, 480p, 240p) 480p is left out.
-    let (_, during) = viewer
-        .get(&format!("/api/sessions/video?session_id={sid}"))
-        .await;
-    assert_eq!(during["hls_url"], format!("/hls/{sid}/live.m3u8"));
+    let during = video_goes_live(&mut sse, &viewer, sid).await;
     assert_eq!(during["live"], true);
     let base = format!("{}/hls/{sid}", viewer.base);
     let (status, h, master) = fetch(&viewer.http, &format!("{base}/live.m3u8"), &[]).await;
@@ -645,15 +651,7 @@ async fn a_viewer_on_another_node_plays_what_node_one_ingests() {
     let viewer = c.client(1);
     let mut sse = Sse::open(&viewer, sid, None).await;
     let publisher = broadcast(&info, 10);
-    let live = sse
-        .next_of("video", Duration::from_secs(20))
-        .await
-        .expect("video event on node 2");
-    assert_eq!(live.data["live"], true);
-    let (_, video) = viewer
-        .get(&format!("/api/sessions/video?session_id={sid}"))
-        .await;
-    assert_eq!(video["hls_url"], format!("/hls/{sid}/live.m3u8"));
+    video_goes_live(&mut sse, &viewer, sid).await;
 
     let on = |node: &common::TestApp, file: &str| format!("http://{}/hls/{sid}/{file}", node.addr);
     let (status, _, master) = fetch(&viewer.http, &on(n2, "live.m3u8"), &[]).await;
