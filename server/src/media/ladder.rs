@@ -114,7 +114,7 @@ impl std::str::FromStr for Ladder {
         if !ladder.source && ladder.rungs.is_empty() {
             return Err(LadderError("no rendition".into()));
         }
-        ladder.rungs.sort_by(|a, b| b.height.cmp(&a.height));
+        ladder.rungs.sort_by_key(|r| std::cmp::Reverse(r.height));
         Ok(ladder)
     }
 }

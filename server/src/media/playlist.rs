@@ -344,7 +344,7 @@ pub fn render_master(variants: &[Variant], audio_uri: Option<&str>) -> String {
         );
     }
     let mut order: Vec<&Variant> = variants.iter().collect();
-    order.sort_by(|a, b| b.bandwidth.cmp(&a.bandwidth));
+    order.sort_by_key(|v| std::cmp::Reverse(v.bandwidth));
     if let Some(i) = order.iter().position(|v| v.bandwidth <= 1_500_000) {
         let start = order.remove(i);
         order.insert(0, start);
