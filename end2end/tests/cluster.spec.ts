@@ -124,3 +124,57 @@ test('cluster: host on node 1, phones on nodes 2 and 3 see the product presented
   for (const v of [a, b]) await v.context.close();
   await host.dispose();
 });
+
+test('cluster: a phone on node 2 plays the video that node 1 ingests, with no files shared', async ({ browser }, testInfo) => {
+  test.skip(testInfo.project.name !== 'mobile-wechat', 'runs once, on the phone project');
+  test.setTimeout(120_000);
+  const [n1, n2] = nodes;
+  // The studio on node 1 broadcasts a drawn canvas with its own broadcaster (public/broadcaster.js).
+  const studio = await browser.newContext({ baseURL: n1, viewport: { width: 1280, height: 900 } });
+  const pub = await studio.newPage();
+  await pub.goto('/studio');
+  await pub.waitForFunction(() => (window as any).LiveBroadcaster !== undefined);
+  const tag = `${Date.now()}`;
+  expect((await pub.request.post('/api/host/sign_up', { form: { display_name: 'Cluster Video', email: `cluster-video-${tag}@example.com`, password: 'a long password' } })).status()).toBe(200);
+  const created = await pub.request.post('/api/studio/session/create', {
+    data: { form: { title: `Cluster video ${tag}`, description: '', scheduled_start_ms: Date.now() + 3_600_000,
+      policy: { percent_off: 50, friends_needed: 1, units_per_shopper: 1, units_cap: null, purchase_limit: 5 } } },
+  });
+  const sessionId = (await created.json()) as number;
+  expect((await pub.request.post('/api/studio/go_live', { form: { session_id: String(sessionId) } })).status()).toBe(200);
+  const info = await (await pub.request.post('/api/studio/broadcast', { form: { session_id: String(sessionId) } })).json();
+  expect(info.whip_url).toBe(`${n1}/whip/${sessionId}`);
+  await pub.evaluate(async ({ whip, token }) => {
+    const c = document.createElement('canvas');
+    c.width = 640; c.height = 360;
+    document.body.appendChild(c);
+    const ctx = c.getContext('2d')!;
+    const draw = () => {
+      const t = Date.now() / 1000;
+      ctx.fillStyle = '#334'; ctx.fillRect(0, 0, 640, 360);
+      ctx.fillStyle = '#fc6'; ctx.fillRect(300 + 200 * Math.sin(t), 140, 60, 80);
+      requestAnimationFrame(draw);
+    };
+    draw();
+    (window as any).LiveBroadcaster.useStream((c as any).captureStream(30));
+    await (window as any).LiveBroadcaster.start(whip, token, () => {});
+  }, { whip: info.whip_url, token: info.token });
+
+  // A phone on node 2: the live room plays the ladder node 2 fetches from node 1.
+  const phone = await newPhone(browser, testInfo, n2);
+  await phone.page.goto(`/s/${sessionId}`);
+  const video = phone.page.getByLabel('Live video');
+  await expect(video).toBeAttached({ timeout: 45_000 });
+  await expect.poll(() => video.evaluate((v: HTMLVideoElement) => v.currentTime), { timeout: 45_000, intervals: [1000] }).toBeGreaterThan(1.5);
+  const t1 = await video.evaluate((v: HTMLVideoElement) => v.currentTime);
+  await expect.poll(() => video.evaluate((v: HTMLVideoElement) => v.currentTime), { timeout: 15_000 }).toBeGreaterThan(t1);
+  // Node 2 has no file of it: what it served came from node 1 (its origin shield's counter).
+  expect(fs.existsSync(path.join(dir, 'media-2', String(sessionId)))).toBe(false);
+  const metrics = await (await phone.page.request.get(`${n2}/metrics`)).text();
+  expect(Number(/^live_hls_origin_fetches_total (\d+)$/m.exec(metrics)?.[1] ?? 0)).toBeGreaterThan(0);
+
+  await pub.evaluate(() => (window as any).LiveBroadcaster.stop());
+  expect((await pub.request.post('/api/studio/end', { form: { session_id: String(sessionId) } })).status()).toBe(200);
+  await phone.context.close();
+  await studio.close();
+});
