@@ -40,6 +40,7 @@ else
 fi
 S_MAXAGE=1 # the node's live playlists: Cache-Control: public, max-age=0, s-maxage=1
 
+export PATH="$PATH:/usr/sbin" # Debian's nginx, for users whose PATH lacks sbin
 command -v nginx >/dev/null || as_root apt-get install -y -qq nginx-light >/dev/null \
   || { as_root apt-get update -qq >/dev/null && as_root apt-get install -y -qq nginx-light >/dev/null; } \
   || fail "could not install nginx-light"

@@ -81,7 +81,7 @@ done
 
 if [ $want_test -eq 1 ]; then
   step "Chromium, PostgreSQL, Redis and nginx"
-  command -v nginx >/dev/null || fail "nginx missing after install"
+  [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || fail "nginx missing after install"
   [ -x /usr/bin/chromium ] || fail "/usr/bin/chromium missing after install"
   [ -x /usr/lib/postgresql/15/bin/initdb ] || fail "PostgreSQL 15 binaries missing after install"
   command -v redis-server >/dev/null || fail "redis-server missing after install"
