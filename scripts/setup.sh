@@ -93,7 +93,7 @@ if [ $want_test -eq 1 ]; then
   if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then
     as_root systemctl disable --now nginx >/dev/null 2>&1 || true
   elif [ -s /run/nginx.pid ] && kill -0 "$(cat /run/nginx.pid)" 2>/dev/null; then
-    as_root nginx -s quit 2>/dev/null || true
+    as_root /usr/sbin/nginx -s quit 2>/dev/null || true
   fi
   ok "$(/usr/bin/chromium --version 2>/dev/null | head -n1); PostgreSQL $(/usr/lib/postgresql/15/bin/postgres --version | awk '{print $3}'); $(redis-server --version | awk '{print $1, $2, $3}')"
 fi
