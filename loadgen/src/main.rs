@@ -67,6 +67,7 @@
 //! looped in real time with a 440 Hz Opus tone for `--seconds` (SIGTERM ends it early, with the
 //! WHIP DELETE); prints the publisher's report (frames, audio packets, keyframe requests).
 
+mod histogram;
 mod hls;
 mod publish;
 mod rush;

@@ -10,6 +10,8 @@ use std::{
 };
 
 use serde_json::{json, Value};
+
+use crate::histogram::Histogram;
 use tokio::{
     io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
     net::{TcpSocket, TcpStream},
@@ -100,6 +102,11 @@ fn parse(args: Vec<String>) -> Result<Opts, String> {
     Ok(o)
 }
 
+/// How long ago `since` (µs since the epoch) was.
+fn since_us(since: i64) -> Duration {
+    Duration::from_micros((now_us() - since).max(0) as u64)
+}
+
 fn now_us() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -127,61 +134,6 @@ fn rss_kib(pids: &[u32]) -> u64 {
                 })
         })
         .sum()
-}
-
-/// Latencies in milliseconds, bucketed (0..=60,000 ms).
-struct Histogram {
-    buckets: Vec<AtomicU64>,
-}
-
-impl Histogram {
-    fn new() -> Histogram {
-        Histogram {
-            buckets: (0..=60_000).map(|_| AtomicU64::new(0)).collect(),
-        }
-    }
-    fn record(&self, us: i64) {
-        let ms = (us.max(0) / 1000).min(60_000) as usize;
-        self.buckets[ms].fetch_add(1, Ordering::Relaxed);
-    }
-    fn percentile(&self, p: f64) -> Option<u64> {
-        let total: u64 = self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).sum();
-        if total == 0 {
-            return None;
-        }
-        let rank = ((total as f64) * p).ceil().max(1.0) as u64;
-        let mut seen = 0;
-        for (ms, b) in self.buckets.iter().enumerate() {
-            seen += b.load(Ordering::Relaxed);
-            if seen >= rank {
-                return Some(ms as u64);
-            }
-        }
-        None
-    }
-    /// Non-empty buckets as `[[ms, count], ...]`, how a worker process reports them.
-    fn sparse(&self) -> Value {
-        Value::Array(
-            self.buckets
-                .iter()
-                .enumerate()
-                .filter_map(|(ms, b)| {
-                    let n = b.load(Ordering::Relaxed);
-                    (n > 0).then(|| json!([ms, n]))
-                })
-                .collect(),
-        )
-    }
-    fn merge(&self, sparse: &Value) {
-        for pair in sparse.as_array().into_iter().flatten() {
-            if let (Some(ms), Some(n)) = (pair[0].as_u64(), pair[1].as_u64()) {
-                self.buckets[(ms as usize).min(60_000)].fetch_add(n, Ordering::Relaxed);
-            }
-        }
-    }
-    fn summary(&self) -> Value {
-        json!({ "p50": self.percentile(0.50), "p99": self.percentile(0.99), "max": self.percentile(1.0) })
-    }
 }
 
 #[derive(Default)]
@@ -349,7 +301,7 @@ async fn get(
         Ok::<_, String>(body)
     };
     let res = tokio::time::timeout(Duration::from_secs(30), fetch).await;
-    shared.requests.record(started.elapsed().as_micros() as i64);
+    shared.requests.record(started.elapsed());
     match res {
         Ok(Ok(body)) if body.starts_with(b"HTTP/1.1 200") => {
             let head = &body[..find(&body, b"\r\n\r\n").unwrap_or(body.len())];
@@ -492,9 +444,9 @@ fn handle_event(event: &[u8], shared: &Shared, node: usize) -> bool {
     if let Ok(pid) = digits.parse::<usize>() {
         let sent = shared.published[pid % SLOTS].load(Ordering::Relaxed);
         if sent > 0 {
-            shared.hist.record(now_us() - sent);
+            shared.hist.record(since_us(sent));
             if let Some(h) = shared.per_node.get(node) {
-                h.record(now_us() - sent);
+                h.record(since_us(sent));
             }
         }
     }

@@ -660,24 +660,15 @@ async fn a_viewer_on_another_node_plays_what_node_one_ingests() {
     let (status, _, media) = fetch(&viewer.http, &on(n2, "live_source.m3u8"), &[]).await;
     assert_eq!(status, 200, "{media}");
     let segment = uris(&media).last().expect("a segment").clone();
-    let from_2 = viewer
-        .http
-        .get(on(n2, &segment))
-        .send()
-        .await
-        .expect("segment")
-        .bytes()
-        .await
-        .expect("bytes");
-    let from_1 = viewer
-        .http
-        .get(on(n1, &segment))
-        .send()
-        .await
-        .expect("segment")
-        .bytes()
-        .await
-        .expect("bytes");
+    let bytes = |url: String| {
+        let http = viewer.http.clone();
+        async move {
+            let res = http.get(url).send().await.expect("segment");
+            res.bytes().await.expect("bytes")
+        }
+    };
+    let from_2 = bytes(on(n2, &segment)).await;
+    let from_1 = bytes(on(n1, &segment)).await;
     assert!(!from_2.is_empty());
     assert_eq!(from_2, from_1, "the same bytes through node 2");
     assert!(
