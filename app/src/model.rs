@@ -779,6 +779,36 @@ pub struct VideoInfo {
     pub markers: Vec<ReplayMarker>,
 }
 
+/// Where a restream destination stands (`domain::restream::shown_state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestreamState {
+    /// Disabled by the host.
+    Off,
+    /// Enabled; nothing is being pushed to it (no broadcast on).
+    Waiting,
+    Connecting,
+    Live,
+    /// The push failed and is being retried; the reason says why.
+    Failing,
+}
+
+/// A restream destination as the studio sees it. The stream key never leaves the server: only
+/// its masked form (`••••abcd`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestreamDestination {
+    pub id: i64,
+    pub name: String,
+    pub url: String,
+    pub key_masked: String,
+    pub enabled: bool,
+    pub state: RestreamState,
+    /// With `Failing`: why (ffmpeg's last error, e.g. "Connection refused").
+    pub reason: Option<String>,
+    /// When the ingest node last wrote the state (Unix ms).
+    pub state_at_ms: Option<i64>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

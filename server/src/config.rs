@@ -53,6 +53,12 @@ pub struct Config {
     /// `APP_HLS_LIVE_SEGMENTS`: segments in each live playlist's sliding window (3 to 30).
     /// Default 6.
     pub hls_live_segments: usize,
+    /// `APP_WHEP_MAX_VIEWERS`: WebRTC viewers this node takes at most (beyond, players fall back
+    /// to HLS). Default 500; 0 turns WebRTC playback off.
+    pub whep_max_viewers: usize,
+    /// `APP_RESTREAM_ALLOW_PRIVATE`: restream destinations may be on loopback or private
+    /// networks (tests, a relay on the LAN). Default `false`: refused.
+    pub restream_allow_private: bool,
     /// `APP_NODE_BIND`: a second listen address of this node alone, for the other nodes (with
     /// `APP_REUSE_PORT` several nodes share `APP_BIND`, so it cannot name one of them).
     pub node_bind: Option<SocketAddr>,
@@ -120,6 +126,8 @@ impl std::fmt::Debug for Config {
             .field("ffmpeg", &self.ffmpeg)
             .field("media_ladder", &self.media_ladder.to_string())
             .field("hls_live_segments", &self.hls_live_segments)
+            .field("whep_max_viewers", &self.whep_max_viewers)
+            .field("restream_allow_private", &self.restream_allow_private)
             .field("node_bind", &self.node_bind)
             .field("node_url", &self.node_url)
             .field("sms", &self.sms)
@@ -214,6 +222,8 @@ const SETTINGS: &[(&str, &str)] = &[
     ("APP_FFMPEG", "ffmpeg"),
     ("APP_MEDIA_LADDER", "media_ladder"),
     ("APP_HLS_LIVE_SEGMENTS", "hls_live_segments"),
+    ("APP_WHEP_MAX_VIEWERS", "whep_max_viewers"),
+    ("APP_RESTREAM_ALLOW_PRIVATE", "restream_allow_private"),
     ("APP_NODE_BIND", "node_bind"),
     ("APP_NODE_URL", "node_url"),
     ("APP_MEDIA_WHIP_URL", "media_whip_url"),
@@ -517,6 +527,27 @@ impl Config {
                     "expected a whole number from 3 to 30",
                 )
             })?;
+        let whep_raw = get("whep_max_viewers").unwrap_or_else(|| "500".into());
+        let whep_max_viewers: usize =
+            whep_raw
+                .parse()
+                .ok()
+                .filter(|n| *n <= 100_000)
+                .ok_or_else(|| {
+                    invalid(
+                        "APP_WHEP_MAX_VIEWERS",
+                        &whep_raw,
+                        "expected a whole number from 0 to 100000",
+                    )
+                })?;
+        let restream_raw = get("restream_allow_private").unwrap_or_else(|| "false".into());
+        let restream_allow_private = parse_bool(&restream_raw).ok_or_else(|| {
+            invalid(
+                "APP_RESTREAM_ALLOW_PRIVATE",
+                &restream_raw,
+                "expected true or false",
+            )
+        })?;
         let node_bind = match get("node_bind").filter(|v| !v.is_empty()) {
             Some(raw) => Some(raw.parse::<SocketAddr>().map_err(|_| {
                 invalid(
@@ -704,6 +735,8 @@ impl Config {
             ffmpeg,
             media_ladder,
             hls_live_segments,
+            whep_max_viewers,
+            restream_allow_private,
             node_bind,
             node_url,
             upload_dir,
@@ -1022,10 +1055,12 @@ mod tests {
         assert!(c.trusted_proxies[1].contains(&"192.168.1.7".parse::<std::net::IpAddr>().unwrap()));
         assert_eq!(c.metrics_allow.len(), 2);
         assert!(!c.reuse_port);
+        assert!(!c.restream_allow_private);
         for (key, name) in [
             ("trusted_proxies", "APP_TRUSTED_PROXIES"),
             ("metrics_allow", "APP_METRICS_ALLOW"),
             ("reuse_port", "APP_REUSE_PORT"),
+            ("restream_allow_private", "APP_RESTREAM_ALLOW_PRIVATE"),
         ] {
             let err = cfg(&[(key, "10.0.0.0/33")]).expect_err(key);
             assert!(err.to_string().contains(name), "{err}");

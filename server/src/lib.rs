@@ -131,12 +131,28 @@ pub fn app(state: ServerState) -> Router {
         .route("/i/{code}/poster.png", get(share::poster_png))
         .route("/media/{name}", get(export::media))
         .route("/live/{id}/events", get(live_sse::events))
-        .route("/whip/{session}", post(media::whip::publish))
+        .route(
+            "/whip/{session}",
+            post(media::whip::publish).layer(DefaultBodyLimit::max(media::MAX_SDP_BYTES)),
+        )
         .route(
             "/whip/{session}/{resource}",
             axum::routing::delete(media::whip::unpublish),
         )
         .route("/hls/{session}/{file}", get(media::serve::serve))
+        .route(
+            "/whep/{session}",
+            post(media::whep::play).layer(DefaultBodyLimit::max(media::MAX_SDP_BYTES)),
+        )
+        .route(
+            "/whep/{session}/{resource}",
+            axum::routing::delete(media::whep::leave),
+        )
+        .route("/media/relay/{session}", get(media::relay::serve))
+        .route(
+            "/media/relay/{session}/keyframe",
+            post(media::relay::keyframe),
+        )
         .route("/media/auth", post(media::whip::external_auth))
         .route("/studio/s/{id}/orders.csv", get(export::orders_csv))
         .route("/payments/qr.svg", get(payments::qr_svg))
@@ -276,6 +292,7 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
         secure_cookies: config.public_url.starts_with("https://"),
         upload_dir: config.upload_dir.clone(),
         media: config.media.clone(),
+        restream_allow_private: config.restream_allow_private,
     };
     // The session events (the live rooms are told directly) and the media pipeline that follows them.
     // Distributed mode (REDIS_URL): rooms, counters and limits shared through Redis.
@@ -374,7 +391,11 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
                 ip: config.media_ip,
                 ffmpeg: config.ffmpeg.clone(),
                 ladder: config.media_ladder.clone(),
+                whep_max_viewers: config.whep_max_viewers,
             }),
+            fanout: Arc::new(media::fanout::Fanout::default()),
+            whep_viewers: Arc::default(),
+            relays: Arc::default(),
             broadcasts,
             shield: backplane.as_ref().map(|bp| {
                 Arc::new(media::shield::Shield::new(

@@ -49,6 +49,7 @@ pub async fn serve(State(state): State<ServerState>, req: Request) -> Response {
     };
     let mut body = state.app.metrics.render(&gauges);
     state.media.streams.metrics.render(&mut body);
+    state.media.fanout.render(&mut body);
     let mut res = (StatusCode::OK, body).into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,

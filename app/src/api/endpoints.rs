@@ -75,8 +75,8 @@ macro_rules! endpoints {
 /// Every server function of the app.
 pub fn all() -> Vec<Endpoint> {
     use super::{
-        addresses::*, catalog::*, embed::*, invites::*, live::*, orders::*, phone::*, shopper::*,
-        studio::*, video::*, wechat::*,
+        addresses::*, catalog::*, embed::*, invites::*, live::*, orders::*, phone::*, restream::*,
+        shopper::*, studio::*, video::*, wechat::*,
     };
     endpoints![
         ListSessions,
@@ -111,6 +111,10 @@ pub fn all() -> Vec<Endpoint> {
         StudioEmbedOrigins,
         StudioAddEmbedOrigin,
         StudioRemoveEmbedOrigin,
+        StudioRestreams,
+        StudioAddRestream,
+        StudioEnableRestream,
+        StudioDeleteRestream,
         StudioSetVariants,
         StudioDeleteProduct,
         StudioMoveProduct,

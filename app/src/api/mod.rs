@@ -14,6 +14,7 @@ pub mod invites;
 pub mod live;
 pub mod orders;
 pub mod phone;
+pub mod restream;
 pub mod shopper;
 pub mod studio;
 pub mod video;

@@ -1,4 +1,5 @@
-//! Small cryptographic helpers: random tokens, HMAC signing, hashing.
+//! Small cryptographic helpers: random tokens, HMAC signing, hashing, and AES-256-GCM for
+//! secrets kept at rest (keys derived from the server secret per purpose).
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use hmac::{Hmac, Mac};
@@ -51,6 +52,60 @@ pub fn verify(key: &[u8], message: &str, signature: &str) -> bool {
     mac.verify_slice(&sig).is_ok()
 }
 
+/// A 256-bit key for one purpose, derived from a server secret: HMAC-SHA256(secret, label).
+/// Each purpose has its own label, so no two share a key.
+pub fn derive_key(secret: &[u8], label: &str) -> [u8; 32] {
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC accepts keys of any length");
+    mac.update(label.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
+/// Encrypts `plaintext` with AES-256-GCM under `key`, bound to `aad` (what it belongs to),
+/// with a fresh random 96-bit nonce: base64url of nonce, ciphertext and tag.
+pub fn seal(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Result<String, AppError> {
+    use aes_gcm::{
+        aead::{Aead, Payload},
+        Aes256Gcm, KeyInit, Nonce,
+    };
+    let nonce = random_bytes::<12>()?;
+    let sealed = Aes256Gcm::new(key.into())
+        .encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
+        .map_err(|_| AppError::Internal)?;
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&sealed);
+    Ok(URL_SAFE_NO_PAD.encode(out))
+}
+
+/// Decrypts what [`seal`] made with the same key and `aad`; `None` when it was made under
+/// another key (the server secret changed), for something else, or altered.
+pub fn open(key: &[u8; 32], aad: &[u8], sealed: &str) -> Option<Vec<u8>> {
+    use aes_gcm::{
+        aead::{Aead, Payload},
+        Aes256Gcm, KeyInit, Nonce,
+    };
+    let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+    if bytes.len() < 12 + 16 {
+        return None;
+    }
+    let (nonce, ciphertext) = bytes.split_at(12);
+    Aes256Gcm::new(key.into())
+        .decrypt(
+            Nonce::from_slice(nonce),
+            Payload {
+                msg: ciphertext,
+                aad,
+            },
+        )
+        .ok()
+}
+
 /// Hex SHA-256 of bytes.
 pub fn sha256_hex_bytes(data: &[u8]) -> String {
     Sha256::digest(data)
@@ -74,6 +129,37 @@ mod tests {
         assert!(!verify(b"key-2", "shopper:42", &sig));
         assert!(!verify(b"key-1", "shopper:43", &sig));
         assert!(!verify(b"key-1", "shopper:42", "not base64!"));
+    }
+
+    #[test]
+    fn sealed_text_opens_only_with_its_key_and_purpose() {
+        let key = derive_key(b"server secret", "purpose one");
+        assert_ne!(key, derive_key(b"server secret", "purpose two"));
+        assert_ne!(key, derive_key(b"other secret", "purpose one"));
+        let a = seal(&key, b"host:1", b"live_123456_secret").expect("seal");
+        let b = seal(&key, b"host:1", b"live_123456_secret").expect("seal");
+        // A fresh nonce each time: equal plaintexts do not show.
+        assert_ne!(a, b);
+        assert!(!a.contains("secret"));
+        assert_eq!(
+            open(&key, b"host:1", &a).as_deref(),
+            Some(&b"live_123456_secret"[..])
+        );
+        assert_eq!(
+            open(&key, b"host:2", &a),
+            None,
+            "bound to what it belongs to"
+        );
+        let other = derive_key(b"other secret", "purpose one");
+        assert_eq!(open(&other, b"host:1", &a), None);
+        let mut tampered = a.into_bytes();
+        let last = tampered.len() - 1;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        assert_eq!(
+            open(&key, b"host:1", std::str::from_utf8(&tampered).unwrap()),
+            None
+        );
+        assert_eq!(open(&key, b"host:1", "short"), None);
     }
 
     #[test]

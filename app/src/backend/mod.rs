@@ -18,6 +18,7 @@ pub mod ratelimit;
 pub mod redis_batch;
 pub mod repo;
 pub mod request;
+pub mod restream;
 pub mod sale;
 pub mod sale_redis;
 pub mod texts;
@@ -44,6 +45,9 @@ pub struct Settings {
     pub upload_dir: std::path::PathBuf,
     /// Where live video is published and played.
     pub media: media::MediaBackend,
+    /// `APP_RESTREAM_ALLOW_PRIVATE`: restream destinations may be on loopback or private
+    /// networks (tests, a local relay); otherwise they are refused.
+    pub restream_allow_private: bool,
 }
 
 /// Shared state, provided to every server function through Leptos context. Cloned for every

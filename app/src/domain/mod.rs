@@ -8,6 +8,7 @@ pub mod forms;
 pub mod money;
 pub mod order;
 pub mod phone;
+pub mod restream;
 pub mod session;
 pub mod shipping;
 pub mod text;

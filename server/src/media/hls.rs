@@ -75,31 +75,11 @@ pub fn sdp(codec: VideoCodec, ports: RtpPorts) -> String {
 /// and a player can switch between them at any segment. `tag` keeps file names unique across
 /// broadcasts (segments are cached for good).
 pub fn ffmpeg_args(plan: &[Rendition], audio: bool, run: u32, tag: &str) -> Vec<String> {
-    let mut a: Vec<String> = [
-        "-hide_banner",
-        "-loglevel",
-        "warning",
-        "-nostats",
-        "-protocol_whitelist",
-        "file,udp,rtp",
-        "-fflags",
-        "+genpts+nobuffer",
-        "-flags",
-        "low_delay",
-        "-analyzeduration",
-        "1500000",
-        "-probesize",
-        "1000000",
-        "-reorder_queue_size",
-        "256",
-        "-max_delay",
-        "500000",
-        "-i",
-        "stream.sdp",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let mut a: Vec<String> = ["-hide_banner", "-loglevel", "warning", "-nostats"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    a.extend(rtp_input_args("stream.sdp"));
     let encoded: Vec<(usize, &Rendition)> = plan
         .iter()
         .enumerate()
@@ -176,6 +156,33 @@ pub fn ffmpeg_args(plan: &[Rendition], audio: bool, run: u32, tag: &str) -> Vec<
     a
 }
 
+/// ffmpeg's input options for the RTP we forward to it, described by the SDP file at `sdp`
+/// (`sdp()`): timestamps made up where missing, as little buffering as it allows, a reorder
+/// queue for what UDP shuffles.
+pub(crate) fn rtp_input_args(sdp: &str) -> Vec<String> {
+    [
+        "-protocol_whitelist",
+        "file,udp,rtp",
+        "-fflags",
+        "+genpts+nobuffer",
+        "-flags",
+        "low_delay",
+        "-analyzeduration",
+        "1500000",
+        "-probesize",
+        "1000000",
+        "-reorder_queue_size",
+        "256",
+        "-max_delay",
+        "500000",
+        "-i",
+        sdp,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
 /// The HLS muxer's options for one rendition's output.
 fn hls_output(name: &str, run: u32, tag: &str) -> Vec<String> {
     vec![
@@ -209,7 +216,7 @@ fn stamp() -> String {
 
 /// Whether some process has a UDP socket bound to `port` (`/proc/net/udp`): asked without
 /// binding it ourselves, which could make ffmpeg's own bind fail.
-fn udp_port_bound(port: u16) -> bool {
+pub(crate) fn udp_port_bound(port: u16) -> bool {
     let hex = format!(":{port:04X} ");
     ["/proc/net/udp", "/proc/net/udp6"].iter().any(|f| {
         std::fs::read_to_string(f).is_ok_and(|t| {
@@ -427,7 +434,7 @@ impl Packager {
 
 /// Asks ffmpeg to finish (`q`: it writes its segments' and playlists' ends), and kills it if
 /// it has not within `grace`.
-async fn finish(mut child: Child, grace: Duration) {
+pub(crate) async fn finish(mut child: Child, grace: Duration) {
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(b"q").await;
     }

@@ -3,10 +3,7 @@
 //! size decides which rungs of the ladder are made); key frames are requested every second so
 //! every rendition's 1 s segments start cleanly.
 
-use std::{
-    net::SocketAddr,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use str0m::{
     format::Codec,
@@ -19,6 +16,7 @@ use tokio::{net::UdpSocket, sync::watch};
 
 use super::{
     bitstream,
+    fanout::{self, MediaCodec, MediaPacket},
     hls::{Packager, VideoCodec},
     ladder::{Source, SourceCodec},
 };
@@ -91,6 +89,8 @@ pub async fn run(state: ServerState, args: IngestArgs) {
     let mut codecs: std::collections::HashMap<str0m::media::Pt, Option<Codec>> = Default::default();
     let mut buf = vec![0u8; 2048];
     let started = Instant::now();
+    // WebRTC viewers and restreams of this node take the packets from here as they arrive.
+    let feed = media.fanout.open(session_id, true);
     'run: loop {
         // Drain everything str0m wants to do now.
         let deadline = loop {
@@ -113,6 +113,24 @@ pub async fn run(state: ServerState, args: IngestArgs) {
                         let is_video = matches!(codec, Some(Codec::H264 | Codec::Vp8));
                         if is_video {
                             frames.packet(p.header.timestamp);
+                        }
+                        let media_codec = match codec {
+                            Some(Codec::H264) => Some(MediaCodec::H264),
+                            Some(Codec::Vp8) => Some(MediaCodec::Vp8),
+                            Some(Codec::Opus) => Some(MediaCodec::Opus),
+                            _ => None,
+                        };
+                        if let Some(mc) = media_codec {
+                            feed.send(MediaPacket {
+                                codec: mc,
+                                layer: 0,
+                                seq: p.header.sequence_number,
+                                timestamp: p.header.timestamp,
+                                marker: p.header.marker,
+                                keyframe: fanout::starts_keyframe(mc, &p.payload),
+                                received_us: fanout::unix_us_now(),
+                                payload: p.payload[..].into(),
+                            });
                         }
                         if let (true, Some(pk)) = (is_video, packager.as_mut()) {
                             // A new source size gets the ladder planned for it (at most every
@@ -230,9 +248,15 @@ pub async fn run(state: ServerState, args: IngestArgs) {
                 }
             }
         };
-        // Keyframes every second (every rendition's segments start at one).
+        // Keyframes every second (every rendition's segments start at one), and at once for a
+        // WebRTC viewer who just joined.
         if let Some(ssrc) = video_ssrc {
-            if last_keyframe_request.elapsed() >= Duration::from_secs(1) {
+            let since = last_keyframe_request.elapsed();
+            // (Viewers joining together get one key frame: at most one every 250 ms.)
+            if since >= Duration::from_secs(1)
+                || (feed.keyframe_pending() && since >= Duration::from_millis(250))
+            {
+                feed.take_keyframe_request();
                 if let Some(rx) = rtc.direct_api().stream_rx(&ssrc) {
                     rx.request_keyframe(KeyframeRequestKind::Pli);
                 }
@@ -260,6 +284,7 @@ pub async fn run(state: ServerState, args: IngestArgs) {
                         shield.announce(session_id).await;
                     }
                     video_event(&state, session_id, true).await;
+                    super::restream::start(&state, session_id);
                 }
             }
         }
@@ -281,6 +306,8 @@ pub async fn run(state: ServerState, args: IngestArgs) {
                 Err(_) => continue,
             },
             () = tokio::time::sleep(wait.min(Duration::from_millis(250))) => Input::Timeout(Instant::now()),
+            // Back to the top, where the request is sent.
+            () = feed.keyframe_requested() => Input::Timeout(Instant::now()),
             _ = stop.changed() => break,
         };
         if let Err(e) = rtc.handle_input(input) {
@@ -289,6 +316,7 @@ pub async fn run(state: ServerState, args: IngestArgs) {
         }
     }
     rtc.disconnect();
+    media.fanout.close(&feed);
     if let Some(p) = packager {
         p.stop().await;
     }
@@ -342,11 +370,6 @@ pub fn offer_has_audio(sdp: &str) -> bool {
     sdp.split("m=")
         .skip(1)
         .any(|section| section.starts_with("audio") && !section.contains("a=inactive"))
-}
-
-/// The local candidate address for a new broadcast's socket.
-pub fn bind_addr(ip: std::net::IpAddr) -> SocketAddr {
-    SocketAddr::new(ip, 0)
 }
 
 #[cfg(test)]

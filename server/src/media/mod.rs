@@ -10,13 +10,18 @@
 //! second, segments forever (docs/ARCHITECTURE.md, "Live video").
 
 pub mod bitstream;
+pub mod fanout;
 pub mod hls;
 pub mod ingest;
 pub mod ladder;
 pub mod playlist;
+pub mod relay;
+pub mod restream;
 pub mod serve;
 pub mod shield;
+pub mod signal;
 pub mod stream;
+pub mod whep;
 pub mod whip;
 
 use std::{
@@ -28,6 +33,9 @@ use std::{
 
 use tokio::sync::watch;
 
+/// The largest SDP offer taken (a browser's is 5-10 KB; beyond this, 413).
+pub const MAX_SDP_BYTES: usize = 64 * 1024;
+
 /// Embedded pipeline settings.
 #[derive(Debug, Clone)]
 pub struct MediaSettings {
@@ -37,6 +45,8 @@ pub struct MediaSettings {
     pub ffmpeg: String,
     /// The renditions a broadcast is packaged into (`APP_MEDIA_LADDER`).
     pub ladder: ladder::Ladder,
+    /// WebRTC viewers this node takes at most (`APP_WHEP_MAX_VIEWERS`).
+    pub whep_max_viewers: usize,
 }
 
 /// Broadcasts running on this node, one per session.
@@ -142,4 +152,10 @@ pub struct Media {
     pub streams: Arc<stream::Streams>,
     /// With several nodes: fetches other nodes' streams once for this node's viewers.
     pub shield: Option<Arc<shield::Shield>>,
+    /// The host's RTP as it arrives, for WebRTC viewers and restreams on this node.
+    pub fanout: Arc<fanout::Fanout>,
+    /// This node's WebRTC viewers (for their DELETE).
+    pub whep_viewers: Arc<whep::Viewers>,
+    /// Relays of other nodes' feeds being started (one per session).
+    pub relays: Arc<relay::Relays>,
 }

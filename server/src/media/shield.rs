@@ -108,7 +108,7 @@ impl Shield {
     }
 
     /// The ingest node of `session_id` if it is another node.
-    async fn origin(&self, session_id: i64) -> Option<String> {
+    pub(crate) async fn origin(&self, session_id: i64) -> Option<String> {
         if let Some((url, at)) = self
             .origins
             .lock()

@@ -11,25 +11,17 @@ use axum::{
     Json,
 };
 use serde::Deserialize;
-use str0m::{change::SdpOffer, Candidate, RtcConfig};
-use tokio::net::UdpSocket;
+use str0m::RtcConfig;
 
 use app::{
     backend::{media::verify_publish_token, repo::shopping},
     model::SessionStatus,
 };
 
-use super::ingest;
+use super::{ingest, signal};
 use crate::ServerState;
 
-fn refuse(status: StatusCode, why: &str) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        why.to_string(),
-    )
-        .into_response()
-}
+use super::signal::refuse;
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
@@ -74,42 +66,14 @@ pub async fn publish(
             )
         }
     }
-    let is_sdp = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/sdp"));
-    if !is_sdp {
-        return refuse(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Send the SDP offer as application/sdp.",
-        );
-    }
-    let Ok(sdp) = std::str::from_utf8(&body) else {
-        return refuse(StatusCode::BAD_REQUEST, "The SDP offer is not UTF-8.");
-    };
-    let Ok(offer) = SdpOffer::from_sdp_string(sdp) else {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "The SDP offer could not be parsed.",
-        );
+    let (sdp, offer) = match signal::read_offer(&headers, &body) {
+        Ok(o) => o,
+        Err(refused) => return refused,
     };
     let audio = ingest::offer_has_audio(sdp);
-
-    let socket = match UdpSocket::bind(ingest::bind_addr(state.media.settings.ip)).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "could not bind a media socket");
-            return refuse(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "No media port is available.",
-            );
-        }
-    };
-    let Ok(local) = socket.local_addr() else {
-        return refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "No media port is available.",
-        );
+    let (socket, candidate) = match signal::peer_socket(state.media.settings.ip).await {
+        Ok(p) => p,
+        Err(refused) => return refused,
     };
     // H.264 preferred (copied into HLS as is), VP8 accepted (transcoded); Opus audio.
     let mut rtc = RtcConfig::new()
@@ -120,15 +84,6 @@ pub async fn publish(
         .set_rtp_mode(true)
         .set_ice_lite(true)
         .build(Instant::now());
-    let candidate = match Candidate::host(local, "udp") {
-        Ok(c) => c,
-        Err(_) => {
-            return refuse(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "No media port is available.",
-            )
-        }
-    };
     rtc.add_local_candidate(candidate);
     let answer = match rtc.sdp_api().accept_offer(offer) {
         Ok(a) => a,
@@ -161,17 +116,11 @@ pub async fn publish(
             audio,
         },
     ));
-    tracing::info!(session_id, %local, audio, "broadcast accepted");
-    let mut res = (StatusCode::CREATED, answer.to_sdp_string()).into_response();
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/sdp"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!("/whip/{session_id}/{resource}")) {
-        h.insert(header::LOCATION, v);
-    }
-    res
+    tracing::info!(session_id, audio, "broadcast accepted");
+    signal::created(
+        answer.to_sdp_string(),
+        &format!("/whip/{session_id}/{resource}"),
+    )
 }
 
 /// `DELETE /whip/{session}/{resource}`: the host stops broadcasting.

@@ -8,6 +8,7 @@ pub mod cluster;
 /// The local WeChat Pay server (its own crate: the browser tests run it as a process).
 #[allow(unused_imports)]
 pub use wechat_sim as wechat_pay;
+pub mod whep_viewer;
 pub mod whip_publisher;
 
 use std::{collections::HashMap, net::SocketAddr};

@@ -9,6 +9,7 @@ pub mod live;
 pub mod orders;
 pub mod payments;
 pub mod phones;
+pub mod restream;
 pub mod shoppers;
 pub mod shopping;
 pub mod studio;

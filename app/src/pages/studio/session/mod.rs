@@ -4,14 +4,16 @@
 
 //!
 //! One file per panel: `run_of_show.rs`, `dashboard.rs`, `details.rs`, `products.rs`,
-//! `chat.rs`, `upload.rs` (and `../broadcast.rs`). Mutations go through Leptos actions; each
-//! reports in the page's status line and reloads the session.
+//! `chat.rs`, `upload.rs`, `restream.rs` (and `../broadcast.rs`). Mutations go through Leptos
+//! actions; each reports in the page's status line and reloads the session (the restream panel:
+//! its list).
 
 mod chat;
 mod dashboard;
 mod details;
 mod orders;
 mod products;
+mod restream;
 mod run_of_show;
 mod upload;
 
@@ -33,7 +35,7 @@ use crate::{
 
 use self::{
     chat::ChatModeration, details::DetailsEditor, orders::OrdersPanel, products::ProductsEditor,
-    run_of_show::RunOfShow,
+    restream::RestreamPanel, run_of_show::RunOfShow,
 };
 
 /// The page's status line: the outcome of the last action.
@@ -137,6 +139,7 @@ fn SessionStudio(session_id: i64, host: HostMe) -> impl IntoView {
                         </div>
                         <div class="studio-col">
                             {move || (status.get().is_some_and(|s| s != SessionStatus::Ended)).then(|| view! { <BroadcastPanel session_id=session_id msg=msg/> })}
+                            {move || (status.get().is_some_and(|s| s != SessionStatus::Ended)).then(|| view! { <RestreamPanel msg=msg/> })}
                             <DashboardPanel session_id=session_id stock=stock/>
                             {move || (status.get().is_some_and(|s| s != SessionStatus::Scheduled)).then(|| view! { <OrdersPanel session_id=session_id msg=msg/> })}
                             {move || (status.get() == Some(SessionStatus::Live)).then(|| view! { <ChatModeration session_id=session_id msg=msg/> })}
