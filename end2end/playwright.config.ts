@@ -91,6 +91,8 @@ export default defineConfig({
         APP_RATE_LIMIT_SCALE: '10',
         APP_MEDIA_DIR: path.join(dataDir, 'media'),
         APP_UPLOAD_DIR: path.join(dataDir, 'uploads'),
+        // Three WebRTC seats: webrtc.spec.ts fills them and sees the fourth phone fall back.
+        APP_WHEP_MAX_VIEWERS: '3',
       },
     },
     // A real sale (real-sale.spec.ts): the local WeChat Pay server with its own keys, and a

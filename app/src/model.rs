@@ -773,6 +773,9 @@ pub struct VideoInfo {
     /// The HLS playlist once the host has broadcast: the live one while a broadcast is on
     /// (`live`), the recording otherwise.
     pub hls_url: Option<String>,
+    /// While the broadcast is on: WebRTC playback (WHEP), tried before HLS.
+    #[serde(default)]
+    pub whep_url: Option<String>,
     /// The broadcast is on now.
     pub live: bool,
     /// Where each presented product starts in the recording.

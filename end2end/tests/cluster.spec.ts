@@ -160,9 +160,9 @@ test('cluster: a phone on node 2 plays the video that node 1 ingests, with no fi
     await (window as any).LiveBroadcaster.start(whip, token, () => {});
   }, { whip: info.whip_url, token: info.token });
 
-  // A phone on node 2: the live room plays the ladder node 2 fetches from node 1.
+  // A phone on node 2 over HLS: the live room plays the ladder node 2 fetches from node 1.
   const phone = await newPhone(browser, testInfo, n2);
-  await phone.page.goto(`/s/${sessionId}`);
+  await phone.page.goto(`/s/${sessionId}?transport=hls`);
   const video = phone.page.getByLabel('Live video');
   await expect(video).toBeAttached({ timeout: 45_000 });
   await expect.poll(() => video.evaluate((v: HTMLVideoElement) => v.currentTime), { timeout: 45_000, intervals: [1000] }).toBeGreaterThan(1.5);
@@ -172,9 +172,19 @@ test('cluster: a phone on node 2 plays the video that node 1 ingests, with no fi
   expect(fs.existsSync(path.join(dir, 'media-2', String(sessionId)))).toBe(false);
   const metrics = await (await phone.page.request.get(`${n2}/metrics`)).text();
   expect(Number(/^live_hls_origin_fetches_total (\d+)$/m.exec(metrics)?.[1] ?? 0)).toBeGreaterThan(0);
+  await phone.context.close();
+  // A phone on node 2 over WebRTC: node 2 relays node 1's feed (one stream for its viewers).
+  const rtc = await newPhone(browser, testInfo, n2);
+  await rtc.page.goto(`/s/${sessionId}`);
+  const rtcVideo = rtc.page.getByLabel('Live video');
+  await expect(rtcVideo).toBeAttached({ timeout: 45_000 });
+  await expect.poll(() => rtcVideo.evaluate((v: HTMLVideoElement) => v.currentTime), { timeout: 45_000, intervals: [1000] }).toBeGreaterThan(1);
+  expect(await rtcVideo.evaluate((v) => v.getAttribute('data-transport'))).toBe('webrtc');
+  const relayed = await (await rtc.page.request.get(`${n2}/metrics`)).text();
+  expect(relayed).toMatch(/^live_whep_relays_total 1$/m);
+  await rtc.context.close();
 
   await pub.evaluate(() => (window as any).LiveBroadcaster.stop());
   expect((await pub.request.post('/api/studio/end', { form: { session_id: String(sessionId) } })).status()).toBe(200);
-  await phone.context.close();
   await studio.close();
 });

@@ -63,7 +63,8 @@ test.describe('video', () => {
     // the 240p rendition on its own and keeps playing.
     const weak = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, baseURL: testInfo.project.use.baseURL });
     const slow = await weak.newPage();
-    await slow.goto(`/s/${sessionId}`);
+    // (Over HLS: the ladder is what this checks; WebRTC sends the host's one picture.)
+    await slow.goto(`/s/${sessionId}?transport=hls`);
     await expect(slow.getByRole('region', { name: 'Live room' })).toBeVisible();
     const cdp = await weak.newCDPSession(slow);
     await cdp.send('Network.enable');

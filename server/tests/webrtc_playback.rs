@@ -83,6 +83,25 @@ async fn a_whep_viewer_plays_the_broadcast_from_a_key_frame() {
         report.first_keyframe_after < Some(Duration::from_secs(3)),
         "{report:?}"
     );
+    // The HLS segments carry the wall clock at which the ingest received their first frame
+    // (what the card sync compares with the events' time): the newest ends about now.
+    let playlist = app
+        .get(&format!("/hls/{sid}/live_source.m3u8"))
+        .await
+        .text()
+        .await
+        .expect("playlist");
+    let (pdt, duration) = last_segment_clock(&playlist).expect("a PROGRAM-DATE-TIME");
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as f64;
+    let end = pdt + duration * 1000.0;
+    assert!(
+        end <= now_ms + 100.0 && end > now_ms - 3000.0,
+        "segment ends {} ms before now: {playlist}",
+        now_ms - end
+    );
     let metrics = app.get("/metrics").await.text().await.expect("metrics");
     assert!(metrics.contains("live_whep_viewers_total 1"), "{metrics}");
     // The viewer left: its seat is free again.
@@ -98,6 +117,21 @@ async fn a_whep_viewer_plays_the_broadcast_from_a_key_frame() {
         .await
         .expect("post");
     assert_eq!(res.status(), 404);
+}
+
+/// The newest segment's `EXT-X-PROGRAM-DATE-TIME` (ms since the epoch) and duration (s).
+fn last_segment_clock(playlist: &str) -> Option<(f64, f64)> {
+    let mut last = None;
+    let mut pdt = None;
+    for line in playlist.lines() {
+        if let Some(t) = line.strip_prefix("#EXT-X-PROGRAM-DATE-TIME:") {
+            pdt = t.parse::<jiff::Timestamp>().ok();
+        } else if let Some(d) = line.strip_prefix("#EXTINF:") {
+            let d: f64 = d.trim_end_matches(',').parse().ok()?;
+            last = pdt.map(|p| (p.as_millisecond() as f64, d));
+        }
+    }
+    last
 }
 
 /// A receive-only offer as a browser would send it.

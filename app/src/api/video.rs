@@ -47,6 +47,7 @@ pub async fn get_video(session_id: i64) -> Result<VideoInfo, AppError> {
                 media.hls_url(session_id)
             }
         }),
+        whep_url: live.then(|| media.whep_url(session_id)).flatten(),
         live,
         markers,
     })

@@ -42,6 +42,16 @@ impl MediaBackend {
 
     /// The live HLS playlist URL: the embedded backend's live ladder (sliding windows, served
     /// from memory) is apart from its recording; an external server has one URL for both.
+    /// Where a viewer plays the live broadcast over WebRTC (WHEP), if the backend offers it.
+    pub fn whep_url(&self, session_id: i64) -> Option<String> {
+        match self {
+            MediaBackend::Embedded { .. } => Some(format!("/whep/{session_id}")),
+            MediaBackend::External { whep_template, .. } => whep_template
+                .as_ref()
+                .map(|t| t.replace("{session}", &session_id.to_string())),
+        }
+    }
+
     pub fn live_hls_url(&self, session_id: i64) -> String {
         match self {
             MediaBackend::Embedded { .. } => format!("/hls/{session_id}/live.m3u8"),

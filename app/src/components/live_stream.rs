@@ -15,9 +15,12 @@ use crate::model::LiveEvent;
 /// No frame for this long means the connection is dead.
 pub const SILENCE: Duration = Duration::from_secs(35);
 
+/// One event as received, with the server's publish time (µs; absent on heartbeats).
+pub type Received = (LiveEvent, Option<i64>);
+
 /// Opens the room's stream for as long as the calling component lives. `on_event` receives
-/// each decoded event; `connected` tracks whether the stream is open.
-pub fn use_live_stream(session_id: i64, on_event: Callback<LiveEvent>, connected: RwSignal<bool>) {
+/// each decoded event with its publish time; `connected` tracks whether the stream is open.
+pub fn use_live_stream(session_id: i64, on_event: Callback<Received>, connected: RwSignal<bool>) {
     #[cfg(feature = "csr")]
     {
         csr::open(session_id, on_event, connected);
@@ -36,7 +39,7 @@ mod csr {
     use wasm_bindgen::{closure::Closure, JsCast};
     use web_sys::{EventSource, MessageEvent};
 
-    use super::SILENCE;
+    use super::{Received, SILENCE};
     use crate::{
         components::browser::{jitter_ms, now_ms},
         model::LiveEvent,
@@ -52,7 +55,13 @@ mod csr {
         _closures: Vec<Closure<dyn FnMut(web_sys::Event)>>,
     }
 
-    pub fn open(session_id: i64, on_event: Callback<LiveEvent>, connected: RwSignal<bool>) {
+    /// The publish time every numbered event carries beside its fields.
+    #[derive(serde::Deserialize)]
+    struct Stamp {
+        ts: Option<i64>,
+    }
+
+    pub fn open(session_id: i64, on_event: Callback<Received>, connected: RwSignal<bool>) {
         let conn = Rc::new(RefCell::new(Conn {
             source: None,
             last_seq: None,
@@ -93,7 +102,7 @@ mod csr {
     fn connect(
         session_id: i64,
         conn: &Rc<RefCell<Conn>>,
-        on_event: Callback<LiveEvent>,
+        on_event: Callback<Received>,
         connected: RwSignal<bool>,
     ) {
         let mut c = conn.borrow_mut();
@@ -128,8 +137,9 @@ mod csr {
                     if let Some(seq) = event.seq() {
                         conn.borrow_mut().last_seq = Some(seq);
                     }
+                    let ts = serde_json::from_str::<Stamp>(&data).ok().and_then(|s| s.ts);
                     // An event that races the stage's disposal finds the callback gone: ignore it.
-                    on_event.try_run(event);
+                    on_event.try_run((event, ts));
                 }
             })
         };

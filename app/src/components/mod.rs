@@ -2,6 +2,7 @@
 
 pub mod address;
 pub mod browser;
+pub mod card_sync;
 pub mod checkout;
 pub mod countdown;
 pub mod first_paint;

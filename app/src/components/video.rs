@@ -40,9 +40,15 @@ impl Playback {
 #[component]
 fn Player(
     #[prop(into)] url: String,
+    /// Live over WebRTC first (the player falls back to `url`, HLS, by itself).
+    #[prop(default = None)]
+    whep: Option<String>,
     live: bool,
     node: NodeRef<html::Video>,
     state: RwSignal<Playback>,
+    /// Gets the wall clock (server ms) of the frame on screen, `None` when unknown.
+    #[prop(default = None)]
+    picture: Option<RwSignal<Option<f64>>>,
 ) -> impl IntoView {
     #[cfg(feature = "csr")]
     {
@@ -60,10 +66,27 @@ fn Player(
                     JsValue::from_str(&url_for_attach),
                     JsValue::from_bool(live),
                     cb.as_ref().clone(),
+                    whep.as_deref().map_or(JsValue::NULL, JsValue::from_str),
                 ],
             );
+            if let (Some(picture), Some(h)) = (picture, handle.clone()) {
+                let h = send_wrapper::SendWrapper::new(h);
+                crate::components::scoped::every(
+                    std::time::Duration::from_millis(100),
+                    move || {
+                        let ms =
+                            crate::components::js::call("LivePlayer", "clock", &[(*h).clone()])
+                                .and_then(|v| v.as_f64())
+                                .filter(|v| v.is_finite());
+                        picture.set(ms);
+                    },
+                );
+            }
             let keep = send_wrapper::SendWrapper::new((cb, handle));
             on_cleanup(move || {
+                if let Some(picture) = picture {
+                    picture.set(None);
+                }
                 let (_cb, handle) = keep.take();
                 if let Some(h) = handle {
                     crate::components::js::call("LivePlayer", "detach", &[h]);
@@ -72,7 +95,7 @@ fn Player(
         });
     }
     #[cfg(not(feature = "csr"))]
-    let _ = (url, live, state);
+    let _ = (url, whep, live, state, picture);
     view! {
         <video node_ref=node class="live-player" muted=true autoplay=true playsinline=true
             attr:webkit-playsinline="true" attr:x5-playsinline="true" attr:x5-video-player-type="h5"
@@ -91,8 +114,13 @@ fn tap_to_play(node: NodeRef<html::Video>) {
 
 /// The live stage's video area. `version` changes when the room says the broadcast started or
 /// stopped, which refetches where to play from.
+/// `picture` gets the wall clock of the frame on screen (for `card_sync`).
 #[component]
-pub fn LiveVideo(session_id: i64, #[prop(into)] version: Signal<u32>) -> impl IntoView {
+pub fn LiveVideo(
+    session_id: i64,
+    #[prop(into)] version: Signal<u32>,
+    #[prop(optional)] picture: Option<RwSignal<Option<f64>>>,
+) -> impl IntoView {
     let info = RwSignal::new(None::<VideoInfo>);
     Effect::new(move |_| {
         version.track();
@@ -107,7 +135,7 @@ pub fn LiveVideo(session_id: i64, #[prop(into)] version: Signal<u32>) -> impl In
         info.with(|i| {
             i.as_ref()
                 .filter(|i| i.live)
-                .and_then(|i| i.hls_url.clone())
+                .and_then(|i| i.hls_url.clone().map(|u| (u, i.whep_url.clone())))
         })
     });
     let state = RwSignal::new(Playback::Waiting);
@@ -115,7 +143,7 @@ pub fn LiveVideo(session_id: i64, #[prop(into)] version: Signal<u32>) -> impl In
     let unmuted = RwSignal::new(false);
     view! {
         <div class="video-area">
-            {move || url.get().map(|u| view! { <Player url=u live=true node=node state=state/> })}
+            {move || url.get().map(|(u, whep)| view! { <Player url=u whep=whep live=true node=node state=state picture=picture/> })}
             {move || match (url.get().is_some(), state.get()) {
                 (false, _) => Some(view! { <p class="video-note" role="status">{t(K::live_video_waiting)}</p> }.into_any()),
                 (true, Playback::Stalled | Playback::Loading) => Some(view! { <p class="video-note" role="status">{t(K::live_video_loading)}</p> }.into_any()),

@@ -19,8 +19,13 @@ use serde_json::{json, Value};
 use crate::{
     api::{catalog::get_session, embed::embed_origins},
     components::{
-        browser::origin, live_stream::use_live_stream, scoped::every, time::SessionTime,
-        video::LiveVideo, Loading,
+        browser::origin,
+        card_sync::PictureSync,
+        live_stream::{use_live_stream, Received},
+        scoped::every,
+        time::SessionTime,
+        video::LiveVideo,
+        Loading,
     },
     domain::embed::{COMMANDS, ENVELOPE_VERSION, EVENTS},
     error::AppError,
@@ -158,7 +163,9 @@ fn EmbedRoom(session: SessionDetail, bridge: Bridge) -> impl IntoView {
     }
     bridge.listen();
 
-    let on_event = Callback::new(move |ev: LiveEvent| match ev {
+    // The card follows the picture (card_sync).
+    let sync = PictureSync::new();
+    let on_event = Callback::new(move |(ev, ts): Received| match ev {
         LiveEvent::Snapshot {
             status: s,
             presenting: p,
@@ -166,24 +173,27 @@ fn EmbedRoom(session: SessionDetail, bridge: Bridge) -> impl IntoView {
             viewers: n,
             ..
         } => {
+            sync.clear();
             stock.update(|m| m.extend(left.iter().map(|[id, n]| (*id, *n))));
             status.set(s);
             viewers.set(n);
             presenting.set(p);
         }
         LiveEvent::Status { status: s, .. } => status.set(s),
-        LiveEvent::Presenting { product, .. } => {
+        LiveEvent::Presenting { product, .. } => sync.hold(ts, move || {
             cart.set(None);
             presenting.set(Some(product));
-        }
+        }),
         LiveEvent::Product {
             product_id,
             pricing,
             ..
-        } => presenting.update(|p| {
-            if let Some(p) = p.as_mut().filter(|p| p.product_id == product_id) {
-                p.pricing = pricing;
-            }
+        } => sync.hold(ts, move || {
+            presenting.update(|p| {
+                if let Some(p) = p.as_mut().filter(|p| p.product_id == product_id) {
+                    p.pricing = pricing;
+                }
+            })
         }),
         LiveEvent::Counters {
             viewers: n,
@@ -192,7 +202,9 @@ fn EmbedRoom(session: SessionDetail, bridge: Bridge) -> impl IntoView {
         } => {
             viewers.set(n);
             if !left.is_empty() {
-                stock.update(|m| m.extend(left.iter().map(|[id, n]| (*id, *n))));
+                sync.hold(ts, move || {
+                    stock.update(|m| m.extend(left.iter().map(|[id, n]| (*id, *n))))
+                });
             }
         }
         LiveEvent::Video { .. } => video_version.update(|v| *v += 1),
@@ -249,7 +261,7 @@ fn EmbedRoom(session: SessionDetail, bridge: Bridge) -> impl IntoView {
         <section class="embed-room" aria-label=tf(K::live_embed_label, &[("title", &title)])>
             <div class="embed-stage" style=format!("background-image: url('{cover}')")>
                 {move || (status.get() == SessionStatus::Live).then(|| view! {
-                    <LiveVideo session_id=session_id version=video_version/>
+                    <LiveVideo session_id=session_id version=video_version picture=sync.picture/>
                 })}
                 <div class="embed-top">
                     <span class="badge" class:badge-live=move || status.get() == SessionStatus::Live>

@@ -18,8 +18,9 @@ use crate::{
     api::live::{post_chat, send_likes},
     components::{
         browser::jitter_ms,
+        card_sync::PictureSync,
         checkout::BuyButton,
-        live_stream::use_live_stream,
+        live_stream::{use_live_stream, Received},
         scoped::{every, spawn_owned, Timers},
         video::LiveVideo,
     },
@@ -49,6 +50,8 @@ pub fn LiveStage(
     let ticker = RwSignal::new(None::<(u32, String)>);
     let video_version = RwSignal::new(0u32);
     let bag_open = RwSignal::new(false);
+    // What the host shows on camera waits for the picture (card_sync).
+    let sync = PictureSync::new();
 
     // Refetch this viewer's prices after a short random delay (spreads the load).
     let refresh_soon = {
@@ -82,7 +85,7 @@ pub fn LiveStage(
             }
         });
     };
-    let on_event = Callback::new(move |ev: LiveEvent| match ev {
+    let on_event = Callback::new(move |(ev, ts): Received| match ev {
         LiveEvent::Snapshot {
             status,
             presenting: p,
@@ -92,6 +95,8 @@ pub fn LiveStage(
             chat: lines,
             ..
         } => {
+            // The state now: nothing held before it still applies.
+            sync.clear();
             // Presented while this viewer was away: its price for it.
             if let Some(p) = &p {
                 reprice(viewer, p.product_id, &p.pricing, true);
@@ -112,7 +117,9 @@ pub fn LiveStage(
                 v.status = status;
             }
         }),
-        LiveEvent::Presenting { product, .. } => {
+        // The card, its Buy button, prices and "sold out" change when the picture shows the
+        // host doing it; counters and chat at once.
+        LiveEvent::Presenting { product, .. } => sync.hold(ts, move || {
             reprice(viewer, product.product_id, &product.pricing, true);
             viewer.update(|v| {
                 if let Some(v) = v.as_mut() {
@@ -122,19 +129,19 @@ pub fn LiveStage(
                 }
             });
             presenting.set(Some(product));
-        }
+        }),
         LiveEvent::Product {
             product_id,
             pricing,
             ..
-        } => {
+        } => sync.hold(ts, move || {
             presenting.update(|p| {
                 if let Some(p) = p.as_mut().filter(|p| p.product_id == product_id) {
                     p.pricing = pricing;
                 }
             });
             reprice(viewer, product_id, &pricing, false);
-        }
+        }),
         LiveEvent::Counters {
             viewers: n,
             likes: l,
@@ -143,7 +150,9 @@ pub fn LiveStage(
         } => {
             viewers.set(n);
             likes.set(l);
-            apply_stock(&stock);
+            if !stock.is_empty() {
+                sync.hold(ts, move || apply_stock(&stock));
+            }
         }
         LiveEvent::Chat { message, .. } => add_chat(message),
         LiveEvent::ChatDeleted { id, .. } => chat.update(|c| c.retain(|m| m.id != id)),
@@ -191,7 +200,7 @@ pub fn LiveStage(
     view! {
         <section class="live-stage" aria-label=t(K::live_stage_label)>
             <div class="live-video" style=format!("background-image: url('{}')", session.cover_url)></div>
-            <LiveVideo session_id=session_id version=video_version/>
+            <LiveVideo session_id=session_id version=video_version picture=sync.picture/>
             <div class="live-video-placeholder"><span class="badge badge-live">{t(K::live_stage_live_badge)}</span></div>
             <header class="live-top">
                 <div class="live-host">

@@ -164,10 +164,19 @@ pub struct Feed {
     closed: AtomicBool,
     /// Who fills it: `true` for the ingest of this node, `false` for a relay.
     pub local: bool,
+    /// The RTP time of the newest video frame and when its first packet reached the ingest
+    /// (µs): how a player maps the RTP time of the frame on screen to the server's clock.
+    clock: Mutex<Option<(u32, i64)>>,
 }
 
 impl Feed {
     pub fn send(&self, packet: MediaPacket) {
+        if packet.codec.is_video() {
+            let mut clock = self.clock.lock().unwrap_or_else(|p| p.into_inner());
+            if clock.is_none_or(|(ts, _)| ts != packet.timestamp) {
+                *clock = Some((packet.timestamp, packet.received_us));
+            }
+        }
         // No subscriber is fine: nobody is watching over WebRTC right now.
         let _ = self.packets.send(Arc::new(packet));
     }
@@ -197,6 +206,11 @@ impl Feed {
     /// Wakes when a key frame is asked for (once per request, however many came at once).
     pub async fn keyframe_requested(&self) {
         self.keyframe_notify.notified().await;
+    }
+
+    /// The newest video frame's RTP time and arrival at the ingest (µs since the epoch).
+    pub fn clock(&self) -> Option<(u32, i64)> {
+        *self.clock.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn is_closed(&self) -> bool {
@@ -245,6 +259,7 @@ impl Fanout {
             keyframe_notify: Notify::new(),
             closed: AtomicBool::new(false),
             local,
+            clock: Mutex::new(None),
         });
         let old = self
             .feeds

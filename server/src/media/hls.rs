@@ -258,6 +258,9 @@ pub struct Packager {
     run: u32,
     tag: String,
     restarts: Vec<Instant>,
+    /// This run's first video key frame and first audio packet were forwarded (they anchor
+    /// the segments' wall clock: `Stream::anchor`).
+    anchored: [bool; 2],
     orders: Arc<Mutex<WatchOrders>>,
     watcher: Option<tokio::sync::oneshot::Receiver<()>>,
     /// One packager per session at a time: a host who reconnects waits for the old one to
@@ -305,23 +308,29 @@ impl Packager {
             run,
             tag: stamp(),
             restarts: Vec::new(),
+            anchored: [false; 2],
             orders,
             watcher: Some(done_rx),
             _turn: turn,
         };
         p.spawn()?;
-        // RTP sent before ffmpeg listens is lost (the key frame that started packaging among
-        // it): wait until its port is open, up to 3 s.
+        p.listening().await;
+        Ok(p)
+    }
+
+    /// RTP sent before ffmpeg listens is lost (the key frame that starts its output among it):
+    /// waits until its port is open, up to 3 s.
+    async fn listening(&self) {
         for _ in 0..150 {
-            if udp_port_bound(p.ports.video) {
+            if udp_port_bound(self.ports.video) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        Ok(p)
     }
 
     fn spawn(&mut self) -> std::io::Result<()> {
+        self.anchored = [false; 2];
         let dir = self.stream.dir().to_path_buf();
         let mut child = tokio::process::Command::new(&self.ffmpeg)
             .args(ffmpeg_args(&self.plan, self.audio, self.run, &self.tag))
@@ -382,6 +391,18 @@ impl Packager {
         }
     }
 
+    /// A packet goes to ffmpeg now; it received it at `received_us`. ffmpeg's output starts at
+    /// the first video key frame (copying drops what comes before it) and the first audio
+    /// packet: their arrival is the run's wall clock.
+    pub fn forwarded(&mut self, audio: bool, keyframe: bool, received_us: i64) {
+        let done = &mut self.anchored[usize::from(audio)];
+        if *done || !(audio || keyframe) {
+            return;
+        }
+        *done = true;
+        self.stream.anchor(self.run, audio, received_us);
+    }
+
     /// The renditions being made.
     pub fn plan(&self) -> &[Rendition] {
         &self.plan
@@ -395,8 +416,11 @@ impl Packager {
         }
         self.plan = plan;
         self.run += 1;
-        if let Err(e) = self.spawn() {
-            tracing::error!(error = %e, "could not restart ffmpeg for the new source size");
+        match self.spawn() {
+            Ok(()) => self.listening().await,
+            Err(e) => {
+                tracing::error!(error = %e, "could not restart ffmpeg for the new source size")
+            }
         }
     }
 

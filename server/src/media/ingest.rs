@@ -120,6 +120,9 @@ pub async fn run(state: ServerState, args: IngestArgs) {
                             Some(Codec::Opus) => Some(MediaCodec::Opus),
                             _ => None,
                         };
+                        let received_us = fanout::unix_us_now();
+                        let keyframe =
+                            media_codec.is_some_and(|mc| fanout::starts_keyframe(mc, &p.payload));
                         if let Some(mc) = media_codec {
                             feed.send(MediaPacket {
                                 codec: mc,
@@ -127,8 +130,8 @@ pub async fn run(state: ServerState, args: IngestArgs) {
                                 seq: p.header.sequence_number,
                                 timestamp: p.header.timestamp,
                                 marker: p.header.marker,
-                                keyframe: fanout::starts_keyframe(mc, &p.payload),
-                                received_us: fanout::unix_us_now(),
+                                keyframe,
+                                received_us,
                                 payload: p.payload[..].into(),
                             });
                         }
@@ -229,13 +232,14 @@ pub async fn run(state: ServerState, args: IngestArgs) {
                                 }
                             }
                         }
-                        if let Some(pk) = &packager {
+                        if let Some(pk) = packager.as_mut() {
                             let target = match codec {
                                 Some(Codec::H264 | Codec::Vp8) => Some((pk.video_addr(), 96)),
                                 Some(Codec::Opus) => pk.audio_addr().map(|a| (a, 111)),
                                 _ => None,
                             };
                             if let Some((addr, pt)) = target {
+                                pk.forwarded(!is_video, keyframe, received_us);
                                 let _ = forward.send_to(&plain_rtp(&p, pt), addr).await;
                             }
                         }

@@ -171,6 +171,12 @@ struct State {
     recording_open: BTreeSet<String>,
     dirty: BTreeSet<String>,
     ended_at: Option<Instant>,
+    /// The wall clock (µs) at which the ingest received the first video key frame and the
+    /// first audio packet of run `anchor_run` (where ffmpeg's output of that run starts), and
+    /// each track's media time since then: each segment's `EXT-X-PROGRAM-DATE-TIME`.
+    anchor_run: Option<u32>,
+    anchors: [Option<i64>; 2],
+    elapsed: HashMap<String, (u32, f64)>,
 }
 
 impl Stream {
@@ -204,6 +210,9 @@ impl Stream {
                 recording_open: BTreeSet::new(),
                 dirty: BTreeSet::new(),
                 ended_at: None,
+                anchor_run: None,
+                anchors: [None; 2],
+                elapsed: HashMap::new(),
             }),
             built: RwLock::new(HashMap::new()),
             segments: RwLock::new(HashMap::new()),
@@ -286,6 +295,33 @@ impl Stream {
         }
     }
 
+    /// The ingest forwarded the first video key frame (`audio` false) or the first audio packet
+    /// of run `run` to ffmpeg at `unix_us`: that run's output starts there.
+    pub fn anchor(&self, run: u32, audio: bool, unix_us: i64) {
+        let mut st = self.state();
+        if st.anchor_run != Some(run) {
+            st.anchor_run = Some(run);
+            st.anchors = [None; 2];
+        }
+        st.anchors[usize::from(audio)].get_or_insert(unix_us);
+    }
+
+    /// The wall clock of the start of the next segment of `name` in `run`, if the run is
+    /// anchored, and counts `duration` into that track's media time.
+    fn program_date_time(st: &mut State, run: u32, name: &str, duration: f64) -> Option<String> {
+        let elapsed = st.elapsed.entry(name.to_string()).or_insert((run, 0.0));
+        if elapsed.0 != run {
+            *elapsed = (run, 0.0);
+        }
+        let since = elapsed.1;
+        elapsed.1 += duration;
+        let anchor =
+            st.anchors[usize::from(name == AUDIO)].filter(|_| st.anchor_run == Some(run))?;
+        let us = anchor + (since * 1e6).round() as i64;
+        let ts = jiff::Timestamp::from_microsecond(us).ok()?;
+        Some(ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+    }
+
     /// A segment of rendition `name` of run `run` landed (its file is complete): it joins the
     /// window and the recording. `bytes` is its content (kept while in the window). A segment
     /// of a run that is no longer the current one is ignored.
@@ -298,6 +334,16 @@ impl Stream {
             return Ok(());
         }
         let open = st.recording_open.contains(name);
+        if !st.tracks.contains_key(name) {
+            return Ok(());
+        }
+        // Our own clock when the run is anchored (ffmpeg's counts from when it started,
+        // to the second, not from the first frame).
+        let mut seg = seg.clone();
+        if let Some(pdt) = Self::program_date_time(&mut st, run, name, seg.duration) {
+            seg.pdt = Some(pdt);
+        }
+        let seg = &seg;
         let Some(track) = st.tracks.get_mut(name) else {
             return Ok(());
         };

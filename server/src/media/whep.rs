@@ -166,6 +166,7 @@ pub async fn play(
     let stop = media.whep_viewers.add(resource.clone(), session_id);
     // The viewer starts at a key frame: ask for one now rather than wait for the next.
     feed.ask_keyframe();
+    let clock = feed.clock();
     let viewers = media.whep_viewers.clone();
     let res_id = resource.clone();
     media.fanout.started.fetch_add(1, Ordering::Relaxed);
@@ -175,11 +176,22 @@ pub async fn play(
         drop(seat);
         tracing::debug!(session_id, ?outcome, "WebRTC viewer left");
     });
-    signal::created(
+    let mut res = signal::created(
         answer.to_sdp_string(),
         &format!("/whep/{session_id}/{resource}"),
-    )
+    );
+    // How the player reads the server's clock of the frame on screen: the RTP time of a recent
+    // frame and when it reached the ingest (ms), 90 kHz from there.
+    if let Some(v) = clock
+        .and_then(|(ts, us)| HeaderValue::from_str(&format!("{ts} {:.1}", us as f64 / 1000.0)).ok())
+    {
+        res.headers_mut().insert(RTP_CLOCK_HEADER, v);
+    }
+    res
 }
+
+/// `{rtp time} {unix ms}` of a recent video frame (see `Feed::clock`).
+pub const RTP_CLOCK_HEADER: &str = "x-rtp-clock";
 
 /// 503: the player falls back to HLS (and need not come back soon).
 fn busy() -> Response {

@@ -17,7 +17,7 @@ pub(super) fn ChatModeration(session_id: i64, msg: StatusLine) -> impl IntoView 
     };
     let lines = RwSignal::new(Vec::<ChatLine>::new());
     let connected = RwSignal::new(false);
-    let on_event = Callback::new(move |ev: LiveEvent| match ev {
+    let on_event = Callback::new(move |(ev, _): (LiveEvent, Option<i64>)| match ev {
         LiveEvent::Snapshot { chat, .. } => lines.set(chat),
         LiveEvent::Chat { message, .. } => lines.update(|l| {
             if !l.iter().any(|m| m.id == message.id) {
