@@ -30,8 +30,9 @@ pkgs+=(ffmpeg)
 if [ $want_test -eq 1 ]; then
   # Redis: the tests run server nodes sharing live rooms, counters and limits through it.
   pkgs+=(chromium chromium-driver postgresql-15 redis-server)
-  # nginx: the HLS smoke run puts a proxy cache in front of a node (scripts/bench-hls.sh).
-  pkgs+=(nginx-light)
+  # nginx: the HLS smoke run puts a proxy cache in front of a node (scripts/bench-hls.sh);
+  # with its RTMP module, the restream tests' destination (server/tests/restream.rs).
+  pkgs+=(nginx-light libnginx-mod-rtmp)
   # A CJK font for Chromium: Chinese pages and their screenshots render readable glyphs,
   # not boxes (WenQuanYi Micro Hei: 1.6 MB, against 56 MB for Noto CJK).
   pkgs+=(fonts-wqy-microhei)
@@ -82,6 +83,7 @@ done
 if [ $want_test -eq 1 ]; then
   step "Chromium, PostgreSQL, Redis and nginx"
   [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || fail "nginx missing after install"
+  [ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] || fail "nginx's RTMP module missing after install (libnginx-mod-rtmp)"
   [ -x /usr/bin/chromium ] || fail "/usr/bin/chromium missing after install"
   [ -x /usr/lib/postgresql/15/bin/initdb ] || fail "PostgreSQL 15 binaries missing after install"
   command -v redis-server >/dev/null || fail "redis-server missing after install"

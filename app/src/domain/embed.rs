@@ -53,43 +53,10 @@ impl EmbedOrigin {
         if rest.is_empty() || rest.contains(['/', '?', '#', '@', '*', ' ', ';', ',', '\'', '"']) {
             return Err(bad());
         }
-        let (host, port) = match rest.rsplit_once(':') {
-            // An IPv6 literal's colons are inside brackets.
-            Some((h, p)) if !p.contains(']') => (h, Some(p)),
-            _ => (rest, None),
-        };
-        let host = host.to_ascii_lowercase();
-        let valid_host = if let Some(v6) = host.strip_prefix('[') {
-            v6.strip_suffix(']').is_some_and(|a| {
-                !a.is_empty()
-                    && a.chars()
-                        .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
-            })
-        } else {
-            host.len() <= 253
-                && host.split('.').all(|label| {
-                    !label.is_empty()
-                        && label.len() <= 63
-                        && !label.starts_with('-')
-                        && !label.ends_with('-')
-                        && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                })
-        };
-        if !valid_host {
-            return Err(bad());
-        }
-        let port = match port {
-            None => None,
-            Some(p) => {
-                let n: u16 = p
-                    .parse()
-                    .ok()
-                    .filter(|n| *n > 0 && p.len() <= 5 && p.chars().all(|c| c.is_ascii_digit()))
-                    .ok_or_else(bad)?;
-                let default = if scheme == "https" { 443 } else { 80 };
-                (n != default).then_some(n)
-            }
-        };
+        let (host, port) = super::net::parse_authority(rest).ok_or_else(bad)?;
+        let host = super::net::url_host(&host);
+        let default = if scheme == "https" { 443 } else { 80 };
+        let port = port.filter(|p| *p != default);
         Ok(EmbedOrigin(match port {
             Some(p) => format!("{scheme}://{host}:{p}"),
             None => format!("{scheme}://{host}"),

@@ -6,6 +6,7 @@ pub mod discount;
 pub mod embed;
 pub mod forms;
 pub mod money;
+pub mod net;
 pub mod order;
 pub mod phone;
 pub mod restream;

@@ -18,7 +18,7 @@
 
 use std::{
     fmt,
-    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    net::{IpAddr, Ipv4Addr},
 };
 
 use crate::model::RestreamState;
@@ -85,40 +85,7 @@ impl IngestUrl {
         if path.is_empty() || !path.chars().all(path_ok) || path.contains("//") {
             return Err(bad());
         }
-        let (host, port) = match authority.rsplit_once(':') {
-            // An IPv6 literal's colons are inside brackets.
-            Some((h, p)) if !p.contains(']') => (h, Some(p)),
-            _ => (authority, None),
-        };
-        let host = host.to_ascii_lowercase();
-        let host = if let Some(v6) = host.strip_prefix('[') {
-            let v6 = v6.strip_suffix(']').ok_or_else(bad)?;
-            v6.parse::<Ipv6Addr>().map_err(|_| bad())?;
-            v6.to_string()
-        } else {
-            let valid = !host.is_empty()
-                && host.len() <= 253
-                && host.split('.').all(|label| {
-                    !label.is_empty()
-                        && label.len() <= 63
-                        && !label.starts_with('-')
-                        && !label.ends_with('-')
-                        && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                });
-            if !valid {
-                return Err(bad());
-            }
-            host
-        };
-        let port = match port {
-            None => None,
-            Some(p) => Some(
-                p.parse::<u16>()
-                    .ok()
-                    .filter(|n| *n > 0 && p.len() <= 5 && p.chars().all(|c| c.is_ascii_digit()))
-                    .ok_or_else(bad)?,
-            ),
-        };
+        let (host, port) = super::net::parse_authority(authority).ok_or_else(bad)?;
         Ok(IngestUrl {
             tls,
             host,
@@ -163,11 +130,7 @@ impl IngestUrl {
 impl fmt::Display for IngestUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let scheme = if self.tls { "rtmps" } else { "rtmp" };
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
+        let host = super::net::url_host(&self.host);
         match self.port {
             Some(p) => write!(f, "{scheme}://{host}:{p}{}", self.path),
             None => write!(f, "{scheme}://{host}{}", self.path),

@@ -37,9 +37,12 @@ use app::{
         repo::restream::{self as repo, PushTarget},
         restream::open_key,
     },
-    domain::restream::{
-        is_public_ip, IngestUrl, StreamKey, FFMPEG_FAILED, KEY_UNREADABLE, MASK, NOT_RESOLVED,
-        NOT_TAKEN, PRIVATE_ADDRESS, STATE_REFRESH_MS,
+    domain::{
+        net::url_host,
+        restream::{
+            is_public_ip, IngestUrl, StreamKey, FFMPEG_FAILED, KEY_UNREADABLE, MASK, NOT_RESOLVED,
+            NOT_TAKEN, PRIVATE_ADDRESS, STATE_REFRESH_MS,
+        },
     },
 };
 use tokio::{
@@ -458,10 +461,7 @@ impl Push {
             // TLS needs the name (SNI and the certificate).
             return Ok(direct);
         }
-        let host = match first {
-            IpAddr::V6(v6) => format!("[{v6}]"),
-            IpAddr::V4(v4) => v4.to_string(),
-        };
+        let host = url_host(&first.to_string());
         Ok(Output {
             url: format!(
                 "rtmp://{host}:{}{}/{}",
@@ -473,7 +473,7 @@ impl Push {
             playpath: key.expose().to_string(),
             tcurl: Some(format!(
                 "rtmp://{}:{}{}",
-                url_host(url),
+                url_host(url.host()),
                 url.port(),
                 url.path()
             )),
@@ -495,15 +495,6 @@ async fn public_address(host: &str, port: u16) -> Result<IpAddr, String> {
         return Err(PRIVATE_ADDRESS.to_string());
     }
     Ok(first)
-}
-
-/// The URL's host as it is written in a URL (IPv6 in brackets).
-fn url_host(url: &IngestUrl) -> String {
-    if url.host().contains(':') {
-        format!("[{}]", url.host())
-    } else {
-        url.host().to_string()
-    }
 }
 
 /// What ffmpeg pushes to. The application and the stream key are given apart from the URL, so
@@ -830,7 +821,7 @@ mod tests {
             marker: true,
             keyframe: true,
             received_us: 0,
-            payload: bytes::Bytes::from_static(&[0x65, 1]),
+            payload: Arc::from(&[0x65u8, 1][..]),
         };
         assert_eq!(
             rtp(&p, VIDEO_PT, 7),

@@ -91,8 +91,14 @@ pub async fn add(
     .await?)
 }
 
-fn not_found() -> AppError {
-    AppError::not_found("This restream destination does not exist.")
+/// `Ok` when a statement touched the host's destination; 404 when it has none of that id.
+fn touched(done: sqlx::any::AnyQueryResult) -> Result<(), AppError> {
+    if done.rows_affected() == 0 {
+        return Err(AppError::not_found(
+            "This restream destination does not exist.",
+        ));
+    }
+    Ok(())
 }
 
 /// Turns a destination of the host's on or off (a live broadcast picks it up or lets it go
@@ -105,10 +111,7 @@ pub async fn set_enabled(db: &Db, host_id: i64, id: i64, enabled: bool) -> Resul
             .bind(host_id)
             .execute(db.pool())
             .await?;
-    if done.rows_affected() == 0 {
-        return Err(not_found());
-    }
-    Ok(())
+    touched(done)
 }
 
 /// Deletes a destination of the host's (its sealed key with it); 404 when there is none.
@@ -118,10 +121,7 @@ pub async fn delete(db: &Db, host_id: i64, id: i64) -> Result<(), AppError> {
         .bind(host_id)
         .execute(db.pool())
         .await?;
-    if done.rows_affected() == 0 {
-        return Err(not_found());
-    }
-    Ok(())
+    touched(done)
 }
 
 /// An enabled destination, as the pushing node needs it.
