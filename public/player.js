@@ -129,7 +129,10 @@
     } else {
       loadHls().then(function (Hls) {
         if (handle.detached) { return; }
-        var hls = new Hls({ lowLatencyMode: false, liveSyncDurationCount: 2, maxLiveSyncPlaybackRate: 1.5, backBufferLength: 30 });
+        // Two seconds behind the live edge, in seconds rather than segments: one long segment
+        // (a key frame late) raises a live playlist's target duration for good, and with it a
+        // latency counted in target durations.
+        var hls = new Hls({ lowLatencyMode: false, liveSyncDuration: 2, liveMaxLatencyDuration: 6, maxLiveSyncPlaybackRate: 1.5, backBufferLength: 30 });
         handle.hls = hls;
         hls.attachMedia(video);
         hls.loadSource(url);

@@ -53,6 +53,10 @@ impl MediaCodec {
     }
 }
 
+/// A relay stream that does not decode as packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotAFeed;
+
 /// One RTP packet of the broadcast.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MediaPacket {
@@ -89,15 +93,15 @@ impl MediaPacket {
 
     /// Takes one packet off the front of `buf` when it holds a whole one. `Err` when the
     /// stream is not ours (the relay then gives up on it).
-    pub fn decode(buf: &mut BytesMut) -> Result<Option<MediaPacket>, ()> {
+    pub fn decode(buf: &mut BytesMut) -> Result<Option<MediaPacket>, NotAFeed> {
         if buf.len() < 20 {
             return Ok(None);
         }
+        let codec = MediaCodec::from_code(buf[0]).ok_or(NotAFeed)?;
         let len = usize::from(u16::from_be_bytes([buf[6], buf[7]]));
         if buf.len() < 20 + len {
             return Ok(None);
         }
-        let codec = MediaCodec::from_code(buf[0]).ok_or(())?;
         let flags = buf[1];
         let layer = buf[2];
         buf.advance(4);
@@ -346,7 +350,7 @@ mod tests {
         assert!(buf.is_empty());
         // Not our stream.
         let mut junk = BytesMut::from(&[0xffu8; 40][..]);
-        assert_eq!(MediaPacket::decode(&mut junk), Err(()));
+        assert_eq!(MediaPacket::decode(&mut junk), Err(NotAFeed));
     }
 
     #[test]

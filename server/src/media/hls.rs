@@ -258,9 +258,6 @@ pub struct Packager {
     run: u32,
     tag: String,
     restarts: Vec<Instant>,
-    /// This run's first video key frame and first audio packet were forwarded (they anchor
-    /// the segments' wall clock: `Stream::anchor`).
-    anchored: [bool; 2],
     orders: Arc<Mutex<WatchOrders>>,
     watcher: Option<tokio::sync::oneshot::Receiver<()>>,
     /// One packager per session at a time: a host who reconnects waits for the old one to
@@ -308,7 +305,6 @@ impl Packager {
             run,
             tag: stamp(),
             restarts: Vec::new(),
-            anchored: [false; 2],
             orders,
             watcher: Some(done_rx),
             _turn: turn,
@@ -330,7 +326,6 @@ impl Packager {
     }
 
     fn spawn(&mut self) -> std::io::Result<()> {
-        self.anchored = [false; 2];
         let dir = self.stream.dir().to_path_buf();
         let mut child = tokio::process::Command::new(&self.ffmpeg)
             .args(ffmpeg_args(&self.plan, self.audio, self.run, &self.tag))
@@ -391,16 +386,14 @@ impl Packager {
         }
     }
 
-    /// A packet goes to ffmpeg now; it received it at `received_us`. ffmpeg's output starts at
-    /// the first video key frame (copying drops what comes before it) and the first audio
-    /// packet: their arrival is the run's wall clock.
-    pub fn forwarded(&mut self, audio: bool, keyframe: bool, received_us: i64) {
-        let done = &mut self.anchored[usize::from(audio)];
-        if *done || !(audio || keyframe) {
-            return;
+    /// A packet goes to ffmpeg now; the ingest received it at `received_us`. Key frames and
+    /// audio packets are where a run's output may start: the stream works out which one did
+    /// (`Stream::forwarded`) for the segments' wall clock.
+    pub fn forwarded(&self, audio: bool, keyframe: bool, received_us: i64) {
+        if audio || keyframe {
+            let now = super::fanout::unix_us_now();
+            self.stream.forwarded(self.run, audio, now, received_us);
         }
-        *done = true;
-        self.stream.anchor(self.run, audio, received_us);
     }
 
     /// The renditions being made.

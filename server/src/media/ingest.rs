@@ -232,7 +232,7 @@ pub async fn run(state: ServerState, args: IngestArgs) {
                                 }
                             }
                         }
-                        if let Some(pk) = packager.as_mut() {
+                        if let Some(pk) = &packager {
                             let target = match codec {
                                 Some(Codec::H264 | Codec::Vp8) => Some((pk.video_addr(), 96)),
                                 Some(Codec::Opus) => pk.audio_addr().map(|a| (a, 111)),

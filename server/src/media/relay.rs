@@ -129,7 +129,7 @@ async fn pull(
                     match MediaPacket::decode(&mut buf) {
                         Ok(Some(p)) => feed.send(p),
                         Ok(None) => break,
-                        Err(()) => {
+                        Err(_) => {
                             tracing::warn!(url, "the ingest node sent something that is not a feed");
                             return;
                         }

@@ -22,7 +22,8 @@ pub fn refuse(status: StatusCode, why: &str) -> Response {
 }
 
 /// The SDP offer in `body` (415 unless sent as `application/sdp`, 400 unless it parses), with
-/// its text.
+/// its text. (The refusal is the response itself: the handlers return it as it is.)
+#[allow(clippy::result_large_err)]
 pub fn read_offer<'a>(
     headers: &HeaderMap,
     body: &'a [u8],
@@ -54,6 +55,7 @@ pub fn read_offer<'a>(
 
 /// A UDP socket for one peer on `ip`, and the host candidate that names it (503 when no port
 /// is left).
+#[allow(clippy::result_large_err)]
 pub async fn peer_socket(ip: IpAddr) -> Result<(UdpSocket, Candidate), Response> {
     let unavailable = || {
         refuse(

@@ -142,6 +142,26 @@ impl Streams {
     }
 }
 
+/// Start candidates kept per run and kind (about 10 s of audio packets).
+const MAX_STARTS: usize = 512;
+/// How much after ffmpeg's muxer began a frame may have been forwarded and still be its first
+/// (the clocks are read in two processes).
+const START_SLACK_US: i64 = 20_000;
+
+/// ffmpeg's `EXT-X-PROGRAM-DATE-TIME` (`2026-12-07T11:02:40.836+0000`), µs since the epoch.
+fn parse_pdt(text: &str) -> Option<i64> {
+    jiff::fmt::strtime::parse("%Y-%m-%dT%H:%M:%S%.f%z", text)
+        .ok()?
+        .to_timestamp()
+        .ok()
+        .map(|t| t.as_microsecond())
+        .or_else(|| {
+            text.parse::<jiff::Timestamp>()
+                .ok()
+                .map(|t| t.as_microsecond())
+        })
+}
+
 /// One session's live HLS.
 pub struct Stream {
     pub session_id: i64,
@@ -171,10 +191,12 @@ struct State {
     recording_open: BTreeSet<String>,
     dirty: BTreeSet<String>,
     ended_at: Option<Instant>,
-    /// The wall clock (µs) at which the ingest received the first video key frame and the
-    /// first audio packet of run `anchor_run` (where ffmpeg's output of that run starts), and
-    /// each track's media time since then: each segment's `EXT-X-PROGRAM-DATE-TIME`.
+    /// Each segment's `EXT-X-PROGRAM-DATE-TIME`: when the ingest received the video key frame
+    /// (and the audio packet) that ffmpeg's output of run `anchor_run` starts with, plus the
+    /// track's media time since. `starts` lists, until the run's first segment lands, when each
+    /// key frame (audio packet) was forwarded to ffmpeg and when the ingest had received it (µs).
     anchor_run: Option<u32>,
+    starts: [Vec<(i64, i64)>; 2],
     anchors: [Option<i64>; 2],
     elapsed: HashMap<String, (u32, f64)>,
 }
@@ -211,6 +233,7 @@ impl Stream {
                 dirty: BTreeSet::new(),
                 ended_at: None,
                 anchor_run: None,
+                starts: [Vec::new(), Vec::new()],
                 anchors: [None; 2],
                 elapsed: HashMap::new(),
             }),
@@ -295,29 +318,54 @@ impl Stream {
         }
     }
 
-    /// The ingest forwarded the first video key frame (`audio` false) or the first audio packet
-    /// of run `run` to ffmpeg at `unix_us`: that run's output starts there.
-    pub fn anchor(&self, run: u32, audio: bool, unix_us: i64) {
+    /// The ingest forwarded a video key frame (`audio` false) or an audio packet of run `run`
+    /// to ffmpeg at `forwarded_us`, having received it at `received_us`.
+    pub fn forwarded(&self, run: u32, audio: bool, forwarded_us: i64, received_us: i64) {
         let mut st = self.state();
         if st.anchor_run != Some(run) {
             st.anchor_run = Some(run);
+            st.starts = [Vec::new(), Vec::new()];
             st.anchors = [None; 2];
         }
-        st.anchors[usize::from(audio)].get_or_insert(unix_us);
+        let kind = usize::from(audio);
+        if st.anchors[kind].is_none() && st.starts[kind].len() < MAX_STARTS {
+            st.starts[kind].push((forwarded_us, received_us));
+        }
     }
 
-    /// The wall clock of the start of the next segment of `name` in `run`, if the run is
-    /// anchored, and counts `duration` into that track's media time.
-    fn program_date_time(st: &mut State, run: u32, name: &str, duration: f64) -> Option<String> {
+    /// The wall clock of the start of the next segment of `name` in `run`, and counts
+    /// `duration` into that track's media time. ffmpeg's own date-time of a run's first segment
+    /// is when its muxer began, which is when the first frame it kept reached it: the last one
+    /// forwarded before then is the one the run starts with (those before it may have come
+    /// before ffmpeg read its socket), and its arrival at the ingest is the run's clock.
+    fn program_date_time(
+        st: &mut State,
+        run: u32,
+        name: &str,
+        duration: f64,
+        ffmpeg_pdt: Option<&str>,
+    ) -> Option<String> {
         let elapsed = st.elapsed.entry(name.to_string()).or_insert((run, 0.0));
         if elapsed.0 != run {
             *elapsed = (run, 0.0);
         }
         let since = elapsed.1;
         elapsed.1 += duration;
-        let anchor =
-            st.anchors[usize::from(name == AUDIO)].filter(|_| st.anchor_run == Some(run))?;
-        let us = anchor + (since * 1e6).round() as i64;
+        if st.anchor_run != Some(run) {
+            return None;
+        }
+        let kind = usize::from(name == AUDIO);
+        if st.anchors[kind].is_none() {
+            let began = parse_pdt(ffmpeg_pdt?)? - (since * 1e6).round() as i64;
+            let start = st.starts[kind]
+                .iter()
+                .rev()
+                .find(|(forwarded, _)| *forwarded <= began + START_SLACK_US)
+                .map_or(began, |(_, received)| *received);
+            st.anchors[kind] = Some(start);
+            st.starts[kind] = Vec::new();
+        }
+        let us = st.anchors[kind]? + (since * 1e6).round() as i64;
         let ts = jiff::Timestamp::from_microsecond(us).ok()?;
         Some(ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
     }
@@ -337,10 +385,11 @@ impl Stream {
         if !st.tracks.contains_key(name) {
             return Ok(());
         }
-        // Our own clock when the run is anchored (ffmpeg's counts from when it started,
-        // to the second, not from the first frame).
+        // The ingest's clock of the run's first frame (ffmpeg's is when it got to it).
         let mut seg = seg.clone();
-        if let Some(pdt) = Self::program_date_time(&mut st, run, name, seg.duration) {
+        if let Some(pdt) =
+            Self::program_date_time(&mut st, run, name, seg.duration, seg.pdt.as_deref())
+        {
             seg.pdt = Some(pdt);
         }
         let seg = &seg;
