@@ -249,10 +249,12 @@
     clearTimeout(handle.firstFrame);
     clearInterval(handle.statsTimer);
     handle.playout = null;
-    if (handle.location) {
+    // A connection that failed or closed was ended by the server (the broadcast stopped) or
+    // is timed out there: its resource is gone or going, no DELETE.
+    if (handle.location && pc.connectionState !== "failed" && pc.connectionState !== "closed") {
       fetch(handle.location, { method: "DELETE", keepalive: true }).catch(function () {});
-      handle.location = null;
     }
+    handle.location = null;
     try { pc.close(); } catch (e) { /* closed */ }
     handle.video.srcObject = null;
   }

@@ -46,27 +46,37 @@ use crate::ServerState;
 /// A viewer whose ICE and DTLS are not up within this long is dropped.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// The WebRTC viewers of this node, by resource id.
+/// How long a viewer that ended still answers its DELETE with 200 (the player's DELETE often
+/// crosses the server ending it: the broadcast stopped).
+const ENDED_KEPT: Duration = Duration::from_secs(60);
+
+/// The WebRTC viewers of this node, by resource id: the running ones with their stop switch,
+/// and those that ended in the last minute.
 #[derive(Default)]
 pub struct Viewers {
-    stops: Mutex<HashMap<String, (i64, watch::Sender<bool>)>>,
+    stops: Mutex<HashMap<String, (i64, ViewerState)>>,
 }
+
+/// A running viewer's stop switch, or when it ended.
+type ViewerState = Result<watch::Sender<bool>, Instant>;
 
 impl Viewers {
     fn add(&self, resource: String, session_id: i64) -> watch::Receiver<bool> {
         let (tx, rx) = watch::channel(false);
-        self.stops
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(resource, (session_id, tx));
+        let mut stops = self.stops.lock().unwrap_or_else(|p| p.into_inner());
+        stops.retain(|_, (_, v)| v.as_ref().err().is_none_or(|at| at.elapsed() < ENDED_KEPT));
+        stops.insert(resource, (session_id, Ok(tx)));
         rx
     }
 
+    /// Stops the viewer; whether there was one (running, or ended a moment ago).
     fn stop(&self, session_id: i64, resource: &str) -> bool {
         let mut stops = self.stops.lock().unwrap_or_else(|p| p.into_inner());
         match stops.get(resource) {
-            Some((s, tx)) if *s == session_id => {
-                let _ = tx.send(true);
+            Some((s, v)) if *s == session_id => {
+                if let Ok(tx) = v {
+                    let _ = tx.send(true);
+                }
                 stops.remove(resource);
                 true
             }
@@ -75,10 +85,14 @@ impl Viewers {
     }
 
     fn finished(&self, resource: &str) {
-        self.stops
+        if let Some(entry) = self
+            .stops
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(resource);
+            .get_mut(resource)
+        {
+            entry.1 = Err(Instant::now());
+        }
     }
 }
 
