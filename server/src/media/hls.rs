@@ -258,6 +258,8 @@ pub struct Packager {
     run: u32,
     tag: String,
     restarts: Vec<Instant>,
+    /// The first video and audio packet of this run went to ffmpeg.
+    first_sent: [bool; 2],
     orders: Arc<Mutex<WatchOrders>>,
     watcher: Option<tokio::sync::oneshot::Receiver<()>>,
     /// One packager per session at a time: a host who reconnects waits for the old one to
@@ -305,6 +307,7 @@ impl Packager {
             run,
             tag: stamp(),
             restarts: Vec::new(),
+            first_sent: [false; 2],
             orders,
             watcher: Some(done_rx),
             _turn: turn,
@@ -326,6 +329,7 @@ impl Packager {
     }
 
     fn spawn(&mut self) -> std::io::Result<()> {
+        self.first_sent = [false; 2];
         let dir = self.stream.dir().to_path_buf();
         let mut child = tokio::process::Command::new(&self.ffmpeg)
             .args(ffmpeg_args(&self.plan, self.audio, self.run, &self.tag))
@@ -386,13 +390,13 @@ impl Packager {
         }
     }
 
-    /// A packet goes to ffmpeg now; the ingest received it at `received_us`. Key frames and
-    /// audio packets are where a run's output may start: the stream works out which one did
-    /// (`Stream::forwarded`) for the segments' wall clock.
-    pub fn forwarded(&self, audio: bool, keyframe: bool, received_us: i64) {
-        if audio || keyframe {
-            let now = super::fanout::unix_us_now();
-            self.stream.forwarded(self.run, audio, now, received_us);
+    /// A packet goes to ffmpeg now; the ingest received it at `received_us`. The first of
+    /// each stream in a run is where ffmpeg's timeline of it starts (`Stream::forwarded`).
+    pub fn forwarded(&mut self, audio: bool, received_us: i64) {
+        let first = &mut self.first_sent[usize::from(audio)];
+        if !*first {
+            *first = true;
+            self.stream.forwarded(self.run, audio, received_us);
         }
     }
 

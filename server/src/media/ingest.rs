@@ -232,14 +232,14 @@ pub async fn run(state: ServerState, args: IngestArgs) {
                                 }
                             }
                         }
-                        if let Some(pk) = &packager {
+                        if let Some(pk) = packager.as_mut() {
                             let target = match codec {
                                 Some(Codec::H264 | Codec::Vp8) => Some((pk.video_addr(), 96)),
                                 Some(Codec::Opus) => pk.audio_addr().map(|a| (a, 111)),
                                 _ => None,
                             };
                             if let Some((addr, pt)) = target {
-                                pk.forwarded(!is_video, keyframe, received_us);
+                                pk.forwarded(!is_video, received_us);
                                 let _ = forward.send_to(&plain_rtp(&p, pt), addr).await;
                             }
                         }

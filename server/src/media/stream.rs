@@ -142,24 +142,80 @@ impl Streams {
     }
 }
 
-/// Start candidates kept per run and kind (about 10 s of audio packets).
-const MAX_STARTS: usize = 512;
-/// How much after ffmpeg's muxer began a frame may have been forwarded and still be its first
-/// (the clocks are read in two processes).
-const START_SLACK_US: i64 = 20_000;
+/// Just enough of fragmented MP4 to date a segment.
+mod fmp4 {
+    /// The body of the first box of type `kind` found in `data` (a plain scan: the boxes we
+    /// look for are unique in ffmpeg's segments).
+    fn find<'a>(data: &'a [u8], kind: &[u8; 4]) -> Option<&'a [u8]> {
+        let at = data.windows(4).position(|w| w == kind)?;
+        let size = u32::from_be_bytes(data.get(at.checked_sub(4)?..at)?.try_into().ok()?) as usize;
+        data.get(at + 4..(at - 4).checked_add(size)?)
+    }
 
-/// ffmpeg's `EXT-X-PROGRAM-DATE-TIME` (`2026-12-07T11:02:40.836+0000`), µs since the epoch.
-fn parse_pdt(text: &str) -> Option<i64> {
-    jiff::fmt::strtime::parse("%Y-%m-%dT%H:%M:%S%.f%z", text)
-        .ok()?
-        .to_timestamp()
-        .ok()
-        .map(|t| t.as_microsecond())
-        .or_else(|| {
-            text.parse::<jiff::Timestamp>()
-                .ok()
-                .map(|t| t.as_microsecond())
-        })
+    fn u32_at(b: &[u8], at: usize) -> Option<u64> {
+        Some(u64::from(u32::from_be_bytes(
+            b.get(at..at + 4)?.try_into().ok()?,
+        )))
+    }
+
+    fn u64_at(b: &[u8], at: usize) -> Option<u64> {
+        Some(u64::from_be_bytes(b.get(at..at + 8)?.try_into().ok()?))
+    }
+
+    /// The segment's first decode time in seconds: its `tfdt` over the track's `mdhd` time
+    /// scale (from the init segment).
+    pub fn start_seconds(init: &[u8], segment: &[u8]) -> Option<f64> {
+        let mdhd = find(init, b"mdhd")?;
+        let timescale = if *mdhd.first()? == 1 {
+            u32_at(mdhd, 20)?
+        } else {
+            u32_at(mdhd, 12)?
+        };
+        let tfdt = find(segment, b"tfdt")?;
+        let time = if *tfdt.first()? == 1 {
+            u64_at(tfdt, 4)?
+        } else {
+            u32_at(tfdt, 4)?
+        };
+        (timescale > 0).then(|| time as f64 / timescale as f64)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        fn boxed(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+            let mut b = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+            b.extend_from_slice(kind);
+            b.extend_from_slice(body);
+            b
+        }
+
+        #[test]
+        fn a_segment_start_is_its_tfdt_over_the_time_scale() {
+            // mdhd v0: version+flags, creation, modification, time scale 90,000, duration.
+            let mut mdhd = vec![0u8; 4 + 8];
+            mdhd.extend_from_slice(&90_000u32.to_be_bytes());
+            mdhd.extend_from_slice(&[0; 8]);
+            let init = [
+                boxed(b"ftyp", b"iso5"),
+                boxed(b"moov", &boxed(b"mdhd", &mdhd)),
+            ]
+            .concat();
+            // tfdt v1: 64-bit base media decode time, 185,400 = 2.06 s.
+            let mut tfdt = vec![1u8, 0, 0, 0];
+            tfdt.extend_from_slice(&185_400u64.to_be_bytes());
+            let seg = [
+                boxed(b"styp", b"msdh"),
+                boxed(b"moof", &boxed(b"tfdt", &tfdt)),
+            ]
+            .concat();
+            assert_eq!(super::start_seconds(&init, &seg), Some(2.06));
+            // v0 tfdt; and what is not MP4 reads as nothing.
+            let seg0 = boxed(b"tfdt", &[0, 0, 0, 0, 0, 1, 0x5f, 0x90]);
+            assert_eq!(super::start_seconds(&init, &seg0), Some(1.0));
+            assert_eq!(super::start_seconds(b"junk", &seg), None);
+            assert_eq!(super::start_seconds(&init, b"tfdt"), None);
+        }
+    }
 }
 
 /// One session's live HLS.
@@ -196,7 +252,6 @@ struct State {
     /// track's media time since. `starts` lists, until the run's first segment lands, when each
     /// key frame (audio packet) was forwarded to ffmpeg and when the ingest had received it (µs).
     anchor_run: Option<u32>,
-    starts: [Vec<(i64, i64)>; 2],
     anchors: [Option<i64>; 2],
     elapsed: HashMap<String, (u32, f64)>,
 }
@@ -233,7 +288,6 @@ impl Stream {
                 dirty: BTreeSet::new(),
                 ended_at: None,
                 anchor_run: None,
-                starts: [Vec::new(), Vec::new()],
                 anchors: [None; 2],
                 elapsed: HashMap::new(),
             }),
@@ -318,54 +372,43 @@ impl Stream {
         }
     }
 
-    /// The ingest forwarded a video key frame (`audio` false) or an audio packet of run `run`
-    /// to ffmpeg at `forwarded_us`, having received it at `received_us`.
-    pub fn forwarded(&self, run: u32, audio: bool, forwarded_us: i64, received_us: i64) {
+    /// The ingest forwarded the first video (`audio` false) or audio packet of run `run` to
+    /// ffmpeg, having received it at `received_us`: ffmpeg's timeline of that stream starts
+    /// there (its RTP input counts each stream's time from its first packet).
+    pub fn forwarded(&self, run: u32, audio: bool, received_us: i64) {
         let mut st = self.state();
         if st.anchor_run != Some(run) {
             st.anchor_run = Some(run);
-            st.starts = [Vec::new(), Vec::new()];
             st.anchors = [None; 2];
         }
-        let kind = usize::from(audio);
-        if st.anchors[kind].is_none() && st.starts[kind].len() < MAX_STARTS {
-            st.starts[kind].push((forwarded_us, received_us));
-        }
+        st.anchors[usize::from(audio)].get_or_insert(received_us);
     }
 
-    /// The wall clock of the start of the next segment of `name` in `run`, and counts
-    /// `duration` into that track's media time. ffmpeg's own date-time of a run's first segment
-    /// is when its muxer began, which is when the first frame it kept reached it: the last one
-    /// forwarded before then is the one the run starts with (those before it may have come
-    /// before ffmpeg read its socket), and its arrival at the ingest is the run's clock.
+    /// The wall clock of the start of the next segment of `name` in `run`, whose first frame
+    /// is at `media_start` s on ffmpeg's timeline (its `tfdt`): the arrival of the stream's
+    /// first packet at the ingest plus that. Counts `duration` into the track's media time
+    /// (for a segment whose `tfdt` does not read: the previous start plus the durations).
     fn program_date_time(
         st: &mut State,
         run: u32,
         name: &str,
         duration: f64,
-        ffmpeg_pdt: Option<&str>,
+        media_start: Option<f64>,
     ) -> Option<String> {
-        let elapsed = st.elapsed.entry(name.to_string()).or_insert((run, 0.0));
+        let elapsed = st
+            .elapsed
+            .entry(name.to_string())
+            .or_insert((run, f64::NAN));
         if elapsed.0 != run {
-            *elapsed = (run, 0.0);
+            *elapsed = (run, f64::NAN);
         }
-        let since = elapsed.1;
-        elapsed.1 += duration;
-        if st.anchor_run != Some(run) {
+        let start = media_start.unwrap_or(elapsed.1);
+        elapsed.1 = start + duration;
+        if st.anchor_run != Some(run) || !start.is_finite() {
             return None;
         }
-        let kind = usize::from(name == AUDIO);
-        if st.anchors[kind].is_none() {
-            let began = parse_pdt(ffmpeg_pdt?)? - (since * 1e6).round() as i64;
-            let start = st.starts[kind]
-                .iter()
-                .rev()
-                .find(|(forwarded, _)| *forwarded <= began + START_SLACK_US)
-                .map_or(began, |(_, received)| *received);
-            st.anchors[kind] = Some(start);
-            st.starts[kind] = Vec::new();
-        }
-        let us = st.anchors[kind]? + (since * 1e6).round() as i64;
+        let first = st.anchors[usize::from(name == AUDIO)]?;
+        let us = first + (start * 1e6).round() as i64;
         let ts = jiff::Timestamp::from_microsecond(us).ok()?;
         Some(ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
     }
@@ -377,6 +420,15 @@ impl Stream {
         let Some(map) = seg.map.clone() else {
             return Ok(());
         };
+        // Where the segment starts on ffmpeg's timeline (its init segment has the time scale).
+        let init = self
+            .segments
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(map.as_str())
+            .cloned()
+            .or_else(|| std::fs::read(self.dir.join(&map)).ok().map(Bytes::from));
+        let media_start = init.and_then(|init| fmp4::start_seconds(&init, &bytes));
         let mut st = self.state();
         if st.run != Some(run) {
             return Ok(());
@@ -385,11 +437,9 @@ impl Stream {
         if !st.tracks.contains_key(name) {
             return Ok(());
         }
-        // The ingest's clock of the run's first frame (ffmpeg's is when it got to it).
+        // The ingest's clock (ffmpeg's counts from when its muxer began, not from the frames).
         let mut seg = seg.clone();
-        if let Some(pdt) =
-            Self::program_date_time(&mut st, run, name, seg.duration, seg.pdt.as_deref())
-        {
+        if let Some(pdt) = Self::program_date_time(&mut st, run, name, seg.duration, media_start) {
             seg.pdt = Some(pdt);
         }
         let seg = &seg;
