@@ -44,17 +44,7 @@ export PATH="$PATH:/usr/sbin" # Debian's nginx, for users whose PATH lacks sbin
 command -v nginx >/dev/null || as_root apt-get install -y -qq nginx-light >/dev/null \
   || { as_root apt-get update -qq >/dev/null && as_root apt-get install -y -qq nginx-light >/dev/null; } \
   || fail "could not install nginx-light"
-command -v curl >/dev/null || fail "curl is needed"
-LOADGEN="${LOADGEN:-$ROOT/target/release/loadgen}"
-SERVER="${SERVER:-$ROOT/target/release/server}"
-dist="${DIST_DIR:-$ROOT/dist}"
-[ -d "$dist" ] && ls "$dist"/*.html >/dev/null 2>&1 \
-  || fail "$dist is missing: build the client first (./scripts/build.sh)"
-[ -x /usr/bin/ffmpeg ] || fail "/usr/bin/ffmpeg is needed (Debian package ffmpeg)"
-[ "${PREBUILT:-0}" = 1 ] || build_release
-[ -x "$SERVER" ] || fail "no server binary at $SERVER"
-
-[ -x "$LOADGEN" ] || fail "no load generator at $LOADGEN"
+broadcast_bench_setup
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 nofile="$(ulimit -n)"
@@ -67,11 +57,7 @@ pids_to_stop=()
 cleanup() {
   set +e
   # The publisher first, politely: it ends its broadcast with a WHIP DELETE.
-  if [ -n "${pubpid:-}" ] && kill -0 "$pubpid" 2>/dev/null; then
-    kill -TERM "$pubpid"
-    for _ in $(seq 50); do kill -0 "$pubpid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pubpid" 2>/dev/null
-  fi
+  [ -n "${pubpid:-}" ] && stop_publisher "$pubpid"
   for f in "$work"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
   for p in "${pids_to_stop[@]}"; do kill "$p" 2>/dev/null; done
   sleep 0.3

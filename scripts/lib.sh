@@ -53,6 +53,30 @@ wasm_build_env() {
   export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=/usr/bin/wasm-ld-22
 }
 
+# What the benchmarks of a live broadcast need: sets LOADGEN and SERVER (the binaries, default
+# target/release/{loadgen,server}) and dist (the built client, DIST_DIR, default dist/), checks
+# the client, ffmpeg and curl are there, builds unless PREBUILT=1 and checks the binaries.
+broadcast_bench_setup() {
+  LOADGEN="${LOADGEN:-$ROOT/target/release/loadgen}"
+  SERVER="${SERVER:-$ROOT/target/release/server}"
+  dist="${DIST_DIR:-$ROOT/dist}"
+  [ -d "$dist" ] && ls "$dist"/*.html >/dev/null 2>&1 \
+    || fail "$dist is missing: build the client first (./scripts/build.sh)"
+  [ -x /usr/bin/ffmpeg ] || fail "/usr/bin/ffmpeg is needed (Debian package ffmpeg)"
+  command -v curl >/dev/null || fail "curl is needed"
+  [ "${PREBUILT:-0}" = 1 ] || build_release
+  [ -x "$SERVER" ] || fail "no server binary at $SERVER"
+  [ -x "$LOADGEN" ] || fail "no load generator at $LOADGEN"
+}
+
+# Ends a `loadgen publish` (pid $1) politely: SIGTERM, so it sends its WHIP DELETE; KILL after 5 s.
+stop_publisher() {
+  kill -0 "$1" 2>/dev/null || return 0
+  kill -TERM "$1"
+  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null || true
+}
+
 # A free TCP port on loopback.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # True when something accepts connections on loopback port $1.

@@ -162,7 +162,7 @@ fn instant_at(ms: u64) -> Instant {
     Instant::now() + Duration::from_millis(ms.saturating_sub(now))
 }
 
-fn round(x: f64, digits: i32) -> f64 {
+pub(crate) fn round(x: f64, digits: i32) -> f64 {
     let f = 10f64.powi(digits);
     (x * f).round() / f
 }
@@ -934,7 +934,7 @@ async fn player(
 
 /// The source address of player `g` in process `worker`, when the target is on loopback:
 /// several addresses, so the (source, destination) pairs have ports enough.
-fn source_ip(url: &Url, worker: usize, g: usize, n: u8) -> Option<IpAddr> {
+pub(crate) fn source_ip(url: &Url, worker: usize, g: usize, n: u8) -> Option<IpAddr> {
     let host: Ipv4Addr = url.host_str()?.parse().ok()?;
     (host.is_loopback() && n > 0).then(|| {
         IpAddr::V4(Ipv4Addr::new(
@@ -1032,7 +1032,7 @@ async fn worker(o: Opts) -> Result<Value, String> {
 // Server figures
 
 /// CPU ticks (utime + stime) of a process.
-fn cpu_ticks(pid: u32) -> Option<u64> {
+pub(crate) fn cpu_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after = &stat[stat.rfind(')')? + 1..];
     let f: Vec<&str> = after.split_whitespace().collect();
@@ -1088,7 +1088,7 @@ fn memory_kib(pids: &[u32]) -> (u64, u64) {
 }
 
 /// CPU, memory of a group of processes over the window.
-struct Usage {
+pub(crate) struct Usage {
     pids: Vec<u32>,
     idle: (u64, u64),
     peak: (u64, u64),
@@ -1097,7 +1097,7 @@ struct Usage {
 }
 
 impl Usage {
-    fn new(pids: &[u32]) -> Usage {
+    pub(crate) fn new(pids: &[u32]) -> Usage {
         Usage {
             pids: pids.to_vec(),
             idle: memory_kib(pids),
@@ -1118,15 +1118,15 @@ impl Usage {
             .collect();
         (own, kids)
     }
-    fn begin(&mut self) {
+    pub(crate) fn begin(&mut self) {
         (self.ticks, self.child_ticks) = self.ticks_now();
         self.sample();
     }
-    fn sample(&mut self) {
+    pub(crate) fn sample(&mut self) {
         let (r, p) = memory_kib(&self.pids);
         self.peak = (self.peak.0.max(r), self.peak.1.max(p));
     }
-    fn report(&self, wall: f64) -> Value {
+    pub(crate) fn report(&self, wall: f64) -> Value {
         if self.pids.is_empty() {
             return Value::Null;
         }

@@ -66,6 +66,17 @@
 //! `--clip` s encoded once with ffmpeg (x264 baseline at `--kbps`, an IDR every second) and
 //! looped in real time with a 440 Hz Opus tone for `--seconds` (SIGTERM ends it early, with the
 //! WHIP DELETE); prints the publisher's report (frames, audio packets, keyframe requests).
+//!
+//!   loadgen whep --url http://127.0.0.1:3000/whep/SID --steps 50,100,200,400 --duration 20
+//!                [--join-rate 100] [--settle 2] [--pause 3] [--max-loss 0.01] [--min-fps 0]
+//!                [--keep-going false] [--pids 123] [--source-ips 4] [--baseline 3]
+//!
+//! `whep`: WebRTC viewers of one live session (the tests' str0m WHEP viewer: ICE, DTLS, SRTP),
+//! in steps of fresh viewers joining at `--join-rate` a second and watching `--duration` s
+//! after the last joined; one JSON line per step (viewers connected, refused with 503, packets,
+//! frames, loss over all viewers and the worst one's, first-key-frame latency, the `--pids`
+//! CPU and memory, per viewer too, UDP drops), then a summary with the largest step held
+//! within `--max-loss` (and `--min-fps`). Stops after the first step beyond it (see `whep.rs`).
 
 mod histogram;
 mod hls;
@@ -73,6 +84,7 @@ mod publish;
 mod rush;
 mod statics;
 mod viewers;
+mod whep;
 
 use std::time::{Duration, Instant};
 
@@ -89,7 +101,7 @@ struct Args {
 fn parse_args() -> Result<(String, Args), String> {
     let mut it = std::env::args().skip(1);
     let scenario = it.next().ok_or(
-        "usage: loadgen checkout|rush|viewers|static|serve-dir|hls|hls-setup|publish [options] (see the header of loadgen/src/main.rs)",
+        "usage: loadgen checkout|rush|viewers|static|serve-dir|hls|hls-setup|publish|whep [options] (see the header of loadgen/src/main.rs)",
     )?;
     let mut args = Args {
         url: "http://127.0.0.1:3000".into(),
@@ -107,6 +119,7 @@ fn parse_args() -> Result<(String, Args), String> {
             | "hls"
             | "hls-setup"
             | "publish"
+            | "whep"
     ) {
         return Ok((scenario, args)); // parses its own flags
     }
@@ -319,9 +332,10 @@ async fn main() {
         "hls" => hls::run(std::env::args().skip(2).collect()).await,
         "hls-setup" => hls::setup(std::env::args().skip(2).collect()).await,
         "publish" => publish::run(std::env::args().skip(2).collect()).await,
+        "whep" => whep::run(std::env::args().skip(2).collect()).await,
         other => Err(format!(
             "unknown scenario {other}; known: checkout, rush, viewers, static, serve-dir, hls, \
-             hls-setup, publish"
+             hls-setup, publish, whep"
         )),
     };
     match result {

@@ -30,6 +30,9 @@ pub struct ViewOptions {
     pub stop: Option<Arc<AtomicBool>>,
     /// Local address to bind (its IP is the candidate the server sees).
     pub bind: std::net::IpAddr,
+    /// The HTTP client for the POST and the DELETE; `None`: one of its own. Many viewers in
+    /// one process (`loadgen whep`) share one, so that they hold no TCP connection each.
+    pub http: Option<reqwest::Client>,
 }
 
 impl ViewOptions {
@@ -39,6 +42,7 @@ impl ViewOptions {
             duration,
             stop: None,
             bind: std::net::Ipv4Addr::LOCALHOST.into(),
+            http: None,
         }
     }
 }
@@ -178,11 +182,14 @@ pub async fn view(opts: ViewOptions) -> Result<ViewReport, String> {
     api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
     let (offer, pending) = api.apply().ok_or("str0m produced no offer")?;
 
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(15))
-        .build()
-        .map_err(|e| e.to_string())?;
+    let client = match &opts.http {
+        Some(c) => c.clone(),
+        None => reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(15))
+            .build()
+            .map_err(|e| e.to_string())?,
+    };
     let posted = Instant::now();
     let resp = client
         .post(&opts.whep_url)
