@@ -8,7 +8,7 @@ use axum::{
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
-use str0m::{change::SdpOffer, Candidate};
+use str0m::{change::SdpOffer, Candidate, Rtc, RtcConfig};
 use tokio::net::UdpSocket;
 
 /// A plain-text refusal.
@@ -70,6 +70,22 @@ pub async fn peer_socket(ip: IpAddr) -> Result<(UdpSocket, Candidate), Response>
     let local = socket.local_addr().map_err(|_| unavailable())?;
     let candidate = Candidate::host(local, "udp").map_err(|_| unavailable())?;
     Ok((socket, candidate))
+}
+
+/// The server's side of a WebRTC session with a browser: ICE-lite on `candidate`, RTP mode
+/// (packets forwarded as they are), H.264 (preferred: copied into HLS and to viewers as it
+/// is), VP8 and Opus.
+pub fn lite_peer(candidate: Candidate) -> Rtc {
+    let mut rtc = RtcConfig::new()
+        .clear_codecs()
+        .enable_h264(true)
+        .enable_vp8(true)
+        .enable_opus(true, false)
+        .set_rtp_mode(true)
+        .set_ice_lite(true)
+        .build(std::time::Instant::now());
+    rtc.add_local_candidate(candidate);
+    rtc
 }
 
 /// 201 Created with the SDP answer, and where to DELETE the resource.

@@ -29,7 +29,7 @@ use str0m::{
     media::{MediaKind, Mid, Pt},
     net::{Protocol, Receive},
     rtp::{RtpWrite, SeqNo},
-    Event, IceConnectionState, Input, Output, Rtc, RtcConfig,
+    Event, IceConnectionState, Input, Output, Rtc,
 };
 use tokio::{
     net::UdpSocket,
@@ -146,15 +146,7 @@ pub async fn play(
         Ok(p) => p,
         Err(refused) => return refused,
     };
-    let mut rtc = RtcConfig::new()
-        .clear_codecs()
-        .enable_h264(true)
-        .enable_vp8(true)
-        .enable_opus(true, false)
-        .set_rtp_mode(true)
-        .set_ice_lite(true)
-        .build(Instant::now());
-    rtc.add_local_candidate(candidate);
+    let mut rtc = signal::lite_peer(candidate);
     let answer = match rtc.sdp_api().accept_offer(offer) {
         Ok(a) => a,
         Err(e) => {

@@ -1,8 +1,6 @@
 //! WHIP (WebRTC-HTTP Ingestion Protocol, RFC 9725) for the host's broadcaster, and the auth
 //! webhook an external media server calls.
 
-use std::time::Instant;
-
 use axum::{
     body::Bytes,
     extract::{Path, State},
@@ -11,7 +9,6 @@ use axum::{
     Json,
 };
 use serde::Deserialize;
-use str0m::RtcConfig;
 
 use app::{
     backend::{media::verify_publish_token, repo::shopping},
@@ -76,15 +73,7 @@ pub async fn publish(
         Err(refused) => return refused,
     };
     // H.264 preferred (copied into HLS as is), VP8 accepted (transcoded); Opus audio.
-    let mut rtc = RtcConfig::new()
-        .clear_codecs()
-        .enable_h264(true)
-        .enable_vp8(true)
-        .enable_opus(true, false)
-        .set_rtp_mode(true)
-        .set_ice_lite(true)
-        .build(Instant::now());
-    rtc.add_local_candidate(candidate);
+    let mut rtc = signal::lite_peer(candidate);
     let answer = match rtc.sdp_api().accept_offer(offer) {
         Ok(a) => a,
         Err(e) => {
