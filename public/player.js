@@ -131,8 +131,11 @@
         if (handle.detached) { return; }
         // Two seconds behind the live edge, in seconds rather than segments: one long segment
         // (a key frame late) raises a live playlist's target duration for good, and with it a
-        // latency counted in target durations.
-        var hls = new Hls({ lowLatencyMode: false, liveSyncDuration: 2, liveMaxLatencyDuration: 6, maxLiveSyncPlaybackRate: 1.5, backBufferLength: 30 });
+        // latency counted in target durations. lowLatencyMode: hls.js only plays faster (up to
+        // 1.5x) to get back to that distance in this mode; where a viewer joined late, or
+        // stalled, the latency would otherwise stay for good. Our playlists carry no LL-HLS
+        // parts, so that is all it changes.
+        var hls = new Hls({ lowLatencyMode: true, liveSyncDuration: 2, liveMaxLatencyDuration: 6, maxLiveSyncPlaybackRate: 1.5, backBufferLength: 30 });
         handle.hls = hls;
         hls.attachMedia(video);
         hls.loadSource(url);

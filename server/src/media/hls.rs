@@ -36,6 +36,9 @@ impl VideoCodec {
     }
 }
 
+/// The media time (s) of the first RTP packet of each stream in ffmpeg's output (`ffmpeg_args`).
+pub const MEDIA_ORIGIN_S: f64 = 10.0;
+
 /// Where ffmpeg listens for our forwarded RTP.
 #[derive(Debug, Clone, Copy)]
 pub struct RtpPorts {
@@ -74,11 +77,25 @@ pub fn sdp(codec: VideoCodec, ports: RtpPorts) -> String {
 /// (`-force_key_frames source`), so every rendition cuts its 1 s segments at the same instants
 /// and a player can switch between them at any segment. `tag` keeps file names unique across
 /// broadcasts (segments are cached for good).
+///
+/// Timestamps are kept (`-copyts`, `frag_discont`): every segment's `tfdt` is
+/// `MEDIA_ORIGIN_S` plus the time since the first RTP packet of its stream that ffmpeg
+/// received, which is the first one the ingest forwarded (it waits for ffmpeg's ports). That is
+/// what dates the segments (`Stream::forwarded`), and it keeps audio and video on one clock.
+/// (Left to itself, ffmpeg's MP4 muxer starts each rendition at 0 at the first frame it
+/// writes: after the probe, whose packets `nobuffer` drops, at the next key frame, about a
+/// second later than the first packet, and not the same instant for audio and video.)
 pub fn ffmpeg_args(plan: &[Rendition], audio: bool, run: u32, tag: &str) -> Vec<String> {
-    let mut a: Vec<String> = ["-hide_banner", "-loglevel", "warning", "-nostats"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut a: Vec<String> = [
+        "-hide_banner",
+        "-loglevel",
+        "warning",
+        "-nostats",
+        "-copyts",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     a.extend(rtp_input_args("stream.sdp"));
     let encoded: Vec<(usize, &Rendition)> = plan
         .iter()
@@ -186,6 +203,12 @@ pub(crate) fn rtp_input_args(sdp: &str) -> Vec<String> {
 /// The HLS muxer's options for one rendition's output.
 fn hls_output(name: &str, run: u32, tag: &str) -> Vec<String> {
     vec![
+        // Media time MEDIA_ORIGIN_S is the stream's first packet: never negative (the AAC
+        // encoder's priming starts a little before it), and never shifted back to 0.
+        "-output_ts_offset".into(),
+        MEDIA_ORIGIN_S.to_string(),
+        "-hls_segment_options".into(),
+        "movflags=+frag_discont".into(),
         "-f".into(),
         "hls".into(),
         // Cut at every key frame (about one a second, asked for by the ingest): a target a
@@ -318,10 +341,11 @@ impl Packager {
     }
 
     /// RTP sent before ffmpeg listens is lost (the key frame that starts its output among it):
-    /// waits until its port is open, up to 3 s.
+    /// waits until its ports are open, up to 3 s. (The first packet of each stream ffmpeg
+    /// takes starts that stream's timeline, which dates the segments.)
     async fn listening(&self) {
         for _ in 0..150 {
-            if udp_port_bound(self.ports.video) {
+            if udp_port_bound(self.ports.video) && self.ports.audio.is_none_or(udp_port_bound) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -597,7 +621,9 @@ mod tests {
         };
         let a = ffmpeg_args(&Ladder::default().plan(h264), true, 3, "t").join(" ");
         assert!(a.contains("-filter_complex [0:v:0]split=2[t0][t1];[t0]scale=854:480:flags=bilinear[v1];[t1]scale=426:240:flags=bilinear[v2]"), "{a}");
-        assert!(a.contains("-map 0:v:0 -c:v copy -f hls"), "{a}");
+        assert!(a.contains("-map 0:v:0 -c:v copy -output_ts_offset 10 -hls_segment_options movflags=+frag_discont -f hls"), "{a}");
+        // Timestamps kept: segments are dated from the first packet of their stream.
+        assert!(a.contains("-nostats -copyts "), "{a}");
         assert!(
             a.contains("-map [v1] -fps_mode passthrough -c:v libx264"),
             "{a}"
@@ -625,6 +651,6 @@ mod tests {
             v.contains("-filter_complex [0:v:0]scale=320:240:flags=bilinear[v0]"),
             "{v}"
         );
-        assert!(!v.contains("-c:a") && !v.contains("copy"), "{v}");
+        assert!(!v.contains("-c:a") && !v.contains("-c:v copy"), "{v}");
     }
 }

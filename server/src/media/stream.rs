@@ -247,10 +247,9 @@ struct State {
     recording_open: BTreeSet<String>,
     dirty: BTreeSet<String>,
     ended_at: Option<Instant>,
-    /// Each segment's `EXT-X-PROGRAM-DATE-TIME`: when the ingest received the video key frame
-    /// (and the audio packet) that ffmpeg's output of run `anchor_run` starts with, plus the
-    /// track's media time since. `starts` lists, until the run's first segment lands, when each
-    /// key frame (audio packet) was forwarded to ffmpeg and when the ingest had received it (µs).
+    /// Each segment's `EXT-X-PROGRAM-DATE-TIME`: when the ingest received the first video
+    /// (audio) packet it forwarded to run `anchor_run` of ffmpeg (µs), where that stream's
+    /// media time is `hls::MEDIA_ORIGIN_S`, plus the segment's media time since.
     anchor_run: Option<u32>,
     anchors: [Option<i64>; 2],
     elapsed: HashMap<String, (u32, f64)>,
@@ -408,7 +407,7 @@ impl Stream {
             return None;
         }
         let first = st.anchors[usize::from(name == AUDIO)]?;
-        let us = first + (start * 1e6).round() as i64;
+        let us = first + ((start - super::hls::MEDIA_ORIGIN_S) * 1e6).round() as i64;
         let ts = jiff::Timestamp::from_microsecond(us).ok()?;
         Some(ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
     }
@@ -795,6 +794,37 @@ mod tests {
             s.land(run, &name, &sg, Bytes::from(vec![0u8; size]))
                 .unwrap();
         }
+    }
+
+    #[test]
+    fn a_segment_is_dated_from_the_arrival_of_its_streams_first_packet_plus_its_media_time() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("4")).unwrap();
+        let s = Streams::new(tmp.path().to_path_buf(), 6).open(4);
+        let origin = crate::media::hls::MEDIA_ORIGIN_S;
+        // 2026-12-07T05:34:18.500Z: video's first packet; audio's 20 ms later.
+        let video_at = 1_796_621_658_500_000;
+        s.forwarded(1, false, video_at);
+        s.forwarded(1, true, video_at + 20_000);
+        s.forwarded(1, false, video_at + 900_000); // only the first counts
+        let mut st = s.state();
+        let date =
+            |st: &mut State, run, name, start| Stream::program_date_time(st, run, name, 1.0, start);
+        assert_eq!(
+            date(&mut st, 1, "source", Some(origin + 2.25)).as_deref(),
+            Some("2026-12-07T05:34:20.750Z")
+        );
+        assert_eq!(
+            date(&mut st, 1, AUDIO, Some(origin + 2.25)).as_deref(),
+            Some("2026-12-07T05:34:20.770Z")
+        );
+        // A segment whose tfdt does not read follows the previous one.
+        assert_eq!(
+            date(&mut st, 1, "source", None).as_deref(),
+            Some("2026-12-07T05:34:21.750Z")
+        );
+        // Another run's segments are not dated from this run's packets.
+        assert_eq!(date(&mut st, 2, "source", Some(origin)), None);
     }
 
     #[test]
