@@ -1,13 +1,13 @@
 //! The `publish` scenario: a synthetic broadcaster for the HLS benchmark (scripts/bench-hls.sh).
 //!
-//! It is the tests' WHIP publisher (server/tests/common/whip_publisher.rs): an H.264 test
+//! It is the tests' WHIP publisher (server/tests/it/common/whip_publisher.rs): an H.264 test
 //! pattern (testsrc2, x264 baseline, an IDR every second) and a 440 Hz Opus tone, encoded with
 //! Debian's `/usr/bin/ffmpeg`, sent in real time over WebRTC (str0m) after a WHIP POST. For
 //! long runs it encodes a short clip (`--clip`, default 10 s) and loops it, RTP timestamps
 //! continuing. SIGINT or SIGTERM ends the broadcast early but cleanly (the WHIP DELETE is
 //! sent). Prints one JSON line at the end.
 
-#[path = "../../server/tests/common/whip_publisher.rs"]
+#[path = "../../server/tests/it/common/whip_publisher.rs"]
 mod whip_publisher;
 
 use std::{

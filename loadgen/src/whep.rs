@@ -1,7 +1,7 @@
 //! The `whep` scenario: many WebRTC viewers of one live session, to find how many one node
 //! holds (scripts/bench-whep.sh).
 //!
-//! Each viewer is the tests' WHEP viewer (server/tests/common/whep_viewer.rs): str0m, one UDP
+//! Each viewer is the tests' WHEP viewer (server/tests/it/common/whep_viewer.rs): str0m, one UDP
 //! socket, a receive-only offer POSTed to the node, ICE, DTLS and SRTP completed, then RTP
 //! packets, video frames and key frames counted and the packets lost read from the sequence
 //! numbers (after str0m's NACKs), and a DELETE at the end. All viewers of a process share one
@@ -22,7 +22,7 @@
 //! (`worst_viewer_loss`); a viewer the node skipped ahead (it fell behind the session's feed)
 //! sees the packets skipped as lost.
 
-#[path = "../../server/tests/common/whep_viewer.rs"]
+#[path = "../../server/tests/it/common/whep_viewer.rs"]
 mod whep_viewer;
 
 use std::{

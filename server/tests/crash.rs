@@ -11,6 +11,7 @@
 //! confirmation, one later); `scripts/crash-test.sh 20` runs
 //! twenty on each, in release mode.
 
+#[path = "it/common/mod.rs"]
 mod common;
 
 use std::{

@@ -3,6 +3,7 @@
 //! header; parallel uploads decode one at a time). Their own test binary, and one test at a
 //! time (`SERIAL`), so what each measures is its own.
 
+#[path = "it/common/mod.rs"]
 mod common;
 
 use std::time::Duration;

@@ -2,20 +2,18 @@
 //! WHIP endpoint, ffmpeg packages HLS, the segments decode (ffprobe); refusals; the external
 //! media-server backend's URLs and auth webhook.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{
+use crate::common::{
     demo_host, demo_session, spawn, spawn_with, whip_publisher, Backend, Client, Options, Sse,
 };
 use serde_json::{json, Value};
 
 both_databases!(a_broadcast_becomes_decodable_hls_with_replay_markers);
 
-/// The broadcasts run ffmpeg and a WebRTC publisher each: one at a time, so two of them on the
-/// 2-core test machine never starve each other's first segment.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+// The broadcasts run ffmpeg and a WebRTC publisher each: one at a time, so two of them on the
+// 2-core test machine never starve each other's first segment.
+use crate::common::BROADCASTS as SERIAL;
 
 fn ffprobe_streams(playlist: &std::path::Path) -> Vec<String> {
     let out = std::process::Command::new("ffprobe")
@@ -637,7 +635,7 @@ async fn a_thousand_playlist_requests_cost_no_build() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_viewer_on_another_node_plays_what_node_one_ingests() {
     let _serial = SERIAL.lock().await;
-    let Some(c) = common::cluster::Cluster::start(2).await else {
+    let Some(c) = crate::common::cluster::Cluster::start(2).await else {
         return;
     };
     let (n1, n2) = (&c.nodes[0], &c.nodes[1]);
@@ -653,7 +651,9 @@ async fn a_viewer_on_another_node_plays_what_node_one_ingests() {
     let publisher = broadcast(&info, 10);
     video_goes_live(&mut sse, &viewer, sid).await;
 
-    let on = |node: &common::TestApp, file: &str| format!("http://{}/hls/{sid}/{file}", node.addr);
+    let on = |node: &crate::common::TestApp, file: &str| {
+        format!("http://{}/hls/{sid}/{file}", node.addr)
+    };
     let (status, _, master) = fetch(&viewer.http, &on(n2, "live.m3u8"), &[]).await;
     assert_eq!(status, 200, "{master}");
     assert!(master.contains("live_source.m3u8"), "{master}");

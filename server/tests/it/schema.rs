@@ -2,11 +2,9 @@
 //! that they agree, table by table and column by column (name, kind of type, nullability,
 //! primary key), so a migration written for one engine cannot silently miss the other.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::{fresh_database, Backend};
+use crate::common::{fresh_database, Backend};
 
 /// table -> column -> (type class, nullable, part of the primary key)
 type Schema = BTreeMap<String, BTreeMap<String, (String, bool, bool)>>;

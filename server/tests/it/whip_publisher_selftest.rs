@@ -1,20 +1,18 @@
-//! Self-test of tests/common/whip_publisher.rs against a minimal in-test WHIP answerer
+//! Self-test of tests/it/common/whip_publisher.rs against a minimal in-test WHIP answerer
 //! (axum + str0m), independent of the server's own WHIP endpoint.
-
-mod common;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::whip_publisher::{self, publish, PublishOptions};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, post};
 use axum::Router;
-use common::whip_publisher::{self, publish, PublishOptions};
 use str0m::change::SdpOffer;
 use str0m::format::Codec;
 use str0m::media::{KeyframeRequestKind, MediaKind, Mid};

@@ -1,9 +1,7 @@
 //! The foundation, through real HTTP against the real server: health, the catalog server
 //! functions, error statuses, CSRF guard, static client serving and demo data.
 
-mod common;
-
-use common::{spawn, spawn_with, Backend, Options, TestApp};
+use crate::common::{spawn, spawn_with, Backend, Options, TestApp};
 use serde_json::Value;
 
 both_databases!(

@@ -1,9 +1,7 @@
 //! The host studio over HTTP on both databases: authorization of every studio function,
 //! accounts and lockout, sessions and products, uploads, run of show, dashboard and CSV.
 
-mod common;
-
-use common::{
+use crate::common::{
     db, demo_host, demo_session, exec, sample_png, scalar, spawn, Backend, Client, TestApp,
 };
 use serde_json::{json, Value};
@@ -742,12 +740,12 @@ async fn run_of_show_dashboard_and_csv_export(b: Backend) {
 /// account is a 500 (logged) and leaves no half-made host behind.
 async fn a_failed_sign_up_is_not_called_a_taken_email(b: Backend) {
     let Some(app) = spawn(b).await else { return };
-    let d = common::db(&app).await;
-    let hosts_before = common::scalar(&d, "SELECT COUNT(*) FROM hosts").await;
+    let d = crate::common::db(&app).await;
+    let hosts_before = crate::common::scalar(&d, "SELECT COUNT(*) FROM hosts").await;
     // Make the account insert fail for a reason other than a duplicate email.
     match b {
         Backend::Sqlite => {
-            common::exec(
+            crate::common::exec(
                 &d,
                 "CREATE TRIGGER fail_accounts BEFORE INSERT ON host_accounts
                  BEGIN SELECT RAISE(ABORT, 'simulated storage failure'); END",
@@ -755,13 +753,13 @@ async fn a_failed_sign_up_is_not_called_a_taken_email(b: Backend) {
             .await
         }
         Backend::Postgres => {
-            common::exec(
+            crate::common::exec(
                 &d,
                 "CREATE FUNCTION fail_accounts() RETURNS trigger AS $$
                  BEGIN RAISE EXCEPTION 'simulated storage failure'; END $$ LANGUAGE plpgsql",
             )
             .await;
-            common::exec(
+            crate::common::exec(
                 &d,
                 "CREATE TRIGGER fail_accounts BEFORE INSERT ON host_accounts
                  FOR EACH ROW EXECUTE FUNCTION fail_accounts()",
@@ -786,12 +784,12 @@ async fn a_failed_sign_up_is_not_called_a_taken_email(b: Backend) {
         "not reported as a taken email: {v}"
     );
     assert_eq!(
-        common::scalar(&d, "SELECT COUNT(*) FROM hosts").await,
+        crate::common::scalar(&d, "SELECT COUNT(*) FROM hosts").await,
         hosts_before,
         "no orphan host"
     );
     // Without the fault, a real duplicate is still a 409.
-    common::exec(
+    crate::common::exec(
         &d,
         match b {
             Backend::Sqlite => "DROP TRIGGER fail_accounts",

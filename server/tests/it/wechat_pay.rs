@@ -1,14 +1,12 @@
 //! WeChat Pay API v3 through the project's client (`app::backend::wechat_pay`) against the
-//! local WeChat Pay server of the tests (`common::wechat_pay`): real RSA signatures both ways,
+//! local WeChat Pay server of the tests (`crate::common::wechat_pay`): real RSA signatures both ways,
 //! real AES-256-GCM notifications, keys generated per run; no network.
-
-mod common;
 
 use std::sync::{Arc, Mutex};
 
+use crate::common::wechat_pay::{self as wx, WechatPayServer};
 use app::backend::wechat_pay::{Channel, Notice, Prepay, Signed, WechatPay, WxError};
 use axum::{body::Bytes, extract::State, http::HeaderMap, http::StatusCode, routing::post, Router};
-use common::wechat_pay::{self as wx, WechatPayServer};
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 
 /// A merchant endpoint that checks notifications with the client and keeps what it accepted.

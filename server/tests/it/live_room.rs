@@ -1,11 +1,9 @@
 //! The live room over real SSE connections: resume without loss, snapshots, personal hints,
 //! chat limits, moderation, a slow consumer that must not grow the server's memory.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{demo_host, demo_session, spawn, Backend, Client, Sse};
+use crate::common::{demo_host, demo_session, spawn, Backend, Client, Sse};
 use serde_json::json;
 
 both_databases!(
@@ -20,7 +18,7 @@ both_databases!(
 
 const T: Duration = Duration::from_secs(5);
 
-async fn go_live(app: &common::TestApp) -> (i64, Vec<i64>, Client) {
+async fn go_live(app: &crate::common::TestApp) -> (i64, Vec<i64>, Client) {
     let (sid, products) = demo_session(app).await;
     let host = demo_host(app).await;
     assert_eq!(

@@ -1,9 +1,7 @@
 //! The shopper flow's rules, one by one, over HTTP against the real server, on SQLite and
 //! PostgreSQL: identity, reservations, invites and attribution, discount, orders, limits.
 
-mod common;
-
-use common::{
+use crate::common::{
     db, demo_host, demo_session, exec, scalar, spawn, spawn_with, Backend, Client, Options, TestApp,
 };
 use serde_json::Value;
@@ -27,10 +25,10 @@ both_databases!(
     product_edits_during_the_session_keep_units_sold,
 );
 
-/// `common::live_presenting`, with all the session's product ids.
+/// `crate::common::live_presenting`, with all the session's product ids.
 async fn live_with_presented(app: &TestApp, product_index: usize) -> (i64, Vec<i64>, Client) {
     let (_, products) = demo_session(app).await;
-    let (sid, _, host) = common::live_presenting(app, product_index).await;
+    let (sid, _, host) = crate::common::live_presenting(app, product_index).await;
     (sid, products, host)
 }
 

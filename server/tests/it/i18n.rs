@@ -2,10 +2,8 @@
 //! messages, link previews, calendar files and the orders CSV in zh-CN, en or it (the
 //! `ls_locale` cookie first, then `Accept-Language`).
 
-mod common;
-
+use crate::common::*;
 use app::i18n::{self, Locale, K};
-use common::*;
 
 both_databases!(texts_in_the_callers_language);
 

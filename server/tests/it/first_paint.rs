@@ -1,9 +1,7 @@
 //! The pages people land on from a link are painted by the server (`first_paint`), and the
 //! studio is a bundle of its own: through real HTTP against the real server.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 both_databases!(
     session_page_paints_title_host_cover_start_and_a_disabled_reserve,

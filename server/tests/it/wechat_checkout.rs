@@ -5,11 +5,9 @@
 //! nothing; an order paid without a notification is found by the resolver's query, and one
 //! never paid is released and closed at the platform.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{wechat_pay as wx, *};
+use crate::common::{wechat_pay as wx, *};
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 use serde_json::Value;
 

@@ -4,9 +4,7 @@
 //! and the product's discount count, so the shopper may buy that product at the discount
 //! again while the session offers it. One refund per order.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 both_databases!(

@@ -6,8 +6,6 @@
 //! starts it, and the broadcast's end stops it. Then the studio functions' validation,
 //! ownership and private-address rule.
 
-mod common;
-
 use std::{
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
@@ -15,7 +13,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{
+use crate::common::{
     db, demo_host, demo_session, spawn, spawn_with, whip_publisher, Backend, Client, Options, Sse,
 };
 use serde_json::Value;
@@ -25,9 +23,9 @@ both_databases!(
     destinations_are_validated_and_private_to_their_host,
 );
 
-/// One broadcast (a WebRTC publisher, ffmpeg for HLS and one for the push) at a time on the
-/// 2-core test machine.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+// One broadcast (a WebRTC publisher, ffmpeg for HLS and one for the push) at a time on the
+// 2-core test machine.
+use crate::common::BROADCASTS as SERIAL;
 
 const NGINX: &str = "/usr/sbin/nginx";
 const RTMP_MODULE: &str = "/usr/lib/nginx/modules/ngx_rtmp_module.so";

@@ -3,18 +3,16 @@
 //! number; viewers resume on any node; counters, limits, mutes and nicknames are shared; a node killed
 //! or Redis restarted loses no viewer for good.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{cluster::Cluster, Client, Sse};
+use crate::common::{cluster::Cluster, Client, Sse};
 
 const T: Duration = Duration::from_secs(8);
 
 /// The demo session, live, with its host signed in through node `via`.
 async fn live_session(c: &Cluster, via: usize) -> (i64, Vec<i64>, Client) {
-    let (sid, products) = common::demo_session(&c.nodes[0]).await;
-    let host = common::demo_host(&c.nodes[via]).await;
+    let (sid, products) = crate::common::demo_session(&c.nodes[0]).await;
+    let host = crate::common::demo_host(&c.nodes[via]).await;
     let (s, v) = host
         .call("studio/go_live", &[("session_id", sid.to_string())])
         .await;
@@ -377,7 +375,7 @@ async fn a_killed_node_loses_no_viewer_and_drops_out_of_the_count() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batched_script_calls_each_run_once_and_answer_their_own_caller() {
     use app::backend::{backplane::RedisBackplane, redis_batch::ScriptBatcher};
-    let Some(redis) = common::cluster::RedisServer::start() else {
+    let Some(redis) = crate::common::cluster::RedisServer::start() else {
         return;
     };
     let bp = RedisBackplane::connect(&redis.url()).await.expect("redis");

@@ -2,9 +2,7 @@
 //! the session's host lists in the studio (its CSP `frame-ancestors`), the list is the host's
 //! own and checked, and the room learns it from a public endpoint.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 both_databases!(only_listed_sites_may_frame_a_room);

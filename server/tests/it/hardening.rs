@@ -4,14 +4,12 @@
 //! at every server function as an anonymous visitor, a shopper and a host.
 //!
 //! The fuzzer is seeded: `FUZZ_SEED` picks the seed (default fixed), `FUZZ_REQUESTS` the number
-//! of requests (default 3,000; `FUZZ_REQUESTS=100000 cargo test --release -p server --test
-//! hardening fuzz` for a long run).
-
-mod common;
+//! of requests (default 3,000; `FUZZ_REQUESTS=100000 cargo test --release -p server --test it
+//! fuzz_every_endpoint` for a long run).
 
 use std::time::Duration;
 
-use common::{db, demo_host, demo_session, scalar, spawn, Backend, Client, TestApp};
+use crate::common::{db, demo_host, demo_session, scalar, spawn, Backend, Client, TestApp};
 use reqwest::{header, Method, StatusCode};
 
 both_databases!(

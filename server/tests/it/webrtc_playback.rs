@@ -2,18 +2,16 @@
 //! over WHIP and str0m viewers play it over WHEP, on the ingest node and through another
 //! node's relay; the per-node limit answers 503; bad offers get clear 4xx.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{
+use crate::common::{
     demo_host, demo_session, spawn, spawn_with, whep_viewer, whip_publisher, Backend, Options, Sse,
     TestApp,
 };
 use serde_json::Value;
 
-/// One broadcast at a time in this binary (each runs ffmpeg and a publisher on 2 cores).
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+// One broadcast at a time in this binary (each runs ffmpeg and a publisher on 2 cores).
+use crate::common::BROADCASTS as SERIAL;
 
 /// Starts a broadcast of `secs` on `app` (demo session, demo host) and waits until the room
 /// says it is on. Returns the session, the publisher task, and the room stream.
@@ -33,7 +31,7 @@ async fn broadcasting(
         .call("studio/broadcast", &[("session_id", sid.to_string())])
         .await;
     assert_eq!(s, 200, "{info}");
-    let viewer = common::Client::new(viewer_node);
+    let viewer = crate::common::Client::new(viewer_node);
     let mut sse = Sse::open(&viewer, sid, None).await;
     let mut opts =
         whip_publisher::PublishOptions::new(info["whip_url"].as_str().expect("url").to_string());
@@ -231,7 +229,7 @@ async fn the_node_limit_answers_503_and_bad_offers_get_clear_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn viewers_on_another_node_share_one_relayed_stream() {
     let _serial = SERIAL.lock().await;
-    let Some(c) = common::cluster::Cluster::start(2).await else {
+    let Some(c) = crate::common::cluster::Cluster::start(2).await else {
         return;
     };
     let (n1, n2) = (&c.nodes[0], &c.nodes[1]);

@@ -247,6 +247,11 @@ pub async fn spawn_on(database_url: String, dir: tempfile::TempDir, opts: Option
 }
 
 /// Generates `sqlite::name` and `postgres::name` tests from `async fn name(Backend)`.
+/// Held by every test that broadcasts (ffmpeg packagers, WebRTC publishers and viewers,
+/// restreams): one broadcast at a time in this binary, as when each area had its own, so that
+/// a 2-core machine runs each at its pace.
+pub static BROADCASTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[macro_export]
 macro_rules! both_databases {
     ($($name:ident),* $(,)?) => {

@@ -4,8 +4,6 @@
 //! awaiting payment are settled by a retry with the same key or by the resolver, which asks
 //! the provider; a restart loads the truth from the database.
 
-mod common;
-
 use std::{
     sync::{
         atomic::{AtomicUsize, Ordering},
@@ -14,6 +12,7 @@ use std::{
     time::Duration,
 };
 
+use crate::common::{db, exec, scalar, spawn_with, Backend, Client, Options, TestApp};
 use app::backend::{
     identity::Shopper,
     orders::{place, resolve_pending, Resolved},
@@ -24,7 +23,6 @@ use app::backend::{
     AppState,
 };
 use app::domain::order::{IdempotencyKey, Quantity};
-use common::{db, exec, scalar, spawn_with, Backend, Client, Options, TestApp};
 use serde_json::Value;
 
 both_databases!(
@@ -90,7 +88,8 @@ fn with_provider(app: &TestApp, provider: Arc<dyn PaymentProvider>) -> AppState 
 
 /// Live, product 1 presented; an inviter and `friends` friends who joined through the invite.
 async fn live_sale(app: &TestApp, friends: usize) -> (i64, i64, Client, Vec<Client>) {
-    let (sid, products, host, buyers) = common::live_with_invited_friends(app, friends).await;
+    let (sid, products, host, buyers) =
+        crate::common::live_with_invited_friends(app, friends).await;
     let (s, v) = host
         .call("studio/present", &[("product_id", products[1].to_string())])
         .await;
@@ -442,7 +441,7 @@ async fn facts_that_change_after_the_sale_loaded_count(b: Backend) {
 /// bucket whichever node the shopper's orders reach.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_order_rate_limit_holds_across_nodes() {
-    let Some(cluster) = common::cluster::Cluster::start(2).await else {
+    let Some(cluster) = crate::common::cluster::Cluster::start(2).await else {
         return;
     };
     let (sid, product, _, buyers) = live_sale(&cluster.nodes[0], 1).await;
@@ -467,7 +466,7 @@ async fn the_order_rate_limit_holds_across_nodes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_gate_sells_exactly_the_stock_across_nodes_and_reloads_after_a_redis_restart() {
     let Some(mut cluster) =
-        common::cluster::Cluster::start_with(2, &[("rate_limit_scale", "1000")]).await
+        crate::common::cluster::Cluster::start_with(2, &[("rate_limit_scale", "1000")]).await
     else {
         return;
     };

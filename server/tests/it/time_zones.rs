@@ -3,9 +3,7 @@
 //! the server writes the time itself (link previews, calendar files; posters are tested with
 //! the poster renderer).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 both_databases!(a_session_keeps_its_time_zone_and_names_it);

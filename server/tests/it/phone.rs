@@ -3,9 +3,9 @@
 //! identities and mutual invites farm nothing), signing back in by number, and the webhook
 //! sender's signed request.
 
-mod common;
-
-use common::{db, demo_host, exec, scalar, spawn, spawn_with, Backend, Client, Options, TestApp};
+use crate::common::{
+    db, demo_host, exec, scalar, spawn, spawn_with, Backend, Client, Options, TestApp,
+};
 use serde_json::{json, Value};
 
 both_databases!(
@@ -210,7 +210,7 @@ async fn fresh_identities_cannot_farm_the_discount(b: Backend) {
 
 async fn a_mutual_invite_ring_unlocks_nothing(b: Backend) {
     let Some(app) = spawn(b).await else { return };
-    let (sid, _) = common::demo_session(&app).await;
+    let (sid, _) = crate::common::demo_session(&app).await;
     let (a, c) = (Client::new(&app), Client::new(&app));
     for x in [&a, &c] {
         assert_eq!(x.reserve(sid).await.0, 200);

@@ -2,9 +2,7 @@
 //! first) and the copy an order ships to, given with the order or afterwards in "My orders";
 //! the host ships only an order with an address and sees (and exports) it in full.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 both_databases!(an_address_book_and_the_address_an_order_ships_to);

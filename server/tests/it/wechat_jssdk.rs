@@ -3,9 +3,7 @@
 //! in memory; several nodes: in Redis, one node refreshing it), or a fixed ticket; 404 where
 //! no official account is set up, 400 for another site's page.
 
-mod common;
-
-use common::{wechat_pay as wx, *};
+use crate::common::{wechat_pay as wx, *};
 
 both_databases!(the_jssdk_signature_is_wechats_and_its_ticket_is_fetched_once);
 
@@ -92,7 +90,7 @@ async fn the_jssdk_signature_is_wechats_and_its_ticket_is_fetched_once(b: Backen
 async fn nodes_share_one_ticket_through_redis() {
     let platform = wx::WechatPayServer::start().await;
     let base = platform.url();
-    let Some(cluster) = common::cluster::Cluster::start_with(
+    let Some(cluster) = crate::common::cluster::Cluster::start_with(
         2,
         &[
             ("wechat_appid", wx::APPID),

@@ -1,0 +1,31 @@
+//! The server's integration tests, in one binary (linking the whole server once instead of
+//! once per file): a module per area. `memory.rs` and `crash.rs` keep binaries of their own,
+//! because what they measure or kill is their own process.
+
+#[macro_use]
+mod common;
+
+mod addresses;
+mod cluster;
+mod embed;
+mod first_paint;
+mod flash_sale;
+mod foundation;
+mod hardening;
+mod i18n;
+mod live_room;
+mod phone;
+mod process;
+mod refunds;
+mod restream;
+mod schema;
+mod shopper_flow;
+mod studio;
+mod time_zones;
+mod variants;
+mod video;
+mod webrtc_playback;
+mod wechat_checkout;
+mod wechat_jssdk;
+mod wechat_pay;
+mod whip_publisher_selftest;
