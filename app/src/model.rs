@@ -5,57 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::money::Fen;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SessionStatus {
-    Scheduled,
-    Live,
-    Ended,
-}
-
-impl SessionStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SessionStatus::Scheduled => "scheduled",
-            SessionStatus::Live => "live",
-            SessionStatus::Ended => "ended",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "scheduled" => Some(SessionStatus::Scheduled),
-            "live" => Some(SessionStatus::Live),
-            "ended" => Some(SessionStatus::Ended),
-            _ => None,
-        }
-    }
-
-    /// The badge a viewer sees on a session card, in the page's language.
-    pub fn label(self) -> String {
-        crate::i18n::t(self.label_key())
-    }
-
-    /// The badge's text (the server's first paint writes it in the request's language).
-    pub fn label_key(self) -> crate::i18n::K {
-        use crate::i18n::K;
-        match self {
-            SessionStatus::Scheduled => K::shop_status_upcoming,
-            SessionStatus::Live => K::shop_status_live,
-            SessionStatus::Ended => K::shop_status_ended,
-        }
-    }
-
-    /// The words around a session's start time on its page ("Starts {time}").
-    pub fn start_key(self) -> crate::i18n::K {
-        use crate::i18n::K;
-        match self {
-            SessionStatus::Scheduled => K::shop_session_starts,
-            SessionStatus::Live => K::shop_session_live_scheduled,
-            SessionStatus::Ended => K::shop_session_was_scheduled,
-        }
-    }
-}
+pub use crate::domain::restream::RestreamState;
+pub use crate::domain::session::SessionStatus;
+pub use crate::domain::time::{default_time_zone, DEFAULT_TIME_ZONE};
 
 /// One card on the home page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,13 +27,6 @@ pub struct SessionSummary {
     /// by the server (which has the zone database) so the browser writes the time without one.
     #[serde(default)]
     pub start_offset_minutes: Option<i64>,
-}
-
-/// The time zone of a session that names none (sessions made before zones, API callers).
-pub const DEFAULT_TIME_ZONE: &str = "Asia/Shanghai";
-
-pub fn default_time_zone() -> String {
-    DEFAULT_TIME_ZONE.to_string()
 }
 
 /// A product as a shopper sees it on the session page.
@@ -780,20 +725,6 @@ pub struct VideoInfo {
     pub live: bool,
     /// Where each presented product starts in the recording.
     pub markers: Vec<ReplayMarker>,
-}
-
-/// Where a restream destination stands (`domain::restream::shown_state`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RestreamState {
-    /// Disabled by the host.
-    Off,
-    /// Enabled; nothing is being pushed to it (no broadcast on).
-    Waiting,
-    Connecting,
-    Live,
-    /// The push failed and is being retried; the reason says why.
-    Failing,
 }
 
 /// A restream destination as the studio sees it. The stream key never leaves the server: only

@@ -23,7 +23,7 @@ use axum::{
 
 use app::{
     api::endpoints::{self, Caller, Endpoint},
-    backend::host_auth,
+    backend::identity::host_auth,
     error::AppError,
 };
 

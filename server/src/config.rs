@@ -86,11 +86,11 @@ pub struct Config {
     /// `APP_WECHAT_APPSECRET` (with WeChat Pay): WeChat's web authorisation, for the openid
     /// that JSAPI payments inside WeChat need. Without it, shoppers inside WeChat get the QR
     /// code (press and hold to pay).
-    pub wechat_oauth: Option<app::backend::wechat_auth::WechatOAuthConfig>,
+    pub wechat_oauth: Option<app::backend::wechat::auth::WechatOAuthConfig>,
     /// `APP_WECHAT_APPID` (default: WeChat Pay's app id) with `APP_WECHAT_SECRET` (or
     /// `APP_WECHAT_APPSECRET`) or a fixed `APP_WECHAT_JSAPI_TICKET`: the JS-SDK's signature
     /// (`GET /api/wechat/jssdk`), for sharing cards and WeChat's address picker.
-    pub wechat_jssdk: Option<app::backend::wechat_jssdk::JsSdkConfig>,
+    pub wechat_jssdk: Option<app::backend::wechat::jssdk::JsSdkConfig>,
     /// `APP_WECHAT_VERIFY_DIR`: the `MP_verify_*.txt` files WeChat asks a domain to serve at
     /// its root (JS-SDK and web-authorisation domains), served from here.
     pub wechat_verify_dir: Option<PathBuf>,
@@ -102,7 +102,7 @@ pub enum PaymentSettings {
     /// Confirms every charge at once; no money moves (the quick start's default).
     Demo,
     /// WeChat Pay, API v3 (keys read from their files at start-up).
-    Wechat(Box<app::backend::wechat_pay::WechatPayConfig>),
+    Wechat(Box<app::backend::buying::payment::wechat_pay::WechatPayConfig>),
 }
 
 impl std::fmt::Debug for Config {
@@ -656,7 +656,7 @@ impl Config {
         let payment = payment_settings(&get, &public_url)?;
         let wechat_oauth = match (&payment, get("wechat_appsecret").filter(|v| !v.is_empty())) {
             (PaymentSettings::Wechat(w), Some(secret)) => {
-                Some(app::backend::wechat_auth::WechatOAuthConfig {
+                Some(app::backend::wechat::auth::WechatOAuthConfig {
                     appid: w.appid.clone(),
                     secret,
                     authorize_url: get("wechat_oauth_url")
@@ -688,7 +688,7 @@ impl Config {
         let jssdk_ticket = nonempty("wechat_jsapi_ticket");
         let wechat_jssdk = match (jssdk_appid, jssdk_secret, jssdk_ticket) {
             (Some(appid), secret, ticket) if secret.is_some() || ticket.is_some() => {
-                Some(app::backend::wechat_jssdk::JsSdkConfig {
+                Some(app::backend::wechat::jssdk::JsSdkConfig {
                     appid,
                     secret,
                     fixed_ticket: ticket,
@@ -761,7 +761,7 @@ fn payment_settings(
     get: &impl Fn(&str) -> Option<String>,
     public_url: &str,
 ) -> Result<PaymentSettings, ConfigError> {
-    use app::backend::wechat_pay::{WechatPay, WechatPayConfig};
+    use app::backend::buying::payment::wechat_pay::{WechatPay, WechatPayConfig};
     match get("payment_provider").filter(|v| !v.is_empty()).as_deref() {
         None | Some("demo") => Ok(PaymentSettings::Demo),
         Some("wechat") => {

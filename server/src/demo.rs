@@ -4,7 +4,8 @@
 
 use app::{
     backend::{
-        host_auth, now_ms,
+        identity::host_auth,
+        now_ms,
         repo::catalog::{self, NewProduct, NewSession},
         Db,
     },

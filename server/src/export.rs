@@ -9,7 +9,7 @@ use axum::{
 
 use app::{
     backend::{
-        host_auth::{self, Host},
+        identity::host_auth::{self, Host},
         repo::studio,
         uploads,
     },

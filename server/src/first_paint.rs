@@ -10,7 +10,7 @@ use app::{
     model::{SessionStatus, SessionSummary},
 };
 
-use crate::share::escape_html;
+use crate::html::escape_html;
 
 /// The shell with `fragment` painted in place of the loading notice: the app's mount point
 /// stays (empty and hidden: the app takes its place when ready); the boot notice moves below,

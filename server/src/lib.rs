@@ -10,6 +10,7 @@ pub mod demo;
 pub mod embed;
 pub mod export;
 pub mod first_paint;
+pub mod html;
 pub mod live_sse;
 pub mod locales;
 pub mod media;
@@ -37,7 +38,9 @@ use tokio::net::TcpListener;
 use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
 
 use app::{
-    backend::{identity, payment::DemoPayment, ratelimit::RateLimiter, AppState, Db, Settings},
+    backend::{
+        buying::payment::DemoPayment, identity, ratelimit::RateLimiter, AppState, Db, Settings,
+    },
     error::AppError,
 };
 
@@ -75,7 +78,7 @@ pub struct ServerParts {
     /// Who may read `/metrics` (`APP_METRICS_ALLOW`).
     pub metrics_allow: Arc<[ipnet::IpNet]>,
     /// WeChat Pay, when it is the payment provider (its notifications come to us).
-    pub wechat: Option<Arc<app::backend::wechat_pay::WechatPay>>,
+    pub wechat: Option<Arc<app::backend::buying::payment::wechat_pay::WechatPay>>,
     /// Where WeChat's domain verification files (`MP_verify_*.txt`) are.
     pub wechat_verify_dir: Option<Arc<std::path::Path>>,
 }
@@ -298,7 +301,7 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
     // Distributed mode (REDIS_URL): rooms, counters and limits shared through Redis.
     let backplane = match &config.redis_url {
         Some(url) => Some(
-            app::backend::backplane::RedisBackplane::connect(&url.0)
+            app::backend::live::backplane::RedisBackplane::connect(&url.0)
                 .await
                 .map_err(StartError::Redis)?,
         ),
@@ -328,12 +331,12 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
         media_dir.clone(),
         config.hls_live_segments,
     ));
-    let (payments, wechat): (Arc<dyn app::backend::payment::PaymentProvider>, _) =
+    let (payments, wechat): (Arc<dyn app::backend::buying::payment::PaymentProvider>, _) =
         match &config.payment {
             config::PaymentSettings::Demo => (Arc::new(DemoPayment::new(db.clone())), None),
             config::PaymentSettings::Wechat(cfg) => {
                 let pay = Arc::new(
-                    app::backend::wechat_pay::WechatPay::new((**cfg).clone())
+                    app::backend::buying::payment::wechat_pay::WechatPay::new((**cfg).clone())
                         .map_err(|e| StartError::Payment(e.to_string()))?,
                 );
                 (pay.clone(), Some(pay))
@@ -342,7 +345,7 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
     let provider = payments.name();
     // Orders go through the flash-sale gate (in memory on one node, in Redis with several)
     // and its batch writer.
-    let sale = Arc::new(app::backend::sale::Sale::start(
+    let sale = Arc::new(app::backend::buying::sale::Sale::start(
         db.clone(),
         provider,
         backplane.clone(),
@@ -367,11 +370,13 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
             wechat_auth: config
                 .wechat_oauth
                 .clone()
-                .map(|c| Arc::new(app::backend::wechat_auth::WechatOAuth::new(c))),
-            wechat_jssdk: config
-                .wechat_jssdk
-                .clone()
-                .map(|c| Arc::new(app::backend::wechat_jssdk::JsSdk::new(c, backplane.clone()))),
+                .map(|c| Arc::new(app::backend::wechat::auth::WechatOAuth::new(c))),
+            wechat_jssdk: config.wechat_jssdk.clone().map(|c| {
+                Arc::new(app::backend::wechat::jssdk::JsSdk::new(
+                    c,
+                    backplane.clone(),
+                ))
+            }),
             live,
             decodes: Arc::new(tokio::sync::Semaphore::new(
                 app::backend::uploads::CONCURRENT_DECODES,
@@ -418,7 +423,7 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
         std::time::Duration::from_secs(1),
         std::time::Duration::from_secs(30),
     );
-    app::backend::orders::spawn_resolver(state.app.clone(), config.payment_timeout, every);
+    app::backend::buying::orders::spawn_resolver(state.app.clone(), config.payment_timeout, every);
     Ok(state)
 }
 

@@ -5,7 +5,7 @@
 //! own and send `Last-Event-ID`, and a connection costs less memory than a WebSocket's buffers.
 //!
 //! Each connection holds a broadcast receiver of the room's shared frames; it writes the same
-//! `Bytes` every other viewer writes. See `app/src/backend/live.rs` for the fan-out design.
+//! `Bytes` every other viewer writes. See `app/src/backend/live/mod.rs` for the fan-out design.
 
 use std::{
     collections::VecDeque,

@@ -15,9 +15,9 @@ use serde_json::json;
 
 use app::{
     backend::{
+        buying::orders::{payment_notified, refund_notified},
+        buying::payment::wechat_pay::{Notice, Signed, WxError},
         now_ms,
-        orders::{payment_notified, refund_notified},
-        wechat_pay::{Notice, Signed, WxError},
     },
     domain::money::Fen,
 };

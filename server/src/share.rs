@@ -1,6 +1,7 @@
 //! What chat apps and WeChat see when a link is shared: the HTML shell with Open Graph tags
 //! for `/i/{code}` and `/s/{id}`, and the invite poster PNG.
 
+use crate::html::escape_html;
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -35,21 +36,6 @@ pub struct Meta {
     pub image: String,
     /// Absolute URL.
     pub url: String,
-}
-
-pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 /// The built `index.html` with the page's title and meta tags in place of the default title.

@@ -14,7 +14,9 @@ use axum::{
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use std::collections::HashMap;
 
-use app::backend::{crypto, identity::Shopper, now_ms, repo::shoppers, request, wechat_auth};
+use app::backend::{
+    crypto, identity::Shopper, now_ms, repo::shoppers, request, wechat::auth as wechat_auth,
+};
 
 use crate::ServerState;
 

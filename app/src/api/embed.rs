@@ -21,7 +21,7 @@ pub async fn embed_origins(session_id: i64) -> Result<Vec<String>, AppError> {
 #[server(endpoint = "studio/embed/origins", input = GetUrl)]
 pub async fn studio_embed_origins() -> Result<Vec<String>, AppError> {
     let st = crate::backend::state()?;
-    let host = crate::backend::host_auth::require_host(&st).await?;
+    let host = crate::backend::identity::host_auth::require_host(&st).await?;
     crate::backend::repo::embed::host_origins(&st.db, host.host_id).await
 }
 
@@ -30,7 +30,7 @@ pub async fn studio_embed_origins() -> Result<Vec<String>, AppError> {
 pub async fn studio_add_embed_origin(origin: String) -> Result<Vec<String>, AppError> {
     use crate::{backend::repo::embed, domain::embed::EmbedOrigin};
     let st = crate::backend::state()?;
-    let host = crate::backend::host_auth::require_host(&st).await?;
+    let host = crate::backend::identity::host_auth::require_host(&st).await?;
     let origin = EmbedOrigin::parse(&origin).map_err(AppError::BadRequest)?;
     embed::add_origin(&st.db, host.host_id, &origin, crate::backend::now_ms()).await?;
     embed::host_origins(&st.db, host.host_id).await
@@ -41,7 +41,7 @@ pub async fn studio_add_embed_origin(origin: String) -> Result<Vec<String>, AppE
 pub async fn studio_remove_embed_origin(origin: String) -> Result<Vec<String>, AppError> {
     use crate::{backend::repo::embed, domain::embed::EmbedOrigin};
     let st = crate::backend::state()?;
-    let host = crate::backend::host_auth::require_host(&st).await?;
+    let host = crate::backend::identity::host_auth::require_host(&st).await?;
     let origin = EmbedOrigin::parse(&origin).map_err(AppError::BadRequest)?;
     embed::remove_origin(&st.db, host.host_id, &origin).await?;
     embed::host_origins(&st.db, host.host_id).await

@@ -17,7 +17,7 @@ pub async fn create_invite(session_id: i64) -> Result<InviteLink, AppError> {
         .check(Action::Invite, &shopper.id.to_string())
         .await?;
     let invite = shopping::create_or_get_invite(&st.db, session_id, shopper.id).await?;
-    crate::backend::sale::forget_shoppers(&st, &[shopper.id]);
+    crate::backend::buying::sale::forget_shoppers(&st, &[shopper.id]);
     Ok(super::shopper::ssr::invite_link(
         &st.settings.public_url,
         &invite.code,
@@ -62,7 +62,7 @@ pub async fn join_invite(code: String) -> Result<JoinOutcome, AppError> {
     let invite = shopping::invite_by_code(&st.db, &code).await?;
     let was_participant = shopping::has_reserved(&st.db, invite.session_id, shopper.id).await?;
     let attributed = shopping::join_via_invite(&st.db, &invite, shopper.id).await?;
-    crate::backend::sale::forget_shoppers(&st, &[shopper.id, invite.inviter_id]);
+    crate::backend::buying::sale::forget_shoppers(&st, &[shopper.id, invite.inviter_id]);
     if attributed == Some(invite.id) {
         // The inviter's friend count (and maybe their discount) just changed.
         crate::backend::live::told(

@@ -46,7 +46,7 @@ mod ssr {
 /// Posts a chat message to a live session (as its host when the host is signed in).
 #[server(endpoint = "live/chat")]
 pub async fn post_chat(session_id: i64, text: String) -> Result<ChatPosted, AppError> {
-    use crate::backend::{host_auth, identity, ratelimit::Action, repo::shopping};
+    use crate::backend::{identity, identity::host_auth, ratelimit::Action, repo::shopping};
     let st = crate::backend::state()?;
     // The host speaks as the host; everyone else as a shopper.
     let host = match host_auth::require_session_owner(&st, session_id).await {
@@ -95,7 +95,7 @@ pub async fn post_chat(session_id: i64, text: String) -> Result<ChatPosted, AppE
 #[server(endpoint = "live/chat/delete")]
 pub async fn delete_chat(session_id: i64, message_id: u64) -> Result<(), AppError> {
     let st = crate::backend::state()?;
-    crate::backend::host_auth::require_session_owner(&st, session_id).await?;
+    crate::backend::identity::host_auth::require_session_owner(&st, session_id).await?;
     st.live.delete_chat(&st.db, session_id, message_id).await
 }
 
@@ -103,7 +103,7 @@ pub async fn delete_chat(session_id: i64, message_id: u64) -> Result<(), AppErro
 #[server(endpoint = "live/mute")]
 pub async fn mute_shopper(session_id: i64, shopper_id: i64) -> Result<(), AppError> {
     let st = crate::backend::state()?;
-    let host = crate::backend::host_auth::require_session_owner(&st, session_id).await?;
+    let host = crate::backend::identity::host_auth::require_session_owner(&st, session_id).await?;
     crate::backend::repo::live::mute(&st.db, session_id, shopper_id, crate::backend::now_ms())
         .await?;
     st.live.mute(&st.db, session_id, shopper_id).await?;

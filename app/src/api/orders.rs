@@ -38,7 +38,7 @@ pub async fn place_order(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let mut payer = crate::backend::payment::Payer::from_user_agent(
+    let mut payer = crate::backend::buying::payment::Payer::from_user_agent(
         &user_agent,
         crate::backend::request::client_ip(),
     );
@@ -47,7 +47,7 @@ pub async fn place_order(
         payer.wechat_openid =
             crate::backend::repo::shoppers::wechat_openid(&st.db, shopper.id).await?;
     }
-    let mut order = crate::backend::orders::place(&st, &shopper, &req, &payer).await?;
+    let mut order = crate::backend::buying::orders::place(&st, &shopper, &req, &payer).await?;
     // Where it ships: a copy of the chosen address (the order is placed either way; without
     // one, the shopper adds it in "My orders" before the host can ship).
     if let Some(address_id) = address_id {

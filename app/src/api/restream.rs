@@ -11,7 +11,7 @@ use crate::{error::AppError, model::RestreamDestination};
 #[cfg(feature = "ssr")]
 mod ssr {
     use crate::{
-        backend::{host_auth::Host, repo::restream, AppState},
+        backend::{identity::host_auth::Host, repo::restream, AppState},
         error::AppError,
         model::RestreamDestination,
     };
@@ -33,7 +33,7 @@ mod ssr {
 #[server(endpoint = "studio/restream/list", input = GetUrl)]
 pub async fn studio_restreams() -> Result<Vec<RestreamDestination>, AppError> {
     let st = crate::backend::state()?;
-    let host = crate::backend::host_auth::require_host(&st).await?;
+    let host = crate::backend::identity::host_auth::require_host(&st).await?;
     ssr::list(&st, &host).await
 }
 
@@ -45,11 +45,11 @@ pub async fn studio_add_restream(
     key: String,
 ) -> Result<Vec<RestreamDestination>, AppError> {
     use crate::{
-        backend::{repo::restream, restream::seal_key},
+        backend::{media::restream::seal_key, repo::restream},
         domain::restream::{is_public_ip, parse_name, IngestUrl, StreamKey, PRIVATE_ADDRESS},
     };
     let st = crate::backend::state()?;
-    let host = crate::backend::host_auth::require_host(&st).await?;
+    let host = crate::backend::identity::host_auth::require_host(&st).await?;
     let name = parse_name(&name).map_err(AppError::BadRequest)?;
     let url = IngestUrl::parse(&url).map_err(AppError::BadRequest)?;
     let key = StreamKey::parse(&key).map_err(AppError::BadRequest)?;
@@ -80,7 +80,7 @@ pub async fn studio_enable_restream(
     enabled: bool,
 ) -> Result<Vec<RestreamDestination>, AppError> {
     let st = crate::backend::state()?;
-    let host = crate::backend::host_auth::require_host(&st).await?;
+    let host = crate::backend::identity::host_auth::require_host(&st).await?;
     crate::backend::repo::restream::set_enabled(&st.db, host.host_id, id, enabled).await?;
     ssr::list(&st, &host).await
 }
@@ -89,7 +89,7 @@ pub async fn studio_enable_restream(
 #[server(endpoint = "studio/restream/delete")]
 pub async fn studio_delete_restream(id: i64) -> Result<Vec<RestreamDestination>, AppError> {
     let st = crate::backend::state()?;
-    let host = crate::backend::host_auth::require_host(&st).await?;
+    let host = crate::backend::identity::host_auth::require_host(&st).await?;
     crate::backend::repo::restream::delete(&st.db, host.host_id, id).await?;
     ssr::list(&st, &host).await
 }

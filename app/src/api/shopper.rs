@@ -44,7 +44,7 @@ pub async fn reserve(session_id: i64) -> Result<ViewerState, AppError> {
         .check(Action::Reserve, &shopper.id.to_string())
         .await?;
     shopping::reserve(&st.db, session_id, shopper.id).await?;
-    crate::backend::sale::forget_shoppers(&st, &[shopper.id]);
+    crate::backend::buying::sale::forget_shoppers(&st, &[shopper.id]);
     ssr::viewer_state(&st, &shopper, session_id).await
 }
 

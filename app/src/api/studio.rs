@@ -18,7 +18,7 @@ use crate::{
 mod ssr {
     use crate::{
         backend::{
-            host_auth::{self, Host},
+            identity::host_auth::{self, Host},
             repo::studio,
             AppState,
         },
@@ -27,7 +27,7 @@ mod ssr {
     };
 
     pub async fn host_me(st: &AppState, host: &Host) -> Result<HostMe, AppError> {
-        let display_name = crate::backend::host_auth::display_name(st, host).await?;
+        let display_name = crate::backend::identity::host_auth::display_name(st, host).await?;
         Ok(HostMe {
             host_id: host.host_id,
             display_name,
@@ -40,11 +40,12 @@ mod ssr {
         st: &AppState,
         order_id: i64,
     ) -> Result<(Host, crate::backend::repo::orders::RefundFacts), AppError> {
-        crate::backend::host_auth::require_host(st).await?;
+        crate::backend::identity::host_auth::require_host(st).await?;
         let facts = crate::backend::repo::orders::refund_facts(&st.db, order_id)
             .await?
             .ok_or_else(|| AppError::NotFound("no such order".into()))?;
-        let host = crate::backend::host_auth::require_session_owner(st, facts.session_id).await?;
+        let host = crate::backend::identity::host_auth::require_session_owner(st, facts.session_id)
+            .await?;
         Ok((host, facts))
     }
 
@@ -64,28 +65,29 @@ pub async fn host_sign_up(
     password: String,
 ) -> Result<HostMe, AppError> {
     let st = crate::backend::state()?;
-    let host = crate::backend::host_auth::sign_up(&st, &display_name, &email, &password).await?;
+    let host =
+        crate::backend::identity::host_auth::sign_up(&st, &display_name, &email, &password).await?;
     ssr::host_me(&st, &host).await
 }
 
 #[server(endpoint = "host/sign_in")]
 pub async fn host_sign_in(email: String, password: String) -> Result<HostMe, AppError> {
     let st = crate::backend::state()?;
-    let host = crate::backend::host_auth::sign_in(&st, &email, &password).await?;
+    let host = crate::backend::identity::host_auth::sign_in(&st, &email, &password).await?;
     ssr::host_me(&st, &host).await
 }
 
 #[server(endpoint = "host/sign_out")]
 pub async fn host_sign_out() -> Result<(), AppError> {
     let st = crate::backend::state()?;
-    crate::backend::host_auth::sign_out(&st).await
+    crate::backend::identity::host_auth::sign_out(&st).await
 }
 
 /// The signed-in host, or `None`.
 #[server(endpoint = "host/me", input = GetUrl)]
 pub async fn current_host() -> Result<Option<HostMe>, AppError> {
     let st = crate::backend::state()?;
-    match crate::backend::host_auth::require_host(&st).await {
+    match crate::backend::identity::host_auth::require_host(&st).await {
         Ok(host) => Ok(Some(ssr::host_me(&st, &host).await?)),
         Err(AppError::Unauthorized | AppError::Forbidden(_)) => Ok(None),
         Err(e) => Err(e),
@@ -95,45 +97,45 @@ pub async fn current_host() -> Result<Option<HostMe>, AppError> {
 #[server(endpoint = "studio/sessions", input = GetUrl)]
 pub async fn studio_sessions() -> Result<Vec<SessionSummary>, AppError> {
     let st = crate::backend::state()?;
-    let host = crate::backend::host_auth::require_host(&st).await?;
+    let host = crate::backend::identity::host_auth::require_host(&st).await?;
     crate::backend::repo::studio::host_sessions(&st.db, host.host_id).await
 }
 
 #[server(endpoint = "studio/session/create", input = Json)]
 pub async fn studio_create_session(form: SessionForm) -> Result<i64, AppError> {
     let st = crate::backend::state()?;
-    let host = crate::backend::host_auth::require_host(&st).await?;
+    let host = crate::backend::identity::host_auth::require_host(&st).await?;
     crate::backend::repo::studio::create_session(&st.db, host.host_id, &form).await
 }
 
 #[server(endpoint = "studio/session", input = GetUrl)]
 pub async fn get_studio_session(session_id: i64) -> Result<StudioSession, AppError> {
     let st = crate::backend::state()?;
-    crate::backend::host_auth::require_session_owner(&st, session_id).await?;
+    crate::backend::identity::host_auth::require_session_owner(&st, session_id).await?;
     crate::backend::repo::studio::studio_session(&st.db, session_id).await
 }
 
 #[server(endpoint = "studio/session/update", input = Json)]
 pub async fn studio_update_session(session_id: i64, form: SessionForm) -> Result<(), AppError> {
     let st = crate::backend::state()?;
-    crate::backend::host_auth::require_session_owner(&st, session_id).await?;
-    let _sale = crate::backend::sale::pause(&st, session_id).await;
+    crate::backend::identity::host_auth::require_session_owner(&st, session_id).await?;
+    let _sale = crate::backend::buying::sale::pause(&st, session_id).await;
     crate::backend::repo::studio::update_session(&st.db, session_id, &form).await
 }
 
 #[server(endpoint = "studio/session/delete")]
 pub async fn studio_delete_session(session_id: i64) -> Result<(), AppError> {
     let st = crate::backend::state()?;
-    crate::backend::host_auth::require_session_owner(&st, session_id).await?;
-    let _sale = crate::backend::sale::pause(&st, session_id).await;
+    crate::backend::identity::host_auth::require_session_owner(&st, session_id).await?;
+    let _sale = crate::backend::buying::sale::pause(&st, session_id).await;
     crate::backend::repo::studio::delete_session(&st.db, session_id).await
 }
 
 #[server(endpoint = "studio/product/add", input = Json)]
 pub async fn studio_add_product(session_id: i64, form: ProductForm) -> Result<i64, AppError> {
     let st = crate::backend::state()?;
-    crate::backend::host_auth::require_session_owner(&st, session_id).await?;
-    let _sale = crate::backend::sale::pause(&st, session_id).await;
+    crate::backend::identity::host_auth::require_session_owner(&st, session_id).await?;
+    let _sale = crate::backend::buying::sale::pause(&st, session_id).await;
     crate::backend::repo::studio::add_product(&st.db, session_id, &form).await
 }
 
@@ -141,7 +143,7 @@ pub async fn studio_add_product(session_id: i64, form: ProductForm) -> Result<i6
 pub async fn studio_update_product(product_id: i64, form: ProductForm) -> Result<(), AppError> {
     let st = crate::backend::state()?;
     let (host, session_id) = ssr::product_owner(&st, product_id).await?;
-    let _sale = crate::backend::sale::pause(&st, session_id).await;
+    let _sale = crate::backend::buying::sale::pause(&st, session_id).await;
     let edited = crate::backend::repo::studio::update_product(
         &st.db,
         host.host_id,
@@ -177,7 +179,7 @@ pub async fn studio_set_variants(
     let list = crate::domain::variant::parse_variants(&variants)?;
     let st = crate::backend::state()?;
     let (_, session_id) = ssr::product_owner(&st, product_id).await?;
-    let _sale = crate::backend::sale::pause(&st, session_id).await;
+    let _sale = crate::backend::buying::sale::pause(&st, session_id).await;
     use crate::backend::repo::variants;
     let stock = variants::replace(&st.db, product_id, &list).await?;
     crate::backend::live::told(st.live.stock_changed(session_id, product_id, stock).await);
@@ -188,7 +190,7 @@ pub async fn studio_set_variants(
 pub async fn studio_delete_product(product_id: i64) -> Result<(), AppError> {
     let st = crate::backend::state()?;
     let (_, session_id) = ssr::product_owner(&st, product_id).await?;
-    let _sale = crate::backend::sale::pause(&st, session_id).await;
+    let _sale = crate::backend::buying::sale::pause(&st, session_id).await;
     crate::backend::repo::studio::delete_product(&st.db, session_id, product_id).await
 }
 
@@ -205,7 +207,7 @@ pub async fn studio_move_product(product_id: i64, delta: i64) -> Result<(), AppE
 #[server(endpoint = "studio/upload", input = MultipartFormData)]
 pub async fn studio_upload_image(data: MultipartData) -> Result<String, AppError> {
     use crate::backend::{
-        host_auth,
+        identity::host_auth,
         repo::studio,
         uploads::{self, ImageKind},
     };
@@ -292,8 +294,8 @@ use crate::backend::events::SessionEvent;
 #[server(endpoint = "studio/go_live")]
 pub async fn go_live(session_id: i64) -> Result<(), AppError> {
     let st = crate::backend::state()?;
-    crate::backend::host_auth::require_session_owner(&st, session_id).await?;
-    let _sale = crate::backend::sale::pause(&st, session_id).await;
+    crate::backend::identity::host_auth::require_session_owner(&st, session_id).await?;
+    let _sale = crate::backend::buying::sale::pause(&st, session_id).await;
     crate::backend::repo::studio::go_live(&st.db, session_id).await?;
     crate::backend::events::happened(&st, SessionEvent::WentLive { session_id }).await;
     Ok(())
@@ -304,7 +306,7 @@ pub async fn go_live(session_id: i64) -> Result<(), AppError> {
 pub async fn present_product(product_id: i64) -> Result<(), AppError> {
     let st = crate::backend::state()?;
     let (_, session_id) = ssr::product_owner(&st, product_id).await?;
-    let _sale = crate::backend::sale::pause(&st, session_id).await;
+    let _sale = crate::backend::buying::sale::pause(&st, session_id).await;
     crate::backend::repo::studio::present_product(&st.db, session_id, product_id).await?;
     crate::backend::events::happened(
         &st,
@@ -321,8 +323,8 @@ pub async fn present_product(product_id: i64) -> Result<(), AppError> {
 #[server(endpoint = "studio/present_next")]
 pub async fn present_next(session_id: i64) -> Result<i64, AppError> {
     let st = crate::backend::state()?;
-    crate::backend::host_auth::require_session_owner(&st, session_id).await?;
-    let _sale = crate::backend::sale::pause(&st, session_id).await;
+    crate::backend::identity::host_auth::require_session_owner(&st, session_id).await?;
+    let _sale = crate::backend::buying::sale::pause(&st, session_id).await;
     let product_id = crate::backend::repo::studio::present_next(&st.db, session_id).await?;
     crate::backend::events::happened(
         &st,
@@ -339,7 +341,7 @@ pub async fn present_next(session_id: i64) -> Result<i64, AppError> {
 pub async fn mark_sold_out(product_id: i64) -> Result<(), AppError> {
     let st = crate::backend::state()?;
     let (host, session_id) = ssr::product_owner(&st, product_id).await?;
-    let _sale = crate::backend::sale::pause(&st, session_id).await;
+    let _sale = crate::backend::buying::sale::pause(&st, session_id).await;
     crate::backend::repo::studio::mark_sold_out(&st.db, session_id, product_id).await?;
     crate::backend::live::told(st.live.stock_changed(session_id, product_id, 0).await);
     crate::backend::repo::studio::audit(
@@ -356,8 +358,8 @@ pub async fn mark_sold_out(product_id: i64) -> Result<(), AppError> {
 #[server(endpoint = "studio/end")]
 pub async fn end_session(session_id: i64) -> Result<(), AppError> {
     let st = crate::backend::state()?;
-    crate::backend::host_auth::require_session_owner(&st, session_id).await?;
-    let _sale = crate::backend::sale::pause(&st, session_id).await;
+    crate::backend::identity::host_auth::require_session_owner(&st, session_id).await?;
+    let _sale = crate::backend::buying::sale::pause(&st, session_id).await;
     crate::backend::repo::studio::end_session(&st.db, session_id).await?;
     crate::backend::events::happened(&st, SessionEvent::Ended { session_id }).await;
     Ok(())
@@ -376,7 +378,7 @@ pub async fn refund_order(order_id: i64, reason: String) -> Result<RefundState, 
             AppError::bad_request("The reason is one line of at most 80 characters.")
         })?
     };
-    let state = crate::backend::orders::refund(&st, order_id, &reason).await?;
+    let state = crate::backend::buying::orders::refund(&st, order_id, &reason).await?;
     crate::backend::repo::studio::audit(
         &st.db,
         Some(facts.session_id),
@@ -393,7 +395,7 @@ pub async fn refund_order(order_id: i64, reason: String) -> Result<RefundState, 
 #[server(endpoint = "studio/orders", input = GetUrl)]
 pub async fn studio_orders(session_id: i64, filter: String) -> Result<Vec<StudioOrder>, AppError> {
     let st = crate::backend::state()?;
-    crate::backend::host_auth::require_session_owner(&st, session_id).await?;
+    crate::backend::identity::host_auth::require_session_owner(&st, session_id).await?;
     crate::backend::repo::orders::studio_orders(&st.db, session_id, &filter).await
 }
 
@@ -430,7 +432,7 @@ pub async fn import_tracking(session_id: i64, csv: String) -> Result<ShipImport,
     const MAX_IMPORT_LINES: usize = 5000;
     const MAX_IMPORT_ERRORS: usize = 50;
     let st = crate::backend::state()?;
-    let host = crate::backend::host_auth::require_session_owner(&st, session_id).await?;
+    let host = crate::backend::identity::host_auth::require_session_owner(&st, session_id).await?;
     let lines: Vec<&str> = csv.lines().collect();
     if lines.len() > MAX_IMPORT_LINES {
         return Err(AppError::bad_request(format!(
@@ -496,7 +498,7 @@ pub async fn import_tracking(session_id: i64, csv: String) -> Result<ShipImport,
 #[server(endpoint = "studio/dashboard", input = GetUrl)]
 pub async fn studio_dashboard(session_id: i64) -> Result<Dashboard, AppError> {
     let st = crate::backend::state()?;
-    crate::backend::host_auth::require_session_owner(&st, session_id).await?;
+    crate::backend::identity::host_auth::require_session_owner(&st, session_id).await?;
     // Every node's viewers; the dashboard still loads (without them) while Redis is down.
     let viewers = st.live.viewers(session_id).await.unwrap_or(None);
     crate::backend::repo::studio::dashboard(&st.db, session_id, viewers).await

@@ -11,7 +11,7 @@ use crate::{
 /// Owner only: where and with which token the studio's broadcaster publishes (WHIP).
 #[server(endpoint = "studio/broadcast")]
 pub async fn get_broadcast_info(session_id: i64) -> Result<BroadcastInfo, AppError> {
-    use crate::backend::{host_auth, media};
+    use crate::backend::{identity::host_auth, media};
     let st = crate::backend::state()?;
     host_auth::require_session_owner(&st, session_id).await?;
     Ok(BroadcastInfo {

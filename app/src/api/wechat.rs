@@ -21,7 +21,7 @@ pub async fn wechat_jssdk(url: String) -> Result<JsSdkSignature, AppError> {
         .unwrap_or("")
         .to_string();
     if page.len() > 2048
-        || !crate::backend::wechat_jssdk::is_page_of(page, &host, &st.settings.public_url)
+        || !crate::backend::wechat::jssdk::is_page_of(page, &host, &st.settings.public_url)
     {
         return Err(AppError::bad_request("Only this site's pages are signed."));
     }

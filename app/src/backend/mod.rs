@@ -2,30 +2,25 @@
 //! payments and the state that server-function bodies read from context. Nothing here is
 //! compiled into the Wasm client.
 
-pub mod backplane;
+// Grouped by capability: buying (sale gates, orders, payment providers), live (rooms, the
+// hub, the Redis backplane), identity (shoppers, hosts), wechat, media (video, restream keys),
+// repo (the database, split the same way); the rest is shared plumbing.
+pub mod buying;
 pub mod crypto;
 pub mod db;
 pub mod events;
-pub mod host_auth;
 pub mod identity;
 pub mod live;
 pub mod media;
 pub mod metrics;
-pub mod orders;
-pub mod payment;
 pub mod phone;
 pub mod ratelimit;
 pub mod redis_batch;
 pub mod repo;
 pub mod request;
-pub mod restream;
-pub mod sale;
-pub mod sale_redis;
 pub mod texts;
 pub mod uploads;
-pub mod wechat_auth;
-pub mod wechat_jssdk;
-pub mod wechat_pay;
+pub mod wechat;
 pub mod zones;
 
 use std::sync::Arc;
@@ -78,15 +73,15 @@ pub struct Services {
     /// Shoppers recognised recently (`identity::ShopperCache`).
     pub shoppers: Arc<identity::ShopperCache>,
     pub limits: Arc<ratelimit::RateLimiter>,
-    pub payments: Arc<dyn payment::PaymentProvider>,
+    pub payments: Arc<dyn buying::payment::PaymentProvider>,
     /// WeChat's web authorisation, when WeChat Pay's JSAPI is set up (the shoppers' openids).
-    pub wechat_auth: Option<Arc<wechat_auth::WechatOAuth>>,
+    pub wechat_auth: Option<Arc<wechat::auth::WechatOAuth>>,
     /// WeChat's JS-SDK signature (`wx.config`), when an official account is set up.
-    pub wechat_jssdk: Option<Arc<wechat_jssdk::JsSdk>>,
+    pub wechat_jssdk: Option<Arc<wechat::jssdk::JsSdk>>,
     /// The flash-sale order path: the gate (in memory on one node, a Redis script with
     /// several) and the batch writer. `None` only where a caller builds a state without it:
     /// each order is then one database transaction.
-    pub sale: Option<Arc<sale::Sale>>,
+    pub sale: Option<Arc<buying::sale::Sale>>,
     /// The live rooms' fan-out hub.
     pub live: Arc<live::Hub>,
     /// Image decodes allowed at once (`uploads::CONCURRENT_DECODES`): bounds upload memory.

@@ -62,7 +62,7 @@ pub struct RateLimiter {
     scale: u32,
     buckets: Mutex<HashMap<(Action, String), Bucket>>,
     /// Distributed mode: the buckets live in Redis, shared by every node.
-    shared: Option<std::sync::Arc<crate::backend::backplane::RedisBackplane>>,
+    shared: Option<std::sync::Arc<crate::backend::live::backplane::RedisBackplane>>,
 }
 
 impl RateLimiter {
@@ -78,7 +78,7 @@ impl RateLimiter {
     /// refused (fail closed) with 503.
     pub fn shared(
         scale: u32,
-        backplane: std::sync::Arc<crate::backend::backplane::RedisBackplane>,
+        backplane: std::sync::Arc<crate::backend::live::backplane::RedisBackplane>,
     ) -> RateLimiter {
         RateLimiter {
             shared: Some(backplane),

@@ -116,7 +116,7 @@ mod tests {
 
     fn form(title: &str, start: i64) -> SessionForm {
         SessionForm {
-            time_zone: crate::model::DEFAULT_TIME_ZONE.into(),
+            time_zone: crate::domain::time::DEFAULT_TIME_ZONE.into(),
             title: title.into(),
             description: " A live session \r\n".into(),
             scheduled_start_ms: start,

@@ -21,7 +21,21 @@ use std::{
     net::{IpAddr, Ipv4Addr},
 };
 
-use crate::model::RestreamState;
+use serde::{Deserialize, Serialize};
+
+/// Where a restream destination stands (`domain::restream::shown_state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestreamState {
+    /// Disabled by the host.
+    Off,
+    /// Enabled; nothing is being pushed to it (no broadcast on).
+    Waiting,
+    Connecting,
+    Live,
+    /// The push failed and is being retried; the reason says why.
+    Failing,
+}
 
 /// Destinations per host.
 pub const MAX_DESTINATIONS: usize = 5;

@@ -2,7 +2,60 @@
 //! guard in the app (run of show, editing, reservations, invites, buying, chat, broadcasting)
 //! asks [`allows`] and shows the same explanation when the answer is no.
 
-pub use crate::model::SessionStatus;
+use serde::{Deserialize, Serialize};
+
+/// Where a session is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    Scheduled,
+    Live,
+    Ended,
+}
+
+impl SessionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Scheduled => "scheduled",
+            SessionStatus::Live => "live",
+            SessionStatus::Ended => "ended",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "scheduled" => Some(SessionStatus::Scheduled),
+            "live" => Some(SessionStatus::Live),
+            "ended" => Some(SessionStatus::Ended),
+            _ => None,
+        }
+    }
+
+    /// The badge a viewer sees on a session card, in the page's language.
+    pub fn label(self) -> String {
+        crate::i18n::t(self.label_key())
+    }
+
+    /// The badge's text (the server's first paint writes it in the request's language).
+    pub fn label_key(self) -> crate::i18n::K {
+        use crate::i18n::K;
+        match self {
+            SessionStatus::Scheduled => K::shop_status_upcoming,
+            SessionStatus::Live => K::shop_status_live,
+            SessionStatus::Ended => K::shop_status_ended,
+        }
+    }
+
+    /// The words around a session's start time on its page ("Starts {time}").
+    pub fn start_key(self) -> crate::i18n::K {
+        use crate::i18n::K;
+        match self {
+            SessionStatus::Scheduled => K::shop_session_starts,
+            SessionStatus::Live => K::shop_session_live_scheduled,
+            SessionStatus::Ended => K::shop_session_was_scheduled,
+        }
+    }
+}
 
 /// Something whose permission depends on the session's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,6 +3,13 @@
 
 use crate::i18n::Locale;
 
+/// The time zone of a session that names none (sessions made before zones, API callers).
+pub const DEFAULT_TIME_ZONE: &str = "Asia/Shanghai";
+
+pub fn default_time_zone() -> String {
+    DEFAULT_TIME_ZONE.to_string()
+}
+
 /// Date and time of day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DateTime {

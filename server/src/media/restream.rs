@@ -34,8 +34,8 @@ use std::{
 
 use app::{
     backend::{
+        media::restream::open_key,
         repo::restream::{self as repo, PushTarget},
-        restream::open_key,
     },
     domain::{
         net::url_host,

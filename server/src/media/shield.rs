@@ -14,7 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use app::backend::backplane::RedisBackplane;
+use app::backend::live::backplane::RedisBackplane;
 use axum::{
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},

@@ -1,4 +1,4 @@
-//! The flash-sale order path (`app::backend::sale`, `app::backend::orders`), against the real
+//! The flash-sale order path (`app::backend::buying::sale`, `app::backend::buying::orders`), against the real
 //! server on both databases: admission in memory and batched commits keep every invariant;
 //! a payment that fails or never comes gives the unit and the discount back; orders left
 //! awaiting payment are settled by a retry with the same key or by the resolver, which asks
@@ -14,11 +14,11 @@ use std::{
 
 use crate::common::{db, exec, scalar, spawn_with, Backend, Client, Options, TestApp};
 use app::backend::{
-    identity::Shopper,
-    orders::{place, resolve_pending, Resolved},
-    payment::{
+    buying::orders::{place, resolve_pending, Resolved},
+    buying::payment::{
         Charge, Payer, PaymentFuture, PaymentOutcome, PaymentProvider, RefundOutcome, RefundRequest,
     },
+    identity::Shopper,
     repo::orders::PlaceOrder,
     AppState,
 };

@@ -717,7 +717,7 @@ async fn host_actions_require_the_owning_host(b: Backend) {
     let other_host_id = app::backend::repo::catalog::create_host(&d, "Other Host")
         .await
         .expect("host");
-    app::backend::host_auth::create_account(
+    app::backend::identity::host_auth::create_account(
         &d,
         other_host_id,
         "other@example.com",

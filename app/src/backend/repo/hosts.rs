@@ -1,5 +1,5 @@
 //! Host accounts, their sign-in sessions and lockouts (SQL only; the rules are in
-//! `backend::host_auth`).
+//! `backend::identity::host_auth`).
 
 use crate::{backend::db::Db, error::AppError};
 

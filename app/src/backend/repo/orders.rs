@@ -139,7 +139,7 @@ pub enum Reservation {
 
 /// Places (or, for a retried key, returns) an order. Exactly once per idempotency key; stock
 /// never below zero; limits enforced inside the transaction; every line in the ledger. The
-/// order is left awaiting payment (`backend::orders` charges it, then `mark_paid` or
+/// order is left awaiting payment (`backend::buying::orders` charges it, then `mark_paid` or
 /// `release_order`).
 pub async fn reserve_order(
     db: &Db,

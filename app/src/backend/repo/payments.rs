@@ -1,5 +1,5 @@
 //! The demo payment provider's own ledger (`demo_payments`): SQL only; the provider is in
-//! `backend/payment.rs`.
+//! `backend/buying/payment/mod.rs`.
 
 use crate::{
     backend::{db::Db, now_ms, repo::orders::rows_per_statement},

@@ -2,6 +2,8 @@
 //! viewers play (HLS), and the per-session publish token. The embedded pipeline itself (WebRTC
 //! ingest, ffmpeg packaging) lives in the server crate (`server/src/media/`).
 
+pub mod restream;
+
 use crate::backend::crypto;
 
 /// Which media backend serves video (configuration `APP_MEDIA_BACKEND`).

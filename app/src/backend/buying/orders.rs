@@ -1,7 +1,7 @@
 //! Buying: the orders service between the `orders/place` server function and the repository.
 //!
 //! An order is first committed awaiting payment, its units and discount held (on one node
-//! through the flash-sale gate and its batch writer, `backend::sale`; on several nodes in one
+//! through the flash-sale gate and its batch writer, `backend::buying::sale`; on several nodes in one
 //! database transaction, `repo::orders::reserve_order`). The payment runs after that, through
 //! the `PaymentProvider`: confirmed marks the order paid, declined gives the units and the
 //! discount back. An order left awaiting payment (a crash between the two, a provider that
@@ -12,12 +12,14 @@ use std::time::Duration;
 
 use crate::{
     backend::{
+        buying::payment::{
+            merchant_ref, Charge, Payer, PaymentOutcome, RefundOutcome, RefundRequest,
+        },
+        buying::sale::Admitted,
         identity::Shopper,
         live, now_ms,
-        payment::{merchant_ref, Charge, Payer, PaymentOutcome, RefundOutcome, RefundRequest},
         ratelimit::Action,
         repo::orders::{self, PlaceOrder, Reservation},
-        sale::Admitted,
         AppState,
     },
     domain::money::Fen,
@@ -228,7 +230,7 @@ async fn refund_done(
     out_refund_no: &str,
     reference: &str,
 ) -> Result<bool, AppError> {
-    let _sale = crate::backend::sale::pause(st, session_id).await;
+    let _sale = crate::backend::buying::sale::pause(st, session_id).await;
     orders::complete_refund(&st.db, out_refund_no, reference, now_ms()).await
 }
 
@@ -280,7 +282,7 @@ pub async fn payment_notified(
     amount: Fen,
     outcome: PaymentOutcome,
 ) -> Result<Notified, AppError> {
-    let order_id = crate::backend::payment::order_id(merchant_ref)
+    let order_id = crate::backend::buying::payment::order_id(merchant_ref)
         .ok_or_else(|| AppError::NotFound("no such order".into()))?;
     let (status, paid) = orders::payment_facts(&st.db, order_id)
         .await?

@@ -12,6 +12,8 @@
 //! - each event carries a sequence number; a reconnecting viewer resumes from the last one it
 //!   saw when it is still in the room's history, or gets a snapshot when too far behind.
 
+pub mod backplane;
+
 use std::{
     collections::{HashMap, HashSet, VecDeque},
     sync::{
@@ -27,7 +29,8 @@ use tokio::sync::{broadcast, watch};
 
 use crate::{
     backend::{
-        backplane::RedisBackplane, db::Db, events::SessionEvent, metrics::Metrics, now_ms, repo,
+        db::Db, events::SessionEvent, live::backplane::RedisBackplane, metrics::Metrics, now_ms,
+        repo,
     },
     domain::{discount::LivePrice, money::Fen},
     error::AppError,
@@ -413,7 +416,7 @@ impl Room {
             Some(last)
                 if self.distributed
                     && last < st.seq
-                    && st.seq - last <= crate::backend::backplane::STREAM_LEN as u64 =>
+                    && st.seq - last <= crate::backend::live::backplane::STREAM_LEN as u64 =>
             {
                 fetch = Some((last + 1, st.seq));
                 Vec::new()

@@ -32,8 +32,8 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 use crate::backend::{
+    buying::payment::{PaymentFuture, PaymentOutcome, PaymentProvider},
     crypto,
-    payment::{PaymentFuture, PaymentOutcome, PaymentProvider},
 };
 
 /// How far a signed answer's or notification's timestamp may be from our clock.
@@ -171,8 +171,8 @@ pub struct Refund {
 
 impl Refund {
     /// What this refund's status means for our order.
-    pub fn outcome(&self) -> crate::backend::payment::RefundOutcome {
-        use crate::backend::payment::RefundOutcome;
+    pub fn outcome(&self) -> crate::backend::buying::payment::RefundOutcome {
+        use crate::backend::buying::payment::RefundOutcome;
         match self.status.as_str() {
             "SUCCESS" => RefundOutcome::Succeeded {
                 reference: self.refund_id.clone().unwrap_or_default(),
@@ -592,7 +592,7 @@ impl PaymentProvider for WechatPay {
     }
     fn charge<'a>(
         &'a self,
-        charge: &'a crate::backend::payment::Charge,
+        charge: &'a crate::backend::buying::payment::Charge,
     ) -> PaymentFuture<'a, PaymentOutcome> {
         Box::pin(async move {
             let merchant_ref = charge.merchant_ref();
@@ -634,9 +634,9 @@ impl PaymentProvider for WechatPay {
     }
     fn refund<'a>(
         &'a self,
-        r: &'a crate::backend::payment::RefundRequest,
-    ) -> PaymentFuture<'a, crate::backend::payment::RefundOutcome> {
-        use crate::backend::payment::RefundOutcome;
+        r: &'a crate::backend::buying::payment::RefundRequest,
+    ) -> PaymentFuture<'a, crate::backend::buying::payment::RefundOutcome> {
+        use crate::backend::buying::payment::RefundOutcome;
         Box::pin(async move {
             match WechatPay::refund(
                 self,
@@ -670,7 +670,7 @@ impl PaymentProvider for WechatPay {
 
 /// JSAPI inside WeChat once we know the shopper's openid; H5 in other phone browsers (WeChat
 /// refuses H5 inside itself); a QR code elsewhere (inside WeChat it can be long-pressed).
-pub fn channel_for(payer: &crate::backend::payment::Payer) -> Channel {
+pub fn channel_for(payer: &crate::backend::buying::payment::Payer) -> Channel {
     match (&payer.wechat_openid, payer.in_wechat, payer.mobile) {
         (Some(openid), true, _) => Channel::Jsapi {
             openid: openid.clone(),

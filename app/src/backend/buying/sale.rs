@@ -16,7 +16,7 @@
 //! reservation, a join or a verified number changes them.
 //!
 //! With `REDIS_URL` (several nodes) the gate is a Redis Lua script instead
-//! (`backend::sale_redis`): every node admits against the same stock, counters and keys, and
+//! (`backend::buying::sale_redis`): every node admits against the same stock, counters and keys, and
 //! each node's writer batches into PostgreSQL the same way. The batch writer refuses to write
 //! past the stock or a shopper's limits whatever the gate said, and one order it refuses (or
 //! a fault) is retried alone so that it does not fail the rest of its batch.
@@ -33,14 +33,14 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     backend::{
-        backplane::RedisBackplane,
+        buying::sale_redis::{self, Admit, Peek, RedisGate},
         db::Db,
+        live::backplane::RedisBackplane,
         next_batch, now_ms,
         repo::{
             orders::{self as repo, key_reused, BatchError, NewOrder, PlaceOrder},
             shopping,
         },
-        sale_redis::{self, Admit, Peek, RedisGate},
         spawn_batch_worker,
     },
     domain::{

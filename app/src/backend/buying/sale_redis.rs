@@ -1,7 +1,7 @@
 //! The flash-sale gate with several nodes: one Redis Lua script admits an order atomically
 //! (stock, the shopper's purchase limit, their discounted units, the idempotency key), so
 //! every node sees the same stock; the node's batch writer then persists admitted orders in
-//! PostgreSQL (`backend::sale`). The database stays the truth: a session's state is loaded into
+//! PostgreSQL (`backend::buying::sale`). The database stays the truth: a session's state is loaded into
 //! Redis from it when missing (after a Redis restart, when the studio changed the session),
 //! under a short lock so one node loads it; the batch writer refuses to write past the stock
 //! or a shopper's limits whatever Redis said (a state loaded while orders were still on their
@@ -24,8 +24,8 @@ use redis::{AsyncCommands, Script, Value};
 
 use crate::{
     backend::{
-        backplane::RedisBackplane,
         db::Db,
+        live::backplane::RedisBackplane,
         redis_batch::ScriptBatcher,
         repo::orders::{self as repo, NewOrder},
     },
@@ -49,7 +49,7 @@ local bucket = KEYS[4]
 local period = tonumber(ARGV[4])
 local now = tonumber(ARGV[5])
 ",
-    crate::backend::backplane::token_bucket_lua!(),
+    crate::backend::live::backplane::token_bucket_lua!(),
     "if not ok then return {4} end
 end
 local token = redis.call('GET', KEYS[1])

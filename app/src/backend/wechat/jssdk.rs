@@ -14,7 +14,7 @@ use serde_json::Value;
 use sha1::{Digest, Sha1};
 
 use crate::{
-    backend::backplane::RedisBackplane, domain::text::percent_encode, error::AppError,
+    backend::live::backplane::RedisBackplane, domain::text::percent_encode, error::AppError,
     model::JsSdkSignature,
 };
 

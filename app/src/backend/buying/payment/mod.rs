@@ -4,7 +4,9 @@
 //! Every charge carries a merchant order number (`order-{id}`) that is unique per order. A
 //! provider makes at most one charge per number and answers `query` for it, which is how an
 //! order left between stock and payment (a crash, a timeout) is resolved later
-//! (`backend::orders::resolve_pending`).
+//! (`backend::buying::orders::resolve_pending`).
+
+pub mod wechat_pay;
 
 use std::{future::Future, pin::Pin};
 

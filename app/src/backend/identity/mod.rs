@@ -2,6 +2,8 @@
 //! (`ls_shopper=v1.<id>.<hmac>`), so it cannot be forged or guessed; the database holds the
 //! nickname. A WeChat-style OAuth login later maps an external id to the same shopper row.
 
+pub mod host_auth;
+
 use crate::{
     backend::{
         crypto, now_ms,
@@ -257,7 +259,7 @@ pub async fn load_or_create_cookie_key(db: &crate::backend::Db) -> Result<Vec<u8
 /// while it was down were missed.
 pub fn follow_nickname_changes(
     cache: &std::sync::Arc<ShopperCache>,
-    bp: std::sync::Arc<crate::backend::backplane::RedisBackplane>,
+    bp: std::sync::Arc<crate::backend::live::backplane::RedisBackplane>,
 ) {
     use futures_util::StreamExt;
     let cache = std::sync::Arc::downgrade(cache);

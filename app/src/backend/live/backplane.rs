@@ -302,7 +302,7 @@ impl RedisBackplane {
         self.conn.clone()
     }
 
-    /// The shared connection, for the flash-sale gate (`backend::sale_redis`).
+    /// The shared connection, for the flash-sale gate (`backend::buying::sale_redis`).
     pub fn sale_conn(&self) -> ConnectionManager {
         self.conn.clone()
     }
