@@ -427,7 +427,9 @@ impl Stream {
             .get(map.as_str())
             .cloned()
             .or_else(|| std::fs::read(self.dir.join(&map)).ok().map(Bytes::from));
-        let media_start = init.and_then(|init| fmp4::start_seconds(&init, &bytes));
+        let media_start = init
+            .as_ref()
+            .and_then(|init| fmp4::start_seconds(init, &bytes));
         let mut st = self.state();
         if st.run != Some(run) {
             return Ok(());
@@ -465,10 +467,8 @@ impl Stream {
             cache.remove(&*left.uri);
         }
         cache.insert(seg.uri.as_str().into(), bytes);
-        if !cache.contains_key(map.as_str()) {
-            if let Ok(init) = std::fs::read(self.dir.join(&map)) {
-                cache.insert(map.as_str().into(), Bytes::from(init));
-            }
+        if let Some(init) = init {
+            cache.entry(map.as_str().into()).or_insert(init);
         }
         Ok(())
     }
