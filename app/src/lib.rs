@@ -2,7 +2,8 @@
 //! functions they call, and the types shared by both sides.
 //!
 //! Features: `csr` builds the browser client (Trunk: `--no-default-features --features csr`);
-//! `ssr` builds the server side of the server functions plus the server-only `backend`.
+//! `ssr` builds the server side of the server functions, whose bodies call the server-only
+//! services of the `shop-backend` crate.
 
 // The server-side build types whole pages' views (`LiveRoom`'s parts turn them into `AnyView`):
 // deeper than the compiler's default of 128.
@@ -10,14 +11,10 @@
 
 pub mod api;
 pub mod components;
-pub mod domain;
-pub mod error;
-pub mod i18n;
-pub mod model;
 pub mod pages;
 
-#[cfg(feature = "ssr")]
-pub mod backend;
+// Shared with the server-only backend crate (`shop-core`): named here as the app's own.
+pub use shop_core::{domain, error, i18n, model};
 
 use leptos::prelude::*;
 use leptos_router::{

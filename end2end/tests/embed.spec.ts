@@ -98,7 +98,7 @@ test('embed', async ({ browser, allowConsoleErrors }, testInfo) => {
   await end();
   await expect(page.locator('#state')).toHaveText('ended');
   // The room now speaks Italian (setLocale reloaded it with its texts).
-  const italian = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../app/locales/it/live.json'), 'utf8'));
+  const italian = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../core/locales/it/live.json'), 'utf8'));
   await expect(frame.getByText(italian.embed_ended_text)).toBeVisible();
 
   // A site not on the host's list cannot frame the room: the browser refuses it, the room

@@ -7,9 +7,9 @@ import * as path from 'node:path';
 // agent), goes through the shopper flow in zh-CN: reserve, invite a friend who joins, watch
 // the live room, buy at 50% off, see the order. On every page, no text of the English
 // catalogue shows (user content such as product names excepted), and the page says zh-CN.
-// The texts come from the app's own catalogues (app/locales), so the test follows them.
+// The texts come from the app's own catalogues (core/locales), so the test follows them.
 
-const LOCALES = path.resolve(__dirname, '../../app/locales');
+const LOCALES = path.resolve(__dirname, '../../core/locales');
 
 type Catalogue = Record<string, string | Record<string, string>>;
 

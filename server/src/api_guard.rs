@@ -21,11 +21,9 @@ use axum::{
     response::Response,
 };
 
-use app::{
-    api::endpoints::{self, Caller, Endpoint},
-    backend::identity::host_auth,
-    error::AppError,
-};
+use app::api::endpoints::{self, Caller, Endpoint};
+use shop_backend::identity::host_auth;
+use shop_core::error::AppError;
 
 use crate::{security::error_response, ServerState};
 

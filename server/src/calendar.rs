@@ -6,8 +6,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use app::{
-    backend::repo::catalog,
+use shop_backend::repo::catalog;
+use shop_core::{
     domain::time::datetime,
     error::AppError,
     i18n::{self, K},
@@ -99,7 +99,7 @@ pub async fn session_ics(
     Path(id): Path<String>,
     headers: axum::http::HeaderMap,
 ) -> Response {
-    let locale = app::backend::request::locale_of(&headers);
+    let locale = shop_backend::request::locale_of(&headers);
     let Ok(id) = id.parse::<i64>() else {
         return error_response(&AppError::not_found("This live session does not exist."));
     };
@@ -122,7 +122,7 @@ pub async fn session_ics(
                 ("host", &session.host_name),
                 (
                     "time",
-                    &app::backend::zones::describe_in(
+                    &shop_backend::zones::describe_in(
                         session.scheduled_start_ms,
                         &session.time_zone,
                         locale,
@@ -134,7 +134,7 @@ pub async fn session_ics(
         alarm: i18n::text_f(locale, K::server_ics_alarm, &[("title", &session.title)]),
         url: &url,
         start_ms: session.scheduled_start_ms,
-        now_ms: app::backend::now_ms(),
+        now_ms: shop_backend::now_ms(),
     });
     let mut res = body.into_response();
     let h = res.headers_mut();

@@ -89,7 +89,7 @@ pub async fn record(
     if let Some(peer) = peer {
         let ip = client_addr(peer, req.headers(), &trusted);
         req.extensions_mut()
-            .insert(app::backend::request::ClientAddr(ip));
+            .insert(shop_backend::request::ClientAddr(ip));
     }
     next.run(req).await
 }

@@ -42,7 +42,7 @@ pub struct Config {
     /// `APP_UPLOAD_DIR`: where uploaded images are kept. Default `data/uploads`.
     pub upload_dir: PathBuf,
     /// `APP_MEDIA_BACKEND` (`embedded` or `external`) and its settings.
-    pub media: app::backend::media::MediaBackend,
+    pub media: shop_backend::media::MediaBackend,
     /// `APP_MEDIA_IP`: the address broadcasters reach our WebRTC port on. Default 127.0.0.1.
     pub media_ip: std::net::IpAddr,
     /// `APP_FFMPEG`: the ffmpeg binary. Default `ffmpeg`.
@@ -86,11 +86,11 @@ pub struct Config {
     /// `APP_WECHAT_APPSECRET` (with WeChat Pay): WeChat's web authorisation, for the openid
     /// that JSAPI payments inside WeChat need. Without it, shoppers inside WeChat get the QR
     /// code (press and hold to pay).
-    pub wechat_oauth: Option<app::backend::wechat::auth::WechatOAuthConfig>,
+    pub wechat_oauth: Option<shop_backend::wechat::auth::WechatOAuthConfig>,
     /// `APP_WECHAT_APPID` (default: WeChat Pay's app id) with `APP_WECHAT_SECRET` (or
     /// `APP_WECHAT_APPSECRET`) or a fixed `APP_WECHAT_JSAPI_TICKET`: the JS-SDK's signature
     /// (`GET /api/wechat/jssdk`), for sharing cards and WeChat's address picker.
-    pub wechat_jssdk: Option<app::backend::wechat::jssdk::JsSdkConfig>,
+    pub wechat_jssdk: Option<shop_backend::wechat::jssdk::JsSdkConfig>,
     /// `APP_WECHAT_VERIFY_DIR`: the `MP_verify_*.txt` files WeChat asks a domain to serve at
     /// its root (JS-SDK and web-authorisation domains), served from here.
     pub wechat_verify_dir: Option<PathBuf>,
@@ -102,7 +102,7 @@ pub enum PaymentSettings {
     /// Confirms every charge at once; no money moves (the quick start's default).
     Demo,
     /// WeChat Pay, API v3 (keys read from their files at start-up).
-    Wechat(Box<app::backend::buying::payment::wechat_pay::WechatPayConfig>),
+    Wechat(Box<shop_backend::buying::payment::wechat_pay::WechatPayConfig>),
 }
 
 impl std::fmt::Debug for Config {
@@ -471,7 +471,7 @@ impl Config {
         let upload_dir = PathBuf::from(get("upload_dir").unwrap_or_else(|| "data/uploads".into()));
 
         let media = match get("media_backend").as_deref().unwrap_or("embedded") {
-            "embedded" => app::backend::media::MediaBackend::Embedded {
+            "embedded" => shop_backend::media::MediaBackend::Embedded {
                 media_dir: PathBuf::from(get("media_dir").unwrap_or_else(|| "data/media".into())),
             },
             "external" => {
@@ -484,7 +484,7 @@ impl Config {
                         )
                     })
                 };
-                app::backend::media::MediaBackend::External {
+                shop_backend::media::MediaBackend::External {
                     whip_template: need("media_whip_url", "APP_MEDIA_WHIP_URL")?,
                     hls_template: need("media_hls_url", "APP_MEDIA_HLS_URL")?,
                     whep_template: get("media_whep_url"),
@@ -656,7 +656,7 @@ impl Config {
         let payment = payment_settings(&get, &public_url)?;
         let wechat_oauth = match (&payment, get("wechat_appsecret").filter(|v| !v.is_empty())) {
             (PaymentSettings::Wechat(w), Some(secret)) => {
-                Some(app::backend::wechat::auth::WechatOAuthConfig {
+                Some(shop_backend::wechat::auth::WechatOAuthConfig {
                     appid: w.appid.clone(),
                     secret,
                     authorize_url: get("wechat_oauth_url")
@@ -688,7 +688,7 @@ impl Config {
         let jssdk_ticket = nonempty("wechat_jsapi_ticket");
         let wechat_jssdk = match (jssdk_appid, jssdk_secret, jssdk_ticket) {
             (Some(appid), secret, ticket) if secret.is_some() || ticket.is_some() => {
-                Some(app::backend::wechat::jssdk::JsSdkConfig {
+                Some(shop_backend::wechat::jssdk::JsSdkConfig {
                     appid,
                     secret,
                     fixed_ticket: ticket,
@@ -761,7 +761,7 @@ fn payment_settings(
     get: &impl Fn(&str) -> Option<String>,
     public_url: &str,
 ) -> Result<PaymentSettings, ConfigError> {
-    use app::backend::buying::payment::wechat_pay::{WechatPay, WechatPayConfig};
+    use shop_backend::buying::payment::wechat_pay::{WechatPay, WechatPayConfig};
     match get("payment_provider").filter(|v| !v.is_empty()).as_deref() {
         None | Some("demo") => Ok(PaymentSettings::Demo),
         Some("wechat") => {

@@ -2,16 +2,13 @@
 //! cosmetics, skincare, baby care and health products. Loading is idempotent; while the demo
 //! session is still scheduled its start is kept "soon" so the demo always has a countdown.
 
-use app::{
-    backend::{
-        identity::host_auth,
-        now_ms,
-        repo::catalog::{self, NewProduct, NewSession},
-        Db,
-    },
-    domain::money::Fen,
-    error::AppError,
+use shop_backend::{
+    identity::host_auth,
+    now_ms,
+    repo::catalog::{self, NewProduct, NewSession},
+    Db,
 };
+use shop_core::{domain::money::Fen, error::AppError};
 
 pub const DEMO_TITLE: &str = "Xiaoxiaobao Mama live";
 pub const DEMO_HOST: &str = "Sun Jing";
@@ -169,7 +166,7 @@ pub async fn ensure_demo_data(db: &Db) -> Result<(), AppError> {
         description: "Sun Jing brings 16 family favourites, from skincare to baby care and health. Reserve a seat, invite a friend, and you both get 50% off what she presents live.".to_string(),
         cover_url: "/public/covers/xiaoxiaobao-mama.svg".to_string(),
         scheduled_start_ms: start,
-        time_zone: app::model::DEFAULT_TIME_ZONE.to_string(),
+        time_zone: shop_core::model::DEFAULT_TIME_ZONE.to_string(),
     };
     let products: Vec<NewProduct> = PRODUCTS
         .iter()

@@ -10,10 +10,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use app::{
-    backend::repo::embed,
-    domain::embed::{frame_ancestors, EmbedOrigin},
-};
+use shop_backend::repo::embed;
+use shop_core::domain::embed::{frame_ancestors, EmbedOrigin};
 
 use crate::{assets::Bundle, security, share, ServerState};
 
@@ -23,7 +21,7 @@ pub async fn room(
     Path(id): Path<String>,
     headers: axum::http::HeaderMap,
 ) -> Response {
-    let locale = app::backend::request::locale_of(&headers);
+    let locale = shop_backend::request::locale_of(&headers);
     let head_only = method == Method::HEAD;
     // An id that is not a number, or no such session: the app explains, with 404, and only
     // this site may frame that page.

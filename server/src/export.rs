@@ -7,15 +7,12 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use app::{
-    backend::{
-        identity::host_auth::{self, Host},
-        repo::studio,
-        uploads,
-    },
-    domain::time::datetime,
-    error::AppError,
+use shop_backend::{
+    identity::host_auth::{self, Host},
+    repo::studio,
+    uploads,
 };
+use shop_core::{domain::time::datetime, error::AppError};
 
 use crate::{security::error_response, ServerState};
 
@@ -64,7 +61,7 @@ pub async fn orders_csv(
     host: Result<Host, AppError>,
     headers: axum::http::HeaderMap,
 ) -> Response {
-    let locale = app::backend::request::locale_of(&headers);
+    let locale = shop_backend::request::locale_of(&headers);
     let Ok(session_id) = id.parse::<i64>() else {
         return error_response(&AppError::not_found("This live session does not exist."));
     };
@@ -82,7 +79,10 @@ pub async fn orders_csv(
     };
     let mut out = String::with_capacity(128 * (lines.len() + 1));
     // Column names in the host's language (English: `CSV_HEADER`).
-    out.push_str(app::i18n::text(locale, app::i18n::K::server_csv_header));
+    out.push_str(shop_core::i18n::text(
+        locale,
+        shop_core::i18n::K::server_csv_header,
+    ));
     out.push_str("\r\n");
     for l in lines {
         let row = [
@@ -147,7 +147,7 @@ mod tests {
 
 #[cfg(test)]
 mod header_tests {
-    use app::i18n::{self, Locale, K};
+    use shop_core::i18n::{self, Locale, K};
 
     /// The English column names are `CSV_HEADER`; every language names the same columns.
     #[test]

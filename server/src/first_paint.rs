@@ -5,7 +5,7 @@
 //! its place in one frame once its page has its data (`app::components::first_paint`), so the
 //! swap moves nothing on screen.
 
-use app::{
+use shop_core::{
     i18n::{self, Locale, K},
     model::{SessionStatus, SessionSummary},
 };
@@ -47,10 +47,10 @@ fn status_badge(locale: Locale, status: SessionStatus) -> String {
 }
 
 fn start_time(locale: Locale, s: &SessionSummary) -> String {
-    let when = app::backend::zones::describe_in(s.scheduled_start_ms, &s.time_zone, locale);
+    let when = shop_backend::zones::describe_in(s.scheduled_start_ms, &s.time_zone, locale);
     format!(
         "<time class=\"session-time\" datetime=\"{}\">{}</time>",
-        app::backend::zones::iso_utc(s.scheduled_start_ms),
+        shop_backend::zones::iso_utc(s.scheduled_start_ms),
         escape_html(&when)
     )
 }

@@ -37,12 +37,10 @@ use leptos::prelude::provide_context;
 use tokio::net::TcpListener;
 use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
 
-use app::{
-    backend::{
-        buying::payment::DemoPayment, identity, ratelimit::RateLimiter, AppState, Db, Settings,
-    },
-    error::AppError,
+use shop_backend::{
+    buying::payment::DemoPayment, identity, ratelimit::RateLimiter, AppState, Db, Settings,
 };
+use shop_core::error::AppError;
 
 use crate::{
     assets::{Assets, Bundle},
@@ -78,7 +76,7 @@ pub struct ServerParts {
     /// Who may read `/metrics` (`APP_METRICS_ALLOW`).
     pub metrics_allow: Arc<[ipnet::IpNet]>,
     /// WeChat Pay, when it is the payment provider (its notifications come to us).
-    pub wechat: Option<Arc<app::backend::buying::payment::wechat_pay::WechatPay>>,
+    pub wechat: Option<Arc<shop_backend::buying::payment::wechat_pay::WechatPay>>,
     /// Where WeChat's domain verification files (`MP_verify_*.txt`) are.
     pub wechat_verify_dir: Option<Arc<std::path::Path>>,
 }
@@ -86,7 +84,7 @@ pub struct ServerParts {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
-    Db(#[from] app::backend::DbError),
+    Db(#[from] shop_backend::DbError),
     #[error("could not load the client from {dir}: {source}")]
     Assets { dir: String, source: std::io::Error },
     #[error("could not listen on {addr}: {source}")]
@@ -95,9 +93,9 @@ pub enum StartError {
         source: std::io::Error,
     },
     #[error("could not load demo data: {0}")]
-    Demo(app::error::AppError),
+    Demo(shop_core::error::AppError),
     #[error("could not prepare the database: {0}")]
-    Init(app::error::AppError),
+    Init(shop_core::error::AppError),
     #[error("could not load the poster fonts: {0}")]
     Poster(#[from] poster::PosterError),
     #[error("distributed mode: {0}")]
@@ -247,7 +245,7 @@ async fn static_or_spa(State(state): State<ServerState>, req: Request) -> Respon
     if last.contains('.') || path.starts_with("/api/") {
         return (StatusCode::NOT_FOUND, "Not found").into_response();
     }
-    let locale = app::backend::request::locale_of(req.headers());
+    let locale = shop_backend::request::locale_of(req.headers());
     // The studio is a bundle of its own; so is the live room, which has "My orders" (with the
     // pay sheet's addresses).
     let bundle = if path == "/studio" || path.starts_with("/studio/") {
@@ -301,29 +299,29 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
     // Distributed mode (REDIS_URL): rooms, counters and limits shared through Redis.
     let backplane = match &config.redis_url {
         Some(url) => Some(
-            app::backend::live::backplane::RedisBackplane::connect(&url.0)
+            shop_backend::live::backplane::RedisBackplane::connect(&url.0)
                 .await
                 .map_err(StartError::Redis)?,
         ),
         None => None,
     };
-    let metrics = Arc::new(app::backend::metrics::Metrics::default());
+    let metrics = Arc::new(shop_backend::metrics::Metrics::default());
     let (live, limits) = match &backplane {
         Some(bp) => (
-            app::backend::live::Hub::distributed(bp.clone(), db.clone(), metrics.clone()),
+            shop_backend::live::Hub::distributed(bp.clone(), db.clone(), metrics.clone()),
             RateLimiter::shared(config.rate_limit_scale, bp.clone()),
         ),
         None => (
-            Arc::new(app::backend::live::Hub::new(metrics.clone())),
+            Arc::new(shop_backend::live::Hub::new(metrics.clone())),
             RateLimiter::new(config.rate_limit_scale),
         ),
     };
-    let events = app::backend::events::SessionEvents::default();
+    let events = shop_backend::events::SessionEvents::default();
     let broadcasts = Arc::new(media::Broadcasts::default());
     media::follow(&broadcasts, &events);
     let media_dir = match &config.media {
-        app::backend::media::MediaBackend::Embedded { media_dir } => media_dir.clone(),
-        app::backend::media::MediaBackend::External { .. } => {
+        shop_backend::media::MediaBackend::Embedded { media_dir } => media_dir.clone(),
+        shop_backend::media::MediaBackend::External { .. } => {
             std::path::PathBuf::from("data/media")
         }
     };
@@ -331,12 +329,12 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
         media_dir.clone(),
         config.hls_live_segments,
     ));
-    let (payments, wechat): (Arc<dyn app::backend::buying::payment::PaymentProvider>, _) =
+    let (payments, wechat): (Arc<dyn shop_backend::buying::payment::PaymentProvider>, _) =
         match &config.payment {
             config::PaymentSettings::Demo => (Arc::new(DemoPayment::new(db.clone())), None),
             config::PaymentSettings::Wechat(cfg) => {
                 let pay = Arc::new(
-                    app::backend::buying::payment::wechat_pay::WechatPay::new((**cfg).clone())
+                    shop_backend::buying::payment::wechat_pay::WechatPay::new((**cfg).clone())
                         .map_err(|e| StartError::Payment(e.to_string()))?,
                 );
                 (pay.clone(), Some(pay))
@@ -345,7 +343,7 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
     let provider = payments.name();
     // Orders go through the flash-sale gate (in memory on one node, in Redis with several)
     // and its batch writer.
-    let sale = Arc::new(app::backend::buying::sale::Sale::start(
+    let sale = Arc::new(shop_backend::buying::sale::Sale::start(
         db.clone(),
         provider,
         backplane.clone(),
@@ -359,7 +357,7 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
         identity::follow_nickname_changes(&shoppers, bp.clone());
     }
     let state = ServerState(Arc::new(ServerParts {
-        app: AppState::from(app::backend::Services {
+        app: AppState::from(shop_backend::Services {
             sale,
             db,
             settings: Arc::new(settings),
@@ -370,16 +368,16 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
             wechat_auth: config
                 .wechat_oauth
                 .clone()
-                .map(|c| Arc::new(app::backend::wechat::auth::WechatOAuth::new(c))),
+                .map(|c| Arc::new(shop_backend::wechat::auth::WechatOAuth::new(c))),
             wechat_jssdk: config.wechat_jssdk.clone().map(|c| {
-                Arc::new(app::backend::wechat::jssdk::JsSdk::new(
+                Arc::new(shop_backend::wechat::jssdk::JsSdk::new(
                     c,
                     backplane.clone(),
                 ))
             }),
             live,
             decodes: Arc::new(tokio::sync::Semaphore::new(
-                app::backend::uploads::CONCURRENT_DECODES,
+                shop_backend::uploads::CONCURRENT_DECODES,
             )),
             code_sender: code_sender(config),
             events: events.clone(),
@@ -423,13 +421,13 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
         std::time::Duration::from_secs(1),
         std::time::Duration::from_secs(30),
     );
-    app::backend::buying::orders::spawn_resolver(state.app.clone(), config.payment_timeout, every);
+    shop_backend::buying::orders::spawn_resolver(state.app.clone(), config.payment_timeout, every);
     Ok(state)
 }
 
 /// The configured delivery of one-time codes.
-fn code_sender(config: &Config) -> Arc<dyn app::backend::phone::CodeSender> {
-    use app::backend::phone::{LogSender, WebhookSender};
+fn code_sender(config: &Config) -> Arc<dyn shop_backend::phone::CodeSender> {
+    use shop_backend::phone::{LogSender, WebhookSender};
     match &config.sms {
         config::SmsSender::Log { explicit } => {
             if *explicit && config.public_url.starts_with("https://") {

@@ -5,7 +5,7 @@
 //! own and send `Last-Event-ID`, and a connection costs less memory than a WebSocket's buffers.
 //!
 //! Each connection holds a broadcast receiver of the room's shared frames; it writes the same
-//! `Bytes` every other viewer writes. See `app/src/backend/live/mod.rs` for the fan-out design.
+//! `Bytes` every other viewer writes. See `backend/src/live/mod.rs` for the fan-out design.
 
 use std::{
     collections::VecDeque,
@@ -23,14 +23,12 @@ use axum::{
 use serde::Deserialize;
 use tokio::sync::{broadcast::error::RecvError, watch};
 
-use app::{
-    backend::{
-        identity,
-        live::{heartbeat, me_frame, Frame, Room, ViewerGuard},
-        metrics::Metrics,
-    },
-    error::AppError,
+use shop_backend::{
+    identity,
+    live::{heartbeat, me_frame, Frame, Room, ViewerGuard},
+    metrics::Metrics,
 };
+use shop_core::error::AppError;
 
 use crate::{security::error_response, ServerState};
 
@@ -362,7 +360,7 @@ const WRITE_STALL: Duration = Duration::from_secs(60);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::backend::{identity::SHOPPER_COOKIE, request::cookie_in};
+    use shop_backend::{identity::SHOPPER_COOKIE, request::cookie_in};
 
     #[test]
     fn stream_requests_are_parsed() {

@@ -1,4 +1,4 @@
-//! `GET /i18n/{locale}.json`: a locale's UI texts for the browser (`app::i18n`), as a JSON
+//! `GET /i18n/{locale}.json`: a locale's UI texts for the browser (`shop_core::i18n`), as a JSON
 //! array in the order of the key enum. Asked for with `?v=` the catalogue's version, which
 //! changes with any text, it is cached for good; otherwise revalidated.
 
@@ -8,7 +8,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use app::i18n::{self, Locale};
+use shop_core::i18n::{self, Locale};
 
 #[derive(serde::Deserialize)]
 pub struct Version {

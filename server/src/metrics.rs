@@ -12,13 +12,11 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use app::{
-    backend::{
-        metrics::{Gauges, Metrics},
-        request::ClientAddr,
-    },
-    error::AppError,
+use shop_backend::{
+    metrics::{Gauges, Metrics},
+    request::ClientAddr,
 };
+use shop_core::error::AppError;
 
 use crate::{security::error_response, ServerState};
 

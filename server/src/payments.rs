@@ -13,14 +13,12 @@ use axum::{
 };
 use serde_json::json;
 
-use app::{
-    backend::{
-        buying::orders::{payment_notified, refund_notified},
-        buying::payment::wechat_pay::{Notice, Signed, WxError},
-        now_ms,
-    },
-    domain::money::Fen,
+use shop_backend::{
+    buying::orders::{payment_notified, refund_notified},
+    buying::payment::wechat_pay::{Notice, Signed, WxError},
+    now_ms,
 };
+use shop_core::domain::money::Fen;
 
 use crate::ServerState;
 

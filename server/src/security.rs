@@ -11,7 +11,7 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use app::{error::AppError, i18n::Locale};
+use shop_core::{error::AppError, i18n::Locale};
 
 use crate::ServerState;
 
@@ -154,7 +154,7 @@ fn origin_host(origin: &str) -> Option<&str> {
 /// The message is also put in the caller's language (`ls_locale` cookie, else
 /// `Accept-Language`).
 pub async fn api_error_status(req: Request, next: Next) -> Response {
-    let locale = app::backend::request::locale_of(req.headers());
+    let locale = shop_backend::request::locale_of(req.headers());
     let res = next.run(req).await;
     if res.status() != StatusCode::INTERNAL_SERVER_ERROR
         || !res.headers().contains_key("serverfnerror")

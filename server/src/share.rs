@@ -14,8 +14,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use app::{
-    backend::repo::{catalog, shopping},
+use shop_backend::repo::{catalog, shopping};
+use shop_core::{
     error::AppError,
     i18n::{self, Locale, K},
     model::SessionStatus,
@@ -186,7 +186,7 @@ pub async fn invite_page(
     Path(code): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let locale = app::backend::request::locale_of(&headers);
+    let locale = shop_backend::request::locale_of(&headers);
     let db = &state.app.db;
     let base = &state.app.settings.public_url;
     let found = match shopping::invite_by_code(db, &code).await {
@@ -237,7 +237,7 @@ pub async fn session_page(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let locale = app::backend::request::locale_of(&headers);
+    let locale = shop_backend::request::locale_of(&headers);
     let base = &state.app.settings.public_url;
     let Ok(id) = id.parse::<i64>() else {
         return shop_shell(&state, StatusCode::NOT_FOUND, locale);
@@ -254,7 +254,7 @@ pub async fn session_page(
                         ("host", &s.host_name),
                         (
                             "time",
-                            &app::backend::zones::describe_in(
+                            &shop_backend::zones::describe_in(
                                 s.scheduled_start_ms,
                                 &s.time_zone,
                                 locale,
@@ -286,7 +286,7 @@ pub async fn session_page(
 
 /// `GET /`: the live and upcoming sessions, painted by the server (the app takes over).
 pub async fn home_page(State(state): State<ServerState>, headers: HeaderMap) -> Response {
-    let locale = app::backend::request::locale_of(&headers);
+    let locale = shop_backend::request::locale_of(&headers);
     match catalog::list_current_sessions(&state.app.db).await {
         Ok(list) => painted_shell(
             &state,
@@ -329,7 +329,7 @@ impl PosterCache {
 /// The cover image's bytes: a shipped file from `dist/`, or an upload from the upload dir.
 async fn cover_bytes(state: &ServerState, url: &str) -> Option<Vec<u8>> {
     match url.strip_prefix("/media/") {
-        Some(name) if app::backend::uploads::is_valid_name(name) => {
+        Some(name) if shop_backend::uploads::is_valid_name(name) => {
             tokio::fs::read(state.app.settings.upload_dir.join(name))
                 .await
                 .ok()
@@ -345,7 +345,7 @@ pub async fn poster_png(
     Path(code): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let locale = app::backend::request::locale_of(&headers);
+    let locale = shop_backend::request::locale_of(&headers);
     match render_poster(&state, &code, locale).await {
         Ok((png, etag)) => {
             if headers
@@ -395,7 +395,7 @@ async fn render_poster(
         invite_url: format!("{}/i/{}", state.app.settings.public_url, invite.code),
         cover: cover_bytes(state, &session.cover_url).await,
     };
-    let key = app::backend::crypto::sha256_hex(&format!(
+    let key = shop_backend::crypto::sha256_hex(&format!(
         "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
         data.title,
         data.host_name,

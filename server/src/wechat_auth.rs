@@ -14,7 +14,7 @@ use axum::{
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use std::collections::HashMap;
 
-use app::backend::{
+use shop_backend::{
     crypto, identity::Shopper, now_ms, repo::shoppers, request, wechat::auth as wechat_auth,
 };
 

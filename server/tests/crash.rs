@@ -305,7 +305,7 @@ async fn crash_round(
         r.restart();
     }
     let node = Node::start(&url, port, dir.path(), redis_url.as_deref()).await;
-    let db = app::backend::Db::connect(&url).await.expect("db");
+    let db = shop_backend::Db::connect(&url).await.expect("db");
     for (i, id) in &seen {
         let key: Option<String> =
             sqlx::query_scalar("SELECT idempotency_key FROM orders WHERE id = $1")
@@ -387,7 +387,7 @@ async fn crash_round(
     drop(node);
 }
 
-async fn check_invariants(db: &app::backend::Db, product: i64, round: usize) {
+async fn check_invariants(db: &shop_backend::Db, product: i64, round: usize) {
     let one = |sql: &'static str| {
         let db = db.clone();
         async move {

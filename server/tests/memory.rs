@@ -115,9 +115,9 @@ async fn a_slow_consumer_keeps_server_memory_bounded() {
     // 40,000 events of ~2 KB: 80 MB that a queue per connection would have to hold.
     let filler = "x".repeat(2_000);
     for i in 0..40_000 {
-        room.publish(app::model::LiveEvent::Chat {
+        room.publish(shop_core::model::LiveEvent::Chat {
             seq: 0,
-            message: app::model::ChatLine {
+            message: shop_core::model::ChatLine {
                 id: i,
                 shopper_id: 1,
                 nickname: "filler".into(),

@@ -60,9 +60,9 @@ pub fn keys() -> &'static (RsaPrivateKey, RsaPrivateKey, RsaPrivateKey) {
 pub fn merchant_config(
     base_url: &str,
     notify_url: &str,
-) -> app::backend::buying::payment::wechat_pay::WechatPayConfig {
+) -> shop_backend::buying::payment::wechat_pay::WechatPayConfig {
     let (merchant, platform, _) = keys();
-    app::backend::buying::payment::wechat_pay::WechatPayConfig {
+    shop_backend::buying::payment::wechat_pay::WechatPayConfig {
         mchid: MCHID.into(),
         appid: APPID.into(),
         serial_no: MERCHANT_SERIAL.into(),

@@ -11,13 +11,13 @@ use crate::{
 /// Live and upcoming sessions for the home page.
 #[server(endpoint = "sessions/list", input = GetUrl)]
 pub async fn list_sessions() -> Result<Vec<SessionSummary>, AppError> {
-    let st = crate::backend::state()?;
-    crate::backend::repo::catalog::list_current_sessions(&st.db).await
+    let st = crate::api::state()?;
+    shop_backend::repo::catalog::list_current_sessions(&st.db).await
 }
 
 /// One session with its products; `NotFound` for an unknown id.
 #[server(endpoint = "sessions/get", input = GetUrl)]
 pub async fn get_session(id: i64) -> Result<SessionDetail, AppError> {
-    let st = crate::backend::state()?;
-    crate::backend::repo::catalog::session_detail(&st.db, id).await
+    let st = crate::api::state()?;
+    shop_backend::repo::catalog::session_detail(&st.db, id).await
 }

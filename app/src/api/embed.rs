@@ -10,8 +10,8 @@ use crate::error::AppError;
 /// against the list (and so does the `frame-ancestors` of `/embed/{session}`).
 #[server(endpoint = "embed/origins", input = GetUrl)]
 pub async fn embed_origins(session_id: i64) -> Result<Vec<String>, AppError> {
-    let st = crate::backend::state()?;
-    crate::backend::repo::embed::session_origins(&st.db, session_id)
+    let st = crate::api::state()?;
+    shop_backend::repo::embed::session_origins(&st.db, session_id)
         .await?
         .map(|list| list.into_iter().map(|o| o.to_string()).collect())
         .ok_or_else(|| AppError::not_found("This live session does not exist."))
@@ -20,28 +20,33 @@ pub async fn embed_origins(session_id: i64) -> Result<Vec<String>, AppError> {
 /// The signed-in host's allowed sites.
 #[server(endpoint = "studio/embed/origins", input = GetUrl)]
 pub async fn studio_embed_origins() -> Result<Vec<String>, AppError> {
-    let st = crate::backend::state()?;
-    let host = crate::backend::identity::host_auth::require_host(&st).await?;
-    crate::backend::repo::embed::host_origins(&st.db, host.host_id).await
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let host = shop_backend::identity::host_auth::require_host(&st, &browser).await?;
+    shop_backend::repo::embed::host_origins(&st.db, host.host_id).await
 }
 
 /// Adds a site (`https://shop.example.com`) to the host's list; answers the new list.
 #[server(endpoint = "studio/embed/add")]
 pub async fn studio_add_embed_origin(origin: String) -> Result<Vec<String>, AppError> {
-    use crate::{backend::repo::embed, domain::embed::EmbedOrigin};
-    let st = crate::backend::state()?;
-    let host = crate::backend::identity::host_auth::require_host(&st).await?;
+    use crate::domain::embed::EmbedOrigin;
+    use shop_backend::repo::embed;
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let host = shop_backend::identity::host_auth::require_host(&st, &browser).await?;
     let origin = EmbedOrigin::parse(&origin).map_err(AppError::BadRequest)?;
-    embed::add_origin(&st.db, host.host_id, &origin, crate::backend::now_ms()).await?;
+    embed::add_origin(&st.db, host.host_id, &origin, shop_backend::now_ms()).await?;
     embed::host_origins(&st.db, host.host_id).await
 }
 
 /// Removes a site from the host's list; answers the new list.
 #[server(endpoint = "studio/embed/remove")]
 pub async fn studio_remove_embed_origin(origin: String) -> Result<Vec<String>, AppError> {
-    use crate::{backend::repo::embed, domain::embed::EmbedOrigin};
-    let st = crate::backend::state()?;
-    let host = crate::backend::identity::host_auth::require_host(&st).await?;
+    use crate::domain::embed::EmbedOrigin;
+    use shop_backend::repo::embed;
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let host = shop_backend::identity::host_auth::require_host(&st, &browser).await?;
     let origin = EmbedOrigin::parse(&origin).map_err(AppError::BadRequest)?;
     embed::remove_origin(&st.db, host.host_id, &origin).await?;
     embed::host_origins(&st.db, host.host_id).await

@@ -11,7 +11,7 @@ use server_fn::{codec::Encoding, Http, ServerFn};
 /// The body of an ordinary server function call: a few form fields or a small JSON document.
 pub const MAX_BODY: usize = 64 * 1024;
 /// Image uploads: the upload limit plus room for the multipart framing.
-pub const MAX_UPLOAD_BODY: usize = crate::backend::uploads::MAX_UPLOAD_BYTES + 64 * 1024;
+pub const MAX_UPLOAD_BODY: usize = shop_backend::uploads::MAX_UPLOAD_BYTES + 64 * 1024;
 
 /// A tracking-number import: a CSV of a few thousand lines.
 pub const MAX_IMPORT_BODY: usize = 512 * 1024;

@@ -10,14 +10,15 @@ use crate::{
 /// The caller's invite link for the session (created once). Refused unless they reserved.
 #[server(endpoint = "invites/create")]
 pub async fn create_invite(session_id: i64) -> Result<InviteLink, AppError> {
-    use crate::backend::{identity, ratelimit::Action, repo::shopping};
-    let st = crate::backend::state()?;
-    let shopper = identity::require_shopper(&st).await?;
+    use shop_backend::{identity, ratelimit::Action, repo::shopping};
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let shopper = identity::require_shopper(&st, &browser).await?;
     st.limits
         .check(Action::Invite, &shopper.id.to_string())
         .await?;
     let invite = shopping::create_or_get_invite(&st.db, session_id, shopper.id).await?;
-    crate::backend::buying::sale::forget_shoppers(&st, &[shopper.id]);
+    shop_backend::buying::sale::forget_shoppers(&st, &[shopper.id]);
     Ok(super::shopper::ssr::invite_link(
         &st.settings.public_url,
         &invite.code,
@@ -27,14 +28,15 @@ pub async fn create_invite(session_id: i64) -> Result<InviteLink, AppError> {
 /// What a friend sees on `/i/{code}`.
 #[server(endpoint = "invites/get", input = server_fn::codec::GetUrl)]
 pub async fn get_invite(code: String) -> Result<InviteView, AppError> {
-    use crate::backend::{
+    use shop_backend::{
         identity,
         repo::{catalog, shopping},
     };
-    let st = crate::backend::state()?;
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
     let invite = shopping::invite_by_code(&st.db, &code).await?;
     let session = catalog::session_summary(&st.db, invite.session_id).await?;
-    let me = identity::shopper_or_create(&st).await?;
+    let me = identity::shopper_or_create(&st, &browser).await?;
     let joined = shopping::shopper_facts(&st.db, invite.session_id, me.id)
         .await?
         .joined_via
@@ -53,19 +55,20 @@ pub async fn get_invite(code: String) -> Result<InviteView, AppError> {
 /// Joins (reserves) the session through the invite; credited to the first inviter only.
 #[server(endpoint = "invites/join")]
 pub async fn join_invite(code: String) -> Result<JoinOutcome, AppError> {
-    use crate::backend::{identity, ratelimit::Action, repo::shopping};
-    let st = crate::backend::state()?;
-    let shopper = identity::shopper_or_create(&st).await?;
+    use shop_backend::{identity, ratelimit::Action, repo::shopping};
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let shopper = identity::shopper_or_create(&st, &browser).await?;
     st.limits
         .check(Action::Reserve, &shopper.id.to_string())
         .await?;
     let invite = shopping::invite_by_code(&st.db, &code).await?;
     let was_participant = shopping::has_reserved(&st.db, invite.session_id, shopper.id).await?;
     let attributed = shopping::join_via_invite(&st.db, &invite, shopper.id).await?;
-    crate::backend::buying::sale::forget_shoppers(&st, &[shopper.id, invite.inviter_id]);
+    shop_backend::buying::sale::forget_shoppers(&st, &[shopper.id, invite.inviter_id]);
     if attributed == Some(invite.id) {
         // The inviter's friend count (and maybe their discount) just changed.
-        crate::backend::live::told(
+        shop_backend::live::told(
             st.live
                 .shopper_changed(invite.session_id, invite.inviter_id)
                 .await,
@@ -74,7 +77,7 @@ pub async fn join_invite(code: String) -> Result<JoinOutcome, AppError> {
     let facts = shopping::shopper_facts(&st.db, invite.session_id, shopper.id).await?;
     let attributed_to = facts.joined_via.map(|(_, name)| name);
     use crate::i18n::{text, text_f, K};
-    let locale = crate::backend::request::locale();
+    let locale = browser.locale();
     let message = match (attributed, &attributed_to) {
         (Some(id), Some(_)) if id == invite.id => text_f(
             locale,

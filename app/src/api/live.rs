@@ -14,7 +14,7 @@ mod ssr {
     /// characters) and checks its length; a message with nothing left is refused.
     pub fn parse_chat_text(raw: &str) -> Result<String, AppError> {
         use crate::domain::text::{clean_line, TextError};
-        clean_line(raw, crate::backend::live::MAX_CHAT_CHARS).map_err(|e| match e {
+        clean_line(raw, shop_backend::live::MAX_CHAT_CHARS).map_err(|e| match e {
             TextError::Empty => AppError::bad_request("Type a message first."),
             TextError::TooLong { max } => {
                 AppError::bad_request(format!("Messages can be at most {max} characters."))
@@ -46,10 +46,11 @@ mod ssr {
 /// Posts a chat message to a live session (as its host when the host is signed in).
 #[server(endpoint = "live/chat")]
 pub async fn post_chat(session_id: i64, text: String) -> Result<ChatPosted, AppError> {
-    use crate::backend::{identity, identity::host_auth, ratelimit::Action, repo::shopping};
-    let st = crate::backend::state()?;
+    use shop_backend::{identity, identity::host_auth, ratelimit::Action, repo::shopping};
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
     // The host speaks as the host; everyone else as a shopper.
-    let host = match host_auth::require_session_owner(&st, session_id).await {
+    let host = match host_auth::require_session_owner(&st, &browser, session_id).await {
         Ok(h) => Some(h),
         // Not signed in as a host, or not this session's host: speaks as a shopper. Any other
         // failure (the database, a missing session) is answered as what it is.
@@ -59,7 +60,7 @@ pub async fn post_chat(session_id: i64, text: String) -> Result<ChatPosted, AppE
     let (speaker_id, nickname) = match &host {
         Some(h) => (0, host_auth::display_name(&st, h).await?),
         None => {
-            let s = identity::require_shopper(&st).await?;
+            let s = identity::require_shopper(&st, &browser).await?;
             (s.id, s.nickname)
         }
     };
@@ -94,20 +95,22 @@ pub async fn post_chat(session_id: i64, text: String) -> Result<ChatPosted, AppE
 /// Host only: removes a message from everyone's chat.
 #[server(endpoint = "live/chat/delete")]
 pub async fn delete_chat(session_id: i64, message_id: u64) -> Result<(), AppError> {
-    let st = crate::backend::state()?;
-    crate::backend::identity::host_auth::require_session_owner(&st, session_id).await?;
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
     st.live.delete_chat(&st.db, session_id, message_id).await
 }
 
 /// Host only: the shopper can no longer post in this session's chat.
 #[server(endpoint = "live/mute")]
 pub async fn mute_shopper(session_id: i64, shopper_id: i64) -> Result<(), AppError> {
-    let st = crate::backend::state()?;
-    let host = crate::backend::identity::host_auth::require_session_owner(&st, session_id).await?;
-    crate::backend::repo::live::mute(&st.db, session_id, shopper_id, crate::backend::now_ms())
-        .await?;
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let host =
+        shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
+    shop_backend::repo::live::mute(&st.db, session_id, shopper_id, shop_backend::now_ms()).await?;
     st.live.mute(&st.db, session_id, shopper_id).await?;
-    crate::backend::repo::studio::audit(
+    shop_backend::repo::studio::audit(
         &st.db,
         Some(session_id),
         host.host_id,
@@ -121,14 +124,15 @@ pub async fn mute_shopper(session_id: i64, shopper_id: i64) -> Result<(), AppErr
 /// broadcasts the total a few times a second.
 #[server(endpoint = "live/like")]
 pub async fn send_likes(session_id: i64, count: u32) -> Result<u64, AppError> {
-    use crate::backend::{identity, ratelimit::Action};
-    let st = crate::backend::state()?;
+    use shop_backend::{identity, ratelimit::Action};
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
     if !(1..=50).contains(&count) {
         return Err(AppError::bad_request(
             "Send between 1 and 50 likes at a time.",
         ));
     }
-    let shopper = identity::shopper_or_create(&st).await?;
+    let shopper = identity::shopper_or_create(&st, &browser).await?;
     st.limits
         .check(Action::Like, &shopper.id.to_string())
         .await?;

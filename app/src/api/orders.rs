@@ -18,11 +18,10 @@ pub async fn place_order(
     #[server(default)] address_id: Option<i64>,
     #[server(default)] variant_id: Option<i64>,
 ) -> Result<OrderView, AppError> {
-    use crate::{
-        backend::{identity, repo::orders},
-        domain::order::{IdempotencyKey, Quantity},
-    };
-    let st = crate::backend::state()?;
+    use crate::domain::order::{IdempotencyKey, Quantity};
+    use shop_backend::{identity, repo::orders};
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
     let req = orders::PlaceOrder {
         session_id,
         product_id,
@@ -31,28 +30,29 @@ pub async fn place_order(
         key: IdempotencyKey::parse(&idempotency_key)?,
         expected_total,
     };
-    let shopper = identity::require_shopper(&st).await?;
+    let shopper = identity::require_shopper(&st, &browser).await?;
     // The order rate limit is checked by `place` (with several nodes, inside the sale gate).
-    let user_agent = crate::backend::request::headers()
+    let user_agent = browser
+        .headers()
         .get(axum::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let mut payer = crate::backend::buying::payment::Payer::from_user_agent(
+    let mut payer = shop_backend::buying::payment::Payer::from_user_agent(
         &user_agent,
-        crate::backend::request::client_ip(),
+        browser.ip().to_string(),
     );
     // Inside WeChat, WeChat Pay opens in WeChat itself for a shopper whose openid we have.
     if payer.in_wechat && st.wechat_auth.is_some() {
         payer.wechat_openid =
-            crate::backend::repo::shoppers::wechat_openid(&st.db, shopper.id).await?;
+            shop_backend::repo::shoppers::wechat_openid(&st.db, shopper.id).await?;
     }
-    let mut order = crate::backend::buying::orders::place(&st, &shopper, &req, &payer).await?;
+    let mut order = shop_backend::buying::orders::place(&st, &shopper, &req, &payer).await?;
     // Where it ships: a copy of the chosen address (the order is placed either way; without
     // one, the shopper adds it in "My orders" before the host can ship).
     if let Some(address_id) = address_id {
-        use crate::backend::repo::addresses;
-        let now = crate::backend::now_ms();
+        use shop_backend::repo::addresses;
+        let now = shop_backend::now_ms();
         match addresses::attach(&st.db, shopper.id, order.id, address_id, now).await {
             Ok(ship_to) => order.ship_to = Some(ship_to),
             Err(e) => {
@@ -60,22 +60,20 @@ pub async fn place_order(
             }
         }
     }
-    Ok(crate::backend::texts::order(
-        order,
-        crate::backend::request::locale(),
-    ))
+    Ok(shop_backend::texts::order(order, browser.locale()))
 }
 
 #[server(endpoint = "orders/mine", input = server_fn::codec::GetUrl)]
 pub async fn my_orders() -> Result<Vec<OrderView>, AppError> {
-    let st = crate::backend::state()?;
-    match crate::backend::identity::current_shopper(&st).await? {
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    match shop_backend::identity::current_shopper(&st, &browser).await? {
         Some(s) => {
-            let locale = crate::backend::request::locale();
-            let orders = crate::backend::repo::orders::list_orders(&st.db, s.id).await?;
+            let locale = browser.locale();
+            let orders = shop_backend::repo::orders::list_orders(&st.db, s.id).await?;
             Ok(orders
                 .into_iter()
-                .map(|o| crate::backend::texts::order(o, locale))
+                .map(|o| shop_backend::texts::order(o, locale))
                 .collect())
         }
         None => Ok(Vec::new()),
@@ -88,9 +86,10 @@ pub async fn my_orders() -> Result<Vec<OrderView>, AppError> {
 /// path (docs/BENCHMARKS.md).
 #[server(endpoint = "orders/ready")]
 pub async fn orders_ready() -> Result<(), AppError> {
-    use crate::backend::{identity, ratelimit::Action};
-    let st = crate::backend::state()?;
-    let shopper = identity::require_shopper(&st).await?;
+    use shop_backend::{identity, ratelimit::Action};
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let shopper = identity::require_shopper(&st, &browser).await?;
     st.limits
         .check(Action::Order, &shopper.id.to_string())
         .await

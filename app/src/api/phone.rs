@@ -12,17 +12,19 @@ use crate::{
 /// code). `locale` picks the SMS language (`zh-CN`, `en`, `it`).
 #[server(endpoint = "phone/send_code")]
 pub async fn send_phone_code(phone: String, locale: String) -> Result<CodeSent, AppError> {
-    let st = crate::backend::state()?;
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
     // Codes are for shoppers: make sure this browser is one (and rate-limited as one).
-    crate::backend::identity::shopper_or_create(&st).await?;
-    crate::backend::phone::send_code(&st, &phone, &locale).await
+    shop_backend::identity::shopper_or_create(&st, &browser).await?;
+    shop_backend::phone::send_code(&st, &browser, &phone, &locale).await
 }
 
 /// Checks the code. The number becomes this shopper's, or (when another shopper verified it
 /// before) this browser is signed in as that shopper.
 #[server(endpoint = "phone/verify")]
 pub async fn verify_phone(phone: String, code: String) -> Result<PhoneVerified, AppError> {
-    let st = crate::backend::state()?;
-    let shopper = crate::backend::identity::shopper_or_create(&st).await?;
-    crate::backend::phone::verify_code(&st, &shopper, &phone, &code).await
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let shopper = shop_backend::identity::shopper_or_create(&st, &browser).await?;
+    shop_backend::phone::verify_code(&st, &browser, &shopper, &phone, &code).await
 }

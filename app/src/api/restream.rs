@@ -10,16 +10,16 @@ use crate::{error::AppError, model::RestreamDestination};
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    use crate::{
-        backend::{identity::host_auth::Host, repo::restream, AppState},
-        error::AppError,
-        model::RestreamDestination,
-    };
+    use crate::{error::AppError, model::RestreamDestination};
+    use shop_backend::{identity::host_auth::Host, repo::restream, AppState};
 
     /// The host's list, failure reasons in the caller's language where they are ours.
-    pub async fn list(st: &AppState, host: &Host) -> Result<Vec<RestreamDestination>, AppError> {
-        let locale = crate::backend::request::locale();
-        let mut list = restream::list(&st.db, host.host_id, crate::backend::now_ms()).await?;
+    pub async fn list(
+        st: &AppState,
+        host: &Host,
+        locale: crate::i18n::Locale,
+    ) -> Result<Vec<RestreamDestination>, AppError> {
+        let mut list = restream::list(&st.db, host.host_id, shop_backend::now_ms()).await?;
         for d in &mut list {
             if let Some(reason) = d.reason.take() {
                 d.reason = Some(crate::i18n::translate_message(locale, &reason).unwrap_or(reason));
@@ -32,9 +32,10 @@ mod ssr {
 /// The signed-in host's destinations.
 #[server(endpoint = "studio/restream/list", input = GetUrl)]
 pub async fn studio_restreams() -> Result<Vec<RestreamDestination>, AppError> {
-    let st = crate::backend::state()?;
-    let host = crate::backend::identity::host_auth::require_host(&st).await?;
-    ssr::list(&st, &host).await
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let host = shop_backend::identity::host_auth::require_host(&st, &browser).await?;
+    ssr::list(&st, &host, browser.locale()).await
 }
 
 /// Adds a destination (enabled): a broadcast that is on starts pushing to it within seconds.
@@ -44,12 +45,13 @@ pub async fn studio_add_restream(
     url: String,
     key: String,
 ) -> Result<Vec<RestreamDestination>, AppError> {
-    use crate::{
-        backend::{media::restream::seal_key, repo::restream},
-        domain::restream::{is_public_ip, parse_name, IngestUrl, StreamKey, PRIVATE_ADDRESS},
+    use crate::domain::restream::{
+        is_public_ip, parse_name, IngestUrl, StreamKey, PRIVATE_ADDRESS,
     };
-    let st = crate::backend::state()?;
-    let host = crate::backend::identity::host_auth::require_host(&st).await?;
+    use shop_backend::{media::restream::seal_key, repo::restream};
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let host = shop_backend::identity::host_auth::require_host(&st, &browser).await?;
     let name = parse_name(&name).map_err(AppError::BadRequest)?;
     let url = IngestUrl::parse(&url).map_err(AppError::BadRequest)?;
     let key = StreamKey::parse(&key).map_err(AppError::BadRequest)?;
@@ -67,10 +69,10 @@ pub async fn studio_add_restream(
             key_sealed: &sealed,
             key_hint: &key.hint(),
         },
-        crate::backend::now_ms(),
+        shop_backend::now_ms(),
     )
     .await?;
-    ssr::list(&st, &host).await
+    ssr::list(&st, &host, browser.locale()).await
 }
 
 /// Turns a destination on or off; a broadcast that is on follows within seconds.
@@ -79,17 +81,19 @@ pub async fn studio_enable_restream(
     id: i64,
     enabled: bool,
 ) -> Result<Vec<RestreamDestination>, AppError> {
-    let st = crate::backend::state()?;
-    let host = crate::backend::identity::host_auth::require_host(&st).await?;
-    crate::backend::repo::restream::set_enabled(&st.db, host.host_id, id, enabled).await?;
-    ssr::list(&st, &host).await
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let host = shop_backend::identity::host_auth::require_host(&st, &browser).await?;
+    shop_backend::repo::restream::set_enabled(&st.db, host.host_id, id, enabled).await?;
+    ssr::list(&st, &host, browser.locale()).await
 }
 
 /// Deletes a destination (a push to it stops within seconds).
 #[server(endpoint = "studio/restream/delete")]
 pub async fn studio_delete_restream(id: i64) -> Result<Vec<RestreamDestination>, AppError> {
-    let st = crate::backend::state()?;
-    let host = crate::backend::identity::host_auth::require_host(&st).await?;
-    crate::backend::repo::restream::delete(&st.db, host.host_id, id).await?;
-    ssr::list(&st, &host).await
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let host = shop_backend::identity::host_auth::require_host(&st, &browser).await?;
+    shop_backend::repo::restream::delete(&st.db, host.host_id, id).await?;
+    ssr::list(&st, &host, browser.locale()).await
 }

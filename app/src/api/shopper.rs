@@ -11,12 +11,13 @@ use crate::{
 /// The calling shopper; creates the account (and its cookie) on first visit.
 #[server(endpoint = "me")]
 pub async fn whoami() -> Result<Me, AppError> {
-    let st = crate::backend::state()?;
-    let shopper = crate::backend::identity::shopper_or_create(&st).await?;
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let shopper = shop_backend::identity::shopper_or_create(&st, &browser).await?;
     let mut me = shopper.me();
     me.wechat_jssdk = st.wechat_jssdk.is_some();
     if st.wechat_auth.is_some() {
-        me.wechat_auth_needed = crate::backend::repo::shoppers::wechat_openid(&st.db, shopper.id)
+        me.wechat_auth_needed = shop_backend::repo::shoppers::wechat_openid(&st.db, shopper.id)
             .await?
             .is_none();
     }
@@ -25,9 +26,10 @@ pub async fn whoami() -> Result<Me, AppError> {
 
 #[server(endpoint = "me/nickname")]
 pub async fn set_nickname(nickname: String) -> Result<Me, AppError> {
-    use crate::backend::{identity, ratelimit::Action};
-    let st = crate::backend::state()?;
-    let shopper = identity::shopper_or_create(&st).await?;
+    use shop_backend::{identity, ratelimit::Action};
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let shopper = identity::shopper_or_create(&st, &browser).await?;
     st.limits
         .check(Action::Nickname, &shopper.id.to_string())
         .await?;
@@ -37,29 +39,30 @@ pub async fn set_nickname(nickname: String) -> Result<Me, AppError> {
 /// Reserves a seat in a scheduled or live session (harmless when repeated).
 #[server(endpoint = "sessions/reserve")]
 pub async fn reserve(session_id: i64) -> Result<ViewerState, AppError> {
-    use crate::backend::{identity, ratelimit::Action, repo::shopping};
-    let st = crate::backend::state()?;
-    let shopper = identity::shopper_or_create(&st).await?;
+    use shop_backend::{identity, ratelimit::Action, repo::shopping};
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let shopper = identity::shopper_or_create(&st, &browser).await?;
     st.limits
         .check(Action::Reserve, &shopper.id.to_string())
         .await?;
     shopping::reserve(&st.db, session_id, shopper.id).await?;
-    crate::backend::buying::sale::forget_shoppers(&st, &[shopper.id]);
-    ssr::viewer_state(&st, &shopper, session_id).await
+    shop_backend::buying::sale::forget_shoppers(&st, &[shopper.id]);
+    ssr::viewer_state(&st, &shopper, session_id, browser.locale()).await
 }
 
 /// Everything the session page shows that depends on who is looking.
 #[server(endpoint = "sessions/viewer", input = server_fn::codec::GetUrl)]
 pub async fn get_viewer_state(session_id: i64) -> Result<ViewerState, AppError> {
-    let st = crate::backend::state()?;
-    let shopper = crate::backend::identity::shopper_or_create(&st).await?;
-    ssr::viewer_state(&st, &shopper, session_id).await
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let shopper = shop_backend::identity::shopper_or_create(&st, &browser).await?;
+    ssr::viewer_state(&st, &shopper, session_id, browser.locale()).await
 }
 
 #[cfg(feature = "ssr")]
 pub(crate) mod ssr {
     use crate::{
-        backend::{identity::Shopper, repo::shopping, AppState},
         domain::{
             discount::{count, eligibility, quote_line, ProductFacts},
             money::Fen,
@@ -67,6 +70,7 @@ pub(crate) mod ssr {
         error::AppError,
         model::{InviteLink, ProductOffer, ViewerState},
     };
+    use shop_backend::{identity::Shopper, repo::shopping, AppState};
 
     pub fn invite_link(public_url: &str, code: &str) -> InviteLink {
         InviteLink {
@@ -80,6 +84,7 @@ pub(crate) mod ssr {
         st: &AppState,
         shopper: &Shopper,
         session_id: i64,
+        locale: crate::i18n::Locale,
     ) -> Result<ViewerState, AppError> {
         let db = &st.db;
         let status = shopping::session_status(db, session_id).await?;
@@ -129,8 +134,7 @@ pub(crate) mod ssr {
                 },
             )
             .collect();
-        let locale = crate::backend::request::locale();
-        Ok(ViewerState {
+                Ok(ViewerState {
             me: shopper.me(),
             session_id,
             status,
@@ -141,12 +145,12 @@ pub(crate) mod ssr {
             joined_via: facts.joined_via.map(|(_, name)| name),
             eligible: elig.is_eligible(),
             percent_off: i64::from(policy.percent_off),
-            discount_text: crate::backend::texts::eligibility(&elig, locale),
-            payment_label: crate::backend::texts::payment_label(st.payments.label(), locale),
+            discount_text: shop_backend::texts::eligibility(&elig, locale),
+            payment_label: shop_backend::texts::payment_label(st.payments.label(), locale),
             purchase_limit: i64::from(policy.purchase_limit),
             offers,
             phone_required: policy.verified_phone_required,
-            phone: crate::backend::repo::phones::verified_phone(db, shopper.id)
+            phone: shop_backend::repo::phones::verified_phone(db, shopper.id)
                 .await?
                 .map(|p| p.masked()),
         })

@@ -16,18 +16,16 @@ use crate::{
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    use crate::{
-        backend::{
-            identity::host_auth::{self, Host},
-            repo::studio,
-            AppState,
-        },
-        error::AppError,
-        model::HostMe,
+    use crate::{error::AppError, model::HostMe};
+    use shop_backend::{
+        identity::host_auth::{self, Host},
+        repo::studio,
+        request::Browser,
+        AppState,
     };
 
     pub async fn host_me(st: &AppState, host: &Host) -> Result<HostMe, AppError> {
-        let display_name = crate::backend::identity::host_auth::display_name(st, host).await?;
+        let display_name = shop_backend::identity::host_auth::display_name(st, host).await?;
         Ok(HostMe {
             host_id: host.host_id,
             display_name,
@@ -38,20 +36,26 @@ mod ssr {
     /// An order of one of the calling host's sessions (401 for no host, 404, 403).
     pub async fn order_owner(
         st: &AppState,
+        browser: &Browser,
         order_id: i64,
-    ) -> Result<(Host, crate::backend::repo::orders::RefundFacts), AppError> {
-        crate::backend::identity::host_auth::require_host(st).await?;
-        let facts = crate::backend::repo::orders::refund_facts(&st.db, order_id)
+    ) -> Result<(Host, shop_backend::repo::orders::RefundFacts), AppError> {
+        shop_backend::identity::host_auth::require_host(st, browser).await?;
+        let facts = shop_backend::repo::orders::refund_facts(&st.db, order_id)
             .await?
             .ok_or_else(|| AppError::NotFound("no such order".into()))?;
-        let host = crate::backend::identity::host_auth::require_session_owner(st, facts.session_id)
-            .await?;
+        let host =
+            shop_backend::identity::host_auth::require_session_owner(st, browser, facts.session_id)
+                .await?;
         Ok((host, facts))
     }
 
     /// The signed-in owner of the product's session, and that session's id.
-    pub async fn product_owner(st: &AppState, product_id: i64) -> Result<(Host, i64), AppError> {
-        let host = host_auth::require_host(st).await?;
+    pub async fn product_owner(
+        st: &AppState,
+        browser: &Browser,
+        product_id: i64,
+    ) -> Result<(Host, i64), AppError> {
+        let host = host_auth::require_host(st, browser).await?;
         let session_id = studio::product_session(&st.db, product_id).await?;
         host_auth::check_owner(st, &host, session_id).await?;
         Ok((host, session_id))
@@ -64,30 +68,35 @@ pub async fn host_sign_up(
     email: String,
     password: String,
 ) -> Result<HostMe, AppError> {
-    let st = crate::backend::state()?;
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
     let host =
-        crate::backend::identity::host_auth::sign_up(&st, &display_name, &email, &password).await?;
+        shop_backend::identity::host_auth::sign_up(&st, &browser, &display_name, &email, &password)
+            .await?;
     ssr::host_me(&st, &host).await
 }
 
 #[server(endpoint = "host/sign_in")]
 pub async fn host_sign_in(email: String, password: String) -> Result<HostMe, AppError> {
-    let st = crate::backend::state()?;
-    let host = crate::backend::identity::host_auth::sign_in(&st, &email, &password).await?;
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let host = shop_backend::identity::host_auth::sign_in(&st, &browser, &email, &password).await?;
     ssr::host_me(&st, &host).await
 }
 
 #[server(endpoint = "host/sign_out")]
 pub async fn host_sign_out() -> Result<(), AppError> {
-    let st = crate::backend::state()?;
-    crate::backend::identity::host_auth::sign_out(&st).await
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    shop_backend::identity::host_auth::sign_out(&st, &browser).await
 }
 
 /// The signed-in host, or `None`.
 #[server(endpoint = "host/me", input = GetUrl)]
 pub async fn current_host() -> Result<Option<HostMe>, AppError> {
-    let st = crate::backend::state()?;
-    match crate::backend::identity::host_auth::require_host(&st).await {
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    match shop_backend::identity::host_auth::require_host(&st, &browser).await {
         Ok(host) => Ok(Some(ssr::host_me(&st, &host).await?)),
         Err(AppError::Unauthorized | AppError::Forbidden(_)) => Ok(None),
         Err(e) => Err(e),
@@ -96,55 +105,62 @@ pub async fn current_host() -> Result<Option<HostMe>, AppError> {
 
 #[server(endpoint = "studio/sessions", input = GetUrl)]
 pub async fn studio_sessions() -> Result<Vec<SessionSummary>, AppError> {
-    let st = crate::backend::state()?;
-    let host = crate::backend::identity::host_auth::require_host(&st).await?;
-    crate::backend::repo::studio::host_sessions(&st.db, host.host_id).await
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let host = shop_backend::identity::host_auth::require_host(&st, &browser).await?;
+    shop_backend::repo::studio::host_sessions(&st.db, host.host_id).await
 }
 
 #[server(endpoint = "studio/session/create", input = Json)]
 pub async fn studio_create_session(form: SessionForm) -> Result<i64, AppError> {
-    let st = crate::backend::state()?;
-    let host = crate::backend::identity::host_auth::require_host(&st).await?;
-    crate::backend::repo::studio::create_session(&st.db, host.host_id, &form).await
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let host = shop_backend::identity::host_auth::require_host(&st, &browser).await?;
+    shop_backend::repo::studio::create_session(&st.db, host.host_id, &form).await
 }
 
 #[server(endpoint = "studio/session", input = GetUrl)]
 pub async fn get_studio_session(session_id: i64) -> Result<StudioSession, AppError> {
-    let st = crate::backend::state()?;
-    crate::backend::identity::host_auth::require_session_owner(&st, session_id).await?;
-    crate::backend::repo::studio::studio_session(&st.db, session_id).await
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
+    shop_backend::repo::studio::studio_session(&st.db, session_id).await
 }
 
 #[server(endpoint = "studio/session/update", input = Json)]
 pub async fn studio_update_session(session_id: i64, form: SessionForm) -> Result<(), AppError> {
-    let st = crate::backend::state()?;
-    crate::backend::identity::host_auth::require_session_owner(&st, session_id).await?;
-    let _sale = crate::backend::buying::sale::pause(&st, session_id).await;
-    crate::backend::repo::studio::update_session(&st.db, session_id, &form).await
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
+    let _sale = shop_backend::buying::sale::pause(&st, session_id).await;
+    shop_backend::repo::studio::update_session(&st.db, session_id, &form).await
 }
 
 #[server(endpoint = "studio/session/delete")]
 pub async fn studio_delete_session(session_id: i64) -> Result<(), AppError> {
-    let st = crate::backend::state()?;
-    crate::backend::identity::host_auth::require_session_owner(&st, session_id).await?;
-    let _sale = crate::backend::buying::sale::pause(&st, session_id).await;
-    crate::backend::repo::studio::delete_session(&st.db, session_id).await
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
+    let _sale = shop_backend::buying::sale::pause(&st, session_id).await;
+    shop_backend::repo::studio::delete_session(&st.db, session_id).await
 }
 
 #[server(endpoint = "studio/product/add", input = Json)]
 pub async fn studio_add_product(session_id: i64, form: ProductForm) -> Result<i64, AppError> {
-    let st = crate::backend::state()?;
-    crate::backend::identity::host_auth::require_session_owner(&st, session_id).await?;
-    let _sale = crate::backend::buying::sale::pause(&st, session_id).await;
-    crate::backend::repo::studio::add_product(&st.db, session_id, &form).await
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
+    let _sale = shop_backend::buying::sale::pause(&st, session_id).await;
+    shop_backend::repo::studio::add_product(&st.db, session_id, &form).await
 }
 
 #[server(endpoint = "studio/product/update", input = Json)]
 pub async fn studio_update_product(product_id: i64, form: ProductForm) -> Result<(), AppError> {
-    let st = crate::backend::state()?;
-    let (host, session_id) = ssr::product_owner(&st, product_id).await?;
-    let _sale = crate::backend::buying::sale::pause(&st, session_id).await;
-    let edited = crate::backend::repo::studio::update_product(
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let (host, session_id) = ssr::product_owner(&st, &browser, product_id).await?;
+    let _sale = shop_backend::buying::sale::pause(&st, session_id).await;
+    let edited = shop_backend::repo::studio::update_product(
         &st.db,
         host.host_id,
         session_id,
@@ -153,7 +169,7 @@ pub async fn studio_update_product(product_id: i64, form: ProductForm) -> Result
     )
     .await?;
     // A live room shows the new stock; a new price makes its viewers refetch theirs.
-    use crate::backend::live::told;
+    use shop_backend::live::told;
     told(
         st.live
             .stock_changed(session_id, product_id, edited.stock)
@@ -177,42 +193,46 @@ pub async fn studio_set_variants(
     variants: Vec<VariantForm>,
 ) -> Result<Vec<VariantView>, AppError> {
     let list = crate::domain::variant::parse_variants(&variants)?;
-    let st = crate::backend::state()?;
-    let (_, session_id) = ssr::product_owner(&st, product_id).await?;
-    let _sale = crate::backend::buying::sale::pause(&st, session_id).await;
-    use crate::backend::repo::variants;
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let (_, session_id) = ssr::product_owner(&st, &browser, product_id).await?;
+    let _sale = shop_backend::buying::sale::pause(&st, session_id).await;
+    use shop_backend::repo::variants;
     let stock = variants::replace(&st.db, product_id, &list).await?;
-    crate::backend::live::told(st.live.stock_changed(session_id, product_id, stock).await);
+    shop_backend::live::told(st.live.stock_changed(session_id, product_id, stock).await);
     variants::of_product(&st.db, product_id).await
 }
 
 #[server(endpoint = "studio/product/delete")]
 pub async fn studio_delete_product(product_id: i64) -> Result<(), AppError> {
-    let st = crate::backend::state()?;
-    let (_, session_id) = ssr::product_owner(&st, product_id).await?;
-    let _sale = crate::backend::buying::sale::pause(&st, session_id).await;
-    crate::backend::repo::studio::delete_product(&st.db, session_id, product_id).await
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let (_, session_id) = ssr::product_owner(&st, &browser, product_id).await?;
+    let _sale = shop_backend::buying::sale::pause(&st, session_id).await;
+    shop_backend::repo::studio::delete_product(&st.db, session_id, product_id).await
 }
 
 /// Moves a product one place earlier (`delta = -1`) or later (`+1`) in the run of show.
 #[server(endpoint = "studio/product/move")]
 pub async fn studio_move_product(product_id: i64, delta: i64) -> Result<(), AppError> {
-    let st = crate::backend::state()?;
-    let (_, session_id) = ssr::product_owner(&st, product_id).await?;
-    crate::backend::repo::studio::move_product(&st.db, session_id, product_id, delta).await
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let (_, session_id) = ssr::product_owner(&st, &browser, product_id).await?;
+    shop_backend::repo::studio::move_product(&st.db, session_id, product_id, delta).await
 }
 
 /// Uploads a cover (`kind=cover`, `id`=session id) or product image (`kind=product`,
 /// `id`=product id). Multipart fields: `kind`, `id`, `file`. Returns the image URL.
 #[server(endpoint = "studio/upload", input = MultipartFormData)]
 pub async fn studio_upload_image(data: MultipartData) -> Result<String, AppError> {
-    use crate::backend::{
+    use shop_backend::{
         identity::host_auth,
         repo::studio,
         uploads::{self, ImageKind},
     };
-    let st = crate::backend::state()?;
-    let host = host_auth::require_host(&st).await?;
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let host = host_auth::require_host(&st, &browser).await?;
     let mut multipart = data
         .into_inner()
         .ok_or_else(|| AppError::bad_request("Malformed upload."))?;
@@ -289,26 +309,28 @@ pub async fn studio_upload_image(data: MultipartData) -> Result<String, AppError
 
 /// Scheduled to live: reservers' pages switch to the live room and buying opens.
 #[cfg(feature = "ssr")]
-use crate::backend::events::SessionEvent;
+use shop_backend::events::SessionEvent;
 
 #[server(endpoint = "studio/go_live")]
 pub async fn go_live(session_id: i64) -> Result<(), AppError> {
-    let st = crate::backend::state()?;
-    crate::backend::identity::host_auth::require_session_owner(&st, session_id).await?;
-    let _sale = crate::backend::buying::sale::pause(&st, session_id).await;
-    crate::backend::repo::studio::go_live(&st.db, session_id).await?;
-    crate::backend::events::happened(&st, SessionEvent::WentLive { session_id }).await;
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
+    let _sale = shop_backend::buying::sale::pause(&st, session_id).await;
+    shop_backend::repo::studio::go_live(&st.db, session_id).await?;
+    shop_backend::events::happened(&st, SessionEvent::WentLive { session_id }).await;
     Ok(())
 }
 
 /// The product being explained now; records it as presented, which opens its discount.
 #[server(endpoint = "studio/present")]
 pub async fn present_product(product_id: i64) -> Result<(), AppError> {
-    let st = crate::backend::state()?;
-    let (_, session_id) = ssr::product_owner(&st, product_id).await?;
-    let _sale = crate::backend::buying::sale::pause(&st, session_id).await;
-    crate::backend::repo::studio::present_product(&st.db, session_id, product_id).await?;
-    crate::backend::events::happened(
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let (_, session_id) = ssr::product_owner(&st, &browser, product_id).await?;
+    let _sale = shop_backend::buying::sale::pause(&st, session_id).await;
+    shop_backend::repo::studio::present_product(&st.db, session_id, product_id).await?;
+    shop_backend::events::happened(
         &st,
         SessionEvent::Presented {
             session_id,
@@ -322,11 +344,12 @@ pub async fn present_product(product_id: i64) -> Result<(), AppError> {
 /// Presents the next product in the run of show; returns its id.
 #[server(endpoint = "studio/present_next")]
 pub async fn present_next(session_id: i64) -> Result<i64, AppError> {
-    let st = crate::backend::state()?;
-    crate::backend::identity::host_auth::require_session_owner(&st, session_id).await?;
-    let _sale = crate::backend::buying::sale::pause(&st, session_id).await;
-    let product_id = crate::backend::repo::studio::present_next(&st.db, session_id).await?;
-    crate::backend::events::happened(
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
+    let _sale = shop_backend::buying::sale::pause(&st, session_id).await;
+    let product_id = shop_backend::repo::studio::present_next(&st.db, session_id).await?;
+    shop_backend::events::happened(
         &st,
         SessionEvent::Presented {
             session_id,
@@ -339,12 +362,13 @@ pub async fn present_next(session_id: i64) -> Result<i64, AppError> {
 
 #[server(endpoint = "studio/sold_out")]
 pub async fn mark_sold_out(product_id: i64) -> Result<(), AppError> {
-    let st = crate::backend::state()?;
-    let (host, session_id) = ssr::product_owner(&st, product_id).await?;
-    let _sale = crate::backend::buying::sale::pause(&st, session_id).await;
-    crate::backend::repo::studio::mark_sold_out(&st.db, session_id, product_id).await?;
-    crate::backend::live::told(st.live.stock_changed(session_id, product_id, 0).await);
-    crate::backend::repo::studio::audit(
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let (host, session_id) = ssr::product_owner(&st, &browser, product_id).await?;
+    let _sale = shop_backend::buying::sale::pause(&st, session_id).await;
+    shop_backend::repo::studio::mark_sold_out(&st.db, session_id, product_id).await?;
+    shop_backend::live::told(st.live.stock_changed(session_id, product_id, 0).await);
+    shop_backend::repo::studio::audit(
         &st.db,
         Some(session_id),
         host.host_id,
@@ -357,11 +381,12 @@ pub async fn mark_sold_out(product_id: i64) -> Result<(), AppError> {
 /// Live to ended: buying stops, invites expire.
 #[server(endpoint = "studio/end")]
 pub async fn end_session(session_id: i64) -> Result<(), AppError> {
-    let st = crate::backend::state()?;
-    crate::backend::identity::host_auth::require_session_owner(&st, session_id).await?;
-    let _sale = crate::backend::buying::sale::pause(&st, session_id).await;
-    crate::backend::repo::studio::end_session(&st.db, session_id).await?;
-    crate::backend::events::happened(&st, SessionEvent::Ended { session_id }).await;
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
+    let _sale = shop_backend::buying::sale::pause(&st, session_id).await;
+    shop_backend::repo::studio::end_session(&st.db, session_id).await?;
+    shop_backend::events::happened(&st, SessionEvent::Ended { session_id }).await;
     Ok(())
 }
 
@@ -369,8 +394,9 @@ pub async fn end_session(session_id: i64) -> Result<(), AppError> {
 #[server(endpoint = "studio/orders/refund")]
 pub async fn refund_order(order_id: i64, reason: String) -> Result<RefundState, AppError> {
     use crate::domain::text::clean_line;
-    let st = crate::backend::state()?;
-    let (host, facts) = ssr::order_owner(&st, order_id).await?;
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let (host, facts) = ssr::order_owner(&st, &browser, order_id).await?;
     let reason = if reason.trim().is_empty() {
         "Refund by the seller".to_string()
     } else {
@@ -378,8 +404,8 @@ pub async fn refund_order(order_id: i64, reason: String) -> Result<RefundState, 
             AppError::bad_request("The reason is one line of at most 80 characters.")
         })?
     };
-    let state = crate::backend::buying::orders::refund(&st, order_id, &reason).await?;
-    crate::backend::repo::studio::audit(
+    let state = shop_backend::buying::orders::refund(&st, order_id, &reason).await?;
+    shop_backend::repo::studio::audit(
         &st.db,
         Some(facts.session_id),
         host.host_id,
@@ -394,9 +420,10 @@ pub async fn refund_order(order_id: i64, reason: String) -> Result<RefundState, 
 /// `paid`, `to_ship`, `shipped`, `refunded`.
 #[server(endpoint = "studio/orders", input = GetUrl)]
 pub async fn studio_orders(session_id: i64, filter: String) -> Result<Vec<StudioOrder>, AppError> {
-    let st = crate::backend::state()?;
-    crate::backend::identity::host_auth::require_session_owner(&st, session_id).await?;
-    crate::backend::repo::orders::studio_orders(&st.db, session_id, &filter).await
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
+    shop_backend::repo::orders::studio_orders(&st.db, session_id, &filter).await
 }
 
 /// Marks a paid order shipped with its carrier and tracking number (again: corrects them).
@@ -407,13 +434,14 @@ pub async fn ship_order(
     tracking_no: String,
 ) -> Result<(), AppError> {
     use crate::domain::shipping::Tracking;
-    let st = crate::backend::state()?;
-    let (host, facts) = ssr::order_owner(&st, order_id).await?;
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let (host, facts) = ssr::order_owner(&st, &browser, order_id).await?;
     let tracking =
         Tracking::parse(&carrier, &tracking_no).map_err(|e| AppError::BadRequest(e.to_string()))?;
-    let now = crate::backend::now_ms();
-    crate::backend::repo::orders::ship(&st.db, facts.session_id, order_id, &tracking, now).await?;
-    crate::backend::repo::studio::audit(
+    let now = shop_backend::now_ms();
+    shop_backend::repo::orders::ship(&st.db, facts.session_id, order_id, &tracking, now).await?;
+    shop_backend::repo::studio::audit(
         &st.db,
         Some(facts.session_id),
         host.host_id,
@@ -431,8 +459,10 @@ pub async fn import_tracking(session_id: i64, csv: String) -> Result<ShipImport,
     // The largest import, and how many refused lines are listed back.
     const MAX_IMPORT_LINES: usize = 5000;
     const MAX_IMPORT_ERRORS: usize = 50;
-    let st = crate::backend::state()?;
-    let host = crate::backend::identity::host_auth::require_session_owner(&st, session_id).await?;
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let host =
+        shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
     let lines: Vec<&str> = csv.lines().collect();
     if lines.len() > MAX_IMPORT_LINES {
         return Err(AppError::bad_request(format!(
@@ -443,8 +473,8 @@ pub async fn import_tracking(session_id: i64, csv: String) -> Result<ShipImport,
         shipped: 0,
         errors: Vec::new(),
     };
-    let now = crate::backend::now_ms();
-    let locale = crate::backend::request::locale();
+    let now = shop_backend::now_ms();
+    let locale = browser.locale();
     for (i, line) in lines.iter().enumerate() {
         if line.trim().is_empty() || (i == 0 && is_import_header(line)) {
             continue;
@@ -453,7 +483,7 @@ pub async fn import_tracking(session_id: i64, csv: String) -> Result<ShipImport,
         let said = |e: String| crate::i18n::translate_message(locale, &e).unwrap_or(e);
         let outcome = match parse_import_line(line) {
             Ok((order_id, tracking)) => {
-                crate::backend::repo::orders::ship(&st.db, session_id, order_id, &tracking, now)
+                shop_backend::repo::orders::ship(&st.db, session_id, order_id, &tracking, now)
                     .await
                     .map_err(|e| {
                         crate::i18n::text_f(
@@ -480,7 +510,7 @@ pub async fn import_tracking(session_id: i64, csv: String) -> Result<ShipImport,
             Err(_) => {}
         }
     }
-    crate::backend::repo::studio::audit(
+    shop_backend::repo::studio::audit(
         &st.db,
         Some(session_id),
         host.host_id,
@@ -497,9 +527,10 @@ pub async fn import_tracking(session_id: i64, csv: String) -> Result<ShipImport,
 
 #[server(endpoint = "studio/dashboard", input = GetUrl)]
 pub async fn studio_dashboard(session_id: i64) -> Result<Dashboard, AppError> {
-    let st = crate::backend::state()?;
-    crate::backend::identity::host_auth::require_session_owner(&st, session_id).await?;
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
     // Every node's viewers; the dashboard still loads (without them) while Redis is down.
     let viewers = st.live.viewers(session_id).await.unwrap_or(None);
-    crate::backend::repo::studio::dashboard(&st.db, session_id, viewers).await
+    shop_backend::repo::studio::dashboard(&st.db, session_id, viewers).await
 }

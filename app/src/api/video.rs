@@ -11,9 +11,10 @@ use crate::{
 /// Owner only: where and with which token the studio's broadcaster publishes (WHIP).
 #[server(endpoint = "studio/broadcast")]
 pub async fn get_broadcast_info(session_id: i64) -> Result<BroadcastInfo, AppError> {
-    use crate::backend::{identity::host_auth, media};
-    let st = crate::backend::state()?;
-    host_auth::require_session_owner(&st, session_id).await?;
+    use shop_backend::{identity::host_auth, media};
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    host_auth::require_session_owner(&st, &browser, session_id).await?;
     Ok(BroadcastInfo {
         whip_url: st
             .settings
@@ -30,8 +31,8 @@ pub async fn get_broadcast_info(session_id: i64) -> Result<BroadcastInfo, AppErr
 /// ingests it: every node serves it.
 #[server(endpoint = "sessions/video", input = GetUrl)]
 pub async fn get_video(session_id: i64) -> Result<VideoInfo, AppError> {
-    use crate::backend::repo::{shopping, video};
-    let st = crate::backend::state()?;
+    use shop_backend::repo::{shopping, video};
+    let st = crate::api::state()?;
     shopping::session_status(&st.db, session_id).await?;
     let (start, live) = video::broadcast_state(&st.db, session_id).await?;
     let markers = match start {

@@ -10,20 +10,22 @@ use crate::{error::AppError, model::JsSdkSignature};
 /// the SDK.
 #[server(endpoint = "wechat/jssdk", input = GetUrl)]
 pub async fn wechat_jssdk(url: String) -> Result<JsSdkSignature, AppError> {
-    let st = crate::backend::state()?;
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
     let Some(sdk) = st.wechat_jssdk.clone() else {
         return Err(AppError::not_found("WeChat's JS-SDK is not set up here."));
     };
     let page = url.split('#').next().unwrap_or("");
-    let host = crate::backend::request::headers()
+    let host = browser
+        .headers()
         .get(axum::http::header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("")
         .to_string();
     if page.len() > 2048
-        || !crate::backend::wechat::jssdk::is_page_of(page, &host, &st.settings.public_url)
+        || !shop_backend::wechat::jssdk::is_page_of(page, &host, &st.settings.public_url)
     {
         return Err(AppError::bad_request("Only this site's pages are signed."));
     }
-    sdk.sign(page, crate::backend::now_ms() / 1000).await
+    sdk.sign(page, shop_backend::now_ms() / 1000).await
 }

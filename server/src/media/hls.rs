@@ -234,7 +234,7 @@ fn hls_output(name: &str, run: u32, tag: &str) -> Vec<String> {
 
 /// A short tag so file names never repeat across broadcasts (segments are cached forever).
 fn stamp() -> String {
-    format!("{:x}", app::backend::now_ms() / 1000)
+    format!("{:x}", shop_backend::now_ms() / 1000)
 }
 
 /// Whether some process has a UDP socket bound to `port` (`/proc/net/udp`): asked without

@@ -277,7 +277,7 @@ pub async fn run(state: ServerState, args: IngestArgs) {
                 }
                 if !announced && p.stream().is_ready() {
                     announced = true;
-                    broadcast_id = app::backend::repo::video::start_broadcast(
+                    broadcast_id = shop_backend::repo::video::start_broadcast(
                         &state.app.db,
                         session_id,
                         p.codec().as_str(),
@@ -325,7 +325,7 @@ pub async fn run(state: ServerState, args: IngestArgs) {
         p.stop().await;
     }
     if let Some(id) = broadcast_id {
-        let _ = app::backend::repo::video::end_broadcast(&state.app.db, id).await;
+        let _ = shop_backend::repo::video::end_broadcast(&state.app.db, id).await;
     }
     media.broadcasts.finished(session_id, &resource);
     video_event(&state, session_id, false).await;
@@ -365,8 +365,8 @@ impl FrameRate {
 
 /// Tells every viewer (on every node) that the video started or stopped.
 async fn video_event(state: &crate::ServerState, session_id: i64, live: bool) {
-    let event = app::model::LiveEvent::Video { seq: 0, live };
-    app::backend::live::told(state.app.live.publish(session_id, event).await);
+    let event = shop_core::model::LiveEvent::Video { seq: 0, live };
+    shop_backend::live::told(state.app.live.publish(session_id, event).await);
 }
 
 /// Whether an SDP offer sends audio (it has an audio section that is not inactive).

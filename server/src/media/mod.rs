@@ -118,8 +118,8 @@ impl Broadcasts {
 }
 
 /// Follows the session events: a session that ended ends its broadcast (and its recording).
-pub fn follow(broadcasts: &Arc<Broadcasts>, events: &app::backend::events::SessionEvents) {
-    use app::backend::events::SessionEvent;
+pub fn follow(broadcasts: &Arc<Broadcasts>, events: &shop_backend::events::SessionEvents) {
+    use shop_backend::events::SessionEvent;
     use tokio::sync::broadcast::error::RecvError;
     let broadcasts = Arc::downgrade(broadcasts);
     let mut rx = events.subscribe();

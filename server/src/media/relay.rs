@@ -34,7 +34,7 @@ const IDLE: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 fn credential(key: &[u8], session_id: i64) -> String {
-    app::backend::crypto::sign(key, &format!("media-relay:{session_id}"))
+    shop_backend::crypto::sign(key, &format!("media-relay:{session_id}"))
 }
 
 fn authorised(state: &ServerState, headers: &HeaderMap, session_id: i64) -> bool {
@@ -42,7 +42,7 @@ fn authorised(state: &ServerState, headers: &HeaderMap, session_id: i64) -> bool
         .get(RELAY_HEADER)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| {
-            app::backend::crypto::verify(
+            shop_backend::crypto::verify(
                 &state.app.cookie_key,
                 &format!("media-relay:{session_id}"),
                 v,

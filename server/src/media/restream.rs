@@ -32,17 +32,15 @@ use std::{
     time::{Duration, Instant},
 };
 
-use app::{
-    backend::{
-        media::restream::open_key,
-        repo::restream::{self as repo, PushTarget},
-    },
-    domain::{
-        net::url_host,
-        restream::{
-            is_public_ip, IngestUrl, StreamKey, FFMPEG_FAILED, KEY_UNREADABLE, MASK, NOT_RESOLVED,
-            NOT_TAKEN, PRIVATE_ADDRESS, STATE_REFRESH_MS,
-        },
+use shop_backend::{
+    media::restream::open_key,
+    repo::restream::{self as repo, PushTarget},
+};
+use shop_core::domain::{
+    net::url_host,
+    restream::{
+        is_public_ip, IngestUrl, StreamKey, FFMPEG_FAILED, KEY_UNREADABLE, MASK, NOT_RESOLVED,
+        NOT_TAKEN, PRIVATE_ADDRESS, STATE_REFRESH_MS,
     },
 };
 use tokio::{
@@ -292,7 +290,7 @@ impl Push {
             self.target.id,
             self.session_id,
             None,
-            app::backend::now_ms(),
+            shop_backend::now_ms(),
         )
         .await;
         if let Err(e) = written {
@@ -322,7 +320,7 @@ impl Push {
             self.target.id,
             self.session_id,
             Some((name, reason)),
-            app::backend::now_ms(),
+            shop_backend::now_ms(),
         )
         .await;
         match written {

@@ -14,12 +14,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use app::backend::live::backplane::RedisBackplane;
 use axum::{
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
 use bytes::Bytes;
+use shop_backend::live::backplane::RedisBackplane;
 use tokio::sync::OnceCell;
 
 use super::{

@@ -163,7 +163,7 @@ pub async fn play(
             "The offer receives no video we can send (H.264 or VP8).",
         );
     };
-    let Ok(resource) = app::backend::crypto::random_token::<12>() else {
+    let Ok(resource) = shop_backend::crypto::random_token::<12>() else {
         return refuse(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Something went wrong on our side.",

@@ -10,10 +10,8 @@ use axum::{
 };
 use serde::Deserialize;
 
-use app::{
-    backend::{media::verify_publish_token, repo::shopping},
-    model::SessionStatus,
-};
+use shop_backend::{media::verify_publish_token, repo::shopping};
+use shop_core::model::SessionStatus;
 
 use super::{ingest, signal};
 use crate::ServerState;
@@ -84,7 +82,7 @@ pub async fn publish(
             );
         }
     };
-    let resource = match app::backend::crypto::random_token::<12>() {
+    let resource = match shop_backend::crypto::random_token::<12>() {
         Ok(r) => r,
         Err(_) => {
             return refuse(

@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
-use app::i18n::K;
 use qrcode::{Color as QrColor, EcLevel, QrCode};
+use shop_core::i18n::K;
 
 use super::{
     cover::cover_data_uri,
@@ -59,11 +59,11 @@ pub(crate) fn compose(
     let nickname = r.sanitize(&data.inviter_nickname, "A friend");
     let url = r.sanitize(&data.invite_url, "");
     let (when, offset, zone_name) =
-        app::backend::zones::describe_parts_in(data.starts_at_ms, &data.time_zone, data.locale);
+        shop_backend::zones::describe_parts_in(data.starts_at_ms, &data.time_zone, data.locale);
 
     // The poster's own words, in the language of whoever asked for it, each cut to its space.
     let words = |key: K, max_w: f32, size: f32, heavy: bool| -> String {
-        let text = app::i18n::text(data.locale, key);
+        let text = shop_core::i18n::text(data.locale, key);
         let line = if heavy {
             truncate_to_width(text, max_w, &bold(size))
         } else {
@@ -72,11 +72,14 @@ pub(crate) fn compose(
         xml_escape(&line)
     };
     let tagline = words(K::server_poster_tagline, 220.0, 19.0, false);
-    let host_label = format!("{}  ", app::i18n::text(data.locale, K::server_poster_host));
+    let host_label = format!(
+        "{}  ",
+        shop_core::i18n::text(data.locale, K::server_poster_host)
+    );
     let invites_you = words(K::server_poster_invites_you, 380.0 - 144.0, 24.0, false);
     // The call to action is set smaller rather than cut when a language needs more room.
     let fitted = |key: K| -> (String, f32) {
-        let text = app::i18n::text(data.locale, key);
+        let text = shop_core::i18n::text(data.locale, key);
         let natural = text_width(text, &bold(38.0));
         let size = if natural > 300.0 {
             (38.0 * 300.0 / natural).max(22.0)

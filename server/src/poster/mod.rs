@@ -9,7 +9,7 @@
 //! One concern per file: `layout.rs` the SVG template and the QR code, `text.rs` line breaking
 //! (UAX #14 plus the Chinese line-start rules), `fonts.rs` glyph coverage and advance widths
 //! (read with skrifa), `cover.rs` the cover image (type and size from imagesize). Dates come
-//! from `app::domain::time`.
+//! from `shop_core::domain::time`.
 //!
 //! Rendering is CPU-bound (tens of milliseconds); call [`PosterRenderer::render_png`] from
 //! `tokio::task::spawn_blocking` in request handlers. Build one [`PosterRenderer`] at start-up
@@ -46,7 +46,7 @@ pub struct PosterData {
     /// The session's IANA time zone.
     pub time_zone: String,
     /// The language of the poster's own words (the caller's).
-    pub locale: app::i18n::Locale,
+    pub locale: shop_core::i18n::Locale,
     pub inviter_nickname: String,
     /// Encoded in the QR code, also printed small under it.
     pub invite_url: String,

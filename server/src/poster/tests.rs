@@ -24,7 +24,7 @@ fn sample(cover: Option<Vec<u8>>) -> PosterData {
         // 2026-11-28 12:00 UTC = 20:00 in Beijing.
         starts_at_ms: 1_795_867_200_000,
         time_zone: "Asia/Shanghai".into(),
-        locale: app::i18n::Locale::En,
+        locale: shop_core::i18n::Locale::En,
         inviter_nickname: "小美 Mei".into(),
         invite_url: "https://live.example.com/s/xiaoxiaobao-mama?invite=AbC123xyz".into(),
         cover,
@@ -289,15 +289,15 @@ fn the_posters_words_in_the_callers_language() {
     let r = renderer();
     for (locale, words) in [
         (
-            app::i18n::Locale::ZhCn,
+            shop_core::i18n::Locale::ZhCn,
             ["扫码加入", "长按或扫描二维码", "主播"],
         ),
         (
-            app::i18n::Locale::En,
+            shop_core::i18n::Locale::En,
             ["Scan to join:", "Long-press or scan the code", "Host"],
         ),
         (
-            app::i18n::Locale::It,
+            shop_core::i18n::Locale::It,
             ["Inquadra e unisciti:", "ti invita", "Guarda in diretta"],
         ),
     ] {

@@ -360,7 +360,7 @@ async fn a_killed_node_loses_no_viewer_and_drops_out_of_the_count() {
     }
     assert_eq!(presented, products[1..3].to_vec());
     // The dead node's report expires: two viewers, both on node A.
-    let ttl = Duration::from_millis(app::backend::live::backplane::NODE_REPORT_TTL_MS as u64);
+    let ttl = Duration::from_millis(shop_backend::live::backplane::NODE_REPORT_TTL_MS as u64);
     tokio::time::sleep(ttl + Duration::from_secs(1)).await;
     let (_, d) = host
         .get(&format!("/api/studio/dashboard?session_id={sid}"))
@@ -374,7 +374,7 @@ async fn a_killed_node_loses_no_viewer_and_drops_out_of_the_count() {
 /// failing batch fails only its own callers, and the calls after it go through.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batched_script_calls_each_run_once_and_answer_their_own_caller() {
-    use app::backend::{live::backplane::RedisBackplane, redis_batch::ScriptBatcher};
+    use shop_backend::{live::backplane::RedisBackplane, redis_batch::ScriptBatcher};
     let Some(redis) = crate::common::cluster::RedisServer::start() else {
         return;
     };

@@ -146,7 +146,7 @@ async fn only_listed_sites_may_frame_a_room(b: Backend) {
     assert_eq!(s, 404);
 
     // A list has a size limit (each site is a frame-ancestors source).
-    for i in 0..app::domain::embed::MAX_ORIGINS - 1 {
+    for i in 0..shop_core::domain::embed::MAX_ORIGINS - 1 {
         let (s, v) = host
             .call(
                 "studio/embed/add",

@@ -43,7 +43,7 @@ async fn session_page_paints_title_host_cover_start_and_a_disabled_reserve(b: Ba
     // The page's texts (English too: none are built into the Wasm) download beside it.
     assert!(html.contains(&format!(
         "<meta name=\"texts\" content=\"/i18n/en.json?v={}\">",
-        app::i18n::VERSION
+        shop_core::i18n::VERSION
     )));
     let (_, zh) = page(&app, &format!("/s/{sid}"), "zh-CN,zh;q=0.9").await;
     assert!(zh.contains("<html lang=\"zh-CN\">"));

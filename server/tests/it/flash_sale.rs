@@ -1,4 +1,4 @@
-//! The flash-sale order path (`app::backend::buying::sale`, `app::backend::buying::orders`), against the real
+//! The flash-sale order path (`shop_backend::buying::sale`, `shop_backend::buying::orders`), against the real
 //! server on both databases: admission in memory and batched commits keep every invariant;
 //! a payment that fails or never comes gives the unit and the discount back; orders left
 //! awaiting payment are settled by a retry with the same key or by the resolver, which asks
@@ -13,7 +13,8 @@ use std::{
 };
 
 use crate::common::{db, exec, scalar, spawn_with, Backend, Client, Options, TestApp};
-use app::backend::{
+use serde_json::Value;
+use shop_backend::{
     buying::orders::{place, resolve_pending, Resolved},
     buying::payment::{
         Charge, Payer, PaymentFuture, PaymentOutcome, PaymentProvider, RefundOutcome, RefundRequest,
@@ -22,8 +23,7 @@ use app::backend::{
     repo::orders::PlaceOrder,
     AppState,
 };
-use app::domain::order::{IdempotencyKey, Quantity};
-use serde_json::Value;
+use shop_core::domain::order::{IdempotencyKey, Quantity};
 
 both_databases!(
     a_rush_sells_exactly_the_stock_and_survives_a_restart,
@@ -116,7 +116,7 @@ fn request(sid: i64, product: i64, key: &str) -> PlaceOrder {
     }
 }
 
-async fn stock(d: &app::backend::Db, product: i64) -> i64 {
+async fn stock(d: &shop_backend::Db, product: i64) -> i64 {
     scalar(
         d,
         &format!("SELECT stock FROM products WHERE id = {product}"),
@@ -125,7 +125,7 @@ async fn stock(d: &app::backend::Db, product: i64) -> i64 {
 }
 
 /// Units held by orders awaiting payment or paid.
-async fn units_sold(d: &app::backend::Db, product: i64) -> i64 {
+async fn units_sold(d: &shop_backend::Db, product: i64) -> i64 {
     scalar(
         d,
         &format!(
@@ -246,7 +246,7 @@ async fn a_declined_payment_gives_the_unit_and_the_discount_back(b: Backend) {
     )
     .await
     .expect("placed");
-    assert_eq!(order.status, app::model::OrderStatus::PaymentFailed);
+    assert_eq!(order.status, shop_core::model::OrderStatus::PaymentFailed);
     assert_eq!(stock(&d, product).await, before, "the unit is back");
     // The discount is back too: the next order gets it.
     let (s, v) = buyers[0].order(sid, product, 1, "after-decline").await;
@@ -263,7 +263,7 @@ async fn a_declined_payment_gives_the_unit_and_the_discount_back(b: Backend) {
     .await
     .expect("replay");
     assert_eq!(again.id, order.id);
-    assert_eq!(again.status, app::model::OrderStatus::PaymentFailed);
+    assert_eq!(again.status, shop_core::model::OrderStatus::PaymentFailed);
     app.stop().await;
 }
 
@@ -285,7 +285,7 @@ async fn a_retry_completes_an_order_left_awaiting_payment(b: Backend) {
     )
     .await
     .expect("placed");
-    assert_eq!(order.status, app::model::OrderStatus::PendingPayment);
+    assert_eq!(order.status, shop_core::model::OrderStatus::PendingPayment);
     assert_eq!(stock(&d, product).await, before - 1, "the unit is held");
     // The shopper's retry with the same key completes it (the real provider this time).
     let (s, v) = buyers[0].order(sid, product, 1, "pending-key-1").await;
@@ -423,11 +423,11 @@ async fn facts_that_change_after_the_sale_loaded_count(b: Backend) {
         ids.push(shopper(c).await.id);
     }
     let d = db(&app).await;
-    let batch = app::backend::repo::shopping::shoppers_facts(&d, sid, &ids)
+    let batch = shop_backend::repo::shopping::shoppers_facts(&d, sid, &ids)
         .await
         .expect("batched facts");
     for id in &ids {
-        let one = app::backend::repo::shopping::shopper_facts(&d, sid, *id)
+        let one = shop_backend::repo::shopping::shopper_facts(&d, sid, *id)
             .await
             .expect("facts");
         assert_eq!(batch.get(id), Some(&one), "shopper {id}");
@@ -515,7 +515,7 @@ async fn redis_gate_sells_exactly_the_stock_across_nodes_and_reloads_after_a_red
         .expect("in My orders");
     let shown = results.iter().find(|(j, _)| *j == i).map(|(_, r)| &r.1);
     assert_eq!(Some(stored), shown);
-    let d = app::backend::Db::connect(&cluster.database_url)
+    let d = shop_backend::Db::connect(&cluster.database_url)
         .await
         .expect("db");
     assert_eq!(stock(&d, product).await, 0);

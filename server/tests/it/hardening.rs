@@ -133,7 +133,7 @@ async fn bodies_of_the_wrong_type_are_415(b: Backend) {
     for (path, ct, body) in cases {
         let (s, v) = raw(&host, Method::POST, path, ct, body).await;
         assert_eq!(s, 415, "{path} {ct:?}: {v}");
-        let err: app::error::AppError = serde_json::from_str(&v).expect("an AppError body");
+        let err: shop_core::error::AppError = serde_json::from_str(&v).expect("an AppError body");
         assert!(err.to_string().contains("This endpoint takes"), "{err}");
     }
     app.stop().await;

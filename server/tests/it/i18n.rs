@@ -3,7 +3,7 @@
 //! `ls_locale` cookie first, then `Accept-Language`).
 
 use crate::common::*;
-use app::i18n::{self, Locale, K};
+use shop_core::i18n::{self, Locale, K};
 
 both_databases!(texts_in_the_callers_language);
 

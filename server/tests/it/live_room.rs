@@ -407,8 +407,8 @@ async fn a_price_change_reaches_every_viewer(b: Backend) {
         ev.id.is_some(),
         "numbered, so a reconnecting viewer gets it too"
     );
-    let event: app::model::LiveEvent = serde_json::from_value(ev.data).expect("typed event");
-    assert!(matches!(event, app::model::LiveEvent::Product { .. }));
+    let event: shop_core::model::LiveEvent = serde_json::from_value(ev.data).expect("typed event");
+    assert!(matches!(event, shop_core::model::LiveEvent::Product { .. }));
     let mut fresh = Sse::open(&Client::new(&app), sid, None).await;
     let snap = fresh.next_within(T).await.expect("snapshot");
     assert_eq!(snap.data["presenting"]["price"], 13_900);

@@ -29,7 +29,7 @@ fn type_class(t: &str) -> String {
 }
 
 async fn sqlite_schema(url: &str) -> Schema {
-    let db = app::backend::Db::connect(url).await.expect("sqlite");
+    let db = shop_backend::Db::connect(url).await.expect("sqlite");
     db.migrate().await.expect("migrate");
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'table'
@@ -59,7 +59,7 @@ async fn sqlite_schema(url: &str) -> Schema {
 }
 
 async fn postgres_schema(url: &str) -> Schema {
-    let db = app::backend::Db::connect(url).await.expect("postgres");
+    let db = shop_backend::Db::connect(url).await.expect("postgres");
     db.migrate().await.expect("migrate");
     let cols: Vec<(String, String, String, String)> = sqlx::query_as(
         "SELECT table_name::text, column_name::text, data_type::text, is_nullable::text

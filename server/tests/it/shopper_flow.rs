@@ -714,10 +714,10 @@ async fn host_actions_require_the_owning_host(b: Backend) {
     let (sid, products) = demo_session(&app).await;
     let d = db(&app).await;
     // Another host with an account of their own.
-    let other_host_id = app::backend::repo::catalog::create_host(&d, "Other Host")
+    let other_host_id = shop_backend::repo::catalog::create_host(&d, "Other Host")
         .await
         .expect("host");
-    app::backend::identity::host_auth::create_account(
+    shop_backend::identity::host_auth::create_account(
         &d,
         other_host_id,
         "other@example.com",
@@ -904,7 +904,7 @@ async fn orders_at_a_total_the_shopper_did_not_see_are_refused(b: Backend) {
     let (sid, _) = demo_session(&app).await;
     let (_, friend, _) = inviter_and_friend(&app, sid).await;
     let (_, products, _) = live_with_presented(&app, 1).await;
-    let state: app::model::ViewerState =
+    let state: shop_core::model::ViewerState =
         serde_json::from_value(friend.viewer(sid).await).expect("viewer state");
     let offer = state
         .offers

@@ -30,7 +30,7 @@ fn product_form(name: &str, price: &str, stock: i64) -> Value {
 }
 
 fn now_ms() -> i64 {
-    app::backend::now_ms()
+    shop_backend::now_ms()
 }
 
 /// Everything a studio call could change, to compare before and after refused calls.

@@ -27,7 +27,7 @@ async fn a_session_keeps_its_time_zone_and_names_it(b: Backend) {
     let host = Client::new(&app);
     host.sign_up_host("Zone Host", "zones@example.com").await;
     // A start on the minute, a week from now.
-    let start = (app::backend::now_ms() / 60_000 + 7 * 1440) * 60_000;
+    let start = (shop_backend::now_ms() / 60_000 + 7 * 1440) * 60_000;
 
     // No zone named (an older client, the API): Asia/Shanghai.
     let (s, plain) = host
@@ -102,7 +102,7 @@ async fn a_session_keeps_its_time_zone_and_names_it(b: Backend) {
 
     // The server names the zone where it writes the time: the calendar file and the link
     // preview say the session's own time and zone.
-    let expected = app::backend::zones::describe(start, "America/New_York");
+    let expected = shop_backend::zones::describe(start, "America/New_York");
     assert!(expected.contains("America/New_York"), "{expected}");
     let ics = app
         .get(&format!("/s/{rome}/calendar.ics"))

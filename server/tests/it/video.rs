@@ -326,7 +326,7 @@ async fn only_the_session_host_may_publish() {
             .status,
         401
     );
-    let other_session = app::backend::media::publish_token(key, sid + 1);
+    let other_session = shop_backend::media::publish_token(key, sid + 1);
     assert_eq!(
         try_publish(Some(other_session)).await.expect("runs").status,
         401
@@ -351,7 +351,7 @@ async fn only_the_session_host_may_publish() {
     );
 
     // Malformed requests with a valid token get clear refusals.
-    let token = app::backend::media::publish_token(key, sid);
+    let token = shop_backend::media::publish_token(key, sid);
     let http = reqwest::Client::new();
     let post = |ctype: &'static str, body: &'static str| {
         http.post(&url)

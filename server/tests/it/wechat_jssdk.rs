@@ -16,7 +16,7 @@ fn jssdk(page: &str) -> String {
 
 fn check(v: &serde_json::Value, ticket: &str, page: &str) {
     assert_eq!(v["appId"], wx::APPID, "{v}");
-    let expected = app::backend::wechat::jssdk::signature(
+    let expected = shop_backend::wechat::jssdk::signature(
         ticket,
         v["nonceStr"].as_str().expect("nonceStr"),
         v["timestamp"].as_i64().expect("timestamp"),

@@ -1,15 +1,15 @@
-//! WeChat Pay API v3 through the project's client (`app::backend::buying::payment::wechat_pay`) against the
+//! WeChat Pay API v3 through the project's client (`shop_backend::buying::payment::wechat_pay`) against the
 //! local WeChat Pay server of the tests (`crate::common::wechat_pay`): real RSA signatures both ways,
 //! real AES-256-GCM notifications, keys generated per run; no network.
 
 use std::sync::{Arc, Mutex};
 
 use crate::common::wechat_pay::{self as wx, WechatPayServer};
-use app::backend::buying::payment::wechat_pay::{
-    Channel, Notice, Prepay, Signed, WechatPay, WxError,
-};
 use axum::{body::Bytes, extract::State, http::HeaderMap, http::StatusCode, routing::post, Router};
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+use shop_backend::buying::payment::wechat_pay::{
+    Channel, Notice, Prepay, Signed, WechatPay, WxError,
+};
 
 /// A merchant endpoint that checks notifications with the client and keeps what it accepted.
 #[derive(Clone)]

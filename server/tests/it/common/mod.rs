@@ -440,20 +440,20 @@ pub async fn demo_host(app: &TestApp) -> Client {
 }
 
 /// Direct database access for arranging facts and checking that nothing was written.
-pub async fn db(app: &TestApp) -> app::backend::Db {
-    app::backend::Db::connect(&app.database_url)
+pub async fn db(app: &TestApp) -> shop_backend::Db {
+    shop_backend::Db::connect(&app.database_url)
         .await
         .expect("test db")
 }
 
-pub async fn scalar(db: &app::backend::Db, sql: &str) -> i64 {
+pub async fn scalar(db: &shop_backend::Db, sql: &str) -> i64 {
     sqlx::query_scalar::<_, i64>(sql)
         .fetch_one(db.pool())
         .await
         .expect(sql)
 }
 
-pub async fn exec(db: &app::backend::Db, sql: &str) {
+pub async fn exec(db: &shop_backend::Db, sql: &str) {
     sqlx::query(sql).execute(db.pool()).await.expect(sql);
 }
 
@@ -526,7 +526,7 @@ pub fn sample_png() -> Vec<u8> {
             host_name: "Host".into(),
             starts_at_ms: 0,
             time_zone: "Asia/Shanghai".into(),
-            locale: app::i18n::Locale::En,
+            locale: shop_core::i18n::Locale::En,
             inviter_nickname: "Tester".into(),
             invite_url: "https://example.com/i/x".into(),
             cover: None,

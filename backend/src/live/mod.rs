@@ -1,0 +1,1671 @@
+//! The live room's fan-out hub: one [`Room`] per live session, shared by every viewer's event
+//! stream (Server-Sent Events, served by `server/src/live_sse.rs`).
+//!
+//! Built for tens of thousands of viewers on one node:
+//! - every event is serialised once into an SSE frame ([`Frame`]) whose bytes all connections
+//!   share (`Bytes` is reference-counted);
+//! - one `broadcast` ring per room is the only queue: a viewer that falls behind by more than
+//!   its capacity gets `Lagged` and is resynced with a fresh snapshot (or dropped if it keeps
+//!   lagging), so a slow client can never grow the server's memory;
+//! - high-rate counters (viewers, likes, stock) are coalesced by a ticker into at most
+//!   [`TICKS_PER_SEC`] `counters` events per second; chat is sampled when it outruns reading;
+//! - each event carries a sequence number; a reconnecting viewer resumes from the last one it
+//!   saw when it is still in the room's history, or gets a snapshot when too far behind.
+
+pub mod backplane;
+
+use std::{
+    collections::{HashMap, HashSet, VecDeque},
+    sync::{
+        atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering},
+        Arc, Mutex, Weak,
+    },
+    time::{Duration, Instant},
+};
+
+use axum::body::Bytes;
+use serde::Serialize;
+use tokio::sync::{broadcast, watch};
+
+use crate::{
+    db::Db,
+    domain::{discount::LivePrice, money::Fen},
+    error::AppError,
+    events::SessionEvent,
+    live::backplane::RedisBackplane,
+    metrics::Metrics,
+    model::LiveEvent,
+    model::SessionStatus,
+    now_ms, repo,
+};
+
+/// Frames kept for resuming after a reconnect.
+pub const HISTORY: usize = 1024;
+/// The broadcast ring: how far a viewer may fall behind before it is resynced.
+pub const CHANNEL_CAPACITY: usize = 256;
+/// Counter updates per second, at most.
+pub const TICKS_PER_SEC: u64 = 4;
+/// Chat messages per second a room broadcasts; beyond that, a sample (senders still see theirs).
+pub const CHAT_BROADCAST_PER_SEC: f64 = 8.0;
+/// Chat messages kept for the snapshot a new viewer receives.
+pub const CHAT_KEPT: usize = 50;
+/// Longest chat message, in characters.
+pub const MAX_CHAT_CHARS: usize = 200;
+/// An ended session's room is dropped once nobody has watched it for this long.
+pub const ENDED_LINGER: Duration = Duration::from_secs(5);
+/// A room that is not live is dropped once nobody has watched it for this long (a scheduled
+/// session's room opened by a visit before the start).
+pub const IDLE_LINGER: Duration = Duration::from_secs(300);
+
+/// One serialised SSE event: `id: <seq>\ndata: <json>\n\n`.
+#[derive(Debug)]
+pub struct Frame {
+    pub seq: u64,
+    pub bytes: Bytes,
+    /// A snapshot sent to everyone after the room was reset: taken even by a stream that
+    /// has seen higher numbers (the numbering may have started again).
+    pub snapshot: bool,
+}
+
+/// A numbered event as it goes on the wire: the typed event plus its publish time `ts` (µs),
+/// which viewers and the load generator use to measure delivery latency.
+#[derive(Serialize)]
+struct Stamped<'a> {
+    #[serde(flatten)]
+    event: &'a LiveEvent,
+    ts: i64,
+}
+
+fn frame_bytes(seq: u64, event: &LiveEvent, ts: i64) -> Bytes {
+    let data = serde_json::to_string(&Stamped { event, ts }).unwrap_or_default();
+    let mut s = String::with_capacity(data.len() + 32);
+    s.push_str("id: ");
+    s.push_str(&seq.to_string());
+    s.push('\n');
+    s.push_str("data: ");
+    s.push_str(&data);
+    s.push_str("\n\n");
+    Bytes::from(s)
+}
+
+/// The heartbeat frame (no id: it does not move the resume point). Shared by every stream.
+pub fn heartbeat() -> Bytes {
+    Bytes::from_static(b"data: {\"type\":\"hb\"}\n\n")
+}
+
+/// The "your state changed" hint sent only to one viewer (no id, not replayed).
+pub fn me_frame() -> Bytes {
+    Bytes::from_static(b"data: {\"type\":\"me\"}\n\n")
+}
+
+pub use crate::model::ChatLine as ChatMessage;
+
+pub use crate::model::PresentingView as Presenting;
+
+struct RoomState {
+    seq: u64,
+    /// Resuming needs a `Last-Event-ID` of at least this: the room was reset at this number
+    /// (Redis came back) and what happened before it may not be in its history.
+    base: u64,
+    history: VecDeque<Arc<Frame>>,
+    status: SessionStatus,
+    presenting: Option<Presenting>,
+    stock: HashMap<i64, i64>,
+    dirty_stock: HashSet<i64>,
+    chat: VecDeque<ChatMessage>,
+    chat_tokens: f64,
+    chat_refill: Instant,
+    muted: HashSet<i64>,
+    sent_viewers: i64,
+    sent_likes: u64,
+    /// "Someone just bought": the latest buyer and how many more since the last tick.
+    pending_purchase: Option<(String, String, u64)>,
+    /// Since when nobody has been watching (the ticker drops rooms nobody needs).
+    unwatched_since: Option<Instant>,
+}
+
+/// What an event changes in a room's state (snapshots are built from it). The same on every
+/// node: events arrive in the same order everywhere.
+fn apply(st: &mut RoomState, event: &LiveEvent) {
+    match event {
+        LiveEvent::Status { status, .. } => {
+            st.status = *status;
+            if *status != SessionStatus::Live {
+                st.presenting = None;
+            }
+        }
+        LiveEvent::Presenting { product, .. } => st.presenting = Some(product.clone()),
+        LiveEvent::Product {
+            product_id,
+            pricing,
+            ..
+        } => {
+            if let Some(p) = st
+                .presenting
+                .as_mut()
+                .filter(|p| p.product_id == *product_id)
+            {
+                p.pricing = *pricing;
+            }
+        }
+        LiveEvent::Chat { message, .. } => {
+            if st.chat.len() == CHAT_KEPT {
+                st.chat.pop_front();
+            }
+            st.chat.push_back(message.clone());
+        }
+        LiveEvent::ChatDeleted { id, .. } => st.chat.retain(|m| m.id != *id),
+        LiveEvent::Counters {
+            stock,
+            viewers,
+            likes,
+            ..
+        } => {
+            for [id, s] in stock {
+                st.stock.insert(*id, *s);
+            }
+            st.sent_viewers = *viewers;
+            st.sent_likes = *likes;
+        }
+        LiveEvent::Snapshot { .. }
+        | LiveEvent::Purchase { .. }
+        | LiveEvent::Video { .. }
+        | LiveEvent::Hb
+        | LiveEvent::Me => {}
+    }
+}
+
+/// A live session's room.
+pub struct Room {
+    pub session_id: i64,
+    tx: broadcast::Sender<Arc<Frame>>,
+    state: Mutex<RoomState>,
+    viewers: AtomicI64,
+    likes: AtomicU64,
+    chat_ids: AtomicU64,
+    personal: Mutex<HashMap<i64, watch::Sender<u64>>>,
+    /// Set when the room is being dropped: a viewer that joins it then goes to a new room.
+    closed: AtomicBool,
+    /// Distributed mode: the room only delivers what the node's stream reader brings
+    /// (everything is published to Redis by the hub); its counters come from Redis too.
+    distributed: bool,
+    /// Bumped to end every open stream of the room (Redis lost: browsers reconnect later).
+    kick: watch::Sender<u64>,
+    metrics: Arc<Metrics>,
+}
+
+/// What a new (or resynced) viewer receives first.
+pub struct Start {
+    pub frames: Vec<Bytes>,
+    pub rx: broadcast::Receiver<Arc<Frame>>,
+    /// The sequence number the viewer is at after `frames`.
+    pub seq: u64,
+    /// Distributed mode: the events `from..=to` the viewer missed are older than this node's
+    /// history but may still be in the room's Redis stream (`Hub::start` fetches them).
+    fetch: Option<(u64, u64)>,
+}
+
+/// What a room starts from: the database's facts about the session.
+pub struct RoomFacts {
+    pub status: SessionStatus,
+    pub presenting: Option<Presenting>,
+    pub stock: HashMap<i64, i64>,
+}
+
+impl Room {
+    /// A room numbering from `seq`. One process numbers from the current time in
+    /// microseconds: a room opened again (after it was dropped, or after a restart) numbers
+    /// above anything an earlier room sent, so an old Last-Event-ID gets a snapshot, never
+    /// someone else's events (2^53, where JavaScript numbers stop being exact, is in 2255).
+    /// In distributed mode Redis numbers the same way (`backplane::PUBLISH`).
+    fn new(
+        session_id: i64,
+        facts: RoomFacts,
+        muted: HashSet<i64>,
+        seq: u64,
+        distributed: bool,
+        metrics: Arc<Metrics>,
+    ) -> Room {
+        let (tx, _) = broadcast::channel(CHANNEL_CAPACITY);
+        Room {
+            session_id,
+            tx,
+            state: Mutex::new(RoomState {
+                seq,
+                base: 0,
+                history: VecDeque::with_capacity(64),
+                status: facts.status,
+                presenting: facts.presenting,
+                stock: facts.stock,
+                dirty_stock: HashSet::new(),
+                chat: VecDeque::new(),
+                chat_tokens: CHAT_BROADCAST_PER_SEC,
+                chat_refill: Instant::now(),
+                muted,
+                sent_viewers: 0,
+                sent_likes: 0,
+                pending_purchase: None,
+                unwatched_since: None,
+            }),
+            viewers: AtomicI64::new(0),
+            likes: AtomicU64::new(0),
+            chat_ids: AtomicU64::new(0),
+            personal: Mutex::new(HashMap::new()),
+            closed: AtomicBool::new(false),
+            distributed,
+            kick: watch::channel(0).0,
+            metrics,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, RoomState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// One process: numbers an event, serialises it once, keeps it for resuming and sends it
+    /// to every viewer. (Its `seq` field is set here; callers pass 0.) In distributed mode the
+    /// hub publishes to Redis instead (`Hub::publish`).
+    pub fn publish(&self, event: LiveEvent) -> u64 {
+        let mut st = self.lock();
+        self.publish_locked(&mut st, event)
+    }
+
+    /// One process: numbers an event and delivers it.
+    fn publish_locked(&self, st: &mut RoomState, event: LiveEvent) -> u64 {
+        let seq = st.seq + 1;
+        self.deliver_locked(st, seq, event);
+        seq
+    }
+
+    /// Distributed mode: an event numbered by Redis (published at `ts`), from the node's
+    /// stream reader. One seen already is ignored; a gap is the reader's to fill before.
+    pub fn deliver(&self, seq: u64, ts: i64, event: LiveEvent) {
+        let mut st = self.lock();
+        if seq > st.seq {
+            self.deliver_at(&mut st, seq, ts, event);
+        }
+    }
+
+    /// The number of the last event this room delivered.
+    pub fn last_seq(&self) -> u64 {
+        self.lock().seq
+    }
+
+    /// Applies a numbered event to the room's state, serialises it once, keeps it for resuming
+    /// and sends it to every viewer.
+    fn deliver_locked(&self, st: &mut RoomState, seq: u64, event: LiveEvent) {
+        self.deliver_at(st, seq, now_us(), event);
+    }
+
+    fn deliver_at(&self, st: &mut RoomState, seq: u64, ts: i64, event: LiveEvent) {
+        Metrics::count(&self.metrics.live_events);
+        st.seq = seq;
+        apply(st, &event);
+        let frame = Arc::new(Frame {
+            seq,
+            bytes: frame_bytes(seq, &event.numbered(seq), ts),
+            snapshot: false,
+        });
+        if st.history.len() == HISTORY {
+            st.history.pop_front();
+        }
+        st.history.push_back(frame.clone());
+        // No receivers is fine: nobody is watching right now.
+        let _ = self.tx.send(frame);
+    }
+
+    fn snapshot_locked(&self, st: &RoomState) -> Bytes {
+        // Distributed: the counters every node last delivered (sums over all nodes).
+        let (viewers, likes) = if self.distributed {
+            (st.sent_viewers, st.sent_likes)
+        } else {
+            (
+                self.viewers.load(Ordering::Relaxed),
+                self.likes.load(Ordering::Relaxed),
+            )
+        };
+        let event = LiveEvent::Snapshot {
+            seq: st.seq,
+            status: st.status,
+            presenting: st.presenting.clone(),
+            stock: st.stock.iter().map(|(k, v)| [*k, *v]).collect(),
+            viewers,
+            likes,
+            chat: st.chat.iter().cloned().collect(),
+        };
+        frame_bytes(st.seq, &event, now_us())
+    }
+
+    /// Distributed mode, a room being opened: the recent events of its Redis stream become
+    /// its history (a viewer can resume from them) and its chat; status, the product
+    /// presented and stock come from the database.
+    fn preload(&self, entries: Vec<(u64, i64, LiveEvent)>, viewers: i64, likes: u64) {
+        let mut st = self.lock();
+        for (seq, ts, event) in entries {
+            if matches!(
+                event,
+                LiveEvent::Chat { .. } | LiveEvent::ChatDeleted { .. }
+            ) {
+                apply(&mut st, &event);
+            }
+            if st.history.len() == HISTORY {
+                st.history.pop_front();
+            }
+            st.history.push_back(Arc::new(Frame {
+                seq,
+                bytes: frame_bytes(seq, &event.numbered(seq), ts),
+                snapshot: false,
+            }));
+        }
+        st.sent_viewers = viewers;
+        st.sent_likes = likes;
+    }
+
+    /// Distributed mode, after Redis came back or lost events this room had not delivered:
+    /// the room starts again at Redis's number `seq` from the database's facts, forgets its
+    /// history (nobody resumes across the reset) and everyone still watching gets a snapshot.
+    fn reset(&self, seq: u64, facts: RoomFacts) {
+        let mut st = self.lock();
+        st.seq = seq;
+        st.base = seq;
+        st.history.clear();
+        st.status = facts.status;
+        st.presenting = facts.presenting;
+        st.stock = facts.stock;
+        st.dirty_stock.clear();
+        let bytes = self.snapshot_locked(&st);
+        let _ = self.tx.send(Arc::new(Frame {
+            seq,
+            bytes,
+            snapshot: true,
+        }));
+    }
+
+    /// The node's counters (streams count resyncs and drops).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Ends every open stream of the room (their browsers reconnect and get a snapshot).
+    pub fn kick_all(&self) {
+        self.kick.send_modify(|k| *k += 1);
+    }
+
+    /// Changes when the room's streams must end.
+    pub fn kicked(&self) -> watch::Receiver<u64> {
+        self.kick.subscribe()
+    }
+
+    /// Subscribes a viewer. With `last_seq` still in history, replays what it missed;
+    /// otherwise starts with a snapshot. The subscription is taken under the same lock as the
+    /// history read, so no event falls between the two.
+    pub fn start(&self, last_seq: Option<u64>) -> Start {
+        let st = self.lock();
+        let rx = self.tx.subscribe();
+        let oldest = st.history.front().map_or(st.seq + 1, |f| f.seq);
+        let mut fetch = None;
+        let frames = match last_seq {
+            Some(last) if last < st.base => vec![self.snapshot_locked(&st)],
+            Some(last) if last == st.seq => Vec::new(),
+            Some(last) if last < st.seq && last + 1 >= oldest => st
+                .history
+                .iter()
+                .filter(|f| f.seq > last)
+                .map(|f| f.bytes.clone())
+                .collect(),
+            // Older than this node's history: the room's Redis stream may still have it.
+            Some(last)
+                if self.distributed
+                    && last < st.seq
+                    && st.seq - last <= crate::live::backplane::STREAM_LEN as u64 =>
+            {
+                fetch = Some((last + 1, st.seq));
+                Vec::new()
+            }
+            _ => vec![self.snapshot_locked(&st)],
+        };
+        Start {
+            frames,
+            rx,
+            seq: st.seq,
+            fetch,
+        }
+    }
+
+    /// A fresh snapshot for a viewer that fell too far behind, with a new subscription.
+    pub fn resync(&self) -> Start {
+        self.start(None)
+    }
+
+    pub fn viewer_joined(self: &Arc<Self>) -> ViewerGuard {
+        self.viewers.fetch_add(1, Ordering::SeqCst);
+        ViewerGuard { room: self.clone() }
+    }
+
+    pub fn viewers(&self) -> i64 {
+        self.viewers.load(Ordering::Relaxed)
+    }
+
+    /// A watch that changes whenever something about this shopper changes (discount unlocked,
+    /// friend joined); their stream turns it into a `me` hint and the client refetches.
+    pub fn personal(&self, shopper_id: i64) -> watch::Receiver<u64> {
+        let mut map = self.personal.lock().unwrap_or_else(|p| p.into_inner());
+        map.retain(|_, tx| tx.receiver_count() > 0);
+        map.entry(shopper_id)
+            .or_insert_with(|| watch::channel(0).0)
+            .subscribe()
+    }
+
+    pub fn notify_shopper(&self, shopper_id: i64) {
+        let map = self.personal.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = map.get(&shopper_id) {
+            tx.send_modify(|v| *v += 1);
+        }
+    }
+
+    pub fn set_status(&self, status: SessionStatus) {
+        self.publish(LiveEvent::Status { seq: 0, status });
+    }
+
+    pub fn present(&self, p: Presenting) {
+        self.publish(LiveEvent::Presenting { seq: 0, product: p });
+    }
+
+    /// Stock changed (an order, sold out, an edit): coalesced into the next `counters` event.
+    pub fn set_stock(&self, product_id: i64, stock: i64) {
+        let mut st = self.lock();
+        if st.stock.insert(product_id, stock) != Some(stock) {
+            st.dirty_stock.insert(product_id);
+        }
+    }
+
+    pub fn purchased(&self, buyer: &str, product: &str) {
+        let mut st = self.lock();
+        let more = st.pending_purchase.as_ref().map_or(0, |p| p.2 + 1);
+        st.pending_purchase = Some((mask_name(buyer), product.to_string(), more));
+    }
+
+    /// Counts `n` hearts; returns the total.
+    pub fn like(&self, n: u64) -> u64 {
+        self.likes.fetch_add(n, Ordering::Relaxed) + n
+    }
+
+    pub fn is_muted(&self, shopper_id: i64) -> bool {
+        self.lock().muted.contains(&shopper_id)
+    }
+
+    pub fn mute(&self, shopper_id: i64) {
+        self.lock().muted.insert(shopper_id);
+    }
+
+    /// Posts a chat message. Returns the message and whether it was broadcast (false when the
+    /// room's chat runs faster than people can read and this one was left out of the sample).
+    pub fn chat(
+        &self,
+        shopper_id: i64,
+        nickname: &str,
+        text: &str,
+        host: bool,
+    ) -> (ChatMessage, bool) {
+        let msg = ChatMessage {
+            id: self.chat_ids.fetch_add(1, Ordering::Relaxed) + 1,
+            shopper_id,
+            nickname: nickname.to_string(),
+            text: text.to_string(),
+            at_ms: now_ms(),
+            host,
+        };
+        let mut st = self.lock();
+        let now = Instant::now();
+        let elapsed = now.duration_since(st.chat_refill).as_secs_f64();
+        st.chat_refill = now;
+        st.chat_tokens =
+            (st.chat_tokens + elapsed * CHAT_BROADCAST_PER_SEC).min(CHAT_BROADCAST_PER_SEC);
+        // The host's messages are always broadcast.
+        let broadcast = host || st.chat_tokens >= 1.0;
+        if broadcast {
+            if !host {
+                st.chat_tokens -= 1.0;
+            }
+            self.publish_locked(
+                &mut st,
+                LiveEvent::Chat {
+                    seq: 0,
+                    message: msg.clone(),
+                },
+            );
+        }
+        (msg, broadcast)
+    }
+
+    pub fn delete_chat(&self, id: u64) -> bool {
+        let mut st = self.lock();
+        let found = st.chat.iter().any(|m| m.id == id);
+        self.publish_locked(&mut st, LiveEvent::ChatDeleted { seq: 0, id });
+        found
+    }
+
+    /// Publishes the coalesced counters if anything changed since the last tick.
+    fn tick(&self) {
+        let mut st = self.lock();
+        let viewers = self.viewers.load(Ordering::Relaxed);
+        let likes = self.likes.load(Ordering::Relaxed);
+        if let Some((buyer, product, more)) = st.pending_purchase.take() {
+            self.publish_locked(
+                &mut st,
+                LiveEvent::Purchase {
+                    seq: 0,
+                    buyer,
+                    product,
+                    more,
+                },
+            );
+        }
+        if viewers == st.sent_viewers && likes == st.sent_likes && st.dirty_stock.is_empty() {
+            return;
+        }
+        let dirty: Vec<i64> = st.dirty_stock.drain().collect();
+        let stock: Vec<[i64; 2]> = dirty
+            .into_iter()
+            .filter_map(|id| st.stock.get(&id).map(|s| [id, *s]))
+            .collect();
+        st.sent_viewers = viewers;
+        st.sent_likes = likes;
+        self.publish_locked(
+            &mut st,
+            LiveEvent::Counters {
+                seq: 0,
+                viewers,
+                likes,
+                stock,
+            },
+        );
+    }
+
+    pub fn seq(&self) -> u64 {
+        self.lock().seq
+    }
+
+    /// True when the room may go: ended and unwatched for [`ENDED_LINGER`], or not live and
+    /// unwatched for [`IDLE_LINGER`]. Called by the ticker.
+    fn unneeded(&self) -> bool {
+        let watched = self.viewers.load(Ordering::SeqCst) > 0;
+        let mut st = self.lock();
+        if watched {
+            st.unwatched_since = None;
+            return false;
+        }
+        let since = *st.unwatched_since.get_or_insert_with(Instant::now);
+        let linger = match st.status {
+            SessionStatus::Ended => ENDED_LINGER,
+            SessionStatus::Scheduled => IDLE_LINGER,
+            SessionStatus::Live => return false,
+        };
+        since.elapsed() >= linger
+    }
+
+    /// Takes the room out of the hub unless a viewer joined meanwhile. A viewer joining at the
+    /// same moment either is seen here (the room stays) or sees `closed` and goes to a new
+    /// room (`Hub::watch`).
+    fn close(&self, rooms: &Rooms) -> bool {
+        let mut map = rooms.lock().unwrap_or_else(|p| p.into_inner());
+        self.closed.store(true, Ordering::SeqCst);
+        if self.viewers.load(Ordering::SeqCst) > 0 {
+            self.closed.store(false, Ordering::SeqCst);
+            return false;
+        }
+        if map
+            .get(&self.session_id)
+            .is_some_and(|r| std::ptr::eq(Arc::as_ptr(r), self))
+        {
+            map.remove(&self.session_id);
+        }
+        true
+    }
+}
+
+/// Counts a connected viewer for as long as it lives.
+pub struct ViewerGuard {
+    room: Arc<Room>,
+}
+
+impl ViewerGuard {
+    pub fn room(&self) -> &Arc<Room> {
+        &self.room
+    }
+}
+
+impl Drop for ViewerGuard {
+    fn drop(&mut self) {
+        self.room.viewers.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// "Lin Xiaomei" → "L***": buyers are not named in full to everyone watching.
+pub fn mask_name(name: &str) -> String {
+    let first: String = name.chars().take(1).collect();
+    format!("{first}***")
+}
+
+fn now_us() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
+}
+
+type Rooms = Mutex<HashMap<i64, Arc<Room>>>;
+
+/// All open rooms of this node. A room opens on first use and is dropped by its own ticker
+/// when nobody needs it any more (ended and unwatched, or not live and long unwatched), so a
+/// node that runs for months holds only the rooms in use.
+///
+/// With a Redis backplane (distributed mode) everything a room broadcasts is published to
+/// Redis, numbered there, and comes back to every node's rooms through one stream reader per
+/// node ([`Hub::distributed`]); counters, chat sampling and mutes are shared the same way.
+#[derive(Default)]
+pub struct Hub {
+    rooms: Arc<Rooms>,
+    /// Running room tickers (one per open room): for tests and diagnostics.
+    tickers: Arc<AtomicUsize>,
+    backplane: Option<Arc<RedisBackplane>>,
+    metrics: Arc<Metrics>,
+    /// Distributed mode: stock and "just bought" news of this node's orders, sent to Redis
+    /// once a tick (`flush_news`) rather than once per order.
+    news: Arc<Mutex<News>>,
+}
+
+/// What this node's orders changed since the last flush.
+#[derive(Default)]
+struct News {
+    /// Latest stock per (session, product).
+    stock: HashMap<(i64, i64), i64>,
+    /// Per session: the latest buyer (masked) and product, and how many purchases.
+    purchases: HashMap<i64, (String, String, u64)>,
+}
+
+impl Hub {
+    /// One process: rooms live in this process's memory.
+    pub fn new(metrics: Arc<Metrics>) -> Hub {
+        Hub {
+            metrics,
+            ..Hub::default()
+        }
+    }
+
+    /// Distributed mode: rooms follow their Redis streams. Starts the node's stream reader
+    /// and its listener for personal hints; both end when the hub is dropped.
+    pub fn distributed(backplane: Arc<RedisBackplane>, db: Db, metrics: Arc<Metrics>) -> Arc<Hub> {
+        let hub = Arc::new(Hub {
+            backplane: Some(backplane.clone()),
+            metrics,
+            ..Hub::default()
+        });
+        tokio::spawn(read_streams(Arc::downgrade(&hub), backplane.clone(), db));
+        tokio::spawn(listen_personal(Arc::downgrade(&hub), backplane.clone()));
+        tokio::spawn(flush_news(Arc::downgrade(&hub.news), backplane));
+        hub
+    }
+
+    pub fn backplane(&self) -> Option<&Arc<RedisBackplane>> {
+        self.backplane.as_ref()
+    }
+
+    /// `Unavailable` (503) while the shared live state cannot be reached (distributed mode).
+    pub fn ensure_up(&self) -> Result<(), AppError> {
+        self.backplane.as_ref().map_or(Ok(()), |bp| bp.ensure_up())
+    }
+
+    /// The room if it is open (someone watched or something was published).
+    pub fn get(&self, session_id: i64) -> Option<Arc<Room>> {
+        self.rooms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&session_id)
+            .cloned()
+    }
+
+    fn open_rooms(&self) -> Vec<Arc<Room>> {
+        self.rooms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Viewers connected to this node, over all rooms.
+    pub fn local_viewers(&self) -> i64 {
+        self.open_rooms().iter().map(|r| r.viewers()).sum()
+    }
+
+    /// Open rooms.
+    pub fn room_count(&self) -> usize {
+        self.rooms.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Running room tickers.
+    pub fn ticker_count(&self) -> usize {
+        self.tickers.load(Ordering::SeqCst)
+    }
+
+    /// Joins the session's room as a viewer. Never a room that is being dropped: joining one
+    /// retries with a fresh room. `Unavailable` while Redis is down (distributed mode).
+    pub async fn watch(&self, db: &Db, session_id: i64) -> Result<ViewerGuard, AppError> {
+        if let Some(bp) = &self.backplane {
+            bp.ensure_up()?;
+        }
+        loop {
+            let room = self.room(db, session_id).await?;
+            let guard = room.viewer_joined();
+            if !room.closed.load(Ordering::SeqCst) {
+                return Ok(guard);
+            }
+            drop(guard);
+            // The ticker removes it from the map; make sure before asking again.
+            let mut rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
+            if rooms
+                .get(&session_id)
+                .is_some_and(|r| Arc::ptr_eq(r, &room))
+            {
+                rooms.remove(&session_id);
+            }
+        }
+    }
+
+    /// Where a viewer starts: [`Room::start`], plus, in distributed mode, the missed events
+    /// that only the room's Redis stream still has (a viewer resuming on another node).
+    pub async fn start(&self, room: &Arc<Room>, last_seq: Option<u64>) -> Start {
+        let start = room.start(last_seq);
+        let (Some(bp), Some((from, to))) = (&self.backplane, start.fetch) else {
+            return start;
+        };
+        match bp.range(room.session_id, from, to).await {
+            Ok(entries)
+                if entries.len() as u64 == to - from + 1
+                    && entries.first().is_some_and(|e| e.0 == from) =>
+            {
+                Start {
+                    frames: entries
+                        .iter()
+                        .map(|(seq, ts, event)| frame_bytes(*seq, event, *ts))
+                        .collect(),
+                    rx: start.rx,
+                    seq: to,
+                    fetch: None,
+                }
+            }
+            // Trimmed away or Redis unreachable: a snapshot.
+            _ => room.start(None),
+        }
+    }
+
+    /// The session's room, created from the database on first use. `NotFound` for unknown ids.
+    pub async fn room(&self, db: &Db, session_id: i64) -> Result<Arc<Room>, AppError> {
+        if let Some(r) = self.get(session_id) {
+            return Ok(r);
+        }
+        let room = match &self.backplane {
+            None => {
+                let facts = load_room_facts(db, session_id).await?;
+                let muted = repo::live::muted(db, session_id).await?;
+                let seq = u64::try_from(now_us()).unwrap_or(0);
+                Room::new(session_id, facts, muted, seq, false, self.metrics.clone())
+            }
+            Some(bp) => open_shared(bp, db, session_id, self.metrics.clone()).await?,
+        };
+        let room = Arc::new(room);
+        {
+            let mut rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
+            // Another request may have opened it while we were loading: keep the first.
+            if let Some(r) = rooms.get(&session_id) {
+                return Ok(r.clone());
+            }
+            rooms.insert(session_id, room.clone());
+        }
+        spawn_ticker(
+            Arc::downgrade(&room),
+            Arc::downgrade(&self.rooms),
+            self.tickers.clone(),
+            self.backplane.clone(),
+        );
+        Ok(room)
+    }
+
+    /// Runs `f` on the room if it is open (publishing to a room nobody opened is pointless:
+    /// a first viewer loads the current facts from the database anyway).
+    pub fn with_room(&self, session_id: i64, f: impl FnOnce(&Room)) {
+        if let Some(r) = self.get(session_id) {
+            f(&r);
+        }
+    }
+}
+
+/// A distributed room: numbered from its Redis stream, whose recent events become its
+/// history, with the database's facts and the shared counters.
+async fn open_shared(
+    bp: &RedisBackplane,
+    db: &Db,
+    session_id: i64,
+    metrics: Arc<Metrics>,
+) -> Result<Room, AppError> {
+    // The number first: whatever is published after it reaches the room through the reader
+    // and applies on top of the facts read below.
+    let last = bp.last_seq(session_id).await?;
+    let recent = if last > 0 {
+        bp.range(session_id, last.saturating_sub(HISTORY as u64 - 1), last)
+            .await?
+    } else {
+        Vec::new()
+    };
+    let facts = load_room_facts(db, session_id).await?;
+    let muted = repo::live::muted(db, session_id).await?;
+    bp.seed_mutes(session_id, &muted).await?;
+    let viewers = bp.viewers(session_id).await?;
+    let likes = bp.likes(session_id).await?;
+    let room = Room::new(session_id, facts, muted, last, true, metrics);
+    room.preload(recent, viewers, likes);
+    Ok(room)
+}
+
+/// Distributed mode: starts a room again from Redis's current number and the database.
+async fn reset_shared(bp: &RedisBackplane, db: &Db, room: &Room) -> Result<(), AppError> {
+    let seq = bp.last_seq(room.session_id).await?;
+    let facts = load_room_facts(db, room.session_id).await?;
+    let muted = repo::live::muted(db, room.session_id).await?;
+    bp.seed_mutes(room.session_id, &muted).await?;
+    room.reset(seq, facts);
+    Ok(())
+}
+
+/// The node's stream reader: one blocking `XREAD` over the streams of every open room, each
+/// from the last number its room delivered. A number skipped is fetched from the stream; if
+/// the stream no longer has it, the room is reset. While Redis is down, every open stream is
+/// ended (browsers show "Reconnecting…"); when it is back, every room is reset.
+async fn read_streams(hub: Weak<Hub>, bp: Arc<RedisBackplane>, db: Db) {
+    let mut conn = None;
+    // Whether the open rooms are known to be in step with Redis.
+    let mut in_step = true;
+    loop {
+        let Some(h) = hub.upgrade() else { break };
+        let rooms = h.open_rooms();
+        drop(h);
+        if !bp.up() {
+            if in_step {
+                tracing::warn!(rooms = rooms.len(), "redis down: ending live streams");
+                for r in &rooms {
+                    r.kick_all();
+                }
+                in_step = false;
+            }
+            conn = None;
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            continue;
+        }
+        if !in_step {
+            let mut all = true;
+            for r in &rooms {
+                if let Err(e) = reset_shared(&bp, &db, r).await {
+                    tracing::warn!(session = r.session_id, error = %e, "room reset failed");
+                    all = false;
+                }
+            }
+            in_step = all;
+            if !all {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                continue;
+            }
+            tracing::info!(rooms = rooms.len(), "redis back: live rooms reset");
+        }
+        if rooms.is_empty() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        let c = match conn.take() {
+            Some(c) => c,
+            None => match bp.reader().await {
+                Ok(c) => c,
+                Err(_) => {
+                    in_step = false;
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    continue;
+                }
+            },
+        };
+        let cursors: Vec<(i64, u64)> = rooms.iter().map(|r| (r.session_id, r.last_seq())).collect();
+        match bp.read(c.clone(), &cursors).await {
+            Ok(batches) => {
+                conn = Some(c);
+                for (session_id, entries) in batches {
+                    let Some(room) = rooms.iter().find(|r| r.session_id == session_id) else {
+                        continue;
+                    };
+                    if let Err(e) = deliver_batch(&bp, &db, room, entries).await {
+                        tracing::warn!(session_id, error = %e, "live room could not catch up");
+                        in_step = false;
+                    }
+                }
+            }
+            Err(e) => {
+                // The connection broke (Redis restarted?): rooms are reset once it answers.
+                tracing::warn!(error = %e, "reading live streams failed");
+                in_step = false;
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    }
+}
+
+/// Delivers entries read from a room's stream in order, filling a gap first.
+async fn deliver_batch(
+    bp: &RedisBackplane,
+    db: &Db,
+    room: &Room,
+    entries: Vec<(u64, i64, LiveEvent)>,
+) -> Result<(), AppError> {
+    for (seq, ts, event) in entries {
+        let last = room.last_seq();
+        if seq <= last {
+            continue;
+        }
+        if seq > last + 1 && last > 0 {
+            let missing = bp.range(room.session_id, last + 1, seq - 1).await?;
+            let whole = missing.len() as u64 == seq - 1 - last
+                && missing.first().is_some_and(|e| e.0 == last + 1);
+            if whole {
+                for (s, t, e) in missing {
+                    room.deliver(s, t, e);
+                }
+            } else {
+                tracing::warn!(
+                    session = room.session_id,
+                    last,
+                    seq,
+                    "events lost; resetting the room"
+                );
+                let facts = load_room_facts(db, room.session_id).await?;
+                room.reset(seq - 1, facts);
+            }
+        }
+        room.deliver(seq, ts, event);
+    }
+    Ok(())
+}
+
+/// Personal hints ("your state changed") published by any node reach the stream of that
+/// shopper on this one.
+async fn listen_personal(hub: Weak<Hub>, bp: Arc<RedisBackplane>) {
+    use futures_util::StreamExt;
+    while hub.strong_count() > 0 {
+        let mut messages = match bp.personal_hints().await {
+            Ok(m) => m,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        while let Some(msg) = messages.next().await {
+            let Some(h) = hub.upgrade() else { return };
+            let Ok(payload) = msg.get_payload::<String>() else {
+                continue;
+            };
+            let Some((session, shopper)) = payload.split_once(':') else {
+                continue;
+            };
+            if let (Ok(session), Ok(shopper)) = (session.parse::<i64>(), shopper.parse::<i64>()) {
+                h.with_room(session, |r| r.notify_shopper(shopper));
+            }
+        }
+    }
+}
+
+// ---- What the rest of the backend calls when something happens ----
+
+impl Hub {
+    /// Shows what the run of show did (went live, a product presented, ended) in the session's
+    /// rooms. The studio's server functions call it before they answer, so what the host does
+    /// next (a chat line right after presenting) reaches viewers after it, never before.
+    pub async fn run_of_show(&self, db: &Db, event: SessionEvent) -> Result<(), AppError> {
+        match event {
+            SessionEvent::WentLive { session_id } => {
+                self.status_changed(session_id, SessionStatus::Live).await
+            }
+            SessionEvent::Presented {
+                session_id,
+                product_id,
+            } => self.presented(db, session_id, product_id).await,
+            SessionEvent::Ended { session_id } => {
+                self.status_changed(session_id, SessionStatus::Ended).await
+            }
+        }
+    }
+
+    /// Broadcasts an event to the session's room on every node (one process: to its room,
+    /// if open).
+    pub async fn publish(&self, session_id: i64, event: LiveEvent) -> Result<(), AppError> {
+        match &self.backplane {
+            Some(bp) => bp.publish(session_id, &event, now_us()).await.map(|_| ()),
+            None => {
+                self.with_room(session_id, |r| {
+                    r.publish(event);
+                });
+                Ok(())
+            }
+        }
+    }
+
+    pub async fn status_changed(
+        &self,
+        session_id: i64,
+        status: SessionStatus,
+    ) -> Result<(), AppError> {
+        self.publish(session_id, LiveEvent::Status { seq: 0, status })
+            .await
+    }
+
+    /// The host presented a product: everyone's explaining-now card changes.
+    pub async fn presented(
+        &self,
+        db: &Db,
+        session_id: i64,
+        product_id: i64,
+    ) -> Result<(), AppError> {
+        if self.backplane.is_none() && self.get(session_id).is_none() {
+            return Ok(());
+        }
+        if let Some(p) = repo::live::room_product(db, product_id).await? {
+            self.stock_changed(session_id, product_id, p.stock).await?;
+            let policy = repo::shopping::policy(db, session_id).await?;
+            let product = Presenting {
+                product_id,
+                name: p.name,
+                image_url: p.image_url,
+                pricing: LivePrice::new(Fen(p.price_fen), &policy),
+            };
+            self.publish(session_id, LiveEvent::Presenting { seq: 0, product })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Stock changed (an order, sold out, an edit): coalesced into the next `counters`.
+    pub async fn stock_changed(
+        &self,
+        session_id: i64,
+        product_id: i64,
+        stock: i64,
+    ) -> Result<(), AppError> {
+        match &self.backplane {
+            Some(_) => {
+                lock_news(&self.news)
+                    .stock
+                    .insert((session_id, product_id), stock);
+                Ok(())
+            }
+            None => {
+                self.with_room(session_id, |r| r.set_stock(product_id, stock));
+                Ok(())
+            }
+        }
+    }
+
+    /// A product's price changed: the explaining-now card shows it, and each viewer works out
+    /// its own new price from the event (the discount follows the price).
+    pub async fn price_changed(
+        &self,
+        db: &Db,
+        session_id: i64,
+        product_id: i64,
+        price: Fen,
+    ) -> Result<(), AppError> {
+        let policy = repo::shopping::policy(db, session_id).await?;
+        let event = LiveEvent::Product {
+            seq: 0,
+            product_id,
+            pricing: LivePrice::new(price, &policy),
+        };
+        self.publish(session_id, event).await
+    }
+
+    /// "Someone just bought": coalesced into the next tick's `purchase` event.
+    pub async fn purchased(
+        &self,
+        session_id: i64,
+        buyer: &str,
+        product: &str,
+    ) -> Result<(), AppError> {
+        match &self.backplane {
+            Some(_) => {
+                let mut news = lock_news(&self.news);
+                let entry = news.purchases.entry(session_id).or_default();
+                *entry = (mask_name(buyer), product.to_string(), entry.2 + 1);
+                Ok(())
+            }
+            None => {
+                self.with_room(session_id, |r| r.purchased(buyer, product));
+                Ok(())
+            }
+        }
+    }
+
+    /// Something about this shopper's own state changed (a friend joined through their invite).
+    pub async fn shopper_changed(&self, session_id: i64, shopper_id: i64) -> Result<(), AppError> {
+        match &self.backplane {
+            Some(bp) => bp.notify_shopper(session_id, shopper_id).await,
+            None => {
+                self.with_room(session_id, |r| r.notify_shopper(shopper_id));
+                Ok(())
+            }
+        }
+    }
+
+    /// Posts a chat message: the message and whether it was broadcast ([`Room::chat`]).
+    pub async fn chat(
+        &self,
+        db: &Db,
+        session_id: i64,
+        speaker_id: i64,
+        nickname: &str,
+        text: &str,
+        host: bool,
+    ) -> Result<(ChatMessage, bool), AppError> {
+        let Some(bp) = &self.backplane else {
+            let room = self.room(db, session_id).await?;
+            return Ok(room.chat(speaker_id, nickname, text, host));
+        };
+        let (id, broadcast) = bp
+            .admit_chat(session_id, CHAT_BROADCAST_PER_SEC, host)
+            .await?;
+        let message = ChatMessage {
+            id,
+            shopper_id: speaker_id,
+            nickname: nickname.to_string(),
+            text: text.to_string(),
+            at_ms: now_ms(),
+            host,
+        };
+        if broadcast {
+            let event = LiveEvent::Chat {
+                seq: 0,
+                message: message.clone(),
+            };
+            bp.publish(session_id, &event, now_us()).await?;
+        }
+        Ok((message, broadcast))
+    }
+
+    pub async fn delete_chat(&self, db: &Db, session_id: i64, id: u64) -> Result<(), AppError> {
+        match &self.backplane {
+            Some(bp) => bp
+                .publish(session_id, &LiveEvent::ChatDeleted { seq: 0, id }, now_us())
+                .await
+                .map(|_| ()),
+            None => {
+                self.room(db, session_id).await?.delete_chat(id);
+                Ok(())
+            }
+        }
+    }
+
+    /// Counts `n` hearts; returns the room's total.
+    pub async fn like(&self, db: &Db, session_id: i64, n: u64) -> Result<u64, AppError> {
+        match &self.backplane {
+            Some(bp) => {
+                // An unknown session is a 404, never a new Redis key.
+                self.room(db, session_id).await?;
+                bp.like(session_id, n).await
+            }
+            None => Ok(self.room(db, session_id).await?.like(n)),
+        }
+    }
+
+    /// The host muted a shopper (already recorded in the database).
+    pub async fn mute(&self, db: &Db, session_id: i64, shopper_id: i64) -> Result<(), AppError> {
+        match &self.backplane {
+            Some(bp) => bp.mute(session_id, shopper_id).await,
+            None => {
+                self.room(db, session_id).await?.mute(shopper_id);
+                Ok(())
+            }
+        }
+    }
+
+    pub async fn is_muted(
+        &self,
+        db: &Db,
+        session_id: i64,
+        shopper_id: i64,
+    ) -> Result<bool, AppError> {
+        match &self.backplane {
+            Some(bp) => {
+                // Make sure the shared set was seeded from the database on this node or another.
+                self.room(db, session_id).await?;
+                bp.is_muted(session_id, shopper_id).await
+            }
+            None => Ok(self.room(db, session_id).await?.is_muted(shopper_id)),
+        }
+    }
+
+    /// Viewers watching now (every node's, in distributed mode); `None` when nobody opened
+    /// the room.
+    pub async fn viewers(&self, session_id: i64) -> Result<Option<i64>, AppError> {
+        match &self.backplane {
+            Some(bp) => bp.viewers(session_id).await.map(Some),
+            None => Ok(self.get(session_id).map(|r| r.viewers())),
+        }
+    }
+}
+
+/// For news sent after a change was committed (stock after an order, a friend joined): the
+/// change stands even when the live rooms cannot be told (Redis down); the failure is logged.
+pub fn told(result: Result<(), AppError>) {
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "live rooms could not be told");
+    }
+}
+
+fn lock_news(news: &Mutex<News>) -> std::sync::MutexGuard<'_, News> {
+    news.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Distributed mode: sends this node's stock and purchase news to Redis once a tick, for as
+/// long as the hub lives. In a rush that is a few Redis calls a second per node instead of
+/// two per order; the room's counter lease holder publishes them with its next tick. News
+/// gathered while Redis is down is dropped (the next order's news replaces it).
+async fn flush_news(news: Weak<Mutex<News>>, bp: Arc<RedisBackplane>) {
+    let mut every = tokio::time::interval(Duration::from_millis(1000 / TICKS_PER_SEC));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        every.tick().await;
+        let Some(news) = news.upgrade() else { return };
+        let taken = std::mem::take(&mut *lock_news(&news));
+        drop(news);
+        if !bp.up() {
+            continue;
+        }
+        for ((session_id, product_id), stock) in taken.stock {
+            told(bp.set_stock(session_id, product_id, stock).await);
+        }
+        for (session_id, (buyer, product, count)) in taken.purchases {
+            told(bp.purchased(session_id, &buyer, &product, count).await);
+        }
+    }
+}
+
+/// Counts a running ticker for as long as it runs.
+struct TickerCount(Arc<AtomicUsize>);
+
+impl Drop for TickerCount {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Publishes coalesced counters, and drops the room from the hub when nobody needs it.
+fn spawn_ticker(
+    room: Weak<Room>,
+    rooms: Weak<Rooms>,
+    tickers: Arc<AtomicUsize>,
+    backplane: Option<Arc<RedisBackplane>>,
+) {
+    tickers.fetch_add(1, Ordering::SeqCst);
+    let count = TickerCount(tickers);
+    tokio::spawn(async move {
+        let _count = count;
+        let mut every = tokio::time::interval(Duration::from_millis(1000 / TICKS_PER_SEC));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            every.tick().await;
+            let Some(room) = room.upgrade() else { break };
+            match &backplane {
+                None => room.tick(),
+                Some(bp) if bp.up() => {
+                    if let Err(e) = room.tick_shared(bp).await {
+                        tracing::debug!(session = room.session_id, error = %e, "shared tick failed");
+                    }
+                }
+                Some(_) => {}
+            }
+            if room.unneeded() {
+                let Some(rooms) = rooms.upgrade() else { break };
+                if room.close(&rooms) {
+                    break;
+                }
+            }
+        }
+    });
+}
+
+impl Room {
+    /// Distributed mode, each tick: reports this node's viewers, and if this node holds the
+    /// room's counter lease, publishes the "just bought" line and the counters summed over
+    /// every node.
+    async fn tick_shared(&self, bp: &RedisBackplane) -> Result<(), AppError> {
+        bp.report_viewers(self.session_id, self.viewers()).await?;
+        let Some(tick) = bp.tick(self.session_id).await? else {
+            return Ok(());
+        };
+        if let Some((buyer, product, more)) = tick.purchase {
+            let event = LiveEvent::Purchase {
+                seq: 0,
+                buyer,
+                product,
+                more,
+            };
+            bp.publish(self.session_id, &event, now_us()).await?;
+        }
+        let (viewers, likes) = {
+            let st = self.lock();
+            (st.sent_viewers, st.sent_likes)
+        };
+        if tick.viewers != viewers || tick.likes != likes || !tick.stock.is_empty() {
+            let event = LiveEvent::Counters {
+                seq: 0,
+                viewers: tick.viewers,
+                likes: tick.likes,
+                stock: tick.stock,
+            };
+            bp.publish(self.session_id, &event, now_us()).await?;
+            // Noted now, not when the event comes back from the stream: under load that can
+            // take longer than a tick, and every tick would publish the same figures again.
+            let mut st = self.lock();
+            st.sent_viewers = tick.viewers;
+            st.sent_likes = tick.likes;
+        }
+        Ok(())
+    }
+}
+
+async fn load_room_facts(db: &Db, session_id: i64) -> Result<RoomFacts, AppError> {
+    let status = repo::shopping::session_status(db, session_id).await?;
+    let current = repo::shopping::current_product(db, session_id).await?;
+    let products = repo::live::room_products(db, session_id).await?;
+    let policy = repo::shopping::policy(db, session_id).await?;
+    let presenting = current.and_then(|c| {
+        products.iter().find(|p| p.id == c).map(|p| Presenting {
+            product_id: p.id,
+            name: p.name.clone(),
+            image_url: p.image_url.clone(),
+            pricing: LivePrice::new(Fen(p.price_fen), &policy),
+        })
+    });
+    Ok(RoomFacts {
+        status,
+        presenting,
+        stock: repo::live::stock_of(&products),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn room() -> Room {
+        Room::new(1, facts(), HashSet::new(), 0, false, Arc::default())
+    }
+
+    fn facts() -> RoomFacts {
+        RoomFacts {
+            status: SessionStatus::Live,
+            presenting: None,
+            stock: HashMap::new(),
+        }
+    }
+
+    fn chat_event(id: u64) -> LiveEvent {
+        LiveEvent::Chat {
+            seq: 0,
+            message: ChatMessage {
+                id,
+                shopper_id: 1,
+                nickname: "Mei".into(),
+                text: format!("hello {id}"),
+                at_ms: 0,
+                host: false,
+            },
+        }
+    }
+
+    /// A distributed room opened from its Redis stream: the recent entries are its history
+    /// and its chat; resuming from them replays, older goes to the stream, and after a reset
+    /// nobody resumes from before it.
+    #[test]
+    fn distributed_rooms_resume_from_preloaded_history_and_reset_to_snapshots() {
+        let r = Room::new(1, facts(), HashSet::new(), 1_000, true, Arc::default());
+        let entries = (990..=1_000).map(|seq| (seq, 5, chat_event(seq))).collect();
+        r.preload(entries, 7, 9);
+        assert_eq!(r.lock().chat.len(), 11);
+        let resumed = r.start(Some(995));
+        assert_eq!(resumed.frames.len(), 5);
+        assert!(text(&resumed.frames[0]).starts_with("id: 996\n"));
+        assert!(resumed.fetch.is_none());
+        // Older than the history: fetched from the stream by the hub.
+        let older = r.start(Some(900));
+        assert!(older.frames.is_empty());
+        assert_eq!(older.fetch, Some((901, 1_000)));
+        // The snapshot carries the counters summed over nodes.
+        let snap = text(&r.start(None).frames[0]);
+        assert!(
+            snap.contains("\"viewers\":7") && snap.contains("\"likes\":9"),
+            "{snap}"
+        );
+        // Delivered in order; one seen already is ignored.
+        r.deliver(1_001, 6, chat_event(1_001));
+        r.deliver(1_001, 6, chat_event(77));
+        assert_eq!(r.last_seq(), 1_001);
+        assert_eq!(r.lock().chat.back().map(|m| m.id), Some(1_001));
+        // A reset (Redis came back): everyone watching gets a snapshot frame, and a resume
+        // from before the reset gets a snapshot too.
+        let mut watching = r.start(None).rx;
+        r.reset(5, facts());
+        let frame = watching.try_recv().expect("snapshot broadcast");
+        assert!(frame.snapshot && text(&frame.bytes).contains("snapshot"));
+        assert!(text(&r.start(Some(1_001)).frames[0]).contains("snapshot"));
+        assert!(text(&r.start(Some(4)).frames[0]).contains("snapshot"));
+        r.deliver(6, 7, chat_event(6));
+        assert!(text(&r.start(Some(5)).frames[0]).starts_with("id: 6\n"));
+    }
+
+    fn text(b: &Bytes) -> String {
+        String::from_utf8_lossy(b).into_owned()
+    }
+
+    /// Every frame is a typed `LiveEvent` (what the client decodes) with its number and time.
+    #[test]
+    fn frames_decode_as_the_events_published() {
+        let r = room();
+        let events = vec![
+            LiveEvent::Status {
+                seq: 0,
+                status: SessionStatus::Ended,
+            },
+            LiveEvent::Product {
+                seq: 0,
+                product_id: 3,
+                pricing: LivePrice::new(Fen(1_990), &Default::default()),
+            },
+            LiveEvent::Purchase {
+                seq: 0,
+                buyer: "L***".into(),
+                product: "Serum".into(),
+                more: 2,
+            },
+            LiveEvent::Video { seq: 0, live: true },
+        ];
+        let mut start = r.start(None);
+        start.frames.clear();
+        for e in events {
+            let seq = r.publish(e.clone());
+            let frame = start.rx.try_recv().expect("frame");
+            let text = text(&frame.bytes);
+            let data = text
+                .lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .expect("data line");
+            let decoded: LiveEvent = serde_json::from_str(data).expect("typed");
+            assert_eq!(decoded, e.numbered(seq));
+            let raw: serde_json::Value = serde_json::from_str(data).expect("json");
+            assert!(raw["ts"].as_i64().is_some_and(|t| t > 0));
+        }
+    }
+
+    #[test]
+    fn frames_are_numbered_sse_events() {
+        let r = room();
+        r.publish(LiveEvent::Status {
+            seq: 0,
+            status: SessionStatus::Live,
+        });
+        let s = r.start(Some(0));
+        assert_eq!(s.frames.len(), 1);
+        let f = text(&s.frames[0]);
+        assert!(f.starts_with("id: 1\ndata: {"), "{f}");
+        assert!(f.ends_with("}\n\n"));
+        assert!(f.contains("\"seq\":1"));
+    }
+
+    #[test]
+    fn resume_replays_exactly_what_was_missed_or_snapshots() {
+        let r = room();
+        for i in 0..10 {
+            r.publish(LiveEvent::ChatDeleted { seq: 0, id: i });
+        }
+        let s = r.start(Some(7));
+        assert_eq!(s.frames.len(), 3);
+        assert!(text(&s.frames[0]).starts_with("id: 8\n"));
+        assert!(
+            r.start(Some(10)).frames.is_empty(),
+            "up to date: nothing to replay"
+        );
+        let fresh = r.start(None);
+        assert!(text(&fresh.frames[0]).contains("\"type\":\"snapshot\""));
+        // Too far behind (older than the history): a snapshot.
+        for i in 0..HISTORY {
+            r.publish(LiveEvent::ChatDeleted {
+                seq: 0,
+                id: i as u64,
+            });
+        }
+        let behind = r.start(Some(3));
+        assert_eq!(behind.frames.len(), 1);
+        assert!(text(&behind.frames[0]).contains("\"type\":\"snapshot\""));
+        // A sequence from the future (another server run) also gets a snapshot.
+        assert!(text(&r.start(Some(u64::MAX / 2)).frames[0]).contains("snapshot"));
+    }
+
+    #[test]
+    fn slow_receivers_lag_instead_of_queueing_without_bound() {
+        let r = room();
+        let mut s = r.start(None);
+        for i in 0..(CHANNEL_CAPACITY * 4) {
+            r.publish(LiveEvent::ChatDeleted {
+                seq: 0,
+                id: i as u64,
+            });
+        }
+        match s.rx.try_recv() {
+            Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                assert!(n as usize >= CHANNEL_CAPACITY * 3)
+            }
+            other => panic!("expected lag, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn counters_are_coalesced_per_tick() {
+        let r = room();
+        r.like(5);
+        r.like(7);
+        r.set_stock(3, 10);
+        r.set_stock(3, 9);
+        let before = r.seq();
+        r.tick();
+        assert_eq!(r.seq(), before + 1, "one counters event for many changes");
+        let s = r.start(Some(before));
+        let f = text(&s.frames[0]);
+        assert!(f.contains("\"likes\":12") && f.contains("[3,9]"), "{f}");
+        r.tick();
+        assert_eq!(r.seq(), before + 1, "nothing changed: nothing sent");
+    }
+
+    #[test]
+    fn chat_is_sampled_when_it_outruns_reading() {
+        let r = room();
+        let sent = (0..100)
+            .filter(|i| r.chat(1, "a", &format!("m{i}"), false).1)
+            .count();
+        assert!(
+            sent <= CHAT_BROADCAST_PER_SEC as usize + 1,
+            "{sent} broadcast"
+        );
+        assert!(
+            r.chat(2, "host", "welcome", true).1,
+            "the host is always heard"
+        );
+    }
+
+    #[test]
+    fn every_frame_decodes_as_a_client_live_event() {
+        use crate::model::LiveEvent;
+        let r = room();
+        r.present(Presenting {
+            product_id: 3,
+            name: "Serum".into(),
+            image_url: "/x.jpg".into(),
+            pricing: LivePrice::new(Fen(25_900), &Default::default()),
+        });
+        r.set_status(SessionStatus::Ended);
+        r.chat(1, "Lin", "<b>hi</b>", false);
+        r.delete_chat(1);
+        r.purchased("Lin", "Serum");
+        r.like(3);
+        r.set_stock(3, 7);
+        r.tick();
+        let mut frames = r.start(Some(0)).frames;
+        frames.push(r.start(None).frames.remove(0));
+        frames.push(heartbeat());
+        frames.push(me_frame());
+        let mut kinds = Vec::new();
+        for f in frames {
+            let t = text(&f);
+            let data = t
+                .lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .expect("data line");
+            let ev: LiveEvent =
+                serde_json::from_str(data).unwrap_or_else(|e| panic!("{data}: {e}"));
+            kinds.push(
+                format!("{ev:?}")
+                    .split([' ', '{'])
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+            if let LiveEvent::Chat { message, .. } = ev {
+                assert_eq!(
+                    message.text, "<b>hi</b>",
+                    "text travels as data, escaped by the client"
+                );
+            }
+        }
+        for k in [
+            "Presenting",
+            "Status",
+            "Chat",
+            "ChatDeleted",
+            "Purchase",
+            "Counters",
+            "Snapshot",
+            "Hb",
+            "Me",
+        ] {
+            assert!(kinds.iter().any(|x| x == k), "{k} missing from {kinds:?}");
+        }
+    }
+
+    #[test]
+    fn buyers_are_masked() {
+        assert_eq!(mask_name("Lin Xiaomei"), "L***");
+        assert_eq!(mask_name("小林"), "小***");
+    }
+}

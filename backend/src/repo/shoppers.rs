@@ -1,0 +1,70 @@
+//! Shopper rows and the server's generated secrets (SQL only; identity rules are in
+//! `identity`).
+
+use crate::{db::Db, error::AppError};
+
+/// (id, nickname) of an existing shopper.
+pub async fn find(db: &Db, id: i64) -> Result<Option<(i64, String)>, AppError> {
+    Ok(
+        sqlx::query_as("SELECT id, nickname FROM shoppers WHERE id = $1")
+            .bind(id)
+            .fetch_optional(db.pool())
+            .await?,
+    )
+}
+
+pub async fn create(db: &Db, nickname: &str, now_ms: i64) -> Result<i64, AppError> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO shoppers (nickname, created_at_ms) VALUES ($1, $2) RETURNING id",
+    )
+    .bind(nickname)
+    .bind(now_ms)
+    .fetch_one(db.pool())
+    .await?)
+}
+
+pub async fn set_nickname(db: &Db, id: i64, nickname: &str) -> Result<(), AppError> {
+    sqlx::query("UPDATE shoppers SET nickname = $1 WHERE id = $2")
+        .bind(nickname)
+        .bind(id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// The secret stored under `name`, created from `fresh` if there is none yet. Concurrent
+/// starts agree on one value (whichever was stored first).
+pub async fn secret_or_insert(db: &Db, name: &str, fresh: &str) -> Result<String, AppError> {
+    sqlx::query(
+        "INSERT INTO app_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(name)
+    .bind(fresh)
+    .execute(db.pool())
+    .await?;
+    Ok(
+        sqlx::query_scalar("SELECT value FROM app_secrets WHERE name = $1")
+            .bind(name)
+            .fetch_one(db.pool())
+            .await?,
+    )
+}
+
+/// The shopper's openid for the merchant's WeChat app, once WeChat's authorisation gave it.
+pub async fn wechat_openid(db: &Db, id: i64) -> Result<Option<String>, AppError> {
+    let v: Option<Option<String>> =
+        sqlx::query_scalar("SELECT wechat_openid FROM shoppers WHERE id = $1")
+            .bind(id)
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(v.flatten())
+}
+
+pub async fn set_wechat_openid(db: &Db, id: i64, openid: &str) -> Result<(), AppError> {
+    sqlx::query("UPDATE shoppers SET wechat_openid = $1 WHERE id = $2")
+        .bind(openid)
+        .bind(id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,748 @@
+//! The host's run-of-show transitions: go live, present a product, end the session.
+//! Callers check ownership first (`host_auth::require_session_owner`).
+
+use crate::{db::Db, error::AppError, model::SessionStatus, now_ms};
+
+use super::shopping::{require, session_status};
+use crate::domain::session::Activity;
+
+pub async fn go_live(db: &Db, session_id: i64) -> Result<(), AppError> {
+    let res = sqlx::query("UPDATE live_sessions SET status = 'live', started_at_ms = $1 WHERE id = $2 AND status = 'scheduled'")
+        .bind(now_ms())
+        .bind(session_id)
+        .execute(db.pool())
+        .await?;
+    if res.rows_affected() == 1 {
+        return Ok(());
+    }
+    require(db, session_id, Activity::GoLive).await?;
+    Err(AppError::Conflict(
+        "The session changed meanwhile: reload it.".into(),
+    ))
+}
+
+/// Makes `product_id` the product being explained now and records that it was presented
+/// (which opens its discount). Returns the session id.
+pub async fn present_product(db: &Db, session_id: i64, product_id: i64) -> Result<(), AppError> {
+    require(db, session_id, Activity::Present).await?;
+    let mut w = db.begin_write().await?;
+    let res = sqlx::query(
+        "UPDATE products SET presented_at_ms = COALESCE(presented_at_ms, $1) WHERE id = $2 AND session_id = $3",
+    )
+    .bind(now_ms())
+    .bind(product_id)
+    .bind(session_id)
+    .execute(&mut *w.tx)
+    .await?;
+    if res.rows_affected() == 0 {
+        return Err(not_in_session());
+    }
+    sqlx::query("UPDATE live_sessions SET current_product_id = $1 WHERE id = $2")
+        .bind(product_id)
+        .bind(session_id)
+        .execute(&mut *w.tx)
+        .await?;
+    w.commit().await?;
+    Ok(())
+}
+
+pub async fn end_session(db: &Db, session_id: i64) -> Result<(), AppError> {
+    let res = sqlx::query(
+        "UPDATE live_sessions SET status = 'ended', ended_at_ms = $1, current_product_id = NULL WHERE id = $2 AND status = 'live'",
+    )
+    .bind(now_ms())
+    .bind(session_id)
+    .execute(db.pool())
+    .await?;
+    if res.rows_affected() == 1 {
+        return Ok(());
+    }
+    require(db, session_id, Activity::End).await?;
+    Err(AppError::Conflict(
+        "The session changed meanwhile: reload it.".into(),
+    ))
+}
+
+/// The session a product belongs to.
+pub async fn product_session(db: &Db, product_id: i64) -> Result<i64, AppError> {
+    sqlx::query_scalar("SELECT session_id FROM products WHERE id = $1")
+        .bind(product_id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or_else(|| AppError::not_found("This product does not exist."))
+}
+
+// ---- Catalog editing (before and during the session) ----
+
+use crate::{
+    domain::{
+        discount::DiscountPolicy,
+        forms::{ProductInput, SessionInput},
+        money::Fen,
+    },
+    model::{
+        Dashboard, PolicyForm, ProductForm, ProductSales, SessionForm, StudioProduct, StudioSession,
+    },
+};
+
+/// Checks a session form. Start times may be in the past only by a minute (clock skew).
+pub async fn create_session(db: &Db, host_id: i64, form: &SessionForm) -> Result<i64, AppError> {
+    let v = SessionInput::parse(form, now_ms())?;
+    let time_zone = crate::zones::canonical(&form.time_zone)?;
+    let session = super::catalog::NewSession {
+        host_id,
+        title: v.title,
+        description: v.description,
+        cover_url: DEFAULT_COVER.to_string(),
+        scheduled_start_ms: v.scheduled_start_ms,
+        time_zone,
+    };
+    let id = super::catalog::create_session(db, &session, &[]).await?;
+    save_policy(db, id, &form.policy).await?;
+    Ok(id)
+}
+
+/// Shown until the host uploads a cover.
+pub const DEFAULT_COVER: &str = "/public/covers/default.svg";
+/// Shown until the host uploads a product image.
+pub const DEFAULT_PRODUCT_IMAGE: &str = "/public/products/default.svg";
+
+async fn save_policy(db: &Db, session_id: i64, p: &PolicyForm) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE discount_policies SET percent_off = $1, friends_needed = $2, units_per_shopper = $3,
+                units_cap = $4, purchase_limit = $5, verified_phone_required = $6
+          WHERE session_id = $7",
+    )
+    .bind(p.percent_off)
+    .bind(p.friends_needed)
+    .bind(p.units_per_shopper)
+    .bind(p.units_cap)
+    .bind(p.purchase_limit)
+    .bind(i64::from(p.verified_phone_required))
+    .bind(session_id)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+pub async fn update_session(db: &Db, session_id: i64, form: &SessionForm) -> Result<(), AppError> {
+    let v = SessionInput::parse(form, now_ms())?;
+    let time_zone = crate::zones::canonical(&form.time_zone)?;
+    require(db, session_id, Activity::EditDetails).await?;
+    sqlx::query("UPDATE live_sessions SET title = $1, description = $2, scheduled_start_ms = $3, time_zone = $4 WHERE id = $5 AND status = 'scheduled'")
+        .bind(&v.title)
+        .bind(&v.description)
+        .bind(v.scheduled_start_ms)
+        .bind(&time_zone)
+        .bind(session_id)
+        .execute(db.pool())
+        .await?;
+    save_policy(db, session_id, &form.policy).await
+}
+
+pub async fn delete_session(db: &Db, session_id: i64) -> Result<(), AppError> {
+    require(db, session_id, Activity::DeleteSession).await?;
+    let mut w = db.begin_write().await?;
+    // Reservations and invites go with the session (ON DELETE CASCADE); nothing was sold.
+    sqlx::query("DELETE FROM reservations WHERE session_id = $1")
+        .bind(session_id)
+        .execute(&mut *w.tx)
+        .await?;
+    sqlx::query("DELETE FROM invites WHERE session_id = $1")
+        .bind(session_id)
+        .execute(&mut *w.tx)
+        .await?;
+    sqlx::query("DELETE FROM live_sessions WHERE id = $1 AND status = 'scheduled'")
+        .bind(session_id)
+        .execute(&mut *w.tx)
+        .await?;
+    w.commit().await?;
+    Ok(())
+}
+
+pub async fn set_cover(db: &Db, session_id: i64, url: &str) -> Result<(), AppError> {
+    sqlx::query("UPDATE live_sessions SET cover_url = $1 WHERE id = $2")
+        .bind(url)
+        .bind(session_id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+pub async fn add_product(db: &Db, session_id: i64, form: &ProductForm) -> Result<i64, AppError> {
+    let p = ProductInput::parse(form)?;
+    require(db, session_id, Activity::AddProduct).await?;
+    let mut w = db.begin_write().await?;
+    let next: i64 = sqlx::query_scalar(
+        "SELECT CAST(COALESCE(MAX(position), 0) + 1 AS BIGINT) FROM products WHERE session_id = $1",
+    )
+    .bind(session_id)
+    .fetch_one(&mut *w.tx)
+    .await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO products (session_id, position, name, description, category, price_fen, stock, image_url, created_at_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+    )
+    .bind(session_id)
+    .bind(next)
+    .bind(&p.name)
+    .bind(&p.description)
+    .bind(&p.category)
+    .bind(p.price.0)
+    .bind(p.stock)
+    .bind(DEFAULT_PRODUCT_IMAGE)
+    .bind(now_ms())
+    .fetch_one(&mut *w.tx)
+    .await?;
+    w.commit().await?;
+    Ok(id)
+}
+
+/// What an edit changed that viewers of a live session must learn.
+pub struct ProductEdited {
+    pub price: Fen,
+    pub price_changed: bool,
+    pub stock: i64,
+}
+
+/// Edits a product. Changing the price of a product already presented needs a reason, which is
+/// written to the audit log with the old and new price. With `stock_was` the stock changes by
+/// the difference the host typed (sales meanwhile are kept), never below zero.
+pub async fn update_product(
+    db: &Db,
+    host_id: i64,
+    session_id: i64,
+    product_id: i64,
+    form: &ProductForm,
+) -> Result<ProductEdited, AppError> {
+    let p = ProductInput::parse(form)?;
+    require(db, session_id, Activity::EditProduct).await?;
+    let row: Option<(i64, Option<i64>)> = sqlx::query_as(
+        "SELECT price_fen, presented_at_ms FROM products WHERE id = $1 AND session_id = $2",
+    )
+    .bind(product_id)
+    .bind(session_id)
+    .fetch_optional(db.pool())
+    .await?;
+    let (old_price, presented) = row.ok_or_else(not_in_session)?;
+    let reason = form
+        .reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty());
+    let price_changed = old_price != p.price.0;
+    if price_changed && presented.is_some() && reason.is_none() {
+        return Err(AppError::Conflict(
+            "This product was already presented: give a reason to change its price (it is recorded in the audit log).".into(),
+        ));
+    }
+    // Absolute stock for older clients; otherwise the typed difference, applied atomically.
+    let (delta, absolute) = match form.stock_was {
+        Some(was) if (0..=1_000_000).contains(&was) => (p.stock - was, None),
+        Some(_) => return Err(AppError::bad_request("stock_was is out of range.")),
+        None => (0, Some(p.stock)),
+    };
+    let mut w = db.begin_write().await?;
+    let _typed: i64 = sqlx::query_scalar(
+        "UPDATE products SET name = $1, description = $2, category = $3, price_fen = $4,
+                stock = CASE WHEN $5 >= 0 THEN $5
+                             WHEN stock + $6 < 0 THEN 0
+                             WHEN stock + $6 > 1000000 THEN 1000000
+                             ELSE stock + $6 END
+          WHERE id = $7 RETURNING stock",
+    )
+    .bind(&p.name)
+    .bind(&p.description)
+    .bind(&p.category)
+    .bind(p.price.0)
+    .bind(absolute.unwrap_or(-1))
+    .bind(delta)
+    .bind(product_id)
+    .fetch_one(&mut *w.tx)
+    .await?;
+    // A product with variants: its stock is theirs (edited with them), whatever was typed.
+    let stock = super::variants::resync_stock(&mut w.tx, product_id).await?;
+    if price_changed && presented.is_some() {
+        sqlx::query(
+            "INSERT INTO audit_log (session_id, host_id, action, detail, reason, created_at_ms) VALUES ($1, $2, 'price_change', $3, $4, $5)",
+        )
+        .bind(session_id)
+        .bind(host_id)
+        .bind(format!("product {product_id}: {} -> {}", Fen(old_price), p.price))
+        .bind(reason.unwrap_or_default())
+        .bind(now_ms())
+        .execute(&mut *w.tx)
+        .await?;
+    }
+    w.commit().await?;
+    Ok(ProductEdited {
+        price: p.price,
+        price_changed,
+        stock,
+    })
+}
+
+/// A product id that does not belong to the session.
+fn not_in_session() -> AppError {
+    AppError::not_found("This product is not part of the session.")
+}
+
+/// `Ok` when the statement touched a row of the session's products.
+fn touched_a_product(res: sqlx::any::AnyQueryResult) -> Result<(), AppError> {
+    if res.rows_affected() == 0 {
+        Err(not_in_session())
+    } else {
+        Ok(())
+    }
+}
+
+pub async fn delete_product(db: &Db, session_id: i64, product_id: i64) -> Result<(), AppError> {
+    require(db, session_id, Activity::RemoveProduct).await?;
+    let res = sqlx::query("DELETE FROM products WHERE id = $1 AND session_id = $2")
+        .bind(product_id)
+        .bind(session_id)
+        .execute(db.pool())
+        .await?;
+    touched_a_product(res)
+}
+
+pub async fn set_product_image(db: &Db, product_id: i64, url: &str) -> Result<(), AppError> {
+    sqlx::query("UPDATE products SET image_url = $1 WHERE id = $2")
+        .bind(url)
+        .bind(product_id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Moves a product one place up (`-1`) or down (`+1`) in the presentation order.
+pub async fn move_product(
+    db: &Db,
+    session_id: i64,
+    product_id: i64,
+    delta: i64,
+) -> Result<(), AppError> {
+    if delta != -1 && delta != 1 {
+        return Err(AppError::bad_request(
+            "Move a product one place up or down.",
+        ));
+    }
+    let mut w = db.begin_write().await?;
+    let ids: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM products WHERE session_id = $1 ORDER BY position, id")
+            .bind(session_id)
+            .fetch_all(&mut *w.tx)
+            .await?;
+    let Some(i) = ids.iter().position(|id| *id == product_id) else {
+        return Err(not_in_session());
+    };
+    let j = i as i64 + delta;
+    if j < 0 || j >= ids.len() as i64 {
+        return Ok(()); // already first/last
+    }
+    let mut order = ids.clone();
+    order.swap(i, j as usize);
+    // Renumber densely: positions stay 1..n whatever happened before.
+    for (pos, id) in order.iter().enumerate() {
+        sqlx::query("UPDATE products SET position = $1 WHERE id = $2")
+            .bind(pos as i64 + 1)
+            .bind(id)
+            .execute(&mut *w.tx)
+            .await?;
+    }
+    w.commit().await?;
+    Ok(())
+}
+
+/// Presents the product after the current one (or the first, if none is current).
+pub async fn present_next(db: &Db, session_id: i64) -> Result<i64, AppError> {
+    let ids: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM products WHERE session_id = $1 ORDER BY position, id")
+            .bind(session_id)
+            .fetch_all(db.pool())
+            .await?;
+    let current = super::shopping::current_product(db, session_id).await?;
+    let next = match current.and_then(|c| ids.iter().position(|id| *id == c)) {
+        Some(i) if i + 1 < ids.len() => ids[i + 1],
+        Some(_) => return Err(AppError::Conflict("This is the last product.".into())),
+        None => *ids
+            .first()
+            .ok_or_else(|| AppError::Conflict("Add products before presenting.".into()))?,
+    };
+    present_product(db, session_id, next).await?;
+    Ok(next)
+}
+
+pub async fn mark_sold_out(db: &Db, session_id: i64, product_id: i64) -> Result<(), AppError> {
+    require(db, session_id, Activity::MarkSoldOut).await?;
+    let res = sqlx::query("UPDATE products SET stock = 0 WHERE id = $1 AND session_id = $2")
+        .bind(product_id)
+        .bind(session_id)
+        .execute(db.pool())
+        .await?;
+    touched_a_product(res)
+}
+
+// ---- Reading for the studio ----
+
+pub async fn host_sessions(
+    db: &Db,
+    host_id: i64,
+) -> Result<Vec<crate::model::SessionSummary>, AppError> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM live_sessions WHERE host_id = $1
+          ORDER BY CASE status WHEN 'live' THEN 0 WHEN 'scheduled' THEN 1 ELSE 2 END, scheduled_start_ms DESC",
+    )
+    .bind(host_id)
+    .fetch_all(db.pool())
+    .await?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.push(super::catalog::session_summary(db, id).await?);
+    }
+    Ok(out)
+}
+
+pub async fn studio_session(db: &Db, session_id: i64) -> Result<StudioSession, AppError> {
+    type Row = (
+        i64,
+        String,
+        String,
+        String,
+        String,
+        i64,
+        Option<i64>,
+        String,
+    );
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT id, title, description, cover_url, status, scheduled_start_ms, current_product_id, time_zone
+           FROM live_sessions WHERE id = $1",
+    )
+    .bind(session_id)
+    .fetch_optional(db.pool())
+    .await?;
+    let (id, title, description, cover_url, status, start, current, time_zone) =
+        row.ok_or_else(|| AppError::not_found("This live session does not exist."))?;
+    let policy: DiscountPolicy = super::shopping::policy(db, session_id).await?;
+    type P = (
+        i64,
+        i64,
+        String,
+        String,
+        String,
+        i64,
+        i64,
+        String,
+        Option<i64>,
+    );
+    let products: Vec<P> = sqlx::query_as(
+        "SELECT id, position, name, description, category, price_fen, stock, image_url, presented_at_ms
+           FROM products WHERE session_id = $1 ORDER BY position, id",
+    )
+    .bind(session_id)
+    .fetch_all(db.pool())
+    .await?;
+    let mut variants = super::variants::of_session(db, session_id).await?;
+    Ok(StudioSession {
+        id,
+        title,
+        description,
+        cover_url,
+        status: SessionStatus::parse(&status).ok_or(AppError::Internal)?,
+        scheduled_start_ms: start,
+        start_offset_minutes: crate::zones::offset_at(start, &time_zone),
+        time_zone,
+        current_product_id: current,
+        policy: PolicyForm {
+            percent_off: i64::from(policy.percent_off),
+            friends_needed: i64::from(policy.friends_needed),
+            units_per_shopper: i64::from(policy.units_per_shopper),
+            units_cap: policy.units_cap.map(i64::from),
+            purchase_limit: i64::from(policy.purchase_limit),
+            verified_phone_required: policy.verified_phone_required,
+        },
+        products: products
+            .into_iter()
+            .map(
+                |(
+                    id,
+                    position,
+                    name,
+                    description,
+                    category,
+                    price,
+                    stock,
+                    image_url,
+                    presented,
+                )| StudioProduct {
+                    id,
+                    position,
+                    name,
+                    description,
+                    category,
+                    price: Fen(price),
+                    stock,
+                    image_url,
+                    presented: presented.is_some(),
+                    variants: variants.remove(&id).unwrap_or_default(),
+                },
+            )
+            .collect(),
+    })
+}
+
+pub async fn dashboard(
+    db: &Db,
+    session_id: i64,
+    viewers: Option<i64>,
+) -> Result<Dashboard, AppError> {
+    let status = session_status(db, session_id).await?;
+    let one = |sql: &'static str| async move {
+        sqlx::query_scalar::<_, i64>(sql)
+            .bind(session_id)
+            .fetch_one(db.pool())
+            .await
+            .map_err(AppError::from)
+    };
+    let reservations = one("SELECT COUNT(*) FROM reservations WHERE session_id = $1").await?;
+    let invites_created = one("SELECT COUNT(*) FROM invites WHERE session_id = $1").await?;
+    let friends_joined =
+        one("SELECT COUNT(*) FROM reservations WHERE session_id = $1 AND invite_id IS NOT NULL")
+            .await?;
+    // Paid and not refunded; refunds apart.
+    let orders = one(
+        "SELECT COUNT(*) FROM orders o WHERE o.session_id = $1 AND o.status = 'paid'
+            AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.order_id = o.id AND r.status = 'succeeded')",
+    )
+    .await?;
+    let refunds = one(
+        "SELECT COUNT(*) FROM refunds r JOIN orders o ON o.id = r.order_id
+          WHERE o.session_id = $1 AND r.status = 'succeeded'",
+    )
+    .await?;
+    let refunded = one(
+        "SELECT CAST(COALESCE(SUM(r.amount_fen), 0) AS BIGINT) FROM refunds r JOIN orders o ON o.id = r.order_id
+          WHERE o.session_id = $1 AND r.status = 'succeeded'",
+    )
+    .await?;
+    type Row = (i64, String, Option<i64>, i64, i64, i64, i64);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT p.id, p.name, p.presented_at_ms, p.stock,
+                CAST(COALESCE(SUM(l.quantity), 0) AS BIGINT),
+                CAST(COALESCE(SUM(l.paid_amount_fen), 0) AS BIGINT),
+                CAST(COALESCE(SUM(l.discount_fen), 0) AS BIGINT)
+           FROM products p
+           LEFT JOIN order_lines l ON l.product_id = p.id
+                AND l.order_id IN (SELECT o.id FROM orders o WHERE o.session_id = $1 AND o.status = 'paid'
+                    AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.order_id = o.id AND r.status = 'succeeded'))
+          WHERE p.session_id = $1
+          GROUP BY p.id, p.name, p.presented_at_ms, p.stock, p.position
+          ORDER BY p.position, p.id",
+    )
+    .bind(session_id)
+    .fetch_all(db.pool())
+    .await?;
+    let per_product: Vec<ProductSales> = rows
+        .into_iter()
+        .map(
+            |(product_id, name, presented, stock, units, revenue, discount)| ProductSales {
+                product_id,
+                name,
+                presented: presented.is_some(),
+                stock,
+                units_sold: units,
+                revenue: Fen(revenue),
+                discount: Fen(discount),
+            },
+        )
+        .collect();
+    Ok(Dashboard {
+        session_id,
+        status,
+        reservations,
+        invites_created,
+        friends_joined,
+        // Only meaningful while live: viewers still connected after the end are leaving.
+        viewers: viewers.filter(|_| status == SessionStatus::Live),
+        orders,
+        units_sold: per_product.iter().map(|p| p.units_sold).sum(),
+        gmv: Fen(per_product.iter().map(|p| p.revenue.0).sum()),
+        refunds,
+        refunded: Fen(refunded),
+        discount_given: Fen(per_product.iter().map(|p| p.discount.0).sum()),
+        per_product,
+    })
+}
+
+/// One row per order line, for the CSV export.
+pub struct ExportLine {
+    pub order_id: i64,
+    pub created_at_ms: i64,
+    pub status: String,
+    pub shopper_id: i64,
+    pub shopper_nickname: String,
+    /// The shopper's verified number, masked (`+86 138****5678`).
+    pub shopper_phone: Option<String>,
+    pub product_id: i64,
+    pub product_name: String,
+    /// The shade or size bought; empty for a product without variants.
+    pub variant: String,
+    pub quantity: i64,
+    pub unit_price: Fen,
+    pub full_amount: Fen,
+    pub discount: Fen,
+    pub paid: Fen,
+    pub rule: String,
+    /// Paid orders: shipped or to ship; refunded wins over both.
+    pub fulfilment: String,
+    pub carrier: Option<String>,
+    pub tracking_no: Option<String>,
+    /// Where it ships, in full (recipient, phone, province/city/district/street).
+    pub ship_to: Option<[String; 6]>,
+    pub invite_code: Option<String>,
+}
+
+pub async fn export_lines(db: &Db, session_id: i64) -> Result<Vec<ExportLine>, AppError> {
+    type Row = (
+        i64,
+        i64,
+        String,
+        i64,
+        String,
+        i64,
+        String,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+    );
+    type Extra = (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let extra: std::collections::HashMap<i64, Extra> = sqlx::query_as::<_, (i64, String, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>)>(
+        concat!(
+            "SELECT o.id, ",
+            crate::repo::orders::status_seen!(),
+            ", sh.carrier, sh.tracking_no, oa.recipient, oa.phone, oa.province, oa.city, oa.district, oa.street
+               FROM orders o
+               LEFT JOIN shipments sh ON sh.order_id = o.id
+               LEFT JOIN order_addresses oa ON oa.order_id = o.id
+              WHERE o.session_id = $1"
+        ),
+    )
+    .bind(session_id)
+    .fetch_all(db.pool())
+    .await?
+    .into_iter()
+    .map(|r| (r.0, (r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9)))
+    .collect();
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT o.id, o.created_at_ms, o.status, o.shopper_id, s.nickname, l.product_id, p.name, l.quantity,
+                l.unit_price_fen, l.full_amount_fen, l.discount_fen, l.paid_amount_fen, l.rule, i.code,
+                ph.phone, l.variant_name
+           FROM orders o
+           JOIN order_lines l ON l.order_id = o.id
+           JOIN products p ON p.id = l.product_id
+           JOIN shoppers s ON s.id = o.shopper_id
+           LEFT JOIN invites i ON i.id = l.invite_id
+           LEFT JOIN shopper_phones ph ON ph.shopper_id = o.shopper_id
+          WHERE o.session_id = $1
+          ORDER BY o.id, l.id",
+    )
+    .bind(session_id)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ExportLine {
+            order_id: r.0,
+            created_at_ms: r.1,
+            status: r.2,
+            shopper_id: r.3,
+            shopper_nickname: r.4,
+            product_id: r.5,
+            product_name: r.6,
+            variant: r.15,
+            quantity: r.7,
+            unit_price: Fen(r.8),
+            full_amount: Fen(r.9),
+            discount: Fen(r.10),
+            paid: Fen(r.11),
+            rule: r.12,
+            fulfilment: extra
+                .get(&r.0)
+                .map_or_else(|| String::from("unknown"), |e| e.0.clone()),
+            carrier: extra.get(&r.0).and_then(|e| e.1.clone()),
+            tracking_no: extra.get(&r.0).and_then(|e| e.2.clone()),
+            ship_to: extra.get(&r.0).and_then(|e| {
+                Some([
+                    e.3.clone()?,
+                    e.4.clone()?,
+                    e.5.clone()?,
+                    e.6.clone()?,
+                    e.7.clone()?,
+                    e.8.clone()?,
+                ])
+            }),
+            invite_code: r.13,
+            // Never the full number outside the database.
+            shopper_phone: r.14.as_deref().map(crate::domain::phone::mask),
+        })
+        .collect())
+}
+
+/// Remembers an uploaded image (who, what, how big); the same content uploaded again is one row.
+pub async fn record_upload(
+    db: &Db,
+    name: &str,
+    host_id: i64,
+    kind: &str,
+    (width, height): (u32, u32),
+    bytes: usize,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO uploads (name, host_id, kind, width, height, bytes, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(name)
+    .bind(host_id)
+    .bind(kind)
+    .bind(i64::from(width))
+    .bind(i64::from(height))
+    .bind(i64::try_from(bytes).unwrap_or(i64::MAX))
+    .bind(now_ms())
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+pub async fn audit(
+    db: &Db,
+    session_id: Option<i64>,
+    host_id: i64,
+    action: &str,
+    detail: &str,
+) -> Result<(), AppError> {
+    sqlx::query("INSERT INTO audit_log (session_id, host_id, action, detail, created_at_ms) VALUES ($1, $2, $3, $4, $5)")
+        .bind(session_id)
+        .bind(host_id)
+        .bind(action)
+        .bind(detail)
+        .bind(now_ms())
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
