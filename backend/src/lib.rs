@@ -9,9 +9,9 @@
 // hub, the Redis backplane), identity (shoppers, hosts), wechat, media (video, restream keys),
 // repo (the database, split the same way); the rest is shared plumbing.
 pub mod buying;
+pub mod changes;
 pub mod crypto;
 pub mod db;
-pub mod events;
 pub mod identity;
 pub mod live;
 pub mod media;
@@ -21,6 +21,7 @@ pub mod ratelimit;
 pub mod redis_batch;
 pub mod repo;
 pub mod request;
+pub mod studio;
 pub mod texts;
 pub mod uploads;
 pub mod wechat;
@@ -93,8 +94,9 @@ pub struct Services {
     pub decodes: Arc<tokio::sync::Semaphore>,
     /// Delivers one-time codes for phone verification (`log` or `webhook`).
     pub code_sender: Arc<dyn phone::CodeSender>,
-    /// Went live, presented, ended: followed by the live rooms and the media pipeline.
-    pub events: events::SessionEvents,
+    /// "A session changed" (what the host did, stock, purchases, the video): followed by the
+    /// live rooms, the flash-sale gate and the media pipeline.
+    pub changes: changes::Changes,
     /// This node's counters (`GET /metrics`).
     pub metrics: Arc<metrics::Metrics>,
 }

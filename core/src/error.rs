@@ -33,7 +33,7 @@ pub enum AppError {
     /// The order's total differs from the one the shopper saw (a price or discount changed
     /// meanwhile). Carries the current total for the same quantity; nothing was charged.
     #[error("{}", crate::i18n::tf(crate::i18n::K::errors_price_changed, &[("total", &total.to_string())]))]
-    PriceChanged { total: crate::domain::money::Fen },
+    PriceChanged { total: crate::money::Fen },
     /// Too many requests from this client.
     #[error("{}", crate::i18n::t(crate::i18n::K::errors_rate_limited))]
     RateLimited,

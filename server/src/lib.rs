@@ -295,7 +295,6 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
         media: config.media.clone(),
         restream_allow_private: config.restream_allow_private,
     };
-    // The session events (the live rooms are told directly) and the media pipeline that follows them.
     // Distributed mode (REDIS_URL): rooms, counters and limits shared through Redis.
     let backplane = match &config.redis_url {
         Some(url) => Some(
@@ -316,9 +315,7 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
             RateLimiter::new(config.rate_limit_scale),
         ),
     };
-    let events = shop_backend::events::SessionEvents::default();
     let broadcasts = Arc::new(media::Broadcasts::default());
-    media::follow(&broadcasts, &events);
     let media_dir = match &config.media {
         shop_backend::media::MediaBackend::Embedded { media_dir } => media_dir.clone(),
         shop_backend::media::MediaBackend::External { .. } => {
@@ -351,6 +348,12 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
     sale.reconcile()
         .await
         .map_err(|e| StartError::Redis(format!("flash-sale state: {e}")))?;
+    // "A session changed", followed in this order: the live rooms (before the change's author
+    // answers), the sale gate, the media pipeline.
+    let changes = shop_backend::changes::Changes::default();
+    changes.follow(live.clone());
+    changes.follow(sale.clone());
+    changes.follow(broadcasts.clone());
     let sale = Some(sale);
     let shoppers = Arc::new(identity::ShopperCache::new(identity::SHOPPER_TTL));
     if let Some(bp) = &backplane {
@@ -380,7 +383,7 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
                 shop_backend::uploads::CONCURRENT_DECODES,
             )),
             code_sender: code_sender(config),
-            events: events.clone(),
+            changes,
             metrics,
         }),
         assets: Arc::new(assets),

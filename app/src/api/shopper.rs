@@ -134,7 +134,7 @@ pub(crate) mod ssr {
                 },
             )
             .collect();
-                Ok(ViewerState {
+        Ok(ViewerState {
             me: shopper.me(),
             session_id,
             status,

@@ -17,12 +17,7 @@ use crate::{
 #[cfg(feature = "ssr")]
 mod ssr {
     use crate::{error::AppError, model::HostMe};
-    use shop_backend::{
-        identity::host_auth::{self, Host},
-        repo::studio,
-        request::Browser,
-        AppState,
-    };
+    use shop_backend::{identity::host_auth::Host, request::Browser, AppState};
 
     pub async fn host_me(st: &AppState, host: &Host) -> Result<HostMe, AppError> {
         let display_name = shop_backend::identity::host_auth::display_name(st, host).await?;
@@ -47,18 +42,6 @@ mod ssr {
             shop_backend::identity::host_auth::require_session_owner(st, browser, facts.session_id)
                 .await?;
         Ok((host, facts))
-    }
-
-    /// The signed-in owner of the product's session, and that session's id.
-    pub async fn product_owner(
-        st: &AppState,
-        browser: &Browser,
-        product_id: i64,
-    ) -> Result<(Host, i64), AppError> {
-        let host = host_auth::require_host(st, browser).await?;
-        let session_id = studio::product_session(&st.db, product_id).await?;
-        host_auth::check_owner(st, &host, session_id).await?;
-        Ok((host, session_id))
     }
 }
 
@@ -130,59 +113,29 @@ pub async fn get_studio_session(session_id: i64) -> Result<StudioSession, AppErr
 #[server(endpoint = "studio/session/update", input = Json)]
 pub async fn studio_update_session(session_id: i64, form: SessionForm) -> Result<(), AppError> {
     let st = crate::api::state()?;
-    let browser = crate::api::browser();
-    shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
-    let _sale = shop_backend::buying::sale::pause(&st, session_id).await;
-    shop_backend::repo::studio::update_session(&st.db, session_id, &form).await
+    let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
+    shop_backend::studio::update_session(&st, &host, session_id, &form).await
 }
 
 #[server(endpoint = "studio/session/delete")]
 pub async fn studio_delete_session(session_id: i64) -> Result<(), AppError> {
     let st = crate::api::state()?;
-    let browser = crate::api::browser();
-    shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
-    let _sale = shop_backend::buying::sale::pause(&st, session_id).await;
-    shop_backend::repo::studio::delete_session(&st.db, session_id).await
+    let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
+    shop_backend::studio::delete_session(&st, &host, session_id).await
 }
 
 #[server(endpoint = "studio/product/add", input = Json)]
 pub async fn studio_add_product(session_id: i64, form: ProductForm) -> Result<i64, AppError> {
     let st = crate::api::state()?;
-    let browser = crate::api::browser();
-    shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
-    let _sale = shop_backend::buying::sale::pause(&st, session_id).await;
-    shop_backend::repo::studio::add_product(&st.db, session_id, &form).await
+    let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
+    shop_backend::studio::add_product(&st, &host, session_id, &form).await
 }
 
 #[server(endpoint = "studio/product/update", input = Json)]
 pub async fn studio_update_product(product_id: i64, form: ProductForm) -> Result<(), AppError> {
     let st = crate::api::state()?;
-    let browser = crate::api::browser();
-    let (host, session_id) = ssr::product_owner(&st, &browser, product_id).await?;
-    let _sale = shop_backend::buying::sale::pause(&st, session_id).await;
-    let edited = shop_backend::repo::studio::update_product(
-        &st.db,
-        host.host_id,
-        session_id,
-        product_id,
-        &form,
-    )
-    .await?;
-    // A live room shows the new stock; a new price makes its viewers refetch theirs.
-    use shop_backend::live::told;
-    told(
-        st.live
-            .stock_changed(session_id, product_id, edited.stock)
-            .await,
-    );
-    if edited.price_changed {
-        told(
-            st.live
-                .price_changed(&st.db, session_id, product_id, edited.price)
-                .await,
-        );
-    }
-    Ok(())
+    let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
+    shop_backend::studio::update_product(&st, &host, product_id, &form).await
 }
 
 /// Replaces a product's variants (shade, size): each with its own stock and optional price;
@@ -194,31 +147,23 @@ pub async fn studio_set_variants(
 ) -> Result<Vec<VariantView>, AppError> {
     let list = crate::domain::variant::parse_variants(&variants)?;
     let st = crate::api::state()?;
-    let browser = crate::api::browser();
-    let (_, session_id) = ssr::product_owner(&st, &browser, product_id).await?;
-    let _sale = shop_backend::buying::sale::pause(&st, session_id).await;
-    use shop_backend::repo::variants;
-    let stock = variants::replace(&st.db, product_id, &list).await?;
-    shop_backend::live::told(st.live.stock_changed(session_id, product_id, stock).await);
-    variants::of_product(&st.db, product_id).await
+    let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
+    shop_backend::studio::set_variants(&st, &host, product_id, &list).await
 }
 
 #[server(endpoint = "studio/product/delete")]
 pub async fn studio_delete_product(product_id: i64) -> Result<(), AppError> {
     let st = crate::api::state()?;
-    let browser = crate::api::browser();
-    let (_, session_id) = ssr::product_owner(&st, &browser, product_id).await?;
-    let _sale = shop_backend::buying::sale::pause(&st, session_id).await;
-    shop_backend::repo::studio::delete_product(&st.db, session_id, product_id).await
+    let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
+    shop_backend::studio::delete_product(&st, &host, product_id).await
 }
 
 /// Moves a product one place earlier (`delta = -1`) or later (`+1`) in the run of show.
 #[server(endpoint = "studio/product/move")]
 pub async fn studio_move_product(product_id: i64, delta: i64) -> Result<(), AppError> {
     let st = crate::api::state()?;
-    let browser = crate::api::browser();
-    let (_, session_id) = ssr::product_owner(&st, &browser, product_id).await?;
-    shop_backend::repo::studio::move_product(&st.db, session_id, product_id, delta).await
+    let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
+    shop_backend::studio::move_product(&st, &host, product_id, delta).await
 }
 
 /// Uploads a cover (`kind=cover`, `id`=session id) or product image (`kind=product`,
@@ -307,87 +252,42 @@ pub async fn studio_upload_image(data: MultipartData) -> Result<String, AppError
     Ok(url)
 }
 
-/// Scheduled to live: reservers' pages switch to the live room and buying opens.
-#[cfg(feature = "ssr")]
-use shop_backend::events::SessionEvent;
-
 #[server(endpoint = "studio/go_live")]
 pub async fn go_live(session_id: i64) -> Result<(), AppError> {
     let st = crate::api::state()?;
-    let browser = crate::api::browser();
-    shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
-    let _sale = shop_backend::buying::sale::pause(&st, session_id).await;
-    shop_backend::repo::studio::go_live(&st.db, session_id).await?;
-    shop_backend::events::happened(&st, SessionEvent::WentLive { session_id }).await;
-    Ok(())
+    let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
+    shop_backend::studio::go_live(&st, &host, session_id).await
 }
 
 /// The product being explained now; records it as presented, which opens its discount.
 #[server(endpoint = "studio/present")]
 pub async fn present_product(product_id: i64) -> Result<(), AppError> {
     let st = crate::api::state()?;
-    let browser = crate::api::browser();
-    let (_, session_id) = ssr::product_owner(&st, &browser, product_id).await?;
-    let _sale = shop_backend::buying::sale::pause(&st, session_id).await;
-    shop_backend::repo::studio::present_product(&st.db, session_id, product_id).await?;
-    shop_backend::events::happened(
-        &st,
-        SessionEvent::Presented {
-            session_id,
-            product_id,
-        },
-    )
-    .await;
-    Ok(())
+    let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
+    shop_backend::studio::present(&st, &host, product_id).await
 }
 
 /// Presents the next product in the run of show; returns its id.
 #[server(endpoint = "studio/present_next")]
 pub async fn present_next(session_id: i64) -> Result<i64, AppError> {
     let st = crate::api::state()?;
-    let browser = crate::api::browser();
-    shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
-    let _sale = shop_backend::buying::sale::pause(&st, session_id).await;
-    let product_id = shop_backend::repo::studio::present_next(&st.db, session_id).await?;
-    shop_backend::events::happened(
-        &st,
-        SessionEvent::Presented {
-            session_id,
-            product_id,
-        },
-    )
-    .await;
-    Ok(product_id)
+    let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
+    shop_backend::studio::present_next(&st, &host, session_id).await
 }
 
 #[server(endpoint = "studio/sold_out")]
 pub async fn mark_sold_out(product_id: i64) -> Result<(), AppError> {
     let st = crate::api::state()?;
-    let browser = crate::api::browser();
-    let (host, session_id) = ssr::product_owner(&st, &browser, product_id).await?;
-    let _sale = shop_backend::buying::sale::pause(&st, session_id).await;
-    shop_backend::repo::studio::mark_sold_out(&st.db, session_id, product_id).await?;
-    shop_backend::live::told(st.live.stock_changed(session_id, product_id, 0).await);
-    shop_backend::repo::studio::audit(
-        &st.db,
-        Some(session_id),
-        host.host_id,
-        "sold_out",
-        &format!("product {product_id}"),
-    )
-    .await
+    let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
+    shop_backend::studio::mark_sold_out(&st, &host, product_id).await
 }
 
 /// Live to ended: buying stops, invites expire.
 #[server(endpoint = "studio/end")]
 pub async fn end_session(session_id: i64) -> Result<(), AppError> {
     let st = crate::api::state()?;
-    let browser = crate::api::browser();
-    shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
-    let _sale = shop_backend::buying::sale::pause(&st, session_id).await;
-    shop_backend::repo::studio::end_session(&st.db, session_id).await?;
-    shop_backend::events::happened(&st, SessionEvent::Ended { session_id }).await;
-    Ok(())
+    let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
+    shop_backend::studio::end(&st, &host, session_id).await
 }
 
 /// Refunds a paid order of one of the host's sessions, whole, through the payment provider.

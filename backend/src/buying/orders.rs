@@ -13,10 +13,10 @@ use std::time::Duration;
 use crate::{
     buying::payment::{merchant_ref, Charge, Payer, PaymentOutcome, RefundOutcome, RefundRequest},
     buying::sale::Admitted,
+    changes::Change,
     domain::money::Fen,
     error::AppError,
     identity::Shopper,
-    live,
     model::{OrderStatus, OrderView, RefundState},
     now_ms,
     ratelimit::Action,
@@ -97,20 +97,21 @@ pub async fn place(
     };
     crate::metrics::Metrics::count(&st.metrics.orders);
     // The live room shows stock and a "someone just bought" ticker.
-    let live = &st.live;
     if order.status == OrderStatus::PaymentFailed {
         stock_after += order.lines.iter().map(|l| l.quantity).sum::<i64>();
     }
     if let Some(line) = order.lines.first() {
-        live::told(
-            live.stock_changed(req.session_id, line.product_id, stock_after)
-                .await,
-        );
+        let stock = Change::Stock {
+            product_id: line.product_id,
+            stock: stock_after,
+        };
+        st.changes.emit(req.session_id, stock).await;
         if order.status == OrderStatus::Paid {
-            live::told(
-                live.purchased(req.session_id, &shopper.nickname, &line.product_name)
-                    .await,
-            );
+            let purchase = Change::Purchase {
+                buyer: shopper.nickname.clone(),
+                product: line.product_name.clone(),
+            };
+            st.changes.emit(req.session_id, purchase).await;
         }
     }
     Ok(order)

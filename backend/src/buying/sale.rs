@@ -212,6 +212,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// The gate follows session changes: an ended session's sale leaves memory.
+impl crate::changes::Follower for Sale {
+    fn follow<'a>(&'a self, c: &'a crate::changes::SessionChange) -> crate::changes::Followed<'a> {
+        if c.change == crate::changes::Change::Lifecycle(SessionStatus::Ended) {
+            self.session_ended(c.session_id);
+        }
+        Box::pin(std::future::ready(()))
+    }
+}
+
 /// Held by the studio while it changes a session: no order of that session is admitted, and
 /// the next one loads the session again.
 pub struct Pause {
@@ -643,6 +653,27 @@ impl Sale {
             s.facts_complete = false;
             s.facts_gen += 1;
         });
+    }
+
+    /// A session ended: its sale leaves memory (the slot, and on several nodes the facts read
+    /// for it). A slot being loaded or paused right now stays; it is small, and its next load
+    /// sees the session ended.
+    pub fn session_ended(&self, session_id: i64) {
+        let retired = {
+            let mut slots = lock(&self.inner.slots);
+            let free = slots
+                .get(&session_id)
+                .is_some_and(|s| s.loading.try_lock().is_ok());
+            if free {
+                slots.remove(&session_id).and_then(|s| s.current)
+            } else {
+                None
+            }
+        };
+        if let Some(sale) = retired {
+            lock(&sale.state).retired = true;
+        }
+        lock(&self.inner.sale_facts).retain(|(s, _), _| *s != session_id);
     }
 
     /// Orders and counters moved between shoppers (a merge): every session loads again.

@@ -28,10 +28,10 @@ use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 
 use crate::{
+    changes::{Change, Followed, Follower, SessionChange},
     db::Db,
     domain::{discount::LivePrice, money::Fen},
     error::AppError,
-    events::SessionEvent,
     live::backplane::RedisBackplane,
     metrics::Metrics,
     model::LiveEvent,
@@ -1021,21 +1021,44 @@ async fn listen_personal(hub: Weak<Hub>, bp: Arc<RedisBackplane>) {
 
 // ---- What the rest of the backend calls when something happens ----
 
+/// The live rooms follow session changes: what the host did, stock and purchases, the video.
+/// Told before the change's author answers, so what the host does next (a chat line right
+/// after presenting) reaches viewers after it, never before.
+impl Follower for Hub {
+    fn follow<'a>(&'a self, c: &'a SessionChange) -> Followed<'a> {
+        Box::pin(async move { told(self.show(c).await) })
+    }
+}
+
 impl Hub {
-    /// Shows what the run of show did (went live, a product presented, ended) in the session's
-    /// rooms. The studio's server functions call it before they answer, so what the host does
-    /// next (a chat line right after presenting) reaches viewers after it, never before.
-    pub async fn run_of_show(&self, db: &Db, event: SessionEvent) -> Result<(), AppError> {
-        match event {
-            SessionEvent::WentLive { session_id } => {
-                self.status_changed(session_id, SessionStatus::Live).await
+    async fn show(&self, c: &SessionChange) -> Result<(), AppError> {
+        let session_id = c.session_id;
+        match &c.change {
+            Change::Lifecycle(status) => self.status_changed(session_id, *status).await,
+            Change::Presented { card, stock } => {
+                self.presented(session_id, card.clone(), *stock).await
             }
-            SessionEvent::Presented {
-                session_id,
+            Change::Stock { product_id, stock } => {
+                self.stock_changed(session_id, *product_id, *stock).await
+            }
+            Change::Price {
                 product_id,
-            } => self.presented(db, session_id, product_id).await,
-            SessionEvent::Ended { session_id } => {
-                self.status_changed(session_id, SessionStatus::Ended).await
+                pricing,
+            } => {
+                let event = LiveEvent::Product {
+                    seq: 0,
+                    product_id: *product_id,
+                    pricing: *pricing,
+                };
+                self.publish(session_id, event).await
+            }
+            Change::Purchase { buyer, product } => self.purchased(session_id, buyer, product).await,
+            Change::Video { live } => {
+                let event = LiveEvent::Video {
+                    seq: 0,
+                    live: *live,
+                };
+                self.publish(session_id, event).await
             }
         }
     }
@@ -1054,42 +1077,35 @@ impl Hub {
         }
     }
 
-    pub async fn status_changed(
-        &self,
-        session_id: i64,
-        status: SessionStatus,
-    ) -> Result<(), AppError> {
+    async fn status_changed(&self, session_id: i64, status: SessionStatus) -> Result<(), AppError> {
         self.publish(session_id, LiveEvent::Status { seq: 0, status })
             .await
     }
 
     /// The host presented a product: everyone's explaining-now card changes.
-    pub async fn presented(
+    async fn presented(
         &self,
-        db: &Db,
         session_id: i64,
-        product_id: i64,
+        card: Presenting,
+        stock: i64,
     ) -> Result<(), AppError> {
         if self.backplane.is_none() && self.get(session_id).is_none() {
             return Ok(());
         }
-        if let Some(p) = repo::live::room_product(db, product_id).await? {
-            self.stock_changed(session_id, product_id, p.stock).await?;
-            let policy = repo::shopping::policy(db, session_id).await?;
-            let product = Presenting {
-                product_id,
-                name: p.name,
-                image_url: p.image_url,
-                pricing: LivePrice::new(Fen(p.price_fen), &policy),
-            };
-            self.publish(session_id, LiveEvent::Presenting { seq: 0, product })
-                .await?;
-        }
-        Ok(())
+        self.stock_changed(session_id, card.product_id, stock)
+            .await?;
+        self.publish(
+            session_id,
+            LiveEvent::Presenting {
+                seq: 0,
+                product: card,
+            },
+        )
+        .await
     }
 
     /// Stock changed (an order, sold out, an edit): coalesced into the next `counters`.
-    pub async fn stock_changed(
+    async fn stock_changed(
         &self,
         session_id: i64,
         product_id: i64,
@@ -1109,31 +1125,8 @@ impl Hub {
         }
     }
 
-    /// A product's price changed: the explaining-now card shows it, and each viewer works out
-    /// its own new price from the event (the discount follows the price).
-    pub async fn price_changed(
-        &self,
-        db: &Db,
-        session_id: i64,
-        product_id: i64,
-        price: Fen,
-    ) -> Result<(), AppError> {
-        let policy = repo::shopping::policy(db, session_id).await?;
-        let event = LiveEvent::Product {
-            seq: 0,
-            product_id,
-            pricing: LivePrice::new(price, &policy),
-        };
-        self.publish(session_id, event).await
-    }
-
     /// "Someone just bought": coalesced into the next tick's `purchase` event.
-    pub async fn purchased(
-        &self,
-        session_id: i64,
-        buyer: &str,
-        product: &str,
-    ) -> Result<(), AppError> {
+    async fn purchased(&self, session_id: i64, buyer: &str, product: &str) -> Result<(), AppError> {
         match &self.backplane {
             Some(_) => {
                 let mut news = lock_news(&self.news);

@@ -21,29 +21,48 @@ pub async fn go_live(db: &Db, session_id: i64) -> Result<(), AppError> {
     ))
 }
 
+/// The product presented, as the write left it: what its card and stock show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presented {
+    pub product_id: i64,
+    pub name: String,
+    pub price: Fen,
+    pub image_url: String,
+    pub stock: i64,
+}
+
 /// Makes `product_id` the product being explained now and records that it was presented
-/// (which opens its discount). Returns the session id.
-pub async fn present_product(db: &Db, session_id: i64, product_id: i64) -> Result<(), AppError> {
+/// (which opens its discount). Answers the product as written.
+pub async fn present_product(
+    db: &Db,
+    session_id: i64,
+    product_id: i64,
+) -> Result<Presented, AppError> {
     require(db, session_id, Activity::Present).await?;
     let mut w = db.begin_write().await?;
-    let res = sqlx::query(
-        "UPDATE products SET presented_at_ms = COALESCE(presented_at_ms, $1) WHERE id = $2 AND session_id = $3",
+    let row: Option<(String, i64, String, i64)> = sqlx::query_as(
+        "UPDATE products SET presented_at_ms = COALESCE(presented_at_ms, $1) WHERE id = $2 AND session_id = $3
+         RETURNING name, price_fen, image_url, stock",
     )
     .bind(now_ms())
     .bind(product_id)
     .bind(session_id)
-    .execute(&mut *w.tx)
+    .fetch_optional(&mut *w.tx)
     .await?;
-    if res.rows_affected() == 0 {
-        return Err(not_in_session());
-    }
+    let (name, price_fen, image_url, stock) = row.ok_or_else(not_in_session)?;
     sqlx::query("UPDATE live_sessions SET current_product_id = $1 WHERE id = $2")
         .bind(product_id)
         .bind(session_id)
         .execute(&mut *w.tx)
         .await?;
     w.commit().await?;
-    Ok(())
+    Ok(Presented {
+        product_id,
+        name,
+        price: Fen(price_fen),
+        image_url,
+        stock,
+    })
 }
 
 pub async fn end_session(db: &Db, session_id: i64) -> Result<(), AppError> {
@@ -355,7 +374,7 @@ pub async fn move_product(
 }
 
 /// Presents the product after the current one (or the first, if none is current).
-pub async fn present_next(db: &Db, session_id: i64) -> Result<i64, AppError> {
+pub async fn present_next(db: &Db, session_id: i64) -> Result<Presented, AppError> {
     let ids: Vec<i64> =
         sqlx::query_scalar("SELECT id FROM products WHERE session_id = $1 ORDER BY position, id")
             .bind(session_id)
@@ -369,8 +388,7 @@ pub async fn present_next(db: &Db, session_id: i64) -> Result<i64, AppError> {
             .first()
             .ok_or_else(|| AppError::Conflict("Add products before presenting.".into()))?,
     };
-    present_product(db, session_id, next).await?;
-    Ok(next)
+    present_product(db, session_id, next).await
 }
 
 pub async fn mark_sold_out(db: &Db, session_id: i64, product_id: i64) -> Result<(), AppError> {

@@ -3,13 +3,73 @@
 //! bounds and a parsed price. Pure.
 
 use crate::{
+    domain::time::default_time_zone,
     domain::{
         money::Fen,
         text::{clean_line, clean_text},
     },
     error::AppError,
-    model::{PolicyForm, ProductForm, SessionForm},
 };
+use serde::{Deserialize, Serialize};
+
+/// A session's discount policy as the studio edits it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyForm {
+    pub percent_off: i64,
+    pub friends_needed: i64,
+    pub units_per_shopper: i64,
+    /// Discounted units per product across all shoppers; `None` = unlimited.
+    pub units_cap: Option<i64>,
+    pub purchase_limit: i64,
+    /// The discount needs a verified mobile number (the shopper's and each counted friend's).
+    /// Absent in a request = off, so older clients keep working; the studio's new-session
+    /// form starts with it on ([`PolicyForm::default`]).
+    #[serde(default)]
+    pub verified_phone_required: bool,
+}
+
+impl Default for PolicyForm {
+    fn default() -> Self {
+        PolicyForm {
+            percent_off: 50,
+            friends_needed: 1,
+            units_per_shopper: 1,
+            units_cap: None,
+            purchase_limit: 5,
+            verified_phone_required: true,
+        }
+    }
+}
+
+/// Create or edit a session (before it goes live).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionForm {
+    pub title: String,
+    pub description: String,
+    /// Unix epoch milliseconds.
+    pub scheduled_start_ms: i64,
+    pub policy: PolicyForm,
+    /// IANA time zone the session's times are shown in (default Asia/Shanghai).
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+}
+
+/// Create or edit a product. The price is typed in yuan ("129.90") and parsed by the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProductForm {
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    pub price: String,
+    pub stock: i64,
+    /// Required to change the price of a product that was already presented (audited).
+    pub reason: Option<String>,
+    /// The stock the edit form was opened with. When given, the edit applies the difference
+    /// (`stock - stock_was`) to the current stock instead of overwriting it, so units sold
+    /// while the host was typing are not put back on sale.
+    #[serde(default)]
+    pub stock_was: Option<i64>,
+}
 
 /// A session form whose text is cleaned (`domain::text`) and whose times and policy are checked.
 pub struct SessionInput {

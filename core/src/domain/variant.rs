@@ -5,7 +5,22 @@
 //! What the discount counts stays per product (one discounted unit per shopper per product,
 //! whatever the variant), so a variant changes the price and the stock, never eligibility.
 
-use crate::{domain::money::Fen, domain::text::clean_line, error::AppError, model::VariantForm};
+use crate::{domain::money::Fen, domain::text::clean_line, error::AppError};
+use serde::{Deserialize, Serialize};
+
+/// A variant as the studio edits it: `id` for an existing one; `price` empty for the
+/// product's price; `stock_was` the stock the form showed (the edit applies the difference).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VariantForm {
+    #[serde(default)]
+    pub id: Option<i64>,
+    pub name: String,
+    pub stock: i64,
+    #[serde(default)]
+    pub stock_was: Option<i64>,
+    #[serde(default)]
+    pub price: String,
+}
 
 /// Variants per product, at most.
 pub const MAX_VARIANTS: usize = 30;

@@ -365,8 +365,8 @@ impl FrameRate {
 
 /// Tells every viewer (on every node) that the video started or stopped.
 async fn video_event(state: &crate::ServerState, session_id: i64, live: bool) {
-    let event = shop_core::model::LiveEvent::Video { seq: 0, live };
-    shop_backend::live::told(state.app.live.publish(session_id, event).await);
+    let change = shop_backend::changes::Change::Video { live };
+    state.app.changes.emit(session_id, change).await;
 }
 
 /// Whether an SDP offer sends audio (it has an audio section that is not inactive).

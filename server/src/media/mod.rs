@@ -117,30 +117,24 @@ impl Broadcasts {
     }
 }
 
-/// Follows the session events: a session that ended ends its broadcast (and its recording).
-pub fn follow(broadcasts: &Arc<Broadcasts>, events: &shop_backend::events::SessionEvents) {
-    use shop_backend::events::SessionEvent;
-    use tokio::sync::broadcast::error::RecvError;
-    let broadcasts = Arc::downgrade(broadcasts);
-    let mut rx = events.subscribe();
-    tokio::spawn(async move {
-        loop {
-            match rx.recv().await {
-                Ok(SessionEvent::Ended { session_id }) => {
-                    let Some(b) = broadcasts.upgrade() else { break };
-                    tracing::info!(session_id, "session ended; stopping its broadcast");
-                    b.stop_session(session_id);
-                }
-                Ok(_) => {}
-                // Missed events: a broadcast of an ended session is also refused and stopped
-                // when its publisher reconnects (whip.rs checks the status).
-                Err(RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "media missed session events");
-                }
-                Err(RecvError::Closed) => break,
-            }
+/// The media layer follows session changes: a session that ended ends its broadcast (and its
+/// recording). A change missed (another node ended it) is caught when the publisher
+/// reconnects: whip.rs checks the status.
+impl shop_backend::changes::Follower for Broadcasts {
+    fn follow<'a>(
+        &'a self,
+        c: &'a shop_backend::changes::SessionChange,
+    ) -> shop_backend::changes::Followed<'a> {
+        use shop_backend::changes::Change;
+        if c.change == Change::Lifecycle(shop_core::model::SessionStatus::Ended) {
+            tracing::info!(
+                session_id = c.session_id,
+                "session ended; stopping its broadcast"
+            );
+            self.stop_session(c.session_id);
         }
-    });
+        Box::pin(std::future::ready(()))
+    }
 }
 
 /// The media part of the server's state.
