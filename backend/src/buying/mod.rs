@@ -1,8 +1,7 @@
 //! Buying: the flash-sale gate that admits an order before the database sees it (one node:
-//! `sale`, in memory; several: `sale_redis`), placing and settling orders (`orders`), and
+//! `sale`, in memory; several: `sale::redis_gate`), placing and settling orders (`orders`), and
 //! the payment providers (`payment`: the demo provider and WeChat Pay).
 
 pub mod orders;
 pub mod payment;
 pub mod sale;
-pub mod sale_redis;
