@@ -48,16 +48,18 @@ pub trait Follower: Send + Sync {
 /// The channel (cheap to clone: the followers are shared).
 #[derive(Clone, Default)]
 pub struct Changes {
-    followers: Arc<std::sync::RwLock<Vec<Arc<dyn Follower>>>>,
+    /// Replaced whole when one is added (at start-up), so an emit takes one counter, not a
+    /// copy of the list: it runs for every order in a rush.
+    followers: Arc<std::sync::RwLock<Arc<Vec<Arc<dyn Follower>>>>>,
 }
 
 impl Changes {
     /// Adds a follower, told after those before it (at start-up: the live rooms first).
     pub fn follow(&self, follower: Arc<dyn Follower>) {
-        self.followers
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(follower);
+        let mut list = self.followers.write().unwrap_or_else(|p| p.into_inner());
+        let mut next = Vec::clone(&list);
+        next.push(follower);
+        *list = Arc::new(next);
     }
 
     /// Tells every follower, one after another.
@@ -68,7 +70,7 @@ impl Changes {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        for f in followers {
+        for f in followers.iter() {
             f.follow(&change).await;
         }
     }
