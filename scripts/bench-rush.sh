@@ -7,7 +7,7 @@
 # schedule. Prints one JSON line per run.
 #   ./scripts/bench-rush.sh [BUYERS] [STOCK]          (default 50000 10000)
 #   RELEASE_MS=2000 CONNECTIONS=2000 DATABASES="sqlite postgres redis" TARGETS="floor orders"
-#   REDIS_REFERENCE=1 APP_LOG=warn (e.g. warn,app::backend::sale=debug: batch timings)
+#   REDIS_REFERENCE=1 APP_LOG=warn (e.g. warn,shop_backend::buying::sale=debug: batch timings)
 #   KEEP_LOGS=DIR (copy the servers' logs there)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
