@@ -28,7 +28,7 @@ pub fn ready() {
 
 #[cfg(feature = "csr")]
 pub(crate) mod csr {
-    use std::cell::RefCell;
+    use std::cell::{Cell, RefCell};
 
     use wasm_bindgen::{prelude::Closure, JsCast};
 
@@ -39,6 +39,45 @@ pub(crate) mod csr {
     thread_local! {
         /// The app's root while it renders off the document, until the swap.
         pub(super) static PENDING: RefCell<Option<web_sys::HtmlElement>> = const { RefCell::new(None) };
+        /// A finger or button is down on the page.
+        static PRESSED: Cell<bool> = const { Cell::new(false) };
+        /// The swap waits for the press to end.
+        static DEFERRED: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// A press that spans the swap would lose its tap: its `pointerdown` lands on the first
+    /// paint's link, its `pointerup` on the app's, and the browser sends no click when the two
+    /// differ. So the swap waits while something is pressed, and runs after the press's click.
+    fn watch_presses() {
+        let document = leptos::prelude::document();
+        let down = Closure::<dyn FnMut()>::new(|| PRESSED.with(|p| p.set(true)));
+        let up = Closure::<dyn FnMut()>::new(|| {
+            PRESSED.with(|p| p.set(false));
+            if DEFERRED.with(|d| d.replace(false)) {
+                // A task later: the click this release makes is dispatched first.
+                let later = Closure::once_into_js(swap_now);
+                let _ = leptos::prelude::window()
+                    .set_timeout_with_callback_and_timeout_and_arguments_0(
+                        later.unchecked_ref(),
+                        0,
+                    );
+            }
+        });
+        let _ = document.add_event_listener_with_callback_and_bool(
+            "pointerdown",
+            down.as_ref().unchecked_ref(),
+            true,
+        );
+        for release in ["pointerup", "pointercancel"] {
+            let _ = document.add_event_listener_with_callback_and_bool(
+                release,
+                up.as_ref().unchecked_ref(),
+                true,
+            );
+        }
+        // For the page's life: two small closures, once per page load.
+        down.forget();
+        up.forget();
     }
 
     /// Where the app mounts when the server painted this page first: an element outside the
@@ -50,6 +89,7 @@ pub(crate) mod csr {
         let root: web_sys::HtmlElement = document.create_element("div").ok()?.dyn_into().ok()?;
         root.set_id("app");
         PENDING.with(|p| *p.borrow_mut() = Some(root.clone()));
+        watch_presses();
         let later = Closure::once_into_js(swap_now);
         let _ = leptos::prelude::window().set_timeout_with_callback_and_timeout_and_arguments_0(
             later.unchecked_ref(),
@@ -72,6 +112,10 @@ pub(crate) mod csr {
     }
 
     fn swap_now() {
+        if PRESSED.with(Cell::get) {
+            DEFERRED.with(|d| d.set(true));
+            return;
+        }
         let Some(root) = PENDING.with(|p| p.borrow_mut().take()) else {
             return;
         };
