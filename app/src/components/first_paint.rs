@@ -35,6 +35,8 @@ pub(crate) mod csr {
     /// How long the app may take to show a painted page's data before it is shown anyway
     /// (its loading or error state is better than a page whose buttons never work).
     const FALLBACK_MS: i32 = 8_000;
+    /// How long the swap waits, at most, for a press to end.
+    const MAX_DEFER_MS: i32 = 3_000;
 
     thread_local! {
         /// The app's root while it renders off the document, until the swap.
@@ -113,7 +115,20 @@ pub(crate) mod csr {
 
     fn swap_now() {
         if PRESSED.with(Cell::get) {
-            DEFERRED.with(|d| d.set(true));
+            // At most [`MAX_DEFER_MS`]: a release we never hear of (outside the window) must
+            // not keep the app off the page.
+            if !DEFERRED.with(|d| d.replace(true)) {
+                let force = Closure::once_into_js(|| {
+                    PRESSED.with(|p| p.set(false));
+                    DEFERRED.with(|d| d.set(false));
+                    swap_now();
+                });
+                let _ = leptos::prelude::window()
+                    .set_timeout_with_callback_and_timeout_and_arguments_0(
+                        force.unchecked_ref(),
+                        MAX_DEFER_MS,
+                    );
+            }
             return;
         }
         let Some(root) = PENDING.with(|p| p.borrow_mut().take()) else {
