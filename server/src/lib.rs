@@ -269,19 +269,19 @@ fn wechat_verify_file(path: &str) -> Option<&str> {
 
 /// Connects the database, applies migrations, loads demo data if asked, loads the client.
 pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
-    let db = Db::connect(&config.database_url).await?;
+    let db = Db::connect(&config.database.url).await?;
     db.migrate().await?;
-    if config.demo_data {
+    if config.server.demo_data {
         demo::ensure_demo_data(&db)
             .await
             .map_err(StartError::Demo)?;
     }
-    let assets = Assets::load(&config.dist_dir).map_err(|source| StartError::Assets {
-        dir: config.dist_dir.display().to_string(),
+    let assets = Assets::load(&config.server.dist_dir).map_err(|source| StartError::Assets {
+        dir: config.server.dist_dir.display().to_string(),
         source,
     })?;
-    let csp = security::content_security_policy(&assets.shells(), &config.frame_ancestors);
-    let cookie_key: Arc<[u8]> = match &config.cookie_secret {
+    let csp = security::content_security_policy(&assets.shells(), &config.server.frame_ancestors);
+    let cookie_key: Arc<[u8]> = match &config.server.cookie_secret {
         Some(secret) => secret.0.as_bytes().into(),
         None => identity::load_or_create_cookie_key(&db)
             .await
@@ -289,14 +289,14 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
             .into(),
     };
     let settings = Settings {
-        public_url: config.public_url.clone(),
-        secure_cookies: config.public_url.starts_with("https://"),
-        upload_dir: config.upload_dir.clone(),
-        media: config.media.clone(),
-        restream_allow_private: config.restream_allow_private,
+        public_url: config.server.public_url.clone(),
+        secure_cookies: config.server.public_url.starts_with("https://"),
+        upload_dir: config.server.upload_dir.clone(),
+        media: config.media.backend.clone(),
+        restream_allow_private: config.media.restream_allow_private,
     };
     // Distributed mode (REDIS_URL): rooms, counters and limits shared through Redis.
-    let backplane = match &config.redis_url {
+    let backplane = match &config.database.redis_url {
         Some(url) => Some(
             shop_backend::live::backplane::RedisBackplane::connect(&url.0)
                 .await
@@ -308,15 +308,15 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
     let (live, limits) = match &backplane {
         Some(bp) => (
             shop_backend::live::Hub::distributed(bp.clone(), db.clone(), metrics.clone()),
-            RateLimiter::shared(config.rate_limit_scale, bp.clone()),
+            RateLimiter::shared(config.server.rate_limit_scale, bp.clone()),
         ),
         None => (
             Arc::new(shop_backend::live::Hub::new(metrics.clone())),
-            RateLimiter::new(config.rate_limit_scale),
+            RateLimiter::new(config.server.rate_limit_scale),
         ),
     };
     let broadcasts = Arc::new(media::Broadcasts::default());
-    let media_dir = match &config.media {
+    let media_dir = match &config.media.backend {
         shop_backend::media::MediaBackend::Embedded { media_dir } => media_dir.clone(),
         shop_backend::media::MediaBackend::External { .. } => {
             std::path::PathBuf::from("data/media")
@@ -324,7 +324,7 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
     };
     let streams = Arc::new(media::stream::Streams::new(
         media_dir.clone(),
-        config.hls_live_segments,
+        config.media.hls_live_segments,
     ));
     let (payments, wechat): (Arc<dyn shop_backend::buying::payment::PaymentProvider>, _) =
         match &config.payment {
@@ -369,10 +369,11 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
             limits: Arc::new(limits),
             payments,
             wechat_auth: config
-                .wechat_oauth
+                .wechat
+                .oauth
                 .clone()
                 .map(|c| Arc::new(shop_backend::wechat::auth::WechatOAuth::new(c))),
-            wechat_jssdk: config.wechat_jssdk.clone().map(|c| {
+            wechat_jssdk: config.wechat.jssdk.clone().map(|c| {
                 Arc::new(shop_backend::wechat::jssdk::JsSdk::new(
                     c,
                     backplane.clone(),
@@ -388,16 +389,16 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
         }),
         assets: Arc::new(assets),
         csp: csp.into(),
-        public_origin: config.public_url.clone().into(),
+        public_origin: config.server.public_url.clone().into(),
         poster_renderer: Arc::new(poster::PosterRenderer::new()?),
         posters: Arc::new(share::PosterCache::default()),
         media: media::Media {
             settings: Arc::new(media::MediaSettings {
                 media_dir,
-                ip: config.media_ip,
-                ffmpeg: config.ffmpeg.clone(),
-                ladder: config.media_ladder.clone(),
-                whep_max_viewers: config.whep_max_viewers,
+                ip: config.media.ip,
+                ffmpeg: config.media.ffmpeg.clone(),
+                ladder: config.media.ladder.clone(),
+                whep_max_viewers: config.media.whep_max_viewers,
             }),
             fanout: Arc::new(media::fanout::Fanout::default()),
             whep_viewers: Arc::default(),
@@ -406,17 +407,17 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
             shield: backplane.as_ref().map(|bp| {
                 Arc::new(media::shield::Shield::new(
                     bp.clone(),
-                    config.node_url.clone(),
+                    config.server.node_url.clone(),
                     streams.metrics.clone(),
                 ))
             }),
             streams,
         },
         shutdown: Arc::new(tokio::sync::watch::channel(false).0),
-        trusted_proxies: config.trusted_proxies.clone().into(),
-        metrics_allow: config.metrics_allow.clone().into(),
+        trusted_proxies: config.server.trusted_proxies.clone().into(),
+        metrics_allow: config.server.metrics_allow.clone().into(),
         wechat,
-        wechat_verify_dir: config.wechat_verify_dir.clone().map(Into::into),
+        wechat_verify_dir: config.wechat.verify_dir.clone().map(Into::into),
     }));
     // Orders left awaiting payment (by a crash, or a provider that settles later): resolved
     // now and then every so often, well within the payment timeout.
@@ -433,7 +434,7 @@ fn code_sender(config: &Config) -> Arc<dyn shop_backend::phone::CodeSender> {
     use shop_backend::phone::{LogSender, WebhookSender};
     match &config.sms {
         config::SmsSender::Log { explicit } => {
-            if *explicit && config.public_url.starts_with("https://") {
+            if *explicit && config.server.public_url.starts_with("https://") {
                 tracing::warn!("APP_SMS_SENDER=log on an https deployment: one-time codes go to the log and are shown on the page; use webhook for real shoppers");
             }
             Arc::new(LogSender)
@@ -473,13 +474,13 @@ pub struct Server {
 
 impl Server {
     pub async fn bind(mut config: Config) -> Result<Server, StartError> {
-        let listener = listen(config.bind, config.reuse_port)
+        let listener = listen(config.server.bind, config.server.reuse_port)
             .await
             .map_err(|source| StartError::Bind {
-                addr: config.bind,
+                addr: config.server.bind,
                 source,
             })?;
-        let node_listener = match config.node_bind {
+        let node_listener = match config.server.node_bind {
             Some(addr) => Some(
                 TcpListener::bind(addr)
                     .await
@@ -489,23 +490,26 @@ impl Server {
         };
         // The default public and node URLs name the bound address; with port 0 that is known
         // only now.
-        let node_addr = match (&node_listener, config.node_bind) {
+        let node_addr = match (&node_listener, config.server.node_bind) {
             (Some(l), Some(configured)) => l.local_addr().ok().map(|a| (configured, a)),
-            _ => listener.local_addr().ok().map(|a| (config.bind, a)),
+            _ => listener.local_addr().ok().map(|a| (config.server.bind, a)),
         };
         if let Some((configured, actual)) = node_addr {
-            if config.node_url == config::default_node_url(configured) {
-                config.node_url = config::default_node_url(actual);
+            if config.server.node_url == config::default_node_url(configured) {
+                config.server.node_url = config::default_node_url(actual);
             }
         }
-        if config.public_url == format!("http://{}", config.bind) {
+        if config.server.public_url == format!("http://{}", config.server.bind) {
             if let Ok(addr) = listener.local_addr() {
-                config.public_url = format!("http://{addr}");
+                config.server.public_url = format!("http://{addr}");
             }
         }
-        if config.reuse_port && config.redis_url.is_some() && config.node_bind.is_none() {
+        if config.server.reuse_port
+            && config.database.redis_url.is_some()
+            && config.server.node_bind.is_none()
+        {
             tracing::warn!(
-                node_url = %config.node_url,
+                node_url = %config.server.node_url,
                 "APP_REUSE_PORT without APP_NODE_BIND: other nodes fetching this node's video may reach a sibling instead"
             );
         }
@@ -519,7 +523,9 @@ impl Server {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or(self.config.bind)
+        self.listener
+            .local_addr()
+            .unwrap_or(self.config.server.bind)
     }
 
     pub fn state(&self) -> &ServerState {
@@ -617,8 +623,8 @@ impl Server {
         state.shutdown.send_replace(true);
         tokio::select! {
             () = graceful.shutdown() => {}
-            () = tokio::time::sleep(config.shutdown_grace) => {
-                tracing::warn!(grace = ?config.shutdown_grace, "grace period over; closing remaining connections");
+            () = tokio::time::sleep(config.server.shutdown_grace) => {
+                tracing::warn!(grace = ?config.server.shutdown_grace, "grace period over; closing remaining connections");
             }
         }
         db.close().await;

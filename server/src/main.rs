@@ -15,7 +15,7 @@ async fn main() {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&config.log).unwrap_or_else(|e| {
+            tracing_subscriber::EnvFilter::try_new(&config.server.log).unwrap_or_else(|e| {
                 eprintln!("configuration error: invalid value for APP_LOG: {e}");
                 std::process::exit(2);
             }),
@@ -32,7 +32,7 @@ async fn main() {
         }
     };
     let addr = server.local_addr();
-    tracing::info!(%addr, database = %server::config::redact_url(&config.database_url), "listening");
+    tracing::info!(%addr, database = %server::config::redact_url(&config.database.url), "listening");
     // Not println!: a closed stdout (a supervisor that stopped reading) must not panic the
     // server; these lines are a courtesy, the log has the same facts.
     {
@@ -42,7 +42,7 @@ async fn main() {
             out,
             "Live shopping is running on http://{addr}  (Ctrl-C to stop)"
         );
-        if config.demo_data {
+        if config.server.demo_data {
             let _ = writeln!(
                 out,
                 "Demo host sign-in: {} / {}",

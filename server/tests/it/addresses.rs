@@ -21,7 +21,7 @@ async fn save(c: &Client, form: Value) -> (u16, Value) {
 async fn an_address_book_and_the_address_an_order_ships_to(b: Backend) {
     // Rate limits scaled up: this test saves more addresses than a minute allows.
     let opts = Options {
-        extra: vec![("rate_limit_scale", "10".into())],
+        extra: vec![("APP_RATE_LIMIT_SCALE", "10".into())],
         ..Options::default()
     };
     let Some(app) = spawn_with(b, opts).await else {

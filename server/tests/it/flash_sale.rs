@@ -36,7 +36,7 @@ both_databases!(
 
 fn opts() -> Options {
     Options {
-        extra: vec![("rate_limit_scale", "1000".into())],
+        extra: vec![("APP_RATE_LIMIT_SCALE", "1000".into())],
         ..Options::default()
     }
 }
@@ -466,7 +466,7 @@ async fn the_order_rate_limit_holds_across_nodes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_gate_sells_exactly_the_stock_across_nodes_and_reloads_after_a_redis_restart() {
     let Some(mut cluster) =
-        crate::common::cluster::Cluster::start_with(2, &[("rate_limit_scale", "1000")]).await
+        crate::common::cluster::Cluster::start_with(2, &[("APP_RATE_LIMIT_SCALE", "1000")]).await
     else {
         return;
     };

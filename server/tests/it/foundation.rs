@@ -242,7 +242,10 @@ async fn spa_fallback_and_security_headers(b: Backend) {
 #[tokio::test]
 async fn frame_ancestors_is_configurable() {
     let opts = Options {
-        extra: vec![("frame_ancestors", "'self' https://*.wechat.example".into())],
+        extra: vec![(
+            "APP_FRAME_ANCESTORS",
+            "'self' https://*.wechat.example".into(),
+        )],
         ..Options::default()
     };
     let app = spawn_with(Backend::Sqlite, opts)
@@ -300,7 +303,7 @@ async fn new_shoppers(app: &TestApp, forwarded: impl Fn(usize) -> String, n: usi
 #[tokio::test]
 async fn per_ip_limits_see_the_client_behind_trusted_proxies_only() {
     let opts = || Options {
-        extra: vec![("trusted_proxies", "127.0.0.1/32".into())],
+        extra: vec![("APP_TRUSTED_PROXIES", "127.0.0.1/32".into())],
         ..Default::default()
     };
     let app = spawn_with(Backend::Sqlite, opts()).await.expect("sqlite");
@@ -356,7 +359,7 @@ async fn metrics_are_served_to_monitoring_addresses_only() {
             .send()
     };
     let relayed = Options {
-        extra: vec![("trusted_proxies", "127.0.0.1".into())],
+        extra: vec![("APP_TRUSTED_PROXIES", "127.0.0.1".into())],
         ..Default::default()
     };
     let app = spawn_with(Backend::Sqlite, relayed).await.expect("sqlite");
@@ -368,8 +371,8 @@ async fn metrics_are_served_to_monitoring_addresses_only() {
     app.stop().await;
     let monitored = Options {
         extra: vec![
-            ("metrics_allow", "10.0.0.0/8".into()),
-            ("trusted_proxies", "127.0.0.1".into()),
+            ("APP_METRICS_ALLOW", "10.0.0.0/8".into()),
+            ("APP_TRUSTED_PROXIES", "127.0.0.1".into()),
         ],
         ..Default::default()
     };
@@ -386,7 +389,7 @@ async fn metrics_are_served_to_monitoring_addresses_only() {
     );
     app.stop().await;
     let opts = Options {
-        extra: vec![("metrics_allow", "10.0.0.0/8".into())],
+        extra: vec![("APP_METRICS_ALLOW", "10.0.0.0/8".into())],
         ..Default::default()
     };
     let closed = spawn_with(Backend::Sqlite, opts).await.expect("sqlite");

@@ -341,9 +341,9 @@ async fn the_webhook_sender_posts_a_signed_code() {
         Backend::Sqlite,
         Options {
             extra: vec![
-                ("sms_sender", "webhook".into()),
-                ("sms_webhook_url", format!("http://{gateway_addr}/sms")),
-                ("sms_webhook_secret", secret.into()),
+                ("APP_SMS_SENDER", "webhook".into()),
+                ("APP_SMS_WEBHOOK_URL", format!("http://{gateway_addr}/sms")),
+                ("APP_SMS_WEBHOOK_SECRET", secret.into()),
             ],
             ..Options::default()
         },

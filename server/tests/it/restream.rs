@@ -254,7 +254,7 @@ async fn wait_for_publishers(rtmp: &RtmpServer, key: &str, n: usize, within: Dur
 async fn a_broadcast_is_pushed_to_rtmp_and_survives_the_server_going_away(b: Backend) {
     let _serial = SERIAL.lock().await;
     let opts = Options {
-        extra: vec![("restream_allow_private", "true".into())],
+        extra: vec![("APP_RESTREAM_ALLOW_PRIVATE", "true".into())],
         ..Options::default()
     };
     let Some(app) = spawn_with(b, opts).await else {

@@ -591,7 +591,7 @@ async fn my_orders_lists_full_and_discounted_prices(b: Backend) {
 
 async fn concurrent_buyers_never_oversell(b: Backend) {
     let opts = Options {
-        extra: vec![("rate_limit_scale", "1000".into())],
+        extra: vec![("APP_RATE_LIMIT_SCALE", "1000".into())],
         ..Options::default()
     };
     let Some(app) = spawn_with(b, opts).await else {
@@ -673,7 +673,7 @@ async fn concurrent_buyers_never_oversell(b: Backend) {
 
 async fn one_shopper_racing_gets_one_discounted_unit(b: Backend) {
     let opts = Options {
-        extra: vec![("rate_limit_scale", "1000".into())],
+        extra: vec![("APP_RATE_LIMIT_SCALE", "1000".into())],
         ..Options::default()
     };
     let Some(app) = spawn_with(b, opts).await else {

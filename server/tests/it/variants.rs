@@ -245,7 +245,7 @@ async fn variants_sell_from_their_own_stock_at_their_own_price(b: Backend) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_redis_gate_counts_variant_stock_across_nodes() {
     let Some(cluster) =
-        crate::common::cluster::Cluster::start_with(2, &[("rate_limit_scale", "1000")]).await
+        crate::common::cluster::Cluster::start_with(2, &[("APP_RATE_LIMIT_SCALE", "1000")]).await
     else {
         return;
     };

@@ -388,13 +388,13 @@ async fn only_the_session_host_may_publish() {
 async fn the_external_backend_hands_out_its_urls_and_checks_publishers() {
     let opts = Options {
         extra: vec![
-            ("media_backend", "external".into()),
+            ("APP_MEDIA_BACKEND", "external".into()),
             (
-                "media_whip_url",
+                "APP_MEDIA_WHIP_URL",
                 "https://media.example.com/live/{session}/whip".into(),
             ),
             (
-                "media_hls_url",
+                "APP_MEDIA_HLS_URL",
                 "https://cdn.example.com/live/{session}/index.m3u8".into(),
             ),
         ],

@@ -150,7 +150,7 @@ async fn the_node_limit_answers_503_and_bad_offers_get_clear_errors() {
     let app = spawn_with(
         Backend::Sqlite,
         Options {
-            extra: vec![("whep_max_viewers", "1".into())],
+            extra: vec![("APP_WHEP_MAX_VIEWERS", "1".into())],
             ..Options::default()
         },
     )

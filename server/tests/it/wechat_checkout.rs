@@ -36,20 +36,26 @@ async fn wechat_app(
     .unwrap();
     std::fs::write(&public, wx::public_pem(&platform_key.to_public_key())).unwrap();
     let extra = vec![
-        ("payment_provider", "wechat".to_string()),
-        ("wechatpay_mchid", wx::MCHID.into()),
-        ("wechatpay_appid", wx::APPID.into()),
-        ("wechatpay_serial_no", wx::MERCHANT_SERIAL.into()),
-        ("wechatpay_private_key_file", private.display().to_string()),
-        ("wechatpay_platform_key_file", public.display().to_string()),
-        ("wechatpay_platform_serial", wx::PLATFORM_SERIAL.into()),
-        ("wechatpay_apiv3_key", wx::API_V3_KEY.into()),
-        ("wechatpay_api_base", platform.url()),
-        ("payment_timeout_secs", timeout_secs.to_string()),
-        ("wechat_appsecret", wx::APP_SECRET.into()),
-        ("wechat_api_base", platform.url()),
+        ("APP_PAYMENT_PROVIDER", "wechat".to_string()),
+        ("APP_WECHATPAY_MCHID", wx::MCHID.into()),
+        ("APP_WECHATPAY_APPID", wx::APPID.into()),
+        ("APP_WECHATPAY_SERIAL_NO", wx::MERCHANT_SERIAL.into()),
         (
-            "wechat_oauth_url",
+            "APP_WECHATPAY_PRIVATE_KEY_FILE",
+            private.display().to_string(),
+        ),
+        (
+            "APP_WECHATPAY_PLATFORM_KEY_FILE",
+            public.display().to_string(),
+        ),
+        ("APP_WECHATPAY_PLATFORM_SERIAL", wx::PLATFORM_SERIAL.into()),
+        ("APP_WECHATPAY_APIV3_KEY", wx::API_V3_KEY.into()),
+        ("APP_WECHATPAY_API_BASE", platform.url()),
+        ("APP_PAYMENT_TIMEOUT_SECS", timeout_secs.to_string()),
+        ("APP_WECHAT_APPSECRET", wx::APP_SECRET.into()),
+        ("APP_WECHAT_API_BASE", platform.url()),
+        (
+            "APP_WECHAT_OAUTH_URL",
             format!("{}/connect/oauth2/authorize", platform.url()),
         ),
     ];

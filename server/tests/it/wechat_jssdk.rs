@@ -35,9 +35,9 @@ async fn the_jssdk_signature_is_wechats_and_its_ticket_is_fetched_once(b: Backen
     let platform = wx::WechatPayServer::start().await;
     let opts = Options {
         extra: vec![
-            ("wechat_appid", wx::APPID.into()),
-            ("wechat_secret", wx::APP_SECRET.into()),
-            ("wechat_api_base", platform.url()),
+            ("APP_WECHAT_APPID", wx::APPID.into()),
+            ("APP_WECHAT_SECRET", wx::APP_SECRET.into()),
+            ("APP_WECHAT_API_BASE", platform.url()),
         ],
         ..Options::default()
     };
@@ -65,12 +65,12 @@ async fn the_jssdk_signature_is_wechats_and_its_ticket_is_fetched_once(b: Backen
     // A ticket someone else keeps fresh: used as it is, WeChat is never asked.
     let opts = Options {
         extra: vec![
-            ("wechat_appid", wx::APPID.into()),
+            ("APP_WECHAT_APPID", wx::APPID.into()),
             (
-                "wechat_jsapi_ticket",
+                "APP_WECHAT_JSAPI_TICKET",
                 "ticket-from-the-token-service".into(),
             ),
-            ("wechat_api_base", platform.url()),
+            ("APP_WECHAT_API_BASE", platform.url()),
         ],
         ..Options::default()
     };
@@ -93,9 +93,9 @@ async fn nodes_share_one_ticket_through_redis() {
     let Some(cluster) = crate::common::cluster::Cluster::start_with(
         2,
         &[
-            ("wechat_appid", wx::APPID),
-            ("wechat_secret", wx::APP_SECRET),
-            ("wechat_api_base", base.as_str()),
+            ("APP_WECHAT_APPID", wx::APPID),
+            ("APP_WECHAT_SECRET", wx::APP_SECRET),
+            ("APP_WECHAT_API_BASE", base.as_str()),
         ],
     )
     .await
@@ -119,7 +119,7 @@ async fn wechat_verification_files_are_served_by_name() {
     std::fs::write(dir.path().join("MP_verify_Ab12Cd34.txt"), "Ab12Cd34").expect("write");
     std::fs::write(dir.path().join("secret.txt"), "no").expect("write");
     let opts = Options {
-        extra: vec![("wechat_verify_dir", dir.path().display().to_string())],
+        extra: vec![("APP_WECHAT_VERIFY_DIR", dir.path().display().to_string())],
         ..Options::default()
     };
     let Some(app) = spawn_with(Backend::Sqlite, opts).await else {

@@ -136,7 +136,7 @@ impl Cluster {
         demo_data: bool,
         extra: &[(&'static str, &str)],
     ) -> TestApp {
-        let mut settings = vec![("redis_url", redis.url())];
+        let mut settings = vec![("REDIS_URL", redis.url())];
         settings.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
         let opts = Options {
             demo_data,

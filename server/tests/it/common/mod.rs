@@ -209,18 +209,18 @@ pub async fn spawn_on(database_url: String, dir: tempfile::TempDir, opts: Option
         .expect("js");
     }
     let mut values: HashMap<String, String> = HashMap::new();
-    values.insert("bind".into(), "127.0.0.1:0".into());
-    values.insert("database_url".into(), database_url.clone());
-    values.insert("dist_dir".into(), dist.display().to_string());
-    values.insert("demo_data".into(), opts.demo_data.to_string());
-    values.insert("shutdown_grace_secs".into(), "2".into());
+    values.insert("APP_BIND".into(), "127.0.0.1:0".into());
+    values.insert("DATABASE_URL".into(), database_url.clone());
+    values.insert("APP_DIST_DIR".into(), dist.display().to_string());
+    values.insert("APP_DEMO_DATA".into(), opts.demo_data.to_string());
+    values.insert("APP_SHUTDOWN_GRACE_SECS".into(), "2".into());
     // Files the server writes stay in the test's temp dir.
     values.insert(
-        "upload_dir".into(),
+        "APP_UPLOAD_DIR".into(),
         dir.path().join("uploads").display().to_string(),
     );
     values.insert(
-        "media_dir".into(),
+        "APP_MEDIA_DIR".into(),
         dir.path().join("media").display().to_string(),
     );
     for (k, v) in opts.extra {
