@@ -22,6 +22,10 @@ pub struct Hub {
     /// Distributed mode: stock and "just bought" news of this node's orders, sent to Redis
     /// once a tick (`flush_news`) rather than once per order.
     news: Arc<Mutex<News>>,
+    /// Distributed mode: set from the moment Redis is seen down until every open room has been
+    /// reset from it again (`read_streams`). Viewers are not let in meanwhile: a room not yet
+    /// reset would resume them from a history Redis no longer has.
+    pub(super) out_of_step: Arc<AtomicBool>,
 }
 
 /// What this node's orders changed since the last flush.
@@ -103,6 +107,9 @@ impl Hub {
     pub async fn watch(&self, db: &Db, session_id: i64) -> Result<ViewerGuard, AppError> {
         if let Some(bp) = &self.backplane {
             bp.ensure_up()?;
+            if self.out_of_step.load(Ordering::SeqCst) {
+                return Err(AppError::Unavailable);
+            }
         }
         loop {
             let room = self.room(db, session_id).await?;

@@ -51,8 +51,13 @@ pub(super) async fn reset_shared(
 /// ended (browsers show "Reconnecting…"); when it is back, every room is reset.
 pub(super) async fn read_streams(hub: Weak<Hub>, bp: Arc<RedisBackplane>, db: Db) {
     let mut conn = None;
-    // Whether the open rooms are known to be in step with Redis.
+    // Whether the open rooms are known to be in step with Redis (the hub lets viewers in only
+    // then).
     let mut in_step = true;
+    let out_of_step = match hub.upgrade() {
+        Some(h) => h.out_of_step.clone(),
+        None => return,
+    };
     loop {
         let Some(h) = hub.upgrade() else { break };
         let rooms = h.open_rooms();
@@ -64,6 +69,7 @@ pub(super) async fn read_streams(hub: Weak<Hub>, bp: Arc<RedisBackplane>, db: Db
                     r.kick_all();
                 }
                 in_step = false;
+                out_of_step.store(!in_step, Ordering::SeqCst);
             }
             conn = None;
             tokio::time::sleep(Duration::from_millis(250)).await;
@@ -78,6 +84,7 @@ pub(super) async fn read_streams(hub: Weak<Hub>, bp: Arc<RedisBackplane>, db: Db
                 }
             }
             in_step = all;
+            out_of_step.store(!in_step, Ordering::SeqCst);
             if !all {
                 tokio::time::sleep(Duration::from_millis(250)).await;
                 continue;
@@ -94,6 +101,7 @@ pub(super) async fn read_streams(hub: Weak<Hub>, bp: Arc<RedisBackplane>, db: Db
                 Ok(c) => c,
                 Err(_) => {
                     in_step = false;
+                    out_of_step.store(!in_step, Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_millis(250)).await;
                     continue;
                 }
@@ -110,6 +118,7 @@ pub(super) async fn read_streams(hub: Weak<Hub>, bp: Arc<RedisBackplane>, db: Db
                     if let Err(e) = deliver_batch(&bp, &db, room, entries).await {
                         tracing::warn!(session_id, error = %e, "live room could not catch up");
                         in_step = false;
+                        out_of_step.store(!in_step, Ordering::SeqCst);
                     }
                 }
             }
@@ -117,6 +126,7 @@ pub(super) async fn read_streams(hub: Weak<Hub>, bp: Arc<RedisBackplane>, db: Db
                 // The connection broke (Redis restarted?): rooms are reset once it answers.
                 tracing::warn!(error = %e, "reading live streams failed");
                 in_step = false;
+                out_of_step.store(!in_step, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
         }
