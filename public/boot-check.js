@@ -16,6 +16,14 @@
       slow: "This is taking longer than usual. Check your connection and reload the page.",
     },
   };
+  // Whether a finger or button is down on the page: the app waits for the press to end before
+  // it takes the place of the server's first paint (app/src/components/first_paint.rs), so a
+  // tap that spans the takeover is not lost. Tracked from here: a press can begin before the
+  // app has loaded.
+  window.pressing = false;
+  addEventListener("pointerdown", function () { window.pressing = true; }, true);
+  addEventListener("pointerup", function () { window.pressing = false; }, true);
+  addEventListener("pointercancel", function () { window.pressing = false; }, true);
   var text = TEXT[document.documentElement.lang] || TEXT.en;
   var supported = typeof WebAssembly === "object" && typeof WebAssembly.instantiate === "function";
   function show(message) {

@@ -41,20 +41,26 @@ pub(crate) mod csr {
     thread_local! {
         /// The app's root while it renders off the document, until the swap.
         pub(super) static PENDING: RefCell<Option<web_sys::HtmlElement>> = const { RefCell::new(None) };
-        /// A finger or button is down on the page.
-        static PRESSED: Cell<bool> = const { Cell::new(false) };
         /// The swap waits for the press to end.
         static DEFERRED: Cell<bool> = const { Cell::new(false) };
+        /// The swap waited [`MAX_DEFER_MS`] already: it waits no more.
+        static FORCED: Cell<bool> = const { Cell::new(false) };
     }
 
     /// A press that spans the swap would lose its tap: its `pointerdown` lands on the first
     /// paint's link, its `pointerup` on the app's, and the browser sends no click when the two
-    /// differ. So the swap waits while something is pressed, and runs after the press's click.
-    fn watch_presses() {
-        let document = leptos::prelude::document();
-        let down = Closure::<dyn FnMut()>::new(|| PRESSED.with(|p| p.set(true)));
+    /// differ. So the swap waits while something is pressed (`window.pressing`, tracked by
+    /// `public/boot-check.js` from before the app loads), and runs after the press's click.
+    fn pressing() -> bool {
+        js_sys::Reflect::get(&leptos::prelude::window(), &"pressing".into())
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false)
+    }
+
+    /// Runs a deferred swap once the press ends.
+    fn watch_releases() {
         let up = Closure::<dyn FnMut()>::new(|| {
-            PRESSED.with(|p| p.set(false));
             if DEFERRED.with(|d| d.replace(false)) {
                 // A task later: the click this release makes is dispatched first.
                 let later = Closure::once_into_js(swap_now);
@@ -65,11 +71,7 @@ pub(crate) mod csr {
                     );
             }
         });
-        let _ = document.add_event_listener_with_callback_and_bool(
-            "pointerdown",
-            down.as_ref().unchecked_ref(),
-            true,
-        );
+        let document = leptos::prelude::document();
         for release in ["pointerup", "pointercancel"] {
             let _ = document.add_event_listener_with_callback_and_bool(
                 release,
@@ -77,8 +79,7 @@ pub(crate) mod csr {
                 true,
             );
         }
-        // For the page's life: two small closures, once per page load.
-        down.forget();
+        // For the page's life: one small closure, once per page load.
         up.forget();
     }
 
@@ -91,7 +92,7 @@ pub(crate) mod csr {
         let root: web_sys::HtmlElement = document.create_element("div").ok()?.dyn_into().ok()?;
         root.set_id("app");
         PENDING.with(|p| *p.borrow_mut() = Some(root.clone()));
-        watch_presses();
+        watch_releases();
         let later = Closure::once_into_js(swap_now);
         let _ = leptos::prelude::window().set_timeout_with_callback_and_timeout_and_arguments_0(
             later.unchecked_ref(),
@@ -114,13 +115,12 @@ pub(crate) mod csr {
     }
 
     fn swap_now() {
-        if PRESSED.with(Cell::get) {
+        if pressing() && !FORCED.with(Cell::get) {
             // At most [`MAX_DEFER_MS`]: a release we never hear of (outside the window) must
             // not keep the app off the page.
             if !DEFERRED.with(|d| d.replace(true)) {
                 let force = Closure::once_into_js(|| {
-                    PRESSED.with(|p| p.set(false));
-                    DEFERRED.with(|d| d.set(false));
+                    FORCED.with(|f| f.set(true));
                     swap_now();
                 });
                 let _ = leptos::prelude::window()
