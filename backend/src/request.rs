@@ -17,7 +17,6 @@ use crate::i18n::Locale;
 pub struct Browser {
     headers: HeaderMap,
     ip: String,
-    locale: Locale,
     cookie_out: Arc<dyn Fn(HeaderValue) + Send + Sync>,
 }
 
@@ -25,7 +24,6 @@ impl std::fmt::Debug for Browser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Browser")
             .field("ip", &self.ip)
-            .field("locale", &self.locale)
             .finish_non_exhaustive()
     }
 }
@@ -39,7 +37,6 @@ impl Browser {
         cookie_out: impl Fn(HeaderValue) + Send + Sync + 'static,
     ) -> Browser {
         Browser {
-            locale: locale_of(&headers),
             headers,
             ip,
             cookie_out: Arc::new(cookie_out),
@@ -48,16 +45,11 @@ impl Browser {
 
     /// The browser behind a request's parts (its recorded client address, else the peer).
     pub fn from_parts(
-        parts: &Parts,
+        parts: Parts,
         cookie_out: impl Fn(HeaderValue) + Send + Sync + 'static,
     ) -> Browser {
-        Browser::new(parts.headers.clone(), client_ip_of(parts), cookie_out)
-    }
-
-    /// A browser with no cookies and no address (`unknown`), whose cookies go nowhere: for
-    /// calls made outside a request (tests, demo data).
-    pub fn anonymous() -> Browser {
-        Browser::new(HeaderMap::new(), "unknown".into(), |_| {})
+        let ip = client_ip_of(&parts);
+        Browser::new(parts.headers, ip, cookie_out)
     }
 
     pub fn headers(&self) -> &HeaderMap {
@@ -77,7 +69,7 @@ impl Browser {
     /// The language it asks for: the shopper's choice (`ls_locale` cookie), else
     /// `Accept-Language` (`i18n`).
     pub fn locale(&self) -> Locale {
-        self.locale
+        locale_of(&self.headers)
     }
 
     /// Sets one of our session cookies: HttpOnly (no script access), SameSite=Lax (not sent on
@@ -140,7 +132,7 @@ pub struct ClientAddr(pub std::net::IpAddr);
 
 /// The client's address for per-IP limits: the one recorded for the request, else the peer,
 /// else `unknown`.
-pub fn client_ip_of(parts: &Parts) -> String {
+fn client_ip_of(parts: &Parts) -> String {
     parts
         .extensions
         .get::<ClientAddr>()

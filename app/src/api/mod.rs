@@ -50,7 +50,7 @@ mod edge {
             }
         };
         match use_context::<Parts>() {
-            Some(parts) => Browser::from_parts(&parts, cookie_out),
+            Some(parts) => Browser::from_parts(parts, cookie_out),
             None => Browser::new(Default::default(), "unknown".into(), cookie_out),
         }
     }

@@ -34,13 +34,12 @@ mod ssr {
         browser: &Browser,
         order_id: i64,
     ) -> Result<(Host, shop_backend::repo::orders::RefundFacts), AppError> {
-        shop_backend::identity::host_auth::require_host(st, browser).await?;
+        use shop_backend::identity::host_auth;
+        let host = host_auth::require_host(st, browser).await?;
         let facts = shop_backend::repo::orders::refund_facts(&st.db, order_id)
             .await?
             .ok_or_else(|| AppError::NotFound("no such order".into()))?;
-        let host =
-            shop_backend::identity::host_auth::require_session_owner(st, browser, facts.session_id)
-                .await?;
+        host_auth::check_owner(st, &host, facts.session_id).await?;
         Ok((host, facts))
     }
 }

@@ -27,11 +27,7 @@ impl<'a> Editing<'a> {
     /// sale.
     async fn open(st: &'a AppState, host: &Host, session_id: i64) -> Result<Self, AppError> {
         check_owner(st, host, session_id).await?;
-        Ok(Editing {
-            st,
-            session_id,
-            pause: sale::pause(st, session_id).await,
-        })
+        Ok(Editing::paused(st, session_id).await)
     }
 
     /// [`Editing::open`] for the session a product belongs to.
@@ -40,8 +36,16 @@ impl<'a> Editing<'a> {
         host: &Host,
         product_id: i64,
     ) -> Result<Self, AppError> {
-        let session_id = repo::studio::product_session(&st.db, product_id).await?;
-        Editing::open(st, host, session_id).await
+        let session_id = owned_product(st, host, product_id).await?;
+        Ok(Editing::paused(st, session_id).await)
+    }
+
+    async fn paused(st: &'a AppState, session_id: i64) -> Self {
+        Editing {
+            st,
+            session_id,
+            pause: sale::pause(st, session_id).await,
+        }
     }
 
     /// The change is written: the sale resumes, then the followers are told, in order.
