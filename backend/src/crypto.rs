@@ -1,24 +1,21 @@
 //! Small cryptographic helpers: random tokens, HMAC signing, hashing, and AES-256-GCM for
 //! secrets kept at rest (keys derived from the server secret per purpose).
 
+use crate::error::{Error, Result};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use crate::error::AppError;
-
 /// `n` random bytes from the OS.
-pub fn random_bytes<const N: usize>() -> Result<[u8; N], AppError> {
+pub fn random_bytes<const N: usize>() -> Result<[u8; N]> {
     let mut buf = [0u8; N];
-    getrandom::fill(&mut buf).map_err(|e| {
-        tracing::error!(error = %e, "OS random source failed");
-        AppError::Internal
-    })?;
+    getrandom::fill(&mut buf)
+        .map_err(|e| Error::fault(format!("reading the OS random source: {e}")))?;
     Ok(buf)
 }
 
 /// An unguessable URL-safe token of `N` random bytes (e.g. 12 bytes = 96 bits, 16 chars).
-pub fn random_token<const N: usize>() -> Result<String, AppError> {
+pub fn random_token<const N: usize>() -> Result<String> {
     Ok(URL_SAFE_NO_PAD.encode(random_bytes::<N>()?))
 }
 
@@ -63,7 +60,7 @@ pub fn derive_key(secret: &[u8], label: &str) -> [u8; 32] {
 
 /// Encrypts `plaintext` with AES-256-GCM under `key`, bound to `aad` (what it belongs to),
 /// with a fresh random 96-bit nonce: base64url of nonce, ciphertext and tag.
-pub fn seal(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Result<String, AppError> {
+pub fn seal(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Result<String> {
     use aes_gcm::{
         aead::{Aead, Payload},
         Aes256Gcm, KeyInit, Nonce,
@@ -77,7 +74,7 @@ pub fn seal(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Result<String, AppE
                 aad,
             },
         )
-        .map_err(|_| AppError::Internal)?;
+        .map_err(|_| Error::fault("sealing with AES-GCM"))?;
     let mut out = nonce.to_vec();
     out.extend_from_slice(&sealed);
     Ok(URL_SAFE_NO_PAD.encode(out))

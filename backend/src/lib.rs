@@ -12,6 +12,7 @@ pub mod buying;
 pub mod changes;
 pub mod crypto;
 pub mod db;
+pub mod error;
 pub mod identity;
 pub mod live;
 pub mod media;
@@ -30,7 +31,7 @@ pub mod zones;
 use std::sync::Arc;
 
 // What the browser shares with the server (`shop-core`), named as this crate's own modules.
-use shop_core::{domain, error, i18n, model};
+use shop_core::{domain, i18n, model};
 
 pub use db::{Db, DbError, DbKind};
 

@@ -9,6 +9,7 @@
 //! Delivery is a [`CodeSender`]: `log` (development: the server log, and the page shows the
 //! code) or `webhook` (a signed POST to the deployment's SMS gateway).
 
+use crate::error::{Error, Result};
 use std::{future::Future, pin::Pin};
 
 use crate::{
@@ -27,7 +28,7 @@ use crate::{
 pub const CODE_TTL_MS: i64 = 5 * 60 * 1000;
 pub const MAX_ATTEMPTS: i64 = 5;
 
-pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), AppError>> + Send + 'a>>;
+pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
 
 /// How one-time codes reach people.
 pub trait CodeSender: Send + Sync {
@@ -110,21 +111,18 @@ impl CodeSender for WebhookSender {
                 .await;
             match res {
                 Ok(r) if r.status().is_success() => Ok(()),
-                Ok(r) => {
-                    tracing::error!(status = %r.status(), "SMS webhook refused the code");
-                    Err(AppError::Internal)
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "SMS webhook unreachable");
-                    Err(AppError::Internal)
-                }
+                Ok(r) => Err(Error::fault(format!(
+                    "the SMS webhook refused the code ({})",
+                    r.status()
+                ))),
+                Err(e) => Err(Error::caused("the SMS webhook is unreachable", e)),
             }
         })
     }
 }
 
-fn parse_phone(raw: &str) -> Result<Phone, AppError> {
-    Phone::parse(raw).map_err(|e| AppError::bad_request(e.to_string()))
+fn parse_phone(raw: &str) -> Result<Phone> {
+    Ok(Phone::parse(raw).map_err(|e| AppError::bad_request(e.to_string()))?)
 }
 
 fn code_message(phone: &Phone, code: &str) -> String {
@@ -132,7 +130,7 @@ fn code_message(phone: &Phone, code: &str) -> String {
 }
 
 /// Six digits, uniformly random.
-fn new_code() -> Result<String, AppError> {
+fn new_code() -> Result<String> {
     loop {
         let n = u32::from_le_bytes(crypto::random_bytes::<4>()?);
         // Reject the top sliver so every code is equally likely.
@@ -148,7 +146,7 @@ pub async fn send_code(
     browser: &Browser,
     raw_phone: &str,
     locale: &str,
-) -> Result<CodeSent, AppError> {
+) -> Result<CodeSent> {
     let phone = parse_phone(raw_phone)?;
     st.limits
         .check(Action::PhoneCodePerNumber, phone.as_str())
@@ -179,13 +177,11 @@ pub async fn verify_code(
     shopper: &identity::Shopper,
     raw_phone: &str,
     raw_code: &str,
-) -> Result<PhoneVerified, AppError> {
+) -> Result<PhoneVerified> {
     let phone = parse_phone(raw_phone)?;
     let code = raw_code.trim();
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(AppError::bad_request(
-            "The code is the 6 digits we sent you.",
-        ));
+        return Err(AppError::bad_request("The code is the 6 digits we sent you.").into());
     }
     st.limits.check(Action::PhoneVerify, browser.ip()).await?;
     let message = code_message(&phone, code);
@@ -202,17 +198,19 @@ pub async fn verify_code(
         CodeCheck::Wrong { attempts_left } => {
             return Err(AppError::bad_request(format!(
                 "That code is not right ({attempts_left} tries left)."
-            )))
+            ))
+            .into())
         }
         CodeCheck::Locked => {
-            return Err(AppError::Conflict(
-                "Too many wrong codes. Ask for a new code.".into(),
-            ))
+            return Err(
+                AppError::Conflict("Too many wrong codes. Ask for a new code.".into()).into(),
+            )
         }
         CodeCheck::NoValidCode => {
             return Err(AppError::Conflict(
                 "This code has expired or was already used. Ask for a new code.".into(),
-            ))
+            )
+            .into())
         }
     }
     let owner = phones::bind(&st.db, &phone, shopper.id, now_ms()).await?;

@@ -1,6 +1,7 @@
 //! In-process rate limits (token buckets keyed by action and subject). One node holds the
 //! whole live room today; a multi-node deployment would move these counters to Redis.
 
+use crate::error::Result;
 use std::{
     collections::HashMap,
     sync::Mutex,
@@ -87,7 +88,7 @@ impl RateLimiter {
     }
 
     /// Takes one token for `subject` doing `action`, or answers `RateLimited`.
-    pub async fn check(&self, action: Action, subject: &str) -> Result<(), AppError> {
+    pub async fn check(&self, action: Action, subject: &str) -> Result<()> {
         let Some(bp) = &self.shared else {
             return self.check_local(action, subject);
         };
@@ -99,7 +100,7 @@ impl RateLimiter {
         {
             Ok(())
         } else {
-            Err(AppError::RateLimited)
+            Err(AppError::RateLimited.into())
         }
     }
 
@@ -113,7 +114,7 @@ impl RateLimiter {
     }
 
     /// The in-process bucket (one node).
-    fn check_local(&self, action: Action, subject: &str) -> Result<(), AppError> {
+    fn check_local(&self, action: Action, subject: &str) -> Result<()> {
         let (burst, period) = action.limit();
         let capacity = f64::from(burst.saturating_mul(self.scale));
         let per_sec = capacity / period.as_secs_f64();
@@ -137,7 +138,7 @@ impl RateLimiter {
             bucket.tokens -= 1.0;
             Ok(())
         } else {
-            Err(AppError::RateLimited)
+            Err(AppError::RateLimited.into())
         }
     }
 }
@@ -153,7 +154,7 @@ mod tests {
             rl.check_local(Action::Chat, "a").expect("within burst");
         }
         assert_eq!(
-            rl.check_local(Action::Chat, "a"),
+            rl.check_local(Action::Chat, "a").map_err(|e| e.wire()),
             Err(AppError::RateLimited)
         );
         rl.check_local(Action::Chat, "b")

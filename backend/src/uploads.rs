@@ -2,6 +2,7 @@
 //! dimension-limited before decoding, cropped and resized to web sizes, re-encoded as JPEG (which
 //! also strips metadata), stored under a content-hash name and served with immutable caching.
 
+use crate::error::{Error, Result, ResultExt};
 use std::{io::Cursor, path::Path};
 
 use image::{imageops::FilterType, DynamicImage, ImageFormat, ImageReader, Limits};
@@ -31,11 +32,11 @@ pub enum ImageKind {
 }
 
 impl ImageKind {
-    pub fn parse(s: &str) -> Result<ImageKind, AppError> {
+    pub fn parse(s: &str) -> Result<ImageKind> {
         match s {
             "cover" => Ok(ImageKind::Cover),
             "product" => Ok(ImageKind::Product),
-            _ => Err(AppError::bad_request("Unknown upload kind.")),
+            _ => Err(AppError::bad_request("Unknown upload kind.").into()),
         }
     }
     fn size(self) -> (u32, u32) {
@@ -60,14 +61,15 @@ pub struct Processed {
 }
 
 /// Validates and converts an uploaded image. Every refusal says why.
-pub fn process(bytes: &[u8], kind: ImageKind) -> Result<Processed, AppError> {
+pub fn process(bytes: &[u8], kind: ImageKind) -> Result<Processed> {
     if bytes.is_empty() {
-        return Err(AppError::bad_request("The file is empty."));
+        return Err(AppError::bad_request("The file is empty.").into());
     }
     if bytes.len() > MAX_UPLOAD_BYTES {
         return Err(AppError::bad_request(
             "The image is larger than 8 MB. Please choose a smaller one.",
-        ));
+        )
+        .into());
     }
     let format = image::guess_format(bytes).ok().filter(|f| {
         matches!(
@@ -76,9 +78,9 @@ pub fn process(bytes: &[u8], kind: ImageKind) -> Result<Processed, AppError> {
         )
     });
     let Some(format) = format else {
-        return Err(AppError::bad_request(
-            "That file is not a JPEG, PNG, WebP or GIF image.",
-        ));
+        return Err(
+            AppError::bad_request("That file is not a JPEG, PNG, WebP or GIF image.").into(),
+        );
     };
     let too_large = || {
         AppError::bad_request(format!(
@@ -95,7 +97,7 @@ pub fn process(bytes: &[u8], kind: ImageKind) -> Result<Processed, AppError> {
         || height > MAX_DIMENSION
         || u64::from(width) * u64::from(height) > MAX_PIXELS
     {
-        return Err(too_large());
+        return Err(too_large().into());
     }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = Limits::default();
@@ -112,7 +114,8 @@ pub fn process(bytes: &[u8], kind: ImageKind) -> Result<Processed, AppError> {
             "The image is too small ({}x{}): at least {MIN_DIMENSION}x{MIN_DIMENSION} pixels.",
             img.width(),
             img.height()
-        )));
+        ))
+        .into());
     }
     let (w, h) = kind.size();
     // A large image is first shrunk cheaply (a box filter straight into a small buffer) to
@@ -131,7 +134,7 @@ pub fn process(bytes: &[u8], kind: ImageKind) -> Result<Processed, AppError> {
     let mut jpeg = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 82)
         .encode_image(&rgb)
-        .map_err(|_| AppError::Internal)?;
+        .fault("encoding an upload as JPEG")?;
     Ok(Processed {
         jpeg,
         width: w,
@@ -165,12 +168,10 @@ pub fn is_valid_name(name: &str) -> bool {
 }
 
 /// Writes the file atomically (temp file + rename) and returns its URL path.
-pub async fn store(dir: &Path, jpeg: &[u8]) -> Result<String, AppError> {
+pub async fn store(dir: &Path, jpeg: &[u8]) -> Result<String> {
     let name = file_name(jpeg);
-    let io_err = |e: std::io::Error| {
-        tracing::error!(error = %e, dir = %dir.display(), "storing upload failed");
-        AppError::Internal
-    };
+    let io_err =
+        |e: std::io::Error| Error::caused(format!("storing an upload in {}", dir.display()), e);
     tokio::fs::create_dir_all(dir).await.map_err(io_err)?;
     let path = dir.join(&name);
     if tokio::fs::metadata(&path).await.is_err() {

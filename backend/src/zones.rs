@@ -2,10 +2,11 @@
 //! zone is checked when saved, and its times are written in it on posters and calendar files.
 //! The browser formats times itself (`Intl`), so no zone data goes into the Wasm client.
 
+use crate::error::Result;
 use crate::{error::AppError, i18n::Locale};
 
 /// The zone's name as the database spells it (`asia/shanghai` is `Asia/Shanghai`), or 400.
-pub fn canonical(name: &str) -> Result<String, AppError> {
+pub fn canonical(name: &str) -> Result<String> {
     let unknown = || {
         AppError::bad_request(format!(
             "\"{}\" is not a time zone; choose one like Asia/Shanghai.",
@@ -13,7 +14,7 @@ pub fn canonical(name: &str) -> Result<String, AppError> {
         ))
     };
     if name.is_empty() || name.len() > 64 {
-        return Err(unknown());
+        return Err(unknown().into());
     }
     let tz = jiff::tz::TimeZone::get(name).map_err(|_| unknown())?;
     Ok(tz.iana_name().unwrap_or(name).to_string())

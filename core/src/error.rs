@@ -171,26 +171,6 @@ impl axum::response::IntoResponse for AppError {
     }
 }
 
-#[cfg(feature = "ssr")]
-impl From<sqlx::Error> for AppError {
-    fn from(err: sqlx::Error) -> Self {
-        // Text PostgreSQL cannot hold (a NUL character, SQLSTATE 22021 / 22P05) came from the
-        // client: its request is bad, not our server. Every other database error is ours.
-        let code = err
-            .as_database_error()
-            .and_then(|e| e.code())
-            .map(|c| c.into_owned());
-        if matches!(code.as_deref(), Some("22021" | "22P05")) {
-            tracing::info!(error = %err, "text the database cannot hold");
-            return AppError::bad_request(
-                "The request holds a character that is not allowed (NUL).",
-            );
-        }
-        tracing::error!(error = %err, "database error");
-        AppError::Internal
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

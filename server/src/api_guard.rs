@@ -59,9 +59,7 @@ const UNKNOWN_DRAIN: usize = 1024 * 1024;
 /// Everything that can be decided from the request head.
 async fn check(state: &ServerState, parts: &Parts) -> Result<&'static Endpoint, Response> {
     let Some(ep) = endpoints::find(parts.uri.path()) else {
-        return Err(error_response(&AppError::not_found(
-            "No such API endpoint.",
-        )));
+        return Err(error_response(AppError::not_found("No such API endpoint.")));
     };
     if parts.method != ep.method {
         let mut res = with_status(
@@ -81,7 +79,7 @@ async fn check(state: &ServerState, parts: &Parts) -> Result<&'static Endpoint, 
     if ep.caller == Caller::Host {
         host_auth::host_in(&state.app, &parts.headers)
             .await
-            .map_err(|e| error_response(&e))?;
+            .map_err(|e| error_response(e))?;
     }
     let declared = declared_length(&parts.headers);
     // No content type is fine for an empty body (a call without arguments); `buffer` refuses
@@ -268,13 +266,13 @@ pub fn form_is_utf8(raw: &[u8]) -> bool {
 }
 
 fn with_status(status: StatusCode, err: AppError) -> Response {
-    let mut res = error_response(&err);
+    let mut res = error_response(err);
     *res.status_mut() = status;
     res
 }
 
 fn bad(why: &str) -> Response {
-    error_response(&AppError::bad_request(why))
+    error_response(AppError::bad_request(why))
 }
 
 fn unsupported(ep: &Endpoint) -> Response {

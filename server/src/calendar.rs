@@ -101,11 +101,11 @@ pub async fn session_ics(
 ) -> Response {
     let locale = shop_backend::request::locale_of(&headers);
     let Ok(id) = id.parse::<i64>() else {
-        return error_response(&AppError::not_found("This live session does not exist."));
+        return error_response(AppError::not_found("This live session does not exist."));
     };
     let session = match catalog::session_summary(&state.app.db, id).await {
         Ok(s) => s,
-        Err(e) => return error_response(&e),
+        Err(e) => return error_response(e),
     };
     let base = &state.app.settings.public_url;
     let url = format!("{base}/s/{id}");

@@ -28,7 +28,7 @@ pub async fn room(
     let origins: Option<Vec<EmbedOrigin>> = match id.parse::<i64>() {
         Ok(id) => match embed::session_origins(&state.app.db, id).await {
             Ok(found) => found,
-            Err(e) => return security::error_response(&e),
+            Err(e) => return security::error_response(e),
         },
         Err(_) => None,
     };

@@ -63,19 +63,19 @@ pub async fn orders_csv(
 ) -> Response {
     let locale = shop_backend::request::locale_of(&headers);
     let Ok(session_id) = id.parse::<i64>() else {
-        return error_response(&AppError::not_found("This live session does not exist."));
+        return error_response(AppError::not_found("This live session does not exist."));
     };
     let st = &state.app;
     let host = match host {
         Ok(h) => h,
-        Err(e) => return error_response(&e),
+        Err(e) => return error_response(e),
     };
     if let Err(e) = host_auth::check_owner(st, &host, session_id).await {
-        return error_response(&e);
+        return error_response(e);
     }
     let lines = match studio::export_lines(&st.db, session_id).await {
         Ok(l) => l,
-        Err(e) => return error_response(&e),
+        Err(e) => return error_response(e),
     };
     let mut out = String::with_capacity(128 * (lines.len() + 1));
     // Column names in the host's language (English: `CSV_HEADER`).

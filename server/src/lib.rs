@@ -94,8 +94,8 @@ pub enum StartError {
     },
     #[error("could not load demo data: {0}")]
     Demo(shop_core::error::AppError),
-    #[error("could not prepare the database: {0}")]
-    Init(shop_core::error::AppError),
+    #[error("could not prepare the database: {}", shop_backend::error::Chain(.0))]
+    Init(shop_backend::error::Error),
     #[error("could not load the poster fonts: {0}")]
     Poster(#[from] poster::PosterError),
     #[error("distributed mode: {0}")]
@@ -188,7 +188,7 @@ async fn server_fn_handler(State(state): State<ServerState>, req: Request<Body>)
     if leptos::server_fn::axum::get_server_fn_service(req.uri().path(), req.method().clone())
         .is_none()
     {
-        return security::error_response(&AppError::not_found("No such API endpoint."));
+        return security::error_response(AppError::not_found("No such API endpoint."));
     }
     let app_state = state.app.clone();
     leptos_axum::handle_server_fns_with_context(move || provide_context(app_state.clone()), req)

@@ -164,7 +164,7 @@ pub async fn events(
     headers: HeaderMap,
 ) -> Response {
     let Ok(session_id) = id.parse::<i64>() else {
-        return error_response(&AppError::not_found("This live session does not exist."));
+        return error_response(AppError::not_found("This live session does not exist."));
     };
     let last = headers
         .get("last-event-id")
@@ -173,7 +173,7 @@ pub async fn events(
         .or(q.last);
     let conn = match open(&state, session_id, last, &headers).await {
         Ok(c) => c,
-        Err(e) => return error_response(&e),
+        Err(e) => return error_response(e),
     };
     let stream = futures::stream::unfold(conn, Conn::next);
     let mut res = Response::new(Body::from_stream(stream));

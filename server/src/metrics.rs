@@ -34,7 +34,7 @@ pub async fn serve(State(state): State<ServerState>, req: Request) -> Response {
                 .map(|c| c.0.ip())
         });
     if !client.is_some_and(|ip| state.metrics_allow.iter().any(|n| n.contains(&ip))) {
-        return error_response(&AppError::Forbidden(
+        return error_response(AppError::Forbidden(
             "Metrics are served to the monitoring addresses only.".into(),
         ));
     }

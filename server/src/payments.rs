@@ -31,6 +31,13 @@ fn fail(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "code": "FAIL", "message": message }))).into_response()
 }
 
+/// A notification we could not take: WeChat Pay retries it later. The fault is logged here.
+fn failed(err: shop_backend::error::Error) -> Response {
+    let err = shop_core::error::AppError::from(err);
+    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    fail(status, &err.to_string())
+}
+
 pub async fn wechat_notify(
     State(st): State<ServerState>,
     headers: HeaderMap,
@@ -58,20 +65,14 @@ pub async fn wechat_notify(
                     tracing::info!(id, order = %tx.out_trade_no, state = %tx.trade_state, ?done, "WeChat Pay notification");
                     StatusCode::NO_CONTENT.into_response()
                 }
-                Err(e) => fail(
-                    StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                    &e.to_string(),
-                ),
+                Err(e) => failed(e),
             }
         }
         Notice::Refund { id, refund } => {
             tracing::info!(id, order = %refund.out_trade_no, refund = %refund.out_refund_no, status = %refund.status, "WeChat Pay refund notification");
             match refund_notified(&st.app, &refund.out_refund_no, refund.outcome()).await {
                 Ok(()) => StatusCode::NO_CONTENT.into_response(),
-                Err(e) => fail(
-                    StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                    &e.to_string(),
-                ),
+                Err(e) => failed(e),
             }
         }
     }

@@ -136,7 +136,7 @@ pub async fn same_origin_writes(
         next.run(req).await
     } else {
         tracing::warn!(?fetch_site, "refused cross-site API write");
-        error_response(&AppError::Forbidden(
+        error_response(AppError::Forbidden(
             "Cross-site requests are not allowed.".into(),
         ))
     }
@@ -163,7 +163,7 @@ pub async fn api_error_status(req: Request, next: Next) -> Response {
     }
     let (mut parts, body) = res.into_parts();
     let Ok(bytes) = to_bytes(body, 64 * 1024).await else {
-        return error_response(&AppError::Internal);
+        return error_response(AppError::Internal);
     };
     let mut body = bytes.to_vec();
     if let Ok(err) = serde_json::from_slice::<AppError>(&bytes) {
@@ -197,12 +197,13 @@ pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Respons
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("(no message)");
     tracing::error!(panic = msg, "a request handler panicked");
-    error_response(&AppError::Internal)
+    error_response(AppError::Internal)
 }
 
-/// An `AppError` as an HTTP response (`AppError`'s `IntoResponse`).
-pub fn error_response(err: &AppError) -> Response {
-    err.clone().into_response()
+/// An error as an HTTP response (`AppError`'s `IntoResponse`); a service's fault is logged
+/// on the way (`From<shop_backend::error::Error> for AppError`).
+pub fn error_response(err: impl Into<AppError>) -> Response {
+    err.into().into_response()
 }
 
 #[cfg(test)]

@@ -373,7 +373,7 @@ pub async fn poster_png(
             );
             res
         }
-        Err(e) => error_response(&e),
+        Err(e) => error_response(e),
     }
 }
 

@@ -11,7 +11,7 @@ pub async fn my_addresses() -> Result<Vec<SavedAddress>, AppError> {
     let st = crate::api::state()?;
     let browser = crate::api::browser();
     match shop_backend::identity::current_shopper(&st, &browser).await? {
-        Some(s) => shop_backend::repo::addresses::list(&st.db, s.id).await,
+        Some(s) => Ok(shop_backend::repo::addresses::list(&st.db, s.id).await?),
         None => Ok(Vec::new()),
     }
 }
@@ -32,7 +32,7 @@ pub async fn save_address(
         .await?;
     let address = Address::parse(&form).map_err(|e| AppError::BadRequest(e.to_string()))?;
     let now = shop_backend::now_ms();
-    shop_backend::repo::addresses::save(&st.db, shopper.id, id, &address, now).await
+    Ok(shop_backend::repo::addresses::save(&st.db, shopper.id, id, &address, now).await?)
 }
 
 #[server(endpoint = "addresses/delete")]
@@ -40,7 +40,7 @@ pub async fn delete_address(id: i64) -> Result<(), AppError> {
     let st = crate::api::state()?;
     let browser = crate::api::browser();
     let shopper = shop_backend::identity::require_shopper(&st, &browser).await?;
-    shop_backend::repo::addresses::delete(&st.db, shopper.id, id).await
+    Ok(shop_backend::repo::addresses::delete(&st.db, shopper.id, id).await?)
 }
 
 /// Ships one of the shopper's orders to one of their addresses (until it has shipped).

@@ -12,12 +12,12 @@ use crate::{
 #[server(endpoint = "sessions/list", input = GetUrl)]
 pub async fn list_sessions() -> Result<Vec<SessionSummary>, AppError> {
     let st = crate::api::state()?;
-    shop_backend::repo::catalog::list_current_sessions(&st.db).await
+    Ok(shop_backend::repo::catalog::list_current_sessions(&st.db).await?)
 }
 
 /// One session with its products; `NotFound` for an unknown id.
 #[server(endpoint = "sessions/get", input = GetUrl)]
 pub async fn get_session(id: i64) -> Result<SessionDetail, AppError> {
     let st = crate::api::state()?;
-    shop_backend::repo::catalog::session_detail(&st.db, id).await
+    Ok(shop_backend::repo::catalog::session_detail(&st.db, id).await?)
 }

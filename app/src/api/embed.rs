@@ -23,7 +23,7 @@ pub async fn studio_embed_origins() -> Result<Vec<String>, AppError> {
     let st = crate::api::state()?;
     let browser = crate::api::browser();
     let host = shop_backend::identity::host_auth::require_host(&st, &browser).await?;
-    shop_backend::repo::embed::host_origins(&st.db, host.host_id).await
+    Ok(shop_backend::repo::embed::host_origins(&st.db, host.host_id).await?)
 }
 
 /// Adds a site (`https://shop.example.com`) to the host's list; answers the new list.
@@ -36,7 +36,7 @@ pub async fn studio_add_embed_origin(origin: String) -> Result<Vec<String>, AppE
     let host = shop_backend::identity::host_auth::require_host(&st, &browser).await?;
     let origin = EmbedOrigin::parse(&origin).map_err(AppError::BadRequest)?;
     embed::add_origin(&st.db, host.host_id, &origin, shop_backend::now_ms()).await?;
-    embed::host_origins(&st.db, host.host_id).await
+    Ok(embed::host_origins(&st.db, host.host_id).await?)
 }
 
 /// Removes a site from the host's list; answers the new list.
@@ -49,5 +49,5 @@ pub async fn studio_remove_embed_origin(origin: String) -> Result<Vec<String>, A
     let host = shop_backend::identity::host_auth::require_host(&st, &browser).await?;
     let origin = EmbedOrigin::parse(&origin).map_err(AppError::BadRequest)?;
     embed::remove_origin(&st.db, host.host_id, &origin).await?;
-    embed::host_origins(&st.db, host.host_id).await
+    Ok(embed::host_origins(&st.db, host.host_id).await?)
 }

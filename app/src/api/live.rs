@@ -50,7 +50,8 @@ pub async fn post_chat(session_id: i64, text: String) -> Result<ChatPosted, AppE
     let st = crate::api::state()?;
     let browser = crate::api::browser();
     // The host speaks as the host; everyone else as a shopper.
-    let host = match host_auth::require_session_owner(&st, &browser, session_id).await {
+    let owner = host_auth::require_session_owner(&st, &browser, session_id).await;
+    let host = match owner.map_err(AppError::from) {
         Ok(h) => Some(h),
         // Not signed in as a host, or not this session's host: speaks as a shopper. Any other
         // failure (the database, a missing session) is answered as what it is.
@@ -98,7 +99,7 @@ pub async fn delete_chat(session_id: i64, message_id: u64) -> Result<(), AppErro
     let st = crate::api::state()?;
     let browser = crate::api::browser();
     shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
-    st.live.delete_chat(&st.db, session_id, message_id).await
+    Ok(st.live.delete_chat(&st.db, session_id, message_id).await?)
 }
 
 /// Host only: the shopper can no longer post in this session's chat.
@@ -110,14 +111,14 @@ pub async fn mute_shopper(session_id: i64, shopper_id: i64) -> Result<(), AppErr
         shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
     shop_backend::repo::live::mute(&st.db, session_id, shopper_id, shop_backend::now_ms()).await?;
     st.live.mute(&st.db, session_id, shopper_id).await?;
-    shop_backend::repo::studio::audit(
+    Ok(shop_backend::repo::studio::audit(
         &st.db,
         Some(session_id),
         host.host_id,
         "mute",
         &format!("shopper {shopper_id}"),
     )
-    .await
+    .await?)
 }
 
 /// Hearts: the client batches taps (at most 50 per call); the room aggregates them and
@@ -137,5 +138,5 @@ pub async fn send_likes(session_id: i64, count: u32) -> Result<u64, AppError> {
         .check(Action::Like, &shopper.id.to_string())
         .await?;
     st.live.ensure_up()?;
-    st.live.like(&st.db, session_id, u64::from(count)).await
+    Ok(st.live.like(&st.db, session_id, u64::from(count)).await?)
 }

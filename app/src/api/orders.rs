@@ -90,7 +90,8 @@ pub async fn orders_ready() -> Result<(), AppError> {
     let st = crate::api::state()?;
     let browser = crate::api::browser();
     let shopper = identity::require_shopper(&st, &browser).await?;
-    st.limits
+    Ok(st
+        .limits
         .check(Action::Order, &shopper.id.to_string())
-        .await
+        .await?)
 }

@@ -16,7 +16,7 @@ pub async fn send_phone_code(phone: String, locale: String) -> Result<CodeSent, 
     let browser = crate::api::browser();
     // Codes are for shoppers: make sure this browser is one (and rate-limited as one).
     shop_backend::identity::shopper_or_create(&st, &browser).await?;
-    shop_backend::phone::send_code(&st, &browser, &phone, &locale).await
+    Ok(shop_backend::phone::send_code(&st, &browser, &phone, &locale).await?)
 }
 
 /// Checks the code. The number becomes this shopper's, or (when another shopper verified it
@@ -26,5 +26,5 @@ pub async fn verify_phone(phone: String, code: String) -> Result<PhoneVerified, 
     let st = crate::api::state()?;
     let browser = crate::api::browser();
     let shopper = shop_backend::identity::shopper_or_create(&st, &browser).await?;
-    shop_backend::phone::verify_code(&st, &browser, &shopper, &phone, &code).await
+    Ok(shop_backend::phone::verify_code(&st, &browser, &shopper, &phone, &code).await?)
 }

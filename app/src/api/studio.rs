@@ -70,7 +70,7 @@ pub async fn host_sign_in(email: String, password: String) -> Result<HostMe, App
 pub async fn host_sign_out() -> Result<(), AppError> {
     let st = crate::api::state()?;
     let browser = crate::api::browser();
-    shop_backend::identity::host_auth::sign_out(&st, &browser).await
+    Ok(shop_backend::identity::host_auth::sign_out(&st, &browser).await?)
 }
 
 /// The signed-in host, or `None`.
@@ -78,7 +78,8 @@ pub async fn host_sign_out() -> Result<(), AppError> {
 pub async fn current_host() -> Result<Option<HostMe>, AppError> {
     let st = crate::api::state()?;
     let browser = crate::api::browser();
-    match shop_backend::identity::host_auth::require_host(&st, &browser).await {
+    let host = shop_backend::identity::host_auth::require_host(&st, &browser).await;
+    match host.map_err(AppError::from) {
         Ok(host) => Ok(Some(ssr::host_me(&st, &host).await?)),
         Err(AppError::Unauthorized | AppError::Forbidden(_)) => Ok(None),
         Err(e) => Err(e),
@@ -90,7 +91,7 @@ pub async fn studio_sessions() -> Result<Vec<SessionSummary>, AppError> {
     let st = crate::api::state()?;
     let browser = crate::api::browser();
     let host = shop_backend::identity::host_auth::require_host(&st, &browser).await?;
-    shop_backend::repo::studio::host_sessions(&st.db, host.host_id).await
+    Ok(shop_backend::repo::studio::host_sessions(&st.db, host.host_id).await?)
 }
 
 #[server(endpoint = "studio/session/create", input = Json)]
@@ -98,7 +99,7 @@ pub async fn studio_create_session(form: SessionForm) -> Result<i64, AppError> {
     let st = crate::api::state()?;
     let browser = crate::api::browser();
     let host = shop_backend::identity::host_auth::require_host(&st, &browser).await?;
-    shop_backend::repo::studio::create_session(&st.db, host.host_id, &form).await
+    Ok(shop_backend::repo::studio::create_session(&st.db, host.host_id, &form).await?)
 }
 
 #[server(endpoint = "studio/session", input = GetUrl)]
@@ -106,35 +107,35 @@ pub async fn get_studio_session(session_id: i64) -> Result<StudioSession, AppErr
     let st = crate::api::state()?;
     let browser = crate::api::browser();
     shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
-    shop_backend::repo::studio::studio_session(&st.db, session_id).await
+    Ok(shop_backend::repo::studio::studio_session(&st.db, session_id).await?)
 }
 
 #[server(endpoint = "studio/session/update", input = Json)]
 pub async fn studio_update_session(session_id: i64, form: SessionForm) -> Result<(), AppError> {
     let st = crate::api::state()?;
     let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
-    shop_backend::studio::update_session(&st, &host, session_id, &form).await
+    Ok(shop_backend::studio::update_session(&st, &host, session_id, &form).await?)
 }
 
 #[server(endpoint = "studio/session/delete")]
 pub async fn studio_delete_session(session_id: i64) -> Result<(), AppError> {
     let st = crate::api::state()?;
     let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
-    shop_backend::studio::delete_session(&st, &host, session_id).await
+    Ok(shop_backend::studio::delete_session(&st, &host, session_id).await?)
 }
 
 #[server(endpoint = "studio/product/add", input = Json)]
 pub async fn studio_add_product(session_id: i64, form: ProductForm) -> Result<i64, AppError> {
     let st = crate::api::state()?;
     let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
-    shop_backend::studio::add_product(&st, &host, session_id, &form).await
+    Ok(shop_backend::studio::add_product(&st, &host, session_id, &form).await?)
 }
 
 #[server(endpoint = "studio/product/update", input = Json)]
 pub async fn studio_update_product(product_id: i64, form: ProductForm) -> Result<(), AppError> {
     let st = crate::api::state()?;
     let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
-    shop_backend::studio::update_product(&st, &host, product_id, &form).await
+    Ok(shop_backend::studio::update_product(&st, &host, product_id, &form).await?)
 }
 
 /// Replaces a product's variants (shade, size): each with its own stock and optional price;
@@ -147,14 +148,14 @@ pub async fn studio_set_variants(
     let list = crate::domain::variant::parse_variants(&variants)?;
     let st = crate::api::state()?;
     let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
-    shop_backend::studio::set_variants(&st, &host, product_id, &list).await
+    Ok(shop_backend::studio::set_variants(&st, &host, product_id, &list).await?)
 }
 
 #[server(endpoint = "studio/product/delete")]
 pub async fn studio_delete_product(product_id: i64) -> Result<(), AppError> {
     let st = crate::api::state()?;
     let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
-    shop_backend::studio::delete_product(&st, &host, product_id).await
+    Ok(shop_backend::studio::delete_product(&st, &host, product_id).await?)
 }
 
 /// Moves a product one place earlier (`delta = -1`) or later (`+1`) in the run of show.
@@ -162,7 +163,7 @@ pub async fn studio_delete_product(product_id: i64) -> Result<(), AppError> {
 pub async fn studio_move_product(product_id: i64, delta: i64) -> Result<(), AppError> {
     let st = crate::api::state()?;
     let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
-    shop_backend::studio::move_product(&st, &host, product_id, delta).await
+    Ok(shop_backend::studio::move_product(&st, &host, product_id, delta).await?)
 }
 
 /// Uploads a cover (`kind=cover`, `id`=session id) or product image (`kind=product`,
@@ -255,7 +256,7 @@ pub async fn studio_upload_image(data: MultipartData) -> Result<String, AppError
 pub async fn go_live(session_id: i64) -> Result<(), AppError> {
     let st = crate::api::state()?;
     let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
-    shop_backend::studio::go_live(&st, &host, session_id).await
+    Ok(shop_backend::studio::go_live(&st, &host, session_id).await?)
 }
 
 /// The product being explained now; records it as presented, which opens its discount.
@@ -263,7 +264,7 @@ pub async fn go_live(session_id: i64) -> Result<(), AppError> {
 pub async fn present_product(product_id: i64) -> Result<(), AppError> {
     let st = crate::api::state()?;
     let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
-    shop_backend::studio::present(&st, &host, product_id).await
+    Ok(shop_backend::studio::present(&st, &host, product_id).await?)
 }
 
 /// Presents the next product in the run of show; returns its id.
@@ -271,14 +272,14 @@ pub async fn present_product(product_id: i64) -> Result<(), AppError> {
 pub async fn present_next(session_id: i64) -> Result<i64, AppError> {
     let st = crate::api::state()?;
     let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
-    shop_backend::studio::present_next(&st, &host, session_id).await
+    Ok(shop_backend::studio::present_next(&st, &host, session_id).await?)
 }
 
 #[server(endpoint = "studio/sold_out")]
 pub async fn mark_sold_out(product_id: i64) -> Result<(), AppError> {
     let st = crate::api::state()?;
     let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
-    shop_backend::studio::mark_sold_out(&st, &host, product_id).await
+    Ok(shop_backend::studio::mark_sold_out(&st, &host, product_id).await?)
 }
 
 /// Live to ended: buying stops, invites expire.
@@ -286,7 +287,7 @@ pub async fn mark_sold_out(product_id: i64) -> Result<(), AppError> {
 pub async fn end_session(session_id: i64) -> Result<(), AppError> {
     let st = crate::api::state()?;
     let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
-    shop_backend::studio::end(&st, &host, session_id).await
+    Ok(shop_backend::studio::end(&st, &host, session_id).await?)
 }
 
 /// Refunds a paid order of one of the host's sessions, whole, through the payment provider.
@@ -322,7 +323,7 @@ pub async fn studio_orders(session_id: i64, filter: String) -> Result<Vec<Studio
     let st = crate::api::state()?;
     let browser = crate::api::browser();
     shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
-    shop_backend::repo::orders::studio_orders(&st.db, session_id, &filter).await
+    Ok(shop_backend::repo::orders::studio_orders(&st.db, session_id, &filter).await?)
 }
 
 /// Marks a paid order shipped with its carrier and tracking number (again: corrects them).
@@ -340,14 +341,14 @@ pub async fn ship_order(
         Tracking::parse(&carrier, &tracking_no).map_err(|e| AppError::BadRequest(e.to_string()))?;
     let now = shop_backend::now_ms();
     shop_backend::repo::orders::ship(&st.db, facts.session_id, order_id, &tracking, now).await?;
-    shop_backend::repo::studio::audit(
+    Ok(shop_backend::repo::studio::audit(
         &st.db,
         Some(facts.session_id),
         host.host_id,
         "ship",
         &format!("order {order_id}: {} {}", tracking.carrier, tracking.number),
     )
-    .await
+    .await?)
 }
 
 /// Ships orders from CSV text, one `order_id,carrier,tracking_number` per line (a header
@@ -431,5 +432,5 @@ pub async fn studio_dashboard(session_id: i64) -> Result<Dashboard, AppError> {
     shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
     // Every node's viewers; the dashboard still loads (without them) while Redis is down.
     let viewers = st.live.viewers(session_id).await.unwrap_or(None);
-    shop_backend::repo::studio::dashboard(&st.db, session_id, viewers).await
+    Ok(shop_backend::repo::studio::dashboard(&st.db, session_id, viewers).await?)
 }

@@ -27,5 +27,5 @@ pub async fn wechat_jssdk(url: String) -> Result<JsSdkSignature, AppError> {
     {
         return Err(AppError::bad_request("Only this site's pages are signed."));
     }
-    sdk.sign(page, shop_backend::now_ms() / 1000).await
+    Ok(sdk.sign(page, shop_backend::now_ms() / 1000).await?)
 }

@@ -8,6 +8,7 @@
 //! settles later) is settled by a retry with the same idempotency key, or by
 //! `resolve_pending`, which asks the provider and releases what was never paid in time.
 
+use crate::error::Result;
 use std::time::Duration;
 
 use crate::{
@@ -34,7 +35,7 @@ pub async fn place(
     shopper: &Shopper,
     req: &PlaceOrder,
     payer: &Payer,
-) -> Result<OrderView, AppError> {
+) -> Result<OrderView> {
     // Distributed mode: no order while the live room's news cannot be shared (503).
     st.live.ensure_up()?;
     // The shopper's order rate limit: with several nodes the gate's first Redis look takes
@@ -119,7 +120,7 @@ pub async fn place(
 
 /// Applies a payment outcome to an order awaiting payment: paid, or released. True when the
 /// order changed.
-async fn settle(st: &AppState, order_id: i64, outcome: PaymentOutcome) -> Result<bool, AppError> {
+async fn settle(st: &AppState, order_id: i64, outcome: PaymentOutcome) -> Result<bool> {
     match outcome {
         PaymentOutcome::Confirmed { reference } => match &st.sale {
             Some(sale) => sale.paid(order_id, reference).await,
@@ -148,19 +149,17 @@ fn description(order: &OrderView) -> String {
 /// the product's discount count, so the shopper may buy that product at the discount again
 /// while the session offers it. One refund per order; asking again for a pending one asks
 /// the provider again (the same refund number: never a second refund).
-pub async fn refund(st: &AppState, order_id: i64, reason: &str) -> Result<RefundState, AppError> {
+pub async fn refund(st: &AppState, order_id: i64, reason: &str) -> Result<RefundState> {
     let facts = orders::refund_facts(&st.db, order_id)
         .await?
         .ok_or_else(|| AppError::NotFound("no such order".into()))?;
     if facts.status != OrderStatus::Paid {
-        return Err(AppError::Conflict(
-            "Only a paid order can be refunded.".into(),
-        ));
+        return Err(AppError::Conflict("Only a paid order can be refunded.".into()).into());
     }
     let out_refund_no = refund_no(order_id);
     match facts.refund.as_ref().map(|(_, s)| s.as_str()) {
         Some("succeeded") => {
-            return Err(AppError::Conflict("This order is already refunded.".into()))
+            return Err(AppError::Conflict("This order is already refunded.".into()).into())
         }
         Some(_) => {}
         None => {
@@ -176,7 +175,8 @@ pub async fn refund(st: &AppState, order_id: i64, reason: &str) -> Result<Refund
             {
                 return Err(AppError::Conflict(
                     "A refund of this order is already under way.".into(),
-                ));
+                )
+                .into());
             }
         }
     }
@@ -185,7 +185,8 @@ pub async fn refund(st: &AppState, order_id: i64, reason: &str) -> Result<Refund
         RefundOutcome::Pending => Ok(RefundState::Pending),
         RefundOutcome::Refused { reason } => Err(AppError::Conflict(format!(
             "The payment provider refused the refund ({reason})."
-        ))),
+        ))
+        .into()),
     }
 }
 
@@ -200,7 +201,7 @@ async fn ask_refund(
     st: &AppState,
     facts: &orders::RefundFacts,
     reason: &str,
-) -> Result<RefundOutcome, AppError> {
+) -> Result<RefundOutcome> {
     let out_refund_no = refund_no(facts.order_id);
     let request = RefundRequest {
         merchant_ref: merchant_ref(facts.order_id),
@@ -227,7 +228,7 @@ async fn refund_done(
     session_id: i64,
     out_refund_no: &str,
     reference: &str,
-) -> Result<bool, AppError> {
+) -> Result<bool> {
     let _sale = crate::buying::sale::pause(st, session_id).await;
     orders::complete_refund(&st.db, out_refund_no, reference, now_ms()).await
 }
@@ -237,7 +238,7 @@ pub async fn refund_notified(
     st: &AppState,
     out_refund_no: &str,
     outcome: RefundOutcome,
-) -> Result<(), AppError> {
+) -> Result<()> {
     let order_id = out_refund_no
         .strip_prefix("refund-")
         .and_then(|n| n.parse::<i64>().ok())
@@ -279,7 +280,7 @@ pub async fn payment_notified(
     merchant_ref: &str,
     amount: Fen,
     outcome: PaymentOutcome,
-) -> Result<Notified, AppError> {
+) -> Result<Notified> {
     let order_id = crate::buying::payment::order_id(merchant_ref)
         .ok_or_else(|| AppError::NotFound("no such order".into()))?;
     let (status, paid) = orders::payment_facts(&st.db, order_id)
@@ -293,7 +294,7 @@ pub async fn payment_notified(
             ?paid,
             "a payment notification's amount is not the order's"
         );
-        return Err(AppError::BadRequest("the amount is not the order's".into()));
+        return Err(AppError::BadRequest("the amount is not the order's".into()).into());
     }
     match (status, confirmed) {
         (OrderStatus::Paid | OrderStatus::Refunded | OrderStatus::Shipped, true) => {
@@ -322,7 +323,7 @@ pub async fn payment_notified(
 /// through the provider, as one refund of the order (the same refund number however often the
 /// notification comes). The order took nothing back on sale, so its refund gives nothing
 /// back either (`repo::orders::complete_refund`).
-async fn refund_late_payment(st: &AppState, order_id: i64) -> Result<(), AppError> {
+async fn refund_late_payment(st: &AppState, order_id: i64) -> Result<()> {
     const REASON: &str = "Paid after the order was released";
     let facts = orders::refund_facts(&st.db, order_id)
         .await?
@@ -348,7 +349,7 @@ async fn refund_late_payment(st: &AppState, order_id: i64) -> Result<(), AppErro
     Ok(())
 }
 
-async fn release(st: &AppState, order_id: i64) -> Result<bool, AppError> {
+async fn release(st: &AppState, order_id: i64) -> Result<bool> {
     match &st.sale {
         Some(sale) => sale.release(order_id).await,
         None => Ok(orders::release_order(&st.db, order_id).await?.is_some()),
@@ -367,7 +368,7 @@ pub struct Resolved {
 /// merchant order number); a confirmed charge marks it paid, a declined one releases it, and
 /// one never charged (or still unsettled) is released once `timeout` has passed since the
 /// order was placed. Run at start-up (after a crash) and periodically.
-pub async fn resolve_pending(st: &AppState, timeout: Duration) -> Result<Resolved, AppError> {
+pub async fn resolve_pending(st: &AppState, timeout: Duration) -> Result<Resolved> {
     let mut done = Resolved::default();
     let now = now_ms();
     let timeout_ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);

@@ -1,6 +1,7 @@
 //! Host accounts: email + password (argon2id), server-side sessions in the database, and the
 //! ownership check every studio server function runs.
 
+use crate::error::{Result, ResultExt};
 use argon2::{
     password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
     Argon2,
@@ -32,16 +33,13 @@ pub struct Host {
     pub email: String,
 }
 
-pub fn hash_password(password: &str) -> Result<String, AppError> {
+pub fn hash_password(password: &str) -> Result<String> {
     let salt_bytes = crypto::random_bytes::<16>()?;
-    let salt = SaltString::encode_b64(&salt_bytes).map_err(|_| AppError::Internal)?;
-    Argon2::default()
+    let salt = SaltString::encode_b64(&salt_bytes).fault("encoding a password salt")?;
+    Ok(Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| {
-            tracing::error!(error = %e, "password hashing failed");
-            AppError::Internal
-        })
+        .fault("hashing a password")?)
 }
 
 fn password_matches(password: &str, stored: &str) -> bool {
@@ -55,20 +53,15 @@ fn password_matches(password: &str, stored: &str) -> bool {
 }
 
 /// Creates a host account (sign-up, demo data, tests). `Conflict` when the email is taken.
-pub async fn create_account(
-    db: &Db,
-    host_id: i64,
-    email: &str,
-    password: &str,
-) -> Result<i64, AppError> {
+pub async fn create_account(db: &Db, host_id: i64, email: &str, password: &str) -> Result<i64> {
     let email = email.trim().to_ascii_lowercase();
     let password = password.to_string();
     let hash = tokio::task::spawn_blocking(move || hash_password(&password))
         .await
-        .map_err(|_| AppError::Internal)??;
-    hosts::create_account(db, host_id, &email, &hash, now_ms())
+        .fault("hashing a password")??;
+    Ok(hosts::create_account(db, host_id, &email, &hash, now_ms())
         .await?
-        .ok_or_else(email_taken)
+        .ok_or_else(email_taken)?)
 }
 
 fn email_taken() -> AppError {
@@ -86,7 +79,7 @@ pub async fn sign_in(
     browser: &Browser,
     email: &str,
     password: &str,
-) -> Result<Host, AppError> {
+) -> Result<Host> {
     let email = email.trim().to_ascii_lowercase();
     st.limits
         .check(Action::SignIn, &format!("ip:{}", browser.ip()))
@@ -103,7 +96,7 @@ pub async fn sign_in(
         locked_until_ms: locked_until,
     }) = row
     else {
-        return Err(wrong());
+        return Err(wrong().into());
     };
     let now = now_ms();
     if let Some(until) = locked_until.filter(|u| *u > now) {
@@ -115,21 +108,23 @@ pub async fn sign_in(
             format!(
                 "Too many failed sign-ins: this account is locked. Try again in {minutes} minutes."
             )
-        }));
+        })
+        .into());
     }
     let password = password.to_string();
     let ok = tokio::task::spawn_blocking(move || password_matches(&password, &stored))
         .await
-        .map_err(|_| AppError::Internal)?;
+        .fault("checking a password")?;
     if !ok {
         let failures = hosts::record_failed_sign_in(&st.db, account_id).await?;
         if failures >= MAX_FAILED_SIGN_INS {
             hosts::lock_account(&st.db, account_id, now + LOCKOUT_MS).await?;
             return Err(AppError::Forbidden(
                 "Too many failed sign-ins: this account is locked for 15 minutes.".into(),
-            ));
+            )
+            .into());
         }
-        return Err(wrong());
+        return Err(wrong().into());
     }
     hosts::clear_failures(&st.db, account_id).await?;
     start_session(st, browser, account_id).await?;
@@ -140,7 +135,7 @@ pub async fn sign_in(
     })
 }
 
-async fn start_session(st: &AppState, browser: &Browser, account_id: i64) -> Result<(), AppError> {
+async fn start_session(st: &AppState, browser: &Browser, account_id: i64) -> Result<()> {
     let token = crypto::random_token::<32>()?;
     let now = now_ms();
     hosts::create_session(
@@ -162,11 +157,7 @@ async fn start_session(st: &AppState, browser: &Browser, account_id: i64) -> Res
 
 /// Checks a sign-up form: display name 1-40 characters, a plausible email, a password of at
 /// least 10 characters.
-pub fn parse_sign_up(
-    display_name: &str,
-    email: &str,
-    password: &str,
-) -> Result<(String, String), AppError> {
+pub fn parse_sign_up(display_name: &str, email: &str, password: &str) -> Result<(String, String)> {
     let name = crate::domain::text::clean_line(display_name, 40)
         .map_err(|_| AppError::bad_request("Enter a display name of 1 to 40 characters."))?;
     let email = email.trim().to_ascii_lowercase();
@@ -179,15 +170,13 @@ pub fn parse_sign_up(
         })
         && !email.contains(char::is_whitespace);
     if !valid_email {
-        return Err(AppError::bad_request("Enter a valid email address."));
+        return Err(AppError::bad_request("Enter a valid email address.").into());
     }
     if password.chars().count() < 10 {
-        return Err(AppError::bad_request(
-            "Choose a password of at least 10 characters.",
-        ));
+        return Err(AppError::bad_request("Choose a password of at least 10 characters.").into());
     }
     if password.len() > 1024 {
-        return Err(AppError::bad_request("That password is too long."));
+        return Err(AppError::bad_request("That password is too long.").into());
     }
     Ok((name, email))
 }
@@ -199,13 +188,13 @@ pub async fn sign_up(
     display_name: &str,
     email: &str,
     password: &str,
-) -> Result<Host, AppError> {
+) -> Result<Host> {
     st.limits
         .check(Action::SignIn, &format!("ip:{}", browser.ip()))
         .await?;
     let (name, email) = parse_sign_up(display_name, email, password)?;
     if hosts::email_taken(&st.db, &email).await? {
-        return Err(email_taken());
+        return Err(email_taken().into());
     }
     let host_id = crate::repo::catalog::create_host(&st.db, &name).await?;
     let account_id = match create_account(&st.db, host_id, &email, password).await {
@@ -224,7 +213,7 @@ pub async fn sign_up(
     })
 }
 
-pub async fn sign_out(st: &AppState, browser: &Browser) -> Result<(), AppError> {
+pub async fn sign_out(st: &AppState, browser: &Browser) -> Result<()> {
     if let Some(token) = browser.cookie(HOST_COOKIE) {
         hosts::delete_session(&st.db, &crypto::sha256_hex(&token)).await?;
     }
@@ -233,13 +222,13 @@ pub async fn sign_out(st: &AppState, browser: &Browser) -> Result<(), AppError> 
 }
 
 /// The signed-in host, or `Unauthorized` (anonymous) / `Forbidden` (a shopper).
-pub async fn require_host(st: &AppState, browser: &Browser) -> Result<Host, AppError> {
+pub async fn require_host(st: &AppState, browser: &Browser) -> Result<Host> {
     host_in(st, browser.headers()).await
 }
 
 /// The host a request's cookies name. The one way a host is recognised: server functions
 /// (through [`require_host`]), the request gate and plain routes (the [`Host`] extractor).
-pub async fn host_in(st: &AppState, headers: &HeaderMap) -> Result<Host, AppError> {
+pub async fn host_in(st: &AppState, headers: &HeaderMap) -> Result<Host> {
     authorize_host(
         st,
         cookie_in(headers, HOST_COOKIE).as_deref(),
@@ -254,7 +243,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Host {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
-        host_in(&crate::request::app_state(parts)?, &parts.headers).await
+        Ok(host_in(&crate::request::app_state(parts)?, &parts.headers).await?)
     }
 }
 
@@ -264,7 +253,7 @@ pub async fn authorize_host(
     st: &AppState,
     host_token: Option<&str>,
     shopper_cookie: Option<&str>,
-) -> Result<Host, AppError> {
+) -> Result<Host> {
     if let Some(token) = host_token.filter(|t| !t.is_empty()) {
         let row = hosts::by_session(&st.db, &crypto::sha256_hex(token), now_ms()).await?;
         if let Some((account_id, host_id, email)) = row {
@@ -280,25 +269,23 @@ pub async fn authorize_host(
         .and_then(|v| identity::verify_cookie(&st.cookie_key, v))
         .is_some();
     Err(if is_shopper {
-        AppError::Forbidden("Only hosts can do that.".into())
+        AppError::Forbidden("Only hosts can do that.".into()).into()
     } else {
-        AppError::Unauthorized
+        AppError::Unauthorized.into()
     })
 }
 
 /// A host's display name (chat, the studio bar).
-pub async fn display_name(st: &AppState, host: &Host) -> Result<String, AppError> {
+pub async fn display_name(st: &AppState, host: &Host) -> Result<String> {
     hosts::display_name(&st.db, host.host_id).await
 }
 
 /// Ownership check for a session: 404 unknown, 403 another host's.
-pub async fn check_owner(st: &AppState, host: &Host, session_id: i64) -> Result<(), AppError> {
+pub async fn check_owner(st: &AppState, host: &Host, session_id: i64) -> Result<()> {
     match hosts::session_owner(&st.db, session_id).await? {
-        None => Err(AppError::not_found("This live session does not exist.")),
+        None => Err(AppError::not_found("This live session does not exist.").into()),
         Some(h) if h == host.host_id => Ok(()),
-        Some(_) => Err(AppError::Forbidden(
-            "Only the session's host can do that.".into(),
-        )),
+        Some(_) => Err(AppError::Forbidden("Only the session's host can do that.".into()).into()),
     }
 }
 
@@ -308,7 +295,7 @@ pub async fn require_session_owner(
     st: &AppState,
     browser: &Browser,
     session_id: i64,
-) -> Result<Host, AppError> {
+) -> Result<Host> {
     let host = require_host(st, browser).await?;
     check_owner(st, &host, session_id).await?;
     Ok(host)

@@ -4,6 +4,7 @@
 
 pub mod host_auth;
 
+use crate::error::Result;
 use crate::{
     crypto,
     error::AppError,
@@ -63,7 +64,7 @@ pub fn shopper_id(key: &[u8], headers: &HeaderMap) -> Option<i64> {
 /// The shopper a request's cookie names, if they exist. The one way a shopper is recognised:
 /// server functions (through [`current_shopper`]) and plain routes (the [`Shopper`]
 /// extractor) alike.
-pub async fn shopper_in(st: &AppState, headers: &HeaderMap) -> Result<Option<Shopper>, AppError> {
+pub async fn shopper_in(st: &AppState, headers: &HeaderMap) -> Result<Option<Shopper>> {
     let Some(id) = shopper_id(&st.cookie_key, headers) else {
         return Ok(None);
     };
@@ -159,10 +160,7 @@ fn insert(map: &mut ShopperMap, id: i64, nickname: &str) {
 }
 
 /// The calling shopper, if the browser sent a valid cookie for an existing shopper.
-pub async fn current_shopper(
-    st: &AppState,
-    browser: &Browser,
-) -> Result<Option<Shopper>, AppError> {
+pub async fn current_shopper(st: &AppState, browser: &Browser) -> Result<Option<Shopper>> {
     shopper_in(st, browser.headers()).await
 }
 
@@ -175,12 +173,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Shopper {
         let st = crate::request::app_state(parts)?;
         shopper_in(&st, &parts.headers)
             .await?
-            .ok_or(AppError::Unauthorized)
+            .ok_or(AppError::Unauthorized.into())
     }
 }
 
 /// The calling shopper, created (with a cookie) on first visit.
-pub async fn shopper_or_create(st: &AppState, browser: &Browser) -> Result<Shopper, AppError> {
+pub async fn shopper_or_create(st: &AppState, browser: &Browser) -> Result<Shopper> {
     if let Some(s) = current_shopper(st, browser).await? {
         return Ok(s);
     }
@@ -204,7 +202,7 @@ fn remember(st: &AppState, browser: &Browser, shopper: Shopper) -> Shopper {
 }
 
 /// Makes this browser shopper `id` (a verified number signed them back in): sets the cookie.
-pub async fn sign_in_as(st: &AppState, browser: &Browser, id: i64) -> Result<Shopper, AppError> {
+pub async fn sign_in_as(st: &AppState, browser: &Browser, id: i64) -> Result<Shopper> {
     let (id, nickname) = shoppers::find(&st.db, id)
         .await?
         .ok_or_else(|| AppError::not_found("No such shopper."))?;
@@ -212,28 +210,24 @@ pub async fn sign_in_as(st: &AppState, browser: &Browser, id: i64) -> Result<Sho
 }
 
 /// The calling shopper; `Unauthorized` when the browser has no valid shopper cookie.
-pub async fn require_shopper(st: &AppState, browser: &Browser) -> Result<Shopper, AppError> {
+pub async fn require_shopper(st: &AppState, browser: &Browser) -> Result<Shopper> {
     current_shopper(st, browser)
         .await?
-        .ok_or(AppError::Unauthorized)
+        .ok_or(AppError::Unauthorized.into())
 }
 
 /// Cleans and checks a nickname (`domain::text::clean_line`): 1 to 24 characters.
-pub fn parse_nickname(raw: &str) -> Result<String, AppError> {
+pub fn parse_nickname(raw: &str) -> Result<String> {
     use crate::domain::text::{clean_line, TextError};
-    clean_line(raw, MAX_NICKNAME_CHARS).map_err(|e| match e {
+    Ok(clean_line(raw, MAX_NICKNAME_CHARS).map_err(|e| match e {
         TextError::Empty => AppError::bad_request("Please enter a nickname."),
         TextError::TooLong { max } => {
             AppError::bad_request(format!("Nicknames can be at most {max} characters."))
         }
-    })
+    })?)
 }
 
-pub async fn set_nickname(
-    st: &AppState,
-    shopper: &Shopper,
-    raw: &str,
-) -> Result<Shopper, AppError> {
+pub async fn set_nickname(st: &AppState, shopper: &Shopper, raw: &str) -> Result<Shopper> {
     let nickname = parse_nickname(raw)?;
     shoppers::set_nickname(&st.db, shopper.id, &nickname).await?;
     st.shoppers.put(shopper.id, &nickname);
@@ -250,7 +244,7 @@ pub async fn set_nickname(
 
 /// The cookie-signing key: `APP_COOKIE_SECRET` when configured, otherwise a random key made on
 /// first start and kept in the database (so cookies survive restarts).
-pub async fn load_or_create_cookie_key(db: &crate::Db) -> Result<Vec<u8>, AppError> {
+pub async fn load_or_create_cookie_key(db: &crate::Db) -> Result<Vec<u8>> {
     // A fresh key is offered every start; the first one ever stored is the one used.
     let fresh = crypto::random_token::<32>()?;
     Ok(shoppers::secret_or_insert(db, "cookie_key", &fresh)

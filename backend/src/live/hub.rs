@@ -2,6 +2,7 @@
 //! tells them (it follows the session changes, `changes::Follower`).
 
 use super::*;
+use crate::error::Result;
 
 pub(super) type Rooms = Mutex<HashMap<i64, Arc<Room>>>;
 
@@ -65,7 +66,7 @@ impl Hub {
     }
 
     /// `Unavailable` (503) while the shared live state cannot be reached (distributed mode).
-    pub fn ensure_up(&self) -> Result<(), AppError> {
+    pub fn ensure_up(&self) -> Result<()> {
         self.backplane.as_ref().map_or(Ok(()), |bp| bp.ensure_up())
     }
 
@@ -104,11 +105,11 @@ impl Hub {
 
     /// Joins the session's room as a viewer. Never a room that is being dropped: joining one
     /// retries with a fresh room. `Unavailable` while Redis is down (distributed mode).
-    pub async fn watch(&self, db: &Db, session_id: i64) -> Result<ViewerGuard, AppError> {
+    pub async fn watch(&self, db: &Db, session_id: i64) -> Result<ViewerGuard> {
         if let Some(bp) = &self.backplane {
             bp.ensure_up()?;
             if self.out_of_step.load(Ordering::SeqCst) {
-                return Err(AppError::Unavailable);
+                return Err(AppError::Unavailable.into());
             }
         }
         loop {
@@ -157,7 +158,7 @@ impl Hub {
     }
 
     /// The session's room, created from the database on first use. `NotFound` for unknown ids.
-    pub async fn room(&self, db: &Db, session_id: i64) -> Result<Arc<Room>, AppError> {
+    pub async fn room(&self, db: &Db, session_id: i64) -> Result<Arc<Room>> {
         if let Some(r) = self.get(session_id) {
             return Ok(r);
         }
@@ -209,7 +210,7 @@ impl Follower for Hub {
 }
 
 impl Hub {
-    async fn show(&self, c: &SessionChange) -> Result<(), AppError> {
+    async fn show(&self, c: &SessionChange) -> Result<()> {
         let session_id = c.session_id;
         match &c.change {
             Change::Lifecycle(status) => self.status_changed(session_id, *status).await,
@@ -243,7 +244,7 @@ impl Hub {
 
     /// Broadcasts an event to the session's room on every node (one process: to its room,
     /// if open).
-    pub async fn publish(&self, session_id: i64, event: LiveEvent) -> Result<(), AppError> {
+    pub async fn publish(&self, session_id: i64, event: LiveEvent) -> Result<()> {
         match &self.backplane {
             Some(bp) => bp.publish(session_id, &event, now_us()).await.map(|_| ()),
             None => {
@@ -255,18 +256,13 @@ impl Hub {
         }
     }
 
-    async fn status_changed(&self, session_id: i64, status: SessionStatus) -> Result<(), AppError> {
+    async fn status_changed(&self, session_id: i64, status: SessionStatus) -> Result<()> {
         self.publish(session_id, LiveEvent::Status { seq: 0, status })
             .await
     }
 
     /// The host presented a product: everyone's explaining-now card changes.
-    async fn presented(
-        &self,
-        session_id: i64,
-        card: Presenting,
-        stock: i64,
-    ) -> Result<(), AppError> {
+    async fn presented(&self, session_id: i64, card: Presenting, stock: i64) -> Result<()> {
         if self.backplane.is_none() && self.get(session_id).is_none() {
             return Ok(());
         }
@@ -283,12 +279,7 @@ impl Hub {
     }
 
     /// Stock changed (an order, sold out, an edit): coalesced into the next `counters`.
-    async fn stock_changed(
-        &self,
-        session_id: i64,
-        product_id: i64,
-        stock: i64,
-    ) -> Result<(), AppError> {
+    async fn stock_changed(&self, session_id: i64, product_id: i64, stock: i64) -> Result<()> {
         match &self.backplane {
             Some(_) => {
                 lock_news(&self.news)
@@ -304,7 +295,7 @@ impl Hub {
     }
 
     /// "Someone just bought": coalesced into the next tick's `purchase` event.
-    async fn purchased(&self, session_id: i64, buyer: &str, product: &str) -> Result<(), AppError> {
+    async fn purchased(&self, session_id: i64, buyer: &str, product: &str) -> Result<()> {
         match &self.backplane {
             Some(_) => {
                 let mut news = lock_news(&self.news);
@@ -320,7 +311,7 @@ impl Hub {
     }
 
     /// Something about this shopper's own state changed (a friend joined through their invite).
-    pub async fn shopper_changed(&self, session_id: i64, shopper_id: i64) -> Result<(), AppError> {
+    pub async fn shopper_changed(&self, session_id: i64, shopper_id: i64) -> Result<()> {
         match &self.backplane {
             Some(bp) => bp.notify_shopper(session_id, shopper_id).await,
             None => {
@@ -339,7 +330,7 @@ impl Hub {
         nickname: &str,
         text: &str,
         host: bool,
-    ) -> Result<(ChatMessage, bool), AppError> {
+    ) -> Result<(ChatMessage, bool)> {
         let Some(bp) = &self.backplane else {
             let room = self.room(db, session_id).await?;
             return Ok(room.chat(speaker_id, nickname, text, host));
@@ -365,7 +356,7 @@ impl Hub {
         Ok((message, broadcast))
     }
 
-    pub async fn delete_chat(&self, db: &Db, session_id: i64, id: u64) -> Result<(), AppError> {
+    pub async fn delete_chat(&self, db: &Db, session_id: i64, id: u64) -> Result<()> {
         match &self.backplane {
             Some(bp) => bp
                 .publish(session_id, &LiveEvent::ChatDeleted { seq: 0, id }, now_us())
@@ -379,7 +370,7 @@ impl Hub {
     }
 
     /// Counts `n` hearts; returns the room's total.
-    pub async fn like(&self, db: &Db, session_id: i64, n: u64) -> Result<u64, AppError> {
+    pub async fn like(&self, db: &Db, session_id: i64, n: u64) -> Result<u64> {
         match &self.backplane {
             Some(bp) => {
                 // An unknown session is a 404, never a new Redis key.
@@ -391,7 +382,7 @@ impl Hub {
     }
 
     /// The host muted a shopper (already recorded in the database).
-    pub async fn mute(&self, db: &Db, session_id: i64, shopper_id: i64) -> Result<(), AppError> {
+    pub async fn mute(&self, db: &Db, session_id: i64, shopper_id: i64) -> Result<()> {
         match &self.backplane {
             Some(bp) => bp.mute(session_id, shopper_id).await,
             None => {
@@ -401,12 +392,7 @@ impl Hub {
         }
     }
 
-    pub async fn is_muted(
-        &self,
-        db: &Db,
-        session_id: i64,
-        shopper_id: i64,
-    ) -> Result<bool, AppError> {
+    pub async fn is_muted(&self, db: &Db, session_id: i64, shopper_id: i64) -> Result<bool> {
         match &self.backplane {
             Some(bp) => {
                 // Make sure the shared set was seeded from the database on this node or another.
@@ -419,7 +405,7 @@ impl Hub {
 
     /// Viewers watching now (every node's, in distributed mode); `None` when nobody opened
     /// the room.
-    pub async fn viewers(&self, session_id: i64) -> Result<Option<i64>, AppError> {
+    pub async fn viewers(&self, session_id: i64) -> Result<Option<i64>> {
         match &self.backplane {
             Some(bp) => bp.viewers(session_id).await.map(Some),
             None => Ok(self.get(session_id).map(|r| r.viewers())),
@@ -429,7 +415,7 @@ impl Hub {
 
 /// For news sent after a change was committed (stock after an order, a friend joined): the
 /// change stands even when the live rooms cannot be told (Redis down); the failure is logged.
-pub fn told(result: Result<(), AppError>) {
+pub fn told(result: Result<()>) {
     if let Err(e) = result {
         tracing::warn!(error = %e, "live rooms could not be told");
     }
@@ -479,7 +465,7 @@ pub(super) fn spawn_ticker(
     });
 }
 
-pub(super) async fn load_room_facts(db: &Db, session_id: i64) -> Result<RoomFacts, AppError> {
+pub(super) async fn load_room_facts(db: &Db, session_id: i64) -> Result<RoomFacts> {
     let status = repo::shopping::session_status(db, session_id).await?;
     let current = repo::shopping::current_product(db, session_id).await?;
     let products = repo::live::room_products(db, session_id).await?;

@@ -3,6 +3,7 @@
 //! once a tick.
 
 use super::*;
+use crate::error::Result;
 
 /// A distributed room: numbered from its Redis stream, whose recent events become its
 /// history, with the database's facts and the shared counters.
@@ -11,7 +12,7 @@ pub(super) async fn open_shared(
     db: &Db,
     session_id: i64,
     metrics: Arc<Metrics>,
-) -> Result<Room, AppError> {
+) -> Result<Room> {
     // The number first: whatever is published after it reaches the room through the reader
     // and applies on top of the facts read below.
     let last = bp.last_seq(session_id).await?;
@@ -32,11 +33,7 @@ pub(super) async fn open_shared(
 }
 
 /// Distributed mode: starts a room again from Redis's current number and the database.
-pub(super) async fn reset_shared(
-    bp: &RedisBackplane,
-    db: &Db,
-    room: &Room,
-) -> Result<(), AppError> {
+pub(super) async fn reset_shared(bp: &RedisBackplane, db: &Db, room: &Room) -> Result<()> {
     let seq = bp.last_seq(room.session_id).await?;
     let facts = load_room_facts(db, room.session_id).await?;
     let muted = repo::live::muted(db, room.session_id).await?;
@@ -139,7 +136,7 @@ pub(super) async fn deliver_batch(
     db: &Db,
     room: &Room,
     entries: Vec<(u64, i64, LiveEvent)>,
-) -> Result<(), AppError> {
+) -> Result<()> {
     for (seq, ts, event) in entries {
         let last = room.last_seq();
         if seq <= last {
@@ -228,7 +225,7 @@ impl Room {
     /// Distributed mode, each tick: reports this node's viewers, and if this node holds the
     /// room's counter lease, publishes the "just bought" line and the counters summed over
     /// every node.
-    pub(super) async fn tick_shared(&self, bp: &RedisBackplane) -> Result<(), AppError> {
+    pub(super) async fn tick_shared(&self, bp: &RedisBackplane) -> Result<()> {
         bp.report_viewers(self.session_id, self.viewers()).await?;
         let Some(tick) = bp.tick(self.session_id).await? else {
             return Ok(());

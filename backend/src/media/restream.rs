@@ -4,7 +4,8 @@
 //! only the node that pushes opens. Changing the server secret makes stored keys unreadable:
 //! such a destination fails with `domain::restream::KEY_UNREADABLE`.
 
-use crate::{crypto, domain::restream::StreamKey, error::AppError};
+use crate::error::Result;
+use crate::{crypto, domain::restream::StreamKey};
 
 /// The label the stream keys' encryption key is derived under.
 const KEY_LABEL: &str = "live-shopping restream stream keys v1";
@@ -14,7 +15,7 @@ fn aad(host_id: i64) -> String {
 }
 
 /// The stored form of `key`, for a destination of `host_id`.
-pub fn seal_key(secret: &[u8], host_id: i64, key: &StreamKey) -> Result<String, AppError> {
+pub fn seal_key(secret: &[u8], host_id: i64, key: &StreamKey) -> Result<String> {
     crypto::seal(
         &crypto::derive_key(secret, KEY_LABEL),
         aad(host_id).as_bytes(),

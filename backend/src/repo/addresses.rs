@@ -1,5 +1,6 @@
 //! A shopper's address book, and the copy of an address an order ships to.
 
+use crate::error::{OptionExt, Result};
 use crate::{
     db::Db,
     domain::address::{Address, AddressForm},
@@ -29,7 +30,7 @@ fn saved((id, recipient, phone, province, city, district, street): Row) -> Saved
 }
 
 /// The shopper's addresses, the one used last first.
-pub async fn list(db: &Db, shopper_id: i64) -> Result<Vec<SavedAddress>, AppError> {
+pub async fn list(db: &Db, shopper_id: i64) -> Result<Vec<SavedAddress>> {
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, recipient, phone, province, city, district, street FROM addresses
           WHERE shopper_id = $1 ORDER BY last_used_ms DESC, id DESC",
@@ -48,7 +49,7 @@ pub async fn save(
     id: Option<i64>,
     a: &Address,
     now_ms: i64,
-) -> Result<SavedAddress, AppError> {
+) -> Result<SavedAddress> {
     let id = match id {
         Some(id) => {
             let res = sqlx::query(
@@ -68,7 +69,7 @@ pub async fn save(
             .execute(db.pool())
             .await?;
             if res.rows_affected() != 1 {
-                return Err(AppError::not_found("no such address"));
+                return Err(AppError::not_found("no such address").into());
             }
             id
         }
@@ -81,7 +82,8 @@ pub async fn save(
             if count >= MAX_ADDRESSES {
                 return Err(AppError::Conflict(format!(
                     "At most {MAX_ADDRESSES} addresses: delete one first."
-                )));
+                ))
+                .into());
             }
             sqlx::query_scalar(
                 "INSERT INTO addresses (shopper_id, recipient, phone, province, city, district, street, last_used_ms)
@@ -110,14 +112,14 @@ pub async fn save(
     )))
 }
 
-pub async fn delete(db: &Db, shopper_id: i64, id: i64) -> Result<(), AppError> {
+pub async fn delete(db: &Db, shopper_id: i64, id: i64) -> Result<()> {
     let res = sqlx::query("DELETE FROM addresses WHERE id = $1 AND shopper_id = $2")
         .bind(id)
         .bind(shopper_id)
         .execute(db.pool())
         .await?;
     if res.rows_affected() != 1 {
-        return Err(AppError::not_found("no such address"));
+        return Err(AppError::not_found("no such address").into());
     }
     Ok(())
 }
@@ -131,7 +133,7 @@ pub async fn attach(
     order_id: i64,
     address_id: i64,
     now_ms: i64,
-) -> Result<String, AppError> {
+) -> Result<String> {
     let mut w = db.begin_write().await?;
     let order: Option<(String, i64)> = sqlx::query_as(
         "SELECT o.status, (SELECT COUNT(*) FROM shipments s WHERE s.order_id = o.id)
@@ -142,12 +144,12 @@ pub async fn attach(
     .fetch_optional(&mut *w.tx)
     .await?;
     match order {
-        None => return Err(AppError::not_found("no such order")),
+        None => return Err(AppError::not_found("no such order").into()),
         Some((_, shipped)) if shipped > 0 => {
-            return Err(AppError::Conflict("This order has already shipped.".into()))
+            return Err(AppError::Conflict("This order has already shipped.".into()).into())
         }
         Some((status, _)) if status != "paid" && status != "pending_payment" => {
-            return Err(AppError::Conflict("This order does not ship.".into()))
+            return Err(AppError::Conflict("This order does not ship.".into()).into())
         }
         Some(_) => {}
     }
@@ -159,7 +161,7 @@ pub async fn attach(
             .execute(&mut *w.tx)
             .await?;
     if found.rows_affected() != 1 {
-        return Err(AppError::not_found("no such address"));
+        return Err(AppError::not_found("no such address").into());
     }
     type Copy = (String, String, String, String, String, String);
     let (r, p, a, b, c, d): Copy = sqlx::query_as(
@@ -176,5 +178,5 @@ pub async fn attach(
     .await?;
     w.commit().await?;
     super::orders::ship_to(Some(r), Some(p), [Some(a), Some(b), Some(c), Some(d)], true)
-        .ok_or(AppError::Internal)
+        .or_fault("the address just written does not read back")
 }

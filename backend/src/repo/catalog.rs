@@ -1,6 +1,7 @@
 //! Hosts, live sessions and their products: reads for shoppers, inserts for the demo data
 //! and (later) the studio.
 
+use crate::error::{Error, Result};
 use sqlx::FromRow;
 
 use crate::{
@@ -50,7 +51,7 @@ const SUMMARY_SELECT: &str = "SELECT s.id, s.title, h.display_name AS host_name,
    FROM live_sessions s JOIN hosts h ON h.id = s.host_id";
 
 impl SummaryRow {
-    fn into_summary(self) -> Result<SessionSummary, AppError> {
+    fn into_summary(self) -> Result<SessionSummary> {
         Ok(SessionSummary {
             id: self.id,
             title: self.title,
@@ -106,15 +107,13 @@ impl From<ProductRow> for ProductView {
     }
 }
 
-fn parse_status(s: &str) -> Result<SessionStatus, AppError> {
-    SessionStatus::parse(s).ok_or_else(|| {
-        tracing::error!(status = s, "unknown session status in database");
-        AppError::Internal
-    })
+fn parse_status(s: &str) -> Result<SessionStatus> {
+    SessionStatus::parse(s)
+        .ok_or_else(|| Error::fault(format!("unknown session status {s:?} in the database")))
 }
 
 /// Live sessions first, then upcoming ones by start time. Ended sessions are not listed.
-pub async fn list_current_sessions(db: &Db) -> Result<Vec<SessionSummary>, AppError> {
+pub async fn list_current_sessions(db: &Db) -> Result<Vec<SessionSummary>> {
     let rows: Vec<SummaryRow> = sqlx::query_as(&format!(
         "{SUMMARY_SELECT}
           WHERE s.status IN ('live', 'scheduled')
@@ -127,7 +126,7 @@ pub async fn list_current_sessions(db: &Db) -> Result<Vec<SessionSummary>, AppEr
 }
 
 /// The session page: the session, its host and its products in presentation order.
-pub async fn session_detail(db: &Db, session_id: i64) -> Result<SessionDetail, AppError> {
+pub async fn session_detail(db: &Db, session_id: i64) -> Result<SessionDetail> {
     let row: Option<SessionRow> = sqlx::query_as(
         "SELECT s.id, s.title, s.description, h.display_name AS host_name, s.cover_url,
                 s.status, s.scheduled_start_ms, s.currency, s.time_zone
@@ -138,7 +137,7 @@ pub async fn session_detail(db: &Db, session_id: i64) -> Result<SessionDetail, A
     .fetch_optional(db.pool())
     .await?;
     let Some(s) = row else {
-        return Err(AppError::not_found("This live session does not exist."));
+        return Err(AppError::not_found("This live session does not exist.").into());
     };
     let products: Vec<ProductRow> = sqlx::query_as(
         "SELECT id, position, name, description, category, price_fen, stock, image_url
@@ -171,7 +170,7 @@ pub async fn session_detail(db: &Db, session_id: i64) -> Result<SessionDetail, A
     })
 }
 
-pub async fn create_host(db: &Db, display_name: &str) -> Result<i64, AppError> {
+pub async fn create_host(db: &Db, display_name: &str) -> Result<i64> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO hosts (display_name, created_at_ms) VALUES ($1, $2) RETURNING id",
     )
@@ -183,11 +182,7 @@ pub async fn create_host(db: &Db, display_name: &str) -> Result<i64, AppError> {
 }
 
 /// Creates a scheduled session with its products, all or nothing.
-pub async fn create_session(
-    db: &Db,
-    session: &NewSession,
-    products: &[NewProduct],
-) -> Result<i64, AppError> {
+pub async fn create_session(db: &Db, session: &NewSession, products: &[NewProduct]) -> Result<i64> {
     let now = now_ms();
     let mut w = db.begin_write().await?;
     let id: i64 = sqlx::query_scalar(
@@ -232,7 +227,7 @@ pub async fn create_session(
 }
 
 /// Finds a session by title (used to keep demo seeding idempotent).
-pub async fn find_session_by_title(db: &Db, title: &str) -> Result<Option<i64>, AppError> {
+pub async fn find_session_by_title(db: &Db, title: &str) -> Result<Option<i64>> {
     Ok(
         sqlx::query_scalar("SELECT id FROM live_sessions WHERE title = $1 ORDER BY id LIMIT 1")
             .bind(title)
@@ -243,11 +238,7 @@ pub async fn find_session_by_title(db: &Db, title: &str) -> Result<Option<i64>, 
 
 /// Moves a still-scheduled session's start to `start_ms` if its start has already passed
 /// (keeps the demo session "starting soon" across restarts).
-pub async fn keep_scheduled_start_ahead(
-    db: &Db,
-    session_id: i64,
-    start_ms: i64,
-) -> Result<(), AppError> {
+pub async fn keep_scheduled_start_ahead(db: &Db, session_id: i64, start_ms: i64) -> Result<()> {
     sqlx::query(
         "UPDATE live_sessions SET scheduled_start_ms = $1
           WHERE id = $2 AND status = 'scheduled' AND scheduled_start_ms < $3",
@@ -261,7 +252,7 @@ pub async fn keep_scheduled_start_ahead(
 }
 
 /// One session's card (used by invite pages and previews).
-pub async fn session_summary(db: &Db, session_id: i64) -> Result<SessionSummary, AppError> {
+pub async fn session_summary(db: &Db, session_id: i64) -> Result<SessionSummary> {
     let r: Option<SummaryRow> = sqlx::query_as(&format!("{SUMMARY_SELECT} WHERE s.id = $1"))
         .bind(session_id)
         .fetch_optional(db.pool())

@@ -1,7 +1,8 @@
 //! Host accounts, their sign-in sessions and lockouts (SQL only; the rules are in
 //! `identity::host_auth`).
 
-use crate::{db::Db, error::AppError};
+use crate::db::Db;
+use crate::error::Result;
 
 /// What sign-in needs of an account.
 pub struct AccountRow {
@@ -11,7 +12,7 @@ pub struct AccountRow {
     pub locked_until_ms: Option<i64>,
 }
 
-pub async fn email_taken(db: &Db, email: &str) -> Result<bool, AppError> {
+pub async fn email_taken(db: &Db, email: &str) -> Result<bool> {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM host_accounts WHERE email = $1")
         .bind(email)
         .fetch_one(db.pool())
@@ -27,7 +28,7 @@ pub async fn create_account(
     email: &str,
     password_hash: &str,
     now_ms: i64,
-) -> Result<Option<i64>, AppError> {
+) -> Result<Option<i64>> {
     let inserted = sqlx::query_scalar::<_, i64>(
         "INSERT INTO host_accounts (host_id, email, password_hash, created_at_ms) VALUES ($1, $2, $3, $4) RETURNING id",
     )
@@ -45,7 +46,7 @@ pub async fn create_account(
 }
 
 /// Removes a host that never got an account (a sign-up that failed half-way).
-pub async fn delete_host(db: &Db, host_id: i64) -> Result<(), AppError> {
+pub async fn delete_host(db: &Db, host_id: i64) -> Result<()> {
     sqlx::query("DELETE FROM hosts WHERE id = $1")
         .bind(host_id)
         .execute(db.pool())
@@ -53,7 +54,7 @@ pub async fn delete_host(db: &Db, host_id: i64) -> Result<(), AppError> {
     Ok(())
 }
 
-pub async fn account_by_email(db: &Db, email: &str) -> Result<Option<AccountRow>, AppError> {
+pub async fn account_by_email(db: &Db, email: &str) -> Result<Option<AccountRow>> {
     let row: Option<(i64, i64, String, Option<i64>)> = sqlx::query_as(
         "SELECT id, host_id, password_hash, locked_until_ms FROM host_accounts WHERE email = $1",
     )
@@ -71,7 +72,7 @@ pub async fn account_by_email(db: &Db, email: &str) -> Result<Option<AccountRow>
 }
 
 /// Counts a wrong password; returns the failures in a row.
-pub async fn record_failed_sign_in(db: &Db, account_id: i64) -> Result<i64, AppError> {
+pub async fn record_failed_sign_in(db: &Db, account_id: i64) -> Result<i64> {
     Ok(sqlx::query_scalar(
         "UPDATE host_accounts SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins",
     )
@@ -80,7 +81,7 @@ pub async fn record_failed_sign_in(db: &Db, account_id: i64) -> Result<i64, AppE
     .await?)
 }
 
-pub async fn lock_account(db: &Db, account_id: i64, until_ms: i64) -> Result<(), AppError> {
+pub async fn lock_account(db: &Db, account_id: i64, until_ms: i64) -> Result<()> {
     sqlx::query("UPDATE host_accounts SET locked_until_ms = $1, failed_logins = 0 WHERE id = $2")
         .bind(until_ms)
         .bind(account_id)
@@ -89,7 +90,7 @@ pub async fn lock_account(db: &Db, account_id: i64, until_ms: i64) -> Result<(),
     Ok(())
 }
 
-pub async fn clear_failures(db: &Db, account_id: i64) -> Result<(), AppError> {
+pub async fn clear_failures(db: &Db, account_id: i64) -> Result<()> {
     sqlx::query("UPDATE host_accounts SET failed_logins = 0, locked_until_ms = NULL WHERE id = $1")
         .bind(account_id)
         .execute(db.pool())
@@ -103,7 +104,7 @@ pub async fn create_session(
     account_id: i64,
     now_ms: i64,
     expires_at_ms: i64,
-) -> Result<(), AppError> {
+) -> Result<()> {
     sqlx::query("INSERT INTO host_sessions (token_hash, account_id, created_at_ms, expires_at_ms) VALUES ($1, $2, $3, $4)")
         .bind(token_hash)
         .bind(account_id)
@@ -114,7 +115,7 @@ pub async fn create_session(
     Ok(())
 }
 
-pub async fn delete_session(db: &Db, token_hash: &str) -> Result<(), AppError> {
+pub async fn delete_session(db: &Db, token_hash: &str) -> Result<()> {
     sqlx::query("DELETE FROM host_sessions WHERE token_hash = $1")
         .bind(token_hash)
         .execute(db.pool())
@@ -127,7 +128,7 @@ pub async fn by_session(
     db: &Db,
     token_hash: &str,
     now_ms: i64,
-) -> Result<Option<(i64, i64, String)>, AppError> {
+) -> Result<Option<(i64, i64, String)>> {
     Ok(sqlx::query_as(
         "SELECT a.id, a.host_id, a.email FROM host_sessions s JOIN host_accounts a ON a.id = s.account_id
           WHERE s.token_hash = $1 AND s.expires_at_ms > $2",
@@ -139,7 +140,7 @@ pub async fn by_session(
 }
 
 /// The host who owns a session (`None`: no such session).
-pub async fn session_owner(db: &Db, session_id: i64) -> Result<Option<i64>, AppError> {
+pub async fn session_owner(db: &Db, session_id: i64) -> Result<Option<i64>> {
     Ok(
         sqlx::query_scalar("SELECT host_id FROM live_sessions WHERE id = $1")
             .bind(session_id)
@@ -148,7 +149,7 @@ pub async fn session_owner(db: &Db, session_id: i64) -> Result<Option<i64>, AppE
     )
 }
 
-pub async fn display_name(db: &Db, host_id: i64) -> Result<String, AppError> {
+pub async fn display_name(db: &Db, host_id: i64) -> Result<String> {
     Ok(
         sqlx::query_scalar("SELECT display_name FROM hosts WHERE id = $1")
             .bind(host_id)

@@ -1,6 +1,7 @@
 //! What a live room loads from the database and the chat mutes it keeps (SQL only; the room
 //! itself is `live`).
 
+use crate::error::{Error, Result};
 use std::collections::{HashMap, HashSet};
 
 use crate::{db::Db, error::AppError};
@@ -14,7 +15,7 @@ pub struct RoomProduct {
     pub stock: i64,
 }
 
-pub async fn room_product(db: &Db, product_id: i64) -> Result<Option<RoomProduct>, AppError> {
+pub async fn room_product(db: &Db, product_id: i64) -> Result<Option<RoomProduct>> {
     let row: Option<(i64, String, i64, String, i64)> =
         sqlx::query_as("SELECT id, name, price_fen, image_url, stock FROM products WHERE id = $1")
             .bind(product_id)
@@ -31,7 +32,7 @@ pub async fn room_product(db: &Db, product_id: i64) -> Result<Option<RoomProduct
     )
 }
 
-pub async fn room_products(db: &Db, session_id: i64) -> Result<Vec<RoomProduct>, AppError> {
+pub async fn room_products(db: &Db, session_id: i64) -> Result<Vec<RoomProduct>> {
     let rows: Vec<(i64, String, i64, String, i64)> = sqlx::query_as(
         "SELECT id, name, price_fen, image_url, stock FROM products WHERE session_id = $1",
     )
@@ -50,7 +51,7 @@ pub async fn room_products(db: &Db, session_id: i64) -> Result<Vec<RoomProduct>,
         .collect())
 }
 
-pub async fn muted(db: &Db, session_id: i64) -> Result<HashSet<i64>, AppError> {
+pub async fn muted(db: &Db, session_id: i64) -> Result<HashSet<i64>> {
     Ok(
         sqlx::query_scalar::<_, i64>("SELECT shopper_id FROM chat_mutes WHERE session_id = $1")
             .bind(session_id)
@@ -63,7 +64,7 @@ pub async fn muted(db: &Db, session_id: i64) -> Result<HashSet<i64>, AppError> {
 
 /// Mutes a shopper in a session's chat (kept across restarts). `NotFound` for an unknown
 /// shopper.
-pub async fn mute(db: &Db, session_id: i64, shopper_id: i64, now_ms: i64) -> Result<(), AppError> {
+pub async fn mute(db: &Db, session_id: i64, shopper_id: i64, now_ms: i64) -> Result<()> {
     sqlx::query(
         "INSERT INTO chat_mutes (session_id, shopper_id, created_at_ms) VALUES ($1, $2, $3)
          ON CONFLICT (session_id, shopper_id) DO NOTHING",
@@ -75,9 +76,9 @@ pub async fn mute(db: &Db, session_id: i64, shopper_id: i64, now_ms: i64) -> Res
     .await
     .map_err(|e| match e {
         sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
-            AppError::not_found("No such shopper.")
+            AppError::not_found("No such shopper.").into()
         }
-        other => other.into(),
+        other => Error::from(other),
     })?;
     Ok(())
 }

@@ -1,9 +1,10 @@
 //! Verified mobile numbers and one-time codes (SQL only; the rules are in `phone`).
 
-use crate::{db::Db, domain::phone::Phone, error::AppError};
+use crate::error::Result;
+use crate::{db::Db, domain::phone::Phone};
 
 /// This shopper's verified number.
-pub async fn verified_phone(db: &Db, shopper_id: i64) -> Result<Option<Phone>, AppError> {
+pub async fn verified_phone(db: &Db, shopper_id: i64) -> Result<Option<Phone>> {
     let phone: Option<String> =
         sqlx::query_scalar("SELECT phone FROM shopper_phones WHERE shopper_id = $1")
             .bind(shopper_id)
@@ -19,7 +20,7 @@ pub async fn store_code(
     code_hash: &str,
     expires_at_ms: i64,
     now_ms: i64,
-) -> Result<(), AppError> {
+) -> Result<()> {
     let mut w = db.begin_write().await?;
     sqlx::query(
         "INSERT INTO phone_codes (phone, code_hash, expires_at_ms, attempts, created_at_ms)
@@ -58,7 +59,7 @@ pub async fn check_code(
     matches: impl Fn(&str) -> bool,
     max_attempts: i64,
     now_ms: i64,
-) -> Result<CodeCheck, AppError> {
+) -> Result<CodeCheck> {
     let mut w = db.begin_write().await?;
     // Counting the attempt first (and locking the row on PostgreSQL) serialises guesses.
     let row: Option<(String, i64, i64)> = sqlx::query_as(
@@ -95,7 +96,7 @@ pub async fn check_code(
 
 /// Gives `shopper_id` the verified number. Returns the shopper the number belongs to: this
 /// one, or another shopper who verified it first (the caller then signs in as them).
-pub async fn bind(db: &Db, phone: &Phone, shopper_id: i64, now_ms: i64) -> Result<i64, AppError> {
+pub async fn bind(db: &Db, phone: &Phone, shopper_id: i64, now_ms: i64) -> Result<i64> {
     let mut w = db.begin_write().await?;
     let owner: Option<i64> =
         sqlx::query_scalar("SELECT shopper_id FROM shopper_phones WHERE phone = $1")
@@ -140,7 +141,7 @@ pub async fn bind(db: &Db, phone: &Phone, shopper_id: i64, now_ms: i64) -> Resul
 /// Moves what an anonymous shopper did on this browser (`from`) to the shopper a verified
 /// number signed them in as (`into`): reservations and invites for sessions `into` has none
 /// for, orders, purchase counters (added up) and chat mutes. One transaction.
-pub async fn merge_shopper(db: &Db, from: i64, into: i64) -> Result<(), AppError> {
+pub async fn merge_shopper(db: &Db, from: i64, into: i64) -> Result<()> {
     if from == into {
         return Ok(());
     }

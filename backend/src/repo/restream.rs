@@ -2,6 +2,7 @@
 //! writes. Every statement that names a destination also names its host, so one host's id
 //! never reaches another's row.
 
+use crate::error::Result;
 use crate::{
     db::Db,
     domain::restream::{self, MAX_DESTINATIONS},
@@ -21,11 +22,7 @@ type ListRow = (
 );
 
 /// The host's destinations, oldest first, with the state they show at `now_ms`.
-pub async fn list(
-    db: &Db,
-    host_id: i64,
-    now_ms: i64,
-) -> Result<Vec<RestreamDestination>, AppError> {
+pub async fn list(db: &Db, host_id: i64, now_ms: i64) -> Result<Vec<RestreamDestination>> {
     let rows: Vec<ListRow> = sqlx::query_as(
         "SELECT id, name, url, key_hint, enabled, state, state_reason, state_at_ms
            FROM restream_destinations WHERE host_id = $1 ORDER BY id",
@@ -61,12 +58,7 @@ pub struct NewDestination<'a> {
 }
 
 /// Adds a destination, enabled; 409 when the host has [`MAX_DESTINATIONS`].
-pub async fn add(
-    db: &Db,
-    host_id: i64,
-    d: &NewDestination<'_>,
-    now_ms: i64,
-) -> Result<i64, AppError> {
+pub async fn add(db: &Db, host_id: i64, d: &NewDestination<'_>, now_ms: i64) -> Result<i64> {
     let count: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM restream_destinations WHERE host_id = $1")
             .bind(host_id)
@@ -75,7 +67,8 @@ pub async fn add(
     if count >= MAX_DESTINATIONS as i64 {
         return Err(AppError::Conflict(format!(
             "At most {MAX_DESTINATIONS} restream destinations: delete one first."
-        )));
+        ))
+        .into());
     }
     Ok(sqlx::query_scalar(
         "INSERT INTO restream_destinations (host_id, name, url, key_sealed, key_hint, enabled, created_at_ms)
@@ -92,18 +85,16 @@ pub async fn add(
 }
 
 /// `Ok` when a statement touched the host's destination; 404 when it has none of that id.
-fn touched(done: sqlx::any::AnyQueryResult) -> Result<(), AppError> {
+fn touched(done: sqlx::any::AnyQueryResult) -> Result<()> {
     if done.rows_affected() == 0 {
-        return Err(AppError::not_found(
-            "This restream destination does not exist.",
-        ));
+        return Err(AppError::not_found("This restream destination does not exist.").into());
     }
     Ok(())
 }
 
 /// Turns a destination of the host's on or off (a live broadcast picks it up or lets it go
 /// within seconds); 404 when the host has no such destination.
-pub async fn set_enabled(db: &Db, host_id: i64, id: i64, enabled: bool) -> Result<(), AppError> {
+pub async fn set_enabled(db: &Db, host_id: i64, id: i64, enabled: bool) -> Result<()> {
     let done =
         sqlx::query("UPDATE restream_destinations SET enabled = $1 WHERE id = $2 AND host_id = $3")
             .bind(i64::from(enabled))
@@ -115,7 +106,7 @@ pub async fn set_enabled(db: &Db, host_id: i64, id: i64, enabled: bool) -> Resul
 }
 
 /// Deletes a destination of the host's (its sealed key with it); 404 when there is none.
-pub async fn delete(db: &Db, host_id: i64, id: i64) -> Result<(), AppError> {
+pub async fn delete(db: &Db, host_id: i64, id: i64) -> Result<()> {
     let done = sqlx::query("DELETE FROM restream_destinations WHERE id = $1 AND host_id = $2")
         .bind(id)
         .bind(host_id)
@@ -135,7 +126,7 @@ pub struct PushTarget {
 }
 
 /// The enabled destinations of the host of `session_id` (none when there is no such session).
-pub async fn enabled_for_session(db: &Db, session_id: i64) -> Result<Vec<PushTarget>, AppError> {
+pub async fn enabled_for_session(db: &Db, session_id: i64) -> Result<Vec<PushTarget>> {
     let rows: Vec<(i64, i64, String, String)> = sqlx::query_as(
         "SELECT d.id, d.host_id, d.url, d.key_sealed FROM restream_destinations d
            JOIN live_sessions s ON s.host_id = d.host_id
@@ -164,7 +155,7 @@ pub async fn set_state(
     session_id: i64,
     state: Option<(&str, Option<&str>)>,
     now_ms: i64,
-) -> Result<(), AppError> {
+) -> Result<()> {
     match state {
         Some((state, reason)) => {
             sqlx::query(

@@ -1,10 +1,11 @@
 //! Shopper rows and the server's generated secrets (SQL only; identity rules are in
 //! `identity`).
 
-use crate::{db::Db, error::AppError};
+use crate::db::Db;
+use crate::error::Result;
 
 /// (id, nickname) of an existing shopper.
-pub async fn find(db: &Db, id: i64) -> Result<Option<(i64, String)>, AppError> {
+pub async fn find(db: &Db, id: i64) -> Result<Option<(i64, String)>> {
     Ok(
         sqlx::query_as("SELECT id, nickname FROM shoppers WHERE id = $1")
             .bind(id)
@@ -13,7 +14,7 @@ pub async fn find(db: &Db, id: i64) -> Result<Option<(i64, String)>, AppError> {
     )
 }
 
-pub async fn create(db: &Db, nickname: &str, now_ms: i64) -> Result<i64, AppError> {
+pub async fn create(db: &Db, nickname: &str, now_ms: i64) -> Result<i64> {
     Ok(sqlx::query_scalar(
         "INSERT INTO shoppers (nickname, created_at_ms) VALUES ($1, $2) RETURNING id",
     )
@@ -23,7 +24,7 @@ pub async fn create(db: &Db, nickname: &str, now_ms: i64) -> Result<i64, AppErro
     .await?)
 }
 
-pub async fn set_nickname(db: &Db, id: i64, nickname: &str) -> Result<(), AppError> {
+pub async fn set_nickname(db: &Db, id: i64, nickname: &str) -> Result<()> {
     sqlx::query("UPDATE shoppers SET nickname = $1 WHERE id = $2")
         .bind(nickname)
         .bind(id)
@@ -34,7 +35,7 @@ pub async fn set_nickname(db: &Db, id: i64, nickname: &str) -> Result<(), AppErr
 
 /// The secret stored under `name`, created from `fresh` if there is none yet. Concurrent
 /// starts agree on one value (whichever was stored first).
-pub async fn secret_or_insert(db: &Db, name: &str, fresh: &str) -> Result<String, AppError> {
+pub async fn secret_or_insert(db: &Db, name: &str, fresh: &str) -> Result<String> {
     sqlx::query(
         "INSERT INTO app_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
     )
@@ -51,7 +52,7 @@ pub async fn secret_or_insert(db: &Db, name: &str, fresh: &str) -> Result<String
 }
 
 /// The shopper's openid for the merchant's WeChat app, once WeChat's authorisation gave it.
-pub async fn wechat_openid(db: &Db, id: i64) -> Result<Option<String>, AppError> {
+pub async fn wechat_openid(db: &Db, id: i64) -> Result<Option<String>> {
     let v: Option<Option<String>> =
         sqlx::query_scalar("SELECT wechat_openid FROM shoppers WHERE id = $1")
             .bind(id)
@@ -60,7 +61,7 @@ pub async fn wechat_openid(db: &Db, id: i64) -> Result<Option<String>, AppError>
     Ok(v.flatten())
 }
 
-pub async fn set_wechat_openid(db: &Db, id: i64, openid: &str) -> Result<(), AppError> {
+pub async fn set_wechat_openid(db: &Db, id: i64, openid: &str) -> Result<()> {
     sqlx::query("UPDATE shoppers SET wechat_openid = $1 WHERE id = $2")
         .bind(openid)
         .bind(id)

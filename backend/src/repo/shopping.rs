@@ -1,5 +1,6 @@
 //! Reservations, invites and the facts the discount rule reads.
 
+use crate::error::{OptionExt, Result};
 use crate::{
     crypto,
     db::Db,
@@ -13,28 +14,24 @@ use crate::{
 };
 
 /// A session's status, or `NotFound`.
-pub async fn session_status(db: &Db, session_id: i64) -> Result<SessionStatus, AppError> {
+pub async fn session_status(db: &Db, session_id: i64) -> Result<SessionStatus> {
     let s: Option<String> = sqlx::query_scalar("SELECT status FROM live_sessions WHERE id = $1")
         .bind(session_id)
         .fetch_optional(db.pool())
         .await?;
     let s = s.ok_or_else(|| AppError::not_found("This live session does not exist."))?;
-    SessionStatus::parse(&s).ok_or(AppError::Internal)
+    SessionStatus::parse(&s).or_fault("an unknown session status in the database")
 }
 
 /// The session's status when it allows `activity` (`domain::session`), else the 409 that
 /// explains why not; `NotFound` for an unknown session.
-pub async fn require(
-    db: &Db,
-    session_id: i64,
-    activity: Activity,
-) -> Result<SessionStatus, AppError> {
+pub async fn require(db: &Db, session_id: i64, activity: Activity) -> Result<SessionStatus> {
     let status = session_status(db, session_id).await?;
     allows(status, activity)?;
     Ok(status)
 }
 
-pub async fn policy(db: &Db, session_id: i64) -> Result<DiscountPolicy, AppError> {
+pub async fn policy(db: &Db, session_id: i64) -> Result<DiscountPolicy> {
     let row: Option<PolicyRow> = sqlx::query_as(
         "SELECT percent_off, friends_needed, units_per_shopper, units_cap, purchase_limit,
                 verified_phone_required
@@ -63,7 +60,7 @@ pub fn to_policy((pct, friends, per_shopper, cap, limit, phone): PolicyRow) -> D
 
 /// Reserves a seat. Reserving twice is harmless (returns `false` the second time); an ended
 /// session refuses.
-pub async fn reserve(db: &Db, session_id: i64, shopper_id: i64) -> Result<bool, AppError> {
+pub async fn reserve(db: &Db, session_id: i64, shopper_id: i64) -> Result<bool> {
     require(db, session_id, Activity::Reserve).await?;
     let res = sqlx::query(
         "INSERT INTO reservations (session_id, shopper_id, created_at_ms) VALUES ($1, $2, $3)
@@ -77,7 +74,7 @@ pub async fn reserve(db: &Db, session_id: i64, shopper_id: i64) -> Result<bool, 
     Ok(res.rows_affected() == 1)
 }
 
-pub async fn reservation_count(db: &Db, session_id: i64) -> Result<i64, AppError> {
+pub async fn reservation_count(db: &Db, session_id: i64) -> Result<i64> {
     Ok(
         sqlx::query_scalar("SELECT COUNT(*) FROM reservations WHERE session_id = $1")
             .bind(session_id)
@@ -86,7 +83,7 @@ pub async fn reservation_count(db: &Db, session_id: i64) -> Result<i64, AppError
     )
 }
 
-pub async fn has_reserved(db: &Db, session_id: i64, shopper_id: i64) -> Result<bool, AppError> {
+pub async fn has_reserved(db: &Db, session_id: i64, shopper_id: i64) -> Result<bool> {
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM reservations WHERE session_id = $1 AND shopper_id = $2",
     )
@@ -108,16 +105,13 @@ pub struct Invite {
 
 /// The shopper's invite for the session, minted on first request. Only shoppers who reserved
 /// may invite; ended sessions mint nothing.
-pub async fn create_or_get_invite(
-    db: &Db,
-    session_id: i64,
-    shopper_id: i64,
-) -> Result<Invite, AppError> {
+pub async fn create_or_get_invite(db: &Db, session_id: i64, shopper_id: i64) -> Result<Invite> {
     require(db, session_id, Activity::CreateInvite).await?;
     if !has_reserved(db, session_id, shopper_id).await? {
         return Err(AppError::Forbidden(
             "Reserve a seat first: only shoppers who reserved can invite friends.".into(),
-        ));
+        )
+        .into());
     }
     if let Some(inv) = own_invite(db, session_id, shopper_id).await? {
         return Ok(inv);
@@ -137,7 +131,7 @@ pub async fn create_or_get_invite(
     // A concurrent request may have created it first; either way there is exactly one.
     own_invite(db, session_id, shopper_id)
         .await?
-        .ok_or(AppError::Internal)
+        .or_fault("the invite just written is missing")
 }
 
 type InviteRow = (i64, String, i64, i64, String);
@@ -155,11 +149,7 @@ fn to_invite((id, code, session_id, inviter_id, inviter_nickname): InviteRow) ->
 const INVITE_SELECT: &str = "SELECT i.id, i.code, i.session_id, i.inviter_id, s.nickname
                                FROM invites i JOIN shoppers s ON s.id = i.inviter_id";
 
-pub async fn own_invite(
-    db: &Db,
-    session_id: i64,
-    shopper_id: i64,
-) -> Result<Option<Invite>, AppError> {
+pub async fn own_invite(db: &Db, session_id: i64, shopper_id: i64) -> Result<Option<Invite>> {
     let row: Option<InviteRow> = sqlx::query_as(&format!(
         "{INVITE_SELECT} WHERE i.session_id = $1 AND i.inviter_id = $2"
     ))
@@ -171,16 +161,16 @@ pub async fn own_invite(
 }
 
 /// An invite by code; `NotFound` for codes we never issued.
-pub async fn invite_by_code(db: &Db, code: &str) -> Result<Invite, AppError> {
+pub async fn invite_by_code(db: &Db, code: &str) -> Result<Invite> {
     let not_found = || AppError::not_found("This invite link is not valid.");
     if code.is_empty() || code.len() > 64 {
-        return Err(not_found());
+        return Err(not_found().into());
     }
     let row: Option<InviteRow> = sqlx::query_as(&format!("{INVITE_SELECT} WHERE i.code = $1"))
         .bind(code)
         .fetch_optional(db.pool())
         .await?;
-    row.map(to_invite).ok_or_else(not_found)
+    Ok(row.map(to_invite).ok_or_else(not_found)?)
 }
 
 /// Joins (reserves) the session through an invite. The rules, each enforced here:
@@ -190,15 +180,12 @@ pub async fn invite_by_code(db: &Db, code: &str) -> Result<Invite, AppError> {
 /// "friends" by joining each other's invites); joining twice is harmless.
 /// Returns the invite the reservation is attributed to (`None`, or an earlier invite, when
 /// this join did not count).
-pub async fn join_via_invite(
-    db: &Db,
-    invite: &Invite,
-    shopper_id: i64,
-) -> Result<Option<i64>, AppError> {
+pub async fn join_via_invite(db: &Db, invite: &Invite, shopper_id: i64) -> Result<Option<i64>> {
     if invite.inviter_id == shopper_id {
         return Err(AppError::bad_request(
             "This is your own invite: share it with friends instead.",
-        ));
+        )
+        .into());
     }
     require(db, invite.session_id, Activity::JoinInvite).await?;
     let now = now_ms();
@@ -223,11 +210,7 @@ pub async fn join_via_invite(
 }
 
 /// Everything the eligibility rule needs about a shopper in a session, in one query.
-pub async fn shopper_facts(
-    db: &Db,
-    session_id: i64,
-    shopper_id: i64,
-) -> Result<ShopperFacts, AppError> {
+pub async fn shopper_facts(db: &Db, session_id: i64, shopper_id: i64) -> Result<ShopperFacts> {
     // (invite joined through, its inviter's nickname, own invite, friends joined, friends
     // verified, phones)
     type Row = (Option<i64>, Option<String>, Option<i64>, i64, i64, i64);
@@ -266,11 +249,7 @@ pub async fn shopper_facts(
 /// units this shopper bought, discounted units this shopper got).
 pub type OfferRow = (i64, i64, i64, Option<i64>, i64, Option<i64>, Option<i64>);
 
-pub async fn offer_rows(
-    db: &Db,
-    session_id: i64,
-    shopper_id: i64,
-) -> Result<Vec<OfferRow>, AppError> {
+pub async fn offer_rows(db: &Db, session_id: i64, shopper_id: i64) -> Result<Vec<OfferRow>> {
     Ok(sqlx::query_as(
         "SELECT p.id, p.price_fen, p.stock, p.presented_at_ms, p.discounted_units, c.units, c.discounted_units
            FROM products p
@@ -284,7 +263,7 @@ pub async fn offer_rows(
     .await?)
 }
 
-pub async fn current_product(db: &Db, session_id: i64) -> Result<Option<i64>, AppError> {
+pub async fn current_product(db: &Db, session_id: i64) -> Result<Option<i64>> {
     Ok(
         sqlx::query_scalar("SELECT current_product_id FROM live_sessions WHERE id = $1")
             .bind(session_id)
@@ -301,7 +280,7 @@ pub async fn shoppers_facts(
     db: &Db,
     session_id: i64,
     shopper_ids: &[i64],
-) -> Result<std::collections::HashMap<i64, ShopperFacts>, AppError> {
+) -> Result<std::collections::HashMap<i64, ShopperFacts>> {
     use std::collections::HashMap;
     if shopper_ids.is_empty() {
         return Ok(HashMap::new());
@@ -377,7 +356,7 @@ fn assemble_facts(
 pub async fn session_facts(
     db: &Db,
     session_id: i64,
-) -> Result<std::collections::HashMap<i64, ShopperFacts>, AppError> {
+) -> Result<std::collections::HashMap<i64, ShopperFacts>> {
     let reservations: Vec<ReservationRow> = sqlx::query_as(
         "SELECT r.shopper_id, r.invite_id, s.nickname,
                 (SELECT COUNT(*) FROM shopper_phones p WHERE p.shopper_id = r.shopper_id)

@@ -2,6 +2,7 @@
 //! looked up by an order. The product's stock is kept the sum of its variants' in the same
 //! transaction as every change to theirs (`resync_stock`).
 
+use crate::error::Result;
 use std::collections::HashMap;
 
 use crate::{
@@ -23,7 +24,7 @@ fn view((id, _, name, price, stock): Row) -> VariantView {
 }
 
 /// Every variant of the session's products, by product id, in their order.
-pub async fn of_session(db: &Db, session_id: i64) -> Result<VariantsByProduct, AppError> {
+pub async fn of_session(db: &Db, session_id: i64) -> Result<VariantsByProduct> {
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT v.id, v.product_id, v.name, v.price_fen, v.stock
            FROM product_variants v JOIN products p ON p.id = v.product_id
@@ -40,7 +41,7 @@ pub async fn of_session(db: &Db, session_id: i64) -> Result<VariantsByProduct, A
 }
 
 /// One product's variants.
-pub async fn of_product(db: &Db, product_id: i64) -> Result<Vec<VariantView>, AppError> {
+pub async fn of_product(db: &Db, product_id: i64) -> Result<Vec<VariantView>> {
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, product_id, name, price_fen, stock FROM product_variants
           WHERE product_id = $1 ORDER BY position, id",
@@ -56,7 +57,7 @@ pub async fn of_product(db: &Db, product_id: i64) -> Result<Vec<VariantView>, Ap
 /// given), new ones added, missing ones removed unless an order bought them (409: set its
 /// stock to 0 instead). Once the product was presented an existing variant's price stands
 /// (409), as shoppers were shown it. The product's stock becomes the sum of theirs. Returns it.
-pub async fn replace(db: &Db, product_id: i64, list: &[VariantInput]) -> Result<i64, AppError> {
+pub async fn replace(db: &Db, product_id: i64, list: &[VariantInput]) -> Result<i64> {
     let mut w = db.begin_write().await?;
     let prices: Vec<(i64, Option<i64>)> =
         sqlx::query_as("SELECT id, price_fen FROM product_variants WHERE product_id = $1")
@@ -72,14 +73,12 @@ pub async fn replace(db: &Db, product_id: i64, list: &[VariantInput]) -> Result<
     for v in list {
         let Some(id) = v.id else { continue };
         let Some((_, was)) = prices.iter().find(|(p, _)| *p == id) else {
-            return Err(AppError::not_found(
-                "This variant is not part of the product.",
-            ));
+            return Err(AppError::not_found("This variant is not part of the product.").into());
         };
         if presented.is_some() && *was != v.price.map(|p| p.0) {
             return Err(AppError::Conflict(
                 "This product was already presented: its variants' prices stand (add a new variant instead).".into(),
-            ));
+            ).into());
         }
     }
     // Removed ones first (their names may be reused), then temporary names for the kept ones
@@ -96,7 +95,8 @@ pub async fn replace(db: &Db, product_id: i64, list: &[VariantInput]) -> Result<
         if bought > 0 {
             return Err(AppError::Conflict(
                 "A variant that was ordered cannot be removed: set its stock to 0 instead.".into(),
-            ));
+            )
+            .into());
         }
         sqlx::query("DELETE FROM product_variants WHERE id = $1")
             .bind(id)

@@ -1,10 +1,11 @@
 //! Broadcasts (WHIP ingest runs) and replay markers.
 
-use crate::{db::Db, error::AppError, model::ReplayMarker, now_ms};
+use crate::error::Result;
+use crate::{db::Db, model::ReplayMarker, now_ms};
 
 /// A broadcast of the session starts (its first playlist is out). One is on at a time: a row
 /// still open is one whose node died mid-broadcast, so it ends now.
-pub async fn start_broadcast(db: &Db, session_id: i64, codec: &str) -> Result<i64, AppError> {
+pub async fn start_broadcast(db: &Db, session_id: i64, codec: &str) -> Result<i64> {
     sqlx::query(
         "UPDATE broadcasts SET ended_at_ms = $1 WHERE session_id = $2 AND ended_at_ms IS NULL",
     )
@@ -20,7 +21,7 @@ pub async fn start_broadcast(db: &Db, session_id: i64, codec: &str) -> Result<i6
         .await?)
 }
 
-pub async fn end_broadcast(db: &Db, broadcast_id: i64) -> Result<(), AppError> {
+pub async fn end_broadcast(db: &Db, broadcast_id: i64) -> Result<()> {
     sqlx::query("UPDATE broadcasts SET ended_at_ms = $1 WHERE id = $2 AND ended_at_ms IS NULL")
         .bind(now_ms())
         .bind(broadcast_id)
@@ -30,7 +31,7 @@ pub async fn end_broadcast(db: &Db, broadcast_id: i64) -> Result<(), AppError> {
 }
 
 /// (recording start, whether a broadcast is on now)
-pub async fn broadcast_state(db: &Db, session_id: i64) -> Result<(Option<i64>, bool), AppError> {
+pub async fn broadcast_state(db: &Db, session_id: i64) -> Result<(Option<i64>, bool)> {
     let first: Option<i64> =
         sqlx::query_scalar("SELECT MIN(started_at_ms) FROM broadcasts WHERE session_id = $1")
             .bind(session_id)
@@ -51,7 +52,7 @@ pub async fn markers(
     db: &Db,
     session_id: i64,
     recording_start_ms: i64,
-) -> Result<Vec<ReplayMarker>, AppError> {
+) -> Result<Vec<ReplayMarker>> {
     let rows: Vec<(i64, String, i64)> = sqlx::query_as(
         "SELECT id, name, presented_at_ms FROM products
           WHERE session_id = $1 AND presented_at_ms IS NOT NULL ORDER BY presented_at_ms, id",

@@ -4,11 +4,11 @@
 //! [`Change`] for the live rooms, the sale gate and the media layer to follow. Server functions
 //! (`app::api::studio`) only parse their arguments and call these.
 
+use crate::error::Result;
 use crate::{
     buying::sale::{self, Pause},
     changes::Change,
     domain::{discount::LivePrice, variant::VariantInput},
-    error::AppError,
     identity::host_auth::{check_owner, Host},
     model::{PresentingView, ProductForm, SessionForm, SessionStatus, VariantView},
     repo::{self, studio::Presented},
@@ -25,17 +25,13 @@ struct Editing<'a> {
 impl<'a> Editing<'a> {
     /// Checks that `host` owns `session_id` (404 unknown, 403 another host's), then pauses its
     /// sale.
-    async fn open(st: &'a AppState, host: &Host, session_id: i64) -> Result<Self, AppError> {
+    async fn open(st: &'a AppState, host: &Host, session_id: i64) -> Result<Self> {
         check_owner(st, host, session_id).await?;
         Ok(Editing::paused(st, session_id).await)
     }
 
     /// [`Editing::open`] for the session a product belongs to.
-    async fn open_product(
-        st: &'a AppState,
-        host: &Host,
-        product_id: i64,
-    ) -> Result<Self, AppError> {
+    async fn open_product(st: &'a AppState, host: &Host, product_id: i64) -> Result<Self> {
         let session_id = owned_product(st, host, product_id).await?;
         Ok(Editing::paused(st, session_id).await)
     }
@@ -58,7 +54,7 @@ impl<'a> Editing<'a> {
 }
 
 /// The session a product belongs to, when `host` owns it (404, 403 otherwise).
-pub async fn owned_product(st: &AppState, host: &Host, product_id: i64) -> Result<i64, AppError> {
+pub async fn owned_product(st: &AppState, host: &Host, product_id: i64) -> Result<i64> {
     let session_id = repo::studio::product_session(&st.db, product_id).await?;
     check_owner(st, host, session_id).await?;
     Ok(session_id)
@@ -69,14 +65,14 @@ pub async fn update_session(
     host: &Host,
     session_id: i64,
     form: &SessionForm,
-) -> Result<(), AppError> {
+) -> Result<()> {
     let edit = Editing::open(st, host, session_id).await?;
     repo::studio::update_session(&st.db, session_id, form).await?;
     edit.done([]).await;
     Ok(())
 }
 
-pub async fn delete_session(st: &AppState, host: &Host, session_id: i64) -> Result<(), AppError> {
+pub async fn delete_session(st: &AppState, host: &Host, session_id: i64) -> Result<()> {
     let edit = Editing::open(st, host, session_id).await?;
     repo::studio::delete_session(&st.db, session_id).await?;
     edit.done([]).await;
@@ -88,7 +84,7 @@ pub async fn add_product(
     host: &Host,
     session_id: i64,
     form: &ProductForm,
-) -> Result<i64, AppError> {
+) -> Result<i64> {
     let edit = Editing::open(st, host, session_id).await?;
     let id = repo::studio::add_product(&st.db, session_id, form).await?;
     edit.done([]).await;
@@ -102,7 +98,7 @@ pub async fn update_product(
     host: &Host,
     product_id: i64,
     form: &ProductForm,
-) -> Result<(), AppError> {
+) -> Result<()> {
     let edit = Editing::open_product(st, host, product_id).await?;
     let session_id = edit.session_id;
     let edited =
@@ -128,14 +124,14 @@ pub async fn set_variants(
     host: &Host,
     product_id: i64,
     list: &[VariantInput],
-) -> Result<Vec<VariantView>, AppError> {
+) -> Result<Vec<VariantView>> {
     let edit = Editing::open_product(st, host, product_id).await?;
     let stock = repo::variants::replace(&st.db, product_id, list).await?;
     edit.done([Change::Stock { product_id, stock }]).await;
     repo::variants::of_product(&st.db, product_id).await
 }
 
-pub async fn delete_product(st: &AppState, host: &Host, product_id: i64) -> Result<(), AppError> {
+pub async fn delete_product(st: &AppState, host: &Host, product_id: i64) -> Result<()> {
     let edit = Editing::open_product(st, host, product_id).await?;
     repo::studio::delete_product(&st.db, edit.session_id, product_id).await?;
     edit.done([]).await;
@@ -144,18 +140,13 @@ pub async fn delete_product(st: &AppState, host: &Host, product_id: i64) -> Resu
 
 /// Moves a product one place earlier (`delta = -1`) or later (`+1`) in the run of show (the
 /// order of products is not a fact of the sale: nothing to pause).
-pub async fn move_product(
-    st: &AppState,
-    host: &Host,
-    product_id: i64,
-    delta: i64,
-) -> Result<(), AppError> {
+pub async fn move_product(st: &AppState, host: &Host, product_id: i64, delta: i64) -> Result<()> {
     let session_id = owned_product(st, host, product_id).await?;
     repo::studio::move_product(&st.db, session_id, product_id, delta).await
 }
 
 /// Scheduled to live: reservers' pages switch to the live room and buying opens.
-pub async fn go_live(st: &AppState, host: &Host, session_id: i64) -> Result<(), AppError> {
+pub async fn go_live(st: &AppState, host: &Host, session_id: i64) -> Result<()> {
     let edit = Editing::open(st, host, session_id).await?;
     repo::studio::go_live(&st.db, session_id).await?;
     edit.done([Change::Lifecycle(SessionStatus::Live)]).await;
@@ -163,7 +154,7 @@ pub async fn go_live(st: &AppState, host: &Host, session_id: i64) -> Result<(), 
 }
 
 /// Live to ended: buying stops, invites expire, the broadcast stops.
-pub async fn end(st: &AppState, host: &Host, session_id: i64) -> Result<(), AppError> {
+pub async fn end(st: &AppState, host: &Host, session_id: i64) -> Result<()> {
     let edit = Editing::open(st, host, session_id).await?;
     repo::studio::end_session(&st.db, session_id).await?;
     edit.done([Change::Lifecycle(SessionStatus::Ended)]).await;
@@ -171,14 +162,14 @@ pub async fn end(st: &AppState, host: &Host, session_id: i64) -> Result<(), AppE
 }
 
 /// The product being explained now; records it as presented, which opens its discount.
-pub async fn present(st: &AppState, host: &Host, product_id: i64) -> Result<(), AppError> {
+pub async fn present(st: &AppState, host: &Host, product_id: i64) -> Result<()> {
     let edit = Editing::open_product(st, host, product_id).await?;
     let presented = repo::studio::present_product(&st.db, edit.session_id, product_id).await?;
     presented_done(st, edit, presented).await
 }
 
 /// Presents the next product in the run of show; answers its id.
-pub async fn present_next(st: &AppState, host: &Host, session_id: i64) -> Result<i64, AppError> {
+pub async fn present_next(st: &AppState, host: &Host, session_id: i64) -> Result<i64> {
     let edit = Editing::open(st, host, session_id).await?;
     let presented = repo::studio::present_next(&st.db, session_id).await?;
     let id = presented.product_id;
@@ -187,7 +178,7 @@ pub async fn present_next(st: &AppState, host: &Host, session_id: i64) -> Result
 }
 
 /// The card viewers see (the product as written, the session's discount applied).
-async fn presented_done(st: &AppState, edit: Editing<'_>, p: Presented) -> Result<(), AppError> {
+async fn presented_done(st: &AppState, edit: Editing<'_>, p: Presented) -> Result<()> {
     let policy = repo::shopping::policy(&st.db, edit.session_id).await?;
     let card = PresentingView {
         product_id: p.product_id,
@@ -204,7 +195,7 @@ async fn presented_done(st: &AppState, edit: Editing<'_>, p: Presented) -> Resul
 }
 
 /// Marks a product sold out (its stock becomes 0), recorded in the audit log.
-pub async fn mark_sold_out(st: &AppState, host: &Host, product_id: i64) -> Result<(), AppError> {
+pub async fn mark_sold_out(st: &AppState, host: &Host, product_id: i64) -> Result<()> {
     let edit = Editing::open_product(st, host, product_id).await?;
     let session_id = edit.session_id;
     repo::studio::mark_sold_out(&st.db, session_id, product_id).await?;

@@ -3,6 +3,7 @@
 //! server exchanges (with the app secret) for the shopper's openid. WeChat Pay's JSAPI
 //! payment is made out to that openid. (open.weixin.qq.com's "网页授权" documentation.)
 
+use crate::error::Result;
 use serde_json::Value;
 
 use crate::error::AppError;
@@ -53,7 +54,7 @@ impl WechatOAuth {
     }
 
     /// The openid behind a `code` WeChat handed back (each code works once, for 5 minutes).
-    pub async fn openid(&self, code: &str) -> Result<String, AppError> {
+    pub async fn openid(&self, code: &str) -> Result<String> {
         let url = format!(
             "{}/sns/oauth2/access_token?appid={}&secret={}&code={}&grant_type=authorization_code",
             self.cfg.api_base.trim_end_matches('/'),
@@ -72,9 +73,7 @@ impl WechatOAuth {
             Some(openid) if !openid.is_empty() && openid.len() <= 128 => Ok(openid.to_string()),
             _ => {
                 tracing::warn!(errcode = %v["errcode"], errmsg = %v["errmsg"], "WeChat authorisation refused the code");
-                Err(AppError::Forbidden(
-                    "WeChat did not confirm who you are".into(),
-                ))
+                Err(AppError::Forbidden("WeChat did not confirm who you are".into()).into())
             }
         }
     }

@@ -8,6 +8,7 @@
 //! it is kept in Redis so every node signs with the same ticket and one node refreshes it
 //! (a lock). A deployment whose tickets another service refreshes sets a fixed ticket.
 
+use crate::error::{Error, OptionExt, Result};
 use std::{sync::Arc, time::Duration};
 
 use serde_json::Value;
@@ -96,7 +97,7 @@ impl JsSdk {
     }
 
     /// `wx.config`'s parameters for a page at `url` (the caller checked it is one of ours).
-    pub async fn sign(&self, url: &str, now_s: i64) -> Result<JsSdkSignature, AppError> {
+    pub async fn sign(&self, url: &str, now_s: i64) -> Result<JsSdkSignature> {
         let ticket = self.ticket().await?;
         let nonce: String = crate::crypto::random_bytes::<8>()?
             .iter()
@@ -110,7 +111,7 @@ impl JsSdk {
         })
     }
 
-    async fn ticket(&self) -> Result<String, AppError> {
+    async fn ticket(&self) -> Result<String> {
         if let Some(t) = &self.cfg.fixed_ticket {
             return Ok(t.clone());
         }
@@ -131,7 +132,7 @@ impl JsSdk {
 
     /// Several nodes: the ticket in Redis, or this node fetches it under a lock while the
     /// others wait for it.
-    async fn shared_ticket(&self, bp: &RedisBackplane) -> Result<(String, Duration), AppError> {
+    async fn shared_ticket(&self, bp: &RedisBackplane) -> Result<(String, Duration)> {
         for _ in 0..50 {
             if let Some((t, ttl)) = bp.get_with_ttl(TICKET_KEY).await? {
                 if ttl > EARLY {
@@ -148,13 +149,14 @@ impl JsSdk {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Err(AppError::Unavailable)
+        Err(AppError::Unavailable.into())
     }
 
     /// `cgi-bin/token`, then `cgi-bin/ticket/getticket?type=jsapi`.
-    async fn fetch_ticket(&self) -> Result<(String, Duration), AppError> {
+    async fn fetch_ticket(&self) -> Result<(String, Duration)> {
         let base = self.cfg.api_base.trim_end_matches('/');
-        let secret = self.cfg.secret.as_deref().ok_or(AppError::Internal)?;
+        let secret =
+            (self.cfg.secret.as_deref()).or_fault("the WeChat app secret is not configured")?;
         let token = self
             .get_json(&format!(
                 "{base}/cgi-bin/token?grant_type=client_credential&appid={}&secret={}",
@@ -182,24 +184,18 @@ impl JsSdk {
             }
             _ => {
                 tracing::warn!(errcode = %ticket["errcode"], errmsg = %ticket["errmsg"], "WeChat jsapi_ticket refused");
-                Err(AppError::Unavailable)
+                Err(AppError::Unavailable.into())
             }
         }
     }
 
-    async fn get_json(&self, url: &str) -> Result<Value, AppError> {
-        let res = self.client.get(url).send().await.map_err(|e| {
-            tracing::warn!(error = %e, "WeChat API unreachable");
-            AppError::Unavailable
-        })?;
-        let body = res.bytes().await.map_err(|e| {
-            tracing::warn!(error = %e, "WeChat API answer cut short");
-            AppError::Unavailable
-        })?;
-        serde_json::from_slice(&body).map_err(|e| {
-            tracing::warn!(error = %e, "WeChat API answer undecodable");
-            AppError::Unavailable
-        })
+    async fn get_json(&self, url: &str) -> Result<Value> {
+        let res = (self.client.get(url).send().await)
+            .map_err(|e| Error::unavailable("the WeChat API (unreachable)", e))?;
+        let body = (res.bytes().await)
+            .map_err(|e| Error::unavailable("the WeChat API (answer cut short)", e))?;
+        serde_json::from_slice(&body)
+            .map_err(|e| Error::unavailable("the WeChat API (answer undecodable)", e))
     }
 }
 

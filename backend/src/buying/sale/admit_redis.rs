@@ -2,6 +2,7 @@
 //! this node reads in batches and caches per state token.
 
 use super::*;
+use crate::error::{Error, Result, ResultExt};
 
 impl Sale {
     /// Admission with several nodes: a first look in Redis (a retried key, or sold out: no
@@ -13,7 +14,7 @@ impl Sale {
         shopper_id: i64,
         req: &PlaceOrder,
         mut limit: Option<(u32, std::time::Duration)>,
-    ) -> Result<Admitted, AppError> {
+    ) -> Result<Admitted> {
         let db = &self.inner.db;
         let (sid, pid) = (req.session_id, req.product_id);
         let field = sale_redis::key_field(shopper_id, req.key.as_str());
@@ -21,10 +22,10 @@ impl Sale {
         let qty = i64::from(req.quantity.get());
         // A retried key: its order, or `None` when its batch was lost with the node that
         // admitted it (the session's state is then loaded again from the database).
-        let existing = |prior: &str| -> Result<Option<Admitted>, AppError> {
+        let existing = |prior: &str| -> Result<Option<Admitted>> {
             let (h, id) = prior.split_once('|').unwrap_or((prior, ""));
             if h != hash {
-                return Err(key_reused());
+                return Err(key_reused().into());
             }
             if let Ok(id) = id.parse() {
                 return Ok(Some(Admitted::Existing(id)));
@@ -33,7 +34,7 @@ impl Sale {
             if now_ms().saturating_sub(since) > sale_redis::PENDING_LOST_MS {
                 Ok(None)
             } else {
-                Err(AppError::Busy)
+                Err(AppError::Busy.into())
             }
         };
         // -1: no such product in the session.
@@ -45,7 +46,7 @@ impl Sale {
                 .peek(sid, pid, shopper_id, &field, limit.take())
                 .await?
             {
-                Peek::Limited => return Err(AppError::RateLimited),
+                Peek::Limited => return Err(AppError::RateLimited.into()),
                 Peek::Unloaded => {
                     if !gate.load(db, sid).await? {
                         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -59,7 +60,7 @@ impl Sale {
                         continue;
                     }
                 },
-                Peek::Stock(n, _) if n < qty => return Err(short(n)),
+                Peek::Stock(n, _) if n < qty => return Err(short(n).into()),
                 Peek::Stock(_, token) => token,
             };
             let (sale, shopper) = match &facts {
@@ -88,7 +89,7 @@ impl Sale {
                 };
             let variant_id = variant.as_ref().map(|v| v.0);
             if req.quantity.get() > policy.purchase_limit {
-                return Err(repo::over_purchase_limit(policy.purchase_limit));
+                return Err(repo::over_purchase_limit(policy.purchase_limit).into());
             }
             let elig = eligibility(&policy, &shopper);
             let allowance = discount_allowance(&policy, &elig, presented);
@@ -116,8 +117,10 @@ impl Sale {
                         continue;
                     }
                 },
-                Admit::Stock(n) => return Err(short(n)),
-                Admit::Limit => return Err(repo::purchase_limit_reached(policy.purchase_limit)),
+                Admit::Stock(n) => return Err(short(n).into()),
+                Admit::Limit => {
+                    return Err(repo::purchase_limit_reached(policy.purchase_limit).into())
+                }
                 Admit::Admitted {
                     stock_after,
                     shopper_discounted,
@@ -154,8 +157,9 @@ impl Sale {
             let Some(order) = priced.filter(|o| i64::from(o.quote.discounted_units) == discounted)
             else {
                 give_back().await?;
-                tracing::error!(sid, pid, "the Redis gate and quote_line disagree");
-                return Err(AppError::Internal);
+                return Err(Error::fault(format!(
+                    "the Redis gate and quote_line disagree (session {sid}, product {pid})"
+                )));
             };
             if req
                 .expected_total
@@ -164,7 +168,8 @@ impl Sale {
                 give_back().await?;
                 return Err(AppError::PriceChanged {
                     total: order.quote.paid,
-                });
+                }
+                .into());
             }
             let mut view = Box::new(repo::order_view(
                 0,
@@ -181,14 +186,14 @@ impl Sale {
             };
             if self.inner.jobs.try_send(job).is_err() {
                 give_back().await?;
-                return Err(AppError::Busy);
+                return Err(AppError::Busy.into());
             }
-            view.id = rx.await.map_err(|_| AppError::Internal)??;
+            view.id = rx.await.fault("the order writer stopped")??;
             return Ok(Admitted::New {
                 order: view,
                 stock_after,
             });
         }
-        Err(AppError::Busy)
+        Err(AppError::Busy.into())
     }
 }

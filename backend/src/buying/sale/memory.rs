@@ -2,6 +2,7 @@
 //! the database once, decide each order without touching the database.
 
 use super::*;
+use crate::error::{OptionExt, Result};
 
 impl SaleState {
     pub(super) fn from_snapshot(
@@ -83,20 +84,20 @@ impl SaleState {
         req: &PlaceOrder,
         fetched: Option<&ShopperFacts>,
         provider: &'static str,
-    ) -> Result<Decision, AppError> {
+    ) -> Result<Decision> {
         let hash = req.request_hash();
         if let Some(e) = self.keys.get(&(shopper_id, req.key.as_str().to_string())) {
             return if e.hash == hash {
                 Ok(Decision::Existing(e.order))
             } else {
-                Err(key_reused())
+                Err(key_reused().into())
             };
         }
         allows(self.status, Activity::Buy)?;
         let policy = self.policy;
         let qty = req.quantity.get();
         if qty > policy.purchase_limit {
-            return Err(repo::over_purchase_limit(policy.purchase_limit));
+            return Err(repo::over_purchase_limit(policy.purchase_limit).into());
         }
         let qty_i = i64::from(qty);
         let product = *self
@@ -104,7 +105,7 @@ impl SaleState {
             .get(&req.product_id)
             .ok_or_else(|| repo::not_enough_stock(None))?;
         if product.stock < qty_i {
-            return Err(repo::not_enough_stock(Some(product.stock)));
+            return Err(repo::not_enough_stock(Some(product.stock)).into());
         }
         let ids = self
             .variants_of
@@ -113,9 +114,12 @@ impl SaleState {
         let (price, variant) = match repo::pick_variant(ids, |id| *id, req.variant_id)? {
             None => (product.price, None),
             Some(id) => {
-                let v = self.variants.get(id).ok_or(AppError::Internal)?;
+                let v = self
+                    .variants
+                    .get(id)
+                    .or_fault("a variant the sale picked is not loaded")?;
                 if v.stock < qty_i {
-                    return Err(repo::not_enough_stock(Some(v.stock)));
+                    return Err(repo::not_enough_stock(Some(v.stock)).into());
                 }
                 (
                     unit_price(product.price, v.price),
@@ -129,7 +133,7 @@ impl SaleState {
             .copied()
             .unwrap_or_default();
         if counter.units + qty_i > i64::from(policy.purchase_limit) {
-            return Err(repo::purchase_limit_reached(policy.purchase_limit));
+            return Err(repo::purchase_limit_reached(policy.purchase_limit).into());
         }
         let facts = match (self.facts.get(&shopper_id), fetched) {
             (Some(Some(f)), _) => f.clone(),
@@ -156,7 +160,8 @@ impl SaleState {
         {
             return Err(AppError::PriceChanged {
                 total: order.quote.paid,
-            });
+            }
+            .into());
         }
         let stock_after = self.apply(&order, 1);
         let (name, image) = self

@@ -26,6 +26,7 @@ mod memory;
 pub mod redis_gate;
 mod writer;
 
+use crate::error::{Result, ResultExt};
 use memory::*;
 use writer::*;
 
@@ -280,7 +281,7 @@ impl Sale {
     /// At start-up with several nodes: reconciles Redis with the database. Whatever Redis
     /// kept from before this node started (admissions whose batches died with a node) is
     /// forgotten, and the next order loads each session's state from the database.
-    pub async fn reconcile(&self) -> Result<(), AppError> {
+    pub async fn reconcile(&self) -> Result<()> {
         if let Some(gate) = &self.inner.redis {
             let n = gate.forget_all().await?;
             tracing::info!(
@@ -304,7 +305,7 @@ impl Sale {
         shopper_id: i64,
         req: &PlaceOrder,
         limit: Option<(u32, std::time::Duration)>,
-    ) -> Result<Admitted, AppError> {
+    ) -> Result<Admitted> {
         if let Some(gate) = &self.inner.redis {
             return self.admit_redis(gate, shopper_id, req, limit).await;
         }
@@ -322,7 +323,7 @@ impl Sale {
                 match s.admit(shopper_id, req, fetched.as_ref(), self.inner.provider)? {
                     Decision::Existing(Some(id)) => return Ok(Admitted::Existing(id)),
                     // The first request with this key is still waiting for its batch.
-                    Decision::Existing(None) => return Err(AppError::Busy),
+                    Decision::Existing(None) => return Err(AppError::Busy.into()),
                     Decision::NeedFacts => Err(s.facts_gen),
                     Decision::New(order, stock_after, view) => {
                         let (tx, rx) = oneshot::channel();
@@ -335,7 +336,7 @@ impl Sale {
                             if let Job::Place { order, .. } = e.into_inner() {
                                 s.undo(&order);
                             }
-                            return Err(AppError::Busy);
+                            return Err(AppError::Busy.into());
                         }
                         Ok((rx, view, stock_after))
                     }
@@ -356,18 +357,18 @@ impl Sale {
                     continue;
                 }
             };
-            view.id = done.await.map_err(|_| AppError::Internal)??;
+            view.id = done.await.fault("the order writer stopped")??;
             return Ok(Admitted::New {
                 order: view,
                 stock_after,
             });
         }
-        Err(AppError::Busy)
+        Err(AppError::Busy.into())
     }
 
     /// A payment confirmed: marks the order paid, in the next batch. False when the order was
     /// no longer awaiting payment.
-    pub async fn paid(&self, order_id: i64, reference: String) -> Result<bool, AppError> {
+    pub async fn paid(&self, order_id: i64, reference: String) -> Result<bool> {
         let (done, rx) = oneshot::channel();
         self.send(Job::Paid {
             order_id,
@@ -375,15 +376,15 @@ impl Sale {
             done,
         })
         .await?;
-        rx.await.map_err(|_| AppError::Internal)?
+        Ok(rx.await.fault("the order writer stopped")??)
     }
 
     /// Releases an unpaid order: its units and discount go back to the sale. False when it
     /// was no longer awaiting payment.
-    pub async fn release(&self, order_id: i64) -> Result<bool, AppError> {
+    pub async fn release(&self, order_id: i64) -> Result<bool> {
         let (done, rx) = oneshot::channel();
         self.send(Job::Release { order_id, done }).await?;
-        rx.await.map_err(|_| AppError::Internal)?
+        Ok(rx.await.fault("the order writer stopped")??)
     }
 
     /// Stops admitting orders for the session until the guard is dropped, and waits until
@@ -417,11 +418,7 @@ impl Sale {
     }
 
     /// A shopper's eligibility facts, through the batching reader when there is one.
-    async fn shopper_facts(
-        &self,
-        session_id: i64,
-        shopper_id: i64,
-    ) -> Result<ShopperFacts, AppError> {
+    async fn shopper_facts(&self, session_id: i64, shopper_id: i64) -> Result<ShopperFacts> {
         let Some(reader) = &self.inner.facts_reader else {
             return shopping::shopper_facts(&self.inner.db, session_id, shopper_id).await;
         };
@@ -434,7 +431,7 @@ impl Sale {
         if reader.send(read).await.is_err() {
             return shopping::shopper_facts(&self.inner.db, session_id, shopper_id).await;
         }
-        rx.await.map_err(|_| AppError::Internal)?
+        Ok(rx.await.fault("the order writer stopped")??)
     }
 
     fn cached_sale_facts(&self, sid: i64, pid: i64, token: &str) -> Option<repo::SaleFacts> {
@@ -517,12 +514,13 @@ impl Sale {
         }
     }
 
-    async fn send(&self, job: Job) -> Result<(), AppError> {
-        self.inner
+    async fn send(&self, job: Job) -> Result<()> {
+        Ok(self
+            .inner
             .jobs
             .send(job)
             .await
-            .map_err(|_| AppError::Internal)
+            .fault("the order writer stopped")?)
     }
 
     fn current(&self, session_id: i64) -> Option<Arc<SessionSale>> {
@@ -533,7 +531,7 @@ impl Sale {
     }
 
     /// The session's sale state, loaded (once, by the writer) when missing.
-    async fn session(&self, session_id: i64) -> Result<Arc<SessionSale>, AppError> {
+    async fn session(&self, session_id: i64) -> Result<Arc<SessionSale>> {
         if let Some(s) = self.current(session_id) {
             return Ok(s);
         }
@@ -551,16 +549,16 @@ impl Sale {
             .jobs
             .try_send(Job::Load { session_id, done })
             .map_err(|_| AppError::Busy)?;
-        let loaded = rx.await.map_err(|_| AppError::Internal)?;
+        let loaded = rx.await.fault("the order writer stopped")?;
         if let Err(e) = loaded {
             // No state for sessions that do not exist: nothing grows with made-up ids.
             let mut slots = lock(&self.inner.slots);
             if slots.get(&session_id).is_some_and(|s| s.current.is_none()) {
                 slots.remove(&session_id);
             }
-            return Err(e);
+            return Err(e.into());
         }
-        self.current(session_id).ok_or(AppError::Busy)
+        self.current(session_id).ok_or(AppError::Busy.into())
     }
 }
 

@@ -18,13 +18,13 @@
 //! forgets all loaded states when it starts, so a cluster restarted on a Redis that kept its
 //! data reconciles from the database.
 
+use crate::error::{Error, Result};
 use std::sync::Arc;
 
 use redis::{AsyncCommands, Script, Value};
 
 use crate::{
     db::Db,
-    error::AppError,
     live::backplane::RedisBackplane,
     redis_batch::ScriptBatcher,
     repo::orders::{self as repo, NewOrder},
@@ -203,9 +203,8 @@ fn counter_field(product_id: i64, shopper_id: i64) -> String {
     format!("{product_id}:{shopper_id}")
 }
 
-fn unavailable(e: redis::RedisError) -> AppError {
-    tracing::warn!(error = %e, "redis unavailable (sale)");
-    AppError::Unavailable
+fn unavailable(e: redis::RedisError) -> Error {
+    Error::unavailable("redis (sale)", e)
 }
 
 fn int(v: Option<&Value>) -> i64 {
@@ -246,7 +245,7 @@ impl RedisGate {
         shopper_id: i64,
         key_field: &str,
         limit: Option<(u32, std::time::Duration)>,
-    ) -> Result<Peek, AppError> {
+    ) -> Result<Peek> {
         let k = keys(session_id);
         let (burst, period) = limit.unwrap_or((0, std::time::Duration::ZERO));
         let v: Vec<Value> = self
@@ -289,7 +288,7 @@ impl RedisGate {
         purchase_limit: i64,
         allowance: i64,
         cap: i64,
-    ) -> Result<Admit, AppError> {
+    ) -> Result<Admit> {
         let k = keys(session_id);
         let v: Vec<Value> = self
             .admit
@@ -335,7 +334,7 @@ impl RedisGate {
         units: i64,
         discounted: i64,
         forget_key: Option<&str>,
-    ) -> Result<(), AppError> {
+    ) -> Result<()> {
         let k = keys(session_id);
         let _: i64 = with_state_keys(&self.give_back, &k)
             .arg(product_id)
@@ -351,7 +350,7 @@ impl RedisGate {
     }
 
     /// An admitted order that will not be written.
-    pub async fn undo(&self, o: &NewOrder) -> Result<(), AppError> {
+    pub async fn undo(&self, o: &NewOrder) -> Result<()> {
         self.give_back(
             o.session_id,
             (o.product_id, o.variant.as_ref().map(|v| v.0)),
@@ -364,7 +363,7 @@ impl RedisGate {
     }
 
     /// Written orders: their keys now name them (one round trip for the batch).
-    pub async fn committed(&self, orders: &[(&NewOrder, i64)]) -> Result<(), AppError> {
+    pub async fn committed(&self, orders: &[(&NewOrder, i64)]) -> Result<()> {
         if orders.is_empty() {
             return Ok(());
         }
@@ -377,14 +376,15 @@ impl RedisGate {
             )
             .ignore();
         }
-        pipe.query_async::<()>(&mut self.bp.sale_conn())
+        Ok(pipe
+            .query_async::<()>(&mut self.bp.sale_conn())
             .await
-            .map_err(unavailable)
+            .map_err(unavailable)?)
     }
 
     /// Loads the session's state from the database unless another node is loading it (then
     /// `false`: look again shortly).
-    pub async fn load(&self, db: &Db, session_id: i64) -> Result<bool, AppError> {
+    pub async fn load(&self, db: &Db, session_id: i64) -> Result<bool> {
         let k = keys(session_id);
         let token: String = crate::crypto::random_bytes::<12>()?
             .iter()
@@ -465,7 +465,7 @@ impl RedisGate {
     }
 
     /// Forgets every loaded session's state (at start-up): orders load it from the database.
-    pub async fn forget_all(&self) -> Result<usize, AppError> {
+    pub async fn forget_all(&self) -> Result<usize> {
         let mut conn = self.bp.sale_conn();
         let mut cursor: u64 = 0;
         let mut forgotten = 0;
@@ -491,12 +491,13 @@ impl RedisGate {
     }
 
     /// Forgets the session's state (the studio changed it): the next order loads it again.
-    pub async fn forget(&self, session_id: i64) -> Result<(), AppError> {
+    pub async fn forget(&self, session_id: i64) -> Result<()> {
         let k = keys(session_id);
-        self.bp
+        Ok(self
+            .bp
             .sale_conn()
             .del::<_, ()>(&[&k.loaded, &k.stock, &k.pdisc, &k.units, &k.sdisc, &k.keys])
             .await
-            .map_err(unavailable)
+            .map_err(unavailable)?)
     }
 }

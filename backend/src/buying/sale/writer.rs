@@ -2,6 +2,7 @@
 //! thread of its own.
 
 use super::*;
+use crate::error::{Chain, Error, Result};
 
 /// Several nodes: reads the facts of every shopper waiting (up to [`FACTS_BATCH`]) in two
 /// queries per session, instead of one round trip per winner of a rush.
@@ -16,7 +17,9 @@ pub(super) async fn read_facts(db: Db, mut rx: mpsc::Receiver<FactsRead>) {
             ids.sort_unstable();
             ids.dedup();
             let started = std::time::Instant::now();
-            let found = shopping::shoppers_facts(&db, session_id, &ids).await;
+            let found = shopping::shoppers_facts(&db, session_id, &ids)
+                .await
+                .map_err(AppError::from);
             tracing::debug!(
                 shoppers = ids.len(),
                 ms = started.elapsed().as_millis() as u64,
@@ -64,10 +67,10 @@ pub(super) async fn write(inner: Arc<Inner>, db: Db, mut rx: mpsc::Receiver<Job>
         for job in rest {
             match job {
                 Job::Release { order_id, done } => {
-                    let _ = done.send(release(&inner, &db, order_id).await);
+                    let _ = done.send(release(&inner, &db, order_id).await.map_err(AppError::from));
                 }
                 Job::Load { session_id, done } => {
-                    let _ = done.send(load(&inner, &db, session_id).await);
+                    let _ = done.send(load(&inner, &db, session_id).await.map_err(AppError::from));
                 }
                 Job::Flush { done } => {
                     let _ = done.send(());
@@ -103,7 +106,7 @@ pub(super) async fn commit(inner: &Inner, db: &Db, places: Vec<PlaceJob>, paid: 
             match (places.into_iter().next(), paid.into_iter().next()) {
                 (Some(p), _) => settle(inner, vec![(p, Err(e))]).await,
                 (None, Some((_, _, done))) => {
-                    let _ = done.send(Err(batch_error(e)));
+                    let _ = done.send(Err(batch_error(e).into()));
                 }
                 (None, None) => {}
             }
@@ -131,10 +134,8 @@ pub(super) async fn commit(inner: &Inner, db: &Db, places: Vec<PlaceJob>, paid: 
 pub(super) fn batch_error(e: BatchError) -> AppError {
     match e {
         BatchError::Refused(e) => e,
-        BatchError::Db(e) => {
-            tracing::error!(error = %e, "order batch failed");
-            AppError::Internal
-        }
+        // Logged here with its cause: many buyers share this answer.
+        BatchError::Db(e) => Error::caused("writing an order batch", e).into(),
     }
 }
 
@@ -174,7 +175,10 @@ pub(super) async fn settle(
                 }
                 Err(match e {
                     BatchError::Refused(e) => e.clone(),
-                    BatchError::Db(_) => AppError::Internal,
+                    BatchError::Db(e) => {
+                        tracing::error!(error = %Chain(e), "writing an order");
+                        AppError::Internal
+                    }
                 })
             }
         };
@@ -221,7 +225,7 @@ pub(super) fn retire(inner: &Inner, sale: &SessionSale) {
     }
 }
 
-pub(super) async fn release(inner: &Inner, db: &Db, order_id: i64) -> Result<bool, AppError> {
+pub(super) async fn release(inner: &Inner, db: &Db, order_id: i64) -> Result<bool> {
     let Some(released) = repo::release_order(db, order_id).await? else {
         return Ok(false);
     };
@@ -259,7 +263,7 @@ pub(super) async fn release(inner: &Inner, db: &Db, order_id: i64) -> Result<boo
     Ok(true)
 }
 
-pub(super) async fn load(inner: &Inner, db: &Db, session_id: i64) -> Result<(), AppError> {
+pub(super) async fn load(inner: &Inner, db: &Db, session_id: i64) -> Result<()> {
     let epoch = inner.facts_epoch.load(Ordering::SeqCst);
     let snap = repo::sale_snapshot(db, session_id).await?;
     let facts = shopping::session_facts(db, session_id).await?;

@@ -21,6 +21,7 @@
 
 mod room;
 
+use crate::error::{Error, Result, ResultExt};
 use std::{
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -185,9 +186,8 @@ pub struct RedisBackplane {
     stock: Script,
 }
 
-fn unavailable(e: redis::RedisError) -> AppError {
-    tracing::warn!(error = %e, "redis unavailable");
-    AppError::Unavailable
+fn unavailable(e: redis::RedisError) -> Error {
+    Error::unavailable("redis (live room)", e)
 }
 
 fn room_key(session_id: i64, what: &str) -> String {
@@ -292,11 +292,11 @@ impl RedisBackplane {
     }
 
     /// `Unavailable` (503) while Redis is down.
-    pub fn ensure_up(&self) -> Result<(), AppError> {
+    pub fn ensure_up(&self) -> Result<()> {
         if self.up() {
             Ok(())
         } else {
-            Err(AppError::Unavailable)
+            Err(AppError::Unavailable.into())
         }
     }
 
@@ -310,13 +310,14 @@ impl RedisBackplane {
     }
 
     /// The stream reader's own connection (its reads block for up to [`READ_BLOCK`]).
-    pub async fn reader(&self) -> Result<MultiplexedConnection, AppError> {
+    pub async fn reader(&self) -> Result<MultiplexedConnection> {
         let config = redis::AsyncConnectionConfig::new()
             .set_response_timeout(Some(READ_BLOCK + Duration::from_secs(5)));
-        self.client
+        Ok(self
+            .client
             .get_multiplexed_async_connection_with_config(&config)
             .await
-            .map_err(unavailable)
+            .map_err(unavailable)?)
     }
 
     /// New entries of the given rooms' streams, each after its cursor (the last number its
@@ -345,24 +346,24 @@ impl RedisBackplane {
 
     /// Personal hints from every node ([`RedisBackplane::notify_shopper`]), until the
     /// subscription's connection drops.
-    pub async fn personal_hints(&self) -> Result<redis::aio::PubSubStream, AppError> {
+    pub async fn personal_hints(&self) -> Result<redis::aio::PubSubStream> {
         self.subscribe(PERSONAL).await
     }
 
     /// Messages published on `channel`, on a connection of their own.
-    async fn subscribe(&self, channel: &str) -> Result<redis::aio::PubSubStream, AppError> {
+    async fn subscribe(&self, channel: &str) -> Result<redis::aio::PubSubStream> {
         let mut pubsub = self.client.get_async_pubsub().await.map_err(unavailable)?;
         pubsub.subscribe(channel).await.map_err(unavailable)?;
         Ok(pubsub.into_on_message())
     }
 
     /// Nickname changes made on any node (`identity::follow_nickname_changes`).
-    pub async fn nickname_hints(&self) -> Result<redis::aio::PubSubStream, AppError> {
+    pub async fn nickname_hints(&self) -> Result<redis::aio::PubSubStream> {
         self.subscribe(NICKNAMES).await
     }
 
     /// Tells every node that this shopper's nickname changed.
-    pub async fn nickname_changed(&self, shopper_id: i64) -> Result<(), AppError> {
+    pub async fn nickname_changed(&self, shopper_id: i64) -> Result<()> {
         let _: () = self
             .conn()
             .publish(NICKNAMES, shopper_id)
@@ -372,7 +373,7 @@ impl RedisBackplane {
     }
 
     /// Total likes of a room.
-    pub async fn likes(&self, session_id: i64) -> Result<u64, AppError> {
+    pub async fn likes(&self, session_id: i64) -> Result<u64> {
         let v: Option<u64> = self
             .conn()
             .get(room_key(session_id, "likes"))
@@ -387,7 +388,7 @@ impl RedisBackplane {
         &self,
         session_id: i64,
         muted: &std::collections::HashSet<i64>,
-    ) -> Result<(), AppError> {
+    ) -> Result<()> {
         if muted.is_empty() {
             return Ok(());
         }
@@ -404,15 +405,11 @@ impl RedisBackplane {
 
     /// Numbers and appends an event (published at `ts`, µs) to the room's stream; returns
     /// its number.
-    pub async fn publish(
-        &self,
-        session_id: i64,
-        event: &LiveEvent,
-        ts: i64,
-    ) -> Result<u64, AppError> {
-        let json = serde_json::to_string(event).map_err(|_| AppError::Internal)?;
+    pub async fn publish(&self, session_id: i64, event: &LiveEvent, ts: i64) -> Result<u64> {
+        let json = serde_json::to_string(event).fault("encoding a live event")?;
         let initial = crate::now_ms().saturating_mul(1000);
-        self.publish
+        Ok(self
+            .publish
             .key(room_key(session_id, "seq"))
             .key(stream_key(session_id))
             .arg(json)
@@ -422,11 +419,11 @@ impl RedisBackplane {
             .arg(ts)
             .invoke_async::<u64>(&mut self.conn())
             .await
-            .map_err(unavailable)
+            .map_err(unavailable)?)
     }
 
     /// The room's last number (0 when it has none yet).
-    pub async fn last_seq(&self, session_id: i64) -> Result<u64, AppError> {
+    pub async fn last_seq(&self, session_id: i64) -> Result<u64> {
         let v: Option<u64> = self
             .conn()
             .get(room_key(session_id, "seq"))
@@ -441,7 +438,7 @@ impl RedisBackplane {
         session_id: i64,
         from: u64,
         to: u64,
-    ) -> Result<Vec<(u64, i64, LiveEvent)>, AppError> {
+    ) -> Result<Vec<(u64, i64, LiveEvent)>> {
         let reply: redis::streams::StreamRangeReply = self
             .conn()
             .xrange(
@@ -455,7 +452,7 @@ impl RedisBackplane {
     }
 
     /// A shared value and how long it still lives (`None`: missing or without expiry).
-    pub async fn get_with_ttl(&self, key: &str) -> Result<Option<(String, Duration)>, AppError> {
+    pub async fn get_with_ttl(&self, key: &str) -> Result<Option<(String, Duration)>> {
         let (value, ttl_ms): (Option<String>, i64) = redis::pipe()
             .get(key)
             .pttl(key)
@@ -467,12 +464,7 @@ impl RedisBackplane {
             .map(|v| (v, Duration::from_millis(ttl_ms as u64))))
     }
 
-    pub async fn set_with_ttl(
-        &self,
-        key: &str,
-        value: &str,
-        ttl: Duration,
-    ) -> Result<(), AppError> {
+    pub async fn set_with_ttl(&self, key: &str, value: &str, ttl: Duration) -> Result<()> {
         let _: () = self
             .conn()
             .pset_ex(key, value, ttl.as_millis().max(1) as u64)
@@ -482,7 +474,7 @@ impl RedisBackplane {
     }
 
     /// Takes `key` as a lock for `hold` unless another node holds it.
-    pub async fn try_lock(&self, key: &str, hold: Duration) -> Result<bool, AppError> {
+    pub async fn try_lock(&self, key: &str, hold: Duration) -> Result<bool> {
         let got: Option<String> = redis::cmd("SET")
             .arg(key)
             .arg(&self.node)
@@ -495,14 +487,14 @@ impl RedisBackplane {
         Ok(got.is_some())
     }
 
-    pub async fn unlock(&self, key: &str) -> Result<(), AppError> {
+    pub async fn unlock(&self, key: &str) -> Result<()> {
         let _: () = self.conn().del(key).await.map_err(unavailable)?;
         Ok(())
     }
 
     /// Takes a token from the shared bucket `key` (`burst` tokens per `period`). Refuses when
     /// Redis cannot be asked (fail closed).
-    pub async fn take(&self, key: &str, burst: u32, period: Duration) -> Result<bool, AppError> {
+    pub async fn take(&self, key: &str, burst: u32, period: Duration) -> Result<bool> {
         let ok: i64 = self
             .limit
             .key(format!("rl:{key}"))

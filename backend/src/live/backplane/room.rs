@@ -2,10 +2,11 @@
 //! counter lease's tick, chat admission and mutes, personal notices.
 
 use super::*;
+use crate::error::Result;
 
 impl RedisBackplane {
     /// Reports this node's viewers of a room.
-    pub async fn report_viewers(&self, session_id: i64, viewers: i64) -> Result<(), AppError> {
+    pub async fn report_viewers(&self, session_id: i64, viewers: i64) -> Result<()> {
         let value = format!("{}:{}", viewers.max(0), crate::now_ms());
         let _: () = self
             .conn()
@@ -16,7 +17,7 @@ impl RedisBackplane {
     }
 
     /// Viewers of a room on every live node.
-    pub async fn viewers(&self, session_id: i64) -> Result<i64, AppError> {
+    pub async fn viewers(&self, session_id: i64) -> Result<i64> {
         let all: std::collections::HashMap<String, String> = self
             .conn()
             .hgetall(room_key(session_id, "viewers"))
@@ -33,19 +34,14 @@ impl RedisBackplane {
             .sum())
     }
 
-    pub async fn like(&self, session_id: i64, n: u64) -> Result<u64, AppError> {
+    pub async fn like(&self, session_id: i64, n: u64) -> Result<u64> {
         self.conn()
             .incr(room_key(session_id, "likes"), n)
             .await
             .map_err(unavailable)
     }
 
-    pub async fn set_stock(
-        &self,
-        session_id: i64,
-        product_id: i64,
-        stock: i64,
-    ) -> Result<(), AppError> {
+    pub async fn set_stock(&self, session_id: i64, product_id: i64, stock: i64) -> Result<()> {
         let _: () = self
             .stock
             .key(room_key(session_id, "stock"))
@@ -66,7 +62,7 @@ impl RedisBackplane {
         buyer: &str,
         product: &str,
         count: u64,
-    ) -> Result<(), AppError> {
+    ) -> Result<()> {
         let key = room_key(session_id, "purchase");
         let mut c = self.conn();
         let _: () = redis::pipe()
@@ -81,7 +77,7 @@ impl RedisBackplane {
 
     /// Holds (or takes) the room's counter lease and collects what changed; `None` when
     /// another node holds it.
-    pub async fn tick(&self, session_id: i64) -> Result<Option<Tick>, AppError> {
+    pub async fn tick(&self, session_id: i64) -> Result<Option<Tick>> {
         let reply: Vec<redis::Value> = self
             .tick
             .key(room_key(session_id, "lease"))
@@ -134,7 +130,7 @@ impl RedisBackplane {
         session_id: i64,
         per_sec: f64,
         host: bool,
-    ) -> Result<(u64, bool), AppError> {
+    ) -> Result<(u64, bool)> {
         let (id, pass): (u64, i64) = self
             .chat
             .key(room_key(session_id, "chatbucket"))
@@ -149,7 +145,7 @@ impl RedisBackplane {
         Ok((id, pass == 1))
     }
 
-    pub async fn mute(&self, session_id: i64, shopper_id: i64) -> Result<(), AppError> {
+    pub async fn mute(&self, session_id: i64, shopper_id: i64) -> Result<()> {
         let _: () = self
             .conn()
             .sadd(room_key(session_id, "muted"), shopper_id)
@@ -158,7 +154,7 @@ impl RedisBackplane {
         Ok(())
     }
 
-    pub async fn is_muted(&self, session_id: i64, shopper_id: i64) -> Result<bool, AppError> {
+    pub async fn is_muted(&self, session_id: i64, shopper_id: i64) -> Result<bool> {
         self.conn()
             .sismember(room_key(session_id, "muted"), shopper_id)
             .await
@@ -166,7 +162,7 @@ impl RedisBackplane {
     }
 
     /// Tells the node holding this shopper's stream that their state changed.
-    pub async fn notify_shopper(&self, session_id: i64, shopper_id: i64) -> Result<(), AppError> {
+    pub async fn notify_shopper(&self, session_id: i64, shopper_id: i64) -> Result<()> {
         let _: () = self
             .conn()
             .publish(PERSONAL, format!("{session_id}:{shopper_id}"))

@@ -1,6 +1,7 @@
 //! After the sale: refunds and shipping, and the studio's list of a session's orders.
 
 use super::*;
+use crate::error::{OptionExt, Result};
 
 /// What a refund needs to know about an order.
 #[derive(Debug, Clone)]
@@ -13,7 +14,7 @@ pub struct RefundFacts {
     pub refund: Option<(String, String)>,
 }
 
-pub async fn refund_facts(db: &Db, order_id: i64) -> Result<Option<RefundFacts>, AppError> {
+pub async fn refund_facts(db: &Db, order_id: i64) -> Result<Option<RefundFacts>> {
     // (session, status, paid, out_refund_no, refund status)
     type Row = (i64, String, i64, Option<String>, Option<String>);
     let row: Option<Row> = sqlx::query_as(
@@ -43,7 +44,7 @@ pub async fn start_refund(
     amount: Fen,
     reason: &str,
     now_ms: i64,
-) -> Result<bool, AppError> {
+) -> Result<bool> {
     let res = sqlx::query(
         "INSERT INTO refunds (order_id, out_refund_no, amount_fen, status, reason, created_at_ms)
          VALUES ($1, $2, $3, 'pending', $4, $5) ON CONFLICT (order_id) DO NOTHING",
@@ -59,7 +60,7 @@ pub async fn start_refund(
 }
 
 /// A refund the provider refused: the order stays paid (a new refund may be asked for).
-pub async fn fail_refund(db: &Db, out_refund_no: &str) -> Result<(), AppError> {
+pub async fn fail_refund(db: &Db, out_refund_no: &str) -> Result<()> {
     sqlx::query("DELETE FROM refunds WHERE out_refund_no = $1 AND status = 'pending'")
         .bind(out_refund_no)
         .execute(db.pool())
@@ -76,7 +77,7 @@ pub async fn complete_refund(
     out_refund_no: &str,
     provider_ref: &str,
     now_ms: i64,
-) -> Result<bool, AppError> {
+) -> Result<bool> {
     let mut w = db.begin_write().await?;
     let done = sqlx::query(
         "UPDATE refunds SET status = 'succeeded', provider_ref = $1, settled_at_ms = $2
@@ -120,7 +121,7 @@ pub async fn ship(
     order_id: i64,
     tracking: &crate::domain::shipping::Tracking,
     now_ms: i64,
-) -> Result<(), AppError> {
+) -> Result<()> {
     let facts: Option<(i64, String, Option<String>, i64)> = sqlx::query_as(
         "SELECT o.session_id, o.status, r.status,
                 (SELECT COUNT(*) FROM order_addresses a WHERE a.order_id = o.id)
@@ -132,16 +133,19 @@ pub async fn ship(
     .await?;
     match facts {
         Some((sid, _, _, _)) if sid != session_id => {
-            Err(AppError::not_found("no such order in this session"))
+            Err(AppError::not_found("no such order in this session").into())
         }
-        None => Err(AppError::not_found("no such order in this session")),
-        Some((_, _, Some(_), _)) => Err(AppError::Conflict("This order is refunded.".into())),
-        Some((_, status, None, _)) if status != "paid" => Err(AppError::Conflict(
-            "Only a paid order can be shipped.".into(),
-        )),
+        None => Err(AppError::not_found("no such order in this session").into()),
+        Some((_, _, Some(_), _)) => {
+            Err(AppError::Conflict("This order is refunded.".into()).into())
+        }
+        Some((_, status, None, _)) if status != "paid" => {
+            Err(AppError::Conflict("Only a paid order can be shipped.".into()).into())
+        }
         Some((_, _, None, 0)) => Err(AppError::Conflict(
             "The shopper has not given a delivery address yet.".into(),
-        )),
+        )
+        .into()),
         Some(_) => {
             sqlx::query(
                 "INSERT INTO shipments (order_id, carrier, tracking_no, shipped_at_ms) VALUES ($1, $2, $3, $4)
@@ -164,7 +168,7 @@ pub async fn studio_orders(
     db: &Db,
     session_id: i64,
     filter: &str,
-) -> Result<Vec<crate::model::StudioOrder>, AppError> {
+) -> Result<Vec<crate::model::StudioOrder>> {
     let wanted: &[&str] = match filter {
         "all" => &[
             "pending_payment",
@@ -178,7 +182,7 @@ pub async fn studio_orders(
         "to_ship" => &["paid"],
         "shipped" => &["shipped"],
         "refunded" => &["refunded"],
-        _ => return Err(AppError::bad_request("unknown filter")),
+        _ => return Err(AppError::bad_request("unknown filter").into()),
     };
     type Row = (
         (i64, i64, String, String, String, i64, i64),
@@ -247,7 +251,8 @@ pub async fn studio_orders(
             Ok(crate::model::StudioOrder {
                 id: o.0,
                 created_at_ms: o.1,
-                status: OrderStatus::parse(&o.2).ok_or(AppError::Internal)?,
+                status: OrderStatus::parse(&o.2)
+                    .or_fault("an unknown order status in the database")?,
                 shopper_nickname: o.3,
                 product_name: o.4,
                 quantity: o.5,

@@ -2,6 +2,7 @@
 //! multi-row statements, and the facts and snapshot a sale's gate loads.
 
 use super::*;
+use crate::error::{OptionExt, Result};
 
 /// An order the flash-sale gate admitted and priced, for the batch writer.
 #[derive(Debug, Clone)]
@@ -31,12 +32,12 @@ pub enum BatchError {
     /// Writing it would sell more than the stock or past a shopper's limits (the database
     /// disagrees with the gate): nothing of the batch was written.
     Refused(AppError),
-    Db(AppError),
+    Db(sqlx::Error),
 }
 
 impl From<sqlx::Error> for BatchError {
     fn from(e: sqlx::Error) -> Self {
-        BatchError::Db(e.into())
+        BatchError::Db(e)
     }
 }
 
@@ -251,7 +252,7 @@ pub struct SaleFacts {
 
 /// The session's status, title and policy and the product's price, presentation and name,
 /// in one query; `NotFound` for a product that is not part of the session.
-pub async fn sale_facts(db: &Db, session_id: i64, product_id: i64) -> Result<SaleFacts, AppError> {
+pub async fn sale_facts(db: &Db, session_id: i64, product_id: i64) -> Result<SaleFacts> {
     type Row = (
         String,
         String,
@@ -296,9 +297,7 @@ pub async fn sale_facts(db: &Db, session_id: i64, product_id: i64) -> Result<Sal
     else {
         // An unknown session is "this session does not exist"; a known one, the product.
         shopping::session_status(db, session_id).await?;
-        return Err(AppError::not_found(
-            "This product is not part of the session.",
-        ));
+        return Err(AppError::not_found("This product is not part of the session.").into());
     };
     let policy = match (pct, friends, per, limit, phone) {
         (Some(pct), Some(friends), Some(per), Some(limit), Some(phone)) => {
@@ -312,7 +311,8 @@ pub async fn sale_facts(db: &Db, session_id: i64, product_id: i64) -> Result<Sal
             .fetch_all(db.pool())
             .await?;
     Ok(SaleFacts {
-        status: SessionStatus::parse(&status).ok_or(AppError::Internal)?,
+        status: SessionStatus::parse(&status)
+            .or_fault("an unknown session status in the database")?,
         title,
         policy,
         price: Fen(price),
@@ -384,7 +384,7 @@ pub struct SaleSnapshot {
     pub keys: Vec<(i64, String, String, i64)>,
 }
 
-pub async fn sale_snapshot(db: &Db, session_id: i64) -> Result<SaleSnapshot, AppError> {
+pub async fn sale_snapshot(db: &Db, session_id: i64) -> Result<SaleSnapshot> {
     let status = shopping::session_status(db, session_id).await?;
     let title: String = sqlx::query_scalar("SELECT title FROM live_sessions WHERE id = $1")
         .bind(session_id)
@@ -453,7 +453,7 @@ pub async fn pending_orders(
     db: &Db,
     created_before_ms: i64,
     limit: i64,
-) -> Result<Vec<PendingOrder>, AppError> {
+) -> Result<Vec<PendingOrder>> {
     let rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT id, shopper_id, paid_amount_fen, created_at_ms FROM orders
           WHERE status = 'pending_payment' AND created_at_ms < $1 ORDER BY created_at_ms LIMIT $2",

@@ -5,6 +5,7 @@ mod after_sale;
 mod batch;
 mod read;
 
+use crate::error::Result;
 pub use after_sale::*;
 pub use batch::*;
 pub use read::*;
@@ -66,11 +67,7 @@ enum Existing {
     Different,
 }
 
-async fn existing_order(
-    db: &Db,
-    shopper_id: i64,
-    req: &PlaceOrder,
-) -> Result<Option<Existing>, AppError> {
+async fn existing_order(db: &Db, shopper_id: i64, req: &PlaceOrder) -> Result<Option<Existing>> {
     let row: Option<(i64, String)> = sqlx::query_as(
         "SELECT id, request_hash FROM orders WHERE shopper_id = $1 AND idempotency_key = $2",
     )
@@ -112,17 +109,17 @@ pub fn pick_variant<V>(
     variants: &[V],
     id_of: impl Fn(&V) -> i64,
     wanted: Option<i64>,
-) -> Result<Option<&V>, AppError> {
+) -> Result<Option<&V>> {
     match wanted {
         None if variants.is_empty() => Ok(None),
-        None => Err(AppError::bad_request(
-            "Choose a variant (shade or size) of this product.",
-        )),
-        Some(id) => variants
+        None => {
+            Err(AppError::bad_request("Choose a variant (shade or size) of this product.").into())
+        }
+        Some(id) => Ok(variants
             .iter()
             .find(|v| id_of(v) == id)
             .map(Some)
-            .ok_or_else(|| AppError::not_found("This variant is not part of the product.")),
+            .ok_or_else(|| AppError::not_found("This variant is not part of the product."))?),
     }
 }
 
@@ -157,18 +154,18 @@ pub async fn reserve_order(
     provider: &str,
     shopper_id: i64,
     req: &PlaceOrder,
-) -> Result<Reservation, AppError> {
+) -> Result<Reservation> {
     let replay = |order| Reservation::Existing(Box::new(order));
     match existing_order(db, shopper_id, req).await? {
         Some(Existing::Same(id)) => return load_order(db, shopper_id, id).await.map(replay),
-        Some(Existing::Different) => return Err(key_reused()),
+        Some(Existing::Different) => return Err(key_reused().into()),
         None => {}
     }
     shopping::require(db, req.session_id, crate::domain::session::Activity::Buy).await?;
     let policy = shopping::policy(db, req.session_id).await?;
     let qty = req.quantity.get();
     if qty > policy.purchase_limit {
-        return Err(over_purchase_limit(policy.purchase_limit));
+        return Err(over_purchase_limit(policy.purchase_limit).into());
     }
     let facts = shopping::shopper_facts(db, req.session_id, shopper_id).await?;
     let elig = eligibility(&policy, &facts);
@@ -192,7 +189,7 @@ pub async fn reserve_order(
                 .bind(req.session_id)
                 .fetch_optional(&mut *w.tx)
                 .await?;
-        return Err(not_enough_stock(stock));
+        return Err(not_enough_stock(stock).into());
     };
     // The variant: its own stock (and price) too.
     let variants: Vec<(i64, String, Option<i64>)> =
@@ -215,7 +212,7 @@ pub async fn reserve_order(
                     .bind(variant_id)
                     .fetch_optional(&mut *w.tx)
                     .await?;
-            return Err(not_enough_stock(stock));
+            return Err(not_enough_stock(stock).into());
         }
     }
     let price = crate::domain::variant::unit_price(
@@ -242,7 +239,7 @@ pub async fn reserve_order(
     .fetch_optional(&mut *w.tx)
     .await?;
     let Some(counter) = counter else {
-        return Err(purchase_limit_reached(policy.purchase_limit));
+        return Err(purchase_limit_reached(policy.purchase_limit).into());
     };
     let shopper_discounted: i64 = counter.try_get("discounted_units")?;
 
@@ -261,7 +258,7 @@ pub async fn reserve_order(
     .ok_or_else(|| AppError::bad_request("That order is too large."))?;
     if req.expected_total.is_some_and(|seen| seen != quote.paid) {
         // Dropping the transaction rolls back the stock and counter updates above.
-        return Err(AppError::PriceChanged { total: quote.paid });
+        return Err(AppError::PriceChanged { total: quote.paid }.into());
     }
     if quote.discounted_units > 0 {
         let d = i64::from(quote.discounted_units);
@@ -302,7 +299,7 @@ pub async fn reserve_order(
             drop(w);
             return match existing_order(db, shopper_id, req).await? {
                 Some(Existing::Same(id)) => load_order(db, shopper_id, id).await.map(replay),
-                _ => Err(key_reused()),
+                _ => Err(key_reused().into()),
             };
         }
         Err(e) => return Err(e.into()),
@@ -339,7 +336,7 @@ pub async fn reserve_order(
 }
 
 /// A payment confirmed: the order is paid. False when it was no longer awaiting payment.
-pub async fn mark_paid(db: &Db, order_id: i64, reference: &str) -> Result<bool, AppError> {
+pub async fn mark_paid(db: &Db, order_id: i64, reference: &str) -> Result<bool> {
     let res = sqlx::query(
         "UPDATE orders SET status = 'paid', payment_ref = $1 WHERE id = $2 AND status = 'pending_payment'",
     )
@@ -412,7 +409,7 @@ async fn give_back(
 
 /// Marks an unpaid order failed and gives its units (and discount allowance) back. `None`
 /// when the order was not awaiting payment (already paid, or already released).
-pub async fn release_order(db: &Db, order_id: i64) -> Result<Option<Released>, AppError> {
+pub async fn release_order(db: &Db, order_id: i64) -> Result<Option<Released>> {
     let mut w = db.begin_write().await?;
     let res = sqlx::query(
         "UPDATE orders SET status = 'payment_failed' WHERE id = $1 AND status = 'pending_payment'",

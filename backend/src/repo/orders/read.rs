@@ -1,6 +1,7 @@
 //! Reading orders back: a shopper's orders with their lines, shipping and payment facts.
 
 use super::*;
+use crate::error::{OptionExt, Result};
 
 /// The order just written, as the shopper sees it, without reading it back.
 pub fn order_view(
@@ -89,7 +90,7 @@ pub fn shipping_of(
     })
 }
 
-pub(super) fn rows_to_orders(rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<OrderView>, AppError> {
+pub(super) fn rows_to_orders(rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<OrderView>> {
     let mut out: Vec<OrderView> = Vec::new();
     for r in rows {
         let id: i64 = r.try_get("id")?;
@@ -115,7 +116,8 @@ pub(super) fn rows_to_orders(rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<OrderVi
             id,
             session_id: r.try_get("session_id")?,
             session_title: r.try_get("title")?,
-            status: OrderStatus::parse(&status).ok_or(AppError::Internal)?,
+            status: OrderStatus::parse(&status)
+                .or_fault("an unknown order status in the database")?,
             created_at_ms: r.try_get("created_at_ms")?,
             payment_provider: r.try_get("payment_provider")?,
             lines: vec![line],
@@ -145,7 +147,7 @@ pub(super) fn rows_to_orders(rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<OrderVi
 }
 
 /// One of the shopper's orders (another shopper's order is "not found").
-pub async fn load_order(db: &Db, shopper_id: i64, order_id: i64) -> Result<OrderView, AppError> {
+pub async fn load_order(db: &Db, shopper_id: i64, order_id: i64) -> Result<OrderView> {
     let rows = sqlx::query(&format!(
         "{ORDER_SELECT} WHERE o.id = $1 AND o.shopper_id = $2 ORDER BY l.id"
     ))
@@ -153,13 +155,13 @@ pub async fn load_order(db: &Db, shopper_id: i64, order_id: i64) -> Result<Order
     .bind(shopper_id)
     .fetch_all(db.pool())
     .await?;
-    rows_to_orders(rows)?
+    Ok(rows_to_orders(rows)?
         .pop()
-        .ok_or_else(|| AppError::not_found("This order does not exist."))
+        .ok_or_else(|| AppError::not_found("This order does not exist."))?)
 }
 
 /// The shopper's orders, newest first.
-pub async fn list_orders(db: &Db, shopper_id: i64) -> Result<Vec<OrderView>, AppError> {
+pub async fn list_orders(db: &Db, shopper_id: i64) -> Result<Vec<OrderView>> {
     let rows = sqlx::query(&format!(
         "{ORDER_SELECT} WHERE o.shopper_id = $1 ORDER BY o.id DESC, l.id LIMIT 500"
     ))
@@ -171,7 +173,7 @@ pub async fn list_orders(db: &Db, shopper_id: i64) -> Result<Vec<OrderView>, App
 
 /// An order's status, if the order exists.
 /// An order's status and the amount it charges (for a provider's payment notification).
-pub async fn payment_facts(db: &Db, order_id: i64) -> Result<Option<(OrderStatus, Fen)>, AppError> {
+pub async fn payment_facts(db: &Db, order_id: i64) -> Result<Option<(OrderStatus, Fen)>> {
     let row: Option<(String, i64)> =
         sqlx::query_as("SELECT status, paid_amount_fen FROM orders WHERE id = $1")
             .bind(order_id)
@@ -180,7 +182,7 @@ pub async fn payment_facts(db: &Db, order_id: i64) -> Result<Option<(OrderStatus
     Ok(row.and_then(|(s, paid)| Some((OrderStatus::parse(&s)?, Fen(paid)))))
 }
 
-pub async fn order_status(db: &Db, order_id: i64) -> Result<Option<OrderStatus>, AppError> {
+pub async fn order_status(db: &Db, order_id: i64) -> Result<Option<OrderStatus>> {
     let s: Option<String> = sqlx::query_scalar("SELECT status FROM orders WHERE id = $1")
         .bind(order_id)
         .fetch_optional(db.pool())

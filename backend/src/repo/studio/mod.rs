@@ -3,6 +3,7 @@
 
 mod read;
 
+use crate::error::Result;
 pub use read::*;
 
 use crate::{db::Db, error::AppError, model::SessionStatus, now_ms};
@@ -10,7 +11,7 @@ use crate::{db::Db, error::AppError, model::SessionStatus, now_ms};
 use super::shopping::{require, session_status};
 use crate::domain::session::Activity;
 
-pub async fn go_live(db: &Db, session_id: i64) -> Result<(), AppError> {
+pub async fn go_live(db: &Db, session_id: i64) -> Result<()> {
     let res = sqlx::query("UPDATE live_sessions SET status = 'live', started_at_ms = $1 WHERE id = $2 AND status = 'scheduled'")
         .bind(now_ms())
         .bind(session_id)
@@ -20,9 +21,7 @@ pub async fn go_live(db: &Db, session_id: i64) -> Result<(), AppError> {
         return Ok(());
     }
     require(db, session_id, Activity::GoLive).await?;
-    Err(AppError::Conflict(
-        "The session changed meanwhile: reload it.".into(),
-    ))
+    Err(AppError::Conflict("The session changed meanwhile: reload it.".into()).into())
 }
 
 /// The product presented, as the write left it: what its card and stock show.
@@ -37,11 +36,7 @@ pub struct Presented {
 
 /// Makes `product_id` the product being explained now and records that it was presented
 /// (which opens its discount). Answers the product as written.
-pub async fn present_product(
-    db: &Db,
-    session_id: i64,
-    product_id: i64,
-) -> Result<Presented, AppError> {
+pub async fn present_product(db: &Db, session_id: i64, product_id: i64) -> Result<Presented> {
     require(db, session_id, Activity::Present).await?;
     let mut w = db.begin_write().await?;
     let row: Option<(String, i64, String, i64)> = sqlx::query_as(
@@ -69,7 +64,7 @@ pub async fn present_product(
     })
 }
 
-pub async fn end_session(db: &Db, session_id: i64) -> Result<(), AppError> {
+pub async fn end_session(db: &Db, session_id: i64) -> Result<()> {
     let res = sqlx::query(
         "UPDATE live_sessions SET status = 'ended', ended_at_ms = $1, current_product_id = NULL WHERE id = $2 AND status = 'live'",
     )
@@ -81,18 +76,16 @@ pub async fn end_session(db: &Db, session_id: i64) -> Result<(), AppError> {
         return Ok(());
     }
     require(db, session_id, Activity::End).await?;
-    Err(AppError::Conflict(
-        "The session changed meanwhile: reload it.".into(),
-    ))
+    Err(AppError::Conflict("The session changed meanwhile: reload it.".into()).into())
 }
 
 /// The session a product belongs to.
-pub async fn product_session(db: &Db, product_id: i64) -> Result<i64, AppError> {
+pub async fn product_session(db: &Db, product_id: i64) -> Result<i64> {
     sqlx::query_scalar("SELECT session_id FROM products WHERE id = $1")
         .bind(product_id)
         .fetch_optional(db.pool())
         .await?
-        .ok_or_else(|| AppError::not_found("This product does not exist."))
+        .ok_or_else(|| AppError::not_found("This product does not exist.").into())
 }
 
 // ---- Catalog editing (before and during the session) ----
@@ -109,7 +102,7 @@ use crate::{
 };
 
 /// Checks a session form. Start times may be in the past only by a minute (clock skew).
-pub async fn create_session(db: &Db, host_id: i64, form: &SessionForm) -> Result<i64, AppError> {
+pub async fn create_session(db: &Db, host_id: i64, form: &SessionForm) -> Result<i64> {
     let v = SessionInput::parse(form, now_ms())?;
     let time_zone = crate::zones::canonical(&form.time_zone)?;
     let session = super::catalog::NewSession {
@@ -130,7 +123,7 @@ pub const DEFAULT_COVER: &str = "/public/covers/default.svg";
 /// Shown until the host uploads a product image.
 pub const DEFAULT_PRODUCT_IMAGE: &str = "/public/products/default.svg";
 
-async fn save_policy(db: &Db, session_id: i64, p: &PolicyForm) -> Result<(), AppError> {
+async fn save_policy(db: &Db, session_id: i64, p: &PolicyForm) -> Result<()> {
     sqlx::query(
         "UPDATE discount_policies SET percent_off = $1, friends_needed = $2, units_per_shopper = $3,
                 units_cap = $4, purchase_limit = $5, verified_phone_required = $6
@@ -148,7 +141,7 @@ async fn save_policy(db: &Db, session_id: i64, p: &PolicyForm) -> Result<(), App
     Ok(())
 }
 
-pub async fn update_session(db: &Db, session_id: i64, form: &SessionForm) -> Result<(), AppError> {
+pub async fn update_session(db: &Db, session_id: i64, form: &SessionForm) -> Result<()> {
     let v = SessionInput::parse(form, now_ms())?;
     let time_zone = crate::zones::canonical(&form.time_zone)?;
     require(db, session_id, Activity::EditDetails).await?;
@@ -163,7 +156,7 @@ pub async fn update_session(db: &Db, session_id: i64, form: &SessionForm) -> Res
     save_policy(db, session_id, &form.policy).await
 }
 
-pub async fn delete_session(db: &Db, session_id: i64) -> Result<(), AppError> {
+pub async fn delete_session(db: &Db, session_id: i64) -> Result<()> {
     require(db, session_id, Activity::DeleteSession).await?;
     let mut w = db.begin_write().await?;
     // Reservations and invites go with the session (ON DELETE CASCADE); nothing was sold.
@@ -183,7 +176,7 @@ pub async fn delete_session(db: &Db, session_id: i64) -> Result<(), AppError> {
     Ok(())
 }
 
-pub async fn set_cover(db: &Db, session_id: i64, url: &str) -> Result<(), AppError> {
+pub async fn set_cover(db: &Db, session_id: i64, url: &str) -> Result<()> {
     sqlx::query("UPDATE live_sessions SET cover_url = $1 WHERE id = $2")
         .bind(url)
         .bind(session_id)
@@ -192,7 +185,7 @@ pub async fn set_cover(db: &Db, session_id: i64, url: &str) -> Result<(), AppErr
     Ok(())
 }
 
-pub async fn add_product(db: &Db, session_id: i64, form: &ProductForm) -> Result<i64, AppError> {
+pub async fn add_product(db: &Db, session_id: i64, form: &ProductForm) -> Result<i64> {
     let p = ProductInput::parse(form)?;
     require(db, session_id, Activity::AddProduct).await?;
     let mut w = db.begin_write().await?;
@@ -237,7 +230,7 @@ pub async fn update_product(
     session_id: i64,
     product_id: i64,
     form: &ProductForm,
-) -> Result<ProductEdited, AppError> {
+) -> Result<ProductEdited> {
     let p = ProductInput::parse(form)?;
     require(db, session_id, Activity::EditProduct).await?;
     let row: Option<(i64, Option<i64>)> = sqlx::query_as(
@@ -257,12 +250,12 @@ pub async fn update_product(
     if price_changed && presented.is_some() && reason.is_none() {
         return Err(AppError::Conflict(
             "This product was already presented: give a reason to change its price (it is recorded in the audit log).".into(),
-        ));
+        ).into());
     }
     // Absolute stock for older clients; otherwise the typed difference, applied atomically.
     let (delta, absolute) = match form.stock_was {
         Some(was) if (0..=1_000_000).contains(&was) => (p.stock - was, None),
-        Some(_) => return Err(AppError::bad_request("stock_was is out of range.")),
+        Some(_) => return Err(AppError::bad_request("stock_was is out of range.").into()),
         None => (0, Some(p.stock)),
     };
     let mut w = db.begin_write().await?;
@@ -311,15 +304,15 @@ fn not_in_session() -> AppError {
 }
 
 /// `Ok` when the statement touched a row of the session's products.
-fn touched_a_product(res: sqlx::any::AnyQueryResult) -> Result<(), AppError> {
+fn touched_a_product(res: sqlx::any::AnyQueryResult) -> Result<()> {
     if res.rows_affected() == 0 {
-        Err(not_in_session())
+        Err(not_in_session().into())
     } else {
         Ok(())
     }
 }
 
-pub async fn delete_product(db: &Db, session_id: i64, product_id: i64) -> Result<(), AppError> {
+pub async fn delete_product(db: &Db, session_id: i64, product_id: i64) -> Result<()> {
     require(db, session_id, Activity::RemoveProduct).await?;
     let res = sqlx::query("DELETE FROM products WHERE id = $1 AND session_id = $2")
         .bind(product_id)
@@ -329,7 +322,7 @@ pub async fn delete_product(db: &Db, session_id: i64, product_id: i64) -> Result
     touched_a_product(res)
 }
 
-pub async fn set_product_image(db: &Db, product_id: i64, url: &str) -> Result<(), AppError> {
+pub async fn set_product_image(db: &Db, product_id: i64, url: &str) -> Result<()> {
     sqlx::query("UPDATE products SET image_url = $1 WHERE id = $2")
         .bind(url)
         .bind(product_id)
@@ -339,16 +332,9 @@ pub async fn set_product_image(db: &Db, product_id: i64, url: &str) -> Result<()
 }
 
 /// Moves a product one place up (`-1`) or down (`+1`) in the presentation order.
-pub async fn move_product(
-    db: &Db,
-    session_id: i64,
-    product_id: i64,
-    delta: i64,
-) -> Result<(), AppError> {
+pub async fn move_product(db: &Db, session_id: i64, product_id: i64, delta: i64) -> Result<()> {
     if delta != -1 && delta != 1 {
-        return Err(AppError::bad_request(
-            "Move a product one place up or down.",
-        ));
+        return Err(AppError::bad_request("Move a product one place up or down.").into());
     }
     let mut w = db.begin_write().await?;
     let ids: Vec<i64> =
@@ -357,7 +343,7 @@ pub async fn move_product(
             .fetch_all(&mut *w.tx)
             .await?;
     let Some(i) = ids.iter().position(|id| *id == product_id) else {
-        return Err(not_in_session());
+        return Err(not_in_session().into());
     };
     let j = i as i64 + delta;
     if j < 0 || j >= ids.len() as i64 {
@@ -378,7 +364,7 @@ pub async fn move_product(
 }
 
 /// Presents the product after the current one (or the first, if none is current).
-pub async fn present_next(db: &Db, session_id: i64) -> Result<Presented, AppError> {
+pub async fn present_next(db: &Db, session_id: i64) -> Result<Presented> {
     let ids: Vec<i64> =
         sqlx::query_scalar("SELECT id FROM products WHERE session_id = $1 ORDER BY position, id")
             .bind(session_id)
@@ -387,7 +373,7 @@ pub async fn present_next(db: &Db, session_id: i64) -> Result<Presented, AppErro
     let current = super::shopping::current_product(db, session_id).await?;
     let next = match current.and_then(|c| ids.iter().position(|id| *id == c)) {
         Some(i) if i + 1 < ids.len() => ids[i + 1],
-        Some(_) => return Err(AppError::Conflict("This is the last product.".into())),
+        Some(_) => return Err(AppError::Conflict("This is the last product.".into()).into()),
         None => *ids
             .first()
             .ok_or_else(|| AppError::Conflict("Add products before presenting.".into()))?,
@@ -395,7 +381,7 @@ pub async fn present_next(db: &Db, session_id: i64) -> Result<Presented, AppErro
     present_product(db, session_id, next).await
 }
 
-pub async fn mark_sold_out(db: &Db, session_id: i64, product_id: i64) -> Result<(), AppError> {
+pub async fn mark_sold_out(db: &Db, session_id: i64, product_id: i64) -> Result<()> {
     require(db, session_id, Activity::MarkSoldOut).await?;
     let res = sqlx::query("UPDATE products SET stock = 0 WHERE id = $1 AND session_id = $2")
         .bind(product_id)
@@ -413,7 +399,7 @@ pub async fn record_upload(
     kind: &str,
     (width, height): (u32, u32),
     bytes: usize,
-) -> Result<(), AppError> {
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO uploads (name, host_id, kind, width, height, bytes, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (name) DO NOTHING",
@@ -436,7 +422,7 @@ pub async fn audit(
     host_id: i64,
     action: &str,
     detail: &str,
-) -> Result<(), AppError> {
+) -> Result<()> {
     sqlx::query("INSERT INTO audit_log (session_id, host_id, action, detail, created_at_ms) VALUES ($1, $2, $3, $4, $5)")
         .bind(session_id)
         .bind(host_id)

@@ -2,13 +2,11 @@
 //! dashboard and the orders export.
 
 use super::*;
+use crate::error::{Error, OptionExt, Result};
 
 // ---- Reading for the studio ----
 
-pub async fn host_sessions(
-    db: &Db,
-    host_id: i64,
-) -> Result<Vec<crate::model::SessionSummary>, AppError> {
+pub async fn host_sessions(db: &Db, host_id: i64) -> Result<Vec<crate::model::SessionSummary>> {
     let ids: Vec<i64> = sqlx::query_scalar(
         "SELECT id FROM live_sessions WHERE host_id = $1
           ORDER BY CASE status WHEN 'live' THEN 0 WHEN 'scheduled' THEN 1 ELSE 2 END, scheduled_start_ms DESC",
@@ -23,7 +21,7 @@ pub async fn host_sessions(
     Ok(out)
 }
 
-pub async fn studio_session(db: &Db, session_id: i64) -> Result<StudioSession, AppError> {
+pub async fn studio_session(db: &Db, session_id: i64) -> Result<StudioSession> {
     type Row = (
         i64,
         String,
@@ -68,7 +66,8 @@ pub async fn studio_session(db: &Db, session_id: i64) -> Result<StudioSession, A
         title,
         description,
         cover_url,
-        status: SessionStatus::parse(&status).ok_or(AppError::Internal)?,
+        status: SessionStatus::parse(&status)
+            .or_fault("an unknown session status in the database")?,
         scheduled_start_ms: start,
         start_offset_minutes: crate::zones::offset_at(start, &time_zone),
         time_zone,
@@ -111,18 +110,14 @@ pub async fn studio_session(db: &Db, session_id: i64) -> Result<StudioSession, A
     })
 }
 
-pub async fn dashboard(
-    db: &Db,
-    session_id: i64,
-    viewers: Option<i64>,
-) -> Result<Dashboard, AppError> {
+pub async fn dashboard(db: &Db, session_id: i64, viewers: Option<i64>) -> Result<Dashboard> {
     let status = session_status(db, session_id).await?;
     let one = |sql: &'static str| async move {
         sqlx::query_scalar::<_, i64>(sql)
             .bind(session_id)
             .fetch_one(db.pool())
             .await
-            .map_err(AppError::from)
+            .map_err(Error::from)
     };
     let reservations = one("SELECT COUNT(*) FROM reservations WHERE session_id = $1").await?;
     let invites_created = one("SELECT COUNT(*) FROM invites WHERE session_id = $1").await?;
@@ -222,7 +217,7 @@ pub struct ExportLine {
     pub invite_code: Option<String>,
 }
 
-pub async fn export_lines(db: &Db, session_id: i64) -> Result<Vec<ExportLine>, AppError> {
+pub async fn export_lines(db: &Db, session_id: i64) -> Result<Vec<ExportLine>> {
     type Row = (
         i64,
         i64,
