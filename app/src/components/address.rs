@@ -20,7 +20,7 @@ pub fn DeliverTo(chosen: RwSignal<Option<i64>>) -> impl IntoView {
     let adding = RwSignal::new(false);
     let form = RwSignal::new(AddressForm::default());
     let error = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
+    // Read once when the picker opens, choosing and opening what fits: a task, not a resource.
     spawn_local(async move {
         if let Ok(list) = my_addresses().await {
             if chosen.get_untracked().is_none() {
@@ -31,12 +31,10 @@ pub fn DeliverTo(chosen: RwSignal<Option<i64>>) -> impl IntoView {
         }
         loaded.try_set(true);
     });
-    let save = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let f = form.get_untracked();
-        busy.set(true);
-        spawn_local(async move {
-            match save_address(None, f).await {
+    let add = Action::new_local(move |f: &AddressForm| {
+        let added = save_address(None, f.clone());
+        async move {
+            match added.await {
                 Ok(a) => {
                     chosen.try_set(Some(a.id));
                     saved.try_update(|l| l.insert(0, a));
@@ -48,8 +46,11 @@ pub fn DeliverTo(chosen: RwSignal<Option<i64>>) -> impl IntoView {
                     error.try_set(Some(e.to_string()));
                 }
             }
-            busy.try_set(false);
-        });
+        }
+    });
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        add.dispatch(form.get_untracked());
     };
     // One text field of the form, with its accessible name and autofill hint.
     let field = move |label: K,
@@ -86,6 +87,7 @@ pub fn DeliverTo(chosen: RwSignal<Option<i64>>) -> impl IntoView {
                     <form class="address-form" on:submit=save>
                         {move || wechat::sdk().filter(|s| s.ready.get()).map(|sdk| view! {
                             <button type="button" class="btn btn-small" on:click=move |_| {
+                                // WeChat's own address book (the JS-SDK), not the server.
                                 spawn_local(async move {
                                     if let Some(a) = sdk.open_address().await {
                                         form.try_set(a);
@@ -99,7 +101,7 @@ pub fn DeliverTo(chosen: RwSignal<Option<i64>>) -> impl IntoView {
                         {field(K::shop_address_city, "address-level2", |f| f.city.clone(), |f, v| f.city = v)}
                         {field(K::shop_address_district, "address-level3", |f| f.district.clone(), |f, v| f.district = v)}
                         {field(K::shop_address_street, "street-address", |f| f.street.clone(), |f, v| f.street = v)}
-                        <button type="submit" class="btn btn-small" disabled=move || busy.get()>{t(K::shop_address_save)}</button>
+                        <button type="submit" class="btn btn-small" disabled=move || add.pending().get()>{t(K::shop_address_save)}</button>
                         {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
                     </form>
                 }.into_any()

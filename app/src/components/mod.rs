@@ -35,6 +35,25 @@ pub fn Loading(#[prop(into)] label: String) -> impl IntoView {
     }
 }
 
+/// Runs `f` with each outcome of `action` as it lands: what an `ActionForm`'s server action
+/// does after the call (its function is the server function itself).
+pub fn on_outcome<I, O>(action: impl Into<Action<I, O>>, f: impl Fn(O) + 'static)
+where
+    I: 'static,
+    O: Clone + 'static,
+{
+    let action = action.into();
+    Effect::watch(
+        move || action.version().get(),
+        move |_, _, _| {
+            if let Some(outcome) = action.value().get_untracked() {
+                f(outcome);
+            }
+        },
+        false,
+    );
+}
+
 /// An error a person can act on: the message and a retry button.
 #[component]
 pub fn ErrorNotice(error: AppError, #[prop(into)] on_retry: Callback<()>) -> impl IntoView {

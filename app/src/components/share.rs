@@ -4,8 +4,11 @@
 use leptos::{prelude::*, task::spawn_local};
 
 use crate::{
-    api::{invites::create_invite, shopper::set_nickname},
-    components::browser::{share_or_copy, Shared},
+    api::{invites::create_invite, shopper::SetNickname},
+    components::{
+        browser::{share_or_copy, Shared},
+        on_outcome,
+    },
     i18n::{t, tf, tp, K},
     model::ViewerState,
 };
@@ -18,24 +21,25 @@ pub fn SharePanel(
 ) -> impl IntoView {
     let status = RwSignal::new(String::new());
     let show_poster = RwSignal::new(false);
-    let minting = RwSignal::new(false);
     let session_id = move || viewer.with(|v| v.as_ref().map(|v| v.session_id));
     let invite = Memo::new(move |_| viewer.with(|v| v.as_ref().and_then(|v| v.invite.clone())));
 
     // Mint the personal link the first time the panel shows (the server refuses non-reservers).
+    let mint = Action::new_local(move |id: &i64| {
+        let minted = create_invite(*id);
+        async move {
+            match minted.await {
+                Ok(_) => {
+                    refresh.try_run(());
+                }
+                Err(e) => status.set(e.to_string()),
+            }
+        }
+    });
     Effect::new(move |_| {
-        if invite.with(Option::is_none) && !minting.get_untracked() {
+        if invite.with(Option::is_none) && !mint.pending().get_untracked() {
             if let Some(id) = session_id() {
-                minting.set(true);
-                spawn_local(async move {
-                    match create_invite(id).await {
-                        Ok(_) => {
-                            refresh.try_run(());
-                        }
-                        Err(e) => status.set(e.to_string()),
-                    }
-                    minting.set(false);
-                });
+                mint.dispatch(id);
             }
         }
     });
@@ -78,6 +82,7 @@ pub fn SharePanel(
             return;
         }
         let title = title.clone();
+        // The browser's share sheet or clipboard, not the server: a plain browser task.
         spawn_local(async move {
             let text = tf(K::shop_share_text, &[("title", &title)]);
             let msg = match share_or_copy(&title, &text, &link.url).await {
@@ -100,19 +105,15 @@ pub fn SharePanel(
             .map(|v| v.me.nickname.clone())
             .unwrap_or_default()
     }));
-    let save_nickname = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let name = nickname.get_untracked();
-        spawn_local(async move {
-            match set_nickname(name).await {
-                Ok(me) => {
-                    status.set(tf(K::shop_share_saved, &[("name", &me.nickname)]));
-                    refresh.try_run(());
-                }
-                Err(e) => status.set(e.to_string()),
-            }
-        });
-    };
+    // The form's one field is the server function's argument (the nickname).
+    let save_nickname = ServerAction::<SetNickname>::new();
+    on_outcome(save_nickname, move |res| match res {
+        Ok(me) => {
+            status.set(tf(K::shop_share_saved, &[("name", &me.nickname)]));
+            refresh.try_run(());
+        }
+        Err(e) => status.set(e.to_string()),
+    });
 
     view! {
         <section class="share-panel" aria-labelledby="share-title">
@@ -168,15 +169,15 @@ pub fn SharePanel(
                     }.into_any()
                 }
             }}
-            <form class="nickname-form" on:submit=save_nickname>
+            <ActionForm action=save_nickname attr:class="nickname-form">
                 <label class="field">
                     <span>{t(K::shop_share_name_label)}</span>
-                    <input type="text" maxlength="24" required
+                    <input type="text" name="nickname" maxlength="24" required
                         prop:value=move || nickname.get()
                         on:input=move |ev| nickname.set(event_target_value(&ev))/>
                 </label>
                 <button type="submit" class="btn">{t(K::shop_share_save_name)}</button>
-            </form>
+            </ActionForm>
             <p class="status" role="status" aria-live="polite">{move || status.get()}</p>
         </section>
     }

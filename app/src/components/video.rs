@@ -122,6 +122,9 @@ pub fn LiveVideo(
     #[prop(optional)] picture: Option<RwSignal<Option<f64>>>,
 ) -> impl IntoView {
     let info = RwSignal::new(None::<VideoInfo>);
+    // A read, again when the room's version moves, that keeps the last answer on an error. A
+    // task rather than a resource: a resource read here would put the live room's <Suspense>
+    // back on its fallback (and take the player down) at every refetch.
     Effect::new(move |_| {
         version.track();
         spawn_local(async move {

@@ -34,6 +34,7 @@ impl WechatSdk {
         };
         provide_context(sdk);
         if crate::components::browser::in_wechat() {
+            // Configuring WeChat's JS bridge (a signature read, then `wx.config`): a task.
             leptos::task::spawn_local(async move {
                 sdk.ensure().await;
             });
@@ -82,6 +83,7 @@ impl WechatSdk {
     /// Shares `link` as a card in chats and Moments.
     pub fn share(&self, title: String, desc: String, link: String, image: String) {
         let sdk = *self;
+        // WeChat's JS bridge, once configured: a task.
         leptos::task::spawn_local(async move {
             if sdk.ensure().await {
                 js::share(&title, &desc, &link, &image);

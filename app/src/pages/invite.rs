@@ -1,6 +1,6 @@
 //! `/i/{code}`: a friend opens an invite link, sees who invited them, and joins with one tap.
 
-use leptos::{prelude::*, task::spawn_local};
+use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
 use crate::{
@@ -37,30 +37,31 @@ pub fn InvitePage() -> impl IntoView {
 #[component]
 fn InviteCard(invite: InviteView) -> impl IntoView {
     let navigate = use_navigate();
-    let busy = RwSignal::new(false);
     let message = RwSignal::new(None::<String>);
     let error = RwSignal::new(None::<String>);
     let session_href = format!("/s/{}", invite.session.id);
-    let code = invite.code.clone();
-    let join = {
-        let session_href = session_href.clone();
-        move |_| {
-            busy.set(true);
-            error.set(None);
-            let code = code.clone();
+    // Joined: on to the session; otherwise the error under the button.
+    let joining = {
+        let href = session_href.clone();
+        Action::new_local(move |code: &String| {
+            let joined = join_invite(code.clone());
             let navigate = navigate.clone();
-            let href = session_href.clone();
-            spawn_local(async move {
-                match join_invite(code).await {
+            let href = href.clone();
+            async move {
+                match joined.await {
                     Ok(outcome) => {
                         message.set(Some(outcome.message));
                         navigate(&href, Default::default());
                     }
                     Err(e) => error.set(Some(e.to_string())),
                 }
-                busy.set(false);
-            });
-        }
+            }
+        })
+    };
+    let code = invite.code.clone();
+    let join = move |_| {
+        error.set(None);
+        joining.dispatch(code.clone());
     };
     let s = invite.session.clone();
     let (host_before, host_after) = around(&t(K::shop_session_host), "name");
@@ -86,7 +87,7 @@ fn InviteCard(invite: InviteView) -> impl IntoView {
                     }.into_any()
                 } else {
                     view! {
-                        <button type="button" class="btn btn-primary btn-block" on:click=join disabled=move || busy.get()>
+                        <button type="button" class="btn btn-primary btn-block" on:click=join disabled=move || joining.pending().get()>
                             {tf(K::shop_invite_join, &[("name", &invite.inviter_nickname)])}
                         </button>
                     }.into_any()

@@ -15,28 +15,21 @@ use crate::{
 fn AddAddress(order_id: i64) -> impl IntoView {
     use crate::{api::addresses::ship_to, components::address::DeliverTo};
     let chosen = RwSignal::new(None::<i64>);
-    let done = RwSignal::new(None::<Result<(), String>>);
+    let ship = Action::new_local(move |address_id: &i64| ship_to(order_id, *address_id));
     let use_it = move |_| {
-        let Some(address_id) = chosen.get_untracked() else {
-            return;
-        };
-        leptos::task::spawn_local(async move {
-            done.set(Some(
-                ship_to(order_id, address_id)
-                    .await
-                    .map_err(|e| e.to_string()),
-            ));
-        });
+        if let Some(address_id) = chosen.get_untracked() {
+            ship.dispatch(address_id);
+        }
     };
     view! {
         <div class="order-add-address">
-            {move || match done.get() {
+            {move || match ship.value().get() {
                 Some(Ok(())) => view! { <p class="ok" role="status">{t(K::shop_orders_address_saved)}</p> }.into_any(),
                 other => view! {
                     <p class="muted small">{t(K::shop_orders_no_address)}</p>
                     <DeliverTo chosen=chosen/>
                     <button type="button" class="btn btn-small" disabled=move || chosen.get().is_none() on:click=use_it>{t(K::shop_orders_ship_there)}</button>
-                    {other.and_then(|r| r.err()).map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                    {other.and_then(|r| r.err()).map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })}
                 }.into_any(),
             }}
         </div>

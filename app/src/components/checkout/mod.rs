@@ -68,6 +68,13 @@ impl Checkout {
         refresh: Callback<()>,
         variants: VariantsByProduct,
     ) -> Checkout {
+        // The page's refresh runs under the page, whoever calls it: the pay sheet's action
+        // calls it as the sheet closes, and a task the sheet owned would end with the sheet.
+        let page = Owner::current().map(|o| o.downgrade());
+        let refresh = Callback::new(move |()| match page.as_ref().and_then(|p| p.upgrade()) {
+            Some(page) => page.with(|| refresh.run(())),
+            None => refresh.run(()),
+        });
         let c = Checkout {
             session_id,
             viewer,
@@ -196,7 +203,6 @@ fn PaySheetBody(target: SheetTarget, checkout: Checkout) -> impl IntoView {
     let qty = RwSignal::new(1i64);
     let key = RwSignal::new(new_idempotency_key());
     let address = RwSignal::new(None::<i64>);
-    let busy = RwSignal::new(false);
     let queued = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     let model = Memo::new(move |_| {
@@ -216,31 +222,13 @@ fn PaySheetBody(target: SheetTarget, checkout: Checkout) -> impl IntoView {
             })
         })
     });
-    let can_pay =
-        move || model.with(|m| pay_enabled(m.as_ref(), busy.get(), has_variants, variant.get()));
-    let total = move || model.with(|m| m.as_ref().map(|m| m.total));
-    let max = move || model.with(|m| m.as_ref().map_or(1, |m| m.max_quantity));
-
-    let close = move || checkout.close();
-    let accept = move |_| {
-        if let Some(o) = offer.get_untracked() {
-            agreed.set(Some(AgreedPrice::of(&o)));
-            error.set(None);
-        }
-    };
-    let pay = move |_| {
-        if !can_pay() {
-            return;
-        }
-        let Some(expected) = total() else { return };
-        busy.set(true);
-        error.set(None);
-        let k = key.get_untracked();
-        let q = qty.get_untracked();
-        let c = checkout;
-        // Not tied to the sheet: closing it while paying must not lose the confirmation. Only
-        // writes below (safe on a disposed signal), and `try_run` for the page's refresh.
-        spawn_local(async move {
+    let c = checkout;
+    // Not tied to the sheet: closing it while paying must not lose the confirmation. The
+    // action's task runs on after the sheet is gone; it only writes (safe on a disposed
+    // signal), and uses `try_run` for the page's refresh.
+    let place = Action::new_local(move |(k, q, expected): &(String, i64, Fen)| {
+        let (k, q, expected) = (k.clone(), *q, *expected);
+        async move {
             // A rush answers 503 "you're in the queue": the same key again after the
             // server's Retry-After (with jitter), so waiting can never buy twice.
             let mut tries = 0;
@@ -285,9 +273,36 @@ fn PaySheetBody(target: SheetTarget, checkout: Checkout) -> impl IntoView {
                 }
                 PayOutcome::Failed(message) => error.set(Some(message)),
             }
-            busy.set(false);
             c.refresh.try_run(());
-        });
+        }
+    });
+    let can_pay = move || {
+        model.with(|m| {
+            pay_enabled(
+                m.as_ref(),
+                place.pending().get(),
+                has_variants,
+                variant.get(),
+            )
+        })
+    };
+    let total = move || model.with(|m| m.as_ref().map(|m| m.total));
+    let max = move || model.with(|m| m.as_ref().map_or(1, |m| m.max_quantity));
+
+    let close = move || checkout.close();
+    let accept = move |_| {
+        if let Some(o) = offer.get_untracked() {
+            agreed.set(Some(AgreedPrice::of(&o)));
+            error.set(None);
+        }
+    };
+    let pay = move |_| {
+        if !can_pay() {
+            return;
+        }
+        let Some(expected) = total() else { return };
+        error.set(None);
+        place.dispatch((key.get_untracked(), qty.get_untracked(), expected));
     };
     let on_key = move |ev: leptos::ev::KeyboardEvent| {
         if ev.key() == "Escape" {
@@ -366,7 +381,7 @@ fn PaySheetBody(target: SheetTarget, checkout: Checkout) -> impl IntoView {
             <DeliverTo chosen=address/>
             <p class="pay-total">{t(K::live_pay_total)}<strong class="price">{move || total().map(|t| t.to_string())}</strong></p>
             <button type="button" class="btn btn-primary btn-pay" on:click=pay disabled=move || !can_pay()>
-                {move || if queued.get() { t(K::live_pay_in_queue) } else if busy.get() { t(K::live_pay_paying) } else { tf(K::live_pay_pay, &[("amount", &total().unwrap_or(Fen::ZERO).to_string())]) }}
+                {move || if queued.get() { t(K::live_pay_in_queue) } else if place.pending().get() { t(K::live_pay_paying) } else { tf(K::live_pay_pay, &[("amount", &total().unwrap_or(Fen::ZERO).to_string())]) }}
             </button>
             {move || queued.get().then(|| view! { <p class="sheet-note queued" role="status">{AppError::Busy.to_string()}" "{t(K::live_pay_queued)}</p> })}
             {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
@@ -409,6 +424,7 @@ fn wechat_auth_if_needed() {
     if !browser::in_wechat() || here.contains("wxauth=") {
         return;
     }
+    // A read, once, that may leave the page: a task, not a resource.
     spawn_local(async move {
         if crate::api::shopper::whoami()
             .await
@@ -441,6 +457,7 @@ fn PayStep(
                 .is_some_and(|c| c.id == order_id && c.status == OrderStatus::PendingPayment)
         })
     };
+    // Reads until the payment lands (the confirmation says when to stop): a polling task.
     spawn_local(async move {
         while awaiting() {
             browser::sleep_ms(PAYMENT_POLL_MS).await;
@@ -484,6 +501,7 @@ fn PayStep(
         PayAction::WechatJsapi { params } => {
             let open = move |_| {
                 let params = params.clone();
+                // WeChat's own pay sheet (the JS bridge), not the server.
                 spawn_local(async move {
                     note.set(Some(if browser::wechat_jsapi_pay(&params).await {
                         t(K::live_pay_wechat_confirming)

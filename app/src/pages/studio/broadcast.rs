@@ -99,41 +99,43 @@ pub fn BroadcastPanel(
             });
         }
     };
-    let start = move |_| {
+    // Starting asks the server for the WHIP address and token, then hands them to the page's
+    // broadcaster: an action, though what it starts is the camera's stream.
+    let start = Action::new_local(move |_: &()| async move {
         #[cfg(feature = "csr")]
         {
             use crate::components::js;
             use wasm_bindgen::JsValue;
-            spawn_local(async move {
-                let info = match get_broadcast_info(session_id).await {
-                    Ok(i) => i,
-                    Err(e) => return msg.set(Some(Err(e.to_string()))),
-                };
-                let cb = js::string_callback(move |s| state.set(s));
-                let res = js::call_async(
-                    "LiveBroadcaster",
-                    "start",
-                    &[
-                        JsValue::from_str(&info.whip_url),
-                        JsValue::from_str(&info.token),
-                        cb.as_ref().clone(),
-                    ],
-                )
-                .await;
-                // The state callback lives as long as the page.
-                cb.forget();
-                match res {
-                    Ok(_) => msg.set(Some(Ok(t(K::studio_broadcast_started)))),
-                    Err(e) => msg.set(Some(Err(tf(
-                        K::studio_broadcast_error,
-                        &[("error", &e.to_string())],
-                    )))),
-                }
-            });
+            let info = match get_broadcast_info(session_id).await {
+                Ok(i) => i,
+                Err(e) => return msg.set(Some(Err(e.to_string()))),
+            };
+            let cb = js::string_callback(move |s| state.set(s));
+            let res = js::call_async(
+                "LiveBroadcaster",
+                "start",
+                &[
+                    JsValue::from_str(&info.whip_url),
+                    JsValue::from_str(&info.token),
+                    cb.as_ref().clone(),
+                ],
+            )
+            .await;
+            // The state callback lives as long as the page.
+            cb.forget();
+            match res {
+                Ok(_) => msg.set(Some(Ok(t(K::studio_broadcast_started)))),
+                Err(e) => msg.set(Some(Err(tf(
+                    K::studio_broadcast_error,
+                    &[("error", &e.to_string())],
+                )))),
+            }
         }
         #[cfg(not(feature = "csr"))]
         let _ = (session_id, get_broadcast_info);
-    };
+    });
+    // The camera, the broadcaster's stop and its health are the page's JavaScript
+    // (`public/broadcaster.js`), not the server's: plain browser tasks.
     let stop = move |_| {
         #[cfg(feature = "csr")]
         spawn_local(async move {
@@ -190,7 +192,7 @@ pub fn BroadcastPanel(
             </div>
             <div class="row">
                 <button type="button" class="btn" on:click=move |_| start_preview()>{t(K::studio_broadcast_start_camera)}</button>
-                <button type="button" class="btn btn-primary" on:click=start disabled=move || !previewing.get() || state.get() == "live">{t(K::studio_broadcast_start)}</button>
+                <button type="button" class="btn btn-primary" on:click=move |_| { start.dispatch(()); } disabled=move || !previewing.get() || state.get() == "live">{t(K::studio_broadcast_start)}</button>
                 <button type="button" class="btn btn-danger" on:click=stop disabled=move || state.get() != "live" && state.get() != "connecting">{t(K::studio_broadcast_stop)}</button>
             </div>
             <p class="broadcast-health" role="status" aria-live="polite">

@@ -6,7 +6,7 @@ pub mod embed;
 pub mod session;
 pub mod summary;
 
-use leptos::{prelude::*, task::spawn_local};
+use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
 use crate::{
@@ -30,20 +30,21 @@ pub fn StudioBar(
     #[prop(into)] host: Option<HostMe>,
     #[prop(into, optional)] on_signed_out: Option<Callback<()>>,
 ) -> impl IntoView {
-    let sign_out = move |_| {
-        spawn_local(async move {
-            let _ = host_sign_out().await;
+    let sign_out = Action::new_local(move |_: &()| {
+        let signed_out = host_sign_out();
+        async move {
+            let _ = signed_out.await;
             if let Some(cb) = on_signed_out {
                 cb.try_run(());
             }
-        });
-    };
+        }
+    });
     view! {
         <header class="top-bar studio-bar">
             <a href="/studio" class="brand-link">{t(K::studio_bar_studio)}</a>
             {host.map(|h| view! {
                 <span class="studio-host">{h.display_name}</span>
-                <button type="button" class="btn btn-small" on:click=sign_out>{t(K::studio_bar_sign_out)}</button>
+                <button type="button" class="btn btn-small" on:click=move |_| { sign_out.dispatch(()); }>{t(K::studio_bar_sign_out)}</button>
             })}
         </header>
     }
@@ -53,9 +54,11 @@ pub fn StudioBar(
 pub fn StudioHome() -> impl IntoView {
     let me = LocalResource::new(current_host);
     let reload = Callback::new(move |_| me.refetch());
+    // A transition, not a suspense: the embed panel's list is a resource read again after each
+    // change, and the page stays up while it loads.
     view! {
         <div class="studio">
-            <Suspense fallback=|| view! { <Loading label=t(K::studio_home_loading)/> }>
+            <Transition fallback=|| view! { <Loading label=t(K::studio_home_loading)/> }>
                 {move || Suspend::new(async move {
                     match me.await {
                         Ok(Some(host)) => view! {
@@ -73,7 +76,7 @@ pub fn StudioHome() -> impl IntoView {
                         Err(e) => view! { <ErrorNotice error=e on_retry=reload/> }.into_any(),
                     }
                 })}
-            </Suspense>
+            </Transition>
         </div>
     }
 }
@@ -87,31 +90,32 @@ fn AuthForms(#[prop(into)] on_done: Callback<()>) -> impl IntoView {
         RwSignal::new(String::new()),
     );
     let error = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        busy.set(true);
-        error.set(None);
-        let (n, e, p) = (
-            name.get_untracked(),
-            email.get_untracked(),
-            password.get_untracked(),
-        );
-        let up = signing_up.get_untracked();
-        spawn_local(async move {
-            let res = if up {
+    // Signing up or in, with (name, email, password); one form for both, so not an ActionForm.
+    let enter = Action::new_local(move |(up, n, e, p): &(bool, String, String, String)| {
+        let (up, n, e, p) = (*up, n.clone(), e.clone(), p.clone());
+        async move {
+            let entered = if up {
                 host_sign_up(n, e, p).await
             } else {
                 host_sign_in(e, p).await
             };
-            busy.set(false);
-            match res {
+            match entered {
                 Ok(_) => {
                     on_done.try_run(());
                 }
                 Err(err) => error.set(Some(err.to_string())),
             }
-        });
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        error.set(None);
+        enter.dispatch((
+            signing_up.get_untracked(),
+            name.get_untracked(),
+            email.get_untracked(),
+            password.get_untracked(),
+        ));
     };
     view! {
         <section class="auth card" aria-labelledby="auth-title">
@@ -133,7 +137,7 @@ fn AuthForms(#[prop(into)] on_done: Callback<()>) -> impl IntoView {
                         prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev))/>
                 </label>
                 {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-                <button type="submit" class="btn btn-primary" disabled=move || busy.get()>
+                <button type="submit" class="btn btn-primary" disabled=move || enter.pending().get()>
                     {move || if signing_up.get() { t(K::studio_auth_create_account) } else { t(K::studio_auth_sign_in) }}
                 </button>
             </form>
@@ -284,6 +288,17 @@ fn NewSessionForm() -> impl IntoView {
     ));
     let error = RwSignal::new(None::<String>);
     let open = RwSignal::new(false);
+    // Created: on to its page; otherwise the error under the form.
+    let create = Action::new_local(move |f: &SessionForm| {
+        let created = studio_create_session(f.clone());
+        let navigate = navigate.clone();
+        async move {
+            match created.await {
+                Ok(id) => navigate(&format!("/studio/s/{id}"), Default::default()),
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        }
+    });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let mut f = form.get_untracked();
@@ -292,13 +307,7 @@ fn NewSessionForm() -> impl IntoView {
             return;
         };
         f.scheduled_start_ms = start;
-        let navigate = navigate.clone();
-        spawn_local(async move {
-            match studio_create_session(f).await {
-                Ok(id) => navigate(&format!("/studio/s/{id}"), Default::default()),
-                Err(e) => error.set(Some(e.to_string())),
-            }
-        });
+        create.dispatch(f);
     };
     view! {
         <section class="card" aria-labelledby="new-title">
@@ -308,7 +317,7 @@ fn NewSessionForm() -> impl IntoView {
                     aria-expanded=move || open.get().to_string()>{t(K::studio_new_open)}</button>
             </div>
             <Show when=move || open.get()>
-                <form class="stack" on:submit=submit.clone()>
+                <form class="stack" on:submit=submit>
                     <SessionFields form=form start_text=start_text/>
                     {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
                     <button type="submit" class="btn btn-primary">{t(K::studio_new_create)}</button>

@@ -1,9 +1,9 @@
 //! Chat moderation during the session: every message, delete, mute, and the host's own
 //! messages.
 
-use leptos::{prelude::*, task::spawn_local};
+use leptos::{html, prelude::*};
 
-use super::{report, StatusLine};
+use super::{reporting_action, StatusLine};
 use crate::i18n::{t, tf, K};
 
 /// The live chat as the host sees it: every message, with Delete and Mute, and a box to
@@ -11,8 +11,8 @@ use crate::i18n::{t, tf, K};
 #[component]
 pub(super) fn ChatModeration(session_id: i64, msg: StatusLine) -> impl IntoView {
     use crate::{
-        api::live::{delete_chat, mute_shopper, post_chat},
-        components::live_stream::use_live_stream,
+        api::live::{delete_chat, mute_shopper, PostChat},
+        components::{live_stream::use_live_stream, on_outcome},
         model::{ChatLine, LiveEvent},
     };
     let lines = RwSignal::new(Vec::<ChatLine>::new());
@@ -30,17 +30,29 @@ pub(super) fn ChatModeration(session_id: i64, msg: StatusLine) -> impl IntoView 
         _ => {}
     });
     use_live_stream(session_id, on_event, connected);
-    let text = RwSignal::new(String::new());
-    let send = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let t = text.get_untracked();
-        spawn_local(async move {
-            match post_chat(session_id, t).await {
-                Ok(_) => text.set(String::new()),
-                Err(e) => msg.set(Some(Err(e.to_string()))),
+    // The form's fields are the server function's arguments (the session, the text).
+    let send = ServerAction::<PostChat>::new();
+    let form = NodeRef::<html::Form>::new();
+    on_outcome(send, move |res| match res {
+        Ok(_) => {
+            if let Some(form) = form.get_untracked() {
+                form.reset();
             }
-        });
-    };
+        }
+        Err(e) => msg.set(Some(Err(e.to_string()))),
+    });
+    let delete = reporting_action(
+        msg,
+        K::studio_chat_deleted,
+        move |id| delete_chat(session_id, id),
+        |_| (),
+    );
+    let mute = reporting_action(
+        msg,
+        K::studio_chat_muted,
+        move |shopper| mute_shopper(session_id, shopper),
+        |_| (),
+    );
     view! {
         <section class="card moderation" aria-labelledby="mod-title">
             <h2 id="mod-title">{t(K::studio_chat_title)}</h2>
@@ -54,25 +66,22 @@ pub(super) fn ChatModeration(session_id: i64, msg: StatusLine) -> impl IntoView 
                             {(!m.host).then(|| view! {
                                 <span class="row">
                                     <button type="button" class="btn btn-small" aria-label=tf(K::studio_chat_delete_from, &[("name", &name)])
-                                        on:click=move |_| spawn_local(async move {
-                                            report(msg, delete_chat(session_id, id).await.map(|_| t(K::studio_chat_deleted)));
-                                        })>{t(K::studio_chat_delete)}</button>
+                                        on:click=move |_| { delete.dispatch(id); }>{t(K::studio_chat_delete)}</button>
                                     <button type="button" class="btn btn-small btn-danger" aria-label=tf(K::studio_chat_mute_name, &[("name", &m.nickname)])
-                                        on:click=move |_| spawn_local(async move {
-                                            report(msg, mute_shopper(session_id, shopper).await.map(|_| t(K::studio_chat_muted)));
-                                        })>{t(K::studio_chat_mute)}</button>
+                                        on:click=move |_| { mute.dispatch(shopper); }>{t(K::studio_chat_mute)}</button>
                                 </span>
                             })}
                         </li>
                     }
                 }).collect_view()}
             </ul>
-            <form class="row" on:submit=send>
+            <ActionForm action=send node_ref=form attr:class="row">
+                <input type="hidden" name="session_id" value=session_id.to_string()/>
                 <label class="field"><span>{t(K::studio_chat_say)}</span>
-                    <input type="text" maxlength="200" required prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))/>
+                    <input type="text" name="text" maxlength="200" required/>
                 </label>
                 <button type="submit" class="btn btn-primary">{t(K::studio_chat_send)}</button>
-            </form>
+            </ActionForm>
         </section>
     }
 }

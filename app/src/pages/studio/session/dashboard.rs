@@ -3,12 +3,11 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use leptos::{prelude::*, task::spawn_local};
+use leptos::prelude::*;
 
 use crate::{
     api::studio::studio_dashboard,
-    components::Loading,
-    error::AppError,
+    components::{scoped::every, Loading},
     i18n::{t, K},
     model::Dashboard,
 };
@@ -22,19 +21,18 @@ pub fn DashboardPanel(
     #[prop(optional)]
     stock: Option<RwSignal<HashMap<i64, i64>>>,
 ) -> impl IntoView {
-    let data = RwSignal::new(None::<Result<Dashboard, AppError>>);
-    let load = move || {
-        spawn_local(async move {
-            let d = studio_dashboard(session_id).await;
-            if let (Some(stock), Ok(d)) = (stock, &d) {
-                stock.update(|m| m.extend(d.per_product.iter().map(|p| (p.product_id, p.stock))));
-            }
-            data.set(Some(d));
-        })
-    };
-    load();
-    if let Ok(handle) = set_interval_with_handle(load, DASHBOARD_REFRESH) {
-        on_cleanup(move || handle.clear());
+    let data = LocalResource::new(move || studio_dashboard(session_id));
+    every(DASHBOARD_REFRESH, move || data.refetch());
+    if let Some(stock) = stock {
+        Effect::new(move |_| {
+            data.with(|d| {
+                if let Some(Ok(d)) = d {
+                    stock.update(|m| {
+                        m.extend(d.per_product.iter().map(|p| (p.product_id, p.stock)))
+                    });
+                }
+            })
+        });
     }
     view! {
         <section class="card dashboard" aria-labelledby="dash-title">

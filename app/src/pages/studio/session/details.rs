@@ -1,9 +1,9 @@
 //! Session details: cover, title, description, start and discount policy (editable until the
 //! session goes live), and deleting the session.
 
-use leptos::{prelude::*, task::spawn_local};
+use leptos::prelude::*;
 
-use super::{report, upload::ImageUpload, StatusLine};
+use super::{studio_action, upload::ImageUpload, Edits, StatusLine};
 use crate::{
     api::studio::{studio_delete_session, studio_update_session},
     components::{
@@ -18,7 +18,7 @@ use crate::{
 #[component]
 pub(super) fn DetailsEditor(
     session: StudioSession,
-    reload: Callback<()>,
+    edits: Edits,
     msg: StatusLine,
 ) -> impl IntoView {
     let id = session.id;
@@ -34,29 +34,14 @@ pub(super) fn DetailsEditor(
         session.scheduled_start_ms,
         &session.time_zone,
     ));
-    let save = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let mut f = form.get_untracked();
-        match zoned_input_to_ms(&start_text.get_untracked(), &f.time_zone) {
-            Some(ms) => f.scheduled_start_ms = ms,
-            None => return msg.set(Some(Err(t(K::studio_form_choose_start)))),
-        }
-        spawn_local(async move {
-            report(
-                msg,
-                studio_update_session(id, f)
-                    .await
-                    .map(|_| t(K::studio_details_saved)),
-            );
-            reload.try_run(());
-        });
-    };
-    let delete = move |_| {
-        if !confirm(&t(K::studio_details_delete_confirm)) {
-            return;
-        }
-        spawn_local(async move {
-            match studio_delete_session(id).await {
+    let update = studio_action(msg, edits, K::studio_details_saved, move |f| {
+        studio_update_session(id, f)
+    });
+    // Deleted: on to the studio's list (a full load); otherwise the error in the status line.
+    let remove = Action::new_local(move |_: &()| {
+        let deleted = studio_delete_session(id);
+        async move {
+            match deleted.await {
                 Ok(()) => {
                     if let Some(w) = leptos::web_sys::window() {
                         let _ = w.location().set_href("/studio");
@@ -64,13 +49,27 @@ pub(super) fn DetailsEditor(
                 }
                 Err(e) => msg.set(Some(Err(e.to_string()))),
             }
-        });
+        }
+    });
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let mut f = form.get_untracked();
+        match zoned_input_to_ms(&start_text.get_untracked(), &f.time_zone) {
+            Some(ms) => f.scheduled_start_ms = ms,
+            None => return msg.set(Some(Err(t(K::studio_form_choose_start)))),
+        }
+        update.dispatch(f);
+    };
+    let delete = move |_| {
+        if confirm(&t(K::studio_details_delete_confirm)) {
+            remove.dispatch(());
+        }
     };
     view! {
         <section class="card" aria-labelledby="details-title">
             <h2 id="details-title">{t(K::studio_details_title)}</h2>
             <img class="studio-cover" src=session.cover_url.clone() alt=t(K::studio_details_cover) width="320" height="180"/>
-            <ImageUpload kind="cover" target_id=id label=t(K::studio_details_upload_cover) reload=reload msg=msg/>
+            <ImageUpload kind="cover" target_id=id label=t(K::studio_details_upload_cover) edits=edits msg=msg/>
             {if editable {
                 view! {
                     <form class="stack" on:submit=save>

@@ -5,8 +5,8 @@
 //!
 //! One file per panel: `run_of_show.rs`, `dashboard.rs`, `details.rs`, `products.rs`,
 //! `chat.rs`, `upload.rs`, `restream.rs` (and `../broadcast.rs`). Mutations go through Leptos
-//! actions; each reports in the page's status line and reloads the session (the restream panel:
-//! its list).
+//! actions; each reports in the page's status line, and the session (the restream and order
+//! panels: their lists) is a resource read again when one lands.
 
 mod chat;
 mod dashboard;
@@ -19,7 +19,7 @@ mod upload;
 
 use std::collections::HashMap;
 
-use leptos::{prelude::*, task::spawn_local};
+use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 pub use dashboard::{DashboardFigures, DashboardPanel};
@@ -46,9 +46,11 @@ pub fn StudioSessionPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok());
     let host = LocalResource::new(current_host);
+    // A transition, not a suspense: the session and its panels are resources read again after
+    // every action (and some every few seconds); the page stays up while they load.
     view! {
         <div class="studio">
-            <Suspense fallback=|| view! { <Loading label=t(K::studio_home_loading)/> }>
+            <Transition fallback=|| view! { <Loading label=t(K::studio_home_loading)/> }>
                 {move || Suspend::new(async move {
                     match (host.await, id()) {
                         (Ok(Some(h)), Some(id)) => view! { <StudioBar host=Some(h.clone())/><SessionStudio session_id=id host=h/> }.into_any(),
@@ -63,17 +65,33 @@ pub fn StudioSessionPage() -> impl IntoView {
                         (Err(e), _) => view! { <ErrorNotice error=e on_retry=Callback::new(move |_| host.refetch())/> }.into_any(),
                     }
                 })}
-            </Suspense>
+            </Transition>
         </div>
     }
 }
 
-/// A small status line for the result of the last action.
+/// How many studio actions on this page have landed. The session resource is keyed on this
+/// count the way a resource is keyed on an action's version: the actions live in the panels and
+/// their rows, which the reloads rebuild, so each one counts here when it lands.
+#[derive(Clone, Copy)]
+pub(crate) struct Edits(RwSignal<usize>);
+
+impl Edits {
+    fn new() -> Self {
+        Self(RwSignal::new(0))
+    }
+
+    /// An action landed: the session is read again.
+    pub(crate) fn landed(self) {
+        self.0.try_update(|n| *n += 1);
+    }
+}
+
 /// A studio mutation as a Leptos action: runs `run(input)`, reports `done` (or the error) in
-/// the status line, then reloads the session.
+/// the status line, and counts as an edit, so the session is read again.
 pub(crate) fn studio_action<I, O, Fu>(
     msg: StatusLine,
-    reload: Callback<()>,
+    edits: Edits,
     done: K,
     run: impl Fn(I) -> Fu + 'static,
 ) -> Action<I, ()>
@@ -81,11 +99,50 @@ where
     I: Clone + Send + Sync + 'static,
     Fu: std::future::Future<Output = Result<O, AppError>> + 'static,
 {
+    studio_action_then(msg, edits, done, run, || ())
+}
+
+/// [`studio_action`], running `on_done` first when the mutation succeeded (closing the form).
+pub(crate) fn studio_action_then<I, O, Fu>(
+    msg: StatusLine,
+    edits: Edits,
+    done: K,
+    run: impl Fn(I) -> Fu + 'static,
+    on_done: impl Fn() + 'static,
+) -> Action<I, ()>
+where
+    I: Clone + Send + Sync + 'static,
+    Fu: std::future::Future<Output = Result<O, AppError>> + 'static,
+{
+    reporting_action(msg, done, run, move |ok| {
+        if ok {
+            on_done();
+        }
+        edits.landed();
+    })
+}
+
+/// A mutation as a Leptos action that reports `done` (or the error) in the status line, then
+/// runs `then(succeeded)`.
+pub(crate) fn reporting_action<I, O, Fu>(
+    msg: StatusLine,
+    done: K,
+    run: impl Fn(I) -> Fu + 'static,
+    then: impl Fn(bool) + 'static,
+) -> Action<I, ()>
+where
+    I: Clone + Send + Sync + 'static,
+    Fu: std::future::Future<Output = Result<O, AppError>> + 'static,
+{
+    let then = std::rc::Rc::new(then);
     Action::new_local(move |input: &I| {
         let outcome = run(input.clone());
+        let then = then.clone();
         async move {
-            report(msg, outcome.await.map(|_| t(done)));
-            reload.try_run(());
+            let res = outcome.await;
+            let ok = res.is_ok();
+            report(msg, res.map(|_| t(done)));
+            then(ok);
         }
     })
 }
@@ -97,14 +154,15 @@ pub(crate) fn report(msg: StatusLine, res: Result<String, AppError>) {
 #[component]
 fn SessionStudio(session_id: i64, host: HostMe) -> impl IntoView {
     let _ = host;
-    let session = RwSignal::new(None::<Result<StudioSession, AppError>>);
     // Owned here, not by the parts that reload: every action reloads the session, and the
     // status line, the live figures and the chat panel must outlive that.
     let msg = RwSignal::new(None::<Result<String, String>>);
-    let reload = Callback::new(move |_| {
-        spawn_local(async move { session.set(Some(get_studio_session(session_id).await)) });
+    let edits = Edits::new();
+    let session = LocalResource::new(move || {
+        edits.0.track();
+        get_studio_session(session_id)
     });
-    reload.run(());
+    let retry = Callback::new(move |_| session.refetch());
     // Stock changes with every sale: the live figures (refreshed every few seconds) and each
     // reload write it here, and the product list shows it from here.
     let stock = RwSignal::new(HashMap::<i64, i64>::new());
@@ -122,7 +180,7 @@ fn SessionStudio(session_id: i64, host: HostMe) -> impl IntoView {
     view! {
         {move || match session.with(|s| s.as_ref().map(|r| r.as_ref().err().cloned())) {
             None => view! { <Loading label=t(K::studio_session_loading)/> }.into_any(),
-            Some(Some(e)) => view! { <ErrorNotice error=e on_retry=reload/> }.into_any(),
+            Some(Some(e)) => view! { <ErrorNotice error=e on_retry=retry/> }.into_any(),
             Some(None) => view! {
                 <div class="studio-main studio-session">
                     {move || loaded().map(|s| view! { <SessionHeader session=s/> })}
@@ -134,8 +192,8 @@ fn SessionStudio(session_id: i64, host: HostMe) -> impl IntoView {
                     </p>
                     <div class="studio-grid">
                         <div class="studio-col">
-                            {move || loaded().map(|s| view! { <RunOfShow session=s reload=reload msg=msg/> })}
-                            <ProductsEditor session=session stock=stock reload=reload msg=msg/>
+                            {move || loaded().map(|s| view! { <RunOfShow session=s edits=edits msg=msg/> })}
+                            <ProductsEditor session=session stock=stock edits=edits msg=msg/>
                         </div>
                         <div class="studio-col">
                             {move || (status.get().is_some_and(|s| s != SessionStatus::Ended)).then(|| view! { <BroadcastPanel session_id=session_id msg=msg/> })}
@@ -143,7 +201,7 @@ fn SessionStudio(session_id: i64, host: HostMe) -> impl IntoView {
                             <DashboardPanel session_id=session_id stock=stock/>
                             {move || (status.get().is_some_and(|s| s != SessionStatus::Scheduled)).then(|| view! { <OrdersPanel session_id=session_id msg=msg/> })}
                             {move || (status.get() == Some(SessionStatus::Live)).then(|| view! { <ChatModeration session_id=session_id msg=msg/> })}
-                            {move || status.get().and_then(|_| loaded()).map(|s| view! { <DetailsEditor session=s reload=reload msg=msg/> })}
+                            {move || status.get().and_then(|_| loaded()).map(|s| view! { <DetailsEditor session=s edits=edits msg=msg/> })}
                         </div>
                     </div>
                 </div>

@@ -2,11 +2,13 @@
 //! shipped, refunded); ship one with its carrier and tracking number, or many from a CSV of
 //! `order_id,carrier,tracking_number`; refund one through the payment provider.
 
-use leptos::{prelude::*, task::spawn_local};
+use std::time::Duration;
+
+use leptos::prelude::*;
 
 use crate::{
     api::studio::{import_tracking, refund_order, ship_order, studio_orders},
-    components::{browser, time::LocalTime},
+    components::{browser, scoped::every, time::LocalTime},
     i18n::{t, tf, tp, K},
     model::{OrderStatus, StudioOrder},
 };
@@ -14,7 +16,7 @@ use crate::{
 use super::{report, StatusLine};
 
 /// How often the panel looks for new orders.
-const REFRESH_MS: u64 = 4000;
+const REFRESH: Duration = Duration::from_secs(4);
 
 const FILTERS: [(&str, K); 6] = [
     ("to_ship", K::studio_orders_filter_to_ship),
@@ -28,39 +30,33 @@ const FILTERS: [(&str, K); 6] = [
 #[component]
 pub fn OrdersPanel(session_id: i64, msg: StatusLine) -> impl IntoView {
     let filter = RwSignal::new("to_ship".to_string());
-    let orders = RwSignal::new(None::<Vec<StudioOrder>>);
-    let load = Callback::new(move |_| {
-        let f = filter.get_untracked();
-        spawn_local(async move {
-            match studio_orders(session_id, f).await {
-                Ok(list) => orders.try_set(Some(list)),
-                Err(e) => {
-                    report(msg, Err(e));
-                    None
-                }
-            };
-        });
+    let ship = Action::new_local(move |(id, carrier, number): &(i64, String, String)| {
+        let id = *id;
+        let shipped = ship_order(id, carrier.clone(), number.clone());
+        async move {
+            let done = tf(K::studio_orders_shipped_done, &[("id", &id.to_string())]);
+            report(msg, shipped.await.map(|_| done));
+        }
     });
-    Effect::new(move |_| {
-        filter.track();
-        load.run(());
-    });
-    // New orders come in while the session is live: look again every few seconds (rows are
-    // keyed, so a ship form being filled in stays as it is).
-    spawn_local(async move {
-        loop {
-            browser::sleep_ms(REFRESH_MS).await;
-            if filter.try_get_untracked().is_none() {
-                break; // the panel is gone
-            }
-            load.run(());
+    let refund = Action::new_local(move |id: &i64| {
+        let id = *id;
+        let refunded = refund_order(id, String::new());
+        async move {
+            let res = refunded.await.map(|state| {
+                let key = match state {
+                    crate::model::RefundState::Refunded => K::studio_orders_refunded_done,
+                    crate::model::RefundState::Pending => K::studio_orders_refund_pending,
+                };
+                tf(key, &[("id", &id.to_string())])
+            });
+            report(msg, res);
         }
     });
     let csv = RwSignal::new(String::new());
-    let import = move |_| {
-        let text = csv.get_untracked();
-        spawn_local(async move {
-            let res = import_tracking(session_id, text).await.map(|r| {
+    let import = Action::new_local(move |text: &String| {
+        let imported = import_tracking(session_id, text.clone());
+        async move {
+            let res = imported.await.map(|r| {
                 let shipped = r.shipped;
                 if r.errors.is_empty() {
                     tp(K::studio_orders_imported, shipped, &[])
@@ -77,9 +73,29 @@ pub fn OrdersPanel(session_id: i64, msg: StatusLine) -> impl IntoView {
                 csv.set(String::new());
             }
             report(msg, res);
-            load.run(());
-        });
-    };
+        }
+    });
+    let loaded = LocalResource::new(move || {
+        ship.version().track();
+        refund.version().track();
+        import.version().track();
+        studio_orders(session_id, filter.get())
+    });
+    // New orders come in while the session is live: look again every few seconds (rows are
+    // keyed, so a ship form being filled in stays as it is).
+    every(REFRESH, move || loaded.refetch());
+    // A failed look is reported in the status line, and the list keeps the rows it had.
+    Effect::new(move |_| {
+        if let Some(Err(e)) = loaded.get() {
+            report(msg, Err(e));
+        }
+    });
+    let orders = Memo::new(
+        move |before: Option<&Option<Vec<StudioOrder>>>| match loaded.get() {
+            Some(Ok(list)) => Some(list),
+            _ => before.cloned().flatten(),
+        },
+    );
     view! {
         <section class="panel orders-panel" aria-labelledby="orders-h">
             <h2 id="orders-h">{t(K::studio_orders_title)}</h2>
@@ -97,55 +113,39 @@ pub fn OrdersPanel(session_id: i64, msg: StatusLine) -> impl IntoView {
             <ul class="studio-orders">
                 <For each=move || orders.get().unwrap_or_default()
                     key=|o| (o.id, o.status.as_str(), o.shipping.clone(), o.ship_to.clone())
-                    children=move |o| view! { <OrderRow order=o msg=msg reload=load/> }/>
+                    children=move |o| view! { <OrderRow order=o ship=ship refund=refund/> }/>
             </ul>
             <details class="import-tracking">
                 <summary>{t(K::studio_orders_import_title)}</summary>
                 <p class="muted small">{t(K::studio_orders_import_hint)}</p>
                 <textarea rows="4" aria-label=t(K::studio_orders_import_label) placeholder=t(K::studio_orders_import_placeholder)
                     prop:value=move || csv.get() on:input=move |ev| csv.set(event_target_value(&ev))></textarea>
-                <button type="button" class="btn btn-small" on:click=import disabled=move || csv.with(|c| c.trim().is_empty())>{t(K::studio_orders_import)}</button>
+                <button type="button" class="btn btn-small" on:click=move |_| { import.dispatch(csv.get_untracked()); } disabled=move || csv.with(|c| c.trim().is_empty())>{t(K::studio_orders_import)}</button>
             </details>
         </section>
     }
 }
 
 #[component]
-fn OrderRow(order: StudioOrder, msg: StatusLine, reload: Callback<()>) -> impl IntoView {
+fn OrderRow(
+    order: StudioOrder,
+    ship: Action<(i64, String, String), ()>,
+    refund: Action<i64, ()>,
+) -> impl IntoView {
     let id = order.id;
     let carrier = RwSignal::new(String::new());
     let number = RwSignal::new(String::new());
     let ship = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let (c, n) = (carrier.get_untracked(), number.get_untracked());
-        spawn_local(async move {
-            report(
-                msg,
-                ship_order(id, c, n)
-                    .await
-                    .map(|_| tf(K::studio_orders_shipped_done, &[("id", &id.to_string())])),
-            );
-            reload.run(());
-        });
+        ship.dispatch((id, carrier.get_untracked(), number.get_untracked()));
     };
     let refund = move |_| {
-        if !browser::confirm(&tf(
+        if browser::confirm(&tf(
             K::studio_orders_refund_confirm,
             &[("id", &id.to_string())],
         )) {
-            return;
+            refund.dispatch(id);
         }
-        spawn_local(async move {
-            let res = refund_order(id, String::new()).await.map(|state| {
-                let key = match state {
-                    crate::model::RefundState::Refunded => K::studio_orders_refunded_done,
-                    crate::model::RefundState::Pending => K::studio_orders_refund_pending,
-                };
-                tf(key, &[("id", &id.to_string())])
-            });
-            report(msg, res);
-            reload.run(());
-        });
     };
     let can_ship = order.status == OrderStatus::Paid && order.ship_to.is_some();
     let waiting = order.status == OrderStatus::Paid && order.ship_to.is_none();

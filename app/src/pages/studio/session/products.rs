@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 
-use leptos::{prelude::*, task::spawn_local};
+use leptos::prelude::*;
 
-use super::{report, studio_action, upload::ImageUpload, StatusLine};
+use super::{studio_action, studio_action_then, upload::ImageUpload, Edits, StatusLine};
 use crate::{
     api::studio::{
         mark_sold_out, present_product, studio_add_product, studio_delete_product,
@@ -21,9 +21,9 @@ use crate::{
 /// rows that changed (an open edit panel elsewhere stays open, focus stays put).
 #[component]
 pub(super) fn ProductsEditor(
-    session: RwSignal<Option<Result<StudioSession, AppError>>>,
+    session: LocalResource<Result<StudioSession, AppError>>,
     stock: RwSignal<HashMap<i64, i64>>,
-    reload: Callback<()>,
+    edits: Edits,
     msg: StatusLine,
 ) -> impl IntoView {
     let current = move || {
@@ -82,10 +82,10 @@ pub(super) fn ProductsEditor(
             <ol class="studio-products">
                 <For each=rows key=key let:row>
                     <ProductEditorRow product=row.0 status=row.1 first=row.2 last=row.3
-                        current=row.4 stock=stock reload=reload msg=msg/>
+                        current=row.4 stock=stock edits=edits msg=msg/>
                 </For>
             </ol>
-            {move || current().filter(|c| c.1 != SessionStatus::Ended).map(|c| view! { <AddProduct session_id=c.0 reload=reload msg=msg/> })}
+            {move || current().filter(|c| c.1 != SessionStatus::Ended).map(|c| view! { <AddProduct session_id=c.0 edits=edits msg=msg/> })}
         </section>
     }
 }
@@ -141,21 +141,22 @@ fn ProductFields(form: RwSignal<ProductForm>, #[prop(optional)] ask_reason: bool
 }
 
 #[component]
-fn AddProduct(session_id: i64, reload: Callback<()>, msg: StatusLine) -> impl IntoView {
+fn AddProduct(session_id: i64, edits: Edits, msg: StatusLine) -> impl IntoView {
     let form = RwSignal::new(product_form(None));
     let open = RwSignal::new(false);
+    let add = studio_action_then(
+        msg,
+        edits,
+        K::studio_products_added,
+        move |f| studio_add_product(session_id, f),
+        move || {
+            form.set(product_form(None));
+            open.set(false);
+        },
+    );
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let f = form.get_untracked();
-        spawn_local(async move {
-            let res = studio_add_product(session_id, f).await;
-            if res.is_ok() {
-                form.set(product_form(None));
-                open.set(false);
-            }
-            report(msg, res.map(|_| t(K::studio_products_added)));
-            reload.try_run(());
-        });
+        add.dispatch(form.get_untracked());
     };
     view! {
         <button type="button" class="btn" on:click=move |_| open.update(|o| *o = !*o) aria-expanded=move || open.get().to_string()>{t(K::studio_products_add)}</button>
@@ -176,7 +177,7 @@ fn ProductEditorRow(
     last: bool,
     current: Option<i64>,
     stock: RwSignal<HashMap<i64, i64>>,
-    reload: Callback<()>,
+    edits: Edits,
     msg: StatusLine,
 ) -> impl IntoView {
     let pid = product.id;
@@ -186,28 +187,27 @@ fn ProductEditorRow(
     let form = RwSignal::new(product_form(Some(&product)));
     let presented = product.presented;
     let name = product.name.clone();
-    let present = studio_action(msg, reload, K::studio_products_presenting, present_product);
-    let sold_out = studio_action(msg, reload, K::studio_products_sold_out_done, mark_sold_out);
-    let moved = studio_action(msg, reload, K::studio_products_moved, |(id, delta)| {
+    let present = studio_action(msg, edits, K::studio_products_presenting, present_product);
+    let sold_out = studio_action(msg, edits, K::studio_products_sold_out_done, mark_sold_out);
+    let moved = studio_action(msg, edits, K::studio_products_moved, |(id, delta)| {
         studio_move_product(id, delta)
     });
     let delete = studio_action(
         msg,
-        reload,
+        edits,
         K::studio_products_deleted,
         studio_delete_product,
     );
+    let update = studio_action_then(
+        msg,
+        edits,
+        K::studio_products_saved,
+        move |f| studio_update_product(pid, f),
+        move || editing.set(false),
+    );
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let f = form.get_untracked();
-        spawn_local(async move {
-            let res = studio_update_product(pid, f).await;
-            if res.is_ok() {
-                editing.set(false);
-            }
-            report(msg, res.map(|_| t(K::studio_products_saved)));
-            reload.try_run(());
-        });
+        update.dispatch(form.get_untracked());
     };
     let is_current = current == Some(pid);
     view! {
@@ -254,8 +254,8 @@ fn ProductEditorRow(
                         <ProductFields form=form ask_reason=presented/>
                         <button type="submit" class="btn btn-primary">{t(K::studio_products_save)}</button>
                     </form>
-                    <VariantsEditor product_id=pid variants=product.variants.clone() reload=reload msg=msg/>
-                    <ImageUpload kind="product" target_id=pid label=t(K::studio_products_upload_image) reload=reload msg=msg/>
+                    <VariantsEditor product_id=pid variants=product.variants.clone() edits=edits msg=msg/>
+                    <ImageUpload kind="product" target_id=pid label=t(K::studio_products_upload_image) edits=edits msg=msg/>
                 </div>
             </Show>
         </li>
@@ -268,7 +268,7 @@ fn ProductEditorRow(
 fn VariantsEditor(
     product_id: i64,
     variants: Vec<VariantView>,
-    reload: Callback<()>,
+    edits: Edits,
     msg: StatusLine,
 ) -> impl IntoView {
     let rows = RwSignal::new(
@@ -294,14 +294,12 @@ fn VariantsEditor(
             })
         })
     };
+    let set = studio_action(msg, edits, K::studio_products_variants_saved, move |list| {
+        studio_set_variants(product_id, list)
+    });
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let list = rows.get_untracked();
-        spawn_local(async move {
-            let res = studio_set_variants(product_id, list).await;
-            report(msg, res.map(|_| t(K::studio_products_variants_saved)));
-            reload.try_run(());
-        });
+        set.dispatch(rows.get_untracked());
     };
     let field = move |i: usize, f: fn(&VariantForm) -> String| {
         move || rows.with(|r| r.get(i).map(f).unwrap_or_default())

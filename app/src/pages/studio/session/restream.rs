@@ -6,15 +6,14 @@
 
 use std::time::Duration;
 
-use leptos::{prelude::*, task::spawn_local};
+use leptos::{html, prelude::*};
 
-use super::{report, studio_action, StatusLine};
+use super::{report, reporting_action, StatusLine};
 use crate::{
     api::restream::{
-        studio_add_restream, studio_delete_restream, studio_enable_restream, studio_restreams,
+        studio_delete_restream, studio_enable_restream, studio_restreams, StudioAddRestream,
     },
-    components::browser::confirm,
-    error::AppError,
+    components::{browser::confirm, on_outcome, scoped::every},
     i18n::{t, tf, K},
     model::{RestreamDestination, RestreamState},
 };
@@ -47,52 +46,43 @@ fn state_class(s: RestreamState) -> &'static str {
 
 #[component]
 pub(super) fn RestreamPanel(msg: StatusLine) -> impl IntoView {
-    let list = RwSignal::new(None::<Result<Vec<RestreamDestination>, AppError>>);
-    let reload = Callback::new(move |_| {
-        spawn_local(async move { list.set(Some(studio_restreams().await)) });
-    });
-    reload.run(());
-    if let Ok(handle) = set_interval_with_handle(move || reload.run(()), REFRESH) {
-        on_cleanup(move || handle.clear());
-    }
-    let name = RwSignal::new(String::new());
-    let url = RwSignal::new(String::new());
-    let key = RwSignal::new(String::new());
-    let add = Action::new_local(move |form: &(String, String, String)| {
-        let (n, u, k) = form.clone();
-        async move {
-            match studio_add_restream(n, u, k).await {
-                Ok(now) => {
-                    list.set(Some(Ok(now)));
-                    name.set(String::new());
-                    url.set(String::new());
-                    key.set(String::new());
-                    report(msg, Ok(t(K::studio_restream_added)));
-                }
-                Err(e) => report(msg, Err(e)),
+    // The form's fields are the server function's arguments (name, url, key).
+    let add = ServerAction::<StudioAddRestream>::new();
+    let form = NodeRef::<html::Form>::new();
+    on_outcome(add, move |res| {
+        if res.is_ok() {
+            if let Some(form) = form.get_untracked() {
+                form.reset();
             }
         }
+        report(msg, res.map(|_| t(K::studio_restream_added)));
     });
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        add.dispatch((
-            name.get_untracked(),
-            url.get_untracked(),
-            key.get_untracked(),
-        ));
-    };
-    let switch_on = studio_action(msg, reload, K::studio_restream_switched_on, |id| {
-        studio_enable_restream(id, true)
-    });
-    let switch_off = studio_action(msg, reload, K::studio_restream_switched_off, |id| {
-        studio_enable_restream(id, false)
-    });
-    let delete = studio_action(
+    let switch_on = reporting_action(
         msg,
-        reload,
+        K::studio_restream_switched_on,
+        |id| studio_enable_restream(id, true),
+        |_| (),
+    );
+    let switch_off = reporting_action(
+        msg,
+        K::studio_restream_switched_off,
+        |id| studio_enable_restream(id, false),
+        |_| (),
+    );
+    let delete = reporting_action(
+        msg,
         K::studio_restream_deleted,
         studio_delete_restream,
+        |_| (),
     );
+    let list = LocalResource::new(move || {
+        add.version().track();
+        switch_on.version().track();
+        switch_off.version().track();
+        delete.version().track();
+        studio_restreams()
+    });
+    every(REFRESH, move || list.refetch());
     // Rows keyed by all they show: a refresh rebuilds only a row whose state changed.
     let rows = move || {
         list.with(|l| match l {
@@ -138,21 +128,18 @@ pub(super) fn RestreamPanel(msg: StatusLine) -> impl IntoView {
                     }
                 </For>
             </ul>
-            <form class="stack" on:submit=submit>
+            <ActionForm action=add node_ref=form attr:class="stack">
                 <label class="field"><span>{t(K::studio_restream_name)}</span>
-                    <input type="text" name="name" required maxlength="40" placeholder="YouTube"
-                        prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
+                    <input type="text" name="name" required maxlength="40" placeholder="YouTube"/>
                 </label>
                 <label class="field"><span>{t(K::studio_restream_url)}</span>
-                    <input type="url" name="url" required maxlength="300" placeholder="rtmp://a.rtmp.youtube.com/live2" autocomplete="off"
-                        prop:value=move || url.get() on:input=move |ev| url.set(event_target_value(&ev))/>
+                    <input type="url" name="url" required maxlength="300" placeholder="rtmp://a.rtmp.youtube.com/live2" autocomplete="off"/>
                 </label>
                 <label class="field"><span>{t(K::studio_restream_key)}</span>
-                    <input type="password" name="key" required maxlength="300" autocomplete="off" spellcheck="false"
-                        prop:value=move || key.get() on:input=move |ev| key.set(event_target_value(&ev))/>
+                    <input type="password" name="key" required maxlength="300" autocomplete="off" spellcheck="false"/>
                 </label>
                 <button type="submit" class="btn btn-primary" disabled=move || add.pending().get()>{t(K::studio_restream_add)}</button>
-            </form>
+            </ActionForm>
         </section>
     }
 }

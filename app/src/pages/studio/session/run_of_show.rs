@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::{studio_action, StatusLine};
+use super::{studio_action, Edits, StatusLine};
 use crate::{
     api::studio::{end_session, go_live, present_next},
     components::browser::confirm,
@@ -11,19 +11,15 @@ use crate::{
 };
 
 #[component]
-pub(super) fn RunOfShow(
-    session: StudioSession,
-    reload: Callback<()>,
-    msg: StatusLine,
-) -> impl IntoView {
+pub(super) fn RunOfShow(session: StudioSession, edits: Edits, msg: StatusLine) -> impl IntoView {
     let id = session.id;
     let current = session
         .current_product_id
         .and_then(|c| session.products.iter().find(|p| p.id == c))
         .map(|p| p.name.clone());
-    let live = studio_action(msg, reload, K::studio_run_live_done, go_live);
-    let next = studio_action(msg, reload, K::studio_run_next_done, present_next);
-    let end_now = studio_action(msg, reload, K::studio_run_ended_done, end_session);
+    let live = studio_action(msg, edits, K::studio_run_live_done, go_live);
+    let next = studio_action(msg, edits, K::studio_run_next_done, present_next);
+    let end_now = studio_action(msg, edits, K::studio_run_ended_done, end_session);
     let end = move |_| {
         if confirm(&t(K::studio_run_end_confirm)) {
             end_now.dispatch(id);
