@@ -6,6 +6,7 @@
 //! after presenting) reaches viewers after it, never before. Nobody reads the change back
 //! from the database, and this module knows none of its followers.
 
+use shop_core::ids::{ProductId, SessionId};
 use std::{future::Future, pin::Pin, sync::Arc};
 
 use crate::{
@@ -16,7 +17,7 @@ use crate::{
 /// What changed in one session.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionChange {
-    pub session_id: i64,
+    pub session_id: SessionId,
     pub change: Change,
 }
 
@@ -27,9 +28,12 @@ pub enum Change {
     /// The product being explained now (its card, as viewers see it) and its stock.
     Presented { card: PresentingView, stock: i64 },
     /// A product's stock after an order, an edit or "sold out".
-    Stock { product_id: i64, stock: i64 },
+    Stock { product_id: ProductId, stock: i64 },
     /// A product's new price, with the session's discount applied.
-    Price { product_id: i64, pricing: LivePrice },
+    Price {
+        product_id: ProductId,
+        pricing: LivePrice,
+    },
     /// Someone bought (`buyer`'s nickname, the product's name): the room's ticker.
     Purchase { buyer: String, product: String },
     /// The host's video started or stopped.
@@ -63,7 +67,7 @@ impl Changes {
     }
 
     /// Tells every follower, one after another.
-    pub async fn emit(&self, session_id: i64, change: Change) {
+    pub async fn emit(&self, session_id: SessionId, change: Change) {
         let change = SessionChange { session_id, change };
         let followers = self
             .followers
@@ -101,14 +105,14 @@ mod tests {
         changes.follow(Arc::new(Log("rooms", log.clone())));
         changes.follow(Arc::new(Log("media", log.clone())));
         changes
-            .emit(7, Change::Lifecycle(SessionStatus::Ended))
+            .emit(SessionId(7), Change::Lifecycle(SessionStatus::Ended))
             .await;
         changes
             .clone()
             .emit(
-                7,
+                SessionId(7),
                 Change::Stock {
-                    product_id: 3,
+                    product_id: ProductId(3),
                     stock: 0,
                 },
             )
@@ -118,8 +122,8 @@ mod tests {
             [
                 "rooms 7 Lifecycle(Ended)",
                 "media 7 Lifecycle(Ended)",
-                "rooms 7 Stock { product_id: 3, stock: 0 }",
-                "media 7 Stock { product_id: 3, stock: 0 }",
+                "rooms 7 Stock { product_id: ProductId(3), stock: 0 }",
+                "media 7 Stock { product_id: ProductId(3), stock: 0 }",
             ]
         );
     }

@@ -8,5 +8,6 @@
 pub mod domain;
 pub mod error;
 pub mod i18n;
+pub mod ids;
 pub mod model;
 pub mod money;

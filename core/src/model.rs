@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::money::Fen;
 
+pub use crate::ids::{HostId, OrderId, ProductId, SessionId, ShopperId};
+
 pub use crate::domain::restream::RestreamState;
 pub use crate::domain::session::SessionStatus;
 // The studio's forms live beside the rules that parse them.
@@ -15,7 +17,7 @@ pub use crate::domain::variant::VariantForm;
 /// One card on the home page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionSummary {
-    pub id: i64,
+    pub id: SessionId,
     pub title: String,
     pub host_name: String,
     pub cover_url: String,
@@ -35,7 +37,7 @@ pub struct SessionSummary {
 /// A product as a shopper sees it on the session page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProductView {
-    pub id: i64,
+    pub id: ProductId,
     pub position: i64,
     pub name: String,
     pub description: String,
@@ -70,12 +72,12 @@ pub struct VariantView {
 }
 
 /// A session's products' variants, by product id.
-pub type VariantsByProduct = std::collections::HashMap<i64, Vec<VariantView>>;
+pub type VariantsByProduct = std::collections::HashMap<ProductId, Vec<VariantView>>;
 
 /// Everything the session page shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionDetail {
-    pub id: i64,
+    pub id: SessionId,
     pub title: String,
     pub description: String,
     pub host_name: String,
@@ -96,7 +98,7 @@ pub struct SessionDetail {
 /// The calling shopper.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Me {
-    pub id: i64,
+    pub id: ShopperId,
     pub nickname: String,
     /// Inside WeChat, the page first passes through WeChat's silent authorisation
     /// (`/wechat/auth`) so that WeChat Pay can be opened in WeChat itself.
@@ -120,7 +122,7 @@ pub struct InviteLink {
 /// What one product costs this viewer right now (decided by the server).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProductOffer {
-    pub product_id: i64,
+    pub product_id: ProductId,
     pub presented: bool,
     pub explaining_now: bool,
     pub stock: i64,
@@ -206,7 +208,7 @@ impl ProductOffer {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ViewerState {
     pub me: Me,
-    pub session_id: i64,
+    pub session_id: SessionId,
     pub status: SessionStatus,
     pub reserved: bool,
     pub reservation_count: i64,
@@ -264,7 +266,7 @@ pub struct InviteView {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JoinOutcome {
-    pub session_id: i64,
+    pub session_id: SessionId,
     /// Whose invite this shopper's reservation is attributed to (the first one wins).
     pub attributed_to: Option<String>,
     pub message: String,
@@ -317,7 +319,7 @@ impl OrderStatus {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderLineView {
-    pub product_id: i64,
+    pub product_id: ProductId,
     pub product_name: String,
     /// The variant bought ("Rose 02"), empty for a product without variants.
     #[serde(default)]
@@ -335,8 +337,8 @@ pub struct OrderLineView {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderView {
-    pub id: i64,
-    pub session_id: i64,
+    pub id: OrderId,
+    pub session_id: SessionId,
     pub session_title: String,
     pub status: OrderStatus,
     pub created_at_ms: i64,
@@ -376,7 +378,7 @@ pub struct Shipping {
 /// One order in the studio's orders view.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StudioOrder {
-    pub id: i64,
+    pub id: OrderId,
     pub created_at_ms: i64,
     pub status: OrderStatus,
     pub shopper_nickname: String,
@@ -423,14 +425,14 @@ pub enum PayAction {
 /// The signed-in host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostMe {
-    pub host_id: i64,
+    pub host_id: HostId,
     pub display_name: String,
     pub email: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StudioProduct {
-    pub id: i64,
+    pub id: ProductId,
     pub position: i64,
     pub name: String,
     pub description: String,
@@ -446,7 +448,7 @@ pub struct StudioProduct {
 /// A session as its host sees it in the studio.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StudioSession {
-    pub id: i64,
+    pub id: SessionId,
     pub title: String,
     pub description: String,
     pub cover_url: String,
@@ -457,14 +459,14 @@ pub struct StudioSession {
     /// by the server (which has the zone database) so the browser writes the time without one.
     #[serde(default)]
     pub start_offset_minutes: Option<i64>,
-    pub current_product_id: Option<i64>,
+    pub current_product_id: Option<ProductId>,
     pub policy: PolicyForm,
     pub products: Vec<StudioProduct>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProductSales {
-    pub product_id: i64,
+    pub product_id: ProductId,
     pub name: String,
     pub presented: bool,
     pub stock: i64,
@@ -476,7 +478,7 @@ pub struct ProductSales {
 /// Live figures for the host's dashboard and the after-session summary.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Dashboard {
-    pub session_id: i64,
+    pub session_id: SessionId,
     pub status: SessionStatus,
     pub reservations: i64,
     pub invites_created: i64,
@@ -498,7 +500,7 @@ pub struct Dashboard {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatLine {
     pub id: u64,
-    pub shopper_id: i64,
+    pub shopper_id: ShopperId,
     pub nickname: String,
     /// Plain text: the client renders it as text, never as HTML.
     pub text: String,
@@ -512,7 +514,7 @@ pub struct ChatLine {
 /// price without a request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PresentingView {
-    pub product_id: i64,
+    pub product_id: ProductId,
     pub name: String,
     pub image_url: String,
     #[serde(flatten)]
@@ -566,7 +568,7 @@ pub enum LiveEvent {
     /// new price from this (no refetch).
     Product {
         seq: u64,
-        product_id: i64,
+        product_id: ProductId,
         pricing: crate::domain::discount::LivePrice,
     },
     /// The host started or stopped broadcasting video.
@@ -636,7 +638,7 @@ pub struct BroadcastInfo {
 /// A product's place in a session's recording, for the replay page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReplayMarker {
-    pub product_id: i64,
+    pub product_id: ProductId,
     pub name: String,
     /// Seconds from the start of the recording.
     pub offset_s: f64,
@@ -679,7 +681,7 @@ mod tests {
 
     fn offer(price: i64, left: i64, per_unit: i64) -> ProductOffer {
         ProductOffer {
-            product_id: 1,
+            product_id: ProductId(1),
             presented: true,
             explaining_now: true,
             stock: 10,

@@ -5,6 +5,7 @@ use axum::{
     http::{header, HeaderValue},
     response::{IntoResponse, Response},
 };
+use shop_core::ids::SessionId;
 
 use shop_backend::repo::catalog;
 use shop_core::{
@@ -100,7 +101,7 @@ pub async fn session_ics(
     headers: axum::http::HeaderMap,
 ) -> Response {
     let locale = shop_backend::request::locale_of(&headers);
-    let Ok(id) = id.parse::<i64>() else {
+    let Ok(id) = id.parse::<SessionId>() else {
         return error_response(AppError::not_found("This live session does not exist."));
     };
     let session = match catalog::session_summary(&state.app.db, id).await {

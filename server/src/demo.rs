@@ -155,7 +155,7 @@ pub async fn ensure_demo_data(db: &Db) -> Result<(), AppError> {
     let start = now_ms() + STARTS_IN_MS;
     if let Some(id) = catalog::find_session_by_title(db, DEMO_TITLE).await? {
         catalog::keep_scheduled_start_ahead(db, id, start).await?;
-        tracing::info!(session_id = id, "demo data already present");
+        tracing::info!(session_id = %id, "demo data already present");
         return Ok(());
     }
     let host_id = catalog::create_host(db, DEMO_HOST).await?;
@@ -182,7 +182,7 @@ pub async fn ensure_demo_data(db: &Db) -> Result<(), AppError> {
         )
         .collect();
     let id = catalog::create_session(db, &session, &products).await?;
-    tracing::info!(session_id = id, "demo data loaded");
+    tracing::info!(session_id = %id, "demo data loaded");
     Ok(())
 }
 

@@ -9,6 +9,7 @@ use axum::{
     http::{header, HeaderValue, Method, StatusCode},
     response::{IntoResponse, Response},
 };
+use shop_core::ids::SessionId;
 
 use shop_backend::repo::embed;
 use shop_core::domain::embed::{frame_ancestors, EmbedOrigin};
@@ -25,7 +26,7 @@ pub async fn room(
     let head_only = method == Method::HEAD;
     // An id that is not a number, or no such session: the app explains, with 404, and only
     // this site may frame that page.
-    let origins: Option<Vec<EmbedOrigin>> = match id.parse::<i64>() {
+    let origins: Option<Vec<EmbedOrigin>> = match id.parse::<SessionId>() {
         Ok(id) => match embed::session_origins(&state.app.db, id).await {
             Ok(found) => found,
             Err(e) => return security::error_response(e),

@@ -6,6 +6,7 @@ use axum::{
     http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
+use shop_core::ids::SessionId;
 
 use shop_backend::{
     identity::host_auth::{self, Host},
@@ -62,7 +63,7 @@ pub async fn orders_csv(
     headers: axum::http::HeaderMap,
 ) -> Response {
     let locale = shop_backend::request::locale_of(&headers);
-    let Ok(session_id) = id.parse::<i64>() else {
+    let Ok(session_id) = id.parse::<SessionId>() else {
         return error_response(AppError::not_found("This live session does not exist."));
     };
     let st = &state.app;

@@ -174,6 +174,7 @@ pub fn home(locale: Locale, sessions: &[SessionSummary]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shop_core::ids::SessionId;
 
     const SHELL: &str = "<html><head><title>x</title></head><body>\n  \
         <div id=\"boot\" class=\"boot\" role=\"status\"><p id=\"boot-message\">Loading…</p></div>\n  \
@@ -181,7 +182,7 @@ mod tests {
 
     fn summary(title: &str) -> SessionSummary {
         SessionSummary {
-            id: 7,
+            id: SessionId(7),
             title: title.into(),
             host_name: "Mei <Li>".into(),
             cover_url: "/public/covers/default.svg".into(),

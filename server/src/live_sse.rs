@@ -7,6 +7,7 @@
 //! Each connection holds a broadcast receiver of the room's shared frames; it writes the same
 //! `Bytes` every other viewer writes. See `backend/src/live/mod.rs` for the fan-out design.
 
+use shop_core::ids::SessionId;
 use std::{
     collections::VecDeque,
     convert::Infallible,
@@ -101,7 +102,7 @@ impl Conn {
                         self.last_lag = Some(now);
                         if self.lags > MAX_LAGS {
                             Metrics::count(&self.room().metrics().live_dropped);
-                            tracing::debug!(session = self.room().session_id, "dropping a viewer that keeps lagging");
+                            tracing::debug!(session = %self.room().session_id, "dropping a viewer that keeps lagging");
                             return None;
                         }
                         Metrics::count(&self.room().metrics().live_resyncs);
@@ -129,7 +130,7 @@ impl Conn {
 /// Opens a viewer's stream: the room, where to resume, who is watching.
 async fn open(
     state: &ServerState,
-    session_id: i64,
+    session_id: SessionId,
     last: Option<u64>,
     cookies: &HeaderMap,
 ) -> Result<Conn, AppError> {
@@ -163,7 +164,7 @@ pub async fn events(
     Query(q): Query<EventsQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let Ok(session_id) = id.parse::<i64>() else {
+    let Ok(session_id) = id.parse::<SessionId>() else {
         return error_response(AppError::not_found("This live session does not exist."));
     };
     let last = headers
@@ -218,7 +219,7 @@ pub async fn is_fresh_stream_request(tcp: &tokio::net::TcpStream) -> bool {
 /// The request head of a lean stream request.
 #[derive(Debug)]
 pub struct StreamRequest {
-    pub session_id: Option<i64>,
+    pub session_id: Option<SessionId>,
     pub last: Option<u64>,
     /// Only the request's `Cookie` headers (identity is read from them the usual way).
     pub cookies: HeaderMap,
@@ -232,7 +233,7 @@ pub fn parse_stream_request(head: &str) -> StreamRequest {
     let session_id = path
         .strip_prefix("/live/")
         .and_then(|rest| rest.strip_suffix("/events"))
-        .and_then(|id| id.parse::<i64>().ok());
+        .and_then(|id| id.parse::<SessionId>().ok());
     let mut last = query
         .split('&')
         .find_map(|kv| kv.strip_prefix("last="))
@@ -365,13 +366,13 @@ mod tests {
     #[test]
     fn stream_requests_are_parsed() {
         let r = parse_stream_request("GET /live/12/events?last=40 HTTP/1.1\r\nHost: x\r\nCookie: a=b; ls_shopper=v1.7.sig\r\nLast-Event-ID: 41");
-        assert_eq!((r.session_id, r.last), (Some(12), Some(41)));
+        assert_eq!((r.session_id, r.last), (Some(SessionId(12)), Some(41)));
         assert_eq!(
             cookie_in(&r.cookies, SHOPPER_COOKIE).as_deref(),
             Some("v1.7.sig")
         );
         let r = parse_stream_request("GET /live/12/events HTTP/1.1\r\nHost: x");
-        assert_eq!((r.session_id, r.last), (Some(12), None));
+        assert_eq!((r.session_id, r.last), (Some(SessionId(12)), None));
         assert!(r.cookies.is_empty());
         assert_eq!(
             parse_stream_request("GET /live/abc/events HTTP/1.1").session_id,

@@ -2,6 +2,7 @@
 //! for `/i/{code}` and `/s/{id}`, and the invite poster PNG.
 
 use crate::html::escape_html;
+use shop_core::ids::SessionId;
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -239,7 +240,7 @@ pub async fn session_page(
 ) -> Response {
     let locale = shop_backend::request::locale_of(&headers);
     let base = &state.app.settings.public_url;
-    let Ok(id) = id.parse::<i64>() else {
+    let Ok(id) = id.parse::<SessionId>() else {
         return shop_shell(&state, StatusCode::NOT_FOUND, locale);
     };
     match catalog::session_summary(&state.app.db, id).await {

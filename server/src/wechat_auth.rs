@@ -12,6 +12,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use shop_core::ids::ShopperId;
 use std::collections::HashMap;
 
 use shop_backend::{
@@ -44,7 +45,7 @@ fn state_cookie(value: &str, max_age: i64, secure: bool) -> String {
 }
 
 /// What the state signs: the round trip belongs to this shopper, this time, this path.
-fn signed_text(shopper_id: i64, ts: i64, next: &str) -> String {
+fn signed_text(shopper_id: ShopperId, ts: i64, next: &str) -> String {
     format!("wx_auth|{shopper_id}|{ts}|{next}")
 }
 

@@ -6,6 +6,7 @@
 #[path = "it/common/mod.rs"]
 mod common;
 
+use shop_core::ids::{SessionId, ShopperId};
 use std::time::Duration;
 
 use common::{demo_host, demo_session, spawn, spawn_with, Backend, Options};
@@ -110,7 +111,7 @@ async fn a_slow_consumer_keeps_server_memory_bounded() {
         .await
         .expect("write");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let room = app.state.app.live.get(sid).expect("room open");
+    let room = app.state.app.live.get(SessionId(sid)).expect("room open");
     let before = rss_kib();
     // 40,000 events of ~2 KB: 80 MB that a queue per connection would have to hold.
     let filler = "x".repeat(2_000);
@@ -119,7 +120,7 @@ async fn a_slow_consumer_keeps_server_memory_bounded() {
             seq: 0,
             message: shop_core::model::ChatLine {
                 id: i,
-                shopper_id: 1,
+                shopper_id: ShopperId(1),
                 nickname: "filler".into(),
                 text: filler.clone(),
                 at_ms: 0,

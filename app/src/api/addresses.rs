@@ -1,5 +1,6 @@
 //! A shopper's delivery addresses, and which one an order ships to.
 
+use crate::model::OrderId;
 use leptos::prelude::*;
 use server_fn::codec::{GetUrl, Json};
 
@@ -45,7 +46,7 @@ pub async fn delete_address(id: i64) -> Result<(), AppError> {
 
 /// Ships one of the shopper's orders to one of their addresses (until it has shipped).
 #[server(endpoint = "orders/address")]
-pub async fn ship_to(order_id: i64, address_id: i64) -> Result<(), AppError> {
+pub async fn ship_to(order_id: OrderId, address_id: i64) -> Result<(), AppError> {
     let st = crate::api::state()?;
     let browser = crate::api::browser();
     let shopper = shop_backend::identity::require_shopper(&st, &browser).await?;

@@ -5,7 +5,7 @@ use server_fn::codec::GetUrl;
 
 use crate::{
     error::AppError,
-    model::{SessionDetail, SessionSummary},
+    model::{SessionDetail, SessionId, SessionSummary},
 };
 
 /// Live and upcoming sessions for the home page.
@@ -17,7 +17,7 @@ pub async fn list_sessions() -> Result<Vec<SessionSummary>, AppError> {
 
 /// One session with its products; `NotFound` for an unknown id.
 #[server(endpoint = "sessions/get", input = GetUrl)]
-pub async fn get_session(id: i64) -> Result<SessionDetail, AppError> {
+pub async fn get_session(id: SessionId) -> Result<SessionDetail, AppError> {
     let st = crate::api::state()?;
     Ok(shop_backend::repo::catalog::session_detail(&st.db, id).await?)
 }

@@ -1,6 +1,7 @@
 //! Embedding live rooms in other sites: the host's list of allowed sites (studio) and, for the
 //! embedded room itself, the list that its session's host keeps.
 
+use crate::model::SessionId;
 use leptos::prelude::*;
 use server_fn::codec::GetUrl;
 
@@ -9,7 +10,7 @@ use crate::error::AppError;
 /// The sites allowed to embed this session's room. Public: the room checks the page around it
 /// against the list (and so does the `frame-ancestors` of `/embed/{session}`).
 #[server(endpoint = "embed/origins", input = GetUrl)]
-pub async fn embed_origins(session_id: i64) -> Result<Vec<String>, AppError> {
+pub async fn embed_origins(session_id: SessionId) -> Result<Vec<String>, AppError> {
     let st = crate::api::state()?;
     shop_backend::repo::embed::session_origins(&st.db, session_id)
         .await?

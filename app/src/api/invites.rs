@@ -1,5 +1,6 @@
 //! Invites: minting a personal link (reservers only), opening it, joining through it.
 
+use crate::model::SessionId;
 use leptos::prelude::*;
 
 use crate::{
@@ -9,7 +10,7 @@ use crate::{
 
 /// The caller's invite link for the session (created once). Refused unless they reserved.
 #[server(endpoint = "invites/create")]
-pub async fn create_invite(session_id: i64) -> Result<InviteLink, AppError> {
+pub async fn create_invite(session_id: SessionId) -> Result<InviteLink, AppError> {
     use shop_backend::{identity, ratelimit::Action, repo::shopping};
     let st = crate::api::state()?;
     let browser = crate::api::browser();

@@ -2,6 +2,7 @@
 //! moderation (delete a message, mute a shopper) and likes. Events reach viewers through the
 //! room's stream (`GET /live/{id}/events`).
 
+use crate::model::{SessionId, ShopperId};
 use leptos::prelude::*;
 
 use crate::{error::AppError, model::ChatPosted};
@@ -45,7 +46,7 @@ mod ssr {
 
 /// Posts a chat message to a live session (as its host when the host is signed in).
 #[server(endpoint = "live/chat")]
-pub async fn post_chat(session_id: i64, text: String) -> Result<ChatPosted, AppError> {
+pub async fn post_chat(session_id: SessionId, text: String) -> Result<ChatPosted, AppError> {
     use shop_backend::{identity, identity::host_auth, ratelimit::Action, repo::shopping};
     let st = crate::api::state()?;
     let browser = crate::api::browser();
@@ -59,7 +60,8 @@ pub async fn post_chat(session_id: i64, text: String) -> Result<ChatPosted, AppE
         Err(e) => return Err(e),
     };
     let (speaker_id, nickname) = match &host {
-        Some(h) => (0, host_auth::display_name(&st, h).await?),
+        // The host speaks as shopper 0 (no shopper has that id).
+        Some(h) => (ShopperId(0), host_auth::display_name(&st, h).await?),
         None => {
             let s = identity::require_shopper(&st, &browser).await?;
             (s.id, s.nickname)
@@ -95,7 +97,7 @@ pub async fn post_chat(session_id: i64, text: String) -> Result<ChatPosted, AppE
 
 /// Host only: removes a message from everyone's chat.
 #[server(endpoint = "live/chat/delete")]
-pub async fn delete_chat(session_id: i64, message_id: u64) -> Result<(), AppError> {
+pub async fn delete_chat(session_id: SessionId, message_id: u64) -> Result<(), AppError> {
     let st = crate::api::state()?;
     let browser = crate::api::browser();
     shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
@@ -104,7 +106,7 @@ pub async fn delete_chat(session_id: i64, message_id: u64) -> Result<(), AppErro
 
 /// Host only: the shopper can no longer post in this session's chat.
 #[server(endpoint = "live/mute")]
-pub async fn mute_shopper(session_id: i64, shopper_id: i64) -> Result<(), AppError> {
+pub async fn mute_shopper(session_id: SessionId, shopper_id: ShopperId) -> Result<(), AppError> {
     let st = crate::api::state()?;
     let browser = crate::api::browser();
     let host =
@@ -124,7 +126,7 @@ pub async fn mute_shopper(session_id: i64, shopper_id: i64) -> Result<(), AppErr
 /// Hearts: the client batches taps (at most 50 per call); the room aggregates them and
 /// broadcasts the total a few times a second.
 #[server(endpoint = "live/like")]
-pub async fn send_likes(session_id: i64, count: u32) -> Result<u64, AppError> {
+pub async fn send_likes(session_id: SessionId, count: u32) -> Result<u64, AppError> {
     use shop_backend::{identity, ratelimit::Action};
     let st = crate::api::state()?;
     let browser = crate::api::browser();

@@ -1,5 +1,6 @@
 //! Buying during the live session, and "My orders".
 
+use crate::model::{ProductId, SessionId};
 use leptos::prelude::*;
 
 use crate::{domain::money::Fen, error::AppError, model::OrderView};
@@ -10,8 +11,8 @@ use crate::{domain::money::Fen, error::AppError, model::OrderView};
 /// `idempotency_key` always yields the same order.
 #[server(endpoint = "orders/place")]
 pub async fn place_order(
-    session_id: i64,
-    product_id: i64,
+    session_id: SessionId,
+    product_id: ProductId,
     quantity: i64,
     idempotency_key: String,
     #[server(default)] expected_total: Option<Fen>,
@@ -56,7 +57,7 @@ pub async fn place_order(
         match addresses::attach(&st.db, shopper.id, order.id, address_id, now).await {
             Ok(ship_to) => order.ship_to = Some(ship_to),
             Err(e) => {
-                tracing::info!(order_id = order.id, error = %e, "order placed without its address")
+                tracing::info!(order_id = %order.id, error = %e, "order placed without its address")
             }
         }
     }

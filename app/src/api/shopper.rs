@@ -1,6 +1,7 @@
 //! The shopper on a session page: identity, nickname, reservation and the per-viewer state
 //! (discount status and the price of each product for this viewer).
 
+use crate::model::SessionId;
 use leptos::prelude::*;
 
 use crate::{
@@ -38,7 +39,7 @@ pub async fn set_nickname(nickname: String) -> Result<Me, AppError> {
 
 /// Reserves a seat in a scheduled or live session (harmless when repeated).
 #[server(endpoint = "sessions/reserve")]
-pub async fn reserve(session_id: i64) -> Result<ViewerState, AppError> {
+pub async fn reserve(session_id: SessionId) -> Result<ViewerState, AppError> {
     use shop_backend::{identity, ratelimit::Action, repo::shopping};
     let st = crate::api::state()?;
     let browser = crate::api::browser();
@@ -53,7 +54,7 @@ pub async fn reserve(session_id: i64) -> Result<ViewerState, AppError> {
 
 /// Everything the session page shows that depends on who is looking.
 #[server(endpoint = "sessions/viewer", input = server_fn::codec::GetUrl)]
-pub async fn get_viewer_state(session_id: i64) -> Result<ViewerState, AppError> {
+pub async fn get_viewer_state(session_id: SessionId) -> Result<ViewerState, AppError> {
     let st = crate::api::state()?;
     let browser = crate::api::browser();
     let shopper = shop_backend::identity::shopper_or_create(&st, &browser).await?;
@@ -62,6 +63,7 @@ pub async fn get_viewer_state(session_id: i64) -> Result<ViewerState, AppError> 
 
 #[cfg(feature = "ssr")]
 pub(crate) mod ssr {
+    use crate::model::SessionId;
     use crate::{
         domain::{
             discount::{count, eligibility, quote_line, ProductFacts},
@@ -83,7 +85,7 @@ pub(crate) mod ssr {
     pub async fn viewer_state(
         st: &AppState,
         shopper: &Shopper,
-        session_id: i64,
+        session_id: SessionId,
         locale: crate::i18n::Locale,
     ) -> Result<ViewerState, AppError> {
         let db = &st.db;

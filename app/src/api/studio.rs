@@ -3,6 +3,7 @@
 //! and only then looks at the arguments, so an unauthorised caller learns nothing and changes
 //! nothing.
 
+use crate::model::{OrderId, ProductId, SessionId};
 use leptos::prelude::*;
 use server_fn::codec::{GetUrl, Json, MultipartData, MultipartFormData};
 
@@ -16,7 +17,10 @@ use crate::{
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    use crate::{error::AppError, model::HostMe};
+    use crate::{
+        error::AppError,
+        model::{HostMe, OrderId},
+    };
     use shop_backend::{identity::host_auth::Host, request::Browser, AppState};
 
     pub async fn host_me(st: &AppState, host: &Host) -> Result<HostMe, AppError> {
@@ -32,7 +36,7 @@ mod ssr {
     pub async fn order_owner(
         st: &AppState,
         browser: &Browser,
-        order_id: i64,
+        order_id: OrderId,
     ) -> Result<(Host, shop_backend::repo::orders::RefundFacts), AppError> {
         use shop_backend::identity::host_auth;
         let host = host_auth::require_host(st, browser).await?;
@@ -95,7 +99,7 @@ pub async fn studio_sessions() -> Result<Vec<SessionSummary>, AppError> {
 }
 
 #[server(endpoint = "studio/session/create", input = Json)]
-pub async fn studio_create_session(form: SessionForm) -> Result<i64, AppError> {
+pub async fn studio_create_session(form: SessionForm) -> Result<SessionId, AppError> {
     let st = crate::api::state()?;
     let browser = crate::api::browser();
     let host = shop_backend::identity::host_auth::require_host(&st, &browser).await?;
@@ -103,7 +107,7 @@ pub async fn studio_create_session(form: SessionForm) -> Result<i64, AppError> {
 }
 
 #[server(endpoint = "studio/session", input = GetUrl)]
-pub async fn get_studio_session(session_id: i64) -> Result<StudioSession, AppError> {
+pub async fn get_studio_session(session_id: SessionId) -> Result<StudioSession, AppError> {
     let st = crate::api::state()?;
     let browser = crate::api::browser();
     shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
@@ -111,28 +115,34 @@ pub async fn get_studio_session(session_id: i64) -> Result<StudioSession, AppErr
 }
 
 #[server(endpoint = "studio/session/update", input = Json)]
-pub async fn studio_update_session(session_id: i64, form: SessionForm) -> Result<(), AppError> {
+pub async fn studio_update_session(
+    session_id: SessionId,
+    form: SessionForm,
+) -> Result<(), AppError> {
     let st = crate::api::state()?;
     let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
     Ok(shop_backend::studio::update_session(&st, &host, session_id, &form).await?)
 }
 
 #[server(endpoint = "studio/session/delete")]
-pub async fn studio_delete_session(session_id: i64) -> Result<(), AppError> {
+pub async fn studio_delete_session(session_id: SessionId) -> Result<(), AppError> {
     let st = crate::api::state()?;
     let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
     Ok(shop_backend::studio::delete_session(&st, &host, session_id).await?)
 }
 
 #[server(endpoint = "studio/product/add", input = Json)]
-pub async fn studio_add_product(session_id: i64, form: ProductForm) -> Result<i64, AppError> {
+pub async fn studio_add_product(session_id: SessionId, form: ProductForm) -> Result<i64, AppError> {
     let st = crate::api::state()?;
     let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
     Ok(shop_backend::studio::add_product(&st, &host, session_id, &form).await?)
 }
 
 #[server(endpoint = "studio/product/update", input = Json)]
-pub async fn studio_update_product(product_id: i64, form: ProductForm) -> Result<(), AppError> {
+pub async fn studio_update_product(
+    product_id: ProductId,
+    form: ProductForm,
+) -> Result<(), AppError> {
     let st = crate::api::state()?;
     let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
     Ok(shop_backend::studio::update_product(&st, &host, product_id, &form).await?)
@@ -142,7 +152,7 @@ pub async fn studio_update_product(product_id: i64, form: ProductForm) -> Result
 /// an empty list leaves it without. The product's stock becomes the sum of theirs.
 #[server(endpoint = "studio/product/variants", input = Json)]
 pub async fn studio_set_variants(
-    product_id: i64,
+    product_id: ProductId,
     variants: Vec<VariantForm>,
 ) -> Result<Vec<VariantView>, AppError> {
     let list = crate::domain::variant::parse_variants(&variants)?;
@@ -152,7 +162,7 @@ pub async fn studio_set_variants(
 }
 
 #[server(endpoint = "studio/product/delete")]
-pub async fn studio_delete_product(product_id: i64) -> Result<(), AppError> {
+pub async fn studio_delete_product(product_id: ProductId) -> Result<(), AppError> {
     let st = crate::api::state()?;
     let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
     Ok(shop_backend::studio::delete_product(&st, &host, product_id).await?)
@@ -160,7 +170,7 @@ pub async fn studio_delete_product(product_id: i64) -> Result<(), AppError> {
 
 /// Moves a product one place earlier (`delta = -1`) or later (`+1`) in the run of show.
 #[server(endpoint = "studio/product/move")]
-pub async fn studio_move_product(product_id: i64, delta: i64) -> Result<(), AppError> {
+pub async fn studio_move_product(product_id: ProductId, delta: i64) -> Result<(), AppError> {
     let st = crate::api::state()?;
     let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
     Ok(shop_backend::studio::move_product(&st, &host, product_id, delta).await?)
@@ -216,9 +226,10 @@ pub async fn studio_upload_image(data: MultipartData) -> Result<String, AppError
     }
     let kind = kind.ok_or_else(|| AppError::bad_request("Malformed upload: missing kind."))?;
     let id = id.ok_or_else(|| AppError::bad_request("Malformed upload: missing id."))?;
+    // The id names the session (a cover) or the product (its image).
     let session_id = match kind {
-        ImageKind::Cover => id,
-        ImageKind::Product => studio::product_session(&st.db, id).await?,
+        ImageKind::Cover => SessionId(id),
+        ImageKind::Product => studio::product_session(&st.db, ProductId(id)).await?,
     };
     host_auth::check_owner(&st, &host, session_id).await?;
     let file = file.ok_or_else(|| AppError::bad_request("Choose an image to upload."))?;
@@ -247,13 +258,13 @@ pub async fn studio_upload_image(data: MultipartData) -> Result<String, AppError
     .await?;
     match kind {
         ImageKind::Cover => studio::set_cover(&st.db, session_id, &url).await?,
-        ImageKind::Product => studio::set_product_image(&st.db, id, &url).await?,
+        ImageKind::Product => studio::set_product_image(&st.db, ProductId(id), &url).await?,
     }
     Ok(url)
 }
 
 #[server(endpoint = "studio/go_live")]
-pub async fn go_live(session_id: i64) -> Result<(), AppError> {
+pub async fn go_live(session_id: SessionId) -> Result<(), AppError> {
     let st = crate::api::state()?;
     let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
     Ok(shop_backend::studio::go_live(&st, &host, session_id).await?)
@@ -261,7 +272,7 @@ pub async fn go_live(session_id: i64) -> Result<(), AppError> {
 
 /// The product being explained now; records it as presented, which opens its discount.
 #[server(endpoint = "studio/present")]
-pub async fn present_product(product_id: i64) -> Result<(), AppError> {
+pub async fn present_product(product_id: ProductId) -> Result<(), AppError> {
     let st = crate::api::state()?;
     let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
     Ok(shop_backend::studio::present(&st, &host, product_id).await?)
@@ -269,14 +280,14 @@ pub async fn present_product(product_id: i64) -> Result<(), AppError> {
 
 /// Presents the next product in the run of show; returns its id.
 #[server(endpoint = "studio/present_next")]
-pub async fn present_next(session_id: i64) -> Result<i64, AppError> {
+pub async fn present_next(session_id: SessionId) -> Result<ProductId, AppError> {
     let st = crate::api::state()?;
     let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
     Ok(shop_backend::studio::present_next(&st, &host, session_id).await?)
 }
 
 #[server(endpoint = "studio/sold_out")]
-pub async fn mark_sold_out(product_id: i64) -> Result<(), AppError> {
+pub async fn mark_sold_out(product_id: ProductId) -> Result<(), AppError> {
     let st = crate::api::state()?;
     let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
     Ok(shop_backend::studio::mark_sold_out(&st, &host, product_id).await?)
@@ -284,7 +295,7 @@ pub async fn mark_sold_out(product_id: i64) -> Result<(), AppError> {
 
 /// Live to ended: buying stops, invites expire.
 #[server(endpoint = "studio/end")]
-pub async fn end_session(session_id: i64) -> Result<(), AppError> {
+pub async fn end_session(session_id: SessionId) -> Result<(), AppError> {
     let st = crate::api::state()?;
     let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
     Ok(shop_backend::studio::end(&st, &host, session_id).await?)
@@ -292,7 +303,7 @@ pub async fn end_session(session_id: i64) -> Result<(), AppError> {
 
 /// Refunds a paid order of one of the host's sessions, whole, through the payment provider.
 #[server(endpoint = "studio/orders/refund")]
-pub async fn refund_order(order_id: i64, reason: String) -> Result<RefundState, AppError> {
+pub async fn refund_order(order_id: OrderId, reason: String) -> Result<RefundState, AppError> {
     use crate::domain::text::clean_line;
     let st = crate::api::state()?;
     let browser = crate::api::browser();
@@ -319,7 +330,10 @@ pub async fn refund_order(order_id: i64, reason: String) -> Result<RefundState, 
 /// A session's orders for the studio, newest first, by filter: `all`, `awaiting_payment`,
 /// `paid`, `to_ship`, `shipped`, `refunded`.
 #[server(endpoint = "studio/orders", input = GetUrl)]
-pub async fn studio_orders(session_id: i64, filter: String) -> Result<Vec<StudioOrder>, AppError> {
+pub async fn studio_orders(
+    session_id: SessionId,
+    filter: String,
+) -> Result<Vec<StudioOrder>, AppError> {
     let st = crate::api::state()?;
     let browser = crate::api::browser();
     shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
@@ -329,7 +343,7 @@ pub async fn studio_orders(session_id: i64, filter: String) -> Result<Vec<Studio
 /// Marks a paid order shipped with its carrier and tracking number (again: corrects them).
 #[server(endpoint = "studio/orders/ship")]
 pub async fn ship_order(
-    order_id: i64,
+    order_id: OrderId,
     carrier: String,
     tracking_no: String,
 ) -> Result<(), AppError> {
@@ -354,7 +368,7 @@ pub async fn ship_order(
 /// Ships orders from CSV text, one `order_id,carrier,tracking_number` per line (a header
 /// line is skipped). Each line stands alone: the good ones are applied, the others listed.
 #[server(endpoint = "studio/orders/import_tracking")]
-pub async fn import_tracking(session_id: i64, csv: String) -> Result<ShipImport, AppError> {
+pub async fn import_tracking(session_id: SessionId, csv: String) -> Result<ShipImport, AppError> {
     use crate::domain::shipping::{is_import_header, parse_import_line};
     // The largest import, and how many refused lines are listed back.
     const MAX_IMPORT_LINES: usize = 5000;
@@ -426,7 +440,7 @@ pub async fn import_tracking(session_id: i64, csv: String) -> Result<ShipImport,
 }
 
 #[server(endpoint = "studio/dashboard", input = GetUrl)]
-pub async fn studio_dashboard(session_id: i64) -> Result<Dashboard, AppError> {
+pub async fn studio_dashboard(session_id: SessionId) -> Result<Dashboard, AppError> {
     let st = crate::api::state()?;
     let browser = crate::api::browser();
     shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;

@@ -1,5 +1,6 @@
 //! Live video: the host's publishing credentials and what a viewer can play.
 
+use crate::model::SessionId;
 use leptos::prelude::*;
 use server_fn::codec::GetUrl;
 
@@ -10,7 +11,7 @@ use crate::{
 
 /// Owner only: where and with which token the studio's broadcaster publishes (WHIP).
 #[server(endpoint = "studio/broadcast")]
-pub async fn get_broadcast_info(session_id: i64) -> Result<BroadcastInfo, AppError> {
+pub async fn get_broadcast_info(session_id: SessionId) -> Result<BroadcastInfo, AppError> {
     use shop_backend::{identity::host_auth, media};
     let st = crate::api::state()?;
     let browser = crate::api::browser();
@@ -30,7 +31,7 @@ pub async fn get_broadcast_info(session_id: i64) -> Result<BroadcastInfo, AppErr
 /// from when its first playlist is out (the ingest records it then), on whichever node
 /// ingests it: every node serves it.
 #[server(endpoint = "sessions/video", input = GetUrl)]
-pub async fn get_video(session_id: i64) -> Result<VideoInfo, AppError> {
+pub async fn get_video(session_id: SessionId) -> Result<VideoInfo, AppError> {
     use shop_backend::repo::{shopping, video};
     let st = crate::api::state()?;
     shopping::session_status(&st.db, session_id).await?;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 
-use crate::model::LiveEvent;
+use crate::model::{LiveEvent, SessionId};
 
 /// No frame for this long means the connection is dead.
 pub const SILENCE: Duration = Duration::from_secs(35);
@@ -20,7 +20,11 @@ pub type Received = (LiveEvent, Option<i64>);
 
 /// Opens the room's stream for as long as the calling component lives. `on_event` receives
 /// each decoded event with its publish time; `connected` tracks whether the stream is open.
-pub fn use_live_stream(session_id: i64, on_event: Callback<Received>, connected: RwSignal<bool>) {
+pub fn use_live_stream(
+    session_id: SessionId,
+    on_event: Callback<Received>,
+    connected: RwSignal<bool>,
+) {
     #[cfg(feature = "csr")]
     {
         csr::open(session_id, on_event, connected);
@@ -39,7 +43,7 @@ mod csr {
     use wasm_bindgen::{closure::Closure, JsCast};
     use web_sys::{EventSource, MessageEvent};
 
-    use super::{Received, SILENCE};
+    use super::{Received, SessionId, SILENCE};
     use crate::{
         components::browser::{jitter_ms, now_ms},
         model::LiveEvent,
@@ -61,7 +65,7 @@ mod csr {
         ts: Option<i64>,
     }
 
-    pub fn open(session_id: i64, on_event: Callback<Received>, connected: RwSignal<bool>) {
+    pub fn open(session_id: SessionId, on_event: Callback<Received>, connected: RwSignal<bool>) {
         let conn = Rc::new(RefCell::new(Conn {
             source: None,
             last_seq: None,
@@ -100,7 +104,7 @@ mod csr {
     }
 
     fn connect(
-        session_id: i64,
+        session_id: SessionId,
         conn: &Rc<RefCell<Conn>>,
         on_event: Callback<Received>,
         connected: RwSignal<bool>,

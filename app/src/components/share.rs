@@ -1,6 +1,7 @@
 //! The share panel: shown only to shoppers who reserved. Personal invite link, Share/Copy,
 //! a poster for WeChat Moments, the friends-joined count and the nickname on invites.
 
+use crate::model::SessionId;
 use leptos::{prelude::*, task::spawn_local};
 
 use crate::{
@@ -25,7 +26,7 @@ pub fn SharePanel(
     let invite = Memo::new(move |_| viewer.with(|v| v.as_ref().and_then(|v| v.invite.clone())));
 
     // Mint the personal link the first time the panel shows (the server refuses non-reservers).
-    let mint = Action::new_local(move |id: &i64| {
+    let mint = Action::new_local(move |id: &SessionId| {
         let minted = create_invite(*id);
         async move {
             match minted.await {

@@ -1,6 +1,7 @@
 //! The session's video: live HLS in the live stage, the recording (with jumps to each
 //! presented product) after the session. Playback itself is `public/player.js`.
 
+use crate::model::SessionId;
 use leptos::{html, prelude::*, task::spawn_local};
 
 use crate::{
@@ -117,7 +118,7 @@ fn tap_to_play(node: NodeRef<html::Video>) {
 /// `picture` gets the wall clock of the frame on screen (for `card_sync`).
 #[component]
 pub fn LiveVideo(
-    session_id: i64,
+    session_id: SessionId,
     #[prop(into)] version: Signal<u32>,
     #[prop(optional)] picture: Option<RwSignal<Option<f64>>>,
 ) -> impl IntoView {
@@ -166,7 +167,7 @@ pub fn LiveVideo(
 /// After the session: the recording, and a list of the presented products that jump to where
 /// each was presented.
 #[component]
-pub fn Replay(session_id: i64) -> impl IntoView {
+pub fn Replay(session_id: SessionId) -> impl IntoView {
     let info = LocalResource::new(move || get_video(session_id));
     let node = NodeRef::<html::Video>::new();
     let state = RwSignal::new(Playback::Waiting);

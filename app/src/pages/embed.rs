@@ -10,6 +10,7 @@
 //! host's list (`embed/origins`, the same list as the `frame-ancestors` of this page), never
 //! to `*`; it acts only on messages from that window and origin.
 
+use crate::model::{ProductId, SessionId};
 use std::collections::HashMap;
 
 use leptos::prelude::*;
@@ -44,7 +45,12 @@ const REPLY_WAIT_MS: u64 = 10_000;
 pub fn EmbedPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
-    let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok());
+    let id = move || {
+        params
+            .read()
+            .get("id")
+            .and_then(|s| s.parse::<SessionId>().ok())
+    };
     let loaded = LocalResource::new(move || {
         let id = id();
         async move {
@@ -94,7 +100,7 @@ fn EmbedRoom(session: SessionDetail, bridge: Bridge) -> impl IntoView {
             .products
             .iter()
             .map(|p| (p.id, p.stock))
-            .collect::<HashMap<i64, i64>>(),
+            .collect::<HashMap<ProductId, i64>>(),
     );
     let viewers = RwSignal::new(0i64);
     let connected = RwSignal::new(false);
@@ -137,7 +143,7 @@ fn EmbedRoom(session: SessionDetail, bridge: Bridge) -> impl IntoView {
     {
         let bridge = bridge.clone();
         let (room_url, currency) = (room_url.clone(), currency.clone());
-        Effect::new(move |last: Option<Option<i64>>| {
+        Effect::new(move |last: Option<Option<ProductId>>| {
             let p = presenting.get();
             let id = p.as_ref().map(|p| p.product_id);
             if let Some(p) = p.filter(|_| last != Some(id)) {
@@ -174,7 +180,7 @@ fn EmbedRoom(session: SessionDetail, bridge: Bridge) -> impl IntoView {
             ..
         } => {
             sync.clear();
-            stock.update(|m| m.extend(left.iter().map(|[id, n]| (*id, *n))));
+            stock.update(|m| m.extend(left.iter().map(|[id, n]| (ProductId(*id), *n))));
             status.set(s);
             viewers.set(n);
             presenting.set(p);
@@ -203,7 +209,7 @@ fn EmbedRoom(session: SessionDetail, bridge: Bridge) -> impl IntoView {
             viewers.set(n);
             if !left.is_empty() {
                 sync.hold(ts, move || {
-                    stock.update(|m| m.extend(left.iter().map(|[id, n]| (*id, *n))))
+                    stock.update(|m| m.extend(left.iter().map(|[id, n]| (ProductId(*id), *n))))
                 });
             }
         }

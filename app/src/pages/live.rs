@@ -10,6 +10,7 @@
 //! by id, and the pay sheet and order confirmation live on the page (`components::checkout`),
 //! untouched by any of it. Timers started by events end with the stage (`Timers`).
 
+use crate::model::{ProductId, SessionId};
 use std::time::Duration;
 
 use leptos::prelude::*;
@@ -69,7 +70,7 @@ pub fn LiveStage(
         viewer.update(|v| {
             if let Some(v) = v.as_mut() {
                 for [id, s] in stock {
-                    if let Some(o) = v.offers.iter_mut().find(|o| o.product_id == *id) {
+                    if let Some(o) = v.offers.iter_mut().find(|o| o.product_id.get() == *id) {
                         o.stock = *s;
                     }
                 }
@@ -241,7 +242,7 @@ pub fn LiveStage(
 /// the server's arithmetic from its eligibility (`ProductOffer::reprice`).
 fn reprice(
     viewer: RwSignal<Option<ViewerState>>,
-    product_id: i64,
+    product_id: ProductId,
     pricing: &crate::domain::discount::LivePrice,
     presented: bool,
 ) {
@@ -260,7 +261,7 @@ fn reprice(
 }
 
 /// The viewer's offer for one product as a memo (changes only when that offer does).
-fn offer_memo(viewer: RwSignal<Option<ViewerState>>, id: i64) -> Memo<Option<ProductOffer>> {
+fn offer_memo(viewer: RwSignal<Option<ViewerState>>, id: ProductId) -> Memo<Option<ProductOffer>> {
     Memo::new(move |_| {
         viewer.with(|v| {
             v.as_ref()
@@ -301,7 +302,7 @@ fn ExplainingCard(product: PresentingView, viewer: RwSignal<Option<ViewerState>>
     let id = product.product_id;
     let offer = offer_memo(viewer, id);
     view! {
-        <article class="explaining-card" aria-label=t(K::live_stage_explaining_now) data-product-id=id>
+        <article class="explaining-card" aria-label=t(K::live_stage_explaining_now) data-product-id=id.get()>
             <img src=product.image_url.clone() alt="" width="72" height="72"/>
             <div class="explaining-body">
                 <span class="explaining-label">{t(K::live_stage_explaining_now)}</span>
@@ -366,7 +367,7 @@ fn BagRow(product: ProductView, viewer: RwSignal<Option<ViewerState>>) -> impl I
         })
     };
     view! {
-        <li class="bag-item" class:explaining=explaining data-product-id=id>
+        <li class="bag-item" class:explaining=explaining data-product-id=id.get()>
             <img src=product.image_url.clone() alt="" width="64" height="64" loading="lazy"/>
             <div class="bag-item-body">
                 <Show when=explaining><span class="badge badge-live">{t(K::live_stage_explaining_now)}</span></Show>
@@ -380,7 +381,7 @@ fn BagRow(product: ProductView, viewer: RwSignal<Option<ViewerState>>) -> impl I
 
 #[component]
 fn LiveBar(
-    session_id: i64,
+    session_id: SessionId,
     likes: RwSignal<u64>,
     product_count: usize,
     bag_open: RwSignal<bool>,

@@ -9,6 +9,7 @@
 //! their code out. A page of that bundle that needs them (its session went live, a link to
 //! `/orders`) loads again ([`EnterLiveRoom`]) and gets the live room's bundle.
 
+use crate::model::{ProductId, SessionId};
 use leptos::prelude::*;
 
 use crate::{
@@ -23,11 +24,11 @@ use crate::{
 #[derive(Clone, Copy)]
 pub struct LiveRoom {
     /// Provides the pay sheet's state for a session (`Checkout`).
-    pub checkout: fn(i64, RwSignal<Option<ViewerState>>, Callback<()>, VariantsByProduct),
+    pub checkout: fn(SessionId, RwSignal<Option<ViewerState>>, Callback<()>, VariantsByProduct),
     /// The stage: video, chat, the explaining-now card.
     pub stage: fn(SessionDetail, RwSignal<Option<ViewerState>>, Callback<()>) -> AnyView,
     /// A product's Buy button: (product id, name, image URL).
-    pub buy: fn(i64, String, String) -> AnyView,
+    pub buy: fn(ProductId, String, String) -> AnyView,
     /// The pay sheet and the order confirmation.
     pub sheets: fn() -> AnyView,
     /// The embedded room (`/embed/{id}`).

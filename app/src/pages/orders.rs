@@ -1,5 +1,6 @@
 //! `/orders`: the shopper's orders, with full price, discount and what was paid per line.
 
+use crate::model::OrderId;
 use leptos::prelude::*;
 
 use crate::{
@@ -12,7 +13,7 @@ use crate::{
 /// An order's status as its badge says it.
 /// An order placed without a delivery address: pick or add one (the host ships after that).
 #[component]
-fn AddAddress(order_id: i64) -> impl IntoView {
+fn AddAddress(order_id: OrderId) -> impl IntoView {
     use crate::{api::addresses::ship_to, components::address::DeliverTo};
     let chosen = RwSignal::new(None::<i64>);
     let ship = Action::new_local(move |address_id: &i64| ship_to(order_id, *address_id));
@@ -83,7 +84,7 @@ fn OrderCard(order: OrderView) -> impl IntoView {
         }
     });
     view! {
-        <li class="order" class:order-target=targeted id=anchor data-order-id=order.id node_ref=node>
+        <li class="order" class:order-target=targeted id=anchor data-order-id=order.id.get() node_ref=node>
             <div class="order-head">
                 <strong>{tf(K::shop_orders_number, &[("id", &order.id.to_string())])}</strong>
                 <span class=format!("badge badge-{}", order.status.as_str())>{order.status.label()}</span>

@@ -2,6 +2,7 @@
 //! calendar, and (for reservers) the share panel. Live: the explaining-now product, prices for
 //! this viewer and Buy. Everything a viewer can do is decided by the server (`ViewerState`).
 
+use crate::model::SessionId;
 use std::time::Duration;
 
 use leptos::prelude::*;
@@ -46,7 +47,12 @@ const ROWS_PER_TASK: usize = 4;
 pub fn SessionPage() -> impl IntoView {
     let params = use_params_map();
     // An id that is not a number cannot exist: treat it like an unknown id.
-    let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok());
+    let id = move || {
+        params
+            .read()
+            .get("id")
+            .and_then(|s| s.parse::<SessionId>().ok())
+    };
     let session = LocalResource::new(move || {
         let id = id();
         async move {
@@ -246,7 +252,7 @@ fn PhoneStatus(viewer: RwSignal<Option<ViewerState>>, refresh: Callback<()>) -> 
 #[component]
 fn ReservationBox(
     viewer: RwSignal<Option<ViewerState>>,
-    session_id: i64,
+    session_id: SessionId,
     start_ms: i64,
 ) -> impl IntoView {
     let busy = RwSignal::new(false);
@@ -337,7 +343,7 @@ fn ProductRow(
     let name = product.name.clone();
     let image = product.image_url.clone();
     view! {
-        <li class="product" class:explaining=explaining data-product-id=id>
+        <li class="product" class:explaining=explaining data-product-id=id.get()>
             <img class="product-img" src=product.image_url.clone() alt="" loading="lazy" width="96" height="96"/>
             <div class="product-body">
                 <span class="product-cat">{product.category.clone()}</span>

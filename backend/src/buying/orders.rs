@@ -9,6 +9,7 @@
 //! `resolve_pending`, which asks the provider and releases what was never paid in time.
 
 use crate::error::Result;
+use shop_core::ids::{OrderId, SessionId};
 use std::time::Duration;
 
 use crate::{
@@ -120,14 +121,14 @@ pub async fn place(
 
 /// Applies a payment outcome to an order awaiting payment: paid, or released. True when the
 /// order changed.
-async fn settle(st: &AppState, order_id: i64, outcome: PaymentOutcome) -> Result<bool> {
+async fn settle(st: &AppState, order_id: OrderId, outcome: PaymentOutcome) -> Result<bool> {
     match outcome {
         PaymentOutcome::Confirmed { reference } => match &st.sale {
             Some(sale) => sale.paid(order_id, reference).await,
             None => orders::mark_paid(&st.db, order_id, &reference).await,
         },
         PaymentOutcome::Declined { reason } => {
-            tracing::info!(order_id, %reason, "payment declined; releasing the units");
+            tracing::info!(%order_id, %reason, "payment declined; releasing the units");
             release(st, order_id).await
         }
         PaymentOutcome::Pending | PaymentOutcome::Awaiting(_) => Ok(false),
@@ -149,7 +150,7 @@ fn description(order: &OrderView) -> String {
 /// the product's discount count, so the shopper may buy that product at the discount again
 /// while the session offers it. One refund per order; asking again for a pending one asks
 /// the provider again (the same refund number: never a second refund).
-pub async fn refund(st: &AppState, order_id: i64, reason: &str) -> Result<RefundState> {
+pub async fn refund(st: &AppState, order_id: OrderId, reason: &str) -> Result<RefundState> {
     let facts = orders::refund_facts(&st.db, order_id)
         .await?
         .ok_or_else(|| AppError::NotFound("no such order".into()))?;
@@ -191,7 +192,7 @@ pub async fn refund(st: &AppState, order_id: i64, reason: &str) -> Result<Refund
 }
 
 /// The order's one refund number (a second request for it is never a second refund).
-fn refund_no(order_id: i64) -> String {
+fn refund_no(order_id: OrderId) -> String {
     format!("refund-{order_id}")
 }
 
@@ -225,7 +226,7 @@ async fn ask_refund(
 /// session's sale gate reloads from the database).
 async fn refund_done(
     st: &AppState,
-    session_id: i64,
+    session_id: SessionId,
     out_refund_no: &str,
     reference: &str,
 ) -> Result<bool> {
@@ -241,7 +242,7 @@ pub async fn refund_notified(
 ) -> Result<()> {
     let order_id = out_refund_no
         .strip_prefix("refund-")
-        .and_then(|n| n.parse::<i64>().ok())
+        .and_then(|n| n.parse::<OrderId>().ok())
         .ok_or_else(|| AppError::NotFound("no such refund".into()))?;
     let facts = orders::refund_facts(&st.db, order_id)
         .await?
@@ -289,7 +290,7 @@ pub async fn payment_notified(
     let confirmed = matches!(outcome, PaymentOutcome::Confirmed { .. });
     if confirmed && amount != paid {
         tracing::error!(
-            order_id,
+            %order_id,
             ?amount,
             ?paid,
             "a payment notification's amount is not the order's"
@@ -302,7 +303,7 @@ pub async fn payment_notified(
         }
         (OrderStatus::PaymentFailed, true) => {
             // The units went back on sale when the order was released: the money goes back.
-            tracing::warn!(order_id, "paid after the order was released: refunding");
+            tracing::warn!(%order_id, "paid after the order was released: refunding");
             refund_late_payment(st, order_id).await?;
             Ok(Notified::PaidTooLate)
         }
@@ -323,7 +324,7 @@ pub async fn payment_notified(
 /// through the provider, as one refund of the order (the same refund number however often the
 /// notification comes). The order took nothing back on sale, so its refund gives nothing
 /// back either (`repo::orders::complete_refund`).
-async fn refund_late_payment(st: &AppState, order_id: i64) -> Result<()> {
+async fn refund_late_payment(st: &AppState, order_id: OrderId) -> Result<()> {
     const REASON: &str = "Paid after the order was released";
     let facts = orders::refund_facts(&st.db, order_id)
         .await?
@@ -332,7 +333,7 @@ async fn refund_late_payment(st: &AppState, order_id: i64) -> Result<()> {
         Some("succeeded") => return Ok(()),
         Some("failed") => {
             tracing::error!(
-                order_id,
+                %order_id,
                 "a late payment's refund was refused: refund it by hand"
             );
             return Ok(());
@@ -344,12 +345,12 @@ async fn refund_late_payment(st: &AppState, order_id: i64) -> Result<()> {
         }
     }
     if let RefundOutcome::Refused { reason } = ask_refund(st, &facts, REASON).await? {
-        tracing::error!(order_id, %reason, "a late payment's refund was refused: refund it by hand");
+        tracing::error!(%order_id, %reason, "a late payment's refund was refused: refund it by hand");
     }
     Ok(())
 }
 
-async fn release(st: &AppState, order_id: i64) -> Result<bool> {
+async fn release(st: &AppState, order_id: OrderId) -> Result<bool> {
     match &st.sale {
         Some(sale) => sale.release(order_id).await,
         None => Ok(orders::release_order(&st.db, order_id).await?.is_some()),
@@ -388,7 +389,7 @@ pub async fn resolve_pending(st: &AppState, timeout: Duration) -> Result<Resolve
                     settle(st, p.id, declined).await?
                 }
                 Some(PaymentOutcome::Pending | PaymentOutcome::Awaiting(_)) | None if expired => {
-                    tracing::info!(order_id = p.id, "payment time ran out; releasing the units");
+                    tracing::info!(order_id = %p.id, "payment time ran out; releasing the units");
                     let released = release(st, p.id).await?;
                     // The shopper can no longer pay for it at the provider either.
                     st.payments.cancel(&merchant_ref(p.id)).await;

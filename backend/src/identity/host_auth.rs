@@ -6,6 +6,7 @@ use argon2::{
     password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
     Argon2,
 };
+use shop_core::ids::{HostId, SessionId};
 
 use crate::{
     crypto,
@@ -29,7 +30,7 @@ const SESSION_SECS: i64 = 7 * 24 * 3600;
 #[derive(Debug, Clone)]
 pub struct Host {
     pub account_id: i64,
-    pub host_id: i64,
+    pub host_id: HostId,
     pub email: String,
 }
 
@@ -53,7 +54,7 @@ fn password_matches(password: &str, stored: &str) -> bool {
 }
 
 /// Creates a host account (sign-up, demo data, tests). `Conflict` when the email is taken.
-pub async fn create_account(db: &Db, host_id: i64, email: &str, password: &str) -> Result<i64> {
+pub async fn create_account(db: &Db, host_id: HostId, email: &str, password: &str) -> Result<i64> {
     let email = email.trim().to_ascii_lowercase();
     let password = password.to_string();
     let hash = tokio::task::spawn_blocking(move || hash_password(&password))
@@ -208,7 +209,7 @@ pub async fn sign_up(
     start_session(st, browser, account_id).await?;
     Ok(Host {
         account_id,
-        host_id,
+        host_id: host_id,
         email,
     })
 }
@@ -259,7 +260,7 @@ pub async fn authorize_host(
         if let Some((account_id, host_id, email)) = row {
             return Ok(Host {
                 account_id,
-                host_id,
+                host_id: host_id,
                 email,
             });
         }
@@ -281,7 +282,7 @@ pub async fn display_name(st: &AppState, host: &Host) -> Result<String> {
 }
 
 /// Ownership check for a session: 404 unknown, 403 another host's.
-pub async fn check_owner(st: &AppState, host: &Host, session_id: i64) -> Result<()> {
+pub async fn check_owner(st: &AppState, host: &Host, session_id: SessionId) -> Result<()> {
     match hosts::session_owner(&st.db, session_id).await? {
         None => Err(AppError::not_found("This live session does not exist.").into()),
         Some(h) if h == host.host_id => Ok(()),
@@ -294,7 +295,7 @@ pub async fn check_owner(st: &AppState, host: &Host, session_id: i64) -> Result<
 pub async fn require_session_owner(
     st: &AppState,
     browser: &Browser,
-    session_id: i64,
+    session_id: SessionId,
 ) -> Result<Host> {
     let host = require_host(st, browser).await?;
     check_owner(st, &host, session_id).await?;

@@ -15,6 +15,7 @@ use crate::{
     request::{cookie_in, Browser},
     AppState,
 };
+use shop_core::ids::ShopperId;
 
 use axum::{
     extract::FromRequestParts,
@@ -27,7 +28,7 @@ pub const MAX_NICKNAME_CHARS: usize = 24;
 
 #[derive(Debug, Clone)]
 pub struct Shopper {
-    pub id: i64,
+    pub id: ShopperId,
     pub nickname: String,
 }
 
@@ -42,22 +43,22 @@ impl Shopper {
     }
 }
 
-fn cookie_value(key: &[u8], id: i64) -> String {
+fn cookie_value(key: &[u8], id: ShopperId) -> String {
     format!("v1.{id}.{}", crypto::sign(key, &format!("shopper:{id}")))
 }
 
 /// The shopper id in a cookie value, if its signature is valid.
-pub fn verify_cookie(key: &[u8], value: &str) -> Option<i64> {
+pub fn verify_cookie(key: &[u8], value: &str) -> Option<ShopperId> {
     let mut it = value.splitn(3, '.');
     let (Some("v1"), Some(id), Some(sig)) = (it.next(), it.next(), it.next()) else {
         return None;
     };
-    let id: i64 = id.parse().ok()?;
+    let id: ShopperId = id.parse().ok()?;
     crypto::verify(key, &format!("shopper:{id}"), sig).then_some(id)
 }
 
 /// The shopper a request's cookie names, when its signature is valid (no database).
-pub fn shopper_id(key: &[u8], headers: &HeaderMap) -> Option<i64> {
+pub fn shopper_id(key: &[u8], headers: &HeaderMap) -> Option<ShopperId> {
     cookie_in(headers, SHOPPER_COOKIE).and_then(|v| verify_cookie(key, &v))
 }
 
@@ -113,14 +114,14 @@ impl ShopperCache {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn get(&self, id: i64) -> Option<String> {
+    pub fn get(&self, id: ShopperId) -> Option<String> {
         let map = self.lock();
         map.get(&id)
             .filter(|(_, at)| at.elapsed() < self.ttl)
             .map(|(n, _)| n.clone())
     }
 
-    pub fn forget(&self, id: i64) {
+    pub fn forget(&self, id: ShopperId) {
         let mut map = self.lock();
         self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         map.remove(&id);
@@ -138,21 +139,21 @@ impl ShopperCache {
     }
 
     /// Caches a row read from the database unless something was forgotten since `epoch`.
-    pub fn put_if_unchanged(&self, epoch: u64, id: i64, nickname: &str) {
+    pub fn put_if_unchanged(&self, epoch: u64, id: ShopperId, nickname: &str) {
         let mut map = self.lock();
         if self.epoch() == epoch {
             insert(&mut map, id, nickname);
         }
     }
 
-    pub fn put(&self, id: i64, nickname: &str) {
+    pub fn put(&self, id: ShopperId, nickname: &str) {
         insert(&mut self.lock(), id, nickname);
     }
 }
 
-type ShopperMap = std::collections::HashMap<i64, (String, std::time::Instant)>;
+type ShopperMap = std::collections::HashMap<ShopperId, (String, std::time::Instant)>;
 
-fn insert(map: &mut ShopperMap, id: i64, nickname: &str) {
+fn insert(map: &mut ShopperMap, id: ShopperId, nickname: &str) {
     if map.len() >= SHOPPER_CACHE_MAX {
         map.clear();
     }
@@ -202,7 +203,7 @@ fn remember(st: &AppState, browser: &Browser, shopper: Shopper) -> Shopper {
 }
 
 /// Makes this browser shopper `id` (a verified number signed them back in): sets the cookie.
-pub async fn sign_in_as(st: &AppState, browser: &Browser, id: i64) -> Result<Shopper> {
+pub async fn sign_in_as(st: &AppState, browser: &Browser, id: ShopperId) -> Result<Shopper> {
     let (id, nickname) = shoppers::find(&st.db, id)
         .await?
         .ok_or_else(|| AppError::not_found("No such shopper."))?;
@@ -276,7 +277,7 @@ pub fn follow_nickname_changes(
             while let Some(msg) = changes.next().await {
                 let Some(c) = cache.upgrade() else { return };
                 if let Ok(id) = msg.get_payload::<i64>() {
-                    c.forget(id);
+                    c.forget(ShopperId(id));
                 }
             }
         }
@@ -290,8 +291,8 @@ mod tests {
     #[test]
     fn cookies_round_trip_and_reject_tampering() {
         let key = b"test-key";
-        let v = cookie_value(key, 42);
-        assert_eq!(verify_cookie(key, &v), Some(42));
+        let v = cookie_value(key, ShopperId(42));
+        assert_eq!(verify_cookie(key, &v), Some(ShopperId(42)));
         assert_eq!(verify_cookie(key, &v.replace(".42.", ".43.")), None);
         assert_eq!(verify_cookie(b"other", &v), None);
         assert_eq!(verify_cookie(key, "v1.42"), None);

@@ -3,8 +3,9 @@
 
 use super::*;
 use crate::error::Result;
+use shop_core::ids::{ProductId, SessionId, ShopperId};
 
-pub(super) type Rooms = Mutex<HashMap<i64, Arc<Room>>>;
+pub(super) type Rooms = Mutex<HashMap<SessionId, Arc<Room>>>;
 
 /// All open rooms of this node. A room opens on first use and is dropped by its own ticker
 /// when nobody needs it any more (ended and unwatched, or not live and long unwatched), so a
@@ -33,9 +34,9 @@ pub struct Hub {
 #[derive(Default)]
 pub(super) struct News {
     /// Latest stock per (session, product).
-    pub(super) stock: HashMap<(i64, i64), i64>,
+    pub(super) stock: HashMap<(SessionId, ProductId), i64>,
     /// Per session: the latest buyer (masked) and product, and how many purchases.
-    pub(super) purchases: HashMap<i64, (String, String, u64)>,
+    pub(super) purchases: HashMap<SessionId, (String, String, u64)>,
 }
 
 impl Hub {
@@ -71,7 +72,7 @@ impl Hub {
     }
 
     /// The room if it is open (someone watched or something was published).
-    pub fn get(&self, session_id: i64) -> Option<Arc<Room>> {
+    pub fn get(&self, session_id: SessionId) -> Option<Arc<Room>> {
         self.rooms
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -105,7 +106,7 @@ impl Hub {
 
     /// Joins the session's room as a viewer. Never a room that is being dropped: joining one
     /// retries with a fresh room. `Unavailable` while Redis is down (distributed mode).
-    pub async fn watch(&self, db: &Db, session_id: i64) -> Result<ViewerGuard> {
+    pub async fn watch(&self, db: &Db, session_id: SessionId) -> Result<ViewerGuard> {
         if let Some(bp) = &self.backplane {
             bp.ensure_up()?;
             if self.out_of_step.load(Ordering::SeqCst) {
@@ -158,7 +159,7 @@ impl Hub {
     }
 
     /// The session's room, created from the database on first use. `NotFound` for unknown ids.
-    pub async fn room(&self, db: &Db, session_id: i64) -> Result<Arc<Room>> {
+    pub async fn room(&self, db: &Db, session_id: SessionId) -> Result<Arc<Room>> {
         if let Some(r) = self.get(session_id) {
             return Ok(r);
         }
@@ -191,7 +192,7 @@ impl Hub {
 
     /// Runs `f` on the room if it is open (publishing to a room nobody opened is pointless:
     /// a first viewer loads the current facts from the database anyway).
-    pub fn with_room(&self, session_id: i64, f: impl FnOnce(&Room)) {
+    pub fn with_room(&self, session_id: SessionId, f: impl FnOnce(&Room)) {
         if let Some(r) = self.get(session_id) {
             f(&r);
         }
@@ -244,7 +245,7 @@ impl Hub {
 
     /// Broadcasts an event to the session's room on every node (one process: to its room,
     /// if open).
-    pub async fn publish(&self, session_id: i64, event: LiveEvent) -> Result<()> {
+    pub async fn publish(&self, session_id: SessionId, event: LiveEvent) -> Result<()> {
         match &self.backplane {
             Some(bp) => bp.publish(session_id, &event, now_us()).await.map(|_| ()),
             None => {
@@ -256,13 +257,13 @@ impl Hub {
         }
     }
 
-    async fn status_changed(&self, session_id: i64, status: SessionStatus) -> Result<()> {
+    async fn status_changed(&self, session_id: SessionId, status: SessionStatus) -> Result<()> {
         self.publish(session_id, LiveEvent::Status { seq: 0, status })
             .await
     }
 
     /// The host presented a product: everyone's explaining-now card changes.
-    async fn presented(&self, session_id: i64, card: Presenting, stock: i64) -> Result<()> {
+    async fn presented(&self, session_id: SessionId, card: Presenting, stock: i64) -> Result<()> {
         if self.backplane.is_none() && self.get(session_id).is_none() {
             return Ok(());
         }
@@ -279,7 +280,12 @@ impl Hub {
     }
 
     /// Stock changed (an order, sold out, an edit): coalesced into the next `counters`.
-    async fn stock_changed(&self, session_id: i64, product_id: i64, stock: i64) -> Result<()> {
+    async fn stock_changed(
+        &self,
+        session_id: SessionId,
+        product_id: ProductId,
+        stock: i64,
+    ) -> Result<()> {
         match &self.backplane {
             Some(_) => {
                 lock_news(&self.news)
@@ -295,7 +301,7 @@ impl Hub {
     }
 
     /// "Someone just bought": coalesced into the next tick's `purchase` event.
-    async fn purchased(&self, session_id: i64, buyer: &str, product: &str) -> Result<()> {
+    async fn purchased(&self, session_id: SessionId, buyer: &str, product: &str) -> Result<()> {
         match &self.backplane {
             Some(_) => {
                 let mut news = lock_news(&self.news);
@@ -311,7 +317,11 @@ impl Hub {
     }
 
     /// Something about this shopper's own state changed (a friend joined through their invite).
-    pub async fn shopper_changed(&self, session_id: i64, shopper_id: i64) -> Result<()> {
+    pub async fn shopper_changed(
+        &self,
+        session_id: SessionId,
+        shopper_id: ShopperId,
+    ) -> Result<()> {
         match &self.backplane {
             Some(bp) => bp.notify_shopper(session_id, shopper_id).await,
             None => {
@@ -325,8 +335,8 @@ impl Hub {
     pub async fn chat(
         &self,
         db: &Db,
-        session_id: i64,
-        speaker_id: i64,
+        session_id: SessionId,
+        speaker_id: ShopperId,
         nickname: &str,
         text: &str,
         host: bool,
@@ -356,7 +366,7 @@ impl Hub {
         Ok((message, broadcast))
     }
 
-    pub async fn delete_chat(&self, db: &Db, session_id: i64, id: u64) -> Result<()> {
+    pub async fn delete_chat(&self, db: &Db, session_id: SessionId, id: u64) -> Result<()> {
         match &self.backplane {
             Some(bp) => bp
                 .publish(session_id, &LiveEvent::ChatDeleted { seq: 0, id }, now_us())
@@ -370,7 +380,7 @@ impl Hub {
     }
 
     /// Counts `n` hearts; returns the room's total.
-    pub async fn like(&self, db: &Db, session_id: i64, n: u64) -> Result<u64> {
+    pub async fn like(&self, db: &Db, session_id: SessionId, n: u64) -> Result<u64> {
         match &self.backplane {
             Some(bp) => {
                 // An unknown session is a 404, never a new Redis key.
@@ -382,7 +392,7 @@ impl Hub {
     }
 
     /// The host muted a shopper (already recorded in the database).
-    pub async fn mute(&self, db: &Db, session_id: i64, shopper_id: i64) -> Result<()> {
+    pub async fn mute(&self, db: &Db, session_id: SessionId, shopper_id: ShopperId) -> Result<()> {
         match &self.backplane {
             Some(bp) => bp.mute(session_id, shopper_id).await,
             None => {
@@ -392,7 +402,12 @@ impl Hub {
         }
     }
 
-    pub async fn is_muted(&self, db: &Db, session_id: i64, shopper_id: i64) -> Result<bool> {
+    pub async fn is_muted(
+        &self,
+        db: &Db,
+        session_id: SessionId,
+        shopper_id: ShopperId,
+    ) -> Result<bool> {
         match &self.backplane {
             Some(bp) => {
                 // Make sure the shared set was seeded from the database on this node or another.
@@ -405,7 +420,7 @@ impl Hub {
 
     /// Viewers watching now (every node's, in distributed mode); `None` when nobody opened
     /// the room.
-    pub async fn viewers(&self, session_id: i64) -> Result<Option<i64>> {
+    pub async fn viewers(&self, session_id: SessionId) -> Result<Option<i64>> {
         match &self.backplane {
             Some(bp) => bp.viewers(session_id).await.map(Some),
             None => Ok(self.get(session_id).map(|r| r.viewers())),
@@ -450,7 +465,7 @@ pub(super) fn spawn_ticker(
                 None => room.tick(),
                 Some(bp) if bp.up() => {
                     if let Err(e) = room.tick_shared(bp).await {
-                        tracing::debug!(session = room.session_id, error = %e, "shared tick failed");
+                        tracing::debug!(session = %room.session_id, error = %e, "shared tick failed");
                     }
                 }
                 Some(_) => {}
@@ -465,7 +480,7 @@ pub(super) fn spawn_ticker(
     });
 }
 
-pub(super) async fn load_room_facts(db: &Db, session_id: i64) -> Result<RoomFacts> {
+pub(super) async fn load_room_facts(db: &Db, session_id: SessionId) -> Result<RoomFacts> {
     let status = repo::shopping::session_status(db, session_id).await?;
     let current = repo::shopping::current_product(db, session_id).await?;
     let products = repo::live::room_products(db, session_id).await?;

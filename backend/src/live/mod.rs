@@ -20,6 +20,7 @@ mod shared;
 pub use frame::*;
 pub use hub::*;
 use shared::*;
+use shop_core::ids::{ProductId, SessionId, ShopperId};
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
@@ -72,12 +73,12 @@ struct RoomState {
     history: VecDeque<Arc<Frame>>,
     status: SessionStatus,
     presenting: Option<Presenting>,
-    stock: HashMap<i64, i64>,
-    dirty_stock: HashSet<i64>,
+    stock: HashMap<ProductId, i64>,
+    dirty_stock: HashSet<ProductId>,
     chat: VecDeque<ChatMessage>,
     chat_tokens: f64,
     chat_refill: Instant,
-    muted: HashSet<i64>,
+    muted: HashSet<ShopperId>,
     sent_viewers: i64,
     sent_likes: u64,
     /// "Someone just bought": the latest buyer and how many more since the last tick.
@@ -124,7 +125,7 @@ fn apply(st: &mut RoomState, event: &LiveEvent) {
             ..
         } => {
             for [id, s] in stock {
-                st.stock.insert(*id, *s);
+                st.stock.insert(ProductId(*id), *s);
             }
             st.sent_viewers = *viewers;
             st.sent_likes = *likes;
@@ -139,13 +140,13 @@ fn apply(st: &mut RoomState, event: &LiveEvent) {
 
 /// A live session's room.
 pub struct Room {
-    pub session_id: i64,
+    pub session_id: SessionId,
     tx: broadcast::Sender<Arc<Frame>>,
     state: Mutex<RoomState>,
     viewers: AtomicI64,
     likes: AtomicU64,
     chat_ids: AtomicU64,
-    personal: Mutex<HashMap<i64, watch::Sender<u64>>>,
+    personal: Mutex<HashMap<ShopperId, watch::Sender<u64>>>,
     /// Set when the room is being dropped: a viewer that joins it then goes to a new room.
     closed: AtomicBool,
     /// Distributed mode: the room only delivers what the node's stream reader brings
@@ -171,7 +172,7 @@ pub struct Start {
 pub struct RoomFacts {
     pub status: SessionStatus,
     pub presenting: Option<Presenting>,
-    pub stock: HashMap<i64, i64>,
+    pub stock: HashMap<ProductId, i64>,
 }
 
 impl Room {
@@ -181,9 +182,9 @@ impl Room {
     /// someone else's events (2^53, where JavaScript numbers stop being exact, is in 2255).
     /// In distributed mode Redis numbers the same way (`backplane::PUBLISH`).
     fn new(
-        session_id: i64,
+        session_id: SessionId,
         facts: RoomFacts,
-        muted: HashSet<i64>,
+        muted: HashSet<ShopperId>,
         seq: u64,
         distributed: bool,
         metrics: Arc<Metrics>,
@@ -290,7 +291,7 @@ impl Room {
             seq: st.seq,
             status: st.status,
             presenting: st.presenting.clone(),
-            stock: st.stock.iter().map(|(k, v)| [*k, *v]).collect(),
+            stock: st.stock.iter().map(|(k, v)| [k.get(), *v]).collect(),
             viewers,
             likes,
             chat: st.chat.iter().cloned().collect(),
@@ -410,7 +411,7 @@ impl Room {
 
     /// A watch that changes whenever something about this shopper changes (discount unlocked,
     /// friend joined); their stream turns it into a `me` hint and the client refetches.
-    pub fn personal(&self, shopper_id: i64) -> watch::Receiver<u64> {
+    pub fn personal(&self, shopper_id: ShopperId) -> watch::Receiver<u64> {
         let mut map = self.personal.lock().unwrap_or_else(|p| p.into_inner());
         map.retain(|_, tx| tx.receiver_count() > 0);
         map.entry(shopper_id)
@@ -418,7 +419,7 @@ impl Room {
             .subscribe()
     }
 
-    pub fn notify_shopper(&self, shopper_id: i64) {
+    pub fn notify_shopper(&self, shopper_id: ShopperId) {
         let map = self.personal.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(tx) = map.get(&shopper_id) {
             tx.send_modify(|v| *v += 1);
@@ -434,7 +435,7 @@ impl Room {
     }
 
     /// Stock changed (an order, sold out, an edit): coalesced into the next `counters` event.
-    pub fn set_stock(&self, product_id: i64, stock: i64) {
+    pub fn set_stock(&self, product_id: ProductId, stock: i64) {
         let mut st = self.lock();
         if st.stock.insert(product_id, stock) != Some(stock) {
             st.dirty_stock.insert(product_id);
@@ -452,11 +453,11 @@ impl Room {
         self.likes.fetch_add(n, Ordering::Relaxed) + n
     }
 
-    pub fn is_muted(&self, shopper_id: i64) -> bool {
+    pub fn is_muted(&self, shopper_id: ShopperId) -> bool {
         self.lock().muted.contains(&shopper_id)
     }
 
-    pub fn mute(&self, shopper_id: i64) {
+    pub fn mute(&self, shopper_id: ShopperId) {
         self.lock().muted.insert(shopper_id);
     }
 
@@ -464,7 +465,7 @@ impl Room {
     /// room's chat runs faster than people can read and this one was left out of the sample).
     pub fn chat(
         &self,
-        shopper_id: i64,
+        shopper_id: ShopperId,
         nickname: &str,
         text: &str,
         host: bool,
@@ -526,10 +527,10 @@ impl Room {
         if viewers == st.sent_viewers && likes == st.sent_likes && st.dirty_stock.is_empty() {
             return;
         }
-        let dirty: Vec<i64> = st.dirty_stock.drain().collect();
+        let dirty: Vec<ProductId> = st.dirty_stock.drain().collect();
         let stock: Vec<[i64; 2]> = dirty
             .into_iter()
-            .filter_map(|id| st.stock.get(&id).map(|s| [id, *s]))
+            .filter_map(|id| st.stock.get(&id).map(|s| [id.get(), *s]))
             .collect();
         st.sent_viewers = viewers;
         st.sent_likes = likes;
@@ -621,7 +622,14 @@ mod tests {
     use super::*;
 
     fn room() -> Room {
-        Room::new(1, facts(), HashSet::new(), 0, false, Arc::default())
+        Room::new(
+            SessionId(1),
+            facts(),
+            HashSet::new(),
+            0,
+            false,
+            Arc::default(),
+        )
     }
 
     fn facts() -> RoomFacts {
@@ -637,7 +645,7 @@ mod tests {
             seq: 0,
             message: ChatMessage {
                 id,
-                shopper_id: 1,
+                shopper_id: ShopperId(1),
                 nickname: "Mei".into(),
                 text: format!("hello {id}"),
                 at_ms: 0,
@@ -651,7 +659,14 @@ mod tests {
     /// nobody resumes from before it.
     #[test]
     fn distributed_rooms_resume_from_preloaded_history_and_reset_to_snapshots() {
-        let r = Room::new(1, facts(), HashSet::new(), 1_000, true, Arc::default());
+        let r = Room::new(
+            SessionId(1),
+            facts(),
+            HashSet::new(),
+            1_000,
+            true,
+            Arc::default(),
+        );
         let entries = (990..=1_000).map(|seq| (seq, 5, chat_event(seq))).collect();
         r.preload(entries, 7, 9);
         assert_eq!(r.lock().chat.len(), 11);
@@ -701,7 +716,7 @@ mod tests {
             },
             LiveEvent::Product {
                 seq: 0,
-                product_id: 3,
+                product_id: ProductId(3),
                 pricing: LivePrice::new(Fen(1_990), &Default::default()),
             },
             LiveEvent::Purchase {
@@ -796,8 +811,8 @@ mod tests {
         let r = room();
         r.like(5);
         r.like(7);
-        r.set_stock(3, 10);
-        r.set_stock(3, 9);
+        r.set_stock(ProductId(3), 10);
+        r.set_stock(ProductId(3), 9);
         let before = r.seq();
         r.tick();
         assert_eq!(r.seq(), before + 1, "one counters event for many changes");
@@ -812,14 +827,14 @@ mod tests {
     fn chat_is_sampled_when_it_outruns_reading() {
         let r = room();
         let sent = (0..100)
-            .filter(|i| r.chat(1, "a", &format!("m{i}"), false).1)
+            .filter(|i| r.chat(ShopperId(1), "a", &format!("m{i}"), false).1)
             .count();
         assert!(
             sent <= CHAT_BROADCAST_PER_SEC as usize + 1,
             "{sent} broadcast"
         );
         assert!(
-            r.chat(2, "host", "welcome", true).1,
+            r.chat(ShopperId(2), "host", "welcome", true).1,
             "the host is always heard"
         );
     }
@@ -829,17 +844,17 @@ mod tests {
         use crate::model::LiveEvent;
         let r = room();
         r.present(Presenting {
-            product_id: 3,
+            product_id: ProductId(3),
             name: "Serum".into(),
             image_url: "/x.jpg".into(),
             pricing: LivePrice::new(Fen(25_900), &Default::default()),
         });
         r.set_status(SessionStatus::Ended);
-        r.chat(1, "Lin", "<b>hi</b>", false);
+        r.chat(ShopperId(1), "Lin", "<b>hi</b>", false);
         r.delete_chat(1);
         r.purchased("Lin", "Serum");
         r.like(3);
-        r.set_stock(3, 7);
+        r.set_stock(ProductId(3), 7);
         r.tick();
         let mut frames = r.start(Some(0)).frames;
         frames.push(r.start(None).frames.remove(0));

@@ -4,13 +4,14 @@
 
 use super::*;
 use crate::error::Result;
+use shop_core::ids::SessionId;
 
 /// A distributed room: numbered from its Redis stream, whose recent events become its
 /// history, with the database's facts and the shared counters.
 pub(super) async fn open_shared(
     bp: &RedisBackplane,
     db: &Db,
-    session_id: i64,
+    session_id: SessionId,
     metrics: Arc<Metrics>,
 ) -> Result<Room> {
     // The number first: whatever is published after it reaches the room through the reader
@@ -76,7 +77,7 @@ pub(super) async fn read_streams(hub: Weak<Hub>, bp: Arc<RedisBackplane>, db: Db
             let mut all = true;
             for r in &rooms {
                 if let Err(e) = reset_shared(&bp, &db, r).await {
-                    tracing::warn!(session = r.session_id, error = %e, "room reset failed");
+                    tracing::warn!(session = %r.session_id, error = %e, "room reset failed");
                     all = false;
                 }
             }
@@ -104,7 +105,8 @@ pub(super) async fn read_streams(hub: Weak<Hub>, bp: Arc<RedisBackplane>, db: Db
                 }
             },
         };
-        let cursors: Vec<(i64, u64)> = rooms.iter().map(|r| (r.session_id, r.last_seq())).collect();
+        let cursors: Vec<(SessionId, u64)> =
+            rooms.iter().map(|r| (r.session_id, r.last_seq())).collect();
         match bp.read(c.clone(), &cursors).await {
             Ok(batches) => {
                 conn = Some(c);
@@ -113,7 +115,7 @@ pub(super) async fn read_streams(hub: Weak<Hub>, bp: Arc<RedisBackplane>, db: Db
                         continue;
                     };
                     if let Err(e) = deliver_batch(&bp, &db, room, entries).await {
-                        tracing::warn!(session_id, error = %e, "live room could not catch up");
+                        tracing::warn!(%session_id, error = %e, "live room could not catch up");
                         in_step = false;
                         out_of_step.store(!in_step, Ordering::SeqCst);
                     }
@@ -152,7 +154,7 @@ pub(super) async fn deliver_batch(
                 }
             } else {
                 tracing::warn!(
-                    session = room.session_id,
+                    session = %room.session_id,
                     last,
                     seq,
                     "events lost; resetting the room"
@@ -187,7 +189,7 @@ pub(super) async fn listen_personal(hub: Weak<Hub>, bp: Arc<RedisBackplane>) {
                 continue;
             };
             if let (Ok(session), Ok(shopper)) = (session.parse::<i64>(), shopper.parse::<i64>()) {
-                h.with_room(session, |r| r.notify_shopper(shopper));
+                h.with_room(SessionId(session), |r| r.notify_shopper(ShopperId(shopper)));
             }
         }
     }

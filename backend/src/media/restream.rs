@@ -6,16 +6,17 @@
 
 use crate::error::Result;
 use crate::{crypto, domain::restream::StreamKey};
+use shop_core::ids::HostId;
 
 /// The label the stream keys' encryption key is derived under.
 const KEY_LABEL: &str = "live-shopping restream stream keys v1";
 
-fn aad(host_id: i64) -> String {
+fn aad(host_id: HostId) -> String {
     format!("restream-key:host:{host_id}")
 }
 
 /// The stored form of `key`, for a destination of `host_id`.
-pub fn seal_key(secret: &[u8], host_id: i64, key: &StreamKey) -> Result<String> {
+pub fn seal_key(secret: &[u8], host_id: HostId, key: &StreamKey) -> Result<String> {
     crypto::seal(
         &crypto::derive_key(secret, KEY_LABEL),
         aad(host_id).as_bytes(),
@@ -24,7 +25,7 @@ pub fn seal_key(secret: &[u8], host_id: i64, key: &StreamKey) -> Result<String> 
 }
 
 /// The key [`seal_key`] stored; `None` when it cannot be read (another server secret).
-pub fn open_key(secret: &[u8], host_id: i64, sealed: &str) -> Option<StreamKey> {
+pub fn open_key(secret: &[u8], host_id: HostId, sealed: &str) -> Option<StreamKey> {
     let bytes = crypto::open(
         &crypto::derive_key(secret, KEY_LABEL),
         aad(host_id).as_bytes(),
@@ -41,10 +42,10 @@ mod tests {
     fn stream_keys_round_trip_and_are_bound_to_their_host() {
         let secret = b"a server secret of at least 32 characters!";
         let key = StreamKey::parse("live_0123456789_abcdef").unwrap();
-        let sealed = seal_key(secret, 7, &key).expect("seal");
+        let sealed = seal_key(secret, HostId(7), &key).expect("seal");
         assert!(!sealed.contains("0123456789"));
-        assert_eq!(open_key(secret, 7, &sealed), Some(key));
-        assert_eq!(open_key(secret, 8, &sealed), None);
-        assert_eq!(open_key(b"another secret", 7, &sealed), None);
+        assert_eq!(open_key(secret, HostId(7), &sealed), Some(key));
+        assert_eq!(open_key(secret, HostId(8), &sealed), None);
+        assert_eq!(open_key(b"another secret", HostId(7), &sealed), None);
     }
 }

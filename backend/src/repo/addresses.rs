@@ -7,6 +7,7 @@ use crate::{
     error::AppError,
     model::SavedAddress,
 };
+use shop_core::ids::{OrderId, ShopperId};
 
 /// At most this many addresses per shopper.
 pub const MAX_ADDRESSES: i64 = 20;
@@ -30,7 +31,7 @@ fn saved((id, recipient, phone, province, city, district, street): Row) -> Saved
 }
 
 /// The shopper's addresses, the one used last first.
-pub async fn list(db: &Db, shopper_id: i64) -> Result<Vec<SavedAddress>> {
+pub async fn list(db: &Db, shopper_id: ShopperId) -> Result<Vec<SavedAddress>> {
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, recipient, phone, province, city, district, street FROM addresses
           WHERE shopper_id = $1 ORDER BY last_used_ms DESC, id DESC",
@@ -45,7 +46,7 @@ pub async fn list(db: &Db, shopper_id: i64) -> Result<Vec<SavedAddress>> {
 /// last.
 pub async fn save(
     db: &Db,
-    shopper_id: i64,
+    shopper_id: ShopperId,
     id: Option<i64>,
     a: &Address,
     now_ms: i64,
@@ -112,7 +113,7 @@ pub async fn save(
     )))
 }
 
-pub async fn delete(db: &Db, shopper_id: i64, id: i64) -> Result<()> {
+pub async fn delete(db: &Db, shopper_id: ShopperId, id: i64) -> Result<()> {
     let res = sqlx::query("DELETE FROM addresses WHERE id = $1 AND shopper_id = $2")
         .bind(id)
         .bind(shopper_id)
@@ -129,8 +130,8 @@ pub async fn delete(db: &Db, shopper_id: i64, id: i64) -> Result<()> {
 /// copy as the shopper sees it (phone masked).
 pub async fn attach(
     db: &Db,
-    shopper_id: i64,
-    order_id: i64,
+    shopper_id: ShopperId,
+    order_id: OrderId,
     address_id: i64,
     now_ms: i64,
 ) -> Result<String> {

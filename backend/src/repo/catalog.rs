@@ -2,6 +2,7 @@
 //! and (later) the studio.
 
 use crate::error::{Error, Result};
+use shop_core::ids::{HostId, ProductId, SessionId};
 use sqlx::FromRow;
 
 use crate::{
@@ -14,7 +15,7 @@ use crate::{
 
 #[derive(Debug, Clone)]
 pub struct NewSession {
-    pub host_id: i64,
+    pub host_id: HostId,
     pub title: String,
     pub description: String,
     pub cover_url: String,
@@ -53,7 +54,7 @@ const SUMMARY_SELECT: &str = "SELECT s.id, s.title, h.display_name AS host_name,
 impl SummaryRow {
     fn into_summary(self) -> Result<SessionSummary> {
         Ok(SessionSummary {
-            id: self.id,
+            id: SessionId(self.id),
             title: self.title,
             host_name: self.host_name,
             cover_url: self.cover_url,
@@ -81,7 +82,7 @@ struct SessionRow {
 
 #[derive(FromRow)]
 struct ProductRow {
-    id: i64,
+    id: ProductId,
     position: i64,
     name: String,
     description: String,
@@ -126,7 +127,7 @@ pub async fn list_current_sessions(db: &Db) -> Result<Vec<SessionSummary>> {
 }
 
 /// The session page: the session, its host and its products in presentation order.
-pub async fn session_detail(db: &Db, session_id: i64) -> Result<SessionDetail> {
+pub async fn session_detail(db: &Db, session_id: SessionId) -> Result<SessionDetail> {
     let row: Option<SessionRow> = sqlx::query_as(
         "SELECT s.id, s.title, s.description, h.display_name AS host_name, s.cover_url,
                 s.status, s.scheduled_start_ms, s.currency, s.time_zone
@@ -156,7 +157,7 @@ pub async fn session_detail(db: &Db, session_id: i64) -> Result<SessionDetail> {
         })
         .collect();
     Ok(SessionDetail {
-        id: s.id,
+        id: SessionId(s.id),
         title: s.title,
         description: s.description,
         host_name: s.host_name,
@@ -170,8 +171,8 @@ pub async fn session_detail(db: &Db, session_id: i64) -> Result<SessionDetail> {
     })
 }
 
-pub async fn create_host(db: &Db, display_name: &str) -> Result<i64> {
-    let id: i64 = sqlx::query_scalar(
+pub async fn create_host(db: &Db, display_name: &str) -> Result<HostId> {
+    let id: HostId = sqlx::query_scalar(
         "INSERT INTO hosts (display_name, created_at_ms) VALUES ($1, $2) RETURNING id",
     )
     .bind(display_name)
@@ -182,10 +183,14 @@ pub async fn create_host(db: &Db, display_name: &str) -> Result<i64> {
 }
 
 /// Creates a scheduled session with its products, all or nothing.
-pub async fn create_session(db: &Db, session: &NewSession, products: &[NewProduct]) -> Result<i64> {
+pub async fn create_session(
+    db: &Db,
+    session: &NewSession,
+    products: &[NewProduct],
+) -> Result<SessionId> {
     let now = now_ms();
     let mut w = db.begin_write().await?;
-    let id: i64 = sqlx::query_scalar(
+    let id: SessionId = sqlx::query_scalar(
         "INSERT INTO live_sessions (host_id, title, description, cover_url, scheduled_start_ms, created_at_ms, time_zone)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
@@ -227,7 +232,7 @@ pub async fn create_session(db: &Db, session: &NewSession, products: &[NewProduc
 }
 
 /// Finds a session by title (used to keep demo seeding idempotent).
-pub async fn find_session_by_title(db: &Db, title: &str) -> Result<Option<i64>> {
+pub async fn find_session_by_title(db: &Db, title: &str) -> Result<Option<SessionId>> {
     Ok(
         sqlx::query_scalar("SELECT id FROM live_sessions WHERE title = $1 ORDER BY id LIMIT 1")
             .bind(title)
@@ -238,7 +243,11 @@ pub async fn find_session_by_title(db: &Db, title: &str) -> Result<Option<i64>> 
 
 /// Moves a still-scheduled session's start to `start_ms` if its start has already passed
 /// (keeps the demo session "starting soon" across restarts).
-pub async fn keep_scheduled_start_ahead(db: &Db, session_id: i64, start_ms: i64) -> Result<()> {
+pub async fn keep_scheduled_start_ahead(
+    db: &Db,
+    session_id: SessionId,
+    start_ms: i64,
+) -> Result<()> {
     sqlx::query(
         "UPDATE live_sessions SET scheduled_start_ms = $1
           WHERE id = $2 AND status = 'scheduled' AND scheduled_start_ms < $3",
@@ -252,7 +261,7 @@ pub async fn keep_scheduled_start_ahead(db: &Db, session_id: i64, start_ms: i64)
 }
 
 /// One session's card (used by invite pages and previews).
-pub async fn session_summary(db: &Db, session_id: i64) -> Result<SessionSummary> {
+pub async fn session_summary(db: &Db, session_id: SessionId) -> Result<SessionSummary> {
     let r: Option<SummaryRow> = sqlx::query_as(&format!("{SUMMARY_SELECT} WHERE s.id = $1"))
         .bind(session_id)
         .fetch_optional(db.pool())

@@ -6,9 +6,10 @@ use crate::{
     domain::embed::{EmbedOrigin, MAX_ORIGINS},
     error::AppError,
 };
+use shop_core::ids::{HostId, SessionId};
 
 /// The host's allowed sites, in order.
-pub async fn host_origins(db: &Db, host_id: i64) -> Result<Vec<String>> {
+pub async fn host_origins(db: &Db, host_id: HostId) -> Result<Vec<String>> {
     let rows: Vec<(String,)> =
         sqlx::query_as("SELECT origin FROM embed_origins WHERE host_id = $1 ORDER BY origin")
             .bind(host_id)
@@ -19,8 +20,8 @@ pub async fn host_origins(db: &Db, host_id: i64) -> Result<Vec<String>> {
 
 /// The sites allowed to embed this session's room (its host's list), or `None` when there is
 /// no such session. Stored origins are parsed again: only their one spelling leaves here.
-pub async fn session_origins(db: &Db, session_id: i64) -> Result<Option<Vec<EmbedOrigin>>> {
-    let host: Option<(i64,)> = sqlx::query_as("SELECT host_id FROM live_sessions WHERE id = $1")
+pub async fn session_origins(db: &Db, session_id: SessionId) -> Result<Option<Vec<EmbedOrigin>>> {
+    let host: Option<(HostId,)> = sqlx::query_as("SELECT host_id FROM live_sessions WHERE id = $1")
         .bind(session_id)
         .fetch_optional(db.pool())
         .await?;
@@ -38,7 +39,7 @@ pub async fn session_origins(db: &Db, session_id: i64) -> Result<Option<Vec<Embe
 
 /// Adds a site to the host's list (adding one already there changes nothing); 409 when the
 /// list is full.
-pub async fn add_origin(db: &Db, host_id: i64, origin: &EmbedOrigin, now_ms: i64) -> Result<()> {
+pub async fn add_origin(db: &Db, host_id: HostId, origin: &EmbedOrigin, now_ms: i64) -> Result<()> {
     let listed = host_origins(db, host_id).await?;
     if listed.iter().any(|o| o == origin.as_str()) {
         return Ok(());
@@ -62,7 +63,7 @@ pub async fn add_origin(db: &Db, host_id: i64, origin: &EmbedOrigin, now_ms: i64
 }
 
 /// Removes a site from the host's list; 404 when it was not on it.
-pub async fn remove_origin(db: &Db, host_id: i64, origin: &EmbedOrigin) -> Result<()> {
+pub async fn remove_origin(db: &Db, host_id: HostId, origin: &EmbedOrigin) -> Result<()> {
     let done = sqlx::query("DELETE FROM embed_origins WHERE host_id = $1 AND origin = $2")
         .bind(host_id)
         .bind(origin.as_str())

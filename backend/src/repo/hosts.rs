@@ -3,11 +3,12 @@
 
 use crate::db::Db;
 use crate::error::Result;
+use shop_core::ids::{HostId, SessionId};
 
 /// What sign-in needs of an account.
 pub struct AccountRow {
     pub id: i64,
-    pub host_id: i64,
+    pub host_id: HostId,
     pub password_hash: String,
     pub locked_until_ms: Option<i64>,
 }
@@ -24,7 +25,7 @@ pub async fn email_taken(db: &Db, email: &str) -> Result<bool> {
 /// any other failure is an error).
 pub async fn create_account(
     db: &Db,
-    host_id: i64,
+    host_id: HostId,
     email: &str,
     password_hash: &str,
     now_ms: i64,
@@ -46,7 +47,7 @@ pub async fn create_account(
 }
 
 /// Removes a host that never got an account (a sign-up that failed half-way).
-pub async fn delete_host(db: &Db, host_id: i64) -> Result<()> {
+pub async fn delete_host(db: &Db, host_id: HostId) -> Result<()> {
     sqlx::query("DELETE FROM hosts WHERE id = $1")
         .bind(host_id)
         .execute(db.pool())
@@ -64,7 +65,7 @@ pub async fn account_by_email(db: &Db, email: &str) -> Result<Option<AccountRow>
     Ok(
         row.map(|(id, host_id, password_hash, locked_until_ms)| AccountRow {
             id,
-            host_id,
+            host_id: HostId(host_id),
             password_hash,
             locked_until_ms,
         }),
@@ -128,7 +129,7 @@ pub async fn by_session(
     db: &Db,
     token_hash: &str,
     now_ms: i64,
-) -> Result<Option<(i64, i64, String)>> {
+) -> Result<Option<(i64, HostId, String)>> {
     Ok(sqlx::query_as(
         "SELECT a.id, a.host_id, a.email FROM host_sessions s JOIN host_accounts a ON a.id = s.account_id
           WHERE s.token_hash = $1 AND s.expires_at_ms > $2",
@@ -140,7 +141,7 @@ pub async fn by_session(
 }
 
 /// The host who owns a session (`None`: no such session).
-pub async fn session_owner(db: &Db, session_id: i64) -> Result<Option<i64>> {
+pub async fn session_owner(db: &Db, session_id: SessionId) -> Result<Option<HostId>> {
     Ok(
         sqlx::query_scalar("SELECT host_id FROM live_sessions WHERE id = $1")
             .bind(session_id)
@@ -149,7 +150,7 @@ pub async fn session_owner(db: &Db, session_id: i64) -> Result<Option<i64>> {
     )
 }
 
-pub async fn display_name(db: &Db, host_id: i64) -> Result<String> {
+pub async fn display_name(db: &Db, host_id: HostId) -> Result<String> {
     Ok(
         sqlx::query_scalar("SELECT display_name FROM hosts WHERE id = $1")
             .bind(host_id)

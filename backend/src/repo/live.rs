@@ -2,21 +2,22 @@
 //! itself is `live`).
 
 use crate::error::{Error, Result};
+use shop_core::ids::{ProductId, SessionId, ShopperId};
 use std::collections::{HashMap, HashSet};
 
 use crate::{db::Db, error::AppError};
 
 /// One product as the room shows it.
 pub struct RoomProduct {
-    pub id: i64,
+    pub id: ProductId,
     pub name: String,
     pub price_fen: i64,
     pub image_url: String,
     pub stock: i64,
 }
 
-pub async fn room_product(db: &Db, product_id: i64) -> Result<Option<RoomProduct>> {
-    let row: Option<(i64, String, i64, String, i64)> =
+pub async fn room_product(db: &Db, product_id: ProductId) -> Result<Option<RoomProduct>> {
+    let row: Option<(ProductId, String, i64, String, i64)> =
         sqlx::query_as("SELECT id, name, price_fen, image_url, stock FROM products WHERE id = $1")
             .bind(product_id)
             .fetch_optional(db.pool())
@@ -32,8 +33,8 @@ pub async fn room_product(db: &Db, product_id: i64) -> Result<Option<RoomProduct
     )
 }
 
-pub async fn room_products(db: &Db, session_id: i64) -> Result<Vec<RoomProduct>> {
-    let rows: Vec<(i64, String, i64, String, i64)> = sqlx::query_as(
+pub async fn room_products(db: &Db, session_id: SessionId) -> Result<Vec<RoomProduct>> {
+    let rows: Vec<(ProductId, String, i64, String, i64)> = sqlx::query_as(
         "SELECT id, name, price_fen, image_url, stock FROM products WHERE session_id = $1",
     )
     .bind(session_id)
@@ -51,20 +52,25 @@ pub async fn room_products(db: &Db, session_id: i64) -> Result<Vec<RoomProduct>>
         .collect())
 }
 
-pub async fn muted(db: &Db, session_id: i64) -> Result<HashSet<i64>> {
-    Ok(
-        sqlx::query_scalar::<_, i64>("SELECT shopper_id FROM chat_mutes WHERE session_id = $1")
-            .bind(session_id)
-            .fetch_all(db.pool())
-            .await?
-            .into_iter()
-            .collect(),
+pub async fn muted(db: &Db, session_id: SessionId) -> Result<HashSet<ShopperId>> {
+    Ok(sqlx::query_scalar::<_, ShopperId>(
+        "SELECT shopper_id FROM chat_mutes WHERE session_id = $1",
     )
+    .bind(session_id)
+    .fetch_all(db.pool())
+    .await?
+    .into_iter()
+    .collect())
 }
 
 /// Mutes a shopper in a session's chat (kept across restarts). `NotFound` for an unknown
 /// shopper.
-pub async fn mute(db: &Db, session_id: i64, shopper_id: i64, now_ms: i64) -> Result<()> {
+pub async fn mute(
+    db: &Db,
+    session_id: SessionId,
+    shopper_id: ShopperId,
+    now_ms: i64,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO chat_mutes (session_id, shopper_id, created_at_ms) VALUES ($1, $2, $3)
          ON CONFLICT (session_id, shopper_id) DO NOTHING",
@@ -84,6 +90,6 @@ pub async fn mute(db: &Db, session_id: i64, shopper_id: i64, now_ms: i64) -> Res
 }
 
 /// Stock by product id, for a room's counters.
-pub fn stock_of(products: &[RoomProduct]) -> HashMap<i64, i64> {
+pub fn stock_of(products: &[RoomProduct]) -> HashMap<ProductId, i64> {
     products.iter().map(|p| (p.id, p.stock)).collect()
 }

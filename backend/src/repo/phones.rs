@@ -2,9 +2,10 @@
 
 use crate::error::Result;
 use crate::{db::Db, domain::phone::Phone};
+use shop_core::ids::ShopperId;
 
 /// This shopper's verified number.
-pub async fn verified_phone(db: &Db, shopper_id: i64) -> Result<Option<Phone>> {
+pub async fn verified_phone(db: &Db, shopper_id: ShopperId) -> Result<Option<Phone>> {
     let phone: Option<String> =
         sqlx::query_scalar("SELECT phone FROM shopper_phones WHERE shopper_id = $1")
             .bind(shopper_id)
@@ -96,9 +97,9 @@ pub async fn check_code(
 
 /// Gives `shopper_id` the verified number. Returns the shopper the number belongs to: this
 /// one, or another shopper who verified it first (the caller then signs in as them).
-pub async fn bind(db: &Db, phone: &Phone, shopper_id: i64, now_ms: i64) -> Result<i64> {
+pub async fn bind(db: &Db, phone: &Phone, shopper_id: ShopperId, now_ms: i64) -> Result<ShopperId> {
     let mut w = db.begin_write().await?;
-    let owner: Option<i64> =
+    let owner: Option<ShopperId> =
         sqlx::query_scalar("SELECT shopper_id FROM shopper_phones WHERE phone = $1")
             .bind(phone.as_str())
             .fetch_optional(&mut *w.tx)
@@ -127,7 +128,7 @@ pub async fn bind(db: &Db, phone: &Phone, shopper_id: i64, now_ms: i64) -> Resul
         // Someone verified the same number at the same moment: theirs it is.
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
             drop(w);
-            let owner: i64 =
+            let owner: ShopperId =
                 sqlx::query_scalar("SELECT shopper_id FROM shopper_phones WHERE phone = $1")
                     .bind(phone.as_str())
                     .fetch_one(db.pool())
@@ -141,7 +142,7 @@ pub async fn bind(db: &Db, phone: &Phone, shopper_id: i64, now_ms: i64) -> Resul
 /// Moves what an anonymous shopper did on this browser (`from`) to the shopper a verified
 /// number signed them in as (`into`): reservations and invites for sessions `into` has none
 /// for, orders, purchase counters (added up) and chat mutes. One transaction.
-pub async fn merge_shopper(db: &Db, from: i64, into: i64) -> Result<()> {
+pub async fn merge_shopper(db: &Db, from: ShopperId, into: ShopperId) -> Result<()> {
     if from == into {
         return Ok(());
     }

@@ -9,6 +9,7 @@ use crate::{
     error::AppError,
     model::RestreamDestination,
 };
+use shop_core::ids::{HostId, SessionId};
 
 type ListRow = (
     i64,
@@ -22,7 +23,7 @@ type ListRow = (
 );
 
 /// The host's destinations, oldest first, with the state they show at `now_ms`.
-pub async fn list(db: &Db, host_id: i64, now_ms: i64) -> Result<Vec<RestreamDestination>> {
+pub async fn list(db: &Db, host_id: HostId, now_ms: i64) -> Result<Vec<RestreamDestination>> {
     let rows: Vec<ListRow> = sqlx::query_as(
         "SELECT id, name, url, key_hint, enabled, state, state_reason, state_at_ms
            FROM restream_destinations WHERE host_id = $1 ORDER BY id",
@@ -58,7 +59,7 @@ pub struct NewDestination<'a> {
 }
 
 /// Adds a destination, enabled; 409 when the host has [`MAX_DESTINATIONS`].
-pub async fn add(db: &Db, host_id: i64, d: &NewDestination<'_>, now_ms: i64) -> Result<i64> {
+pub async fn add(db: &Db, host_id: HostId, d: &NewDestination<'_>, now_ms: i64) -> Result<i64> {
     let count: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM restream_destinations WHERE host_id = $1")
             .bind(host_id)
@@ -94,7 +95,7 @@ fn touched(done: sqlx::any::AnyQueryResult) -> Result<()> {
 
 /// Turns a destination of the host's on or off (a live broadcast picks it up or lets it go
 /// within seconds); 404 when the host has no such destination.
-pub async fn set_enabled(db: &Db, host_id: i64, id: i64, enabled: bool) -> Result<()> {
+pub async fn set_enabled(db: &Db, host_id: HostId, id: i64, enabled: bool) -> Result<()> {
     let done =
         sqlx::query("UPDATE restream_destinations SET enabled = $1 WHERE id = $2 AND host_id = $3")
             .bind(i64::from(enabled))
@@ -106,7 +107,7 @@ pub async fn set_enabled(db: &Db, host_id: i64, id: i64, enabled: bool) -> Resul
 }
 
 /// Deletes a destination of the host's (its sealed key with it); 404 when there is none.
-pub async fn delete(db: &Db, host_id: i64, id: i64) -> Result<()> {
+pub async fn delete(db: &Db, host_id: HostId, id: i64) -> Result<()> {
     let done = sqlx::query("DELETE FROM restream_destinations WHERE id = $1 AND host_id = $2")
         .bind(id)
         .bind(host_id)
@@ -120,14 +121,14 @@ pub async fn delete(db: &Db, host_id: i64, id: i64) -> Result<()> {
 pub struct PushTarget {
     pub id: i64,
     /// Its owner (the sealed key is bound to it).
-    pub host_id: i64,
+    pub host_id: HostId,
     pub url: String,
     pub key_sealed: String,
 }
 
 /// The enabled destinations of the host of `session_id` (none when there is no such session).
-pub async fn enabled_for_session(db: &Db, session_id: i64) -> Result<Vec<PushTarget>> {
-    let rows: Vec<(i64, i64, String, String)> = sqlx::query_as(
+pub async fn enabled_for_session(db: &Db, session_id: SessionId) -> Result<Vec<PushTarget>> {
+    let rows: Vec<(i64, HostId, String, String)> = sqlx::query_as(
         "SELECT d.id, d.host_id, d.url, d.key_sealed FROM restream_destinations d
            JOIN live_sessions s ON s.host_id = d.host_id
           WHERE s.id = $1 AND d.enabled = 1 ORDER BY d.id",
@@ -152,7 +153,7 @@ pub async fn enabled_for_session(db: &Db, session_id: i64) -> Result<Vec<PushTar
 pub async fn set_state(
     db: &Db,
     id: i64,
-    session_id: i64,
+    session_id: SessionId,
     state: Option<(&str, Option<&str>)>,
     now_ms: i64,
 ) -> Result<()> {

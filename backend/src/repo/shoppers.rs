@@ -3,9 +3,10 @@
 
 use crate::db::Db;
 use crate::error::Result;
+use shop_core::ids::ShopperId;
 
 /// (id, nickname) of an existing shopper.
-pub async fn find(db: &Db, id: i64) -> Result<Option<(i64, String)>> {
+pub async fn find(db: &Db, id: ShopperId) -> Result<Option<(ShopperId, String)>> {
     Ok(
         sqlx::query_as("SELECT id, nickname FROM shoppers WHERE id = $1")
             .bind(id)
@@ -14,7 +15,7 @@ pub async fn find(db: &Db, id: i64) -> Result<Option<(i64, String)>> {
     )
 }
 
-pub async fn create(db: &Db, nickname: &str, now_ms: i64) -> Result<i64> {
+pub async fn create(db: &Db, nickname: &str, now_ms: i64) -> Result<ShopperId> {
     Ok(sqlx::query_scalar(
         "INSERT INTO shoppers (nickname, created_at_ms) VALUES ($1, $2) RETURNING id",
     )
@@ -24,7 +25,7 @@ pub async fn create(db: &Db, nickname: &str, now_ms: i64) -> Result<i64> {
     .await?)
 }
 
-pub async fn set_nickname(db: &Db, id: i64, nickname: &str) -> Result<()> {
+pub async fn set_nickname(db: &Db, id: ShopperId, nickname: &str) -> Result<()> {
     sqlx::query("UPDATE shoppers SET nickname = $1 WHERE id = $2")
         .bind(nickname)
         .bind(id)
@@ -52,7 +53,7 @@ pub async fn secret_or_insert(db: &Db, name: &str, fresh: &str) -> Result<String
 }
 
 /// The shopper's openid for the merchant's WeChat app, once WeChat's authorisation gave it.
-pub async fn wechat_openid(db: &Db, id: i64) -> Result<Option<String>> {
+pub async fn wechat_openid(db: &Db, id: ShopperId) -> Result<Option<String>> {
     let v: Option<Option<String>> =
         sqlx::query_scalar("SELECT wechat_openid FROM shoppers WHERE id = $1")
             .bind(id)
@@ -61,7 +62,7 @@ pub async fn wechat_openid(db: &Db, id: i64) -> Result<Option<String>> {
     Ok(v.flatten())
 }
 
-pub async fn set_wechat_openid(db: &Db, id: i64, openid: &str) -> Result<()> {
+pub async fn set_wechat_openid(db: &Db, id: ShopperId, openid: &str) -> Result<()> {
     sqlx::query("UPDATE shoppers SET wechat_openid = $1 WHERE id = $2")
         .bind(openid)
         .bind(id)

@@ -12,9 +12,10 @@ use crate::{
     model::SessionStatus,
     now_ms,
 };
+use shop_core::ids::{ProductId, SessionId, ShopperId};
 
 /// A session's status, or `NotFound`.
-pub async fn session_status(db: &Db, session_id: i64) -> Result<SessionStatus> {
+pub async fn session_status(db: &Db, session_id: SessionId) -> Result<SessionStatus> {
     let s: Option<String> = sqlx::query_scalar("SELECT status FROM live_sessions WHERE id = $1")
         .bind(session_id)
         .fetch_optional(db.pool())
@@ -25,13 +26,13 @@ pub async fn session_status(db: &Db, session_id: i64) -> Result<SessionStatus> {
 
 /// The session's status when it allows `activity` (`domain::session`), else the 409 that
 /// explains why not; `NotFound` for an unknown session.
-pub async fn require(db: &Db, session_id: i64, activity: Activity) -> Result<SessionStatus> {
+pub async fn require(db: &Db, session_id: SessionId, activity: Activity) -> Result<SessionStatus> {
     let status = session_status(db, session_id).await?;
     allows(status, activity)?;
     Ok(status)
 }
 
-pub async fn policy(db: &Db, session_id: i64) -> Result<DiscountPolicy> {
+pub async fn policy(db: &Db, session_id: SessionId) -> Result<DiscountPolicy> {
     let row: Option<PolicyRow> = sqlx::query_as(
         "SELECT percent_off, friends_needed, units_per_shopper, units_cap, purchase_limit,
                 verified_phone_required
@@ -60,7 +61,7 @@ pub fn to_policy((pct, friends, per_shopper, cap, limit, phone): PolicyRow) -> D
 
 /// Reserves a seat. Reserving twice is harmless (returns `false` the second time); an ended
 /// session refuses.
-pub async fn reserve(db: &Db, session_id: i64, shopper_id: i64) -> Result<bool> {
+pub async fn reserve(db: &Db, session_id: SessionId, shopper_id: ShopperId) -> Result<bool> {
     require(db, session_id, Activity::Reserve).await?;
     let res = sqlx::query(
         "INSERT INTO reservations (session_id, shopper_id, created_at_ms) VALUES ($1, $2, $3)
@@ -74,7 +75,7 @@ pub async fn reserve(db: &Db, session_id: i64, shopper_id: i64) -> Result<bool> 
     Ok(res.rows_affected() == 1)
 }
 
-pub async fn reservation_count(db: &Db, session_id: i64) -> Result<i64> {
+pub async fn reservation_count(db: &Db, session_id: SessionId) -> Result<i64> {
     Ok(
         sqlx::query_scalar("SELECT COUNT(*) FROM reservations WHERE session_id = $1")
             .bind(session_id)
@@ -83,7 +84,7 @@ pub async fn reservation_count(db: &Db, session_id: i64) -> Result<i64> {
     )
 }
 
-pub async fn has_reserved(db: &Db, session_id: i64, shopper_id: i64) -> Result<bool> {
+pub async fn has_reserved(db: &Db, session_id: SessionId, shopper_id: ShopperId) -> Result<bool> {
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM reservations WHERE session_id = $1 AND shopper_id = $2",
     )
@@ -98,14 +99,18 @@ pub async fn has_reserved(db: &Db, session_id: i64, shopper_id: i64) -> Result<b
 pub struct Invite {
     pub id: i64,
     pub code: String,
-    pub session_id: i64,
-    pub inviter_id: i64,
+    pub session_id: SessionId,
+    pub inviter_id: ShopperId,
     pub inviter_nickname: String,
 }
 
 /// The shopper's invite for the session, minted on first request. Only shoppers who reserved
 /// may invite; ended sessions mint nothing.
-pub async fn create_or_get_invite(db: &Db, session_id: i64, shopper_id: i64) -> Result<Invite> {
+pub async fn create_or_get_invite(
+    db: &Db,
+    session_id: SessionId,
+    shopper_id: ShopperId,
+) -> Result<Invite> {
     require(db, session_id, Activity::CreateInvite).await?;
     if !has_reserved(db, session_id, shopper_id).await? {
         return Err(AppError::Forbidden(
@@ -134,7 +139,7 @@ pub async fn create_or_get_invite(db: &Db, session_id: i64, shopper_id: i64) -> 
         .or_fault("the invite just written is missing")
 }
 
-type InviteRow = (i64, String, i64, i64, String);
+type InviteRow = (i64, String, SessionId, ShopperId, String);
 
 fn to_invite((id, code, session_id, inviter_id, inviter_nickname): InviteRow) -> Invite {
     Invite {
@@ -149,7 +154,11 @@ fn to_invite((id, code, session_id, inviter_id, inviter_nickname): InviteRow) ->
 const INVITE_SELECT: &str = "SELECT i.id, i.code, i.session_id, i.inviter_id, s.nickname
                                FROM invites i JOIN shoppers s ON s.id = i.inviter_id";
 
-pub async fn own_invite(db: &Db, session_id: i64, shopper_id: i64) -> Result<Option<Invite>> {
+pub async fn own_invite(
+    db: &Db,
+    session_id: SessionId,
+    shopper_id: ShopperId,
+) -> Result<Option<Invite>> {
     let row: Option<InviteRow> = sqlx::query_as(&format!(
         "{INVITE_SELECT} WHERE i.session_id = $1 AND i.inviter_id = $2"
     ))
@@ -180,7 +189,11 @@ pub async fn invite_by_code(db: &Db, code: &str) -> Result<Invite> {
 /// "friends" by joining each other's invites); joining twice is harmless.
 /// Returns the invite the reservation is attributed to (`None`, or an earlier invite, when
 /// this join did not count).
-pub async fn join_via_invite(db: &Db, invite: &Invite, shopper_id: i64) -> Result<Option<i64>> {
+pub async fn join_via_invite(
+    db: &Db,
+    invite: &Invite,
+    shopper_id: ShopperId,
+) -> Result<Option<i64>> {
     if invite.inviter_id == shopper_id {
         return Err(AppError::bad_request(
             "This is your own invite: share it with friends instead.",
@@ -210,7 +223,11 @@ pub async fn join_via_invite(db: &Db, invite: &Invite, shopper_id: i64) -> Resul
 }
 
 /// Everything the eligibility rule needs about a shopper in a session, in one query.
-pub async fn shopper_facts(db: &Db, session_id: i64, shopper_id: i64) -> Result<ShopperFacts> {
+pub async fn shopper_facts(
+    db: &Db,
+    session_id: SessionId,
+    shopper_id: ShopperId,
+) -> Result<ShopperFacts> {
     // (invite joined through, its inviter's nickname, own invite, friends joined, friends
     // verified, phones)
     type Row = (Option<i64>, Option<String>, Option<i64>, i64, i64, i64);
@@ -247,9 +264,21 @@ pub async fn shopper_facts(db: &Db, session_id: i64, shopper_id: i64) -> Result<
 
 /// Per product of a session: (product id, price, stock, presented, discounted units so far,
 /// units this shopper bought, discounted units this shopper got).
-pub type OfferRow = (i64, i64, i64, Option<i64>, i64, Option<i64>, Option<i64>);
+pub type OfferRow = (
+    ProductId,
+    i64,
+    i64,
+    Option<i64>,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
 
-pub async fn offer_rows(db: &Db, session_id: i64, shopper_id: i64) -> Result<Vec<OfferRow>> {
+pub async fn offer_rows(
+    db: &Db,
+    session_id: SessionId,
+    shopper_id: ShopperId,
+) -> Result<Vec<OfferRow>> {
     Ok(sqlx::query_as(
         "SELECT p.id, p.price_fen, p.stock, p.presented_at_ms, p.discounted_units, c.units, c.discounted_units
            FROM products p
@@ -263,7 +292,7 @@ pub async fn offer_rows(db: &Db, session_id: i64, shopper_id: i64) -> Result<Vec
     .await?)
 }
 
-pub async fn current_product(db: &Db, session_id: i64) -> Result<Option<i64>> {
+pub async fn current_product(db: &Db, session_id: SessionId) -> Result<Option<ProductId>> {
     Ok(
         sqlx::query_scalar("SELECT current_product_id FROM live_sessions WHERE id = $1")
             .bind(session_id)
@@ -278,9 +307,9 @@ pub async fn current_product(db: &Db, session_id: i64) -> Result<Option<i64>> {
 /// did not reserve get the default (not reserved). At most a few hundred ids per call.
 pub async fn shoppers_facts(
     db: &Db,
-    session_id: i64,
-    shopper_ids: &[i64],
-) -> Result<std::collections::HashMap<i64, ShopperFacts>> {
+    session_id: SessionId,
+    shopper_ids: &[ShopperId],
+) -> Result<std::collections::HashMap<ShopperId, ShopperFacts>> {
     use std::collections::HashMap;
     if shopper_ids.is_empty() {
         return Ok(HashMap::new());
@@ -315,7 +344,7 @@ pub async fn shoppers_facts(
         q = q.bind(*id);
     }
     let invites = q.fetch_all(db.pool()).await?;
-    let mut facts: HashMap<i64, ShopperFacts> = shopper_ids
+    let mut facts: HashMap<ShopperId, ShopperFacts> = shopper_ids
         .iter()
         .map(|id| (*id, ShopperFacts::default()))
         .collect();
@@ -325,15 +354,15 @@ pub async fn shoppers_facts(
 
 /// Reservations: (shopper, invite joined through, its inviter's nickname, phones);
 /// invites: (inviter, invite, friends joined, friends verified).
-type ReservationRow = (i64, Option<i64>, Option<String>, i64);
-type OwnInviteRow = (i64, i64, i64, i64);
+type ReservationRow = (ShopperId, Option<i64>, Option<String>, i64);
+type OwnInviteRow = (ShopperId, i64, i64, i64);
 
 /// Facts of the reserved shoppers from their reservations and the invites they own.
 fn assemble_facts(
     reservations: Vec<ReservationRow>,
     invites: Vec<OwnInviteRow>,
-) -> impl Iterator<Item = (i64, ShopperFacts)> {
-    let own: std::collections::HashMap<i64, (i64, i64, i64)> = invites
+) -> impl Iterator<Item = (ShopperId, ShopperFacts)> {
+    let own: std::collections::HashMap<ShopperId, (i64, i64, i64)> = invites
         .into_iter()
         .map(|(inviter, id, friends, verified)| (inviter, (id, friends, verified)))
         .collect();
@@ -355,8 +384,8 @@ fn assemble_facts(
 
 pub async fn session_facts(
     db: &Db,
-    session_id: i64,
-) -> Result<std::collections::HashMap<i64, ShopperFacts>> {
+    session_id: SessionId,
+) -> Result<std::collections::HashMap<ShopperId, ShopperFacts>> {
     let reservations: Vec<ReservationRow> = sqlx::query_as(
         "SELECT r.shopper_id, r.invite_id, s.nickname,
                 (SELECT COUNT(*) FROM shopper_phones p WHERE p.shopper_id = r.shopper_id)

@@ -3,6 +3,7 @@
 //! transaction as every change to theirs (`resync_stock`).
 
 use crate::error::Result;
+use shop_core::ids::{ProductId, SessionId};
 use std::collections::HashMap;
 
 use crate::{
@@ -12,7 +13,7 @@ use crate::{
     model::{VariantView, VariantsByProduct},
 };
 
-type Row = (i64, i64, String, Option<i64>, i64);
+type Row = (i64, ProductId, String, Option<i64>, i64);
 
 fn view((id, _, name, price, stock): Row) -> VariantView {
     VariantView {
@@ -24,7 +25,7 @@ fn view((id, _, name, price, stock): Row) -> VariantView {
 }
 
 /// Every variant of the session's products, by product id, in their order.
-pub async fn of_session(db: &Db, session_id: i64) -> Result<VariantsByProduct> {
+pub async fn of_session(db: &Db, session_id: SessionId) -> Result<VariantsByProduct> {
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT v.id, v.product_id, v.name, v.price_fen, v.stock
            FROM product_variants v JOIN products p ON p.id = v.product_id
@@ -41,7 +42,7 @@ pub async fn of_session(db: &Db, session_id: i64) -> Result<VariantsByProduct> {
 }
 
 /// One product's variants.
-pub async fn of_product(db: &Db, product_id: i64) -> Result<Vec<VariantView>> {
+pub async fn of_product(db: &Db, product_id: ProductId) -> Result<Vec<VariantView>> {
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, product_id, name, price_fen, stock FROM product_variants
           WHERE product_id = $1 ORDER BY position, id",
@@ -57,7 +58,7 @@ pub async fn of_product(db: &Db, product_id: i64) -> Result<Vec<VariantView>> {
 /// given), new ones added, missing ones removed unless an order bought them (409: set its
 /// stock to 0 instead). Once the product was presented an existing variant's price stands
 /// (409), as shoppers were shown it. The product's stock becomes the sum of theirs. Returns it.
-pub async fn replace(db: &Db, product_id: i64, list: &[VariantInput]) -> Result<i64> {
+pub async fn replace(db: &Db, product_id: ProductId, list: &[VariantInput]) -> Result<i64> {
     let mut w = db.begin_write().await?;
     let prices: Vec<(i64, Option<i64>)> =
         sqlx::query_as("SELECT id, price_fen FROM product_variants WHERE product_id = $1")
@@ -162,7 +163,7 @@ pub async fn replace(db: &Db, product_id: i64, list: &[VariantInput]) -> Result<
 /// own). Returns the product's stock.
 pub async fn resync_stock(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    product_id: i64,
+    product_id: ProductId,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query(
         "UPDATE products SET stock = (SELECT SUM(stock) FROM product_variants WHERE product_id = $1)

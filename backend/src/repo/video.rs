@@ -2,10 +2,12 @@
 
 use crate::error::Result;
 use crate::{db::Db, model::ReplayMarker, now_ms};
+use shop_core::ids::ProductId;
+use shop_core::ids::SessionId;
 
 /// A broadcast of the session starts (its first playlist is out). One is on at a time: a row
 /// still open is one whose node died mid-broadcast, so it ends now.
-pub async fn start_broadcast(db: &Db, session_id: i64, codec: &str) -> Result<i64> {
+pub async fn start_broadcast(db: &Db, session_id: SessionId, codec: &str) -> Result<i64> {
     sqlx::query(
         "UPDATE broadcasts SET ended_at_ms = $1 WHERE session_id = $2 AND ended_at_ms IS NULL",
     )
@@ -31,7 +33,7 @@ pub async fn end_broadcast(db: &Db, broadcast_id: i64) -> Result<()> {
 }
 
 /// (recording start, whether a broadcast is on now)
-pub async fn broadcast_state(db: &Db, session_id: i64) -> Result<(Option<i64>, bool)> {
+pub async fn broadcast_state(db: &Db, session_id: SessionId) -> Result<(Option<i64>, bool)> {
     let first: Option<i64> =
         sqlx::query_scalar("SELECT MIN(started_at_ms) FROM broadcasts WHERE session_id = $1")
             .bind(session_id)
@@ -50,10 +52,10 @@ pub async fn broadcast_state(db: &Db, session_id: i64) -> Result<(Option<i64>, b
 /// recording began start at 0).
 pub async fn markers(
     db: &Db,
-    session_id: i64,
+    session_id: SessionId,
     recording_start_ms: i64,
 ) -> Result<Vec<ReplayMarker>> {
-    let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+    let rows: Vec<(ProductId, String, i64)> = sqlx::query_as(
         "SELECT id, name, presented_at_ms FROM products
           WHERE session_id = $1 AND presented_at_ms IS NOT NULL ORDER BY presented_at_ms, id",
     )

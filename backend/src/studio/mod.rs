@@ -14,29 +14,30 @@ use crate::{
     repo::{self, studio::Presented},
     AppState,
 };
+use shop_core::ids::{ProductId, SessionId};
 
 /// A session opened for a change by its owner: its sale is paused until the change is done.
 struct Editing<'a> {
     st: &'a AppState,
-    session_id: i64,
+    session_id: SessionId,
     pause: Option<Pause>,
 }
 
 impl<'a> Editing<'a> {
     /// Checks that `host` owns `session_id` (404 unknown, 403 another host's), then pauses its
     /// sale.
-    async fn open(st: &'a AppState, host: &Host, session_id: i64) -> Result<Self> {
+    async fn open(st: &'a AppState, host: &Host, session_id: SessionId) -> Result<Self> {
         check_owner(st, host, session_id).await?;
         Ok(Editing::paused(st, session_id).await)
     }
 
     /// [`Editing::open`] for the session a product belongs to.
-    async fn open_product(st: &'a AppState, host: &Host, product_id: i64) -> Result<Self> {
+    async fn open_product(st: &'a AppState, host: &Host, product_id: ProductId) -> Result<Self> {
         let session_id = owned_product(st, host, product_id).await?;
         Ok(Editing::paused(st, session_id).await)
     }
 
-    async fn paused(st: &'a AppState, session_id: i64) -> Self {
+    async fn paused(st: &'a AppState, session_id: SessionId) -> Self {
         Editing {
             st,
             session_id,
@@ -54,7 +55,7 @@ impl<'a> Editing<'a> {
 }
 
 /// The session a product belongs to, when `host` owns it (404, 403 otherwise).
-pub async fn owned_product(st: &AppState, host: &Host, product_id: i64) -> Result<i64> {
+pub async fn owned_product(st: &AppState, host: &Host, product_id: ProductId) -> Result<SessionId> {
     let session_id = repo::studio::product_session(&st.db, product_id).await?;
     check_owner(st, host, session_id).await?;
     Ok(session_id)
@@ -63,7 +64,7 @@ pub async fn owned_product(st: &AppState, host: &Host, product_id: i64) -> Resul
 pub async fn update_session(
     st: &AppState,
     host: &Host,
-    session_id: i64,
+    session_id: SessionId,
     form: &SessionForm,
 ) -> Result<()> {
     let edit = Editing::open(st, host, session_id).await?;
@@ -72,7 +73,7 @@ pub async fn update_session(
     Ok(())
 }
 
-pub async fn delete_session(st: &AppState, host: &Host, session_id: i64) -> Result<()> {
+pub async fn delete_session(st: &AppState, host: &Host, session_id: SessionId) -> Result<()> {
     let edit = Editing::open(st, host, session_id).await?;
     repo::studio::delete_session(&st.db, session_id).await?;
     edit.done([]).await;
@@ -82,7 +83,7 @@ pub async fn delete_session(st: &AppState, host: &Host, session_id: i64) -> Resu
 pub async fn add_product(
     st: &AppState,
     host: &Host,
-    session_id: i64,
+    session_id: SessionId,
     form: &ProductForm,
 ) -> Result<i64> {
     let edit = Editing::open(st, host, session_id).await?;
@@ -96,7 +97,7 @@ pub async fn add_product(
 pub async fn update_product(
     st: &AppState,
     host: &Host,
-    product_id: i64,
+    product_id: ProductId,
     form: &ProductForm,
 ) -> Result<()> {
     let edit = Editing::open_product(st, host, product_id).await?;
@@ -122,7 +123,7 @@ pub async fn update_product(
 pub async fn set_variants(
     st: &AppState,
     host: &Host,
-    product_id: i64,
+    product_id: ProductId,
     list: &[VariantInput],
 ) -> Result<Vec<VariantView>> {
     let edit = Editing::open_product(st, host, product_id).await?;
@@ -131,7 +132,7 @@ pub async fn set_variants(
     repo::variants::of_product(&st.db, product_id).await
 }
 
-pub async fn delete_product(st: &AppState, host: &Host, product_id: i64) -> Result<()> {
+pub async fn delete_product(st: &AppState, host: &Host, product_id: ProductId) -> Result<()> {
     let edit = Editing::open_product(st, host, product_id).await?;
     repo::studio::delete_product(&st.db, edit.session_id, product_id).await?;
     edit.done([]).await;
@@ -140,13 +141,18 @@ pub async fn delete_product(st: &AppState, host: &Host, product_id: i64) -> Resu
 
 /// Moves a product one place earlier (`delta = -1`) or later (`+1`) in the run of show (the
 /// order of products is not a fact of the sale: nothing to pause).
-pub async fn move_product(st: &AppState, host: &Host, product_id: i64, delta: i64) -> Result<()> {
+pub async fn move_product(
+    st: &AppState,
+    host: &Host,
+    product_id: ProductId,
+    delta: i64,
+) -> Result<()> {
     let session_id = owned_product(st, host, product_id).await?;
     repo::studio::move_product(&st.db, session_id, product_id, delta).await
 }
 
 /// Scheduled to live: reservers' pages switch to the live room and buying opens.
-pub async fn go_live(st: &AppState, host: &Host, session_id: i64) -> Result<()> {
+pub async fn go_live(st: &AppState, host: &Host, session_id: SessionId) -> Result<()> {
     let edit = Editing::open(st, host, session_id).await?;
     repo::studio::go_live(&st.db, session_id).await?;
     edit.done([Change::Lifecycle(SessionStatus::Live)]).await;
@@ -154,7 +160,7 @@ pub async fn go_live(st: &AppState, host: &Host, session_id: i64) -> Result<()> 
 }
 
 /// Live to ended: buying stops, invites expire, the broadcast stops.
-pub async fn end(st: &AppState, host: &Host, session_id: i64) -> Result<()> {
+pub async fn end(st: &AppState, host: &Host, session_id: SessionId) -> Result<()> {
     let edit = Editing::open(st, host, session_id).await?;
     repo::studio::end_session(&st.db, session_id).await?;
     edit.done([Change::Lifecycle(SessionStatus::Ended)]).await;
@@ -162,14 +168,14 @@ pub async fn end(st: &AppState, host: &Host, session_id: i64) -> Result<()> {
 }
 
 /// The product being explained now; records it as presented, which opens its discount.
-pub async fn present(st: &AppState, host: &Host, product_id: i64) -> Result<()> {
+pub async fn present(st: &AppState, host: &Host, product_id: ProductId) -> Result<()> {
     let edit = Editing::open_product(st, host, product_id).await?;
     let presented = repo::studio::present_product(&st.db, edit.session_id, product_id).await?;
     presented_done(st, edit, presented).await
 }
 
 /// Presents the next product in the run of show; answers its id.
-pub async fn present_next(st: &AppState, host: &Host, session_id: i64) -> Result<i64> {
+pub async fn present_next(st: &AppState, host: &Host, session_id: SessionId) -> Result<ProductId> {
     let edit = Editing::open(st, host, session_id).await?;
     let presented = repo::studio::present_next(&st.db, session_id).await?;
     let id = presented.product_id;
@@ -195,7 +201,7 @@ async fn presented_done(st: &AppState, edit: Editing<'_>, p: Presented) -> Resul
 }
 
 /// Marks a product sold out (its stock becomes 0), recorded in the audit log.
-pub async fn mark_sold_out(st: &AppState, host: &Host, product_id: i64) -> Result<()> {
+pub async fn mark_sold_out(st: &AppState, host: &Host, product_id: ProductId) -> Result<()> {
     let edit = Editing::open_product(st, host, product_id).await?;
     let session_id = edit.session_id;
     repo::studio::mark_sold_out(&st.db, session_id, product_id).await?;

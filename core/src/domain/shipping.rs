@@ -2,6 +2,7 @@
 //! CSV file), checked before anything is stored.
 
 use crate::domain::text::clean_line;
+use crate::ids::OrderId;
 
 /// A parcel's carrier and tracking number, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +49,7 @@ impl Tracking {
 /// One line of a tracking-number import: `order_id,carrier,tracking_number` (a header line
 /// naming the columns is skipped by the caller). Fields may be quoted; a carrier may hold a
 /// comma inside quotes.
-pub fn parse_import_line(line: &str) -> Result<(i64, Tracking), String> {
+pub fn parse_import_line(line: &str) -> Result<(OrderId, Tracking), String> {
     let fields = split_csv_line(line);
     let [order, carrier, number] = fields.as_slice() else {
         return Err("expected order_id,carrier,tracking_number".into());
@@ -61,7 +62,7 @@ pub fn parse_import_line(line: &str) -> Result<(i64, Tracking), String> {
         .filter(|id| *id > 0)
         .ok_or_else(|| format!("{order:?} is not an order number"))?;
     let tracking = Tracking::parse(carrier, number).map_err(|e| e.to_string())?;
-    Ok((order_id, tracking))
+    Ok((OrderId(order_id), tracking))
 }
 
 /// Splits one CSV line (RFC 4180 quoting: `"a,b"`, `"say ""hi"""`).
@@ -129,7 +130,7 @@ mod tests {
         assert_eq!(
             parse_import_line("12,SF Express,SF1234567890").unwrap(),
             (
-                12,
+                OrderId(12),
                 Tracking {
                     carrier: "SF Express".into(),
                     number: "SF1234567890".into()
@@ -139,7 +140,7 @@ mod tests {
         let (id, t) = parse_import_line("#13,\"Carrier, Inc\",ab-99\r\n").unwrap();
         assert_eq!(
             (id, t.carrier.as_str(), t.number.as_str()),
-            (13, "Carrier, Inc", "AB-99")
+            (OrderId(13), "Carrier, Inc", "AB-99")
         );
         assert!(parse_import_line("x,SF,SF1234").is_err());
         assert!(parse_import_line("0,SF,SF1234").is_err());

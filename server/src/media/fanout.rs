@@ -8,6 +8,7 @@
 //! HTTP stream (`relay`), however many of its viewers watch. A subscriber that falls behind
 //! skips ahead (and asks for a key frame); the publisher is never held back.
 
+use shop_core::ids::SessionId;
 use std::{
     collections::HashMap,
     sync::{
@@ -158,7 +159,7 @@ pub fn starts_keyframe(codec: MediaCodec, payload: &[u8]) -> bool {
 
 /// One session's feed on this node.
 pub struct Feed {
-    pub session_id: i64,
+    pub session_id: SessionId,
     packets: broadcast::Sender<Arc<MediaPacket>>,
     /// A subscriber asked for a key frame (the ingest sends a PLI to the host; a relay asks
     /// the ingest node).
@@ -225,7 +226,7 @@ impl Feed {
 /// The feeds of this node.
 #[derive(Default)]
 pub struct Fanout {
-    feeds: Mutex<HashMap<i64, Arc<Feed>>>,
+    feeds: Mutex<HashMap<SessionId, Arc<Feed>>>,
     /// WebRTC viewers on this node now (every session).
     pub viewers: AtomicUsize,
     /// WebRTC viewers taken since start, and refused for want of a seat.
@@ -254,7 +255,7 @@ impl Fanout {
 
     /// A new feed for `session_id`, replacing (and closing) the one before: the ingest of a new
     /// broadcast, or a relay.
-    pub fn open(&self, session_id: i64, local: bool) -> Arc<Feed> {
+    pub fn open(&self, session_id: SessionId, local: bool) -> Arc<Feed> {
         let (packets, _) = broadcast::channel(FEED_CAPACITY);
         let feed = Arc::new(Feed {
             session_id,
@@ -290,7 +291,7 @@ impl Fanout {
     }
 
     /// The session's feed on this node, if there is one.
-    pub fn get(&self, session_id: i64) -> Option<Arc<Feed>> {
+    pub fn get(&self, session_id: SessionId) -> Option<Arc<Feed>> {
         self.feeds
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -378,19 +379,21 @@ mod tests {
     #[tokio::test]
     async fn a_new_feed_closes_the_old_one_and_close_ends_subscribers() {
         let fanout = Fanout::default();
-        let first = fanout.open(5, true);
-        let second = fanout.open(5, true);
+        let first = fanout.open(SessionId(5), true);
+        let second = fanout.open(SessionId(5), true);
         assert!(first.is_closed());
-        assert!(fanout.get(5).is_some_and(|f| Arc::ptr_eq(&f, &second)));
+        assert!(fanout
+            .get(SessionId(5))
+            .is_some_and(|f| Arc::ptr_eq(&f, &second)));
         // Closing the replaced feed leaves the current one.
         fanout.close(&first);
-        assert!(fanout.get(5).is_some());
+        assert!(fanout.get(SessionId(5)).is_some());
         let mut rx = second.subscribe();
         second.send(packet(1, &[0x65]));
         assert_eq!(rx.recv().await.map(|p| p.seq).ok(), Some(1));
         fanout.close(&second);
         drop(second);
-        assert!(fanout.get(5).is_none());
+        assert!(fanout.get(SessionId(5)).is_none());
         assert!(matches!(
             rx.recv().await,
             Err(broadcast::error::RecvError::Closed)

@@ -394,13 +394,13 @@ impl Packager {
             _ => None,
         };
         let Some(status) = exited else { return };
-        tracing::warn!(%status, session_id = self.stream.session_id, "ffmpeg exited during a broadcast");
+        tracing::warn!(%status, session_id = %self.stream.session_id, "ffmpeg exited during a broadcast");
         let now = Instant::now();
         self.restarts
             .retain(|t| now.duration_since(*t) < Duration::from_secs(60));
         if self.restarts.len() >= 5 {
             tracing::error!(
-                session_id = self.stream.session_id,
+                session_id = %self.stream.session_id,
                 "ffmpeg keeps failing; giving up on this broadcast's recording"
             );
             self.child = None;
@@ -473,7 +473,7 @@ impl Packager {
         if let Some(done) = self.watcher.take() {
             let _ = done.await;
         }
-        tracing::info!(session_id = self.stream.session_id, "HLS packager stopped");
+        tracing::info!(session_id = %self.stream.session_id, "HLS packager stopped");
     }
 }
 

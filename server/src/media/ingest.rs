@@ -3,6 +3,7 @@
 //! size decides which rungs of the ladder are made); key frames are requested every second so
 //! every rendition's 1 s segments start cleanly.
 
+use shop_core::ids::SessionId;
 use std::time::{Duration, Instant};
 
 use str0m::{
@@ -40,7 +41,7 @@ pub fn plain_rtp(p: &RtpPacket, payload_type: u8) -> Vec<u8> {
 }
 
 pub struct IngestArgs {
-    pub session_id: i64,
+    pub session_id: SessionId,
     pub resource: String,
     pub rtc: Rtc,
     pub socket: UdpSocket,
@@ -153,7 +154,7 @@ pub async fn run(state: ServerState, args: IngestArgs) {
                                     source_size = (width, height);
                                 } else if last_replan.elapsed() >= Duration::from_secs(10) {
                                     tracing::info!(
-                                        session_id,
+                                        %session_id,
                                         width,
                                         height,
                                         "broadcast source changed size; new ladder"
@@ -209,7 +210,7 @@ pub async fn run(state: ServerState, args: IngestArgs) {
                                     Err(_) => break 'run,
                                 };
                             tracing::info!(
-                                session_id,
+                                %session_id,
                                 width = found.width,
                                 height = found.height,
                                 codec = vc.as_str(),
@@ -247,7 +248,7 @@ pub async fn run(state: ServerState, args: IngestArgs) {
                     _ => {}
                 },
                 Err(e) => {
-                    tracing::warn!(error = %e, session_id, "WebRTC session failed");
+                    tracing::warn!(error = %e, %session_id, "WebRTC session failed");
                     break 'run;
                 }
             }
@@ -295,7 +296,7 @@ pub async fn run(state: ServerState, args: IngestArgs) {
         // A publisher that never connects is given up after 30 s.
         if packager.is_none() && started.elapsed() > Duration::from_secs(30) {
             tracing::info!(
-                session_id,
+                %session_id,
                 "publisher never sent a key frame; ending the broadcast"
             );
             break;
@@ -315,7 +316,7 @@ pub async fn run(state: ServerState, args: IngestArgs) {
             _ = stop.changed() => break,
         };
         if let Err(e) = rtc.handle_input(input) {
-            tracing::warn!(error = %e, session_id, "WebRTC input failed");
+            tracing::warn!(error = %e, %session_id, "WebRTC input failed");
             break;
         }
     }
@@ -329,7 +330,7 @@ pub async fn run(state: ServerState, args: IngestArgs) {
     }
     media.broadcasts.finished(session_id, &resource);
     video_event(&state, session_id, false).await;
-    tracing::info!(session_id, "broadcast ended");
+    tracing::info!(%session_id, "broadcast ended");
 }
 
 /// The video's frame rate, from the RTP timestamps of its frames (90 kHz clock).
@@ -364,7 +365,7 @@ impl FrameRate {
 }
 
 /// Tells every viewer (on every node) that the video started or stopped.
-async fn video_event(state: &crate::ServerState, session_id: i64, live: bool) {
+async fn video_event(state: &crate::ServerState, session_id: SessionId, live: bool) {
     let change = shop_backend::changes::Change::Video { live };
     state.app.changes.emit(session_id, change).await;
 }

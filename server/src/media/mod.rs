@@ -24,6 +24,7 @@ pub mod stream;
 pub mod whep;
 pub mod whip;
 
+use shop_core::ids::SessionId;
 use std::{
     collections::HashMap,
     net::IpAddr,
@@ -52,7 +53,7 @@ pub struct MediaSettings {
 /// Broadcasts running on this node, one per session.
 #[derive(Default)]
 pub struct Broadcasts {
-    active: Mutex<HashMap<i64, Running>>,
+    active: Mutex<HashMap<SessionId, Running>>,
 }
 
 struct Running {
@@ -63,7 +64,7 @@ struct Running {
 impl Broadcasts {
     /// Registers a new broadcast for the session, stopping the one it replaces (a host who
     /// reconnects takes over their own stream).
-    pub fn begin(&self, session_id: i64, resource: String) -> watch::Receiver<bool> {
+    pub fn begin(&self, session_id: SessionId, resource: String) -> watch::Receiver<bool> {
         let (tx, rx) = watch::channel(false);
         let old = self
             .active
@@ -77,7 +78,7 @@ impl Broadcasts {
     }
 
     /// Stops the session's broadcast if `resource` is the current one. Returns whether it was.
-    pub fn stop(&self, session_id: i64, resource: &str) -> bool {
+    pub fn stop(&self, session_id: SessionId, resource: &str) -> bool {
         let mut map = self.active.lock().unwrap_or_else(|p| p.into_inner());
         match map.get(&session_id) {
             Some(r) if r.resource == resource => {
@@ -90,7 +91,7 @@ impl Broadcasts {
     }
 
     /// Stops whatever broadcast the session has (the session ended).
-    pub fn stop_session(&self, session_id: i64) {
+    pub fn stop_session(&self, session_id: SessionId) {
         if let Some(r) = self
             .active
             .lock()
@@ -102,14 +103,14 @@ impl Broadcasts {
     }
 
     /// Forgets a broadcast that ended by itself (publisher gone), if it is still the current one.
-    pub fn finished(&self, session_id: i64, resource: &str) {
+    pub fn finished(&self, session_id: SessionId, resource: &str) {
         let mut map = self.active.lock().unwrap_or_else(|p| p.into_inner());
         if map.get(&session_id).is_some_and(|r| r.resource == resource) {
             map.remove(&session_id);
         }
     }
 
-    pub fn is_active(&self, session_id: i64) -> bool {
+    pub fn is_active(&self, session_id: SessionId) -> bool {
         self.active
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -128,7 +129,7 @@ impl shop_backend::changes::Follower for Broadcasts {
         use shop_backend::changes::Change;
         if c.change == Change::Lifecycle(shop_core::model::SessionStatus::Ended) {
             tracing::info!(
-                session_id = c.session_id,
+                session_id = %c.session_id,
                 "session ended; stopping its broadcast"
             );
             self.stop_session(c.session_id);

@@ -7,6 +7,7 @@
 //! (every node of a cluster has the same one). The relay ends when the ingest node's stream
 //! ends or when nobody here has watched for a while.
 
+use shop_core::ids::SessionId;
 use std::{
     collections::HashMap,
     sync::{atomic::Ordering, Arc},
@@ -33,11 +34,11 @@ const IDLE: Duration = Duration::from_secs(10);
 /// How long to wait for the ingest node to answer.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
-fn credential(key: &[u8], session_id: i64) -> String {
+fn credential(key: &[u8], session_id: SessionId) -> String {
     shop_backend::crypto::sign(key, &format!("media-relay:{session_id}"))
 }
 
-fn authorised(state: &ServerState, headers: &HeaderMap, session_id: i64) -> bool {
+fn authorised(state: &ServerState, headers: &HeaderMap, session_id: SessionId) -> bool {
     headers
         .get(RELAY_HEADER)
         .and_then(|v| v.to_str().ok())
@@ -53,12 +54,12 @@ fn authorised(state: &ServerState, headers: &HeaderMap, session_id: i64) -> bool
 /// Relays being started on this node: one at a time per session.
 #[derive(Default)]
 pub struct Relays {
-    starting: Mutex<HashMap<i64, Arc<Mutex<()>>>>,
+    starting: Mutex<HashMap<SessionId, Arc<Mutex<()>>>>,
 }
 
 /// The session's feed on this node: the ingest's own, a relay already running, or a new relay
 /// from the ingest node. `None` when nobody broadcasts the session.
-pub async fn feed_for(state: &ServerState, session_id: i64) -> Option<Arc<Feed>> {
+pub async fn feed_for(state: &ServerState, session_id: SessionId) -> Option<Arc<Feed>> {
     let media = &state.media;
     if let Some(feed) = media.fanout.get(session_id) {
         return Some(feed);
@@ -92,18 +93,18 @@ pub async fn feed_for(state: &ServerState, session_id: i64) -> Option<Arc<Feed>>
     .ok()?
     .ok()?;
     if !response.status().is_success() {
-        tracing::debug!(session_id, status = %response.status(), "the ingest node has no feed to relay");
+        tracing::debug!(%session_id, status = %response.status(), "the ingest node has no feed to relay");
         return None;
     }
     let feed = media.fanout.open(session_id, false);
     media.fanout.relays.fetch_add(1, Ordering::Relaxed);
-    tracing::info!(session_id, %origin, "relaying a WebRTC feed from the ingest node");
+    tracing::info!(%session_id, %origin, "relaying a WebRTC feed from the ingest node");
     let fanout = media.fanout.clone();
     let relayed = feed.clone();
     tokio::spawn(async move {
         pull(&relayed, response, &http, &url, &token).await;
         fanout.close(&relayed);
-        tracing::info!(session_id, "relay ended");
+        tracing::info!(%session_id, "relay ended");
     });
     Some(feed)
 }
@@ -168,7 +169,7 @@ pub async fn serve(
     Path(session): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let Ok(session_id) = session.parse::<i64>() else {
+    let Ok(session_id) = session.parse::<SessionId>() else {
         return StatusCode::NOT_FOUND.into_response();
     };
     if !authorised(&state, &headers, session_id) {
@@ -213,7 +214,7 @@ pub async fn keyframe(
     Path(session): Path<String>,
     headers: HeaderMap,
 ) -> StatusCode {
-    let Ok(session_id) = session.parse::<i64>() else {
+    let Ok(session_id) = session.parse::<SessionId>() else {
         return StatusCode::NOT_FOUND;
     };
     if !authorised(&state, &headers, session_id) {

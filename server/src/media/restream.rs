@@ -20,6 +20,7 @@
 //! its answer between the check and ffmpeg's own lookup cannot reach inside. RTMPS needs the
 //! name (TLS), so ffmpeg resolves it again.
 
+use shop_core::ids::SessionId;
 use std::{
     collections::HashMap,
     net::{IpAddr, Ipv4Addr},
@@ -77,7 +78,7 @@ const AUDIO_SSRC: u32 = 0x5245_5632;
 
 /// Starts pushing `session_id`'s broadcast to its host's enabled destinations; ends by itself
 /// with the broadcast (its feed on this node).
-pub fn start(state: &ServerState, session_id: i64) {
+pub fn start(state: &ServerState, session_id: SessionId) {
     let Some(feed) = state.media.fanout.get(session_id) else {
         return;
     };
@@ -91,7 +92,7 @@ fn feed_open(feed: &Weak<Feed>) -> bool {
 }
 
 /// Keeps one push per enabled destination while the feed lasts.
-async fn follow(state: ServerState, session_id: i64, feed: Weak<Feed>) {
+async fn follow(state: ServerState, session_id: SessionId, feed: Weak<Feed>) {
     let mut pushes: HashMap<i64, Running> = HashMap::new();
     while feed_open(&feed) {
         match repo::enabled_for_session(&state.app.db, session_id).await {
@@ -113,7 +114,7 @@ async fn follow(state: ServerState, session_id: i64, feed: Weak<Feed>) {
                 }
             }
             Err(e) => {
-                tracing::warn!(error = %e, session_id, "could not read the restream destinations")
+                tracing::warn!(error = %e, %session_id, "could not read the restream destinations")
             }
         }
         tokio::time::sleep(RESCAN).await;
@@ -132,7 +133,7 @@ struct Running {
 impl Running {
     fn spawn(
         state: &ServerState,
-        session_id: i64,
+        session_id: SessionId,
         feed: &Arc<Feed>,
         target: PushTarget,
     ) -> Running {
@@ -190,7 +191,7 @@ type Reported = (&'static str, Option<String>);
 /// One destination's push.
 struct Push {
     state: ServerState,
-    session_id: i64,
+    session_id: SessionId,
     target: PushTarget,
     feed: Weak<Feed>,
     reported: Option<Reported>,
@@ -210,7 +211,7 @@ impl Push {
                 return;
             }
         };
-        tracing::info!(session_id = self.session_id, destination = self.target.id, url = %self.target.url, "restream started");
+        tracing::info!(session_id = %self.session_id, destination = self.target.id, url = %self.target.url, "restream started");
         let mut source = Source::default();
         let mut ffmpeg: Option<Ffmpeg> = None;
         let mut retry_at = Some(Instant::now());
@@ -251,7 +252,7 @@ impl Push {
                                 if let Some(f) = ffmpeg.take() {
                                     f.stop().await;
                                 }
-                                tracing::warn!(session_id = self.session_id, destination = self.target.id, %reason, retry_in = ?backoff, "restream failed");
+                                tracing::warn!(session_id = %self.session_id, destination = self.target.id, %reason, retry_in = ?backoff, "restream failed");
                                 self.report(("failing", Some(reason))).await;
                                 retry_at = Some(Instant::now() + backoff);
                                 backoff = (backoff * 2).min(LAST_RETRY);
@@ -265,7 +266,7 @@ impl Push {
                                 self.ask_keyframe();
                             }
                             Err(reason) => {
-                                tracing::warn!(session_id = self.session_id, destination = self.target.id, %reason, retry_in = ?backoff, "restream could not start");
+                                tracing::warn!(session_id = %self.session_id, destination = self.target.id, %reason, retry_in = ?backoff, "restream could not start");
                                 self.report(("failing", Some(reason))).await;
                                 retry_at = Some(Instant::now() + backoff);
                                 backoff = (backoff * 2).min(LAST_RETRY);
@@ -297,7 +298,7 @@ impl Push {
             tracing::warn!(error = %e, destination = self.target.id, "could not record the restream's end");
         }
         tracing::info!(
-            session_id = self.session_id,
+            session_id = %self.session_id,
             destination = self.target.id,
             "restream stopped"
         );

@@ -14,6 +14,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use bytes::Bytes;
+use shop_core::ids::SessionId;
 
 use super::stream::Built;
 use crate::ServerState;
@@ -81,7 +82,7 @@ pub async fn serve(
     UrlPath((session, file)): UrlPath<(String, String)>,
     req: axum::extract::Request,
 ) -> Response {
-    let (Ok(session_id), Some(kind)) = (session.parse::<i64>(), Kind::of(&file)) else {
+    let (Ok(session_id), Some(kind)) = (session.parse::<SessionId>(), Kind::of(&file)) else {
         return not_found();
     };
     let media = &state.media;

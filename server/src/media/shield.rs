@@ -8,6 +8,7 @@
 //! out first), a failure not at all (the requests that waited for it share it). Object storage would replace this later: the ingest
 //! would upload segments and recordings and every node (or a CDN) would read them there.
 
+use shop_core::ids::SessionId;
 use std::{
     collections::{HashMap, VecDeque},
     sync::{atomic::Ordering, Arc, Mutex},
@@ -42,7 +43,7 @@ const SEGMENT_BUDGET: usize = 256 << 20;
 /// every node for this long after the broadcast).
 pub const ORIGIN_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
-pub fn origin_key(session_id: i64) -> String {
+pub fn origin_key(session_id: SessionId) -> String {
     format!("media:origin:{session_id}")
 }
 
@@ -60,14 +61,14 @@ struct Slot {
     cell: OnceCell<Fetched>,
 }
 
-type Key = (i64, Box<str>);
+type Key = (SessionId, Box<str>);
 
 pub struct Shield {
     http: reqwest::Client,
     backplane: Arc<RedisBackplane>,
     /// This node's own URL (never its own origin).
     me: String,
-    origins: Mutex<HashMap<i64, (Option<String>, Instant)>>,
+    origins: Mutex<HashMap<SessionId, (Option<String>, Instant)>>,
     slots: Mutex<HashMap<Key, Arc<Slot>>>,
     /// Segments kept, oldest first, with their sizes.
     kept: Mutex<(VecDeque<(Key, usize)>, usize)>,
@@ -93,13 +94,13 @@ impl Shield {
     }
 
     /// Tells the other nodes that this one ingests `session_id`.
-    pub async fn announce(&self, session_id: i64) {
+    pub async fn announce(&self, session_id: SessionId) {
         if let Err(e) = self
             .backplane
             .set_with_ttl(&origin_key(session_id), &self.me, ORIGIN_TTL)
             .await
         {
-            tracing::warn!(session_id, error = ?e, "could not announce this node as the video origin");
+            tracing::warn!(%session_id, error = ?e, "could not announce this node as the video origin");
         }
         self.origins
             .lock()
@@ -108,7 +109,7 @@ impl Shield {
     }
 
     /// The ingest node of `session_id` if it is another node.
-    pub(crate) async fn origin(&self, session_id: i64) -> Option<String> {
+    pub(crate) async fn origin(&self, session_id: SessionId) -> Option<String> {
         if let Some((url, at)) = self
             .origins
             .lock()
@@ -138,7 +139,7 @@ impl Shield {
     /// the origin or there is none.
     pub async fn serve(
         &self,
-        session_id: i64,
+        session_id: SessionId,
         file: &str,
         kind: Kind,
         headers: &HeaderMap,
@@ -176,7 +177,7 @@ impl Shield {
         Some(respond(&f, kind, headers))
     }
 
-    async fn fetch(&self, origin: &str, session_id: i64, file: &str) -> Fetched {
+    async fn fetch(&self, origin: &str, session_id: SessionId, file: &str) -> Fetched {
         self.metrics.origin_fetches.fetch_add(1, Ordering::Relaxed);
         let url = format!("{origin}/hls/{session_id}/{file}");
         let res = self.http.get(&url).header(HOP_HEADER, "1").send().await;

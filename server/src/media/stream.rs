@@ -8,6 +8,7 @@
 //! is what a plain static server or a restarted node serves. The full history of each
 //! rendition goes to `rec_{name}.m3u8`, and `index.m3u8` lists the recording's renditions.
 
+use shop_core::ids::SessionId;
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
     io::Write as _,
@@ -100,7 +101,7 @@ fn fnv1a(data: &[u8]) -> u64 {
 
 /// The live streams this node ingests, by session.
 pub struct Streams {
-    map: RwLock<HashMap<i64, Arc<Stream>>>,
+    map: RwLock<HashMap<SessionId, Arc<Stream>>>,
     media_dir: PathBuf,
     window: usize,
     pub metrics: Arc<HlsMetrics>,
@@ -116,7 +117,7 @@ impl Streams {
         }
     }
 
-    pub fn get(&self, session_id: i64) -> Option<Arc<Stream>> {
+    pub fn get(&self, session_id: SessionId) -> Option<Arc<Stream>> {
         self.map
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -126,7 +127,7 @@ impl Streams {
 
     /// The session's stream, created (and its numbering restored from the recording on disk)
     /// if this node has none. Reads files: call it off the async runtime's threads.
-    pub fn open(&self, session_id: i64) -> Arc<Stream> {
+    pub fn open(&self, session_id: SessionId) -> Arc<Stream> {
         if let Some(s) = self.get(session_id) {
             return s;
         }
@@ -220,7 +221,7 @@ mod fmp4 {
 
 /// One session's live HLS.
 pub struct Stream {
-    pub session_id: i64,
+    pub session_id: SessionId,
     dir: PathBuf,
     window: usize,
     state: Mutex<State>,
@@ -256,7 +257,12 @@ struct State {
 }
 
 impl Stream {
-    fn restore(session_id: i64, dir: PathBuf, window: usize, metrics: Arc<HlsMetrics>) -> Stream {
+    fn restore(
+        session_id: SessionId,
+        dir: PathBuf,
+        window: usize,
+        metrics: Arc<HlsMetrics>,
+    ) -> Stream {
         let mut tracks = BTreeMap::new();
         if let Ok(rd) = std::fs::read_dir(&dir) {
             for e in rd.flatten() {
@@ -800,7 +806,7 @@ mod tests {
     fn a_segment_is_dated_from_the_arrival_of_its_streams_first_packet_plus_its_media_time() {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(tmp.path().join("4")).unwrap();
-        let s = Streams::new(tmp.path().to_path_buf(), 6).open(4);
+        let s = Streams::new(tmp.path().to_path_buf(), 6).open(SessionId(4));
         let origin = crate::media::hls::MEDIA_ORIGIN_S;
         // 2026-12-07T05:34:18.500Z: video's first packet; audio's 20 ms later.
         let video_at = 1_796_621_658_500_000;
@@ -832,7 +838,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let streams = Streams::new(tmp.path().to_path_buf(), 6);
         std::fs::create_dir_all(tmp.path().join("7")).unwrap();
-        let s = streams.open(7);
+        let s = streams.open(SessionId(7));
         s.begin_run(0, plan(), true);
         let sg = seg("source", 0, 0);
         std::fs::write(s.dir.join(&sg.uri), b"x").unwrap();
@@ -864,7 +870,7 @@ mod tests {
         std::fs::create_dir_all(tmp.path().join("3")).unwrap();
         {
             let streams = Streams::new(tmp.path().to_path_buf(), 4);
-            let s = streams.open(3);
+            let s = streams.open(SessionId(3));
             s.begin_run(0, plan(), true);
             for n in 0..10 {
                 land_all(&s, 0, n, true);
@@ -887,7 +893,7 @@ mod tests {
 
         // A restarted server: the next broadcast continues the numbers.
         let streams = Streams::new(tmp.path().to_path_buf(), 4);
-        let s = streams.open(3);
+        let s = streams.open(SessionId(3));
         s.begin_run(1, plan(), true);
         land_all(&s, 1, 0, true);
         assert!(s.publish().unwrap());
@@ -910,7 +916,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(tmp.path().join("9")).unwrap();
         let streams = Streams::new(tmp.path().to_path_buf(), 6);
-        let s = streams.open(9);
+        let s = streams.open(SessionId(9));
         let source_only: Vec<Rendition> = plan().into_iter().take(1).collect();
         let mut sizes = Vec::new();
         for second in 0..3 * 3600u32 {
@@ -971,7 +977,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(tmp.path().join("6")).unwrap();
         let streams = Streams::new(tmp.path().to_path_buf(), 4);
-        let s = streams.open(6);
+        let s = streams.open(SessionId(6));
         s.begin_run(0, plan(), false);
         land_all(&s, 0, 0, false);
         s.publish().unwrap();
@@ -990,7 +996,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(tmp.path().join("5")).unwrap();
         let streams = Streams::new(tmp.path().to_path_buf(), 4);
-        let s = streams.open(5);
+        let s = streams.open(SessionId(5));
         s.begin_run(0, plan(), false);
         land_all(&s, 0, 0, false);
         s.publish().unwrap();

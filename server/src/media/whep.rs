@@ -12,6 +12,7 @@
 //! to the next one. Each node takes at most `APP_WHEP_MAX_VIEWERS`: beyond, 503 and the
 //! player falls back to HLS.
 
+use shop_core::ids::SessionId;
 use std::{
     collections::HashMap,
     sync::{atomic::Ordering, Arc, Mutex},
@@ -54,14 +55,14 @@ const ENDED_KEPT: Duration = Duration::from_secs(60);
 /// and those that ended in the last minute.
 #[derive(Default)]
 pub struct Viewers {
-    stops: Mutex<HashMap<String, (i64, ViewerState)>>,
+    stops: Mutex<HashMap<String, (SessionId, ViewerState)>>,
 }
 
 /// A running viewer's stop switch, or when it ended.
 type ViewerState = Result<watch::Sender<bool>, Instant>;
 
 impl Viewers {
-    fn add(&self, resource: String, session_id: i64) -> watch::Receiver<bool> {
+    fn add(&self, resource: String, session_id: SessionId) -> watch::Receiver<bool> {
         let (tx, rx) = watch::channel(false);
         let mut stops = self.stops.lock().unwrap_or_else(|p| p.into_inner());
         stops.retain(|_, (_, v)| v.as_ref().err().is_none_or(|at| at.elapsed() < ENDED_KEPT));
@@ -70,7 +71,7 @@ impl Viewers {
     }
 
     /// Stops the viewer; whether there was one (running, or ended a moment ago).
-    fn stop(&self, session_id: i64, resource: &str) -> bool {
+    fn stop(&self, session_id: SessionId, resource: &str) -> bool {
         let mut stops = self.stops.lock().unwrap_or_else(|p| p.into_inner());
         match stops.get(resource) {
             Some((s, v)) if *s == session_id => {
@@ -123,7 +124,7 @@ pub async fn play(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Ok(session_id) = session.parse::<i64>() else {
+    let Ok(session_id) = session.parse::<SessionId>() else {
         return refuse(StatusCode::NOT_FOUND, "No such session.");
     };
     let (sdp, offer) = match signal::read_offer(&headers, &body) {
@@ -180,7 +181,7 @@ pub async fn play(
         let outcome = run_viewer(rtc, socket, feed, tracks, stop).await;
         viewers.finished(&res_id);
         drop(seat);
-        tracing::debug!(session_id, ?outcome, "WebRTC viewer left");
+        tracing::debug!(%session_id, ?outcome, "WebRTC viewer left");
     });
     let mut res = signal::created(
         answer.to_sdp_string(),
@@ -215,7 +216,7 @@ pub async fn leave(
     State(state): State<ServerState>,
     Path((session, resource)): Path<(String, String)>,
 ) -> Response {
-    let Ok(session_id) = session.parse::<i64>() else {
+    let Ok(session_id) = session.parse::<SessionId>() else {
         return refuse(StatusCode::NOT_FOUND, "No such viewer.");
     };
     if state.media.whep_viewers.stop(session_id, &resource) {

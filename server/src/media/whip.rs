@@ -9,6 +9,7 @@ use axum::{
     Json,
 };
 use serde::Deserialize;
+use shop_core::ids::SessionId;
 
 use shop_backend::{media::verify_publish_token, repo::shopping};
 use shop_core::model::SessionStatus;
@@ -35,7 +36,7 @@ pub async fn publish(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Ok(session_id) = session.parse::<i64>() else {
+    let Ok(session_id) = session.parse::<SessionId>() else {
         return refuse(StatusCode::NOT_FOUND, "No such session.");
     };
     // Authorisation first: a wrong token learns nothing about the session.
@@ -103,7 +104,7 @@ pub async fn publish(
             audio,
         },
     ));
-    tracing::info!(session_id, audio, "broadcast accepted");
+    tracing::info!(%session_id, audio, "broadcast accepted");
     signal::created(
         answer.to_sdp_string(),
         &format!("/whip/{session_id}/{resource}"),
@@ -116,7 +117,7 @@ pub async fn unpublish(
     Path((session, resource)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let Ok(session_id) = session.parse::<i64>() else {
+    let Ok(session_id) = session.parse::<SessionId>() else {
         return refuse(StatusCode::NOT_FOUND, "No such broadcast.");
     };
     let authorised = bearer(&headers)
@@ -156,7 +157,7 @@ pub async fn external_auth(
         .path
         .trim_matches('/')
         .strip_prefix("live/")
-        .and_then(|s| s.parse::<i64>().ok())
+        .and_then(|s| s.parse::<SessionId>().ok())
     else {
         return StatusCode::UNAUTHORIZED;
     };

@@ -4,6 +4,7 @@
 //! awaiting payment are settled by a retry with the same key or by the resolver, which asks
 //! the provider; a restart loads the truth from the database.
 
+use shop_core::ids::{ProductId, SessionId, ShopperId};
 use std::{
     sync::{
         atomic::{AtomicUsize, Ordering},
@@ -100,15 +101,15 @@ async fn live_sale(app: &TestApp, friends: usize) -> (i64, i64, Client, Vec<Clie
 async fn shopper(c: &Client) -> Shopper {
     let me = c.me().await;
     Shopper {
-        id: me["id"].as_i64().expect("id"),
+        id: ShopperId(me["id"].as_i64().expect("id")),
         nickname: me["nickname"].as_str().expect("nickname").into(),
     }
 }
 
 fn request(sid: i64, product: i64, key: &str) -> PlaceOrder {
     PlaceOrder {
-        session_id: sid,
-        product_id: product,
+        session_id: SessionId(sid),
+        product_id: ProductId(product),
         variant_id: None,
         quantity: Quantity::parse(1).expect("1"),
         key: IdempotencyKey::parse(key).expect("key"),
@@ -290,7 +291,7 @@ async fn a_retry_completes_an_order_left_awaiting_payment(b: Backend) {
     // The shopper's retry with the same key completes it (the real provider this time).
     let (s, v) = buyers[0].order(sid, product, 1, "pending-key-1").await;
     assert_eq!(s, 200, "{v}");
-    assert_eq!(v["id"].as_i64(), Some(order.id));
+    assert_eq!(v["id"].as_i64(), Some(order.id.get()));
     assert_eq!(v["status"], "paid", "{v}");
     assert_eq!(stock(&d, product).await, before - 1, "still one unit");
     assert_eq!(scalar(&d, "SELECT COUNT(*) FROM demo_payments").await, 1);
@@ -350,11 +351,11 @@ async fn the_resolver_asks_the_provider_and_releases_what_was_never_paid(b: Back
     assert_eq!(r.released, 1, "{r:?}");
     let status = |id: i64| format!("SELECT COUNT(*) FROM orders WHERE id = {id} AND status = ");
     assert_eq!(
-        scalar(&d, &format!("{}'paid'", status(charged.id))).await,
+        scalar(&d, &format!("{}'paid'", status(charged.id.get()))).await,
         1
     );
     assert_eq!(
-        scalar(&d, &format!("{}'payment_failed'", status(never.id))).await,
+        scalar(&d, &format!("{}'payment_failed'", status(never.id.get()))).await,
         1
     );
     assert_eq!(stock(&d, product).await, before - 1);
@@ -423,11 +424,11 @@ async fn facts_that_change_after_the_sale_loaded_count(b: Backend) {
         ids.push(shopper(c).await.id);
     }
     let d = db(&app).await;
-    let batch = shop_backend::repo::shopping::shoppers_facts(&d, sid, &ids)
+    let batch = shop_backend::repo::shopping::shoppers_facts(&d, SessionId(sid), &ids)
         .await
         .expect("batched facts");
     for id in &ids {
-        let one = shop_backend::repo::shopping::shopper_facts(&d, sid, *id)
+        let one = shop_backend::repo::shopping::shopper_facts(&d, SessionId(sid), *id)
             .await
             .expect("facts");
         assert_eq!(batch.get(id), Some(&one), "shopper {id}");

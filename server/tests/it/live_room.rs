@@ -1,6 +1,7 @@
 //! The live room over real SSE connections: resume without loss, snapshots, personal hints,
 //! chat limits, moderation, a slow consumer that must not grow the server's memory.
 
+use shop_core::ids::SessionId;
 use std::time::Duration;
 
 use crate::common::{demo_host, demo_session, spawn, Backend, Client, Sse};
@@ -491,7 +492,7 @@ async fn a_reopened_room_never_resumes_into_other_events(b: Backend) {
     sse.next_of("status", T).await.expect("ended");
     drop(sse);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while hub.get(sid).is_some() {
+    while hub.get(SessionId(sid)).is_some() {
         assert!(
             std::time::Instant::now() < deadline,
             "the ended room was dropped"

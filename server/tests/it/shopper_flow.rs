@@ -5,6 +5,7 @@ use crate::common::{
     db, demo_host, demo_session, exec, scalar, spawn, spawn_with, Backend, Client, Options, TestApp,
 };
 use serde_json::Value;
+use shop_core::ids::ProductId;
 
 both_databases!(
     identity_cookie_is_signed_httponly_and_lax,
@@ -909,7 +910,7 @@ async fn orders_at_a_total_the_shopper_did_not_see_are_refused(b: Backend) {
     let offer = state
         .offers
         .iter()
-        .find(|o| o.product_id == products[1])
+        .find(|o| o.product_id == ProductId(products[1]))
         .expect("offer")
         .clone();
     assert_eq!(offer.discounted_units_left, 1, "{offer:?}");

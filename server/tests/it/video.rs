@@ -2,6 +2,7 @@
 //! WHIP endpoint, ffmpeg packages HLS, the segments decode (ffprobe); refusals; the external
 //! media-server backend's URLs and auth webhook.
 
+use shop_core::ids::SessionId;
 use std::time::Duration;
 
 use crate::common::{
@@ -326,7 +327,7 @@ async fn only_the_session_host_may_publish() {
             .status,
         401
     );
-    let other_session = shop_backend::media::publish_token(key, sid + 1);
+    let other_session = shop_backend::media::publish_token(key, SessionId(sid + 1));
     assert_eq!(
         try_publish(Some(other_session)).await.expect("runs").status,
         401
@@ -351,7 +352,7 @@ async fn only_the_session_host_may_publish() {
     );
 
     // Malformed requests with a valid token get clear refusals.
-    let token = shop_backend::media::publish_token(key, sid);
+    let token = shop_backend::media::publish_token(key, SessionId(sid));
     let http = reqwest::Client::new();
     let post = |ctype: &'static str, body: &'static str| {
         http.post(&url)
@@ -549,7 +550,7 @@ async fn a_thousand_playlist_requests_cost_no_build() {
     let app = spawn(Backend::Sqlite).await.expect("sqlite");
     let (sid, _) = demo_session(&app).await;
     let streams = app.state.media.streams.clone();
-    let stream = tokio::task::spawn_blocking(move || streams.open(sid))
+    let stream = tokio::task::spawn_blocking(move || streams.open(SessionId(sid)))
         .await
         .expect("open");
     std::fs::create_dir_all(stream.dir()).expect("dir");

@@ -12,6 +12,7 @@
 
 mod sheet;
 
+use crate::model::{OrderId, ProductId, SessionId};
 pub use sheet::*;
 
 use leptos::{html, prelude::*, task::spawn_local};
@@ -41,7 +42,7 @@ const MAX_QUEUED_TRIES: u32 = 60;
 /// fresh opening starts with a fresh quantity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SheetTarget {
-    pub product_id: i64,
+    pub product_id: ProductId,
     pub name: String,
     pub image_url: String,
     opened: u32,
@@ -51,7 +52,7 @@ pub struct SheetTarget {
 /// Provided by the session page; Buy buttons anywhere on it open the one sheet.
 #[derive(Clone, Copy)]
 pub struct Checkout {
-    session_id: i64,
+    session_id: SessionId,
     viewer: RwSignal<Option<ViewerState>>,
     target: RwSignal<Option<SheetTarget>>,
     confirmation: RwSignal<Option<OrderView>>,
@@ -63,7 +64,7 @@ pub struct Checkout {
 impl Checkout {
     /// Creates the page's checkout and provides it to the components below.
     pub fn provide(
-        session_id: i64,
+        session_id: SessionId,
         viewer: RwSignal<Option<ViewerState>>,
         refresh: Callback<()>,
         variants: VariantsByProduct,
@@ -88,7 +89,7 @@ impl Checkout {
         c
     }
 
-    pub fn open(&self, product_id: i64, name: String, image_url: String) {
+    pub fn open(&self, product_id: ProductId, name: String, image_url: String) {
         self.target.update(|t| {
             let opened = t.as_ref().map_or(0, |t| t.opened.wrapping_add(1));
             *t = Some(SheetTarget {
@@ -105,13 +106,13 @@ impl Checkout {
     }
 
     /// [`variants_hint`] for one of the session's products.
-    pub fn variants_hint(&self, product_id: i64) -> Option<String> {
+    pub fn variants_hint(&self, product_id: ProductId) -> Option<String> {
         self.variants
             .with_value(|m| m.get(&product_id).and_then(|v| variants_hint(v)))
     }
 
     /// The viewer's offer for one product, as a memo: it changes only when that offer does.
-    fn offer(&self, product_id: i64) -> Memo<Option<ProductOffer>> {
+    fn offer(&self, product_id: ProductId) -> Memo<Option<ProductOffer>> {
         let viewer = self.viewer;
         Memo::new(move |_| {
             viewer.with(|v| {
@@ -126,7 +127,7 @@ impl Checkout {
 /// A product's Buy button: "Buy" (or "Sold out"); opens the page's pay sheet.
 #[component]
 pub fn BuyButton(
-    product_id: i64,
+    product_id: ProductId,
     #[prop(into)] name: String,
     #[prop(into)] image_url: String,
 ) -> impl IntoView {
@@ -319,7 +320,7 @@ fn PaySheetBody(target: SheetTarget, checkout: Checkout) -> impl IntoView {
     view! {
         <div class="sheet-backdrop" on:click=move |_| close()></div>
         <div class="pay-sheet" role="dialog" aria-modal="true" aria-label=t(K::live_pay_title)
-            tabindex="-1" node_ref=dialog on:keydown=on_key data-product-id=product_id>
+            tabindex="-1" node_ref=dialog on:keydown=on_key data-product-id=product_id.get()>
             <header class="pay-sheet-head">
                 <img src=target.image_url.clone() alt="" width="64" height="64"/>
                 <div class="pay-sheet-title">
@@ -400,7 +401,7 @@ pub fn OrderConfirmation() -> impl IntoView {
     let confirmation = checkout.confirmation;
     view! {
         {move || confirmation.get().map(|o| view! {
-            <div class="order-ok" role="status" data-order-id=o.id>
+            <div class="order-ok" role="status" data-order-id=o.id.get()>
                 <p>
                     {confirmation_text(&o)}
                     {(o.discount.0 > 0).then(|| tf(K::live_order_saved, &[("amount", &o.discount.to_string())]))}
@@ -446,7 +447,7 @@ const PAYMENT_POLL_MS: u64 = 2000;
 /// until the server, told by WeChat Pay, says it is paid (or released).
 #[component]
 fn PayStep(
-    order_id: i64,
+    order_id: OrderId,
     action: PayAction,
     confirmation: RwSignal<Option<OrderView>>,
     refresh: Callback<()>,

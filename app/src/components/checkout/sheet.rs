@@ -6,7 +6,7 @@ use crate::{
     domain::money::Fen,
     error::AppError,
     i18n::{t, tf, tp, K},
-    model::{OrderStatus, OrderView, ProductOffer, SessionStatus, VariantView},
+    model::{OrderStatus, OrderView, ProductId, ProductOffer, SessionStatus, VariantView},
 };
 
 /// The prices a shopper has seen and accepted in the pay sheet.
@@ -34,7 +34,7 @@ impl AgreedPrice {
 
     fn as_offer(&self) -> ProductOffer {
         ProductOffer {
-            product_id: 0,
+            product_id: ProductId(0),
             presented: true,
             explaining_now: false,
             stock: 0,
@@ -261,7 +261,7 @@ mod tests {
 
     fn offer(price: i64, left: i64, per_unit: i64, stock: i64) -> ProductOffer {
         ProductOffer {
-            product_id: 7,
+            product_id: ProductId(7),
             presented: true,
             explaining_now: true,
             stock,

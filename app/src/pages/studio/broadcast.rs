@@ -1,6 +1,7 @@
 //! The studio's camera: preview with device pickers, Start/Stop broadcasting (WHIP, through
 //! `public/broadcaster.js`) and broadcast health (state, bitrate, frame rate, codec).
 
+use crate::model::SessionId;
 use std::time::Duration;
 
 #[cfg(feature = "csr")]
@@ -41,7 +42,7 @@ fn state_text(state: &str) -> String {
 #[component]
 #[cfg_attr(not(feature = "csr"), allow(unused_variables))] // the browser build drives the camera
 pub fn BroadcastPanel(
-    session_id: i64,
+    session_id: SessionId,
     msg: RwSignal<Option<Result<String, String>>>,
 ) -> impl IntoView {
     let preview = NodeRef::<html::Video>::new();

@@ -1,5 +1,6 @@
 //! `/studio/s/{id}/summary`: the figures after the session, and the CSV export of orders.
 
+use crate::model::SessionId;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -18,8 +19,8 @@ pub fn StudioSummaryPage() -> impl IntoView {
         params
             .read()
             .get("id")
-            .and_then(|s| s.parse::<i64>().ok())
-            .unwrap_or(0)
+            .and_then(|s| s.parse::<SessionId>().ok())
+            .unwrap_or(SessionId(0))
     };
     let data = LocalResource::new(move || {
         let id = id();

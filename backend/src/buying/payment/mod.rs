@@ -8,6 +8,7 @@
 
 pub mod wechat_pay;
 
+use shop_core::ids::{OrderId, ShopperId};
 use std::{future::Future, pin::Pin};
 
 use tokio::sync::{mpsc, oneshot};
@@ -16,8 +17,8 @@ use crate::{db::Db, domain::money::Fen, repo::payments};
 
 #[derive(Debug, Clone)]
 pub struct Charge {
-    pub order_id: i64,
-    pub shopper_id: i64,
+    pub order_id: OrderId,
+    pub shopper_id: ShopperId,
     pub amount: Fen,
     pub description: String,
     pub payer: Payer,
@@ -56,17 +57,18 @@ impl Charge {
 }
 
 /// The merchant order number we give the provider for an order.
-pub fn merchant_ref(order_id: i64) -> String {
+pub fn merchant_ref(order_id: OrderId) -> String {
     format!("order-{order_id}")
 }
 
 /// The order a merchant order number names (`None` for anything we did not make).
-pub fn order_id(merchant_ref: &str) -> Option<i64> {
+pub fn order_id(merchant_ref: &str) -> Option<OrderId> {
     merchant_ref
         .strip_prefix("order-")
         .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|n| n.parse().ok())
         .filter(|id: &i64| *id > 0)
+        .map(OrderId)
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::error::{Error, Result, ResultExt};
+use shop_core::ids::ShopperId;
 
 impl Sale {
     /// Admission with several nodes: a first look in Redis (a retried key, or sold out: no
@@ -11,7 +12,7 @@ impl Sale {
     pub(super) async fn admit_redis(
         &self,
         gate: &Arc<RedisGate>,
-        shopper_id: i64,
+        shopper_id: ShopperId,
         req: &PlaceOrder,
         mut limit: Option<(u32, std::time::Duration)>,
     ) -> Result<Admitted> {
@@ -172,7 +173,7 @@ impl Sale {
                 .into());
             }
             let mut view = Box::new(repo::order_view(
-                0,
+                OrderId(0),
                 &order,
                 &sale.title,
                 &sale.name,

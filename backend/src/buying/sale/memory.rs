@@ -3,14 +3,15 @@
 
 use super::*;
 use crate::error::{OptionExt, Result};
+use shop_core::ids::{ProductId, ShopperId};
 
 impl SaleState {
     pub(super) fn from_snapshot(
         snap: repo::SaleSnapshot,
-        facts: Option<HashMap<i64, ShopperFacts>>,
+        facts: Option<HashMap<ShopperId, ShopperFacts>>,
     ) -> SaleState {
         let facts_complete = facts.is_some();
-        let mut variants_of: HashMap<i64, Vec<i64>> = HashMap::new();
+        let mut variants_of: HashMap<ProductId, Vec<i64>> = HashMap::new();
         for (id, product_id, ..) in &snap.variants {
             variants_of.entry(*product_id).or_default().push(*id);
         }
@@ -80,7 +81,7 @@ impl SaleState {
     /// one-transaction path (`repo::orders::reserve_order`).
     pub(super) fn admit(
         &mut self,
-        shopper_id: i64,
+        shopper_id: ShopperId,
         req: &PlaceOrder,
         fetched: Option<&ShopperFacts>,
         provider: &'static str,
@@ -169,7 +170,7 @@ impl SaleState {
             .get(&order.product_id)
             .cloned()
             .unwrap_or_default();
-        let view = repo::order_view(0, &order, &self.title, &name, &image);
+        let view = repo::order_view(OrderId(0), &order, &self.title, &name, &image);
         self.keys.insert(
             (shopper_id, order.key.clone()),
             KeyEntry {
@@ -190,9 +191,9 @@ impl SaleState {
 
     pub(super) fn apply_line(
         &mut self,
-        product_id: i64,
+        product_id: ProductId,
         variant_id: Option<i64>,
-        shopper_id: i64,
+        shopper_id: ShopperId,
         units: i64,
         discounted: i64,
     ) -> i64 {
@@ -238,7 +239,7 @@ pub(super) fn discount_allowance(
 /// the writer persists: the one place both gates do it. `None` when the total overflows.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn new_order(
-    shopper_id: i64,
+    shopper_id: ShopperId,
     req: &PlaceOrder,
     request_hash: String,
     provider: &'static str,

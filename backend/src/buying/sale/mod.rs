@@ -28,6 +28,7 @@ mod writer;
 
 use crate::error::{Result, ResultExt};
 use memory::*;
+use shop_core::ids::{OrderId, ProductId, SessionId, ShopperId};
 use writer::*;
 
 use std::{
@@ -73,7 +74,7 @@ const MAX_BATCH: usize = 512;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Admitted {
     /// The shopper already placed this order (same idempotency key and details).
-    Existing(i64),
+    Existing(OrderId),
     /// A new order, committed and awaiting payment.
     New {
         /// The order as the shopper sees it (built from what was written, not read back).
@@ -90,7 +91,7 @@ pub struct Sale {
 struct Inner {
     db: Db,
     provider: &'static str,
-    slots: Mutex<HashMap<i64, Slot>>,
+    slots: Mutex<HashMap<SessionId, Slot>>,
     jobs: mpsc::Sender<Job>,
     /// Bumped by every change to shoppers' facts: a load that overlapped one does not trust
     /// the facts it read in bulk.
@@ -100,15 +101,15 @@ struct Inner {
     /// Several nodes: the session, policy and product facts an order needs, per (session,
     /// product), with the token of the Redis state they were read under (`Peek::Stock`):
     /// read from the database once per load of the state, not once per order.
-    sale_facts: Mutex<HashMap<(i64, i64), (String, repo::SaleFacts)>>,
+    sale_facts: Mutex<HashMap<(SessionId, ProductId), (String, repo::SaleFacts)>>,
     /// Several nodes: shoppers' eligibility facts are read in batches (`read_facts`).
     facts_reader: Option<mpsc::Sender<FactsRead>>,
 }
 
 /// A shopper's eligibility facts, wanted by an order on several nodes.
 struct FactsRead {
-    session_id: i64,
-    shopper_id: i64,
+    session_id: SessionId,
+    shopper_id: ShopperId,
     done: oneshot::Sender<Result<ShopperFacts, AppError>>,
 }
 
@@ -126,7 +127,7 @@ struct Slot {
 }
 
 struct SessionSale {
-    session_id: i64,
+    session_id: SessionId,
     state: Mutex<SaleState>,
 }
 
@@ -155,7 +156,7 @@ struct Counter {
 struct KeyEntry {
     hash: String,
     /// `None` while the order waits for its batch.
-    order: Option<i64>,
+    order: Option<OrderId>,
 }
 
 struct SaleState {
@@ -164,15 +165,15 @@ struct SaleState {
     title: String,
     policy: DiscountPolicy,
     /// Product names and images, for the order the buyer sees.
-    names: HashMap<i64, (String, String)>,
-    products: HashMap<i64, ProductStock>,
+    names: HashMap<ProductId, (String, String)>,
+    products: HashMap<ProductId, ProductStock>,
     variants: HashMap<i64, VariantStock>,
     /// Each product's variant ids (none: the product has no variants).
-    variants_of: HashMap<i64, Vec<i64>>,
-    counters: HashMap<(i64, i64), Counter>,
-    keys: HashMap<(i64, String), KeyEntry>,
+    variants_of: HashMap<ProductId, Vec<i64>>,
+    counters: HashMap<(ProductId, ShopperId), Counter>,
+    keys: HashMap<(ShopperId, String), KeyEntry>,
     /// Eligibility facts: `Some` known, `None` forgotten (read again when needed).
-    facts: HashMap<i64, Option<ShopperFacts>>,
+    facts: HashMap<ShopperId, Option<ShopperFacts>>,
     /// Every reserved shopper was loaded: a shopper missing from `facts` had not reserved.
     facts_complete: bool,
     /// Bumped whenever facts are forgotten, so that a lookup that started before does not
@@ -183,7 +184,7 @@ struct SaleState {
 enum Decision {
     /// The shopper's facts are needed and not known: read them, then try again.
     NeedFacts,
-    Existing(Option<i64>),
+    Existing(Option<OrderId>),
     New(Box<NewOrder>, i64, Box<OrderView>),
 }
 
@@ -197,19 +198,19 @@ enum Job {
     Place {
         sale: Target,
         order: Box<NewOrder>,
-        done: oneshot::Sender<Result<i64, AppError>>,
+        done: oneshot::Sender<Result<OrderId, AppError>>,
     },
     Paid {
-        order_id: i64,
+        order_id: OrderId,
         reference: String,
         done: oneshot::Sender<Result<bool, AppError>>,
     },
     Release {
-        order_id: i64,
+        order_id: OrderId,
         done: oneshot::Sender<Result<bool, AppError>>,
     },
     Load {
-        session_id: i64,
+        session_id: SessionId,
         done: oneshot::Sender<Result<(), AppError>>,
     },
     Flush {
@@ -237,7 +238,7 @@ pub struct Pause {
     _guard: tokio::sync::OwnedMutexGuard<()>,
     /// Several nodes: the session's state in Redis is forgotten again once the change is
     /// written.
-    redis: Option<(Arc<RedisGate>, i64)>,
+    redis: Option<(Arc<RedisGate>, SessionId)>,
 }
 
 impl Drop for Pause {
@@ -245,7 +246,7 @@ impl Drop for Pause {
         if let Some((gate, session_id)) = self.redis.take() {
             tokio::spawn(async move {
                 if let Err(e) = gate.forget(session_id).await {
-                    tracing::warn!(session_id, error = %e, "could not reset the sale in Redis");
+                    tracing::warn!(%session_id, error = %e, "could not reset the sale in Redis");
                 }
             });
         }
@@ -302,7 +303,7 @@ impl Sale {
     /// `limit` (the shared order bucket's size and period) is checked in the first look.
     pub async fn admit(
         &self,
-        shopper_id: i64,
+        shopper_id: ShopperId,
         req: &PlaceOrder,
         limit: Option<(u32, std::time::Duration)>,
     ) -> Result<Admitted> {
@@ -368,7 +369,7 @@ impl Sale {
 
     /// A payment confirmed: marks the order paid, in the next batch. False when the order was
     /// no longer awaiting payment.
-    pub async fn paid(&self, order_id: i64, reference: String) -> Result<bool> {
+    pub async fn paid(&self, order_id: OrderId, reference: String) -> Result<bool> {
         let (done, rx) = oneshot::channel();
         self.send(Job::Paid {
             order_id,
@@ -381,7 +382,7 @@ impl Sale {
 
     /// Releases an unpaid order: its units and discount go back to the sale. False when it
     /// was no longer awaiting payment.
-    pub async fn release(&self, order_id: i64) -> Result<bool> {
+    pub async fn release(&self, order_id: OrderId) -> Result<bool> {
         let (done, rx) = oneshot::channel();
         self.send(Job::Release { order_id, done }).await?;
         Ok(rx.await.fault("the order writer stopped")??)
@@ -390,7 +391,7 @@ impl Sale {
     /// Stops admitting orders for the session until the guard is dropped, and waits until
     /// every admitted order is committed, so a change the caller writes next is the truth
     /// the next order loads.
-    pub async fn pause(&self, session_id: i64) -> Pause {
+    pub async fn pause(&self, session_id: SessionId) -> Pause {
         let loading = lock(&self.inner.slots)
             .entry(session_id)
             .or_default()
@@ -399,7 +400,7 @@ impl Sale {
         let guard = loading.lock_owned().await;
         if let Some(gate) = &self.inner.redis {
             if let Err(e) = gate.forget(session_id).await {
-                tracing::warn!(session_id, error = %e, "could not reset the sale in Redis");
+                tracing::warn!(%session_id, error = %e, "could not reset the sale in Redis");
             }
         }
         if let Some(slot) = lock(&self.inner.slots).get_mut(&session_id) {
@@ -418,7 +419,11 @@ impl Sale {
     }
 
     /// A shopper's eligibility facts, through the batching reader when there is one.
-    async fn shopper_facts(&self, session_id: i64, shopper_id: i64) -> Result<ShopperFacts> {
+    async fn shopper_facts(
+        &self,
+        session_id: SessionId,
+        shopper_id: ShopperId,
+    ) -> Result<ShopperFacts> {
         let Some(reader) = &self.inner.facts_reader else {
             return shopping::shopper_facts(&self.inner.db, session_id, shopper_id).await;
         };
@@ -434,14 +439,25 @@ impl Sale {
         Ok(rx.await.fault("the order writer stopped")??)
     }
 
-    fn cached_sale_facts(&self, sid: i64, pid: i64, token: &str) -> Option<repo::SaleFacts> {
+    fn cached_sale_facts(
+        &self,
+        sid: SessionId,
+        pid: ProductId,
+        token: &str,
+    ) -> Option<repo::SaleFacts> {
         lock(&self.inner.sale_facts)
             .get(&(sid, pid))
             .filter(|(t, _)| !token.is_empty() && t == token)
             .map(|(_, f)| f.clone())
     }
 
-    fn cache_sale_facts(&self, sid: i64, pid: i64, token: &str, facts: &repo::SaleFacts) {
+    fn cache_sale_facts(
+        &self,
+        sid: SessionId,
+        pid: ProductId,
+        token: &str,
+        facts: &repo::SaleFacts,
+    ) {
         if token.is_empty() {
             return;
         }
@@ -453,7 +469,7 @@ impl Sale {
     }
 
     /// The shoppers' eligibility facts changed (a reservation, a join, an invite).
-    pub fn forget_shoppers(&self, shopper_ids: &[i64]) {
+    pub fn forget_shoppers(&self, shopper_ids: &[ShopperId]) {
         self.each_current(|s| {
             for id in shopper_ids {
                 s.facts.insert(*id, None);
@@ -475,7 +491,7 @@ impl Sale {
     /// A session ended: its sale leaves memory (the slot, and on several nodes the facts read
     /// for it). A slot being loaded or paused right now stays; it is small, and its next load
     /// sees the session ended.
-    pub fn session_ended(&self, session_id: i64) {
+    pub fn session_ended(&self, session_id: SessionId) {
         let retired = {
             let mut slots = lock(&self.inner.slots);
             let free = slots
@@ -495,7 +511,7 @@ impl Sale {
 
     /// Orders and counters moved between shoppers (a merge): every session loads again.
     pub async fn reload_all(&self) {
-        let ids: Vec<i64> = lock(&self.inner.slots).keys().copied().collect();
+        let ids: Vec<SessionId> = lock(&self.inner.slots).keys().copied().collect();
         for id in ids {
             drop(self.pause(id).await);
         }
@@ -523,7 +539,7 @@ impl Sale {
             .fault("the order writer stopped")?)
     }
 
-    fn current(&self, session_id: i64) -> Option<Arc<SessionSale>> {
+    fn current(&self, session_id: SessionId) -> Option<Arc<SessionSale>> {
         lock(&self.inner.slots)
             .get(&session_id)
             .and_then(|s| s.current.clone())
@@ -531,7 +547,7 @@ impl Sale {
     }
 
     /// The session's sale state, loaded (once, by the writer) when missing.
-    async fn session(&self, session_id: i64) -> Result<Arc<SessionSale>> {
+    async fn session(&self, session_id: SessionId) -> Result<Arc<SessionSale>> {
         if let Some(s) = self.current(session_id) {
             return Ok(s);
         }
@@ -564,7 +580,7 @@ impl Sale {
 
 /// Pauses the session's sale while the studio changes the session (`Sale::pause`); nothing
 /// with several nodes, where orders read the database each time.
-pub async fn pause(st: &crate::AppState, session_id: i64) -> Option<Pause> {
+pub async fn pause(st: &crate::AppState, session_id: SessionId) -> Option<Pause> {
     match &st.sale {
         Some(sale) => Some(sale.pause(session_id).await),
         None => None,
@@ -572,7 +588,7 @@ pub async fn pause(st: &crate::AppState, session_id: i64) -> Option<Pause> {
 }
 
 /// These shoppers' eligibility facts changed (`Sale::forget_shoppers`).
-pub fn forget_shoppers(st: &crate::AppState, shopper_ids: &[i64]) {
+pub fn forget_shoppers(st: &crate::AppState, shopper_ids: &[ShopperId]) {
     if let Some(sale) = &st.sale {
         sale.forget_shoppers(shopper_ids);
     }

@@ -19,6 +19,7 @@
 //! data reconciles from the database.
 
 use crate::error::{Error, Result};
+use shop_core::ids::{OrderId, ProductId, SessionId, ShopperId};
 use std::sync::Arc;
 
 use redis::{AsyncCommands, Script, Value};
@@ -167,7 +168,7 @@ struct Keys {
     lock: String,
 }
 
-fn keys(session_id: i64) -> Keys {
+fn keys(session_id: SessionId) -> Keys {
     let k = |what: &str| format!("{{s:{session_id}}}:{what}");
     Keys {
         group: format!("s:{session_id}"),
@@ -195,11 +196,11 @@ fn variant_field(variant_id: Option<i64>) -> String {
     variant_id.map_or(String::new(), |v| format!("v{v}"))
 }
 
-pub fn key_field(shopper_id: i64, key: &str) -> String {
+pub fn key_field(shopper_id: ShopperId, key: &str) -> String {
     format!("{shopper_id}:{key}")
 }
 
-fn counter_field(product_id: i64, shopper_id: i64) -> String {
+fn counter_field(product_id: ProductId, shopper_id: ShopperId) -> String {
     format!("{product_id}:{shopper_id}")
 }
 
@@ -240,9 +241,9 @@ impl RedisGate {
     /// and refill period), as `RateLimiter::check` would.
     pub async fn peek(
         &self,
-        session_id: i64,
-        product_id: i64,
-        shopper_id: i64,
+        session_id: SessionId,
+        product_id: ProductId,
+        shopper_id: ShopperId,
         key_field: &str,
         limit: Option<(u32, std::time::Duration)>,
     ) -> Result<Peek> {
@@ -279,9 +280,9 @@ impl RedisGate {
     #[allow(clippy::too_many_arguments)]
     pub async fn admit(
         &self,
-        session_id: i64,
-        (product_id, variant_id): (i64, Option<i64>),
-        shopper_id: i64,
+        session_id: SessionId,
+        (product_id, variant_id): (ProductId, Option<i64>),
+        shopper_id: ShopperId,
         key_field: &str,
         request_hash: &str,
         quantity: i64,
@@ -328,16 +329,16 @@ impl RedisGate {
     /// was never written).
     pub async fn give_back(
         &self,
-        session_id: i64,
-        (product_id, variant_id): (i64, Option<i64>),
-        shopper_id: i64,
+        session_id: SessionId,
+        (product_id, variant_id): (ProductId, Option<i64>),
+        shopper_id: ShopperId,
         units: i64,
         discounted: i64,
         forget_key: Option<&str>,
     ) -> Result<()> {
         let k = keys(session_id);
         let _: i64 = with_state_keys(&self.give_back, &k)
-            .arg(product_id)
+            .arg(product_id.get())
             .arg(counter_field(product_id, shopper_id))
             .arg(units)
             .arg(discounted)
@@ -363,7 +364,7 @@ impl RedisGate {
     }
 
     /// Written orders: their keys now name them (one round trip for the batch).
-    pub async fn committed(&self, orders: &[(&NewOrder, i64)]) -> Result<()> {
+    pub async fn committed(&self, orders: &[(&NewOrder, OrderId)]) -> Result<()> {
         if orders.is_empty() {
             return Ok(());
         }
@@ -384,7 +385,7 @@ impl RedisGate {
 
     /// Loads the session's state from the database unless another node is loading it (then
     /// `false`: look again shortly).
-    pub async fn load(&self, db: &Db, session_id: i64) -> Result<bool> {
+    pub async fn load(&self, db: &Db, session_id: SessionId) -> Result<bool> {
         let k = keys(session_id);
         let token: String = crate::crypto::random_bytes::<12>()?
             .iter()
@@ -491,7 +492,7 @@ impl RedisGate {
     }
 
     /// Forgets the session's state (the studio changed it): the next order loads it again.
-    pub async fn forget(&self, session_id: i64) -> Result<()> {
+    pub async fn forget(&self, session_id: SessionId) -> Result<()> {
         let k = keys(session_id);
         Ok(self
             .bp

@@ -3,17 +3,18 @@
 
 use super::*;
 use crate::error::{Chain, Error, Result};
+use shop_core::ids::{OrderId, SessionId};
 
 /// Several nodes: reads the facts of every shopper waiting (up to [`FACTS_BATCH`]) in two
 /// queries per session, instead of one round trip per winner of a rush.
 pub(super) async fn read_facts(db: Db, mut rx: mpsc::Receiver<FactsRead>) {
     while let Some(batch) = next_batch(&mut rx, FACTS_BATCH).await {
-        let mut by_session: HashMap<i64, Vec<FactsRead>> = HashMap::new();
+        let mut by_session: HashMap<SessionId, Vec<FactsRead>> = HashMap::new();
         for r in batch {
             by_session.entry(r.session_id).or_default().push(r);
         }
         for (session_id, reads) in by_session {
-            let mut ids: Vec<i64> = reads.iter().map(|r| r.shopper_id).collect();
+            let mut ids: Vec<ShopperId> = reads.iter().map(|r| r.shopper_id).collect();
             ids.sort_unstable();
             ids.dedup();
             let started = std::time::Instant::now();
@@ -84,13 +85,13 @@ pub(super) async fn write(inner: Arc<Inner>, db: Db, mut rx: mpsc::Receiver<Job>
 pub(super) type PlaceJob = (
     Target,
     Box<NewOrder>,
-    oneshot::Sender<Result<i64, AppError>>,
+    oneshot::Sender<Result<OrderId, AppError>>,
 );
-pub(super) type PaidJob = (i64, String, oneshot::Sender<Result<bool, AppError>>);
+pub(super) type PaidJob = (OrderId, String, oneshot::Sender<Result<bool, AppError>>);
 
 pub(super) async fn commit(inner: &Inner, db: &Db, places: Vec<PlaceJob>, paid: Vec<PaidJob>) {
     let orders: Vec<NewOrder> = places.iter().map(|(_, o, _)| (**o).clone()).collect();
-    let payments: Vec<(i64, String)> = paid.iter().map(|(id, r, _)| (*id, r.clone())).collect();
+    let payments: Vec<(OrderId, String)> = paid.iter().map(|(id, r, _)| (*id, r.clone())).collect();
     match repo::write_batch(db, &orders, &payments).await {
         Ok((ids, marked)) => {
             settle(
@@ -142,9 +143,9 @@ pub(super) fn batch_error(e: BatchError) -> AppError {
 /// Tells each admitted order's gate and buyer what became of it.
 pub(super) async fn settle(
     inner: &Inner,
-    outcomes: Vec<(PlaceJob, Result<Option<i64>, BatchError>)>,
+    outcomes: Vec<(PlaceJob, Result<Option<OrderId>, BatchError>)>,
 ) {
-    let mut written: Vec<(&NewOrder, i64)> = Vec::new();
+    let mut written: Vec<(&NewOrder, OrderId)> = Vec::new();
     let mut redis: Option<Arc<RedisGate>> = None;
     let mut answers = Vec::with_capacity(outcomes.len());
     for ((target, order, _), outcome) in &outcomes {
@@ -225,7 +226,7 @@ pub(super) fn retire(inner: &Inner, sale: &SessionSale) {
     }
 }
 
-pub(super) async fn release(inner: &Inner, db: &Db, order_id: i64) -> Result<bool> {
+pub(super) async fn release(inner: &Inner, db: &Db, order_id: OrderId) -> Result<bool> {
     let Some(released) = repo::release_order(db, order_id).await? else {
         return Ok(false);
     };
@@ -263,7 +264,7 @@ pub(super) async fn release(inner: &Inner, db: &Db, order_id: i64) -> Result<boo
     Ok(true)
 }
 
-pub(super) async fn load(inner: &Inner, db: &Db, session_id: i64) -> Result<()> {
+pub(super) async fn load(inner: &Inner, db: &Db, session_id: SessionId) -> Result<()> {
     let epoch = inner.facts_epoch.load(Ordering::SeqCst);
     let snap = repo::sale_snapshot(db, session_id).await?;
     let facts = shopping::session_facts(db, session_id).await?;

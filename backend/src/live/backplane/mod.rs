@@ -22,6 +22,7 @@
 mod room;
 
 use crate::error::{Error, Result, ResultExt};
+use shop_core::ids::{SessionId, ShopperId};
 use std::{
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -190,12 +191,12 @@ fn unavailable(e: redis::RedisError) -> Error {
     Error::unavailable("redis (live room)", e)
 }
 
-fn room_key(session_id: i64, what: &str) -> String {
+fn room_key(session_id: SessionId, what: &str) -> String {
     format!("live:{session_id}:{what}")
 }
 
 /// The room stream's key.
-pub fn stream_key(session_id: i64) -> String {
+pub fn stream_key(session_id: SessionId) -> String {
     room_key(session_id, "events")
 }
 
@@ -325,8 +326,8 @@ impl RedisBackplane {
     pub async fn read(
         &self,
         mut conn: MultiplexedConnection,
-        cursors: &[(i64, u64)],
-    ) -> Result<Vec<(i64, Vec<(u64, i64, LiveEvent)>)>, redis::RedisError> {
+        cursors: &[(SessionId, u64)],
+    ) -> Result<Vec<(SessionId, Vec<(u64, i64, LiveEvent)>)>, redis::RedisError> {
         let keys: Vec<String> = cursors.iter().map(|(s, _)| stream_key(*s)).collect();
         let ids: Vec<String> = cursors.iter().map(|(_, seq)| format!("{seq}-0")).collect();
         let options = StreamReadOptions::default()
@@ -363,17 +364,17 @@ impl RedisBackplane {
     }
 
     /// Tells every node that this shopper's nickname changed.
-    pub async fn nickname_changed(&self, shopper_id: i64) -> Result<()> {
+    pub async fn nickname_changed(&self, shopper_id: ShopperId) -> Result<()> {
         let _: () = self
             .conn()
-            .publish(NICKNAMES, shopper_id)
+            .publish(NICKNAMES, shopper_id.get())
             .await
             .map_err(unavailable)?;
         Ok(())
     }
 
     /// Total likes of a room.
-    pub async fn likes(&self, session_id: i64) -> Result<u64> {
+    pub async fn likes(&self, session_id: SessionId) -> Result<u64> {
         let v: Option<u64> = self
             .conn()
             .get(room_key(session_id, "likes"))
@@ -386,8 +387,8 @@ impl RedisBackplane {
     /// came back without its data).
     pub async fn seed_mutes(
         &self,
-        session_id: i64,
-        muted: &std::collections::HashSet<i64>,
+        session_id: SessionId,
+        muted: &std::collections::HashSet<ShopperId>,
     ) -> Result<()> {
         if muted.is_empty() {
             return Ok(());
@@ -395,7 +396,7 @@ impl RedisBackplane {
         let key = room_key(session_id, "muted");
         let mut c = self.conn();
         let _: () = redis::pipe()
-            .sadd(&key, muted.iter().copied().collect::<Vec<i64>>())
+            .sadd(&key, muted.iter().map(|s| s.get()).collect::<Vec<i64>>())
             .expire(&key, ROOM_TTL_SECS)
             .query_async(&mut c)
             .await
@@ -405,7 +406,7 @@ impl RedisBackplane {
 
     /// Numbers and appends an event (published at `ts`, µs) to the room's stream; returns
     /// its number.
-    pub async fn publish(&self, session_id: i64, event: &LiveEvent, ts: i64) -> Result<u64> {
+    pub async fn publish(&self, session_id: SessionId, event: &LiveEvent, ts: i64) -> Result<u64> {
         let json = serde_json::to_string(event).fault("encoding a live event")?;
         let initial = crate::now_ms().saturating_mul(1000);
         Ok(self
@@ -423,7 +424,7 @@ impl RedisBackplane {
     }
 
     /// The room's last number (0 when it has none yet).
-    pub async fn last_seq(&self, session_id: i64) -> Result<u64> {
+    pub async fn last_seq(&self, session_id: SessionId) -> Result<u64> {
         let v: Option<u64> = self
             .conn()
             .get(room_key(session_id, "seq"))
@@ -435,7 +436,7 @@ impl RedisBackplane {
     /// The events numbered `from..=to` still in the stream.
     pub async fn range(
         &self,
-        session_id: i64,
+        session_id: SessionId,
         from: u64,
         to: u64,
     ) -> Result<Vec<(u64, i64, LiveEvent)>> {

@@ -3,10 +3,11 @@
 
 use super::*;
 use crate::error::Result;
+use shop_core::ids::{ProductId, SessionId, ShopperId};
 
 impl RedisBackplane {
     /// Reports this node's viewers of a room.
-    pub async fn report_viewers(&self, session_id: i64, viewers: i64) -> Result<()> {
+    pub async fn report_viewers(&self, session_id: SessionId, viewers: i64) -> Result<()> {
         let value = format!("{}:{}", viewers.max(0), crate::now_ms());
         let _: () = self
             .conn()
@@ -17,7 +18,7 @@ impl RedisBackplane {
     }
 
     /// Viewers of a room on every live node.
-    pub async fn viewers(&self, session_id: i64) -> Result<i64> {
+    pub async fn viewers(&self, session_id: SessionId) -> Result<i64> {
         let all: std::collections::HashMap<String, String> = self
             .conn()
             .hgetall(room_key(session_id, "viewers"))
@@ -34,19 +35,24 @@ impl RedisBackplane {
             .sum())
     }
 
-    pub async fn like(&self, session_id: i64, n: u64) -> Result<u64> {
+    pub async fn like(&self, session_id: SessionId, n: u64) -> Result<u64> {
         self.conn()
             .incr(room_key(session_id, "likes"), n)
             .await
             .map_err(unavailable)
     }
 
-    pub async fn set_stock(&self, session_id: i64, product_id: i64, stock: i64) -> Result<()> {
+    pub async fn set_stock(
+        &self,
+        session_id: SessionId,
+        product_id: ProductId,
+        stock: i64,
+    ) -> Result<()> {
         let _: () = self
             .stock
             .key(room_key(session_id, "stock"))
             .key(room_key(session_id, "dirty"))
-            .arg(product_id)
+            .arg(product_id.get())
             .arg(stock)
             .arg(ROOM_TTL_SECS)
             .invoke_async(&mut self.conn())
@@ -58,7 +64,7 @@ impl RedisBackplane {
     /// `count` purchases, the latest by `buyer` (masked) of `product`.
     pub async fn purchased(
         &self,
-        session_id: i64,
+        session_id: SessionId,
         buyer: &str,
         product: &str,
         count: u64,
@@ -77,7 +83,7 @@ impl RedisBackplane {
 
     /// Holds (or takes) the room's counter lease and collects what changed; `None` when
     /// another node holds it.
-    pub async fn tick(&self, session_id: i64) -> Result<Option<Tick>> {
+    pub async fn tick(&self, session_id: SessionId) -> Result<Option<Tick>> {
         let reply: Vec<redis::Value> = self
             .tick
             .key(room_key(session_id, "lease"))
@@ -127,7 +133,7 @@ impl RedisBackplane {
     /// A chat message's id and whether the room's shared sample lets it through.
     pub async fn admit_chat(
         &self,
-        session_id: i64,
+        session_id: SessionId,
         per_sec: f64,
         host: bool,
     ) -> Result<(u64, bool)> {
@@ -145,24 +151,24 @@ impl RedisBackplane {
         Ok((id, pass == 1))
     }
 
-    pub async fn mute(&self, session_id: i64, shopper_id: i64) -> Result<()> {
+    pub async fn mute(&self, session_id: SessionId, shopper_id: ShopperId) -> Result<()> {
         let _: () = self
             .conn()
-            .sadd(room_key(session_id, "muted"), shopper_id)
+            .sadd(room_key(session_id, "muted"), shopper_id.get())
             .await
             .map_err(unavailable)?;
         Ok(())
     }
 
-    pub async fn is_muted(&self, session_id: i64, shopper_id: i64) -> Result<bool> {
+    pub async fn is_muted(&self, session_id: SessionId, shopper_id: ShopperId) -> Result<bool> {
         self.conn()
-            .sismember(room_key(session_id, "muted"), shopper_id)
+            .sismember(room_key(session_id, "muted"), shopper_id.get())
             .await
             .map_err(unavailable)
     }
 
     /// Tells the node holding this shopper's stream that their state changed.
-    pub async fn notify_shopper(&self, session_id: i64, shopper_id: i64) -> Result<()> {
+    pub async fn notify_shopper(&self, session_id: SessionId, shopper_id: ShopperId) -> Result<()> {
         let _: () = self
             .conn()
             .publish(PERSONAL, format!("{session_id}:{shopper_id}"))

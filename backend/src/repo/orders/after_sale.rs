@@ -2,19 +2,20 @@
 
 use super::*;
 use crate::error::{OptionExt, Result};
+use shop_core::ids::{OrderId, SessionId};
 
 /// What a refund needs to know about an order.
 #[derive(Debug, Clone)]
 pub struct RefundFacts {
-    pub order_id: i64,
-    pub session_id: i64,
+    pub order_id: OrderId,
+    pub session_id: SessionId,
     pub status: OrderStatus,
     pub paid: Fen,
     /// The refund already asked for, if any: (out_refund_no, status).
     pub refund: Option<(String, String)>,
 }
 
-pub async fn refund_facts(db: &Db, order_id: i64) -> Result<Option<RefundFacts>> {
+pub async fn refund_facts(db: &Db, order_id: OrderId) -> Result<Option<RefundFacts>> {
     // (session, status, paid, out_refund_no, refund status)
     type Row = (i64, String, i64, Option<String>, Option<String>);
     let row: Option<Row> = sqlx::query_as(
@@ -28,7 +29,7 @@ pub async fn refund_facts(db: &Db, order_id: i64) -> Result<Option<RefundFacts>>
     Ok(row.and_then(|(session_id, status, paid, no, rstatus)| {
         Some(RefundFacts {
             order_id,
-            session_id,
+            session_id: SessionId(session_id),
             status: OrderStatus::parse(&status)?,
             paid: Fen(paid),
             refund: no.zip(rstatus),
@@ -39,7 +40,7 @@ pub async fn refund_facts(db: &Db, order_id: i64) -> Result<Option<RefundFacts>>
 /// Records that a refund is asked for (at most one per order: a second is a conflict).
 pub async fn start_refund(
     db: &Db,
-    order_id: i64,
+    order_id: OrderId,
     out_refund_no: &str,
     amount: Fen,
     reason: &str,
@@ -108,8 +109,8 @@ pub async fn complete_refund(
         .bind(order_id)
         .fetch_one(&mut *w.tx)
         .await?;
-    let lines = taken_by(&mut w.tx, order_id).await?;
-    give_back(&mut w.tx, shopper_id, &lines, shipped == 0).await?;
+    let lines = taken_by(&mut w.tx, OrderId(order_id)).await?;
+    give_back(&mut w.tx, ShopperId(shopper_id), &lines, shipped == 0).await?;
     w.commit().await?;
     Ok(true)
 }
@@ -117,12 +118,12 @@ pub async fn complete_refund(
 /// Ships a paid order of `session_id` (or corrects its tracking number).
 pub async fn ship(
     db: &Db,
-    session_id: i64,
-    order_id: i64,
+    session_id: SessionId,
+    order_id: OrderId,
     tracking: &crate::domain::shipping::Tracking,
     now_ms: i64,
 ) -> Result<()> {
-    let facts: Option<(i64, String, Option<String>, i64)> = sqlx::query_as(
+    let facts: Option<(SessionId, String, Option<String>, i64)> = sqlx::query_as(
         "SELECT o.session_id, o.status, r.status,
                 (SELECT COUNT(*) FROM order_addresses a WHERE a.order_id = o.id)
            FROM orders o LEFT JOIN refunds r ON r.order_id = o.id
@@ -166,7 +167,7 @@ pub async fn ship(
 /// `awaiting_payment`, `paid` (paid or shipped), `to_ship`, `shipped`, `refunded`.
 pub async fn studio_orders(
     db: &Db,
-    session_id: i64,
+    session_id: SessionId,
     filter: &str,
 ) -> Result<Vec<crate::model::StudioOrder>> {
     let wanted: &[&str] = match filter {
@@ -249,7 +250,7 @@ pub async fn studio_orders(
         })
         .map(|(o, sh, a)| {
             Ok(crate::model::StudioOrder {
-                id: o.0,
+                id: OrderId(o.0),
                 created_at_ms: o.1,
                 status: OrderStatus::parse(&o.2)
                     .or_fault("an unknown order status in the database")?,

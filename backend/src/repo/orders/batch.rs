@@ -3,13 +3,14 @@
 
 use super::*;
 use crate::error::{OptionExt, Result};
+use shop_core::ids::{OrderId, ProductId, SessionId, ShopperId};
 
 /// An order the flash-sale gate admitted and priced, for the batch writer.
 #[derive(Debug, Clone)]
 pub struct NewOrder {
-    pub shopper_id: i64,
-    pub session_id: i64,
-    pub product_id: i64,
+    pub shopper_id: ShopperId,
+    pub session_id: SessionId,
+    pub product_id: ProductId,
     /// The variant bought and its name, for a product with variants.
     pub variant: Option<(i64, String)>,
     pub key: String,
@@ -49,15 +50,15 @@ impl From<sqlx::Error> for BatchError {
 pub async fn write_batch(
     db: &Db,
     orders: &[NewOrder],
-    paid: &[(i64, String)],
-) -> Result<(Vec<Option<i64>>, Vec<bool>), BatchError> {
+    paid: &[(OrderId, String)],
+) -> Result<(Vec<Option<OrderId>>, Vec<bool>), BatchError> {
     use std::collections::BTreeMap;
     let mut w = db.begin_write().await?;
     let mut ids = Vec::with_capacity(orders.len());
     // BTreeMaps: rows are updated in a fixed order, so two writers cannot deadlock.
-    let mut stock: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
+    let mut stock: BTreeMap<ProductId, (i64, i64)> = BTreeMap::new();
     let mut variant_stock: BTreeMap<i64, i64> = BTreeMap::new();
-    let mut counters: BTreeMap<(i64, i64), (i64, i64, i64, i64)> = BTreeMap::new();
+    let mut counters: BTreeMap<(ProductId, ShopperId), (i64, i64, i64, i64)> = BTreeMap::new();
     // Multi-row statements, a few hundred rows each: a batch costs a handful of round trips.
     let per_statement = rows_per_statement(db);
     for chunk in orders.chunks(per_statement) {
@@ -69,7 +70,7 @@ pub async fn write_batch(
         sql.push_str(
             " ON CONFLICT (shopper_id, idempotency_key) DO NOTHING RETURNING id, shopper_id, idempotency_key",
         );
-        let mut query = sqlx::query_as::<_, (i64, i64, String)>(&sql);
+        let mut query = sqlx::query_as::<_, (OrderId, ShopperId, String)>(&sql);
         for o in chunk {
             let q = &o.quote;
             query = query
@@ -83,7 +84,7 @@ pub async fn write_batch(
                 .bind(o.provider)
                 .bind(o.created_at_ms);
         }
-        let written: std::collections::HashMap<(i64, String), i64> = query
+        let written: std::collections::HashMap<(ShopperId, String), OrderId> = query
             .fetch_all(&mut *w.tx)
             .await?
             .into_iter()
@@ -93,7 +94,7 @@ pub async fn write_batch(
         for o in chunk {
             ids.push(written.get(&(o.shopper_id, o.key.clone())).copied());
         }
-        let lines: Vec<(&NewOrder, i64)> = chunk
+        let lines: Vec<(&NewOrder, OrderId)> = chunk
             .iter()
             .zip(&ids[start..])
             .filter_map(|(o, id)| id.map(|id| (o, id)))
@@ -142,7 +143,7 @@ pub async fn write_batch(
     }
     // Counters, grouped by the limits they are checked against (one policy per session).
     // (product, shopper, units, discounted units) by (purchase limit, discount allowance).
-    type Counter = (i64, i64, i64, i64);
+    type Counter = (ProductId, ShopperId, i64, i64);
     let mut by_limits: BTreeMap<(i64, i64), Vec<Counter>> = BTreeMap::new();
     for ((product_id, shopper_id), (units, discounted, limit, allowance)) in counters {
         if units > limit || discounted > allowance {
@@ -224,11 +225,11 @@ pub async fn write_batch(
             ") UPDATE orders SET status = 'paid', payment_ref = v.reference FROM v
               WHERE orders.id = v.id AND orders.status = 'pending_payment' RETURNING orders.id",
         );
-        let mut query = sqlx::query_scalar::<_, i64>(&sql);
+        let mut query = sqlx::query_scalar::<_, OrderId>(&sql);
         for (order_id, reference) in chunk {
             query = query.bind(*order_id).bind(reference);
         }
-        let done: std::collections::HashSet<i64> =
+        let done: std::collections::HashSet<OrderId> =
             query.fetch_all(&mut *w.tx).await?.into_iter().collect();
         marked.extend(chunk.iter().map(|(id, _)| done.contains(id)));
     }
@@ -252,7 +253,11 @@ pub struct SaleFacts {
 
 /// The session's status, title and policy and the product's price, presentation and name,
 /// in one query; `NotFound` for a product that is not part of the session.
-pub async fn sale_facts(db: &Db, session_id: i64, product_id: i64) -> Result<SaleFacts> {
+pub async fn sale_facts(
+    db: &Db,
+    session_id: SessionId,
+    product_id: ProductId,
+) -> Result<SaleFacts> {
     type Row = (
         String,
         String,
@@ -375,23 +380,23 @@ pub struct SaleSnapshot {
     pub title: String,
     pub policy: DiscountPolicy,
     /// (product id, price, stock, presented, discounted units sold, name, image URL).
-    pub products: Vec<(i64, Fen, i64, bool, i64, String, String)>,
+    pub products: Vec<(ProductId, Fen, i64, bool, i64, String, String)>,
     /// (variant id, product id, name, own price, stock).
-    pub variants: Vec<(i64, i64, String, Option<Fen>, i64)>,
+    pub variants: Vec<(i64, ProductId, String, Option<Fen>, i64)>,
     /// (product id, shopper id, units, discounted units).
-    pub counters: Vec<(i64, i64, i64, i64)>,
+    pub counters: Vec<(ProductId, ShopperId, i64, i64)>,
     /// The session's orders: (shopper id, idempotency key, request hash, order id).
-    pub keys: Vec<(i64, String, String, i64)>,
+    pub keys: Vec<(ShopperId, String, String, OrderId)>,
 }
 
-pub async fn sale_snapshot(db: &Db, session_id: i64) -> Result<SaleSnapshot> {
+pub async fn sale_snapshot(db: &Db, session_id: SessionId) -> Result<SaleSnapshot> {
     let status = shopping::session_status(db, session_id).await?;
     let title: String = sqlx::query_scalar("SELECT title FROM live_sessions WHERE id = $1")
         .bind(session_id)
         .fetch_one(db.pool())
         .await?;
     let policy = shopping::policy(db, session_id).await?;
-    type Row = (i64, i64, i64, Option<i64>, i64, String, String);
+    type Row = (ProductId, i64, i64, Option<i64>, i64, String, String);
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, price_fen, stock, presented_at_ms, discounted_units, name, image_url
            FROM products WHERE session_id = $1",
@@ -418,7 +423,7 @@ pub async fn sale_snapshot(db: &Db, session_id: i64) -> Result<SaleSnapshot> {
     .bind(session_id)
     .fetch_all(db.pool())
     .await?;
-    let variants: Vec<(i64, i64, String, Option<i64>, i64)> = sqlx::query_as(
+    let variants: Vec<(i64, ProductId, String, Option<i64>, i64)> = sqlx::query_as(
         "SELECT v.id, v.product_id, v.name, v.price_fen, v.stock
            FROM product_variants v JOIN products p ON p.id = v.product_id WHERE p.session_id = $1",
     )
@@ -442,8 +447,8 @@ pub async fn sale_snapshot(db: &Db, session_id: i64) -> Result<SaleSnapshot> {
 /// An order still awaiting payment.
 #[derive(Debug, Clone)]
 pub struct PendingOrder {
-    pub id: i64,
-    pub shopper_id: i64,
+    pub id: OrderId,
+    pub shopper_id: ShopperId,
     pub amount: Fen,
     pub created_at_ms: i64,
 }
@@ -454,7 +459,7 @@ pub async fn pending_orders(
     created_before_ms: i64,
     limit: i64,
 ) -> Result<Vec<PendingOrder>> {
-    let rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
+    let rows: Vec<(OrderId, ShopperId, i64, i64)> = sqlx::query_as(
         "SELECT id, shopper_id, paid_amount_fen, created_at_ms FROM orders
           WHERE status = 'pending_payment' AND created_at_ms < $1 ORDER BY created_at_ms LIMIT $2",
     )

@@ -9,6 +9,7 @@ use crate::error::Result;
 pub use after_sale::*;
 pub use batch::*;
 pub use read::*;
+use shop_core::ids::{OrderId, ProductId, SessionId, ShopperId};
 
 use sqlx::Row;
 
@@ -31,8 +32,8 @@ use crate::{
 
 #[derive(Debug, Clone)]
 pub struct PlaceOrder {
-    pub session_id: i64,
-    pub product_id: i64,
+    pub session_id: SessionId,
+    pub product_id: ProductId,
     /// The shade or size, for a product with variants (required then, refused otherwise).
     pub variant_id: Option<i64>,
     pub quantity: Quantity,
@@ -63,12 +64,16 @@ impl PlaceOrder {
 }
 
 enum Existing {
-    Same(i64),
+    Same(OrderId),
     Different,
 }
 
-async fn existing_order(db: &Db, shopper_id: i64, req: &PlaceOrder) -> Result<Option<Existing>> {
-    let row: Option<(i64, String)> = sqlx::query_as(
+async fn existing_order(
+    db: &Db,
+    shopper_id: ShopperId,
+    req: &PlaceOrder,
+) -> Result<Option<Existing>> {
+    let row: Option<(OrderId, String)> = sqlx::query_as(
         "SELECT id, request_hash FROM orders WHERE shopper_id = $1 AND idempotency_key = $2",
     )
     .bind(shopper_id)
@@ -138,7 +143,7 @@ pub enum Reservation {
     Existing(Box<OrderView>),
     /// A new order awaiting payment: its units are held and its ledger line written.
     New {
-        order_id: i64,
+        order_id: OrderId,
         amount: Fen,
         /// The product's stock right after it.
         stock_after: i64,
@@ -152,7 +157,7 @@ pub enum Reservation {
 pub async fn reserve_order(
     db: &Db,
     provider: &str,
-    shopper_id: i64,
+    shopper_id: ShopperId,
     req: &PlaceOrder,
 ) -> Result<Reservation> {
     let replay = |order| Reservation::Existing(Box::new(order));
@@ -329,14 +334,14 @@ pub async fn reserve_order(
     .await?;
     w.commit().await?;
     Ok(Reservation::New {
-        order_id,
+        order_id: OrderId(order_id),
         amount: quote.paid,
         stock_after,
     })
 }
 
 /// A payment confirmed: the order is paid. False when it was no longer awaiting payment.
-pub async fn mark_paid(db: &Db, order_id: i64, reference: &str) -> Result<bool> {
+pub async fn mark_paid(db: &Db, order_id: OrderId, reference: &str) -> Result<bool> {
     let res = sqlx::query(
         "UPDATE orders SET status = 'paid', payment_ref = $1 WHERE id = $2 AND status = 'pending_payment'",
     )
@@ -350,17 +355,17 @@ pub async fn mark_paid(db: &Db, order_id: i64, reference: &str) -> Result<bool> 
 /// What releasing an unpaid order gave back.
 #[derive(Debug, Clone)]
 pub struct Released {
-    pub session_id: i64,
-    pub shopper_id: i64,
+    pub session_id: SessionId,
+    pub shopper_id: ShopperId,
     /// (product id, units, discounted units, variant id) per line.
-    pub lines: Vec<(i64, i64, i64, Option<i64>)>,
+    pub lines: Vec<(ProductId, i64, i64, Option<i64>)>,
 }
 
 /// What an order's lines took: (product id, units, discounted units, variant id) each.
 async fn taken_by(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    order_id: i64,
-) -> Result<Vec<(i64, i64, i64, Option<i64>)>, sqlx::Error> {
+    order_id: OrderId,
+) -> Result<Vec<(ProductId, i64, i64, Option<i64>)>, sqlx::Error> {
     sqlx::query_as(
         "SELECT product_id, quantity, discounted_units, variant_id FROM order_lines WHERE order_id = $1",
     )
@@ -373,8 +378,8 @@ async fn taken_by(
 /// the product's count and, with the units, to the shopper's counters.
 async fn give_back(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    shopper_id: i64,
-    lines: &[(i64, i64, i64, Option<i64>)],
+    shopper_id: ShopperId,
+    lines: &[(ProductId, i64, i64, Option<i64>)],
     restock: bool,
 ) -> Result<(), sqlx::Error> {
     for &(product_id, qty, discounted, variant_id) in lines {
@@ -409,7 +414,7 @@ async fn give_back(
 
 /// Marks an unpaid order failed and gives its units (and discount allowance) back. `None`
 /// when the order was not awaiting payment (already paid, or already released).
-pub async fn release_order(db: &Db, order_id: i64) -> Result<Option<Released>> {
+pub async fn release_order(db: &Db, order_id: OrderId) -> Result<Option<Released>> {
     let mut w = db.begin_write().await?;
     let res = sqlx::query(
         "UPDATE orders SET status = 'payment_failed' WHERE id = $1 AND status = 'pending_payment'",
@@ -426,11 +431,11 @@ pub async fn release_order(db: &Db, order_id: i64) -> Result<Option<Released>> {
             .fetch_one(&mut *w.tx)
             .await?;
     let lines = taken_by(&mut w.tx, order_id).await?;
-    give_back(&mut w.tx, shopper_id, &lines, true).await?;
+    give_back(&mut w.tx, ShopperId(shopper_id), &lines, true).await?;
     w.commit().await?;
     Ok(Some(Released {
-        session_id,
-        shopper_id,
+        session_id: SessionId(session_id),
+        shopper_id: ShopperId(shopper_id),
         lines,
     }))
 }

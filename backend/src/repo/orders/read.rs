@@ -2,10 +2,11 @@
 
 use super::*;
 use crate::error::{OptionExt, Result};
+use shop_core::ids::{OrderId, ShopperId};
 
 /// The order just written, as the shopper sees it, without reading it back.
 pub fn order_view(
-    order_id: i64,
+    order_id: OrderId,
     o: &NewOrder,
     session_title: &str,
     product_name: &str,
@@ -93,7 +94,7 @@ pub fn shipping_of(
 pub(super) fn rows_to_orders(rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<OrderView>> {
     let mut out: Vec<OrderView> = Vec::new();
     for r in rows {
-        let id: i64 = r.try_get("id")?;
+        let id: OrderId = r.try_get("id")?;
         let line = OrderLineView {
             product_id: r.try_get("product_id")?,
             product_name: r.try_get("name")?,
@@ -147,7 +148,7 @@ pub(super) fn rows_to_orders(rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<OrderVi
 }
 
 /// One of the shopper's orders (another shopper's order is "not found").
-pub async fn load_order(db: &Db, shopper_id: i64, order_id: i64) -> Result<OrderView> {
+pub async fn load_order(db: &Db, shopper_id: ShopperId, order_id: OrderId) -> Result<OrderView> {
     let rows = sqlx::query(&format!(
         "{ORDER_SELECT} WHERE o.id = $1 AND o.shopper_id = $2 ORDER BY l.id"
     ))
@@ -161,7 +162,7 @@ pub async fn load_order(db: &Db, shopper_id: i64, order_id: i64) -> Result<Order
 }
 
 /// The shopper's orders, newest first.
-pub async fn list_orders(db: &Db, shopper_id: i64) -> Result<Vec<OrderView>> {
+pub async fn list_orders(db: &Db, shopper_id: ShopperId) -> Result<Vec<OrderView>> {
     let rows = sqlx::query(&format!(
         "{ORDER_SELECT} WHERE o.shopper_id = $1 ORDER BY o.id DESC, l.id LIMIT 500"
     ))
@@ -173,7 +174,7 @@ pub async fn list_orders(db: &Db, shopper_id: i64) -> Result<Vec<OrderView>> {
 
 /// An order's status, if the order exists.
 /// An order's status and the amount it charges (for a provider's payment notification).
-pub async fn payment_facts(db: &Db, order_id: i64) -> Result<Option<(OrderStatus, Fen)>> {
+pub async fn payment_facts(db: &Db, order_id: OrderId) -> Result<Option<(OrderStatus, Fen)>> {
     let row: Option<(String, i64)> =
         sqlx::query_as("SELECT status, paid_amount_fen FROM orders WHERE id = $1")
             .bind(order_id)
@@ -182,7 +183,7 @@ pub async fn payment_facts(db: &Db, order_id: i64) -> Result<Option<(OrderStatus
     Ok(row.and_then(|(s, paid)| Some((OrderStatus::parse(&s)?, Fen(paid)))))
 }
 
-pub async fn order_status(db: &Db, order_id: i64) -> Result<Option<OrderStatus>> {
+pub async fn order_status(db: &Db, order_id: OrderId) -> Result<Option<OrderStatus>> {
     let s: Option<String> = sqlx::query_scalar("SELECT status FROM orders WHERE id = $1")
         .bind(order_id)
         .fetch_optional(db.pool())

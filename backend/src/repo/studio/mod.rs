@@ -5,13 +5,14 @@ mod read;
 
 use crate::error::Result;
 pub use read::*;
+use shop_core::ids::{HostId, ProductId, SessionId};
 
 use crate::{db::Db, error::AppError, model::SessionStatus, now_ms};
 
 use super::shopping::{require, session_status};
 use crate::domain::session::Activity;
 
-pub async fn go_live(db: &Db, session_id: i64) -> Result<()> {
+pub async fn go_live(db: &Db, session_id: SessionId) -> Result<()> {
     let res = sqlx::query("UPDATE live_sessions SET status = 'live', started_at_ms = $1 WHERE id = $2 AND status = 'scheduled'")
         .bind(now_ms())
         .bind(session_id)
@@ -27,7 +28,7 @@ pub async fn go_live(db: &Db, session_id: i64) -> Result<()> {
 /// The product presented, as the write left it: what its card and stock show.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Presented {
-    pub product_id: i64,
+    pub product_id: ProductId,
     pub name: String,
     pub price: Fen,
     pub image_url: String,
@@ -36,7 +37,11 @@ pub struct Presented {
 
 /// Makes `product_id` the product being explained now and records that it was presented
 /// (which opens its discount). Answers the product as written.
-pub async fn present_product(db: &Db, session_id: i64, product_id: i64) -> Result<Presented> {
+pub async fn present_product(
+    db: &Db,
+    session_id: SessionId,
+    product_id: ProductId,
+) -> Result<Presented> {
     require(db, session_id, Activity::Present).await?;
     let mut w = db.begin_write().await?;
     let row: Option<(String, i64, String, i64)> = sqlx::query_as(
@@ -64,7 +69,7 @@ pub async fn present_product(db: &Db, session_id: i64, product_id: i64) -> Resul
     })
 }
 
-pub async fn end_session(db: &Db, session_id: i64) -> Result<()> {
+pub async fn end_session(db: &Db, session_id: SessionId) -> Result<()> {
     let res = sqlx::query(
         "UPDATE live_sessions SET status = 'ended', ended_at_ms = $1, current_product_id = NULL WHERE id = $2 AND status = 'live'",
     )
@@ -80,7 +85,7 @@ pub async fn end_session(db: &Db, session_id: i64) -> Result<()> {
 }
 
 /// The session a product belongs to.
-pub async fn product_session(db: &Db, product_id: i64) -> Result<i64> {
+pub async fn product_session(db: &Db, product_id: ProductId) -> Result<SessionId> {
     sqlx::query_scalar("SELECT session_id FROM products WHERE id = $1")
         .bind(product_id)
         .fetch_optional(db.pool())
@@ -102,7 +107,7 @@ use crate::{
 };
 
 /// Checks a session form. Start times may be in the past only by a minute (clock skew).
-pub async fn create_session(db: &Db, host_id: i64, form: &SessionForm) -> Result<i64> {
+pub async fn create_session(db: &Db, host_id: HostId, form: &SessionForm) -> Result<SessionId> {
     let v = SessionInput::parse(form, now_ms())?;
     let time_zone = crate::zones::canonical(&form.time_zone)?;
     let session = super::catalog::NewSession {
@@ -123,7 +128,7 @@ pub const DEFAULT_COVER: &str = "/public/covers/default.svg";
 /// Shown until the host uploads a product image.
 pub const DEFAULT_PRODUCT_IMAGE: &str = "/public/products/default.svg";
 
-async fn save_policy(db: &Db, session_id: i64, p: &PolicyForm) -> Result<()> {
+async fn save_policy(db: &Db, session_id: SessionId, p: &PolicyForm) -> Result<()> {
     sqlx::query(
         "UPDATE discount_policies SET percent_off = $1, friends_needed = $2, units_per_shopper = $3,
                 units_cap = $4, purchase_limit = $5, verified_phone_required = $6
@@ -141,7 +146,7 @@ async fn save_policy(db: &Db, session_id: i64, p: &PolicyForm) -> Result<()> {
     Ok(())
 }
 
-pub async fn update_session(db: &Db, session_id: i64, form: &SessionForm) -> Result<()> {
+pub async fn update_session(db: &Db, session_id: SessionId, form: &SessionForm) -> Result<()> {
     let v = SessionInput::parse(form, now_ms())?;
     let time_zone = crate::zones::canonical(&form.time_zone)?;
     require(db, session_id, Activity::EditDetails).await?;
@@ -156,7 +161,7 @@ pub async fn update_session(db: &Db, session_id: i64, form: &SessionForm) -> Res
     save_policy(db, session_id, &form.policy).await
 }
 
-pub async fn delete_session(db: &Db, session_id: i64) -> Result<()> {
+pub async fn delete_session(db: &Db, session_id: SessionId) -> Result<()> {
     require(db, session_id, Activity::DeleteSession).await?;
     let mut w = db.begin_write().await?;
     // Reservations and invites go with the session (ON DELETE CASCADE); nothing was sold.
@@ -176,7 +181,7 @@ pub async fn delete_session(db: &Db, session_id: i64) -> Result<()> {
     Ok(())
 }
 
-pub async fn set_cover(db: &Db, session_id: i64, url: &str) -> Result<()> {
+pub async fn set_cover(db: &Db, session_id: SessionId, url: &str) -> Result<()> {
     sqlx::query("UPDATE live_sessions SET cover_url = $1 WHERE id = $2")
         .bind(url)
         .bind(session_id)
@@ -185,7 +190,7 @@ pub async fn set_cover(db: &Db, session_id: i64, url: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn add_product(db: &Db, session_id: i64, form: &ProductForm) -> Result<i64> {
+pub async fn add_product(db: &Db, session_id: SessionId, form: &ProductForm) -> Result<i64> {
     let p = ProductInput::parse(form)?;
     require(db, session_id, Activity::AddProduct).await?;
     let mut w = db.begin_write().await?;
@@ -226,9 +231,9 @@ pub struct ProductEdited {
 /// the difference the host typed (sales meanwhile are kept), never below zero.
 pub async fn update_product(
     db: &Db,
-    host_id: i64,
-    session_id: i64,
-    product_id: i64,
+    host_id: HostId,
+    session_id: SessionId,
+    product_id: ProductId,
     form: &ProductForm,
 ) -> Result<ProductEdited> {
     let p = ProductInput::parse(form)?;
@@ -312,7 +317,7 @@ fn touched_a_product(res: sqlx::any::AnyQueryResult) -> Result<()> {
     }
 }
 
-pub async fn delete_product(db: &Db, session_id: i64, product_id: i64) -> Result<()> {
+pub async fn delete_product(db: &Db, session_id: SessionId, product_id: ProductId) -> Result<()> {
     require(db, session_id, Activity::RemoveProduct).await?;
     let res = sqlx::query("DELETE FROM products WHERE id = $1 AND session_id = $2")
         .bind(product_id)
@@ -322,7 +327,7 @@ pub async fn delete_product(db: &Db, session_id: i64, product_id: i64) -> Result
     touched_a_product(res)
 }
 
-pub async fn set_product_image(db: &Db, product_id: i64, url: &str) -> Result<()> {
+pub async fn set_product_image(db: &Db, product_id: ProductId, url: &str) -> Result<()> {
     sqlx::query("UPDATE products SET image_url = $1 WHERE id = $2")
         .bind(url)
         .bind(product_id)
@@ -332,12 +337,17 @@ pub async fn set_product_image(db: &Db, product_id: i64, url: &str) -> Result<()
 }
 
 /// Moves a product one place up (`-1`) or down (`+1`) in the presentation order.
-pub async fn move_product(db: &Db, session_id: i64, product_id: i64, delta: i64) -> Result<()> {
+pub async fn move_product(
+    db: &Db,
+    session_id: SessionId,
+    product_id: ProductId,
+    delta: i64,
+) -> Result<()> {
     if delta != -1 && delta != 1 {
         return Err(AppError::bad_request("Move a product one place up or down.").into());
     }
     let mut w = db.begin_write().await?;
-    let ids: Vec<i64> =
+    let ids: Vec<ProductId> =
         sqlx::query_scalar("SELECT id FROM products WHERE session_id = $1 ORDER BY position, id")
             .bind(session_id)
             .fetch_all(&mut *w.tx)
@@ -364,8 +374,8 @@ pub async fn move_product(db: &Db, session_id: i64, product_id: i64, delta: i64)
 }
 
 /// Presents the product after the current one (or the first, if none is current).
-pub async fn present_next(db: &Db, session_id: i64) -> Result<Presented> {
-    let ids: Vec<i64> =
+pub async fn present_next(db: &Db, session_id: SessionId) -> Result<Presented> {
+    let ids: Vec<ProductId> =
         sqlx::query_scalar("SELECT id FROM products WHERE session_id = $1 ORDER BY position, id")
             .bind(session_id)
             .fetch_all(db.pool())
@@ -381,7 +391,7 @@ pub async fn present_next(db: &Db, session_id: i64) -> Result<Presented> {
     present_product(db, session_id, next).await
 }
 
-pub async fn mark_sold_out(db: &Db, session_id: i64, product_id: i64) -> Result<()> {
+pub async fn mark_sold_out(db: &Db, session_id: SessionId, product_id: ProductId) -> Result<()> {
     require(db, session_id, Activity::MarkSoldOut).await?;
     let res = sqlx::query("UPDATE products SET stock = 0 WHERE id = $1 AND session_id = $2")
         .bind(product_id)
@@ -395,7 +405,7 @@ pub async fn mark_sold_out(db: &Db, session_id: i64, product_id: i64) -> Result<
 pub async fn record_upload(
     db: &Db,
     name: &str,
-    host_id: i64,
+    host_id: HostId,
     kind: &str,
     (width, height): (u32, u32),
     bytes: usize,
@@ -418,8 +428,8 @@ pub async fn record_upload(
 
 pub async fn audit(
     db: &Db,
-    session_id: Option<i64>,
-    host_id: i64,
+    session_id: Option<SessionId>,
+    host_id: HostId,
     action: &str,
     detail: &str,
 ) -> Result<()> {

@@ -3,10 +3,11 @@
 
 use super::*;
 use crate::error::{Error, OptionExt, Result};
+use shop_core::ids::{HostId, OrderId, ProductId, SessionId, ShopperId};
 
 // ---- Reading for the studio ----
 
-pub async fn host_sessions(db: &Db, host_id: i64) -> Result<Vec<crate::model::SessionSummary>> {
+pub async fn host_sessions(db: &Db, host_id: HostId) -> Result<Vec<crate::model::SessionSummary>> {
     let ids: Vec<i64> = sqlx::query_scalar(
         "SELECT id FROM live_sessions WHERE host_id = $1
           ORDER BY CASE status WHEN 'live' THEN 0 WHEN 'scheduled' THEN 1 ELSE 2 END, scheduled_start_ms DESC",
@@ -16,20 +17,20 @@ pub async fn host_sessions(db: &Db, host_id: i64) -> Result<Vec<crate::model::Se
     .await?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        out.push(super::super::catalog::session_summary(db, id).await?);
+        out.push(super::super::catalog::session_summary(db, SessionId(id)).await?);
     }
     Ok(out)
 }
 
-pub async fn studio_session(db: &Db, session_id: i64) -> Result<StudioSession> {
+pub async fn studio_session(db: &Db, session_id: SessionId) -> Result<StudioSession> {
     type Row = (
-        i64,
+        SessionId,
         String,
         String,
         String,
         String,
         i64,
-        Option<i64>,
+        Option<ProductId>,
         String,
     );
     let row: Option<Row> = sqlx::query_as(
@@ -43,7 +44,7 @@ pub async fn studio_session(db: &Db, session_id: i64) -> Result<StudioSession> {
         row.ok_or_else(|| AppError::not_found("This live session does not exist."))?;
     let policy: DiscountPolicy = super::super::shopping::policy(db, session_id).await?;
     type P = (
-        i64,
+        ProductId,
         i64,
         String,
         String,
@@ -110,7 +111,7 @@ pub async fn studio_session(db: &Db, session_id: i64) -> Result<StudioSession> {
     })
 }
 
-pub async fn dashboard(db: &Db, session_id: i64, viewers: Option<i64>) -> Result<Dashboard> {
+pub async fn dashboard(db: &Db, session_id: SessionId, viewers: Option<i64>) -> Result<Dashboard> {
     let status = session_status(db, session_id).await?;
     let one = |sql: &'static str| async move {
         sqlx::query_scalar::<_, i64>(sql)
@@ -161,7 +162,7 @@ pub async fn dashboard(db: &Db, session_id: i64, viewers: Option<i64>) -> Result
         .into_iter()
         .map(
             |(product_id, name, presented, stock, units, revenue, discount)| ProductSales {
-                product_id,
+                product_id: ProductId(product_id),
                 name,
                 presented: presented.is_some(),
                 stock,
@@ -191,14 +192,14 @@ pub async fn dashboard(db: &Db, session_id: i64, viewers: Option<i64>) -> Result
 
 /// One row per order line, for the CSV export.
 pub struct ExportLine {
-    pub order_id: i64,
+    pub order_id: OrderId,
     pub created_at_ms: i64,
     pub status: String,
-    pub shopper_id: i64,
+    pub shopper_id: ShopperId,
     pub shopper_nickname: String,
     /// The shopper's verified number, masked (`+86 138****5678`).
     pub shopper_phone: Option<String>,
-    pub product_id: i64,
+    pub product_id: ProductId,
     pub product_name: String,
     /// The shade or size bought; empty for a product without variants.
     pub variant: String,
@@ -217,7 +218,7 @@ pub struct ExportLine {
     pub invite_code: Option<String>,
 }
 
-pub async fn export_lines(db: &Db, session_id: i64) -> Result<Vec<ExportLine>> {
+pub async fn export_lines(db: &Db, session_id: SessionId) -> Result<Vec<ExportLine>> {
     type Row = (
         i64,
         i64,
@@ -283,12 +284,12 @@ pub async fn export_lines(db: &Db, session_id: i64) -> Result<Vec<ExportLine>> {
     Ok(rows
         .into_iter()
         .map(|r| ExportLine {
-            order_id: r.0,
+            order_id: OrderId(r.0),
             created_at_ms: r.1,
             status: r.2,
-            shopper_id: r.3,
+            shopper_id: ShopperId(r.3),
             shopper_nickname: r.4,
-            product_id: r.5,
+            product_id: ProductId(r.5),
             product_name: r.6,
             variant: r.15,
             quantity: r.7,

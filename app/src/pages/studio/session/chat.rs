@@ -1,6 +1,7 @@
 //! Chat moderation during the session: every message, delete, mute, and the host's own
 //! messages.
 
+use crate::model::SessionId;
 use leptos::{html, prelude::*};
 
 use super::{reporting_action, StatusLine};
@@ -9,7 +10,7 @@ use crate::i18n::{t, tf, K};
 /// The live chat as the host sees it: every message, with Delete and Mute, and a box to
 /// speak as the host (always broadcast, marked as the host's).
 #[component]
-pub(super) fn ChatModeration(session_id: i64, msg: StatusLine) -> impl IntoView {
+pub(super) fn ChatModeration(session_id: SessionId, msg: StatusLine) -> impl IntoView {
     use crate::{
         api::live::{delete_chat, mute_shopper, PostChat},
         components::{live_stream::use_live_stream, on_outcome},

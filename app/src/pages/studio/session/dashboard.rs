@@ -1,6 +1,7 @@
 //! Live figures: reservations, invites, viewers, orders, GMV and sales per product, refreshed
 //! every few seconds (the product list takes its live stock from here).
 
+use crate::model::{ProductId, SessionId};
 use std::{collections::HashMap, time::Duration};
 
 use leptos::prelude::*;
@@ -16,10 +17,10 @@ const DASHBOARD_REFRESH: Duration = Duration::from_secs(3);
 
 #[component]
 pub fn DashboardPanel(
-    session_id: i64,
+    session_id: SessionId,
     /// Receives each product's stock from every refresh (the product list shows it).
     #[prop(optional)]
-    stock: Option<RwSignal<HashMap<i64, i64>>>,
+    stock: Option<RwSignal<HashMap<ProductId, i64>>>,
 ) -> impl IntoView {
     let data = LocalResource::new(move || studio_dashboard(session_id));
     every(DASHBOARD_REFRESH, move || data.refetch());
@@ -71,7 +72,7 @@ pub fn DashboardFigures(dashboard: Dashboard) -> impl IntoView {
             <thead><tr><th scope="col">{t(K::studio_dashboard_product)}</th><th scope="col">{t(K::studio_dashboard_sold)}</th><th scope="col">{t(K::studio_dashboard_revenue)}</th><th scope="col">{t(K::studio_dashboard_stock)}</th></tr></thead>
             <tbody>
                 {d.per_product.into_iter().map(|p| view! {
-                    <tr data-product-id=p.product_id>
+                    <tr data-product-id=p.product_id.get()>
                         <th scope="row">{p.name}{p.presented.then(|| view! { <span class="badge badge-presented">{t(K::studio_dashboard_presented)}</span> })}</th>
                         <td>{p.units_sold}</td>
                         <td>{p.revenue.to_string()}</td>

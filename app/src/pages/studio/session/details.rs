@@ -69,7 +69,7 @@ pub(super) fn DetailsEditor(
         <section class="card" aria-labelledby="details-title">
             <h2 id="details-title">{t(K::studio_details_title)}</h2>
             <img class="studio-cover" src=session.cover_url.clone() alt=t(K::studio_details_cover) width="320" height="180"/>
-            <ImageUpload kind="cover" target_id=id label=t(K::studio_details_upload_cover) edits=edits msg=msg/>
+            <ImageUpload kind="cover" target_id=id.get() label=t(K::studio_details_upload_cover) edits=edits msg=msg/>
             {if editable {
                 view! {
                     <form class="stack" on:submit=save>

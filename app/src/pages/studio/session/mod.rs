@@ -17,6 +17,7 @@ mod restream;
 mod run_of_show;
 mod upload;
 
+use crate::model::{ProductId, SessionId};
 use std::collections::HashMap;
 
 use leptos::prelude::*;
@@ -44,7 +45,12 @@ pub(crate) type StatusLine = RwSignal<Option<Result<String, String>>>;
 #[component]
 pub fn StudioSessionPage() -> impl IntoView {
     let params = use_params_map();
-    let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok());
+    let id = move || {
+        params
+            .read()
+            .get("id")
+            .and_then(|s| s.parse::<SessionId>().ok())
+    };
     let host = LocalResource::new(current_host);
     // A transition, not a suspense: the session and its panels are resources read again after
     // every action (and some every few seconds); the page stays up while they load.
@@ -152,7 +158,7 @@ pub(crate) fn report(msg: StatusLine, res: Result<String, AppError>) {
 }
 
 #[component]
-fn SessionStudio(session_id: i64, host: HostMe) -> impl IntoView {
+fn SessionStudio(session_id: SessionId, host: HostMe) -> impl IntoView {
     let _ = host;
     // Owned here, not by the parts that reload: every action reloads the session, and the
     // status line, the live figures and the chat panel must outlive that.
@@ -165,7 +171,7 @@ fn SessionStudio(session_id: i64, host: HostMe) -> impl IntoView {
     let retry = Callback::new(move |_| session.refetch());
     // Stock changes with every sale: the live figures (refreshed every few seconds) and each
     // reload write it here, and the product list shows it from here.
-    let stock = RwSignal::new(HashMap::<i64, i64>::new());
+    let stock = RwSignal::new(HashMap::<ProductId, i64>::new());
     Effect::new(move |_| {
         session.with(|s| {
             if let Some(Ok(s)) = s {

@@ -2,6 +2,7 @@
 //! shipped, refunded); ship one with its carrier and tracking number, or many from a CSV of
 //! `order_id,carrier,tracking_number`; refund one through the payment provider.
 
+use crate::model::{OrderId, SessionId};
 use std::time::Duration;
 
 use leptos::prelude::*;
@@ -28,9 +29,9 @@ const FILTERS: [(&str, K); 6] = [
 ];
 
 #[component]
-pub fn OrdersPanel(session_id: i64, msg: StatusLine) -> impl IntoView {
+pub fn OrdersPanel(session_id: SessionId, msg: StatusLine) -> impl IntoView {
     let filter = RwSignal::new("to_ship".to_string());
-    let ship = Action::new_local(move |(id, carrier, number): &(i64, String, String)| {
+    let ship = Action::new_local(move |(id, carrier, number): &(OrderId, String, String)| {
         let id = *id;
         let shipped = ship_order(id, carrier.clone(), number.clone());
         async move {
@@ -38,7 +39,7 @@ pub fn OrdersPanel(session_id: i64, msg: StatusLine) -> impl IntoView {
             report(msg, shipped.await.map(|_| done));
         }
     });
-    let refund = Action::new_local(move |id: &i64| {
+    let refund = Action::new_local(move |id: &OrderId| {
         let id = *id;
         let refunded = refund_order(id, String::new());
         async move {
@@ -129,8 +130,8 @@ pub fn OrdersPanel(session_id: i64, msg: StatusLine) -> impl IntoView {
 #[component]
 fn OrderRow(
     order: StudioOrder,
-    ship: Action<(i64, String, String), ()>,
-    refund: Action<i64, ()>,
+    ship: Action<(OrderId, String, String), ()>,
+    refund: Action<OrderId, ()>,
 ) -> impl IntoView {
     let id = order.id;
     let carrier = RwSignal::new(String::new());
@@ -151,7 +152,7 @@ fn OrderRow(
     let waiting = order.status == OrderStatus::Paid && order.ship_to.is_none();
     let can_refund = matches!(order.status, OrderStatus::Paid | OrderStatus::Shipped);
     view! {
-        <li class="studio-order" data-order-id=id>
+        <li class="studio-order" data-order-id=id.get()>
             <div class="studio-order-head">
                 <strong>{format!("#{id}")}</strong>
                 <span class=format!("badge badge-{}", order.status.as_str())>{order.status.label()}</span>

@@ -1,6 +1,7 @@
 //! The product list: add, edit (stock edits apply a difference), images, reorder, and during
 //! the session present and sold out; stock shown live.
 
+use crate::model::{ProductId, SessionId};
 use std::collections::HashMap;
 
 use leptos::prelude::*;
@@ -22,7 +23,7 @@ use crate::{
 #[component]
 pub(super) fn ProductsEditor(
     session: LocalResource<Result<StudioSession, AppError>>,
-    stock: RwSignal<HashMap<i64, i64>>,
+    stock: RwSignal<HashMap<ProductId, i64>>,
     edits: Edits,
     msg: StatusLine,
 ) -> impl IntoView {
@@ -51,7 +52,7 @@ pub(super) fn ProductsEditor(
         SessionStatus,
         bool,
         bool,
-        Option<i64>,
+        Option<ProductId>,
     )| {
         // Not the stock: it changes with every sale and the row shows it live.
         // Variants by id, name and price: saved new ones get their ids (a rebuilt row).
@@ -141,7 +142,7 @@ fn ProductFields(form: RwSignal<ProductForm>, #[prop(optional)] ask_reason: bool
 }
 
 #[component]
-fn AddProduct(session_id: i64, edits: Edits, msg: StatusLine) -> impl IntoView {
+fn AddProduct(session_id: SessionId, edits: Edits, msg: StatusLine) -> impl IntoView {
     let form = RwSignal::new(product_form(None));
     let open = RwSignal::new(false);
     let add = studio_action_then(
@@ -175,8 +176,8 @@ fn ProductEditorRow(
     status: SessionStatus,
     first: bool,
     last: bool,
-    current: Option<i64>,
-    stock: RwSignal<HashMap<i64, i64>>,
+    current: Option<ProductId>,
+    stock: RwSignal<HashMap<ProductId, i64>>,
     edits: Edits,
     msg: StatusLine,
 ) -> impl IntoView {
@@ -211,7 +212,7 @@ fn ProductEditorRow(
     };
     let is_current = current == Some(pid);
     view! {
-        <li class="studio-product" class:current=is_current data-product-id=pid>
+        <li class="studio-product" class:current=is_current data-product-id=pid.get()>
             <img src=product.image_url.clone() alt="" width="64" height="64"/>
             <div class="studio-product-body">
                 <strong>{product.name.clone()}</strong>
@@ -255,7 +256,7 @@ fn ProductEditorRow(
                         <button type="submit" class="btn btn-primary">{t(K::studio_products_save)}</button>
                     </form>
                     <VariantsEditor product_id=pid variants=product.variants.clone() edits=edits msg=msg/>
-                    <ImageUpload kind="product" target_id=pid label=t(K::studio_products_upload_image) edits=edits msg=msg/>
+                    <ImageUpload kind="product" target_id=pid.get() label=t(K::studio_products_upload_image) edits=edits msg=msg/>
                 </div>
             </Show>
         </li>
@@ -266,7 +267,7 @@ fn ProductEditorRow(
 /// the list; stock edits apply the difference to the stock as it was when the panel opened.
 #[component]
 fn VariantsEditor(
-    product_id: i64,
+    product_id: ProductId,
     variants: Vec<VariantView>,
     edits: Edits,
     msg: StatusLine,

@@ -12,6 +12,7 @@ use crate::{
 #[component]
 pub(super) fn ImageUpload(
     kind: &'static str,
+    /// The session (a cover) or the product (its image); the server checks which.
     target_id: i64,
     #[prop(into)] label: String,
     edits: Edits,
