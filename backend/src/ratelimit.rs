@@ -62,6 +62,8 @@ pub struct RateLimiter {
     /// Multiplies every burst (config `APP_RATE_LIMIT_SCALE`; load tests raise it).
     scale: u32,
     buckets: Mutex<HashMap<(Action, String), Bucket>>,
+    /// Slow mode on one node: when each subject may act again.
+    next_allowed: Mutex<HashMap<String, Instant>>,
     /// Distributed mode: the buckets live in Redis, shared by every node.
     shared: Option<std::sync::Arc<crate::live::backplane::RedisBackplane>>,
 }
@@ -71,6 +73,7 @@ impl RateLimiter {
         RateLimiter {
             scale: scale.max(1),
             buckets: Mutex::new(HashMap::new()),
+            next_allowed: Mutex::new(HashMap::new()),
             shared: None,
         }
     }
@@ -101,6 +104,35 @@ impl RateLimiter {
             Ok(())
         } else {
             Err(AppError::RateLimited.into())
+        }
+    }
+
+    /// At most once per `every` for `subject` (slow mode): `None` when it may act now (and the
+    /// interval starts), else how long until it may. Shared by every node with Redis (a key
+    /// set only if absent, expiring after `every`); not scaled, a host's chosen interval.
+    pub async fn once_per(&self, subject: &str, every: Duration) -> Result<Option<Duration>> {
+        if let Some(bp) = &self.shared {
+            let key = format!("slow:{subject}");
+            if bp.try_lock(&key, every).await? {
+                return Ok(None);
+            }
+            let left = bp.get_with_ttl(&key).await?.map(|(_, ttl)| ttl);
+            return Ok(Some(left.unwrap_or(every)));
+        }
+        let now = Instant::now();
+        let mut map = self
+            .next_allowed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if map.len() > 100_000 {
+            map.retain(|_, at| *at > now);
+        }
+        match map.get(subject) {
+            Some(at) if *at > now => Ok(Some(*at - now)),
+            _ => {
+                map.insert(subject.to_string(), now + every);
+                Ok(None)
+            }
         }
     }
 

@@ -37,6 +37,9 @@ pub enum AppError {
     /// Too many requests from this client.
     #[error("{}", crate::i18n::t(crate::i18n::K::errors_rate_limited))]
     RateLimited,
+    /// Slow mode is on in this chat: the shopper may post again in `wait_secs` seconds.
+    #[error("{}", crate::i18n::tf(crate::i18n::K::errors_slow_mode, &[("every", &every_secs.to_string()), ("wait", &wait_secs.to_string())]))]
+    SlowMode { every_secs: u32, wait_secs: u32 },
     /// A shared service this server depends on (Redis in distributed mode) is unreachable for
     /// now: try again shortly (503 with `Retry-After`).
     #[error("{}", crate::i18n::t(crate::i18n::K::errors_unavailable))]
@@ -70,7 +73,7 @@ impl AppError {
             AppError::Unauthorized => 401,
             AppError::Forbidden(_) => 403,
             AppError::Conflict(_) | AppError::PriceChanged { .. } => 409,
-            AppError::RateLimited => 429,
+            AppError::RateLimited | AppError::SlowMode { .. } => 429,
             AppError::Unavailable | AppError::Busy => 503,
             AppError::Internal => 500,
             AppError::Network(_) => 502,

@@ -623,6 +623,34 @@ pub struct ChatPosted {
     /// False when the room's chat was too fast and this message was not shown to everyone
     /// (the sender still sees it).
     pub broadcast: bool,
+    /// Held for a moderator (it contains a term the host holds for review): only the sender
+    /// sees it until a moderator lets it through.
+    #[serde(default)]
+    pub held: bool,
+}
+
+/// A host's chat rules as the studio edits them (`domain::chat_rules` parses and checks it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatRulesForm {
+    /// Terms refused outright, one per line.
+    pub refuse: String,
+    /// Terms whose messages wait for a moderator, one per line.
+    pub hold: String,
+    /// 0: off.
+    pub slow_mode_secs: u32,
+    pub verified_only: bool,
+}
+
+/// A chat message a "hold" term kept back, waiting for a moderator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldMessage {
+    pub id: i64,
+    pub shopper_id: ShopperId,
+    pub nickname: String,
+    pub text: String,
+    /// The term that held it, as the host wrote it.
+    pub term: String,
+    pub at_ms: i64,
 }
 
 /// What a host's broadcaster needs to publish (studio only).

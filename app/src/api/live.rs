@@ -1,11 +1,17 @@
-//! The live room's actions: chat (rate- and length-limited, sampled when too fast), host
-//! moderation (delete a message, mute a shopper) and likes. Events reach viewers through the
+//! The live room's actions: chat (rate- and length-limited, sampled when too fast, screened by
+//! the host's chat rules), host moderation (delete a message, mute a shopper, the chat rules,
+//! the messages held for review) and likes. Events reach viewers through the
 //! room's stream (`GET /live/{id}/events`).
 
-use crate::model::{SessionId, ShopperId};
 use leptos::prelude::*;
+use server_fn::codec::{GetUrl, Json};
 
-use crate::{error::AppError, model::ChatPosted};
+#[cfg(feature = "ssr")]
+use crate::model::ChatLine;
+use crate::{
+    error::AppError,
+    model::{ChatPosted, ChatRulesForm, HeldMessage, SessionId, ShopperId},
+};
 
 #[cfg(feature = "ssr")]
 mod ssr {
@@ -59,13 +65,15 @@ pub async fn post_chat(session_id: SessionId, text: String) -> Result<ChatPosted
         Err(AppError::Unauthorized | AppError::Forbidden(_)) => None,
         Err(e) => return Err(e),
     };
-    let (speaker_id, nickname) = match &host {
+    let shopper = match &host {
+        Some(_) => None,
+        None => Some(identity::require_shopper(&st, &browser).await?),
+    };
+    let (speaker_id, nickname) = match (&host, &shopper) {
         // The host speaks as shopper 0 (no shopper has that id).
-        Some(h) => (ShopperId(0), host_auth::display_name(&st, h).await?),
-        None => {
-            let s = identity::require_shopper(&st, &browser).await?;
-            (s.id, s.nickname)
-        }
+        (Some(h), _) => (ShopperId(0), host_auth::display_name(&st, h).await?),
+        (None, Some(s)) => (s.id, s.nickname.clone()),
+        (None, None) => return Err(AppError::Unauthorized),
     };
     st.limits
         .check(
@@ -81,6 +89,25 @@ pub async fn post_chat(session_id: SessionId, text: String) -> Result<ChatPosted
             "The host has muted you in this chat.".into(),
         ));
     }
+    // The host's chat rules (verified phones only, slow mode, blocked terms) for shoppers.
+    if let Some(s) = &shopper {
+        use shop_backend::live::rules::{admit, Admission};
+        if let Admission::Held(_) = admit(&st, session_id, s, &text).await? {
+            let message = ChatLine {
+                id: 0,
+                shopper_id: s.id,
+                nickname,
+                text,
+                at_ms: shop_backend::now_ms(),
+                host: false,
+            };
+            return Ok(ChatPosted {
+                message,
+                broadcast: false,
+                held: true,
+            });
+        }
+    }
     let (message, broadcast) = st
         .live
         .chat(
@@ -92,7 +119,99 @@ pub async fn post_chat(session_id: SessionId, text: String) -> Result<ChatPosted
             host.is_some(),
         )
         .await?;
-    Ok(ChatPosted { message, broadcast })
+    Ok(ChatPosted {
+        message,
+        broadcast,
+        held: false,
+    })
+}
+
+/// Host only: the chat rules of the session's host (they apply to all the host's sessions).
+#[server(endpoint = "live/rules", input = GetUrl)]
+pub async fn studio_chat_rules(session_id: SessionId) -> Result<ChatRulesForm, AppError> {
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let host =
+        shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
+    let rules = shop_backend::repo::chat_rules::for_host(&st.db, host.host_id).await?;
+    Ok(rules.to_form())
+}
+
+/// Host only: replaces the chat rules; every node applies them within a second.
+#[server(endpoint = "live/rules/save", input = Json)]
+pub async fn studio_save_chat_rules(
+    session_id: SessionId,
+    rules: ChatRulesForm,
+) -> Result<(), AppError> {
+    use crate::domain::chat_rules::ChatRules;
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let host =
+        shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
+    let parsed = ChatRules::from_form(&rules).map_err(|e| AppError::bad_request(e.to_string()))?;
+    let now = shop_backend::now_ms();
+    shop_backend::repo::chat_rules::save(&st.db, host.host_id, &parsed, now).await?;
+    let what = format!(
+        "{} terms, slow mode {} s, verified only {}",
+        parsed.blocked.len(),
+        parsed.slow_mode_secs,
+        parsed.verified_only
+    );
+    Ok(shop_backend::repo::studio::audit(
+        &st.db,
+        Some(session_id),
+        host.host_id,
+        "chat rules",
+        &what,
+    )
+    .await?)
+}
+
+/// Host only: the session's messages held for review, oldest first.
+#[server(endpoint = "live/held", input = GetUrl)]
+pub async fn studio_held_messages(session_id: SessionId) -> Result<Vec<HeldMessage>, AppError> {
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
+    Ok(shop_backend::repo::chat_rules::waiting(&st.db, session_id).await?)
+}
+
+/// Host only: lets a held message through to the room (`allow`) or drops it. 404 when it is
+/// not waiting any more (another moderator decided it).
+#[server(endpoint = "live/held/decide")]
+pub async fn studio_decide_held(
+    session_id: SessionId,
+    id: i64,
+    allow: bool,
+) -> Result<(), AppError> {
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let host =
+        shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
+    let now = shop_backend::now_ms();
+    let Some(m) =
+        shop_backend::repo::chat_rules::decide(&st.db, session_id, id, allow, now).await?
+    else {
+        return Err(AppError::not_found("No such held message."));
+    };
+    if allow {
+        st.live.ensure_up()?;
+        st.live
+            .chat(
+                &st.db,
+                session_id,
+                m.shopper_id,
+                &m.nickname,
+                &m.text,
+                false,
+            )
+            .await?;
+    }
+    let what = format!("{} message {id}", if allow { "allowed" } else { "dropped" });
+    Ok(
+        shop_backend::repo::studio::audit(&st.db, Some(session_id), host.host_id, "held", &what)
+            .await?,
+    )
 }
 
 /// Host only: removes a message from everyone's chat.

@@ -390,6 +390,7 @@ fn LiveBar(
     let timers = Timers::new();
     let text = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
+    let held = RwSignal::new(false);
     let hearts = RwSignal::new(Vec::<u32>::new());
     let next_heart = RwSignal::new(0u32);
     let pending_likes = RwSignal::new(0u32);
@@ -427,7 +428,9 @@ fn LiveBar(
                 Ok(posted) => {
                     text.set(String::new());
                     error.set(None);
-                    // The sender always sees their own message, sampled out or not.
+                    // Held for a moderator: say so, or the sender thinks everyone saw it.
+                    held.set(posted.held);
+                    // The sender always sees their own message, sampled out, held or not.
                     add_chat.try_run(posted.message);
                 }
                 Err(e) => error.set(Some(e.to_string())),
@@ -441,6 +444,7 @@ fn LiveBar(
             </For>
         </div>
         {move || error.get().map(|e| view! { <p class="live-error" role="alert">{e}</p> })}
+        <Show when=move || held.get()><p class="live-note" role="status">{t(K::live_chat_held)}</p></Show>
         <footer class="live-bar">
             <form class="live-chat-form" on:submit=send>
                 <input type="text" maxlength="200" placeholder=t(K::live_chat_placeholder) aria-label=t(K::live_chat_input_label)

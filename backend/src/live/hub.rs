@@ -28,6 +28,8 @@ pub struct Hub {
     /// reset from it again (`read_streams`). Viewers are not let in meanwhile: a room not yet
     /// reset would resume them from a history Redis no longer has.
     pub(super) out_of_step: Arc<AtomicBool>,
+    /// Each session's chat rules, read again at most a second after a change.
+    pub rules: Arc<rules::RulesCache>,
 }
 
 /// What this node's orders changed since the last flush.

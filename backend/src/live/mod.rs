@@ -15,6 +15,7 @@
 pub mod backplane;
 mod frame;
 mod hub;
+pub mod rules;
 mod shared;
 
 pub use frame::*;

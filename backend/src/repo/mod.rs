@@ -3,6 +3,7 @@
 
 pub mod addresses;
 pub mod catalog;
+pub mod chat_rules;
 pub mod embed;
 pub mod hosts;
 pub mod live;

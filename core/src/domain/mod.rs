@@ -2,6 +2,7 @@
 //! them with facts loaded from the database, the client only for display.
 
 pub mod address;
+pub mod chat_rules;
 pub mod discount;
 pub mod embed;
 pub mod forms;

@@ -117,6 +117,45 @@ async fn a_viewer_resumes_on_another_node_without_loss() {
     );
 }
 
+/// Chat rules changed through node A hold on node B within a second (each node's cache), and
+/// slow mode is one interval over both nodes: switching node does not skip it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_rules_reach_every_node_within_a_second_and_slow_mode_is_shared() {
+    let Some(c) = Cluster::start(2).await else {
+        return;
+    };
+    let (sid, _, host) = live_session(&c, 0).await;
+    let shopper = c.client(1);
+    shopper.me().await;
+    // Node B reads (and caches) the rules before the change.
+    assert_eq!(chat(&shopper, sid, "vx before").await.0, 200);
+    let (s, v) = host
+        .call_json(
+            "live/rules/save",
+            serde_json::json!({ "session_id": sid, "rules": {
+                "refuse": "VX", "hold": "", "slow_mode_secs": 30, "verified_only": false } }),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let changed = Instant::now();
+    loop {
+        let (s, _) = chat(&shopper, sid, "v x after").await;
+        if s == 400 {
+            break;
+        }
+        assert!(
+            changed.elapsed() < Duration::from_millis(1_500),
+            "node B still lets the blocked word through"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let slow = c.client(0);
+    slow.me().await;
+    assert_eq!(chat(&slow, sid, "one").await.0, 200);
+    let (s, v) = chat(&slow.on(&c.nodes[1]), sid, "two").await;
+    assert_eq!(s, 429, "slow mode holds on the other node: {v}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn viewers_are_counted_over_every_node_and_limits_and_mutes_are_shared() {
     let Some(c) = Cluster::start(2).await else {

@@ -6,6 +6,7 @@
 mod common;
 
 mod addresses;
+mod chat_rules;
 mod cluster;
 mod embed;
 mod first_paint;

@@ -86,3 +86,128 @@ pub(super) fn ChatModeration(session_id: SessionId, msg: StatusLine) -> impl Int
         </section>
     }
 }
+
+/// The host's chat rules (for all their sessions, changeable while live): blocked words that
+/// are refused, words held for review, slow mode, chat only for verified phones.
+#[component]
+pub(super) fn ChatRulesPanel(session_id: SessionId, msg: StatusLine) -> impl IntoView {
+    use crate::{
+        api::live::{studio_chat_rules, studio_save_chat_rules},
+        model::ChatRulesForm,
+    };
+    let save = reporting_action(
+        msg,
+        K::studio_chat_rules_saved,
+        move |rules: ChatRulesForm| studio_save_chat_rules(session_id, rules),
+        |_| (),
+    );
+    let current = LocalResource::new(move || {
+        save.version().get();
+        studio_chat_rules(session_id)
+    });
+    let (refuse, hold, slow, verified) = (
+        NodeRef::<html::Textarea>::new(),
+        NodeRef::<html::Textarea>::new(),
+        NodeRef::<html::Input>::new(),
+        NodeRef::<html::Input>::new(),
+    );
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (Some(refuse), Some(hold), Some(slow), Some(verified)) =
+            (refuse.get(), hold.get(), slow.get(), verified.get())
+        else {
+            return;
+        };
+        save.dispatch(ChatRulesForm {
+            refuse: refuse.value(),
+            hold: hold.value(),
+            slow_mode_secs: slow.value().trim().parse().unwrap_or(0),
+            verified_only: verified.checked(),
+        });
+    };
+    view! {
+        <section class="card chat-rules" aria-labelledby="rules-title">
+            <h2 id="rules-title">{t(K::studio_chat_rules_title)}</h2>
+            <Transition fallback=|| ()>
+                {move || current.get().map(|r| {
+                    let r = r.unwrap_or_default();
+                    view! {
+                        <form class="stack" on:submit=submit>
+                            <label class="field"><span>{t(K::studio_chat_rules_refuse)}</span>
+                                <textarea name="refuse" rows="3" node_ref=refuse prop:value=r.refuse.clone()></textarea>
+                            </label>
+                            <label class="field"><span>{t(K::studio_chat_rules_hold)}</span>
+                                <textarea name="hold" rows="3" node_ref=hold prop:value=r.hold.clone()></textarea>
+                            </label>
+                            <label class="field"><span>{t(K::studio_chat_rules_slow)}</span>
+                                <input type="number" name="slow_mode_secs" min="0" max="300" inputmode="numeric" node_ref=slow prop:value=r.slow_mode_secs.to_string()/>
+                            </label>
+                            <label class="check">
+                                <input type="checkbox" name="verified_only" node_ref=verified prop:checked=r.verified_only/>
+                                <span>{t(K::studio_chat_rules_verified)}</span>
+                            </label>
+                            <button type="submit" class="btn btn-primary" disabled=move || save.pending().get()>{t(K::studio_chat_rules_save)}</button>
+                        </form>
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+/// Messages a "hold" word kept back: a moderator lets each through to the room or drops it.
+#[component]
+pub(super) fn HeldQueue(session_id: SessionId, msg: StatusLine) -> impl IntoView {
+    use crate::{
+        api::live::{studio_decide_held, studio_held_messages},
+        components::scoped::every,
+    };
+    let allow = reporting_action(
+        msg,
+        K::studio_chat_held_allowed,
+        move |id: i64| studio_decide_held(session_id, id, true),
+        |_| (),
+    );
+    let drop = reporting_action(
+        msg,
+        K::studio_chat_held_dropped,
+        move |id: i64| studio_decide_held(session_id, id, false),
+        |_| (),
+    );
+    let waiting = LocalResource::new(move || {
+        allow.version().get();
+        drop.version().get();
+        studio_held_messages(session_id)
+    });
+    every(std::time::Duration::from_secs(3), move || waiting.refetch());
+    view! {
+        <section class="card held" aria-labelledby="held-title">
+            <h2 id="held-title">{t(K::studio_chat_held_title)}</h2>
+            <Transition fallback=|| ()>
+                {move || waiting.get().map(|w| match w {
+                    Ok(list) if list.is_empty() => view! { <p class="muted small">{t(K::studio_chat_held_none)}</p> }.into_any(),
+                    Ok(list) => view! {
+                        <ul class="mod-lines">
+                            {list.into_iter().map(|m| {
+                                let id = m.id;
+                                view! {
+                                    <li class="mod-line held-line" data-held-id=id>
+                                        <span>
+                                            <span class="muted small">{tf(K::studio_chat_held_by, &[("name", &m.nickname), ("term", &m.term)])}</span>
+                                            <br/>{m.text.clone()}
+                                        </span>
+                                        <span class="row">
+                                            <button type="button" class="btn btn-small" on:click=move |_| { allow.dispatch(id); }>{t(K::studio_chat_held_allow)}</button>
+                                            <button type="button" class="btn btn-small btn-danger" on:click=move |_| { drop.dispatch(id); }>{t(K::studio_chat_held_drop)}</button>
+                                        </span>
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    }.into_any(),
+                    Err(e) => view! { <p class="error small">{e.to_string()}</p> }.into_any(),
+                })}
+            </Transition>
+        </section>
+    }
+}

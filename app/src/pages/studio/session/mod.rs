@@ -35,8 +35,12 @@ use crate::{
 };
 
 use self::{
-    chat::ChatModeration, details::DetailsEditor, orders::OrdersPanel, products::ProductsEditor,
-    restream::RestreamPanel, run_of_show::RunOfShow,
+    chat::{ChatModeration, ChatRulesPanel, HeldQueue},
+    details::DetailsEditor,
+    orders::OrdersPanel,
+    products::ProductsEditor,
+    restream::RestreamPanel,
+    run_of_show::RunOfShow,
 };
 
 /// The page's status line: the outcome of the last action.
@@ -207,6 +211,8 @@ fn SessionStudio(session_id: SessionId, host: HostMe) -> impl IntoView {
                             <DashboardPanel session_id=session_id stock=stock/>
                             {move || (status.get().is_some_and(|s| s != SessionStatus::Scheduled)).then(|| view! { <OrdersPanel session_id=session_id msg=msg/> })}
                             {move || (status.get() == Some(SessionStatus::Live)).then(|| view! { <ChatModeration session_id=session_id msg=msg/> })}
+                            {move || (status.get() == Some(SessionStatus::Live)).then(|| view! { <HeldQueue session_id=session_id msg=msg/> })}
+                            {move || (status.get().is_some_and(|s| s != SessionStatus::Ended)).then(|| view! { <ChatRulesPanel session_id=session_id msg=msg/> })}
                             {move || status.get().and_then(|_| loaded()).map(|s| view! { <DetailsEditor session=s edits=edits msg=msg/> })}
                         </div>
                     </div>
