@@ -139,10 +139,14 @@ async fn chat_rules_reach_every_node_within_a_second_and_slow_mode_is_shared() {
     assert_eq!(s, 200, "{v}");
     let changed = Instant::now();
     loop {
-        let (s, _) = chat(&shopper, sid, "v x after").await;
+        // A new shopper each try: the chat's rate limit (refusals count) must not answer first.
+        let fresh = c.client(1);
+        fresh.me().await;
+        let (s, v) = chat(&fresh, sid, "v x after").await;
         if s == 400 {
             break;
         }
+        assert_eq!(s, 200, "{v}");
         assert!(
             changed.elapsed() < Duration::from_millis(1_500),
             "node B still lets the blocked word through"
