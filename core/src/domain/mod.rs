@@ -3,7 +3,9 @@
 
 pub mod address;
 pub mod chat_rules;
+pub mod coupon;
 pub mod discount;
+pub mod draw;
 pub mod embed;
 pub mod forms;
 pub mod net;
