@@ -7,7 +7,8 @@
 //! - a body over the endpoint's limit is a 413 (a small limit for server functions, the
 //!   upload limit for uploads), by declared length first and while reading otherwise;
 //! - a body, query string or percent-encoded form value that is not valid UTF-8 is a 400;
-//! - endpoints for hosts only (uploads) check the caller before the body is read.
+//! - studio endpoints check the caller and their team role (the permission the table names)
+//!   before the body is read: 401 anonymous, 403 a shopper or a role without it.
 //!
 //! Requests that pass continue with their body buffered. What still fails to decode is turned
 //! into a 400 by `AppError::from_server_fn_error`, and a panic anywhere below is answered by
@@ -76,10 +77,12 @@ async fn check(state: &ServerState, parts: &Parts) -> Result<&'static Endpoint, 
             return Err(bad("The query string is not valid UTF-8."));
         }
     }
-    if ep.caller == Caller::Host {
-        host_auth::host_in(&state.app, &parts.headers)
+    if let Caller::Host(permission) = ep.caller {
+        let host = host_auth::host_in(&state.app, &parts.headers)
             .await
-            .map_err(|e| error_response(e))?;
+            .map_err(|e| error_response(AppError::from(e)))?;
+        host.require(permission)
+            .map_err(|e| error_response(AppError::from(e)))?;
     }
     let declared = declared_length(&parts.headers);
     // No content type is fine for an empty body (a call without arguments); `buffer` refuses

@@ -55,7 +55,7 @@ fn iso_utc(ms: i64) -> String {
 
 pub const CSV_HEADER: &str = "order_id,created_at_utc,status,shopper_id,shopper_nickname,shopper_phone,product_id,product_name,variant,quantity,unit_price_cny,full_amount_cny,discount_cny,paid_cny,discount_rule,fulfilment,carrier,tracking_number,ship_to_recipient,ship_to_phone,ship_to_province,ship_to_city,ship_to_district,ship_to_street,invite_code";
 
-/// `GET /studio/s/{id}/orders.csv`: one row per order line. Owner only (401/403 otherwise).
+/// `GET /studio/s/{id}/orders.csv`: one row per order line. For the shop's roles that handle orders (401/403 otherwise).
 pub async fn orders_csv(
     State(state): State<ServerState>,
     Path(id): Path<String>,
@@ -71,6 +71,10 @@ pub async fn orders_csv(
         Ok(h) => h,
         Err(e) => return error_response(e),
     };
+    // The orders carry delivery addresses: the roles that handle orders only.
+    if let Err(e) = host.require(shop_core::domain::team::Permission::HandleOrders) {
+        return error_response(e.into());
+    }
     if let Err(e) = host_auth::check_owner(st, &host, session_id).await {
         return error_response(e);
     }

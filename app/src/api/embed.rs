@@ -23,7 +23,12 @@ pub async fn embed_origins(session_id: SessionId) -> Result<Vec<String>, AppErro
 pub async fn studio_embed_origins() -> Result<Vec<String>, AppError> {
     let st = crate::api::state()?;
     let browser = crate::api::browser();
-    let host = shop_backend::identity::host_auth::require_host(&st, &browser).await?;
+    let host = shop_backend::identity::host_auth::require(
+        &st,
+        &browser,
+        shop_core::domain::team::Permission::ManageShop,
+    )
+    .await?;
     Ok(shop_backend::repo::embed::host_origins(&st.db, host.host_id).await?)
 }
 
@@ -34,7 +39,12 @@ pub async fn studio_add_embed_origin(origin: String) -> Result<Vec<String>, AppE
     use shop_backend::repo::embed;
     let st = crate::api::state()?;
     let browser = crate::api::browser();
-    let host = shop_backend::identity::host_auth::require_host(&st, &browser).await?;
+    let host = shop_backend::identity::host_auth::require(
+        &st,
+        &browser,
+        shop_core::domain::team::Permission::ManageShop,
+    )
+    .await?;
     let origin = EmbedOrigin::parse(&origin).map_err(AppError::BadRequest)?;
     embed::add_origin(&st.db, host.host_id, &origin, shop_backend::now_ms()).await?;
     Ok(embed::host_origins(&st.db, host.host_id).await?)
@@ -47,7 +57,12 @@ pub async fn studio_remove_embed_origin(origin: String) -> Result<Vec<String>, A
     use shop_backend::repo::embed;
     let st = crate::api::state()?;
     let browser = crate::api::browser();
-    let host = shop_backend::identity::host_auth::require_host(&st, &browser).await?;
+    let host = shop_backend::identity::host_auth::require(
+        &st,
+        &browser,
+        shop_core::domain::team::Permission::ManageShop,
+    )
+    .await?;
     let origin = EmbedOrigin::parse(&origin).map_err(AppError::BadRequest)?;
     embed::remove_origin(&st.db, host.host_id, &origin).await?;
     Ok(embed::host_origins(&st.db, host.host_id).await?)

@@ -7,6 +7,7 @@
 
 use axum::http::Method;
 use server_fn::{codec::Encoding, Http, ServerFn};
+use shop_core::domain::team::Permission::{self, *};
 
 /// The body of an ordinary server function call: a few form fields or a small JSON document.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -16,14 +17,15 @@ pub const MAX_UPLOAD_BODY: usize = shop_backend::uploads::MAX_UPLOAD_BYTES + 64 
 /// A tracking-number import: a CSV of a few thousand lines.
 pub const MAX_IMPORT_BODY: usize = 512 * 1024;
 
-/// Who may send a body at all: for host-only endpoints with large bodies (uploads) the
-/// caller is checked before the body is read or decoded.
+/// Who may call: studio functions name the team permission they need (`domain::team`), and
+/// the gate refuses a caller without it before the body is read or decoded (401 anonymous,
+/// 403 a shopper or a role without it). The function checks again, with the session's shop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Caller {
     /// Anyone; the function itself checks who is calling.
     Anyone,
-    /// Signed-in hosts only.
-    Host,
+    /// A signed-in team member whose role covers the permission.
+    Host(Permission),
 }
 
 /// What a request to one server function must look like.
@@ -65,11 +67,12 @@ where
 }
 
 macro_rules! endpoints {
-    ($($f:ty $(=> $max:expr, $caller:expr)?),* $(,)?) => {
-        vec![$(endpoints!(@one $f $(, $max, $caller)?)),*]
+    ($($f:ty $(=> $perm:ident $([$max:expr])?)?),* $(,)?) => {
+        vec![$(endpoints!(@one $f $(, $perm $(, $max)?)?)),*]
     };
     (@one $f:ty) => { endpoint::<$f>(MAX_BODY, Caller::Anyone) };
-    (@one $f:ty, $max:expr, $caller:expr) => { endpoint::<$f>($max, $caller) };
+    (@one $f:ty, $perm:ident) => { endpoint::<$f>(MAX_BODY, Caller::Host($perm)) };
+    (@one $f:ty, $perm:ident, $max:expr) => { endpoint::<$f>($max, Caller::Host($perm)) };
 }
 
 /// Every server function of the app.
@@ -85,12 +88,12 @@ pub fn all() -> Vec<Endpoint> {
         GetInvite,
         JoinInvite,
         PostChat,
-        DeleteChat,
-        MuteShopper,
-        StudioChatRules,
-        StudioSaveChatRules,
-        StudioHeldMessages,
-        StudioDecideHeld,
+        DeleteChat => Moderate,
+        MuteShopper => Moderate,
+        StudioChatRules => Moderate,
+        StudioSaveChatRules => Moderate,
+        StudioHeldMessages => Moderate,
+        StudioDecideHeld => Moderate,
         SendLikes,
         PlaceOrder,
         OrdersReady,
@@ -103,41 +106,41 @@ pub fn all() -> Vec<Endpoint> {
         HostSignIn,
         HostSignOut,
         CurrentHost,
-        StudioSessions,
-        StudioCreateSession,
-        GetStudioSession,
-        StudioUpdateSession,
-        StudioDeleteSession,
-        StudioAddProduct,
-        StudioUpdateProduct,
+        StudioSessions => ViewShow,
+        StudioCreateSession => EditShow,
+        GetStudioSession => ViewShow,
+        StudioUpdateSession => EditShow,
+        StudioDeleteSession => EditShow,
+        StudioAddProduct => EditShow,
+        StudioUpdateProduct => EditShow,
         WechatJssdk,
         EmbedOrigins,
-        StudioEmbedOrigins,
-        StudioAddEmbedOrigin,
-        StudioRemoveEmbedOrigin,
-        StudioRestreams,
-        StudioAddRestream,
-        StudioEnableRestream,
-        StudioDeleteRestream,
-        StudioSetVariants,
-        StudioDeleteProduct,
-        StudioMoveProduct,
-        StudioUploadImage => MAX_UPLOAD_BODY, Caller::Host,
-        GoLive,
-        PresentProduct,
-        PresentNext,
-        MarkSoldOut,
-        EndSession,
-        RefundOrder,
+        StudioEmbedOrigins => ManageShop,
+        StudioAddEmbedOrigin => ManageShop,
+        StudioRemoveEmbedOrigin => ManageShop,
+        StudioRestreams => EditShow,
+        StudioAddRestream => EditShow,
+        StudioEnableRestream => EditShow,
+        StudioDeleteRestream => EditShow,
+        StudioSetVariants => EditShow,
+        StudioDeleteProduct => EditShow,
+        StudioMoveProduct => EditShow,
+        StudioUploadImage => EditShow [MAX_UPLOAD_BODY],
+        GoLive => EditShow,
+        PresentProduct => EditShow,
+        PresentNext => EditShow,
+        MarkSoldOut => EditShow,
+        EndSession => EditShow,
+        RefundOrder => Refund,
         MyAddresses,
         SaveAddress,
         DeleteAddress,
         ShipTo,
-        StudioOrders,
-        ShipOrder,
-        ImportTracking => MAX_IMPORT_BODY, Caller::Host,
-        StudioDashboard,
-        GetBroadcastInfo,
+        StudioOrders => HandleOrders,
+        ShipOrder => HandleOrders,
+        ImportTracking => HandleOrders [MAX_IMPORT_BODY],
+        StudioDashboard => ViewFigures,
+        GetBroadcastInfo => EditShow,
         GetVideo,
         SendPhoneCode,
         VerifyPhone,

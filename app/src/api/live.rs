@@ -57,7 +57,13 @@ pub async fn post_chat(session_id: SessionId, text: String) -> Result<ChatPosted
     let st = crate::api::state()?;
     let browser = crate::api::browser();
     // The host speaks as the host; everyone else as a shopper.
-    let owner = host_auth::require_session_owner(&st, &browser, session_id).await;
+    let owner = host_auth::require_session(
+        &st,
+        &browser,
+        session_id,
+        shop_core::domain::team::Permission::Moderate,
+    )
+    .await;
     let host = match owner.map_err(AppError::from) {
         Ok(h) => Some(h),
         // Not signed in as a host, or not this session's host: speaks as a shopper. Any other
@@ -131,8 +137,13 @@ pub async fn post_chat(session_id: SessionId, text: String) -> Result<ChatPosted
 pub async fn studio_chat_rules(session_id: SessionId) -> Result<ChatRulesForm, AppError> {
     let st = crate::api::state()?;
     let browser = crate::api::browser();
-    let host =
-        shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
+    let host = shop_backend::identity::host_auth::require_session(
+        &st,
+        &browser,
+        session_id,
+        shop_core::domain::team::Permission::Moderate,
+    )
+    .await?;
     let rules = shop_backend::repo::chat_rules::for_host(&st.db, host.host_id).await?;
     Ok(rules.to_form())
 }
@@ -146,8 +157,13 @@ pub async fn studio_save_chat_rules(
     use crate::domain::chat_rules::ChatRules;
     let st = crate::api::state()?;
     let browser = crate::api::browser();
-    let host =
-        shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
+    let host = shop_backend::identity::host_auth::require_session(
+        &st,
+        &browser,
+        session_id,
+        shop_core::domain::team::Permission::Moderate,
+    )
+    .await?;
     let parsed = ChatRules::from_form(&rules).map_err(|e| AppError::bad_request(e.to_string()))?;
     let now = shop_backend::now_ms();
     shop_backend::repo::chat_rules::save(&st.db, host.host_id, &parsed, now).await?;
@@ -172,7 +188,13 @@ pub async fn studio_save_chat_rules(
 pub async fn studio_held_messages(session_id: SessionId) -> Result<Vec<HeldMessage>, AppError> {
     let st = crate::api::state()?;
     let browser = crate::api::browser();
-    shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
+    shop_backend::identity::host_auth::require_session(
+        &st,
+        &browser,
+        session_id,
+        shop_core::domain::team::Permission::Moderate,
+    )
+    .await?;
     Ok(shop_backend::repo::chat_rules::waiting(&st.db, session_id).await?)
 }
 
@@ -186,8 +208,13 @@ pub async fn studio_decide_held(
 ) -> Result<(), AppError> {
     let st = crate::api::state()?;
     let browser = crate::api::browser();
-    let host =
-        shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
+    let host = shop_backend::identity::host_auth::require_session(
+        &st,
+        &browser,
+        session_id,
+        shop_core::domain::team::Permission::Moderate,
+    )
+    .await?;
     let now = shop_backend::now_ms();
     let Some(m) =
         shop_backend::repo::chat_rules::decide(&st.db, session_id, id, allow, now).await?
@@ -219,7 +246,13 @@ pub async fn studio_decide_held(
 pub async fn delete_chat(session_id: SessionId, message_id: u64) -> Result<(), AppError> {
     let st = crate::api::state()?;
     let browser = crate::api::browser();
-    shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
+    shop_backend::identity::host_auth::require_session(
+        &st,
+        &browser,
+        session_id,
+        shop_core::domain::team::Permission::Moderate,
+    )
+    .await?;
     Ok(st.live.delete_chat(&st.db, session_id, message_id).await?)
 }
 
@@ -228,8 +261,13 @@ pub async fn delete_chat(session_id: SessionId, message_id: u64) -> Result<(), A
 pub async fn mute_shopper(session_id: SessionId, shopper_id: ShopperId) -> Result<(), AppError> {
     let st = crate::api::state()?;
     let browser = crate::api::browser();
-    let host =
-        shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
+    let host = shop_backend::identity::host_auth::require_session(
+        &st,
+        &browser,
+        session_id,
+        shop_core::domain::team::Permission::Moderate,
+    )
+    .await?;
     shop_backend::repo::live::mute(&st.db, session_id, shopper_id, shop_backend::now_ms()).await?;
     st.live.mute(&st.db, session_id, shopper_id).await?;
     Ok(shop_backend::repo::studio::audit(

@@ -34,7 +34,12 @@ mod ssr {
 pub async fn studio_restreams() -> Result<Vec<RestreamDestination>, AppError> {
     let st = crate::api::state()?;
     let browser = crate::api::browser();
-    let host = shop_backend::identity::host_auth::require_host(&st, &browser).await?;
+    let host = shop_backend::identity::host_auth::require(
+        &st,
+        &browser,
+        shop_core::domain::team::Permission::EditShow,
+    )
+    .await?;
     ssr::list(&st, &host, browser.locale()).await
 }
 
@@ -51,7 +56,12 @@ pub async fn studio_add_restream(
     use shop_backend::{media::restream::seal_key, repo::restream};
     let st = crate::api::state()?;
     let browser = crate::api::browser();
-    let host = shop_backend::identity::host_auth::require_host(&st, &browser).await?;
+    let host = shop_backend::identity::host_auth::require(
+        &st,
+        &browser,
+        shop_core::domain::team::Permission::EditShow,
+    )
+    .await?;
     let name = parse_name(&name).map_err(AppError::BadRequest)?;
     let url = IngestUrl::parse(&url).map_err(AppError::BadRequest)?;
     let key = StreamKey::parse(&key).map_err(AppError::BadRequest)?;
@@ -83,7 +93,12 @@ pub async fn studio_enable_restream(
 ) -> Result<Vec<RestreamDestination>, AppError> {
     let st = crate::api::state()?;
     let browser = crate::api::browser();
-    let host = shop_backend::identity::host_auth::require_host(&st, &browser).await?;
+    let host = shop_backend::identity::host_auth::require(
+        &st,
+        &browser,
+        shop_core::domain::team::Permission::EditShow,
+    )
+    .await?;
     shop_backend::repo::restream::set_enabled(&st.db, host.host_id, id, enabled).await?;
     ssr::list(&st, &host, browser.locale()).await
 }
@@ -93,7 +108,12 @@ pub async fn studio_enable_restream(
 pub async fn studio_delete_restream(id: i64) -> Result<Vec<RestreamDestination>, AppError> {
     let st = crate::api::state()?;
     let browser = crate::api::browser();
-    let host = shop_backend::identity::host_auth::require_host(&st, &browser).await?;
+    let host = shop_backend::identity::host_auth::require(
+        &st,
+        &browser,
+        shop_core::domain::team::Permission::EditShow,
+    )
+    .await?;
     shop_backend::repo::restream::delete(&st.db, host.host_id, id).await?;
     ssr::list(&st, &host, browser.locale()).await
 }

@@ -37,9 +37,10 @@ mod ssr {
         st: &AppState,
         browser: &Browser,
         order_id: OrderId,
+        permission: shop_core::domain::team::Permission,
     ) -> Result<(Host, shop_backend::repo::orders::RefundFacts), AppError> {
         use shop_backend::identity::host_auth;
-        let host = host_auth::require_host(st, browser).await?;
+        let host = host_auth::require(st, browser, permission).await?;
         let facts = shop_backend::repo::orders::refund_facts(&st.db, order_id)
             .await?
             .ok_or_else(|| AppError::NotFound("no such order".into()))?;
@@ -94,7 +95,12 @@ pub async fn current_host() -> Result<Option<HostMe>, AppError> {
 pub async fn studio_sessions() -> Result<Vec<SessionSummary>, AppError> {
     let st = crate::api::state()?;
     let browser = crate::api::browser();
-    let host = shop_backend::identity::host_auth::require_host(&st, &browser).await?;
+    let host = shop_backend::identity::host_auth::require(
+        &st,
+        &browser,
+        shop_core::domain::team::Permission::ViewShow,
+    )
+    .await?;
     Ok(shop_backend::repo::studio::host_sessions(&st.db, host.host_id).await?)
 }
 
@@ -102,7 +108,12 @@ pub async fn studio_sessions() -> Result<Vec<SessionSummary>, AppError> {
 pub async fn studio_create_session(form: SessionForm) -> Result<SessionId, AppError> {
     let st = crate::api::state()?;
     let browser = crate::api::browser();
-    let host = shop_backend::identity::host_auth::require_host(&st, &browser).await?;
+    let host = shop_backend::identity::host_auth::require(
+        &st,
+        &browser,
+        shop_core::domain::team::Permission::EditShow,
+    )
+    .await?;
     Ok(shop_backend::repo::studio::create_session(&st.db, host.host_id, &form).await?)
 }
 
@@ -110,7 +121,13 @@ pub async fn studio_create_session(form: SessionForm) -> Result<SessionId, AppEr
 pub async fn get_studio_session(session_id: SessionId) -> Result<StudioSession, AppError> {
     let st = crate::api::state()?;
     let browser = crate::api::browser();
-    shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
+    shop_backend::identity::host_auth::require_session(
+        &st,
+        &browser,
+        session_id,
+        shop_core::domain::team::Permission::ViewShow,
+    )
+    .await?;
     Ok(shop_backend::repo::studio::studio_session(&st.db, session_id).await?)
 }
 
@@ -120,21 +137,36 @@ pub async fn studio_update_session(
     form: SessionForm,
 ) -> Result<(), AppError> {
     let st = crate::api::state()?;
-    let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
+    let host = shop_backend::identity::host_auth::require(
+        &st,
+        &crate::api::browser(),
+        shop_core::domain::team::Permission::EditShow,
+    )
+    .await?;
     Ok(shop_backend::studio::update_session(&st, &host, session_id, &form).await?)
 }
 
 #[server(endpoint = "studio/session/delete")]
 pub async fn studio_delete_session(session_id: SessionId) -> Result<(), AppError> {
     let st = crate::api::state()?;
-    let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
+    let host = shop_backend::identity::host_auth::require(
+        &st,
+        &crate::api::browser(),
+        shop_core::domain::team::Permission::EditShow,
+    )
+    .await?;
     Ok(shop_backend::studio::delete_session(&st, &host, session_id).await?)
 }
 
 #[server(endpoint = "studio/product/add", input = Json)]
 pub async fn studio_add_product(session_id: SessionId, form: ProductForm) -> Result<i64, AppError> {
     let st = crate::api::state()?;
-    let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
+    let host = shop_backend::identity::host_auth::require(
+        &st,
+        &crate::api::browser(),
+        shop_core::domain::team::Permission::EditShow,
+    )
+    .await?;
     Ok(shop_backend::studio::add_product(&st, &host, session_id, &form).await?)
 }
 
@@ -144,7 +176,12 @@ pub async fn studio_update_product(
     form: ProductForm,
 ) -> Result<(), AppError> {
     let st = crate::api::state()?;
-    let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
+    let host = shop_backend::identity::host_auth::require(
+        &st,
+        &crate::api::browser(),
+        shop_core::domain::team::Permission::EditShow,
+    )
+    .await?;
     Ok(shop_backend::studio::update_product(&st, &host, product_id, &form).await?)
 }
 
@@ -157,14 +194,24 @@ pub async fn studio_set_variants(
 ) -> Result<Vec<VariantView>, AppError> {
     let list = crate::domain::variant::parse_variants(&variants)?;
     let st = crate::api::state()?;
-    let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
+    let host = shop_backend::identity::host_auth::require(
+        &st,
+        &crate::api::browser(),
+        shop_core::domain::team::Permission::EditShow,
+    )
+    .await?;
     Ok(shop_backend::studio::set_variants(&st, &host, product_id, &list).await?)
 }
 
 #[server(endpoint = "studio/product/delete")]
 pub async fn studio_delete_product(product_id: ProductId) -> Result<(), AppError> {
     let st = crate::api::state()?;
-    let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
+    let host = shop_backend::identity::host_auth::require(
+        &st,
+        &crate::api::browser(),
+        shop_core::domain::team::Permission::EditShow,
+    )
+    .await?;
     Ok(shop_backend::studio::delete_product(&st, &host, product_id).await?)
 }
 
@@ -172,7 +219,12 @@ pub async fn studio_delete_product(product_id: ProductId) -> Result<(), AppError
 #[server(endpoint = "studio/product/move")]
 pub async fn studio_move_product(product_id: ProductId, delta: i64) -> Result<(), AppError> {
     let st = crate::api::state()?;
-    let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
+    let host = shop_backend::identity::host_auth::require(
+        &st,
+        &crate::api::browser(),
+        shop_core::domain::team::Permission::EditShow,
+    )
+    .await?;
     Ok(shop_backend::studio::move_product(&st, &host, product_id, delta).await?)
 }
 
@@ -187,7 +239,8 @@ pub async fn studio_upload_image(data: MultipartData) -> Result<String, AppError
     };
     let st = crate::api::state()?;
     let browser = crate::api::browser();
-    let host = host_auth::require_host(&st, &browser).await?;
+    let host =
+        host_auth::require(&st, &browser, shop_core::domain::team::Permission::EditShow).await?;
     let mut multipart = data
         .into_inner()
         .ok_or_else(|| AppError::bad_request("Malformed upload."))?;
@@ -266,7 +319,12 @@ pub async fn studio_upload_image(data: MultipartData) -> Result<String, AppError
 #[server(endpoint = "studio/go_live")]
 pub async fn go_live(session_id: SessionId) -> Result<(), AppError> {
     let st = crate::api::state()?;
-    let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
+    let host = shop_backend::identity::host_auth::require(
+        &st,
+        &crate::api::browser(),
+        shop_core::domain::team::Permission::EditShow,
+    )
+    .await?;
     Ok(shop_backend::studio::go_live(&st, &host, session_id).await?)
 }
 
@@ -274,7 +332,12 @@ pub async fn go_live(session_id: SessionId) -> Result<(), AppError> {
 #[server(endpoint = "studio/present")]
 pub async fn present_product(product_id: ProductId) -> Result<(), AppError> {
     let st = crate::api::state()?;
-    let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
+    let host = shop_backend::identity::host_auth::require(
+        &st,
+        &crate::api::browser(),
+        shop_core::domain::team::Permission::EditShow,
+    )
+    .await?;
     Ok(shop_backend::studio::present(&st, &host, product_id).await?)
 }
 
@@ -282,14 +345,24 @@ pub async fn present_product(product_id: ProductId) -> Result<(), AppError> {
 #[server(endpoint = "studio/present_next")]
 pub async fn present_next(session_id: SessionId) -> Result<ProductId, AppError> {
     let st = crate::api::state()?;
-    let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
+    let host = shop_backend::identity::host_auth::require(
+        &st,
+        &crate::api::browser(),
+        shop_core::domain::team::Permission::EditShow,
+    )
+    .await?;
     Ok(shop_backend::studio::present_next(&st, &host, session_id).await?)
 }
 
 #[server(endpoint = "studio/sold_out")]
 pub async fn mark_sold_out(product_id: ProductId) -> Result<(), AppError> {
     let st = crate::api::state()?;
-    let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
+    let host = shop_backend::identity::host_auth::require(
+        &st,
+        &crate::api::browser(),
+        shop_core::domain::team::Permission::EditShow,
+    )
+    .await?;
     Ok(shop_backend::studio::mark_sold_out(&st, &host, product_id).await?)
 }
 
@@ -297,7 +370,12 @@ pub async fn mark_sold_out(product_id: ProductId) -> Result<(), AppError> {
 #[server(endpoint = "studio/end")]
 pub async fn end_session(session_id: SessionId) -> Result<(), AppError> {
     let st = crate::api::state()?;
-    let host = shop_backend::identity::host_auth::require_host(&st, &crate::api::browser()).await?;
+    let host = shop_backend::identity::host_auth::require(
+        &st,
+        &crate::api::browser(),
+        shop_core::domain::team::Permission::EditShow,
+    )
+    .await?;
     Ok(shop_backend::studio::end(&st, &host, session_id).await?)
 }
 
@@ -307,7 +385,13 @@ pub async fn refund_order(order_id: OrderId, reason: String) -> Result<RefundSta
     use crate::domain::text::clean_line;
     let st = crate::api::state()?;
     let browser = crate::api::browser();
-    let (host, facts) = ssr::order_owner(&st, &browser, order_id).await?;
+    let (host, facts) = ssr::order_owner(
+        &st,
+        &browser,
+        order_id,
+        shop_core::domain::team::Permission::Refund,
+    )
+    .await?;
     let reason = if reason.trim().is_empty() {
         "Refund by the seller".to_string()
     } else {
@@ -336,7 +420,13 @@ pub async fn studio_orders(
 ) -> Result<Vec<StudioOrder>, AppError> {
     let st = crate::api::state()?;
     let browser = crate::api::browser();
-    shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
+    shop_backend::identity::host_auth::require_session(
+        &st,
+        &browser,
+        session_id,
+        shop_core::domain::team::Permission::HandleOrders,
+    )
+    .await?;
     Ok(shop_backend::repo::orders::studio_orders(&st.db, session_id, &filter).await?)
 }
 
@@ -350,7 +440,13 @@ pub async fn ship_order(
     use crate::domain::shipping::Tracking;
     let st = crate::api::state()?;
     let browser = crate::api::browser();
-    let (host, facts) = ssr::order_owner(&st, &browser, order_id).await?;
+    let (host, facts) = ssr::order_owner(
+        &st,
+        &browser,
+        order_id,
+        shop_core::domain::team::Permission::HandleOrders,
+    )
+    .await?;
     let tracking =
         Tracking::parse(&carrier, &tracking_no).map_err(|e| AppError::BadRequest(e.to_string()))?;
     let now = shop_backend::now_ms();
@@ -375,8 +471,13 @@ pub async fn import_tracking(session_id: SessionId, csv: String) -> Result<ShipI
     const MAX_IMPORT_ERRORS: usize = 50;
     let st = crate::api::state()?;
     let browser = crate::api::browser();
-    let host =
-        shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
+    let host = shop_backend::identity::host_auth::require_session(
+        &st,
+        &browser,
+        session_id,
+        shop_core::domain::team::Permission::HandleOrders,
+    )
+    .await?;
     let lines: Vec<&str> = csv.lines().collect();
     if lines.len() > MAX_IMPORT_LINES {
         return Err(AppError::bad_request(format!(
@@ -443,7 +544,13 @@ pub async fn import_tracking(session_id: SessionId, csv: String) -> Result<ShipI
 pub async fn studio_dashboard(session_id: SessionId) -> Result<Dashboard, AppError> {
     let st = crate::api::state()?;
     let browser = crate::api::browser();
-    shop_backend::identity::host_auth::require_session_owner(&st, &browser, session_id).await?;
+    shop_backend::identity::host_auth::require_session(
+        &st,
+        &browser,
+        session_id,
+        shop_core::domain::team::Permission::ViewFigures,
+    )
+    .await?;
     // Every node's viewers; the dashboard still loads (without them) while Redis is down.
     let viewers = st.live.viewers(session_id).await.unwrap_or(None);
     Ok(shop_backend::repo::studio::dashboard(&st.db, session_id, viewers).await?)

@@ -15,7 +15,13 @@ pub async fn get_broadcast_info(session_id: SessionId) -> Result<BroadcastInfo, 
     use shop_backend::{identity::host_auth, media};
     let st = crate::api::state()?;
     let browser = crate::api::browser();
-    host_auth::require_session_owner(&st, &browser, session_id).await?;
+    host_auth::require_session(
+        &st,
+        &browser,
+        session_id,
+        shop_core::domain::team::Permission::EditShow,
+    )
+    .await?;
     Ok(BroadcastInfo {
         whip_url: st
             .settings

@@ -6,7 +6,10 @@ use argon2::{
     password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
     Argon2,
 };
-use shop_core::ids::{HostId, SessionId};
+use shop_core::{
+    domain::team::{allows, Permission, Role},
+    ids::{HostId, SessionId},
+};
 
 use crate::{
     crypto,
@@ -30,8 +33,36 @@ const SESSION_SECS: i64 = 7 * 24 * 3600;
 #[derive(Debug, Clone)]
 pub struct Host {
     pub account_id: i64,
+    /// The shop this account acts for: its own, or the one whose team it joined.
     pub host_id: HostId,
     pub email: String,
+    pub role: Role,
+}
+
+impl Host {
+    /// Whether this account's role covers `permission`.
+    pub fn can(&self, permission: Permission) -> bool {
+        allows(self.role, permission)
+    }
+
+    /// 403 unless this account's role covers `permission`.
+    pub fn require(&self, permission: Permission) -> Result<()> {
+        if self.can(permission) {
+            Ok(())
+        } else {
+            Err(role_refusal(self.role).into())
+        }
+    }
+}
+
+/// What a team member hears when their role does not cover a studio action.
+pub fn role_refusal(role: Role) -> AppError {
+    AppError::Forbidden(match role {
+        Role::Owner => "Only the shop's owner can do that.".into(),
+        Role::Producer => "A producer cannot do that: ask the shop's owner.".into(),
+        Role::Moderator => "A moderator cannot do that: ask the shop's owner.".into(),
+        Role::Analyst => "An analyst can only read figures: ask the shop's owner.".into(),
+    })
 }
 
 pub fn hash_password(password: &str) -> Result<String> {
@@ -129,10 +160,12 @@ pub async fn sign_in(
     }
     hosts::clear_failures(&st.db, account_id).await?;
     start_session(st, browser, account_id).await?;
+    let (host_id, role) = hosts::acting_for(&st.db, account_id, host_id).await?;
     Ok(Host {
         account_id,
         host_id,
         email,
+        role,
     })
 }
 
@@ -209,8 +242,9 @@ pub async fn sign_up(
     start_session(st, browser, account_id).await?;
     Ok(Host {
         account_id,
-        host_id: host_id,
+        host_id,
         email,
+        role: Role::Owner,
     })
 }
 
@@ -257,11 +291,17 @@ pub async fn authorize_host(
 ) -> Result<Host> {
     if let Some(token) = host_token.filter(|t| !t.is_empty()) {
         let row = hosts::by_session(&st.db, &crypto::sha256_hex(token), now_ms()).await?;
-        if let Some((account_id, host_id, email)) = row {
+        if let Some((account_id, host_id, email, role)) = row {
+            let Some(role) = Role::parse(&role) else {
+                return Err(crate::error::Error::fault(format!(
+                    "an unknown team role {role:?} in the database"
+                )));
+            };
             return Ok(Host {
                 account_id,
-                host_id: host_id,
+                host_id,
                 email,
+                role,
             });
         }
     }
@@ -290,15 +330,25 @@ pub async fn check_owner(st: &AppState, host: &Host, session_id: SessionId) -> R
     }
 }
 
-/// The signed-in host who owns `session_id`: 401 when not signed in as a host, 403 for a
-/// shopper or another host, 404 for an unknown session.
-pub async fn require_session_owner(
+/// The signed-in team member of `session_id`'s shop whose role covers `permission`: 401 when
+/// not signed in as a host, 403 for a shopper, another shop or a role without it, 404 for an
+/// unknown session. Every studio server function about one session starts here.
+pub async fn require_session(
     st: &AppState,
     browser: &Browser,
     session_id: SessionId,
+    permission: Permission,
 ) -> Result<Host> {
-    let host = require_host(st, browser).await?;
+    let host = require(st, browser, permission).await?;
     check_owner(st, &host, session_id).await?;
+    Ok(host)
+}
+
+/// The signed-in team member whose role covers `permission` (401 anonymous, 403 a shopper or
+/// a role without it). For studio functions about the shop rather than one session.
+pub async fn require(st: &AppState, browser: &Browser, permission: Permission) -> Result<Host> {
+    let host = require_host(st, browser).await?;
+    host.require(permission)?;
     Ok(host)
 }
 

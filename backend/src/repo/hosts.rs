@@ -3,7 +3,10 @@
 
 use crate::db::Db;
 use crate::error::Result;
-use shop_core::ids::{HostId, SessionId};
+use shop_core::{
+    domain::team::Role,
+    ids::{HostId, SessionId},
+};
 
 /// What sign-in needs of an account.
 pub struct AccountRow {
@@ -125,19 +128,39 @@ pub async fn delete_session(db: &Db, token_hash: &str) -> Result<()> {
 }
 
 /// (account id, host id, email) of an unexpired sign-in session.
+/// The account behind a sign-in: its id, the shop it acts for (the one whose team it joined,
+/// else its own), its email and its role there (`owner` for its own shop).
 pub async fn by_session(
     db: &Db,
     token_hash: &str,
     now_ms: i64,
-) -> Result<Option<(i64, HostId, String)>> {
+) -> Result<Option<(i64, HostId, String, String)>> {
     Ok(sqlx::query_as(
-        "SELECT a.id, a.host_id, a.email FROM host_sessions s JOIN host_accounts a ON a.id = s.account_id
+        "SELECT a.id, COALESCE(m.host_id, a.host_id), a.email, COALESCE(m.role, 'owner')
+           FROM host_sessions s JOIN host_accounts a ON a.id = s.account_id
+           LEFT JOIN team_members m ON m.account_id = a.id
           WHERE s.token_hash = $1 AND s.expires_at_ms > $2",
     )
     .bind(token_hash)
     .bind(now_ms)
     .fetch_optional(db.pool())
     .await?)
+}
+
+/// The shop an account acts for and its role there: the shop whose team it joined, else its
+/// own (`own`) as its owner.
+pub async fn acting_for(db: &Db, account_id: i64, own: HostId) -> Result<(HostId, Role)> {
+    let row: Option<(HostId, String)> =
+        sqlx::query_as("SELECT host_id, role FROM team_members WHERE account_id = $1")
+            .bind(account_id)
+            .fetch_optional(db.pool())
+            .await?;
+    match row {
+        None => Ok((own, Role::Owner)),
+        Some((host_id, role)) => Role::parse(&role)
+            .map(|r| (host_id, r))
+            .ok_or_else(|| crate::error::Error::fault(format!("an unknown team role {role:?}"))),
+    }
 }
 
 /// The host who owns a session (`None`: no such session).

@@ -14,6 +14,7 @@ pub mod phone;
 pub mod restream;
 pub mod session;
 pub mod shipping;
+pub mod team;
 pub mod text;
 pub mod time;
 pub mod variant;

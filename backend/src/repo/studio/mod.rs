@@ -1,5 +1,5 @@
 //! The host's run-of-show transitions: go live, present a product, end the session.
-//! Callers check ownership first (`host_auth::require_session_owner`).
+//! Callers check the team role and the shop first (`host_auth::require_session`).
 
 mod read;
 
