@@ -73,7 +73,7 @@ pub async fn orders_csv(
     };
     // The orders carry delivery addresses: the roles that handle orders only.
     if let Err(e) = host.require(shop_core::domain::team::Permission::HandleOrders) {
-        return error_response(e.into());
+        return error_response(AppError::from(e));
     }
     if let Err(e) = host_auth::check_owner(st, &host, session_id).await {
         return error_response(e);
