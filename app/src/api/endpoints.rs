@@ -79,7 +79,7 @@ macro_rules! endpoints {
 pub fn all() -> Vec<Endpoint> {
     use super::{
         addresses::*, catalog::*, embed::*, invites::*, live::*, orders::*, phone::*, restream::*,
-        shopper::*, studio::*, video::*, wechat::*,
+        shopper::*, studio::*, team::*, video::*, wechat::*,
     };
     endpoints![
         ListSessions,
@@ -144,6 +144,14 @@ pub fn all() -> Vec<Endpoint> {
         GetVideo,
         SendPhoneCode,
         VerifyPhone,
+        StudioTeam => ManageShop,
+        StudioInvite => ManageShop,
+        StudioRevokeInvite => ManageShop,
+        StudioSetRole => ManageShop,
+        StudioRemoveMember => ManageShop,
+        StudioAuditLog => ManageShop,
+        TeamInviteInfo,
+        TeamJoin,
     ]
 }
 

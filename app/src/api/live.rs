@@ -173,14 +173,10 @@ pub async fn studio_save_chat_rules(
         parsed.slow_mode_secs,
         parsed.verified_only
     );
-    Ok(shop_backend::repo::studio::audit(
-        &st.db,
-        Some(session_id),
-        host.host_id,
-        "chat rules",
-        &what,
+    Ok(
+        shop_backend::repo::studio::audit(&st.db, Some(session_id), &host, "chat rules", &what)
+            .await?,
     )
-    .await?)
 }
 
 /// Host only: the session's messages held for review, oldest first.
@@ -235,10 +231,7 @@ pub async fn studio_decide_held(
             .await?;
     }
     let what = format!("{} message {id}", if allow { "allowed" } else { "dropped" });
-    Ok(
-        shop_backend::repo::studio::audit(&st.db, Some(session_id), host.host_id, "held", &what)
-            .await?,
-    )
+    Ok(shop_backend::repo::studio::audit(&st.db, Some(session_id), &host, "held", &what).await?)
 }
 
 /// Host only: removes a message from everyone's chat.
@@ -273,7 +266,7 @@ pub async fn mute_shopper(session_id: SessionId, shopper_id: ShopperId) -> Resul
     Ok(shop_backend::repo::studio::audit(
         &st.db,
         Some(session_id),
-        host.host_id,
+        &host,
         "mute",
         &format!("shopper {shopper_id}"),
     )

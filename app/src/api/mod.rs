@@ -18,6 +18,7 @@ pub mod phone;
 pub mod restream;
 pub mod shopper;
 pub mod studio;
+pub mod team;
 pub mod video;
 pub mod wechat;
 

@@ -16,7 +16,7 @@ use crate::{
 };
 
 #[cfg(feature = "ssr")]
-mod ssr {
+pub(crate) mod ssr {
     use crate::{
         error::AppError,
         model::{HostMe, OrderId},
@@ -29,6 +29,7 @@ mod ssr {
             host_id: host.host_id,
             display_name,
             email: host.email.clone(),
+            role: host.role,
         })
     }
 
@@ -403,7 +404,7 @@ pub async fn refund_order(order_id: OrderId, reason: String) -> Result<RefundSta
     shop_backend::repo::studio::audit(
         &st.db,
         Some(facts.session_id),
-        host.host_id,
+        &host,
         "refund",
         &format!("order {order_id}: {reason}"),
     )
@@ -454,7 +455,7 @@ pub async fn ship_order(
     Ok(shop_backend::repo::studio::audit(
         &st.db,
         Some(facts.session_id),
-        host.host_id,
+        &host,
         "ship",
         &format!("order {order_id}: {} {}", tracking.carrier, tracking.number),
     )
@@ -528,7 +529,7 @@ pub async fn import_tracking(session_id: SessionId, csv: String) -> Result<ShipI
     shop_backend::repo::studio::audit(
         &st.db,
         Some(session_id),
-        host.host_id,
+        &host,
         "import_tracking",
         &format!(
             "{} shipped, {} lines refused",

@@ -169,7 +169,7 @@ pub async fn sign_in(
     })
 }
 
-async fn start_session(st: &AppState, browser: &Browser, account_id: i64) -> Result<()> {
+pub(crate) async fn start_session(st: &AppState, browser: &Browser, account_id: i64) -> Result<()> {
     let token = crypto::random_token::<32>()?;
     let now = now_ms();
     hosts::create_session(

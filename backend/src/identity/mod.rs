@@ -3,6 +3,7 @@
 //! nickname. A WeChat-style OAuth login later maps an external id to the same shopper row.
 
 pub mod host_auth;
+pub mod team;
 
 use crate::error::Result;
 use crate::{

@@ -14,5 +14,6 @@ pub mod restream;
 pub mod shoppers;
 pub mod shopping;
 pub mod studio;
+pub mod team;
 pub mod variants;
 pub mod video;

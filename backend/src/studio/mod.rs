@@ -102,8 +102,7 @@ pub async fn update_product(
 ) -> Result<()> {
     let edit = Editing::open_product(st, host, product_id).await?;
     let session_id = edit.session_id;
-    let edited =
-        repo::studio::update_product(&st.db, host.host_id, session_id, product_id, form).await?;
+    let edited = repo::studio::update_product(&st.db, host, session_id, product_id, form).await?;
     let mut changes = vec![Change::Stock {
         product_id,
         stock: edited.stock,
@@ -213,7 +212,7 @@ pub async fn mark_sold_out(st: &AppState, host: &Host, product_id: ProductId) ->
     repo::studio::audit(
         &st.db,
         Some(session_id),
-        host.host_id,
+        host,
         "sold_out",
         &format!("product {product_id}"),
     )

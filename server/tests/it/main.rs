@@ -22,6 +22,7 @@ mod restream;
 mod schema;
 mod shopper_flow;
 mod studio;
+mod team;
 mod time_zones;
 mod variants;
 mod video;

@@ -231,7 +231,7 @@ pub struct ProductEdited {
 /// the difference the host typed (sales meanwhile are kept), never below zero.
 pub async fn update_product(
     db: &Db,
-    host_id: HostId,
+    host: &crate::identity::host_auth::Host,
     session_id: SessionId,
     product_id: ProductId,
     form: &ProductForm,
@@ -285,10 +285,12 @@ pub async fn update_product(
     let stock = super::variants::resync_stock(&mut w.tx, product_id).await?;
     if price_changed && presented.is_some() {
         sqlx::query(
-            "INSERT INTO audit_log (session_id, host_id, action, detail, reason, created_at_ms) VALUES ($1, $2, 'price_change', $3, $4, $5)",
+            "INSERT INTO audit_log (session_id, host_id, account_id, actor, action, detail, reason, created_at_ms) VALUES ($1, $2, $3, $4, 'price_change', $5, $6, $7)",
         )
         .bind(session_id)
-        .bind(host_id)
+        .bind(host.host_id)
+        .bind(host.account_id)
+        .bind(&host.email)
         .bind(format!("product {product_id}: {} -> {}", Fen(old_price), p.price))
         .bind(reason.unwrap_or_default())
         .bind(now_ms())
@@ -426,20 +428,13 @@ pub async fn record_upload(
     Ok(())
 }
 
+/// Records who did what in the audit log (`repo::team::audit`).
 pub async fn audit(
     db: &Db,
     session_id: Option<SessionId>,
-    host_id: HostId,
+    host: &crate::identity::host_auth::Host,
     action: &str,
     detail: &str,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO audit_log (session_id, host_id, action, detail, created_at_ms) VALUES ($1, $2, $3, $4, $5)")
-        .bind(session_id)
-        .bind(host_id)
-        .bind(action)
-        .bind(detail)
-        .bind(now_ms())
-        .execute(db.pool())
-        .await?;
-    Ok(())
+    super::team::audit(db, host, session_id, action, detail, now_ms()).await
 }

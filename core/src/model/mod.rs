@@ -426,8 +426,11 @@ pub enum PayAction {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostMe {
     pub host_id: HostId,
+    /// The shop's name (what the room sees when the host speaks).
     pub display_name: String,
     pub email: String,
+    /// The account's role in the shop's team; the studio hides what it cannot use.
+    pub role: crate::domain::team::Role,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -740,3 +743,6 @@ mod tests {
         );
     }
 }
+
+mod team;
+pub use team::*;
