@@ -28,7 +28,12 @@ use crate::pages::{
     live_room::{EmbedRoute, LiveRoom, OrdersRoute},
     not_found::NotFoundPage,
     session::SessionPage,
-    studio::{session::StudioSessionPage, summary::StudioSummaryPage, StudioHome},
+    studio::{
+        session::{ModerationPage, StudioSessionPage},
+        summary::StudioSummaryPage,
+        team::{JoinTeamPage, StudioTeamPage},
+        StudioHome,
+    },
 };
 
 /// The shoppers' app (`src/main.rs`): home, session (before and after it is live) and invite
@@ -79,6 +84,9 @@ pub fn StudioApp() -> impl IntoView {
                     <Route path=path!("/studio") view=StudioHome/>
                     <Route path=path!("/studio/s/:id") view=StudioSessionPage/>
                     <Route path=path!("/studio/s/:id/summary") view=StudioSummaryPage/>
+                    <Route path=path!("/studio/s/:id/moderate") view=ModerationPage/>
+                    <Route path=path!("/studio/team") view=StudioTeamPage/>
+                    <Route path=path!("/studio/join/:token") view=JoinTeamPage/>
                 </Routes>
                 <Footer/>
             </main>

@@ -5,6 +5,7 @@ pub mod broadcast;
 pub mod embed;
 pub mod session;
 pub mod summary;
+pub mod team;
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
@@ -20,6 +21,7 @@ use crate::{
         time::{ms_to_zoned_input, zoned_input_to_ms, SessionTime},
         ErrorNotice, Loading,
     },
+    domain::team::{allows, Permission},
     i18n::{t, tp, K},
     model::{HostMe, PolicyForm, SessionForm, DEFAULT_TIME_ZONE},
 };
@@ -43,7 +45,9 @@ pub fn StudioBar(
         <header class="top-bar studio-bar">
             <a href="/studio" class="brand-link">{t(K::studio_bar_studio)}</a>
             {host.map(|h| view! {
-                <span class="studio-host">{h.display_name}</span>
+                <span class="studio-host">{h.display_name}
+                    {(h.role != crate::domain::team::Role::Owner).then(|| view! { " · "{team::role_name(h.role)} })}
+                </span>
                 <button type="button" class="btn btn-small" on:click=move |_| { sign_out.dispatch(()); }>{t(K::studio_bar_sign_out)}</button>
             })}
         </header>
@@ -61,14 +65,20 @@ pub fn StudioHome() -> impl IntoView {
             <Transition fallback=|| view! { <Loading label=t(K::studio_home_loading)/> }>
                 {move || Suspend::new(async move {
                     match me.await {
-                        Ok(Some(host)) => view! {
-                            <StudioBar host=Some(host.clone()) on_signed_out=reload/>
-                            <div class="studio-main">
-                                <NewSessionForm/>
-                                <HostSessions/>
-                                <embed::EmbedSettings/>
-                            </div>
-                        }.into_any(),
+                        Ok(Some(host)) => {
+                            let role = host.role;
+                            view! {
+                                <StudioBar host=Some(host.clone()) on_signed_out=reload/>
+                                <div class="studio-main">
+                                    {allows(role, Permission::ManageShop).then(|| view! {
+                                        <p><a class="btn btn-small" href="/studio/team">{t(K::studio_team_link)}</a></p>
+                                    })}
+                                    {allows(role, Permission::EditShow).then(|| view! { <NewSessionForm/> })}
+                                    <HostSessions/>
+                                    {allows(role, Permission::ManageShop).then(|| view! { <embed::EmbedSettings/> })}
+                                </div>
+                            }.into_any()
+                        }
                         Ok(None) => view! {
                             <StudioBar host={None::<HostMe>}/>
                             <div class="studio-main"><AuthForms on_done=reload/></div>

@@ -28,6 +28,7 @@ pub use dashboard::{DashboardFigures, DashboardPanel};
 use crate::{
     api::studio::{current_host, get_studio_session},
     components::{status::StatusBadge, time::SessionTime, ErrorNotice, Loading},
+    domain::team::{allows, Permission},
     error::AppError,
     i18n::{around, t, K},
     model::{HostMe, SessionStatus, StudioSession},
@@ -48,6 +49,20 @@ pub(crate) type StatusLine = RwSignal<Option<Result<String, String>>>;
 
 #[component]
 pub fn StudioSessionPage() -> impl IntoView {
+    signed_in_page(|id, h| view! { <SessionStudio session_id=id host=h/> }.into_any())
+}
+
+/// `/studio/s/{id}/moderate`: the chat's tools in one column for a moderator's phone.
+#[component]
+pub fn ModerationPage() -> impl IntoView {
+    signed_in_page(|id, _| view! { <Moderation session_id=id/> }.into_any())
+}
+
+/// A studio page about one session: the session id from the URL and the signed-in account,
+/// or what to do instead.
+fn signed_in_page(
+    page: impl Fn(SessionId, HostMe) -> AnyView + Copy + Send + Sync + 'static,
+) -> impl IntoView {
     let params = use_params_map();
     let id = move || {
         params
@@ -63,7 +78,7 @@ pub fn StudioSessionPage() -> impl IntoView {
             <Transition fallback=|| view! { <Loading label=t(K::studio_home_loading)/> }>
                 {move || Suspend::new(async move {
                     match (host.await, id()) {
-                        (Ok(Some(h)), Some(id)) => view! { <StudioBar host=Some(h.clone())/><SessionStudio session_id=id host=h/> }.into_any(),
+                        (Ok(Some(h)), Some(id)) => view! { <StudioBar host=Some(h.clone())/>{page(id, h)} }.into_any(),
                         (Ok(Some(h)), None) => view! { <StudioBar host=Some(h)/><p class="notice">{t(K::studio_session_not_found)}</p> }.into_any(),
                         (Ok(None), _) => {
                             let (before, after) = around(&t(K::studio_session_sign_in_first), "link");
@@ -76,6 +91,38 @@ pub fn StudioSessionPage() -> impl IntoView {
                     }
                 })}
             </Transition>
+        </div>
+    }
+}
+
+/// The moderation page's panels: the chat (remove, mute), held messages and the chat rules.
+#[component]
+fn Moderation(session_id: SessionId) -> impl IntoView {
+    let msg = RwSignal::new(None::<Result<String, String>>);
+    let session = LocalResource::new(move || get_studio_session(session_id));
+    view! {
+        <div class="studio-main studio-moderate">
+            {move || session.get().map(|r| match r {
+                Err(e) => view! { <ErrorNotice error=e on_retry=Callback::new(move |_| session.refetch())/> }.into_any(),
+                Ok(s) => {
+                    let live = s.status == SessionStatus::Live;
+                    view! {
+                        <header class="studio-head">
+                            <StatusBadge status=s.status/>
+                            <h1>{t(K::studio_moderate_title)}": "{s.title.clone()}</h1>
+                        </header>
+                        <p class="studio-msg" role="status" aria-live="polite">
+                            {move || msg.get().map(|m| match m {
+                                Ok(t) => view! { <span class="ok">{t}</span> }.into_any(),
+                                Err(t) => view! { <span class="error">{t}</span> }.into_any(),
+                            })}
+                        </p>
+                        {live.then(|| view! { <ChatModeration session_id=session_id msg=msg/> })}
+                        {live.then(|| view! { <HeldQueue session_id=session_id msg=msg/> })}
+                        {(s.status != SessionStatus::Ended).then(|| view! { <ChatRulesPanel session_id=session_id msg=msg/> })}
+                    }.into_any()
+                }
+            })}
         </div>
     }
 }
@@ -163,7 +210,14 @@ pub(crate) fn report(msg: StatusLine, res: Result<String, AppError>) {
 
 #[component]
 fn SessionStudio(session_id: SessionId, host: HostMe) -> impl IntoView {
-    let _ = host;
+    // The panels a role can use (the server checks every call again).
+    let can = move |p: Permission| allows(host.role, p);
+    let (edit, figures, orders, moderate) = (
+        can(Permission::EditShow),
+        can(Permission::ViewFigures),
+        can(Permission::HandleOrders),
+        can(Permission::Moderate),
+    );
     // Owned here, not by the parts that reload: every action reloads the session, and the
     // status line, the live figures and the chat panel must outlive that.
     let msg = RwSignal::new(None::<Result<String, String>>);
@@ -193,7 +247,7 @@ fn SessionStudio(session_id: SessionId, host: HostMe) -> impl IntoView {
             Some(Some(e)) => view! { <ErrorNotice error=e on_retry=retry/> }.into_any(),
             Some(None) => view! {
                 <div class="studio-main studio-session">
-                    {move || loaded().map(|s| view! { <SessionHeader session=s/> })}
+                    {move || loaded().map(|s| view! { <SessionHeader session=s moderate=moderate/> })}
                     <p class="studio-msg" role="status" aria-live="polite">
                         {move || msg.get().map(|m| match m {
                             Ok(t) => view! { <span class="ok">{t}</span> }.into_any(),
@@ -202,18 +256,18 @@ fn SessionStudio(session_id: SessionId, host: HostMe) -> impl IntoView {
                     </p>
                     <div class="studio-grid">
                         <div class="studio-col">
-                            {move || loaded().map(|s| view! { <RunOfShow session=s edits=edits msg=msg/> })}
-                            <ProductsEditor session=session stock=stock edits=edits msg=msg/>
+                            {move || edit.then(|| loaded().map(|s| view! { <RunOfShow session=s edits=edits msg=msg/> }))}
+                            {edit.then(|| view! { <ProductsEditor session=session stock=stock edits=edits msg=msg/> })}
                         </div>
                         <div class="studio-col">
-                            {move || (status.get().is_some_and(|s| s != SessionStatus::Ended)).then(|| view! { <BroadcastPanel session_id=session_id msg=msg/> })}
-                            {move || (status.get().is_some_and(|s| s != SessionStatus::Ended)).then(|| view! { <RestreamPanel msg=msg/> })}
-                            <DashboardPanel session_id=session_id stock=stock/>
-                            {move || (status.get().is_some_and(|s| s != SessionStatus::Scheduled)).then(|| view! { <OrdersPanel session_id=session_id msg=msg/> })}
-                            {move || (status.get() == Some(SessionStatus::Live)).then(|| view! { <ChatModeration session_id=session_id msg=msg/> })}
-                            {move || (status.get() == Some(SessionStatus::Live)).then(|| view! { <HeldQueue session_id=session_id msg=msg/> })}
-                            {move || (status.get().is_some_and(|s| s != SessionStatus::Ended)).then(|| view! { <ChatRulesPanel session_id=session_id msg=msg/> })}
-                            {move || status.get().and_then(|_| loaded()).map(|s| view! { <DetailsEditor session=s edits=edits msg=msg/> })}
+                            {move || (edit && status.get().is_some_and(|s| s != SessionStatus::Ended)).then(|| view! { <BroadcastPanel session_id=session_id msg=msg/> })}
+                            {move || (edit && status.get().is_some_and(|s| s != SessionStatus::Ended)).then(|| view! { <RestreamPanel msg=msg/> })}
+                            {figures.then(|| view! { <DashboardPanel session_id=session_id stock=stock/> })}
+                            {move || (orders && status.get().is_some_and(|s| s != SessionStatus::Scheduled)).then(|| view! { <OrdersPanel session_id=session_id msg=msg/> })}
+                            {move || (moderate && status.get() == Some(SessionStatus::Live)).then(|| view! { <ChatModeration session_id=session_id msg=msg/> })}
+                            {move || (moderate && status.get() == Some(SessionStatus::Live)).then(|| view! { <HeldQueue session_id=session_id msg=msg/> })}
+                            {move || (moderate && status.get().is_some_and(|s| s != SessionStatus::Ended)).then(|| view! { <ChatRulesPanel session_id=session_id msg=msg/> })}
+                            {move || edit.then(|| status.get().and_then(|_| loaded()).map(|s| view! { <DetailsEditor session=s edits=edits msg=msg/> }))}
                         </div>
                     </div>
                 </div>
@@ -223,7 +277,7 @@ fn SessionStudio(session_id: SessionId, host: HostMe) -> impl IntoView {
 }
 
 #[component]
-fn SessionHeader(session: StudioSession) -> impl IntoView {
+fn SessionHeader(session: StudioSession, moderate: bool) -> impl IntoView {
     let id = session.id;
     let status = session.status;
     let (starts_before, starts_after) = around(&t(K::studio_session_starts), "time");
@@ -237,6 +291,7 @@ fn SessionHeader(session: StudioSession) -> impl IntoView {
             <nav class="studio-links" aria-label=t(K::studio_session_links)>
                 <a class="btn btn-small" href=format!("/s/{id}") target="_blank" rel="noopener">{t(K::studio_session_shopper_view)}</a>
                 {(status == SessionStatus::Ended).then(|| view! { <a class="btn btn-small" href=format!("/studio/s/{id}/summary")>{t(K::studio_session_summary)}</a> })}
+                {(moderate && status != SessionStatus::Ended).then(|| view! { <a class="btn btn-small" href=format!("/studio/s/{id}/moderate")>{t(K::studio_moderate_link)}</a> })}
             </nav>
         </header>
     }
