@@ -25,6 +25,8 @@ pub enum Action {
     Chat,
     /// Batched heart taps.
     Like,
+    /// Reports of chat messages, per shopper.
+    Report,
     /// One-time codes sent to one number.
     PhoneCodePerNumber,
     /// One-time codes requested from one client IP.
@@ -46,6 +48,7 @@ impl Action {
             Action::SignIn => (10, Duration::from_secs(300)),
             Action::Chat => (5, Duration::from_secs(10)),
             Action::Like => (20, Duration::from_secs(10)),
+            Action::Report => (10, Duration::from_secs(60)),
             Action::PhoneCodePerNumber => (3, Duration::from_secs(600)),
             Action::PhoneCodePerIp => (10, Duration::from_secs(3600)),
             Action::PhoneVerify => (20, Duration::from_secs(600)),

@@ -78,8 +78,8 @@ macro_rules! endpoints {
 /// Every server function of the app.
 pub fn all() -> Vec<Endpoint> {
     use super::{
-        addresses::*, catalog::*, embed::*, invites::*, live::*, orders::*, phone::*, restream::*,
-        shopper::*, studio::*, team::*, video::*, wechat::*,
+        addresses::*, catalog::*, embed::*, invites::*, live::*, moderation::*, orders::*,
+        phone::*, restream::*, shopper::*, studio::*, team::*, video::*, wechat::*,
     };
     endpoints![
         ListSessions,
@@ -152,6 +152,11 @@ pub fn all() -> Vec<Endpoint> {
         StudioAuditLog => ManageShop,
         TeamInviteInfo,
         TeamJoin,
+        StudioPin => Moderate,
+        StudioUnpin => Moderate,
+        ReportChat,
+        StudioReports => Moderate,
+        StudioDecideReport => Moderate,
     ]
 }
 

@@ -13,6 +13,7 @@ pub mod embed;
 pub mod endpoints;
 pub mod invites;
 pub mod live;
+pub mod moderation;
 pub mod orders;
 pub mod phone;
 pub mod restream;

@@ -27,8 +27,8 @@ use crate::{
     },
     i18n::{t, tf, tp, K},
     model::{
-        ChatLine, LiveEvent, PresentingView, ProductOffer, ProductView, SessionDetail,
-        SessionStatus, ViewerState,
+        ChatLine, LiveEvent, PinnedNote, PresentingView, ProductOffer, ProductView, ReportReason,
+        SessionDetail, SessionStatus, ViewerState,
     },
 };
 
@@ -48,6 +48,9 @@ pub fn LiveStage(
     let viewers = RwSignal::new(0i64);
     let likes = RwSignal::new(0u64);
     let chat = RwSignal::new(Vec::<ChatLine>::new());
+    let pinned = RwSignal::new(None::<PinnedNote>);
+    // The message a shopper tapped, to report it.
+    let reporting = RwSignal::new(None::<ChatLine>);
     let ticker = RwSignal::new(None::<(u32, String)>);
     let video_version = RwSignal::new(0u32);
     let bag_open = RwSignal::new(false);
@@ -94,10 +97,12 @@ pub fn LiveStage(
             viewers: n,
             likes: l,
             chat: lines,
+            pinned: note,
             ..
         } => {
             // The state now: nothing held before it still applies.
             sync.clear();
+            pinned.set(note);
             // Presented while this viewer was away: its price for it.
             if let Some(p) = &p {
                 reprice(viewer, p.product_id, &p.pricing, true);
@@ -189,6 +194,7 @@ pub fn LiveStage(
         }
         LiveEvent::Me => refresh_soon(300),
         LiveEvent::Video { .. } => video_version.update(|v| *v += 1),
+        LiveEvent::Pinned { note, .. } => pinned.set(note),
         LiveEvent::Hb => {}
     });
     use_live_stream(session_id, on_event, connected);
@@ -220,13 +226,32 @@ pub fn LiveStage(
                 <p class="live-conn" role="status">{t(K::live_stage_reconnecting)}</p>
             </Show>
             <div class="live-overlay">
+                {move || pinned.get().map(|n| view! {
+                    <p class="live-pin" role="note" aria-label=t(K::live_pin_label)><span aria-hidden="true">"📌 "</span>{n.text}</p>
+                })}
                 <ul class="live-chat" aria-label=t(K::live_chat_label) aria-live="polite">
                     <For each=move || chat.get() key=|m| m.id let:m>
-                        <li class="chat-line" class:chat-host=m.host data-chat-id=m.id>
-                            <strong>{m.nickname}</strong>" "<span>{m.text}</span>
-                        </li>
+                        {
+                            let line = m.clone();
+                            view! {
+                                <li class="chat-line" class:chat-host=m.host data-chat-id=m.id>
+                                    {if m.host {
+                                        view! { <strong>{m.nickname}</strong>" "<span>{m.text}</span> }.into_any()
+                                    } else {
+                                        let label = tf(K::live_report_open, &[("name", &m.nickname)]);
+                                        view! {
+                                            <button type="button" class="chat-tap" aria-label=label
+                                                on:click=move |_| reporting.set(Some(line.clone()))>
+                                                <strong>{m.nickname}</strong>" "<span>{m.text}</span>
+                                            </button>
+                                        }.into_any()
+                                    }}
+                                </li>
+                            }
+                        }
                     </For>
                 </ul>
+                {move || reporting.get().map(|m| view! { <ReportBar session_id=session_id message=m reporting=reporting/> })}
                 {move || ticker_text.get().map(|t| view! { <p class="live-ticker" role="status">{t}</p> })}
                 {move || presented.get().map(|p| view! { <ExplainingCard product=p viewer=viewer/> })}
             </div>
@@ -235,6 +260,50 @@ pub fn LiveStage(
                 <ProductBag products=session.products.clone() viewer=viewer open=bag_open/>
             </Show>
         </section>
+    }
+}
+
+/// Reporting a tapped chat message: why (spam, abuse, scam, other), or cancel.
+#[component]
+fn ReportBar(
+    session_id: SessionId,
+    message: ChatLine,
+    reporting: RwSignal<Option<ChatLine>>,
+) -> impl IntoView {
+    use crate::api::moderation::report_chat;
+    let done = RwSignal::new(None::<Result<(), String>>);
+    let id = message.id;
+    let report = Action::new_local(move |r: &ReportReason| {
+        let call = report_chat(session_id, id, r.as_str().to_string());
+        async move {
+            done.set(Some(call.await.map_err(|e| e.to_string())));
+        }
+    });
+    let reasons = [
+        (ReportReason::Spam, K::live_report_spam),
+        (ReportReason::Abuse, K::live_report_abuse),
+        (ReportReason::Scam, K::live_report_scam),
+        (ReportReason::Other, K::live_report_other),
+    ];
+    let title = tf(K::live_report_title, &[("name", &message.nickname)]);
+    let shown = title.clone();
+    view! {
+        <div class="report-bar" role="group" aria-label=title>
+            {move || match done.get() {
+                Some(Ok(())) => view! { <p class="small" role="status">{t(K::live_report_thanks)}</p> }.into_any(),
+                Some(Err(e)) => view! { <p class="small error" role="alert">{e}</p> }.into_any(),
+                None => view! {
+                    <p class="small">{shown.clone()}</p>
+                    <div class="row">
+                        {reasons.into_iter().map(|(r, k)| view! {
+                            <button type="button" class="btn btn-small" disabled=move || report.pending().get()
+                                on:click=move |_| { report.dispatch(r); }>{t(k)}</button>
+                        }).collect_view()}
+                    </div>
+                }.into_any(),
+            }}
+            <button type="button" class="btn btn-small" on:click=move |_| reporting.set(None)>{t(K::live_report_close)}</button>
+        </div>
     }
 }
 

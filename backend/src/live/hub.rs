@@ -393,6 +393,23 @@ impl Hub {
         }
     }
 
+    /// The note pinned above the chat changed (already recorded in the database): every
+    /// node's room shows it, and a room opened later loads it.
+    pub async fn pin(&self, session_id: SessionId, note: Option<PinnedNote>) -> Result<()> {
+        self.publish(session_id, LiveEvent::Pinned { seq: 0, note })
+            .await
+    }
+
+    /// A message still in the room's recent chat (what a shopper may report).
+    pub async fn find_chat(
+        &self,
+        db: &Db,
+        session_id: SessionId,
+        id: u64,
+    ) -> Result<Option<crate::model::ChatLine>> {
+        Ok(self.room(db, session_id).await?.find_chat(id))
+    }
+
     /// The host muted a shopper (already recorded in the database).
     pub async fn mute(&self, db: &Db, session_id: SessionId, shopper_id: ShopperId) -> Result<()> {
         match &self.backplane {
@@ -499,5 +516,6 @@ pub(super) async fn load_room_facts(db: &Db, session_id: SessionId) -> Result<Ro
         status,
         presenting,
         stock: repo::live::stock_of(&products),
+        pinned: repo::live::pinned(db, session_id).await?,
     })
 }

@@ -43,8 +43,8 @@ use crate::{
     error::AppError,
     live::backplane::RedisBackplane,
     metrics::Metrics,
-    model::LiveEvent,
     model::SessionStatus,
+    model::{LiveEvent, PinnedNote},
     now_ms, repo,
 };
 
@@ -80,6 +80,7 @@ struct RoomState {
     chat_tokens: f64,
     chat_refill: Instant,
     muted: HashSet<ShopperId>,
+    pinned: Option<PinnedNote>,
     sent_viewers: i64,
     sent_likes: u64,
     /// "Someone just bought": the latest buyer and how many more since the last tick.
@@ -119,6 +120,7 @@ fn apply(st: &mut RoomState, event: &LiveEvent) {
             st.chat.push_back(message.clone());
         }
         LiveEvent::ChatDeleted { id, .. } => st.chat.retain(|m| m.id != *id),
+        LiveEvent::Pinned { note, .. } => st.pinned = note.clone(),
         LiveEvent::Counters {
             stock,
             viewers,
@@ -174,6 +176,7 @@ pub struct RoomFacts {
     pub status: SessionStatus,
     pub presenting: Option<Presenting>,
     pub stock: HashMap<ProductId, i64>,
+    pub pinned: Option<PinnedNote>,
 }
 
 impl Room {
@@ -206,6 +209,7 @@ impl Room {
                 chat_tokens: CHAT_BROADCAST_PER_SEC,
                 chat_refill: Instant::now(),
                 muted,
+                pinned: facts.pinned,
                 sent_viewers: 0,
                 sent_likes: 0,
                 pending_purchase: None,
@@ -296,6 +300,7 @@ impl Room {
             viewers,
             likes,
             chat: st.chat.iter().cloned().collect(),
+            pinned: st.pinned.clone(),
         };
         frame_bytes(st.seq, &event, now_us())
     }
@@ -336,6 +341,7 @@ impl Room {
         st.status = facts.status;
         st.presenting = facts.presenting;
         st.stock = facts.stock;
+        st.pinned = facts.pinned;
         st.dirty_stock.clear();
         let bytes = self.snapshot_locked(&st);
         let _ = self.tx.send(Arc::new(Frame {
@@ -502,6 +508,11 @@ impl Room {
         (msg, broadcast)
     }
 
+    /// A message still in the room's recent chat.
+    pub fn find_chat(&self, id: u64) -> Option<ChatMessage> {
+        self.lock().chat.iter().find(|m| m.id == id).cloned()
+    }
+
     pub fn delete_chat(&self, id: u64) -> bool {
         let mut st = self.lock();
         let found = st.chat.iter().any(|m| m.id == id);
@@ -638,6 +649,7 @@ mod tests {
             status: SessionStatus::Live,
             presenting: None,
             stock: HashMap::new(),
+            pinned: None,
         }
     }
 

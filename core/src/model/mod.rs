@@ -538,6 +538,9 @@ pub enum LiveEvent {
         viewers: i64,
         likes: u64,
         chat: Vec<ChatLine>,
+        /// The note pinned above the chat, if any.
+        #[serde(default)]
+        pinned: Option<PinnedNote>,
     },
     Status {
         seq: u64,
@@ -579,6 +582,11 @@ pub enum LiveEvent {
         seq: u64,
         live: bool,
     },
+    /// The host or a moderator pinned a note above the chat (`None`: unpinned it).
+    Pinned {
+        seq: u64,
+        note: Option<PinnedNote>,
+    },
     /// Heartbeat (every 15 s): the connection is alive.
     Hb,
     /// Something about this viewer changed: refetch their state.
@@ -597,7 +605,8 @@ impl LiveEvent {
             | LiveEvent::ChatDeleted { seq, .. }
             | LiveEvent::Purchase { seq, .. }
             | LiveEvent::Product { seq, .. }
-            | LiveEvent::Video { seq, .. } => *seq = n,
+            | LiveEvent::Video { seq, .. }
+            | LiveEvent::Pinned { seq, .. } => *seq = n,
             LiveEvent::Hb | LiveEvent::Me => {}
         }
         self
@@ -613,10 +622,64 @@ impl LiveEvent {
             | LiveEvent::ChatDeleted { seq, .. }
             | LiveEvent::Purchase { seq, .. }
             | LiveEvent::Product { seq, .. }
-            | LiveEvent::Video { seq, .. } => Some(*seq),
+            | LiveEvent::Video { seq, .. }
+            | LiveEvent::Pinned { seq, .. } => Some(*seq),
             LiveEvent::Hb | LiveEvent::Me => None,
         }
     }
+}
+
+/// A short note pinned above the live room's chat for everyone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PinnedNote {
+    pub text: String,
+    pub at_ms: i64,
+}
+
+/// Why a shopper reports a chat message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportReason {
+    Spam,
+    Abuse,
+    Scam,
+    Other,
+}
+
+impl ReportReason {
+    pub const ALL: [ReportReason; 4] = [
+        ReportReason::Spam,
+        ReportReason::Abuse,
+        ReportReason::Scam,
+        ReportReason::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportReason::Spam => "spam",
+            ReportReason::Abuse => "abuse",
+            ReportReason::Scam => "scam",
+            ReportReason::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ReportReason> {
+        ReportReason::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// A reported chat message waiting for a moderator, with every report's reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportedMessage {
+    pub message_id: u64,
+    pub author_id: ShopperId,
+    pub nickname: String,
+    pub text: String,
+    /// How many shoppers reported it.
+    pub reports: i64,
+    /// The reasons given, most given first.
+    pub reasons: Vec<ReportReason>,
+    pub first_at_ms: i64,
 }
 
 /// What posting a chat message returns to its sender.

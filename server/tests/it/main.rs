@@ -15,6 +15,7 @@ mod foundation;
 mod hardening;
 mod i18n;
 mod live_room;
+mod moderation;
 mod phone;
 mod process;
 mod refunds;

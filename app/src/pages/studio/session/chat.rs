@@ -14,12 +14,19 @@ pub(super) fn ChatModeration(session_id: SessionId, msg: StatusLine) -> impl Int
     use crate::{
         api::live::{delete_chat, mute_shopper, PostChat},
         components::{live_stream::use_live_stream, on_outcome},
-        model::{ChatLine, LiveEvent},
+        model::{ChatLine, LiveEvent, PinnedNote},
     };
     let lines = RwSignal::new(Vec::<ChatLine>::new());
+    let pinned = RwSignal::new(None::<PinnedNote>);
     let connected = RwSignal::new(false);
     let on_event = Callback::new(move |(ev, _): (LiveEvent, Option<i64>)| match ev {
-        LiveEvent::Snapshot { chat, .. } => lines.set(chat),
+        LiveEvent::Snapshot {
+            chat, pinned: p, ..
+        } => {
+            lines.set(chat);
+            pinned.set(p);
+        }
+        LiveEvent::Pinned { note, .. } => pinned.set(note),
         LiveEvent::Chat { message, .. } => lines.update(|l| {
             if !l.iter().any(|m| m.id == message.id) {
                 l.push(message);
@@ -58,6 +65,7 @@ pub(super) fn ChatModeration(session_id: SessionId, msg: StatusLine) -> impl Int
         <section class="card moderation" aria-labelledby="mod-title">
             <h2 id="mod-title">{t(K::studio_chat_title)}</h2>
             <Show when=move || !connected.get()><p class="muted small" role="status">{t(K::studio_chat_connecting)}</p></Show>
+            <PinEditor session_id=session_id pinned=pinned msg=msg/>
             <ul class="mod-lines">
                 {move || lines.get().into_iter().rev().map(|m| {
                     let (id, shopper, name) = (m.id, m.shopper_id, m.nickname.clone());
@@ -199,6 +207,119 @@ pub(super) fn HeldQueue(session_id: SessionId, msg: StatusLine) -> impl IntoView
                                         <span class="row">
                                             <button type="button" class="btn btn-small" on:click=move |_| { allow.dispatch(id); }>{t(K::studio_chat_held_allow)}</button>
                                             <button type="button" class="btn btn-small btn-danger" on:click=move |_| { drop.dispatch(id); }>{t(K::studio_chat_held_drop)}</button>
+                                        </span>
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    }.into_any(),
+                    Err(e) => view! { <p class="error small">{e.to_string()}</p> }.into_any(),
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+/// The note pinned above the shoppers' chat: what is pinned now (from the room's stream), a
+/// box to pin another and Unpin.
+#[component]
+fn PinEditor(
+    session_id: SessionId,
+    pinned: RwSignal<Option<crate::model::PinnedNote>>,
+    msg: StatusLine,
+) -> impl IntoView {
+    use crate::api::moderation::{studio_pin, studio_unpin, MAX_PIN_CHARS};
+    let input = NodeRef::<html::Input>::new();
+    let pin = reporting_action(
+        msg,
+        K::studio_pin_done,
+        move |text: String| studio_pin(session_id, text),
+        move |ok| {
+            if ok {
+                if let Some(i) = input.get_untracked() {
+                    i.set_value("");
+                }
+            }
+        },
+    );
+    let unpin = reporting_action(
+        msg,
+        K::studio_pin_removed,
+        move |_: ()| studio_unpin(session_id),
+        |_| (),
+    );
+    view! {
+        <div class="pin-editor">
+            {move || pinned.get().map(|n| view! {
+                <p class="pinned-now" data-pinned="">
+                    <span class="muted small">{t(K::studio_pin_now)}</span>" "<strong>{n.text}</strong>
+                    <button type="button" class="btn btn-small" on:click=move |_| { unpin.dispatch(()); }>{t(K::studio_pin_unpin)}</button>
+                </p>
+            })}
+            <form class="row" on:submit=move |ev: leptos::ev::SubmitEvent| {
+                ev.prevent_default();
+                if let Some(i) = input.get_untracked() { pin.dispatch(i.value()); }
+            }>
+                <label class="field"><span>{t(K::studio_pin_label)}</span>
+                    <input type="text" name="pin" maxlength=MAX_PIN_CHARS.to_string() required node_ref=input/>
+                </label>
+                <button type="submit" class="btn btn-primary">{t(K::studio_pin_pin)}</button>
+            </form>
+        </div>
+    }
+}
+
+/// Shoppers' reports of messages, waiting for a moderator: remove the message (and mute its
+/// author), or dismiss the reports.
+#[component]
+pub(super) fn ReportsQueue(session_id: SessionId, msg: StatusLine) -> impl IntoView {
+    use crate::{
+        api::moderation::{studio_decide_report, studio_reports},
+        components::scoped::every,
+        model::ReportReason,
+    };
+    let decide = reporting_action(
+        msg,
+        K::studio_reports_decided,
+        move |(id, remove, mute): (u64, bool, bool)| {
+            studio_decide_report(session_id, id, remove, mute)
+        },
+        |_| (),
+    );
+    let open = LocalResource::new(move || {
+        decide.version().get();
+        studio_reports(session_id)
+    });
+    every(std::time::Duration::from_secs(3), move || open.refetch());
+    let reason = |r: ReportReason| {
+        t(match r {
+            ReportReason::Spam => K::live_report_spam,
+            ReportReason::Abuse => K::live_report_abuse,
+            ReportReason::Scam => K::live_report_scam,
+            ReportReason::Other => K::live_report_other,
+        })
+    };
+    view! {
+        <section class="card reports" aria-labelledby="reports-title">
+            <h2 id="reports-title">{t(K::studio_reports_title)}</h2>
+            <Transition fallback=|| ()>
+                {move || open.get().map(|w| match w {
+                    Ok(list) if list.is_empty() => view! { <p class="muted small">{t(K::studio_reports_none)}</p> }.into_any(),
+                    Ok(list) => view! {
+                        <ul class="mod-lines">
+                            {list.into_iter().map(|m| {
+                                let id = m.message_id;
+                                let why = m.reasons.iter().map(|r| reason(*r)).collect::<Vec<_>>().join(", ");
+                                view! {
+                                    <li class="mod-line report-line" data-report-id=id>
+                                        <span>
+                                            <span class="muted small">{tf(K::studio_reports_by, &[("name", &m.nickname), ("n", &m.reports.to_string()), ("reasons", &why)])}</span>
+                                            <br/>{m.text.clone()}
+                                        </span>
+                                        <span class="row">
+                                            <button type="button" class="btn btn-small btn-danger" on:click=move |_| { decide.dispatch((id, true, false)); }>{t(K::studio_reports_remove)}</button>
+                                            <button type="button" class="btn btn-small btn-danger" on:click=move |_| { decide.dispatch((id, true, true)); }>{t(K::studio_reports_remove_mute)}</button>
+                                            <button type="button" class="btn btn-small" on:click=move |_| { decide.dispatch((id, false, false)); }>{t(K::studio_reports_dismiss)}</button>
                                         </span>
                                     </li>
                                 }

@@ -36,7 +36,7 @@ use crate::{
 };
 
 use self::{
-    chat::{ChatModeration, ChatRulesPanel, HeldQueue},
+    chat::{ChatModeration, ChatRulesPanel, HeldQueue, ReportsQueue},
     details::DetailsEditor,
     orders::OrdersPanel,
     products::ProductsEditor,
@@ -118,6 +118,7 @@ fn Moderation(session_id: SessionId) -> impl IntoView {
                             })}
                         </p>
                         {live.then(|| view! { <ChatModeration session_id=session_id msg=msg/> })}
+                        {live.then(|| view! { <ReportsQueue session_id=session_id msg=msg/> })}
                         {live.then(|| view! { <HeldQueue session_id=session_id msg=msg/> })}
                         {(s.status != SessionStatus::Ended).then(|| view! { <ChatRulesPanel session_id=session_id msg=msg/> })}
                     }.into_any()
@@ -265,6 +266,7 @@ fn SessionStudio(session_id: SessionId, host: HostMe) -> impl IntoView {
                             {figures.then(|| view! { <DashboardPanel session_id=session_id stock=stock/> })}
                             {move || (orders && status.get().is_some_and(|s| s != SessionStatus::Scheduled)).then(|| view! { <OrdersPanel session_id=session_id msg=msg/> })}
                             {move || (moderate && status.get() == Some(SessionStatus::Live)).then(|| view! { <ChatModeration session_id=session_id msg=msg/> })}
+                            {move || (moderate && status.get() == Some(SessionStatus::Live)).then(|| view! { <ReportsQueue session_id=session_id msg=msg/> })}
                             {move || (moderate && status.get() == Some(SessionStatus::Live)).then(|| view! { <HeldQueue session_id=session_id msg=msg/> })}
                             {move || (moderate && status.get().is_some_and(|s| s != SessionStatus::Ended)).then(|| view! { <ChatRulesPanel session_id=session_id msg=msg/> })}
                             {move || edit.then(|| status.get().and_then(|_| loaded()).map(|s| view! { <DetailsEditor session=s edits=edits msg=msg/> }))}
