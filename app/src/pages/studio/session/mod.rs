@@ -11,6 +11,7 @@
 mod chat;
 mod dashboard;
 mod details;
+mod draws;
 mod orders;
 mod products;
 mod restream;
@@ -37,6 +38,7 @@ use crate::{
 use self::{
     chat::{ChatModeration, ChatRulesPanel, HeldQueue},
     details::DetailsEditor,
+    draws::DrawsPanel,
     orders::OrdersPanel,
     products::ProductsEditor,
     restream::RestreamPanel,
@@ -212,6 +214,10 @@ fn SessionStudio(session_id: SessionId, host: HostMe) -> impl IntoView {
                             {move || (status.get().is_some_and(|s| s != SessionStatus::Scheduled)).then(|| view! { <OrdersPanel session_id=session_id msg=msg/> })}
                             {move || (status.get() == Some(SessionStatus::Live)).then(|| view! { <ChatModeration session_id=session_id msg=msg/> })}
                             {move || (status.get() == Some(SessionStatus::Live)).then(|| view! { <HeldQueue session_id=session_id msg=msg/> })}
+                            {move || status.get().filter(|s| *s != SessionStatus::Scheduled).and_then(|st| loaded().map(|s| (st, s))).map(|(st, s)| {
+                                let products = s.products.iter().map(|p| (p.id, p.name.clone())).collect::<Vec<_>>();
+                                view! { <DrawsPanel session_id=session_id live={st == SessionStatus::Live} products=products msg=msg/> }
+                            })}
                             {move || (status.get().is_some_and(|s| s != SessionStatus::Ended)).then(|| view! { <ChatRulesPanel session_id=session_id msg=msg/> })}
                             {move || status.get().and_then(|_| loaded()).map(|s| view! { <DetailsEditor session=s edits=edits msg=msg/> })}
                         </div>
