@@ -12,6 +12,7 @@ pub mod buying;
 pub mod changes;
 pub mod crypto;
 pub mod db;
+pub mod draws;
 pub mod error;
 pub mod identity;
 pub mod live;

@@ -33,6 +33,8 @@ pub enum Action {
     PhoneCodePerIp,
     /// Codes tried from one client IP (each code also allows only 5 tries).
     PhoneVerify,
+    /// Entering lucky draws, per shopper.
+    DrawEntry,
 }
 
 impl Action {
@@ -52,6 +54,7 @@ impl Action {
             Action::PhoneCodePerNumber => (3, Duration::from_secs(600)),
             Action::PhoneCodePerIp => (10, Duration::from_secs(3600)),
             Action::PhoneVerify => (20, Duration::from_secs(600)),
+            Action::DrawEntry => (10, Duration::from_secs(60)),
         }
     }
 }

@@ -102,6 +102,7 @@ mod tests {
             "needs_friends",
             "not_presented",
             "discount_used",
+            "prize",
             "other",
         ] {
             let english = crate::domain::discount::rule_text(code, 50);

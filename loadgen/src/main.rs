@@ -15,6 +15,12 @@
 //! `rush`: a flash sale on an open-loop schedule, latency from each buyer's due time; the
 //! server's own floor and a bare Redis Lua decrement as references (see `rush.rs`).
 //!
+//!   loadgen draw --url http://127.0.0.1:3000 --entrants 50000 --winners 10 --connections 200
+//!
+//! `draw`: a lucky draw over `--entrants` entrants entered over HTTP, against the floor
+//! (`orders/ready`) in the same run; time to draw (the close's round trip) and to announce
+//! (the winners' event at a watcher), the proof checked by re-running it (see `draw.rs`).
+//!
 //!   loadgen static --url http://127.0.0.1:3200 --path /app-….wasm --connections 16
 //!   loadgen serve-dir --dir dist --bind 127.0.0.1:3201 [--compress]
 //!
@@ -78,6 +84,7 @@
 //! CPU and memory, per viewer too, UDP drops), then a summary with the largest step held
 //! within `--max-loss` (and `--min-fps`). Stops after the first step beyond it (see `whep.rs`).
 
+mod draw;
 mod histogram;
 mod hls;
 mod publish;
@@ -101,7 +108,7 @@ struct Args {
 fn parse_args() -> Result<(String, Args), String> {
     let mut it = std::env::args().skip(1);
     let scenario = it.next().ok_or(
-        "usage: loadgen checkout|rush|viewers|static|serve-dir|hls|hls-setup|publish|whep [options] (see the header of loadgen/src/main.rs)",
+        "usage: loadgen checkout|rush|draw|viewers|static|serve-dir|hls|hls-setup|publish|whep [options] (see the header of loadgen/src/main.rs)",
     )?;
     let mut args = Args {
         url: "http://127.0.0.1:3000".into(),
@@ -116,6 +123,7 @@ fn parse_args() -> Result<(String, Args), String> {
             | "static"
             | "serve-dir"
             | "rush"
+            | "draw"
             | "hls"
             | "hls-setup"
             | "publish"
@@ -325,6 +333,7 @@ async fn main() {
     let result = match scenario.as_str() {
         "checkout" => checkout(args).await,
         "rush" => rush::run(std::env::args().skip(2).collect()).await,
+        "draw" => draw::run(std::env::args().skip(2).collect()).await,
         "viewers" => viewers::run(std::env::args().skip(2).collect()).await,
         "viewers-worker" => viewers::worker(std::env::args().skip(2).collect()).await,
         "static" => statics::run(std::env::args().skip(2).collect()).await,

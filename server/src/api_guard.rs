@@ -79,6 +79,8 @@ const SELF_AUDITED: &[&str] = &[
     "/api/live/pin",
     "/api/live/unpin",
     "/api/live/reports/decide",
+    "/api/draws/open",
+    "/api/draws/close",
     "/api/studio/orders/refund",
     "/api/studio/orders/ship",
     "/api/studio/orders/import_tracking",

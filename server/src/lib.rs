@@ -426,6 +426,8 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
         std::time::Duration::from_secs(30),
     );
     shop_backend::buying::orders::spawn_resolver(state.app.clone(), config.payment_timeout, every);
+    // Lucky draws whose countdown ended are closed by whichever node gets there first.
+    shop_backend::draws::spawn_closer(state.app.clone());
     Ok(state)
 }
 

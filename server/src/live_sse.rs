@@ -7,7 +7,7 @@
 //! Each connection holds a broadcast receiver of the room's shared frames; it writes the same
 //! `Bytes` every other viewer writes. See `backend/src/live/mod.rs` for the fan-out design.
 
-use shop_core::ids::SessionId;
+use shop_core::ids::{SessionId, ShopperId};
 use std::{
     collections::VecDeque,
     convert::Infallible,
@@ -60,6 +60,20 @@ struct Conn {
     stop: watch::Receiver<bool>,
     /// The room ends its streams (distributed mode, Redis lost).
     kick: watch::Receiver<u64>,
+    /// Distributed mode, a shopper's stream: renews their presence mark at each heartbeat
+    /// (the draws' "in the room now" rule asks any node).
+    presence: Option<(Arc<shop_backend::live::Hub>, ShopperId)>,
+}
+
+impl Conn {
+    fn mark_present(&self) {
+        if let Some((hub, shopper)) = self.presence.clone() {
+            let session_id = self.room().session_id;
+            tokio::spawn(async move {
+                shop_backend::live::told(hub.mark_present(session_id, shopper).await);
+            });
+        }
+    }
 }
 
 impl Conn {
@@ -119,7 +133,10 @@ impl Conn {
                     }
                     self.personal = None;
                 }
-                _ = self.heartbeat.tick() => return Some((Ok(heartbeat()), self)),
+                _ = self.heartbeat.tick() => {
+                    self.mark_present();
+                    return Some((Ok(heartbeat()), self));
+                }
                 () = stopping => return None,
                 _ = self.kick.changed() => return None,
             }
@@ -142,7 +159,11 @@ async fn open(
     let mut heartbeat =
         tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    Ok(Conn {
+    let presence = shopper
+        .filter(|_| state.app.live.backplane().is_some())
+        .map(|s| (state.app.live.clone(), s));
+    let conn = Conn {
+        presence,
         personal: shopper.map(|s| room.personal(s)),
         guard,
         pending: start.frames.into(),
@@ -153,7 +174,9 @@ async fn open(
         last_lag: None,
         stop: state.shutdown.subscribe(),
         kick: room.kicked(),
-    })
+    };
+    conn.mark_present();
+    Ok(conn)
 }
 
 /// `GET /live/{session_id}/events[?last=N]` (also honours `Last-Event-ID`), through axum:

@@ -78,8 +78,8 @@ macro_rules! endpoints {
 /// Every server function of the app.
 pub fn all() -> Vec<Endpoint> {
     use super::{
-        addresses::*, catalog::*, embed::*, invites::*, live::*, moderation::*, orders::*,
-        phone::*, restream::*, shopper::*, studio::*, team::*, video::*, wechat::*,
+        addresses::*, catalog::*, draws::*, embed::*, invites::*, live::*, moderation::*,
+        orders::*, phone::*, restream::*, shopper::*, studio::*, team::*, video::*, wechat::*,
     };
     endpoints![
         ListSessions,
@@ -95,6 +95,11 @@ pub fn all() -> Vec<Endpoint> {
         StudioHeldMessages => Moderate,
         StudioDecideHeld => Moderate,
         SendLikes,
+        StudioOpenDraw => RunDraws,
+        StudioCloseDraw => RunDraws,
+        StudioDraws => RunDraws,
+        EnterDraw,
+        GetDrawProof,
         PlaceOrder,
         OrdersReady,
         MyOrders,

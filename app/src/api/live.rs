@@ -111,6 +111,7 @@ pub async fn post_chat(session_id: SessionId, text: String) -> Result<ChatPosted
                 message,
                 broadcast: false,
                 held: true,
+                entered: None,
             });
         }
     }
@@ -125,10 +126,16 @@ pub async fn post_chat(session_id: SessionId, text: String) -> Result<ChatPosted
             host.is_some(),
         )
         .await?;
+    // The open draw's keyword enters its sender (the message is posted either way).
+    let entered = match &shopper {
+        Some(s) => shop_backend::draws::enter_by_keyword(&st, s, session_id, &text).await,
+        None => None,
+    };
     Ok(ChatPosted {
         message,
         broadcast,
         held: false,
+        entered,
     })
 }
 

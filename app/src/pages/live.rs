@@ -54,6 +54,8 @@ pub fn LiveStage(
     let ticker = RwSignal::new(None::<(u32, String)>);
     let video_version = RwSignal::new(0u32);
     let bag_open = RwSignal::new(false);
+    let draw = RwSignal::new(None::<crate::model::DrawCard>);
+    let entered = RwSignal::new(None::<crate::model::DrawEntered>);
     // What the host shows on camera waits for the picture (card_sync).
     let sync = PictureSync::new();
 
@@ -98,8 +100,10 @@ pub fn LiveStage(
             likes: l,
             chat: lines,
             pinned: note,
+            draw: d,
             ..
         } => {
+            draw.set(d);
             // The state now: nothing held before it still applies.
             sync.clear();
             pinned.set(note);
@@ -192,6 +196,7 @@ pub fn LiveStage(
                 })
             });
         }
+        LiveEvent::Draw { draw: d, .. } => draw.set(Some(d)),
         LiveEvent::Me => refresh_soon(300),
         LiveEvent::Video { .. } => video_version.update(|v| *v += 1),
         LiveEvent::Pinned { note, .. } => pinned.set(note),
@@ -253,9 +258,10 @@ pub fn LiveStage(
                 </ul>
                 {move || reporting.get().map(|m| view! { <ReportBar session_id=session_id message=m reporting=reporting/> })}
                 {move || ticker_text.get().map(|t| view! { <p class="live-ticker" role="status">{t}</p> })}
+                <super::live_draw::DrawBox session_id=session_id draw=draw entered=entered/>
                 {move || presented.get().map(|p| view! { <ExplainingCard product=p viewer=viewer/> })}
             </div>
-            <LiveBar session_id=session_id likes=likes product_count=product_count bag_open=bag_open add_chat=Callback::new(add_chat)/>
+            <LiveBar session_id=session_id likes=likes product_count=product_count bag_open=bag_open add_chat=Callback::new(add_chat) entered=entered/>
             <Show when=move || bag_open.get()>
                 <ProductBag products=session.products.clone() viewer=viewer open=bag_open/>
             </Show>
@@ -455,6 +461,7 @@ fn LiveBar(
     product_count: usize,
     bag_open: RwSignal<bool>,
     add_chat: Callback<ChatLine>,
+    entered: RwSignal<Option<crate::model::DrawEntered>>,
 ) -> impl IntoView {
     let timers = Timers::new();
     let text = RwSignal::new(String::new());
@@ -499,6 +506,10 @@ fn LiveBar(
                     error.set(None);
                     // Held for a moderator: say so, or the sender thinks everyone saw it.
                     held.set(posted.held);
+                    // The open draw's keyword: the draw card says they are in.
+                    if posted.entered.is_some() {
+                        entered.set(posted.entered);
+                    }
                     // The sender always sees their own message, sampled out, held or not.
                     add_chat.try_run(posted.message);
                 }

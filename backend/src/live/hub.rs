@@ -437,6 +437,47 @@ impl Hub {
         }
     }
 
+    /// A viewer's stream is open (distributed mode): other nodes can tell it is in the room
+    /// ([`Hub::in_room`]) for [`PRESENCE_TTL`]; the stream renews this at each heartbeat.
+    pub async fn mark_present(&self, session_id: SessionId, shopper_id: ShopperId) -> Result<()> {
+        match &self.backplane {
+            Some(bp) => {
+                bp.set_with_ttl(&presence_key(session_id, shopper_id), "1", PRESENCE_TTL)
+                    .await
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the shopper is watching the session's room now (on any node).
+    pub async fn in_room(
+        &self,
+        db: &Db,
+        session_id: SessionId,
+        shopper_id: ShopperId,
+    ) -> Result<bool> {
+        if self.room(db, session_id).await?.watching(shopper_id) {
+            return Ok(true);
+        }
+        match &self.backplane {
+            Some(bp) => Ok(bp
+                .get_with_ttl(&presence_key(session_id, shopper_id))
+                .await?
+                .is_some()),
+            None => Ok(false),
+        }
+    }
+
+    /// The session's open lucky draw, as this node's room knows it (its events reach every
+    /// node's room; a room opened later reads it from the database).
+    pub async fn open_draw(
+        &self,
+        db: &Db,
+        session_id: SessionId,
+    ) -> Result<Option<crate::model::DrawCard>> {
+        Ok(self.room(db, session_id).await?.open_draw())
+    }
+
     /// Viewers watching now (every node's, in distributed mode); `None` when nobody opened
     /// the room.
     pub async fn viewers(&self, session_id: SessionId) -> Result<Option<i64>> {
@@ -445,6 +486,13 @@ impl Hub {
             None => Ok(self.get(session_id).map(|r| r.viewers())),
         }
     }
+}
+
+/// How long a stream's presence mark lasts without renewal (heartbeats come every 15 s).
+pub const PRESENCE_TTL: Duration = Duration::from_secs(40);
+
+fn presence_key(session_id: SessionId, shopper_id: ShopperId) -> String {
+    format!("here:{session_id}:{shopper_id}")
 }
 
 /// For news sent after a change was committed (stock after an order, a friend joined): the
@@ -517,5 +565,6 @@ pub(super) async fn load_room_facts(db: &Db, session_id: SessionId) -> Result<Ro
         presenting,
         stock: repo::live::stock_of(&products),
         pinned: repo::live::pinned(db, session_id).await?,
+        draw: crate::draws::latest_card(db, session_id).await?,
     })
 }

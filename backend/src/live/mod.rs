@@ -87,6 +87,8 @@ struct RoomState {
     pending_purchase: Option<(String, String, u64)>,
     /// Since when nobody has been watching (the ticker drops rooms nobody needs).
     unwatched_since: Option<Instant>,
+    /// The session's latest lucky draw.
+    draw: Option<crate::model::DrawCard>,
 }
 
 /// What an event changes in a room's state (snapshots are built from it). The same on every
@@ -121,6 +123,7 @@ fn apply(st: &mut RoomState, event: &LiveEvent) {
         }
         LiveEvent::ChatDeleted { id, .. } => st.chat.retain(|m| m.id != *id),
         LiveEvent::Pinned { note, .. } => st.pinned = note.clone(),
+        LiveEvent::Draw { draw, .. } => st.draw = Some(draw.clone()),
         LiveEvent::Counters {
             stock,
             viewers,
@@ -177,6 +180,7 @@ pub struct RoomFacts {
     pub presenting: Option<Presenting>,
     pub stock: HashMap<ProductId, i64>,
     pub pinned: Option<PinnedNote>,
+    pub draw: Option<crate::model::DrawCard>,
 }
 
 impl Room {
@@ -214,6 +218,7 @@ impl Room {
                 sent_likes: 0,
                 pending_purchase: None,
                 unwatched_since: None,
+                draw: facts.draw,
             }),
             viewers: AtomicI64::new(0),
             likes: AtomicU64::new(0),
@@ -301,6 +306,7 @@ impl Room {
             likes,
             chat: st.chat.iter().cloned().collect(),
             pinned: st.pinned.clone(),
+            draw: st.draw.clone(),
         };
         frame_bytes(st.seq, &event, now_us())
     }
@@ -313,7 +319,7 @@ impl Room {
         for (seq, ts, event) in entries {
             if matches!(
                 event,
-                LiveEvent::Chat { .. } | LiveEvent::ChatDeleted { .. }
+                LiveEvent::Chat { .. } | LiveEvent::ChatDeleted { .. } | LiveEvent::Draw { .. }
             ) {
                 apply(&mut st, &event);
             }
@@ -342,6 +348,7 @@ impl Room {
         st.presenting = facts.presenting;
         st.stock = facts.stock;
         st.pinned = facts.pinned;
+        st.draw = facts.draw;
         st.dirty_stock.clear();
         let bytes = self.snapshot_locked(&st);
         let _ = self.tx.send(Arc::new(Frame {
@@ -424,6 +431,18 @@ impl Room {
         map.entry(shopper_id)
             .or_insert_with(|| watch::channel(0).0)
             .subscribe()
+    }
+
+    /// Whether this shopper has a stream of this room open on this node.
+    pub fn watching(&self, shopper_id: ShopperId) -> bool {
+        let map = self.personal.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(&shopper_id)
+            .is_some_and(|tx| tx.receiver_count() > 0)
+    }
+
+    /// The session's lucky draw while it is open.
+    pub fn open_draw(&self) -> Option<crate::model::DrawCard> {
+        self.lock().draw.clone().filter(|d| d.open)
     }
 
     pub fn notify_shopper(&self, shopper_id: ShopperId) {
@@ -650,6 +669,7 @@ mod tests {
             presenting: None,
             stock: HashMap::new(),
             pinned: None,
+            draw: None,
         }
     }
 

@@ -351,6 +351,7 @@ pub fn rule_text(code: &str, percent: i64) -> String {
         }
         "not_presented" => "Full price: not presented in the live session".to_string(),
         "discount_used" => "Full price: discount already used for this product".to_string(),
+        "prize" => "Prize: won in a lucky draw".to_string(),
         _ => "Full price".to_string(),
     }
 }

@@ -541,6 +541,9 @@ pub enum LiveEvent {
         /// The note pinned above the chat, if any.
         #[serde(default)]
         pinned: Option<PinnedNote>,
+        /// The session's latest lucky draw (open, or closed with its winners).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        draw: Option<DrawCard>,
     },
     Status {
         seq: u64,
@@ -587,6 +590,11 @@ pub enum LiveEvent {
         seq: u64,
         note: Option<PinnedNote>,
     },
+    /// A lucky draw opened, or closed with its winners.
+    Draw {
+        seq: u64,
+        draw: DrawCard,
+    },
     /// Heartbeat (every 15 s): the connection is alive.
     Hb,
     /// Something about this viewer changed: refetch their state.
@@ -606,7 +614,8 @@ impl LiveEvent {
             | LiveEvent::Purchase { seq, .. }
             | LiveEvent::Product { seq, .. }
             | LiveEvent::Video { seq, .. }
-            | LiveEvent::Pinned { seq, .. } => *seq = n,
+            | LiveEvent::Pinned { seq, .. }
+            | LiveEvent::Draw { seq, .. } => *seq = n,
             LiveEvent::Hb | LiveEvent::Me => {}
         }
         self
@@ -623,7 +632,8 @@ impl LiveEvent {
             | LiveEvent::Purchase { seq, .. }
             | LiveEvent::Product { seq, .. }
             | LiveEvent::Video { seq, .. }
-            | LiveEvent::Pinned { seq, .. } => Some(*seq),
+            | LiveEvent::Pinned { seq, .. }
+            | LiveEvent::Draw { seq, .. } => Some(*seq),
             LiveEvent::Hb | LiveEvent::Me => None,
         }
     }
@@ -682,6 +692,93 @@ pub struct ReportedMessage {
     pub first_at_ms: i64,
 }
 
+/// Who may enter a lucky draw (any combination; none: everyone in the room may enter).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrawRules {
+    /// Reserved the session.
+    #[serde(default)]
+    pub reserved: bool,
+    /// Has a verified phone number.
+    #[serde(default)]
+    pub verified_phone: bool,
+    /// Is watching the room (its event stream open) when entering.
+    #[serde(default)]
+    pub in_room: bool,
+    /// At least one friend joined through their invite.
+    #[serde(default)]
+    pub invited: bool,
+    /// Non-empty: entering is commenting this keyword in the chat during the draw.
+    #[serde(default)]
+    pub keyword: String,
+}
+
+/// The studio's form for a new draw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrawForm {
+    /// What the winners get, e.g. "Serum 30 ml".
+    pub prize: String,
+    /// The session's product the prize orders refer to.
+    pub product_id: ProductId,
+    /// 1..=100.
+    pub winners: u32,
+    /// 10..=600 seconds.
+    pub countdown_secs: u32,
+    pub rules: DrawRules,
+}
+
+/// A lucky draw as the live room shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrawCard {
+    pub id: i64,
+    pub prize: String,
+    pub winners: u32,
+    pub closes_at_ms: i64,
+    pub rules: DrawRules,
+    /// SHA-256 of the seed, hex: published when the draw opens.
+    pub commitment: String,
+    pub open: bool,
+    /// Closed: how many entered.
+    #[serde(default)]
+    pub entrants: u64,
+    /// Closed: the winners' nicknames, masked ("L***"), in the order drawn.
+    #[serde(default)]
+    pub winner_names: Vec<String>,
+}
+
+/// A draw's proof: with the seed (once closed), the entrants' public keys and the winners'
+/// keys anyone can check `domain::draw::commitment(seed) == commitment` and re-run
+/// `domain::draw::draw(seed, entrants, winners)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrawProof {
+    pub id: i64,
+    pub session_id: SessionId,
+    pub prize: String,
+    /// Winners asked for.
+    pub winners_wanted: u32,
+    pub rules: DrawRules,
+    pub commitment: String,
+    /// Hex of the 32-byte seed; `None` while the draw is open.
+    pub seed: Option<String>,
+    pub open: bool,
+    pub opened_at_ms: i64,
+    pub closes_at_ms: i64,
+    pub closed_at_ms: Option<i64>,
+    pub entrant_count: u64,
+    /// The entrants' public keys, sorted (empty while open).
+    pub entrants: Vec<String>,
+    /// The winners' keys in the order drawn.
+    pub winners: Vec<String>,
+    /// Their nicknames, masked, in the same order.
+    pub winner_names: Vec<String>,
+}
+
+/// What entering a draw answers: the entrant's public key (to find oneself in the proof).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrawEntered {
+    pub draw_id: i64,
+    pub entrant_key: String,
+}
+
 /// What posting a chat message returns to its sender.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatPosted {
@@ -693,6 +790,9 @@ pub struct ChatPosted {
     /// sees it until a moderator lets it through.
     #[serde(default)]
     pub held: bool,
+    /// The message was the open draw's keyword and entered its sender.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entered: Option<DrawEntered>,
 }
 
 /// A host's chat rules as the studio edits them (`domain::chat_rules` parses and checks it).

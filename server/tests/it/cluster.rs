@@ -475,3 +475,113 @@ return {tonumber(ARGV[1]), n}",
         }
     }
 }
+
+/// A lucky draw across nodes: opened through node A, entered through node B (the "in the room
+/// now" rule answered for a stream open on A), closed exactly once although every node's
+/// closer and two producers' requests race for it, and the winners announced on both nodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draw_opened_on_one_node_is_entered_on_another_and_closed_once() {
+    use serde_json::json;
+    let Some(c) = Cluster::start(2).await else {
+        return;
+    };
+    let (sid, products, host) = live_session(&c, 0).await;
+    let mut on_a = Sse::open(&c.client(0), sid, None).await;
+    let mut on_b = Sse::open(&c.client(1), sid, None).await;
+    on_a.next_within(T).await.expect("snapshot on A");
+    on_b.next_within(T).await.expect("snapshot on B");
+    let (s, card) = host
+        .call_json(
+            "draws/open",
+            json!({ "session_id": sid, "form": {
+                "prize": "Serum 30 ml", "product_id": products[0], "winners": 2,
+                "countdown_secs": 600, "rules": { "in_room": true },
+            }}),
+        )
+        .await;
+    assert_eq!(s, 200, "{card}");
+    let id = card["id"].as_i64().expect("id");
+    for sse in [&mut on_a, &mut on_b] {
+        let ev = sse
+            .next_of("draw", T)
+            .await
+            .expect("the draw on every node");
+        assert_eq!(ev.data["draw"]["id"], id);
+        assert_eq!(ev.data["draw"]["commitment"], card["commitment"]);
+    }
+    // Shoppers watch on node A and enter through node B.
+    let mut watching = Vec::new();
+    let mut keys = Vec::new();
+    for _ in 0..4 {
+        let shopper = c.client(0);
+        shopper.me().await;
+        let mut stream = Sse::open(&shopper, sid, None).await;
+        stream.next_within(T).await.expect("snapshot");
+        let on_b_node = shopper.on(&c.nodes[1]);
+        let (s, v) = on_b_node
+            .call(
+                "draws/enter",
+                &[("session_id", sid.to_string()), ("draw_id", id.to_string())],
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        keys.push(v["entrant_key"].as_str().expect("key").to_string());
+        watching.push(stream);
+    }
+    // Not watching anywhere: refused on either node.
+    let away = c.client(1);
+    away.me().await;
+    let (s, v) = away
+        .call(
+            "draws/enter",
+            &[("session_id", sid.to_string()), ("draw_id", id.to_string())],
+        )
+        .await;
+    assert_eq!(s, 403, "{v}");
+    // The countdown is over: both nodes' closers and a close through each node race.
+    let db = shop_backend::Db::connect(&c.database_url)
+        .await
+        .expect("db");
+    sqlx::query("UPDATE draws SET closes_at_ms = 1 WHERE id = $1")
+        .bind(id)
+        .execute(db.pool())
+        .await
+        .expect("countdown over");
+    let host_b = host.on(&c.nodes[1]);
+    let form = [("session_id", sid.to_string()), ("draw_id", id.to_string())];
+    let (a, b) = tokio::join!(
+        host.call("draws/close", &form),
+        host_b.call("draws/close", &form)
+    );
+    assert!(
+        [a.0, b.0].iter().filter(|s| **s == 200).count() <= 1,
+        "{a:?} {b:?}"
+    );
+    let mut announced = Vec::new();
+    for sse in [&mut on_a, &mut on_b] {
+        let ev = loop {
+            let ev = sse.next_of("draw", T).await.expect("winners on every node");
+            if ev.data["draw"]["open"] == false {
+                break ev;
+            }
+        };
+        announced.push(ev.data["draw"]["winner_names"].clone());
+    }
+    assert_eq!(announced[0], announced[1]);
+    assert_eq!(announced[0].as_array().map(Vec::len), Some(2));
+    // Announced once: no second "closed" event follows.
+    let again = on_a.next_of("draw", Duration::from_millis(1_500)).await;
+    assert!(again.is_none(), "{again:?}");
+    let winners: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM draw_winners WHERE draw_id = $1")
+        .bind(id)
+        .fetch_one(db.pool())
+        .await
+        .expect("winners");
+    assert_eq!(winners, 2);
+    let (s, proof) = c.client(1).get(&format!("/api/draws/proof?id={id}")).await;
+    assert_eq!(s, 200);
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(proof["entrants"], json!(sorted));
+    drop(watching);
+}

@@ -219,7 +219,7 @@ pub async fn studio_orders(
         "SELECT * FROM (SELECT o.id, o.created_at_ms, ",
         status_seen!(),
         " AS seen, s.nickname,
-                CASE WHEN l.variant_name = '' THEN p.name ELSE p.name || ' (' || l.variant_name || ')' END,
+                CASE WHEN l.prize IS NOT NULL THEN l.prize WHEN l.variant_name = '' THEN p.name ELSE p.name || ' (' || l.variant_name || ')' END,
                 l.quantity, o.paid_amount_fen, sh.carrier, sh.tracking_no, sh.shipped_at_ms,
                 oa.recipient, oa.phone, oa.province, oa.city, oa.district, oa.street
            FROM orders o

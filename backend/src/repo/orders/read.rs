@@ -48,7 +48,7 @@ pub(super) const ORDER_SELECT: &str = concat!(
     " AS status,
         o.created_at_ms, o.payment_provider,
         o.full_amount_fen, o.discount_fen, o.paid_amount_fen,
-        l.product_id, p.name, l.variant_name, p.image_url, l.quantity, l.unit_price_fen, l.discounted_units,
+        l.product_id, COALESCE(l.prize, p.name) AS name, l.variant_name, p.image_url, l.quantity, l.unit_price_fen, l.discounted_units,
         l.full_amount_fen AS l_full, l.discount_fen AS l_discount, l.paid_amount_fen AS l_paid, l.rule, l.percent_off,
         sh.carrier, sh.tracking_no, sh.shipped_at_ms,
         oa.recipient, oa.phone AS oa_phone, oa.province, oa.city, oa.district, oa.street

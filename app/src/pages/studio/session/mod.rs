@@ -11,6 +11,7 @@
 mod chat;
 mod dashboard;
 mod details;
+mod draws;
 mod orders;
 mod products;
 mod restream;
@@ -38,6 +39,7 @@ use crate::{
 use self::{
     chat::{ChatModeration, ChatRulesPanel, HeldQueue, ReportsQueue},
     details::DetailsEditor,
+    draws::DrawsPanel,
     orders::OrdersPanel,
     products::ProductsEditor,
     restream::RestreamPanel,
@@ -213,11 +215,12 @@ pub(crate) fn report(msg: StatusLine, res: Result<String, AppError>) {
 fn SessionStudio(session_id: SessionId, host: HostMe) -> impl IntoView {
     // The panels a role can use (the server checks every call again).
     let can = move |p: Permission| allows(host.role, p);
-    let (edit, figures, orders, moderate) = (
+    let (edit, figures, orders, moderate, draws) = (
         can(Permission::EditShow),
         can(Permission::ViewFigures),
         can(Permission::HandleOrders),
         can(Permission::Moderate),
+        can(Permission::RunDraws),
     );
     // Owned here, not by the parts that reload: every action reloads the session, and the
     // status line, the live figures and the chat panel must outlive that.
@@ -268,6 +271,10 @@ fn SessionStudio(session_id: SessionId, host: HostMe) -> impl IntoView {
                             {move || (moderate && status.get() == Some(SessionStatus::Live)).then(|| view! { <ChatModeration session_id=session_id msg=msg/> })}
                             {move || (moderate && status.get() == Some(SessionStatus::Live)).then(|| view! { <ReportsQueue session_id=session_id msg=msg/> })}
                             {move || (moderate && status.get() == Some(SessionStatus::Live)).then(|| view! { <HeldQueue session_id=session_id msg=msg/> })}
+                            {move || draws.then(|| status.get().filter(|s| *s != SessionStatus::Scheduled).and_then(|st| loaded().map(|s| (st, s))).map(|(st, s)| {
+                                let products = s.products.iter().map(|p| (p.id, p.name.clone())).collect::<Vec<_>>();
+                                view! { <DrawsPanel session_id=session_id live={st == SessionStatus::Live} products=products msg=msg/> }
+                            })).flatten()}
                             {move || (moderate && status.get().is_some_and(|s| s != SessionStatus::Ended)).then(|| view! { <ChatRulesPanel session_id=session_id msg=msg/> })}
                             {move || edit.then(|| status.get().and_then(|_| loaded()).map(|s| view! { <DetailsEditor session=s edits=edits msg=msg/> }))}
                         </div>
