@@ -31,6 +31,8 @@ pub enum Action {
     PhoneCodePerIp,
     /// Codes tried from one client IP (each code also allows only 5 tries).
     PhoneVerify,
+    /// Taps on a live coupon's Claim, per shopper.
+    CouponClaim,
 }
 
 impl Action {
@@ -49,6 +51,7 @@ impl Action {
             Action::PhoneCodePerNumber => (3, Duration::from_secs(600)),
             Action::PhoneCodePerIp => (10, Duration::from_secs(3600)),
             Action::PhoneVerify => (20, Duration::from_secs(600)),
+            Action::CouponClaim => (10, Duration::from_secs(60)),
         }
     }
 }

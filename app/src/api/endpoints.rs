@@ -78,8 +78,8 @@ macro_rules! endpoints {
 /// Every server function of the app.
 pub fn all() -> Vec<Endpoint> {
     use super::{
-        addresses::*, catalog::*, embed::*, invites::*, live::*, orders::*, phone::*, restream::*,
-        shopper::*, studio::*, video::*, wechat::*,
+        addresses::*, catalog::*, coupons::*, embed::*, invites::*, live::*, orders::*, phone::*,
+        restream::*, shopper::*, studio::*, video::*, wechat::*,
     };
     endpoints![
         ListSessions,
@@ -95,6 +95,11 @@ pub fn all() -> Vec<Endpoint> {
         StudioHeldMessages => Moderate,
         StudioDecideHeld => Moderate,
         SendLikes,
+        LiveCoupons,
+        ClaimCoupon,
+        StudioCoupons => DropCoupons,
+        StudioDropCoupon => DropCoupons,
+        StudioWithdrawCoupon => DropCoupons,
         PlaceOrder,
         OrdersReady,
         MyOrders,

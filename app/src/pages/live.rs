@@ -50,6 +50,8 @@ pub fn LiveStage(
     let chat = RwSignal::new(Vec::<ChatLine>::new());
     let ticker = RwSignal::new(None::<(u32, String)>);
     let video_version = RwSignal::new(0u32);
+    // Bumped by a coupon dropped or withdrawn: the coupon strip refetches.
+    let coupons_version = RwSignal::new(0u32);
     let bag_open = RwSignal::new(false);
     // What the host shows on camera waits for the picture (card_sync).
     let sync = PictureSync::new();
@@ -189,6 +191,7 @@ pub fn LiveStage(
         }
         LiveEvent::Me => refresh_soon(300),
         LiveEvent::Video { .. } => video_version.update(|v| *v += 1),
+        LiveEvent::Coupon { .. } => coupons_version.update(|v| *v += 1),
         LiveEvent::Hb => {}
     });
     use_live_stream(session_id, on_event, connected);
