@@ -766,7 +766,7 @@ pub struct LiveCoupon {
 }
 
 /// What the viewer did with a coupon.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MyCoupon {
     Claimed,

@@ -9,6 +9,7 @@
 //! panels: their lists) is a resource read again when one lands.
 
 mod chat;
+mod coupons;
 mod dashboard;
 mod details;
 mod orders;
@@ -212,6 +213,7 @@ fn SessionStudio(session_id: SessionId, host: HostMe) -> impl IntoView {
                             {move || (status.get().is_some_and(|s| s != SessionStatus::Scheduled)).then(|| view! { <OrdersPanel session_id=session_id msg=msg/> })}
                             {move || (status.get() == Some(SessionStatus::Live)).then(|| view! { <ChatModeration session_id=session_id msg=msg/> })}
                             {move || (status.get() == Some(SessionStatus::Live)).then(|| view! { <HeldQueue session_id=session_id msg=msg/> })}
+                            {move || (status.get() == Some(SessionStatus::Live)).then(|| view! { <coupons::CouponsPanel session_id=session_id msg=msg/> })}
                             {move || (status.get().is_some_and(|s| s != SessionStatus::Ended)).then(|| view! { <ChatRulesPanel session_id=session_id msg=msg/> })}
                             {move || status.get().and_then(|_| loaded()).map(|s| view! { <DetailsEditor session=s edits=edits msg=msg/> })}
                         </div>
