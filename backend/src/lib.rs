@@ -90,6 +90,9 @@ pub struct Services {
     /// several) and the batch writer. `None` only where a caller builds a state without it:
     /// each order is then one database transaction.
     pub sale: Option<Arc<buying::sale::Sale>>,
+    /// Live coupons: the claim gate (in memory on one node, a Redis script with several)
+    /// and its batch writer.
+    pub coupons: Arc<buying::coupons::Coupons>,
     /// The live rooms' fan-out hub.
     pub live: Arc<live::Hub>,
     /// Image decodes allowed at once (`uploads::CONCURRENT_DECODES`): bounds upload memory.

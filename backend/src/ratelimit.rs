@@ -35,6 +35,8 @@ pub enum Action {
     PhoneVerify,
     /// Entering lucky draws, per shopper.
     DrawEntry,
+    /// Taps on a live coupon's Claim, per shopper.
+    CouponClaim,
 }
 
 impl Action {
@@ -55,6 +57,7 @@ impl Action {
             Action::PhoneCodePerIp => (10, Duration::from_secs(3600)),
             Action::PhoneVerify => (20, Duration::from_secs(600)),
             Action::DrawEntry => (10, Duration::from_secs(60)),
+            Action::CouponClaim => (10, Duration::from_secs(60)),
         }
     }
 }

@@ -81,6 +81,8 @@ const SELF_AUDITED: &[&str] = &[
     "/api/live/reports/decide",
     "/api/draws/open",
     "/api/draws/close",
+    "/api/studio/coupons/drop",
+    "/api/studio/coupons/withdraw",
     "/api/studio/orders/refund",
     "/api/studio/orders/ship",
     "/api/studio/orders/import_tracking",

@@ -348,6 +348,14 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
     sale.reconcile()
         .await
         .map_err(|e| StartError::Redis(format!("flash-sale state: {e}")))?;
+    let coupons = Arc::new(shop_backend::buying::coupons::Coupons::start(
+        db.clone(),
+        backplane.clone(),
+    ));
+    coupons
+        .reconcile()
+        .await
+        .map_err(|e| StartError::Redis(format!("coupon state: {e}")))?;
     // "A session changed", followed in this order: the live rooms (before the change's author
     // answers), the sale gate, the media pipeline.
     let changes = shop_backend::changes::Changes::default();
@@ -362,6 +370,7 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
     let state = ServerState(Arc::new(ServerParts {
         app: AppState::from(shop_backend::Services {
             sale,
+            coupons,
             db,
             settings: Arc::new(settings),
             cookie_key,

@@ -78,8 +78,9 @@ macro_rules! endpoints {
 /// Every server function of the app.
 pub fn all() -> Vec<Endpoint> {
     use super::{
-        addresses::*, catalog::*, draws::*, embed::*, invites::*, live::*, moderation::*,
-        orders::*, phone::*, restream::*, shopper::*, studio::*, team::*, video::*, wechat::*,
+        addresses::*, catalog::*, coupons::*, draws::*, embed::*, invites::*, live::*,
+        moderation::*, orders::*, phone::*, restream::*, shopper::*, studio::*, team::*, video::*,
+        wechat::*,
     };
     endpoints![
         ListSessions,
@@ -100,6 +101,11 @@ pub fn all() -> Vec<Endpoint> {
         StudioDraws => RunDraws,
         EnterDraw,
         GetDrawProof,
+        LiveCoupons,
+        ClaimCoupon,
+        StudioCoupons => DropCoupons,
+        StudioDropCoupon => DropCoupons,
+        StudioWithdrawCoupon => DropCoupons,
         PlaceOrder,
         OrdersReady,
         MyOrders,

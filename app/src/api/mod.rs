@@ -8,6 +8,7 @@
 
 pub mod addresses;
 pub mod catalog;
+pub mod coupons;
 pub mod draws;
 pub mod embed;
 #[cfg(feature = "ssr")]

@@ -53,6 +53,8 @@ pub fn LiveStage(
     let reporting = RwSignal::new(None::<ChatLine>);
     let ticker = RwSignal::new(None::<(u32, String)>);
     let video_version = RwSignal::new(0u32);
+    // Bumped by a coupon dropped or withdrawn: the coupon strip refetches.
+    let coupons_version = RwSignal::new(0u32);
     let bag_open = RwSignal::new(false);
     let draw = RwSignal::new(None::<crate::model::DrawCard>);
     let entered = RwSignal::new(None::<crate::model::DrawEntered>);
@@ -200,6 +202,7 @@ pub fn LiveStage(
         LiveEvent::Me => refresh_soon(300),
         LiveEvent::Video { .. } => video_version.update(|v| *v += 1),
         LiveEvent::Pinned { note, .. } => pinned.set(note),
+        LiveEvent::Coupon { .. } => coupons_version.update(|v| *v += 1),
         LiveEvent::Hb => {}
     });
     use_live_stream(session_id, on_event, connected);
@@ -259,6 +262,7 @@ pub fn LiveStage(
                 {move || reporting.get().map(|m| view! { <ReportBar session_id=session_id message=m reporting=reporting/> })}
                 {move || ticker_text.get().map(|t| view! { <p class="live-ticker" role="status">{t}</p> })}
                 <super::live_draw::DrawBox session_id=session_id draw=draw entered=entered/>
+                <CouponStrip session_id=session_id version=coupons_version/>
                 {move || presented.get().map(|p| view! { <ExplainingCard product=p viewer=viewer/> })}
             </div>
             <LiveBar session_id=session_id likes=likes product_count=product_count bag_open=bag_open add_chat=Callback::new(add_chat) entered=entered/>
@@ -540,5 +544,108 @@ fn LiveBar(
                 "♥" <span class="like-count">{move || likes.get()}</span>
             </button>
         </footer>
+    }
+}
+
+/// The room's live coupons: each open one with Claim (one tap, answered at once), and the
+/// viewer's own claimed ones, which the pay sheet applies (the server prices them again).
+/// Fetched when the stage opens and when a coupon is dropped or withdrawn.
+#[component]
+fn CouponStrip(session_id: SessionId, version: RwSignal<u32>) -> impl IntoView {
+    use crate::{
+        api::coupons::{claim_coupon, live_coupons},
+        domain::coupon::{CouponTerms, CouponValue},
+        model::{ClaimOutcome, LiveCoupon, MyCoupon},
+    };
+    let coupons = RwSignal::new(Vec::<LiveCoupon>::new());
+    // What the last tap on each coupon answered, when it was not "claimed".
+    let answers = RwSignal::new(Vec::<(i64, ClaimOutcome)>::new());
+    let checkout = use_context::<crate::components::checkout::Checkout>();
+    let publish = move |list: &[LiveCoupon]| {
+        if let Some(c) = checkout {
+            let held = list
+                .iter()
+                .filter(|c| c.mine == Some(MyCoupon::Claimed) && !c.withdrawn)
+                .filter_map(|c| {
+                    CouponTerms::new(c.value, c.min_spend)
+                        .ok()
+                        .map(|t| (c.id, t))
+                })
+                .collect();
+            c.coupons.set(held);
+        }
+    };
+    let load = move || {
+        spawn_owned(async move {
+            if let Ok(list) = live_coupons(session_id).await {
+                publish(&list);
+                coupons.set(list);
+            }
+        })
+    };
+    Effect::new(move |_| {
+        version.track();
+        load();
+    });
+    let claim = move |id: i64| {
+        spawn_owned(async move {
+            match claim_coupon(session_id, id).await {
+                Ok(ClaimOutcome::Claimed) => load(),
+                Ok(other) => answers.update(|a| a.push((id, other))),
+                Err(e) => leptos::logging::warn!("claim: {e}"),
+            }
+        })
+    };
+    let what = |c: &LiveCoupon| {
+        let off = match c.value {
+            CouponValue::AmountOff(f) => {
+                tf(K::live_coupon_amount_off, &[("amount", &f.to_string())])
+            }
+            CouponValue::PercentOff(p) => {
+                tf(K::live_coupon_percent_off, &[("percent", &p.to_string())])
+            }
+        };
+        let min = if c.min_spend.0 > 0 {
+            tf(
+                K::live_coupon_min_spend,
+                &[("amount", &c.min_spend.to_string())],
+            )
+        } else {
+            t(K::live_coupon_no_min)
+        };
+        format!("{off}, {min}")
+    };
+    view! {
+        <Show when=move || coupons.with(|c| c.iter().any(|c| !c.withdrawn))>
+            <ul class="coupon-strip" aria-label=t(K::live_coupon_strip)>
+                <For each=move || coupons.get().into_iter().filter(|c| !c.withdrawn) key=|c| (c.id, c.mine) let:c>
+                    {
+                        let id = c.id;
+                        let text = what(&c);
+                        let label = tf(K::live_coupon_claim_label, &[("what", &text)]);
+                        let mine = c.mine;
+                        let answer = move || answers.with(|a| a.iter().rev().find(|(i, _)| *i == id).map(|x| x.1));
+                        view! {
+                            <li class="coupon-card" data-coupon-id=id>
+                                <span class="coupon-what">{text}</span>
+                                {move || match (mine, answer()) {
+                                    (Some(MyCoupon::Claimed), _) => view! { <span class="coupon-state" role="status">{t(K::live_coupon_claimed)}</span> }.into_any(),
+                                    (Some(MyCoupon::Used), _) => view! { <span class="coupon-state">{t(K::live_coupon_used)}</span> }.into_any(),
+                                    (None, Some(a)) => view! { <span class="coupon-state" role="status">{match a {
+                                        ClaimOutcome::AllGone => t(K::live_coupon_all_gone),
+                                        ClaimOutcome::AlreadyClaimed => t(K::live_coupon_already),
+                                        ClaimOutcome::Expired => t(K::live_coupon_expired),
+                                        ClaimOutcome::Claimed => t(K::live_coupon_claimed),
+                                    }}</span> }.into_any(),
+                                    (None, None) => view! {
+                                        <button type="button" class="btn btn-primary coupon-claim" aria-label=label.clone() on:click=move |_| claim(id)>{t(K::live_coupon_claim)}</button>
+                                    }.into_any(),
+                                }}
+                            </li>
+                        }
+                    }
+                </For>
+            </ul>
+        </Show>
     }
 }

@@ -50,8 +50,13 @@ pub async fn place(
             .check(Action::Order, &shopper.id.to_string())
             .await?;
     }
+    // The shopper's live coupons for the session (none, without a read, for most orders).
+    let coupons = st
+        .coupons
+        .usable_for_order(req.session_id, shopper.id)
+        .await?;
     let (mut order, stock_after) = match &st.sale {
-        Some(sale) => match sale.admit(shopper.id, req, limit).await? {
+        Some(sale) => match sale.admit(shopper.id, req, limit, &coupons).await? {
             Admitted::Existing(id) => (orders::load_order(&st.db, shopper.id, id).await?, None),
             Admitted::New { order, stock_after } => (*order, Some(stock_after)),
         },

@@ -139,6 +139,7 @@ fn apply(st: &mut RoomState, event: &LiveEvent) {
         LiveEvent::Snapshot { .. }
         | LiveEvent::Purchase { .. }
         | LiveEvent::Video { .. }
+        | LiveEvent::Coupon { .. }
         | LiveEvent::Hb
         | LiveEvent::Me => {}
     }

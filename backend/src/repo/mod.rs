@@ -4,6 +4,7 @@
 pub mod addresses;
 pub mod catalog;
 pub mod chat_rules;
+pub mod coupons;
 pub mod draws;
 pub mod embed;
 pub mod hosts;

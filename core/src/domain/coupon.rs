@@ -36,6 +36,83 @@ pub enum CouponError {
     PercentOutOfRange,
     #[error("The minimum spend cannot be negative.")]
     NegativeMinimum,
+    #[error("A coupon takes off at most ¥100000.")]
+    AmountTooLarge,
+    #[error("The minimum spend can be at most ¥100000.")]
+    MinimumTooLarge,
+    #[error("A coupon's quota is between 1 and 1000000.")]
+    QuotaOutOfRange,
+    #[error("A coupon is valid for 1 to 1440 minutes.")]
+    MinutesOutOfRange,
+}
+
+/// The largest amount a coupon takes off, and the largest minimum spend: ¥100,000.
+pub const MAX_AMOUNT: Fen = Fen(10_000_000);
+/// Coupons one drop hands out, at most.
+pub const MAX_QUOTA: i64 = 1_000_000;
+/// How long a dropped coupon may be valid, at most: a day.
+pub const MAX_MINUTES: i64 = 1440;
+
+/// A coupon as the studio's form sends it: `value` is fen off, or percent off with `percent`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CouponForm {
+    pub percent: bool,
+    pub value: i64,
+    pub min_spend_fen: i64,
+    pub quota: i64,
+    pub minutes: i64,
+}
+
+/// A coupon to drop, checked: its terms, how many may claim it and for how long it is valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CouponDrop {
+    pub terms: CouponTerms,
+    pub quota: i64,
+    pub minutes: i64,
+}
+
+impl CouponDrop {
+    pub fn parse(form: &CouponForm) -> Result<CouponDrop, CouponError> {
+        let value = if form.percent {
+            CouponValue::PercentOff(
+                u8::try_from(form.value).map_err(|_| CouponError::PercentOutOfRange)?,
+            )
+        } else {
+            if form.value > MAX_AMOUNT.0 {
+                return Err(CouponError::AmountTooLarge);
+            }
+            CouponValue::AmountOff(Fen(form.value))
+        };
+        if form.min_spend_fen > MAX_AMOUNT.0 {
+            return Err(CouponError::MinimumTooLarge);
+        }
+        let terms = CouponTerms::new(value, Fen(form.min_spend_fen))?;
+        if !(1..=MAX_QUOTA).contains(&form.quota) {
+            return Err(CouponError::QuotaOutOfRange);
+        }
+        if !(1..=MAX_MINUTES).contains(&form.minutes) {
+            return Err(CouponError::MinutesOutOfRange);
+        }
+        Ok(CouponDrop {
+            terms,
+            quota: form.quota,
+            minutes: form.minutes,
+        })
+    }
+}
+
+/// The coupon that takes the most off `after_invite` among those a shopper holds (`None`:
+/// none applies, each below its minimum spend). Ties go to the first.
+pub fn best<T: Copy>(held: &[(T, CouponTerms)], after_invite: Fen) -> Option<(T, Fen)> {
+    let mut found: Option<(T, Fen)> = None;
+    for (id, terms) in held {
+        if let CouponOutcome::Applied { off, .. } = apply(terms, after_invite) {
+            if off.0 > 0 && found.is_none_or(|(_, best)| off > best) {
+                found = Some((*id, off));
+            }
+        }
+    }
+    found
 }
 
 impl CouponTerms {
@@ -172,6 +249,101 @@ mod tests {
             CouponTerms::new(CouponValue::PercentOff(10), Fen(-1)),
             Err(CouponError::NegativeMinimum)
         );
+    }
+
+    #[test]
+    fn a_drop_is_checked() {
+        let form = CouponForm {
+            percent: false,
+            value: 1_000,
+            min_spend_fen: 5_000,
+            quota: 1_000,
+            minutes: 10,
+        };
+        let d = CouponDrop::parse(&form).expect("valid");
+        assert_eq!(d.terms.value(), CouponValue::AmountOff(Fen(1_000)));
+        assert_eq!((d.quota, d.minutes), (1_000, 10));
+        let bad = |f: CouponForm| CouponDrop::parse(&f).expect_err("refused");
+        assert_eq!(
+            bad(CouponForm {
+                quota: 0,
+                ..form.clone()
+            }),
+            CouponError::QuotaOutOfRange
+        );
+        assert_eq!(
+            bad(CouponForm {
+                quota: MAX_QUOTA + 1,
+                ..form.clone()
+            }),
+            CouponError::QuotaOutOfRange
+        );
+        assert_eq!(
+            bad(CouponForm {
+                minutes: 0,
+                ..form.clone()
+            }),
+            CouponError::MinutesOutOfRange
+        );
+        assert_eq!(
+            bad(CouponForm {
+                minutes: 1441,
+                ..form.clone()
+            }),
+            CouponError::MinutesOutOfRange
+        );
+        assert_eq!(
+            bad(CouponForm {
+                value: 0,
+                ..form.clone()
+            }),
+            CouponError::NothingOff
+        );
+        assert_eq!(
+            bad(CouponForm {
+                value: MAX_AMOUNT.0 + 1,
+                ..form.clone()
+            }),
+            CouponError::AmountTooLarge
+        );
+        assert_eq!(
+            bad(CouponForm {
+                percent: true,
+                value: 300,
+                ..form.clone()
+            }),
+            CouponError::PercentOutOfRange
+        );
+        assert_eq!(
+            bad(CouponForm {
+                min_spend_fen: -1,
+                ..form.clone()
+            }),
+            CouponError::NegativeMinimum
+        );
+        let pct = CouponDrop::parse(&CouponForm {
+            percent: true,
+            value: 15,
+            ..form
+        })
+        .expect("ok");
+        assert_eq!(pct.terms.value(), CouponValue::PercentOff(15));
+    }
+
+    #[test]
+    fn the_best_coupon_held_applies() {
+        let ten = terms(CouponValue::AmountOff(Fen(1_000)), 0);
+        let pct = terms(CouponValue::PercentOff(20), 0);
+        let big_min = terms(CouponValue::AmountOff(Fen(5_000)), 100_000);
+        let held = [(1, ten), (2, pct), (3, big_min)];
+        // 20% of ¥99.50 (¥19.90) beats ¥10; the ¥50 coupon needs ¥1000 spent.
+        assert_eq!(best(&held, Fen(9_950)), Some((2, Fen(1_990))));
+        // 20% of ¥30 is ¥6: ¥10 wins.
+        assert_eq!(best(&held, Fen(3_000)), Some((1, Fen(1_000))));
+        assert_eq!(best(&held[2..], Fen(3_000)), None);
+        assert_eq!(best::<i64>(&[], Fen(3_000)), None);
+        // Nothing off a free order: no coupon is used on it.
+        assert_eq!(best(&held, Fen(0)), None);
     }
 
     fn any_terms() -> impl Strategy<Value = CouponTerms> {

@@ -356,6 +356,9 @@ pub struct OrderView {
     /// Where it ships: recipient, masked phone, address on one line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ship_to: Option<String>,
+    /// What a live coupon took off (after the invite discount): `paid` is what was left.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coupon: Option<Fen>,
 }
 
 /// One of a shopper's delivery addresses.
@@ -595,6 +598,11 @@ pub enum LiveEvent {
         seq: u64,
         draw: DrawCard,
     },
+    /// A coupon was dropped into the room or withdrawn (`withdrawn`).
+    Coupon {
+        seq: u64,
+        coupon: LiveCoupon,
+    },
     /// Heartbeat (every 15 s): the connection is alive.
     Hb,
     /// Something about this viewer changed: refetch their state.
@@ -615,7 +623,8 @@ impl LiveEvent {
             | LiveEvent::Product { seq, .. }
             | LiveEvent::Video { seq, .. }
             | LiveEvent::Pinned { seq, .. }
-            | LiveEvent::Draw { seq, .. } => *seq = n,
+            | LiveEvent::Draw { seq, .. }
+            | LiveEvent::Coupon { seq, .. } => *seq = n,
             LiveEvent::Hb | LiveEvent::Me => {}
         }
         self
@@ -633,7 +642,8 @@ impl LiveEvent {
             | LiveEvent::Product { seq, .. }
             | LiveEvent::Video { seq, .. }
             | LiveEvent::Pinned { seq, .. }
-            | LiveEvent::Draw { seq, .. } => Some(*seq),
+            | LiveEvent::Draw { seq, .. }
+            | LiveEvent::Coupon { seq, .. } => Some(*seq),
             LiveEvent::Hb | LiveEvent::Me => None,
         }
     }
@@ -909,3 +919,44 @@ mod tests {
 
 mod team;
 pub use team::*;
+/// A live coupon as the room shows it (`domain::coupon`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveCoupon {
+    pub id: i64,
+    pub value: crate::domain::coupon::CouponValue,
+    pub min_spend: Fen,
+    pub quota: i64,
+    pub expires_at_ms: i64,
+    pub withdrawn: bool,
+    /// The viewer's claim (none in room events: each viewer knows its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mine: Option<MyCoupon>,
+}
+
+/// What the viewer did with a coupon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MyCoupon {
+    Claimed,
+    Used,
+}
+
+/// The answer to a claim: one tap, answered at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimOutcome {
+    Claimed,
+    AllGone,
+    AlreadyClaimed,
+    /// Past its time, withdrawn, or the session is no longer live.
+    Expired,
+}
+
+/// A coupon in the studio, with how many shoppers claimed it and used it on an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CouponView {
+    pub coupon: LiveCoupon,
+    pub claimed: i64,
+    pub used: i64,
+    pub created_at_ms: i64,
+}

@@ -585,3 +585,95 @@ async fn a_draw_opened_on_one_node_is_entered_on_another_and_closed_once() {
     assert_eq!(proof["entrants"], json!(sorted));
     drop(watching);
 }
+
+/// Live coupons across nodes: claims through both nodes never pass the quota, a shopper
+/// claims once whichever node their taps reach, and the coupon's Redis state is rebuilt from
+/// the database when Redis restarts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coupon_claims_through_two_nodes_never_pass_the_quota() {
+    let Some(mut c) = Cluster::start_with(2, &[("APP_RATE_LIMIT_SCALE", "1000")]).await else {
+        return;
+    };
+    let (sid, _, host) = live_session(&c, 0).await;
+    let (s, v) = host
+        .call_json(
+            "studio/coupons/drop",
+            serde_json::json!({ "session_id": sid, "form": {
+                "percent": false, "value": 500, "min_spend_fen": 0, "quota": 9, "minutes": 30 } }),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let coupon = v["id"].as_i64().expect("id");
+    let claim = |cl: Client| async move {
+        cl.call(
+            "live/coupons/claim",
+            &[
+                ("session_id", sid.to_string()),
+                ("coupon_id", coupon.to_string()),
+            ],
+        )
+        .await
+    };
+    let mut shoppers = Vec::new();
+    for i in 0..30 {
+        let cl = c.client(i % 2);
+        cl.me().await;
+        shoppers.push(cl);
+    }
+    // Each shopper taps twice, once through each node, all at once.
+    let answers = futures::future::join_all(shoppers.iter().enumerate().flat_map(|(i, cl)| {
+        let (a, b) = (cl.on(&c.nodes[0]), cl.on(&c.nodes[1]));
+        [(i, a), (i, b)].map(|(i, cl)| async move { (i, claim(cl).await) })
+    }))
+    .await;
+    let mut winners = std::collections::BTreeSet::new();
+    for (i, (s, v)) in &answers {
+        assert_eq!(*s, 200, "{v}");
+        match v.as_str() {
+            Some("claimed") => assert!(winners.insert(*i), "shopper {i} claimed twice"),
+            Some("all_gone" | "already_claimed") => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 9);
+    let d = shop_backend::Db::connect(&c.database_url)
+        .await
+        .expect("db");
+    let count = format!("SELECT COUNT(*) FROM coupon_claims WHERE coupon_id = {coupon}");
+    assert_eq!(crate::common::scalar(&d, &count).await, 9);
+    // Redis loses everything: rebuilt from the database, still 9, still once each.
+    let late = c.client(0);
+    late.me().await;
+    c.redis.restart();
+    let winner = *winners.first().expect("winner");
+    let mut answer = None;
+    for _ in 0..50 {
+        let (s, v) = claim(shoppers[winner].on(&c.nodes[1])).await;
+        if s == 200 {
+            answer = Some(v);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        answer.and_then(|v| v.as_str().map(String::from)).as_deref(),
+        Some("already_claimed")
+    );
+    // Node 0 may still be reconnecting to Redis (503): its answer once it is back.
+    let mut late_answer = None;
+    for _ in 0..50 {
+        let (s, v) = claim(late.on(&c.nodes[0])).await;
+        if s == 200 {
+            late_answer = Some(v);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        late_answer
+            .and_then(|v| v.as_str().map(String::from))
+            .as_deref(),
+        Some("all_gone")
+    );
+    assert_eq!(crate::common::scalar(&d, &count).await, 9);
+}

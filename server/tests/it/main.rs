@@ -8,6 +8,7 @@ mod common;
 mod addresses;
 mod chat_rules;
 mod cluster;
+mod coupons;
 mod draws;
 mod embed;
 mod first_paint;

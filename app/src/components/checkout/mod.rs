@@ -59,6 +59,9 @@ pub struct Checkout {
     refresh: Callback<()>,
     /// Products' variants (shade, size), from the session's catalogue.
     variants: StoredValue<VariantsByProduct>,
+    /// The viewer's claimed, unused live coupons: the sheet shows the total with the best
+    /// one (`domain::coupon::best`, as the server prices it).
+    pub coupons: RwSignal<Vec<(i64, crate::domain::coupon::CouponTerms)>>,
 }
 
 impl Checkout {
@@ -83,6 +86,7 @@ impl Checkout {
             confirmation: RwSignal::new(None),
             refresh,
             variants: StoredValue::new(variants),
+            coupons: RwSignal::new(Vec::new()),
         };
         provide_context(c);
         wechat_auth_if_needed();
@@ -287,7 +291,18 @@ fn PaySheetBody(target: SheetTarget, checkout: Checkout) -> impl IntoView {
             )
         })
     };
-    let total = move || model.with(|m| m.as_ref().map(|m| m.total));
+    // What the shopper's best coupon takes off the agreed total (the server decides again).
+    let coupon_off = move || {
+        let before = model.with(|m| m.as_ref().map(|m| m.total))?;
+        c.coupons
+            .with(|held| crate::domain::coupon::best(held, before))
+            .map(|(_, off)| off)
+    };
+    let total = move || {
+        model
+            .with(|m| m.as_ref().map(|m| m.total))
+            .map(|t| Fen(t.0 - coupon_off().map_or(0, |o| o.0)))
+    };
     let max = move || model.with(|m| m.as_ref().map_or(1, |m| m.max_quantity));
 
     let close = move || checkout.close();
@@ -380,6 +395,9 @@ fn PaySheetBody(target: SheetTarget, checkout: Checkout) -> impl IntoView {
                     on:click=move |_| qty.update(|q| *q = step_quantity(*q, 1, max()))>"+"</button>
             </div>
             <DeliverTo chosen=address/>
+            {move || coupon_off().map(|off| view! {
+                <p class="pay-coupon">{t(K::live_coupon_applied)}<strong class="price">{format!("−{off}")}</strong></p>
+            })}
             <p class="pay-total">{t(K::live_pay_total)}<strong class="price">{move || total().map(|t| t.to_string())}</strong></p>
             <button type="button" class="btn btn-primary btn-pay" on:click=pay disabled=move || !can_pay()>
                 {move || if queued.get() { t(K::live_pay_in_queue) } else if place.pending().get() { t(K::live_pay_paying) } else { tf(K::live_pay_pay, &[("amount", &total().unwrap_or(Fen::ZERO).to_string())]) }}

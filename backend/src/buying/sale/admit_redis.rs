@@ -15,6 +15,7 @@ impl Sale {
         shopper_id: ShopperId,
         req: &PlaceOrder,
         mut limit: Option<(u32, std::time::Duration)>,
+        coupons: &[(i64, CouponTerms)],
     ) -> Result<Admitted> {
         let db = &self.inner.db;
         let (sid, pid) = (req.session_id, req.product_id);
@@ -154,6 +155,7 @@ impl Sale {
                 (price, presented),
                 (product_disc, shopper_disc),
                 variant,
+                coupons,
             );
             let Some(order) = priced.filter(|o| i64::from(o.quote.discounted_units) == discounted)
             else {
@@ -162,13 +164,10 @@ impl Sale {
                     "the Redis gate and quote_line disagree (session {sid}, product {pid})"
                 )));
             };
-            if req
-                .expected_total
-                .is_some_and(|seen| seen != order.quote.paid)
-            {
+            if req.expected_total.is_some_and(|seen| seen != order.total()) {
                 give_back().await?;
                 return Err(AppError::PriceChanged {
-                    total: order.quote.paid,
+                    total: order.total(),
                 }
                 .into());
             }

@@ -3,7 +3,10 @@
 
 use super::*;
 use crate::error::{OptionExt, Result};
-use shop_core::ids::{ProductId, ShopperId};
+use shop_core::{
+    domain::coupon::CouponTerms,
+    ids::{ProductId, ShopperId},
+};
 
 impl SaleState {
     pub(super) fn from_snapshot(
@@ -85,6 +88,7 @@ impl SaleState {
         req: &PlaceOrder,
         fetched: Option<&ShopperFacts>,
         provider: &'static str,
+        coupons: &[(i64, CouponTerms)],
     ) -> Result<Decision> {
         let hash = req.request_hash();
         if let Some(e) = self.keys.get(&(shopper_id, req.key.as_str().to_string())) {
@@ -153,14 +157,12 @@ impl SaleState {
             (price, product.presented),
             (product.discounted, counter.discounted),
             variant,
+            coupons,
         )
         .ok_or_else(|| AppError::bad_request("That order is too large."))?;
-        if req
-            .expected_total
-            .is_some_and(|seen| seen != order.quote.paid)
-        {
+        if req.expected_total.is_some_and(|seen| seen != order.total()) {
             return Err(AppError::PriceChanged {
-                total: order.quote.paid,
+                total: order.total(),
             }
             .into());
         }
@@ -236,7 +238,9 @@ pub(super) fn discount_allowance(
 
 /// Prices an order by the pure rules (`quote_line`) from the product's (price, presented)
 /// and the discounted units sold so far (of the product, to this shopper), and builds what
-/// the writer persists: the one place both gates do it. `None` when the total overflows.
+/// the writer persists: the one place both gates do it. The best of the shopper's `coupons`
+/// applies to what is left after the invite discount (`domain::coupon::best`). `None` when
+/// the total overflows.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn new_order(
     shopper_id: ShopperId,
@@ -248,6 +252,7 @@ pub(super) fn new_order(
     (price, presented): (Fen, bool),
     (product_discounted, shopper_discounted): (i64, i64),
     variant: Option<(i64, String)>,
+    coupons: &[(i64, CouponTerms)],
 ) -> Option<NewOrder> {
     let quote = quote_line(
         policy,
@@ -278,6 +283,7 @@ pub(super) fn new_order(
         created_at_ms: now_ms(),
         purchase_limit: i64::from(policy.purchase_limit),
         discount_allowance: discount_allowance(policy, elig, presented),
+        coupon: crate::domain::coupon::best(coupons, quote.paid),
         quote,
     })
 }

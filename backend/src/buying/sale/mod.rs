@@ -45,6 +45,7 @@ use crate::{
     buying::sale::redis_gate::{self as sale_redis, Admit, Peek, RedisGate},
     db::Db,
     domain::{
+        coupon::CouponTerms,
         discount::{
             count, eligibility, line_rule, quote_line, DiscountPolicy, Eligibility, ProductFacts,
             ShopperFacts,
@@ -301,14 +302,19 @@ impl Sale {
 
     /// Admits (or refuses) an order and waits until it is committed. With several nodes,
     /// `limit` (the shared order bucket's size and period) is checked in the first look.
+    /// `coupons`: the shopper's usable live coupons (`Coupons::usable_for_order`); the best
+    /// one prices the order.
     pub async fn admit(
         &self,
         shopper_id: ShopperId,
         req: &PlaceOrder,
         limit: Option<(u32, std::time::Duration)>,
+        coupons: &[(i64, CouponTerms)],
     ) -> Result<Admitted> {
         if let Some(gate) = &self.inner.redis {
-            return self.admit_redis(gate, shopper_id, req, limit).await;
+            return self
+                .admit_redis(gate, shopper_id, req, limit, coupons)
+                .await;
         }
         // Facts read for this shopper, when the gate did not know them (only for an order
         // that gets past the stock check: "sold out" costs no database read).
@@ -321,7 +327,13 @@ impl Sale {
                 if s.retired {
                     continue;
                 }
-                match s.admit(shopper_id, req, fetched.as_ref(), self.inner.provider)? {
+                match s.admit(
+                    shopper_id,
+                    req,
+                    fetched.as_ref(),
+                    self.inner.provider,
+                    coupons,
+                )? {
                     Decision::Existing(Some(id)) => return Ok(Admitted::Existing(id)),
                     // The first request with this key is still waiting for its batch.
                     Decision::Existing(None) => return Err(AppError::Busy.into()),

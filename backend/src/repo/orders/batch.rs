@@ -25,6 +25,15 @@ pub struct NewOrder {
     /// behind the gate, for gates that can lag the database: Redis reloaded, several nodes).
     pub purchase_limit: i64,
     pub discount_allowance: i64,
+    /// The live coupon it uses and what that takes off the quote's total (`domain::coupon`).
+    pub coupon: Option<(i64, Fen)>,
+}
+
+impl NewOrder {
+    /// What the shopper pays: the quote's total less the coupon.
+    pub fn total(&self) -> Fen {
+        Fen(self.quote.paid.0 - self.coupon.map_or(0, |c| c.1 .0))
+    }
 }
 
 /// Why a batch was not written.
@@ -64,9 +73,10 @@ pub async fn write_batch(
     for chunk in orders.chunks(per_statement) {
         let mut sql = String::from(
             "INSERT INTO orders (shopper_id, session_id, idempotency_key, request_hash, status, full_amount_fen,
-                                 discount_fen, paid_amount_fen, payment_provider, created_at_ms) VALUES ",
+                                 discount_fen, paid_amount_fen, payment_provider, created_at_ms, coupon_id,
+                                 coupon_fen) VALUES ",
         );
-        push_rows(&mut sql, chunk.len(), 9, Some((4, "'pending_payment'")));
+        push_rows(&mut sql, chunk.len(), 11, Some((4, "'pending_payment'")));
         sql.push_str(
             " ON CONFLICT (shopper_id, idempotency_key) DO NOTHING RETURNING id, shopper_id, idempotency_key",
         );
@@ -80,9 +90,11 @@ pub async fn write_batch(
                 .bind(&o.request_hash)
                 .bind(q.full_amount.0)
                 .bind(q.discount.0)
-                .bind(q.paid.0)
+                .bind(o.total().0)
                 .bind(o.provider)
-                .bind(o.created_at_ms);
+                .bind(o.created_at_ms)
+                .bind(o.coupon.map(|c| c.0))
+                .bind(o.coupon.map_or(0, |c| c.1 .0));
         }
         let written: std::collections::HashMap<(ShopperId, String), OrderId> = query
             .fetch_all(&mut *w.tx)
@@ -213,6 +225,28 @@ pub async fn write_batch(
         .await?;
         if res.rows_affected() != 1 {
             return Err(BatchError::Refused(AppError::Conflict("Sold out.".into())));
+        }
+    }
+    // Coupons: each used once (a claim already used on another order refuses the batch, and
+    // the writer then retries its orders alone), and only while open.
+    for (o, id) in orders.iter().zip(&ids) {
+        let (Some((coupon_id, _)), Some(order_id)) = (o.coupon, id) else {
+            continue;
+        };
+        let res = sqlx::query(
+            "UPDATE coupon_claims SET order_id = $1
+              WHERE coupon_id = $2 AND shopper_id = $3 AND order_id IS NULL
+                AND EXISTS (SELECT 1 FROM coupons c WHERE c.id = $2 AND c.withdrawn_at_ms IS NULL
+                                                      AND c.expires_at_ms > $4)",
+        )
+        .bind(*order_id)
+        .bind(coupon_id)
+        .bind(o.shopper_id)
+        .bind(o.created_at_ms)
+        .execute(&mut *w.tx)
+        .await?;
+        if res.rows_affected() != 1 {
+            return Err(BatchError::Refused(coupon_gone()));
         }
     }
     let mut marked = Vec::with_capacity(paid.len());
@@ -365,6 +399,13 @@ pub(super) fn push_rows(
         }
         sql.push(')');
     }
+}
+
+/// The answer to an order whose coupon was used meanwhile (another order), withdrawn or expired.
+pub fn coupon_gone() -> AppError {
+    AppError::Conflict(
+        "Your coupon was used on another order or is no longer valid. Check the price and pay again.".into(),
+    )
 }
 
 pub(super) fn limit_refused() -> BatchError {

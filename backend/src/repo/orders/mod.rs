@@ -432,6 +432,11 @@ pub async fn release_order(db: &Db, order_id: OrderId) -> Result<Option<Released
             .await?;
     let lines = taken_by(&mut w.tx, order_id).await?;
     give_back(&mut w.tx, ShopperId(shopper_id), &lines, true).await?;
+    // An unpaid order gives its coupon back (a refunded one does not: `refund` keeps it used).
+    sqlx::query("UPDATE coupon_claims SET order_id = NULL WHERE order_id = $1")
+        .bind(order_id)
+        .execute(&mut *w.tx)
+        .await?;
     w.commit().await?;
     Ok(Some(Released {
         session_id: SessionId(session_id),

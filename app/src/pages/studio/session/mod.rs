@@ -9,6 +9,7 @@
 //! panels: their lists) is a resource read again when one lands.
 
 mod chat;
+mod coupons;
 mod dashboard;
 mod details;
 mod draws;
@@ -215,12 +216,13 @@ pub(crate) fn report(msg: StatusLine, res: Result<String, AppError>) {
 fn SessionStudio(session_id: SessionId, host: HostMe) -> impl IntoView {
     // The panels a role can use (the server checks every call again).
     let can = move |p: Permission| allows(host.role, p);
-    let (edit, figures, orders, moderate, draws) = (
+    let (edit, figures, orders, moderate, draws, coupons) = (
         can(Permission::EditShow),
         can(Permission::ViewFigures),
         can(Permission::HandleOrders),
         can(Permission::Moderate),
         can(Permission::RunDraws),
+        can(Permission::DropCoupons),
     );
     // Owned here, not by the parts that reload: every action reloads the session, and the
     // status line, the live figures and the chat panel must outlive that.
@@ -275,6 +277,7 @@ fn SessionStudio(session_id: SessionId, host: HostMe) -> impl IntoView {
                                 let products = s.products.iter().map(|p| (p.id, p.name.clone())).collect::<Vec<_>>();
                                 view! { <DrawsPanel session_id=session_id live={st == SessionStatus::Live} products=products msg=msg/> }
                             })).flatten()}
+                            {move || (coupons && status.get() == Some(SessionStatus::Live)).then(|| view! { <coupons::CouponsPanel session_id=session_id msg=msg/> })}
                             {move || (moderate && status.get().is_some_and(|s| s != SessionStatus::Ended)).then(|| view! { <ChatRulesPanel session_id=session_id msg=msg/> })}
                             {move || edit.then(|| status.get().and_then(|_| loaded()).map(|s| view! { <DetailsEditor session=s edits=edits msg=msg/> }))}
                         </div>
