@@ -345,6 +345,22 @@ fn request_for(path: &str, sid: i64, pid: i64, oid: i64, spare_sid: i64, spare_p
         "/api/studio/team/role" | "/api/studio/team/remove" => {
             f(&[("account_id", "999999".into()), ("role", "analyst".into())])
         }
+        "/api/draws/open" => Req::Json(json!({ "session_id": sid, "form": {
+            "prize": "Serum 30 ml", "product_id": pid, "winners": 1, "countdown_secs": 60,
+            "rules": {} } })),
+        "/api/draws/close" => f(&[("session_id", s), ("draw_id", "999999".into())]),
+        "/api/draws/list" | "/api/studio/coupons" => Req::Get(format!("session_id={sid}")),
+        "/api/studio/coupons/drop" => Req::Json(json!({ "session_id": sid, "form": {
+            "percent": false, "value": 500, "min_spend_fen": 0, "quota": 10, "minutes": 10 } })),
+        "/api/studio/coupons/withdraw" => f(&[("session_id", s), ("coupon_id", "999999".into())]),
+        "/api/live/pin" => f(&[("session_id", s), ("text", "Matrix".into())]),
+        "/api/live/reports" => Req::Get(format!("session_id={sid}")),
+        "/api/live/reports/decide" => f(&[
+            ("session_id", s),
+            ("message_id", "999".into()),
+            ("remove", "false".into()),
+            ("mute", "false".into()),
+        ]),
         // A function added without arguments here still meets the gate: the session id.
         _ => f(&[("session_id", s)]),
     }
@@ -394,6 +410,10 @@ async fn footprint(app: &TestApp) -> Vec<i64> {
         "SELECT COUNT(*) FROM chat_mutes",
         "SELECT COUNT(*) FROM uploads",
         "SELECT COUNT(*) FROM audit_log",
+        "SELECT COUNT(*) FROM live_pins",
+        "SELECT COUNT(*) FROM chat_reports WHERE state = 'open'",
+        "SELECT COUNT(*) FROM draws",
+        "SELECT COUNT(*) FROM coupons",
     ] {
         out.push(scalar(&d, sql).await);
     }
