@@ -88,7 +88,7 @@ fn cover_and_head(locale: Locale, s: &SessionSummary, heading_id: &str, badge: b
 pub fn session(locale: Locale, s: &SessionSummary) -> String {
     let tx = |k| escape_html(i18n::text(locale, k));
     let action = match s.status {
-        SessionStatus::Scheduled => format!(
+        SessionStatus::Scheduled | SessionStatus::Rehearsal => format!(
             "<div class=\"reserve-actions\"><button type=\"button\" class=\"btn btn-primary\" disabled>{}</button></div>",
             tx(K::shop_session_reserve)
         ),

@@ -60,6 +60,9 @@ struct Conn {
     stop: watch::Receiver<bool>,
     /// The room ends its streams (distributed mode, Redis lost).
     kick: watch::Receiver<u64>,
+    /// The session's team (signed in with a role in its shop): sees a rehearsal. Everyone
+    /// else skips what a rehearsal publishes.
+    team: bool,
     /// Distributed mode, a shopper's stream: renews their presence mark at each heartbeat
     /// (the draws' "in the room now" rule asks any node).
     presence: Option<(Arc<shop_backend::live::Hub>, ShopperId)>,
@@ -102,6 +105,9 @@ impl Conn {
                 biased;
                 r = self.rx.recv() => match r {
                     Ok(frame) => {
+                        if frame.private && !self.team {
+                            continue;
+                        }
                         if frame.seq > self.last_seq || frame.snapshot {
                             self.last_seq = frame.seq;
                             return Some((Ok(frame.bytes.clone()), self));
@@ -120,7 +126,7 @@ impl Conn {
                             return None;
                         }
                         Metrics::count(&self.room().metrics().live_resyncs);
-                        let start = self.room().resync();
+                        let start = self.room().resync(self.team);
                         self.rx = start.rx;
                         self.last_seq = start.seq;
                         self.pending.extend(start.frames);
@@ -144,6 +150,21 @@ impl Conn {
     }
 }
 
+/// Whether the stream's caller is on the session's team (a rehearsal is theirs). Only a
+/// request with a host cookie costs a lookup; shoppers' streams cost nothing.
+async fn is_team(state: &ServerState, session_id: SessionId, cookies: &HeaderMap) -> bool {
+    use shop_backend::identity::host_auth;
+    if shop_backend::request::cookie_in(cookies, host_auth::HOST_COOKIE).is_none() {
+        return false;
+    }
+    match host_auth::host_in(&state.app, cookies).await {
+        Ok(host) => host_auth::check_owner(&state.app, &host, session_id)
+            .await
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
 /// Opens a viewer's stream: the room, where to resume, who is watching.
 async fn open(
     state: &ServerState,
@@ -155,7 +176,12 @@ async fn open(
     let room = guard.room().clone();
     // The signature is enough to know who is watching; no database round trip per viewer.
     let shopper = identity::shopper_id(&state.app.cookie_key, cookies);
-    let start = state.app.live.start(&room, last).await;
+    let team = is_team(state, session_id, cookies).await;
+    let start = if !team && room.rehearsing() {
+        room.start_public(last)
+    } else {
+        state.app.live.start(&room, last).await
+    };
     let mut heartbeat =
         tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -163,6 +189,7 @@ async fn open(
         .filter(|_| state.app.live.backplane().is_some())
         .map(|s| (state.app.live.clone(), s));
     let conn = Conn {
+        team,
         presence,
         personal: shopper.map(|s| room.personal(s)),
         guard,

@@ -137,6 +137,7 @@ pub fn all() -> Vec<Endpoint> {
         StudioDeleteProduct => EditShow,
         StudioMoveProduct => EditShow,
         StudioUploadImage => EditShow [MAX_UPLOAD_BODY],
+        Rehearse => EditShow,
         GoLive => EditShow,
         PresentProduct => EditShow,
         PresentNext => EditShow,

@@ -88,7 +88,14 @@ pub async fn post_chat(session_id: SessionId, text: String) -> Result<ChatPosted
         )
         .await?;
     let text = ssr::parse_chat_text(&text)?;
-    shopping::require(&st.db, session_id, crate::domain::session::Activity::Chat).await?;
+    let status =
+        shopping::require(&st.db, session_id, crate::domain::session::Activity::Chat).await?;
+    // A rehearsal's room is the team's: to shoppers the session has not started.
+    if host.is_none() && status == crate::model::SessionStatus::Rehearsal {
+        return Err(AppError::Conflict(
+            "Chat opens when the session is live.".into(),
+        ));
+    }
     st.live.ensure_up()?;
     if host.is_none() && st.live.is_muted(&st.db, session_id, speaker_id).await? {
         return Err(AppError::Forbidden(

@@ -94,12 +94,19 @@ pub(crate) mod ssr {
         let facts = shopping::shopper_facts(db, session_id, shopper.id).await?;
         let elig = eligibility(&policy, &facts);
         let invite = shopping::own_invite(db, session_id, shopper.id).await?;
-        let current = shopping::current_product(db, session_id).await?;
+        // A rehearsal is the team's: shoppers see the scheduled session, nothing presented.
+        let rehearsal = status == crate::model::SessionStatus::Rehearsal;
+        let status = status.public();
+        let current = match rehearsal {
+            true => None,
+            false => shopping::current_product(db, session_id).await?,
+        };
         let offers = shopping::offer_rows(db, session_id, shopper.id)
             .await?
             .into_iter()
             .map(
                 |(id, price, stock, presented_at, discounted_so_far, units, used)| {
+                    let presented_at = presented_at.filter(|_| !rehearsal);
                     let facts = ProductFacts {
                         price: Fen(price),
                         presented: presented_at.is_some(),

@@ -317,6 +317,21 @@ pub async fn studio_upload_image(data: MultipartData) -> Result<String, AppError
     Ok(url)
 }
 
+/// Starts (`on`) or stops a private rehearsal of a scheduled session: only the team sees the
+/// room, shoppers keep seeing "starts in", nothing can be bought, and what it did is discarded
+/// when it stops or the show goes live.
+#[server(endpoint = "studio/rehearse")]
+pub async fn rehearse(session_id: SessionId, on: bool) -> Result<(), AppError> {
+    let st = crate::api::state()?;
+    let host = shop_backend::identity::host_auth::require(
+        &st,
+        &crate::api::browser(),
+        shop_core::domain::team::Permission::EditShow,
+    )
+    .await?;
+    Ok(shop_backend::studio::rehearse(&st, &host, session_id, on).await?)
+}
+
 #[server(endpoint = "studio/go_live")]
 pub async fn go_live(session_id: SessionId) -> Result<(), AppError> {
     let st = crate::api::state()?;

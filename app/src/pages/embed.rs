@@ -273,7 +273,7 @@ fn EmbedRoom(session: SessionDetail, bridge: Bridge) -> impl IntoView {
                     <span class="badge" class:badge-live=move || status.get() == SessionStatus::Live>
                         {move || match status.get() {
                             SessionStatus::Live => t(K::live_stage_live_badge),
-                            SessionStatus::Scheduled => t(K::live_embed_soon),
+                            SessionStatus::Scheduled | SessionStatus::Rehearsal => t(K::live_embed_soon),
                             SessionStatus::Ended => t(K::live_embed_ended),
                         }}
                     </span>
@@ -288,7 +288,7 @@ fn EmbedRoom(session: SessionDetail, bridge: Bridge) -> impl IntoView {
                 <span>{title.clone()}</span>
             </header>
             {move || match status.get() {
-                SessionStatus::Scheduled => view! {
+                SessionStatus::Scheduled | SessionStatus::Rehearsal => view! {
                     <div class="embed-panel">
                         <p>{t(K::live_embed_starts)}<SessionTime ms=start zone=zone.clone() offset=offset/></p>
                         <a class="btn btn-primary" href=room_url.clone() target="_blank" rel="noopener"
@@ -347,7 +347,7 @@ fn EmbedRoom(session: SessionDetail, bridge: Bridge) -> impl IntoView {
 
 fn status_name(s: SessionStatus) -> &'static str {
     match s {
-        SessionStatus::Scheduled => "scheduled",
+        SessionStatus::Scheduled | SessionStatus::Rehearsal => "scheduled",
         SessionStatus::Live => "live",
         SessionStatus::Ended => "ended",
     }

@@ -284,7 +284,7 @@ fn ReservationBox(
     view! {
         <section class="reserve-box" aria-label=t(K::shop_session_reservation)>
             {move || facts.get().map(|(status, reserved, reservation_count, discount_text)| match status {
-                SessionStatus::Scheduled => view! {
+                SessionStatus::Scheduled | SessionStatus::Rehearsal => view! {
                     <Countdown start_ms=start_ms/>
                     <p class="reservations" aria-live="polite">
                         {tp(K::shop_session_reservations, reservation_count, &[])}

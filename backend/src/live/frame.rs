@@ -10,6 +10,8 @@ pub struct Frame {
     /// A snapshot sent to everyone after the room was reset: taken even by a stream that
     /// has seen higher numbers (the numbering may have started again).
     pub snapshot: bool,
+    /// Published during a rehearsal: only the team's streams carry it.
+    pub private: bool,
 }
 
 /// A numbered event as it goes on the wire: the typed event plus its publish time `ts` (µs),

@@ -383,13 +383,18 @@ impl Hub {
 
     /// Counts `n` hearts; returns the room's total.
     pub async fn like(&self, db: &Db, session_id: SessionId, n: u64) -> Result<u64> {
+        // A rehearsal's figures are discarded: its hearts are not counted at all.
+        let room = self.room(db, session_id).await?;
+        if room.rehearsing() {
+            return Err(crate::error::AppError::Conflict(
+                "Hearts open when the session is live.".into(),
+            )
+            .into());
+        }
         match &self.backplane {
-            Some(bp) => {
-                // An unknown session is a 404, never a new Redis key.
-                self.room(db, session_id).await?;
-                bp.like(session_id, n).await
-            }
-            None => Ok(self.room(db, session_id).await?.like(n)),
+            // An unknown session was a 404 above, never a new Redis key.
+            Some(bp) => bp.like(session_id, n).await,
+            None => Ok(room.like(n)),
         }
     }
 

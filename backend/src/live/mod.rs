@@ -96,6 +96,11 @@ struct RoomState {
 fn apply(st: &mut RoomState, event: &LiveEvent) {
     match event {
         LiveEvent::Status { status, .. } => {
+            if st.status == SessionStatus::Rehearsal && *status != SessionStatus::Rehearsal {
+                // The rehearsal's chat and cards are discarded with it.
+                st.chat.clear();
+                st.presenting = None;
+            }
             st.status = *status;
             if *status != SessionStatus::Live {
                 st.presenting = None;
@@ -274,11 +279,19 @@ impl Room {
     fn deliver_at(&self, st: &mut RoomState, seq: u64, ts: i64, event: LiveEvent) {
         Metrics::count(&self.metrics.live_events);
         st.seq = seq;
+        let was = st.status;
         apply(st, &event);
+        // What happened during a rehearsal is the team's: a stream resuming later must not
+        // replay it, so the history starts again when the rehearsal ends.
+        if was == SessionStatus::Rehearsal && st.status != SessionStatus::Rehearsal {
+            st.history.clear();
+            st.base = seq;
+        }
         let frame = Arc::new(Frame {
             seq,
             bytes: frame_bytes(seq, &event.numbered(seq), ts),
             snapshot: false,
+            private: st.status == SessionStatus::Rehearsal,
         });
         if st.history.len() == HISTORY {
             st.history.pop_front();
@@ -327,10 +340,12 @@ impl Room {
             if st.history.len() == HISTORY {
                 st.history.pop_front();
             }
+            let private = st.status == SessionStatus::Rehearsal;
             st.history.push_back(Arc::new(Frame {
                 seq,
                 bytes: frame_bytes(seq, &event.numbered(seq), ts),
                 snapshot: false,
+                private,
             }));
         }
         st.sent_viewers = viewers;
@@ -356,6 +371,7 @@ impl Room {
             seq,
             bytes,
             snapshot: true,
+            private: st.status == SessionStatus::Rehearsal,
         }));
     }
 
@@ -372,6 +388,40 @@ impl Room {
     /// Changes when the room's streams must end.
     pub fn kicked(&self) -> watch::Receiver<u64> {
         self.kick.subscribe()
+    }
+
+    /// Subscribes a viewer outside the team: during a rehearsal, a snapshot of the scheduled
+    /// session (no card, no chat) and nothing of the rehearsal; otherwise [`Room::start`].
+    pub fn start_public(&self, last_seq: Option<u64>) -> Start {
+        {
+            let st = self.lock();
+            if st.status == SessionStatus::Rehearsal {
+                let rx = self.tx.subscribe();
+                let event = LiveEvent::Snapshot {
+                    seq: st.seq,
+                    status: SessionStatus::Scheduled,
+                    presenting: None,
+                    stock: st.stock.iter().map(|(k, v)| [k.get(), *v]).collect(),
+                    viewers: 0,
+                    likes: 0,
+                    chat: Vec::new(),
+                    pinned: st.pinned.clone(),
+                    draw: None,
+                };
+                return Start {
+                    frames: vec![frame_bytes(st.seq, &event, now_us())],
+                    rx,
+                    seq: st.seq,
+                    fetch: None,
+                };
+            }
+        }
+        self.start(last_seq)
+    }
+
+    /// Whether the room is in a private rehearsal.
+    pub fn rehearsing(&self) -> bool {
+        self.lock().status == SessionStatus::Rehearsal
     }
 
     /// Subscribes a viewer. With `last_seq` still in history, replays what it missed;
@@ -411,8 +461,12 @@ impl Room {
     }
 
     /// A fresh snapshot for a viewer that fell too far behind, with a new subscription.
-    pub fn resync(&self) -> Start {
-        self.start(None)
+    pub fn resync(&self, team: bool) -> Start {
+        if team {
+            self.start(None)
+        } else {
+            self.start_public(None)
+        }
     }
 
     pub fn viewer_joined(self: &Arc<Self>) -> ViewerGuard {
@@ -594,7 +648,7 @@ impl Room {
         let linger = match st.status {
             SessionStatus::Ended => ENDED_LINGER,
             SessionStatus::Scheduled => IDLE_LINGER,
-            SessionStatus::Live => return false,
+            SessionStatus::Live | SessionStatus::Rehearsal => return false,
         };
         since.elapsed() >= linger
     }

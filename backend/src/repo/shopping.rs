@@ -14,14 +14,22 @@ use crate::{
 };
 use shop_core::ids::{ProductId, SessionId, ShopperId};
 
-/// A session's status, or `NotFound`.
+/// A session's status (a scheduled session in rehearsal is `Rehearsal`), or `NotFound`. What
+/// shoppers are shown goes through `SessionStatus::public`, or reads the column itself.
 pub async fn session_status(db: &Db, session_id: SessionId) -> Result<SessionStatus> {
-    let s: Option<String> = sqlx::query_scalar("SELECT status FROM live_sessions WHERE id = $1")
-        .bind(session_id)
-        .fetch_optional(db.pool())
-        .await?;
-    let s = s.ok_or_else(|| AppError::not_found("This live session does not exist."))?;
-    SessionStatus::parse(&s).or_fault("an unknown session status in the database")
+    let row: Option<(String, i64)> =
+        sqlx::query_as("SELECT status, rehearsal FROM live_sessions WHERE id = $1")
+            .bind(session_id)
+            .fetch_optional(db.pool())
+            .await?;
+    let (s, rehearsal) =
+        row.ok_or_else(|| AppError::not_found("This live session does not exist."))?;
+    let status = SessionStatus::parse(&s).or_fault("an unknown session status in the database")?;
+    Ok(if status == SessionStatus::Scheduled && rehearsal != 0 {
+        SessionStatus::Rehearsal
+    } else {
+        status
+    })
 }
 
 /// The session's status when it allows `activity` (`domain::session`), else the 409 that

@@ -158,6 +158,20 @@ pub async fn go_live(st: &AppState, host: &Host, session_id: SessionId) -> Resul
     Ok(())
 }
 
+/// A private rehearsal starts (`on`) or stops: the team's room runs the show, shoppers see a
+/// scheduled session; stopping discards what it did.
+pub async fn rehearse(st: &AppState, host: &Host, session_id: SessionId, on: bool) -> Result<()> {
+    let edit = Editing::open(st, host, session_id).await?;
+    repo::studio::set_rehearsal(&st.db, session_id, on).await?;
+    let status = if on {
+        SessionStatus::Rehearsal
+    } else {
+        SessionStatus::Scheduled
+    };
+    edit.done([Change::Lifecycle(status)]).await;
+    Ok(())
+}
+
 /// Live to ended: buying stops, invites expire, the broadcast stops.
 pub async fn end(st: &AppState, host: &Host, session_id: SessionId) -> Result<()> {
     let edit = Editing::open(st, host, session_id).await?;

@@ -1,4 +1,5 @@
-//! A live session's life: scheduled → live → ended, and what each stage allows. Pure: every
+//! A live session's life: scheduled → (a private rehearsal and back) → live → ended, and what
+//! each stage allows. Pure: every
 //! guard in the app (run of show, editing, reservations, invites, buying, chat, broadcasting)
 //! asks [`allows`] and shows the same explanation when the answer is no.
 
@@ -9,6 +10,10 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 pub enum SessionStatus {
     Scheduled,
+    /// Live for the team only (issue 30): camera, run of show and cards work, shoppers still
+    /// see a scheduled session, nobody can buy, and what happened is discarded when the real
+    /// show starts (or the rehearsal stops).
+    Rehearsal,
     Live,
     Ended,
 }
@@ -17,6 +22,7 @@ impl SessionStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             SessionStatus::Scheduled => "scheduled",
+            SessionStatus::Rehearsal => "rehearsal",
             SessionStatus::Live => "live",
             SessionStatus::Ended => "ended",
         }
@@ -25,6 +31,7 @@ impl SessionStatus {
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "scheduled" => Some(SessionStatus::Scheduled),
+            "rehearsal" => Some(SessionStatus::Rehearsal),
             "live" => Some(SessionStatus::Live),
             "ended" => Some(SessionStatus::Ended),
             _ => None,
@@ -41,6 +48,7 @@ impl SessionStatus {
         use crate::i18n::K;
         match self {
             SessionStatus::Scheduled => K::shop_status_upcoming,
+            SessionStatus::Rehearsal => K::shop_status_rehearsal,
             SessionStatus::Live => K::shop_status_live,
             SessionStatus::Ended => K::shop_status_ended,
         }
@@ -50,9 +58,17 @@ impl SessionStatus {
     pub fn start_key(self) -> crate::i18n::K {
         use crate::i18n::K;
         match self {
-            SessionStatus::Scheduled => K::shop_session_starts,
+            SessionStatus::Scheduled | SessionStatus::Rehearsal => K::shop_session_starts,
             SessionStatus::Live => K::shop_session_live_scheduled,
             SessionStatus::Ended => K::shop_session_was_scheduled,
+        }
+    }
+
+    /// What shoppers are shown: a rehearsal is still a scheduled session to them.
+    pub fn public(self) -> SessionStatus {
+        match self {
+            SessionStatus::Rehearsal => SessionStatus::Scheduled,
+            s => s,
         }
     }
 }
@@ -76,6 +92,10 @@ pub enum Activity {
     Buy,
     Chat,
     Broadcast,
+    /// Start a private rehearsal (before the show).
+    Rehearse,
+    /// Stop the rehearsal without going live.
+    StopRehearsal,
 }
 
 /// Why an activity is refused now (a 409 with this text).
@@ -97,9 +117,22 @@ impl From<NotNow> for crate::error::AppError {
 /// Whether `status` allows `activity`, and if not, what to tell the person.
 pub fn allows(status: SessionStatus, activity: Activity) -> Result<(), NotNow> {
     use Activity::*;
-    use SessionStatus::{Ended, Live, Scheduled};
+    use SessionStatus::{Ended, Live, Rehearsal, Scheduled};
     let refusal = match (activity, status) {
-        (GoLive, Scheduled) => return Ok(()),
+        (GoLive, Scheduled | Rehearsal) => return Ok(()),
+        (Rehearse, Scheduled) | (StopRehearsal, Rehearsal) => return Ok(()),
+        (Rehearse, Rehearsal) => "The rehearsal is already running.",
+        (Rehearse, _) => "Rehearsals are only possible before the session goes live.",
+        (StopRehearsal, _) => "No rehearsal is running.",
+        // The team runs the show for real, privately; the server keeps shoppers out.
+        (Present | Chat, Rehearsal) => return Ok(()),
+        (MarkSoldOut, Rehearsal) => {
+            "Marking sold out changes the real stock: do it during the show."
+        }
+        (Buy, Rehearsal) => "The session hasn't started yet: buying opens when it goes live.",
+        (End, Rehearsal) => "Stop the rehearsal, or go live: a rehearsal does not end the session.",
+        (DeleteSession, Rehearsal) => "Stop the rehearsal before deleting the session.",
+        (EditDetails | RemoveProduct, Rehearsal) => return Ok(()),
         (GoLive, Live) => "The session is already live.",
         (GoLive, Ended) => "This session has ended and can't go live again.",
         (Present, Live) | (MarkSoldOut, Live) | (End, Live) | (Buy, Live) | (Chat, Live) => {
@@ -139,6 +172,8 @@ pub fn next_status(activity: Activity) -> Option<SessionStatus> {
     match activity {
         Activity::GoLive => Some(SessionStatus::Live),
         Activity::End => Some(SessionStatus::Ended),
+        Activity::Rehearse => Some(SessionStatus::Rehearsal),
+        Activity::StopRehearsal => Some(SessionStatus::Scheduled),
         _ => None,
     }
 }
@@ -147,9 +182,9 @@ pub fn next_status(activity: Activity) -> Option<SessionStatus> {
 mod tests {
     use super::*;
     use Activity::*;
-    use SessionStatus::{Ended, Live, Scheduled};
+    use SessionStatus::{Ended, Live, Rehearsal, Scheduled};
 
-    const ALL: [Activity; 15] = [
+    const ALL: [Activity; 17] = [
         GoLive,
         Present,
         MarkSoldOut,
@@ -165,7 +200,29 @@ mod tests {
         Buy,
         Chat,
         Broadcast,
+        Rehearse,
+        StopRehearsal,
     ];
+
+    #[test]
+    fn a_rehearsal_runs_the_show_but_sells_nothing_and_leads_to_live_or_back() {
+        assert!(allows(Scheduled, Rehearse).is_ok());
+        assert!(allows(Rehearsal, Rehearse).is_err());
+        assert!(allows(Live, Rehearse).is_err());
+        assert!(allows(Rehearsal, StopRehearsal).is_ok());
+        assert!(allows(Scheduled, StopRehearsal).is_err());
+        for a in [Present, Chat, GoLive, Broadcast, Reserve] {
+            assert!(allows(Rehearsal, a).is_ok(), "{a:?}");
+        }
+        for a in [Buy, End, DeleteSession, MarkSoldOut] {
+            assert!(allows(Rehearsal, a).is_err(), "{a:?}");
+        }
+        assert_eq!(next_status(Rehearse), Some(Rehearsal));
+        assert_eq!(next_status(StopRehearsal), Some(Scheduled));
+        assert_eq!(Rehearsal.public(), Scheduled);
+        assert_eq!(Live.public(), Live);
+        assert_eq!(SessionStatus::parse("rehearsal"), Some(Rehearsal));
+    }
 
     #[test]
     fn the_lifecycle_only_moves_forward() {

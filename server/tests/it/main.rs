@@ -21,6 +21,7 @@ mod moderation;
 mod phone;
 mod process;
 mod refunds;
+mod rehearsal;
 mod restream;
 mod schema;
 mod shopper_flow;

@@ -327,6 +327,9 @@ fn request_for(path: &str, sid: i64, pid: i64, oid: i64, spare_sid: i64, spare_p
             f(&[("session_id", s)])
         }
         "/api/studio/end" => f(&[("session_id", spare_sid.to_string())]),
+        "/api/studio/rehearse" => {
+            f(&[("session_id", spare_sid.to_string()), ("on", "true".into())])
+        }
         "/api/studio/present" | "/api/studio/sold_out" => f(&[("product_id", pid.to_string())]),
         "/api/studio/orders/refund" => {
             f(&[("order_id", oid.to_string()), ("reason", "matrix".into())])

@@ -12,17 +12,63 @@ use crate::{db::Db, error::AppError, model::SessionStatus, now_ms};
 use super::shopping::{require, session_status};
 use crate::domain::session::Activity;
 
+/// Scheduled (or in rehearsal) to live. What a rehearsal presented is forgotten: no product
+/// counts as presented (their discounts open when the real show presents them).
 pub async fn go_live(db: &Db, session_id: SessionId) -> Result<()> {
-    let res = sqlx::query("UPDATE live_sessions SET status = 'live', started_at_ms = $1 WHERE id = $2 AND status = 'scheduled'")
-        .bind(now_ms())
-        .bind(session_id)
-        .execute(db.pool())
-        .await?;
+    let mut w = db.begin_write().await?;
+    let res = sqlx::query(
+        "UPDATE live_sessions SET status = 'live', started_at_ms = $1, rehearsal = 0, current_product_id = NULL
+          WHERE id = $2 AND status = 'scheduled'",
+    )
+    .bind(now_ms())
+    .bind(session_id)
+    .execute(&mut *w.tx)
+    .await?;
     if res.rows_affected() == 1 {
+        forget_rehearsal(&mut w, session_id).await?;
+        w.commit().await?;
         return Ok(());
     }
+    drop(w);
     require(db, session_id, Activity::GoLive).await?;
     Err(AppError::Conflict("The session changed meanwhile: reload it.".into()).into())
+}
+
+/// A scheduled session starts (`true`) or stops (`false`) its private rehearsal; stopping
+/// forgets what it presented.
+pub async fn set_rehearsal(db: &Db, session_id: SessionId, on: bool) -> Result<()> {
+    let mut w = db.begin_write().await?;
+    let res = sqlx::query(
+        "UPDATE live_sessions SET rehearsal = $1, current_product_id = NULL
+          WHERE id = $2 AND status = 'scheduled' AND rehearsal = $3",
+    )
+    .bind(i64::from(on))
+    .bind(session_id)
+    .bind(i64::from(!on))
+    .execute(&mut *w.tx)
+    .await?;
+    if res.rows_affected() == 1 {
+        forget_rehearsal(&mut w, session_id).await?;
+        w.commit().await?;
+        return Ok(());
+    }
+    drop(w);
+    let activity = if on {
+        Activity::Rehearse
+    } else {
+        Activity::StopRehearsal
+    };
+    require(db, session_id, activity).await?;
+    Err(AppError::Conflict("The session changed meanwhile: reload it.".into()).into())
+}
+
+/// Before the show nothing is presented for real: what a rehearsal presented is discarded.
+async fn forget_rehearsal(w: &mut crate::db::WriteTx, session_id: SessionId) -> Result<()> {
+    sqlx::query("UPDATE products SET presented_at_ms = NULL WHERE session_id = $1")
+        .bind(session_id)
+        .execute(&mut *w.tx)
+        .await?;
+    Ok(())
 }
 
 /// The product presented, as the write left it: what its card and stock show.

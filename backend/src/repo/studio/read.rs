@@ -67,8 +67,15 @@ pub async fn studio_session(db: &Db, session_id: SessionId) -> Result<StudioSess
         title,
         description,
         cover_url,
-        status: SessionStatus::parse(&status)
-            .or_fault("an unknown session status in the database")?,
+        // The team sees its rehearsal.
+        status: match SessionStatus::parse(&status)
+            .or_fault("an unknown session status in the database")?
+        {
+            SessionStatus::Scheduled => {
+                super::super::shopping::session_status(db, session_id).await?
+            }
+            s => s,
+        },
         scheduled_start_ms: start,
         start_offset_minutes: crate::zones::offset_at(start, &time_zone),
         time_zone,

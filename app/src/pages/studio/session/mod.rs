@@ -108,7 +108,7 @@ fn Moderation(session_id: SessionId) -> impl IntoView {
             {move || session.get().map(|r| match r {
                 Err(e) => view! { <ErrorNotice error=e on_retry=Callback::new(move |_| session.refetch())/> }.into_any(),
                 Ok(s) => {
-                    let live = s.status == SessionStatus::Live;
+                    let live = matches!(s.status, SessionStatus::Live | SessionStatus::Rehearsal);
                     view! {
                         <header class="studio-head">
                             <StatusBadge status=s.status/>
@@ -269,11 +269,11 @@ fn SessionStudio(session_id: SessionId, host: HostMe) -> impl IntoView {
                             {move || (edit && status.get().is_some_and(|s| s != SessionStatus::Ended)).then(|| view! { <BroadcastPanel session_id=session_id msg=msg/> })}
                             {move || (edit && status.get().is_some_and(|s| s != SessionStatus::Ended)).then(|| view! { <RestreamPanel msg=msg/> })}
                             {figures.then(|| view! { <DashboardPanel session_id=session_id stock=stock/> })}
-                            {move || (orders && status.get().is_some_and(|s| s != SessionStatus::Scheduled)).then(|| view! { <OrdersPanel session_id=session_id msg=msg/> })}
-                            {move || (moderate && status.get() == Some(SessionStatus::Live)).then(|| view! { <ChatModeration session_id=session_id msg=msg/> })}
+                            {move || (orders && status.get().is_some_and(|s| !matches!(s, SessionStatus::Scheduled | SessionStatus::Rehearsal))).then(|| view! { <OrdersPanel session_id=session_id msg=msg/> })}
+                            {move || (moderate && matches!(status.get(), Some(SessionStatus::Live | SessionStatus::Rehearsal))).then(|| view! { <ChatModeration session_id=session_id msg=msg/> })}
                             {move || (moderate && status.get() == Some(SessionStatus::Live)).then(|| view! { <ReportsQueue session_id=session_id msg=msg/> })}
                             {move || (moderate && status.get() == Some(SessionStatus::Live)).then(|| view! { <HeldQueue session_id=session_id msg=msg/> })}
-                            {move || draws.then(|| status.get().filter(|s| *s != SessionStatus::Scheduled).and_then(|st| loaded().map(|s| (st, s))).map(|(st, s)| {
+                            {move || draws.then(|| status.get().filter(|s| !matches!(s, SessionStatus::Scheduled | SessionStatus::Rehearsal)).and_then(|st| loaded().map(|s| (st, s))).map(|(st, s)| {
                                 let products = s.products.iter().map(|p| (p.id, p.name.clone())).collect::<Vec<_>>();
                                 view! { <DrawsPanel session_id=session_id live={st == SessionStatus::Live} products=products msg=msg/> }
                             })).flatten()}
