@@ -45,8 +45,14 @@ test('live coupon: dropped in the studio, claimed with one tap, paid with', asyn
   const ok = page.getByRole('status').filter({ hasText: /^Order #\d+ paid: / });
   await expect(ok).toContainText('paid: ¥85.00');
 
-  // The coupon is used: the strip says so, the studio counts it.
-  await expect(strip.getByText('Used')).toBeVisible();
+  // The coupon is used: the strip says so, the next pay sheet no longer takes it off, and the
+  // studio counts it.
+  await expect(strip.getByText('Used', { exact: true })).toBeVisible();
+  await card.getByRole('button', { name: `Buy ${P.name}` }).click();
+  await expect(sheet.getByRole('button', { name: 'Pay ¥100.00' })).toBeVisible();
+  await expect(sheet.getByText('Coupon −')).toHaveCount(0);
+  await sheet.getByRole('button', { name: 'Close' }).click();
+  await expect(sheet).toBeHidden();
   await desk.reload();
   await expect(desk.getByRole('region', { name: 'Live coupons' }).getByRole('listitem')).toContainText(['¥15.00 off 1 of 10 claimed, 1 used']);
 
