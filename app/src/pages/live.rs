@@ -587,6 +587,17 @@ fn CouponStrip(session_id: SessionId, version: RwSignal<u32>) -> impl IntoView {
         version.track();
         load();
     });
+    // An order placed with a coupon uses it up: read the viewer's coupons again, so the strip
+    // says "Used" and the pay sheet stops taking it off (the server would not).
+    if let Some(c) = checkout {
+        Effect::new(move |seen: Option<Option<crate::model::OrderId>>| {
+            let last = c.last_order();
+            if seen.is_some_and(|s| s != last) && last.is_some() {
+                load();
+            }
+            last
+        });
+    }
     let claim = move |id: i64| {
         spawn_owned(async move {
             match claim_coupon(session_id, id).await {

@@ -93,6 +93,12 @@ impl Checkout {
         c
     }
 
+    /// The latest order placed on this page (tracked): parts that depend on what an order
+    /// used up, such as the coupon strip, read it to know when to look again.
+    pub fn last_order(&self) -> Option<OrderId> {
+        self.confirmation.with(|o| o.as_ref().map(|o| o.id))
+    }
+
     pub fn open(&self, product_id: ProductId, name: String, image_url: String) {
         self.target.update(|t| {
             let opened = t.as_ref().map_or(0, |t| t.opened.wrapping_add(1));

@@ -116,7 +116,7 @@ fn TeamPanels(me: HostMe) -> impl IntoView {
                     let url = format!("{}{}", origin(), n.path);
                     view! {
                         <p class="ok" role="status">{tf(K::studio_team_link_made, &[("role", &role_name(n.invite.role))])}</p>
-                        <input class="invite-link" type="text" readonly=true aria-label=t(K::studio_team_link) prop:value=url.clone()/>
+                        <input class="invite-link" type="text" readonly=true aria-label=t(K::studio_team_invite_link) prop:value=url.clone()/>
                     }
                 })}
             </section>

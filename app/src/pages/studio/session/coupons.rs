@@ -45,27 +45,16 @@ pub(super) fn CouponsPanel(session_id: SessionId, msg: StatusLine) -> impl IntoV
     });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let pct = percent.get_untracked();
-        let fen = |s: &str| Fen::parse_yuan(s.trim()).ok().map(|f| f.0);
-        let whole = |s: &str| s.trim().parse::<i64>().ok();
-        let v = if pct {
-            whole(&value.get_untracked())
-        } else {
-            fen(&value.get_untracked())
-        };
-        let form = v
-            .zip(fen(&min_spend.get_untracked()))
-            .zip(whole(&quota.get_untracked()))
-            .zip(whole(&minutes.get_untracked()));
+        let form = coupon_form(
+            percent.get_untracked(),
+            &value.get_untracked(),
+            &min_spend.get_untracked(),
+            &quota.get_untracked(),
+            &minutes.get_untracked(),
+        );
         match form {
-            Some((((value, min_spend_fen), quota), minutes)) => {
-                drop.dispatch(CouponForm {
-                    percent: pct,
-                    value,
-                    min_spend_fen,
-                    quota,
-                    minutes,
-                });
+            Some(form) => {
+                drop.dispatch(form);
             }
             None => msg.set(Some(Err(t(K::studio_coupons_bad_number)))),
         }
@@ -117,5 +106,69 @@ pub(super) fn CouponsPanel(session_id: SessionId, msg: StatusLine) -> impl IntoV
                 })}
             </ul>
         </section>
+    }
+}
+
+/// The drop form's fields as the server function's form, or `None` when one is not a number.
+/// The value is yuan (`15`, `9.90`) or, for a percent coupon, a whole percent; the minimum
+/// spend is yuan and may be zero or left empty (no minimum: the form's default). The server
+/// checks the ranges (`CouponDrop::parse`).
+fn coupon_form(
+    percent: bool,
+    value: &str,
+    min_spend: &str,
+    quota: &str,
+    minutes: &str,
+) -> Option<CouponForm> {
+    let whole = |s: &str| s.trim().parse::<i64>().ok();
+    let value = if percent {
+        whole(value)?
+    } else {
+        Fen::parse_yuan(value.trim()).ok()?.0
+    };
+    // `parse_yuan` refuses zero (a price is never ¥0); a minimum spend of zero is no minimum.
+    let min = min_spend.trim().trim_start_matches(['¥', '￥']);
+    let min_spend_fen = if min.is_empty() || min.chars().all(|c| c == '0' || c == '.') {
+        0
+    } else {
+        Fen::parse_yuan(min).ok()?.0
+    };
+    Some(CouponForm {
+        percent,
+        value,
+        min_spend_fen,
+        quota: whole(quota)?,
+        minutes: whole(minutes)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_form_with_no_minimum_spend_is_a_coupon() {
+        let f = coupon_form(false, "10", "0", "100", "10").expect("the form's defaults");
+        assert_eq!(
+            (f.value, f.min_spend_fen, f.quota, f.minutes),
+            (1_000, 0, 100, 10)
+        );
+        for none in ["", " ", "0.00", "¥0"] {
+            assert_eq!(
+                coupon_form(false, "10", none, "100", "10").map(|f| f.min_spend_fen),
+                Some(0)
+            );
+        }
+        assert_eq!(
+            coupon_form(false, "9.90", "99", "1", "5").map(|f| (f.value, f.min_spend_fen)),
+            Some((990, 9_900))
+        );
+        assert_eq!(
+            coupon_form(true, "15", "0", "1", "5").map(|f| (f.percent, f.value)),
+            Some((true, 15))
+        );
+        assert!(coupon_form(false, "ten", "0", "100", "10").is_none());
+        assert!(coupon_form(false, "10", "lots", "100", "10").is_none());
+        assert!(coupon_form(false, "10", "0", "", "10").is_none());
     }
 }
