@@ -677,3 +677,47 @@ async fn coupon_claims_through_two_nodes_never_pass_the_quota() {
     );
     assert_eq!(crate::common::scalar(&d, &count).await, 9);
 }
+
+/// A rehearsal run through node A stays the team's on node B: a shopper's stream there gets a
+/// scheduled snapshot and none of its cards, the host's stream there gets them; going live
+/// reaches the shopper on B.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rehearsal_is_private_on_every_node() {
+    let Some(c) = Cluster::start(2).await else {
+        return;
+    };
+    let (sid, products) = crate::common::demo_session(&c.nodes[0]).await;
+    let host = crate::common::demo_host(&c.nodes[0]).await;
+    let (s, v) = host
+        .call(
+            "studio/rehearse",
+            &[("session_id", sid.to_string()), ("on", "true".into())],
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let shopper = c.client(1);
+    shopper.me().await;
+    let mut public = Sse::open(&shopper, sid, None).await;
+    let snap = public.next_within(T).await.expect("snapshot");
+    assert_eq!(snap.data["status"], "scheduled");
+    let mut team = Sse::open(&host.on(&c.nodes[1]), sid, None).await;
+    let snap = team.next_within(T).await.expect("snapshot");
+    assert_eq!(snap.data["status"], "rehearsal");
+    present(&host, products[0]).await;
+    team.next_of("presenting", T)
+        .await
+        .expect("the team sees the card on node B");
+    assert!(public
+        .next_of("presenting", Duration::from_millis(1500))
+        .await
+        .is_none());
+    let (s, v) = host
+        .call("studio/go_live", &[("session_id", sid.to_string())])
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let ev = public
+        .next_of("status", T)
+        .await
+        .expect("live reaches node B");
+    assert_eq!(ev.data["status"], "live");
+}
