@@ -12,10 +12,15 @@ use crate::{
 /// Longest pinned note, in characters.
 pub const MAX_PIN_CHARS: usize = 120;
 
-/// Pins a short note above the chat for everyone (replacing the one pinned); it survives
-/// reconnects, node changes and restarts.
+/// Pins a short note above the chat for everyone (replacing the one pinned), optionally with
+/// a coupon of the session that shoppers claim from it; it survives reconnects, node changes
+/// and restarts.
 #[server(endpoint = "live/pin")]
-pub async fn studio_pin(session_id: SessionId, text: String) -> Result<(), AppError> {
+pub async fn studio_pin(
+    session_id: SessionId,
+    text: String,
+    coupon_id: Option<i64>,
+) -> Result<(), AppError> {
     use crate::{
         domain::text::{clean_line, TextError},
         model::{PinnedNote, SessionStatus},
@@ -33,9 +38,17 @@ pub async fn studio_pin(session_id: SessionId, text: String) -> Result<(), AppEr
             "This session has ended: nothing can be pinned any more.".into(),
         ));
     }
+    if let Some(c) = coupon_id {
+        if !repo::live::open_coupon_of(&st.db, session_id, c).await? {
+            return Err(AppError::not_found(
+                "This coupon is not open in this session.",
+            ));
+        }
+    }
     let note = PinnedNote {
         text,
         at_ms: shop_backend::now_ms(),
+        coupon_id,
     };
     repo::live::set_pin(&st.db, session_id, Some(&note), host.account_id).await?;
     st.live.ensure_up()?;

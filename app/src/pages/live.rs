@@ -235,7 +235,10 @@ pub fn LiveStage(
             </Show>
             <div class="live-overlay">
                 {move || pinned.get().map(|n| view! {
-                    <p class="live-pin" role="note" aria-label=t(K::live_pin_label)><span aria-hidden="true">"📌 "</span>{n.text}</p>
+                    <div class="live-pin" role="note" aria-label=t(K::live_pin_label)>
+                        <span aria-hidden="true">"📌 "</span>{n.text}
+                        {n.coupon_id.map(|id| view! { <PinnedCoupon session_id=session_id coupon_id=id claimed=coupons_version/> })}
+                    </div>
                 })}
                 <ul class="live-chat" aria-label=t(K::live_chat_label) aria-live="polite">
                     <For each=move || chat.get() key=|m| m.id let:m>
@@ -270,6 +273,41 @@ pub fn LiveStage(
                 <ProductBag products=session.products.clone() viewer=viewer open=bag_open/>
             </Show>
         </section>
+    }
+}
+
+/// A coupon pinned with the note: claimed from there with one tap (the coupon strip reads the
+/// shopper's coupons again after it).
+#[component]
+fn PinnedCoupon(session_id: SessionId, coupon_id: i64, claimed: RwSignal<u32>) -> impl IntoView {
+    use crate::{api::coupons::claim_coupon, model::ClaimOutcome};
+    let answer = RwSignal::new(None::<Result<ClaimOutcome, String>>);
+    let claim = Action::new_local(move |_: &()| {
+        let call = claim_coupon(session_id, coupon_id);
+        async move {
+            let res = call.await;
+            if matches!(res, Ok(ClaimOutcome::Claimed)) {
+                claimed.update(|v| *v += 1);
+            }
+            answer.set(Some(res.map_err(|e| e.to_string())));
+        }
+    });
+    move || {
+        match answer.get() {
+        None => view! {
+            <button type="button" class="btn btn-small pin-claim" disabled=move || claim.pending().get()
+                on:click=move |_| { claim.dispatch(()); }>{t(K::live_coupon_claim)}</button>
+        }.into_any(),
+        Some(Ok(o)) => view! {
+            <span class="small" role="status">{t(match o {
+                ClaimOutcome::Claimed => K::live_coupon_claimed,
+                ClaimOutcome::AllGone => K::live_coupon_all_gone,
+                ClaimOutcome::AlreadyClaimed => K::live_coupon_already,
+                ClaimOutcome::Expired => K::live_coupon_expired,
+            })}</span>
+        }.into_any(),
+        Some(Err(e)) => view! { <span class="small error" role="alert">{e}</span> }.into_any(),
+    }
     }
 }
 

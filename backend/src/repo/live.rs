@@ -100,12 +100,16 @@ pub fn stock_of(products: &[RoomProduct]) -> HashMap<ProductId, i64> {
 
 /// The note pinned above a session's chat.
 pub async fn pinned(db: &Db, session_id: SessionId) -> Result<Option<PinnedNote>> {
-    let row: Option<(String, i64)> =
-        sqlx::query_as("SELECT text, pinned_at_ms FROM live_pins WHERE session_id = $1")
+    let row: Option<(String, i64, Option<i64>)> =
+        sqlx::query_as("SELECT text, pinned_at_ms, coupon_id FROM live_pins WHERE session_id = $1")
             .bind(session_id)
             .fetch_optional(db.pool())
             .await?;
-    Ok(row.map(|(text, at_ms)| PinnedNote { text, at_ms }))
+    Ok(row.map(|(text, at_ms, coupon_id)| PinnedNote {
+        text,
+        at_ms,
+        coupon_id,
+    }))
 }
 
 /// Pins `text` (replacing any note) or, with `None`, unpins.
@@ -118,12 +122,13 @@ pub async fn set_pin(
     match note {
         Some(n) => {
             sqlx::query(
-                "INSERT INTO live_pins (session_id, text, pinned_by, pinned_at_ms) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (session_id) DO UPDATE SET text = excluded.text,
+                "INSERT INTO live_pins (session_id, text, coupon_id, pinned_by, pinned_at_ms) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (session_id) DO UPDATE SET text = excluded.text, coupon_id = excluded.coupon_id,
                      pinned_by = excluded.pinned_by, pinned_at_ms = excluded.pinned_at_ms",
             )
             .bind(session_id)
             .bind(&n.text)
+            .bind(n.coupon_id)
             .bind(account_id)
             .bind(n.at_ms)
             .execute(db.pool())
@@ -228,4 +233,16 @@ pub async fn decide_reports(
     .execute(db.pool())
     .await?;
     Ok(done.rows_affected() > 0)
+}
+
+/// Whether `coupon_id` is a coupon of the session that can still be claimed (not withdrawn).
+pub async fn open_coupon_of(db: &Db, session_id: SessionId, coupon_id: i64) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM coupons WHERE id = $1 AND session_id = $2 AND withdrawn_at_ms IS NULL",
+    )
+    .bind(coupon_id)
+    .bind(session_id)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(n > 0)
 }

@@ -654,6 +654,9 @@ impl LiveEvent {
 pub struct PinnedNote {
     pub text: String,
     pub at_ms: i64,
+    /// A coupon of the session shoppers claim from the note.
+    #[serde(default)]
+    pub coupon_id: Option<i64>,
 }
 
 /// Why a shopper reports a chat message.

@@ -101,6 +101,45 @@ async fn a_moderator_pins_a_note_that_every_viewer_sees_and_keeps(b: Backend) {
         later["text"],
         "Coupon code LIVE50: ¥20 off over ¥199 <b>now</b>"
     );
+    // A coupon pinned with the note: it must be one of the session's, still open.
+    let (s, coupon) = owner
+        .call_json(
+            "studio/coupons/drop",
+            serde_json::json!({ "session_id": sid, "form": {
+                "percent": false, "value": 2000, "min_spend_fen": 0, "quota": 100, "minutes": 30 } }),
+        )
+        .await;
+    assert_eq!(s, 200, "{coupon}");
+    let coupon_id = coupon["id"].as_i64().expect("coupon id");
+    let pin_coupon = |id: i64| {
+        let m = &moderator;
+        async move {
+            m.call(
+                "live/pin",
+                &[
+                    ("session_id", sid.to_string()),
+                    ("text", "¥20 off: tap Claim".into()),
+                    ("coupon_id", id.to_string()),
+                ],
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(pin_coupon(999_999).await, 404);
+    assert_eq!(pin_coupon(coupon_id).await, 200);
+    let ev = sse.next_of("pinned", T).await.expect("the coupon pin");
+    assert_eq!(ev.data["note"]["coupon_id"].as_i64(), Some(coupon_id));
+    let (s, claimed) = shopper
+        .call(
+            "live/coupons/claim",
+            &[
+                ("session_id", sid.to_string()),
+                ("coupon_id", coupon_id.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!((s, claimed.as_str()), (200, Some("claimed")), "{claimed}");
     // Replaced by the owner.
     assert_eq!(pin(&owner, sid, "Next: serum at 20:30").await.0, 200);
     let ev = sse.next_of("pinned", T).await.expect("replaced");

@@ -228,12 +228,18 @@ fn PinEditor(
     pinned: RwSignal<Option<crate::model::PinnedNote>>,
     msg: StatusLine,
 ) -> impl IntoView {
-    use crate::api::moderation::{studio_pin, studio_unpin, MAX_PIN_CHARS};
+    use crate::api::{
+        coupons::live_coupons,
+        moderation::{studio_pin, studio_unpin, MAX_PIN_CHARS},
+    };
     let input = NodeRef::<html::Input>::new();
+    let coupon = NodeRef::<html::Select>::new();
+    // The session's open coupons, to pin one (read when the editor opens).
+    let coupons = LocalResource::new(move || live_coupons(session_id));
     let pin = reporting_action(
         msg,
         K::studio_pin_done,
-        move |text: String| studio_pin(session_id, text),
+        move |(text, coupon_id): (String, Option<i64>)| studio_pin(session_id, text, coupon_id),
         move |ok| {
             if ok {
                 if let Some(i) = input.get_untracked() {
@@ -258,10 +264,23 @@ fn PinEditor(
             })}
             <form class="row" on:submit=move |ev: leptos::ev::SubmitEvent| {
                 ev.prevent_default();
-                if let Some(i) = input.get_untracked() { pin.dispatch(i.value()); }
+                let coupon_id = coupon.get_untracked().and_then(|c| c.value().parse::<i64>().ok());
+                if let Some(i) = input.get_untracked() { pin.dispatch((i.value(), coupon_id)); }
             }>
                 <label class="field"><span>{t(K::studio_pin_label)}</span>
                     <input type="text" name="pin" maxlength=MAX_PIN_CHARS.to_string() required node_ref=input/>
+                </label>
+                <label class="field"><span>{t(K::studio_pin_coupon)}</span>
+                    <select name="coupon" node_ref=coupon>
+                        <option value="">{t(K::studio_pin_no_coupon)}</option>
+                        {move || coupons.get().and_then(|r| r.ok()).unwrap_or_default().into_iter().filter(|c| !c.withdrawn).map(|c| {
+                            let what = match c.value {
+                                crate::domain::coupon::CouponValue::AmountOff(f) => tf(K::live_coupon_amount_off, &[("amount", &f.to_string())]),
+                                crate::domain::coupon::CouponValue::PercentOff(p) => tf(K::live_coupon_percent_off, &[("percent", &p.to_string())]),
+                            };
+                            view! { <option value=c.id.to_string()>{what}</option> }
+                        }).collect_view()}
+                    </select>
                 </label>
                 <button type="submit" class="btn btn-primary">{t(K::studio_pin_pin)}</button>
             </form>
