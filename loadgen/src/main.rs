@@ -15,6 +15,14 @@
 //! `rush`: a flash sale on an open-loop schedule, latency from each buyer's due time; the
 //! server's own floor and a bare Redis Lua decrement as references (see `rush.rs`).
 //!
+//!   loadgen coupons --url http://127.0.0.1:3000 --claims 50000 --quota 1000 --release-ms 2000
+//!                   [--target claims|floor]
+//!
+//! `coupons`: a rush of claims on one live coupon on the flash sale's open-loop schedule,
+//! latency from each claim's due time; the server's floor at the same schedule as reference;
+//! checks that exactly the quota was granted, in the answers and in the database (see
+//! `coupons.rs`).
+//!
 //!   loadgen draw --url http://127.0.0.1:3000 --entrants 50000 --winners 10 --connections 200
 //!
 //! `draw`: a lucky draw over `--entrants` entrants entered over HTTP, against the floor
@@ -84,6 +92,7 @@
 //! CPU and memory, per viewer too, UDP drops), then a summary with the largest step held
 //! within `--max-loss` (and `--min-fps`). Stops after the first step beyond it (see `whep.rs`).
 
+mod coupons;
 mod draw;
 mod histogram;
 mod hls;
@@ -108,7 +117,7 @@ struct Args {
 fn parse_args() -> Result<(String, Args), String> {
     let mut it = std::env::args().skip(1);
     let scenario = it.next().ok_or(
-        "usage: loadgen checkout|rush|draw|viewers|static|serve-dir|hls|hls-setup|publish|whep [options] (see the header of loadgen/src/main.rs)",
+        "usage: loadgen checkout|rush|coupons|draw|viewers|static|serve-dir|hls|hls-setup|publish|whep [options] (see the header of loadgen/src/main.rs)",
     )?;
     let mut args = Args {
         url: "http://127.0.0.1:3000".into(),
@@ -123,6 +132,7 @@ fn parse_args() -> Result<(String, Args), String> {
             | "static"
             | "serve-dir"
             | "rush"
+            | "coupons"
             | "draw"
             | "hls"
             | "hls-setup"
@@ -183,6 +193,26 @@ impl Session {
     async fn get(&self, path: &str) -> Result<Value, String> {
         get_json(&self.http, &format!("{}{path}", self.base)).await
     }
+}
+
+/// GET `url` with a cookie (a signed-in host) and decode its JSON body; an error unless 200.
+async fn get_json_with_cookie(
+    http: &reqwest::Client,
+    url: &str,
+    cookie: &str,
+) -> Result<Value, String> {
+    let res = http
+        .get(url)
+        .header(reqwest::header::COOKIE, cookie)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = res.status();
+    let body: Value = res.json().await.map_err(|e| e.to_string())?;
+    if status != 200 {
+        return Err(format!("GET {url}: {status} {body}"));
+    }
+    Ok(body)
 }
 
 /// GET `url` and decode its JSON body.
@@ -333,6 +363,7 @@ async fn main() {
     let result = match scenario.as_str() {
         "checkout" => checkout(args).await,
         "rush" => rush::run(std::env::args().skip(2).collect()).await,
+        "coupons" => coupons::run(std::env::args().skip(2).collect()).await,
         "draw" => draw::run(std::env::args().skip(2).collect()).await,
         "viewers" => viewers::run(std::env::args().skip(2).collect()).await,
         "viewers-worker" => viewers::worker(std::env::args().skip(2).collect()).await,
@@ -343,7 +374,7 @@ async fn main() {
         "publish" => publish::run(std::env::args().skip(2).collect()).await,
         "whep" => whep::run(std::env::args().skip(2).collect()).await,
         other => Err(format!(
-            "unknown scenario {other}; known: checkout, rush, viewers, static, serve-dir, hls, \
+            "unknown scenario {other}; known: checkout, rush, coupons, draw, viewers, static, serve-dir, hls, \
              hls-setup, publish, whep"
         )),
     };

@@ -82,7 +82,7 @@ fn parse(args: Vec<String>) -> Result<Args, String> {
 
 /// One HTTP client for everyone (its pool holds the connections); each buyer sends its own
 /// cookie.
-fn client(connections: usize) -> Result<reqwest::Client, String> {
+pub(crate) fn client(connections: usize) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .pool_max_idle_per_host(connections)
         .timeout(Duration::from_secs(120))
@@ -90,7 +90,7 @@ fn client(connections: usize) -> Result<reqwest::Client, String> {
         .map_err(|e| e.to_string())
 }
 
-async fn post(
+pub(crate) async fn post(
     http: &reqwest::Client,
     url: &str,
     cookie: &str,
@@ -318,7 +318,7 @@ async fn rush_redis(a: &Args) -> Result<(Vec<Answer>, Duration, i64), String> {
     Ok((answers, wall, left))
 }
 
-fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 10_000.0).round() / 10.0
 }
 

@@ -57,6 +57,8 @@ const MAX_BATCH: usize = 1_000;
 /// (another node dropped or withdrew one). On one node drops and withdrawals update it at once;
 /// the session's status is read again after it too.
 const FRESH: Duration = Duration::from_secs(1);
+/// Locks under which sessions' copies are read again (a session's is `id % READ_STRIPES`).
+const READ_STRIPES: usize = 64;
 
 /// The claim script: KEYS the coupon's marker and its set of claimers; ARGV the shopper and the
 /// quota. 1: not loaded, 2: already claimed, 3: all gone, 0: claimed.
@@ -82,6 +84,8 @@ struct Inner {
     gates: Mutex<HashMap<i64, Arc<Gate>>>,
     /// Each session's coupons and status, as last read.
     sessions: Mutex<HashMap<SessionId, Arc<SessionCoupons>>>,
+    /// Held while a session's copy is read again (by session id, striped).
+    reading: Vec<tokio::sync::Mutex<()>>,
     writes: mpsc::Sender<ClaimJob>,
 }
 
@@ -137,6 +141,9 @@ impl Coupons {
                 }),
                 gates: Mutex::new(HashMap::new()),
                 sessions: Mutex::new(HashMap::new()),
+                reading: (0..READ_STRIPES)
+                    .map(|_| tokio::sync::Mutex::new(()))
+                    .collect(),
                 writes,
             }),
         }
@@ -170,17 +177,34 @@ impl Coupons {
         }
     }
 
-    /// The session's coupons and status: the copy when fresh, else read again.
+    /// The session's coupons and status: the copy when fresh, else read again. One read at a
+    /// time per session (striped locks): in a rush every claim in flight found the copy stale
+    /// at the same moment and each read it again, thousands of reads a second behind one
+    /// another; now the others wait for that one read and take its copy.
     async fn session(&self, session_id: SessionId) -> Result<Arc<SessionCoupons>> {
-        if let Some(s) = lock(&self.inner.sessions).get(&session_id) {
-            if s.read_at.elapsed() < FRESH {
-                return Ok(s.clone());
-            }
+        self.session_read_after(session_id, None).await
+    }
+
+    /// The session's copy, read again unless fresh and (with `after`) read after that instant.
+    async fn session_read_after(
+        &self,
+        session_id: SessionId,
+        after: Option<Instant>,
+    ) -> Result<Arc<SessionCoupons>> {
+        if let Some(s) = self.fresh_session(session_id, after) {
+            return Ok(s);
         }
+        let stripe = session_id.get().unsigned_abs() as usize % READ_STRIPES;
+        let _reading = self.inner.reading[stripe].lock().await;
+        if let Some(s) = self.fresh_session(session_id, after) {
+            return Ok(s);
+        }
+        // Stamped when the read starts: the copy holds every change committed before it.
+        let read_at = Instant::now();
         let status = shopping::session_status(&self.inner.db, session_id).await?;
         let coupons = repo::of_session(&self.inner.db, session_id).await?;
         let fresh = Arc::new(SessionCoupons {
-            read_at: Instant::now(),
+            read_at,
             status,
             coupons,
         });
@@ -192,6 +216,21 @@ impl Coupons {
         Ok(fresh)
     }
 
+    fn fresh_session(
+        &self,
+        session_id: SessionId,
+        after: Option<Instant>,
+    ) -> Option<Arc<SessionCoupons>> {
+        lock(&self.inner.sessions)
+            .get(&session_id)
+            .filter(|s| s.read_at.elapsed() < FRESH && after.is_none_or(|t| s.read_at >= t))
+            .cloned()
+    }
+
+    /// After a drop or withdrawal here: the next use reads the session again. (A read that
+    /// started before the change and ends after it may still leave the old copy for up to
+    /// `FRESH`: the writer's guarded update refuses claims of a withdrawn coupon, and a claim
+    /// of a coupon the copy lacks reads again.)
     fn forget_session(&self, session_id: SessionId) {
         lock(&self.inner.sessions).remove(&session_id);
     }
@@ -291,9 +330,10 @@ impl Coupons {
     ) -> Result<ClaimOutcome> {
         let s = self.session(session_id).await?;
         let Some(coupon) = s.coupons.iter().find(|c| c.id == coupon_id).cloned() else {
-            // Dropped on another node in the last second, or unknown.
-            self.forget_session(session_id);
-            let s = self.session(session_id).await?;
+            // Dropped on another node in the last second, or unknown: a copy read from now on.
+            let s = self
+                .session_read_after(session_id, Some(Instant::now()))
+                .await?;
             if !s.coupons.iter().any(|c| c.id == coupon_id) {
                 return Err(AppError::not_found("No such coupon in this session.").into());
             }
