@@ -52,8 +52,16 @@ test('verified discount: inviter and friend verify their numbers, pay 50%, and t
   await b.page.goto(new URL(inviteUrl).pathname);
   await b.page.getByRole('button', { name: /^Join .*invite$/ }).click();
   await expect(b.page).toHaveURL(new RegExp(`/s/${s.sessionId}$`));
+  // Until B verifies, A's count says B joined but does not count yet.
+  const share = a.page.getByRole('region', { name: 'Invite friends, both get 50% off' });
+  await expect(share.getByText('No friends joined yet.')).toBeVisible({ timeout: 15_000 });
+  await expect(share.getByText('1 more friend joined and still has to verify their number before they count')).toBeVisible({ timeout: 15_000 });
   await verifyNumber(b.page, 'Verify your mobile number', '+86 139 0013 9102', '+86 139****9102');
   await expect(b.page.getByText('✓ Mobile number verified: +86 139****9102')).toBeVisible();
+  // The number shows once, not again in a second line.
+  await expect(b.page.getByText('+86 139****9102')).toHaveCount(1);
+  await expect(share.getByText('1 friend joined, discount unlocked')).toBeVisible({ timeout: 15_000 });
+  await expect(share.getByText(/still has to verify/)).toHaveCount(0);
 
   // Live: both pay half price.
   await s.goLive();

@@ -150,7 +150,17 @@ pub(crate) mod ssr {
             reserved: facts.reserved,
             reservation_count: shopping::reservation_count(db, session_id).await?,
             invite: invite.map(|i| invite_link(&st.settings.public_url, &i.code)),
-            friends_joined: i64::from(facts.friends_joined),
+            // The count the discount goes by; friends still to verify are said apart.
+            friends_joined: i64::from(if policy.verified_phone_required {
+                facts.verified_friends
+            } else {
+                facts.friends_joined
+            }),
+            friends_waiting: if policy.verified_phone_required {
+                i64::from(facts.friends_joined.saturating_sub(facts.verified_friends))
+            } else {
+                0
+            },
             joined_via: facts.joined_via.map(|(_, name)| name),
             eligible: elig.is_eligible(),
             percent_off: i64::from(policy.percent_off),

@@ -97,8 +97,14 @@ pub fn SharePanel(
 
     let friends = move || {
         viewer.with(|v| {
-            v.as_ref()
-                .map(|v| (v.friends_joined, v.eligible, v.discount_text.clone()))
+            v.as_ref().map(|v| {
+                (
+                    v.friends_joined,
+                    v.eligible,
+                    v.discount_text.clone(),
+                    v.friends_waiting,
+                )
+            })
         })
     };
     let nickname = RwSignal::new(viewer.with_untracked(|v| {
@@ -120,7 +126,7 @@ pub fn SharePanel(
         <section class="share-panel" aria-labelledby="share-title">
             <h2 id="share-title">{t(K::shop_share_title)}</h2>
             <p class="friends" aria-live="polite">
-                {move || friends().map(|(n, eligible, text)| {
+                {move || friends().map(|(n, eligible, text, _)| {
                     if eligible && n > 0 {
                         tp(K::shop_share_friends_unlocked, n, &[])
                     } else if n > 0 {
@@ -130,6 +136,9 @@ pub fn SharePanel(
                     }
                 })}
             </p>
+            {move || friends()
+                .filter(|f| f.3 > 0)
+                .map(|f| view! { <p class="friends-waiting muted">{tp(K::shop_share_friends_waiting, f.3, &[])}</p> })}
             {move || match invite.get() {
                 None => view! { <p class="muted">{t(K::shop_share_creating)}</p> }.into_any(),
                 Some(link) => {

@@ -226,11 +226,12 @@ fn PhoneStatus(viewer: RwSignal<Option<ViewerState>>, refresh: Callback<()>) -> 
     });
     let welcome = RwSignal::new(None::<String>);
     let verified = Callback::new(move |v: PhoneVerified| {
-        welcome.set(Some(if v.signed_in {
-            tf(K::shop_session_welcome_back, &[("name", &v.me.nickname)])
-        } else {
-            tf(K::shop_session_verified, &[("phone", &v.masked)])
-        }));
+        // A plain verification shows the number once, in the line below the form's place;
+        // signing in as an earlier shopper is news worth a line of its own.
+        welcome.set(
+            v.signed_in
+                .then(|| tf(K::shop_session_welcome_back, &[("name", &v.me.nickname)])),
+        );
         refresh.run(());
     });
     view! {

@@ -141,7 +141,9 @@ pub async fn bind(db: &Db, phone: &Phone, shopper_id: ShopperId, now_ms: i64) ->
 
 /// Moves what an anonymous shopper did on this browser (`from`) to the shopper a verified
 /// number signed them in as (`into`): reservations and invites for sessions `into` has none
-/// for, orders, purchase counters (added up) and chat mutes. One transaction.
+/// for, friends who joined through `from`'s other invites, orders, purchase counters (added
+/// up) and chat mutes. One transaction. `from`'s invites that `into` could not take stay (old
+/// links keep working, and order lines may name them) but hold no reservation.
 pub async fn merge_shopper(db: &Db, from: ShopperId, into: ShopperId) -> Result<()> {
     if from == into {
         return Ok(());
@@ -158,6 +160,19 @@ pub async fn merge_shopper(db: &Db, from: ShopperId, into: ShopperId) -> Result<
         (
             "UPDATE invites SET inviter_id = $2 WHERE inviter_id = $1
             AND session_id NOT IN (SELECT session_id FROM invites WHERE inviter_id = $2)",
+            true,
+        ),
+        // Where both had an invite, friends who joined through `from`'s now count for `into`'s
+        // (`into` itself, had it joined through `from`'s, joined through nobody's).
+        (
+            "UPDATE reservations SET invite_id = NULL WHERE shopper_id = $2
+            AND invite_id IN (SELECT id FROM invites WHERE inviter_id = $1)",
+            true,
+        ),
+        (
+            "UPDATE reservations SET invite_id = (SELECT m.id FROM invites m JOIN invites o
+                ON o.session_id = m.session_id WHERE o.id = reservations.invite_id AND m.inviter_id = $2)
+            WHERE invite_id IN (SELECT id FROM invites WHERE inviter_id = $1)",
             true,
         ),
         (

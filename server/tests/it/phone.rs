@@ -13,6 +13,7 @@ both_databases!(
     fresh_identities_cannot_farm_the_discount,
     a_mutual_invite_ring_unlocks_nothing,
     a_verified_number_signs_back_in_on_a_new_browser,
+    an_invite_made_before_signing_in_is_not_one_more,
 );
 
 const N1: &str = "138 0013 8001";
@@ -173,7 +174,11 @@ async fn fresh_identities_cannot_farm_the_discount(b: Backend) {
         "an unverified friend gets nothing: {vf}"
     );
     let va = a.viewer(sid).await;
-    assert_eq!(va["friends_joined"], 1);
+    assert_eq!(
+        (va["friends_joined"].clone(), va["friends_waiting"].clone()),
+        (json!(0), json!(1)),
+        "an unverified friend is said apart, not counted: {va}"
+    );
     assert_eq!(
         va["eligible"], false,
         "an unverified friend unlocks nothing: {va}"
@@ -185,8 +190,9 @@ async fn fresh_identities_cannot_farm_the_discount(b: Backend) {
     let va = a.viewer(sid).await;
     assert_eq!(va["eligible"], false, "{va}");
     assert_eq!(
-        va["friends_joined"], 0,
-        "the fresh identity's join went away with it"
+        (va["friends_joined"].clone(), va["friends_waiting"].clone()),
+        (json!(0), json!(0)),
+        "the fresh identity's join went away with it: {va}"
     );
 
     go_live_and_present(&host, sid, pid).await;
@@ -198,9 +204,19 @@ async fn fresh_identities_cannot_farm_the_discount(b: Backend) {
     let friend = Client::new(&app);
     assert_eq!(friend.join(&code).await.0, 200);
     assert_eq!(friend.viewer(sid).await["eligible"], false);
+    assert_eq!(a.viewer(sid).await["friends_waiting"], 1);
     verify_number(&friend, N2).await;
     assert_eq!(friend.viewer(sid).await["eligible"], true);
-    assert_eq!(a.viewer(sid).await["eligible"], true);
+    let va = a.viewer(sid).await;
+    assert_eq!(
+        (
+            va["eligible"].clone(),
+            va["friends_joined"].clone(),
+            va["friends_waiting"].clone()
+        ),
+        (json!(true), json!(1), json!(0)),
+        "{va}"
+    );
     let (s, o) = friend.order(sid, pid, 1, "real-friend-1").await;
     assert_eq!((s, o["paid"].clone()), (200, json!(5_000)));
     let (s, o) = a.order(sid, pid, 1, "inviter-after-friend-1").await;
@@ -281,6 +297,60 @@ async fn a_verified_number_signs_back_in_on_a_new_browser(b: Backend) {
     let bought = v["offers"].as_array().expect("offers")[0]["bought_units"].clone();
     assert_eq!(bought, 3);
     app.stop().await;
+}
+
+/// A browser reserves and makes an invite, a friend joins through it, then the browser turns
+/// out to be a shopper with an invite of their own: the friend counts for that shopper, and
+/// the studio counts one invite, not two.
+async fn an_invite_made_before_signing_in_is_not_one_more(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let (sid, _pid, host) = verified_session(&app).await;
+    let a = Client::new(&app);
+    a.reserve(sid).await;
+    verify_number(&a, N1).await;
+    let (_, inv_a) = a.create_invite(sid).await;
+
+    let phone2 = Client::new(&app);
+    assert_eq!(phone2.reserve(sid).await.0, 200);
+    let (_, inv2) = phone2.create_invite(sid).await;
+    let friend = Client::new(&app);
+    assert_eq!(
+        friend.join(inv2["code"].as_str().expect("code")).await.0,
+        200
+    );
+    verify_number(&friend, N2).await;
+    assert_eq!(dashboard(&host, sid).await["invites_created"], 2);
+
+    assert_eq!(verify_number(&phone2, N1).await["signed_in"], true);
+    let va = a.viewer(sid).await;
+    assert_eq!(
+        va["invite"]["code"], inv_a["code"],
+        "the shopper keeps their invite"
+    );
+    assert_eq!(
+        (va["friends_joined"].clone(), va["eligible"].clone()),
+        (json!(1), json!(true)),
+        "the friend who joined through the browser's invite counts for the shopper: {va}"
+    );
+    let d = dashboard(&host, sid).await;
+    assert_eq!(
+        (
+            d["invites_created"].clone(),
+            d["friends_joined"].clone(),
+            d["reservations"].clone()
+        ),
+        (json!(1), json!(1), json!(2)),
+        "{d}"
+    );
+    app.stop().await;
+}
+
+async fn dashboard(host: &Client, sid: i64) -> Value {
+    let (s, d) = host
+        .get(&format!("/api/studio/dashboard?session_id={sid}"))
+        .await;
+    assert_eq!(s, 200, "{d}");
+    d
 }
 
 fn now_ms() -> i64 {

@@ -128,7 +128,14 @@ pub async fn dashboard(db: &Db, session_id: SessionId, viewers: Option<i64>) -> 
             .map_err(Error::from)
     };
     let reservations = one("SELECT COUNT(*) FROM reservations WHERE session_id = $1").await?;
-    let invites_created = one("SELECT COUNT(*) FROM invites WHERE session_id = $1").await?;
+    // Invites of shoppers who hold a reservation: one a browser made before it verified the
+    // number of a shopper with an invite of their own (`repo::phones::merge_shopper`) is not one
+    // more invite.
+    let invites_created = one(
+        "SELECT COUNT(*) FROM invites i WHERE i.session_id = $1 AND EXISTS
+            (SELECT 1 FROM reservations r WHERE r.session_id = i.session_id AND r.shopper_id = i.inviter_id)",
+    )
+    .await?;
     let friends_joined =
         one("SELECT COUNT(*) FROM reservations WHERE session_id = $1 AND invite_id IS NOT NULL")
             .await?;
