@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod phone;
 pub mod ratelimit;
 pub mod redis_batch;
+pub mod reminders;
 pub mod repo;
 pub mod request;
 pub mod studio;
@@ -99,6 +100,8 @@ pub struct Services {
     pub decodes: Arc<tokio::sync::Semaphore>,
     /// Delivers one-time codes for phone verification (`log` or `webhook`).
     pub code_sender: Arc<dyn phone::CodeSender>,
+    /// Reminders to reservers: this node's sender and the links in what it sends.
+    pub reminders: Arc<reminders::Reminders>,
     /// "A session changed" (what the host did, stock, purchases, the video): followed by the
     /// live rooms, the flash-sale gate and the media pipeline.
     pub changes: changes::Changes,

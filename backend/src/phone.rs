@@ -14,7 +14,7 @@ use std::{future::Future, pin::Pin};
 
 use crate::{
     crypto,
-    domain::phone::Phone,
+    domain::{phone::Phone, reminder::SendOutcome},
     error::AppError,
     identity,
     model::{CodeSent, PhoneVerified},
@@ -39,7 +39,18 @@ pub trait CodeSender: Send + Sync {
         false
     }
     fn send<'a>(&'a self, phone: &'a Phone, code: &'a str, locale: &'a str) -> SendFuture<'a>;
+    /// A reminder's text (`reminders`): `id` names the message, so a gateway that hears it
+    /// twice (a node died after sending, before recording it) can drop the repeat.
+    fn send_text<'a>(
+        &'a self,
+        phone: &'a Phone,
+        id: &'a str,
+        text: &'a str,
+        locale: &'a str,
+    ) -> TextFuture<'a>;
 }
+
+pub type TextFuture<'a> = Pin<Box<dyn Future<Output = SendOutcome> + Send + 'a>>;
 
 /// Development: the code goes to the server log (and the page shows it).
 pub struct LogSender;
@@ -55,6 +66,18 @@ impl CodeSender for LogSender {
         Box::pin(async move {
             tracing::info!(phone = %phone.masked(), code, "one-time code (log sender, development only)");
             Ok(())
+        })
+    }
+    fn send_text<'a>(
+        &'a self,
+        phone: &'a Phone,
+        id: &'a str,
+        text: &'a str,
+        _locale: &'a str,
+    ) -> TextFuture<'a> {
+        Box::pin(async move {
+            tracing::info!(phone = %phone.masked(), id, text, "text message (log sender, development only)");
+            SendOutcome::Sent
         })
     }
 }
@@ -116,6 +139,40 @@ impl CodeSender for WebhookSender {
                     r.status()
                 ))),
                 Err(e) => Err(Error::caused("the SMS webhook is unreachable", e)),
+            }
+        })
+    }
+    /// POSTs `{"kind": "text", "id", "phone", "text", "locale"}`, signed as the codes are.
+    fn send_text<'a>(
+        &'a self,
+        phone: &'a Phone,
+        id: &'a str,
+        text: &'a str,
+        locale: &'a str,
+    ) -> TextFuture<'a> {
+        Box::pin(async move {
+            let body = serde_json::json!({
+                "kind": "text", "id": id, "phone": phone.as_str(), "text": text, "locale": locale,
+            })
+            .to_string();
+            let ts = now_ms() / 1000;
+            let res = self
+                .client
+                .post(&self.url)
+                .header("content-type", "application/json")
+                .header("x-live-timestamp", ts.to_string())
+                .header("x-live-signature", Self::signature(&self.secret, ts, &body))
+                .body(body)
+                .send()
+                .await;
+            match res {
+                Ok(r) if r.status().is_success() => SendOutcome::Sent,
+                // Rate-limited or failing on its side: later.
+                Ok(r) if r.status().as_u16() == 429 || r.status().is_server_error() => {
+                    SendOutcome::Retry(format!("SMS gateway: {}", r.status()))
+                }
+                Ok(r) => SendOutcome::Failed(format!("SMS gateway refused it: {}", r.status())),
+                Err(e) => SendOutcome::Retry(format!("SMS gateway unreachable: {e}")),
             }
         })
     }

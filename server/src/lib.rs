@@ -17,6 +17,7 @@ pub mod media;
 pub mod metrics;
 pub mod payments;
 pub mod poster;
+pub mod reminder_links;
 pub mod security;
 pub mod share;
 pub mod wechat_auth;
@@ -127,6 +128,7 @@ pub fn app(state: ServerState) -> Router {
         .route("/s/{id}", get(share::session_page))
         .route("/s/{id}/calendar.ics", get(calendar::session_ics))
         .route("/i/{code}", get(share::invite_page))
+        .route("/r/{token}", get(reminder_links::open))
         .route("/embed/{id}", get(embed::room))
         .route("/i18n/{file}", get(locales::catalogue))
         .route("/i/{code}/poster.png", get(share::poster_png))
@@ -367,6 +369,24 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
     if let Some(bp) = &backplane {
         identity::follow_nickname_changes(&shoppers, bp.clone());
     }
+    // Reminders: this node's sender loop (every node runs one; the rows say who sends what).
+    let code_sender = code_sender(config);
+    let reminders = shop_backend::reminders::Reminders::new(
+        db.clone(),
+        format!(
+            "{}#{}",
+            config.server.node_url,
+            shop_backend::crypto::random_token::<6>().map_err(StartError::Init)?
+        ),
+        config.server.public_url.clone(),
+        Arc::from(shop_backend::crypto::derive_key(&cookie_key, "reminder-links").as_slice()),
+        code_sender.clone(),
+        shop_backend::reminders::Rates {
+            sms: config.sms_reminders_per_sec,
+            ..Default::default()
+        },
+    );
+    reminders.start();
     let state = ServerState(Arc::new(ServerParts {
         app: AppState::from(shop_backend::Services {
             sale,
@@ -392,7 +412,8 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
             decodes: Arc::new(tokio::sync::Semaphore::new(
                 shop_backend::uploads::CONCURRENT_DECODES,
             )),
-            code_sender: code_sender(config),
+            code_sender,
+            reminders,
             changes,
             metrics,
         }),

@@ -79,8 +79,8 @@ macro_rules! endpoints {
 pub fn all() -> Vec<Endpoint> {
     use super::{
         addresses::*, catalog::*, coupons::*, draws::*, embed::*, invites::*, live::*,
-        moderation::*, orders::*, phone::*, restream::*, shopper::*, studio::*, team::*, video::*,
-        wechat::*,
+        moderation::*, orders::*, phone::*, reminders::*, restream::*, shopper::*, studio::*,
+        team::*, video::*, wechat::*,
     };
     endpoints![
         ListSessions,
@@ -156,6 +156,10 @@ pub fn all() -> Vec<Endpoint> {
         GetVideo,
         SendPhoneCode,
         VerifyPhone,
+        MyReminderChannels,
+        ChooseReminderChannels,
+        StopReminders,
+        StudioReminders => ViewFigures,
         StudioTeam => ManageShop,
         StudioInvite => ManageShop,
         StudioRevokeInvite => ManageShop,

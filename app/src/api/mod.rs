@@ -18,6 +18,7 @@ pub mod live;
 pub mod moderation;
 pub mod orders;
 pub mod phone;
+pub mod reminders;
 pub mod restream;
 pub mod shopper;
 pub mod studio;

@@ -12,6 +12,7 @@ pub mod live;
 pub mod orders;
 pub mod payments;
 pub mod phones;
+pub mod reminders;
 pub mod restream;
 pub mod shoppers;
 pub mod shopping;

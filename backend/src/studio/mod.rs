@@ -68,8 +68,14 @@ pub async fn update_session(
     form: &SessionForm,
 ) -> Result<()> {
     let edit = Editing::open(st, host, session_id).await?;
-    repo::studio::update_session(&st.db, session_id, form).await?;
+    let moved_to = repo::studio::update_session(&st.db, session_id, form).await?;
     edit.done([]).await;
+    if let Some(start) = moved_to {
+        // The move is saved; telling reservers is best effort from here (logged if not).
+        if let Err(e) = st.reminders.moved(session_id, start).await {
+            tracing::warn!(session = %session_id, error = %e, "reminders: could not schedule 'moved'");
+        }
+    }
     Ok(())
 }
 

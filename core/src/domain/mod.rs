@@ -11,6 +11,7 @@ pub mod forms;
 pub mod net;
 pub mod order;
 pub mod phone;
+pub mod reminder;
 pub mod restream;
 pub mod session;
 pub mod shipping;

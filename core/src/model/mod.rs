@@ -213,7 +213,12 @@ pub struct ViewerState {
     pub reserved: bool,
     pub reservation_count: i64,
     pub invite: Option<InviteLink>,
+    /// Friends who joined through this viewer's invite and count towards the discount (with
+    /// verified numbers required, only those who verified one).
     pub friends_joined: i64,
+    /// Friends who joined but do not count yet: they still have to verify their number.
+    #[serde(default)]
+    pub friends_waiting: i64,
     /// The nickname of the friend whose invite this viewer joined through.
     pub joined_via: Option<String>,
     pub eligible: bool,
@@ -962,4 +967,27 @@ pub struct CouponView {
     pub claimed: i64,
     pub used: i64,
     pub created_at_ms: i64,
+}
+
+/// A shopper's reminder channels and what they can be reached by (issue 31).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReminderChoice {
+    pub channels: crate::domain::reminder::Channels,
+    /// Text messages need a verified number.
+    pub phone_verified: bool,
+    /// Web Push needs a subscription of this browser.
+    pub push_subscribed: bool,
+}
+
+/// One channel's reminders for a session, as the studio shows them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReminderChannelStats {
+    pub channel: crate::domain::reminder::Channel,
+    /// Due or being sent.
+    pub scheduled: i64,
+    pub sent: i64,
+    pub failed: i64,
+    pub cancelled: i64,
+    /// Sent ones whose link was opened.
+    pub opened: i64,
 }

@@ -31,6 +31,8 @@ pub struct Config {
     /// `APP_SMS_SENDER` (`log` or `webhook`) and its settings: how one-time codes for phone
     /// verification are delivered.
     pub sms: SmsSender,
+    /// `APP_SMS_REMINDERS_PER_SEC`: reminder texts a second per node.
+    pub sms_reminders_per_sec: u32,
     /// `APP_PAYMENT_PROVIDER` (`demo` or `wechat`) and WeChat Pay's `APP_WECHATPAY_*` settings.
     pub payment: PaymentSettings,
     /// `APP_PAYMENT_TIMEOUT_SECS`: how long an order waits for its payment before its units
@@ -50,6 +52,7 @@ impl TryFrom<RawConfig> for Config {
         let media = MediaConfig::try_from(raw.media)?;
         let payment_timeout = raw.payment.timeout()?;
         let sms = raw.sms.sender(server.public_url.starts_with("https://"))?;
+        let sms_reminders_per_sec = raw.sms.reminders_per_sec()?;
         let payment = raw.payment.provider(&raw.wechatpay, &server.public_url)?;
         let wechat = raw.wechat.settings(&payment)?;
         Ok(Config {
@@ -57,6 +60,7 @@ impl TryFrom<RawConfig> for Config {
             database,
             media,
             sms,
+            sms_reminders_per_sec,
             payment,
             payment_timeout,
             wechat,
@@ -145,6 +149,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("APP_SMS_SENDER", "sms.sender"),
     ("APP_SMS_WEBHOOK_URL", "sms.webhook_url"),
     ("APP_SMS_WEBHOOK_SECRET", "sms.webhook_secret"),
+    ("APP_SMS_REMINDERS_PER_SEC", "sms.reminders_per_sec"),
     ("APP_PAYMENT_PROVIDER", "payment.provider"),
     ("APP_PAYMENT_TIMEOUT_SECS", "payment.timeout_secs"),
     ("APP_WECHATPAY_MCHID", "wechatpay.mchid"),

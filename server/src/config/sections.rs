@@ -438,6 +438,7 @@ pub struct RawSms {
     pub sender: Option<Scalar>,
     pub webhook_url: Option<Scalar>,
     pub webhook_secret: Option<Scalar>,
+    pub reminders_per_sec: Option<Scalar>,
 }
 
 /// How one-time codes reach shoppers.
@@ -451,6 +452,18 @@ pub enum SmsSender {
 }
 
 impl RawSms {
+    /// `APP_SMS_REMINDERS_PER_SEC`: reminder texts one node sends a second at most (the
+    /// gateway's quota, shared out between nodes). Default 200.
+    pub fn reminders_per_sec(&self) -> Result<u32, ConfigError> {
+        number(
+            &self.reminders_per_sec,
+            "200",
+            "APP_SMS_REMINDERS_PER_SEC",
+            1..=1_000_000,
+            "expected a whole number from 1 to 1000000",
+        )
+    }
+
     /// The sender; over `https` one must be named (codes written to a log are only
     /// acceptable where nobody real signs in).
     pub fn sender(&self, https: bool) -> Result<SmsSender, ConfigError> {

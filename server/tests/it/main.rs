@@ -22,6 +22,7 @@ mod phone;
 mod process;
 mod refunds;
 mod rehearsal;
+mod reminders;
 mod restream;
 mod schema;
 mod shopper_flow;

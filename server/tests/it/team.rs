@@ -352,7 +352,9 @@ fn request_for(path: &str, sid: i64, pid: i64, oid: i64, spare_sid: i64, spare_p
             "prize": "Serum 30 ml", "product_id": pid, "winners": 1, "countdown_secs": 60,
             "rules": {} } })),
         "/api/draws/close" => f(&[("session_id", s), ("draw_id", "999999".into())]),
-        "/api/draws/list" | "/api/studio/coupons" => Req::Get(format!("session_id={sid}")),
+        "/api/draws/list" | "/api/studio/coupons" | "/api/studio/reminders" => {
+            Req::Get(format!("session_id={sid}"))
+        }
         "/api/studio/coupons/drop" => Req::Json(json!({ "session_id": sid, "form": {
             "percent": false, "value": 500, "min_spend_fen": 0, "quota": 10, "minutes": 10 } })),
         "/api/studio/coupons/withdraw" => f(&[("session_id", s), ("coupon_id", "999999".into())]),

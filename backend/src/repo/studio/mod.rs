@@ -192,19 +192,35 @@ async fn save_policy(db: &Db, session_id: SessionId, p: &PolicyForm) -> Result<(
     Ok(())
 }
 
-pub async fn update_session(db: &Db, session_id: SessionId, form: &SessionForm) -> Result<()> {
+/// Saves a scheduled session's details; returns the new start when it moved (reservers are
+/// told: `reminders`).
+pub async fn update_session(
+    db: &Db,
+    session_id: SessionId,
+    form: &SessionForm,
+) -> Result<Option<i64>> {
     let v = SessionInput::parse(form, now_ms())?;
     let time_zone = crate::zones::canonical(&form.time_zone)?;
     require(db, session_id, Activity::EditDetails).await?;
-    sqlx::query("UPDATE live_sessions SET title = $1, description = $2, scheduled_start_ms = $3, time_zone = $4 WHERE id = $5 AND status = 'scheduled'")
+    let old_start: Option<i64> =
+        sqlx::query_scalar("SELECT scheduled_start_ms FROM live_sessions WHERE id = $1")
+            .bind(session_id)
+            .fetch_optional(db.pool())
+            .await?;
+    let changed = sqlx::query("UPDATE live_sessions SET title = $1, description = $2, scheduled_start_ms = $3, time_zone = $4 WHERE id = $5 AND status = 'scheduled'")
         .bind(&v.title)
         .bind(&v.description)
         .bind(v.scheduled_start_ms)
         .bind(&time_zone)
         .bind(session_id)
         .execute(db.pool())
-        .await?;
-    save_policy(db, session_id, &form.policy).await
+        .await?
+        .rows_affected();
+    save_policy(db, session_id, &form.policy).await?;
+    Ok(
+        (changed == 1 && old_start.is_some_and(|s| s != v.scheduled_start_ms))
+            .then_some(v.scheduled_start_ms),
+    )
 }
 
 pub async fn delete_session(db: &Db, session_id: SessionId) -> Result<()> {
