@@ -381,6 +381,7 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
         config.server.public_url.clone(),
         Arc::from(shop_backend::crypto::derive_key(&cookie_key, "reminder-links").as_slice()),
         code_sender.clone(),
+        Some(web_push(&db, config).await?),
         shop_backend::reminders::Rates {
             sms: config.sms_reminders_per_sec,
             ..Default::default()
@@ -462,6 +463,31 @@ pub async fn build_state(config: &Config) -> Result<ServerState, StartError> {
 }
 
 /// The configured delivery of one-time codes.
+/// Web Push with the configured VAPID key, or the one kept in the database (generated on the
+/// first start, so every node signs with the same key browsers subscribed to).
+async fn web_push(
+    db: &Db,
+    config: &Config,
+) -> Result<shop_backend::reminders::web_push::WebPush, StartError> {
+    use shop_backend::reminders::web_push::{Vapid, WebPush};
+    let private = match &config.push.vapid_private_key {
+        Some(k) => k.0.clone(),
+        None => {
+            let fresh = Vapid::generate()
+                .map_err(|e| StartError::Init(shop_backend::error::Error::fault(e)))?;
+            shop_backend::repo::shoppers::secret_or_insert(db, "vapid_private_key", &fresh)
+                .await
+                .map_err(StartError::Init)?
+        }
+    };
+    let vapid = Vapid::from_base64(&private, config.push.vapid_subject.clone()).map_err(|e| {
+        StartError::Init(shop_backend::error::Error::fault(format!(
+            "APP_VAPID_PRIVATE_KEY: {e}"
+        )))
+    })?;
+    Ok(WebPush::new(vapid, config.push.allow_private))
+}
+
 fn code_sender(config: &Config) -> Arc<dyn shop_backend::phone::CodeSender> {
     use shop_backend::phone::{LogSender, WebhookSender};
     match &config.sms {

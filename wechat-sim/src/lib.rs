@@ -47,6 +47,8 @@ pub const API_V3_KEY: &str = "0123456789abcdefghijklmnopqrstuv";
 pub const APP_SECRET: &str = "test-app-secret-0123456789abcdef";
 
 /// (merchant, platform, a stranger's) keys, generated once per test binary.
+pub mod push;
+
 pub fn keys() -> &'static (RsaPrivateKey, RsaPrivateKey, RsaPrivateKey) {
     static KEYS: OnceLock<(RsaPrivateKey, RsaPrivateKey, RsaPrivateKey)> = OnceLock::new();
     KEYS.get_or_init(|| {

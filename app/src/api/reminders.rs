@@ -43,6 +43,41 @@ pub async fn choose_reminder_channels(
     Ok(shop_backend::reminders::choose(&st.db, shopper.id, channels, browser.locale()).await?)
 }
 
+/// The key browsers subscribe to Web Push with (`applicationServerKey`, base64url); `None`
+/// where Web Push is off.
+#[server(endpoint = "reminders/push_key", input = GetUrl)]
+pub async fn push_key() -> Result<Option<String>, AppError> {
+    let st = crate::api::state()?;
+    Ok(shop_backend::reminders::push_key(&st))
+}
+
+/// Keeps this browser's push subscription (`PushSubscription.toJSON()`: the endpoint and its
+/// keys) for the caller, who then gets reminders as notifications if they chose them.
+#[server(endpoint = "reminders/push_subscribe")]
+pub async fn push_subscribe(
+    endpoint: String,
+    p256dh: String,
+    auth: String,
+) -> Result<ReminderChoice, AppError> {
+    use shop_backend::ratelimit::Action;
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let shopper = shop_backend::identity::require_shopper(&st, &browser).await?;
+    st.limits
+        .check(Action::Reserve, &shopper.id.to_string())
+        .await?;
+    Ok(shop_backend::reminders::subscribe_push(&st, shopper.id, &endpoint, &p256dh, &auth).await?)
+}
+
+/// Forgets one of the caller's push subscriptions (the browser unsubscribed).
+#[server(endpoint = "reminders/push_unsubscribe")]
+pub async fn push_unsubscribe(endpoint: String) -> Result<ReminderChoice, AppError> {
+    let st = crate::api::state()?;
+    let browser = crate::api::browser();
+    let shopper = shop_backend::identity::require_shopper(&st, &browser).await?;
+    Ok(shop_backend::reminders::unsubscribe_push(&st, shopper.id, &endpoint).await?)
+}
+
 /// One tap from a reminder's page: no more reminders for the shopper it was sent to. The
 /// token is the reminder's link (`/r/{token}`), so it works in any browser.
 #[server(endpoint = "reminders/stop")]

@@ -14,6 +14,8 @@
 //! when the lease ends, under the same message id (the reminder's), which the channels pass
 //! on for the receiver to drop the repeat: at least once to the gateway, once to the person.
 
+pub mod web_push;
+
 use std::{
     collections::HashMap,
     sync::Arc,
@@ -96,6 +98,8 @@ pub struct Reminders {
     public_url: String,
     link_key: Arc<[u8]>,
     sms: Arc<dyn CodeSender>,
+    /// Web Push with our VAPID key (`None`: the channel is off on this deployment).
+    push: Option<web_push::WebPush>,
     paces: HashMap<Channel, Pace>,
     in_flight: Arc<Semaphore>,
     /// Wakes the loop early (a session went live or moved here).
@@ -109,6 +113,7 @@ impl Reminders {
         public_url: String,
         link_key: Arc<[u8]>,
         sms: Arc<dyn CodeSender>,
+        push: Option<web_push::WebPush>,
         rates: Rates,
     ) -> Arc<Reminders> {
         let paces = [
@@ -124,6 +129,7 @@ impl Reminders {
             public_url,
             link_key,
             sms,
+            push,
             paces,
             in_flight: Arc::new(Semaphore::new(IN_FLIGHT)),
             wake: tokio::sync::Notify::new(),
@@ -264,12 +270,53 @@ impl Reminders {
                     .send_text(&phone, &format!("reminder-{}", r.id), &body, locale.tag())
                     .await
             }
-            // Sent by the channels that land next (issue 31): until then none is scheduled
-            // (`repo::reminders` reaches nobody on them without a subscription or a grant).
-            Channel::WebPush | Channel::Wechat => {
+            Channel::WebPush => self.send_push(r, &message, &url, locale).await?,
+            // WeChat's one-time subscription messages land next (issue 31): until then none
+            // is scheduled (`repo::reminders` reaches nobody without a grant).
+            Channel::Wechat => {
                 SendOutcome::Failed(format!("the {} channel is not set up", r.channel.as_str()))
             }
         })
+    }
+
+    /// To every browser the shopper subscribed: sent if one took it; a subscription the push
+    /// service calls gone is forgotten; gone when none is left.
+    async fn send_push(
+        &self,
+        r: &Claimed,
+        message: &str,
+        url: &str,
+        locale: Locale,
+    ) -> crate::error::Result<SendOutcome> {
+        let Some(push) = &self.push else {
+            return Ok(SendOutcome::Failed("Web Push is not set up".into()));
+        };
+        let payload = serde_json::json!({
+            "title": message,
+            "body": Self::body(locale),
+            "url": url,
+            "tag": format!("session-{}", r.session_id),
+        })
+        .to_string();
+        // A repeat after a crash replaces the waiting one at the push service (RFC 8030 5.4).
+        let topic = format!("r{}", r.id);
+        let mut outcomes = Vec::new();
+        for (endpoint, p256dh, auth) in repo::push_subscriptions(&self.db, r.shopper_id).await? {
+            let outcome = match web_push::parse_subscription(
+                &endpoint,
+                &p256dh,
+                &auth,
+                push.allows_private(),
+            ) {
+                Ok(sub) => push.send(&sub, payload.as_bytes(), &topic).await,
+                Err(e) => SendOutcome::Gone(e),
+            };
+            if let SendOutcome::Gone(_) = outcome {
+                repo::delete_push_subscription(&self.db, &endpoint, None).await?;
+            }
+            outcomes.push(outcome);
+        }
+        Ok(combine(outcomes))
     }
 
     /// The reminder's text in the shopper's language, times in the session's zone.
@@ -328,6 +375,27 @@ impl Reminders {
     pub fn body(locale: Locale) -> &'static str {
         text(locale, K::server_reminder_body)
     }
+}
+
+/// One send to several browsers: sent if any took it, else retried if any may, else gone if
+/// every subscription is gone (or none is left).
+fn combine(outcomes: Vec<SendOutcome>) -> SendOutcome {
+    if outcomes.iter().any(|o| *o == SendOutcome::Sent) {
+        return SendOutcome::Sent;
+    }
+    if let Some(r) = outcomes.iter().find(|o| matches!(o, SendOutcome::Retry(_))) {
+        return r.clone();
+    }
+    if let Some(f) = outcomes
+        .iter()
+        .find(|o| matches!(o, SendOutcome::Failed(_)))
+    {
+        return f.clone();
+    }
+    outcomes
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| SendOutcome::Gone("no push subscription left".into()))
 }
 
 fn link_message(id: i64) -> String {
@@ -392,6 +460,44 @@ pub async fn open(st: &crate::AppState, token: &str) -> crate::error::Result<Ses
     let (session_id, _) = repo::of_link(&st.db, id).await?.ok_or_else(not_found)?;
     repo::opened(&st.db, id, now_ms()).await?;
     Ok(session_id)
+}
+
+/// The public key browsers subscribe with (`None`: Web Push is off).
+pub fn push_key(st: &crate::AppState) -> Option<String> {
+    st.reminders
+        .push
+        .as_ref()
+        .map(|p| p.public_key().to_string())
+}
+
+/// Keeps this browser's push subscription for the shopper (400 for one that does not check
+/// out: not https, a private address, keys that are not P-256 and 16 bytes).
+pub async fn subscribe_push(
+    st: &crate::AppState,
+    shopper_id: ShopperId,
+    endpoint: &str,
+    p256dh: &str,
+    auth: &str,
+) -> crate::error::Result<ReminderChoice> {
+    let Some(push) = &st.reminders.push else {
+        return Err(
+            AppError::Conflict("Browser notifications are not available here.".into()).into(),
+        );
+    };
+    web_push::parse_subscription(endpoint, p256dh, auth, push.allows_private())
+        .map_err(AppError::bad_request)?;
+    repo::save_push_subscription(&st.db, shopper_id, endpoint, p256dh, auth, now_ms()).await?;
+    choice(&st.db, shopper_id).await
+}
+
+/// Forgets one of the shopper's push subscriptions.
+pub async fn unsubscribe_push(
+    st: &crate::AppState,
+    shopper_id: ShopperId,
+    endpoint: &str,
+) -> crate::error::Result<ReminderChoice> {
+    repo::delete_push_subscription(&st.db, endpoint, Some(shopper_id)).await?;
+    choice(&st.db, shopper_id).await
 }
 
 /// Each channel's reminders for the session, for the studio.

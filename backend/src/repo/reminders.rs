@@ -325,6 +325,50 @@ pub async fn send_facts(db: &Db, r: &Claimed) -> Result<Option<SendFacts>> {
     ))
 }
 
+/// Keeps a browser's push subscription for the shopper (the endpoint is the browser's: a
+/// subscription that moves to another shopper, after a sign-in by number, moves with it).
+pub async fn save_push_subscription(
+    db: &Db,
+    shopper_id: ShopperId,
+    endpoint: &str,
+    p256dh: &str,
+    auth: &str,
+    now_ms: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO push_subscriptions (shopper_id, endpoint, p256dh, auth, created_at_ms)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (endpoint) DO UPDATE SET shopper_id = excluded.shopper_id,
+             p256dh = excluded.p256dh, auth = excluded.auth",
+    )
+    .bind(shopper_id)
+    .bind(endpoint)
+    .bind(p256dh)
+    .bind(auth)
+    .bind(now_ms)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Forgets a push subscription (the push service said it is gone, or its browser
+/// unsubscribed); `shopper_id` limits it to that shopper's.
+pub async fn delete_push_subscription(
+    db: &Db,
+    endpoint: &str,
+    shopper_id: Option<ShopperId>,
+) -> Result<bool> {
+    let n = sqlx::query(
+        "DELETE FROM push_subscriptions WHERE endpoint = $1 AND ($2 IS NULL OR shopper_id = $2)",
+    )
+    .bind(endpoint)
+    .bind(shopper_id)
+    .execute(db.pool())
+    .await?
+    .rows_affected();
+    Ok(n > 0)
+}
+
 /// The shopper's push subscriptions: (endpoint, p256dh, auth).
 pub async fn push_subscriptions(
     db: &Db,

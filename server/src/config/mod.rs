@@ -19,7 +19,8 @@ use serde::Deserialize;
 
 use sections::RawConfig;
 pub use sections::{
-    DatabaseSettings, MediaConfig, PaymentSettings, ServerSettings, SmsSender, WechatSettings,
+    DatabaseSettings, MediaConfig, PaymentSettings, PushSettings, ServerSettings, SmsSender,
+    WechatSettings,
 };
 
 /// Every setting, checked.
@@ -33,6 +34,8 @@ pub struct Config {
     pub sms: SmsSender,
     /// `APP_SMS_REMINDERS_PER_SEC`: reminder texts a second per node.
     pub sms_reminders_per_sec: u32,
+    /// `APP_VAPID_*`, `APP_PUSH_ALLOW_PRIVATE`: Web Push for reminders.
+    pub push: PushSettings,
     /// `APP_PAYMENT_PROVIDER` (`demo` or `wechat`) and WeChat Pay's `APP_WECHATPAY_*` settings.
     pub payment: PaymentSettings,
     /// `APP_PAYMENT_TIMEOUT_SECS`: how long an order waits for its payment before its units
@@ -53,6 +56,7 @@ impl TryFrom<RawConfig> for Config {
         let payment_timeout = raw.payment.timeout()?;
         let sms = raw.sms.sender(server.public_url.starts_with("https://"))?;
         let sms_reminders_per_sec = raw.sms.reminders_per_sec()?;
+        let push = raw.push.settings(&server.public_url)?;
         let payment = raw.payment.provider(&raw.wechatpay, &server.public_url)?;
         let wechat = raw.wechat.settings(&payment)?;
         Ok(Config {
@@ -61,6 +65,7 @@ impl TryFrom<RawConfig> for Config {
             media,
             sms,
             sms_reminders_per_sec,
+            push,
             payment,
             payment_timeout,
             wechat,
@@ -150,6 +155,9 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("APP_SMS_WEBHOOK_URL", "sms.webhook_url"),
     ("APP_SMS_WEBHOOK_SECRET", "sms.webhook_secret"),
     ("APP_SMS_REMINDERS_PER_SEC", "sms.reminders_per_sec"),
+    ("APP_VAPID_PRIVATE_KEY", "push.vapid_private_key"),
+    ("APP_VAPID_SUBJECT", "push.vapid_subject"),
+    ("APP_PUSH_ALLOW_PRIVATE", "push.allow_private"),
     ("APP_PAYMENT_PROVIDER", "payment.provider"),
     ("APP_PAYMENT_TIMEOUT_SECS", "payment.timeout_secs"),
     ("APP_WECHATPAY_MCHID", "wechatpay.mchid"),

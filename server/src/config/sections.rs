@@ -18,6 +18,7 @@ pub struct RawConfig {
     pub database: RawDatabase,
     pub media: RawMedia,
     pub sms: RawSms,
+    pub push: RawPush,
     pub payment: RawPayment,
     pub wechatpay: RawWechatPay,
     pub wechat: RawWechat,
@@ -426,6 +427,63 @@ impl TryFrom<RawMedia> for MediaConfig {
                 "expected a whole number from 0 to 100000",
             )?,
             restream_allow_private: flag(&r.restream_allow_private, "APP_RESTREAM_ALLOW_PRIVATE")?,
+        })
+    }
+}
+
+// ---- push ----
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawPush {
+    pub vapid_private_key: Option<Scalar>,
+    pub vapid_subject: Option<Scalar>,
+    pub allow_private: Option<Scalar>,
+}
+
+/// Web Push for reminders (issue 31).
+#[derive(Clone)]
+pub struct PushSettings {
+    /// `APP_VAPID_PRIVATE_KEY`: the VAPID private key, base64url of the 32-byte P-256 scalar.
+    /// Default: one generated on first start and kept in the database (every node reads it).
+    pub vapid_private_key: Option<Secret>,
+    /// `APP_VAPID_SUBJECT`: the contact push services see (`mailto:` or `https:`). Default
+    /// `mailto:ops@{public host}`.
+    pub vapid_subject: String,
+    /// `APP_PUSH_ALLOW_PRIVATE`: push endpoints may be plain http or on private addresses (a
+    /// local push service in tests); otherwise only https to public addresses.
+    pub allow_private: bool,
+}
+
+impl std::fmt::Debug for PushSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PushSettings")
+            .field(
+                "vapid_private_key",
+                &self.vapid_private_key.as_ref().map(|_| "(hidden)"),
+            )
+            .field("vapid_subject", &self.vapid_subject)
+            .field("allow_private", &self.allow_private)
+            .finish()
+    }
+}
+
+impl RawPush {
+    pub fn settings(&self, public_url: &str) -> Result<PushSettings, ConfigError> {
+        let host = public_url.split("://").nth(1).unwrap_or("localhost");
+        let host = host.split(['/', ':']).next().unwrap_or("localhost");
+        let subject = text(&self.vapid_subject).unwrap_or_else(|| format!("mailto:ops@{host}"));
+        if !(subject.starts_with("mailto:") || subject.starts_with("https://")) {
+            return Err(invalid(
+                "APP_VAPID_SUBJECT",
+                &subject,
+                "expected a mailto: or https: contact",
+            ));
+        }
+        Ok(PushSettings {
+            vapid_private_key: nonempty(&self.vapid_private_key).map(Secret),
+            vapid_subject: subject,
+            allow_private: flag(&self.allow_private, "APP_PUSH_ALLOW_PRIVATE")?,
         })
     }
 }

@@ -16,6 +16,7 @@ use crate::common::{demo_host, spawn_on, spawn_with, Backend, Client, Options, T
 both_databases!(
     reminders_reach_each_reserver_once_in_their_language,
     starts_soon_goes_out_at_the_lead_time,
+    web_push_reaches_the_browser_and_gone_subscriptions_are_dropped,
 );
 
 const SECRET: &str = "reminder-webhook-secret";
@@ -453,4 +454,169 @@ async fn two_nodes_send_each_reminder_once() {
     assert_eq!(phones.len(), N);
     two.stop().await;
     one.stop().await;
+}
+
+/// Web Push through the local push service, which checks the VAPID JWT and decrypts the
+/// message: "live now" in the shopper's language with the reminder's link; a subscription
+/// the push service calls gone (410) is dropped and the reminder marked failed.
+async fn web_push_reaches_the_browser_and_gone_subscriptions_are_dropped(b: Backend) {
+    let push = wechat_sim::push::PushServer::start().await;
+    let (_gw, url) = Gateway::start().await;
+    let mut opts = options(&url);
+    opts.extra.push(("APP_PUSH_ALLOW_PRIVATE", "true".into()));
+    let Some(app) = spawn_with(b, opts).await else {
+        return;
+    };
+    let host = demo_host(&app).await;
+    let add_product = |sid: i64| {
+        json!({ "session_id": sid, "form": { "name": "Serum", "description": "", "category": "Skincare",
+                 "price": "100.00", "stock": 50, "reason": null } })
+    };
+    let sid = new_session(&host, "Push Night", now_ms() + 3 * 3_600_000).await;
+    assert_eq!(
+        host.call_json("studio/product/add", add_product(sid))
+            .await
+            .0,
+        200
+    );
+    let later = new_session(&host, "Push Again", now_ms() + 4 * 3_600_000).await;
+    assert_eq!(
+        host.call_json("studio/product/add", add_product(later))
+            .await
+            .0,
+        200
+    );
+
+    let zh = shopper(&app, "zh-CN");
+    zh.me().await;
+    let (s, key) = zh.get("/api/reminders/push_key").await;
+    assert_eq!(s, 200);
+    let key = key.as_str().expect("a VAPID key").to_string();
+    // What a browser's PushSubscription.toJSON() gives, from the push service.
+    let sub = push.subscribe();
+    let sub_id = sub["id"].as_str().expect("id").to_string();
+    let (s, v) = zh
+        .call(
+            "reminders/push_subscribe",
+            &[
+                (
+                    "endpoint",
+                    sub["endpoint"].as_str().expect("endpoint").into(),
+                ),
+                (
+                    "p256dh",
+                    sub["keys"]["p256dh"].as_str().expect("p256dh").into(),
+                ),
+                ("auth", sub["keys"]["auth"].as_str().expect("auth").into()),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["push_subscribed"], true);
+    // Keys that are not a P-256 point are refused.
+    let (s, _) = zh
+        .call(
+            "reminders/push_subscribe",
+            &[
+                (
+                    "endpoint",
+                    sub["endpoint"].as_str().expect("endpoint").into(),
+                ),
+                ("p256dh", "AAAA".into()),
+                ("auth", sub["keys"]["auth"].as_str().expect("auth").into()),
+            ],
+        )
+        .await;
+    assert_eq!(s, 400);
+    let (s, _) = zh
+        .call(
+            "reminders/choose",
+            &[
+                ("web_push", "true".into()),
+                ("wechat", "false".into()),
+                ("sms", "false".into()),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200);
+    for id in [sid, later] {
+        assert_eq!(zh.reserve(id).await.0, 200);
+    }
+
+    assert_eq!(
+        host.call("studio/go_live", &[("session_id", sid.to_string())])
+            .await
+            .0,
+        200
+    );
+    let mut got = Vec::new();
+    for _ in 0..300 {
+        got = push.payloads(&sub_id);
+        if !got.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(got.len(), 1, "{got:?}");
+    let m = &got[0];
+    assert_eq!(m["payload"]["title"], "Push Night正在直播", "{m}");
+    assert_eq!(m["payload"]["body"], "点击进入直播间。");
+    assert!(
+        m["payload"]["url"].as_str().expect("url").contains("/r/"),
+        "{m}"
+    );
+    assert_eq!(
+        m["vapid_key"],
+        key.as_str(),
+        "signed with the key browsers subscribe with"
+    );
+    assert_eq!(m["urgency"], "high");
+
+    // The browser's subscription expires: the next reminder drops it.
+    push.expire(&sub_id);
+    assert_eq!(
+        host.call("studio/end", &[("session_id", sid.to_string())])
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        host.call("studio/go_live", &[("session_id", later.to_string())])
+            .await
+            .0,
+        200
+    );
+    let mut stats = Value::Null;
+    for _ in 0..300 {
+        let (_, s) = host
+            .get(&format!("/api/studio/reminders?session_id={later}"))
+            .await;
+        stats = s;
+        let web = stats
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["channel"] == "web_push").cloned())
+            .unwrap_or(Value::Null);
+        if web["failed"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let web = stats
+        .as_array()
+        .expect("stats")
+        .iter()
+        .find(|c| c["channel"] == "web_push")
+        .expect("web push")
+        .clone();
+    assert_eq!(
+        (web["failed"].clone(), web["sent"].clone()),
+        (json!(1), json!(0)),
+        "{stats}"
+    );
+    let (_, v) = zh.get("/api/reminders/channels").await;
+    assert_eq!(
+        v["push_subscribed"], false,
+        "the gone subscription was dropped: {v}"
+    );
+    app.stop().await;
 }
