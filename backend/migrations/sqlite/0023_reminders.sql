@@ -30,6 +30,9 @@ ALTER TABLE live_sessions ADD COLUMN reminder_lead_minutes BIGINT NOT NULL DEFAU
 -- claimed by one node with a guarded update in the transaction that writes its reminders.
 ALTER TABLE live_sessions ADD COLUMN reminders_soon_for_ms BIGINT;
 ALTER TABLE live_sessions ADD COLUMN reminders_live_at_ms BIGINT;
+-- A move not yet told: set by the edit that changes the start (in its own statement), cleared
+-- by the node that fans "moved to …" out, in that fan-out's transaction.
+ALTER TABLE live_sessions ADD COLUMN reminders_moved_to_ms BIGINT;
 
 -- One message to one shopper about one session on one channel. The unique key makes
 -- scheduling idempotent across nodes; `occasion_ms` is the start time the message is about

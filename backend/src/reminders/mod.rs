@@ -165,9 +165,15 @@ impl Reminders {
         }
     }
 
-    /// "Live now" for sessions that went live, "starts soon" for those whose time came.
+    /// "Live now" for sessions that went live, "moved to …" for those whose start moved (the
+    /// edit marked them), "starts soon" for those whose time came.
     pub async fn fan_out_due(&self) -> crate::error::Result<()> {
         let now = now_ms();
+        for (session_id, start) in repo::moved_to_fan_out(&self.db).await? {
+            if let Some(n) = repo::fan_out_moved(&self.db, session_id, start, now).await? {
+                tracing::info!(session = %session_id, reminders = n, "reminders: moved");
+            }
+        }
         for session_id in repo::live_to_fan_out(&self.db).await? {
             if let Some(n) = repo::fan_out_live(&self.db, session_id, now).await? {
                 tracing::info!(session = %session_id, reminders = n, "reminders: live now");
@@ -185,13 +191,6 @@ impl Reminders {
             }
         }
         Ok(())
-    }
-
-    /// After a host moved a scheduled session: "moved to …" for its reservers.
-    pub async fn moved(&self, session_id: SessionId, start_ms: i64) -> crate::error::Result<u64> {
-        let n = repo::fan_out_moved(&self.db, session_id, start_ms, now_ms()).await?;
-        self.nudge();
-        Ok(n)
     }
 
     /// Claims one batch and sends it; returns how many were claimed.

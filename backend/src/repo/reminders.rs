@@ -204,15 +204,38 @@ pub async fn fan_out_soon(
     Ok(Some(n))
 }
 
+/// Scheduled sessions whose start moved and whose reservers were not told: (session, start).
+pub async fn moved_to_fan_out(db: &Db) -> Result<Vec<(SessionId, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT id, reminders_moved_to_ms FROM live_sessions
+          WHERE status = 'scheduled' AND reminders_moved_to_ms IS NOT NULL",
+    )
+    .fetch_all(db.pool())
+    .await?)
+}
+
 /// After a reschedule to `start_ms`: "moved to …" for every reachable reserver, and the
-/// reminders about the old start that have not gone are cancelled.
+/// reminders about the old start that have not gone are cancelled; `None` when another node
+/// did it (or the start moved again meanwhile: that move is told instead).
 pub async fn fan_out_moved(
     db: &Db,
     session_id: SessionId,
     start_ms: i64,
     now_ms: i64,
-) -> Result<u64> {
+) -> Result<Option<u64>> {
     let mut w = db.begin_write().await?;
+    let claimed = sqlx::query(
+        "UPDATE live_sessions SET reminders_moved_to_ms = NULL
+          WHERE id = $1 AND reminders_moved_to_ms = $2 AND scheduled_start_ms = $2",
+    )
+    .bind(session_id)
+    .bind(start_ms)
+    .execute(&mut *w.tx)
+    .await?
+    .rows_affected();
+    if claimed == 0 {
+        return Ok(None);
+    }
     sqlx::query(
         "UPDATE reminders SET state = 'cancelled' WHERE session_id = $1 AND state = 'due'
             AND kind IN ('soon', 'moved') AND occasion_ms <> $2",
@@ -223,7 +246,7 @@ pub async fn fan_out_moved(
     .await?;
     let n = fan_out(&mut w.tx, session_id, ReminderKind::Moved, start_ms, now_ms).await?;
     w.commit().await?;
-    Ok(n)
+    Ok(Some(n))
 }
 
 /// A claimed reminder with what sending it needs.

@@ -70,11 +70,9 @@ pub async fn update_session(
     let edit = Editing::open(st, host, session_id).await?;
     let moved_to = repo::studio::update_session(&st.db, session_id, form).await?;
     edit.done([]).await;
-    if let Some(start) = moved_to {
-        // The move is saved; telling reservers is best effort from here (logged if not).
-        if let Err(e) = st.reminders.moved(session_id, start).await {
-            tracing::warn!(session = %session_id, error = %e, "reminders: could not schedule 'moved'");
-        }
+    if moved_to.is_some() {
+        // The edit marked the move; the reminders' loop tells reservers (any node's).
+        st.reminders.nudge();
     }
     Ok(())
 }

@@ -207,7 +207,11 @@ pub async fn update_session(
             .bind(session_id)
             .fetch_optional(db.pool())
             .await?;
-    let changed = sqlx::query("UPDATE live_sessions SET title = $1, description = $2, scheduled_start_ms = $3, time_zone = $4 WHERE id = $5 AND status = 'scheduled'")
+    // A changed start is also marked for the reminders' loop ("moved to …"), in the same
+    // statement: no move goes untold if this node dies next. (SET reads the old row.)
+    let changed = sqlx::query("UPDATE live_sessions SET title = $1, description = $2, scheduled_start_ms = $3, time_zone = $4,
+            reminders_moved_to_ms = CASE WHEN scheduled_start_ms <> $3 THEN $3 ELSE reminders_moved_to_ms END
+         WHERE id = $5 AND status = 'scheduled'")
         .bind(&v.title)
         .bind(&v.description)
         .bind(v.scheduled_start_ms)
